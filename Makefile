@@ -1,0 +1,35 @@
+# The two user-facing commands, `make demo` and `make check`, plus `make build`. Each installs what is
+# missing first (scripts/bootstrap.sh), so both work on a fresh Debian 12 machine.
+BUILD   ?= build
+DEPS    := $(CURDIR)/.deps
+CMAKE   := $(DEPS)/venv/bin/cmake
+CTEST   := $(DEPS)/venv/bin/ctest
+HALIDE  := $(DEPS)/venv/lib/python3.11/site-packages/halide
+JOBS    ?= $(shell nproc)
+
+.PHONY: all bootstrap configure build check demo clean
+
+all: build
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+$(BUILD)/build.ninja: | bootstrap
+	$(CMAKE) -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+	  -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir -DHalide_DIR=$(HALIDE)/lib64/cmake/Halide
+
+configure: bootstrap $(BUILD)/build.ninja
+
+build: configure
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+check: build
+	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
+	@echo "== lit summary =="; sed -n '/^Total Discovered Tests/,$$p' $(BUILD)/test/lit.log
+
+demo: build
+	@bash examples/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,31 @@
+//===- AttnInterfaces.td - shape interfaces of attn ops ----------------*- tablegen -*-===//
+//
+// Every computing attn op says where each dimension of its result comes from: a dimension of one of its
+// operands, or a constant. That single fact drives shape inference at compile time and the computation of
+// dynamic shapes at run time, so the two can never disagree.
+//
+//===----------------------------------------------------------------------------------===//
+
+#ifndef ATTN_INTERFACES_TD
+#define ATTN_INTERFACES_TD
+
+include "mlir/IR/OpBase.td"
+
+def Attn_ShapedOpInterface : OpInterface<"ShapedOpInterface"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    An op with one ranked-tensor result whose dimensions are each either a dimension of an operand or a
+    constant. `getResultDimSources` lists one `DimSource` per result dimension, outermost first.
+  }];
+  let methods = [
+    InterfaceMethod<"Returns where each dimension of the result comes from, outermost first.",
+      "::llvm::SmallVector<::mlir::attn::DimSource>", "getResultDimSources">,
+  ];
+  let extraClassDeclaration = [{
+    /// The result type implied by the operand types: each dimension is the source operand's dimension
+    /// (static or dynamic) or the constant.
+    ::mlir::RankedTensorType inferResultType();
+  }];
+}
+
+#endif // ATTN_INTERFACES_TD

@@ -1,0 +1,200 @@
+//===- AttnOps.td - attn dialect operations ----------------------------*- tablegen -*-===//
+//
+// The ops of the attn dialect, in three groups: layer ops (what the model language writes), primitive ops
+// (what layers decompose into) and the kernel region that fusion forms. Verifiers live in AttnOps.cpp.
+//
+//===----------------------------------------------------------------------------------===//
+
+#ifndef ATTN_OPS_TD
+#define ATTN_OPS_TD
+
+include "attn/Dialect/AttnDialect.td"
+include "attn/Dialect/AttnInterfaces.td"
+include "mlir/IR/OpAsmInterface.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/IR/RegionKindInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Attn_F32Tensor : RankedTensorOf<[F32]>;
+def Attn_I32Tensor : RankedTensorOf<[I32]>;
+
+// A computing op: pure, one f32 result, shape given by ShapedOpInterface, verifier in C++.
+class Attn_ComputeOp<string mnemonic, list<Trait> traits = []>
+    : Attn_Op<mnemonic, !listconcat(traits, [Pure, DeclareOpInterfaceMethods<Attn_ShapedOpInterface>])> {
+  let results = (outs Attn_F32Tensor:$result);
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def Attn_ParamOp : Attn_Op<"param", [Pure]> {
+  let summary = "a named, trained parameter";
+  let description = [{
+    A parameter of the model, loaded from the weight file under key `name`. Its shape is static.
+
+    ```mlir
+    %w = attn.param "q.weight" : tensor<32x32xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs Attn_F32Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Layer ops
+//===----------------------------------------------------------------------===//
+
+def Attn_DenseOp : Attn_ComputeOp<"dense"> {
+  let summary = "affine map over the last dimension: y = x·Wᵀ + b";
+  let description = [{
+    `weight` has shape [N, K] (as torch.nn.Linear) and `bias`, if present, [N]. The input's last dimension
+    is K; the result has the input's leading dimensions and N as its last.
+
+    ```mlir
+    %y = attn.dense %x, %w, %b : (tensor<?x?x32xf32>, tensor<64x32xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Optional<Attn_F32Tensor>:$bias);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+class Attn_UnaryOp<string mnemonic, string formula>
+    : Attn_ComputeOp<mnemonic, [SameOperandsAndResultType]> {
+  let summary = "elementwise " # formula;
+  let description = "Applies " # formula # " to every element.\n\n```mlir\n%y = attn." # mnemonic #
+                    " %x : tensor<?x64xf32>\n```";
+  let arguments = (ins Attn_F32Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Attn_ReluOp : Attn_UnaryOp<"relu", "max(x, 0)">;
+def Attn_TanhOp : Attn_UnaryOp<"tanh", "tanh(x)">;
+def Attn_SigmoidOp : Attn_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
+
+def Attn_SoftmaxOp : Attn_ComputeOp<"softmax", [SameOperandsAndResultType]> {
+  let summary = "softmax over the last dimension";
+  let description = [{
+    ```mlir
+    %p = attn.softmax %x : tensor<?x?x10xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Attn_DotAttentionOp : Attn_ComputeOp<"dot_attention"> {
+  let summary = "scaled dot-product attention, single- or multi-head";
+  let description = [{
+    For query [B, Sq, D], keys [B, Sk, D] and values [B, Sk, Dv], splits D and Dv into `num_heads` equal
+    contiguous heads and computes per head softmax(scale · q·kᵀ) · v, giving [B, Sq, Dv]. `causal` lets query
+    i attend only to keys j ≤ i. `mask` [B, Sk] (i32) lets query positions attend only to keys whose mask is
+    non-zero. A query with no key left gets zero weights. `scale` defaults to 1/sqrt(D / num_heads).
+
+    ```mlir
+    %c = attn.dot_attention %q, %k, %v mask %m {num_heads = 4 : i64, causal}
+        : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?xi32>) -> tensor<?x?x32xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, Attn_F32Tensor:$values, Optional<Attn_I32Tensor>:$mask,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads, UnitAttr:$causal,
+                       OptionalAttr<F32Attr>:$scale);
+  let assemblyFormat = [{
+    $query `,` $keys `,` $values (`mask` $mask^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Primitive ops
+//===----------------------------------------------------------------------===//
+
+def Attn_ScoreOp : Attn_ComputeOp<"score"> {
+  let summary = "per-head scaled dot-product scores";
+  let description = [{
+    For query [B, Sq, D] and keys [B, Sk, D] with `num_heads` heads of size Dh = D / num_heads:
+    score[b, h, i, j] = scale · Σ_d q[b, i, h·Dh + d] · k[b, j, h·Dh + d]; the result is [B, H, Sq, Sk].
+
+    ```mlir
+    %s = attn.score %q, %k {num_heads = 4 : i64, scale = 0.35 : f32}
+        : (tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x4x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       F32Attr:$scale);
+  let assemblyFormat = "$query `,` $keys attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_MaskedSoftmaxOp : Attn_ComputeOp<"masked_softmax"> {
+  let summary = "softmax over keys with padding and causal masks";
+  let description = [{
+    Softmax over the last dimension of scores [B, H, Sq, Sk], where key j takes part for query i only if
+    `mask[b, j]` is non-zero (when given) and j ≤ i (when `causal`). Rows with no key left are all zero.
+
+    ```mlir
+    %p = attn.masked_softmax %s mask %m {causal} : (tensor<?x4x?x?xf32>, tensor<?x?xi32>) -> tensor<?x4x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$scores, Optional<Attn_I32Tensor>:$mask, UnitAttr:$causal);
+  let assemblyFormat = "$scores (`mask` $mask^)? attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_WeightedSumOp : Attn_ComputeOp<"weighted_sum"> {
+  let summary = "per-head sum of values weighted by attention probabilities";
+  let description = [{
+    For weights [B, H, Sq, Sk] and values [B, Sk, Dv] with heads of size Dvh = Dv / H:
+    out[b, i, h·Dvh + d] = Σ_j weights[b, h, i, j] · values[b, j, h·Dvh + d]; the result is [B, Sq, Dv].
+
+    ```mlir
+    %c = attn.weighted_sum %p, %v : (tensor<?x4x?x?xf32>, tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$weights, Attn_F32Tensor:$values);
+  let assemblyFormat = "$weights `,` $values attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels
+//===----------------------------------------------------------------------===//
+
+def Attn_KernelOp : Attn_Op<"kernel", [IsolatedFromAbove, SingleBlock]> {
+  let summary = "a fused kernel: one Halide pipeline";
+  let description = [{
+    A region of attn ops, closed over its operands (the body's block arguments), that becomes one Halide
+    pipeline. `name` names the pipeline in generated code. `schedule` optionally overrides the default
+    schedule for the kernel's pattern.
+
+    ```mlir
+    %c = attn.kernel "attention_a" (%q, %k, %v) : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>)
+        -> tensor<?x?x32xf32> {
+    ^bb0(%a: tensor<?x?x32xf32>, %b: tensor<?x?x32xf32>, %c: tensor<?x?x32xf32>):
+      ...
+      attn.yield %r : tensor<?x?x32xf32>
+    }
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, Variadic<AnyRankedTensor>:$inputs,
+                       OptionalAttr<StrAttr>:$schedule);
+  let results = (outs Variadic<Attn_F32Tensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $name `(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The op in the body that defines kernel result `index`.
+    ::mlir::Operation *getResultDefiningOp(unsigned index);
+  }];
+}
+
+def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {
+  let summary = "the results of a kernel";
+  let arguments = (ins Variadic<Attn_F32Tensor>:$values);
+  let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
+}
+
+#endif // ATTN_OPS_TD

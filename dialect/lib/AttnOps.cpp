@@ -1,0 +1,267 @@
+// Verifiers and dimension sources of the attn ops. Every verifier message names the operand at fault, what
+// was expected and what was found, with shapes printed as [B?, 7, 32] where '?' marks a dynamic dimension.
+#include "attn/Dialect/AttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <cmath>
+#include <string>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+static std::string shapeString(Type type) {
+  auto shaped = cast<RankedTensorType>(type);
+  std::string out = "[";
+  llvm::interleave(
+      shaped.getShape(),
+      [&](int64_t d) { out += ShapedType::isDynamic(d) ? std::string("?") : std::to_string(d); },
+      [&] { out += ", "; });
+  return out + "]";
+}
+
+static int64_t dimOf(Value v, unsigned i) { return cast<RankedTensorType>(v.getType()).getDimSize(i); }
+static int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+/// Two dimensions conflict only when both are known and differ.
+static bool conflict(int64_t a, int64_t b) {
+  return !ShapedType::isDynamic(a) && !ShapedType::isDynamic(b) && a != b;
+}
+
+static LogicalResult expectRank(Operation *op, StringRef what, Value v, int64_t rank,
+                                StringRef layout) {
+  if (rankOf(v) == rank)
+    return success();
+  return op->emitOpError() << "expects " << what << " of rank " << rank << " " << layout << ", found rank "
+                           << rankOf(v) << " " << shapeString(v.getType());
+}
+
+/// Checks that dimension `i` of `a` and dimension `j` of `b` agree where both are known.
+static LogicalResult expectSameDim(Operation *op, StringRef what, StringRef aName, Value a, unsigned i,
+                                   StringRef bName, Value b, unsigned j) {
+  if (!conflict(dimOf(a, i), dimOf(b, j)))
+    return success();
+  return op->emitOpError() << "expects the " << what << " of " << aName << " " << shapeString(a.getType())
+                           << " and " << bName << " " << shapeString(b.getType()) << " to agree, found "
+                           << dimOf(a, i) << " and " << dimOf(b, j);
+}
+
+static LogicalResult expectStaticDivisible(Operation *op, StringRef what, Value v, unsigned i,
+                                           int64_t heads) {
+  int64_t d = dimOf(v, i);
+  if (ShapedType::isDynamic(d))
+    return op->emitOpError() << "expects a static feature dimension for " << what << ", found "
+                             << shapeString(v.getType());
+  if (d % heads != 0)
+    return op->emitOpError() << "expects the feature dimension of " << what << " (" << d
+                             << ") to be divisible by num_heads (" << heads << ")";
+  return success();
+}
+
+/// The result type must be compatible with the one implied by the operands.
+static LogicalResult verifyResultShape(Operation *op) {
+  auto shaped = cast<ShapedOpInterface>(op);
+  RankedTensorType inferred = shaped.inferResultType();
+  Type actual = op->getResult(0).getType();
+  auto actualTensor = cast<RankedTensorType>(actual);
+  bool ok = actualTensor.getRank() == inferred.getRank();
+  for (int64_t i = 0; ok && i < inferred.getRank(); ++i)
+    ok = !conflict(actualTensor.getDimSize(i), inferred.getDimSize(i));
+  if (ok)
+    return success();
+  return op->emitOpError() << "result shape " << shapeString(actual) << " does not match the shape "
+                           << shapeString(inferred) << " implied by the operands";
+}
+
+static SmallVector<DimSource> identityDims(Value v) {
+  SmallVector<DimSource> dims;
+  for (unsigned i = 0, e = rankOf(v); i < e; ++i)
+    dims.push_back(DimSource::of(0, i));
+  return dims;
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("expects a non-empty parameter name");
+  if (!getType().hasStaticShape())
+    return emitOpError() << "expects a static shape for parameter '" << getName() << "', found "
+                         << shapeString(getType());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DenseOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DenseOp::verify() {
+  if (rankOf(getInput()) < 1)
+    return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";
+  if (failed(expectRank(*this, "a weight", getWeight(), 2, "[out, in]")))
+    return failure();
+  unsigned last = rankOf(getInput()) - 1;
+  if (conflict(dimOf(getInput(), last), dimOf(getWeight(), 1)))
+    return emitOpError() << "expects the input's last dimension (" << dimOf(getInput(), last)
+                         << ") to equal the weight's input dimension (" << dimOf(getWeight(), 1)
+                         << " in " << shapeString(getWeight().getType()) << ")";
+  if (Value bias = getBias()) {
+    if (failed(expectRank(*this, "a bias", bias, 1, "[out]")) ||
+        failed(expectSameDim(*this, "output dimension", "bias", bias, 0, "weight", getWeight(), 0)))
+      return failure();
+  }
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> DenseOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getInput());
+  dims.back() = DimSource::of(1, 0);
+  return dims;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise and softmax
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReluOp::verify() { return verifyResultShape(*this); }
+LogicalResult TanhOp::verify() { return verifyResultShape(*this); }
+LogicalResult SigmoidOp::verify() { return verifyResultShape(*this); }
+SmallVector<DimSource> ReluOp::getResultDimSources() { return identityDims(getInput()); }
+SmallVector<DimSource> TanhOp::getResultDimSources() { return identityDims(getInput()); }
+SmallVector<DimSource> SigmoidOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult SoftmaxOp::verify() {
+  if (rankOf(getInput()) < 1)
+    return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> SoftmaxOp::getResultDimSources() { return identityDims(getInput()); }
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyMask(Operation *op, Value mask, Value batchOf, Value keysOf, unsigned keyDim) {
+  if (!mask)
+    return success();
+  if (failed(expectRank(op, "a mask", mask, 2, "[batch, keys]")) ||
+      failed(expectSameDim(op, "batch size", "mask", mask, 0, "the scores", batchOf, 0)) ||
+      failed(expectSameDim(op, "key length", "mask", mask, 1, "the keys", keysOf, keyDim)))
+    return failure();
+  return success();
+}
+
+static LogicalResult verifyScale(Operation *op, std::optional<APFloat> scale) {
+  if (scale && !(scale->convertToDouble() > 0 && std::isfinite(scale->convertToDouble())))
+    return op->emitOpError() << "expects a positive finite scale, found " << scale->convertToDouble();
+  return success();
+}
+
+LogicalResult DotAttentionOp::verify() {
+  Value q = getQuery(), k = getKeys(), v = getValues();
+  int64_t heads = getNumHeads();
+  if (failed(expectRank(*this, "a query", q, 3, "[batch, queries, features]")) ||
+      failed(expectRank(*this, "keys", k, 3, "[batch, keys, features]")) ||
+      failed(expectRank(*this, "values", v, 3, "[batch, keys, features]")) ||
+      failed(expectSameDim(*this, "batch size", "query", q, 0, "keys", k, 0)) ||
+      failed(expectSameDim(*this, "batch size", "keys", k, 0, "values", v, 0)) ||
+      failed(expectSameDim(*this, "feature size", "query", q, 2, "keys", k, 2)) ||
+      failed(expectSameDim(*this, "key length", "keys", k, 1, "values", v, 1)) ||
+      failed(expectStaticDivisible(*this, "the query", q, 2, heads)) ||
+      failed(expectStaticDivisible(*this, "the values", v, 2, heads)) ||
+      failed(verifyMask(*this, getMask(), q, k, 1)) ||
+      failed(verifyScale(*this, getScale())))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> DotAttentionOp::getResultDimSources() {
+  return {DimSource::of(0, 0), DimSource::of(0, 1), DimSource::of(2, 2)};
+}
+
+LogicalResult ScoreOp::verify() {
+  Value q = getQuery(), k = getKeys();
+  if (failed(expectRank(*this, "a query", q, 3, "[batch, queries, features]")) ||
+      failed(expectRank(*this, "keys", k, 3, "[batch, keys, features]")) ||
+      failed(expectSameDim(*this, "batch size", "query", q, 0, "keys", k, 0)) ||
+      failed(expectSameDim(*this, "feature size", "query", q, 2, "keys", k, 2)) ||
+      failed(expectStaticDivisible(*this, "the query", q, 2, getNumHeads())) ||
+      failed(verifyScale(*this, getScale())))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> ScoreOp::getResultDimSources() {
+  return {DimSource::of(0, 0), DimSource::constant(getNumHeads()), DimSource::of(0, 1),
+          DimSource::of(1, 1)};
+}
+
+LogicalResult MaskedSoftmaxOp::verify() {
+  if (failed(expectRank(*this, "scores", getScores(), 4, "[batch, heads, queries, keys]")) ||
+      failed(verifyMask(*this, getMask(), getScores(), getScores(), 3)))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> MaskedSoftmaxOp::getResultDimSources() { return identityDims(getScores()); }
+
+LogicalResult WeightedSumOp::verify() {
+  Value w = getWeights(), v = getValues();
+  if (failed(expectRank(*this, "weights", w, 4, "[batch, heads, queries, keys]")) ||
+      failed(expectRank(*this, "values", v, 3, "[batch, keys, features]")) ||
+      failed(expectSameDim(*this, "batch size", "weights", w, 0, "values", v, 0)) ||
+      failed(expectSameDim(*this, "key length", "weights", w, 3, "values", v, 1)))
+    return failure();
+  int64_t heads = dimOf(w, 1);
+  if (ShapedType::isDynamic(heads))
+    return emitOpError() << "expects a static number of heads (dimension 1 of the weights), found "
+                         << shapeString(w.getType());
+  if (failed(expectStaticDivisible(*this, "the values", v, 2, heads)))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> WeightedSumOp::getResultDimSources() {
+  return {DimSource::of(0, 0), DimSource::of(0, 2), DimSource::of(1, 2)};
+}
+
+//===----------------------------------------------------------------------===//
+// KernelOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KernelOp::verify() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError() << "expects one body argument per input (" << getInputs().size() << "), found "
+                         << body.getNumArguments();
+  for (auto [i, input, arg] : llvm::enumerate(getInputs(), body.getArguments()))
+    if (input.getType() != arg.getType())
+      return emitOpError() << "expects body argument " << i << " to have the type of input " << i << " ("
+                           << input.getType() << "), found " << arg.getType();
+  auto yield = body.empty() ? YieldOp() : dyn_cast<YieldOp>(body.back());
+  if (!yield)
+    return emitOpError("expects its body to end with attn.yield");
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError() << "expects attn.yield to return the kernel's result types " << getResultTypes()
+                         << ", found " << yield.getValues().getTypes();
+  for (Operation &op : body.without_terminator())
+    if (!isa<ShapedOpInterface>(op))
+      return op.emitOpError("cannot be part of an attn.kernel: only attn computing ops can be fused");
+  return success();
+}
+
+Operation *KernelOp::getResultDefiningOp(unsigned index) {
+  auto yield = cast<YieldOp>(getBody().front().getTerminator());
+  return yield.getValues()[index].getDefiningOp();
+}
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/AttnOps.cpp.inc"

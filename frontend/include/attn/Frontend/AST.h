@@ -1,0 +1,224 @@
+// The abstract syntax tree of a .attn model file. Every node carries the location of its first token so that
+// every later diagnostic, in the frontend or in MLIR, can point at the source.
+#ifndef ATTN_FRONTEND_AST_H
+#define ATTN_FRONTEND_AST_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/SMLoc.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attn::ast {
+
+struct Location {
+  unsigned line = 0;
+  unsigned col = 0;
+  llvm::SMLoc loc; // points into the SourceMgr buffer, for caret diagnostics
+};
+
+//===----------------------------------------------------------------------===//
+// Expressions
+//===----------------------------------------------------------------------===//
+
+class Expr {
+public:
+  enum class Kind { Number, Bool, String, Ident, Call, Binary };
+  Expr(Kind kind, Location loc) : kind(kind), loc(loc) {}
+  virtual ~Expr() = default;
+  Kind getKind() const { return kind; }
+  const Location &getLoc() const { return loc; }
+
+private:
+  Kind kind;
+  Location loc;
+};
+using ExprPtr = std::unique_ptr<Expr>;
+
+/// An integer (`64`) or real (`1e-3`, `0.5`) literal.
+class NumberExpr : public Expr {
+public:
+  NumberExpr(Location loc, double value, bool isInteger)
+      : Expr(Kind::Number, loc), value(value), integer(isInteger) {}
+  double getValue() const { return value; }
+  bool isInteger() const { return integer; }
+  static bool classof(const Expr *e) { return e->getKind() == Kind::Number; }
+
+private:
+  double value;
+  bool integer;
+};
+
+class BoolExpr : public Expr {
+public:
+  BoolExpr(Location loc, bool value) : Expr(Kind::Bool, loc), value(value) {}
+  bool getValue() const { return value; }
+  static bool classof(const Expr *e) { return e->getKind() == Kind::Bool; }
+
+private:
+  bool value;
+};
+
+/// A double-quoted string literal; the value has its quotes removed.
+class StringExpr : public Expr {
+public:
+  StringExpr(Location loc, std::string value) : Expr(Kind::String, loc), value(std::move(value)) {}
+  llvm::StringRef getValue() const { return value; }
+  static bool classof(const Expr *e) { return e->getKind() == Kind::String; }
+
+private:
+  std::string value;
+};
+
+/// A reference to a dimension, constant, input or earlier binding.
+class IdentExpr : public Expr {
+public:
+  IdentExpr(Location loc, std::string name) : Expr(Kind::Ident, loc), name(std::move(name)) {}
+  llvm::StringRef getName() const { return name; }
+  static bool classof(const Expr *e) { return e->getKind() == Kind::Ident; }
+
+private:
+  std::string name;
+};
+
+/// One argument of a call: positional (`name` empty) or keyword (`heads = 4`).
+struct Argument {
+  std::string name;
+  Location loc; // of the keyword if present, else of the value
+  ExprPtr value;
+};
+
+/// A layer call: `dense(x, 64, bias = false)`.
+class CallExpr : public Expr {
+public:
+  CallExpr(Location loc, std::string callee, std::vector<Argument> args)
+      : Expr(Kind::Call, loc), callee(std::move(callee)), args(std::move(args)) {}
+  llvm::StringRef getCallee() const { return callee; }
+  const std::vector<Argument> &getArgs() const { return args; }
+  static bool classof(const Expr *e) { return e->getKind() == Kind::Call; }
+
+private:
+  std::string callee;
+  std::vector<Argument> args;
+};
+
+/// A binary operation; `op` is one of + - * / (and `neg` is written as 0 - x by the parser).
+class BinaryExpr : public Expr {
+public:
+  BinaryExpr(Location loc, char op, ExprPtr lhs, ExprPtr rhs)
+      : Expr(Kind::Binary, loc), op(op), lhs(std::move(lhs)), rhs(std::move(rhs)) {}
+  char getOp() const { return op; }
+  const Expr &getLHS() const { return *lhs; }
+  const Expr &getRHS() const { return *rhs; }
+  static bool classof(const Expr *e) { return e->getKind() == Kind::Binary; }
+
+private:
+  char op;
+  ExprPtr lhs, rhs;
+};
+
+//===----------------------------------------------------------------------===//
+// Statements
+//===----------------------------------------------------------------------===//
+
+class Stmt {
+public:
+  enum class Kind { Dim, Const, Input, Assign, Output };
+  Stmt(Kind kind, Location loc) : kind(kind), loc(loc) {}
+  virtual ~Stmt() = default;
+  Kind getKind() const { return kind; }
+  const Location &getLoc() const { return loc; }
+
+private:
+  Kind kind;
+  Location loc;
+};
+using StmtPtr = std::unique_ptr<Stmt>;
+
+struct Name {
+  std::string name;
+  Location loc;
+};
+
+/// `dim B, S`: symbolic dimensions whose sizes are bound at run time from the inputs.
+class DimStmt : public Stmt {
+public:
+  DimStmt(Location loc, std::vector<Name> names) : Stmt(Kind::Dim, loc), names(std::move(names)) {}
+  const std::vector<Name> &getNames() const { return names; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Dim; }
+
+private:
+  std::vector<Name> names;
+};
+
+/// `const D = 64, H = D / 16`: compile-time constants.
+class ConstStmt : public Stmt {
+public:
+  struct Def {
+    Name name;
+    ExprPtr value;
+  };
+  ConstStmt(Location loc, std::vector<Def> defs) : Stmt(Kind::Const, loc), defs(std::move(defs)) {}
+  const std::vector<Def> &getDefs() const { return defs; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Const; }
+
+private:
+  std::vector<Def> defs;
+};
+
+/// `input x : f32[B, S, D]`. Each dimension is an expression over dims and consts.
+class InputStmt : public Stmt {
+public:
+  InputStmt(Location loc, Name name, std::string dtype, Location dtypeLoc, std::vector<ExprPtr> shape)
+      : Stmt(Kind::Input, loc), name(std::move(name)), dtype(std::move(dtype)), dtypeLoc(dtypeLoc),
+        shape(std::move(shape)) {}
+  const Name &getName() const { return name; }
+  llvm::StringRef getDType() const { return dtype; }
+  const Location &getDTypeLoc() const { return dtypeLoc; }
+  const std::vector<ExprPtr> &getShape() const { return shape; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Input; }
+
+private:
+  Name name;
+  std::string dtype;
+  Location dtypeLoc;
+  std::vector<ExprPtr> shape;
+};
+
+/// `q = dense(x, D)`.
+class AssignStmt : public Stmt {
+public:
+  AssignStmt(Location loc, Name target, ExprPtr value)
+      : Stmt(Kind::Assign, loc), target(std::move(target)), value(std::move(value)) {}
+  const Name &getTarget() const { return target; }
+  const Expr &getValue() const { return *value; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Assign; }
+
+private:
+  Name target;
+  ExprPtr value;
+};
+
+/// `output y, w`: the bindings the compiled program writes out.
+class OutputStmt : public Stmt {
+public:
+  OutputStmt(Location loc, std::vector<Name> names) : Stmt(Kind::Output, loc), names(std::move(names)) {}
+  const std::vector<Name> &getNames() const { return names; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Output; }
+
+private:
+  std::vector<Name> names;
+};
+
+/// `model NAME { ... }`: one per file.
+struct Model {
+  Name name;
+  std::string file;
+  std::vector<StmtPtr> body;
+};
+
+} // namespace attn::ast
+
+#endif // ATTN_FRONTEND_AST_H
