@@ -165,8 +165,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [IsolatedFromAbove, SingleBlock]> {
   let summary = "a fused kernel: one Halide pipeline";
   let description = [{
     A region of attn ops, closed over its operands (the body's block arguments), that becomes one Halide
-    pipeline. `name` names the pipeline in generated code. `schedule` optionally overrides the default
-    schedule for the kernel's pattern.
+    pipeline. `name` names the pipeline in generated code.
 
     ```mlir
     %c = attn.kernel "attention_a" (%q, %k, %v) : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>)
@@ -177,8 +176,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [IsolatedFromAbove, SingleBlock]> {
     }
     ```
   }];
-  let arguments = (ins StrAttr:$name, Variadic<AnyRankedTensor>:$inputs,
-                       OptionalAttr<StrAttr>:$schedule);
+  let arguments = (ins StrAttr:$name, Variadic<AnyRankedTensor>:$inputs);
   let results = (outs Variadic<Attn_F32Tensor>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{

@@ -1,0 +1,28 @@
+// Building an attn.kernel from a group of ops, shared by the fusion passes.
+#ifndef ATTN_TRANSFORMS_KERNELFORMATION_H
+#define ATTN_TRANSFORMS_KERNELFORMATION_H
+
+#include "attn/Dialect/AttnOps.h"
+#include "llvm/ADT/StringMap.h"
+
+namespace mlir::attn {
+
+/// Hands out kernel names unique within one function: `<pattern>_<binding>` where the binding is the
+/// model-language name on the group's last op (a NameLoc from the frontend), else `<pattern>_<n>`.
+class KernelNamer {
+public:
+  explicit KernelNamer(func::FuncOp func);
+  std::string name(StringRef pattern, Operation *anchor);
+
+private:
+  llvm::StringMap<unsigned> used;
+};
+
+/// Moves `ops` (in program order, all in one block, each intermediate result used only inside the group)
+/// into a new attn.kernel placed where the last op was. Values the group uses from outside become the
+/// kernel's inputs; the last op's result becomes its result.
+KernelOp formKernel(ArrayRef<Operation *> ops, StringRef name);
+
+} // namespace mlir::attn
+
+#endif // ATTN_TRANSFORMS_KERNELFORMATION_H

@@ -1,0 +1,52 @@
+//===- Passes.td - attn compiler passes --------------------------------*- tablegen -*-===//
+//
+// The passes that take a model from layer ops to fused kernels. Each runs alone under attn-opt.
+//
+//===----------------------------------------------------------------------------------===//
+
+#ifndef ATTN_TRANSFORMS_PASSES_TD
+#define ATTN_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnInferShapes : Pass<"attn-infer-shapes", "func::FuncOp"> {
+  let summary = "Refine result types from operand types";
+  let description = [{
+    Hand-written IR, and IR after rewrites, may carry result types less precise than their operands allow
+    (`?` where a size is known). This pass walks each function in order, replaces every result type of an
+    attn op by the type its operands imply where that is more precise, and updates the function's result
+    types to match, so that later passes and the Halide lowering see every static size.
+  }];
+}
+
+def AttnDecompose : Pass<"attn-decompose", "func::FuncOp"> {
+  let summary = "Decompose attention layers into score, masked softmax and weighted sum";
+  let description = [{
+    `attn.dot_attention` becomes `attn.score` → `attn.masked_softmax` → `attn.weighted_sum`, the primitives
+    shared by every attention variant, so that fusion and lowering need to know only the primitives.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
+def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
+  let summary = "Fuse score, masked softmax and weighted sum into one attention kernel";
+  let description = [{
+    Finds each chain score → masked_softmax → weighted_sum whose intermediates have no other users and
+    moves it into one `attn.kernel`, so the scores and probabilities never leave the kernel: the lowering
+    computes them one query row at a time.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
+def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
+  let summary = "Put every remaining computing op into a kernel, fusing elementwise consumers";
+  let description = [{
+    Every attn computing op outside a kernel becomes a kernel of its own; a chain of elementwise ops
+    (relu, tanh, sigmoid) that is the only user of its producer joins the producer's kernel, so a dense
+    layer and its activation are one pass over memory. Afterwards a function holds only parameters,
+    kernels and its return.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
+#endif // ATTN_TRANSFORMS_PASSES_TD

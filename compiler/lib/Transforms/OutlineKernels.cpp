@@ -1,0 +1,46 @@
+// attn-outline-kernels: every computing op left outside a kernel gets one, with its elementwise consumers.
+#include "attn/Dialect/AttnOps.h"
+#include "attn/Transforms/KernelFormation.h"
+#include "attn/Transforms/Passes.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNOUTLINEKERNELS
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+bool isElementwise(Operation *op) { return isa<ReluOp, TanhOp, SigmoidOp>(op); }
+
+struct AttnOutlineKernelsPass : mlir::attn::impl::AttnOutlineKernelsBase<AttnOutlineKernelsPass> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    if (func.isExternal())
+      return;
+    SmallVector<SmallVector<Operation *>> groups;
+    llvm::SmallPtrSet<Operation *, 16> grouped;
+    for (Operation &op : func.getBody().front()) {
+      if (!isa<ShapedOpInterface>(op) || grouped.contains(&op))
+        continue;
+      SmallVector<Operation *> group{&op};
+      Operation *tail = &op;
+      while (tail->hasOneUse()) {
+        Operation *user = *tail->getUsers().begin();
+        if (!isElementwise(user) || user->getBlock() != tail->getBlock())
+          break;
+        group.push_back(user);
+        tail = user;
+      }
+      grouped.insert(group.begin(), group.end());
+      groups.push_back(std::move(group));
+    }
+    KernelNamer namer(func);
+    for (auto &group : groups)
+      formKernel(group, namer.name(group.front()->getName().stripDialect(), group.back()));
+  }
+};
+
+} // namespace

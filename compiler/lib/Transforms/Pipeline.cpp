@@ -1,0 +1,10 @@
+// The pass pipeline attnc runs from layer ops to kernels.
+#include "attn/Transforms/Passes.h"
+
+void mlir::attn::buildKernelPipeline(OpPassManager &pm) {
+  OpPassManager &func = pm.nest<func::FuncOp>();
+  func.addPass(createAttnInferShapes());
+  func.addPass(createAttnDecompose());
+  func.addPass(createAttnFuseAttention());
+  func.addPass(createAttnOutlineKernels());
+}
