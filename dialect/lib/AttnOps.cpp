@@ -258,10 +258,5 @@ LogicalResult KernelOp::verify() {
   return success();
 }
 
-Operation *KernelOp::getResultDefiningOp(unsigned index) {
-  auto yield = cast<YieldOp>(getBody().front().getTerminator());
-  return yield.getValues()[index].getDefiningOp();
-}
-
 #define GET_OP_CLASSES
 #include "attn/Dialect/AttnOps.cpp.inc"

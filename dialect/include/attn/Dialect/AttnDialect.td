@@ -20,6 +20,14 @@ def Attn_Dialect : Dialect {
     weight file. See docs/dialect.md.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
+  let extraClassDeclaration = [{
+    /// On a model function's arguments: the input's name in the model file.
+    static constexpr ::llvm::StringLiteral kInputNameAttr = "attn.name";
+    /// On a model function's arguments: each dimension's symbol ("B") or static size.
+    static constexpr ::llvm::StringLiteral kInputDimsAttr = "attn.dims";
+    /// On a model function: the name of each result, in order.
+    static constexpr ::llvm::StringLiteral kOutputNamesAttr = "attn.outputs";
+  }];
 }
 
 class Attn_Op<string mnemonic, list<Trait> traits = []> : Op<Attn_Dialect, mnemonic, traits>;

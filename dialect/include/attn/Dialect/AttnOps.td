@@ -184,8 +184,8 @@ def Attn_KernelOp : Attn_Op<"kernel", [IsolatedFromAbove, SingleBlock]> {
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    /// The op in the body that defines kernel result `index`.
-    ::mlir::Operation *getResultDefiningOp(unsigned index);
+    /// The C symbol of the kernel's compiled pipeline; generated code calls its `_argv` form.
+    std::string getEntryName() { return "attn_" + getName().str(); }
   }];
 }
 

@@ -1,0 +1,35 @@
+// Lowering of attn.kernel regions to Halide pipelines, compiled ahead of time for a target. Halide's headers
+// stay out of this interface so that only the lowering's own files pay for them.
+#ifndef ATTN_CONVERSION_ATTNTOHALIDE_H
+#define ATTN_CONVERSION_ATTNTOHALIDE_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::attn {
+
+/// Halide target strings: `host` (this machine, every feature it has) or any string Halide's
+/// Target parser accepts, e.g. `x86-64-linux-avx2-fma`. Returns the canonical string, or an error message.
+FailureOr<std::string> resolveHalideTarget(StringRef spec, std::string &error);
+
+struct CompiledKernel {
+  std::string name;   // the kernel's name in the IR
+  std::string entry;  // the C symbol of its pipeline
+  std::string object; // the object file holding it
+};
+
+/// Compiles every attn.kernel in `func` to an object file in `dir`, and the Halide runtime to
+/// `dir/halide_runtime.o`. Errors are emitted on the offending kernel.
+LogicalResult compileKernels(func::FuncOp func, StringRef target, StringRef dir,
+                             std::vector<CompiledKernel> &kernels, std::string &runtimeObject);
+
+/// Prints the lowered Halide statement of every kernel in `func`, in order.
+LogicalResult printKernelsAsHalide(func::FuncOp func, StringRef target, llvm::raw_ostream &os);
+
+} // namespace mlir::attn
+
+#endif // ATTN_CONVERSION_ATTNTOHALIDE_H

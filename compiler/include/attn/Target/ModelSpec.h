@@ -1,0 +1,22 @@
+// Emission of the model table (runtime/include/attn/Runtime/ModelSpec.h) that a compiled program executes.
+#ifndef ATTN_TARGET_MODELSPEC_H
+#define ATTN_TARGET_MODELSPEC_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace mlir::attn {
+
+struct ModelSpecInfo {
+  std::string modelName;
+  std::string sourceFile;
+  std::string target;
+};
+
+/// Writes C source defining the model's `attn_model_spec` and a `main` that hands it to the runtime.
+/// `func` must hold only parameters, kernels and its return (after attn-outline-kernels).
+LogicalResult emitModelSpec(func::FuncOp func, const ModelSpecInfo &info, llvm::raw_ostream &os);
+
+} // namespace mlir::attn
+
+#endif // ATTN_TARGET_MODELSPEC_H

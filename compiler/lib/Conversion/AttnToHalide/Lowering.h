@@ -1,0 +1,80 @@
+// Private to the Halide lowering: the Funcs an attn.kernel becomes, with handles on the stages that its
+// schedule needs. Funcs.cpp builds the algorithm, Schedules.cpp schedules it; neither knows the other's
+// details beyond these records.
+#ifndef ATTN_CONVERSION_ATTNTOHALIDE_LOWERING_H
+#define ATTN_CONVERSION_ATTNTOHALIDE_LOWERING_H
+
+#include "attn/Dialect/AttnOps.h"
+
+#include "Halide.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::attn::halide {
+
+/// A tensor inside a pipeline: a Func indexed innermost-first (Halide's order) and its extents listed
+/// outermost-first (the tensor's order).
+struct HTensor {
+  Halide::Func func;
+  std::vector<Halide::Expr> shape;
+
+  size_t rank() const { return shape.size(); }
+  /// The element at row-major indices.
+  Halide::Expr at(std::vector<Halide::Expr> index) const;
+  /// The extent of tensor dimension `i` (outermost first).
+  Halide::Expr extent(size_t i) const { return shape[i]; }
+};
+
+/// y = x·Wᵀ + b: `weightT` is W transposed so the output dimension is innermost, `acc` the reduction.
+struct DenseStages {
+  Halide::Func weightT, acc, result;
+  Halide::Var n;
+  std::vector<Halide::Var> rows; // innermost first
+};
+
+struct SoftmaxStages {
+  Halide::Func max, exp, sum, result;
+  Halide::Var x;
+  std::vector<Halide::Var> rows;
+};
+
+struct ScoreStages {
+  Halide::Func dot, result;
+  Halide::Var j, i, h, b;
+};
+
+struct MaskedSoftmaxStages {
+  Halide::Func max, exp, sum, result;
+  Halide::Var j, i, h, b;
+};
+
+struct WeightedSumStages {
+  Halide::Func result;
+  Halide::Var c, i, b;
+  int64_t headSize;
+};
+
+/// Everything one kernel lowers to.
+struct LoweredKernel {
+  std::string entry;
+  std::vector<std::string> pattern; // op names in the kernel body, in order
+  std::vector<Halide::ImageParam> inputs;
+  std::vector<Halide::Func> outputs;
+  std::vector<Halide::Func> elementwise;
+  std::vector<DenseStages> dense;
+  std::vector<SoftmaxStages> softmax;
+  std::vector<ScoreStages> score;
+  std::vector<MaskedSoftmaxStages> maskedSoftmax;
+  std::vector<WeightedSumStages> weightedSum;
+};
+
+/// Builds the algorithm of `kernel`; emits an error on it and fails for ops it cannot lower.
+FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel);
+
+/// Applies the default schedule for the kernel's pattern on `target`.
+void applyDefaultSchedule(LoweredKernel &kernel, const Halide::Target &target);
+
+} // namespace mlir::attn::halide
+
+#endif // ATTN_CONVERSION_ATTNTOHALIDE_LOWERING_H

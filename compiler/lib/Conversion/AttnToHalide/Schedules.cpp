@@ -1,0 +1,158 @@
+// The schedule half of the Halide lowering: a default CPU schedule per kernel pattern (dense with its
+// activations, fused attention, softmax, elementwise), and a generic one for any other combination.
+// Schedules are vectorized across the innermost tensor dimension and parallel across the outermost.
+#include "Lowering.h"
+
+using namespace mlir::attn::halide;
+using Halide::Func;
+using Halide::LoopLevel;
+using Halide::TailStrategy;
+using Halide::Var;
+
+namespace {
+
+constexpr TailStrategy Guard = TailStrategy::GuardWithIf;
+
+bool patternIs(const LoweredKernel &k, std::initializer_list<const char *> head) {
+  if (k.pattern.size() < head.size())
+    return false;
+  size_t i = 0;
+  for (const char *name : head)
+    if (k.pattern[i++] != name)
+      return false;
+  for (; i < k.pattern.size(); ++i)
+    if (k.pattern[i] != "relu" && k.pattern[i] != "tanh" && k.pattern[i] != "sigmoid")
+      return false;
+  return true;
+}
+
+/// Vectorize the innermost pure dimension, parallelize the outermost; for any Func or update stage.
+void scheduleFlat(Func f, int vectorWidth) {
+  std::vector<Var> args = f.args();
+  f.vectorize(args.front(), vectorWidth, Guard);
+  if (args.size() > 1)
+    f.parallel(args.back());
+  for (int u = 0; u < f.num_update_definitions(); ++u) {
+    f.update(u).vectorize(args.front(), vectorWidth, Guard);
+    if (args.size() > 1)
+      f.update(u).parallel(args.back());
+  }
+}
+
+/// Dense (+ activations): the output is tiled vectorWidth outputs × 4 rows; each tile's accumulator lives
+/// in registers across the whole reduction. Row tiles of all batches are spread over threads.
+void scheduleDense(LoweredKernel &k, int vw) {
+  DenseStages &d = k.dense.front();
+  Func out = k.outputs.front();
+  d.weightT.compute_root().vectorize(d.n, vw, Guard).parallel(d.weightT.args()[1]);
+  if (d.rows.empty()) {
+    out.vectorize(d.n, vw, Guard);
+    scheduleFlat(d.acc.compute_root(), vw);
+    return;
+  }
+  Var no("no"), ni("ni"), ro("ro"), ri("ri");
+  std::vector<Var> outArgs = out.args();
+  Var rowInner = outArgs[1];
+  out.split(outArgs[0], no, ni, vw, Guard).split(rowInner, ro, ri, 4, Guard);
+  std::vector<Halide::VarOrRVar> order{ni, ri, no, ro};
+  for (size_t i = 2; i < outArgs.size(); ++i)
+    order.push_back(outArgs[i]);
+  out.reorder(order).vectorize(ni).unroll(ri);
+  Var tile = ro;
+  for (size_t i = 2; i < outArgs.size(); ++i) {
+    Var fused("tile" + std::to_string(i));
+    out.fuse(tile, outArgs[i], fused);
+    tile = fused;
+  }
+  out.parallel(tile);
+
+  d.acc.compute_at(out, no).vectorize(d.n).unroll(d.rows.front());
+  std::vector<Halide::VarOrRVar> accOrder{d.n, d.rows.front(), Halide::RVar(d.acc.rvars(0)[0])};
+  for (size_t i = 1; i < d.rows.size(); ++i)
+    accOrder.push_back(d.rows[i]);
+  d.acc.update().reorder(accOrder).vectorize(d.n).unroll(d.rows.front());
+}
+
+/// Fused attention: for each (batch, head) in parallel and each query row, the scores, their maximum,
+/// exponentials and sum are computed for all keys at once (vectorized over keys), then the context row is
+/// accumulated vectorized over the head's features. Nothing larger than one row of scores is stored.
+void scheduleAttention(LoweredKernel &k, int vw) {
+  ScoreStages &s = k.score.front();
+  MaskedSoftmaxStages &m = k.maskedSoftmax.front();
+  WeightedSumStages &w = k.weightedSum.front();
+  Func out = w.result;
+  int headSize = static_cast<int>(w.headSize);
+  int lanes = std::min(vw, headSize);
+  Var h("h"), d("d"), hb("hb");
+
+  out.split(w.c, h, d, headSize).reorder(d, w.i, h, w.b).fuse(h, w.b, hb).parallel(hb).vectorize(d, lanes, Guard);
+  Halide::RVar rj(out.rvars(0)[0]);
+  out.update()
+      .split(w.c, h, d, headSize)
+      .reorder(d, rj, w.i, h, w.b)
+      .fuse(h, w.b, hb)
+      .parallel(hb)
+      .vectorize(d, lanes, Guard);
+
+  LoopLevel row(out, w.i);
+  s.dot.compute_at(row).vectorize(s.j, vw, Guard);
+  s.dot.update().reorder(s.j, Halide::RVar(s.dot.rvars(0)[0])).vectorize(s.j, vw, Guard);
+  m.max.compute_at(row);
+  m.exp.compute_at(row).vectorize(m.j, vw, Guard);
+  m.sum.compute_at(row);
+}
+
+/// Softmax: per row, the exponentials are stored once and reused by the sum and the division.
+void scheduleSoftmax(LoweredKernel &k, int vw) {
+  SoftmaxStages &s = k.softmax.front();
+  Func out = k.outputs.front();
+  std::vector<Var> args = out.args();
+  out.vectorize(args.front(), vw, Guard);
+  if (args.size() > 1)
+    out.parallel(args.back());
+  if (args.size() < 2) {
+    s.max.compute_root();
+    s.exp.compute_root().vectorize(s.x, vw, Guard);
+    s.sum.compute_root();
+    return;
+  }
+  LoopLevel row(out, args[1]);
+  s.max.compute_at(row);
+  s.exp.compute_at(row).vectorize(s.x, vw, Guard);
+  s.sum.compute_at(row);
+}
+
+/// Any other kernel: every stage with a reduction is computed once, flat-scheduled; maps are inlined.
+void scheduleGeneric(LoweredKernel &k, int vw) {
+  auto root = [&](Func f) { scheduleFlat(f.compute_root(), vw); };
+  for (DenseStages &d : k.dense) {
+    d.weightT.compute_root();
+    root(d.acc);
+  }
+  for (SoftmaxStages &s : k.softmax) {
+    root(s.max);
+    root(s.sum);
+  }
+  for (ScoreStages &s : k.score)
+    root(s.dot);
+  for (MaskedSoftmaxStages &m : k.maskedSoftmax) {
+    root(m.max);
+    root(m.sum);
+  }
+  for (Func out : k.outputs)
+    scheduleFlat(out, vw);
+}
+
+} // namespace
+
+void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Target &target) {
+  int vw = target.natural_vector_size<float>();
+  if (patternIs(k, {"dense"}))
+    scheduleDense(k, vw);
+  else if (patternIs(k, {"score", "masked_softmax", "weighted_sum"}) && k.pattern.size() == 3)
+    scheduleAttention(k, vw);
+  else if (patternIs(k, {"softmax"}))
+    scheduleSoftmax(k, vw);
+  else
+    scheduleGeneric(k, vw);
+}

@@ -1,0 +1,218 @@
+// attnc: compiles a .attn model into a standalone program (or stops at any stage with --emit).
+//
+//   .attn --parse--> AST --MLIRGen--> attn IR --passes--> kernels --Halide--> objects --link--> program
+#include "attn/Conversion/AttnToHalide.h"
+#include "attn/Dialect/AttnDialect.h"
+#include "attn/Frontend/ASTPrinter.h"
+#include "attn/Frontend/MLIRGen.h"
+#include "attn/Frontend/Parser.h"
+#include "attn/Target/ModelSpec.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace llvm;
+
+namespace {
+
+enum class Emit { AST, MLIRGen, MLIR, Halide, Object, Exe };
+
+cl::OptionCategory category("attnc options");
+
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.attn>"), cl::Required, cl::cat(category));
+cl::opt<std::string> outputFile("o", cl::desc("Output file (default: the model's name for an executable, "
+                                              "<name>.o for an object, standard output for text)"),
+                                cl::value_desc("path"), cl::cat(category));
+cl::opt<Emit> emit(
+    "emit", cl::desc("The stage to stop at and write out"), cl::init(Emit::Exe),
+    cl::values(clEnumValN(Emit::AST, "ast", "the parsed syntax tree"),
+               clEnumValN(Emit::MLIRGen, "mlir-gen", "attn IR as generated from the model, before any pass"),
+               clEnumValN(Emit::MLIR, "mlir", "attn IR after shape inference, decomposition and fusion"),
+               clEnumValN(Emit::Halide, "halide", "the lowered Halide statement of every kernel"),
+               clEnumValN(Emit::Object, "object", "one relocatable object: kernels, Halide runtime, model table"),
+               clEnumValN(Emit::Exe, "exe", "a standalone program (default)")),
+    cl::cat(category));
+cl::opt<std::string> target("target", cl::desc("Halide target: 'host' (default) or a target string such as "
+                                               "x86-64-linux-avx2-fma"),
+                            cl::init("host"), cl::cat(category));
+cl::opt<bool> keepTemps("keep-temps", cl::desc("Keep the intermediate files (C table, objects) and print "
+                                               "where they are"),
+                        cl::cat(category));
+cl::opt<bool> verbose("v", cl::desc("Print the commands run to compile and link"), cl::cat(category));
+
+/// Runs a tool, echoing it with -v; returns false (after reporting) if it fails.
+bool run(ArrayRef<std::string> argv) {
+  if (verbose) {
+    for (const std::string &a : argv)
+      errs() << a << " ";
+    errs() << "\n";
+  }
+  SmallVector<StringRef> args(argv.begin(), argv.end());
+  std::string message;
+  int rc = sys::ExecuteAndWait(argv.front(), args, std::nullopt, {}, 0, 0, &message);
+  if (rc != 0) {
+    errs() << "attnc: error: '" << argv.front() << "' failed" << (message.empty() ? "" : ": " + message)
+           << " (exit " << rc << ")\n";
+    return false;
+  }
+  return true;
+}
+
+/// Writes `text` to `path` (or stdout for "-").
+bool writeText(StringRef path, function_ref<void(raw_ostream &)> write) {
+  std::error_code ec;
+  ToolOutputFile out(path, ec, sys::fs::OF_Text);
+  if (ec) {
+    errs() << "attnc: error: cannot write '" << path << "': " << ec.message() << "\n";
+    return false;
+  }
+  write(out.os());
+  out.keep();
+  return true;
+}
+
+std::string defaultOutput(StringRef modelName) {
+  if (!outputFile.empty())
+    return outputFile;
+  if (emit == Emit::Exe)
+    return modelName.str();
+  if (emit == Emit::Object)
+    return modelName.str() + ".o";
+  return "-";
+}
+
+/// Compiles the kernels and the model table, then links them into `output` (an executable, or one
+/// relocatable object with -emit=object). Writes to a temporary name first, so a failed build never
+/// replaces an earlier good one.
+bool buildBinary(mlir::func::FuncOp func, StringRef modelName, StringRef output, StringRef halideTarget) {
+  SmallString<128> dir;
+  if (std::error_code ec = sys::fs::createUniqueDirectory("attnc", dir)) {
+    errs() << "attnc: error: cannot create a temporary directory: " << ec.message() << "\n";
+    return false;
+  }
+  auto cleanup = make_scope_exit([&] {
+    if (keepTemps)
+      errs() << "attnc: intermediate files kept in " << dir << "\n";
+    else
+      sys::fs::remove_directories(dir);
+  });
+
+  std::vector<mlir::attn::CompiledKernel> kernels;
+  std::string runtimeObject;
+  if (failed(mlir::attn::compileKernels(func, halideTarget, dir, kernels, runtimeObject)))
+    return false;
+
+  std::string specC = (dir + "/model_spec.c").str(), specO = (dir + "/model_spec.o").str();
+  mlir::attn::ModelSpecInfo info{modelName.str(), inputFile, halideTarget.str()};
+  bool emitted = writeText(specC, [&](raw_ostream &os) {
+    if (failed(mlir::attn::emitModelSpec(func, info, os)))
+      os << "#error model table could not be emitted\n";
+  });
+  if (!emitted || !run({ATTN_CC, "-c", "-O2", "-I" ATTN_RUNTIME_INCLUDE, specC, "-o", specO}))
+    return false;
+
+  std::string partial = (dir + "/" + sys::path::filename(output)).str();
+  std::vector<std::string> link{ATTN_CXX};
+  if (emit == Emit::Object)
+    link.push_back("-r");
+  link.push_back(specO);
+  for (const auto &k : kernels)
+    link.push_back(k.object);
+  link.push_back(runtimeObject);
+  if (emit == Emit::Exe)
+    for (const char *lib : {ATTN_RUNTIME_LIB, "-lpthread", "-ldl", "-lm"})
+      link.push_back(lib);
+  link.insert(link.end(), {"-o", partial});
+  if (!run(link))
+    return false;
+  if (std::error_code ec = sys::fs::rename(partial, output)) {
+    if ((ec = sys::fs::copy_file(partial, output))) {
+      errs() << "attnc: error: cannot write '" << output << "': " << ec.message() << "\n";
+      return false;
+    }
+    sys::fs::setPermissions(output, sys::fs::all_read | sys::fs::all_exe | sys::fs::owner_write);
+  }
+  return true;
+}
+
+int compile() {
+  auto buffer = MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
+  if (!buffer) {
+    errs() << "attnc: error: cannot read '" << inputFile << "': " << buffer.getError().message() << "\n";
+    return 1;
+  }
+  std::string halideTarget;
+  {
+    std::string error;
+    FailureOr<std::string> resolved = mlir::attn::resolveHalideTarget(target, error);
+    if (failed(resolved)) {
+      errs() << "attnc: error: " << error << "\n";
+      return 1;
+    }
+    halideTarget = *resolved;
+  }
+
+  SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), SMLoc());
+  std::unique_ptr<attn::ast::Model> ast = attn::parseModel(sourceMgr, inputFile);
+  if (!ast)
+    return 1;
+  std::string output = defaultOutput(ast->name.name);
+  if (emit == Emit::AST)
+    return writeText(output, [&](raw_ostream &os) { attn::printAST(*ast, os); }) ? 0 : 1;
+
+  mlir::MLIRContext context;
+  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  mlir::OwningOpRef<mlir::ModuleOp> module = attn::mlirGen(context, *ast);
+  if (!module)
+    return 1;
+  if (emit == Emit::MLIRGen)
+    return writeText(output, [&](raw_ostream &os) { module->print(os); }) ? 0 : 1;
+
+  mlir::PassManager pm(&context);
+  if (failed(mlir::applyPassManagerCLOptions(pm)))
+    return 1;
+  mlir::attn::buildKernelPipeline(pm);
+  if (failed(pm.run(*module)))
+    return 1;
+  if (emit == Emit::MLIR)
+    return writeText(output, [&](raw_ostream &os) { module->print(os); }) ? 0 : 1;
+
+  auto func = cast<mlir::func::FuncOp>(module->getBody()->front());
+  if (emit == Emit::Halide) {
+    bool ok = true;
+    bool written = writeText(output, [&](raw_ostream &os) {
+      ok = succeeded(mlir::attn::printKernelsAsHalide(func, halideTarget, os));
+    });
+    return written && ok ? 0 : 1;
+  }
+  return buildBinary(func, ast->name.name, output, halideTarget) ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  mlir::registerPassManagerCLOptions();
+  mlir::registerAsmPrinterCLOptions();
+  cl::HideUnrelatedOptions(category);
+  cl::SetVersionPrinter([](raw_ostream &os) { os << "attnc " ATTN_VERSION " (MLIR 22, Halide 21)\n"; });
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "attnc: compiles an attention model (.attn) into a standalone program\n\n"
+      "  attnc model.attn -o model        build ./model (see ./model --help)\n"
+      "  attnc model.attn --emit=mlir     show the fused attn IR\n\n"
+      "MLIR's pass instrumentation options also apply, e.g. --mlir-print-ir-after-all\n"
+      "(listed by --help-hidden).\n");
+  return compile();
+}

@@ -1,0 +1,656 @@
+// MLIRGen: the frontend's semantic pass. It resolves names (dims, consts, inputs, bindings), binds each
+// layer call's arguments against the layer's signature, checks shapes symbolically (so `B` and `S` are
+// compared by name, not only by size), names parameters, and emits attn ops with real source locations.
+// Errors are reported and the statement is skipped, so one run reports every independent error.
+#include "attn/Frontend/MLIRGen.h"
+
+#include "attn/Dialect/AttnDialect.h"
+#include "attn/Dialect/AttnOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSwitch.h"
+
+#include <cmath>
+#include <optional>
+
+using namespace attn;
+using namespace attn::ast;
+using llvm::StringRef;
+
+namespace {
+
+/// One dimension of a symbolic shape: a static size or a dimension symbol.
+struct SymDim {
+  int64_t size = -1;
+  std::string symbol;
+  bool operator==(const SymDim &o) const { return size == o.size && symbol == o.symbol; }
+  std::string str() const { return symbol.empty() ? std::to_string(size) : symbol; }
+};
+using SymShape = std::vector<SymDim>;
+
+std::string str(const SymShape &shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    out += (i ? ", " : "") + shape[i].str();
+  return out + "]";
+}
+
+/// A tensor in scope: its IR value, symbolic shape and element type.
+struct Tensor {
+  mlir::Value value;
+  SymShape shape;
+  bool isI32 = false;
+  bool isInput = false;
+  std::string name;
+};
+
+/// A compile-time number.
+struct Number {
+  double value;
+  bool isInteger;
+};
+
+/// The kinds of argument a layer takes.
+enum class ArgKind { Tensor, Int, Float, Bool };
+
+struct ParamSpec {
+  const char *name;
+  ArgKind kind;
+  bool required;
+};
+
+struct LayerSpec {
+  const char *name;
+  std::vector<ParamSpec> params;
+  const char *usage;
+};
+
+const std::vector<LayerSpec> &layers() {
+  static const std::vector<LayerSpec> specs = {
+      {"dense", {{"x", ArgKind::Tensor, true}, {"units", ArgKind::Int, true}, {"bias", ArgKind::Bool, false}},
+       "dense(x, units, bias = true)"},
+      {"relu", {{"x", ArgKind::Tensor, true}}, "relu(x)"},
+      {"tanh", {{"x", ArgKind::Tensor, true}}, "tanh(x)"},
+      {"sigmoid", {{"x", ArgKind::Tensor, true}}, "sigmoid(x)"},
+      {"softmax", {{"x", ArgKind::Tensor, true}}, "softmax(x)"},
+      {"dot_attention",
+       {{"query", ArgKind::Tensor, true},
+        {"keys", ArgKind::Tensor, true},
+        {"values", ArgKind::Tensor, true},
+        {"heads", ArgKind::Int, false},
+        {"causal", ArgKind::Bool, false},
+        {"mask", ArgKind::Tensor, false},
+        {"scale", ArgKind::Float, false}},
+       "dot_attention(query, keys, values, heads = 1, causal = false, mask = M, scale = 1/sqrt(head size))"},
+  };
+  return specs;
+}
+
+/// The bound arguments of one call, by parameter name.
+struct BoundArgs {
+  llvm::StringMap<const Expr *> exprs;
+  llvm::StringMap<Location> locs;
+  const Expr *get(StringRef name) const { return exprs.lookup(name); }
+};
+
+class MLIRGenImpl {
+public:
+  MLIRGenImpl(mlir::MLIRContext &context, const Model &model)
+      : context(context), builder(&context), model(model),
+        file(mlir::StringAttr::get(&context, model.file)) {}
+
+  mlir::OwningOpRef<mlir::ModuleOp> run() {
+    mlir::ModuleOp module = mlir::ModuleOp::create(loc(model.name.loc));
+    builder.setInsertionPointToEnd(module.getBody());
+    func = mlir::func::FuncOp::create(builder, loc(model.name.loc), model.name.name,
+                                      builder.getFunctionType({}, {}));
+    mlir::Block *entry = func.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+
+    for (const StmtPtr &stmt : model.body)
+      genStmt(*stmt);
+    if (!sawOutput && !failed)
+      error(model.name.loc) << "model '" << model.name.name
+                            << "' declares no outputs: add 'output NAME' naming the tensors to return";
+    if (failed) {
+      module.erase();
+      return nullptr;
+    }
+
+    std::vector<mlir::Value> results;
+    std::vector<mlir::Attribute> names;
+    std::vector<mlir::Type> types;
+    for (const auto &[name, value] : outputs) {
+      results.push_back(value);
+      types.push_back(value.getType());
+      names.push_back(builder.getStringAttr(name));
+    }
+    mlir::func::ReturnOp::create(builder, loc(model.name.loc), results);
+    func.setType(builder.getFunctionType(entry->getArgumentTypes(), types));
+    func->setAttr(mlir::attn::AttnDialect::kOutputNamesAttr, builder.getArrayAttr(names));
+    for (auto [i, attrs] : llvm::enumerate(inputAttrs))
+      for (auto [k, v] : attrs)
+        func.setArgAttr(i, k, v);
+    mlir::OwningOpRef<mlir::ModuleOp> owned(module);
+    if (mlir::failed(mlir::verify(module)))
+      return nullptr;
+    return owned;
+  }
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Diagnostics
+  //===--------------------------------------------------------------------===//
+
+  mlir::Location loc(const Location &l) { return mlir::FileLineColLoc::get(file, l.line, l.col); }
+
+  mlir::InFlightDiagnostic error(const Location &l) {
+    failed = true;
+    return mlir::emitError(loc(l));
+  }
+
+  /// Where a name was first declared, for "already declared" errors.
+  std::string where(const Location &l) { return std::to_string(l.line) + ":" + std::to_string(l.col); }
+
+  bool declare(const Name &name, StringRef what) {
+    auto it = declared.find(name.name);
+    if (it != declared.end()) {
+      error(name.loc) << "'" << name.name << "' is already declared (as " << it->second.first << " at "
+                      << where(it->second.second) << "); every name in a model is declared once";
+      return false;
+    }
+    declared[name.name] = {what.str(), name.loc};
+    return true;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Statements
+  //===--------------------------------------------------------------------===//
+
+  void genStmt(const Stmt &stmt) {
+    if (auto *s = llvm::dyn_cast<DimStmt>(&stmt)) {
+      for (const Name &n : s->getNames())
+        if (declare(n, "a dimension"))
+          dims.insert(n.name);
+    } else if (auto *s = llvm::dyn_cast<ConstStmt>(&stmt)) {
+      for (const ConstStmt::Def &def : s->getDefs()) {
+        std::optional<Number> value = evalNumber(*def.value);
+        if (declare(def.name, "a constant") && value)
+          consts[def.name.name] = *value;
+      }
+    } else if (auto *s = llvm::dyn_cast<InputStmt>(&stmt)) {
+      genInput(*s);
+    } else if (auto *s = llvm::dyn_cast<AssignStmt>(&stmt)) {
+      genAssign(*s);
+    } else if (auto *s = llvm::dyn_cast<OutputStmt>(&stmt)) {
+      genOutput(*s);
+    }
+  }
+
+  void genInput(const InputStmt &s) {
+    bool isI32 = s.getDType() == "i32";
+    if (!isI32 && s.getDType() != "f32") {
+      error(s.getDTypeLoc()) << "expected a dtype ('f32' or 'i32'), found '" << s.getDType() << "'";
+      return;
+    }
+    SymShape shape;
+    std::vector<int64_t> irShape;
+    std::vector<mlir::Attribute> dimAttrs;
+    bool ok = true;
+    for (const ExprPtr &e : s.getShape()) {
+      std::optional<SymDim> d = evalDim(*e);
+      if (!d) {
+        ok = false;
+        continue;
+      }
+      shape.push_back(*d);
+      irShape.push_back(d->symbol.empty() ? d->size : mlir::ShapedType::kDynamic);
+      dimAttrs.push_back(d->symbol.empty() ? mlir::Attribute(builder.getI64IntegerAttr(d->size))
+                                           : mlir::Attribute(builder.getStringAttr(d->symbol)));
+    }
+    if (!declare(s.getName(), "an input") || !ok)
+      return;
+    mlir::Type elem = isI32 ? mlir::Type(builder.getI32Type()) : mlir::Type(builder.getF32Type());
+    auto type = mlir::RankedTensorType::get(irShape, elem);
+    mlir::Value arg = func.getBody().front().addArgument(type, loc(s.getName().loc));
+    inputAttrs.push_back({{mlir::attn::AttnDialect::kInputNameAttr, builder.getStringAttr(s.getName().name)},
+                          {mlir::attn::AttnDialect::kInputDimsAttr, builder.getArrayAttr(dimAttrs)}});
+    tensors[s.getName().name] = Tensor{arg, shape, isI32, true, s.getName().name};
+  }
+
+  void genAssign(const AssignStmt &s) {
+    const Name &target = s.getTarget();
+    if (!declare(target, "a binding"))
+      return;
+    binding = target.name;
+    nestedCounts.clear();
+    std::optional<Tensor> t = genTensor(s.getValue(), /*topLevel=*/true, "the right-hand side");
+    if (!t) {
+      poisoned.insert(target.name);
+      return;
+    }
+    t->isInput = false;
+    t->name = target.name;
+    tensors[target.name] = *t;
+  }
+
+  void genOutput(const OutputStmt &s) {
+    sawOutput = true;
+    for (const Name &n : s.getNames()) {
+      if (poisoned.count(n.name))
+        continue;
+      auto it = tensors.find(n.name);
+      if (it == tensors.end()) {
+        error(n.loc) << "output '" << n.name << "' is not a tensor defined in this model"
+                     << describeName(n.name);
+        continue;
+      }
+      if (it->second.isInput) {
+        error(n.loc) << "output '" << n.name << "' is an input; outputs must be computed by a layer";
+        continue;
+      }
+      if (llvm::any_of(outputs, [&](auto &o) { return o.first == n.name; })) {
+        error(n.loc) << "'" << n.name << "' is already an output";
+        continue;
+      }
+      outputs.emplace_back(n.name, it->second.value);
+    }
+  }
+
+  std::string describeName(StringRef name) {
+    auto it = declared.find(name);
+    if (it == declared.end())
+      return "";
+    return " (it is " + it->second.first + ", declared at " + where(it->second.second) + ")";
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Compile-time expressions
+  //===--------------------------------------------------------------------===//
+
+  std::optional<Number> evalNumber(const Expr &e) {
+    if (auto *n = llvm::dyn_cast<NumberExpr>(&e))
+      return Number{n->getValue(), n->isInteger()};
+    if (auto *id = llvm::dyn_cast<IdentExpr>(&e)) {
+      auto it = consts.find(id->getName());
+      if (it != consts.end())
+        return it->second;
+      if (dims.count(id->getName()))
+        error(e.getLoc()) << "'" << id->getName()
+                          << "' is a symbolic dimension, known only at run time; expected a constant";
+      else if (tensors.count(id->getName()) || poisoned.count(id->getName()))
+        error(e.getLoc()) << "'" << id->getName() << "' is a tensor; expected a constant number";
+      else
+        error(e.getLoc()) << "unknown name '" << id->getName() << "'; expected a constant or a number";
+      return std::nullopt;
+    }
+    if (auto *b = llvm::dyn_cast<BinaryExpr>(&e)) {
+      std::optional<Number> l = evalNumber(b->getLHS()), r = evalNumber(b->getRHS());
+      if (!l || !r)
+        return std::nullopt;
+      bool ints = l->isInteger && r->isInteger;
+      switch (b->getOp()) {
+      case '+': return Number{l->value + r->value, ints};
+      case '-': return Number{l->value - r->value, ints};
+      case '*': return Number{l->value * r->value, ints};
+      default:
+        if (r->value == 0) {
+          error(b->getRHS().getLoc()) << "division by zero in a constant expression";
+          return std::nullopt;
+        }
+        double q = l->value / r->value;
+        return Number{q, ints && std::fmod(l->value, r->value) == 0};
+      }
+    }
+    if (llvm::isa<CallExpr>(&e))
+      error(e.getLoc()) << "expected a constant number, found a layer call";
+    else
+      error(e.getLoc()) << "expected a constant number";
+    return std::nullopt;
+  }
+
+  std::optional<int64_t> evalInt(const Expr &e, StringRef what) {
+    std::optional<Number> n = evalNumber(e);
+    if (!n)
+      return std::nullopt;
+    if (!n->isInteger || std::fabs(n->value) > 9.0e15) {
+      error(e.getLoc()) << "expected an integer for " << what << ", found " << n->value;
+      return std::nullopt;
+    }
+    return static_cast<int64_t>(n->value);
+  }
+
+  /// A dimension of an input's shape: a declared symbol, or a positive constant expression.
+  std::optional<SymDim> evalDim(const Expr &e) {
+    if (auto *id = llvm::dyn_cast<IdentExpr>(&e))
+      if (dims.count(id->getName()))
+        return SymDim{-1, id->getName().str()};
+    std::optional<int64_t> n = evalInt(e, "a dimension");
+    if (!n)
+      return std::nullopt;
+    if (*n < 1) {
+      error(e.getLoc()) << "expected a positive dimension size, found " << *n;
+      return std::nullopt;
+    }
+    return SymDim{*n, ""};
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Layer calls
+  //===--------------------------------------------------------------------===//
+
+  std::optional<Tensor> genTensor(const Expr &e, bool topLevel, StringRef what) {
+    if (auto *id = llvm::dyn_cast<IdentExpr>(&e)) {
+      if (poisoned.count(id->getName()))
+        return std::nullopt;
+      auto it = tensors.find(id->getName());
+      if (it != tensors.end())
+        return it->second;
+      error(e.getLoc()) << "expected a tensor for " << what << ", found '" << id->getName() << "'"
+                        << (declared.count(id->getName()) ? describeName(id->getName())
+                                                          : std::string(" (not declared)"));
+      return std::nullopt;
+    }
+    if (auto *call = llvm::dyn_cast<CallExpr>(&e))
+      return genCall(*call, topLevel);
+    error(e.getLoc()) << "expected a tensor for " << what << ", found a " << (llvm::isa<NumberExpr>(&e) ? "number"
+                                                                              : llvm::isa<BoolExpr>(&e) ? "boolean"
+                                                                              : llvm::isa<StringExpr>(&e) ? "string"
+                                                                                                        : "arithmetic expression")
+                      << (llvm::isa<BinaryExpr>(&e) ? " (tensor arithmetic is not part of the language; use layers)" : "");
+    return std::nullopt;
+  }
+
+  const LayerSpec *findLayer(StringRef name) {
+    for (const LayerSpec &spec : layers())
+      if (name == spec.name)
+        return &spec;
+    return nullptr;
+  }
+
+  std::string closestLayer(StringRef name) {
+    std::string best;
+    unsigned bestDistance = 3;
+    for (const LayerSpec &spec : layers()) {
+      unsigned d = name.edit_distance(spec.name);
+      if (d < bestDistance)
+        best = spec.name, bestDistance = d;
+    }
+    return best;
+  }
+
+  /// Binds positional and keyword arguments against `spec`, reporting every mismatch.
+  std::optional<BoundArgs> bind(const CallExpr &call, const LayerSpec &spec) {
+    BoundArgs bound;
+    bool ok = true;
+    size_t positional = 0;
+    for (const Argument &arg : call.getArgs()) {
+      const ParamSpec *param = nullptr;
+      if (arg.name.empty()) {
+        if (positional >= spec.params.size()) {
+          error(arg.loc) << spec.name << " takes at most " << spec.params.size()
+                         << " arguments; usage: " << spec.usage;
+          ok = false;
+          continue;
+        }
+        param = &spec.params[positional++];
+      } else {
+        for (const ParamSpec &p : spec.params)
+          if (arg.name == p.name)
+            param = &p;
+        if (!param) {
+          std::string names;
+          for (const ParamSpec &p : spec.params)
+            names += (names.empty() ? "" : ", ") + std::string(p.name);
+          error(arg.loc) << spec.name << " has no argument '" << arg.name << "'; its arguments are " << names;
+          ok = false;
+          continue;
+        }
+      }
+      if (bound.exprs.count(param->name)) {
+        error(arg.loc) << "argument '" << param->name << "' of " << spec.name << " is given twice";
+        ok = false;
+        continue;
+      }
+      bound.exprs[param->name] = arg.value.get();
+      bound.locs[param->name] = arg.loc;
+    }
+    for (const ParamSpec &p : spec.params)
+      if (p.required && !bound.exprs.count(p.name)) {
+        error(call.getLoc()) << spec.name << " is missing its argument '" << p.name << "'; usage: "
+                             << spec.usage;
+        ok = false;
+      }
+    if (!ok)
+      return std::nullopt;
+    return bound;
+  }
+
+  std::optional<bool> evalBool(const Expr &e, StringRef what) {
+    if (auto *b = llvm::dyn_cast<BoolExpr>(&e))
+      return b->getValue();
+    error(e.getLoc()) << "expected 'true' or 'false' for " << what;
+    return std::nullopt;
+  }
+
+  /// The name prefix of a layer's parameters: the binding for the statement's outermost call,
+  /// `<binding>.<layer><k>` for the k-th nested call of that layer in the statement.
+  std::string paramPrefix(StringRef layer, bool topLevel) {
+    if (topLevel)
+      return binding;
+    unsigned k = nestedCounts[layer]++;
+    return binding + "." + layer.str() + std::to_string(k);
+  }
+
+  mlir::Location opLoc(const CallExpr &call, bool topLevel) {
+    mlir::Location l = loc(call.getLoc());
+    return topLevel ? mlir::Location(mlir::NameLoc::get(builder.getStringAttr(binding), l)) : l;
+  }
+
+  bool expectF32(const Tensor &t, const Expr &e, StringRef layer, StringRef param) {
+    if (!t.isI32)
+      return true;
+    error(e.getLoc()) << layer << " expects an f32 tensor for '" << param << "', found i32"
+                      << (t.name.empty() ? "" : " tensor '" + t.name + "'");
+    return false;
+  }
+
+  mlir::RankedTensorType irType(const SymShape &shape) {
+    std::vector<int64_t> dims;
+    for (const SymDim &d : shape)
+      dims.push_back(d.symbol.empty() ? d.size : mlir::ShapedType::kDynamic);
+    return mlir::RankedTensorType::get(dims, builder.getF32Type());
+  }
+
+  std::optional<Tensor> genCall(const CallExpr &call, bool topLevel) {
+    const LayerSpec *spec = findLayer(call.getCallee());
+    if (!spec) {
+      auto diag = error(call.getLoc()) << "unknown layer '" << call.getCallee() << "'";
+      std::string near = closestLayer(call.getCallee());
+      if (!near.empty())
+        diag << "; did you mean '" << near << "'?";
+      else
+        diag << "; known layers: dense, relu, tanh, sigmoid, softmax, dot_attention";
+      return std::nullopt;
+    }
+    std::string prefix = paramPrefix(spec->name, topLevel);
+    std::optional<BoundArgs> args = bind(call, *spec);
+    if (!args)
+      return std::nullopt;
+    StringRef name = spec->name;
+    if (name == "dense")
+      return genDense(call, *args, prefix, topLevel);
+    if (name == "dot_attention")
+      return genDotAttention(call, *args, topLevel);
+    return genUnary(call, *args, name, topLevel);
+  }
+
+  std::optional<Tensor> genUnary(const CallExpr &call, const BoundArgs &args, StringRef name, bool topLevel) {
+    std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+    if (!x || !expectF32(*x, *args.get("x"), name, "x"))
+      return std::nullopt;
+    if (x->shape.empty()) {
+      error(args.get("x")->getLoc()) << name << " expects a tensor of rank >= 1";
+      return std::nullopt;
+    }
+    mlir::Location l = opLoc(call, topLevel);
+    mlir::Value v = llvm::StringSwitch<std::function<mlir::Value()>>(name)
+                        .Case("relu", [&] { return mlir::attn::ReluOp::create(builder, l, x->value).getResult(); })
+                        .Case("tanh", [&] { return mlir::attn::TanhOp::create(builder, l, x->value).getResult(); })
+                        .Case("sigmoid", [&] { return mlir::attn::SigmoidOp::create(builder, l, x->value).getResult(); })
+                        .Default([&] { return mlir::attn::SoftmaxOp::create(builder, l, x->value).getResult(); })();
+    return Tensor{v, x->shape};
+  }
+
+  mlir::Value param(const std::string &name, std::vector<int64_t> shape, mlir::Location l) {
+    auto type = mlir::RankedTensorType::get(shape, builder.getF32Type());
+    return mlir::attn::ParamOp::create(builder, l, type, builder.getStringAttr(name));
+  }
+
+  std::optional<Tensor> genDense(const CallExpr &call, const BoundArgs &args, const std::string &prefix,
+                                 bool topLevel) {
+    std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+    std::optional<int64_t> units = evalInt(*args.get("units"), "'units'");
+    std::optional<bool> bias = true;
+    if (const Expr *b = args.get("bias"))
+      bias = evalBool(*b, "'bias'");
+    if (!x || !units || !bias || !expectF32(*x, *args.get("x"), "dense", "x"))
+      return std::nullopt;
+    if (*units < 1) {
+      error(args.get("units")->getLoc()) << "expected a positive number of units, found " << *units;
+      return std::nullopt;
+    }
+    if (x->shape.empty() || !x->shape.back().symbol.empty()) {
+      error(args.get("x")->getLoc()) << "dense needs a static last dimension on its input, found shape "
+                                     << str(x->shape);
+      return std::nullopt;
+    }
+    int64_t in = x->shape.back().size;
+    mlir::Location l = loc(call.getLoc());
+    mlir::Value w = param(prefix + ".weight", {*units, in}, l);
+    mlir::Value b = *bias ? param(prefix + ".bias", {*units}, l) : mlir::Value();
+    SymShape shape = x->shape;
+    shape.back() = SymDim{*units, ""};
+    auto op = mlir::attn::DenseOp::create(builder, opLoc(call, topLevel), irType(shape), x->value, w, b);
+    return Tensor{op.getResult(), shape};
+  }
+
+  /// Two symbolic dimensions must be the same symbol or the same size.
+  bool sameDim(const Tensor &a, size_t i, const Tensor &b, size_t j, StringRef what, const Expr &at,
+               StringRef aName, StringRef bName) {
+    if (a.shape[i] == b.shape[j])
+      return true;
+    error(at.getLoc()) << "dot_attention: the " << what << " of " << aName << " " << str(a.shape) << " is "
+                       << a.shape[i].str() << " but that of " << bName << " " << str(b.shape) << " is "
+                       << b.shape[j].str();
+    return false;
+  }
+
+  std::optional<Tensor> genDotAttention(const CallExpr &call, const BoundArgs &args, bool topLevel) {
+    std::optional<Tensor> q = genTensor(*args.get("query"), false, "'query'");
+    std::optional<Tensor> k = genTensor(*args.get("keys"), false, "'keys'");
+    std::optional<Tensor> v = genTensor(*args.get("values"), false, "'values'");
+    std::optional<int64_t> heads = 1;
+    if (const Expr *h = args.get("heads"))
+      heads = evalInt(*h, "'heads'");
+    std::optional<bool> causal = false;
+    if (const Expr *c = args.get("causal"))
+      causal = evalBool(*c, "'causal'");
+    std::optional<Number> scale;
+    if (const Expr *s = args.get("scale")) {
+      scale = evalNumber(*s);
+      if (!scale)
+        return std::nullopt;
+      if (!(scale->value > 0)) {
+        error(s->getLoc()) << "expected a positive scale, found " << scale->value;
+        return std::nullopt;
+      }
+    }
+    std::optional<Tensor> mask;
+    if (const Expr *m = args.get("mask")) {
+      mask = genTensor(*m, false, "'mask'");
+      if (!mask)
+        return std::nullopt;
+    }
+    if (!q || !k || !v || !heads || !causal)
+      return std::nullopt;
+    const Expr &qe = *args.get("query"), &ke = *args.get("keys"), &ve = *args.get("values");
+    if (!expectF32(*q, qe, "dot_attention", "query") || !expectF32(*k, ke, "dot_attention", "keys") ||
+        !expectF32(*v, ve, "dot_attention", "values"))
+      return std::nullopt;
+    for (auto [t, e, n] : {std::tuple{&*q, &qe, "query"}, {&*k, &ke, "keys"}, {&*v, &ve, "values"}})
+      if (t->shape.size() != 3) {
+        error(e->getLoc()) << "dot_attention expects " << n << " of rank 3 [batch, length, features], found "
+                           << str(t->shape);
+        return std::nullopt;
+      }
+    if (*heads < 1) {
+      error(args.get("heads")->getLoc()) << "expected a positive number of heads, found " << *heads;
+      return std::nullopt;
+    }
+    if (!sameDim(*q, 0, *k, 0, "batch size", ke, "query", "keys") ||
+        !sameDim(*k, 0, *v, 0, "batch size", ve, "keys", "values") ||
+        !sameDim(*q, 2, *k, 2, "feature size", ke, "query", "keys") ||
+        !sameDim(*k, 1, *v, 1, "length", ve, "keys", "values"))
+      return std::nullopt;
+    for (auto [t, e, n] : {std::tuple{&*q, &qe, "query"}, {&*v, &ve, "values"}}) {
+      const SymDim &d = t->shape[2];
+      if (!d.symbol.empty() || d.size % *heads != 0) {
+        error(e->getLoc()) << "dot_attention: the feature size of " << n << " (" << d.str()
+                           << ") must be a constant divisible by heads (" << *heads << ")";
+        return std::nullopt;
+      }
+    }
+    if (mask) {
+      const Expr &me = *args.get("mask");
+      if (!mask->isI32) {
+        error(me.getLoc()) << "dot_attention expects an i32 mask (non-zero = attend), found f32";
+        return std::nullopt;
+      }
+      SymShape expected{q->shape[0], k->shape[1]};
+      if (mask->shape != expected) {
+        error(me.getLoc()) << "dot_attention expects a mask of shape " << str(expected)
+                           << " [batch, key length], found " << str(mask->shape);
+        return std::nullopt;
+      }
+    }
+    SymShape shape{q->shape[0], q->shape[1], v->shape[2]};
+    auto op = mlir::attn::DotAttentionOp::create(
+        builder, opLoc(call, topLevel), irType(shape), q->value, k->value, v->value,
+        mask ? mask->value : mlir::Value(), builder.getI64IntegerAttr(*heads),
+        *causal ? builder.getUnitAttr() : nullptr,
+        scale ? builder.getF32FloatAttr(static_cast<float>(scale->value)) : nullptr);
+    return Tensor{op.getResult(), shape};
+  }
+
+  mlir::MLIRContext &context;
+  mlir::OpBuilder builder;
+  const Model &model;
+  mlir::StringAttr file;
+  mlir::func::FuncOp func;
+  bool failed = false;
+  bool sawOutput = false;
+
+  llvm::StringMap<std::pair<std::string, Location>> declared;
+  llvm::StringSet<> dims;
+  llvm::StringMap<Number> consts;
+  llvm::StringMap<Tensor> tensors;
+  llvm::StringSet<> poisoned;
+  std::vector<std::vector<std::pair<llvm::StringRef, mlir::Attribute>>> inputAttrs;
+  std::vector<std::pair<std::string, mlir::Value>> outputs;
+  std::string binding;
+  llvm::StringMap<unsigned> nestedCounts;
+};
+
+} // namespace
+
+mlir::OwningOpRef<mlir::ModuleOp> attn::mlirGen(mlir::MLIRContext &context, const Model &model) {
+  context.getOrLoadDialect<mlir::attn::AttnDialect>();
+  context.getOrLoadDialect<mlir::func::FuncDialect>();
+  return MLIRGenImpl(context, model).run();
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Makes the numeric goldens: random weights and inputs, and the outputs of the same models written in
+PyTorch (torch.nn.functional), computed in float64 and stored as float32.
+
+    python3 test/Numeric/gen_goldens.py        # needs torch and numpy; rewrites test/Numeric/goldens/
+
+Each case directory holds weights.safetensors, one <input>.npy per model input and one <output>.npy per
+output. The tests need neither PyTorch nor this script: they compare compiled programs against these files.
+"""
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDENS = os.path.join(HERE, "goldens")
+
+
+def save_safetensors(path, tensors):
+    """Writes float32 tensors in the safetensors format (header JSON, then raw little-endian data)."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        data = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+class Case:
+    """A model's weights, inputs and reference outputs for one set of shapes."""
+
+    def __init__(self, model, name, seed):
+        self.dir = os.path.join(GOLDENS, model, name)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.weights, self.inputs, self.outputs = {}, {}, {}
+
+    def randn(self, *shape, scale=1.0):
+        return torch.randn(*shape, generator=self.gen, dtype=torch.float64) * scale
+
+    def input(self, name, *shape):
+        t = self.randn(*shape)
+        self.inputs[name] = t
+        return t
+
+    def mask(self, name, batch, length):
+        """A padding mask: each row keeps a random prefix of at least one position."""
+        keep = torch.zeros(batch, length, dtype=torch.int32)
+        for b in range(batch):
+            n = int(torch.randint(1, length + 1, (1,), generator=self.gen))
+            keep[b, :n] = 1
+        self.inputs[name] = keep
+        return keep
+
+    def dense(self, prefix, x, units, bias=True):
+        fan_in = x.shape[-1]
+        w = self.randn(units, fan_in, scale=fan_in ** -0.5)
+        self.weights[prefix + ".weight"] = w
+        b = None
+        if bias:
+            b = self.randn(units, scale=0.1)
+            self.weights[prefix + ".bias"] = b
+        return F.linear(x, w, b)
+
+    def output(self, name, t):
+        self.outputs[name] = t
+
+    def save(self):
+        os.makedirs(self.dir, exist_ok=True)
+        save_safetensors(os.path.join(self.dir, "weights.safetensors"),
+                         {k: v.numpy() for k, v in self.weights.items()})
+        for name, t in self.inputs.items():
+            dtype = np.int32 if t.dtype == torch.int32 else np.float32
+            np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(dtype))
+        for name, t in self.outputs.items():
+            np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(np.float32))
+
+
+def attention(q, k, v, heads=1, causal=False, mask=None, scale=None):
+    """dot_attention as the language defines it, via scaled_dot_product_attention."""
+    b, sq, d = q.shape
+    sk, dv = k.shape[1], v.shape[2]
+    split = lambda t, n, f: t.reshape(b, n, heads, f // heads).transpose(1, 2)
+    attn_mask = None
+    if mask is not None:
+        attn_mask = (mask != 0).reshape(b, 1, 1, sk)
+    if causal:
+        tril = torch.ones(sq, sk, dtype=torch.bool).tril()
+        attn_mask = tril if attn_mask is None else attn_mask & tril
+    out = F.scaled_dot_product_attention(split(q, sq, d), split(k, sk, d), split(v, sk, dv),
+                                         attn_mask=attn_mask, scale=scale)
+    return out.transpose(1, 2).reshape(b, sq, dv)
+
+
+def attention_block(name, seed, batch, length):
+    c = Case("attention_block", name, seed)
+    x = c.input("x", batch, length, 32)
+    valid = c.mask("valid", batch, length)
+    q, k, v = (c.dense(p, x, 32) for p in ("q", "k", "v"))
+    a = attention(q, k, v, heads=4, mask=valid)
+    c.output("y", c.dense("y", a, 32))
+    c.save()
+
+
+def layers(name, seed, batch, length):
+    c = Case("layers", name, seed)
+    x = c.input("x", batch, 5)
+    s = c.input("s", batch, length, 5)
+    c.output("h", torch.relu(c.dense("h.dense0", x, 7)))
+    c.output("t", torch.tanh(c.dense("t.dense0", x, 3, bias=False)))
+    c.output("g", torch.sigmoid(c.dense("g.dense0", x, 4)))
+    c.output("p", torch.softmax(c.dense("p.dense0", x, 6), dim=-1))
+    c.output("r", c.dense("r", s, 21))
+    c.output("sp", torch.softmax(s, dim=-1))
+    c.save()
+
+
+def attention_variants(name, seed, batch, s, t):
+    c = Case("attention", name, seed)
+    q = c.input("q", batch, s, 16)
+    k = c.input("k", batch, t, 16)
+    v = c.input("v", batch, t, 32)
+    keep = c.mask("keep", batch, t)
+    wide = c.input("wide", batch, s, 64)
+    c.output("cross", attention(q, k, v))
+    c.output("causal", attention(q, q, q, heads=4, causal=True))
+    c.output("masked", attention(q, k, v, heads=2, mask=keep, scale=0.3))
+    c.output("heads", attention(wide, wide, wide, heads=4, causal=True))
+    c.save()
+
+
+if __name__ == "__main__":
+    attention_block("b1_s5", 1, batch=1, length=5)
+    attention_block("b7_s13", 2, batch=7, length=13)
+    layers("b1_s1", 3, batch=1, length=1)
+    layers("b6_s9", 4, batch=6, length=9)
+    attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
+    attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
+    print("goldens written to", GOLDENS)

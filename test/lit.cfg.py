@@ -1,0 +1,23 @@
+# lit configuration for every attnc suite: Frontend (.attn through attnc), Dialect/Transforms (.mlir through
+# attn-opt), Conversion (Halide statements), Numeric and Integration (compiled programs against goldens).
+import os
+
+import lit.formats
+
+config.name = "attnc"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".attn", ".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.attn_obj_root, "test")
+config.excludes = ["Unit", "tools", "Inputs", "goldens", "models", "CMakeLists.txt", "lit.cfg.py"]
+
+path = [
+    os.path.join(config.attn_obj_root, "compiler"),
+    os.path.join(config.attn_obj_root, "test", "tools"),
+    config.llvm_tools_dir,
+    config.environment.get("PATH", os.environ.get("PATH", "")),
+]
+config.environment["PATH"] = os.pathsep.join(path)
+config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
+config.substitutions.append(("%goldens", os.path.join(config.attn_src_root, "test", "Numeric", "goldens")))
+config.substitutions.append(("%models", os.path.join(config.attn_src_root, "test", "Numeric", "models")))
