@@ -1,0 +1,292 @@
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+func.func @param_name() {
+  // expected-error @+1 {{'attn.param' op expects a non-empty parameter name}}
+  %w = attn.param "" : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @param_dynamic() {
+  // expected-error @+1 {{'attn.param' op expects a static shape for parameter 'w', found [?, 4]}}
+  %w = attn.param "w" : tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @dense_weight_rank(%x: tensor<?x8xf32>, %w: tensor<8xf32>) {
+  // expected-error @+1 {{'attn.dense' op expects a weight of rank 2 [out, in], found rank 1 [8]}}
+  %y = attn.dense %x, %w : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @dense_input_dim(%x: tensor<?x16xf32>, %w: tensor<4x8xf32>) {
+  // expected-error @+1 {{'attn.dense' op expects the input's last dimension (16) to equal the weight's input dimension (8 in [4, 8])}}
+  %y = attn.dense %x, %w : (tensor<?x16xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @dense_bias(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<5xf32>) {
+  // expected-error @+1 {{'attn.dense' op expects the output dimension of bias [5] and weight [4, 8] to agree, found 5 and 4}}
+  %y = attn.dense %x, %w, %b : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<5xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @dense_bias_rank(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<1x4xf32>) {
+  // expected-error @+1 {{'attn.dense' op expects a bias of rank 1 [out], found rank 2 [1, 4]}}
+  %y = attn.dense %x, %w, %b : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<1x4xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @dense_result(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) {
+  // expected-error @+1 {{'attn.dense' op result shape [?, 8] does not match the shape [?, 4] implied by the operands}}
+  %y = attn.dense %x, %w : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @dense_scalar(%x: tensor<f32>, %w: tensor<4x8xf32>) {
+  // expected-error @+1 {{'attn.dense' op expects an input of rank >= 1, found a scalar tensor}}
+  %y = attn.dense %x, %w : (tensor<f32>, tensor<4x8xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @softmax_scalar(%x: tensor<f32>) {
+  // expected-error @+1 {{'attn.softmax' op expects an input of rank >= 1, found a scalar tensor}}
+  %y = attn.softmax %x : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @unary_type(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.relu' op requires the same type for all operands and results}}
+  %y = "attn.relu"(%x) : (tensor<?x8xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @attention_rank(%q: tensor<?x8xf32>, %k: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects a query of rank 3 [batch, queries, features], found rank 2 [?, 8]}}
+  %a = attn.dot_attention %q, %k, %k {num_heads = 1 : i64} : (tensor<?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_batch(%q: tensor<2x?x8xf32>, %k: tensor<3x?x8xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects the batch size of query [2, ?, 8] and keys [3, ?, 8] to agree, found 2 and 3}}
+  %a = attn.dot_attention %q, %k, %k {num_heads = 1 : i64} : (tensor<2x?x8xf32>, tensor<3x?x8xf32>, tensor<3x?x8xf32>) -> tensor<2x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_features(%q: tensor<?x?x8xf32>, %k: tensor<?x?x16xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects the feature size of query [?, ?, 8] and keys [?, ?, 16] to agree, found 8 and 16}}
+  %a = attn.dot_attention %q, %k, %k {num_heads = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @attention_key_length(%q: tensor<?x?x8xf32>, %k: tensor<?x5x8xf32>, %v: tensor<?x6x8xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects the key length of keys [?, 5, 8] and values [?, 6, 8] to agree, found 5 and 6}}
+  %a = attn.dot_attention %q, %k, %v {num_heads = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x5x8xf32>, tensor<?x6x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_heads(%q: tensor<?x?x10xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects the feature dimension of the query (10) to be divisible by num_heads (4)}}
+  %a = attn.dot_attention %q, %q, %q {num_heads = 4 : i64} : (tensor<?x?x10xf32>, tensor<?x?x10xf32>, tensor<?x?x10xf32>) -> tensor<?x?x10xf32>
+  return
+}
+
+// -----
+
+func.func @attention_dynamic_features(%q: tensor<?x?x?xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects a static feature dimension for the query, found [?, ?, ?]}}
+  %a = attn.dot_attention %q, %q, %q {num_heads = 1 : i64} : (tensor<?x?x?xf32>, tensor<?x?x?xf32>, tensor<?x?x?xf32>) -> tensor<?x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @attention_zero_heads(%q: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op attribute 'num_heads' failed to satisfy constraint: 64-bit signless integer attribute whose value is positive}}
+  %a = attn.dot_attention %q, %q, %q {num_heads = 0 : i64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_mask_rank(%q: tensor<?x?x8xf32>, %m: tensor<?xi32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects a mask of rank 2 [batch, keys], found rank 1 [?]}}
+  %a = attn.dot_attention %q, %q, %q mask %m {num_heads = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?xi32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_mask_length(%q: tensor<?x5x8xf32>, %k: tensor<?x7x8xf32>, %m: tensor<?x5xi32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects the key length of mask [?, 5] and the keys [?, 7, 8] to agree, found 5 and 7}}
+  %a = attn.dot_attention %q, %k, %k mask %m {num_heads = 1 : i64} : (tensor<?x5x8xf32>, tensor<?x7x8xf32>, tensor<?x7x8xf32>, tensor<?x5xi32>) -> tensor<?x5x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_mask_batch(%q: tensor<2x?x8xf32>, %m: tensor<3x?xi32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects the batch size of mask [3, ?] and the scores [2, ?, 8] to agree, found 3 and 2}}
+  %a = attn.dot_attention %q, %q, %q mask %m {num_heads = 1 : i64} : (tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<2x?x8xf32>, tensor<3x?xi32>) -> tensor<2x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_mask_type(%q: tensor<?x?x8xf32>, %m: tensor<?x?xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op operand #3 must be ranked tensor of 32-bit signless integer values, but got 'tensor<?x?xf32>'}}
+  %a = attn.dot_attention %q, %q, %q mask %m {num_heads = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_scale(%q: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects a positive finite scale, found -1}}
+  %a = attn.dot_attention %q, %q, %q {num_heads = 1 : i64, scale = -1.0 : f32} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_result(%q: tensor<?x?x8xf32>, %v: tensor<?x?x4xf32>) {
+  // expected-error @+1 {{'attn.dot_attention' op result shape [?, ?, 8] does not match the shape [?, ?, 4] implied by the operands}}
+  %a = attn.dot_attention %q, %q, %v {num_heads = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x4xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @score_heads(%q: tensor<?x?x6xf32>) {
+  // expected-error @+1 {{'attn.score' op expects the feature dimension of the query (6) to be divisible by num_heads (4)}}
+  %s = attn.score %q, %q {num_heads = 4 : i64, scale = 1.0 : f32} : (tensor<?x?x6xf32>, tensor<?x?x6xf32>) -> tensor<?x4x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @score_result(%q: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'attn.score' op result shape [?, 2, ?, ?] does not match the shape [?, 4, ?, ?] implied by the operands}}
+  %s = attn.score %q, %q {num_heads = 4 : i64, scale = 1.0 : f32} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x2x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @masked_softmax_rank(%s: tensor<?x?x?xf32>) {
+  // expected-error @+1 {{'attn.masked_softmax' op expects scores of rank 4 [batch, heads, queries, keys], found rank 3 [?, ?, ?]}}
+  %p = attn.masked_softmax %s : (tensor<?x?x?xf32>) -> tensor<?x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @masked_softmax_mask(%s: tensor<?x4x?x7xf32>, %m: tensor<?x6xi32>) {
+  // expected-error @+1 {{'attn.masked_softmax' op expects the key length of mask [?, 6] and the keys [?, 4, ?, 7] to agree, found 6 and 7}}
+  %p = attn.masked_softmax %s mask %m : (tensor<?x4x?x7xf32>, tensor<?x6xi32>) -> tensor<?x4x?x7xf32>
+  return
+}
+
+// -----
+
+func.func @weighted_sum_heads(%p: tensor<?x?x?x?xf32>, %v: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'attn.weighted_sum' op expects a static number of heads (dimension 1 of the weights), found [?, ?, ?, ?]}}
+  %c = attn.weighted_sum %p, %v : (tensor<?x?x?x?xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @weighted_sum_keys(%p: tensor<?x2x?x5xf32>, %v: tensor<?x6x8xf32>) {
+  // expected-error @+1 {{'attn.weighted_sum' op expects the key length of weights [?, 2, ?, 5] and values [?, 6, 8] to agree, found 5 and 6}}
+  %c = attn.weighted_sum %p, %v : (tensor<?x2x?x5xf32>, tensor<?x6x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @weighted_sum_divisible(%p: tensor<?x3x?x?xf32>, %v: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'attn.weighted_sum' op expects the feature dimension of the values (8) to be divisible by num_heads (3)}}
+  %c = attn.weighted_sum %p, %v : (tensor<?x3x?x?xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @weighted_sum_rank(%p: tensor<?x?x?xf32>, %v: tensor<?x?x8xf32>) {
+  // expected-error @+1 {{'attn.weighted_sum' op expects weights of rank 4 [batch, heads, queries, keys], found rank 3 [?, ?, ?]}}
+  %c = attn.weighted_sum %p, %v : (tensor<?x?x?xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return
+}
+
+// -----
+
+func.func @kernel_args(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.kernel' op expects one body argument per input (1), found 0}}
+  %k = attn.kernel "k"(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32> {
+    %w = attn.param "w" : tensor<?x8xf32>
+    attn.yield %w : tensor<?x8xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @kernel_arg_type(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.kernel' op expects body argument 0 to have the type of input 0 ('tensor<?x8xf32>'), found 'tensor<?x4xf32>'}}
+  %k = attn.kernel "k"(%x) : (tensor<?x8xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x4xf32>):
+    attn.yield %a : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @kernel_yield(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.kernel' op expects attn.yield to return the kernel's result types 'tensor<?x4xf32>', found 'tensor<?x8xf32>'}}
+  %k = attn.kernel "k"(%x) : (tensor<?x8xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x8xf32>):
+    attn.yield %a : tensor<?x8xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @kernel_body(%x: tensor<?x8xf32>) {
+  %k = attn.kernel "k"(%x) : (tensor<?x8xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<?x8xf32>):
+    // expected-error @+1 {{'attn.param' op cannot be part of an attn.kernel: only attn computing ops can be fused}}
+    %w = attn.param "w" : tensor<4xf32>
+    attn.yield %w : tensor<4xf32>
+  }
+  return
+}
