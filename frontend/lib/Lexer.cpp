@@ -26,6 +26,19 @@ static std::string describeByte(unsigned char c) {
   return s;
 }
 
+std::string attn::quoteForDiagnostic(llvm::StringRef text) {
+  constexpr size_t kMaxShown = 40;
+  bool truncated = text.size() > kMaxShown;
+  if (truncated)
+    text = text.take_front(kMaxShown - 3);
+  std::string shown;
+  for (char c : text)
+    shown += describeByte(static_cast<unsigned char>(c));
+  if (truncated)
+    shown += "...";
+  return shown;
+}
+
 Lexer::Lexer(llvm::StringRef buffer)
     : cur(buffer.begin()), end(buffer.end()), lineStart(buffer.begin()) {
   // Editors on some systems start UTF-8 files with a byte order mark; it is not part of the program.
@@ -126,6 +139,7 @@ Token Lexer::lexIdentifierOrKeyword(const char *start) {
 /// Checks `text` against digits ['.' digits] [('e'|'E') ['+'|'-'] digits]; returns why it does not match, or
 /// an empty string. Sets `isInteger` when there is neither a fraction nor an exponent.
 static std::string validateNumber(llvm::StringRef text, bool &isInteger) {
+  std::string quoted = quoteForDiagnostic(text);
   size_t i = 0, n = text.size();
   auto digits = [&] {
     size_t first = i;
@@ -139,7 +153,7 @@ static std::string validateNumber(llvm::StringRef text, bool &isInteger) {
     isInteger = false;
     ++i;
     if (!digits())
-      return ("expected a digit after '.' in number '" + text + "'").str();
+      return "expected a digit after '.' in number '" + quoted + "'";
   }
   if (i < n && (text[i] == 'e' || text[i] == 'E')) {
     isInteger = false;
@@ -147,45 +161,50 @@ static std::string validateNumber(llvm::StringRef text, bool &isInteger) {
     if (i < n && (text[i] == '+' || text[i] == '-'))
       ++i;
     if (!digits())
-      return ("expected digits in the exponent of number '" + text + "'").str();
+      return "expected digits in the exponent of number '" + quoted + "'";
   }
   if (i != n)
-    return ("invalid number '" + text + "': unexpected '" + describeByte(text[i]) + "'").str();
+    return "invalid number '" + quoted + "': unexpected '" + describeByte(text[i]) + "'";
   return "";
 }
 
 Token Lexer::lexNumber(const char *start) {
   // Take the whole run of characters that could belong to the number, so that `12abc` or `1.5.2` is one bad
   // token with one message rather than a number followed by puzzling errors about what comes after it.
-  auto onlyMantissaBefore = [&](const char *p) {
-    for (const char *q = start; q < p; ++q)
-      if (!llvm::isDigit(*q) && *q != '.')
-        return false;
-    return true;
-  };
+  // A sign belongs to the number only right after the 'e' of an exponent, i.e. after digits and dots only.
+  bool mantissaOnly = true;
   while (cur < end) {
     char c = *cur;
-    if (llvm::isAlnum(c) || c == '_' || c == '.') {
+    if ((c == '+' || c == '-') && mantissaOnly && (cur[-1] == 'e' || cur[-1] == 'E')) {
+      mantissaOnly = false;
       ++cur;
       continue;
     }
-    if ((c == '+' || c == '-') && (cur[-1] == 'e' || cur[-1] == 'E') && onlyMantissaBefore(cur - 1)) {
-      ++cur;
-      continue;
-    }
-    break;
+    if (!llvm::isAlnum(c) && c != '_' && c != '.')
+      break;
+    if (cur > start && !llvm::isDigit(cur[-1]) && cur[-1] != '.')
+      mantissaOnly = false;
+    ++cur;
   }
   Token tok = makeToken(TokenKind::Number, start);
   llvm::StringRef text = tok.spelling;
   tok.error = validateNumber(text, tok.isInteger);
   if (!tok.error.empty())
     return tok;
+  // No sensible literal is this long, and APFloat needs stack space in proportion to the digits.
+  constexpr size_t kMaxNumberLength = 320;
+  if (text.size() > kMaxNumberLength) {
+    tok.error = ("number '" + quoteForDiagnostic(text) + "' is too long (" + llvm::Twine(text.size()) +
+                 " characters, the limit is " + llvm::Twine(kMaxNumberLength) + ")")
+                    .str();
+    return tok;
+  }
 
   if (tok.isInteger) {
     uint64_t value;
     if (text.getAsInteger(10, value) ||
         value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      tok.error = ("integer literal '" + text + "' is too large (the largest is " +
+      tok.error = ("integer literal '" + quoteForDiagnostic(text) + "' is too large (the largest is " +
                    llvm::Twine(std::numeric_limits<int64_t>::max()) + ")")
                       .str();
       return tok;
@@ -200,11 +219,11 @@ Token Lexer::lexNumber(const char *start) {
       value.convertFromString(text, llvm::APFloat::rmNearestTiesToEven);
   if (!status) {
     llvm::consumeError(status.takeError());
-    tok.error = ("invalid number '" + text + "'").str();
+    tok.error = "invalid number '" + quoteForDiagnostic(text) + "'";
     return tok;
   }
   if (*status & llvm::APFloat::opOverflow) {
-    tok.error = ("real literal '" + text + "' is out of range for a 64-bit float").str();
+    tok.error = "real literal '" + quoteForDiagnostic(text) + "' is out of range for a 64-bit float";
     return tok;
   }
   tok.number = value.convertToDouble();
@@ -259,6 +278,7 @@ Token Lexer::lexString(const char *start) {
   Token tok = makeToken(TokenKind::String, start);
   tok.string = std::move(value);
   if (!terminated) {
+    tok.unterminated = true;
     tok.error = cur >= end ? "unterminated string: expected '\"' before end of file"
                            : "unterminated string: expected '\"' before end of line";
   } else if (!error.empty()) {

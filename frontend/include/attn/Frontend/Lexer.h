@@ -62,6 +62,9 @@ struct Token {
   /// still be usable in the AST with a placeholder value.
   std::string error;
   ast::Location errorLoc;
+  /// A string literal that ran into the end of its line: what follows it on that line was swallowed, so the
+  /// parser must abandon the statement rather than carry on.
+  bool unterminated = false;
 
   bool is(TokenKind k) const { return kind == k; }
   bool isKeyword() const { return kind >= TokenKind::KwModel && kind <= TokenKind::KwFalse; }
@@ -69,6 +72,10 @@ struct Token {
     return llvm::SMRange(loc.loc, llvm::SMLoc::getFromPointer(spelling.end()));
   }
 };
+
+/// Returns `text` fit to quote in a diagnostic: bytes that are not printable ASCII escaped as \xHH, and a
+/// long text cut short with "...", so that neither binary input nor a huge literal can flood the terminal.
+std::string quoteForDiagnostic(llvm::StringRef text);
 
 class Lexer {
 public:

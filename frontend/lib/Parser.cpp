@@ -1,0 +1,638 @@
+// The recursive-descent parser of .attn model files. Errors come in two kinds: those that leave the token
+// stream in a known state (a wrong dtype name, a keyword argument out of order, a malformed literal) are
+// reported and parsing simply continues; the others abandon the current statement, and the parser skips to
+// the next token that can start one. Every loop either consumes a token or ends, expression nesting is
+// capped, and reaching the error limit turns the rest of the input into end-of-file, so no input can make the
+// parser crash, loop forever or exhaust the stack. Names and literals quoted in messages go through
+// quoteForDiagnostic, since they are arbitrary user bytes of arbitrary length.
+#include "attn/Frontend/Parser.h"
+
+#include "attn/Frontend/Lexer.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/Twine.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+
+using namespace attn;
+using llvm::SMLoc;
+using llvm::SMRange;
+using llvm::StringRef;
+using llvm::Twine;
+
+namespace {
+
+/// Deeper expressions than this are rejected: later stages walk the tree recursively, and no real model comes
+/// near it.
+constexpr unsigned kMaxExprDepth = 256;
+
+constexpr const char *kStatementForms = "'dim', 'const', 'input', 'output' or 'NAME = expression'";
+
+struct Note {
+  SMLoc loc;
+  std::string message;
+};
+
+class Parser {
+public:
+  Parser(llvm::SourceMgr &sourceMgr, unsigned bufferID, unsigned maxErrors)
+      : sourceMgr(sourceMgr), buffer(sourceMgr.getMemoryBuffer(bufferID)->getBuffer()),
+        bufferName(sourceMgr.getMemoryBuffer(bufferID)->getBufferIdentifier()), lexer(buffer),
+        maxErrors(maxErrors) {
+    tok = lexer.lex();
+    next = lexer.lex();
+  }
+
+  std::unique_ptr<ast::Model> parseFile(StringRef fileName);
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Tokens
+  //===--------------------------------------------------------------------===//
+
+  void consume() {
+    if (stopped)
+      return;
+    tok = std::move(next);
+    next = lexer.lex();
+  }
+
+  bool consumeIf(TokenKind kind) {
+    if (!tok.is(kind))
+      return false;
+    consume();
+    return true;
+  }
+
+  static ast::Name nameOf(const Token &t) { return ast::Name{t.spelling.str(), t.loc}; }
+
+  //===--------------------------------------------------------------------===//
+  // Diagnostics
+  //===--------------------------------------------------------------------===//
+
+  /// Reports an error with its notes and counts it; once the limit is reached, silences everything after.
+  void report(SMLoc loc, SMRange range, const Twine &message, llvm::ArrayRef<Note> notes = {});
+  void reportTokenError(const Token &t) { report(t.errorLoc.loc, t.getRange(), t.error); }
+  /// Reports "<expected>, found <found><hint>", or the lexer's own message if `found` is not a token at all.
+  void reportExpected(const Token &found, const Twine &expected, StringRef hint = "",
+                      llvm::ArrayRef<Note> notes = {});
+  void reportExpected(const Twine &expected) { reportExpected(tok, expected); }
+  /// Like reportExpected, for a missing closing delimiter; points back at the opening one if it is on another
+  /// line, since then the reader may not see it in the quoted source line.
+  void reportUnclosed(const Twine &expected, const ast::Location &open);
+  static std::string describe(const Token &t);
+  void stop();
+
+  //===--------------------------------------------------------------------===//
+  // Grammar
+  //===--------------------------------------------------------------------===//
+
+  std::unique_ptr<ast::Model> parseModel(StringRef fileName);
+  ast::StmtPtr parseStatement();
+  ast::StmtPtr parseDim();
+  ast::StmtPtr parseConst();
+  ast::StmtPtr parseInput();
+  ast::StmtPtr parseOutput();
+  ast::StmtPtr parseAssign();
+  bool parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names);
+  void skipToStatementStart();
+
+  // Each returns nullptr after reporting an error that needs recovery, and sets `depth` to the height of the
+  // returned tree.
+  ast::ExprPtr parseExpr(unsigned &depth);
+  ast::ExprPtr parseTerm(unsigned &depth);
+  ast::ExprPtr parseUnary(unsigned &depth);
+  ast::ExprPtr parsePrimary(unsigned &depth);
+  ast::ExprPtr parseCall(unsigned &depth);
+  bool checkDepth(unsigned depth, const Token &at);
+
+  llvm::SourceMgr &sourceMgr;
+  StringRef buffer;
+  StringRef bufferName;
+  Lexer lexer;
+  Token tok;  // the current token
+  Token next; // one token of lookahead, to tell `NAME =` from an expression
+  unsigned maxErrors;
+  unsigned numErrors = 0;
+  bool stopped = false;
+  /// How many parseUnary calls are active: bounds the recursion before any tree exists to measure.
+  unsigned exprNesting = 0;
+  /// '(' and '[' opened and not yet closed in the current statement; recovery uses it to tell a keyword
+  /// argument `NAME =` inside a call from the start of a statement.
+  unsigned openDelimiters = 0;
+};
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Diagnostics
+//===----------------------------------------------------------------------===//
+
+void Parser::report(SMLoc loc, SMRange range, const Twine &message, llvm::ArrayRef<Note> notes) {
+  if (stopped)
+    return;
+  llvm::SmallVector<SMRange, 1> ranges;
+  // A one-character range adds nothing to the caret.
+  if (range.isValid() && range.End.getPointer() - range.Start.getPointer() > 1)
+    ranges.push_back(range);
+  sourceMgr.PrintMessage(loc, llvm::SourceMgr::DK_Error, message, ranges);
+  for (const Note &note : notes)
+    sourceMgr.PrintMessage(note.loc, llvm::SourceMgr::DK_Note, note.message);
+  ++numErrors;
+  if (maxErrors != 0 && numErrors >= maxErrors) {
+    llvm::SMDiagnostic diag(bufferName, llvm::SourceMgr::DK_Note, "too many errors, stopping");
+    sourceMgr.PrintMessage(llvm::errs(), diag);
+    stop();
+  }
+}
+
+void Parser::reportExpected(const Token &found, const Twine &expected, StringRef hint,
+                            llvm::ArrayRef<Note> notes) {
+  if (found.is(TokenKind::Error)) {
+    reportTokenError(found);
+    return;
+  }
+  report(found.loc.loc, found.getRange(), expected + ", found " + describe(found) + hint, notes);
+}
+
+void Parser::reportUnclosed(const Twine &expected, const ast::Location &open) {
+  llvm::SmallVector<Note, 1> notes;
+  if (open.line != tok.loc.line)
+    notes.push_back(
+        Note{open.loc, ("to match this '" + StringRef(open.loc.getPointer(), 1) + "'").str()});
+  reportExpected(tok, expected, "", notes);
+}
+
+std::string Parser::describe(const Token &t) {
+  if (t.is(TokenKind::Eof))
+    return "end of file";
+  return (t.isKeyword() ? "keyword '" : "'") + quoteForDiagnostic(t.spelling) + "'";
+}
+
+void Parser::stop() {
+  stopped = true;
+  // From here on the parser sees only end of file, so every open construct unwinds without further reports.
+  Token eof;
+  eof.kind = TokenKind::Eof;
+  eof.spelling = StringRef(buffer.end(), 0);
+  eof.loc.loc = SMLoc::getFromPointer(buffer.end());
+  eof.errorLoc = eof.loc;
+  tok = eof;
+  next = eof;
+}
+
+//===----------------------------------------------------------------------===//
+// Model and statements
+//===----------------------------------------------------------------------===//
+
+std::unique_ptr<ast::Model> Parser::parseFile(StringRef fileName) {
+  std::unique_ptr<ast::Model> model = parseModel(fileName);
+  if (numErrors != 0)
+    return nullptr;
+  return model;
+}
+
+std::unique_ptr<ast::Model> Parser::parseModel(StringRef fileName) {
+  if (!tok.is(TokenKind::KwModel)) {
+    reportExpected("expected a model ('model NAME { ... }')");
+    return nullptr;
+  }
+  consume();
+  if (!tok.is(TokenKind::Identifier)) {
+    reportExpected("expected a model name after 'model'");
+    return nullptr;
+  }
+  auto model = std::make_unique<ast::Model>();
+  model->name = nameOf(tok);
+  model->file = fileName.str();
+  consume();
+  if (!tok.is(TokenKind::LBrace)) {
+    reportExpected("expected '{' after 'model " + quoteForDiagnostic(model->name.name) + "'");
+    return nullptr;
+  }
+  ast::Location open = tok.loc;
+  consume();
+
+  while (true) {
+    if (tok.is(TokenKind::Eof)) {
+      report(tok.loc.loc, SMRange(), "unterminated model block: expected '}' before end of file",
+             Note{open.loc, "model '" + quoteForDiagnostic(model->name.name) + "' opened here"});
+      return model;
+    }
+    if (consumeIf(TokenKind::RBrace))
+      break;
+    if (ast::StmtPtr stmt = parseStatement())
+      model->body.push_back(std::move(stmt));
+    else
+      skipToStatementStart();
+  }
+
+  if (!tok.is(TokenKind::Eof)) {
+    if (tok.is(TokenKind::KwModel))
+      reportExpected(tok,
+                     "expected end of file after model '" + quoteForDiagnostic(model->name.name) + "'",
+                     " (a file holds one model)");
+    else
+      reportExpected("expected end of file after the '}' that closes model '" +
+                     quoteForDiagnostic(model->name.name) + "'");
+  }
+  return model;
+}
+
+void Parser::skipToStatementStart() {
+  // The current token is the one the error was about. If it can start a statement, the statement that failed
+  // was cut short, and the parse resumes right there; otherwise it is skipped like the rest of the statement.
+  // A statement that failed on its very first token thus always loses that token, so recovery cannot stall.
+  unsigned depth = openDelimiters;
+  bool first = true;
+  while (true) {
+    // Newlines mean nothing to the grammar, but outside parentheses a new line most likely starts a new
+    // statement; resuming there reports an error in it rather than skipping it silently.
+    if (!first && tok.startsLine && depth == 0)
+      return;
+    switch (tok.kind) {
+    case TokenKind::Eof:
+    case TokenKind::RBrace:
+    case TokenKind::KwDim:
+    case TokenKind::KwConst:
+    case TokenKind::KwInput:
+    case TokenKind::KwOutput:
+      return;
+    case TokenKind::LParen:
+    case TokenKind::LBracket:
+      ++depth;
+      break;
+    case TokenKind::RParen:
+    case TokenKind::RBracket:
+      if (depth > 0)
+        --depth;
+      break;
+    case TokenKind::Identifier:
+      // `NAME =` inside unclosed parentheses is most likely a keyword argument, unless it opens a line.
+      if (next.is(TokenKind::Equal) && (depth == 0 || tok.startsLine))
+        return;
+      break;
+    default:
+      break;
+    }
+    consume();
+    first = false;
+  }
+}
+
+ast::StmtPtr Parser::parseStatement() {
+  openDelimiters = 0;
+  switch (tok.kind) {
+  case TokenKind::KwDim:
+    return parseDim();
+  case TokenKind::KwConst:
+    return parseConst();
+  case TokenKind::KwInput:
+    return parseInput();
+  case TokenKind::KwOutput:
+    return parseOutput();
+  case TokenKind::Identifier:
+    if (next.is(TokenKind::Equal))
+      return parseAssign();
+    {
+      std::string name = tok.spelling.str();
+      consume();
+      reportExpected(tok, "expected '=' after '" + quoteForDiagnostic(name) + "'",
+                     (" (a statement is " + Twine(kStatementForms) + ")").str());
+    }
+    return nullptr;
+  default:
+    reportExpected("expected a statement (" + Twine(kStatementForms) + ")");
+    return nullptr;
+  }
+}
+
+bool Parser::parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names) {
+  do {
+    std::string expected = ("expected " + what + " after '" + (names.empty() ? keyword : ",") + "'").str();
+    if (!tok.is(TokenKind::Identifier)) {
+      reportExpected(expected);
+      return false;
+    }
+    // `output` with its names forgotten, then `y = ...` on the next line: `y` is not one of the names.
+    if (next.is(TokenKind::Equal) && tok.startsLine) {
+      report(tok.loc.loc, tok.getRange(),
+             expected + ", found the assignment '" + quoteForDiagnostic(tok.spelling) + " = ...'");
+      return false;
+    }
+    names.push_back(nameOf(tok));
+    consume();
+  } while (consumeIf(TokenKind::Comma));
+  return true;
+}
+
+ast::StmtPtr Parser::parseDim() {
+  ast::Location loc = tok.loc;
+  consume();
+  std::vector<ast::Name> names;
+  if (!parseNameList("a dimension name", "dim", names))
+    return nullptr;
+  return std::make_unique<ast::DimStmt>(loc, std::move(names));
+}
+
+ast::StmtPtr Parser::parseOutput() {
+  ast::Location loc = tok.loc;
+  consume();
+  std::vector<ast::Name> names;
+  if (!parseNameList("an output name", "output", names))
+    return nullptr;
+  return std::make_unique<ast::OutputStmt>(loc, std::move(names));
+}
+
+ast::StmtPtr Parser::parseConst() {
+  ast::Location loc = tok.loc;
+  consume();
+  std::vector<ast::ConstStmt::Def> defs;
+  do {
+    if (!tok.is(TokenKind::Identifier)) {
+      reportExpected(Twine("expected a constant name after '") + (defs.empty() ? "const" : ",") + "'");
+      return nullptr;
+    }
+    ast::ConstStmt::Def def;
+    def.name = nameOf(tok);
+    consume();
+    if (!tok.is(TokenKind::Equal)) {
+      reportExpected("expected '=' after constant '" + quoteForDiagnostic(def.name.name) + "'");
+      return nullptr;
+    }
+    consume();
+    unsigned depth;
+    def.value = parseExpr(depth);
+    if (!def.value)
+      return nullptr;
+    defs.push_back(std::move(def));
+  } while (consumeIf(TokenKind::Comma));
+  return std::make_unique<ast::ConstStmt>(loc, std::move(defs));
+}
+
+ast::StmtPtr Parser::parseInput() {
+  ast::Location loc = tok.loc;
+  consume();
+  if (!tok.is(TokenKind::Identifier)) {
+    reportExpected("expected an input name after 'input'");
+    return nullptr;
+  }
+  ast::Name name = nameOf(tok);
+  consume();
+  if (!tok.is(TokenKind::Colon)) {
+    reportExpected(tok, "expected ':' after input '" + quoteForDiagnostic(name.name) + "'",
+                   " (an input is declared as 'input NAME : DTYPE[DIMS]')");
+    return nullptr;
+  }
+  consume();
+  if (!tok.is(TokenKind::Identifier)) {
+    reportExpected("expected a dtype ('f32' or 'i32') for input '" + quoteForDiagnostic(name.name) + "'");
+    return nullptr;
+  }
+  std::string dtype = tok.spelling.str();
+  ast::Location dtypeLoc = tok.loc;
+  // The syntax is intact, so this needs no recovery.
+  if (dtype != "f32" && dtype != "i32")
+    reportExpected("expected a dtype ('f32' or 'i32')");
+  consume();
+  if (!tok.is(TokenKind::LBracket)) {
+    reportExpected("expected '[' after the dtype of input '" + quoteForDiagnostic(name.name) + "'");
+    return nullptr;
+  }
+  ast::Location open = tok.loc;
+  consume();
+  ++openDelimiters;
+  std::vector<ast::ExprPtr> shape;
+  while (true) {
+    unsigned depth;
+    ast::ExprPtr dim = parseExpr(depth);
+    if (!dim)
+      return nullptr;
+    shape.push_back(std::move(dim));
+    if (consumeIf(TokenKind::Comma))
+      continue;
+    if (tok.is(TokenKind::RBracket))
+      break;
+    reportUnclosed("expected ']' to close the shape of input '" + quoteForDiagnostic(name.name) + "'", open);
+    return nullptr;
+  }
+  consume();
+  --openDelimiters;
+  return std::make_unique<ast::InputStmt>(loc, std::move(name), std::move(dtype), dtypeLoc,
+                                          std::move(shape));
+}
+
+ast::StmtPtr Parser::parseAssign() {
+  ast::Name target = nameOf(tok);
+  consume(); // the name
+  consume(); // '='
+  unsigned depth;
+  ast::ExprPtr value = parseExpr(depth);
+  if (!value)
+    return nullptr;
+  ast::Location loc = target.loc;
+  return std::make_unique<ast::AssignStmt>(loc, std::move(target), std::move(value));
+}
+
+//===----------------------------------------------------------------------===//
+// Expressions
+//===----------------------------------------------------------------------===//
+
+bool Parser::checkDepth(unsigned depth, const Token &at) {
+  if (depth <= kMaxExprDepth)
+    return true;
+  report(at.loc.loc, at.getRange(),
+         "expression is nested too deeply (the limit is " + Twine(kMaxExprDepth) + " levels)");
+  return false;
+}
+
+ast::ExprPtr Parser::parseExpr(unsigned &depth) {
+  ast::ExprPtr lhs = parseTerm(depth);
+  while (lhs && (tok.is(TokenKind::Plus) || tok.is(TokenKind::Minus))) {
+    char op = tok.spelling.front();
+    Token opTok = tok;
+    consume();
+    unsigned rhsDepth;
+    ast::ExprPtr rhs = parseTerm(rhsDepth);
+    if (!rhs)
+      return nullptr;
+    // A long chain `a + b + c + ...` builds a deep left spine without any recursion in the parser.
+    depth = std::max(depth, rhsDepth) + 1;
+    if (!checkDepth(depth, opTok))
+      return nullptr;
+    ast::Location loc = lhs->getLoc();
+    lhs = std::make_unique<ast::BinaryExpr>(loc, op, std::move(lhs), std::move(rhs));
+  }
+  return lhs;
+}
+
+ast::ExprPtr Parser::parseTerm(unsigned &depth) {
+  ast::ExprPtr lhs = parseUnary(depth);
+  while (lhs && (tok.is(TokenKind::Star) || tok.is(TokenKind::Slash))) {
+    char op = tok.spelling.front();
+    Token opTok = tok;
+    consume();
+    unsigned rhsDepth;
+    ast::ExprPtr rhs = parseUnary(rhsDepth);
+    if (!rhs)
+      return nullptr;
+    depth = std::max(depth, rhsDepth) + 1;
+    if (!checkDepth(depth, opTok))
+      return nullptr;
+    ast::Location loc = lhs->getLoc();
+    lhs = std::make_unique<ast::BinaryExpr>(loc, op, std::move(lhs), std::move(rhs));
+  }
+  return lhs;
+}
+
+ast::ExprPtr Parser::parseUnary(unsigned &depth) {
+  struct NestingScope {
+    unsigned &n;
+    explicit NestingScope(unsigned &n) : n(n) { ++n; }
+    ~NestingScope() { --n; }
+  } scope(exprNesting);
+  if (!checkDepth(exprNesting, tok))
+    return nullptr;
+
+  if (!tok.is(TokenKind::Minus))
+    return parsePrimary(depth);
+  Token minus = tok;
+  consume();
+  unsigned operandDepth;
+  ast::ExprPtr operand = parseUnary(operandDepth);
+  if (!operand)
+    return nullptr;
+  depth = operandDepth + 1;
+  if (!checkDepth(depth, minus))
+    return nullptr;
+  // The AST has no unary node: `-x` is `0 - x`, both at the minus sign.
+  auto zero = std::make_unique<ast::NumberExpr>(minus.loc, 0.0, /*isInteger=*/true);
+  return std::make_unique<ast::BinaryExpr>(minus.loc, '-', std::move(zero), std::move(operand));
+}
+
+ast::ExprPtr Parser::parsePrimary(unsigned &depth) {
+  depth = 1;
+  switch (tok.kind) {
+  case TokenKind::Number: {
+    // A malformed number is still a number where one belongs: report it and go on with a placeholder.
+    if (!tok.error.empty())
+      reportTokenError(tok);
+    auto expr = std::make_unique<ast::NumberExpr>(tok.loc, tok.number, tok.isInteger);
+    consume();
+    return expr;
+  }
+  case TokenKind::String: {
+    if (!tok.error.empty()) {
+      reportTokenError(tok);
+      if (tok.unterminated)
+        return nullptr;
+    }
+    auto expr = std::make_unique<ast::StringExpr>(tok.loc, tok.string);
+    consume();
+    return expr;
+  }
+  case TokenKind::KwTrue:
+  case TokenKind::KwFalse: {
+    auto expr = std::make_unique<ast::BoolExpr>(tok.loc, tok.is(TokenKind::KwTrue));
+    consume();
+    return expr;
+  }
+  case TokenKind::Identifier: {
+    if (next.is(TokenKind::LParen))
+      return parseCall(depth);
+    auto expr = std::make_unique<ast::IdentExpr>(tok.loc, tok.spelling.str());
+    consume();
+    return expr;
+  }
+  case TokenKind::LParen: {
+    ast::Location open = tok.loc;
+    consume();
+    ++openDelimiters;
+    ast::ExprPtr expr = parseExpr(depth);
+    if (!expr)
+      return nullptr;
+    if (!tok.is(TokenKind::RParen)) {
+      reportUnclosed("expected ')' to close the parenthesized expression", open);
+      return nullptr;
+    }
+    consume();
+    --openDelimiters;
+    return expr;
+  }
+  default:
+    reportExpected("expected an expression");
+    return nullptr;
+  }
+}
+
+ast::ExprPtr Parser::parseCall(unsigned &depth) {
+  ast::Location loc = tok.loc;
+  std::string callee = tok.spelling.str();
+  consume(); // the callee
+  ast::Location open = tok.loc;
+  consume(); // '('
+  ++openDelimiters;
+
+  std::vector<ast::Argument> args;
+  std::string firstKeyword; // the first keyword argument's name, once there is one
+  llvm::StringMap<SMLoc> keywordLocs;
+  bool reportedOrder = false;
+  depth = 1;
+  if (!tok.is(TokenKind::RParen)) {
+    while (true) {
+      ast::Argument arg;
+      arg.loc = tok.loc;
+      if (tok.is(TokenKind::Identifier) && next.is(TokenKind::Equal)) {
+        arg.name = tok.spelling.str();
+        auto [it, inserted] = keywordLocs.try_emplace(arg.name, tok.loc.loc);
+        if (!inserted)
+          report(tok.loc.loc, tok.getRange(),
+                 "duplicate keyword argument '" + quoteForDiagnostic(arg.name) + "' in call to '" +
+                     quoteForDiagnostic(callee) + "'",
+                 Note{it->second, "'" + quoteForDiagnostic(arg.name) + "' was first given here"});
+        consume(); // the keyword
+        consume(); // '='
+      } else if (!firstKeyword.empty() && !reportedOrder) {
+        report(tok.loc.loc, SMRange(),
+               "keyword argument '" + quoteForDiagnostic(firstKeyword) +
+                   "' cannot be followed by positional arguments");
+        reportedOrder = true;
+      }
+      unsigned argDepth;
+      arg.value = parseExpr(argDepth);
+      if (!arg.value)
+        return nullptr;
+      depth = std::max(depth, argDepth + 1);
+      if (firstKeyword.empty())
+        firstKeyword = arg.name;
+      args.push_back(std::move(arg));
+      if (consumeIf(TokenKind::Comma))
+        continue;
+      if (tok.is(TokenKind::RParen))
+        break;
+      reportUnclosed("expected ',' or ')' after an argument of '" + quoteForDiagnostic(callee) + "'", open);
+      return nullptr;
+    }
+  }
+  consume(); // ')'
+  --openDelimiters;
+  return std::make_unique<ast::CallExpr>(loc, std::move(callee), std::move(args));
+}
+
+//===----------------------------------------------------------------------===//
+// Entry point
+//===----------------------------------------------------------------------===//
+
+std::unique_ptr<ast::Model> attn::parseModel(llvm::SourceMgr &sourceMgr, StringRef fileName,
+                                             unsigned maxErrors) {
+  if (sourceMgr.getNumBuffers() == 0) {
+    sourceMgr.PrintMessage(SMLoc(), llvm::SourceMgr::DK_Error, "no source to parse");
+    return nullptr;
+  }
+  Parser parser(sourceMgr, sourceMgr.getMainFileID(), maxErrors);
+  return parser.parseFile(fileName);
+}
