@@ -50,6 +50,12 @@ struct Tensor {
   std::string name;
 };
 
+std::string str(double value) {
+  char buffer[32];
+  snprintf(buffer, sizeof buffer, "%g", value);
+  return buffer;
+}
+
 /// A compile-time number.
 struct Number {
   double value;
@@ -320,7 +326,7 @@ private:
     if (!n)
       return std::nullopt;
     if (!n->isInteger || std::fabs(n->value) > 9.0e15) {
-      error(e.getLoc()) << "expected an integer for " << what << ", found " << n->value;
+      error(e.getLoc()) << "expected an integer for " << what << ", found " << str(n->value);
       return std::nullopt;
     }
     return static_cast<int64_t>(n->value);
@@ -568,7 +574,7 @@ private:
       if (!scale)
         return std::nullopt;
       if (!(scale->value > 0)) {
-        error(s->getLoc()) << "expected a positive scale, found " << scale->value;
+        error(s->getLoc()) << "expected a positive scale, found " << str(scale->value);
         return std::nullopt;
       }
     }
