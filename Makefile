@@ -4,7 +4,7 @@ BUILD   ?= build
 DEPS    := $(CURDIR)/.deps
 CMAKE   := $(DEPS)/venv/bin/cmake
 CTEST   := $(DEPS)/venv/bin/ctest
-HALIDE  := $(DEPS)/venv/lib/python3.11/site-packages/halide
+HALIDE   = $(firstword $(wildcard $(DEPS)/venv/lib/python3*/site-packages/halide))
 JOBS    ?= $(shell nproc)
 
 .PHONY: all bootstrap configure build check demo clean
