@@ -101,7 +101,7 @@ bool buildBinary(mlir::func::FuncOp func, StringRef modelName, StringRef output,
     errs() << "attnc: error: cannot create a temporary directory: " << ec.message() << "\n";
     return false;
   }
-  auto cleanup = make_scope_exit([&] {
+  llvm::scope_exit cleanup([&] {
     if (keepTemps)
       errs() << "attnc: intermediate files kept in " << dir << "\n";
     else

@@ -96,7 +96,7 @@ LogicalResult mlir::attn::printKernelsAsHalide(func::FuncOp func, StringRef targ
   llvm::SmallString<128> tmp;
   if (llvm::sys::fs::createTemporaryFile("attnc-kernel", "stmt", tmp))
     return func.emitError("cannot create a temporary file for the Halide statement");
-  auto removeTmp = llvm::make_scope_exit([&] { llvm::sys::fs::remove(tmp); });
+  llvm::scope_exit removeTmp([&] { llvm::sys::fs::remove(tmp); });
   return forEachKernel(
       func, targetString,
       [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target) -> LogicalResult {

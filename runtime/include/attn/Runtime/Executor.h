@@ -1,0 +1,63 @@
+// Runs a compiled model: checks the inputs and weights a user supplied against the model's table, binds the
+// symbolic dimensions (batch size, sequence length) from the inputs, sizes and allocates every intermediate,
+// and calls the Halide kernels in order. All checks happen before the first kernel runs, so a mistake in
+// the inputs is reported in the user's terms ("input 'mask' has shape [2, 9], but the model expects
+// [B, S] ...") rather than as a bounds error from deep inside a kernel.
+//
+// The Halide runtime functions called here (halide_set_error_handler, halide_set_num_threads,
+// halide_copy_to_host, halide_device_free) are not defined by this library: a compiled model gets them
+// from the Halide runtime object attnc links into it.
+#ifndef ATTN_RUNTIME_EXECUTOR_H
+#define ATTN_RUNTIME_EXECUTOR_H
+
+#include "attn/Runtime/Error.h"
+#include "attn/Runtime/ModelSpec.h"
+#include "attn/Runtime/Tensor.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace attn::rt {
+
+struct RunOptions {
+  std::string weightsFile = "the weight file"; // how error messages name where the weights came from
+  int numThreads = 0; // Halide worker threads; 0 keeps Halide's default (HL_NUM_THREADS, else one per core)
+};
+
+/// The size a dimension symbol takes in one run, and the input that bound it.
+struct SymbolBinding {
+  int64_t size;
+  std::string input;
+};
+using SymbolBindings = std::map<std::string, SymbolBinding>;
+
+/// Checks that the table attnc emitted is self-consistent (indices in range, dimension sources earlier,
+/// every kernel operand computed before use), so nothing below can index out of bounds. Errors start with
+/// "model table: " and point at a compiler bug, not at the user's input.
+Status checkModelSpec(const attn_model_spec &spec);
+
+/// The indices of the values with `role`, in table order.
+std::vector<int32_t> valuesWithRole(const attn_model_spec &spec, attn_role role);
+
+/// The shape of `value` as the model declares it, with symbols for dynamic dimensions: "[B, S, 32]". The
+/// dynamic dimensions of computed values are traced back to the input symbol they copy. Requires a table
+/// that passed checkModelSpec.
+std::string symbolicShape(const attn_model_spec &spec, int32_t value);
+
+/// Checks `inputs` against the model's inputs (names, dtypes, ranks, static sizes) and binds each symbol to
+/// the size it has in the first input, in table order, that uses it; every later use must agree.
+Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMap &inputs);
+
+/// Checks that `weights` holds exactly the model's parameters, with their dtypes and shapes.
+Status checkWeights(const attn_model_spec &spec, const TensorMap &weights, const std::string &weightsFile);
+
+/// Checks everything above, runs every kernel and returns the outputs by name. `weights` and `inputs` are
+/// only read, but Halide takes their buffers as mutable (a GPU kernel records device copies in them).
+/// Installs process-wide Halide handlers for the duration of the call: do not run two models at once.
+Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
+                             const RunOptions &options = {});
+
+} // namespace attn::rt
+
+#endif // ATTN_RUNTIME_EXECUTOR_H

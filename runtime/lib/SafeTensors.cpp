@@ -1,0 +1,279 @@
+// safetensors reading and writing. The layout is an 8-byte little-endian header length, a JSON header
+// mapping each tensor name to its dtype, shape and [begin, end) byte range in the data section, then the
+// data section. Every range is checked against the file's size and against its dtype and shape before
+// anything is read, so a truncated download is reported as such instead of yielding garbage weights.
+#include "attn/Runtime/SafeTensors.h"
+
+#include "attn/Runtime/File.h"
+#include "attn/Runtime/Json.h"
+
+#include <climits>
+#include <cstring>
+#include <optional>
+
+namespace attn::rt {
+
+namespace {
+
+constexpr const char *kMetadataKey = "__metadata__";
+
+/// The safetensors element types that are converted on reading rather than read as they are.
+enum class Conversion { F64ToF32, F16ToF32, BF16ToF32, I64ToI32 };
+
+struct DTypeInfo {
+  const char *name;
+  DType dtype;
+  size_t itemSize;
+  std::optional<Conversion> conversion;
+};
+
+const DTypeInfo kDTypes[] = {
+    {"F32", DType::F32, 4, std::nullopt},           {"I32", DType::I32, 4, std::nullopt},
+    {"F64", DType::F32, 8, Conversion::F64ToF32},   {"F16", DType::F32, 2, Conversion::F16ToF32},
+    {"BF16", DType::F32, 2, Conversion::BF16ToF32}, {"I64", DType::I32, 8, Conversion::I64ToI32},
+};
+
+/// One tensor as the header describes it.
+struct Entry {
+  std::string name;
+  const DTypeInfo *dtype;
+  Shape shape;
+  uint64_t begin, end;
+};
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exponent = (h >> 10) & 0x1F;
+  uint32_t mantissa = h & 0x3FF;
+  uint32_t bits;
+  if (exponent == 0x1F) {
+    bits = sign | 0x7F800000 | mantissa << 13; // infinity or NaN
+  } else if (exponent != 0) {
+    bits = sign | (exponent + 127 - 15) << 23 | mantissa << 13;
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else { // subnormal: every half subnormal is a normal float
+    int e = 127 - 15 + 1;
+    while (!(mantissa & 0x400)) {
+      mantissa <<= 1;
+      --e;
+    }
+    bits = sign | static_cast<uint32_t>(e) << 23 | (mantissa & 0x3FF) << 13;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bfloatToFloat(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+Status convert(const std::string &where, Conversion conversion, const unsigned char *raw, Tensor &tensor) {
+  int64_t n = tensor.numElements();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (conversion) {
+    case Conversion::F64ToF32: {
+      double v;
+      std::memcpy(&v, raw + 8 * i, 8);
+      tensor.data<float>()[i] = static_cast<float>(v);
+      break;
+    }
+    case Conversion::F16ToF32:
+    case Conversion::BF16ToF32: {
+      uint16_t v;
+      std::memcpy(&v, raw + 2 * i, 2);
+      tensor.data<float>()[i] = conversion == Conversion::F16ToF32 ? halfToFloat(v) : bfloatToFloat(v);
+      break;
+    }
+    case Conversion::I64ToI32: {
+      int64_t v;
+      std::memcpy(&v, raw + 8 * i, 8);
+      if (v < INT32_MIN || v > INT32_MAX)
+        return makeError(where, ": element ", i, " is ", v, ", which does not fit in int32");
+      tensor.data<int32_t>()[i] = static_cast<int32_t>(v);
+      break;
+    }
+    }
+  }
+  return {};
+}
+
+std::optional<uint64_t> nonNegativeInteger(const JsonValue &v) {
+  if (v.kind != JsonValue::Kind::Number || !v.integer || *v.integer < 0)
+    return std::nullopt;
+  return static_cast<uint64_t>(*v.integer);
+}
+
+/// Checks one tensor's header entry; `where` is "PATH: tensor 'NAME'".
+Expected<Entry> parseEntry(const std::string &where, const std::string &name, const JsonValue &value,
+                           uint64_t dataSize) {
+  if (value.kind != JsonValue::Kind::Object)
+    return makeError(where, ": expected an object with dtype, shape and data_offsets, found a ",
+                     jsonKindName(value.kind));
+  for (const auto &[key, field] : value.object)
+    if (key != "dtype" && key != "shape" && key != "data_offsets")
+      return makeError(where, ": unexpected field \"", key, "\"");
+  const JsonValue *dtype = value.find("dtype");
+  const JsonValue *shape = value.find("shape");
+  const JsonValue *offsets = value.find("data_offsets");
+  if (!dtype || !shape || !offsets)
+    return makeError(where, ": missing field \"", !dtype ? "dtype" : !shape ? "shape" : "data_offsets", "\"");
+
+  Entry entry{name, nullptr, {}, 0, 0};
+  if (dtype->kind != JsonValue::Kind::String)
+    return makeError(where, ": dtype must be a string");
+  for (const DTypeInfo &info : kDTypes)
+    if (dtype->string == info.name)
+      entry.dtype = &info;
+  if (!entry.dtype)
+    return makeError(where, ": unsupported dtype '", dtype->string,
+                     "' (supported: F32, I32, F64, F16, BF16, I64)");
+
+  if (shape->kind != JsonValue::Kind::Array)
+    return makeError(where, ": shape must be an array of non-negative integers");
+  for (const JsonValue &d : shape->array) {
+    std::optional<uint64_t> size = nonNegativeInteger(d);
+    if (!size)
+      return makeError(where, ": shape must be an array of non-negative integers");
+    entry.shape.push_back(static_cast<int64_t>(*size));
+  }
+
+  std::optional<uint64_t> begin, end;
+  if (offsets->kind == JsonValue::Kind::Array && offsets->array.size() == 2) {
+    begin = nonNegativeInteger(offsets->array[0]);
+    end = nonNegativeInteger(offsets->array[1]);
+  }
+  if (!begin || !end)
+    return makeError(where, ": data_offsets must be an array of two non-negative integers");
+  entry.begin = *begin;
+  entry.end = *end;
+  std::string range = "data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
+  if (entry.begin > entry.end)
+    return makeError(where, ": ", range, " end before they begin");
+  if (entry.end > dataSize)
+    return makeError(where, ": ", range, " go beyond the end of the data section (", dataSize,
+                     " bytes): the file is truncated or corrupt");
+  int64_t count = countElements(entry.shape);
+  uint64_t bytes = 0;
+  bool overflow =
+      count < 0 || __builtin_mul_overflow(static_cast<uint64_t>(count), entry.dtype->itemSize, &bytes);
+  if (overflow || bytes != entry.end - entry.begin)
+    return makeError(where, ": ", range, " hold ", entry.end - entry.begin, " bytes, but ", entry.dtype->name,
+                     formatShape(entry.shape), " needs ",
+                     overflow ? "more than 2^63" : std::to_string(bytes));
+  return entry;
+}
+
+} // namespace
+
+Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
+  Expected<InputFile> file = InputFile::open(path);
+  if (!file)
+    return file.takeError();
+  uint64_t fileSize = file->size();
+  if (fileSize < 8)
+    return makeError(path, ": truncated: the file has ", fileSize,
+                     " bytes, too few for the 8-byte header length a safetensors file starts with");
+  unsigned char lengthBytes[8];
+  if (Status s = file->read(0, lengthBytes, 8); !s)
+    return s.takeError();
+  uint64_t headerSize = 0;
+  for (int i = 7; i >= 0; --i)
+    headerSize = headerSize << 8 | lengthBytes[i];
+  if (headerSize > fileSize - 8)
+    return makeError(path, ": header length ", headerSize, " goes beyond the end of the file (", fileSize,
+                     " bytes): the file is truncated or not a safetensors file");
+  std::string header(headerSize, '\0');
+  if (Status s = file->read(8, header.data(), headerSize); !s)
+    return s.takeError();
+  Expected<JsonValue> json = parseJson(header);
+  if (!json)
+    return makeError(path, ": malformed JSON header: ", json.message());
+  if (json->kind != JsonValue::Kind::Object)
+    return makeError(path, ": the header is a JSON ", jsonKindName(json->kind), ", not an object");
+
+  uint64_t dataStart = 8 + headerSize;
+  uint64_t dataSize = fileSize - dataStart;
+  SafeTensorsFile result;
+  std::vector<Entry> entries;
+  for (const auto &[name, value] : json->object) {
+    if (name == kMetadataKey) {
+      if (value.kind != JsonValue::Kind::Object)
+        return makeError(path, ": __metadata__ must be an object mapping strings to strings");
+      for (const auto &[key, item] : value.object) {
+        if (item.kind != JsonValue::Kind::String)
+          return makeError(path, ": __metadata__ must be an object mapping strings to strings (\"", key,
+                           "\" is a ", jsonKindName(item.kind), ")");
+        result.metadata[key] = item.string;
+      }
+      continue;
+    }
+    Expected<Entry> entry = parseEntry(path + ": tensor '" + name + "'", name, value, dataSize);
+    if (!entry)
+      return entry.takeError();
+    entries.push_back(std::move(*entry));
+  }
+
+  for (const Entry &entry : entries) {
+    std::string where = path + ": tensor '" + entry.name + "'";
+    Expected<Tensor> tensor = Tensor::create(entry.dtype->dtype, entry.shape);
+    if (!tensor)
+      return makeError(where, ": ", tensor.message());
+    uint64_t bytes = entry.end - entry.begin;
+    if (!entry.dtype->conversion) {
+      if (Status s = file->read(dataStart + entry.begin, tensor->data(), bytes); !s)
+        return s.takeError();
+    } else {
+      std::vector<unsigned char> raw(bytes);
+      if (Status s = file->read(dataStart + entry.begin, raw.data(), bytes); !s)
+        return s.takeError();
+      if (Status s = convert(where, *entry.dtype->conversion, raw.data(), *tensor); !s)
+        return s.takeError();
+    }
+    result.tensors.emplace(entry.name, std::move(*tensor));
+  }
+  return result;
+}
+
+Status writeSafeTensors(const std::string &path, const TensorMap &tensors,
+                        const std::map<std::string, std::string> &metadata) {
+  std::string header = "{";
+  if (!metadata.empty()) {
+    header += quoteJson(kMetadataKey) + ":{";
+    for (const auto &[key, value] : metadata)
+      header += quoteJson(key) + ":" + quoteJson(value) + ",";
+    header.back() = '}';
+    header += ",";
+  }
+  uint64_t offset = 0;
+  std::vector<ByteRange> pieces(2); // the header length and the header, filled in below
+  for (const auto &[name, tensor] : tensors) {
+    if (name == kMetadataKey)
+      return makeError(path, ": a tensor cannot be named __metadata__");
+    header += quoteJson(name) + ":{\"dtype\":\"" + (tensor.dtype() == DType::F32 ? "F32" : "I32") +
+              "\",\"shape\":[";
+    for (size_t i = 0; i < tensor.shape().size(); ++i)
+      header += (i ? "," : "") + std::to_string(tensor.shape()[i]);
+    header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
+              std::to_string(offset + tensor.byteSize()) + "]},";
+    offset += tensor.byteSize();
+    pieces.push_back({tensor.data(), tensor.byteSize()});
+  }
+  if (header.size() > 1)
+    header.pop_back(); // the last ','
+  header += "}";
+  // The data section must start at a multiple of 8 bytes; the format pads the header with spaces.
+  header.resize((8 + header.size() + 7) / 8 * 8 - 8, ' ');
+  unsigned char length[8];
+  for (int i = 0; i < 8; ++i)
+    length[i] = static_cast<unsigned char>(static_cast<uint64_t>(header.size()) >> (8 * i));
+  pieces[0] = {length, 8};
+  pieces[1] = {header.data(), header.size()};
+  return writeFileAtomically(path, pieces);
+}
+
+} // namespace attn::rt
