@@ -104,7 +104,7 @@ private:
   // Each returns nullptr after reporting an error that needs recovery, and sets `depth` to the height of the
   // returned tree.
   ast::ExprPtr parseExpr(unsigned &depth);
-  ast::ExprPtr parseTerm(unsigned &depth);
+  ast::ExprPtr parseBinary(bool additive, unsigned &depth);
   ast::ExprPtr parseUnary(unsigned &depth);
   ast::ExprPtr parsePrimary(unsigned &depth);
   ast::ExprPtr parseCall(unsigned &depth);
@@ -450,36 +450,26 @@ bool Parser::checkDepth(unsigned depth, const Token &at) {
   return false;
 }
 
-ast::ExprPtr Parser::parseExpr(unsigned &depth) {
-  ast::ExprPtr lhs = parseTerm(depth);
-  while (lhs && (tok.is(TokenKind::Plus) || tok.is(TokenKind::Minus))) {
+ast::ExprPtr Parser::parseExpr(unsigned &depth) { return parseBinary(/*additive=*/true, depth); }
+
+/// One precedence level of left-associative binary operators: `+ -` over terms, or `* /` over unary
+/// expressions.
+ast::ExprPtr Parser::parseBinary(bool additive, unsigned &depth) {
+  auto operand = [&](unsigned &d) { return additive ? parseBinary(false, d) : parseUnary(d); };
+  auto isOperator = [&] {
+    return additive ? tok.is(TokenKind::Plus) || tok.is(TokenKind::Minus)
+                    : tok.is(TokenKind::Star) || tok.is(TokenKind::Slash);
+  };
+  ast::ExprPtr lhs = operand(depth);
+  while (lhs && isOperator()) {
     char op = tok.spelling.front();
     Token opTok = tok;
     consume();
     unsigned rhsDepth;
-    ast::ExprPtr rhs = parseTerm(rhsDepth);
+    ast::ExprPtr rhs = operand(rhsDepth);
     if (!rhs)
       return nullptr;
     // A long chain `a + b + c + ...` builds a deep left spine without any recursion in the parser.
-    depth = std::max(depth, rhsDepth) + 1;
-    if (!checkDepth(depth, opTok))
-      return nullptr;
-    ast::Location loc = lhs->getLoc();
-    lhs = std::make_unique<ast::BinaryExpr>(loc, op, std::move(lhs), std::move(rhs));
-  }
-  return lhs;
-}
-
-ast::ExprPtr Parser::parseTerm(unsigned &depth) {
-  ast::ExprPtr lhs = parseUnary(depth);
-  while (lhs && (tok.is(TokenKind::Star) || tok.is(TokenKind::Slash))) {
-    char op = tok.spelling.front();
-    Token opTok = tok;
-    consume();
-    unsigned rhsDepth;
-    ast::ExprPtr rhs = parseUnary(rhsDepth);
-    if (!rhs)
-      return nullptr;
     depth = std::max(depth, rhsDepth) + 1;
     if (!checkDepth(depth, opTok))
       return nullptr;
