@@ -138,12 +138,49 @@ SmallVector<DimSource> ReluOp::getResultDimSources() { return identityDims(getIn
 SmallVector<DimSource> TanhOp::getResultDimSources() { return identityDims(getInput()); }
 SmallVector<DimSource> SigmoidOp::getResultDimSources() { return identityDims(getInput()); }
 
+LogicalResult GeluOp::verify() { return verifyResultShape(*this); }
+SmallVector<DimSource> GeluOp::getResultDimSources() { return identityDims(getInput()); }
+LogicalResult AddOp::verify() { return verifyResultShape(*this); }
+LogicalResult SubOp::verify() { return verifyResultShape(*this); }
+LogicalResult MulOp::verify() { return verifyResultShape(*this); }
+SmallVector<DimSource> AddOp::getResultDimSources() { return identityDims(getLhs()); }
+SmallVector<DimSource> SubOp::getResultDimSources() { return identityDims(getLhs()); }
+SmallVector<DimSource> MulOp::getResultDimSources() { return identityDims(getLhs()); }
+
 LogicalResult SoftmaxOp::verify() {
   if (rankOf(getInput()) < 1)
     return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";
   return verifyResultShape(*this);
 }
 SmallVector<DimSource> SoftmaxOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult LogSoftmaxOp::verify() {
+  if (rankOf(getInput()) < 1)
+    return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> LogSoftmaxOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult LayerNormOp::verify() {
+  Value x = getInput();
+  if (rankOf(x) < 1)
+    return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";
+  unsigned last = rankOf(x) - 1;
+  if (ShapedType::isDynamic(dimOf(x, last)))
+    return emitOpError() << "expects a static last dimension to normalize over, found "
+                         << shapeString(x.getType());
+  for (auto [name, param] : {std::pair{"weight", getWeight()}, {"bias", getBias()}}) {
+    if (!param)
+      continue;
+    if (failed(expectRank(*this, std::string("a ") + name, param, 1, "[features]")) ||
+        failed(expectSameDim(*this, "feature size", name, param, 0, "the input", x, last)))
+      return failure();
+  }
+  if (!(getEpsilon().convertToDouble() > 0))
+    return emitOpError() << "expects a positive epsilon, found " << getEpsilon().convertToDouble();
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> LayerNormOp::getResultDimSources() { return identityDims(getInput()); }
 
 //===----------------------------------------------------------------------===//
 // Attention

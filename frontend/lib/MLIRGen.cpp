@@ -84,7 +84,11 @@ const std::vector<LayerSpec> &layers() {
       {"relu", {{"x", ArgKind::Tensor, true}}, "relu(x)"},
       {"tanh", {{"x", ArgKind::Tensor, true}}, "tanh(x)"},
       {"sigmoid", {{"x", ArgKind::Tensor, true}}, "sigmoid(x)"},
+      {"gelu", {{"x", ArgKind::Tensor, true}}, "gelu(x)"},
       {"softmax", {{"x", ArgKind::Tensor, true}}, "softmax(x)"},
+      {"log_softmax", {{"x", ArgKind::Tensor, true}}, "log_softmax(x)"},
+      {"layer_norm", {{"x", ArgKind::Tensor, true}, {"eps", ArgKind::Float, false}}, "layer_norm(x, eps = 1e-5)"},
+      {"dropout", {{"x", ArgKind::Tensor, true}, {"rate", ArgKind::Float, false}}, "dropout(x, rate = 0.1)"},
       {"dot_attention",
        {{"query", ArgKind::Tensor, true},
         {"keys", ArgKind::Tensor, true},
@@ -241,7 +245,7 @@ private:
       poisoned.insert(target.name);
       return;
     }
-    t->isInput = false;
+    t->isInput = llvm::isa<mlir::BlockArgument>(t->value); // e.g. dropout of an input
     t->name = target.name;
     tensors[target.name] = *t;
   }
@@ -258,7 +262,10 @@ private:
         continue;
       }
       if (it->second.isInput) {
-        error(n.loc) << "output '" << n.name << "' is an input; outputs must be computed by a layer";
+        bool declaredInput = declared.lookup(n.name).first == "an input";
+        error(n.loc) << "output '" << n.name << "' is "
+                     << (declaredInput ? "an input" : "an input passed through unchanged (dropout is the identity)")
+                     << "; outputs must be computed by a layer";
         continue;
       }
       if (llvm::any_of(outputs, [&](auto &o) { return o.first == n.name; })) {
@@ -365,12 +372,83 @@ private:
     }
     if (auto *call = llvm::dyn_cast<CallExpr>(&e))
       return genCall(*call, topLevel);
+    if (auto *bin = llvm::dyn_cast<BinaryExpr>(&e))
+      return genArithmetic(*bin);
     error(e.getLoc()) << "expected a tensor for " << what << ", found a " << (llvm::isa<NumberExpr>(&e) ? "number"
                                                                               : llvm::isa<BoolExpr>(&e) ? "boolean"
-                                                                              : llvm::isa<StringExpr>(&e) ? "string"
-                                                                                                        : "arithmetic expression")
-                      << (llvm::isa<BinaryExpr>(&e) ? " (tensor arithmetic is not part of the language; use layers)" : "");
+                                                                                                        : "string");
     return std::nullopt;
+  }
+
+  std::string knownLayers() {
+    std::string names;
+    for (const LayerSpec &spec : layers())
+      names += (names.empty() ? "" : ", ") + std::string(spec.name);
+    return names;
+  }
+
+  /// `a + b`, `a - b`, `a * b` on two f32 tensors of the same symbolic shape.
+  std::optional<Tensor> genArithmetic(const BinaryExpr &e) {
+    if (e.getOp() == '/') {
+      error(e.getLoc()) << "'/' is not defined on tensors; tensor arithmetic is '+', '-' and '*'";
+      return std::nullopt;
+    }
+    std::string opName = std::string("'") + e.getOp() + "'";
+    std::optional<Tensor> lhs = genTensor(e.getLHS(), false, "the left operand of " + opName);
+    std::optional<Tensor> rhs = genTensor(e.getRHS(), false, "the right operand of " + opName);
+    if (!lhs || !rhs || !expectF32(*lhs, e.getLHS(), opName, "left operand") ||
+        !expectF32(*rhs, e.getRHS(), opName, "right operand"))
+      return std::nullopt;
+    if (lhs->shape != rhs->shape) {
+      error(e.getLoc()) << "the operands of " << opName << " must have the same shape, found " << str(lhs->shape)
+                        << " and " << str(rhs->shape);
+      return std::nullopt;
+    }
+    mlir::Location l = opLoc(e);
+    mlir::Value v = e.getOp() == '+'   ? mlir::attn::AddOp::create(builder, l, lhs->value, rhs->value).getResult()
+                    : e.getOp() == '-' ? mlir::attn::SubOp::create(builder, l, lhs->value, rhs->value).getResult()
+                                       : mlir::attn::MulOp::create(builder, l, lhs->value, rhs->value).getResult();
+    return Tensor{v, lhs->shape};
+  }
+
+  std::optional<Tensor> genLayerNorm(const CallExpr &call, const BoundArgs &args, const std::string &prefix) {
+    std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+    std::optional<Number> eps = Number{1e-5, false};
+    if (const Expr *e = args.get("eps"))
+      eps = evalNumber(*e);
+    if (!x || !eps || !expectF32(*x, *args.get("x"), "layer_norm", "x"))
+      return std::nullopt;
+    if (!(eps->value > 0)) {
+      error(args.get("eps")->getLoc()) << "expected a positive eps, found " << str(eps->value);
+      return std::nullopt;
+    }
+    if (x->shape.empty() || !x->shape.back().symbol.empty()) {
+      error(args.get("x")->getLoc()) << "layer_norm needs a static last dimension on its input, found shape "
+                                     << str(x->shape);
+      return std::nullopt;
+    }
+    int64_t width = x->shape.back().size;
+    mlir::Location l = loc(call.getLoc());
+    mlir::Value w = param(prefix + ".weight", {width}, l);
+    mlir::Value b = param(prefix + ".bias", {width}, l);
+    auto op = mlir::attn::LayerNormOp::create(builder, opLoc(call), irType(x->shape), x->value, w, b,
+                                              builder.getF32FloatAttr(static_cast<float>(eps->value)));
+    return Tensor{op.getResult(), x->shape};
+  }
+
+  /// Dropout is the identity at inference; its rate is still checked.
+  std::optional<Tensor> genDropout(const BoundArgs &args) {
+    std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+    if (const Expr *r = args.get("rate")) {
+      std::optional<Number> rate = evalNumber(*r);
+      if (!rate)
+        return std::nullopt;
+      if (!(rate->value >= 0 && rate->value < 1)) {
+        error(r->getLoc()) << "expected a dropout rate in [0, 1), found " << str(rate->value);
+        return std::nullopt;
+      }
+    }
+    return x;
   }
 
   const LayerSpec *findLayer(StringRef name) {
@@ -454,9 +532,9 @@ private:
     return binding + "." + layer.str() + std::to_string(k);
   }
 
-  mlir::Location opLoc(const CallExpr &call, bool topLevel) {
-    mlir::Location l = loc(call.getLoc());
-    return topLevel ? mlir::Location(mlir::NameLoc::get(builder.getStringAttr(binding), l)) : l;
+  /// Every op of a statement carries the statement's binding name, which names the kernels built from it.
+  mlir::Location opLoc(const Expr &e) {
+    return mlir::NameLoc::get(builder.getStringAttr(binding), loc(e.getLoc()));
   }
 
   bool expectF32(const Tensor &t, const Expr &e, StringRef layer, StringRef param) {
@@ -482,7 +560,7 @@ private:
       if (!near.empty())
         diag << "; did you mean '" << near << "'?";
       else
-        diag << "; known layers: dense, relu, tanh, sigmoid, softmax, dot_attention";
+        diag << "; known layers: " << knownLayers();
       return std::nullopt;
     }
     std::string prefix = paramPrefix(spec->name, topLevel);
@@ -491,13 +569,17 @@ private:
       return std::nullopt;
     StringRef name = spec->name;
     if (name == "dense")
-      return genDense(call, *args, prefix, topLevel);
+      return genDense(call, *args, prefix);
     if (name == "dot_attention")
-      return genDotAttention(call, *args, topLevel);
-    return genUnary(call, *args, name, topLevel);
+      return genDotAttention(call, *args);
+    if (name == "layer_norm")
+      return genLayerNorm(call, *args, prefix);
+    if (name == "dropout")
+      return genDropout(*args);
+    return genUnary(call, *args, name);
   }
 
-  std::optional<Tensor> genUnary(const CallExpr &call, const BoundArgs &args, StringRef name, bool topLevel) {
+  std::optional<Tensor> genUnary(const CallExpr &call, const BoundArgs &args, StringRef name) {
     std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
     if (!x || !expectF32(*x, *args.get("x"), name, "x"))
       return std::nullopt;
@@ -505,11 +587,13 @@ private:
       error(args.get("x")->getLoc()) << name << " expects a tensor of rank >= 1";
       return std::nullopt;
     }
-    mlir::Location l = opLoc(call, topLevel);
+    mlir::Location l = opLoc(call);
     mlir::Value v = llvm::StringSwitch<std::function<mlir::Value()>>(name)
                         .Case("relu", [&] { return mlir::attn::ReluOp::create(builder, l, x->value).getResult(); })
                         .Case("tanh", [&] { return mlir::attn::TanhOp::create(builder, l, x->value).getResult(); })
                         .Case("sigmoid", [&] { return mlir::attn::SigmoidOp::create(builder, l, x->value).getResult(); })
+                        .Case("gelu", [&] { return mlir::attn::GeluOp::create(builder, l, x->value).getResult(); })
+                        .Case("log_softmax", [&] { return mlir::attn::LogSoftmaxOp::create(builder, l, x->value).getResult(); })
                         .Default([&] { return mlir::attn::SoftmaxOp::create(builder, l, x->value).getResult(); })();
     return Tensor{v, x->shape};
   }
@@ -519,8 +603,7 @@ private:
     return mlir::attn::ParamOp::create(builder, l, type, builder.getStringAttr(name));
   }
 
-  std::optional<Tensor> genDense(const CallExpr &call, const BoundArgs &args, const std::string &prefix,
-                                 bool topLevel) {
+  std::optional<Tensor> genDense(const CallExpr &call, const BoundArgs &args, const std::string &prefix) {
     std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
     std::optional<int64_t> units = evalInt(*args.get("units"), "'units'");
     std::optional<bool> bias = true;
@@ -543,7 +626,7 @@ private:
     mlir::Value b = *bias ? param(prefix + ".bias", {*units}, l) : mlir::Value();
     SymShape shape = x->shape;
     shape.back() = SymDim{*units, ""};
-    auto op = mlir::attn::DenseOp::create(builder, opLoc(call, topLevel), irType(shape), x->value, w, b);
+    auto op = mlir::attn::DenseOp::create(builder, opLoc(call), irType(shape), x->value, w, b);
     return Tensor{op.getResult(), shape};
   }
 
@@ -558,7 +641,7 @@ private:
     return false;
   }
 
-  std::optional<Tensor> genDotAttention(const CallExpr &call, const BoundArgs &args, bool topLevel) {
+  std::optional<Tensor> genDotAttention(const CallExpr &call, const BoundArgs &args) {
     std::optional<Tensor> q = genTensor(*args.get("query"), false, "'query'");
     std::optional<Tensor> k = genTensor(*args.get("keys"), false, "'keys'");
     std::optional<Tensor> v = genTensor(*args.get("values"), false, "'values'");
@@ -628,7 +711,7 @@ private:
     }
     SymShape shape{q->shape[0], q->shape[1], v->shape[2]};
     auto op = mlir::attn::DotAttentionOp::create(
-        builder, opLoc(call, topLevel), irType(shape), q->value, k->value, v->value,
+        builder, opLoc(call), irType(shape), q->value, k->value, v->value,
         mask ? mask->value : mlir::Value(), builder.getI64IntegerAttr(*heads),
         *causal ? builder.getUnitAttr() : nullptr,
         scale ? builder.getF32FloatAttr(static_cast<float>(scale->value)) : nullptr);

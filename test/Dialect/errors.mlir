@@ -290,3 +290,59 @@ func.func @kernel_body(%x: tensor<?x8xf32>) {
   }
   return
 }
+
+// -----
+
+func.func @layer_norm_dynamic(%x: tensor<?x?xf32>) {
+  // expected-error @+1 {{'attn.layer_norm' op expects a static last dimension to normalize over, found [?, ?]}}
+  %y = attn.layer_norm %x {epsilon = 1.0e-5 : f32} : (tensor<?x?xf32>) -> tensor<?x?xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_weight(%x: tensor<?x8xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{'attn.layer_norm' op expects the feature size of weight [4] and the input [?, 8] to agree, found 4 and 8}}
+  %y = attn.layer_norm %x, %w {epsilon = 1.0e-5 : f32} : (tensor<?x8xf32>, tensor<4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_bias_rank(%x: tensor<?x8xf32>, %b: tensor<1x8xf32>) {
+  // expected-error @+1 {{'attn.layer_norm' op expects a bias of rank 1 [features], found rank 2 [1, 8]}}
+  %y = attn.layer_norm %x bias %b {epsilon = 1.0e-5 : f32} : (tensor<?x8xf32>, tensor<1x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_epsilon(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.layer_norm' op expects a positive epsilon, found 0}}
+  %y = attn.layer_norm %x {epsilon = 0.0 : f32} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_scalar(%x: tensor<f32>) {
+  // expected-error @+1 {{'attn.layer_norm' op expects an input of rank >= 1, found a scalar tensor}}
+  %y = attn.layer_norm %x {epsilon = 1.0e-5 : f32} : (tensor<f32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @log_softmax_scalar(%x: tensor<f32>) {
+  // expected-error @+1 {{'attn.log_softmax' op expects an input of rank >= 1, found a scalar tensor}}
+  %y = attn.log_softmax %x : tensor<f32>
+  return
+}
+
+// -----
+
+func.func @binary_types(%x: tensor<?x8xf32>, %y: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.add' op requires the same type for all operands and results}}
+  %z = "attn.add"(%x, %y) : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return
+}

@@ -21,6 +21,27 @@ func.func @layers(%x: tensor<?x?x32xf32>) -> tensor<?x?x64xf32> {
   return %p : tensor<?x?x64xf32>
 }
 
+// CHECK-LABEL: func.func @more_layers
+func.func @more_layers(%x: tensor<?x?x32xf32>, %y: tensor<?x?x32xf32>) -> tensor<?x?x32xf32> {
+  // CHECK: attn.gelu %{{.+}} : tensor<?x?x32xf32>
+  // CHECK: attn.add %{{.+}}, %{{.+}} : tensor<?x?x32xf32>
+  // CHECK: attn.sub
+  // CHECK: attn.mul
+  // CHECK: attn.log_softmax %{{.+}} : tensor<?x?x32xf32>
+  // CHECK: attn.layer_norm %{{.+}}, %{{.+}} bias %{{.+}} {epsilon = 9.99999974E-6 : f32} : (tensor<?x?x32xf32>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x?x32xf32>
+  // CHECK: attn.layer_norm %{{.+}} {epsilon = 1.000000e-01 : f32} : (tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+  %g = attn.gelu %x : tensor<?x?x32xf32>
+  %a = attn.add %g, %y : tensor<?x?x32xf32>
+  %s = attn.sub %a, %y : tensor<?x?x32xf32>
+  %m = attn.mul %s, %y : tensor<?x?x32xf32>
+  %l = attn.log_softmax %m : tensor<?x?x32xf32>
+  %w = attn.param "n.weight" : tensor<32xf32>
+  %b = attn.param "n.bias" : tensor<32xf32>
+  %n = attn.layer_norm %l, %w bias %b {epsilon = 1.0e-5 : f32} : (tensor<?x?x32xf32>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x?x32xf32>
+  %p = attn.layer_norm %n {epsilon = 0.1 : f32} : (tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+  return %p : tensor<?x?x32xf32>
+}
+
 // CHECK-LABEL: func.func @attention
 func.func @attention(%q: tensor<?x?x32xf32>, %k: tensor<?x?x32xf32>, %v: tensor<?x?x16xf32>,
                      %m: tensor<?x?xi32>) -> tensor<?x?x16xf32> {

@@ -136,6 +136,54 @@ def attention_variants(name, seed, batch, s, t):
     c.save()
 
 
+def elementwise(name, seed, batch, length):
+    c = Case("elementwise", name, seed)
+    x = c.input("x", batch, length, 24)
+    y = c.input("y", batch, length, 24)
+
+    def layer_norm(prefix, t, eps=1e-5):
+        w, b = c.randn(24, scale=0.5) + 1.0, c.randn(24, scale=0.1)
+        c.weights[prefix + ".weight"], c.weights[prefix + ".bias"] = w, b
+        return F.layer_norm(t, (24,), w, b, eps)
+
+    c.output("n", layer_norm("n", x))
+    c.output("e", layer_norm("e", y, eps=0.1))
+    c.output("g", F.gelu(x))
+    c.output("ls", F.log_softmax(x, dim=-1))
+    c.output("r", x + y * x - y)
+    c.output("d", torch.relu(x))
+    c.output("res", c.dense("res.dense0", x, 24) + x)
+    c.save()
+
+
+def transformer_encoder(name, seed, batch, length):
+    """Two torch.nn.TransformerEncoderLayer (post-norm, ReLU); attnc's q/k/v weights are the thirds of
+    PyTorch's in_proj_weight."""
+    c = Case("transformer_encoder", name, seed)
+    x = c.input("x", batch, length, 32)
+    valid = c.mask("valid", batch, length)
+    h = x
+    for i in (1, 2):
+        layer = torch.nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0, batch_first=True,
+                                                 dtype=torch.float64)
+        with torch.no_grad():
+            for p in layer.parameters():
+                p.copy_(c.randn(*p.shape, scale=p.shape[-1] ** -0.5))
+        sa = layer.self_attn
+        for j, part in enumerate("qkv"):
+            c.weights[f"{part}{i}.weight"] = sa.in_proj_weight[32 * j:32 * (j + 1)].detach()
+            c.weights[f"{part}{i}.bias"] = sa.in_proj_bias[32 * j:32 * (j + 1)].detach()
+        named = {f"a{i}": sa.out_proj, f"f{i}.dense0": layer.linear1, f"f{i}": layer.linear2,
+                 f"n{i}": layer.norm1, f"h{i}": layer.norm2}
+        for prefix, module in named.items():
+            c.weights[prefix + ".weight"] = module.weight.detach()
+            c.weights[prefix + ".bias"] = module.bias.detach()
+        layer.train()  # the inference fast path would zero padded positions; dropout is 0 anyway
+        h = layer(h, src_key_padding_mask=(valid == 0))
+    c.output("h2", h.detach())
+    c.save()
+
+
 if __name__ == "__main__":
     attention_block("b1_s5", 1, batch=1, length=5)
     attention_block("b7_s13", 2, batch=7, length=13)
@@ -143,4 +191,8 @@ if __name__ == "__main__":
     layers("b6_s9", 4, batch=6, length=9)
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
+    elementwise("b1_s3", 7, batch=1, length=3)
+    elementwise("b5_s7", 8, batch=5, length=7)
+    transformer_encoder("b1_s6", 9, batch=1, length=6)
+    transformer_encoder("b7_s11", 10, batch=7, length=11)
     print("goldens written to", GOLDENS)

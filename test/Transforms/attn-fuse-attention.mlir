@@ -11,9 +11,9 @@ func.func @chain(%q: tensor<?x?x8xf32>, %m: tensor<?x?xi32>) -> tensor<?x?x8xf32
   // CHECK-NEXT: attn.yield %[[C]]
   // CHECK-NEXT: }
   // CHECK-NEXT: return %[[K]]
-  %s = attn.score %q, %q {num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x2x?x?xf32>
+  %s = attn.score %q, %q {num_heads = 2 : i64, scale = 0.5 : f32} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x2x?x?xf32> loc("ctx")
   %p = attn.masked_softmax %s mask %m : (tensor<?x2x?x?xf32>, tensor<?x?xi32>) -> tensor<?x2x?x?xf32>
-  %c = attn.weighted_sum %p, %q : (tensor<?x2x?x?xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32> loc("ctx")
+  %c = attn.weighted_sum %p, %q : (tensor<?x2x?x?xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
   return %c : tensor<?x?x8xf32>
 }
 

@@ -1,7 +1,8 @@
 // RUN: attn-opt %s --attn-outline-kernels | FileCheck %s
 
-// A dense layer and the activations that only it feeds become one kernel; a second user of an
-// intermediate ends the chain.
+// A dense layer and the activations that only it feeds become one kernel, named after the binding of its
+// first op; a second user of an intermediate ends the chain. A binary op joins the kernel of the operand
+// that reaches it first; its other operand becomes a kernel input.
 // CHECK-LABEL: func.func @chains
 func.func @chains(%x: tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
   // CHECK: %[[W:.+]] = attn.param "w"
@@ -12,9 +13,9 @@ func.func @chains(%x: tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
   // CHECK-NEXT: attn.relu
   // CHECK-NEXT: attn.tanh
   // CHECK-NEXT: attn.yield
-  %d = attn.dense %x, %w : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  %d = attn.dense %x, %w : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32> loc("h")
   %r = attn.relu %d : tensor<?x4xf32>
-  %h = attn.tanh %r : tensor<?x4xf32> loc("h")
+  %h = attn.tanh %r : tensor<?x4xf32>
   // CHECK: %[[K1:.+]] = attn.kernel "softmax"(%[[K0]])
   // CHECK: %[[K2:.+]] = attn.kernel "sigmoid"(%[[K1]])
   // CHECK: %[[K3:.+]] = attn.kernel "relu"(%[[K1]])
@@ -23,4 +24,17 @@ func.func @chains(%x: tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
   %t = attn.relu %p : tensor<?x4xf32>
   // CHECK: return %[[K2]], %[[K3]]
   return %s, %t : tensor<?x4xf32>, tensor<?x4xf32>
+}
+
+// CHECK-LABEL: func.func @residual
+func.func @residual(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %w = attn.param "w" : tensor<8x8xf32>
+  // CHECK: %[[D:.+]] = attn.kernel "dense_y"(%[[X:.+]], %{{.+}}) :
+  // CHECK-NEXT: ^bb0(%[[A:.+]]: tensor<?x8xf32>, %[[B:.+]]: tensor<8x8xf32>):
+  // CHECK-NEXT: %[[P:.+]] = attn.dense %[[A]], %[[B]]
+  // CHECK-NEXT: %[[S:.+]] = attn.add %[[P]], %[[A]] : tensor<?x8xf32>
+  // CHECK-NEXT: attn.yield %[[S]]
+  %d = attn.dense %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32> loc("y")
+  %y = attn.add %d, %x : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
 }

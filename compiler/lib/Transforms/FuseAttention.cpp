@@ -30,7 +30,7 @@ struct AttnFuseAttentionPass : mlir::attn::impl::AttnFuseAttentionBase<AttnFuseA
     });
     KernelNamer namer(func);
     for (auto &chain : chains)
-      formKernel(chain, namer.name("attention", chain.back()));
+      formKernel(chain, namer.name("attention", chain.front()));
   }
 };
 

@@ -13,7 +13,7 @@ using namespace mlir::attn;
 
 namespace {
 
-bool isElementwise(Operation *op) { return isa<ReluOp, TanhOp, SigmoidOp>(op); }
+bool isElementwise(Operation *op) { return isa<ReluOp, TanhOp, SigmoidOp, GeluOp, AddOp, SubOp, MulOp>(op); }
 
 struct AttnOutlineKernelsPass : mlir::attn::impl::AttnOutlineKernelsBase<AttnOutlineKernelsPass> {
   void runOnOperation() override {
@@ -29,7 +29,7 @@ struct AttnOutlineKernelsPass : mlir::attn::impl::AttnOutlineKernelsBase<AttnOut
       Operation *tail = &op;
       while (tail->hasOneUse()) {
         Operation *user = *tail->getUsers().begin();
-        if (!isElementwise(user) || user->getBlock() != tail->getBlock())
+        if (!isElementwise(user) || user->getBlock() != tail->getBlock() || grouped.contains(user))
           break;
         group.push_back(user);
         tail = user;
@@ -39,7 +39,7 @@ struct AttnOutlineKernelsPass : mlir::attn::impl::AttnOutlineKernelsBase<AttnOut
     }
     KernelNamer namer(func);
     for (auto &group : groups)
-      formKernel(group, namer.name(group.front()->getName().stripDialect(), group.back()));
+      formKernel(group, namer.name(group.front()->getName().stripDialect(), group.front()));
   }
 };
 

@@ -8,7 +8,8 @@
 namespace mlir::attn {
 
 /// Hands out kernel names unique within one function: `<pattern>_<binding>` where the binding is the
-/// model-language name on the group's last op (a NameLoc from the frontend), else `<pattern>_<n>`.
+/// model-language name on the group's first op (a NameLoc from the frontend), then `_1`, `_2`, … for
+/// repeats.
 class KernelNamer {
 public:
   explicit KernelNamer(func::FuncOp func);

@@ -42,8 +42,8 @@ def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
   let summary = "Put every remaining computing op into a kernel, fusing elementwise consumers";
   let description = [{
     Every attn computing op outside a kernel becomes a kernel of its own; a chain of elementwise ops
-    (relu, tanh, sigmoid) that is the only user of its producer joins the producer's kernel, so a dense
-    layer and its activation are one pass over memory. Afterwards a function holds only parameters,
+    (relu, tanh, sigmoid, gelu, add, sub, mul) that is the only user of its producer joins the producer's
+    kernel, so a dense layer, its activation and a residual addition are one pass over memory. Afterwards a function holds only parameters,
     kernels and its return.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];

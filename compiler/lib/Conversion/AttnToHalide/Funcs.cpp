@@ -81,7 +81,15 @@ private:
         .Case([&](SigmoidOp s) {
           return lowerUnary(s, [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); });
         })
-        .Case([&](SoftmaxOp s) { return lowerSoftmax(s); })
+        .Case([&](GeluOp g) {
+          return lowerUnary(g, [](Expr x) { return 0.5f * x * (1.0f + Halide::erf(x * float(M_SQRT1_2))); });
+        })
+        .Case([&](AddOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l + r; }); })
+        .Case([&](SubOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l - r; }); })
+        .Case([&](MulOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l * r; }); })
+        .Case([&](SoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/false); })
+        .Case([&](LogSoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/true); })
+        .Case([&](LayerNormOp l) { return lowerLayerNorm(l); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](MaskedSoftmaxOp m) { return lowerMaskedSoftmax(m); })
         .Case([&](WeightedSumOp w) { return lowerWeightedSum(w); })
@@ -128,9 +136,20 @@ private:
     return HTensor{f, x.shape};
   }
 
-  /// Softmax over the last dimension, shifted by the row maximum for stability.
-  FailureOr<HTensor> lowerSoftmax(SoftmaxOp op) {
-    const HTensor &x = values[op.getInput()];
+  template <typename OpT, typename Fn>
+  FailureOr<HTensor> lowerBinary(OpT op, Fn fn) {
+    const HTensor &a = values[op.getLhs()];
+    const HTensor &b = values[op.getRhs()];
+    std::vector<Var> vars = makeVars(a.rank(), "e");
+    Func f(name(op, "map"));
+    f(vars) = fn(a.func(vars), b.func(vars));
+    out.elementwise.push_back(f);
+    return HTensor{f, a.shape};
+  }
+
+  /// Softmax (or log-softmax) over the last dimension, shifted by the row maximum for stability.
+  FailureOr<HTensor> lowerSoftmax(Value input, Operation *op, bool log) {
+    const HTensor &x = values[input];
     SoftmaxStages s;
     s.x = Var("x");
     s.rows = makeVars(x.rank() - 1, "r");
@@ -142,9 +161,39 @@ private:
     s.sum = Func(name(op, "sum"));
     s.sum(s.rows) = 0.0f;
     s.sum(s.rows) += s.exp(prepend(r, s.rows));
-    s.result = Func(name(op, "softmax"));
-    s.result(prepend(s.x, s.rows)) = s.exp(prepend(s.x, s.rows)) / s.sum(s.rows);
+    s.result = Func(name(op, log ? "log_softmax" : "softmax"));
+    std::vector<Expr> at = prepend(s.x, s.rows);
+    s.result(at) = log ? x.func(at) - s.max(s.rows) - Halide::log(s.sum(s.rows)) : s.exp(at) / s.sum(s.rows);
     out.softmax.push_back(s);
+    return HTensor{s.result, x.shape};
+  }
+
+  /// (x - mean) / sqrt(var + eps) · w + b over the last dimension, with the biased variance.
+  FailureOr<HTensor> lowerLayerNorm(LayerNormOp op) {
+    const HTensor &x = values[op.getInput()];
+    LayerNormStages s;
+    s.x = Var("x");
+    s.rows = makeVars(x.rank() - 1, "r");
+    int64_t width = staticDim(op.getInput(), x.rank() - 1);
+    RDom r(0, static_cast<int>(width), "rx");
+    float inv = 1.0f / static_cast<float>(width);
+    s.mean = Func(name(op, "mean"));
+    s.mean(s.rows) = 0.0f;
+    s.mean(s.rows) += x.func(prepend(r, s.rows)) * inv;
+    s.variance = Func(name(op, "variance"));
+    s.variance(s.rows) = 0.0f;
+    Expr centered = x.func(prepend(r, s.rows)) - s.mean(s.rows);
+    s.variance(s.rows) += centered * centered * inv;
+    std::vector<Expr> at = prepend(s.x, s.rows);
+    Expr y = (x.func(at) - s.mean(s.rows)) /
+             Halide::sqrt(s.variance(s.rows) + op.getEpsilon().convertToFloat());
+    if (op.getWeight())
+      y = y * values[op.getWeight()].func(s.x);
+    if (op.getBias())
+      y = y + values[op.getBias()].func(s.x);
+    s.result = Func(name(op, "layer_norm"));
+    s.result(at) = y;
+    out.layerNorm.push_back(s);
     return HTensor{s.result, x.shape};
   }
 

@@ -33,8 +33,15 @@ struct DenseStages {
   std::vector<Halide::Var> rows; // innermost first
 };
 
+/// softmax and log_softmax: the row maximum, exponentials and their sum.
 struct SoftmaxStages {
   Halide::Func max, exp, sum, result;
+  Halide::Var x;
+  std::vector<Halide::Var> rows;
+};
+
+struct LayerNormStages {
+  Halide::Func mean, variance, result;
   Halide::Var x;
   std::vector<Halide::Var> rows;
 };
@@ -64,6 +71,7 @@ struct LoweredKernel {
   std::vector<Halide::Func> elementwise;
   std::vector<DenseStages> dense;
   std::vector<SoftmaxStages> softmax;
+  std::vector<LayerNormStages> layerNorm;
   std::vector<ScoreStages> score;
   std::vector<MaskedSoftmaxStages> maskedSoftmax;
   std::vector<WeightedSumStages> weightedSum;

@@ -3,6 +3,8 @@
 // Schedules are vectorized across the innermost tensor dimension and parallel across the outermost.
 #include "Lowering.h"
 
+#include <set>
+
 using namespace mlir::attn::halide;
 using Halide::Func;
 using Halide::LoopLevel;
@@ -20,8 +22,9 @@ bool patternIs(const LoweredKernel &k, std::initializer_list<const char *> head)
   for (const char *name : head)
     if (k.pattern[i++] != name)
       return false;
+  static const std::set<std::string> elementwise = {"relu", "tanh", "sigmoid", "gelu", "add", "sub", "mul"};
   for (; i < k.pattern.size(); ++i)
-    if (k.pattern[i] != "relu" && k.pattern[i] != "tanh" && k.pattern[i] != "sigmoid")
+    if (!elementwise.count(k.pattern[i]))
       return false;
   return true;
 }
@@ -102,24 +105,33 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   m.sum.compute_at(row);
 }
 
+/// Row reductions (softmax, layer norm): the output is vectorized along the row and parallel across rows;
+/// each row's statistics are computed once, just before the row is written. Returns the loop level of one
+/// row (the root for a rank-1 tensor).
+LoopLevel scheduleRows(Func out, int vw) {
+  std::vector<Var> args = out.args();
+  out.vectorize(args.front(), vw, Guard);
+  if (args.size() < 2)
+    return LoopLevel::root();
+  out.parallel(args.back());
+  return LoopLevel(out, args[1]);
+}
+
 /// Softmax: per row, the exponentials are stored once and reused by the sum and the division.
 void scheduleSoftmax(LoweredKernel &k, int vw) {
   SoftmaxStages &s = k.softmax.front();
-  Func out = k.outputs.front();
-  std::vector<Var> args = out.args();
-  out.vectorize(args.front(), vw, Guard);
-  if (args.size() > 1)
-    out.parallel(args.back());
-  if (args.size() < 2) {
-    s.max.compute_root();
-    s.exp.compute_root().vectorize(s.x, vw, Guard);
-    s.sum.compute_root();
-    return;
-  }
-  LoopLevel row(out, args[1]);
+  LoopLevel row = scheduleRows(k.outputs.front(), vw);
   s.max.compute_at(row);
   s.exp.compute_at(row).vectorize(s.x, vw, Guard);
   s.sum.compute_at(row);
+}
+
+/// Layer norm: per row, the mean and then the variance, then the normalized row.
+void scheduleLayerNorm(LoweredKernel &k, int vw) {
+  LayerNormStages &s = k.layerNorm.front();
+  LoopLevel row = scheduleRows(k.outputs.front(), vw);
+  s.mean.compute_at(row);
+  s.variance.compute_at(row);
 }
 
 /// Any other kernel: every stage with a reduction is computed once, flat-scheduled; maps are inlined.
@@ -132,6 +144,10 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
   for (SoftmaxStages &s : k.softmax) {
     root(s.max);
     root(s.sum);
+  }
+  for (LayerNormStages &s : k.layerNorm) {
+    root(s.mean);
+    root(s.variance);
   }
   for (ScoreStages &s : k.score)
     root(s.dot);
@@ -151,8 +167,10 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Ta
     scheduleDense(k, vw);
   else if (patternIs(k, {"score", "masked_softmax", "weighted_sum"}) && k.pattern.size() == 3)
     scheduleAttention(k, vw);
-  else if (patternIs(k, {"softmax"}))
+  else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
     scheduleSoftmax(k, vw);
+  else if (patternIs(k, {"layer_norm"}))
+    scheduleLayerNorm(k, vw);
   else
     scheduleGeneric(k, vw);
 }

@@ -76,6 +76,20 @@ class Attn_UnaryOp<string mnemonic, string formula>
 def Attn_ReluOp : Attn_UnaryOp<"relu", "max(x, 0)">;
 def Attn_TanhOp : Attn_UnaryOp<"tanh", "tanh(x)">;
 def Attn_SigmoidOp : Attn_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
+def Attn_GeluOp : Attn_UnaryOp<"gelu", "x·Φ(x) = x/2 · (1 + erf(x/√2)) (the exact GELU)">;
+
+class Attn_BinaryOp<string mnemonic, string formula>
+    : Attn_ComputeOp<mnemonic, [SameOperandsAndResultType]> {
+  let summary = "elementwise " # formula;
+  let description = "Computes " # formula # " element by element on two tensors of the same shape.\n\n"
+                    "```mlir\n%y = attn." # mnemonic # " %a, %b : tensor<?x?x32xf32>\n```";
+  let arguments = (ins Attn_F32Tensor:$lhs, Attn_F32Tensor:$rhs);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def Attn_AddOp : Attn_BinaryOp<"add", "a + b">;
+def Attn_SubOp : Attn_BinaryOp<"sub", "a - b">;
+def Attn_MulOp : Attn_BinaryOp<"mul", "a · b">;
 
 def Attn_SoftmaxOp : Attn_ComputeOp<"softmax", [SameOperandsAndResultType]> {
   let summary = "softmax over the last dimension";
@@ -86,6 +100,37 @@ def Attn_SoftmaxOp : Attn_ComputeOp<"softmax", [SameOperandsAndResultType]> {
   }];
   let arguments = (ins Attn_F32Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Attn_LogSoftmaxOp : Attn_ComputeOp<"log_softmax", [SameOperandsAndResultType]> {
+  let summary = "log-softmax over the last dimension";
+  let description = [{
+    x - max(x) - log(Σ exp(x - max(x))) over the last dimension.
+
+    ```mlir
+    %p = attn.log_softmax %x : tensor<?x?x10xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Attn_LayerNormOp : Attn_ComputeOp<"layer_norm", [AttrSizedOperandSegments]> {
+  let summary = "layer normalization over the last dimension";
+  let description = [{
+    (x - mean) / sqrt(var + epsilon) · weight + bias over the last dimension (size D, static), with the
+    biased variance, as torch.nn.LayerNorm. `weight` and `bias` are [D] and optional.
+
+    ```mlir
+    %y = attn.layer_norm %x, %w bias %b {epsilon = 1.0e-05 : f32}
+        : (tensor<?x?x32xf32>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x?x32xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Optional<Attn_F32Tensor>:$weight,
+                       Optional<Attn_F32Tensor>:$bias, F32Attr:$epsilon);
+  let assemblyFormat = [{
+    $input (`,` $weight^)? (`bias` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
 }
 
 def Attn_DotAttentionOp : Attn_ComputeOp<"dot_attention"> {
