@@ -63,7 +63,7 @@ struct Number {
 };
 
 /// The kinds of argument a layer takes.
-enum class ArgKind { Tensor, Int, Float, Bool };
+enum class ArgKind { Tensor, Int, Float, Bool, String };
 
 struct ParamSpec {
   const char *name;
@@ -89,6 +89,34 @@ const std::vector<LayerSpec> &layers() {
       {"log_softmax", {{"x", ArgKind::Tensor, true}}, "log_softmax(x)"},
       {"layer_norm", {{"x", ArgKind::Tensor, true}, {"eps", ArgKind::Float, false}}, "layer_norm(x, eps = 1e-5)"},
       {"dropout", {{"x", ArgKind::Tensor, true}, {"rate", ArgKind::Float, false}}, "dropout(x, rate = 0.1)"},
+      {"conv2d",
+       {{"x", ArgKind::Tensor, true},
+        {"channels", ArgKind::Int, true},
+        {"kernel", ArgKind::Int, true},
+        {"stride", ArgKind::Int, false},
+        {"padding", ArgKind::Int, false},
+        {"dilation", ArgKind::Int, false},
+        {"groups", ArgKind::Int, false},
+        {"bias", ArgKind::Bool, false}},
+       "conv2d(x, channels, kernel, stride = 1, padding = 0, dilation = 1, groups = 1, bias = true)"},
+      {"max_pool",
+       {{"x", ArgKind::Tensor, true}, {"kernel", ArgKind::Int, true}, {"stride", ArgKind::Int, false},
+        {"padding", ArgKind::Int, false}},
+       "max_pool(x, kernel, stride = kernel, padding = 0)"},
+      {"avg_pool",
+       {{"x", ArgKind::Tensor, true}, {"kernel", ArgKind::Int, true}, {"stride", ArgKind::Int, false},
+        {"padding", ArgKind::Int, false}},
+       "avg_pool(x, kernel, stride = kernel, padding = 0)"},
+      {"global_pool", {{"x", ArgKind::Tensor, true}, {"mode", ArgKind::String, false}},
+       "global_pool(x, mode = \"avg\")"},
+      {"batch_norm", {{"x", ArgKind::Tensor, true}, {"eps", ArgKind::Float, false}}, "batch_norm(x, eps = 1e-5)"},
+      {"flatten", {{"x", ArgKind::Tensor, true}}, "flatten(x)"},
+      {"channel_attention", {{"x", ArgKind::Tensor, true}, {"reduction", ArgKind::Int, false}},
+       "channel_attention(x, reduction = 8)"},
+      {"spatial_attention", {{"x", ArgKind::Tensor, true}, {"kernel", ArgKind::Int, false}},
+       "spatial_attention(x, kernel = 7)"},
+      {"self_attention_2d", {{"x", ArgKind::Tensor, true}, {"reduction", ArgKind::Int, false}},
+       "self_attention_2d(x, reduction = 2)"},
       {"dot_attention",
        {{"query", ArgKind::Tensor, true},
         {"keys", ArgKind::Tensor, true},
@@ -436,6 +464,221 @@ private:
     return Tensor{op.getResult(), x->shape};
   }
 
+  //===--------------------------------------------------------------------===//
+  // Convolutional layers
+  //===--------------------------------------------------------------------===//
+
+  /// An optional integer argument that must be at least `min`.
+  std::optional<int64_t> intArg(const BoundArgs &args, StringRef name, int64_t fallback, int64_t min) {
+    const Expr *e = args.get(name);
+    if (!e)
+      return fallback;
+    std::optional<int64_t> v = evalInt(*e, "'" + name.str() + "'");
+    if (v && *v < min) {
+      error(e->getLoc()) << "expected '" << name << "' >= " << min << ", found " << *v;
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  /// Layers over feature maps take f32 [B, C, H, W] with static C, H and W.
+  std::optional<Tensor> featureMap(const BoundArgs &args, StringRef layer) {
+    const Expr &e = *args.get("x");
+    std::optional<Tensor> x = genTensor(e, false, "'x'");
+    if (!x || !expectF32(*x, e, layer, "x"))
+      return std::nullopt;
+    if (x->shape.size() != 4 || !x->shape[1].symbol.empty() || !x->shape[2].symbol.empty() ||
+        !x->shape[3].symbol.empty()) {
+      error(e.getLoc()) << layer << " expects feature maps [batch, channels, height, width] with constant "
+                        << "channels, height and width, found " << str(x->shape);
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  /// Sets the result type of a freshly built op from its dimension sources (the dialect's single
+  /// definition of its shape) and returns the result with its symbolic shape. `x` is operand 0.
+  Tensor finish(mlir::Operation *op, const Tensor &x) {
+    SymShape shape;
+    for (const mlir::attn::DimSource &src : llvm::cast<mlir::attn::ShapedOpInterface>(op).getResultDimSources()) {
+      if (src.isConstant())
+        shape.push_back({src.size, ""});
+      else if (src.operand == 0)
+        shape.push_back(x.shape[src.dim]);
+      else
+        shape.push_back({llvm::cast<mlir::RankedTensorType>(op->getOperand(src.operand).getType()).getDimSize(src.dim), ""});
+    }
+    op->getResult(0).setType(irType(shape));
+    return Tensor{op->getResult(0), shape};
+  }
+
+  std::optional<Tensor> genConv2D(const CallExpr &call, const BoundArgs &args, const std::string &prefix) {
+    std::optional<Tensor> x = featureMap(args, "conv2d");
+    std::optional<int64_t> channels = intArg(args, "channels", 0, 1), kernel = intArg(args, "kernel", 0, 1),
+                           stride = intArg(args, "stride", 1, 1), padding = intArg(args, "padding", 0, 0),
+                           dilation = intArg(args, "dilation", 1, 1), groups = intArg(args, "groups", 1, 1);
+    std::optional<bool> bias = true;
+    if (const Expr *b = args.get("bias"))
+      bias = evalBool(*b, "'bias'");
+    if (!x || !channels || !kernel || !stride || !padding || !dilation || !groups || !bias)
+      return std::nullopt;
+    int64_t cin = x->shape[1].size;
+    if (cin % *groups != 0 || *channels % *groups != 0) {
+      error(call.getLoc()) << "conv2d: input channels (" << cin << ") and output channels (" << *channels
+                           << ") must be divisible by groups (" << *groups << ")";
+      return std::nullopt;
+    }
+    for (int d = 2; d < 4; ++d)
+      if (x->shape[d].size + 2 * *padding < *dilation * (*kernel - 1) + 1) {
+        error(call.getLoc()) << "conv2d: a " << *kernel << "×" << *kernel << " kernel (dilation " << *dilation
+                             << ") does not fit the input " << str(x->shape) << " with padding " << *padding;
+        return std::nullopt;
+      }
+    mlir::Location l = loc(call.getLoc());
+    mlir::Value w = param(prefix + ".weight", {*channels, cin / *groups, *kernel, *kernel}, l);
+    mlir::Value b = *bias ? param(prefix + ".bias", {*channels}, l) : mlir::Value();
+    auto op = mlir::attn::Conv2DOp::create(
+        builder, opLoc(call), irType(x->shape), x->value, w, b, builder.getDenseI64ArrayAttr({*stride, *stride}),
+        builder.getDenseI64ArrayAttr({*padding, *padding}), builder.getDenseI64ArrayAttr({*dilation, *dilation}),
+        builder.getI64IntegerAttr(*groups));
+    return finish(op, *x);
+  }
+
+  std::optional<Tensor> genPool(const CallExpr &call, const BoundArgs &args, StringRef kind) {
+    StringRef layer = kind == "max" ? "max_pool" : "avg_pool";
+    std::optional<Tensor> x = featureMap(args, layer);
+    std::optional<int64_t> kernel = intArg(args, "kernel", 0, 1);
+    if (!kernel)
+      return std::nullopt;
+    std::optional<int64_t> stride = intArg(args, "stride", *kernel, 1), padding = intArg(args, "padding", 0, 0);
+    if (!x || !stride || !padding)
+      return std::nullopt;
+    if (2 * *padding > *kernel) {
+      error(args.get("padding")->getLoc()) << layer << ": padding (" << *padding
+                                           << ") must be at most half the kernel (" << *kernel << ")";
+      return std::nullopt;
+    }
+    if (x->shape[2].size + 2 * *padding < *kernel || x->shape[3].size + 2 * *padding < *kernel) {
+      error(call.getLoc()) << layer << ": a " << *kernel << "×" << *kernel << " window does not fit the input "
+                           << str(x->shape) << " with padding " << *padding;
+      return std::nullopt;
+    }
+    auto op = mlir::attn::Pool2DOp::create(builder, opLoc(call), irType(x->shape), x->value,
+                                           builder.getStringAttr(kind), builder.getDenseI64ArrayAttr({*kernel, *kernel}),
+                                           builder.getDenseI64ArrayAttr({*stride, *stride}),
+                                           builder.getDenseI64ArrayAttr({*padding, *padding}));
+    return finish(op, *x);
+  }
+
+  std::optional<Tensor> genGlobalPool(const CallExpr &call, const BoundArgs &args) {
+    std::optional<Tensor> x = featureMap(args, "global_pool");
+    std::string mode = "avg";
+    if (const Expr *m = args.get("mode")) {
+      auto *s = llvm::dyn_cast<StringExpr>(m);
+      if (!s || (s->getValue() != "avg" && s->getValue() != "max")) {
+        error(m->getLoc()) << "expected mode \"avg\" or \"max\" for global_pool";
+        return std::nullopt;
+      }
+      mode = s->getValue().str();
+    }
+    if (!x)
+      return std::nullopt;
+    auto op = mlir::attn::GlobalPoolOp::create(builder, opLoc(call), irType(x->shape), x->value,
+                                               builder.getStringAttr(mode));
+    return finish(op, *x);
+  }
+
+  std::optional<Tensor> genBatchNorm(const CallExpr &call, const BoundArgs &args, const std::string &prefix) {
+    const Expr &e = *args.get("x");
+    std::optional<Tensor> x = genTensor(e, false, "'x'");
+    std::optional<Number> eps = Number{1e-5, false};
+    if (const Expr *v = args.get("eps"))
+      eps = evalNumber(*v);
+    if (!x || !eps || !expectF32(*x, e, "batch_norm", "x"))
+      return std::nullopt;
+    if (!(eps->value > 0)) {
+      error(args.get("eps")->getLoc()) << "expected a positive eps, found " << str(eps->value);
+      return std::nullopt;
+    }
+    if (x->shape.size() < 2 || !x->shape[1].symbol.empty()) {
+      error(e.getLoc()) << "batch_norm expects [batch, channels, ...] with a constant channel count, found "
+                        << str(x->shape);
+      return std::nullopt;
+    }
+    int64_t c = x->shape[1].size;
+    mlir::Location l = loc(call.getLoc());
+    mlir::Value w = param(prefix + ".weight", {c}, l), b = param(prefix + ".bias", {c}, l),
+                mean = param(prefix + ".running_mean", {c}, l), var = param(prefix + ".running_var", {c}, l);
+    auto op = mlir::attn::BatchNormOp::create(builder, opLoc(call), irType(x->shape), x->value, w, b, mean, var,
+                                              builder.getF32FloatAttr(static_cast<float>(eps->value)));
+    return finish(op, *x);
+  }
+
+  std::optional<Tensor> genFlatten(const CallExpr &call, const BoundArgs &args) {
+    const Expr &e = *args.get("x");
+    std::optional<Tensor> x = genTensor(e, false, "'x'");
+    if (!x || !expectF32(*x, e, "flatten", "x"))
+      return std::nullopt;
+    if (x->shape.size() < 2 ||
+        llvm::any_of(llvm::ArrayRef(x->shape).drop_front(), [](const SymDim &d) { return !d.symbol.empty(); })) {
+      error(e.getLoc()) << "flatten expects constant dimensions after the first, found " << str(x->shape);
+      return std::nullopt;
+    }
+    auto op = mlir::attn::FlattenOp::create(builder, opLoc(call), irType(x->shape), x->value);
+    return finish(op, *x);
+  }
+
+  /// channel_attention, spatial_attention and self_attention_2d: attention over a feature map's channels
+  /// or positions, returning a reweighted map of the same shape.
+  std::optional<Tensor> genFeatureAttention(const CallExpr &call, const BoundArgs &args, StringRef layer,
+                                            const std::string &prefix) {
+    std::optional<Tensor> x = featureMap(args, layer);
+    if (!x)
+      return std::nullopt;
+    int64_t c = x->shape[1].size;
+    mlir::Location l = loc(call.getLoc()), at = opLoc(call);
+    mlir::Operation *op = nullptr;
+    if (layer == "spatial_attention") {
+      std::optional<int64_t> k = intArg(args, "kernel", 7, 1);
+      if (!k)
+        return std::nullopt;
+      if (*k % 2 == 0) {
+        error(args.get("kernel")->getLoc()) << "spatial_attention needs an odd kernel, found " << *k;
+        return std::nullopt;
+      }
+      mlir::Value w = param(prefix + ".conv.weight", {1, 2, *k, *k}, l);
+      op = mlir::attn::SpatialAttentionOp::create(builder, at, irType(x->shape), x->value, w);
+      return finish(op, *x);
+    }
+    bool isChannel = layer == "channel_attention";
+    std::optional<int64_t> r = intArg(args, "reduction", isChannel ? 8 : 2, 1);
+    if (!r)
+      return std::nullopt;
+    if (c % *r != 0) {
+      error(args.get("reduction") ? args.get("reduction")->getLoc() : call.getLoc())
+          << layer << ": the channel count (" << c << ") must be divisible by the reduction (" << *r << ")";
+      return std::nullopt;
+    }
+    int64_t inner = c / *r;
+    auto projection = [&](StringRef name, int64_t out, int64_t in) {
+      return std::pair{param(prefix + "." + name.str() + ".weight", {out, in}, l),
+                       param(prefix + "." + name.str() + ".bias", {out}, l)};
+    };
+    if (isChannel) {
+      auto [w1, b1] = projection("fc1", inner, c);
+      auto [w2, b2] = projection("fc2", c, inner);
+      op = mlir::attn::ChannelAttentionOp::create(builder, at, irType(x->shape), x->value, w1, b1, w2, b2);
+    } else {
+      auto [wq, bq] = projection("theta", inner, c);
+      auto [wk, bk] = projection("phi", inner, c);
+      auto [wv, bv] = projection("g", inner, c);
+      auto [wo, bo] = projection("out", c, inner);
+      op = mlir::attn::SelfAttention2DOp::create(builder, at, irType(x->shape), x->value, wq, bq, wk, bk, wv, bv,
+                                                 wo, bo);
+    }
+    return finish(op, *x);
+  }
+
   /// Dropout is the identity at inference; its rate is still checked.
   std::optional<Tensor> genDropout(const BoundArgs &args) {
     std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
@@ -576,6 +819,18 @@ private:
       return genLayerNorm(call, *args, prefix);
     if (name == "dropout")
       return genDropout(*args);
+    if (name == "conv2d")
+      return genConv2D(call, *args, prefix);
+    if (name == "max_pool" || name == "avg_pool")
+      return genPool(call, *args, name == "max_pool" ? "max" : "avg");
+    if (name == "global_pool")
+      return genGlobalPool(call, *args);
+    if (name == "batch_norm")
+      return genBatchNorm(call, *args, prefix);
+    if (name == "flatten")
+      return genFlatten(call, *args);
+    if (name == "channel_attention" || name == "spatial_attention" || name == "self_attention_2d")
+      return genFeatureAttention(call, *args, name, prefix);
     return genUnary(call, *args, name);
   }
 

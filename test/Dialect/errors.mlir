@@ -346,3 +346,123 @@ func.func @binary_types(%x: tensor<?x8xf32>, %y: tensor<?x4xf32>) {
   %z = "attn.add"(%x, %y) : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
   return
 }
+
+// -----
+
+func.func @conv_rank(%x: tensor<?x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{'attn.conv2d' op expects an input of rank 4 [batch, channels, height, width], found rank 3 [?, 8, 8]}}
+  %y = attn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<?x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_dynamic(%x: tensor<?x1x?x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{'attn.conv2d' op expects static channels, height and width, found [?, 1, ?, 8]}}
+  %y = attn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<?x1x?x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_groups(%x: tensor<?x3x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{'attn.conv2d' op expects input channels (3) and output channels (4) divisible by groups (2)}}
+  %y = attn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 2 : i64} : (tensor<?x3x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_weight(%x: tensor<?x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) {
+  // expected-error @+1 {{'attn.conv2d' op expects a weight with 3 input channels per group (input channels / groups), found [4, 2, 3, 3]}}
+  %y = attn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<?x3x8x8xf32>, tensor<4x2x3x3xf32>) -> tensor<?x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_stride(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{'attn.conv2d' op expects stride values >= 1, found 0}}
+  %y = attn.conv2d %x, %w {stride = array<i64: 0, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @conv_fit(%x: tensor<?x1x2x2xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{'attn.conv2d' op expects the kernel to fit the padded input, found input [?, 1, 2, 2] and weight [4, 1, 3, 3]}}
+  %y = attn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<?x1x2x2xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @conv_result(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{'attn.conv2d' op result shape [?, 4, 8, 8] does not match the shape [?, 4, 6, 6] implied by the operands}}
+  %y = attn.conv2d %x, %w {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @pool_kind(%x: tensor<?x1x8x8xf32>) {
+  // expected-error @+1 {{'attn.pool2d' op expects kind "max" or "avg", found "min"}}
+  %y = attn.pool2d %x {kind = "min", kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<?x1x8x8xf32>) -> tensor<?x1x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @pool_padding(%x: tensor<?x1x8x8xf32>) {
+  // expected-error @+1 {{'attn.pool2d' op expects padding at most half the kernel, found padding 2 for kernel 2}}
+  %y = attn.pool2d %x {kind = "max", kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 2, 2>} : (tensor<?x1x8x8xf32>) -> tensor<?x1x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @global_pool_rank(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.global_pool' op expects an input of rank 4 [batch, channels, height, width], found rank 2 [?, 8]}}
+  %y = attn.global_pool %x {kind = "avg"} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_channels(%x: tensor<?x8x4x4xf32>, %v: tensor<8xf32>, %m: tensor<4xf32>) {
+  // expected-error @+1 {{'attn.batch_norm' op expects the channel count of mean [4] and the input [?, 8, 4, 4] to agree, found 4 and 8}}
+  %y = attn.batch_norm %x, %v, %v, %m, %v {epsilon = 1.0e-5 : f32} : (tensor<?x8x4x4xf32>, tensor<8xf32>, tensor<8xf32>, tensor<4xf32>, tensor<8xf32>) -> tensor<?x8x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @flatten_dynamic(%x: tensor<?x?x4xf32>) {
+  // expected-error @+1 {{'attn.flatten' op expects static dimensions after the first, found [?, ?, 4]}}
+  %y = attn.flatten %x : (tensor<?x?x4xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @channel_attention_weights(%x: tensor<?x8x4x4xf32>, %w1: tensor<2x8xf32>, %b1: tensor<2xf32>, %w2: tensor<8x3xf32>, %b2: tensor<8xf32>) {
+  // expected-error @+1 {{'attn.channel_attention' op expects the second weight to be [8, 2], found [8, 3]}}
+  %y = attn.channel_attention %x, %w1, %b1, %w2, %b2 : (tensor<?x8x4x4xf32>, tensor<2x8xf32>, tensor<2xf32>, tensor<8x3xf32>, tensor<8xf32>) -> tensor<?x8x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @spatial_attention_kernel(%x: tensor<?x8x4x4xf32>, %w: tensor<1x2x4x4xf32>) {
+  // expected-error @+1 {{'attn.spatial_attention' op expects a weight [1, 2, k, k] with an odd k, found [1, 2, 4, 4]}}
+  %y = attn.spatial_attention %x, %w : (tensor<?x8x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<?x8x4x4xf32>
+  return
+}
+
+// -----
+
+func.func @self_attention_bias(%x: tensor<?x8x4x4xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>, %c: tensor<5xf32>, %wo: tensor<8x4xf32>, %bo: tensor<8xf32>) {
+  // expected-error @+1 {{'attn.self_attention_2d' op expects the key bias to be [4], found [5]}}
+  %y = attn.self_attention_2d %x, %w, %b, %w, %c, %w, %b, %wo, %bo : (tensor<?x8x4x4xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4x8xf32>, tensor<5xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<8xf32>) -> tensor<?x8x4x4xf32>
+  return
+}

@@ -73,3 +73,33 @@ func.func @kernel(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   }
   return %k : tensor<?x8xf32>
 }
+
+// CHECK-LABEL: func.func @cnn
+func.func @cnn(%x: tensor<?x3x9x7xf32>) -> tensor<?x96xf32> {
+  %w = attn.param "c.weight" : tensor<8x3x3x3xf32>
+  %b = attn.param "c.bias" : tensor<8xf32>
+  // CHECK: attn.conv2d %{{.+}}, %{{.+}}, %{{.+}} {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1>, stride = array<i64: 1, 1>} : (tensor<?x3x9x7xf32>, tensor<8x3x3x3xf32>, tensor<8xf32>) -> tensor<?x8x9x7xf32>
+  %c = attn.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64} : (tensor<?x3x9x7xf32>, tensor<8x3x3x3xf32>, tensor<8xf32>) -> tensor<?x8x9x7xf32>
+  // CHECK: attn.batch_norm %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} {epsilon = 9.99999974E-6 : f32}
+  %n = attn.batch_norm %c, %b, %b, %b, %b {epsilon = 1.0e-5 : f32} : (tensor<?x8x9x7xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x8x9x7xf32>
+  %w1 = attn.param "a.fc1.weight" : tensor<2x8xf32>
+  %b1 = attn.param "a.fc1.bias" : tensor<2xf32>
+  %w2 = attn.param "a.fc2.weight" : tensor<8x2xf32>
+  // CHECK: attn.channel_attention
+  %a = attn.channel_attention %n, %w1, %b1, %w2, %b : (tensor<?x8x9x7xf32>, tensor<2x8xf32>, tensor<2xf32>, tensor<8x2xf32>, tensor<8xf32>) -> tensor<?x8x9x7xf32>
+  %ws = attn.param "s.conv.weight" : tensor<1x2x7x7xf32>
+  // CHECK: attn.spatial_attention %{{.+}}, %{{.+}} : (tensor<?x8x9x7xf32>, tensor<1x2x7x7xf32>) -> tensor<?x8x9x7xf32>
+  %s = attn.spatial_attention %a, %ws : (tensor<?x8x9x7xf32>, tensor<1x2x7x7xf32>) -> tensor<?x8x9x7xf32>
+  %wq = attn.param "n.theta.weight" : tensor<4x8xf32>
+  %bq = attn.param "n.theta.bias" : tensor<4xf32>
+  %wo = attn.param "n.out.weight" : tensor<8x4xf32>
+  // CHECK: attn.self_attention_2d
+  %l = attn.self_attention_2d %s, %wq, %bq, %wq, %bq, %wq, %bq, %wo, %b : (tensor<?x8x9x7xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<8xf32>) -> tensor<?x8x9x7xf32>
+  // CHECK: attn.pool2d %{{.+}} {kernel = array<i64: 2, 2>, kind = "max", padding = array<i64: 0, 0>, stride = array<i64: 2, 2>} : (tensor<?x8x9x7xf32>) -> tensor<?x8x4x3xf32>
+  %p = attn.pool2d %l {kind = "max", kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : (tensor<?x8x9x7xf32>) -> tensor<?x8x4x3xf32>
+  // CHECK: attn.global_pool %{{.+}} {kind = "avg"} : (tensor<?x8x4x3xf32>) -> tensor<?x8xf32>
+  %g = attn.global_pool %p {kind = "avg"} : (tensor<?x8x4x3xf32>) -> tensor<?x8xf32>
+  // CHECK: attn.flatten %{{.+}} : (tensor<?x8x4x3xf32>) -> tensor<?x96xf32>
+  %f = attn.flatten %p : (tensor<?x8x4x3xf32>) -> tensor<?x96xf32>
+  return %f : tensor<?x96xf32>
+}

@@ -184,6 +184,44 @@ def transformer_encoder(name, seed, batch, length):
     c.save()
 
 
+def cnn_layers(name, seed, batch):
+    c = Case("cnn_layers", name, seed)
+    x = c.input("x", batch, 3, 9, 7)
+
+    def param(key, *shape, scale=1.0, offset=0.0, positive=False):
+        t = c.randn(*shape, scale=scale)
+        t = (t.abs() if positive else t) + offset
+        c.weights[key] = t
+        return t
+
+    c1 = F.conv2d(x, param("c1.weight", 8, 3, 3, 3, scale=27 ** -0.5), param("c1.bias", 8, scale=0.1), padding=1)
+    c2 = F.conv2d(x, param("c2.weight", 6, 1, 3, 3, scale=1 / 3), None, stride=2, padding=2, dilation=2, groups=3)
+    bn = F.batch_norm(c1, param("bn.batch_norm0.running_mean", 8, scale=0.1),
+                      param("bn.batch_norm0.running_var", 8, scale=0.1, offset=0.5, positive=True),
+                      param("bn.batch_norm0.weight", 8, scale=0.2, offset=1.0), param("bn.batch_norm0.bias", 8, scale=0.1),
+                      training=False, eps=1e-5)
+    w1, b1 = param("ca.fc1.weight", 2, 8, scale=8 ** -0.5), param("ca.fc1.bias", 2, scale=0.1)
+    w2, b2 = param("ca.fc2.weight", 8, 2, scale=2 ** -0.5), param("ca.fc2.bias", 8, scale=0.1)
+    mlp = lambda z: F.linear(torch.relu(F.linear(z, w1, b1)), w2, b2)
+    ca = c1 * torch.sigmoid(mlp(c1.mean((2, 3))) + mlp(c1.amax((2, 3))))[:, :, None, None]
+    stats = torch.cat([c1.mean(1, keepdim=True), c1.amax(1, keepdim=True)], 1)
+    sa = c1 * torch.sigmoid(F.conv2d(stats, param("sa.conv.weight", 1, 2, 5, 5, scale=0.2), padding=2))
+    flat = c1.flatten(2)
+    proj = lambda key, t, o, i: (torch.einsum("oi,bin->bon", param(key + ".weight", o, i, scale=i ** -0.5), t)
+                                 + param(key + ".bias", o, scale=0.1)[:, None])
+    theta, phi, g = (proj("nl." + k, flat, 4, 8) for k in ("theta", "phi", "g"))
+    p = torch.softmax(torch.einsum("bin,bim->bnm", theta, phi), dim=-1)
+    y = torch.einsum("bnm,bim->bin", p, g)
+    nl = c1 + proj("nl.out", y, 8, 4).reshape(c1.shape)
+
+    for key, t in [("c1", c1), ("c2", c2), ("mp", F.max_pool2d(c1, 2)),
+                   ("ap", F.avg_pool2d(c1, 3, stride=2, padding=1)), ("gp", c1.mean((2, 3))),
+                   ("gm", c1.amax((2, 3))), ("bn", torch.relu(bn)), ("fl", F.max_pool2d(c1, 2).flatten(1)),
+                   ("ca", ca), ("sa", sa), ("nl", nl)]:
+        c.output(key, t)
+    c.save()
+
+
 if __name__ == "__main__":
     attention_block("b1_s5", 1, batch=1, length=5)
     attention_block("b7_s13", 2, batch=7, length=13)
@@ -195,4 +233,6 @@ if __name__ == "__main__":
     elementwise("b5_s7", 8, batch=5, length=7)
     transformer_encoder("b1_s6", 9, batch=1, length=6)
     transformer_encoder("b7_s11", 10, batch=7, length=11)
+    cnn_layers("b1", 11, batch=1)
+    cnn_layers("b4", 12, batch=4)
     print("goldens written to", GOLDENS)

@@ -90,6 +90,14 @@ private:
         .Case([&](SoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/false); })
         .Case([&](LogSoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/true); })
         .Case([&](LayerNormOp l) { return lowerLayerNorm(l); })
+        .Case([&](Conv2DOp c) { return lowerConv2D(c); })
+        .Case([&](Pool2DOp p) { return lowerPool2D(p); })
+        .Case([&](GlobalPoolOp p) { return lowerGlobalPool(p); })
+        .Case([&](BatchNormOp b) { return lowerBatchNorm(b); })
+        .Case([&](FlattenOp f) { return lowerFlatten(f); })
+        .Case([&](ChannelAttentionOp c) { return lowerChannelAttention(c); })
+        .Case([&](SpatialAttentionOp s) { return lowerSpatialAttention(s); })
+        .Case([&](SelfAttention2DOp s) { return lowerSelfAttention2D(s); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](MaskedSoftmaxOp m) { return lowerMaskedSoftmax(m); })
         .Case([&](WeightedSumOp w) { return lowerWeightedSum(w); })
@@ -195,6 +203,199 @@ private:
     s.result(at) = y;
     out.layerNorm.push_back(s);
     return HTensor{s.result, x.shape};
+  }
+
+  //===------------------------------------------------------------------===//
+  // Feature maps: tensors [B, C, H, W] are Funcs (w, h, c, b).
+  //===------------------------------------------------------------------===//
+
+  /// A Func that reads `x` inside its H × W extent and `outside` beyond it.
+  static Func padded(const HTensor &x, Value v, float outside) {
+    int h = static_cast<int>(staticDim(v, 2)), w = static_cast<int>(staticDim(v, 3));
+    return Halide::BoundaryConditions::constant_exterior(x.func, outside, {{0, w}, {0, h}});
+  }
+
+  /// A new reduction Func, recorded for scheduling.
+  Func reduction(Operation *op, StringRef stage) {
+    Func f(name(op, stage));
+    out.reductions.push_back(f);
+    return f;
+  }
+
+  FailureOr<HTensor> lowerConv2D(Conv2DOp op) {
+    const HTensor &x = values[op.getInput()];
+    const HTensor &w = values[op.getWeight()];
+    auto wType = cast<RankedTensorType>(op.getWeight().getType());
+    int cinGroup = wType.getDimSize(1), kh = wType.getDimSize(2), kw = wType.getDimSize(3);
+    int coutGroup = wType.getDimSize(0) / op.getGroups();
+    auto stride = op.getStride(), pad = op.getPadding(), dil = op.getDilation();
+    Func in = padded(x, op.getInput(), 0.0f);
+    Var ow("ow"), oh("oh"), co("co"), b("b");
+    RDom r(0, cinGroup, 0, kh, 0, kw, "rc");
+    Func acc = reduction(op, "acc");
+    acc(ow, oh, co, b) = op.getBias() ? values[op.getBias()].func(co) : Expr(0.0f);
+    Expr ix = ow * int(stride[1]) + r.z * int(dil[1]) - int(pad[1]);
+    Expr iy = oh * int(stride[0]) + r.y * int(dil[0]) - int(pad[0]);
+    acc(ow, oh, co, b) += in(ix, iy, (co / coutGroup) * cinGroup + r.x, b) * w.func(r.z, r.y, r.x, co);
+    auto type = cast<RankedTensorType>(op.getType());
+    return HTensor{acc, {x.extent(0), Expr(int(type.getDimSize(1))), Expr(int(type.getDimSize(2))),
+                         Expr(int(type.getDimSize(3)))}};
+  }
+
+  FailureOr<HTensor> lowerPool2D(Pool2DOp op) {
+    const HTensor &x = values[op.getInput()];
+    bool isMax = op.getKind() == "max";
+    auto kernel = op.getKernel(), stride = op.getStride(), pad = op.getPadding();
+    Func in = padded(x, op.getInput(), isMax ? -3.0e38f : 0.0f);
+    Var ow("ow"), oh("oh"), c("c"), b("b");
+    RDom r(0, int(kernel[0]), 0, int(kernel[1]), "rk");
+    Expr sample = in(ow * int(stride[1]) + r.y - int(pad[1]), oh * int(stride[0]) + r.x - int(pad[0]), c, b);
+    Func pool = reduction(op, isMax ? "max" : "sum");
+    pool(ow, oh, c, b) = isMax ? Expr(-3.0e38f) : Expr(0.0f);
+    pool(ow, oh, c, b) = isMax ? Halide::max(pool(ow, oh, c, b), sample) : pool(ow, oh, c, b) + sample;
+    Func result(name(op, "pool"));
+    result(ow, oh, c, b) = isMax ? pool(ow, oh, c, b) : pool(ow, oh, c, b) / float(kernel[0] * kernel[1]);
+    auto type = cast<RankedTensorType>(op.getType());
+    return HTensor{result, {x.extent(0), x.extent(1), Expr(int(type.getDimSize(2))),
+                            Expr(int(type.getDimSize(3)))}};
+  }
+
+  /// Average and maximum of each channel over all positions: Funcs (c, b).
+  std::pair<Func, Func> channelStatistics(Operation *op, const HTensor &x, Value v) {
+    int h = int(staticDim(v, 2)), w = int(staticDim(v, 3));
+    Var c("c"), b("b");
+    RDom r(0, w, 0, h, "rp");
+    Func sum = reduction(op, "sum"), max = reduction(op, "max");
+    sum(c, b) = 0.0f;
+    sum(c, b) += x.func(r.x, r.y, c, b);
+    max(c, b) = -3.0e38f;
+    max(c, b) = Halide::max(max(c, b), x.func(r.x, r.y, c, b));
+    Func avg(name(op, "avg"));
+    avg(c, b) = sum(c, b) / float(h * w);
+    return {avg, max};
+  }
+
+  FailureOr<HTensor> lowerGlobalPool(GlobalPoolOp op) {
+    const HTensor &x = values[op.getInput()];
+    auto [avg, max] = channelStatistics(op, x, op.getInput());
+    return HTensor{op.getKind() == "max" ? max : avg, {x.extent(0), x.extent(1)}};
+  }
+
+  FailureOr<HTensor> lowerBatchNorm(BatchNormOp op) {
+    const HTensor &x = values[op.getInput()];
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    Var c = vars[x.rank() - 2];
+    auto at = [&](Value v) { return values[v].func(c); };
+    Func f(name(op, "batch_norm"));
+    f(vars) = (x.func(vars) - at(op.getMean())) / Halide::sqrt(at(op.getVariance()) + op.getEpsilon().convertToFloat()) *
+                  at(op.getWeight()) +
+              at(op.getBias());
+    out.elementwise.push_back(f);
+    return HTensor{f, x.shape};
+  }
+
+  FailureOr<HTensor> lowerFlatten(FlattenOp op) {
+    const HTensor &x = values[op.getInput()];
+    auto type = cast<RankedTensorType>(op.getInput().getType());
+    Var i("i"), b("b");
+    std::vector<Expr> index; // Halide order: innermost dimension first
+    Expr rest = i;
+    for (int64_t d = type.getRank() - 1; d >= 1; --d) {
+      int size = int(type.getDimSize(d));
+      index.push_back(rest % size);
+      rest = rest / size;
+    }
+    index.push_back(b);
+    Func f(name(op, "flatten"));
+    f(i, b) = x.func(index);
+    auto result = cast<RankedTensorType>(op.getType());
+    return HTensor{f, {x.extent(0), Expr(int(result.getDimSize(1)))}};
+  }
+
+  /// CBAM channel attention: x · σ(W2·(relu(W1·avg + b1) + relu(W1·max + b1)) + 2·b2).
+  FailureOr<HTensor> lowerChannelAttention(ChannelAttentionOp op) {
+    const HTensor &x = values[op.getInput()];
+    auto [avg, max] = channelStatistics(op, x, op.getInput());
+    int channels = int(staticDim(op.getInput(), 1)), hidden = int(staticDim(op.getW1(), 0));
+    const HTensor &w1 = values[op.getW1()], &b1 = values[op.getB1()];
+    const HTensor &w2 = values[op.getW2()], &b2 = values[op.getB2()];
+    Var j("j"), c("c"), b("b");
+    RDom rc(0, channels, "rc"), rj(0, hidden, "rj");
+    Func hAvg = reduction(op, "hidden_avg"), hMax = reduction(op, "hidden_max");
+    hAvg(j, b) = b1.func(j);
+    hAvg(j, b) += w1.func(rc, j) * avg(rc, b);
+    hMax(j, b) = b1.func(j);
+    hMax(j, b) += w1.func(rc, j) * max(rc, b);
+    Func logits = reduction(op, "logits");
+    logits(c, b) = 2.0f * b2.func(c);
+    logits(c, b) += w2.func(rj, c) * (Halide::max(hAvg(rj, b), 0.0f) + Halide::max(hMax(rj, b), 0.0f));
+    Var px("px"), py("py");
+    Func f(name(op, "channel_attention"));
+    f(px, py, c, b) = x.func(px, py, c, b) / (1.0f + Halide::exp(-logits(c, b)));
+    return HTensor{f, x.shape};
+  }
+
+  /// CBAM spatial attention: x · σ(conv_k([mean_c(x); max_c(x)])).
+  FailureOr<HTensor> lowerSpatialAttention(SpatialAttentionOp op) {
+    const HTensor &x = values[op.getInput()];
+    const HTensor &w = values[op.getWeight()];
+    int channels = int(staticDim(op.getInput(), 1)), k = int(staticDim(op.getWeight(), 2));
+    int h = int(staticDim(op.getInput(), 2)), wd = int(staticDim(op.getInput(), 3));
+    Var px("px"), py("py"), c("c"), b("b");
+    RDom rc(0, channels, "rc");
+    Func sum = reduction(op, "sum"), max = reduction(op, "max");
+    sum(px, py, b) = 0.0f;
+    sum(px, py, b) += x.func(px, py, rc, b);
+    max(px, py, b) = -3.0e38f;
+    max(px, py, b) = Halide::max(max(px, py, b), x.func(px, py, rc, b));
+    Func stats(name(op, "stats")); // [B, 2, H, W]: the channel mean, then the channel maximum
+    stats(px, py, c, b) = Halide::select(c == 0, sum(px, py, b) / float(channels), max(px, py, b));
+    Func in = Halide::BoundaryConditions::constant_exterior(stats, 0.0f, {{0, wd}, {0, h}});
+    RDom r(0, 2, 0, k, 0, k, "rk");
+    Func logits = reduction(op, "logits");
+    logits(px, py, b) = 0.0f;
+    logits(px, py, b) += in(px + r.z - k / 2, py + r.y - k / 2, r.x, b) * w.func(r.z, r.y, r.x, 0);
+    Func f(name(op, "spatial_attention"));
+    f(px, py, c, b) = x.func(px, py, c, b) / (1.0f + Halide::exp(-logits(px, py, b)));
+    return HTensor{f, x.shape};
+  }
+
+  /// Non-local block: x + o(softmax_m(θ_n·φ_m) · g_m), over positions n = h·W + w.
+  FailureOr<HTensor> lowerSelfAttention2D(SelfAttention2DOp op) {
+    const HTensor &x = values[op.getInput()];
+    int channels = int(staticDim(op.getInput(), 1)), inner = int(staticDim(op.getWq(), 0));
+    int h = int(staticDim(op.getInput(), 2)), w = int(staticDim(op.getInput(), 3)), positions = h * w;
+    Var i("i"), n("n"), m("m"), c("c"), b("b"), px("px"), py("py");
+    RDom rc(0, channels, "rc");
+    auto project = [&](Value weight, Value bias, StringRef stage) {
+      Func f = reduction(op, stage); // (i, n, b)
+      f(i, n, b) = values[bias].func(i);
+      f(i, n, b) += values[weight].func(rc, i) * x.func(n % w, n / w, rc, b);
+      return f;
+    };
+    Func theta = project(op.getWq(), op.getBq(), "theta"), phi = project(op.getWk(), op.getBk(), "phi"),
+         g = project(op.getWv(), op.getBv(), "g");
+    RDom ri(0, inner, "ri"), rm(0, positions, "rm");
+    Func score = reduction(op, "score");
+    score(m, n, b) = 0.0f;
+    score(m, n, b) += theta(ri, n, b) * phi(ri, m, b);
+    Func max = reduction(op, "max");
+    max(n, b) = -3.0e38f;
+    max(n, b) = Halide::max(max(n, b), score(rm, n, b));
+    Func e(name(op, "exp"));
+    e(m, n, b) = Halide::exp(score(m, n, b) - max(n, b));
+    Func sum = reduction(op, "sum");
+    sum(n, b) = 0.0f;
+    sum(n, b) += e(rm, n, b);
+    Func y = reduction(op, "context");
+    y(i, n, b) = 0.0f;
+    y(i, n, b) += e(rm, n, b) * g(i, rm, b);
+    Func outProj = reduction(op, "out");
+    outProj(c, n, b) = values[op.getBo()].func(c);
+    outProj(c, n, b) += values[op.getWo()].func(ri, c) * y(ri, n, b) / sum(n, b);
+    Func f(name(op, "self_attention_2d"));
+    f(px, py, c, b) = x.func(px, py, c, b) + outProj(c, py * w + px, b);
+    return HTensor{f, x.shape};
   }
 
   /// score[b, h, i, j] = scale · Σ_d q[b, i, h·Dh + d] · k[b, j, h·Dh + d].

@@ -69,6 +69,8 @@ struct LoweredKernel {
   std::vector<Halide::ImageParam> inputs;
   std::vector<Halide::Func> outputs;
   std::vector<Halide::Func> elementwise;
+  /// Reductions of ops without a pattern schedule: computed once each, flat-scheduled.
+  std::vector<Halide::Func> reductions;
   std::vector<DenseStages> dense;
   std::vector<SoftmaxStages> softmax;
   std::vector<LayerNormStages> layerNorm;

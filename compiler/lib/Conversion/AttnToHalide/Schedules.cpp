@@ -134,7 +134,8 @@ void scheduleLayerNorm(LoweredKernel &k, int vw) {
   s.variance.compute_at(row);
 }
 
-/// Any other kernel: every stage with a reduction is computed once, flat-scheduled; maps are inlined.
+/// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
+/// reduction is computed once, flat-scheduled; maps are inlined.
 void scheduleGeneric(LoweredKernel &k, int vw) {
   auto root = [&](Func f) { scheduleFlat(f.compute_root(), vw); };
   for (DenseStages &d : k.dense) {
@@ -155,6 +156,8 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
     root(m.max);
     root(m.sum);
   }
+  for (Func f : k.reductions)
+    root(f);
   for (Func out : k.outputs)
     scheduleFlat(out, vw);
 }

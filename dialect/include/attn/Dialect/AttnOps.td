@@ -155,6 +155,144 @@ def Attn_DotAttentionOp : Attn_ComputeOp<"dot_attention"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Convolutional layer ops (NCHW, as PyTorch; spatial sizes are static)
+//===----------------------------------------------------------------------===//
+
+def Attn_Conv2DOp : Attn_ComputeOp<"conv2d"> {
+  let summary = "2-D convolution over [B, C, H, W] feature maps";
+  let description = [{
+    `weight` is [Cout, Cin / groups, KH, KW] and `bias` [Cout], as torch.nn.Conv2d. Zero padding.
+    Output size per spatial dimension: (in + 2·padding − dilation·(k − 1) − 1) / stride + 1.
+
+    ```mlir
+    %y = attn.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 1, 1>,
+                                  dilation = array<i64: 1, 1>, groups = 1 : i64}
+        : (tensor<?x1x8x8xf32>, tensor<16x1x3x3xf32>, tensor<16xf32>) -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Optional<Attn_F32Tensor>:$bias,
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding, DenseI64ArrayAttr:$dilation,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$groups);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Attn_Pool2DOp : Attn_ComputeOp<"pool2d"> {
+  let summary = "max or average pooling over windows of [B, C, H, W] feature maps";
+  let description = [{
+    `kind` is "max" (padding counts as −∞) or "avg" (padding counts as 0 and is included in the average,
+    as torch.nn.AvgPool2d's default).
+
+    ```mlir
+    %y = attn.pool2d %x {kind = "max", kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>,
+                         padding = array<i64: 0, 0>} : (tensor<?x16x8x8xf32>) -> tensor<?x16x4x4xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, StrAttr:$kind, DenseI64ArrayAttr:$kernel,
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_GlobalPoolOp : Attn_ComputeOp<"global_pool"> {
+  let summary = "max or average over all positions of [B, C, H, W] feature maps";
+  let description = [{
+    ```mlir
+    %y = attn.global_pool %x {kind = "avg"} : (tensor<?x16x4x4xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, StrAttr:$kind);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_BatchNormOp : Attn_ComputeOp<"batch_norm"> {
+  let summary = "batch normalization, inference form, over the channels of [B, C, ...]";
+  let description = [{
+    (x − mean[c]) / sqrt(var[c] + epsilon) · weight[c] + bias[c], with the running statistics, as
+    torch.nn.BatchNorm2d in eval mode. All four parameters are [C].
+
+    ```mlir
+    %y = attn.batch_norm %x, %w, %b, %mean, %var {epsilon = 1.0e-05 : f32}
+        : (tensor<?x16x8x8xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>)
+        -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Attn_F32Tensor:$bias,
+                       Attn_F32Tensor:$mean, Attn_F32Tensor:$variance, F32Attr:$epsilon);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `,` $mean `,` $variance attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Attn_FlattenOp : Attn_ComputeOp<"flatten"> {
+  let summary = "collapses all dimensions after the first into one";
+  let description = [{
+    [B, d1, ..., dn] → [B, d1·...·dn] in row-major order; d1 ... dn are static.
+
+    ```mlir
+    %y = attn.flatten %x : (tensor<?x16x4x4xf32>) -> tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_ChannelAttentionOp : Attn_ComputeOp<"channel_attention"> {
+  let summary = "CBAM channel attention: reweights the channels of [B, C, H, W]";
+  let description = [{
+    a = σ(MLP(avgpool(x)) + MLP(maxpool(x))) with MLP(z) = W2·relu(W1·z + b1) + b2, W1 [C/r, C],
+    W2 [C, C/r]; the result is x · a[b, c] (Woo et al., CBAM, 2018).
+
+    ```mlir
+    %y = attn.channel_attention %x, %w1, %b1, %w2, %b2
+        : (tensor<?x16x8x8xf32>, tensor<4x16xf32>, tensor<4xf32>, tensor<16x4xf32>, tensor<16xf32>)
+        -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$w1, Attn_F32Tensor:$b1, Attn_F32Tensor:$w2,
+                       Attn_F32Tensor:$b2);
+  let assemblyFormat = [{
+    $input `,` $w1 `,` $b1 `,` $w2 `,` $b2 attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Attn_SpatialAttentionOp : Attn_ComputeOp<"spatial_attention"> {
+  let summary = "CBAM spatial attention: reweights the positions of [B, C, H, W]";
+  let description = [{
+    s = σ(conv([mean_c(x); max_c(x)])) with a [1, 2, K, K] kernel (K odd, zero padding K/2, no bias);
+    the result is x · s[b, h, w].
+
+    ```mlir
+    %y = attn.spatial_attention %x, %w : (tensor<?x16x8x8xf32>, tensor<1x2x7x7xf32>) -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight);
+  let assemblyFormat = "$input `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_SelfAttention2DOp : Attn_ComputeOp<"self_attention_2d"> {
+  let summary = "non-local block: self-attention over the positions of [B, C, H, W]";
+  let description = [{
+    With 1×1 convolutions θ, φ, g: C → Ci and o: Ci → C (weights as [out, in] matrices, with biases), and
+    positions n = h·W + w: p = softmax_m(θ(x)_n · φ(x)_m), y_n = Σ_m p[n, m] · g(x)_m, and the result is
+    x + o(y) (Wang et al., Non-local Neural Networks, 2018, embedded Gaussian).
+
+    ```mlir
+    %y = attn.self_attention_2d %x, %wq, %bq, %wk, %bk, %wv, %bv, %wo, %bo
+        : (tensor<?x16x8x8xf32>, tensor<8x16xf32>, tensor<8xf32>, tensor<8x16xf32>, tensor<8xf32>,
+           tensor<8x16xf32>, tensor<8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$wq, Attn_F32Tensor:$bq, Attn_F32Tensor:$wk,
+                       Attn_F32Tensor:$bk, Attn_F32Tensor:$wv, Attn_F32Tensor:$bv, Attn_F32Tensor:$wo,
+                       Attn_F32Tensor:$bo);
+  let assemblyFormat = [{
+    $input `,` $wq `,` $bq `,` $wk `,` $bk `,` $wv `,` $bv `,` $wo `,` $bo attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Primitive ops
 //===----------------------------------------------------------------------===//
 
