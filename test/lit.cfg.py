@@ -9,7 +9,7 @@ config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".attn", ".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
-config.excludes = ["Unit", "Toolchain", "tools", "Inputs", "goldens", "models", "check_case.sh", "CMakeLists.txt", "lit.cfg.py"]
+config.excludes = ["Unit", "Toolchain", "tools", "Inputs", "goldens", "models", "check_case.sh", "reference_models.py", "gen_goldens.py", "__pycache__", "CMakeLists.txt", "lit.cfg.py"]
 
 path = [
     os.path.join(config.attn_obj_root, "compiler"),

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import reference_models
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDENS = os.path.join(HERE, "goldens")
 
@@ -222,6 +224,18 @@ def cnn_layers(name, seed, batch):
     c.save()
 
 
+def cnn_example(model_name, module, name, seed, batch, size):
+    """An example CNN against its reference module (test/Numeric/reference_models.py) in eval mode."""
+    c = Case(model_name, name, seed)
+    model = reference_models.randomize(module.double().eval(), c.gen)
+    c.weights.update(reference_models.weights(model))
+    image = c.input("image", batch, 1, size, size)
+    with torch.no_grad():
+        for key, t in model(image).items():
+            c.output(key, t)
+    c.save()
+
+
 if __name__ == "__main__":
     attention_block("b1_s5", 1, batch=1, length=5)
     attention_block("b7_s13", 2, batch=7, length=13)
@@ -235,4 +249,9 @@ if __name__ == "__main__":
     transformer_encoder("b7_s11", 10, batch=7, length=11)
     cnn_layers("b1", 11, batch=1)
     cnn_layers("b4", 12, batch=4)
+    cnn_example("cnn_spatial_attention", reference_models.CNNSpatialAttention(), "b1_8x8", 13, batch=1, size=8)
+    cnn_example("cnn_spatial_attention", reference_models.CNNSpatialAttention(), "b7_8x8", 14, batch=7, size=8)
+    cnn_example("cnn_spatial_attention", reference_models.CNNSpatialAttention(), "b2_28x28", 15, batch=2, size=28)
+    cnn_example("cnn_self_attention", reference_models.CNNSelfAttention(), "b1", 16, batch=1, size=8)
+    cnn_example("cnn_self_attention", reference_models.CNNSelfAttention(), "b7", 17, batch=7, size=8)
     print("goldens written to", GOLDENS)
