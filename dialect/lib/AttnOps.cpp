@@ -154,6 +154,35 @@ LogicalResult SoftmaxOp::verify() {
 }
 SmallVector<DimSource> SoftmaxOp::getResultDimSources() { return identityDims(getInput()); }
 
+LogicalResult ExpandDimsOp::verify() {
+  int64_t axis = getAxis(), rank = rankOf(getInput());
+  if (axis < 0 || axis > rank)
+    return emitOpError() << "expects an axis in [0, " << rank << "], found " << axis;
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> ExpandDimsOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getInput());
+  dims.insert(dims.begin() + getAxis(), DimSource::constant(1));
+  return dims;
+}
+
+LogicalResult SqueezeOp::verify() {
+  int64_t axis = getAxis(), rank = rankOf(getInput());
+  if (axis < 0 || axis >= rank)
+    return emitOpError() << "expects an axis in [0, " << rank - 1 << "], found " << axis;
+  if (dimOf(getInput(), axis) != 1)
+    return emitOpError() << "expects dimension " << axis << " to have size 1, found "
+                         << shapeString(getInput().getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> SqueezeOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getInput());
+  dims.erase(dims.begin() + getAxis());
+  return dims;
+}
+
 LogicalResult LogSoftmaxOp::verify() {
   if (rankOf(getInput()) < 1)
     return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";
@@ -447,6 +476,62 @@ LogicalResult ScoreOp::verify() {
 SmallVector<DimSource> ScoreOp::getResultDimSources() {
   return {DimSource::of(0, 0), DimSource::constant(getNumHeads()), DimSource::of(0, 1),
           DimSource::of(1, 1)};
+}
+
+/// A projection of `what` given as an [units, in] weight with an optional [units] bias.
+static LogicalResult verifyAttentionProjection(Operation *op, StringRef what, Value input, Value weight,
+                                               Value bias) {
+  if (failed(expectRank(op, std::string("a ") + what.str() + " weight", weight, 2, "[units, features]")) ||
+      failed(expectSameDim(op, "feature size", what, input, rankOf(input) - 1, "its weight", weight, 1)))
+    return failure();
+  if (bias && (failed(expectRank(op, std::string("a ") + what.str() + " bias", bias, 1, "[units]")) ||
+               failed(expectSameDim(op, "unit count", "the bias", bias, 0, "its weight", weight, 0))))
+    return failure();
+  return success();
+}
+
+static LogicalResult verifyV(Operation *op, Value v, int64_t units) {
+  if (failed(expectRank(op, "v", v, 2, "[1, units]")))
+    return failure();
+  if (dimOf(v, 0) != 1 || conflict(dimOf(v, 1), units))
+    return op->emitOpError() << "expects v to be [1, " << units << "], found " << shapeString(v.getType());
+  return success();
+}
+
+LogicalResult AdditiveScoreOp::verify() {
+  Value q = getQuery(), k = getKeys();
+  if (failed(expectRank(*this, "a query", q, 3, "[batch, queries, units]")) ||
+      failed(expectRank(*this, "keys", k, 3, "[batch, keys, units]")) ||
+      failed(expectSameDim(*this, "batch size", "query", q, 0, "keys", k, 0)) ||
+      failed(expectSameDim(*this, "unit count", "query", q, 2, "keys", k, 2)) ||
+      failed(verifyV(*this, getV(), dimOf(q, 2))))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> AdditiveScoreOp::getResultDimSources() {
+  return {DimSource::of(0, 0), DimSource::constant(1), DimSource::of(0, 1), DimSource::of(1, 1)};
+}
+
+LogicalResult AdditiveAttentionOp::verify() {
+  Value q = getQuery(), k = getKeys(), v = getValues();
+  if (failed(expectRank(*this, "a query", q, 3, "[batch, queries, features]")) ||
+      failed(expectRank(*this, "keys", k, 3, "[batch, keys, features]")) ||
+      failed(expectRank(*this, "values", v, 3, "[batch, keys, features]")) ||
+      failed(expectSameDim(*this, "batch size", "query", q, 0, "keys", k, 0)) ||
+      failed(expectSameDim(*this, "batch size", "keys", k, 0, "values", v, 0)) ||
+      failed(expectSameDim(*this, "key length", "keys", k, 1, "values", v, 1)) ||
+      failed(verifyAttentionProjection(*this, "query", q, getQueryWeight(), getQueryBias())) ||
+      failed(verifyAttentionProjection(*this, "keys", k, getKeyWeight(), getKeyBias())) ||
+      failed(expectSameDim(*this, "unit count", "the query weight", getQueryWeight(), 0, "the key weight",
+                           getKeyWeight(), 0)) ||
+      failed(verifyV(*this, getV(), dimOf(getQueryWeight(), 0))) || failed(verifyMask(*this, getMask(), q, k, 1)))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> AdditiveAttentionOp::getResultDimSources() {
+  return {DimSource::of(0, 0), DimSource::of(0, 1), DimSource::of(2, 2)};
 }
 
 LogicalResult MaskedSoftmaxOp::verify() {

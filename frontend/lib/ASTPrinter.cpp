@@ -49,7 +49,10 @@ private:
       for (const ast::ExprPtr &dim : input->getShape())
         print(*dim, indent + 1);
     } else if (const auto *assign = llvm::dyn_cast<ast::AssignStmt>(&stmt)) {
-      line(indent) << "Assign " << assign->getTarget().name << " " << at(assign->getTarget().loc) << "\n";
+      line(indent) << "Assign ";
+      for (const ast::Name &target : assign->getTargets())
+        os << (&target == &assign->getTargets().front() ? "" : ", ") << target.name;
+      os << " " << at(assign->getTarget().loc) << "\n";
       print(assign->getValue(), indent + 1);
     } else if (const auto *output = llvm::dyn_cast<ast::OutputStmt>(&stmt)) {
       for (const ast::Name &name : output->getNames())

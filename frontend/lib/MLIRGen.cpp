@@ -124,8 +124,17 @@ const std::vector<LayerSpec> &layers() {
         {"heads", ArgKind::Int, false},
         {"causal", ArgKind::Bool, false},
         {"mask", ArgKind::Tensor, false},
-        {"scale", ArgKind::Float, false}},
-       "dot_attention(query, keys, values, heads = 1, causal = false, mask = M, scale = 1/sqrt(head size))"},
+        {"scale", ArgKind::Float, false},
+        {"score", ArgKind::String, false}},
+       "dot_attention(query, keys, values, heads = 1, causal = false, mask = M, scale = 1/sqrt(head size), "
+       "score = \"scaled\")"},
+      {"additive_attention",
+       {{"query", ArgKind::Tensor, true},
+        {"keys", ArgKind::Tensor, true},
+        {"values", ArgKind::Tensor, false},
+        {"units", ArgKind::Int, true},
+        {"mask", ArgKind::Tensor, false}},
+       "additive_attention(query, keys, values = keys, units, mask = M)"},
   };
   return specs;
 }
@@ -263,19 +272,50 @@ private:
   }
 
   void genAssign(const AssignStmt &s) {
-    const Name &target = s.getTarget();
-    if (!declare(target, "a binding"))
+    const std::vector<Name> &targets = s.getTargets();
+    bool declaredAll = true;
+    for (const Name &target : targets)
+      declaredAll &= declare(target, "a binding");
+    if (!declaredAll)
       return;
-    binding = target.name;
+    binding = targets.front().name;
     nestedCounts.clear();
-    std::optional<Tensor> t = genTensor(s.getValue(), /*topLevel=*/true, "the right-hand side");
-    if (!t) {
-      poisoned.insert(target.name);
-      return;
+    wantedResults = targets.size();
+    std::optional<std::vector<Tensor>> results;
+    if (targets.size() == 1) {
+      if (std::optional<Tensor> t = genTensor(s.getValue(), /*topLevel=*/true, "the right-hand side"))
+        results = std::vector<Tensor>{*t};
+    } else {
+      results = genResults(s.getValue(), targets.size());
     }
-    t->isInput = llvm::isa<mlir::BlockArgument>(t->value); // e.g. dropout of an input
-    t->name = target.name;
-    tensors[target.name] = *t;
+    wantedResults = 1;
+    for (auto [i, target] : llvm::enumerate(targets)) {
+      if (!results) {
+        poisoned.insert(target.name);
+        continue;
+      }
+      Tensor t = (*results)[i];
+      t.isInput = llvm::isa<mlir::BlockArgument>(t.value); // e.g. dropout of an input
+      t.name = target.name;
+      tensors[target.name] = t;
+    }
+  }
+
+  /// The right-hand side of `a, b = ...`: a layer with that many results.
+  std::optional<std::vector<Tensor>> genResults(const Expr &e, size_t count) {
+    auto *call = llvm::dyn_cast<CallExpr>(&e);
+    if (!call || (call->getCallee() != "dot_attention" && call->getCallee() != "additive_attention")) {
+      error(e.getLoc()) << "only dot_attention and additive_attention give two results (context, weights); "
+                        << "this expression gives one";
+      return std::nullopt;
+    }
+    if (count != 2) {
+      error(e.getLoc()) << call->getCallee() << " gives 2 results (context, weights), not " << count;
+      return std::nullopt;
+    }
+    if (!genCall(*call, /*topLevel=*/true))
+      return std::nullopt;
+    return std::vector<Tensor>{lastResults.begin(), lastResults.end()};
   }
 
   void genOutput(const OutputStmt &s) {
@@ -813,8 +853,8 @@ private:
     StringRef name = spec->name;
     if (name == "dense")
       return genDense(call, *args, prefix);
-    if (name == "dot_attention")
-      return genDotAttention(call, *args);
+    if (name == "dot_attention" || name == "additive_attention")
+      return genAttention(call, *args, name, prefix, topLevel && wantedResults == 2);
     if (name == "layer_norm")
       return genLayerNorm(call, *args, prefix);
     if (name == "dropout")
@@ -896,25 +936,40 @@ private:
     return false;
   }
 
-  std::optional<Tensor> genDotAttention(const CallExpr &call, const BoundArgs &args) {
-    std::optional<Tensor> q = genTensor(*args.get("query"), false, "'query'");
-    std::optional<Tensor> k = genTensor(*args.get("keys"), false, "'keys'");
-    std::optional<Tensor> v = genTensor(*args.get("values"), false, "'values'");
-    std::optional<int64_t> heads = 1;
-    if (const Expr *h = args.get("heads"))
-      heads = evalInt(*h, "'heads'");
+  /// dot_attention and additive_attention. A rank-2 query [B, D] (one decoder step) is attended as a
+  /// one-query sequence and its results squeezed back. When the statement asks for the weights as well
+  /// (`ctx, w = ...`), the primitives are emitted directly so that the probabilities are a value; they are
+  /// then [B, H, Sq, Sk], without H when it is 1 and without Sq for a rank-2 query.
+  std::optional<Tensor> genAttention(const CallExpr &call, const BoundArgs &args, StringRef layer,
+                                     const std::string &prefix, bool withWeights) {
+    bool additive = layer == "additive_attention";
+    const Expr &qe = *args.get("query"), &ke = *args.get("keys");
+    const Expr &ve = args.get("values") ? *args.get("values") : ke;
+    std::optional<Tensor> q = genTensor(qe, false, "'query'");
+    std::optional<Tensor> k = genTensor(ke, false, "'keys'");
+    std::optional<Tensor> v = args.get("values") ? genTensor(ve, false, "'values'") : k;
+    std::optional<int64_t> heads = intArg(args, "heads", 1, 1), units = intArg(args, "units", 1, 1);
     std::optional<bool> causal = false;
     if (const Expr *c = args.get("causal"))
       causal = evalBool(*c, "'causal'");
     std::optional<Number> scale;
-    if (const Expr *s = args.get("scale")) {
-      scale = evalNumber(*s);
+    if (const Expr *e = args.get("scale")) {
+      scale = evalNumber(*e);
       if (!scale)
         return std::nullopt;
       if (!(scale->value > 0)) {
-        error(s->getLoc()) << "expected a positive scale, found " << str(scale->value);
+        error(e->getLoc()) << "expected a positive scale, found " << str(scale->value);
         return std::nullopt;
       }
+    }
+    std::string scoreKind = "scaled";
+    if (const Expr *e = args.get("score")) {
+      auto *str = llvm::dyn_cast<StringExpr>(e);
+      if (!str || (str->getValue() != "scaled" && str->getValue() != "dot" && str->getValue() != "general")) {
+        error(e->getLoc()) << "expected score \"scaled\", \"dot\" or \"general\" for dot_attention";
+        return std::nullopt;
+      }
+      scoreKind = str->getValue().str();
     }
     std::optional<Tensor> mask;
     if (const Expr *m = args.get("mask")) {
@@ -922,54 +977,126 @@ private:
       if (!mask)
         return std::nullopt;
     }
-    if (!q || !k || !v || !heads || !causal)
+    if (!q || !k || !v || !heads || !units || !causal)
       return std::nullopt;
-    const Expr &qe = *args.get("query"), &ke = *args.get("keys"), &ve = *args.get("values");
-    if (!expectF32(*q, qe, "dot_attention", "query") || !expectF32(*k, ke, "dot_attention", "keys") ||
-        !expectF32(*v, ve, "dot_attention", "values"))
+    if (!expectF32(*q, qe, layer, "query") || !expectF32(*k, ke, layer, "keys") ||
+        !expectF32(*v, ve, layer, "values"))
       return std::nullopt;
-    for (auto [t, e, n] : {std::tuple{&*q, &qe, "query"}, {&*k, &ke, "keys"}, {&*v, &ve, "values"}})
+    bool stepQuery = q->shape.size() == 2;
+    if (!stepQuery && q->shape.size() != 3) {
+      error(qe.getLoc()) << layer << " expects a query of rank 3 [batch, length, features] or 2 [batch, "
+                         << "features], found " << str(q->shape);
+      return std::nullopt;
+    }
+    for (auto [t, e, n] : {std::tuple{&*k, &ke, "keys"}, {&*v, &ve, "values"}})
       if (t->shape.size() != 3) {
-        error(e->getLoc()) << "dot_attention expects " << n << " of rank 3 [batch, length, features], found "
+        error(e->getLoc()) << layer << " expects " << n << " of rank 3 [batch, length, features], found "
                            << str(t->shape);
         return std::nullopt;
       }
-    if (*heads < 1) {
-      error(args.get("heads")->getLoc()) << "expected a positive number of heads, found " << *heads;
-      return std::nullopt;
+    mlir::Location at = opLoc(call), l = loc(call.getLoc());
+    if (stepQuery) {
+      SymShape shape{q->shape[0], SymDim{1, ""}, q->shape[1]};
+      q = Tensor{mlir::attn::ExpandDimsOp::create(builder, at, irType(shape), q->value, builder.getI64IntegerAttr(1)),
+                 shape};
     }
     if (!sameDim(*q, 0, *k, 0, "batch size", ke, "query", "keys") ||
         !sameDim(*k, 0, *v, 0, "batch size", ve, "keys", "values") ||
-        !sameDim(*q, 2, *k, 2, "feature size", ke, "query", "keys") ||
         !sameDim(*k, 1, *v, 1, "length", ve, "keys", "values"))
       return std::nullopt;
-    for (auto [t, e, n] : {std::tuple{&*q, &qe, "query"}, {&*v, &ve, "values"}}) {
-      const SymDim &d = t->shape[2];
-      if (!d.symbol.empty() || d.size % *heads != 0) {
-        error(e->getLoc()) << "dot_attention: the feature size of " << n << " (" << d.str()
-                           << ") must be a constant divisible by heads (" << *heads << ")";
+    if (additive && (!q->shape[2].symbol.empty() || !k->shape[2].symbol.empty())) {
+      error(call.getLoc()) << "additive_attention needs constant feature sizes, found query " << str(q->shape)
+                           << " and keys " << str(k->shape);
+      return std::nullopt;
+    }
+    if (!additive) {
+      if (!sameDim(*q, 2, *k, 2, "feature size", ke, "query", "keys"))
         return std::nullopt;
+      for (auto [t, e, n] : {std::tuple{&*q, &qe, "query"}, {&*v, &ve, "values"}}) {
+        const SymDim &d = t->shape[2];
+        if (!d.symbol.empty() || d.size % *heads != 0) {
+          error(e->getLoc()) << "dot_attention: the feature size of " << n << " (" << d.str()
+                             << ") must be a constant divisible by heads (" << *heads << ")";
+          return std::nullopt;
+        }
       }
     }
     if (mask) {
       const Expr &me = *args.get("mask");
       if (!mask->isI32) {
-        error(me.getLoc()) << "dot_attention expects an i32 mask (non-zero = attend), found f32";
+        error(me.getLoc()) << layer << " expects an i32 mask (non-zero = attend), found f32";
         return std::nullopt;
       }
       SymShape expected{q->shape[0], k->shape[1]};
       if (mask->shape != expected) {
-        error(me.getLoc()) << "dot_attention expects a mask of shape " << str(expected)
+        error(me.getLoc()) << layer << " expects a mask of shape " << str(expected)
                            << " [batch, key length], found " << str(mask->shape);
         return std::nullopt;
       }
     }
-    SymShape shape{q->shape[0], q->shape[1], v->shape[2]};
-    auto op = mlir::attn::DotAttentionOp::create(
-        builder, opLoc(call), irType(shape), q->value, k->value, v->value,
-        mask ? mask->value : mlir::Value(), builder.getI64IntegerAttr(*heads),
-        *causal ? builder.getUnitAttr() : nullptr,
-        scale ? builder.getF32FloatAttr(static_cast<float>(scale->value)) : nullptr);
+    mlir::Value maskValue = mask ? mask->value : mlir::Value();
+    SymShape ctxShape{q->shape[0], q->shape[1], v->shape[2]};
+    mlir::Value queryValue = q->value, context, weights;
+    int64_t numHeads = additive ? 1 : *heads;
+    if (!additive && scoreKind == "general") {
+      int64_t d = q->shape[2].size;
+      queryValue = mlir::attn::DenseOp::create(builder, at, irType(q->shape), q->value,
+                                               param(prefix + ".weight", {d, d}, l), mlir::Value());
+    }
+    float dotScale = scale ? float(scale->value)
+                     : scoreKind == "scaled" ? 1.0f / std::sqrt(float(q->shape[2].size / numHeads))
+                                             : 1.0f;
+    SymShape probShape{q->shape[0], SymDim{numHeads, ""}, q->shape[1], k->shape[1]};
+    if (additive) {
+      int64_t u = *units;
+      mlir::Value wq = param(prefix + ".query.weight", {u, q->shape[2].size}, l),
+                  bq = param(prefix + ".query.bias", {u}, l),
+                  wk = param(prefix + ".keys.weight", {u, k->shape[2].size}, l),
+                  bk = param(prefix + ".keys.bias", {u}, l), vw = param(prefix + ".v.weight", {1, u}, l);
+      if (withWeights) {
+        SymShape qp{q->shape[0], q->shape[1], SymDim{u, ""}}, kp{k->shape[0], k->shape[1], SymDim{u, ""}};
+        mlir::Value qv = mlir::attn::DenseOp::create(builder, at, irType(qp), q->value, wq, bq);
+        mlir::Value kv = mlir::attn::DenseOp::create(builder, at, irType(kp), k->value, wk, bk);
+        mlir::Value scores = mlir::attn::AdditiveScoreOp::create(builder, at, irType(probShape), qv, kv, vw);
+        weights = mlir::attn::MaskedSoftmaxOp::create(builder, at, irType(probShape), scores, maskValue, nullptr);
+      } else {
+        context = mlir::attn::AdditiveAttentionOp::create(builder, at, irType(ctxShape), q->value, k->value,
+                                                          v->value, maskValue, wq, bq, wk, bk, vw);
+      }
+    } else if (withWeights) {
+      mlir::Value scores = mlir::attn::ScoreOp::create(builder, at, irType(probShape), queryValue, k->value,
+                                                       builder.getI64IntegerAttr(numHeads),
+                                                       builder.getF32FloatAttr(dotScale));
+      weights = mlir::attn::MaskedSoftmaxOp::create(builder, at, irType(probShape), scores, maskValue,
+                                                    *causal ? builder.getUnitAttr() : nullptr);
+    } else {
+      context = mlir::attn::DotAttentionOp::create(builder, at, irType(ctxShape), queryValue, k->value, v->value,
+                                                   maskValue, builder.getI64IntegerAttr(numHeads),
+                                                   *causal ? builder.getUnitAttr() : nullptr,
+                                                   builder.getF32FloatAttr(dotScale));
+    }
+    if (weights)
+      context = mlir::attn::WeightedSumOp::create(builder, at, irType(ctxShape), weights, v->value);
+
+    Tensor ctx{context, ctxShape};
+    if (stepQuery)
+      ctx = squeeze(ctx, 1, at);
+    lastResults = {ctx};
+    if (weights) {
+      Tensor w{weights, probShape};
+      if (stepQuery)
+        w = squeeze(w, 2, at);
+      if (numHeads == 1)
+        w = squeeze(w, 1, at);
+      lastResults.push_back(w);
+    }
+    return ctx;
+  }
+
+  Tensor squeeze(const Tensor &t, int64_t axis, mlir::Location at) {
+    SymShape shape = t.shape;
+    shape.erase(shape.begin() + axis);
+    auto op = mlir::attn::SqueezeOp::create(builder, at, irType(shape), t.value, builder.getI64IntegerAttr(axis));
     return Tensor{op.getResult(), shape};
   }
 
@@ -990,6 +1117,8 @@ private:
   std::vector<std::pair<std::string, mlir::Value>> outputs;
   std::string binding;
   llvm::StringMap<unsigned> nestedCounts;
+  size_t wantedResults = 1;          // targets of the statement being generated
+  std::vector<Tensor> lastResults;   // every result of the last attention layer generated
 };
 
 } // namespace

@@ -296,7 +296,7 @@ ast::StmtPtr Parser::parseStatement() {
   case TokenKind::KwOutput:
     return parseOutput();
   case TokenKind::Identifier:
-    if (next.is(TokenKind::Equal))
+    if (next.is(TokenKind::Equal) || next.is(TokenKind::Comma))
       return parseAssign();
     {
       std::string name = tok.spelling.str();
@@ -427,15 +427,28 @@ ast::StmtPtr Parser::parseInput() {
 }
 
 ast::StmtPtr Parser::parseAssign() {
-  ast::Name target = nameOf(tok);
-  consume(); // the name
+  std::vector<ast::Name> targets{nameOf(tok)};
+  consume(); // the first name
+  while (tok.is(TokenKind::Comma)) {
+    consume();
+    if (!tok.is(TokenKind::Identifier)) {
+      reportExpected("expected a name after ',' in the targets of an assignment");
+      return nullptr;
+    }
+    targets.push_back(nameOf(tok));
+    consume();
+  }
+  if (!tok.is(TokenKind::Equal)) {
+    reportExpected("expected '=' after the targets of an assignment");
+    return nullptr;
+  }
   consume(); // '='
   unsigned depth;
   ast::ExprPtr value = parseExpr(depth);
   if (!value)
     return nullptr;
-  ast::Location loc = target.loc;
-  return std::make_unique<ast::AssignStmt>(loc, std::move(target), std::move(value));
+  ast::Location loc = targets.front().loc;
+  return std::make_unique<ast::AssignStmt>(loc, std::move(targets), std::move(value));
 }
 
 //===----------------------------------------------------------------------===//

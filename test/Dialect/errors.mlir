@@ -466,3 +466,51 @@ func.func @self_attention_bias(%x: tensor<?x8x4x4xf32>, %w: tensor<4x8xf32>, %b:
   %y = attn.self_attention_2d %x, %w, %b, %w, %c, %w, %b, %wo, %bo : (tensor<?x8x4x4xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<4x8xf32>, tensor<5xf32>, tensor<4x8xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<8xf32>) -> tensor<?x8x4x4xf32>
   return
 }
+
+// -----
+
+func.func @expand_dims_axis(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.expand_dims' op expects an axis in [0, 2], found 3}}
+  %y = attn.expand_dims %x {axis = 3 : i64} : (tensor<?x8xf32>) -> tensor<?x8x1xf32>
+  return
+}
+
+// -----
+
+func.func @squeeze_size(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.squeeze' op expects dimension 1 to have size 1, found [?, 8]}}
+  %y = attn.squeeze %x {axis = 1 : i64} : (tensor<?x8xf32>) -> tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @squeeze_axis(%x: tensor<?x1xf32>) {
+  // expected-error @+1 {{'attn.squeeze' op expects an axis in [0, 1], found 2}}
+  %y = attn.squeeze %x {axis = 2 : i64} : (tensor<?x1xf32>) -> tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @additive_score_v(%q: tensor<?x?x6xf32>, %v: tensor<1x5xf32>) {
+  // expected-error @+1 {{'attn.additive_score' op expects v to be [1, 6], found [1, 5]}}
+  %s = attn.additive_score %q, %q, %v : (tensor<?x?x6xf32>, tensor<?x?x6xf32>, tensor<1x5xf32>) -> tensor<?x1x?x?xf32>
+  return
+}
+
+// -----
+
+func.func @additive_units(%q: tensor<?x?x12xf32>, %k: tensor<?x?x20xf32>, %wq: tensor<6x12xf32>, %wk: tensor<5x20xf32>, %v: tensor<1x6xf32>) {
+  // expected-error @+1 {{'attn.additive_attention' op expects the unit count of the query weight [6, 12] and the key weight [5, 20] to agree, found 6 and 5}}
+  %c = attn.additive_attention %q, %k, %k, %wq, %wk, %v : (tensor<?x?x12xf32>, tensor<?x?x20xf32>, tensor<?x?x20xf32>, tensor<6x12xf32>, tensor<5x20xf32>, tensor<1x6xf32>) -> tensor<?x?x20xf32>
+  return
+}
+
+// -----
+
+func.func @additive_features(%q: tensor<?x?x12xf32>, %k: tensor<?x?x20xf32>, %wq: tensor<6x10xf32>, %wk: tensor<6x20xf32>, %v: tensor<1x6xf32>) {
+  // expected-error @+1 {{'attn.additive_attention' op expects the feature size of query [?, ?, 12] and its weight [6, 10] to agree, found 12 and 10}}
+  %c = attn.additive_attention %q, %k, %k, %wq, %wk, %v : (tensor<?x?x12xf32>, tensor<?x?x20xf32>, tensor<?x?x20xf32>, tensor<6x10xf32>, tensor<6x20xf32>, tensor<1x6xf32>) -> tensor<?x?x20xf32>
+  return
+}

@@ -103,3 +103,22 @@ func.func @cnn(%x: tensor<?x3x9x7xf32>) -> tensor<?x96xf32> {
   %f = attn.flatten %p : (tensor<?x8x4x3xf32>) -> tensor<?x96xf32>
   return %f : tensor<?x96xf32>
 }
+
+// CHECK-LABEL: func.func @additive
+func.func @additive(%q: tensor<?x12xf32>, %k: tensor<?x?x20xf32>, %m: tensor<?x?xi32>) -> tensor<?x20xf32> {
+  %wq = attn.param "a.query.weight" : tensor<6x12xf32>
+  %bq = attn.param "a.query.bias" : tensor<6xf32>
+  %wk = attn.param "a.keys.weight" : tensor<6x20xf32>
+  %v = attn.param "a.v.weight" : tensor<1x6xf32>
+  // CHECK: %[[E:.+]] = attn.expand_dims %{{.+}} {axis = 1 : i64} : (tensor<?x12xf32>) -> tensor<?x1x12xf32>
+  %e = attn.expand_dims %q {axis = 1 : i64} : (tensor<?x12xf32>) -> tensor<?x1x12xf32>
+  // CHECK: attn.additive_attention %[[E]], %{{.+}}, %{{.+}} mask %{{.+}}, %{{.+}} bias %{{.+}}, %{{.+}}, %{{.+}} :
+  %c = attn.additive_attention %e, %k, %k mask %m, %wq bias %bq, %wk, %v : (tensor<?x1x12xf32>, tensor<?x?x20xf32>, tensor<?x?x20xf32>, tensor<?x?xi32>, tensor<6x12xf32>, tensor<6xf32>, tensor<6x20xf32>, tensor<1x6xf32>) -> tensor<?x1x20xf32>
+  %qp = attn.dense %e, %wq, %bq : (tensor<?x1x12xf32>, tensor<6x12xf32>, tensor<6xf32>) -> tensor<?x1x6xf32>
+  %kp = attn.dense %k, %wk : (tensor<?x?x20xf32>, tensor<6x20xf32>) -> tensor<?x?x6xf32>
+  // CHECK: attn.additive_score %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x1x6xf32>, tensor<?x?x6xf32>, tensor<1x6xf32>) -> tensor<?x1x1x?xf32>
+  %s = attn.additive_score %qp, %kp, %v : (tensor<?x1x6xf32>, tensor<?x?x6xf32>, tensor<1x6xf32>) -> tensor<?x1x1x?xf32>
+  // CHECK: attn.squeeze %{{.+}} {axis = 1 : i64} : (tensor<?x1x20xf32>) -> tensor<?x20xf32>
+  %r = attn.squeeze %c {axis = 1 : i64} : (tensor<?x1x20xf32>) -> tensor<?x20xf32>
+  return %r : tensor<?x20xf32>
+}

@@ -224,6 +224,48 @@ def cnn_layers(name, seed, batch):
     c.save()
 
 
+def attention_scores(name, seed, batch, s, t):
+    """Additive (Bahdanau) and Luong dot/general attention, with weights, against explicit formulas."""
+    c = Case("attention_scores", name, seed)
+    q, h = c.input("q", batch, s, 12), c.input("h", batch, 12)
+    k, v = c.input("k", batch, t, 20), c.input("v", batch, t, 8)
+    keep = c.mask("keep", batch, t)
+    masked = lambda scores: scores.masked_fill((keep == 0)[:, None, :], float("-inf"))
+
+    def additive(prefix, query, values, units):
+        qp = c.dense(prefix + ".query", query, units)
+        kp = c.dense(prefix + ".keys", k, units)
+        w = c.randn(1, units, scale=units ** -0.5)
+        c.weights[prefix + ".v.weight"] = w
+        scores = (torch.tanh(qp[:, :, None, :] + kp[:, None, :, :]) @ w.T).squeeze(-1)  # [B, Sq, T]
+        p = torch.softmax(masked(scores), dim=-1)
+        return p @ values, p
+
+    add1, _ = additive("add1", q, v, 10)
+    add2, w2 = additive("add2", h[:, None, :], k, 6)
+    c.output("add1", add1)
+    c.output("add2", add2.squeeze(1))
+    c.output("w2", w2.squeeze(1))
+
+    kg = c.dense("gen.dense0", k, 12)
+    wgen = c.randn(12, 12, scale=12 ** -0.5)
+    c.weights["gen.weight"] = wgen
+    pg = torch.softmax((q @ wgen.T) @ kg.transpose(1, 2), dim=-1)  # Luong general: (W q)·k, no scaling
+    c.output("gen", pg @ v)
+    c.output("wg", pg)
+
+    kd = c.dense("dt.dense0", k, 12)
+    pd = torch.softmax(masked(h[:, None, :] @ kd.transpose(1, 2)), dim=-1)  # Luong dot, no scaling
+    c.output("dt", (pd @ v).squeeze(1))
+
+    split = lambda x: x.reshape(batch, s, 3, 4).transpose(1, 2)
+    scores = split(q) @ split(q).transpose(2, 3) / 2.0  # scaled by 1/sqrt(4)
+    pm = torch.softmax(scores.masked_fill(~torch.ones(s, s, dtype=torch.bool).tril(), float("-inf")), dim=-1)
+    c.output("mh", (pm @ split(q)).transpose(1, 2).reshape(batch, s, 12))
+    c.output("wm", pm)
+    c.save()
+
+
 def cnn_example(model_name, module, name, seed, batch, size):
     """An example CNN against its reference module (test/Numeric/reference_models.py) in eval mode."""
     c = Case(model_name, name, seed)
@@ -254,4 +296,6 @@ if __name__ == "__main__":
     cnn_example("cnn_spatial_attention", reference_models.CNNSpatialAttention(), "b2_28x28", 15, batch=2, size=28)
     cnn_example("cnn_self_attention", reference_models.CNNSelfAttention(), "b1", 16, batch=1, size=8)
     cnn_example("cnn_self_attention", reference_models.CNNSelfAttention(), "b7", 17, batch=7, size=8)
+    attention_scores("b1_s4_t6", 18, batch=1, s=4, t=6)
+    attention_scores("b5_s7_t3", 19, batch=5, s=7, t=3)
     print("goldens written to", GOLDENS)

@@ -23,3 +23,16 @@ func.func @explicit_scale(%q: tensor<3x5x8xf32>, %k: tensor<3x7x8xf32>) -> tenso
       : (tensor<3x5x8xf32>, tensor<3x7x8xf32>, tensor<3x7x8xf32>) -> tensor<3x5x8xf32>
   return %a : tensor<3x5x8xf32>
 }
+
+// CHECK-LABEL: func.func @additive
+func.func @additive(%q: tensor<?x?x12xf32>, %k: tensor<?x?x20xf32>, %wq: tensor<6x12xf32>, %wk: tensor<6x20xf32>,
+                    %v: tensor<1x6xf32>) -> tensor<?x?x20xf32> {
+  // The key projection is its own dense op, computed once per sequence.
+  // CHECK: %[[QP:.+]] = attn.dense %{{.+}}, %{{.+}} : (tensor<?x?x12xf32>, tensor<6x12xf32>) -> tensor<?x?x6xf32>
+  // CHECK-NEXT: %[[KP:.+]] = attn.dense %{{.+}}, %{{.+}} : (tensor<?x?x20xf32>, tensor<6x20xf32>) -> tensor<?x?x6xf32>
+  // CHECK-NEXT: %[[S:.+]] = attn.additive_score %[[QP]], %[[KP]], %{{.+}} : {{.+}} -> tensor<?x1x?x?xf32>
+  // CHECK-NEXT: %[[P:.+]] = attn.masked_softmax %[[S]] :
+  // CHECK-NEXT: attn.weighted_sum %[[P]], %{{.+}} : (tensor<?x1x?x?xf32>, tensor<?x?x20xf32>) -> tensor<?x?x20xf32>
+  %c = attn.additive_attention %q, %k, %k, %wq, %wk, %v : (tensor<?x?x12xf32>, tensor<?x?x20xf32>, tensor<?x?x20xf32>, tensor<6x12xf32>, tensor<6x20xf32>, tensor<1x6xf32>) -> tensor<?x?x20xf32>
+  return %c : tensor<?x?x20xf32>
+}

@@ -40,10 +40,35 @@ struct DecomposeDotAttention : OpRewritePattern<DotAttentionOp> {
   }
 };
 
+/// additive_attention(q, k, v) = weighted_sum(masked_softmax(additive_score(dense(q), dense(k))), v). The
+/// key projection is a dense layer of its own, so it is computed once per sequence, not once per query.
+struct DecomposeAdditiveAttention : OpRewritePattern<AdditiveAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AdditiveAttentionOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto project = [&](Value x, Value w, Value b) -> Value {
+      auto type = cast<RankedTensorType>(x.getType());
+      SmallVector<int64_t> shape(type.getShape());
+      shape.back() = cast<RankedTensorType>(w.getType()).getDimSize(0);
+      return DenseOp::create(rewriter, loc, RankedTensorType::get(shape, rewriter.getF32Type()), x, w, b);
+    };
+    Value q = project(op.getQuery(), op.getQueryWeight(), op.getQueryBias());
+    Value k = project(op.getKeys(), op.getKeyWeight(), op.getKeyBias());
+    auto qType = cast<RankedTensorType>(q.getType()), kType = cast<RankedTensorType>(k.getType());
+    auto scoreType = RankedTensorType::get({qType.getDimSize(0), 1, qType.getDimSize(1), kType.getDimSize(1)},
+                                           rewriter.getF32Type());
+    Value scores = AdditiveScoreOp::create(rewriter, loc, scoreType, q, k, op.getV());
+    Value probs = MaskedSoftmaxOp::create(rewriter, loc, scoreType, scores, op.getMask(), UnitAttr());
+    rewriter.replaceOpWithNewOp<WeightedSumOp>(op, op.getType(), probs, op.getValues());
+    return success();
+  }
+};
+
 struct AttnDecomposePass : mlir::attn::impl::AttnDecomposeBase<AttnDecomposePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeDotAttention>(&getContext());
+    patterns.add<DecomposeDotAttention, DecomposeAdditiveAttention>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

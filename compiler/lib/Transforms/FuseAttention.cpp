@@ -23,8 +23,9 @@ struct AttnFuseAttentionPass : mlir::attn::impl::AttnFuseAttentionBase<AttnFuseA
       auto softmax = sum.getWeights().getDefiningOp<MaskedSoftmaxOp>();
       if (!softmax || !softmax->hasOneUse() || softmax->getBlock() != sum->getBlock())
         return;
-      auto score = softmax.getScores().getDefiningOp<ScoreOp>();
-      if (!score || !score->hasOneUse() || score->getBlock() != sum->getBlock())
+      Operation *score = softmax.getScores().getDefiningOp();
+      if (!isa_and_nonnull<ScoreOp, AdditiveScoreOp>(score) || !score->hasOneUse() ||
+          score->getBlock() != sum->getBlock())
         return;
       chains.push_back({score, softmax, sum});
     });

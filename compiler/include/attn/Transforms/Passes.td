@@ -20,10 +20,12 @@ def AttnInferShapes : Pass<"attn-infer-shapes", "func::FuncOp"> {
 }
 
 def AttnDecompose : Pass<"attn-decompose", "func::FuncOp"> {
-  let summary = "Decompose attention layers into score, masked softmax and weighted sum";
+  let summary = "Decompose attention layers into scores, masked softmax and weighted sum";
   let description = [{
-    `attn.dot_attention` becomes `attn.score` → `attn.masked_softmax` → `attn.weighted_sum`, the primitives
-    shared by every attention variant, so that fusion and lowering need to know only the primitives.
+    `attn.dot_attention` becomes `attn.score` → `attn.masked_softmax` → `attn.weighted_sum`, and
+    `attn.additive_attention` becomes two `attn.dense` projections → `attn.additive_score` →
+    `attn.masked_softmax` → `attn.weighted_sum`: the primitives shared by every attention variant, so that
+    fusion and lowering need to know only the primitives.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
@@ -31,7 +33,7 @@ def AttnDecompose : Pass<"attn-decompose", "func::FuncOp"> {
 def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
   let summary = "Fuse score, masked softmax and weighted sum into one attention kernel";
   let description = [{
-    Finds each chain score → masked_softmax → weighted_sum whose intermediates have no other users and
+    Finds each chain (additive_)score → masked_softmax → weighted_sum whose intermediates have no other users and
     moves it into one `attn.kernel`, so the scores and probabilities never leave the kernel: the lowering
     computes them one query row at a time.
   }];

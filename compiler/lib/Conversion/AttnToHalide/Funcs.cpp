@@ -99,6 +99,9 @@ private:
         .Case([&](SpatialAttentionOp s) { return lowerSpatialAttention(s); })
         .Case([&](SelfAttention2DOp s) { return lowerSelfAttention2D(s); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
+        .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })
+        .Case([&](ExpandDimsOp e) { return lowerExpandDims(e); })
+        .Case([&](SqueezeOp e) { return lowerSqueeze(e); })
         .Case([&](MaskedSoftmaxOp m) { return lowerMaskedSoftmax(m); })
         .Case([&](WeightedSumOp w) { return lowerWeightedSum(w); })
         .Default([&](Operation *other) -> FailureOr<HTensor> {
@@ -412,6 +415,48 @@ private:
     s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b) * op.getScale().convertToFloat();
     out.score.push_back(s);
     return HTensor{s.result, {q.extent(0), Expr(static_cast<int>(heads)), q.extent(1), k.extent(1)}};
+  }
+
+  /// score[b, 0, i, j] = Σ_u v[u] · tanh(q[b, i, u] + k[b, j, u]).
+  FailureOr<HTensor> lowerAdditiveScore(AdditiveScoreOp op) {
+    const HTensor &q = values[op.getQuery()];
+    const HTensor &k = values[op.getKeys()];
+    const HTensor &v = values[op.getV()];
+    int units = int(staticDim(op.getV(), 1));
+    ScoreStages s{Func(name(op, "dot")), Func(name(op, "score")), Var("j"), Var("i"), Var("h"), Var("b")};
+    RDom ru(0, units, "ru");
+    s.dot(s.j, s.i, s.h, s.b) = 0.0f;
+    s.dot(s.j, s.i, s.h, s.b) += v.func(ru, 0) * Halide::tanh(q.func(ru, s.i, s.b) + k.func(ru, s.j, s.b));
+    s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b);
+    out.score.push_back(s);
+    return HTensor{s.result, {q.extent(0), Expr(1), q.extent(1), k.extent(1)}};
+  }
+
+  /// Inserting or removing a dimension of size 1 is a reindexing (Halide index = rank - 1 - axis).
+  FailureOr<HTensor> lowerExpandDims(ExpandDimsOp op) {
+    const HTensor &x = values[op.getInput()];
+    size_t rank = x.rank() + 1, axis = op.getAxis();
+    std::vector<Var> vars = makeVars(rank, "e");
+    std::vector<Expr> index(vars.begin(), vars.end());
+    index.erase(index.begin() + (rank - 1 - axis));
+    Func f(name(op, "expand_dims"));
+    f(vars) = x.func(index);
+    std::vector<Expr> shape = x.shape;
+    shape.insert(shape.begin() + axis, Expr(1));
+    return HTensor{f, shape};
+  }
+
+  FailureOr<HTensor> lowerSqueeze(SqueezeOp op) {
+    const HTensor &x = values[op.getInput()];
+    size_t axis = op.getAxis();
+    std::vector<Var> vars = makeVars(x.rank() - 1, "e");
+    std::vector<Expr> index(vars.begin(), vars.end());
+    index.insert(index.begin() + (x.rank() - 1 - axis), Expr(0));
+    Func f(name(op, "squeeze"));
+    f(vars) = x.func(index);
+    std::vector<Expr> shape = x.shape;
+    shape.erase(shape.begin() + axis);
+    return HTensor{f, shape};
   }
 
   /// Softmax over keys j, skipping keys that the padding mask or causality exclude; rows with no key

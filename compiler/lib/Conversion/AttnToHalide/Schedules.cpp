@@ -168,7 +168,9 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Ta
   int vw = target.natural_vector_size<float>();
   if (patternIs(k, {"dense"}))
     scheduleDense(k, vw);
-  else if (patternIs(k, {"score", "masked_softmax", "weighted_sum"}) && k.pattern.size() == 3)
+  else if ((patternIs(k, {"score", "masked_softmax", "weighted_sum"}) ||
+            patternIs(k, {"additive_score", "masked_softmax", "weighted_sum"})) &&
+           k.pattern.size() == 3)
     scheduleAttention(k, vw);
   else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
     scheduleSoftmax(k, vw);

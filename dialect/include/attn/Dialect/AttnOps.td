@@ -102,6 +102,28 @@ def Attn_SoftmaxOp : Attn_ComputeOp<"softmax", [SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+def Attn_ExpandDimsOp : Attn_ComputeOp<"expand_dims"> {
+  let summary = "inserts a dimension of size 1";
+  let description = [{
+    ```mlir
+    %y = attn.expand_dims %x {axis = 1 : i64} : (tensor<?x32xf32>) -> tensor<?x1x32xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, I64Attr:$axis);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_SqueezeOp : Attn_ComputeOp<"squeeze"> {
+  let summary = "removes a dimension of size 1";
+  let description = [{
+    ```mlir
+    %y = attn.squeeze %x {axis = 1 : i64} : (tensor<?x1x32xf32>) -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, I64Attr:$axis);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
 def Attn_LogSoftmaxOp : Attn_ComputeOp<"log_softmax", [SameOperandsAndResultType]> {
   let summary = "log-softmax over the last dimension";
   let description = [{
@@ -151,6 +173,30 @@ def Attn_DotAttentionOp : Attn_ComputeOp<"dot_attention"> {
                        OptionalAttr<F32Attr>:$scale);
   let assemblyFormat = [{
     $query `,` $keys `,` $values (`mask` $mask^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Attn_AdditiveAttentionOp : Attn_ComputeOp<"additive_attention", [AttrSizedOperandSegments]> {
+  let summary = "additive (Bahdanau) attention";
+  let description = [{
+    For queries [B, Sq, Dq], keys [B, Sk, Dk] and values [B, Sk, Dv]: per query i,
+    α = softmax_j(vᵀ tanh(Wq·q_i + bq + Wk·k_j + bk)) over the keys kept by `mask` [B, Sk] (i32), and the
+    result is Σ_j α_j · values_j, [B, Sq, Dv]. Wq is [U, Dq], Wk [U, Dk], v [1, U]; the biases are [U]
+    and optional.
+
+    ```mlir
+    %c = attn.additive_attention %q, %k, %k mask %m, %wq, %bq, %wk, %bk, %v
+        : (tensor<?x1x32xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?xi32>, tensor<16x32xf32>,
+           tensor<16xf32>, tensor<16x64xf32>, tensor<16xf32>, tensor<1x16xf32>) -> tensor<?x1x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, Attn_F32Tensor:$values,
+                       Optional<Attn_I32Tensor>:$mask, Attn_F32Tensor:$query_weight,
+                       Optional<Attn_F32Tensor>:$query_bias, Attn_F32Tensor:$key_weight,
+                       Optional<Attn_F32Tensor>:$key_bias, Attn_F32Tensor:$v);
+  let assemblyFormat = [{
+    $query `,` $keys `,` $values (`mask` $mask^)? `,` $query_weight (`bias` $query_bias^)? `,` $key_weight
+    (`bias` $key_bias^)? `,` $v attr-dict `:` functional-type(operands, results)
   }];
 }
 
@@ -310,6 +356,22 @@ def Attn_ScoreOp : Attn_ComputeOp<"score"> {
   let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
                        F32Attr:$scale);
   let assemblyFormat = "$query `,` $keys attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_AdditiveScoreOp : Attn_ComputeOp<"additive_score"> {
+  let summary = "Bahdanau scores from projected queries and keys";
+  let description = [{
+    For projected queries [B, Sq, U], projected keys [B, Sk, U] and v [1, U]:
+    score[b, 0, i, j] = Σ_u v[u] · tanh(q[b, i, u] + k[b, j, u]); the result is [B, 1, Sq, Sk], one head,
+    so that masked_softmax and weighted_sum apply as for dot-product scores.
+
+    ```mlir
+    %s = attn.additive_score %qp, %kp, %v : (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<1x16xf32>)
+        -> tensor<?x1x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, Attn_F32Tensor:$v);
+  let assemblyFormat = "$query `,` $keys `,` $v attr-dict `:` functional-type(operands, results)";
 }
 
 def Attn_MaskedSoftmaxOp : Attn_ComputeOp<"masked_softmax"> {

@@ -187,17 +187,18 @@ private:
   std::vector<ExprPtr> shape;
 };
 
-/// `q = dense(x, D)`.
+/// `q = dense(x, D)`, or `ctx, w = dot_attention(...)` for a layer with several results.
 class AssignStmt : public Stmt {
 public:
-  AssignStmt(Location loc, Name target, ExprPtr value)
-      : Stmt(Kind::Assign, loc), target(std::move(target)), value(std::move(value)) {}
-  const Name &getTarget() const { return target; }
+  AssignStmt(Location loc, std::vector<Name> targets, ExprPtr value)
+      : Stmt(Kind::Assign, loc), targets(std::move(targets)), value(std::move(value)) {}
+  const Name &getTarget() const { return targets.front(); }
+  const std::vector<Name> &getTargets() const { return targets; }
   const Expr &getValue() const { return *value; }
   static bool classof(const Stmt *s) { return s->getKind() == Kind::Assign; }
 
 private:
-  Name target;
+  std::vector<Name> targets;
   ExprPtr value;
 };
 
