@@ -128,6 +128,44 @@ SmallVector<DimSource> DenseOp::getResultDimSources() {
 }
 
 //===----------------------------------------------------------------------===//
+// Embedding and concat
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  if (failed(expectRank(*this, "a table", getTable(), 2, "[vocabulary, features]")))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> EmbeddingOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getTokens());
+  dims.push_back(DimSource::of(1, 1));
+  return dims;
+}
+
+LogicalResult ConcatOp::verify() {
+  Value a = getLhs(), b = getRhs();
+  if (rankOf(a) < 1 || rankOf(a) != rankOf(b))
+    return emitOpError() << "expects two tensors of the same rank >= 1, found " << shapeString(a.getType())
+                         << " and " << shapeString(b.getType());
+  unsigned last = rankOf(a) - 1;
+  for (unsigned d = 0; d < last; ++d)
+    if (failed(expectSameDim(*this, "dimension " + std::to_string(d), "lhs", a, d, "rhs", b, d)))
+      return failure();
+  if (ShapedType::isDynamic(dimOf(a, last)) || ShapedType::isDynamic(dimOf(b, last)))
+    return emitOpError() << "expects static last dimensions, found " << shapeString(a.getType()) << " and "
+                         << shapeString(b.getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> ConcatOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getLhs());
+  unsigned last = rankOf(getLhs()) - 1;
+  dims.back() = DimSource::constant(dimOf(getLhs(), last) + dimOf(getRhs(), last));
+  return dims;
+}
+
+//===----------------------------------------------------------------------===//
 // Elementwise and softmax
 //===----------------------------------------------------------------------===//
 

@@ -81,6 +81,9 @@ const std::vector<LayerSpec> &layers() {
   static const std::vector<LayerSpec> specs = {
       {"dense", {{"x", ArgKind::Tensor, true}, {"units", ArgKind::Int, true}, {"bias", ArgKind::Bool, false}},
        "dense(x, units, bias = true)"},
+      {"embed", {{"tokens", ArgKind::Tensor, true}, {"vocab", ArgKind::Int, true}, {"dim", ArgKind::Int, true}},
+       "embed(tokens, vocab, dim)"},
+      {"concat", {{"a", ArgKind::Tensor, true}, {"b", ArgKind::Tensor, true}}, "concat(a, b)"},
       {"relu", {{"x", ArgKind::Tensor, true}}, "relu(x)"},
       {"tanh", {{"x", ArgKind::Tensor, true}}, "tanh(x)"},
       {"sigmoid", {{"x", ArgKind::Tensor, true}}, "sigmoid(x)"},
@@ -719,6 +722,50 @@ private:
     return finish(op, *x);
   }
 
+  /// embed(tokens, vocab, dim): tokens are an i32 input, whose ids the runtime checks against `vocab`.
+  std::optional<Tensor> genEmbed(const CallExpr &call, const BoundArgs &args, const std::string &prefix) {
+    const Expr &te = *args.get("tokens");
+    std::optional<Tensor> tokens = genTensor(te, false, "'tokens'");
+    std::optional<int64_t> vocab = intArg(args, "vocab", 0, 1), dim = intArg(args, "dim", 0, 1);
+    if (!tokens || !vocab || !dim)
+      return std::nullopt;
+    if (!tokens->isI32) {
+      error(te.getLoc()) << "embed expects i32 token ids for 'tokens', found f32";
+      return std::nullopt;
+    }
+    unsigned arg = llvm::cast<mlir::BlockArgument>(tokens->value).getArgNumber();
+    auto &attrs = inputAttrs[arg];
+    auto it = llvm::find_if(attrs, [](auto &kv) { return kv.first == mlir::attn::AttnDialect::kVocabSizeAttr; });
+    int64_t checked = *vocab;
+    if (it != attrs.end())
+      checked = std::min(checked, llvm::cast<mlir::IntegerAttr>(it->second).getInt());
+    mlir::Attribute vocabAttr = builder.getI64IntegerAttr(checked);
+    if (it != attrs.end())
+      it->second = vocabAttr;
+    else
+      attrs.push_back({mlir::attn::AttnDialect::kVocabSizeAttr, vocabAttr});
+    mlir::Value table = param(prefix + ".weight", {*vocab, *dim}, loc(call.getLoc()));
+    auto op = mlir::attn::EmbeddingOp::create(builder, opLoc(call), irType(tokens->shape), tokens->value, table);
+    return finish(op, *tokens);
+  }
+
+  /// concat(a, b) along the last dimension.
+  std::optional<Tensor> genConcat(const CallExpr &call, const BoundArgs &args) {
+    const Expr &ae = *args.get("a"), &be = *args.get("b");
+    std::optional<Tensor> a = genTensor(ae, false, "'a'"), b = genTensor(be, false, "'b'");
+    if (!a || !b || !expectF32(*a, ae, "concat", "a") || !expectF32(*b, be, "concat", "b"))
+      return std::nullopt;
+    SymShape aLead(a->shape.begin(), a->shape.end() - (a->shape.empty() ? 0 : 1));
+    SymShape bLead(b->shape.begin(), b->shape.end() - (b->shape.empty() ? 0 : 1));
+    if (a->shape.empty() || aLead != bLead || !a->shape.back().symbol.empty() || !b->shape.back().symbol.empty()) {
+      error(call.getLoc()) << "concat joins tensors along a constant last dimension and needs the same leading "
+                           << "dimensions, found " << str(a->shape) << " and " << str(b->shape);
+      return std::nullopt;
+    }
+    auto op = mlir::attn::ConcatOp::create(builder, opLoc(call), irType(a->shape), a->value, b->value);
+    return finish(op, *a);
+  }
+
   /// Dropout is the identity at inference; its rate is still checked.
   std::optional<Tensor> genDropout(const BoundArgs &args) {
     std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
@@ -859,6 +906,10 @@ private:
       return genLayerNorm(call, *args, prefix);
     if (name == "dropout")
       return genDropout(*args);
+    if (name == "embed")
+      return genEmbed(call, *args, prefix);
+    if (name == "concat")
+      return genConcat(call, *args);
     if (name == "conv2d")
       return genConv2D(call, *args, prefix);
     if (name == "max_pool" || name == "avg_pool")

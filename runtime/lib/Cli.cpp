@@ -281,8 +281,12 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       return dtypeName(static_cast<DType>(spec_.values[v].dtype)) + symbolicShape(spec_, v);
     };
     std::vector<std::vector<std::string>> rows;
-    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT))
+    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT)) {
+      int64_t vocab = spec_.values[i].vocab_size;
       rows.push_back({spec_.values[i].name, typed(i)});
+      if (vocab > 0)
+        rows.back().push_back("token ids 0.." + std::to_string(vocab - 1));
+    }
     table("inputs", rows);
     rows.clear();
     for (int32_t o = 0; o < spec_.num_outputs; ++o)

@@ -132,6 +132,25 @@ std::string symbolicShape(const attn_model_spec &spec, int32_t value) {
   return out + "]";
 }
 
+/// Token ids index embedding tables: one outside [0, vocab_size) is bad input, named with its position.
+Status checkTokens(const attn_value &v, const Tensor &t) {
+  if (v.vocab_size <= 0 || t.dtype() != DType::I32)
+    return {};
+  const int32_t *data = t.data<int32_t>();
+  for (int64_t i = 0; i < t.numElements(); ++i) {
+    if (data[i] >= 0 && data[i] < v.vocab_size)
+      continue;
+    std::string at;
+    for (int64_t rest = i, d = t.rank() - 1; d >= 0; --d) {
+      at = (d ? ", " : "") + std::to_string(rest % t.shape()[d]) + at;
+      rest /= t.shape()[d];
+    }
+    return makeError("input '", v.name, "' holds token ", data[i], " at [", at, "], outside the vocabulary of ",
+                     v.vocab_size, " tokens (0 to ", v.vocab_size - 1, ")");
+  }
+  return {};
+}
+
 Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMap &inputs) {
   std::vector<int32_t> modelInputs = valuesWithRole(spec, ATTN_ROLE_INPUT);
   std::string expected;
@@ -177,6 +196,8 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
         return makeError(mismatch, " with ", dim.symbol, " = ", it->second.size, " (bound by input '",
                          it->second.input, "' ", formatShape(inputs.at(it->second.input).shape()), ")");
     }
+    if (Status s = checkTokens(v, t); !s)
+      return s.takeError();
   }
   return bindings;
 }

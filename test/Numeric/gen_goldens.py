@@ -266,6 +266,26 @@ def attention_scores(name, seed, batch, s, t):
     c.save()
 
 
+def tokens(name, seed, batch, length):
+    c = Case("tokens", name, seed)
+    ids = lambda key, vocab: c.inputs.setdefault(
+        key, torch.randint(0, vocab, (batch, length), generator=c.gen, dtype=torch.int32))
+    src, tgt = ids("src", 7), ids("tgt", 5)
+    x = c.input("x", batch, length, 6)
+
+    def embed(prefix, t, vocab, dim):
+        table = c.randn(vocab, dim)
+        c.weights[prefix + ".weight"] = table
+        return F.embedding(t.long(), table)
+
+    e, e2 = embed("e", src, 11, 6), embed("e2", src, 7, 4)
+    c.output("e", e)
+    c.output("e2", e2)
+    c.output("j", torch.cat([e, x], -1))
+    c.output("c", c.dense("c", torch.cat([embed("c.embed0", tgt, 5, 3), e2], -1), 8))
+    c.save()
+
+
 def cnn_example(model_name, module, name, seed, batch, size):
     """An example CNN against its reference module (test/Numeric/reference_models.py) in eval mode."""
     c = Case(model_name, name, seed)
@@ -298,4 +318,6 @@ if __name__ == "__main__":
     cnn_example("cnn_self_attention", reference_models.CNNSelfAttention(), "b7", 17, batch=7, size=8)
     attention_scores("b1_s4_t6", 18, batch=1, s=4, t=6)
     attention_scores("b5_s7_t3", 19, batch=5, s=7, t=3)
+    tokens("b1_s1", 20, batch=1, length=1)
+    tokens("b6_s9", 21, batch=6, length=9)
     print("goldens written to", GOLDENS)

@@ -25,6 +25,7 @@ struct ValueEntry {
   const char *role;
   const char *dtype;
   std::vector<DimEntry> dims;
+  int64_t vocabSize = 0;
 };
 
 std::string cString(StringRef s) {
@@ -83,7 +84,7 @@ public:
     os << "\nstatic const attn_value values[] = {\n";
     for (auto [i, v] : llvm::enumerate(values))
       os << "  {" << cString(v.name) << ", " << v.role << ", " << v.dtype << ", " << v.dims.size() << ", dims"
-         << i << "},\n";
+         << i << ", " << v.vocabSize << "},\n";
     os << "};\n\n";
     for (auto [i, k] : llvm::enumerate(kernels)) {
       os << "static const int32_t args" << i << "[] = {";
@@ -128,6 +129,8 @@ private:
     auto dims = func.getArgAttrOfType<ArrayAttr>(n, AttnDialect::kInputDimsAttr);
     ValueEntry entry{name ? name.str() : "arg" + std::to_string(n), "ATTN_ROLE_INPUT",
                      type.getElementType().isF32() ? "ATTN_F32" : "ATTN_I32", {}};
+    if (auto vocab = func.getArgAttrOfType<IntegerAttr>(n, AttnDialect::kVocabSizeAttr))
+      entry.vocabSize = vocab.getInt();
     for (int64_t d = 0; d < type.getRank(); ++d) {
       DimEntry dim;
       if (!type.isDynamicDim(d)) {

@@ -101,6 +101,8 @@ private:
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })
         .Case([&](ExpandDimsOp e) { return lowerExpandDims(e); })
+        .Case([&](EmbeddingOp e) { return lowerEmbedding(e); })
+        .Case([&](ConcatOp c) { return lowerConcat(c); })
         .Case([&](SqueezeOp e) { return lowerSqueeze(e); })
         .Case([&](MaskedSoftmaxOp m) { return lowerMaskedSoftmax(m); })
         .Case([&](WeightedSumOp w) { return lowerWeightedSum(w); })
@@ -430,6 +432,38 @@ private:
     s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b);
     out.score.push_back(s);
     return HTensor{s.result, {q.extent(0), Expr(1), q.extent(1), k.extent(1)}};
+  }
+
+  /// out[..., e] = table[id, e]. Ids were range-checked by the runtime; the clamp only tells Halide the
+  /// rows it may read.
+  FailureOr<HTensor> lowerEmbedding(EmbeddingOp op) {
+    const HTensor &ids = values[op.getTokens()];
+    const HTensor &table = values[op.getTable()];
+    int vocab = int(staticDim(op.getTable(), 0));
+    Var e("e");
+    std::vector<Var> rows = makeVars(ids.rank(), "r");
+    Func f(name(op, "embedding"));
+    f(prepend(e, rows)) = table.func(e, Halide::clamp(ids.func(rows), 0, vocab - 1));
+    std::vector<Expr> shape = ids.shape;
+    shape.push_back(table.extent(1));
+    return HTensor{f, shape};
+  }
+
+  /// out[..., c] = a[..., c] for c < A, else b[..., c - A].
+  FailureOr<HTensor> lowerConcat(ConcatOp op) {
+    const HTensor &a = values[op.getLhs()];
+    const HTensor &b = values[op.getRhs()];
+    int split = int(staticDim(op.getLhs(), a.rank() - 1));
+    int total = split + int(staticDim(op.getRhs(), b.rank() - 1));
+    Var c("c");
+    std::vector<Var> rows = makeVars(a.rank() - 1, "r");
+    Func f(name(op, "concat"));
+    f(prepend(c, rows)) = Halide::select(c < split, a.func(prepend(Halide::min(c, split - 1), rows)),
+                                         b.func(prepend(Halide::max(c - split, 0), rows)));
+    std::vector<Expr> shape = a.shape;
+    shape.back() = Expr(total);
+    out.elementwise.push_back(f);
+    return HTensor{f, shape};
   }
 
   /// Inserting or removing a dimension of size 1 is a reindexing (Halide index = rank - 1 - axis).

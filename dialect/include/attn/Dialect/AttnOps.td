@@ -64,6 +64,34 @@ def Attn_DenseOp : Attn_ComputeOp<"dense"> {
   }];
 }
 
+def Attn_EmbeddingOp : Attn_ComputeOp<"embedding"> {
+  let summary = "looks up token ids in an embedding table";
+  let description = [{
+    For token ids [d1, ..., dn] (i32) and a table [V, E], the result is [d1, ..., dn, E]: row `id` of the
+    table for each id, as torch.nn.Embedding. Ids outside [0, V) are rejected by the runtime before any
+    kernel runs (the model function's `attn.vocab_size` argument attribute).
+
+    ```mlir
+    %e = attn.embedding %tokens, %table : (tensor<?x?xi32>, tensor<32x64xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_I32Tensor:$tokens, Attn_F32Tensor:$table);
+  let assemblyFormat = "$tokens `,` $table attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_ConcatOp : Attn_ComputeOp<"concat"> {
+  let summary = "joins two tensors along their last dimension";
+  let description = [{
+    [..., A] and [..., B] with the same leading dimensions give [..., A + B]; A and B are static.
+
+    ```mlir
+    %y = attn.concat %a, %b : (tensor<?x?x64xf32>, tensor<?x?x32xf32>) -> tensor<?x?x96xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$lhs, Attn_F32Tensor:$rhs);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
 class Attn_UnaryOp<string mnemonic, string formula>
     : Attn_ComputeOp<mnemonic, [SameOperandsAndResultType]> {
   let summary = "elementwise " # formula;

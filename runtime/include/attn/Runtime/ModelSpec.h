@@ -30,6 +30,7 @@ typedef struct attn_value {
   int32_t dtype;    // enum attn_dtype
   int32_t rank;
   const attn_dim *dims;
+  int64_t vocab_size; // an i32 input of token ids: every element must be in [0, vocab_size); 0 = unchecked
 } attn_value;
 
 // A Halide pipeline: `entry` takes `num_args` halide_buffer_t pointers, the kernel's operands followed by its
