@@ -3,6 +3,7 @@
 // the file's size before any tensor memory is allocated, so a corrupt header cannot ask for terabytes.
 #include "attn/Runtime/Npy.h"
 
+#include "attn/Runtime/Convert.h"
 #include "attn/Runtime/File.h"
 
 #include <algorithm>
@@ -162,9 +163,6 @@ private:
   size_t pos_ = 0;
 };
 
-/// The .npy element types that are converted on reading rather than read as they are.
-enum class Conversion { F64ToF32, I64ToI32, BoolToI32, U8ToI32, I8ToI32 };
-
 struct DescrInfo {
   const char *descr;
   DType dtype;
@@ -178,38 +176,6 @@ const DescrInfo kDescrs[] = {
     {"|b1", DType::I32, 1, Conversion::BoolToI32}, {"|u1", DType::I32, 1, Conversion::U8ToI32},
     {"|i1", DType::I32, 1, Conversion::I8ToI32},
 };
-
-Status convert(const std::string &path, Conversion conversion, const unsigned char *raw, Tensor &tensor) {
-  int64_t n = tensor.numElements();
-  for (int64_t i = 0; i < n; ++i) {
-    switch (conversion) {
-    case Conversion::F64ToF32: {
-      double v;
-      std::memcpy(&v, raw + 8 * i, 8);
-      tensor.data<float>()[i] = static_cast<float>(v);
-      break;
-    }
-    case Conversion::I64ToI32: {
-      int64_t v;
-      std::memcpy(&v, raw + 8 * i, 8);
-      if (v < INT32_MIN || v > INT32_MAX)
-        return makeError(path, ": element ", i, " is ", v, ", which does not fit in int32");
-      tensor.data<int32_t>()[i] = static_cast<int32_t>(v);
-      break;
-    }
-    case Conversion::BoolToI32:
-      tensor.data<int32_t>()[i] = raw[i] != 0;
-      break;
-    case Conversion::U8ToI32:
-      tensor.data<int32_t>()[i] = raw[i];
-      break;
-    case Conversion::I8ToI32:
-      tensor.data<int32_t>()[i] = static_cast<int8_t>(raw[i]);
-      break;
-    }
-  }
-  return {};
-}
 
 /// The header as it may be quoted in an error message: without its padding, and not too long.
 std::string quoteHeader(std::string header) {
@@ -313,7 +279,7 @@ Expected<Tensor> readNpy(const std::string &path) {
   std::vector<unsigned char> raw(dataSize);
   if (Status s = file->read(dataStart, raw.data(), dataSize); !s)
     return s.takeError();
-  if (Status s = convert(path, *info->conversion, raw.data(), *tensor); !s)
+  if (Status s = convertElements(*info->conversion, raw.data(), *tensor, path); !s)
     return s.takeError();
   return tensor;
 }

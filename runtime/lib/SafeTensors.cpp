@@ -4,6 +4,7 @@
 // anything is read, so a truncated download is reported as such instead of yielding garbage weights.
 #include "attn/Runtime/SafeTensors.h"
 
+#include "attn/Runtime/Convert.h"
 #include "attn/Runtime/File.h"
 #include "attn/Runtime/Json.h"
 
@@ -16,9 +17,6 @@ namespace attn::rt {
 namespace {
 
 constexpr const char *kMetadataKey = "__metadata__";
-
-/// The safetensors element types that are converted on reading rather than read as they are.
-enum class Conversion { F64ToF32, F16ToF32, BF16ToF32, I64ToI32 };
 
 struct DTypeInfo {
   const char *name;
@@ -40,67 +38,6 @@ struct Entry {
   Shape shape;
   uint64_t begin, end;
 };
-
-float halfToFloat(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exponent = (h >> 10) & 0x1F;
-  uint32_t mantissa = h & 0x3FF;
-  uint32_t bits;
-  if (exponent == 0x1F) {
-    bits = sign | 0x7F800000 | mantissa << 13; // infinity or NaN
-  } else if (exponent != 0) {
-    bits = sign | (exponent + 127 - 15) << 23 | mantissa << 13;
-  } else if (mantissa == 0) {
-    bits = sign;
-  } else { // subnormal: every half subnormal is a normal float
-    int e = 127 - 15 + 1;
-    while (!(mantissa & 0x400)) {
-      mantissa <<= 1;
-      --e;
-    }
-    bits = sign | static_cast<uint32_t>(e) << 23 | (mantissa & 0x3FF) << 13;
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-float bfloatToFloat(uint16_t h) {
-  uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-Status convert(const std::string &where, Conversion conversion, const unsigned char *raw, Tensor &tensor) {
-  int64_t n = tensor.numElements();
-  for (int64_t i = 0; i < n; ++i) {
-    switch (conversion) {
-    case Conversion::F64ToF32: {
-      double v;
-      std::memcpy(&v, raw + 8 * i, 8);
-      tensor.data<float>()[i] = static_cast<float>(v);
-      break;
-    }
-    case Conversion::F16ToF32:
-    case Conversion::BF16ToF32: {
-      uint16_t v;
-      std::memcpy(&v, raw + 2 * i, 2);
-      tensor.data<float>()[i] = conversion == Conversion::F16ToF32 ? halfToFloat(v) : bfloatToFloat(v);
-      break;
-    }
-    case Conversion::I64ToI32: {
-      int64_t v;
-      std::memcpy(&v, raw + 8 * i, 8);
-      if (v < INT32_MIN || v > INT32_MAX)
-        return makeError(where, ": element ", i, " is ", v, ", which does not fit in int32");
-      tensor.data<int32_t>()[i] = static_cast<int32_t>(v);
-      break;
-    }
-    }
-  }
-  return {};
-}
 
 std::optional<uint64_t> nonNegativeInteger(const JsonValue &v) {
   if (v.kind != JsonValue::Kind::Number || !v.integer || *v.integer < 0)
@@ -231,7 +168,7 @@ Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
       std::vector<unsigned char> raw(bytes);
       if (Status s = file->read(dataStart + entry.begin, raw.data(), bytes); !s)
         return s.takeError();
-      if (Status s = convert(where, *entry.dtype->conversion, raw.data(), *tensor); !s)
+      if (Status s = convertElements(*entry.dtype->conversion, raw.data(), *tensor, where); !s)
         return s.takeError();
     }
     result.tensors.emplace(entry.name, std::move(*tensor));
