@@ -54,6 +54,14 @@ private:
         os << (&target == &assign->getTargets().front() ? "" : ", ") << target.name;
       os << " " << at(assign->getTarget().loc) << "\n";
       print(assign->getValue(), indent + 1);
+    } else if (const auto *block = llvm::dyn_cast<ast::BlockStmt>(&stmt)) {
+      line(indent) << "Block " << block->getName().name << "(";
+      for (const ast::Name &param : block->getParams())
+        os << (&param == &block->getParams().front() ? "" : ", ") << param.name;
+      os << ") " << at(block->getName().loc) << "\n";
+      for (const ast::StmtPtr &inner : block->getBody())
+        print(*inner, indent + 1);
+      line(indent + 1) << "Return " << block->getResult().name << " " << at(block->getResult().loc) << "\n";
     } else if (const auto *output = llvm::dyn_cast<ast::OutputStmt>(&stmt)) {
       for (const ast::Name &name : output->getNames())
         line(indent) << "Output " << name.name << " " << at(name.loc) << "\n";

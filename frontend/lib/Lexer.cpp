@@ -130,6 +130,8 @@ Token Lexer::lexIdentifierOrKeyword(const char *start) {
                        .Case("const", TokenKind::KwConst)
                        .Case("input", TokenKind::KwInput)
                        .Case("output", TokenKind::KwOutput)
+                       .Case("block", TokenKind::KwBlock)
+                       .Case("return", TokenKind::KwReturn)
                        .Case("true", TokenKind::KwTrue)
                        .Case("false", TokenKind::KwFalse)
                        .Default(TokenKind::Identifier);

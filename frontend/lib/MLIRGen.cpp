@@ -240,6 +240,9 @@ private:
       genAssign(*s);
     } else if (auto *s = llvm::dyn_cast<OutputStmt>(&stmt)) {
       genOutput(*s);
+    } else if (auto *s = llvm::dyn_cast<BlockStmt>(&stmt)) {
+      if (declare(s->getName(), "a block"))
+        blocks[s->getName().name] = s;
     }
   }
 
@@ -281,7 +284,7 @@ private:
       declaredAll &= declare(target, "a binding");
     if (!declaredAll)
       return;
-    binding = targets.front().name;
+    binding = scopePrefix + targets.front().name;
     nestedCounts.clear();
     wantedResults = targets.size();
     std::optional<std::vector<Tensor>> results;
@@ -766,6 +769,87 @@ private:
     return finish(op, *a);
   }
 
+  /// Expands a block at a call: its parameters are bound to the arguments, its statements generated in a
+  /// scope of their own (dims, constants and blocks stay visible), and every layer in it names its
+  /// parameters `<call prefix>.<inner binding>...`, so each call has its own weights.
+  std::optional<Tensor> genBlockCall(const CallExpr &call, const BlockStmt &block, const std::string &prefix) {
+    StringRef name = block.getName().name;
+    const std::vector<Name> &params = block.getParams();
+    std::vector<Tensor> args;
+    bool ok = true;
+    for (const Argument &arg : call.getArgs()) {
+      if (!arg.name.empty()) {
+        error(arg.loc) << "block '" << name << "' takes positional arguments only, found '" << arg.name << " ='";
+        ok = false;
+        continue;
+      }
+      std::optional<Tensor> t = genTensor(*arg.value, false, "an argument of block '" + name.str() + "'");
+      ok &= t.has_value();
+      if (t)
+        args.push_back(*t);
+    }
+    if (!ok)
+      return std::nullopt;
+    if (args.size() != params.size()) {
+      std::string names;
+      for (const Name &p : params)
+        names += (names.empty() ? "" : ", ") + p.name;
+      error(call.getLoc()) << "block '" << name << "' takes " << params.size() << " argument"
+                           << (params.size() == 1 ? "" : "s") << " (" << names << "), found " << args.size();
+      return std::nullopt;
+    }
+    if (activeBlocks.count(name)) {
+      error(call.getLoc()) << "block '" << name << "' calls itself; blocks cannot be recursive";
+      return std::nullopt;
+    }
+
+    // The block's scope: outer dims, constants and blocks, then the parameters.
+    auto savedTensors = std::move(tensors);
+    auto savedDeclared = declared;
+    auto savedPoisoned = std::move(poisoned);
+    std::string savedBinding = binding, savedPrefix = scopePrefix;
+    llvm::StringMap<unsigned> savedCounts = nestedCounts;
+    size_t savedWanted = wantedResults;
+    tensors.clear();
+    poisoned.clear();
+    for (auto it = declared.begin(); it != declared.end();) {
+      auto next = std::next(it);
+      StringRef kind = it->second.first;
+      if (kind != "a dimension" && kind != "a constant" && kind != "a block")
+        declared.erase(it);
+      it = next;
+    }
+    activeBlocks.insert(name);
+    scopePrefix = prefix + ".";
+    for (auto [param, arg] : llvm::zip(params, args))
+      if (declare(param, "a block parameter"))
+        tensors[param.name] = Tensor{arg.value, arg.shape, arg.isI32, false, param.name};
+    for (const StmtPtr &stmt : block.getBody()) {
+      if (auto *assign = llvm::dyn_cast<AssignStmt>(stmt.get()))
+        genAssign(*assign);
+      else
+        error(stmt->getLoc()) << "a block holds only assignments 'NAME = expression' and ends with 'return NAME'";
+    }
+    std::optional<Tensor> result;
+    const Name &ret = block.getResult();
+    if (auto it = tensors.find(ret.name); it != tensors.end())
+      result = it->second;
+    else if (!poisoned.count(ret.name))
+      error(ret.loc) << "block '" << name << "' returns '" << ret.name << "', which is not a tensor defined in it";
+
+    activeBlocks.erase(name);
+    tensors = std::move(savedTensors);
+    declared = std::move(savedDeclared);
+    poisoned = std::move(savedPoisoned);
+    binding = savedBinding;
+    scopePrefix = savedPrefix;
+    nestedCounts = savedCounts;
+    wantedResults = savedWanted;
+    if (result)
+      result->isInput = false;
+    return result;
+  }
+
   /// Dropout is the identity at inference; its rate is still checked.
   std::optional<Tensor> genDropout(const BoundArgs &args) {
     std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
@@ -883,6 +967,9 @@ private:
   }
 
   std::optional<Tensor> genCall(const CallExpr &call, bool topLevel) {
+    auto block = blocks.find(call.getCallee());
+    if (block != blocks.end())
+      return genBlockCall(call, *block->second, paramPrefix(call.getCallee(), topLevel));
     const LayerSpec *spec = findLayer(call.getCallee());
     if (!spec) {
       auto diag = error(call.getLoc()) << "unknown layer '" << call.getCallee() << "'";
@@ -1169,6 +1256,9 @@ private:
   std::string binding;
   llvm::StringMap<unsigned> nestedCounts;
   size_t wantedResults = 1;          // targets of the statement being generated
+  std::string scopePrefix;           // "<call prefix>." inside an expanded block
+  llvm::StringMap<const BlockStmt *> blocks;
+  llvm::StringSet<> activeBlocks;
   std::vector<Tensor> lastResults;   // every result of the last attention layer generated
 };
 

@@ -30,7 +30,7 @@ namespace {
 /// near it.
 constexpr unsigned kMaxExprDepth = 256;
 
-constexpr const char *kStatementForms = "'dim', 'const', 'input', 'output' or 'NAME = expression'";
+constexpr const char *kStatementForms = "'dim', 'const', 'input', 'output', 'block' or 'NAME = expression'";
 
 struct Note {
   SMLoc loc;
@@ -97,6 +97,8 @@ private:
   ast::StmtPtr parseConst();
   ast::StmtPtr parseInput();
   ast::StmtPtr parseOutput();
+  ast::StmtPtr parseBlock();
+  ast::StmtPtr abandonBlock();
   ast::StmtPtr parseAssign();
   bool parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names);
   void skipToStatementStart();
@@ -261,6 +263,8 @@ void Parser::skipToStatementStart() {
     case TokenKind::KwConst:
     case TokenKind::KwInput:
     case TokenKind::KwOutput:
+    case TokenKind::KwBlock:
+    case TokenKind::KwReturn:
       return;
     case TokenKind::LParen:
     case TokenKind::LBracket:
@@ -295,6 +299,12 @@ ast::StmtPtr Parser::parseStatement() {
     return parseInput();
   case TokenKind::KwOutput:
     return parseOutput();
+  case TokenKind::KwBlock:
+    return parseBlock();
+  case TokenKind::KwReturn:
+    reportExpected("'return' ends a block; expected a statement (" + Twine(kStatementForms) + ")");
+    consume();
+    return nullptr;
   case TokenKind::Identifier:
     if (next.is(TokenKind::Equal) || next.is(TokenKind::Comma))
       return parseAssign();
@@ -337,6 +347,88 @@ ast::StmtPtr Parser::parseDim() {
   if (!parseNameList("a dimension name", "dim", names))
     return nullptr;
   return std::make_unique<ast::DimStmt>(loc, std::move(names));
+}
+
+/// After an error in a block's header, skips the block's body (from its '{' to the matching '}') so that
+/// its statements are not taken for the model's.
+ast::StmtPtr Parser::abandonBlock() {
+  while (!tok.is(TokenKind::Eof) && !tok.is(TokenKind::LBrace) && !tok.is(TokenKind::RBrace))
+    consume();
+  if (!tok.is(TokenKind::LBrace))
+    return nullptr;
+  for (unsigned depth = 0; !tok.is(TokenKind::Eof);) {
+    if (tok.is(TokenKind::LBrace))
+      ++depth;
+    else if (tok.is(TokenKind::RBrace) && --depth == 0) {
+      consume();
+      break;
+    }
+    consume();
+  }
+  return nullptr;
+}
+
+ast::StmtPtr Parser::parseBlock() {
+  ast::Location loc = tok.loc;
+  consume(); // 'block'
+  if (!tok.is(TokenKind::Identifier)) {
+    reportExpected("expected a block name after 'block'");
+    return abandonBlock();
+  }
+  ast::Name name = nameOf(tok);
+  consume();
+  std::vector<ast::Name> params;
+  if (!consumeIf(TokenKind::LParen)) {
+    reportExpected("expected '(' and the parameters of block '" + quoteForDiagnostic(name.name) + "'");
+    return abandonBlock();
+  }
+  if (!consumeIf(TokenKind::RParen)) {
+    do {
+      if (!tok.is(TokenKind::Identifier)) {
+        reportExpected("expected a parameter name of block '" + quoteForDiagnostic(name.name) + "'");
+        return abandonBlock();
+      }
+      params.push_back(nameOf(tok));
+      consume();
+    } while (consumeIf(TokenKind::Comma));
+    if (!consumeIf(TokenKind::RParen)) {
+      reportExpected("expected ',' or ')' after a parameter of block '" + quoteForDiagnostic(name.name) + "'");
+      return abandonBlock();
+    }
+  }
+  if (!tok.is(TokenKind::LBrace)) {
+    reportExpected("expected '{' to open the body of block '" + quoteForDiagnostic(name.name) + "'");
+    return abandonBlock();
+  }
+  ast::Location open = tok.loc;
+  consume();
+  std::vector<ast::StmtPtr> body;
+  while (!tok.is(TokenKind::KwReturn)) {
+    if (tok.is(TokenKind::Eof) || tok.is(TokenKind::RBrace)) {
+      report(tok.loc.loc, SMRange(),
+             "expected 'return NAME' at the end of block '" + quoteForDiagnostic(name.name) + "'",
+             Note{open.loc, "block '" + quoteForDiagnostic(name.name) + "' opened here"});
+      consumeIf(TokenKind::RBrace);
+      return nullptr;
+    }
+    if (ast::StmtPtr stmt = parseStatement())
+      body.push_back(std::move(stmt));
+    else
+      skipToStatementStart();
+  }
+  consume(); // 'return'
+  if (!tok.is(TokenKind::Identifier)) {
+    reportExpected("expected the name of the tensor block '" + quoteForDiagnostic(name.name) + "' returns");
+    return nullptr;
+  }
+  ast::Name result = nameOf(tok);
+  consume();
+  if (!consumeIf(TokenKind::RBrace)) {
+    reportExpected("expected '}' to close block '" + quoteForDiagnostic(name.name) + "' after its return");
+    return nullptr;
+  }
+  return std::make_unique<ast::BlockStmt>(loc, std::move(name), std::move(params), std::move(body),
+                                          std::move(result));
 }
 
 ast::StmtPtr Parser::parseOutput() {

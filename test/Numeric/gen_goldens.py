@@ -159,8 +159,8 @@ def elementwise(name, seed, batch, length):
 
 
 def transformer_encoder(name, seed, batch, length):
-    """Two torch.nn.TransformerEncoderLayer (post-norm, ReLU); attnc's q/k/v weights are the thirds of
-    PyTorch's in_proj_weight."""
+    """Two torch.nn.TransformerEncoderLayer (post-norm, ReLU) as the two calls h1, h2 of the example's
+    encoder_layer block; attnc's q/k/v weights are the thirds of PyTorch's in_proj_weight."""
     c = Case("transformer_encoder", name, seed)
     x = c.input("x", batch, length, 32)
     valid = c.mask("valid", batch, length)
@@ -173,10 +173,10 @@ def transformer_encoder(name, seed, batch, length):
                 p.copy_(c.randn(*p.shape, scale=p.shape[-1] ** -0.5))
         sa = layer.self_attn
         for j, part in enumerate("qkv"):
-            c.weights[f"{part}{i}.weight"] = sa.in_proj_weight[32 * j:32 * (j + 1)].detach()
-            c.weights[f"{part}{i}.bias"] = sa.in_proj_bias[32 * j:32 * (j + 1)].detach()
-        named = {f"a{i}": sa.out_proj, f"f{i}.dense0": layer.linear1, f"f{i}": layer.linear2,
-                 f"n{i}": layer.norm1, f"h{i}": layer.norm2}
+            c.weights[f"h{i}.{part}.weight"] = sa.in_proj_weight[32 * j:32 * (j + 1)].detach()
+            c.weights[f"h{i}.{part}.bias"] = sa.in_proj_bias[32 * j:32 * (j + 1)].detach()
+        named = {f"h{i}.a": sa.out_proj, f"h{i}.f.dense0": layer.linear1, f"h{i}.f": layer.linear2,
+                 f"h{i}.n": layer.norm1, f"h{i}.h": layer.norm2}
         for prefix, module in named.items():
             c.weights[prefix + ".weight"] = module.weight.detach()
             c.weights[prefix + ".bias"] = module.bias.detach()

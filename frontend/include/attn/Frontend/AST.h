@@ -125,7 +125,7 @@ private:
 
 class Stmt {
 public:
-  enum class Kind { Dim, Const, Input, Assign, Output };
+  enum class Kind { Dim, Const, Input, Assign, Output, Block };
   Stmt(Kind kind, Location loc) : kind(kind), loc(loc) {}
   virtual ~Stmt() = default;
   Kind getKind() const { return kind; }
@@ -211,6 +211,26 @@ public:
 
 private:
   std::vector<Name> names;
+};
+
+/// `block NAME(a, b) { ... return y }`: a reusable sub-network, expanded at each call with its own
+/// parameters.
+class BlockStmt : public Stmt {
+public:
+  BlockStmt(Location loc, Name name, std::vector<Name> params, std::vector<StmtPtr> body, Name result)
+      : Stmt(Kind::Block, loc), name(std::move(name)), params(std::move(params)), body(std::move(body)),
+        result(std::move(result)) {}
+  const Name &getName() const { return name; }
+  const std::vector<Name> &getParams() const { return params; }
+  const std::vector<StmtPtr> &getBody() const { return body; }
+  const Name &getResult() const { return result; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Block; }
+
+private:
+  Name name;
+  std::vector<Name> params;
+  std::vector<StmtPtr> body;
+  Name result;
 };
 
 /// `model NAME { ... }`: one per file.

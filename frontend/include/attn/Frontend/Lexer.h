@@ -26,6 +26,8 @@ enum class TokenKind {
   KwConst,
   KwInput,
   KwOutput,
+  KwBlock,
+  KwReturn,
   KwTrue,
   KwFalse,
   // Punctuation.
