@@ -9,12 +9,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <set>
 #include <string_view>
+#include <variant>
 
 #ifndef ATTN_VERSION
 #error "ATTN_VERSION must be defined (the build passes the project version)"
@@ -136,6 +138,8 @@ public:
       return infer(rest);
     if (command == "init")
       return init(rest);
+    if (command == "bench")
+      return bench(rest);
     if (command.rfind("-", 0) == 0)
       return usageError("unknown option '" + command + "'", "");
     return usageError("unknown command '" + command + "'", "");
@@ -176,6 +180,7 @@ commands:
   info    show the model's inputs, outputs and parameters
   infer   run the model on .npy inputs with weights from a safetensors file
   init    write random weights, to try the model without trained ones
+  bench   time the model on .npy inputs (median of repeated runs)
   help    show this help, or a command's: help COMMAND
 
 options:
@@ -208,6 +213,18 @@ Runs the model once and writes DIR/<output>.npy for every output.
 Inputs saved by NumPy as float64 or int64 (or bool, int8, uint8) are converted to the model's float32
 and int32.
 )");
+    if (command == "bench")
+      return fill(R"(usage: $PROGRAM bench --weights FILE$INPUTS [--runs N] [--warmup N] [--threads N]
+
+Runs the model --warmup times (default 2), then --runs times (default 10) on the same inputs, and prints
+the median, minimum and maximum time of one run. Files are read once, before the timing.
+
+  --weights FILE    safetensors file with every parameter (see '$PROGRAM info')
+  --in NAME=FILE    .npy file for input NAME; one for each input
+  --runs N          timed runs (1 to 100000)
+  --warmup N        untimed runs first (0 to 100000)
+  --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+)");
     return fill(R"(usage: $PROGRAM init --out FILE [--seed N]
 
 Writes random weights for every parameter to a safetensors file, to try the model without trained
@@ -230,7 +247,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     }
     if (args.size() > 1)
       return usageError("help takes at most one command", "");
-    if (args[0] != "info" && args[0] != "infer" && args[0] != "init")
+    if (args[0] != "info" && args[0] != "infer" && args[0] != "init" && args[0] != "bench")
       return usageError("unknown command '" + args[0] + "'", "");
     std::cout << commandHelp(args[0]);
     return kSuccess;
@@ -307,22 +324,25 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     return kSuccess;
   }
 
-  int infer(const std::vector<std::string> &args) {
-    ParsedOptions options;
-    if (std::optional<int> done =
-            parse("infer", args,
-                  {{"--weights", false}, {"--in", true}, {"--out", false}, {"--threads", false}}, options))
-      return *done;
-    for (const char *required : {"--weights", "--out"})
-      if (!options.get(required))
-        return usageError(std::string("missing option '") + required + "'", "infer");
+  /// What `infer` and `bench` read before running: the weights, the inputs and the thread count.
+  struct Loaded {
+    SafeTensorsFile weights;
+    TensorMap inputs;
+    std::string weightsPath;
     int threads = 0;
+  };
+
+  /// Checks `infer`/`bench` options and reads the files; on an error returns the exit code.
+  std::variant<Loaded, int> load(const std::string &command, const ParsedOptions &options) {
+    if (!options.get("--weights"))
+      return usageError("missing option '--weights'", command);
+    Loaded loaded;
     if (const std::string *text = options.get("--threads")) {
       std::optional<uint64_t> n = parseInteger(*text, 1, 1024);
       if (!n)
         return usageError("option '--threads' needs a whole number from 1 to 1024, not '" + *text + "'",
-                          "infer");
-      threads = static_cast<int>(*n);
+                          command);
+      loaded.threads = static_cast<int>(*n);
     }
 
     std::set<std::string> modelInputs;
@@ -334,32 +354,48 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     std::string theInputs =
         modelInputs.empty() ? "the model has no inputs" : "the model's inputs are " + expected;
     std::map<std::string, std::string> inputFiles;
-    for (const std::string &arg : options.values["--in"]) {
+    auto in = options.values.find("--in");
+    for (const std::string &arg : in == options.values.end() ? std::vector<std::string>{} : in->second) {
       size_t eq = arg.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size())
-        return usageError("malformed '--in " + arg + "': expected NAME=FILE.npy", "infer");
+        return usageError("malformed '--in " + arg + "': expected NAME=FILE.npy", command);
       std::string name = arg.substr(0, eq);
       if (!modelInputs.count(name))
-        return usageError("unknown input '" + name + "'; " + theInputs, "infer");
+        return usageError("unknown input '" + name + "'; " + theInputs, command);
       if (!inputFiles.emplace(name, arg.substr(eq + 1)).second)
-        return usageError("input '" + name + "' is given twice", "infer");
+        return usageError("input '" + name + "' is given twice", command);
     }
     for (const std::string &name : modelInputs)
       if (!inputFiles.count(name))
-        return usageError("missing '--in " + name + "=FILE.npy'; " + theInputs, "infer");
+        return usageError("missing '--in " + name + "=FILE.npy'; " + theInputs, command);
 
-    const std::string &weightsPath = *options.get("--weights");
-    Expected<SafeTensorsFile> weights = readSafeTensors(weightsPath);
+    loaded.weightsPath = *options.get("--weights");
+    Expected<SafeTensorsFile> weights = readSafeTensors(loaded.weightsPath);
     if (!weights)
       return failure(weights.message());
-    TensorMap inputs;
+    loaded.weights = std::move(*weights);
     for (const auto &[name, path] : inputFiles) {
       Expected<Tensor> tensor = readNpy(path);
       if (!tensor)
         return failure(tensor.message());
-      inputs.emplace(name, std::move(*tensor));
+      loaded.inputs.emplace(name, std::move(*tensor));
     }
-    Expected<TensorMap> outputs = runModel(spec_, weights->tensors, inputs, {weightsPath, threads});
+    return loaded;
+  }
+
+  int infer(const std::vector<std::string> &args) {
+    ParsedOptions options;
+    if (std::optional<int> done =
+            parse("infer", args,
+                  {{"--weights", false}, {"--in", true}, {"--out", false}, {"--threads", false}}, options))
+      return *done;
+    if (!options.get("--out") && options.get("--weights"))
+      return usageError("missing option '--out'", "infer");
+    std::variant<Loaded, int> loaded = load("infer", options);
+    if (int *code = std::get_if<int>(&loaded))
+      return *code;
+    Loaded &l = std::get<Loaded>(loaded);
+    Expected<TensorMap> outputs = runModel(spec_, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
     if (!outputs)
       return failure(outputs.message());
 
@@ -375,6 +411,50 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
         return failure(s.message());
       std::cout << "wrote " << path << ": " << tensor.describe() << "\n";
     }
+    return kSuccess;
+  }
+
+  /// Runs the model repeatedly on the same inputs and reports the time of one run (what the benchmark
+  /// harness reads): the files are read once, outside the timing.
+  int bench(const std::vector<std::string> &args) {
+    ParsedOptions options;
+    if (std::optional<int> done = parse("bench", args,
+                                        {{"--weights", false},
+                                         {"--in", true},
+                                         {"--runs", false},
+                                         {"--warmup", false},
+                                         {"--threads", false}},
+                                        options))
+      return *done;
+    uint64_t counts[2] = {10, 2};
+    const char *names[2] = {"--runs", "--warmup"};
+    for (int k = 0; k < 2; ++k)
+      if (const std::string *text = options.get(names[k])) {
+        std::optional<uint64_t> n = parseInteger(*text, k == 0 ? 1 : 0, 100000);
+        if (!n)
+          return usageError(std::string("option '") + names[k] + "' needs a whole number from " +
+                                (k == 0 ? "1" : "0") + " to 100000, not '" + *text + "'",
+                            "bench");
+        counts[k] = *n;
+      }
+    std::variant<Loaded, int> loaded = load("bench", options);
+    if (int *code = std::get_if<int>(&loaded))
+      return *code;
+    Loaded &l = std::get<Loaded>(loaded);
+    std::vector<double> ms;
+    for (uint64_t run = 0; run < counts[1] + counts[0]; ++run) {
+      auto begin = std::chrono::steady_clock::now();
+      Expected<TensorMap> outputs = runModel(spec_, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
+      auto end = std::chrono::steady_clock::now();
+      if (!outputs)
+        return failure(outputs.message());
+      if (run >= counts[1])
+        ms.push_back(std::chrono::duration<double, std::milli>(end - begin).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    std::cout << "median " << median << " ms, min " << ms.front() << " ms, max " << ms.back() << " ms over "
+              << ms.size() << " runs (" << counts[1] << " warm-up)\n";
     return kSuccess;
   }
 
