@@ -409,11 +409,14 @@ private:
     const HTensor &k = values[op.getKeys()];
     int64_t heads = op.getNumHeads();
     int64_t headSize = staticDim(op.getQuery(), 2) / heads;
-    ScoreStages s{Func(name(op, "dot")), Func(name(op, "score")), Var("j"), Var("i"), Var("h"), Var("b")};
+    ScoreStages s{Func(name(op, "dot")), Func(name(op, "score")), Func(name(op, "keys_t")), Var("j"), Var("i"),
+                  Var("h"), Var("b")};
     RDom rd(0, static_cast<int>(headSize), "rd");
-    Expr feature = s.h * static_cast<int>(headSize) + rd;
+    Var d("d");
+    s.keysT(s.j, d, s.h, s.b) = k.func(s.h * static_cast<int>(headSize) + d, s.j, s.b);
     s.dot(s.j, s.i, s.h, s.b) = 0.0f;
-    s.dot(s.j, s.i, s.h, s.b) += q.func(feature, s.i, s.b) * k.func(feature, s.j, s.b);
+    s.dot(s.j, s.i, s.h, s.b) +=
+        q.func(s.h * static_cast<int>(headSize) + rd, s.i, s.b) * s.keysT(s.j, rd, s.h, s.b);
     s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b) * op.getScale().convertToFloat();
     out.score.push_back(s);
     return HTensor{s.result, {q.extent(0), Expr(static_cast<int>(heads)), q.extent(1), k.extent(1)}};
@@ -425,7 +428,7 @@ private:
     const HTensor &k = values[op.getKeys()];
     const HTensor &v = values[op.getV()];
     int units = int(staticDim(op.getV(), 1));
-    ScoreStages s{Func(name(op, "dot")), Func(name(op, "score")), Var("j"), Var("i"), Var("h"), Var("b")};
+    ScoreStages s{Func(name(op, "dot")), Func(name(op, "score")), Func(), Var("j"), Var("i"), Var("h"), Var("b")};
     RDom ru(0, units, "ru");
     s.dot(s.j, s.i, s.h, s.b) = 0.0f;
     s.dot(s.j, s.i, s.h, s.b) += v.func(ru, 0) * Halide::tanh(q.func(ru, s.i, s.b) + k.func(ru, s.j, s.b));

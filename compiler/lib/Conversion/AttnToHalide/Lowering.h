@@ -46,8 +46,10 @@ struct LayerNormStages {
   std::vector<Halide::Var> rows;
 };
 
+/// `keysT` holds each head's keys transposed (key index innermost) so that scores for all keys of one
+/// query are a contiguous, vectorizable sweep; additive scores leave it undefined.
 struct ScoreStages {
-  Halide::Func dot, result;
+  Halide::Func dot, result, keysT;
   Halide::Var j, i, h, b;
 };
 

@@ -76,9 +76,10 @@ void scheduleDense(LoweredKernel &k, int vw) {
   d.acc.update().reorder(accOrder).vectorize(d.n).unroll(d.rows.front());
 }
 
-/// Fused attention: for each (batch, head) in parallel and each query row, the scores, their maximum,
-/// exponentials and sum are computed for all keys at once (vectorized over keys), then the context row is
-/// accumulated vectorized over the head's features. Nothing larger than one row of scores is stored.
+/// Fused attention: for each (batch, head) in parallel, the head's keys are transposed once; then for each
+/// query row the scores, their maximum, exponentials and sum are computed for all keys at once (vectorized
+/// over keys, contiguous loads), and the context row is accumulated vectorized over the head's features.
+/// Nothing larger than one row of scores and one head of keys is stored.
 void scheduleAttention(LoweredKernel &k, int vw) {
   ScoreStages &s = k.score.front();
   MaskedSoftmaxStages &m = k.maskedSoftmax.front();
@@ -98,6 +99,8 @@ void scheduleAttention(LoweredKernel &k, int vw) {
       .vectorize(d, lanes, Guard);
 
   LoopLevel row(out, w.i);
+  if (s.keysT.defined())
+    s.keysT.compute_at(out, hb).vectorize(s.j, vw, Guard);
   s.dot.compute_at(row).vectorize(s.j, vw, Guard);
   s.dot.update().reorder(s.j, Halide::RVar(s.dot.rvars(0)[0])).vectorize(s.j, vw, Guard);
   m.max.compute_at(row);
