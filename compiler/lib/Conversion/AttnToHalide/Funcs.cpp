@@ -536,12 +536,13 @@ private:
     const HTensor &p = values[op.getWeights()];
     const HTensor &v = values[op.getValues()];
     int64_t heads = staticDim(op.getWeights(), 1);
-    WeightedSumStages s{Func(name(op, "context")), Var("c"), Var("i"), Var("b"),
+    WeightedSumStages s{Func(name(op, "acc")), Func(name(op, "context")), Var("c"), Var("i"), Var("b"),
                         staticDim(op.getValues(), 2) / heads};
     RDom rj(0, v.extent(1), "rj");
-    s.result(s.c, s.i, s.b) = 0.0f;
-    s.result(s.c, s.i, s.b) +=
-        p.func(rj, s.i, s.c / static_cast<int>(s.headSize), s.b) * v.func(s.c, rj, s.b);
+    s.acc(s.c, s.i, s.b) = 0.0f;
+    s.acc(s.c, s.i, s.b) += p.func(rj, s.i, s.c / static_cast<int>(s.headSize), s.b) * v.func(s.c, rj, s.b);
+    s.result(s.c, s.i, s.b) = s.acc(s.c, s.i, s.b);
+    out.reductions.push_back(s.acc);
     out.weightedSum.push_back(s);
     return HTensor{s.result, {p.extent(0), p.extent(2), v.extent(2)}};
   }

@@ -58,8 +58,9 @@ struct MaskedSoftmaxStages {
   Halide::Var j, i, h, b;
 };
 
+/// `acc` is the reduction; `result` copies it, so that the accumulation can be scheduled per output row.
 struct WeightedSumStages {
-  Halide::Func result;
+  Halide::Func acc, result;
   Halide::Var c, i, b;
   int64_t headSize;
 };

@@ -90,22 +90,22 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   Var h("h"), d("d"), hb("hb");
 
   out.split(w.c, h, d, headSize).reorder(d, w.i, h, w.b).fuse(h, w.b, hb).parallel(hb).vectorize(d, lanes, Guard);
-  Halide::RVar rj(out.rvars(0)[0]);
-  out.update()
-      .split(w.c, h, d, headSize)
-      .reorder(d, rj, w.i, h, w.b)
-      .fuse(h, w.b, hb)
-      .parallel(hb)
-      .vectorize(d, lanes, Guard);
+  // One context row (the head's features) accumulates in registers across all keys.
+  Var co("co"), ci("ci");
+  Halide::RVar rj(w.acc.rvars(0)[0]);
+  w.acc.compute_at(out, w.i).vectorize(w.c, lanes, Guard);
+  w.acc.update().split(w.c, co, ci, lanes, Guard).reorder(ci, co, rj).vectorize(ci).unroll(co);
 
   LoopLevel row(out, w.i);
+  LoopLevel headLevel(out, hb);
   if (s.keysT.defined())
-    s.keysT.compute_at(out, hb).vectorize(s.j, vw, Guard);
+    s.keysT.compute_at(headLevel).vectorize(s.j, vw, Guard);
   s.dot.compute_at(row).vectorize(s.j, vw, Guard);
   s.dot.update().reorder(s.j, Halide::RVar(s.dot.rvars(0)[0])).vectorize(s.j, vw, Guard);
   m.max.compute_at(row);
   m.exp.compute_at(row).vectorize(m.j, vw, Guard);
   m.sum.compute_at(row);
+  m.result.compute_at(row).vectorize(m.j, vw, Guard);
 }
 
 /// Row reductions (softmax, layer norm): the output is vectorized along the row and parallel across rows;
