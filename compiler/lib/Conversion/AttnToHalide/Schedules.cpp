@@ -77,10 +77,9 @@ void scheduleDense(LoweredKernel &k, int vw) {
 }
 
 /// Fused attention: for each (batch, head) in parallel, the head's keys are transposed once; then for each
-/// tile of 4 queries the scores (register-blocked: vector width × 4), their maximum, exponentials, sum and
-/// probabilities are computed for all keys, and each context row is accumulated in registers over the
-/// keys. Nothing larger than 4 rows of scores and one head of keys is stored. Measured on the 2-core
-/// AVX-512 development machine, batch 4, 8 heads of 64, fp32, 2 threads: see benchmarks/RESULTS.md.
+/// query row the scores, their maximum, exponentials and sum are computed for all keys at once (vectorized
+/// over keys, contiguous loads), and the context row is accumulated vectorized over the head's features.
+/// Nothing larger than one row of scores and one head of keys is stored.
 void scheduleAttention(LoweredKernel &k, int vw) {
   ScoreStages &s = k.score.front();
   MaskedSoftmaxStages &m = k.maskedSoftmax.front();
@@ -90,34 +89,23 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   int lanes = std::min(vw, headSize);
   Var h("h"), d("d"), hb("hb");
 
-  // Queries are processed in tiles of 4 rows: each key vector loaded for the scores serves 4 rows.
-  Var io("io"), ii("ii");
-  out.split(w.c, h, d, headSize)
-      .split(w.i, io, ii, 4, Guard)
-      .reorder(d, ii, io, h, w.b)
-      .fuse(h, w.b, hb)
-      .parallel(hb)
-      .vectorize(d, lanes, Guard);
-  LoopLevel tile(out, io), row(out, ii), headLevel(out, hb);
-
+  out.split(w.c, h, d, headSize).reorder(d, w.i, h, w.b).fuse(h, w.b, hb).parallel(hb).vectorize(d, lanes, Guard);
   // One context row (the head's features) accumulates in registers across all keys.
   Var co("co"), ci("ci");
   Halide::RVar rj(w.acc.rvars(0)[0]);
-  w.acc.compute_at(row).vectorize(w.c, lanes, Guard);
+  w.acc.compute_at(out, w.i).vectorize(w.c, lanes, Guard);
   w.acc.update().split(w.c, co, ci, lanes, Guard).reorder(ci, co, rj).vectorize(ci).unroll(co);
 
+  LoopLevel row(out, w.i);
+  LoopLevel headLevel(out, hb);
   if (s.keysT.defined())
     s.keysT.compute_at(headLevel).vectorize(s.j, vw, Guard);
-  // Scores of the tile: vw keys × 4 queries accumulate in registers across the head's features.
-  Var jo("jo"), ji("ji");
-  Halide::RVar rd(s.dot.rvars(0)[0]);
-  s.result.compute_at(tile).split(s.j, jo, ji, vw, Guard).reorder(ji, s.i, jo).vectorize(ji).unroll(s.i);
-  s.dot.compute_at(s.result, jo).vectorize(s.j).unroll(s.i);
-  s.dot.update().reorder(s.j, s.i, rd).vectorize(s.j).unroll(s.i);
-  m.max.compute_at(tile);
-  m.exp.compute_at(tile).vectorize(m.j, vw, Guard);
-  m.sum.compute_at(tile);
-  m.result.compute_at(tile).vectorize(m.j, vw, Guard);
+  s.dot.compute_at(row).vectorize(s.j, vw, Guard);
+  s.dot.update().reorder(s.j, Halide::RVar(s.dot.rvars(0)[0])).vectorize(s.j, vw, Guard);
+  m.max.compute_at(row);
+  m.exp.compute_at(row).vectorize(m.j, vw, Guard);
+  m.sum.compute_at(row);
+  m.result.compute_at(row).vectorize(m.j, vw, Guard);
 }
 
 /// Row reductions (softmax, layer norm): the output is vectorized along the row and parallel across rows;
