@@ -250,6 +250,34 @@ LogicalResult LayerNormOp::verify() {
 SmallVector<DimSource> LayerNormOp::getResultDimSources() { return identityDims(getInput()); }
 
 //===----------------------------------------------------------------------===//
+// Recurrent ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult LSTMOp::verify() {
+  Value xp = getProjected(), w = getWHh(), b = getBHh();
+  if (failed(expectRank(*this, "projected inputs", xp, 3, "[batch, steps, 4 × hidden]")) ||
+      failed(expectRank(*this, "a recurrent weight", w, 2, "[4 × hidden, hidden]")) ||
+      failed(expectRank(*this, "a recurrent bias", b, 1, "[4 × hidden]")))
+    return failure();
+  int64_t hidden = dimOf(w, 1);
+  if (dimOf(w, 0) != 4 * hidden)
+    return emitOpError() << "expects a recurrent weight [4 × hidden, hidden], found " << shapeString(w.getType());
+  if (dimOf(xp, 2) != 4 * hidden || dimOf(b, 0) != 4 * hidden)
+    return emitOpError() << "expects projected inputs [batch, steps, " << 4 * hidden << "] and a bias ["
+                         << 4 * hidden << "], found " << shapeString(xp.getType()) << " and "
+                         << shapeString(b.getType());
+  if (Value len = getLengths())
+    if (failed(expectRank(*this, "lengths", len, 1, "[batch]")) ||
+        failed(expectSameDim(*this, "batch size", "lengths", len, 0, "the inputs", xp, 0)))
+      return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> LSTMOp::getResultDimSources() {
+  return {DimSource::of(0, 0), DimSource::of(0, 1), DimSource::of(1, 1)};
+}
+
+//===----------------------------------------------------------------------===//
 // Convolutional ops
 //===----------------------------------------------------------------------===//
 

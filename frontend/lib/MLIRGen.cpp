@@ -84,6 +84,13 @@ const std::vector<LayerSpec> &layers() {
       {"embed", {{"tokens", ArgKind::Tensor, true}, {"vocab", ArgKind::Int, true}, {"dim", ArgKind::Int, true}},
        "embed(tokens, vocab, dim)"},
       {"concat", {{"a", ArgKind::Tensor, true}, {"b", ArgKind::Tensor, true}}, "concat(a, b)"},
+      {"lstm",
+       {{"x", ArgKind::Tensor, true},
+        {"hidden", ArgKind::Int, true},
+        {"bidirectional", ArgKind::Bool, false},
+        {"layers", ArgKind::Int, false},
+        {"lengths", ArgKind::Tensor, false}},
+       "lstm(x, hidden, bidirectional = false, layers = 1, lengths = L)"},
       {"relu", {{"x", ArgKind::Tensor, true}}, "relu(x)"},
       {"tanh", {{"x", ArgKind::Tensor, true}}, "tanh(x)"},
       {"sigmoid", {{"x", ArgKind::Tensor, true}}, "sigmoid(x)"},
@@ -752,6 +759,69 @@ private:
     return finish(op, *tokens);
   }
 
+  /// lstm(x, hidden, bidirectional, layers, lengths): per layer and direction, the input projection of the
+  /// whole sequence as one dense layer, then the recurrence; a bidirectional layer concatenates its two
+  /// directions. Parameters are named as in torch.nn.LSTM's state_dict (weight_ih_l0, ..._reverse).
+  std::optional<Tensor> genLSTM(const CallExpr &call, const BoundArgs &args, const std::string &prefix) {
+    const Expr &xe = *args.get("x");
+    std::optional<Tensor> x = genTensor(xe, false, "'x'");
+    std::optional<int64_t> hidden = intArg(args, "hidden", 0, 1), layers = intArg(args, "layers", 1, 1);
+    std::optional<bool> bidirectional = false;
+    if (const Expr *b = args.get("bidirectional"))
+      bidirectional = evalBool(*b, "'bidirectional'");
+    std::optional<Tensor> lengths;
+    if (const Expr *l = args.get("lengths")) {
+      lengths = genTensor(*l, false, "'lengths'");
+      if (!lengths)
+        return std::nullopt;
+    }
+    if (!x || !hidden || !layers || !bidirectional || !expectF32(*x, xe, "lstm", "x"))
+      return std::nullopt;
+    if (x->shape.size() != 3 || !x->shape[2].symbol.empty()) {
+      error(xe.getLoc()) << "lstm expects a sequence [batch, steps, features] with constant features, found "
+                         << str(x->shape);
+      return std::nullopt;
+    }
+    if (lengths && (!lengths->isI32 || lengths->shape != SymShape{x->shape[0]})) {
+      error(args.get("lengths")->getLoc()) << "lstm expects i32 lengths of shape " << str({x->shape[0]})
+                                           << " (one per sequence), found " << (lengths->isI32 ? "i32" : "f32")
+                                           << str(lengths->shape);
+      return std::nullopt;
+    }
+    mlir::Location l = loc(call.getLoc()), at = opLoc(call);
+    int64_t h = *hidden;
+    Tensor input = *x;
+    for (int64_t layer = 0; layer < *layers; ++layer) {
+      std::vector<Tensor> directions;
+      for (bool reverse : {false, true}) {
+        if (reverse && !*bidirectional)
+          break;
+        std::string suffix = "_l" + std::to_string(layer) + (reverse ? "_reverse" : "");
+        int64_t in = input.shape[2].size;
+        SymShape projected{input.shape[0], input.shape[1], SymDim{4 * h, ""}};
+        mlir::Value xp = mlir::attn::DenseOp::create(builder, at, irType(projected), input.value,
+                                                     param(prefix + ".weight_ih" + suffix, {4 * h, in}, l),
+                                                     param(prefix + ".bias_ih" + suffix, {4 * h}, l));
+        SymShape outShape{input.shape[0], input.shape[1], SymDim{h, ""}};
+        mlir::Value y = mlir::attn::LSTMOp::create(builder, at, irType(outShape), xp,
+                                                   param(prefix + ".weight_hh" + suffix, {4 * h, h}, l),
+                                                   param(prefix + ".bias_hh" + suffix, {4 * h}, l),
+                                                   lengths ? lengths->value : mlir::Value(),
+                                                   reverse ? builder.getUnitAttr() : nullptr);
+        directions.push_back(Tensor{y, outShape});
+      }
+      if (directions.size() == 1) {
+        input = directions.front();
+      } else {
+        SymShape both{input.shape[0], input.shape[1], SymDim{2 * h, ""}};
+        input = Tensor{mlir::attn::ConcatOp::create(builder, at, irType(both), directions[0].value,
+                                                    directions[1].value),
+                       both};
+      }
+    }
+    return input;
+  }
+
   /// concat(a, b) along the last dimension.
   std::optional<Tensor> genConcat(const CallExpr &call, const BoundArgs &args) {
     const Expr &ae = *args.get("a"), &be = *args.get("b");
@@ -997,6 +1067,8 @@ private:
       return genEmbed(call, *args, prefix);
     if (name == "concat")
       return genConcat(call, *args);
+    if (name == "lstm")
+      return genLSTM(call, *args, prefix);
     if (name == "conv2d")
       return genConv2D(call, *args, prefix);
     if (name == "max_pool" || name == "avg_pool")

@@ -514,3 +514,27 @@ func.func @additive_features(%q: tensor<?x?x12xf32>, %k: tensor<?x?x20xf32>, %wq
   %c = attn.additive_attention %q, %k, %k, %wq, %wk, %v : (tensor<?x?x12xf32>, tensor<?x?x20xf32>, tensor<?x?x20xf32>, tensor<6x10xf32>, tensor<6x20xf32>, tensor<1x6xf32>) -> tensor<?x?x20xf32>
   return
 }
+
+// -----
+
+func.func @lstm_weight(%xp: tensor<?x?x64xf32>, %w: tensor<60x16xf32>, %b: tensor<64xf32>) {
+  // expected-error @+1 {{'attn.lstm' op expects a recurrent weight [4 × hidden, hidden], found [60, 16]}}
+  %h = attn.lstm %xp, %w, %b : (tensor<?x?x64xf32>, tensor<60x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @lstm_projection(%xp: tensor<?x?x32xf32>, %w: tensor<64x16xf32>, %b: tensor<64xf32>) {
+  // expected-error @+1 {{'attn.lstm' op expects projected inputs [batch, steps, 64] and a bias [64], found [?, ?, 32] and [64]}}
+  %h = attn.lstm %xp, %w, %b : (tensor<?x?x32xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @lstm_lengths(%xp: tensor<2x?x64xf32>, %w: tensor<64x16xf32>, %b: tensor<64xf32>, %l: tensor<3xi32>) {
+  // expected-error @+1 {{'attn.lstm' op expects the batch size of lengths [3] and the inputs [2, ?, 64] to agree, found 3 and 2}}
+  %h = attn.lstm %xp, %w, %b lengths %l : (tensor<2x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<3xi32>) -> tensor<2x?x16xf32>
+  return
+}

@@ -122,3 +122,14 @@ func.func @additive(%q: tensor<?x12xf32>, %k: tensor<?x?x20xf32>, %m: tensor<?x?
   %r = attn.squeeze %c {axis = 1 : i64} : (tensor<?x1x20xf32>) -> tensor<?x20xf32>
   return %r : tensor<?x20xf32>
 }
+
+// CHECK-LABEL: func.func @recurrent
+func.func @recurrent(%xp: tensor<?x?x64xf32>, %len: tensor<?xi32>) -> tensor<?x?x16xf32> {
+  %w = attn.param "l.weight_hh_l0" : tensor<64x16xf32>
+  %b = attn.param "l.bias_hh_l0" : tensor<64xf32>
+  // CHECK: attn.lstm %{{.+}}, %{{.+}}, %{{.+}} lengths %{{.+}} {reverse} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> tensor<?x?x16xf32>
+  %h = attn.lstm %xp, %w, %b lengths %len {reverse} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> tensor<?x?x16xf32>
+  // CHECK: attn.lstm %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
+  %g = attn.lstm %xp, %w, %b : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
+  return %g : tensor<?x?x16xf32>
+}

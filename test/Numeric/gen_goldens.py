@@ -286,6 +286,31 @@ def tokens(name, seed, batch, length):
     c.save()
 
 
+def recurrent(name, seed, batch, steps):
+    """torch.nn.LSTM, the padded one through pack_padded_sequence / pad_packed_sequence."""
+    c = Case("recurrent", name, seed)
+    x = c.input("x", batch, steps, 5)
+    lengths = torch.randint(1, steps + 1, (batch,), generator=c.gen, dtype=torch.int32)
+    lengths[0] = steps  # pad_packed_sequence pads to the longest sequence
+    c.inputs["len"] = lengths
+
+    def lstm(prefix, hidden, **kw):
+        module = torch.nn.LSTM(5, hidden, batch_first=True, dtype=torch.float64, **kw)
+        with torch.no_grad():
+            for key, p in module.named_parameters():
+                p.copy_(c.randn(*p.shape, scale=hidden ** -0.5))
+                c.weights[f"{prefix}.{key}"] = p.detach().clone()
+        return module
+
+    with torch.no_grad():
+        c.output("one", lstm("one", 7)(x)[0])
+        bi = lstm("bi", 6, bidirectional=True, num_layers=2)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths.long(), batch_first=True, enforce_sorted=False)
+        out, _ = bi(packed)
+        c.output("bi", torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)[0])
+    c.save()
+
+
 def cnn_example(model_name, module, name, seed, batch, size):
     """An example CNN against its reference module (test/Numeric/reference_models.py) in eval mode."""
     c = Case(model_name, name, seed)
@@ -320,4 +345,6 @@ if __name__ == "__main__":
     attention_scores("b5_s7_t3", 19, batch=5, s=7, t=3)
     tokens("b1_s1", 20, batch=1, length=1)
     tokens("b6_s9", 21, batch=6, length=9)
+    recurrent("b1_t4", 22, batch=1, steps=4)
+    recurrent("b5_t9", 23, batch=5, steps=9)
     print("goldens written to", GOLDENS)

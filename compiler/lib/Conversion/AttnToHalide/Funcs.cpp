@@ -90,6 +90,7 @@ private:
         .Case([&](SoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/false); })
         .Case([&](LogSoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/true); })
         .Case([&](LayerNormOp l) { return lowerLayerNorm(l); })
+        .Case([&](LSTMOp l) { return lowerLSTM(l); })
         .Case([&](Conv2DOp c) { return lowerConv2D(c); })
         .Case([&](Pool2DOp p) { return lowerPool2D(p); })
         .Case([&](GlobalPoolOp p) { return lowerGlobalPool(p); })
@@ -208,6 +209,48 @@ private:
     s.result(at) = y;
     out.layerNorm.push_back(s);
     return HTensor{s.result, x.shape};
+  }
+
+  /// The LSTM recurrence as one Func `state(slot, step, b)`, where for each step slots [0, 4H) hold the
+  /// gate pre-activations, [4H, 5H) the cell state and [5H, 6H) the hidden state. One update runs over
+  /// (slot, k, step), innermost first: the gate slots accumulate W_hh[:, k]·h_{step−1}[k]; after the last k
+  /// the cell slots, then the hidden slots, read the finished gates of their step. Halide requires a
+  /// recursive update to index its own Func with the left-hand side's pure variables, so only the batch is
+  /// pure and everything else is a reduction variable: the steps stay in order, the batch runs in parallel.
+  FailureOr<HTensor> lowerLSTM(LSTMOp op) {
+    const HTensor &xp = values[op.getProjected()];
+    const HTensor &w = values[op.getWHh()];
+    const HTensor &bias = values[op.getBHh()];
+    int hidden = int(staticDim(op.getWHh(), 1)), gates = 4 * hidden;
+    Expr steps = xp.extent(1);
+    Var slot("slot"), t("t"), b("b"), j("j");
+    Expr length = op.getLengths() ? Halide::clamp(values[op.getLengths()].func(b), 0, steps) : steps;
+    // The time index read at step t (0-based): reversed within the sequence's length for `reverse`.
+    auto timeAt = [&](Expr step) {
+      return op.getReverse() ? Halide::select(step < length, length - 1 - step, step) : step;
+    };
+    auto sigmoid = [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); };
+
+    Func state(name(op, "state"));
+    Expr g = Halide::clamp(slot, 0, gates - 1);
+    state(slot, t, b) = Halide::select(t > 0 && slot < gates,
+                                       xp.func(g, Halide::clamp(timeAt(t - 1), 0, steps - 1), b) + bias.func(g),
+                                       0.0f);
+    RDom r(0, 6 * hidden, 0, hidden, 1, steps, "r");
+    Expr s = r.x, k = r.y, step = r.z;
+    Expr gate = state(s, step, b) + w.func(k, Halide::clamp(s, 0, gates - 1)) * state(5 * hidden + k, step - 1, b);
+    Expr c = Halide::clamp(s - 4 * hidden, 0, hidden - 1), h = Halide::clamp(s - 5 * hidden, 0, hidden - 1);
+    Expr cell = sigmoid(state(hidden + c, step, b)) * state(4 * hidden + c, step - 1, b) +
+                sigmoid(state(c, step, b)) * Halide::tanh(state(2 * hidden + c, step, b));
+    Expr hid = sigmoid(state(3 * hidden + h, step, b)) * Halide::tanh(state(4 * hidden + h, step, b));
+    state(s, step, b) = Halide::select(s < gates, gate,
+                                       Halide::select(k == hidden - 1, Halide::select(s < 5 * hidden, cell, hid),
+                                                      state(s, step, b)));
+    out.recurrences.emplace_back(state, b);
+
+    Func result(name(op, "lstm"));
+    result(j, t, b) = Halide::select(t < length, state(5 * hidden + j, timeAt(t) + 1, b), 0.0f);
+    return HTensor{result, {xp.extent(0), steps, Expr(hidden)}};
   }
 
   //===------------------------------------------------------------------===//

@@ -161,6 +161,8 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
   }
   for (Func f : k.reductions)
     root(f);
+  for (auto &[f, batch] : k.recurrences)
+    f.compute_root().update().parallel(batch);
   for (Func out : k.outputs)
     scheduleFlat(out, vw);
 }

@@ -228,6 +228,27 @@ def Attn_AdditiveAttentionOp : Attn_ComputeOp<"additive_attention", [AttrSizedOp
   }];
 }
 
+def Attn_LSTMOp : Attn_ComputeOp<"lstm"> {
+  let summary = "an LSTM over a whole sequence, from projected inputs";
+  let description = [{
+    `projected` [B, T, 4H] holds W_ih·x_t + b_ih for every step (one large matmul, outside the
+    recurrence); `w_hh` is [4H, H] and `b_hh` [4H], with PyTorch's gate order i, f, g, o. From zero states,
+    c_t = σ(f)·c_{t−1} + σ(i)·tanh(g) and h_t = σ(o)·tanh(c_t); the result is h for every step, [B, T, H].
+    With `lengths` [B] (i32), sequence b has lengths[b] steps and its later outputs are 0; with `reverse`
+    it is read from its last valid step to its first (the backward half of a bidirectional LSTM).
+
+    ```mlir
+    %h = attn.lstm %xp, %whh, %bhh lengths %len {reverse}
+        : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> tensor<?x?x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$projected, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
+                       Optional<Attn_I32Tensor>:$lengths, UnitAttr:$reverse);
+  let assemblyFormat = [{
+    $projected `,` $w_hh `,` $b_hh (`lengths` $lengths^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Convolutional layer ops (NCHW, as PyTorch; spatial sizes are static)
 //===----------------------------------------------------------------------===//
