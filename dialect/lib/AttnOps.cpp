@@ -253,29 +253,39 @@ SmallVector<DimSource> LayerNormOp::getResultDimSources() { return identityDims(
 // Recurrent ops
 //===----------------------------------------------------------------------===//
 
-LogicalResult LSTMOp::verify() {
-  Value xp = getProjected(), w = getWHh(), b = getBHh();
-  if (failed(expectRank(*this, "projected inputs", xp, 3, "[batch, steps, 4 × hidden]")) ||
-      failed(expectRank(*this, "a recurrent weight", w, 2, "[4 × hidden, hidden]")) ||
-      failed(expectRank(*this, "a recurrent bias", b, 1, "[4 × hidden]")))
+/// Checks a recurrence with `gates` blocks of the hidden size in its weights.
+static LogicalResult verifyRecurrence(Operation *op, Value xp, Value w, Value b, Value lengths, int64_t gates) {
+  if (failed(expectRank(op, "projected inputs", xp, 3, "[batch, steps, gates × hidden]")) ||
+      failed(expectRank(op, "a recurrent weight", w, 2, "[gates × hidden, hidden]")) ||
+      failed(expectRank(op, "a recurrent bias", b, 1, "[gates × hidden]")))
     return failure();
   int64_t hidden = dimOf(w, 1);
-  if (dimOf(w, 0) != 4 * hidden)
-    return emitOpError() << "expects a recurrent weight [4 × hidden, hidden], found " << shapeString(w.getType());
-  if (dimOf(xp, 2) != 4 * hidden || dimOf(b, 0) != 4 * hidden)
-    return emitOpError() << "expects projected inputs [batch, steps, " << 4 * hidden << "] and a bias ["
-                         << 4 * hidden << "], found " << shapeString(xp.getType()) << " and "
-                         << shapeString(b.getType());
-  if (Value len = getLengths())
-    if (failed(expectRank(*this, "lengths", len, 1, "[batch]")) ||
-        failed(expectSameDim(*this, "batch size", "lengths", len, 0, "the inputs", xp, 0)))
+  if (dimOf(w, 0) != gates * hidden)
+    return op->emitOpError() << "expects a recurrent weight [" << gates << " × hidden, hidden], found "
+                             << shapeString(w.getType());
+  if (dimOf(xp, 2) != gates * hidden || dimOf(b, 0) != gates * hidden)
+    return op->emitOpError() << "expects projected inputs [batch, steps, " << gates * hidden << "] and a bias ["
+                             << gates * hidden << "], found " << shapeString(xp.getType()) << " and "
+                             << shapeString(b.getType());
+  if (lengths)
+    if (failed(expectRank(op, "lengths", lengths, 1, "[batch]")) ||
+        failed(expectSameDim(op, "batch size", "lengths", lengths, 0, "the inputs", xp, 0)))
       return failure();
-  return verifyResultShape(*this);
+  return verifyResultShape(op);
 }
 
-SmallVector<DimSource> LSTMOp::getResultDimSources() {
+LogicalResult LSTMOp::verify() {
+  return verifyRecurrence(*this, getProjected(), getWHh(), getBHh(), getLengths(), kGates);
+}
+LogicalResult GRUOp::verify() {
+  return verifyRecurrence(*this, getProjected(), getWHh(), getBHh(), getLengths(), kGates);
+}
+
+static SmallVector<DimSource> recurrenceDims() {
   return {DimSource::of(0, 0), DimSource::of(0, 1), DimSource::of(1, 1)};
 }
+SmallVector<DimSource> LSTMOp::getResultDimSources() { return recurrenceDims(); }
+SmallVector<DimSource> GRUOp::getResultDimSources() { return recurrenceDims(); }
 
 //===----------------------------------------------------------------------===//
 // Convolutional ops

@@ -91,6 +91,13 @@ const std::vector<LayerSpec> &layers() {
         {"layers", ArgKind::Int, false},
         {"lengths", ArgKind::Tensor, false}},
        "lstm(x, hidden, bidirectional = false, layers = 1, lengths = L)"},
+      {"gru",
+       {{"x", ArgKind::Tensor, true},
+        {"hidden", ArgKind::Int, true},
+        {"bidirectional", ArgKind::Bool, false},
+        {"layers", ArgKind::Int, false},
+        {"lengths", ArgKind::Tensor, false}},
+       "gru(x, hidden, bidirectional = false, layers = 1, lengths = L)"},
       {"relu", {{"x", ArgKind::Tensor, true}}, "relu(x)"},
       {"tanh", {{"x", ArgKind::Tensor, true}}, "tanh(x)"},
       {"sigmoid", {{"x", ArgKind::Tensor, true}}, "sigmoid(x)"},
@@ -759,10 +766,13 @@ private:
     return finish(op, *tokens);
   }
 
-  /// lstm(x, hidden, bidirectional, layers, lengths): per layer and direction, the input projection of the
-  /// whole sequence as one dense layer, then the recurrence; a bidirectional layer concatenates its two
-  /// directions. Parameters are named as in torch.nn.LSTM's state_dict (weight_ih_l0, ..._reverse).
-  std::optional<Tensor> genLSTM(const CallExpr &call, const BoundArgs &args, const std::string &prefix) {
+  /// lstm/gru(x, hidden, bidirectional, layers, lengths): per layer and direction, the input projection of
+  /// the whole sequence as one dense layer, then the recurrence; a bidirectional layer concatenates its two
+  /// directions. Parameters are named as in torch.nn.LSTM/GRU's state_dict (weight_ih_l0, ..._reverse).
+  std::optional<Tensor> genRecurrent(const CallExpr &call, const BoundArgs &args, StringRef layerName,
+                                     const std::string &prefix) {
+    bool isLSTM = layerName == "lstm";
+    int64_t gateCount = isLSTM ? mlir::attn::LSTMOp::kGates : mlir::attn::GRUOp::kGates;
     const Expr &xe = *args.get("x");
     std::optional<Tensor> x = genTensor(xe, false, "'x'");
     std::optional<int64_t> hidden = intArg(args, "hidden", 0, 1), layers = intArg(args, "layers", 1, 1);
@@ -775,15 +785,15 @@ private:
       if (!lengths)
         return std::nullopt;
     }
-    if (!x || !hidden || !layers || !bidirectional || !expectF32(*x, xe, "lstm", "x"))
+    if (!x || !hidden || !layers || !bidirectional || !expectF32(*x, xe, layerName, "x"))
       return std::nullopt;
     if (x->shape.size() != 3 || !x->shape[2].symbol.empty()) {
-      error(xe.getLoc()) << "lstm expects a sequence [batch, steps, features] with constant features, found "
+      error(xe.getLoc()) << layerName << " expects a sequence [batch, steps, features] with constant features, found "
                          << str(x->shape);
       return std::nullopt;
     }
     if (lengths && (!lengths->isI32 || lengths->shape != SymShape{x->shape[0]})) {
-      error(args.get("lengths")->getLoc()) << "lstm expects i32 lengths of shape " << str({x->shape[0]})
+      error(args.get("lengths")->getLoc()) << layerName << " expects i32 lengths of shape " << str({x->shape[0]})
                                            << " (one per sequence), found " << (lengths->isI32 ? "i32" : "f32")
                                            << str(lengths->shape);
       return std::nullopt;
@@ -798,16 +808,20 @@ private:
           break;
         std::string suffix = "_l" + std::to_string(layer) + (reverse ? "_reverse" : "");
         int64_t in = input.shape[2].size;
-        SymShape projected{input.shape[0], input.shape[1], SymDim{4 * h, ""}};
+        int64_t g = gateCount * h;
+        SymShape projected{input.shape[0], input.shape[1], SymDim{g, ""}};
         mlir::Value xp = mlir::attn::DenseOp::create(builder, at, irType(projected), input.value,
-                                                     param(prefix + ".weight_ih" + suffix, {4 * h, in}, l),
-                                                     param(prefix + ".bias_ih" + suffix, {4 * h}, l));
+                                                     param(prefix + ".weight_ih" + suffix, {g, in}, l),
+                                                     param(prefix + ".bias_ih" + suffix, {g}, l));
         SymShape outShape{input.shape[0], input.shape[1], SymDim{h, ""}};
-        mlir::Value y = mlir::attn::LSTMOp::create(builder, at, irType(outShape), xp,
-                                                   param(prefix + ".weight_hh" + suffix, {4 * h, h}, l),
-                                                   param(prefix + ".bias_hh" + suffix, {4 * h}, l),
-                                                   lengths ? lengths->value : mlir::Value(),
-                                                   reverse ? builder.getUnitAttr() : nullptr);
+        mlir::Value whh = param(prefix + ".weight_hh" + suffix, {g, h}, l);
+        mlir::Value bhh = param(prefix + ".bias_hh" + suffix, {g}, l);
+        mlir::Value len = lengths ? lengths->value : mlir::Value();
+        mlir::UnitAttr rev = reverse ? builder.getUnitAttr() : nullptr;
+        mlir::Value y = isLSTM ? mlir::Value(mlir::attn::LSTMOp::create(builder, at, irType(outShape), xp, whh, bhh,
+                                                                        len, rev))
+                               : mlir::Value(mlir::attn::GRUOp::create(builder, at, irType(outShape), xp, whh, bhh,
+                                                                       len, rev));
         directions.push_back(Tensor{y, outShape});
       }
       if (directions.size() == 1) {
@@ -1067,8 +1081,8 @@ private:
       return genEmbed(call, *args, prefix);
     if (name == "concat")
       return genConcat(call, *args);
-    if (name == "lstm")
-      return genLSTM(call, *args, prefix);
+    if (name == "lstm" || name == "gru")
+      return genRecurrent(call, *args, name, prefix);
     if (name == "conv2d")
       return genConv2D(call, *args, prefix);
     if (name == "max_pool" || name == "avg_pool")

@@ -538,3 +538,11 @@ func.func @lstm_lengths(%xp: tensor<2x?x64xf32>, %w: tensor<64x16xf32>, %b: tens
   %h = attn.lstm %xp, %w, %b lengths %l : (tensor<2x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<3xi32>) -> tensor<2x?x16xf32>
   return
 }
+
+// -----
+
+func.func @gru_weight(%xp: tensor<?x?x48xf32>, %w: tensor<64x16xf32>, %b: tensor<48xf32>) {
+  // expected-error @+1 {{'attn.gru' op expects a recurrent weight [3 × hidden, hidden], found [64, 16]}}
+  %h = attn.gru %xp, %w, %b : (tensor<?x?x48xf32>, tensor<64x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+  return
+}

@@ -131,5 +131,10 @@ func.func @recurrent(%xp: tensor<?x?x64xf32>, %len: tensor<?xi32>) -> tensor<?x?
   %h = attn.lstm %xp, %w, %b lengths %len {reverse} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> tensor<?x?x16xf32>
   // CHECK: attn.lstm %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
   %g = attn.lstm %xp, %w, %b : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
-  return %g : tensor<?x?x16xf32>
+  %gw = attn.param "r.weight_hh_l0" : tensor<48x16xf32>
+  %gb = attn.param "r.bias_hh_l0" : tensor<48xf32>
+  %gxp = attn.dense %g, %gw : (tensor<?x?x16xf32>, tensor<48x16xf32>) -> tensor<?x?x48xf32>
+  // CHECK: attn.gru %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+  %r = attn.gru %gxp, %gw, %gb : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+  return %r : tensor<?x?x16xf32>
 }

@@ -287,27 +287,27 @@ def tokens(name, seed, batch, length):
 
 
 def recurrent(name, seed, batch, steps):
-    """torch.nn.LSTM, the padded one through pack_padded_sequence / pad_packed_sequence."""
+    """torch.nn.LSTM and GRU, the padded ones through pack_padded_sequence / pad_packed_sequence."""
     c = Case("recurrent", name, seed)
     x = c.input("x", batch, steps, 5)
     lengths = torch.randint(1, steps + 1, (batch,), generator=c.gen, dtype=torch.int32)
     lengths[0] = steps  # pad_packed_sequence pads to the longest sequence
     c.inputs["len"] = lengths
 
-    def lstm(prefix, hidden, **kw):
-        module = torch.nn.LSTM(5, hidden, batch_first=True, dtype=torch.float64, **kw)
+    def rnn(cls, prefix, hidden, **kw):
+        module = cls(5, hidden, batch_first=True, dtype=torch.float64, **kw)
         with torch.no_grad():
             for key, p in module.named_parameters():
                 p.copy_(c.randn(*p.shape, scale=hidden ** -0.5))
                 c.weights[f"{prefix}.{key}"] = p.detach().clone()
         return module
 
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths.long(), batch_first=True, enforce_sorted=False)
+    unpack = lambda out: torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)[0]
     with torch.no_grad():
-        c.output("one", lstm("one", 7)(x)[0])
-        bi = lstm("bi", 6, bidirectional=True, num_layers=2)
-        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths.long(), batch_first=True, enforce_sorted=False)
-        out, _ = bi(packed)
-        c.output("bi", torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)[0])
+        for cls, one, both in [(torch.nn.LSTM, "one", "bi"), (torch.nn.GRU, "g1", "gbi")]:
+            c.output(one, rnn(cls, one, 7)(x)[0])
+            c.output(both, unpack(rnn(cls, both, 6, bidirectional=True, num_layers=2)(packed)[0]))
     c.save()
 
 

@@ -90,7 +90,8 @@ private:
         .Case([&](SoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/false); })
         .Case([&](LogSoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/true); })
         .Case([&](LayerNormOp l) { return lowerLayerNorm(l); })
-        .Case([&](LSTMOp l) { return lowerLSTM(l); })
+        .Case([&](LSTMOp l) { return lowerRecurrence(l, /*isLSTM=*/true); })
+        .Case([&](GRUOp g) { return lowerRecurrence(g, /*isLSTM=*/false); })
         .Case([&](Conv2DOp c) { return lowerConv2D(c); })
         .Case([&](Pool2DOp p) { return lowerPool2D(p); })
         .Case([&](GlobalPoolOp p) { return lowerGlobalPool(p); })
@@ -211,17 +212,22 @@ private:
     return HTensor{s.result, x.shape};
   }
 
-  /// The LSTM recurrence as one Func `state(slot, step, b)`, where for each step slots [0, 4H) hold the
-  /// gate pre-activations, [4H, 5H) the cell state and [5H, 6H) the hidden state. One update runs over
-  /// (slot, k, step), innermost first: the gate slots accumulate W_hh[:, k]·h_{step−1}[k]; after the last k
-  /// the cell slots, then the hidden slots, read the finished gates of their step. Halide requires a
-  /// recursive update to index its own Func with the left-hand side's pure variables, so only the batch is
-  /// pure and everything else is a reduction variable: the steps stay in order, the batch runs in parallel.
-  FailureOr<HTensor> lowerLSTM(LSTMOp op) {
+  /// A recurrence (LSTM or GRU) as one Func `state(slot, step, b)`. For each step, the first G·H slots
+  /// accumulate the hidden projections W_hh·h_{step−1} + b_hh gate by gate (LSTM: plus the input
+  /// projection), then the state slots follow: LSTM [4H, 5H) the cell and [5H, 6H) the hidden state, GRU
+  /// [3H, 4H) the hidden state. One update runs over (slot, k, step), innermost first: the gate slots add
+  /// W_hh[:, k]·h[k]; after the last k the state slots read the finished gates of their step. Halide
+  /// requires a recursive update to index its own Func with the left-hand side's pure variables, so only the
+  /// batch is pure and everything else is a reduction variable: the steps stay in order, the batch runs
+  /// in parallel.
+  template <typename OpT>
+  FailureOr<HTensor> lowerRecurrence(OpT op, bool isLSTM) {
     const HTensor &xp = values[op.getProjected()];
     const HTensor &w = values[op.getWHh()];
     const HTensor &bias = values[op.getBHh()];
-    int hidden = int(staticDim(op.getWHh(), 1)), gates = 4 * hidden;
+    int hidden = int(staticDim(op.getWHh(), 1)), gates = int(OpT::kGates) * hidden;
+    int hSlot = isLSTM ? 5 * hidden : gates; // where the hidden state lives
+    int slots = hSlot + hidden;
     Expr steps = xp.extent(1);
     Var slot("slot"), t("t"), b("b"), j("j");
     Expr length = op.getLengths() ? Halide::clamp(values[op.getLengths()].func(b), 0, steps) : steps;
@@ -233,23 +239,35 @@ private:
 
     Func state(name(op, "state"));
     Expr g = Halide::clamp(slot, 0, gates - 1);
-    state(slot, t, b) = Halide::select(t > 0 && slot < gates,
-                                       xp.func(g, Halide::clamp(timeAt(t - 1), 0, steps - 1), b) + bias.func(g),
-                                       0.0f);
-    RDom r(0, 6 * hidden, 0, hidden, 1, steps, "r");
+    Expr xAt = xp.func(g, Halide::clamp(timeAt(t - 1), 0, steps - 1), b);
+    state(slot, t, b) =
+        Halide::select(t > 0 && slot < gates, (isLSTM ? xAt : Expr(0.0f)) + bias.func(g), 0.0f);
+    RDom r(0, slots, 0, hidden, 1, steps, "r");
     Expr s = r.x, k = r.y, step = r.z;
-    Expr gate = state(s, step, b) + w.func(k, Halide::clamp(s, 0, gates - 1)) * state(5 * hidden + k, step - 1, b);
-    Expr c = Halide::clamp(s - 4 * hidden, 0, hidden - 1), h = Halide::clamp(s - 5 * hidden, 0, hidden - 1);
-    Expr cell = sigmoid(state(hidden + c, step, b)) * state(4 * hidden + c, step - 1, b) +
-                sigmoid(state(c, step, b)) * Halide::tanh(state(2 * hidden + c, step, b));
-    Expr hid = sigmoid(state(3 * hidden + h, step, b)) * Halide::tanh(state(4 * hidden + h, step, b));
+    auto at = [&](Expr index, Expr when) { return state(index, when, b); };
+    Expr gate = at(s, step) + w.func(k, Halide::clamp(s, 0, gates - 1)) * at(hSlot + k, step - 1);
+    Expr stateValue;
+    if (isLSTM) {
+      Expr c = Halide::clamp(s - 4 * hidden, 0, hidden - 1), h = Halide::clamp(s - 5 * hidden, 0, hidden - 1);
+      Expr cell = sigmoid(at(hidden + c, step)) * at(4 * hidden + c, step - 1) +
+                  sigmoid(at(c, step)) * Halide::tanh(at(2 * hidden + c, step));
+      Expr hid = sigmoid(at(3 * hidden + h, step)) * Halide::tanh(at(4 * hidden + h, step));
+      stateValue = Halide::select(s < 5 * hidden, cell, hid);
+    } else {
+      Expr h = Halide::clamp(s - gates, 0, hidden - 1);
+      auto x = [&](int gateIndex) {
+        return xp.func(gateIndex * hidden + h, Halide::clamp(timeAt(step - 1), 0, steps - 1), b);
+      };
+      Expr reset = sigmoid(x(0) + at(h, step)), update = sigmoid(x(1) + at(hidden + h, step));
+      Expr candidate = Halide::tanh(x(2) + reset * at(2 * hidden + h, step));
+      stateValue = (1.0f - update) * candidate + update * at(hSlot + h, step - 1);
+    }
     state(s, step, b) = Halide::select(s < gates, gate,
-                                       Halide::select(k == hidden - 1, Halide::select(s < 5 * hidden, cell, hid),
-                                                      state(s, step, b)));
+                                       Halide::select(k == hidden - 1, stateValue, at(s, step)));
     out.recurrences.emplace_back(state, b);
 
-    Func result(name(op, "lstm"));
-    result(j, t, b) = Halide::select(t < length, state(5 * hidden + j, timeAt(t) + 1, b), 0.0f);
+    Func result(name(op, isLSTM ? "lstm" : "gru"));
+    result(j, t, b) = Halide::select(t < length, state(hSlot + j, timeAt(t) + 1, b), 0.0f);
     return HTensor{result, {xp.extent(0), steps, Expr(hidden)}};
   }
 

@@ -228,24 +228,45 @@ def Attn_AdditiveAttentionOp : Attn_ComputeOp<"additive_attention", [AttrSizedOp
   }];
 }
 
-def Attn_LSTMOp : Attn_ComputeOp<"lstm"> {
+// A recurrence over a whole sequence from projected inputs: `projected` [B, T, G·H] holds W_ih·x_t + b_ih
+// for every step (one large matmul, outside the recurrence), `w_hh` is [G·H, H] and `b_hh` [G·H].
+class Attn_RecurrentOp<string mnemonic, string cell> : Attn_ComputeOp<mnemonic> {
+  let arguments = (ins Attn_F32Tensor:$projected, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
+                       Optional<Attn_I32Tensor>:$lengths, UnitAttr:$reverse);
+  let assemblyFormat = [{
+    $projected `,` $w_hh `,` $b_hh (`lengths` $lengths^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// How many gate blocks of the hidden size the weights hold.
+    static constexpr int64_t kGates = }] # !if(!eq(cell, "lstm"), "4", "3") # [{;
+  }];
+}
+
+def Attn_LSTMOp : Attn_RecurrentOp<"lstm", "lstm"> {
   let summary = "an LSTM over a whole sequence, from projected inputs";
   let description = [{
-    `projected` [B, T, 4H] holds W_ih·x_t + b_ih for every step (one large matmul, outside the
-    recurrence); `w_hh` is [4H, H] and `b_hh` [4H], with PyTorch's gate order i, f, g, o. From zero states,
-    c_t = σ(f)·c_{t−1} + σ(i)·tanh(g) and h_t = σ(o)·tanh(c_t); the result is h for every step, [B, T, H].
-    With `lengths` [B] (i32), sequence b has lengths[b] steps and its later outputs are 0; with `reverse`
-    it is read from its last valid step to its first (the backward half of a bidirectional LSTM).
+    With PyTorch's gate order i, f, g, o and zero initial states: c_t = σ(f)·c_{t−1} + σ(i)·tanh(g) and
+    h_t = σ(o)·tanh(c_t); the result is h for every step, [B, T, H]. With `lengths` [B] (i32), sequence b
+    has lengths[b] steps and its later outputs are 0; with `reverse` it is read from its last valid step to
+    its first (the backward half of a bidirectional LSTM).
 
     ```mlir
     %h = attn.lstm %xp, %whh, %bhh lengths %len {reverse}
         : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> tensor<?x?x16xf32>
     ```
   }];
-  let arguments = (ins Attn_F32Tensor:$projected, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
-                       Optional<Attn_I32Tensor>:$lengths, UnitAttr:$reverse);
-  let assemblyFormat = [{
-    $projected `,` $w_hh `,` $b_hh (`lengths` $lengths^)? attr-dict `:` functional-type(operands, results)
+}
+
+def Attn_GRUOp : Attn_RecurrentOp<"gru", "gru"> {
+  let summary = "a GRU over a whole sequence, from projected inputs";
+  let description = [{
+    With PyTorch's gate order r, z, n and a zero initial state: r = σ(x_r + W_hr·h + b_hr),
+    z = σ(x_z + W_hz·h + b_hz), n = tanh(x_n + r·(W_hn·h + b_hn)), h_t = (1 − z)·n + z·h_{t−1}. Lengths
+    and `reverse` as for attn.lstm.
+
+    ```mlir
+    %h = attn.gru %xp, %whh, %bhh : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+    ```
   }];
 }
 
