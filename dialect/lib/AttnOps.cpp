@@ -287,6 +287,70 @@ static SmallVector<DimSource> recurrenceDims() {
 SmallVector<DimSource> LSTMOp::getResultDimSources() { return recurrenceDims(); }
 SmallVector<DimSource> GRUOp::getResultDimSources() { return recurrenceDims(); }
 
+/// Checks one recurrent cell step: inputs [N, In], a state [N, H], weights for `gates` gate blocks.
+static LogicalResult verifyCell(Operation *op, Value x, Value h, Value wih, Value bih, Value whh, Value bhh,
+                                int64_t gates) {
+  if (failed(expectRank(op, "an input", x, 2, "[rows, features]")) ||
+      failed(expectRank(op, "a hidden state", h, 2, "[rows, hidden]")) ||
+      failed(expectRank(op, "an input weight", wih, 2, "[gates × hidden, features]")) ||
+      failed(expectRank(op, "a recurrent weight", whh, 2, "[gates × hidden, hidden]")) ||
+      failed(expectRank(op, "an input bias", bih, 1, "[gates × hidden]")) ||
+      failed(expectRank(op, "a recurrent bias", bhh, 1, "[gates × hidden]")) ||
+      failed(expectSameDim(op, "row count", "the input", x, 0, "the hidden state", h, 0)))
+    return failure();
+  int64_t hidden = dimOf(h, 1);
+  if (ShapedType::isDynamic(hidden))
+    return op->emitOpError() << "expects a static hidden size, found a hidden state " << shapeString(h.getType());
+  auto expectShape = [&](StringRef what, Value v, ArrayRef<int64_t> shape) -> LogicalResult {
+    if (cast<RankedTensorType>(v.getType()).getShape() == shape)
+      return success();
+    std::string want = "[";
+    llvm::interleave(shape, [&](int64_t d) { want += std::to_string(d); }, [&] { want += ", "; });
+    return op->emitOpError() << "expects " << what << " " << want << "] for hidden size " << hidden
+                             << " and input width " << dimOf(x, 1) << ", found " << shapeString(v.getType());
+  };
+  return failure(failed(expectShape("an input weight", wih, {gates * hidden, dimOf(x, 1)})) ||
+                 failed(expectShape("a recurrent weight", whh, {gates * hidden, hidden})) ||
+                 failed(expectShape("an input bias", bih, {gates * hidden})) ||
+                 failed(expectShape("a recurrent bias", bhh, {gates * hidden})));
+}
+
+LogicalResult LSTMCellOp::verify() {
+  if (failed(verifyCell(*this, getInput(), getHidden(), getWIh(), getBIh(), getWHh(), getBHh(), kGates)))
+    return failure();
+  if (getCell().getType() != getHidden().getType())
+    return emitOpError() << "expects the cell state to have the hidden state's shape "
+                         << shapeString(getHidden().getType()) << ", found " << shapeString(getCell().getType());
+  if (getNewCell().getType() != getNewHidden().getType())
+    return emitOpError("expects both results to have one type");
+  return verifyResultShape(*this);
+}
+LogicalResult GRUCellOp::verify() {
+  if (failed(verifyCell(*this, getInput(), getHidden(), getWIh(), getBIh(), getWHh(), getBHh(), kGates)))
+    return failure();
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> LSTMCellOp::getResultDimSources() { return identityDims(getHidden()); }
+SmallVector<DimSource> GRUCellOp::getResultDimSources() { return identityDims(getHidden()); }
+
+LogicalResult ZerosOp::verify() {
+  auto type = cast<RankedTensorType>(getType());
+  if (type.getRank() < 1 || static_cast<int64_t>(getDim()) >= rankOf(getLike()))
+    return emitOpError() << "expects a result of rank >= 1 and a dimension of 'like' "
+                         << shapeString(getLike().getType()) << ", found dim = " << getDim();
+  for (int64_t d = 1; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      return emitOpError() << "expects static dimensions after the first, found " << shapeString(type);
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> ZerosOp::getResultDimSources() {
+  auto type = cast<RankedTensorType>(getType());
+  SmallVector<DimSource> dims{DimSource::of(0, getDim())};
+  for (int64_t d = 1; d < type.getRank(); ++d)
+    dims.push_back(DimSource::constant(type.getDimSize(d)));
+  return dims;
+}
+
 //===----------------------------------------------------------------------===//
 // Convolutional ops
 //===----------------------------------------------------------------------===//
@@ -637,6 +701,114 @@ LogicalResult WeightedSumOp::verify() {
 
 SmallVector<DimSource> WeightedSumOp::getResultDimSources() {
   return {DimSource::of(0, 0), DimSource::of(0, 2), DimSource::of(1, 2)};
+}
+
+//===----------------------------------------------------------------------===//
+// DecodeOp
+//===----------------------------------------------------------------------===//
+
+DecodeYieldOp DecodeOp::getYield() { return cast<DecodeYieldOp>(getStep().front().getTerminator()); }
+
+/// `type` with a dimension of `size` inserted at 1: a per-step value stacked over the steps.
+static RankedTensorType stacked(Type type, int64_t batch, int64_t steps) {
+  auto t = cast<RankedTensorType>(type);
+  SmallVector<int64_t> shape{batch, steps};
+  shape.append(t.getShape().begin() + 1, t.getShape().end());
+  return RankedTensorType::get(shape, t.getElementType());
+}
+
+/// Two types agree where both are known.
+static bool compatible(Type a, Type b) {
+  auto x = cast<RankedTensorType>(a), y = cast<RankedTensorType>(b);
+  if (x.getElementType() != y.getElementType() || x.getRank() != y.getRank())
+    return false;
+  for (int64_t i = 0; i < x.getRank(); ++i)
+    if (conflict(x.getDimSize(i), y.getDimSize(i)))
+      return false;
+  return true;
+}
+
+LogicalResult DecodeOp::verify() {
+  StringRef mode = getMode();
+  if (mode != "teacher" && mode != "greedy" && mode != "beam")
+    return emitOpError() << "expects mode \"teacher\", \"greedy\" or \"beam\", found \"" << mode << "\"";
+  if ((mode == "teacher") != static_cast<bool>(getTeacher()))
+    return emitOpError() << (getTeacher() ? "takes teacher tokens only in mode \"teacher\""
+                                          : "in mode \"teacher\" expects teacher tokens [batch, steps]");
+  if (getInit().empty())
+    return emitOpError("expects at least one carried state");
+  if (getMaxLen() < 1 || getWidth() < 1 || getStart() < 0 || getStop() < 0 || getPad() < 0)
+    return emitOpError() << "expects max_len >= 1, width >= 1 and non-negative start, stop and pad tokens, found "
+                         << "max_len = " << getMaxLen() << ", width = " << getWidth() << ", start = " << getStart()
+                         << ", stop = " << getStop() << ", pad = " << getPad();
+  if (getWidth() != 1 && mode != "beam")
+    return emitOpError() << "takes a beam width only in mode \"beam\", found width = " << getWidth();
+  Value first = getInit().front();
+  for (auto [i, init] : llvm::enumerate(getInit())) {
+    if (rankOf(init) < 1)
+      return emitOpError() << "expects carried state " << i << " to have a batch dimension, found a scalar";
+    if (failed(expectSameDim(*this, "batch size", "carried state " + std::to_string(i), init, 0,
+                             "carried state 0", first, 0)))
+      return failure();
+  }
+  if (Value teacher = getTeacher())
+    if (failed(expectRank(*this, "teacher tokens", teacher, 2, "[batch, steps]")) ||
+        failed(expectSameDim(*this, "batch size", "the teacher tokens", teacher, 0, "carried state 0", first, 0)))
+      return failure();
+
+  Block &body = getStep().front();
+  if (body.getNumArguments() != getInit().size() + 1)
+    return emitOpError() << "expects a step body with " << getInit().size() + 1
+                         << " arguments (the previous token, then one per carried state), found "
+                         << body.getNumArguments();
+  auto token = dyn_cast<RankedTensorType>(body.getArgument(0).getType());
+  if (!token || token.getRank() != 1 || !token.getElementType().isInteger(32))
+    return emitOpError() << "expects the step's first argument to be the previous token, i32 [rows], found "
+                         << body.getArgument(0).getType();
+  for (auto [i, init, arg] : llvm::enumerate(getInit(), getStateArguments()))
+    if (!compatible(init.getType(), arg.getType()))
+      return emitOpError() << "expects step argument " << i + 1 << " to have the type of carried state " << i
+                           << " " << shapeString(init.getType()) << ", found " << shapeString(arg.getType());
+  auto yield = dyn_cast<DecodeYieldOp>(body.back());
+  if (!yield)
+    return emitOpError("expects its step to end with attn.decode_yield");
+  if (yield.getStates().size() != getInit().size())
+    return emitOpError() << "expects the step to yield " << getInit().size() << " carried states, found "
+                         << yield.getStates().size();
+  for (auto [i, next, arg] : llvm::enumerate(yield.getStates(), getStateArguments()))
+    if (!compatible(next.getType(), arg.getType()))
+      return emitOpError() << "expects next state " << i << " to have the type of step argument " << i + 1 << " "
+                           << shapeString(arg.getType()) << ", found " << shapeString(next.getType());
+  if (yield.getEmits().empty())
+    return emitOpError("expects the step to emit at least one value");
+  for (auto [i, emit] : llvm::enumerate(yield.getEmits()))
+    if (rankOf(emit) < 1)
+      return emitOpError() << "expects emitted value " << i << " to have a row dimension, found a scalar";
+
+  int64_t batch = dimOf(first, 0);
+  SmallVector<Type> expected;
+  if (isSearch()) {
+    Value scores = yield.getEmits().front();
+    if (rankOf(scores) != 2 || !cast<RankedTensorType>(scores.getType()).getElementType().isF32() ||
+        ShapedType::isDynamic(dimOf(scores, 1)))
+      return emitOpError() << "in mode \"" << mode << "\" expects the first emitted value to be f32 scores "
+                           << "[rows, vocabulary] with a static vocabulary, found " << scores.getType();
+    expected.push_back(RankedTensorType::get({batch, ShapedType::kDynamic}, IntegerType::get(getContext(), 32)));
+    for (Value emit : yield.getEmits().drop_front())
+      expected.push_back(stacked(emit.getType(), batch, ShapedType::kDynamic));
+  } else {
+    for (Value emit : yield.getEmits())
+      expected.push_back(stacked(emit.getType(), batch, dimOf(getTeacher(), 1)));
+  }
+  if (getNumResults() != expected.size())
+    return emitOpError() << "in mode \"" << mode << "\" expects " << expected.size() << " results ("
+                         << (isSearch() ? "the tokens, then each emitted value after the first"
+                                        : "each emitted value")
+                         << ", stacked over the steps), found " << getNumResults();
+  for (auto [i, result, want] : llvm::enumerate(getResults(), expected))
+    if (!compatible(result.getType(), want))
+      return emitOpError() << "expects result " << i << " to be " << want << ", found " << result.getType();
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

@@ -5,9 +5,9 @@
 // out-of-bounds access, a failed allocation) ends up in the returned error instead of on stderr.
 #include "attn/Runtime/Executor.h"
 
-#include <mutex>
+#include "Execution.h"
+
 #include <set>
-#include <utility>
 
 namespace attn::rt {
 
@@ -30,7 +30,7 @@ std::string dimName(const attn_model_spec &spec, int32_t value, int32_t dim) {
   const attn_dim &d = spec.values[value].dims[dim];
   if (d.size >= 0)
     return std::to_string(d.size);
-  if (spec.values[value].role == ATTN_ROLE_TEMP)
+  if (d.src_value >= 0)
     return dimName(spec, d.src_value, d.src_dim);
   return str(d.symbol);
 }
@@ -41,7 +41,7 @@ Status checkValue(const attn_model_spec &spec, int32_t i) {
   std::string where = "model table: value " + std::to_string(i) + " '" + str(v.name) + "'";
   if (!v.name || !*v.name)
     return makeError(where, " has no name");
-  if (v.role < ATTN_ROLE_INPUT || v.role > ATTN_ROLE_TEMP)
+  if (v.role < ATTN_ROLE_INPUT || v.role > ATTN_ROLE_STEP)
     return makeError(where, " has unknown role ", v.role);
   if (v.dtype != ATTN_F32 && v.dtype != ATTN_I32)
     return makeError(where, " has unknown dtype ", v.dtype);
@@ -58,7 +58,9 @@ Status checkValue(const attn_model_spec &spec, int32_t i) {
       return makeError(at, " is dynamic, but parameters have static shapes");
     if (v.role == ATTN_ROLE_INPUT && (!dim.symbol || !*dim.symbol))
       return makeError(at, " is dynamic but names no symbol");
-    if (v.role == ATTN_ROLE_TEMP && (dim.src_value < 0 || dim.src_value >= i || dim.src_dim < 0 ||
+    if (v.role == ATTN_ROLE_STEP && dim.src_value < 0)
+      continue; // sized by its decoder
+    if ((v.role == ATTN_ROLE_TEMP || v.role == ATTN_ROLE_STEP) && (dim.src_value < 0 || dim.src_value >= i || dim.src_dim < 0 ||
                                      dim.src_dim >= spec.values[dim.src_value].rank))
       return makeError(at, " copies dimension ", dim.src_dim, " of value ", dim.src_value,
                        ", which is not a dimension of an earlier value");
@@ -84,10 +86,16 @@ Status checkModelSpec(const attn_model_spec &spec) {
       return makeError("model table: two ", v.role == ATTN_ROLE_INPUT ? "inputs" : "parameters",
                        " are named '", v.name, "'");
   }
+  if (spec.num_decoders < 0 || spec.num_steps < 0 || (spec.num_decoders > 0 && !spec.decoders) ||
+      (spec.num_steps > 0 && !spec.steps))
+    return makeError("model table: negative decoder or step counts, or missing arrays");
   std::vector<bool> computed(spec.num_values, false);
-  for (int32_t k = 0; k < spec.num_kernels; ++k) {
+  auto checkKernel = [&](int32_t k) -> Status {
+    std::string where = "model table: kernel " + std::to_string(k);
+    if (k < 0 || k >= spec.num_kernels)
+      return makeError(where, " does not exist; there are ", spec.num_kernels, " kernels");
     const attn_kernel &kernel = spec.kernels[k];
-    std::string where = "model table: kernel " + std::to_string(k) + " '" + str(kernel.name) + "'";
+    where += " '" + str(kernel.name) + "'";
     if (!kernel.name || !kernel.entry || kernel.num_results < 1 || kernel.num_args < kernel.num_results ||
         !kernel.args)
       return makeError(where, " has no name, no entry point, no results or fewer arguments than results");
@@ -100,11 +108,69 @@ Status checkModelSpec(const attn_model_spec &spec) {
       const attn_value &value = spec.values[v];
       if (isResult && (value.role != ATTN_ROLE_TEMP || computed[v]))
         return makeError(where, " writes '", value.name, "', which is not a fresh intermediate");
-      if (!isResult && value.role == ATTN_ROLE_TEMP && !computed[v])
-        return makeError(where, " reads '", value.name, "' before any kernel computes it");
+      if (!isResult && (value.role == ATTN_ROLE_TEMP || value.role == ATTN_ROLE_STEP) && !computed[v])
+        return makeError(where, " reads '", value.name, "' before it is computed");
     }
     for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a)
-      computed[kernel.args[a]] = true;
+      computed[spec.kernels[k].args[a]] = true;
+    return {};
+  };
+  auto checkDecoder = [&](int32_t index) -> Status {
+    std::string where = "model table: decoder " + std::to_string(index);
+    if (index < 0 || index >= spec.num_decoders)
+      return makeError(where, " does not exist; there are ", spec.num_decoders, " decoders");
+    const attn_decoder &d = spec.decoders[index];
+    where += " '" + str(d.name) + "'";
+    bool search = d.mode == ATTN_DECODE_GREEDY || d.mode == ATTN_DECODE_BEAM;
+    if (!d.name || d.mode < ATTN_DECODE_TEACHER || d.mode > ATTN_DECODE_BEAM || d.max_len < 1 || d.width < 1 ||
+        d.num_states < 1 || d.num_emits < 1 || d.num_captures < 0 || d.num_kernels < 0 || d.first_kernel < 0 ||
+        d.first_kernel + d.num_kernels > spec.num_kernels || !d.state_init || !d.state_in || !d.state_out ||
+        !d.emits || !d.results || (d.num_captures > 0 && (!d.captures || !d.views)) ||
+        d.num_results != d.num_emits || search == (d.teacher >= 0))
+      return makeError(where, " has inconsistent counts, modes or arrays");
+    auto valid = [&](int32_t v, int32_t role, bool mustBeComputed) {
+      return v >= 0 && v < spec.num_values && (role < 0 || spec.values[v].role == role) &&
+             (!mustBeComputed || spec.values[v].role == ATTN_ROLE_INPUT ||
+              spec.values[v].role == ATTN_ROLE_PARAM || computed[v]);
+    };
+    if (!valid(d.token, ATTN_ROLE_STEP, false) || (d.teacher >= 0 && !valid(d.teacher, -1, true)))
+      return makeError(where, " has a bad token or teacher value");
+    computed[d.token] = true;
+    for (int32_t i = 0; i < d.num_states; ++i) {
+      if (!valid(d.state_init[i], -1, true) || !valid(d.state_in[i], ATTN_ROLE_STEP, false))
+        return makeError(where, " state ", i, " is not computed before the decoder or is no step value");
+      computed[d.state_in[i]] = true;
+    }
+    for (int32_t i = 0; i < d.num_captures; ++i) {
+      if (!valid(d.captures[i], -1, true) || !valid(d.views[i], ATTN_ROLE_STEP, false) ||
+          spec.values[d.captures[i]].rank < 1)
+        return makeError(where, " capture ", i, " is not computed before the decoder or has no view");
+      computed[d.views[i]] = true;
+    }
+    for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)
+      if (Status s = checkKernel(k); !s)
+        return s;
+    for (int32_t i = 0; i < d.num_states; ++i)
+      if (!valid(d.state_out[i], -1, true) || spec.values[d.state_out[i]].rank != spec.values[d.state_in[i]].rank)
+        return makeError(where, " next state ", i, " is not computed by the step or has the wrong rank");
+    for (int32_t i = 0; i < d.num_emits; ++i)
+      if (!valid(d.emits[i], -1, true) || spec.values[d.emits[i]].rank < 1)
+        return makeError(where, " emitted value ", i, " is not computed by the step");
+    for (int32_t i = 0; i < d.num_results; ++i) {
+      if (!valid(d.results[i], ATTN_ROLE_STEP, false) || computed[d.results[i]])
+        return makeError(where, " result ", i, " is not a fresh step value");
+      int32_t emit = search ? (i == 0 ? -1 : d.emits[i]) : d.emits[i];
+      int32_t rank = emit < 0 ? 2 : spec.values[emit].rank + 1;
+      if (spec.values[d.results[i]].rank != rank)
+        return makeError(where, " result ", i, " has rank ", spec.values[d.results[i]].rank, ", expected ", rank);
+      computed[d.results[i]] = true;
+    }
+    return {};
+  };
+  for (int32_t s = 0; s < spec.num_steps; ++s) {
+    int32_t step = spec.steps[s];
+    if (Status status = step >= 0 ? checkKernel(step) : checkDecoder(-1 - step); !status)
+      return status;
   }
   std::set<std::string> outputNames;
   for (int32_t o = 0; o < spec.num_outputs; ++o) {
@@ -112,7 +178,7 @@ Status checkModelSpec(const attn_model_spec &spec) {
     if (!out.name || !*out.name || !outputNames.insert(out.name).second)
       return makeError("model table: output ", o, " has no name or a duplicate one");
     if (out.value < 0 || out.value >= spec.num_values || !computed[out.value])
-      return makeError("model table: output '", out.name, "' is not a value any kernel computes");
+      return makeError("model table: output '", out.name, "' is not a value the model computes");
   }
   return {};
 }
@@ -255,37 +321,107 @@ void captureHalideError(void *, const char *message) {
   halideErrorText += (halideErrorText.empty() ? "" : "; ") + text;
 }
 
-/// Halide's process-wide settings for one run, restored when it ends.
-class HalideSession {
-public:
-  explicit HalideSession(int numThreads) : previousHandler_(halide_set_error_handler(captureHalideError)) {
-    takeError();
-    if (numThreads > 0)
-      previousThreads_ = halide_set_num_threads(numThreads);
-  }
-  ~HalideSession() {
-    if (previousThreads_ > 0)
-      halide_set_num_threads(previousThreads_);
-    halide_set_error_handler(previousHandler_);
-  }
-  HalideSession(const HalideSession &) = delete;
-  HalideSession &operator=(const HalideSession &) = delete;
-
-  /// What Halide reported since the last call, or "".
-  std::string takeError() {
-    std::lock_guard<std::mutex> lock(halideErrorMutex);
-    return std::exchange(halideErrorText, std::string());
-  }
-
-private:
-  halide_error_handler_t previousHandler_;
-  int previousThreads_ = 0;
-};
-
 /// Frees the device copies of buffers a GPU kernel left behind; a no-op for CPU kernels.
 void releaseDevice(halide_buffer_t *buffer) {
   if (buffer && buffer->device)
     halide_device_free(nullptr, buffer);
+}
+
+} // namespace
+
+HalideSession::HalideSession(int numThreads) : previousHandler_(halide_set_error_handler(captureHalideError)) {
+  takeError();
+  if (numThreads > 0)
+    previousThreads_ = halide_set_num_threads(numThreads);
+}
+
+HalideSession::~HalideSession() {
+  if (previousThreads_ > 0)
+    halide_set_num_threads(previousThreads_);
+  halide_set_error_handler(previousHandler_);
+}
+
+std::string HalideSession::takeError() {
+  std::lock_guard<std::mutex> lock(halideErrorMutex);
+  return std::exchange(halideErrorText, std::string());
+}
+
+Execution::~Execution() {
+  for (halide_buffer_t *buffer : buffers)
+    releaseDevice(buffer); // views share a buffer; a freed one has no device handle left
+}
+
+void Execution::computeShape(int32_t value) {
+  const attn_value &v = spec.values[value];
+  Shape shape;
+  for (int32_t d = 0; d < v.rank; ++d)
+    shape.push_back(v.dims[d].size >= 0 ? v.dims[d].size : shapes[v.dims[d].src_value][v.dims[d].src_dim]);
+  shapes[value] = std::move(shape);
+}
+
+Status Execution::allocate(int32_t value, Shape shape) {
+  Expected<Tensor> t = Tensor::create(static_cast<DType>(spec.values[value].dtype), shape);
+  if (!t)
+    return makeError("cannot allocate '", spec.values[value].name, "': ", t.message());
+  shapes[value] = std::move(shape);
+  temps[value] = std::move(*t);
+  buffers[value] = temps[value].buffer();
+  return {};
+}
+
+Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
+  if (allocateResults)
+    for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a) {
+      computeShape(kernel.args[a]);
+      if (Status s = allocate(kernel.args[a], shapes[kernel.args[a]]); !s)
+        return makeError("kernel '", kernel.name, "': ", s.message());
+    }
+  void *args[64];
+  std::vector<void *> many;
+  void **argv = args;
+  if (kernel.num_args > 64) {
+    many.resize(kernel.num_args);
+    argv = many.data();
+  }
+  for (int32_t a = 0; a < kernel.num_args; ++a)
+    argv[a] = buffers[kernel.args[a]];
+  session.takeError();
+  if (int rc = kernel.entry(argv); rc != 0) {
+    std::string text = session.takeError();
+    return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ", rc,
+                     ")");
+  }
+  return {};
+}
+
+void Execution::release(int32_t value) {
+  if (temps[value].buffer() == buffers[value])
+    releaseDevice(buffers[value]);
+  buffers[value] = nullptr;
+  temps[value] = Tensor();
+}
+
+namespace {
+
+/// The values a top-level step reads from outside itself.
+std::vector<int32_t> stepReads(const attn_model_spec &spec, int32_t step) {
+  std::vector<int32_t> reads;
+  auto kernelReads = [&](const attn_kernel &k) {
+    for (int32_t a = 0; a < k.num_args - k.num_results; ++a)
+      reads.push_back(k.args[a]);
+  };
+  if (step >= 0) {
+    kernelReads(spec.kernels[step]);
+    return reads;
+  }
+  const attn_decoder &d = spec.decoders[-1 - step];
+  reads.insert(reads.end(), d.state_init, d.state_init + d.num_states);
+  reads.insert(reads.end(), d.captures, d.captures + d.num_captures);
+  if (d.teacher >= 0)
+    reads.push_back(d.teacher);
+  for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)
+    kernelReads(spec.kernels[k]);
+  return reads;
 }
 
 } // namespace
@@ -299,76 +435,43 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   if (Status s = checkWeights(spec, weights, options.weightsFile); !s)
     return s.takeError();
 
+  HalideSession session(options.numThreads);
+  Execution ex(spec, session);
   int32_t n = spec.num_values;
-  std::vector<Shape> shapes(n);
-  std::vector<halide_buffer_t *> buffers(n, nullptr);
   for (int32_t i = 0; i < n; ++i) {
     const attn_value &v = spec.values[i];
     if (v.role == ATTN_ROLE_INPUT || v.role == ATTN_ROLE_PARAM) {
       Tensor &t = (v.role == ATTN_ROLE_INPUT ? inputs : weights).at(v.name);
-      shapes[i] = t.shape();
-      buffers[i] = t.buffer();
-      buffers[i]->set_host_dirty(true); // so that a GPU kernel copies it to the device
-      continue;
+      ex.shapes[i] = t.shape();
+      ex.buffers[i] = t.buffer();
+      ex.buffers[i]->set_host_dirty(true); // so that a GPU kernel copies it to the device
     }
-    for (int32_t d = 0; d < v.rank; ++d)
-      shapes[i].push_back(v.dims[d].size >= 0 ? v.dims[d].size
-                                              : shapes[v.dims[d].src_value][v.dims[d].src_dim]);
   }
 
   std::vector<int32_t> lastUse(n, -1);
-  for (int32_t k = 0; k < spec.num_kernels; ++k)
-    for (int32_t a = 0; a < spec.kernels[k].num_args; ++a)
-      lastUse[spec.kernels[k].args[a]] = k;
+  for (int32_t s = 0; s < spec.num_steps; ++s)
+    for (int32_t v : stepReads(spec, spec.steps[s]))
+      lastUse[v] = s;
   std::vector<int> outputUses(n, 0);
   for (int32_t o = 0; o < spec.num_outputs; ++o)
     ++outputUses[spec.outputs[o].value];
 
-  HalideSession session(options.numThreads);
-  std::vector<Tensor> temps(n);
-  struct DeviceCleanup {
-    std::vector<halide_buffer_t *> &buffers;
-    ~DeviceCleanup() {
-      for (halide_buffer_t *b : buffers)
-        releaseDevice(b);
-    }
-  } cleanup{buffers};
-
-  std::vector<void *> args;
-  for (int32_t k = 0; k < spec.num_kernels; ++k) {
-    const attn_kernel &kernel = spec.kernels[k];
-    for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a) {
-      int32_t v = kernel.args[a];
-      Expected<Tensor> t = Tensor::create(static_cast<DType>(spec.values[v].dtype), shapes[v]);
-      if (!t)
-        return makeError("cannot allocate result '", spec.values[v].name, "' of kernel '", kernel.name,
-                         "': ", t.message());
-      temps[v] = std::move(*t);
-      buffers[v] = temps[v].buffer();
-    }
-    args.clear();
-    for (int32_t a = 0; a < kernel.num_args; ++a)
-      args.push_back(buffers[kernel.args[a]]);
-    session.takeError();
-    if (int rc = kernel.entry(args.data()); rc != 0) {
-      std::string text = session.takeError();
-      return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text,
-                       " (Halide error ", rc, ")");
-    }
-    for (int32_t a = 0; a < kernel.num_args; ++a) {
-      int32_t v = kernel.args[a];
-      if (spec.values[v].role == ATTN_ROLE_TEMP && lastUse[v] == k && !outputUses[v] && buffers[v]) {
-        releaseDevice(buffers[v]);
-        buffers[v] = nullptr;
-        temps[v] = Tensor();
-      }
-    }
+  for (int32_t s = 0; s < spec.num_steps; ++s) {
+    int32_t step = spec.steps[s];
+    Status status = step >= 0 ? ex.call(spec.kernels[step], /*allocateResults=*/true)
+                              : runDecoder(ex, spec.decoders[-1 - step]);
+    if (!status)
+      return status.takeError();
+    for (int32_t v : stepReads(spec, step))
+      if (spec.values[v].role == ATTN_ROLE_TEMP || spec.values[v].role == ATTN_ROLE_STEP)
+        if (lastUse[v] == s && !outputUses[v] && ex.buffers[v])
+          ex.release(v);
   }
 
   TensorMap outputs;
   for (int32_t o = 0; o < spec.num_outputs; ++o) {
     int32_t v = spec.outputs[o].value;
-    halide_buffer_t *buffer = buffers[v];
+    halide_buffer_t *buffer = ex.buffers[v];
     if (buffer->device_dirty()) {
       session.takeError();
       if (int rc = halide_copy_to_host(nullptr, buffer); rc != 0) {
@@ -379,14 +482,14 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
     }
     // The last output naming a value takes its tensor; any other gets a copy.
     if (--outputUses[v] > 0) {
-      Expected<Tensor> copy = temps[v].clone();
+      Expected<Tensor> copy = ex.temps[v].clone();
       if (!copy)
         return makeError("cannot allocate output '", spec.outputs[o].name, "': ", copy.message());
       outputs.emplace(spec.outputs[o].name, std::move(*copy));
     } else {
       releaseDevice(buffer); // a move rebuilds the Halide view, which would lose the device handle
-      buffers[v] = nullptr;
-      outputs.emplace(spec.outputs[o].name, std::move(temps[v]));
+      ex.buffers[v] = nullptr;
+      outputs.emplace(spec.outputs[o].name, std::move(ex.temps[v]));
     }
   }
   return outputs;

@@ -255,7 +255,8 @@ TEST_F(Executor, ModelsWithoutInputs) {
                                   },
                                   2, 1, args}};
   const attn_output outputs[] = {{"c", 1}};
-  attn_model_spec spec = {"const", "c.attn", "host", 2, values, 1, kernels, 1, outputs};
+  const int32_t steps[] = {0};
+  attn_model_spec spec = {"const", "c.attn", "host", 2, values, 1, kernels, 0, nullptr, 1, steps, 1, outputs};
   TensorMap none;
   EXPECT_TRUE(checkInputs(spec, none).ok());
   inputs.clear();
@@ -305,7 +306,7 @@ TEST(ModelSpec, InconsistentTablesAreReported) {
   Status s = checkModelSpec(spec);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(),
-            "model table: kernel 0 'apply_mask' reads 'add_bias.0' before any kernel computes it");
+            "model table: kernel 0 'apply_mask' reads 'add_bias.0' before it is computed");
 
   const attn_output outputs[] = {{"y", 2}};
   spec = kModel;
@@ -313,7 +314,7 @@ TEST(ModelSpec, InconsistentTablesAreReported) {
   spec.num_outputs = 1;
   s = checkModelSpec(spec);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.message(), "model table: output 'y' is not a value any kernel computes");
+  EXPECT_EQ(s.message(), "model table: output 'y' is not a value the model computes");
 }
 
 } // namespace

@@ -52,9 +52,14 @@ public:
         return failure();
     for (Operation &op : body) {
       if (auto param = dyn_cast<ParamOp>(op)) {
-        addValue(param.getResult(), {param.getName().str(), "ATTN_ROLE_PARAM", "ATTN_F32", {}});
+        addParam(param);
       } else if (auto kernel = dyn_cast<KernelOp>(op)) {
+        steps.push_back(kernels.size());
         if (failed(addKernel(kernel)))
+          return failure();
+      } else if (auto decode = dyn_cast<DecodeOp>(op)) {
+        steps.push_back(-1 - static_cast<int>(decoders.size()));
+        if (failed(addDecoder(decode)))
           return failure();
       } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
         if (failed(addOutputs(ret)))
@@ -95,13 +100,46 @@ public:
     for (auto [i, k] : llvm::enumerate(kernels))
       os << "  {" << cString(k.name) << ", " << k.entry << "_argv, " << k.args.size() << ", "
          << k.numResults << ", args" << i << "},\n";
-    os << "};\n\nstatic const attn_output outputs[] = {\n";
+    if (kernels.empty())
+      os << "  {0, 0, 0, 0, 0},\n";
+    os << "};\n\n";
+    auto array = [&](const std::string &name, const std::vector<int> &items) {
+      os << "static const int32_t " << name << "[] = {";
+      llvm::interleaveComma(items, os);
+      os << (items.empty() ? "-1" : "") << "};\n";
+    };
+    for (auto [i, d] : llvm::enumerate(decoders)) {
+      std::string n = std::to_string(i);
+      array("init" + n, d.stateInit);
+      array("state_in" + n, d.stateIn);
+      array("state_out" + n, d.stateOut);
+      array("captures" + n, d.captures);
+      array("views" + n, d.views);
+      array("emits" + n, d.emits);
+      array("results" + n, d.results);
+    }
+    os << "\nstatic const attn_decoder decoders[] = {\n";
+    for (auto [i, d] : llvm::enumerate(decoders)) {
+      std::string n = std::to_string(i);
+      os << "  {" << cString(d.name) << ", " << d.mode << ", " << d.start << ", " << d.stop << ", " << d.pad << ", "
+         << d.maxLen << ", " << d.width << ", " << llvm::formatv("{0:e}", d.lengthPenalty).str() << "f, "
+         << d.firstKernel << ", " << d.numKernels << ", " << d.token << ", " << d.teacher << ",\n   "
+         << d.stateIn.size() << ", init" << n << ", state_in" << n << ", state_out" << n << ", " << d.captures.size()
+         << ", captures" << n << ", views" << n << ", " << d.emits.size() << ", emits" << n << ", "
+         << d.results.size() << ", results" << n << "},\n";
+    }
+    if (decoders.empty())
+      os << "  {0},\n";
+    os << "};\n\n";
+    array("steps", steps);
+    os << "\nstatic const attn_output outputs[] = {\n";
     for (const auto &[name, value] : outputs)
       os << "  {" << cString(name) << ", " << value << "},\n";
     os << "};\n\n"
        << "static const attn_model_spec model = {\n  " << cString(info.modelName) << ", "
        << cString(info.sourceFile) << ", " << cString(info.target) << ",\n  " << values.size()
-       << ", values, " << kernels.size() << ", kernels, " << outputs.size() << ", outputs};\n\n"
+       << ", values, " << kernels.size() << ", kernels, " << decoders.size() << ", decoders, " << steps.size()
+       << ", steps, " << outputs.size() << ", outputs};\n\n"
        << "int main(int argc, char **argv) { return attn_main(&model, argc, argv); }\n";
   }
 
@@ -111,6 +149,154 @@ private:
     std::vector<int> args;
     int numResults;
   };
+
+  struct DecoderEntry {
+    std::string name;
+    const char *mode;
+    int64_t start, stop, pad, maxLen, width;
+    float lengthPenalty;
+    int firstKernel = 0, numKernels = 0, token = -1, teacher = -1;
+    std::vector<int> stateInit, stateIn, stateOut, captures, views, emits, results;
+  };
+
+  void addParam(ParamOp param) {
+    // A parameter read in several places (a decoder step used for training and for search) is one value.
+    auto [it, inserted] = paramIndex.try_emplace(param.getName(), static_cast<int>(values.size()));
+    if (inserted)
+      addValue(param.getResult(), {param.getName().str(), "ATTN_ROLE_PARAM", "ATTN_F32", {}});
+    else
+      index[param.getResult()] = it->second;
+  }
+
+  /// The index of `v`; inside a decoder step, a batched loop-invariant value is read through its view.
+  int indexOf(Value v) const {
+    if (auto it = views.find(v); it != views.end())
+      return it->second;
+    return index.lookup(v);
+  }
+
+  static const char *dtypeOf(Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType().isF32() ? "ATTN_F32" : "ATTN_I32";
+  }
+
+  /// What dimension `dim` of `v` is, for messages: an input's symbol, a size, or "?".
+  std::string symbolOf(Value v, unsigned dim) {
+    auto type = cast<RankedTensorType>(v.getType());
+    if (!type.isDynamicDim(dim))
+      return std::to_string(type.getDimSize(dim));
+    auto [src, srcDim] = trace(v, dim);
+    auto arg = dyn_cast<BlockArgument>(src);
+    if (!arg || arg.getOwner() != &func.getBody().front())
+      return "?";
+    auto dims = func.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), AttnDialect::kInputDimsAttr);
+    if (dims && srcDim < dims.size())
+      if (auto symbol = dyn_cast<StringAttr>(dims[srcDim]))
+        return symbol.str();
+    return "?";
+  }
+
+  /// A value the runtime sizes when its decoder runs: `first` names its first dimension, the others are
+  /// static or copied from `like` (an earlier value of the same trailing shape), if given.
+  int addStepValue(Value v, const std::string &name, const std::string &first, Value like = {}) {
+    auto type = cast<RankedTensorType>(v.getType());
+    ValueEntry entry{name, "ATTN_ROLE_STEP", dtypeOf(v), {}};
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      DimEntry dim;
+      if (d > 0 && !type.isDynamicDim(d)) {
+        dim.size = type.getDimSize(d);
+      } else if (d > 0 && like) {
+        dim.srcValue = indexOf(like);
+        dim.srcDim = d;
+      } else {
+        dim.symbol = d == 0 ? first : symbolOf(v, d);
+      }
+      entry.dims.push_back(dim);
+    }
+    return addValue(v, std::move(entry));
+  }
+
+  /// A decoder: its step's values and kernels, the outer values it reads, and its results.
+  LogicalResult addDecoder(DecodeOp decode) {
+    auto named = dyn_cast<NameLoc>(decode->getLoc());
+    DecoderEntry d{named ? named.getName().str() : "decoder" + std::to_string(decoders.size()),
+                   decode.getMode() == "teacher" ? "ATTN_DECODE_TEACHER"
+                   : decode.getMode() == "greedy" ? "ATTN_DECODE_GREEDY"
+                                                  : "ATTN_DECODE_BEAM",
+                   decode.getStart(), decode.getStop(), decode.getPad(), decode.getMaxLen(), decode.getWidth(),
+                   decode.getLengthPenalty().convertToFloat()};
+    Value first = decode.getInit().front();
+    std::string batchSymbol = symbolOf(first, 0);
+    d.token = addStepValue(decode.getTokenArgument(), d.name + ".token", "rows");
+    for (auto [init, arg] : llvm::zip(decode.getInit(), decode.getStateArguments())) {
+      d.stateInit.push_back(index.lookup(init));
+      d.stateIn.push_back(addStepValue(arg, d.name + ".state" + std::to_string(d.stateIn.size()), "rows", init));
+    }
+    if (Value teacher = decode.getTeacher())
+      d.teacher = index.lookup(teacher);
+
+    // Outer values whose first dimension is the batch are read row by row, through a view of N rows.
+    Block &body = decode.getStep().front();
+    auto batchSource = trace(first, 0);
+    for (Operation &op : body)
+      for (Value operand : op.getOperands()) {
+        if (decode.getStep().isAncestor(operand.getParentRegion()) || views.count(operand) ||
+            operand.getDefiningOp<ParamOp>() || cast<RankedTensorType>(operand.getType()).getRank() == 0)
+          continue;
+        auto source = trace(operand, 0);
+        bool batched = source == batchSource ||
+                       (symbolOf(operand, 0) == batchSymbol && batchSymbol != "?");
+        if (!batched)
+          continue;
+        d.captures.push_back(index.lookup(operand));
+        d.views.push_back(static_cast<int>(values.size()));
+        ValueEntry view{d.name + ".view" + std::to_string(d.views.size() - 1), "ATTN_ROLE_STEP", dtypeOf(operand),
+                        {}};
+        auto type = cast<RankedTensorType>(operand.getType());
+        for (int64_t k = 0; k < type.getRank(); ++k)
+          view.dims.push_back(k == 0 ? DimEntry{-1, "rows", -1, 0}
+                              : type.isDynamicDim(k) ? DimEntry{-1, "", index.lookup(operand), int(k)}
+                                                     : DimEntry{type.getDimSize(k), "", -1, 0});
+        views[operand] = static_cast<int>(values.size());
+        values.push_back(std::move(view));
+      }
+
+    d.firstKernel = kernels.size();
+    for (Operation &op : body) {
+      if (auto param = dyn_cast<ParamOp>(op)) {
+        addParam(param);
+      } else if (auto kernel = dyn_cast<KernelOp>(op)) {
+        if (failed(addKernel(kernel)))
+          return failure();
+      } else if (auto yield = dyn_cast<DecodeYieldOp>(op)) {
+        for (auto [what, list, vals] : {std::tuple{"next state", &d.stateOut, yield.getStates()},
+                                        std::tuple{"emitted value", &d.emits, yield.getEmits()}})
+          for (Value v : vals) {
+            if (!decode.getStep().isAncestor(v.getParentRegion()))
+              return yield.emitOpError() << "yields a " << what
+                                         << " computed outside the step; it would not change between steps";
+            list->push_back(indexOf(v));
+          }
+      } else {
+        return op.emitOpError("is outside any attn.kernel inside a decoder step; run attn-outline-kernels first");
+      }
+    }
+    d.numKernels = kernels.size() - d.firstKernel;
+    views.clear();
+
+    for (auto [i, result] : llvm::enumerate(decode.getResults())) {
+      std::string steps = decode.getTeacher() ? symbolOf(decode.getTeacher(), 1) : "steps";
+      auto type = cast<RankedTensorType>(result.getType());
+      ValueEntry entry{d.name + "." + std::to_string(i), "ATTN_ROLE_STEP", dtypeOf(result), {}};
+      for (int64_t k = 0; k < type.getRank(); ++k)
+        entry.dims.push_back(k == 0   ? DimEntry{-1, batchSymbol, -1, 0}
+                             : k == 1 ? DimEntry{-1, steps, -1, 0}
+                             : type.isDynamicDim(k) ? DimEntry{-1, "?", -1, 0}
+                                                    : DimEntry{type.getDimSize(k), "", -1, 0});
+      d.results.push_back(addValue(result, std::move(entry)));
+    }
+    decoders.push_back(std::move(d));
+    return success();
+  }
 
   int addValue(Value v, ValueEntry entry) {
     auto type = cast<RankedTensorType>(v.getType());
@@ -149,9 +335,13 @@ private:
   /// Finds the earlier value and dimension that dimension `dim` of `v` (inside or outside a kernel) equals.
   std::pair<Value, unsigned> trace(Value v, unsigned dim) {
     for (;;) {
+      if (views.count(v))
+        return {v, dim};
       if (auto arg = dyn_cast<BlockArgument>(v)) {
-        if (auto kernel = dyn_cast<KernelOp>(arg.getOwner()->getParentOp()))
-          return {kernel.getInputs()[arg.getArgNumber()], dim};
+        if (auto kernel = dyn_cast<KernelOp>(arg.getOwner()->getParentOp())) {
+          v = kernel.getInputs()[arg.getArgNumber()];
+          continue;
+        }
         return {v, dim};
       }
       Operation *op = v.getDefiningOp();
@@ -171,7 +361,7 @@ private:
   LogicalResult addKernel(KernelOp kernel) {
     KernelEntry entry{kernel.getName().str(), kernel.getEntryName(), {}, (int)kernel.getNumResults()};
     for (Value input : kernel.getInputs())
-      entry.args.push_back(index.lookup(input));
+      entry.args.push_back(indexOf(input));
     for (OpResult result : kernel.getResults()) {
       auto type = cast<RankedTensorType>(result.getType());
       ValueEntry value{kernel.getName().str() + "." + std::to_string(result.getResultNumber()),
@@ -182,11 +372,10 @@ private:
           dim.size = type.getDimSize(d);
         } else {
           auto [src, srcDim] = trace(result, d);
-          auto it = index.find(src);
-          if (it == index.end())
+          if (!views.count(src) && !index.count(src))
             return kernel.emitError() << "cannot trace dimension " << d << " of result "
                                       << result.getResultNumber() << " to an earlier value";
-          dim.srcValue = it->second;
+          dim.srcValue = indexOf(src);
           dim.srcDim = srcDim;
         }
         value.dims.push_back(dim);
@@ -203,7 +392,7 @@ private:
       std::string name = names && i < names.size() && isa<StringAttr>(names[i])
                              ? cast<StringAttr>(names[i]).str()
                              : "output" + std::to_string(i);
-      if (!v.getDefiningOp<KernelOp>())
+      if (!v.getDefiningOp<KernelOp>() && !v.getDefiningOp<DecodeOp>())
         return ret.emitOpError() << "returns '" << name
                                  << "', which no kernel computes: an output must be the result of a layer";
       outputs.emplace_back(name, index.lookup(v));
@@ -213,8 +402,12 @@ private:
 
   func::FuncOp func;
   llvm::DenseMap<Value, int> index;
+  llvm::DenseMap<Value, int> views; // while a decoder is emitted: its batched captures' views
+  llvm::StringMap<int> paramIndex;
   std::vector<ValueEntry> values;
   std::vector<KernelEntry> kernels;
+  std::vector<DecoderEntry> decoders;
+  std::vector<int> steps;
   std::vector<std::pair<std::string, int>> outputs;
 };
 

@@ -34,9 +34,12 @@ void inferBlock(Block &block) {
       inferBlock(body);
       for (auto [result, yielded] : llvm::zip(kernel.getResults(), body.getTerminator()->getOperands()))
         result.setType(yielded.getType());
+    } else if (auto decode = dyn_cast<DecodeOp>(op)) {
+      inferBlock(decode.getStep().front());
     } else if (auto shaped = dyn_cast<ShapedOpInterface>(op)) {
-      Value result = op.getResult(0);
-      result.setType(refine(result.getType(), shaped.inferResultType()));
+      RankedTensorType inferred = shaped.inferResultType();
+      for (Value result : op.getResults())
+        result.setType(refine(result.getType(), inferred));
     }
   }
 }

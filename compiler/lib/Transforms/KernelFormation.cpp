@@ -38,19 +38,32 @@ KernelOp mlir::attn::formKernel(ArrayRef<Operation *> ops, StringRef name) {
       if (!inGroup.contains(operand.getDefiningOp()))
         inputs.insert(operand);
 
+  // The kernel's results: every value of the group that something outside the group reads, in order.
+  SmallVector<Value> results;
+  for (Operation *op : ops)
+    for (Value result : op->getResults())
+      if (llvm::any_of(result.getUsers(), [&](Operation *user) { return !inGroup.contains(user); }))
+        results.push_back(result);
+
   Operation *last = ops.back();
   OpBuilder builder(last);
-  auto kernel = KernelOp::create(builder, last->getLoc(), last->getResultTypes(), builder.getStringAttr(name),
-                                         inputs.getArrayRef());
+  SmallVector<Type> types;
+  for (Value result : results)
+    types.push_back(result.getType());
+  auto kernel = KernelOp::create(builder, last->getLoc(), types, builder.getStringAttr(name), inputs.getArrayRef());
   Block *body = builder.createBlock(&kernel.getBody());
   IRMapping mapping;
   for (Value input : inputs)
     mapping.map(input, body->addArgument(input.getType(), input.getLoc()));
   for (Operation *op : ops)
     builder.clone(*op, mapping);
-  YieldOp::create(builder, last->getLoc(), mapping.lookup(last->getResult(0)));
+  SmallVector<Value> yielded;
+  for (Value result : results)
+    yielded.push_back(mapping.lookup(result));
+  YieldOp::create(builder, last->getLoc(), yielded);
 
-  last->getResult(0).replaceAllUsesWith(kernel.getResult(0));
+  for (auto [result, replacement] : llvm::zip(results, kernel.getResults()))
+    result.replaceUsesWithIf(replacement, [&](OpOperand &use) { return !inGroup.contains(use.getOwner()); });
   for (Operation *op : llvm::reverse(ops))
     op->erase();
   return kernel;

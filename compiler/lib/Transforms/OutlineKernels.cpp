@@ -15,28 +15,37 @@ namespace {
 
 bool isElementwise(Operation *op) { return isa<ReluOp, TanhOp, SigmoidOp, GeluOp, AddOp, SubOp, MulOp>(op); }
 
+/// Groups the computing ops of `block` (and of decoder steps inside it) with their elementwise consumers.
+void collectGroups(Block &block, SmallVector<SmallVector<Operation *>> &groups) {
+  llvm::SmallPtrSet<Operation *, 16> grouped;
+  for (Operation &op : block) {
+    if (auto decode = dyn_cast<DecodeOp>(op)) {
+      collectGroups(decode.getStep().front(), groups);
+      continue;
+    }
+    if (!isa<ShapedOpInterface>(op) || grouped.contains(&op))
+      continue;
+    SmallVector<Operation *> group{&op};
+    Operation *tail = &op;
+    while (tail->hasOneUse()) {
+      Operation *user = *tail->getUsers().begin();
+      if (!isElementwise(user) || user->getBlock() != tail->getBlock() || grouped.contains(user))
+        break;
+      group.push_back(user);
+      tail = user;
+    }
+    grouped.insert(group.begin(), group.end());
+    groups.push_back(std::move(group));
+  }
+}
+
 struct AttnOutlineKernelsPass : mlir::attn::impl::AttnOutlineKernelsBase<AttnOutlineKernelsPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (func.isExternal())
       return;
     SmallVector<SmallVector<Operation *>> groups;
-    llvm::SmallPtrSet<Operation *, 16> grouped;
-    for (Operation &op : func.getBody().front()) {
-      if (!isa<ShapedOpInterface>(op) || grouped.contains(&op))
-        continue;
-      SmallVector<Operation *> group{&op};
-      Operation *tail = &op;
-      while (tail->hasOneUse()) {
-        Operation *user = *tail->getUsers().begin();
-        if (!isElementwise(user) || user->getBlock() != tail->getBlock() || grouped.contains(user))
-          break;
-        group.push_back(user);
-        tail = user;
-      }
-      grouped.insert(group.begin(), group.end());
-      groups.push_back(std::move(group));
-    }
+    collectGroups(func.getBody().front(), groups);
     KernelNamer namer(func);
     for (auto &group : groups)
       formKernel(group, namer.name(group.front()->getName().stripDialect(), group.front()));

@@ -5,6 +5,7 @@ void mlir::attn::buildKernelPipeline(OpPassManager &pm) {
   OpPassManager &func = pm.nest<func::FuncOp>();
   func.addPass(createAttnInferShapes());
   func.addPass(createAttnDecompose());
+  func.addPass(createAttnHoistStepInvariants());
   func.addPass(createAttnFuseAttention());
   func.addPass(createAttnOutlineKernels());
 }

@@ -19,9 +19,9 @@ private:
   llvm::StringMap<unsigned> used;
 };
 
-/// Moves `ops` (in program order, all in one block, each intermediate result used only inside the group)
-/// into a new attn.kernel placed where the last op was. Values the group uses from outside become the
-/// kernel's inputs; the last op's result becomes its result.
+/// Moves `ops` (in program order, all in one block) into a new attn.kernel placed where the last op was.
+/// Values the group uses from outside become the kernel's inputs; every result of the group read outside
+/// it becomes a kernel result, in order.
 KernelOp formKernel(ArrayRef<Operation *> ops, StringRef name);
 
 } // namespace mlir::attn

@@ -30,6 +30,15 @@ def AttnDecompose : Pass<"attn-decompose", "func::FuncOp"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def AttnHoistStepInvariants : Pass<"attn-hoist-step-invariants", "func::FuncOp"> {
+  let summary = "Move loop-invariant work out of decoder steps";
+  let description = [{
+    An op in the step body of an `attn.decode` whose operands are all defined outside the body computes
+    the same value at every step: it moves before the decoder, so that it runs once per sequence. The
+    key projection of additive attention and the step's parameters are the common cases.
+  }];
+}
+
 def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
   let summary = "Fuse score, masked softmax and weighted sum into one attention kernel";
   let description = [{

@@ -92,6 +92,9 @@ private:
         .Case([&](LayerNormOp l) { return lowerLayerNorm(l); })
         .Case([&](LSTMOp l) { return lowerRecurrence(l, /*isLSTM=*/true); })
         .Case([&](GRUOp g) { return lowerRecurrence(g, /*isLSTM=*/false); })
+        .Case([&](LSTMCellOp c) { return lowerLSTMCell(c); })
+        .Case([&](GRUCellOp c) { return lowerGRUCell(c); })
+        .Case([&](ZerosOp z) { return lowerZeros(z); })
         .Case([&](Conv2DOp c) { return lowerConv2D(c); })
         .Case([&](Pool2DOp p) { return lowerPool2D(p); })
         .Case([&](GlobalPoolOp p) { return lowerGlobalPool(p); })
@@ -269,6 +272,64 @@ private:
     Func result(name(op, isLSTM ? "lstm" : "gru"));
     result(j, t, b) = Halide::select(t < length, state(hSlot + j, timeAt(t) + 1, b), 0.0f);
     return HTensor{result, {xp.extent(0), steps, Expr(hidden)}};
+  }
+
+  /// acc(g, n) = bias(g) + Σ_k x[n, k] · W[g, k]: one gate projection of a cell, with W transposed once so
+  /// that the gates are the vectorized, contiguous dimension.
+  Func gateProjection(Operation *op, StringRef stage, Value x, Value weight, Value bias) {
+    const HTensor &in = values[x];
+    const HTensor &w = values[weight];
+    Var g("g"), n("n"), k("k");
+    Func wT = reduction(op, (stage + "_weight_t").str());
+    wT(g, k) = w.func(k, g);
+    RDom r(0, int(staticDim(x, 1)), "rk");
+    Func acc = reduction(op, stage);
+    acc(g, n) = values[bias].func(g);
+    acc(g, n) += in.func(r, n) * wT(g, r);
+    return acc;
+  }
+
+  /// One LSTM step (gates i, f, g, o); the cell state is the op's second result.
+  FailureOr<HTensor> lowerLSTMCell(LSTMCellOp op) {
+    int hidden = int(staticDim(op.getHidden(), 1));
+    Func xg = gateProjection(op, "input_gates", op.getInput(), op.getWIh(), op.getBIh());
+    Func hg = gateProjection(op, "hidden_gates", op.getHidden(), op.getWHh(), op.getBHh());
+    Var j("j"), n("n");
+    auto gate = [&](int index) { return xg(index * hidden + j, n) + hg(index * hidden + j, n); };
+    auto sigmoid = [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); };
+    Func cell(name(op, "cell"));
+    cell(j, n) = sigmoid(gate(1)) * values[op.getCell()].func(j, n) + sigmoid(gate(0)) * Halide::tanh(gate(2));
+    Func h(name(op, "hidden"));
+    h(j, n) = sigmoid(gate(3)) * Halide::tanh(cell(j, n));
+    const HTensor &state = values[op.getHidden()];
+    values[op.getNewCell()] = HTensor{cell, state.shape};
+    return HTensor{h, state.shape};
+  }
+
+  /// One GRU step (gates r, z, n).
+  FailureOr<HTensor> lowerGRUCell(GRUCellOp op) {
+    int hidden = int(staticDim(op.getHidden(), 1));
+    Func xg = gateProjection(op, "input_gates", op.getInput(), op.getWIh(), op.getBIh());
+    Func hg = gateProjection(op, "hidden_gates", op.getHidden(), op.getWHh(), op.getBHh());
+    Var j("j"), n("n");
+    auto sigmoid = [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); };
+    Expr reset = sigmoid(xg(j, n) + hg(j, n));
+    Expr update = sigmoid(xg(hidden + j, n) + hg(hidden + j, n));
+    Expr candidate = Halide::tanh(xg(2 * hidden + j, n) + reset * hg(2 * hidden + j, n));
+    Func h(name(op, "gru_cell"));
+    h(j, n) = (1.0f - update) * candidate + update * values[op.getHidden()].func(j, n);
+    return HTensor{h, values[op.getHidden()].shape};
+  }
+
+  FailureOr<HTensor> lowerZeros(ZerosOp op) {
+    auto type = cast<RankedTensorType>(op.getType());
+    std::vector<Var> vars = makeVars(type.getRank(), "e");
+    Func f(name(op, "zeros"));
+    f(vars) = 0.0f;
+    std::vector<Expr> shape{values[op.getLike()].extent(op.getDim())};
+    for (int64_t d = 1; d < type.getRank(); ++d)
+      shape.push_back(Expr(int(type.getDimSize(d))));
+    return HTensor{f, shape};
   }
 
   //===------------------------------------------------------------------===//

@@ -14,8 +14,8 @@ include "mlir/IR/OpBase.td"
 def Attn_ShapedOpInterface : OpInterface<"ShapedOpInterface"> {
   let cppNamespace = "::mlir::attn";
   let description = [{
-    An op with one ranked-tensor result whose dimensions are each either a dimension of an operand or a
-    constant. `getResultDimSources` lists one `DimSource` per result dimension, outermost first.
+    An op whose ranked-tensor results (one, or several of one shape, as an LSTM cell's hidden and cell
+    state) have dimensions that are each either a dimension of an operand or a constant. `getResultDimSources` lists one `DimSource` per result dimension, outermost first.
   }];
   let methods = [
     InterfaceMethod<"Returns where each dimension of the result comes from, outermost first.",

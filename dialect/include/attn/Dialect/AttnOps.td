@@ -270,6 +270,67 @@ def Attn_GRUOp : Attn_RecurrentOp<"gru", "gru"> {
   }];
 }
 
+// One step of a recurrent cell on a batch of rows, with torch.nn.LSTMCell / GRUCell's weights: `w_ih`
+// [G·H, In], `b_ih` [G·H], `w_hh` [G·H, H], `b_hh` [G·H].
+def Attn_LSTMCellOp : Attn_Op<"lstm_cell", [Pure, DeclareOpInterfaceMethods<Attn_ShapedOpInterface>]> {
+  let summary = "one LSTM step: the next hidden and cell state";
+  let description = [{
+    For inputs x [N, In] and states h, c [N, H], with PyTorch's gate order i, f, g, o:
+    gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'). Both results
+    have the shape of `hidden`.
+
+    ```mlir
+    %h1, %c1 = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
+        : (tensor<?x48xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<64x48xf32>, tensor<64xf32>,
+           tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$hidden, Attn_F32Tensor:$cell,
+                       Attn_F32Tensor:$w_ih, Attn_F32Tensor:$b_ih, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh);
+  let results = (outs Attn_F32Tensor:$new_hidden, Attn_F32Tensor:$new_cell);
+  let assemblyFormat = [{
+    $input `,` $hidden `,` $cell `,` $w_ih `,` $b_ih `,` $w_hh `,` $b_hh attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{ static constexpr int64_t kGates = 4; }];
+}
+
+def Attn_GRUCellOp : Attn_ComputeOp<"gru_cell"> {
+  let summary = "one GRU step: the next hidden state";
+  let description = [{
+    For inputs x [N, In] and a state h [N, H], with PyTorch's gate order r, z, n:
+    r = σ(W_ir·x + b_ir + W_hr·h + b_hr), z = σ(W_iz·x + b_iz + W_hz·h + b_hz),
+    n = tanh(W_in·x + b_in + r·(W_hn·h + b_hn)), h' = (1 − z)·n + z·h.
+
+    ```mlir
+    %h1 = attn.gru_cell %x, %h, %wih, %bih, %whh, %bhh
+        : (tensor<?x48xf32>, tensor<?x16xf32>, tensor<48x48xf32>, tensor<48xf32>, tensor<48x16xf32>,
+           tensor<48xf32>) -> tensor<?x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$hidden, Attn_F32Tensor:$w_ih,
+                       Attn_F32Tensor:$b_ih, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh);
+  let assemblyFormat = [{
+    $input `,` $hidden `,` $w_ih `,` $b_ih `,` $w_hh `,` $b_hh attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{ static constexpr int64_t kGates = 3; }];
+}
+
+def Attn_ZerosOp : Attn_ComputeOp<"zeros"> {
+  let summary = "a zero tensor sized by a dimension of another";
+  let description = [{
+    The result [like.dim(dim), d1, ..., dn] is all zeros; d1 ... dn are static. It starts a decoder's
+    carried state with the batch size of its inputs.
+
+    ```mlir
+    %h0 = attn.zeros %src {dim = 0 : i64} : (tensor<?x?xi32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$like, ConfinedAttr<I64Attr, [IntNonNegative]>:$dim);
+  let assemblyFormat = "$like attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Convolutional layer ops (NCHW, as PyTorch; spatial sizes are static)
 //===----------------------------------------------------------------------===//
@@ -508,6 +569,66 @@ def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {
   let summary = "the results of a kernel";
   let arguments = (ins Variadic<Attn_F32Tensor>:$values);
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
+}
+
+//===----------------------------------------------------------------------===//
+// Decoding
+//===----------------------------------------------------------------------===//
+
+def Attn_DecodeOp : Attn_Op<"decode", [AttrSizedOperandSegments, SingleBlock, RecursiveMemoryEffects]> {
+  let summary = "a decoder loop: a step body run once per output token, with carried state";
+  let description = [{
+    The body computes one step for N rows at once. Its block arguments are the previous token (i32 [N])
+    and the carried state (one value per `init` operand, [N, ...]); it ends with `attn.decode_yield`,
+    which gives the next state and the step's emitted values. The runtime runs the loop; its trip count
+    is known only at run time. Values defined outside the body that it reads are loop-invariant: those
+    whose first dimension is the batch are read row by row.
+
+    `mode` picks the loop:
+    - `"teacher"`: step t reads token `start` at t = 0 and `teacher[:, t-1]` after; it runs T steps for a
+      teacher [B, T] and each result stacks one emitted value over the steps: [B, T, ...].
+    - `"greedy"`: the next token is the arg-max of the first emitted value (scores [N, V]); rows stop at
+      `stop`, the loop when all rows stopped or after `max_len` steps.
+    - `"beam"`: beam search of `width` hypotheses per batch row over log-softmax of the scores, with
+      scores normalised by length^`length_penalty` (see docs/dialect.md).
+    In greedy and beam mode result 0 is the tokens [B, L] (the stop token included, `pad` after it), and
+    result i ≥ 1 stacks emitted value i along the chosen path: [B, L, ...].
+
+    ```mlir
+    %tokens, %w = attn.decode "greedy" (%h0) {start = 1 : i64, stop = 2 : i64, max_len = 20 : i64}
+        : (tensor<?x16xf32>) -> (tensor<?x?xi32>, tensor<?x?x?xf32>) {
+    ^bb0(%y: tensor<?xi32>, %h: tensor<?x16xf32>):
+      ...
+      attn.decode_yield (%h1 : tensor<?x16xf32>) emit %logits, %weights : tensor<?x40xf32>, tensor<?x?xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<Attn_F32Tensor>:$init, Optional<Attn_I32Tensor>:$teacher, StrAttr:$mode,
+                       DefaultValuedAttr<I64Attr, "1">:$start, DefaultValuedAttr<I64Attr, "2">:$stop,
+                       DefaultValuedAttr<I64Attr, "0">:$pad, DefaultValuedAttr<I64Attr, "50">:$max_len,
+                       DefaultValuedAttr<I64Attr, "1">:$width,
+                       DefaultValuedAttr<F32Attr, "1.0f">:$length_penalty);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$step);
+  let assemblyFormat = [{
+    $mode `(` $init `)` (`teacher` $teacher^)? attr-dict `:` functional-type(operands, results) $step
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    bool isSearch() { return getMode() != "teacher"; }
+    ::mlir::BlockArgument getTokenArgument() { return getStep().front().getArgument(0); }
+    ::mlir::Block::BlockArgListType getStateArguments() { return getStep().front().getArguments().drop_front(); }
+    DecodeYieldOp getYield();
+  }];
+}
+
+def Attn_DecodeYieldOp : Attn_Op<"decode_yield", [Pure, Terminator, HasParent<"DecodeOp">,
+                                                  AttrSizedOperandSegments]> {
+  let summary = "the next carried state and the emitted values of a decoder step";
+  let arguments = (ins Variadic<Attn_F32Tensor>:$states, Variadic<AnyRankedTensor>:$emits);
+  let assemblyFormat = [{
+    (`(` $states^ `:` type($states) `)`)? `emit` $emits attr-dict `:` type($emits)
+  }];
 }
 
 #endif // ATTN_OPS_TD

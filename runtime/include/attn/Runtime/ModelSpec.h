@@ -11,11 +11,15 @@ extern "C" {
 #endif
 
 enum attn_dtype { ATTN_F32 = 0, ATTN_I32 = 1 };
-enum attn_role { ATTN_ROLE_INPUT = 0, ATTN_ROLE_PARAM = 1, ATTN_ROLE_TEMP = 2 };
+// STEP values belong to a decoder and are sized by the runtime when the decoder starts (the previous
+// token, the carried state, row views of loop-invariant values) or ends (its results).
+enum attn_role { ATTN_ROLE_INPUT = 0, ATTN_ROLE_PARAM = 1, ATTN_ROLE_TEMP = 2, ATTN_ROLE_STEP = 3 };
+enum attn_decode_mode { ATTN_DECODE_TEACHER = 0, ATTN_DECODE_GREEDY = 1, ATTN_DECODE_BEAM = 2 };
 
 // One dimension of a value. Static dimensions have size >= 0. A dynamic dimension (size == -1) of an input
 // names its symbol ("B", "S"); a dynamic dimension of a computed value is copied at run time from dimension
-// `src_dim` of value `src_value`, which is always an earlier value.
+// `src_dim` of value `src_value`, which is always an earlier value. A dynamic dimension of a STEP value is
+// set by the runtime (src_value = -1) and names what it is ("B", "rows", "steps").
 typedef struct attn_dim {
   int64_t size;
   const char *symbol;
@@ -43,6 +47,31 @@ typedef struct attn_kernel {
   const int32_t *args;
 } attn_kernel;
 
+// A decoder loop (attn.decode). Each step the runtime writes the previous token of each of the N rows into
+// `token` (i32 [N]), runs kernels [first_kernel, first_kernel + num_kernels), and reads the emitted values;
+// the carried state moves from `state_out` to `state_in`. N is the batch B, or B·width in beam search, where
+// every batch row is repeated `width` times in `state_in` and in the `views`, the step's copies of the
+// loop-invariant values `captures` whose first dimension is the batch.
+typedef struct attn_decoder {
+  const char *name;
+  int32_t mode; // enum attn_decode_mode
+  int32_t start, stop, pad, max_len, width;
+  float length_penalty;
+  int32_t first_kernel, num_kernels;
+  int32_t token;
+  int32_t teacher; // i32 [B, T] teacher tokens in ATTN_DECODE_TEACHER mode, else -1
+  int32_t num_states;
+  const int32_t *state_init, *state_in, *state_out;
+  int32_t num_captures;
+  const int32_t *captures, *views;
+  int32_t num_emits;
+  const int32_t *emits;
+  // Teacher mode: one [B, T, ...] result per emitted value. Search: tokens [B, L], then one [B, L, ...]
+  // per emitted value after the first (the scores).
+  int32_t num_results;
+  const int32_t *results;
+} attn_decoder;
+
 typedef struct attn_output {
   const char *name;
   int32_t value;
@@ -56,6 +85,11 @@ typedef struct attn_model_spec {
   const attn_value *values;
   int32_t num_kernels;
   const attn_kernel *kernels;
+  int32_t num_decoders;
+  const attn_decoder *decoders;
+  // What runs, in order: kernel k as k >= 0, decoder d as -1 - d. Step kernels run only inside their decoder.
+  int32_t num_steps;
+  const int32_t *steps;
   int32_t num_outputs;
   const attn_output *outputs;
 } attn_model_spec;

@@ -1,0 +1,330 @@
+// The decoder loop of attn.decode: teacher forcing, greedy search and beam search over a step body of
+// Halide kernels. The step runs on N rows at once (the batch, or batch × beam width); between steps the
+// runtime picks the next tokens and moves the carried state, reordering its rows when beams are pruned.
+#include "Execution.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace attn::rt {
+
+namespace {
+
+constexpr double kDead = -std::numeric_limits<double>::infinity();
+
+int64_t rowSize(const Shape &shape) {
+  int64_t n = 1;
+  for (size_t i = 1; i < shape.size(); ++i)
+    n *= shape[i];
+  return n;
+}
+
+/// Host pointer of a buffer as 4-byte elements (f32 and i32 alike).
+char *hostOf(halide_buffer_t *b) { return reinterpret_cast<char *>(b->host); }
+
+/// A hypothesis that ended: its normalised score, and where its last token was chosen.
+struct Finished {
+  double score;
+  int64_t step;   // the step that chose its last token
+  int64_t row;    // the row whose scores gave that token
+  int32_t token;  // that token
+};
+
+class Decoder {
+public:
+  Decoder(Execution &ex, const attn_decoder &d) : ex(ex), d(d) {}
+
+  Status run() {
+    const Shape &init = ex.shapes[d.state_init[0]];
+    batch = init.empty() ? 1 : init[0];
+    width = d.mode == ATTN_DECODE_BEAM ? d.width : 1;
+    rows = batch * width;
+    if (Status s = setUp(); !s)
+      return s;
+    Status s = d.mode == ATTN_DECODE_TEACHER ? teacher() : search();
+    tearDown();
+    return s;
+  }
+
+private:
+  /// Sizes the step's values for `rows` rows, tiles the initial state and the batched captures, and
+  /// allocates every step kernel's results once for the whole loop.
+  Status setUp() {
+    if (Status s = ex.allocate(d.token, {rows}); !s)
+      return s;
+    auto tiled = [&](int32_t from, int32_t to) -> Status {
+      Shape shape = ex.shapes[from];
+      shape[0] = rows;
+      if (Status s = ex.allocate(to, shape); !s)
+        return s;
+      int64_t bytes = rowSize(shape) * Tensor::kElementSize;
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(hostOf(ex.buffers[to]) + r * bytes, hostOf(ex.buffers[from]) + (r / width) * bytes, bytes);
+      return {};
+    };
+    for (int32_t i = 0; i < d.num_states; ++i)
+      if (Status s = tiled(d.state_init[i], d.state_in[i]); !s)
+        return s;
+    for (int32_t i = 0; i < d.num_captures; ++i) {
+      if (width > 1) {
+        if (Status s = tiled(d.captures[i], d.views[i]); !s)
+          return s;
+      } else {
+        ex.shapes[d.views[i]] = ex.shapes[d.captures[i]];
+        ex.buffers[d.views[i]] = ex.buffers[d.captures[i]]; // one row per batch row: read it in place
+      }
+    }
+    for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k) {
+      const attn_kernel &kernel = ex.spec.kernels[k];
+      for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a) {
+        ex.computeShape(kernel.args[a]);
+        if (Status s = ex.allocate(kernel.args[a], ex.shapes[kernel.args[a]]); !s)
+          return makeError("decoder '", d.name, "': ", s.message());
+      }
+    }
+    for (int32_t i = 0; i < d.num_emits; ++i)
+      emitSize.push_back(rowSize(ex.shapes[d.emits[i]]));
+    return {};
+  }
+
+  /// Releases everything the step owned; the results stay.
+  void tearDown() {
+    auto drop = [&](int32_t v) {
+      if (ex.temps[v].buffer() == ex.buffers[v])
+        ex.release(v);
+      else
+        ex.buffers[v] = nullptr;
+    };
+    drop(d.token);
+    for (int32_t i = 0; i < d.num_states; ++i)
+      drop(d.state_in[i]);
+    for (int32_t i = 0; i < d.num_captures; ++i)
+      drop(d.views[i]);
+    for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k) {
+      const attn_kernel &kernel = ex.spec.kernels[k];
+      for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a)
+        drop(kernel.args[a]);
+    }
+  }
+
+  /// Runs the step kernels on `tokens` (one per row).
+  Status step(const std::vector<int32_t> &tokens) {
+    std::memcpy(ex.buffers[d.token]->host, tokens.data(), tokens.size() * sizeof(int32_t));
+    ex.buffers[d.token]->set_host_dirty(true);
+    for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)
+      if (Status s = ex.call(ex.spec.kernels[k], /*allocateResults=*/false); !s)
+        return makeError("decoder '", d.name, "': ", s.message());
+    for (int32_t i = 0; i < d.num_emits; ++i)
+      if (halide_buffer_t *b = ex.buffers[d.emits[i]]; b->device_dirty())
+        if (int rc = halide_copy_to_host(nullptr, b); rc != 0)
+          return makeError("decoder '", d.name, "': cannot copy an emitted value from the device (Halide error ",
+                           rc, ")");
+    return {};
+  }
+
+  /// Moves the next state into the carried state: row j takes row parents[j] (all rows in order if empty).
+  void carry(const std::vector<int64_t> &parents) {
+    for (int32_t i = 0; i < d.num_states; ++i) {
+      halide_buffer_t *from = ex.buffers[d.state_out[i]], *to = ex.buffers[d.state_in[i]];
+      if (from->device_dirty())
+        halide_copy_to_host(nullptr, from);
+      int64_t bytes = rowSize(ex.shapes[d.state_in[i]]) * Tensor::kElementSize;
+      if (from == to && parents.empty())
+        continue;
+      scratch.resize(rows * bytes);
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(scratch.data() + r * bytes, hostOf(from) + (parents.empty() ? r : parents[r]) * bytes, bytes);
+      std::memcpy(hostOf(to), scratch.data(), rows * bytes);
+      to->set_host_dirty(true);
+    }
+  }
+
+  const float *emitRow(int32_t emit, int64_t row) {
+    return reinterpret_cast<const float *>(hostOf(ex.buffers[d.emits[emit]])) + row * emitSize[emit];
+  }
+
+  /// Allocates result `index`: [batch, steps, ...rest of emitted value `emit`], or tokens [batch, steps].
+  Status allocateResult(int32_t index, int32_t emit, int64_t steps) {
+    Shape shape{batch, steps};
+    if (emit >= 0) {
+      const Shape &e = ex.shapes[d.emits[emit]];
+      shape.insert(shape.end(), e.begin() + 1, e.end());
+    }
+    return ex.allocate(d.results[index], shape);
+  }
+
+  float *resultRow(int32_t index, int32_t emit, int64_t b, int64_t t, int64_t steps) {
+    return reinterpret_cast<float *>(hostOf(ex.buffers[d.results[index]])) + (b * steps + t) * emitSize[emit];
+  }
+
+  Status teacher() {
+    const Shape &tShape = ex.shapes[d.teacher];
+    int64_t steps = tShape[1];
+    const int32_t *forced = reinterpret_cast<const int32_t *>(ex.buffers[d.teacher]->host);
+    for (int32_t i = 0; i < d.num_results; ++i)
+      if (Status s = allocateResult(i, i, steps); !s)
+        return s;
+    std::vector<int32_t> tokens(rows);
+    for (int64_t t = 0; t < steps; ++t) {
+      for (int64_t b = 0; b < rows; ++b)
+        tokens[b] = t == 0 ? d.start : forced[b * steps + t - 1];
+      if (Status s = step(tokens); !s)
+        return s;
+      for (int32_t i = 0; i < d.num_emits; ++i)
+        for (int64_t b = 0; b < rows; ++b)
+          std::memcpy(resultRow(i, i, b, t, steps), emitRow(i, b), emitSize[i] * sizeof(float));
+      carry({});
+    }
+    return {};
+  }
+
+  /// Greedy and beam search share one loop: per step, each batch row's live hypotheses (`width` rows)
+  /// are extended by every token, scored by the sum of log-probabilities, and the best `width`
+  /// continuations that do not stop survive; those that stop are finished with their score divided by
+  /// length^length_penalty. A batch row is done when `width` hypotheses finished; at max_len the live
+  /// ones finish too. The best finished hypothesis wins (ties: the earliest finished).
+  Status search() {
+    int64_t vocab = rowSize(ex.shapes[d.emits[0]]);
+    int64_t maxLen = d.max_len;
+    std::vector<double> score(rows, kDead), next(rows);
+    for (int64_t b = 0; b < batch; ++b)
+      score[b * width] = 0; // all rows of a batch row start equal: only the first is live
+    std::vector<std::vector<int32_t>> chosen;   // [step][row]: the token row `row` took at that step
+    std::vector<std::vector<int64_t>> parent;   // [step][row]: the row whose scores gave it
+    std::vector<std::vector<float>> emitted(d.num_emits); // [emit]: step × rows × size
+    std::vector<std::vector<Finished>> finished(batch);
+    std::vector<bool> done(batch, false);
+    std::vector<int32_t> tokens(rows, d.start);
+    std::vector<double> logp(vocab);
+    struct Candidate {
+      double score;
+      int64_t beam;
+      int32_t token;
+    };
+    std::vector<Candidate> candidates;
+    for (int64_t t = 0; t < maxLen; ++t) {
+      if (Status s = step(tokens); !s)
+        return s;
+      for (int32_t i = 1; i < d.num_emits; ++i) {
+        const float *from = emitRow(i, 0);
+        emitted[i].insert(emitted[i].end(), from, from + rows * emitSize[i]);
+      }
+      chosen.emplace_back(rows, d.pad);
+      parent.emplace_back(rows);
+      std::vector<int32_t> &took = chosen.back();
+      std::vector<int64_t> &from = parent.back();
+      bool last = t + 1 == maxLen;
+      for (int64_t b = 0; b < batch; ++b) {
+        for (int64_t k = 0; k < width; ++k)
+          from[b * width + k] = b * width + k, next[b * width + k] = kDead;
+        if (done[b])
+          continue;
+        candidates.clear();
+        for (int64_t k = 0; k < width; ++k) {
+          int64_t row = b * width + k;
+          if (score[row] == kDead)
+            continue;
+          const float *s = emitRow(0, row);
+          double max = s[0], sum = 0;
+          for (int64_t v = 1; v < vocab; ++v)
+            max = std::max(max, double(s[v]));
+          for (int64_t v = 0; v < vocab; ++v)
+            sum += std::exp(double(s[v]) - max);
+          double logSum = max + std::log(sum);
+          for (int64_t v = 0; v < vocab; ++v)
+            candidates.push_back({score[row] + double(s[v]) - logSum, k, int32_t(v)});
+        }
+        auto better = [](const Candidate &x, const Candidate &y) {
+          if (x.score != y.score)
+            return x.score > y.score;
+          return x.beam != y.beam ? x.beam < y.beam : x.token < y.token;
+        };
+        size_t keep = std::min(candidates.size(), size_t(2 * width));
+        std::partial_sort(candidates.begin(), candidates.begin() + keep, candidates.end(), better);
+        int64_t live = 0;
+        for (size_t c = 0; c < keep && live < width; ++c) {
+          const Candidate &x = candidates[c];
+          int64_t row = b * width + x.beam;
+          if (x.token == d.stop) {
+            if (int64_t(finished[b].size()) < width)
+              finished[b].push_back({normalised(x.score, t + 1), t, row, x.token});
+            continue;
+          }
+          int64_t j = b * width + live++;
+          took[j] = x.token;
+          from[j] = row;
+          next[j] = x.score;
+        }
+        if (int64_t(finished[b].size()) >= width) {
+          done[b] = true;
+        } else if (last) {
+          for (int64_t j = 0; j < live; ++j)
+            finished[b].push_back({normalised(next[b * width + j], t + 1), t, from[b * width + j],
+                                   took[b * width + j]});
+          done[b] = true;
+        }
+        if (done[b])
+          for (int64_t k = 0; k < width; ++k)
+            next[b * width + k] = kDead, took[b * width + k] = d.pad, from[b * width + k] = b * width + k;
+      }
+      score.swap(next);
+      if (std::all_of(done.begin(), done.end(), [](bool x) { return x; }))
+        break;
+      tokens = took;
+      carry(from);
+    }
+
+    // The best hypothesis of each batch row, traced back through the parents.
+    std::vector<const Finished *> best(batch, nullptr);
+    int64_t length = 1;
+    for (int64_t b = 0; b < batch; ++b) {
+      for (const Finished &f : finished[b])
+        if (!best[b] || f.score > best[b]->score)
+          best[b] = &f;
+      if (best[b])
+        length = std::max(length, best[b]->step + 1);
+    }
+    if (Status s = ex.allocate(d.results[0], {batch, length}); !s)
+      return s;
+    for (int32_t i = 1; i < d.num_results; ++i)
+      if (Status s = allocateResult(i, i, length); !s)
+        return s;
+    int32_t *out = reinterpret_cast<int32_t *>(ex.buffers[d.results[0]]->host);
+    std::fill(out, out + batch * length, d.pad);
+    for (int64_t b = 0; b < batch; ++b) {
+      if (!best[b])
+        continue;
+      int64_t row = best[b]->row;
+      int32_t token = best[b]->token;
+      for (int64_t t = best[b]->step; t >= 0; --t) {
+        out[b * length + t] = token;
+        for (int32_t i = 1; i < d.num_emits; ++i)
+          std::memcpy(resultRow(i, i, b, t, length), emitted[i].data() + (t * rows + row) * emitSize[i],
+                      emitSize[i] * sizeof(float));
+        if (t > 0) {
+          token = chosen[t - 1][row];
+          row = parent[t - 1][row];
+        }
+      }
+    }
+    return {};
+  }
+
+  double normalised(double score, int64_t length) const {
+    return d.length_penalty == 0 ? score : score / std::pow(double(length), double(d.length_penalty));
+  }
+
+  Execution &ex;
+  const attn_decoder &d;
+  int64_t batch = 0, width = 1, rows = 0;
+  std::vector<int64_t> emitSize;
+  std::vector<char> scratch;
+};
+
+} // namespace
+
+Status runDecoder(Execution &ex, const attn_decoder &d) { return Decoder(ex, d).run(); }
+
+} // namespace attn::rt

@@ -1,0 +1,63 @@
+// Private to the runtime: the state of one model run — every value's shape and buffer — shared by the
+// executor, which runs the model's top-level kernels, and the decoder loop, which runs step kernels.
+#ifndef ATTN_RUNTIME_EXECUTION_H
+#define ATTN_RUNTIME_EXECUTION_H
+
+#include "attn/Runtime/Executor.h"
+
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attn::rt {
+
+/// Halide's process-wide settings for one run (error handler, thread count), restored when it ends.
+class HalideSession {
+public:
+  explicit HalideSession(int numThreads);
+  ~HalideSession();
+  HalideSession(const HalideSession &) = delete;
+  HalideSession &operator=(const HalideSession &) = delete;
+
+  /// What Halide reported since the last call, or "".
+  std::string takeError();
+
+private:
+  halide_error_handler_t previousHandler_;
+  int previousThreads_ = 0;
+};
+
+class Execution {
+public:
+  Execution(const attn_model_spec &spec, HalideSession &session)
+      : spec(spec), session(session), shapes(spec.num_values), buffers(spec.num_values, nullptr),
+        temps(spec.num_values) {}
+  ~Execution();
+
+  /// Sets the shape of a computed value from its dimension sources, which are sized already.
+  void computeShape(int32_t value);
+
+  /// Gives `value` a fresh zero-filled tensor of `shape`.
+  Status allocate(int32_t value, Shape shape);
+
+  /// Runs one kernel; with `allocateResults`, its results get fresh tensors first.
+  Status call(const attn_kernel &kernel, bool allocateResults);
+
+  /// Drops a computed value's tensor (and any device copy).
+  void release(int32_t value);
+
+  const attn_model_spec &spec;
+  HalideSession &session;
+  std::vector<Shape> shapes;
+  std::vector<halide_buffer_t *> buffers; // what kernels read: a value's own tensor, or one it aliases
+  std::vector<Tensor> temps;              // the tensors of computed values
+};
+
+/// Runs decoder `d` to its end: sizes and fills its STEP values, loops over its step kernels, and leaves its
+/// results in `ex`. Step-internal values are released before it returns.
+Status runDecoder(Execution &ex, const attn_decoder &d);
+
+} // namespace attn::rt
+
+#endif // ATTN_RUNTIME_EXECUTION_H
