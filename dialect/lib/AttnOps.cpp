@@ -330,8 +330,9 @@ LogicalResult GRUCellOp::verify() {
     return failure();
   return verifyResultShape(*this);
 }
-SmallVector<DimSource> LSTMCellOp::getResultDimSources() { return identityDims(getHidden()); }
-SmallVector<DimSource> GRUCellOp::getResultDimSources() { return identityDims(getHidden()); }
+/// Cells: the results have the hidden state's shape (operand 1).
+SmallVector<DimSource> LSTMCellOp::getResultDimSources() { return {DimSource::of(1, 0), DimSource::of(1, 1)}; }
+SmallVector<DimSource> GRUCellOp::getResultDimSources() { return {DimSource::of(1, 0), DimSource::of(1, 1)}; }
 
 LogicalResult ZerosOp::verify() {
   auto type = cast<RankedTensorType>(getType());
@@ -566,7 +567,10 @@ SmallVector<DimSource> SelfAttention2DOp::getResultDimSources() { return identit
 static LogicalResult verifyMask(Operation *op, Value mask, Value batchOf, Value keysOf, unsigned keyDim) {
   if (!mask)
     return success();
-  if (failed(expectRank(op, "a mask", mask, 2, "[batch, keys]")) ||
+  // A rank-1 mask holds each sequence's length: keys j < length are kept.
+  if (rankOf(mask) == 1)
+    return expectSameDim(op, "batch size", "lengths mask", mask, 0, "the scores", batchOf, 0);
+  if (failed(expectRank(op, "a mask", mask, 2, "[batch, keys] or lengths [batch]")) ||
       failed(expectSameDim(op, "batch size", "mask", mask, 0, "the scores", batchOf, 0)) ||
       failed(expectSameDim(op, "key length", "mask", mask, 1, "the keys", keysOf, keyDim)))
     return failure();

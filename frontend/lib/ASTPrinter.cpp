@@ -62,6 +62,17 @@ private:
       for (const ast::StmtPtr &inner : block->getBody())
         print(*inner, indent + 1);
       line(indent + 1) << "Return " << block->getResult().name << " " << at(block->getResult().loc) << "\n";
+    } else if (const auto *decoder = llvm::dyn_cast<ast::DecoderStmt>(&stmt)) {
+      line(indent) << "Decoder " << decoder->getName().name << "(" << decoder->getToken().name << ") "
+                   << at(decoder->getName().loc) << "\n";
+      for (const ast::DecoderStmt::Carried &state : decoder->getCarries()) {
+        line(indent + 1) << "Carries " << state.name.name << " " << at(state.name.loc) << "\n";
+        print(*state.init, indent + 2);
+      }
+      for (const ast::StmtPtr &inner : decoder->getBody())
+        print(*inner, indent + 1);
+      for (const ast::Name &emit : decoder->getEmits())
+        line(indent + 1) << "Emit " << emit.name << " " << at(emit.loc) << "\n";
     } else if (const auto *output = llvm::dyn_cast<ast::OutputStmt>(&stmt)) {
       for (const ast::Name &name : output->getNames())
         line(indent) << "Output " << name.name << " " << at(name.loc) << "\n";

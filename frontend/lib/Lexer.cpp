@@ -132,6 +132,9 @@ Token Lexer::lexIdentifierOrKeyword(const char *start) {
                        .Case("output", TokenKind::KwOutput)
                        .Case("block", TokenKind::KwBlock)
                        .Case("return", TokenKind::KwReturn)
+                       .Case("decoder", TokenKind::KwDecoder)
+                       .Case("carries", TokenKind::KwCarries)
+                       .Case("emit", TokenKind::KwEmit)
                        .Case("true", TokenKind::KwTrue)
                        .Case("false", TokenKind::KwFalse)
                        .Default(TokenKind::Identifier);

@@ -30,7 +30,8 @@ namespace {
 /// near it.
 constexpr unsigned kMaxExprDepth = 256;
 
-constexpr const char *kStatementForms = "'dim', 'const', 'input', 'output', 'block' or 'NAME = expression'";
+constexpr const char *kStatementForms =
+    "'dim', 'const', 'input', 'output', 'block', 'decoder' or 'NAME = expression'";
 
 struct Note {
   SMLoc loc;
@@ -98,6 +99,7 @@ private:
   ast::StmtPtr parseInput();
   ast::StmtPtr parseOutput();
   ast::StmtPtr parseBlock();
+  ast::StmtPtr parseDecoder();
   ast::StmtPtr abandonBlock();
   ast::StmtPtr parseAssign();
   bool parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names);
@@ -265,6 +267,8 @@ void Parser::skipToStatementStart() {
     case TokenKind::KwOutput:
     case TokenKind::KwBlock:
     case TokenKind::KwReturn:
+    case TokenKind::KwDecoder:
+    case TokenKind::KwEmit:
       return;
     case TokenKind::LParen:
     case TokenKind::LBracket:
@@ -301,6 +305,12 @@ ast::StmtPtr Parser::parseStatement() {
     return parseOutput();
   case TokenKind::KwBlock:
     return parseBlock();
+  case TokenKind::KwDecoder:
+    return parseDecoder();
+  case TokenKind::KwEmit:
+    reportExpected("'emit' ends a decoder; expected a statement (" + Twine(kStatementForms) + ")");
+    consume();
+    return nullptr;
   case TokenKind::KwReturn:
     reportExpected("'return' ends a block; expected a statement (" + Twine(kStatementForms) + ")");
     consume();
@@ -429,6 +439,87 @@ ast::StmtPtr Parser::parseBlock() {
   }
   return std::make_unique<ast::BlockStmt>(loc, std::move(name), std::move(params), std::move(body),
                                           std::move(result));
+}
+
+ast::StmtPtr Parser::parseDecoder() {
+  ast::Location loc = tok.loc;
+  consume(); // 'decoder'
+  if (!tok.is(TokenKind::Identifier)) {
+    reportExpected("expected a decoder name after 'decoder'");
+    return abandonBlock();
+  }
+  ast::Name name = nameOf(tok);
+  std::string quoted = "decoder '" + quoteForDiagnostic(name.name) + "'";
+  consume();
+  if (!consumeIf(TokenKind::LParen) || !tok.is(TokenKind::Identifier)) {
+    reportExpected("expected '(' and the name of the previous token, as in 'decoder " +
+                   quoteForDiagnostic(name.name) + "(y) carries (h = ...)'");
+    return abandonBlock();
+  }
+  ast::Name token = nameOf(tok);
+  consume();
+  if (!consumeIf(TokenKind::RParen)) {
+    reportExpected("expected ')' after the token name of " + quoted + " (a decoder reads one token per step)");
+    return abandonBlock();
+  }
+  if (!consumeIf(TokenKind::KwCarries) || !consumeIf(TokenKind::LParen)) {
+    reportExpected("expected 'carries (NAME = initial value, ...)' after the token of " + quoted);
+    return abandonBlock();
+  }
+  std::vector<ast::DecoderStmt::Carried> carries;
+  do {
+    if (!tok.is(TokenKind::Identifier) || !next.is(TokenKind::Equal)) {
+      reportExpected("expected 'NAME = initial value' for a carried state of " + quoted);
+      return abandonBlock();
+    }
+    ast::Name state = nameOf(tok);
+    consume();
+    consume(); // '='
+    unsigned depth;
+    ast::ExprPtr init = parseExpr(depth);
+    if (!init)
+      return abandonBlock();
+    carries.push_back({std::move(state), std::move(init)});
+  } while (consumeIf(TokenKind::Comma));
+  if (!consumeIf(TokenKind::RParen)) {
+    reportExpected("expected ',' or ')' after a carried state of " + quoted);
+    return abandonBlock();
+  }
+  if (!tok.is(TokenKind::LBrace)) {
+    reportExpected("expected '{' to open the step of " + quoted);
+    return abandonBlock();
+  }
+  ast::Location open = tok.loc;
+  consume();
+  std::vector<ast::StmtPtr> body;
+  while (!tok.is(TokenKind::KwEmit)) {
+    if (tok.is(TokenKind::Eof) || tok.is(TokenKind::RBrace)) {
+      report(tok.loc.loc, SMRange(), "expected 'emit NAME, ...' at the end of " + quoted,
+             Note{open.loc, quoted + " opened here"});
+      consumeIf(TokenKind::RBrace);
+      return nullptr;
+    }
+    if (ast::StmtPtr stmt = parseStatement())
+      body.push_back(std::move(stmt));
+    else
+      skipToStatementStart();
+  }
+  consume(); // 'emit'
+  std::vector<ast::Name> emits;
+  do {
+    if (!tok.is(TokenKind::Identifier)) {
+      reportExpected("expected the name of a tensor " + quoted + " emits");
+      return nullptr;
+    }
+    emits.push_back(nameOf(tok));
+    consume();
+  } while (consumeIf(TokenKind::Comma));
+  if (!consumeIf(TokenKind::RBrace)) {
+    reportExpected("expected '}' to close " + quoted + " after its emit");
+    return nullptr;
+  }
+  return std::make_unique<ast::DecoderStmt>(loc, std::move(name), std::move(token), std::move(carries),
+                                            std::move(body), std::move(emits));
 }
 
 ast::StmtPtr Parser::parseOutput() {

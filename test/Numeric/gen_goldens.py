@@ -82,7 +82,8 @@ class Case:
             dtype = np.int32 if t.dtype == torch.int32 else np.float32
             np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(dtype))
         for name, t in self.outputs.items():
-            np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(np.float32))
+            dtype = np.int32 if t.dtype == torch.int32 else np.float32
+            np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(dtype))
 
 
 def attention(q, k, v, heads=1, causal=False, mask=None, scale=None):
@@ -323,6 +324,66 @@ def cnn_example(model_name, module, name, seed, batch, size):
     c.save()
 
 
+def seq2seq_inputs(c, batch, length, vocab):
+    """Source ids in [3, vocab) (0 pads, 1 and 2 are start and stop) and each row's length (at least 1)."""
+    src_len = torch.randint(1, length + 1, (batch,), generator=c.gen, dtype=torch.int32)
+    src = torch.randint(3, vocab, (batch, length), generator=c.gen, dtype=torch.int32)
+    src[torch.arange(length)[None, :] >= src_len[:, None]] = 0
+    c.inputs["src"], c.inputs["src_len"] = src, src_len
+    return src, src_len
+
+
+def seq2seq_model(module, c, logit_scale, stop_bias):
+    """Random weights; the output layer is scaled up so that the decoders' choices are clear-cut, and the
+    stop token favoured so that hypotheses end at different lengths."""
+    model = reference_models.randomize(module.double(), c.gen)
+    with torch.no_grad():
+        model.step.logits.weight.mul_(logit_scale)
+        model.step.logits.bias[2] += stop_bias
+    c.weights.update(reference_models.weights(model))
+    return model
+
+
+def check_float32_agrees(module, decode, src, src_len, tokens):
+    """A choice that float32 rounding could flip would make the golden fragile: refuse such a seed."""
+    single = decode(module.float(), src, src_len)[0]
+    module.double()
+    assert torch.equal(single, tokens), "decoding is not robust to float32 rounding; pick another seed"
+
+
+def seq2seq_example(model_name, module, decode, outputs, name, seed, batch, length, stop_bias):
+    """An example encoder-decoder against its reference (test/Numeric/reference_models.py)."""
+    c = Case(model_name, name, seed)
+    model = seq2seq_model(module, c, logit_scale=3.0, stop_bias=stop_bias)
+    src, src_len = seq2seq_inputs(c, batch, length, 30)
+    with torch.no_grad():
+        tokens, weights = decode(model, src, src_len)
+        check_float32_agrees(model, decode, src, src_len, tokens)
+    c.output(outputs[0], tokens)
+    c.output(outputs[1], weights)
+    c.save()
+
+
+def decoders(name, seed, batch, length, steps):
+    """tests/Numeric/models/decoders.attn: teacher forcing, greedy and beam search of one decoder."""
+    c = Case("decoders", name, seed)
+    model = seq2seq_model(reference_models.Seq2SeqBahdanau(v_in=11, v_out=9, e=5, h=6, d=10, a=7), c, 3.0, 0.3)
+    src, src_len = seq2seq_inputs(c, batch, length, 11)
+    tgt = torch.randint(0, 9, (batch, steps), generator=c.gen, dtype=torch.int32)
+    c.inputs["tgt"] = tgt
+    R = reference_models
+    with torch.no_grad():
+        logits, weights = R.teacher(model, src, src_len, tgt)
+        greedy = R.greedy(model, src, src_len, max_len=7)
+        beam = R.beam_search(model, src, src_len, width=3, max_len=7, length_penalty=0.5)
+        check_float32_agrees(model, lambda m, s, l: R.beam_search(m, s, l, width=3, max_len=7, length_penalty=0.5),
+                             src, src_len, beam[0])
+    for key, t in [("logits", logits), ("weights", weights), ("greedy_tokens", greedy[0]),
+                   ("greedy_weights", greedy[1]), ("beam_tokens", beam[0]), ("beam_weights", beam[1])]:
+        c.output(key, t)
+    c.save()
+
+
 if __name__ == "__main__":
     attention_block("b1_s5", 1, batch=1, length=5)
     attention_block("b7_s13", 2, batch=7, length=13)
@@ -347,4 +408,14 @@ if __name__ == "__main__":
     tokens("b6_s9", 21, batch=6, length=9)
     recurrent("b1_t4", 22, batch=1, steps=4)
     recurrent("b5_t9", 23, batch=5, steps=9)
+    decoders("b1_s4_t3", 24, batch=1, length=4, steps=3)
+    decoders("b6_s7_t5", 25, batch=6, length=7, steps=5)
+    R = reference_models
+    bahdanau = lambda m, s, l: R.beam_search(m, s, l, width=4, max_len=30)
+    luong = lambda m, s, l: R.greedy(m, s, l, max_len=30)
+    for name, seed, batch, length in [("b1_s5", 26, 1, 5), ("b7_s9", 27, 7, 9)]:
+        seq2seq_example("seq2seq_bahdanau", R.Seq2SeqBahdanau(), bahdanau, ("phonemes", "attention"), name, seed,
+                        batch, length, stop_bias=0.0)
+        seq2seq_example("seq2seq_luong", R.Seq2SeqLuong(), luong, ("tokens", "attention"), name, seed + 10, batch,
+                        length, stop_bias=0.0)
     print("goldens written to", GOLDENS)

@@ -108,3 +108,176 @@ def randomize(model, generator):
 
 def weights(model):
     return {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+#===------------------------------------------------------------------------------------------------------===#
+# Encoder-decoders: examples/seq2seq_bahdanau.attn and seq2seq_luong.attn (and smaller test variants).
+# `encode` gives the per-row context the decoder attends over; `step` runs one decoder step for a set of
+# rows (`rows` index the batch) and returns the next state, the scores and the attention weights.
+#===------------------------------------------------------------------------------------------------------===#
+
+
+def _module(**children):
+    m = nn.Module()
+    for name, child in children.items():
+        setattr(m, name, child)
+    return m
+
+
+def _masked_softmax(scores, lengths):
+    keep = torch.arange(scores.shape[-1])[None, :] < lengths[:, None]
+    return torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1)
+
+
+class Seq2SeqBahdanau(nn.Module):
+    """BiLSTM encoder; LSTM decoder cell fed [embed(y); context] with additive attention over the encoder
+    from the previous hidden state, and logits from [h; context]."""
+
+    def __init__(self, v_in=30, v_out=44, e=32, h=64, d=128, a=64):
+        super().__init__()
+        self.enc = nn.LSTM(e, h, bidirectional=True, batch_first=True)
+        self.enc.embed0 = nn.Embedding(v_in, e)
+        cell = nn.LSTMCell(e + 2 * h, d)
+        cell.embed0 = nn.Embedding(v_out, e)
+        self.step = _module(ctx=_module(query=nn.Linear(d, a), keys=nn.Linear(2 * h, a), v=nn.Linear(a, 1, bias=False)),
+                            h=cell, logits=nn.Linear(d + 2 * h, v_out))
+        self.d = d
+
+    def encode(self, src, src_len):
+        packed = nn.utils.rnn.pack_padded_sequence(self.enc.embed0(src.long()), src_len.long(), batch_first=True,
+                                                   enforce_sorted=False)
+        enc = nn.utils.rnn.pad_packed_sequence(self.enc(packed)[0], batch_first=True, total_length=src.shape[1])[0]
+        self.memory = (enc, self.step.ctx.keys(enc), src_len)
+        zeros = enc.new_zeros(src.shape[0], self.d)
+        return (zeros, zeros)
+
+    def step_rows(self, y, state, rows):
+        enc, keys, lengths = (t[rows] for t in self.memory)
+        h, c = state
+        s = self.step
+        scores = s.ctx.v(torch.tanh(s.ctx.query(h)[:, None, :] + keys))[..., 0]
+        w = _masked_softmax(scores, lengths)
+        ctx = (w[:, :, None] * enc).sum(1)
+        h, c = s.h(torch.cat([s.h.embed0(y.long()), ctx], -1), (h, c))
+        return (h, c), s.logits(torch.cat([h, ctx], -1)), w
+
+
+class Seq2SeqLuong(nn.Module):
+    """GRU encoder; GRU decoder cell on embed(y), then general attention from the new state and
+    tanh(W·[context; h]) into the logits."""
+
+    def __init__(self, v_in=30, v_out=44, e=32, h=64):
+        super().__init__()
+        self.enc = nn.GRU(e, h, batch_first=True)
+        self.enc.embed0 = nn.Embedding(v_in, e)
+        cell = nn.GRUCell(e, h)
+        cell.embed0 = nn.Embedding(v_out, e)
+        att = _module(dense0=nn.Linear(2 * h, h, bias=False))
+        self.step = _module(h=cell, ctx=_module(), att=att, logits=nn.Linear(h, v_out))
+        self.step.ctx.weight = nn.Parameter(torch.empty(h, h))
+        self.h = h
+
+    def encode(self, src, src_len):
+        packed = nn.utils.rnn.pack_padded_sequence(self.enc.embed0(src.long()), src_len.long(), batch_first=True,
+                                                   enforce_sorted=False)
+        enc = nn.utils.rnn.pad_packed_sequence(self.enc(packed)[0], batch_first=True, total_length=src.shape[1])[0]
+        self.memory = (enc, src_len)
+        return (enc.new_zeros(src.shape[0], self.h),)
+
+    def step_rows(self, y, state, rows):
+        enc, lengths = (t[rows] for t in self.memory)
+        s = self.step
+        h = s.h(s.h.embed0(y.long()), state[0])
+        w = _masked_softmax(torch.einsum("bd,bsd->bs", F.linear(h, s.ctx.weight), enc), lengths)
+        ctx = (w[:, :, None] * enc).sum(1)
+        att = torch.tanh(s.att.dense0(torch.cat([ctx, h], -1)))
+        return (h,), s.logits(att), w
+
+
+def teacher(model, src, src_len, tgt, start=1):
+    """Teacher forcing: step t reads `start`, then tgt[:, t-1]; returns logits [B, T, V] and weights [B, T, S]."""
+    state = model.encode(src, src_len)
+    rows = torch.arange(src.shape[0])
+    logits, weights = [], []
+    for t in range(tgt.shape[1]):
+        y = torch.full((src.shape[0],), start) if t == 0 else tgt[:, t - 1]
+        state, scores, w = model.step_rows(y, state, rows)
+        logits.append(scores)
+        weights.append(w)
+    return torch.stack(logits, 1), torch.stack(weights, 1)
+
+
+def _pad_results(hyps, pad, src_len_max):
+    """Tokens [B, L] (padded with `pad`) and weights [B, L, S] (zeros) from per-row (tokens, weights)."""
+    length = max(1, max(len(t) for t, _ in hyps))
+    tokens = torch.full((len(hyps), length), pad, dtype=torch.int32)
+    weights = torch.zeros(len(hyps), length, src_len_max, dtype=torch.float64)
+    for b, (toks, ws) in enumerate(hyps):
+        tokens[b, :len(toks)] = torch.tensor(toks, dtype=torch.int32)
+        for t, w in enumerate(ws):
+            weights[b, t] = w
+    return tokens, weights
+
+
+def greedy(model, src, src_len, start=1, stop=2, pad=0, max_len=50):
+    """Arg-max decoding (the lowest id on ties), each row on its own until it emits `stop`."""
+    state0 = model.encode(src, src_len)
+    hyps = []
+    for b in range(src.shape[0]):
+        rows = torch.tensor([b])
+        state = tuple(s[b:b + 1] for s in state0)
+        y, toks, ws = start, [], []
+        for _ in range(max_len):
+            state, scores, w = model.step_rows(torch.tensor([y]), state, rows)
+            y = int(torch.argmax(scores[0]))
+            toks.append(y)
+            ws.append(w[0])
+            if y == stop:
+                break
+        hyps.append((toks, ws))
+    return _pad_results(hyps, pad, src.shape[1])
+
+
+def beam_search(model, src, src_len, width=4, start=1, stop=2, pad=0, max_len=50, length_penalty=1.0):
+    """Beam search as docs/dialect.md defines it, one batch row at a time: each step extends every live
+    hypothesis by every token (score = sum of log-softmax), walks the candidates best first (ties: lower beam,
+    then lower token) and keeps the first `width` that do not stop; one that stops is finished (while fewer
+    than `width` are) with score / length^length_penalty. A row ends when `width` hypotheses finished, or at
+    max_len, where the live ones finish too; the best finished one wins (ties: the first)."""
+    state0 = model.encode(src, src_len)
+    hyps = []
+    for b in range(src.shape[0]):
+        rows = torch.tensor([b])
+        beams = [(0.0, [], [], tuple(s[b:b + 1] for s in state0))]
+        finished = []
+        for t in range(max_len):
+            candidates = []
+            for k, (score, toks, ws, state) in enumerate(beams):
+                y = torch.tensor([toks[-1] if toks else start])
+                nstate, scores, w = model.step_rows(y, state, rows)
+                logp = torch.log_softmax(scores[0].double(), -1)
+                for v in range(logp.shape[0]):
+                    candidates.append((score + float(logp[v]), k, v, nstate, w[0]))
+            candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+            live = []
+            for score, k, v, nstate, w in candidates[:2 * width]:
+                if len(live) == width:
+                    break
+                toks, ws = beams[k][1] + [v], beams[k][2] + [w]
+                if v == stop:
+                    if len(finished) < width:
+                        finished.append((score / (t + 1) ** length_penalty, toks, ws))
+                    continue
+                live.append((score, toks, ws, nstate))
+            if len(finished) >= width:
+                break
+            if t == max_len - 1:
+                finished += [(score / (t + 1) ** length_penalty, toks, ws) for score, toks, ws, _ in live]
+                break
+            beams = live
+        best = finished[0]
+        for f in finished[1:]:
+            if f[0] > best[0]:
+                best = f
+        hyps.append((best[1], best[2]))
+    return _pad_results(hyps, pad, src.shape[1])

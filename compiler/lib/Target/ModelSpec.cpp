@@ -287,10 +287,11 @@ private:
       std::string steps = decode.getTeacher() ? symbolOf(decode.getTeacher(), 1) : "steps";
       auto type = cast<RankedTensorType>(result.getType());
       ValueEntry entry{d.name + "." + std::to_string(i), "ATTN_ROLE_STEP", dtypeOf(result), {}};
+      Value emit = decode.getYield().getEmits()[i]; // stacked by this result (unused for the tokens)
       for (int64_t k = 0; k < type.getRank(); ++k)
         entry.dims.push_back(k == 0   ? DimEntry{-1, batchSymbol, -1, 0}
                              : k == 1 ? DimEntry{-1, steps, -1, 0}
-                             : type.isDynamicDim(k) ? DimEntry{-1, "?", -1, 0}
+                             : type.isDynamicDim(k) ? DimEntry{-1, symbolOf(emit, k - 1), -1, 0}
                                                     : DimEntry{type.getDimSize(k), "", -1, 0});
       d.results.push_back(addValue(result, std::move(entry)));
     }

@@ -628,8 +628,9 @@ private:
       Expr ok = Halide::Internal::const_true();
       if (op.getCausal())
         ok = ok && j <= i;
-      if (op.getMask())
-        ok = ok && values[op.getMask()].func(j, b) != 0;
+      if (Value mask = op.getMask())
+        ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1 ? j < values[mask].func(b)
+                                                                          : values[mask].func(j, b) != 0);
       return ok;
     };
     const float excluded = -3.0e38f; // below any finite score, and no infinities to propagate

@@ -125,7 +125,7 @@ private:
 
 class Stmt {
 public:
-  enum class Kind { Dim, Const, Input, Assign, Output, Block };
+  enum class Kind { Dim, Const, Input, Assign, Output, Block, Decoder };
   Stmt(Kind kind, Location loc) : kind(kind), loc(loc) {}
   virtual ~Stmt() = default;
   Kind getKind() const { return kind; }
@@ -231,6 +231,33 @@ private:
   std::vector<Name> params;
   std::vector<StmtPtr> body;
   Name result;
+};
+
+/// `decoder NAME(y) carries (h = init, ...) { ... emit a, b }`: the step of a decoding loop. `y` is the
+/// previous token; each carried name starts from its initial value and is updated by an assignment in the
+/// body; the emitted values (scores first) are what the loop collects per step.
+class DecoderStmt : public Stmt {
+public:
+  struct Carried {
+    Name name;
+    ExprPtr init;
+  };
+  DecoderStmt(Location loc, Name name, Name token, std::vector<Carried> carries, std::vector<StmtPtr> body,
+              std::vector<Name> emits)
+      : Stmt(Kind::Decoder, loc), name(std::move(name)), token(std::move(token)), carries(std::move(carries)),
+        body(std::move(body)), emits(std::move(emits)) {}
+  const Name &getName() const { return name; }
+  const Name &getToken() const { return token; }
+  const std::vector<Carried> &getCarries() const { return carries; }
+  const std::vector<StmtPtr> &getBody() const { return body; }
+  const std::vector<Name> &getEmits() const { return emits; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Decoder; }
+
+private:
+  Name name, token;
+  std::vector<Carried> carries;
+  std::vector<StmtPtr> body;
+  std::vector<Name> emits;
 };
 
 /// `model NAME { ... }`: one per file.

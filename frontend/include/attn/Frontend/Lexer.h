@@ -28,6 +28,9 @@ enum class TokenKind {
   KwOutput,
   KwBlock,
   KwReturn,
+  KwDecoder,
+  KwCarries,
+  KwEmit,
   KwTrue,
   KwFalse,
   // Punctuation.
