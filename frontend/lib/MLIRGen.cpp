@@ -220,6 +220,7 @@ private:
 
   mlir::InFlightDiagnostic error(const Location &l) {
     failed = true;
+    ++errors;
     return mlir::emitError(loc(l));
   }
 
@@ -338,6 +339,13 @@ private:
                         << "decoding (greedy, beam_search, teacher) give several results; this expression gives one";
       return std::nullopt;
     }
+    StringRef callee = call->getCallee();
+    bool pair = callee == "dot_attention" || callee == "additive_attention" || callee == "lstm_cell";
+    if (pair && count != 2) {
+      error(e.getLoc()) << callee << " gives 2 results (" << (callee == "lstm_cell" ? "h, c" : "context, weights")
+                        << "), not " << count;
+      return std::nullopt;
+    }
     lastResults.clear();
     if (!genCall(*call, /*topLevel=*/true))
       return std::nullopt;
@@ -452,9 +460,10 @@ private:
         std::string names;
         for (const std::string &a : allowed)
           names += (names.empty() ? "" : ", ") + a;
-        error(arg.loc) << mode << (seen.count(arg.name) && allowed.count(arg.name) ? " is given '" : " has no argument '")
-                       << arg.name << "' " << (allowed.count(arg.name) ? "twice" : "") << "; its arguments are "
-                       << names;
+        if (allowed.count(arg.name))
+          error(arg.loc) << "argument '" << arg.name << "' of " << mode << " is given twice";
+        else
+          error(arg.loc) << mode << " has no argument '" << arg.name << "'; its arguments are " << names;
         ok = false;
         continue;
       }
@@ -487,6 +496,7 @@ private:
       return std::nullopt;
 
     // The step, generated into a block of its own.
+    unsigned errorsBefore = errors;
     SymDim batchDim = info.init.front().shape.front();
     auto *body = new mlir::Block();
     mlir::Location l = loc(call.getLoc());
@@ -538,7 +548,7 @@ private:
     }
     std::vector<mlir::Value> next, emits;
     std::vector<Tensor> emitted;
-    bool bodyOk = !failed;
+    bool bodyOk = errors == errorsBefore;
     for (auto [state, init] : llvm::zip(dec.getCarries(), info.init)) {
       if (carriedPending.count(state.name.name)) {
         error(state.name.loc) << "carried state '" << state.name.name << "' is never assigned in decoder '"
@@ -1752,6 +1762,7 @@ private:
   };
   llvm::StringMap<DecoderInfo> decoderInfos;
   bool activeDecoder = false;            // generating a decoder step
+  unsigned errors = 0;                   // reported so far
   std::set<std::string> carriedPending;  // carried states the step has not assigned yet
   mlir::Value decoderToken, decoderTeacher;
 };

@@ -136,9 +136,9 @@ func.func @attention_zero_heads(%q: tensor<?x?x8xf32>) {
 
 // -----
 
-func.func @attention_mask_rank(%q: tensor<?x?x8xf32>, %m: tensor<?xi32>) {
-  // expected-error @+1 {{'attn.dot_attention' op expects a mask of rank 2 [batch, keys], found rank 1 [?]}}
-  %a = attn.dot_attention %q, %q, %q mask %m {num_heads = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?xi32>) -> tensor<?x?x8xf32>
+func.func @attention_mask_rank(%q: tensor<?x?x8xf32>, %m: tensor<?x?x?xi32>) {
+  // expected-error @+1 {{'attn.dot_attention' op expects a mask of rank 2 [batch, keys] or lengths [batch], found rank 3 [?, ?, ?]}}
+  %a = attn.dot_attention %q, %q, %q mask %m {num_heads = 1 : i64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x?xi32>) -> tensor<?x?x8xf32>
   return
 }
 
@@ -544,5 +544,104 @@ func.func @lstm_lengths(%xp: tensor<2x?x64xf32>, %w: tensor<64x16xf32>, %b: tens
 func.func @gru_weight(%xp: tensor<?x?x48xf32>, %w: tensor<64x16xf32>, %b: tensor<48xf32>) {
   // expected-error @+1 {{'attn.gru' op expects a recurrent weight [3 × hidden, hidden], found [64, 16]}}
   %h = attn.gru %xp, %w, %b : (tensor<?x?x48xf32>, tensor<64x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @decode_mode(%h: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.decode' op expects mode "teacher", "greedy" or "beam", found "sample"}}
+  %t = attn.decode "sample"(%h) : (tensor<?x4xf32>) -> tensor<?x?xi32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @decode_teacher_missing(%h: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.decode' op in mode "teacher" expects teacher tokens [batch, steps]}}
+  %t = attn.decode "teacher"(%h) : (tensor<?x4xf32>) -> tensor<?x?x4xf32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @decode_width(%h: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.decode' op takes a beam width only in mode "beam", found width = 3}}
+  %t = attn.decode "greedy"(%h) {width = 3 : i64} : (tensor<?x4xf32>) -> tensor<?x?xi32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @decode_token(%h: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.decode' op expects the step's first argument to be the previous token, i32 [rows], found 'tensor<?xf32>'}}
+  %t = attn.decode "greedy"(%h) : (tensor<?x4xf32>) -> tensor<?x?xi32> {
+  ^bb0(%y: tensor<?xf32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @decode_next_state(%h: tensor<?x4xf32>, %w: tensor<3x4xf32>) {
+  // expected-error @+1 {{'attn.decode' op expects next state 0 to have the type of step argument 1 [?, 4], found [?, 3]}}
+  %t = attn.decode "greedy"(%h) : (tensor<?x4xf32>) -> tensor<?x?xi32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
+    %n = attn.dense %s, %w : (tensor<?x4xf32>, tensor<3x4xf32>) -> tensor<?x3xf32>
+    attn.decode_yield (%n : tensor<?x3xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @decode_scores(%h: tensor<?x4xf32>, %w: tensor<3x4xf32>) {
+  // expected-error @+1 {{'attn.decode' op in mode "beam" expects the first emitted value to be f32 scores [rows, vocabulary] with a static vocabulary, found 'tensor<?x?xf32>'}}
+  %t = attn.decode "beam"(%h) {width = 2 : i64} : (tensor<?x4xf32>) -> tensor<?x?xi32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
+    %e = attn.expand_dims %s {axis = 2 : i64} : (tensor<?x4xf32>) -> tensor<?x4x1xf32>
+    %f = attn.squeeze %e {axis = 2 : i64} : (tensor<?x4x1xf32>) -> tensor<?x?xf32>
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %f : tensor<?x?xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @decode_results(%h: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.decode' op in mode "greedy" expects 2 results (the tokens, then each emitted value after the first, stacked over the steps), found 1}}
+  %t = attn.decode "greedy"(%h) : (tensor<?x4xf32>) -> tensor<?x?xi32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %s, %s : tensor<?x4xf32>, tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @lstm_cell_weights(%x: tensor<?x3xf32>, %h: tensor<?x4xf32>, %w: tensor<12x3xf32>, %b: tensor<16xf32>,
+                             %u: tensor<16x4xf32>) {
+  // expected-error @+1 {{'attn.lstm_cell' op expects an input weight [16, 3] for hidden size 4 and input width 3, found [12, 3]}}
+  %a, %c = attn.lstm_cell %x, %h, %h, %w, %b, %u, %b
+      : (tensor<?x3xf32>, tensor<?x4xf32>, tensor<?x4xf32>, tensor<12x3xf32>, tensor<16xf32>, tensor<16x4xf32>, tensor<16xf32>)
+      -> (tensor<?x4xf32>, tensor<?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @zeros_dim(%x: tensor<?x3xf32>) {
+  // expected-error @+1 {{'attn.zeros' op expects a result of rank >= 1 and a dimension of 'like' [?, 3], found dim = 2}}
+  %z = attn.zeros %x {dim = 2 : i64} : (tensor<?x3xf32>) -> tensor<?x4xf32>
   return
 }

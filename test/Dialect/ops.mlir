@@ -138,3 +138,43 @@ func.func @recurrent(%xp: tensor<?x?x64xf32>, %len: tensor<?xi32>) -> tensor<?x?
   %r = attn.gru %gxp, %gw, %gb : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
   return %r : tensor<?x?x16xf32>
 }
+
+// CHECK-LABEL: func.func @decoding
+func.func @decoding(%src: tensor<?x?xi32>, %x: tensor<?x12xf32>, %tgt: tensor<?x?xi32>)
+    -> (tensor<?x?xi32>, tensor<?x?x8xf32>, tensor<?x?x16xf32>) {
+  // CHECK: %[[H0:.+]] = attn.zeros %{{.+}} {dim = 0 : i64} : (tensor<?x?xi32>) -> tensor<?x16xf32>
+  %h0 = attn.zeros %src {dim = 0 : i64} : (tensor<?x?xi32>) -> tensor<?x16xf32>
+  %wih = attn.param "c.weight_ih" : tensor<64x12xf32>
+  %bih = attn.param "c.bias_ih" : tensor<64xf32>
+  %whh = attn.param "c.weight_hh" : tensor<64x16xf32>
+  %bhh = attn.param "c.bias_hh" : tensor<64xf32>
+  %gw = attn.param "g.weight_ih" : tensor<48x12xf32>
+  %gb = attn.param "g.bias_ih" : tensor<48xf32>
+  %gu = attn.param "g.weight_hh" : tensor<48x16xf32>
+  %gv = attn.param "g.bias_hh" : tensor<48xf32>
+  %out = attn.param "o.weight" : tensor<8x16xf32>
+  // CHECK: %{{.+}}:2 = attn.decode "beam"(%[[H0]], %[[H0]]) {max_len = 9 : i64, stop = 3 : i64, width = 2 : i64}
+  // CHECK-SAME: : (tensor<?x16xf32>, tensor<?x16xf32>) -> (tensor<?x?xi32>, tensor<?x?x16xf32>)
+  // CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[H:.+]]: tensor<?x16xf32>, %[[C:.+]]: tensor<?x16xf32>):
+  %tokens, %hs = attn.decode "beam"(%h0, %h0) {width = 2 : i64, stop = 3 : i64, max_len = 9 : i64}
+      : (tensor<?x16xf32>, tensor<?x16xf32>) -> (tensor<?x?xi32>, tensor<?x?x16xf32>) {
+  ^bb0(%y: tensor<?xi32>, %h: tensor<?x16xf32>, %c: tensor<?x16xf32>):
+    // CHECK: attn.lstm_cell %{{.+}}, %[[H]], %[[C]], %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x12xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<64x12xf32>, tensor<64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
+    %h1, %c1 = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
+        : (tensor<?x12xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<64x12xf32>, tensor<64xf32>, tensor<64x16xf32>, tensor<64xf32>)
+        -> (tensor<?x16xf32>, tensor<?x16xf32>)
+    %s = attn.dense %h1, %out : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+    // CHECK: attn.decode_yield(%{{.+}}, %{{.+}} : tensor<?x16xf32>, tensor<?x16xf32>) emit %{{.+}}, %{{.+}} : tensor<?x8xf32>, tensor<?x16xf32>
+    attn.decode_yield (%h1, %c1 : tensor<?x16xf32>, tensor<?x16xf32>) emit %s, %h1 : tensor<?x8xf32>, tensor<?x16xf32>
+  }
+  // CHECK: attn.decode "teacher"(%[[H0]]) teacher %{{.+}} : (tensor<?x16xf32>, tensor<?x?xi32>) -> tensor<?x?x8xf32>
+  %logits = attn.decode "teacher"(%h0) teacher %tgt : (tensor<?x16xf32>, tensor<?x?xi32>) -> tensor<?x?x8xf32> {
+  ^bb0(%y: tensor<?xi32>, %h: tensor<?x16xf32>):
+    // CHECK: attn.gru_cell
+    %h1 = attn.gru_cell %x, %h, %gw, %gb, %gu, %gv
+        : (tensor<?x12xf32>, tensor<?x16xf32>, tensor<48x12xf32>, tensor<48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x16xf32>
+    %s = attn.dense %h1, %out : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+    attn.decode_yield (%h1 : tensor<?x16xf32>) emit %s : tensor<?x8xf32>
+  }
+  return %tokens, %logits, %hs : tensor<?x?xi32>, tensor<?x?x8xf32>, tensor<?x?x16xf32>
+}
