@@ -238,6 +238,47 @@ private:
     return true;
   }
 
+  /// A scope of its own for an expanded block or a decoder step: only the declarations `keep` accepts stay
+  /// visible, and layers name their parameters under `prefix`. The enclosing statement's names and state
+  /// come back when it ends.
+  class NestedScope {
+  public:
+    NestedScope(MLIRGenImpl &gen, llvm::function_ref<bool(StringRef name, StringRef kind)> keep,
+                std::string prefix)
+        : gen(gen), tensors(gen.tensors), declared(gen.declared), poisoned(gen.poisoned), binding(gen.binding),
+          prefix(gen.scopePrefix), counts(gen.nestedCounts), wanted(gen.wantedResults) {
+      for (auto it = gen.declared.begin(); it != gen.declared.end();) {
+        auto next = std::next(it);
+        if (!keep(it->getKey(), it->second.first)) {
+          gen.tensors.erase(it->getKey());
+          gen.declared.erase(it);
+        }
+        it = next;
+      }
+      gen.scopePrefix = std::move(prefix);
+    }
+    ~NestedScope() {
+      gen.tensors = std::move(tensors);
+      gen.declared = std::move(declared);
+      gen.poisoned = std::move(poisoned);
+      gen.binding = std::move(binding);
+      gen.scopePrefix = std::move(prefix);
+      gen.nestedCounts = std::move(counts);
+      gen.wantedResults = wanted;
+    }
+    NestedScope(const NestedScope &) = delete;
+    NestedScope &operator=(const NestedScope &) = delete;
+
+  private:
+    MLIRGenImpl &gen;
+    llvm::StringMap<Tensor> tensors;
+    llvm::StringMap<std::pair<std::string, Location>> declared;
+    llvm::StringSet<> poisoned;
+    std::string binding, prefix;
+    llvm::StringMap<unsigned> counts;
+    size_t wanted;
+  };
+
   //===--------------------------------------------------------------------===//
   // Statements
   //===--------------------------------------------------------------------===//
@@ -511,27 +552,15 @@ private:
       initValues.push_back(t.value);
     }
 
-    auto savedTensors = tensors;
-    auto savedDeclared = declared;
-    auto savedPoisoned = poisoned;
-    std::string savedBinding = binding, savedPrefix = scopePrefix;
-    llvm::StringMap<unsigned> savedCounts = nestedCounts;
-    size_t savedWanted = wantedResults;
     mlir::OpBuilder::InsertPoint savedPoint = builder.saveInsertionPoint();
     builder.setInsertionPointToStart(body);
+    std::optional<NestedScope> scope;
     // The step sees what was declared before the decoder statement, as if it were written there.
-    for (auto it = declared.begin(); it != declared.end();) {
-      auto next = std::next(it);
-      if (!info.visible.count(it->getKey().str())) {
-        tensors.erase(it->getKey());
-        declared.erase(it);
-      }
-      it = next;
-    }
+    scope.emplace(*this, [&](StringRef name, StringRef) { return info.visible.count(name.str()) > 0; },
+                  dec.getName().name + ".");
     activeDecoder = true;
     decoderToken = token;
     decoderTeacher = teacher ? teacher->value : mlir::Value();
-    scopePrefix = dec.getName().name + ".";
     if (declare(dec.getToken(), "the previous token of a decoder"))
       tensors[dec.getToken().name] = Tensor{token, {batchDim}, true, false, dec.getToken().name};
     for (auto [state, arg, init] : llvm::zip(dec.getCarries(), stateArgs, info.init)) {
@@ -601,13 +630,7 @@ private:
     if (bodyOk)
       mlir::attn::DecodeYieldOp::create(builder, loc(dec.getEmits().front().loc), next, emits);
 
-    tensors = std::move(savedTensors);
-    declared = std::move(savedDeclared);
-    poisoned = std::move(savedPoisoned);
-    binding = savedBinding;
-    scopePrefix = savedPrefix;
-    nestedCounts = savedCounts;
-    wantedResults = savedWanted;
+    scope.reset();
     carriedPending.clear();
     activeDecoder = false;
     decoderToken = decoderTeacher = mlir::Value();
@@ -1280,23 +1303,11 @@ private:
     }
 
     // The block's scope: outer dims, constants and blocks, then the parameters.
-    auto savedTensors = std::move(tensors);
-    auto savedDeclared = declared;
-    auto savedPoisoned = std::move(poisoned);
-    std::string savedBinding = binding, savedPrefix = scopePrefix;
-    llvm::StringMap<unsigned> savedCounts = nestedCounts;
-    size_t savedWanted = wantedResults;
-    tensors.clear();
+    NestedScope scope(*this, [](StringRef, StringRef kind) {
+      return kind == "a dimension" || kind == "a constant" || kind == "a block";
+    }, prefix + ".");
     poisoned.clear();
-    for (auto it = declared.begin(); it != declared.end();) {
-      auto next = std::next(it);
-      StringRef kind = it->second.first;
-      if (kind != "a dimension" && kind != "a constant" && kind != "a block")
-        declared.erase(it);
-      it = next;
-    }
     activeBlocks.insert(name);
-    scopePrefix = prefix + ".";
     for (auto [param, arg] : llvm::zip(params, args))
       if (declare(param, "a block parameter"))
         tensors[param.name] = Tensor{arg.value, arg.shape, arg.isI32, false, param.name};
@@ -1314,13 +1325,6 @@ private:
       error(ret.loc) << "block '" << name << "' returns '" << ret.name << "', which is not a tensor defined in it";
 
     activeBlocks.erase(name);
-    tensors = std::move(savedTensors);
-    declared = std::move(savedDeclared);
-    poisoned = std::move(savedPoisoned);
-    binding = savedBinding;
-    scopePrefix = savedPrefix;
-    nestedCounts = savedCounts;
-    wantedResults = savedWanted;
     if (result)
       result->isInput = false;
     return result;

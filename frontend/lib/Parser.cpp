@@ -100,6 +100,8 @@ private:
   ast::StmtPtr parseOutput();
   ast::StmtPtr parseBlock();
   ast::StmtPtr parseDecoder();
+  bool parseBody(TokenKind end, StringRef expected, const std::string &what, ast::Location open,
+                 std::vector<ast::StmtPtr> &body);
   ast::StmtPtr abandonBlock();
   ast::StmtPtr parseAssign();
   bool parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names);
@@ -378,6 +380,25 @@ ast::StmtPtr Parser::abandonBlock() {
   return nullptr;
 }
 
+/// The statements of a block or decoder body (opened at `open`) up to its closing keyword `end`; at a '}' or
+/// the end of the file instead, reports that `expected` is missing from `what` and fails.
+bool Parser::parseBody(TokenKind end, StringRef expected, const std::string &what, ast::Location open,
+                       std::vector<ast::StmtPtr> &body) {
+  while (!tok.is(end)) {
+    if (tok.is(TokenKind::Eof) || tok.is(TokenKind::RBrace)) {
+      report(tok.loc.loc, SMRange(), ("expected " + expected + " at the end of " + what).str(),
+             Note{open.loc, what + " opened here"});
+      consumeIf(TokenKind::RBrace);
+      return false;
+    }
+    if (ast::StmtPtr stmt = parseStatement())
+      body.push_back(std::move(stmt));
+    else
+      skipToStatementStart();
+  }
+  return true;
+}
+
 ast::StmtPtr Parser::parseBlock() {
   ast::Location loc = tok.loc;
   consume(); // 'block'
@@ -413,19 +434,8 @@ ast::StmtPtr Parser::parseBlock() {
   ast::Location open = tok.loc;
   consume();
   std::vector<ast::StmtPtr> body;
-  while (!tok.is(TokenKind::KwReturn)) {
-    if (tok.is(TokenKind::Eof) || tok.is(TokenKind::RBrace)) {
-      report(tok.loc.loc, SMRange(),
-             "expected 'return NAME' at the end of block '" + quoteForDiagnostic(name.name) + "'",
-             Note{open.loc, "block '" + quoteForDiagnostic(name.name) + "' opened here"});
-      consumeIf(TokenKind::RBrace);
-      return nullptr;
-    }
-    if (ast::StmtPtr stmt = parseStatement())
-      body.push_back(std::move(stmt));
-    else
-      skipToStatementStart();
-  }
+  if (!parseBody(TokenKind::KwReturn, "'return NAME'", "block '" + quoteForDiagnostic(name.name) + "'", open, body))
+    return nullptr;
   consume(); // 'return'
   if (!tok.is(TokenKind::Identifier)) {
     reportExpected("expected the name of the tensor block '" + quoteForDiagnostic(name.name) + "' returns");
@@ -492,18 +502,8 @@ ast::StmtPtr Parser::parseDecoder() {
   ast::Location open = tok.loc;
   consume();
   std::vector<ast::StmtPtr> body;
-  while (!tok.is(TokenKind::KwEmit)) {
-    if (tok.is(TokenKind::Eof) || tok.is(TokenKind::RBrace)) {
-      report(tok.loc.loc, SMRange(), "expected 'emit NAME, ...' at the end of " + quoted,
-             Note{open.loc, quoted + " opened here"});
-      consumeIf(TokenKind::RBrace);
-      return nullptr;
-    }
-    if (ast::StmtPtr stmt = parseStatement())
-      body.push_back(std::move(stmt));
-    else
-      skipToStatementStart();
-  }
+  if (!parseBody(TokenKind::KwEmit, "'emit NAME, ...'", quoted, open, body))
+    return nullptr;
   consume(); // 'emit'
   std::vector<ast::Name> emits;
   do {

@@ -52,6 +52,9 @@ public:
   std::vector<Shape> shapes;
   std::vector<halide_buffer_t *> buffers; // what kernels read: a value's own tensor, or one it aliases
   std::vector<Tensor> temps;              // the tensors of computed values
+
+private:
+  std::vector<void *> argv; // a kernel call's arguments, reused from call to call
 };
 
 /// Runs decoder `d` to its end: sizes and fills its STEP values, loops over its step kernels, and leaves its

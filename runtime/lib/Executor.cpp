@@ -376,17 +376,11 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
       if (Status s = allocate(kernel.args[a], shapes[kernel.args[a]]); !s)
         return makeError("kernel '", kernel.name, "': ", s.message());
     }
-  void *args[64];
-  std::vector<void *> many;
-  void **argv = args;
-  if (kernel.num_args > 64) {
-    many.resize(kernel.num_args);
-    argv = many.data();
-  }
+  argv.clear();
   for (int32_t a = 0; a < kernel.num_args; ++a)
-    argv[a] = buffers[kernel.args[a]];
+    argv.push_back(buffers[kernel.args[a]]);
   session.takeError();
-  if (int rc = kernel.entry(argv); rc != 0) {
+  if (int rc = kernel.entry(argv.data()); rc != 0) {
     std::string text = session.takeError();
     return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ", rc,
                      ")");
@@ -448,10 +442,13 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
     }
   }
 
+  std::vector<std::vector<int32_t>> reads(spec.num_steps);
   std::vector<int32_t> lastUse(n, -1);
-  for (int32_t s = 0; s < spec.num_steps; ++s)
-    for (int32_t v : stepReads(spec, spec.steps[s]))
+  for (int32_t s = 0; s < spec.num_steps; ++s) {
+    reads[s] = stepReads(spec, spec.steps[s]);
+    for (int32_t v : reads[s])
       lastUse[v] = s;
+  }
   std::vector<int> outputUses(n, 0);
   for (int32_t o = 0; o < spec.num_outputs; ++o)
     ++outputUses[spec.outputs[o].value];
@@ -462,7 +459,7 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
                               : runDecoder(ex, spec.decoders[-1 - step]);
     if (!status)
       return status.takeError();
-    for (int32_t v : stepReads(spec, step))
+    for (int32_t v : reads[s])
       if (spec.values[v].role == ATTN_ROLE_TEMP || spec.values[v].role == ATTN_ROLE_STEP)
         if (lastUse[v] == s && !outputUses[v] && ex.buffers[v])
           ex.release(v);

@@ -351,10 +351,10 @@ def check_float32_agrees(module, decode, src, src_len, tokens):
     assert torch.equal(single, tokens), "decoding is not robust to float32 rounding; pick another seed"
 
 
-def seq2seq_example(model_name, module, decode, outputs, name, seed, batch, length, stop_bias):
+def seq2seq_example(model_name, module, decode, outputs, name, seed, batch, length):
     """An example encoder-decoder against its reference (test/Numeric/reference_models.py)."""
     c = Case(model_name, name, seed)
-    model = seq2seq_model(module, c, logit_scale=3.0, stop_bias=stop_bias)
+    model = seq2seq_model(module, c, logit_scale=3.0, stop_bias=0.0)
     src, src_len = seq2seq_inputs(c, batch, length, 30)
     with torch.no_grad():
         tokens, weights = decode(model, src, src_len)
@@ -372,12 +372,12 @@ def decoders(name, seed, batch, length, steps):
     tgt = torch.randint(0, 9, (batch, steps), generator=c.gen, dtype=torch.int32)
     c.inputs["tgt"] = tgt
     R = reference_models
+    beam_search = lambda m, s, l: R.beam_search(m, s, l, width=3, max_len=7, length_penalty=0.5)
     with torch.no_grad():
         logits, weights = R.teacher(model, src, src_len, tgt)
         greedy = R.greedy(model, src, src_len, max_len=7)
-        beam = R.beam_search(model, src, src_len, width=3, max_len=7, length_penalty=0.5)
-        check_float32_agrees(model, lambda m, s, l: R.beam_search(m, s, l, width=3, max_len=7, length_penalty=0.5),
-                             src, src_len, beam[0])
+        beam = beam_search(model, src, src_len)
+        check_float32_agrees(model, beam_search, src, src_len, beam[0])
     for key, t in [("logits", logits), ("weights", weights), ("greedy_tokens", greedy[0]),
                    ("greedy_weights", greedy[1]), ("beam_tokens", beam[0]), ("beam_weights", beam[1])]:
         c.output(key, t)
@@ -415,7 +415,7 @@ if __name__ == "__main__":
     luong = lambda m, s, l: R.greedy(m, s, l, max_len=30)
     for name, seed, batch, length in [("b1_s5", 26, 1, 5), ("b7_s9", 27, 7, 9)]:
         seq2seq_example("seq2seq_bahdanau", R.Seq2SeqBahdanau(), bahdanau, ("phonemes", "attention"), name, seed,
-                        batch, length, stop_bias=0.0)
+                        batch, length)
         seq2seq_example("seq2seq_luong", R.Seq2SeqLuong(), luong, ("tokens", "attention"), name, seed + 10, batch,
-                        length, stop_bias=0.0)
+                        length)
     print("goldens written to", GOLDENS)
