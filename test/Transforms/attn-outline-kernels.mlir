@@ -38,3 +38,38 @@ func.func @residual(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %y = attn.add %d, %x : tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// Reindexing ops join their neighbours: an embedding and a concat read only by one cell move into its
+// kernel (last first, so the chain folds in), a squeeze read by two kernels joins the kernel that produces
+// its operand (which then yields the squeezed tensor), and an expand_dims whose reader is not a kernel gets a kernel of its own.
+// CHECK-LABEL: func.func @reindexing
+func.func @reindexing(%ids: tensor<?xi32>, %h: tensor<?x4xf32>, %x: tensor<?x1x4xf32>)
+    -> (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x1x4xf32>) {
+  %t = attn.param "table" : tensor<10x4xf32>
+  %w = attn.param "w" : tensor<4x4xf32>
+  %wc = attn.param "wc" : tensor<12x8xf32>
+  %b = attn.param "b" : tensor<12xf32>
+  %u = attn.param "u" : tensor<12x4xf32>
+  // CHECK: %[[D:.+]] = attn.kernel "dense"(%{{.+}}, %{{.+}}) : (tensor<?x1x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  // CHECK-NEXT: ^bb0
+  // CHECK-NEXT: attn.dense
+  // CHECK-NEXT: attn.squeeze
+  // CHECK-NEXT: attn.yield
+  %d = attn.dense %x, %w : (tensor<?x1x4xf32>, tensor<4x4xf32>) -> tensor<?x1x4xf32>
+  %s = attn.squeeze %d {axis = 1 : i64} : (tensor<?x1x4xf32>) -> tensor<?x4xf32>
+  // CHECK: attn.kernel "gru_cell"(%{{.+}}, %{{.+}}, %[[D]], %{{.+}}
+  // CHECK-NEXT: ^bb0
+  // CHECK-NEXT: attn.embedding
+  // CHECK-NEXT: attn.concat
+  // CHECK-NEXT: attn.gru_cell
+  // CHECK-NEXT: attn.yield
+  %e = attn.embedding %ids, %t : (tensor<?xi32>, tensor<10x4xf32>) -> tensor<?x4xf32>
+  %c = attn.concat %e, %s : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  %g = attn.gru_cell %c, %h, %wc, %b, %u, %b : (tensor<?x8xf32>, tensor<?x4xf32>, tensor<12x8xf32>, tensor<12xf32>, tensor<12x4xf32>, tensor<12xf32>) -> tensor<?x4xf32>
+  // CHECK: attn.kernel "relu"(%[[D]])
+  %r = attn.relu %s : tensor<?x4xf32>
+  // CHECK: %[[X:.+]] = attn.kernel "expand_dims"
+  %x2 = attn.expand_dims %h {axis = 1 : i64} : (tensor<?x4xf32>) -> tensor<?x1x4xf32>
+  // CHECK: return %{{.+}}, %{{.+}}, %[[X]]
+  return %g, %r, %x2 : tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x1x4xf32>
+}

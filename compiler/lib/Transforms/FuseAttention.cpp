@@ -1,4 +1,5 @@
-// attn-fuse-attention: one kernel per score → masked_softmax → weighted_sum chain.
+// attn-fuse-attention: one kernel per score → masked_softmax → weighted_sum chain, with the projection of a
+// single query row and the probabilities when something outside reads them.
 #include "attn/Dialect/AttnOps.h"
 #include "attn/Transforms/KernelFormation.h"
 #include "attn/Transforms/Passes.h"
@@ -13,25 +14,44 @@ using namespace mlir::attn;
 
 namespace {
 
+/// The dense layer that projects the query of `score` when it is the projection's only reader and the
+/// query is one row per batch (a decoder step): that projection costs less than a kernel launch, so it
+/// runs inside the attention kernel.
+DenseOp queryProjection(Operation *score) {
+  Value query = score->getOperand(0);
+  auto dense = query.getDefiningOp<DenseOp>();
+  if (!dense || !query.hasOneUse() || dense->getBlock() != score->getBlock())
+    return nullptr;
+  auto type = cast<RankedTensorType>(query.getType());
+  return type.getRank() == 3 && type.getDimSize(1) == 1 ? dense : nullptr;
+}
+
 struct AttnFuseAttentionPass : mlir::attn::impl::AttnFuseAttentionBase<AttnFuseAttentionPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    SmallVector<SmallVector<Operation *, 3>> chains;
+    SmallVector<SmallVector<Operation *, 4>> chains;
     func.walk([&](WeightedSumOp sum) {
       if (isa<KernelOp>(sum->getParentOp()))
         return;
       auto softmax = sum.getWeights().getDefiningOp<MaskedSoftmaxOp>();
-      if (!softmax || !softmax->hasOneUse() || softmax->getBlock() != sum->getBlock())
+      if (!softmax || softmax->getBlock() != sum->getBlock())
+        return;
+      // The kernel takes the place of the weighted sum, so other readers of the probabilities must follow it.
+      if (llvm::any_of(softmax->getUsers(), [&](Operation *user) { return user->isBeforeInBlock(sum); }))
         return;
       Operation *score = softmax.getScores().getDefiningOp();
       if (!isa_and_nonnull<ScoreOp, AdditiveScoreOp>(score) || !score->hasOneUse() ||
           score->getBlock() != sum->getBlock())
         return;
-      chains.push_back({score, softmax, sum});
+      SmallVector<Operation *, 4> chain;
+      if (DenseOp projection = queryProjection(score))
+        chain.push_back(projection);
+      chain.append({score, softmax, sum});
+      chains.push_back(std::move(chain));
     });
     KernelNamer namer(func);
     for (auto &chain : chains)
-      formKernel(chain, namer.name("attention", chain.front()));
+      formKernel(chain, namer.name("attention", chain[chain.size() - 3]));
   }
 };
 

@@ -68,3 +68,25 @@ KernelOp mlir::attn::formKernel(ArrayRef<Operation *> ops, StringRef name) {
     op->erase();
   return kernel;
 }
+
+KernelOp mlir::attn::mergeIntoKernel(KernelOp kernel, Operation *op) {
+  bool producer = op->isBeforeInBlock(kernel);
+  if (!producer)
+    op->moveAfter(kernel);
+  OpBuilder builder(kernel);
+  IRMapping mapping;
+  Block &body = kernel.getBody().front();
+  mapping.map(body.getArguments(), kernel.getInputs());
+  SmallVector<Operation *> ops;
+  if (producer)
+    ops.push_back(op);
+  for (Operation &inner : body.without_terminator())
+    ops.push_back(builder.clone(inner, mapping));
+  if (!producer)
+    ops.push_back(op);
+  for (auto [result, yielded] : llvm::zip(kernel.getResults(), body.getTerminator()->getOperands()))
+    result.replaceAllUsesWith(mapping.lookup(yielded));
+  std::string name = kernel.getName().str();
+  kernel.erase();
+  return formKernel(ops, name);
+}

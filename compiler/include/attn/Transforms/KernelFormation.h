@@ -24,6 +24,15 @@ private:
 /// it becomes a kernel result, in order.
 KernelOp formKernel(ArrayRef<Operation *> ops, StringRef name);
 
+/// Ops that only move or select elements: the lowering inlines them into whatever reads them, so they
+/// cost nothing inside a kernel and a whole kernel launch outside one.
+inline bool isReindexing(Operation *op) { return op->hasTrait<Reindexing>(); }
+
+/// Rebuilds `kernel` with `op` inside it, under the same name. `op` either precedes the kernel and only
+/// the kernel reads it (a producer), or its single operand is a result of the kernel (a consumer; it moves
+/// to just after the kernel).
+KernelOp mergeIntoKernel(KernelOp kernel, Operation *op);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TRANSFORMS_KERNELFORMATION_H

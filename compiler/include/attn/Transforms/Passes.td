@@ -42,9 +42,11 @@ def AttnHoistStepInvariants : Pass<"attn-hoist-step-invariants", "func::FuncOp">
 def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
   let summary = "Fuse score, masked softmax and weighted sum into one attention kernel";
   let description = [{
-    Finds each chain (additive_)score → masked_softmax → weighted_sum whose intermediates have no other users and
-    moves it into one `attn.kernel`, so the scores and probabilities never leave the kernel: the lowering
-    computes them one query row at a time.
+    Finds each chain (additive_)score → masked_softmax → weighted_sum whose scores have no other users and
+    moves it into one `attn.kernel`. When nothing else reads the probabilities they never leave the
+    kernel: the lowering computes them one query row at a time. When something does (a decoder that emits
+    its attention weights), the kernel yields them as a second result. A dense projection of a single
+    query row (a decoder step's query) read only by the scores joins the kernel as well.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
@@ -54,8 +56,12 @@ def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
   let description = [{
     Every attn computing op outside a kernel becomes a kernel of its own; a chain of elementwise ops
     (relu, tanh, sigmoid, gelu, add, sub, mul) that is the only user of its producer joins the producer's
-    kernel, so a dense layer, its activation and a residual addition are one pass over memory. Afterwards a function holds only parameters,
-    kernels and its return.
+    kernel, so a dense layer, its activation and a residual addition are one pass over memory. Then
+    reindexing ops (embedding, concat, expand_dims, squeeze, flatten), which only move elements, join a
+    neighbouring kernel instead of costing a launch and a copy: the only kernel that reads one takes it in
+    (the lowering inlines it into the reads), else a one-operand op joins the kernel that produces its
+    operand as an extra result. A reindexing op that neither rule places gets a kernel of its own.
+    Afterwards a function holds only parameters, kernels and its return, and a decoder step only kernels.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }

@@ -61,7 +61,8 @@ public:
       values[arg] = t;
     }
     for (Operation &op : body.without_terminator()) {
-      out.pattern.push_back(op.getName().stripDialect().str());
+      if (!op.hasTrait<Reindexing>())
+        out.pattern.push_back(op.getName().stripDialect().str());
       FailureOr<HTensor> result = lower(&op);
       if (failed(result))
         return failure();
@@ -624,6 +625,7 @@ private:
     const HTensor &scores = values[op.getScores()];
     MaskedSoftmaxStages s;
     s.j = Var("j"), s.i = Var("i"), s.h = Var("h"), s.b = Var("b");
+    s.escapes = !op->hasOneUse();
     auto keep = [&](Expr j, Expr i, Expr b) {
       Expr ok = Halide::Internal::const_true();
       if (op.getCausal())

@@ -53,9 +53,11 @@ struct ScoreStages {
   Halide::Var j, i, h, b;
 };
 
+/// `escapes`: something besides the weighted sum reads the probabilities (the kernel yields them).
 struct MaskedSoftmaxStages {
   Halide::Func max, exp, sum, result;
   Halide::Var j, i, h, b;
+  bool escapes = false;
 };
 
 /// `acc` is the reduction; `result` copies it, so that the accumulation can be scheduled per output row.
@@ -68,7 +70,8 @@ struct WeightedSumStages {
 /// Everything one kernel lowers to.
 struct LoweredKernel {
   std::string entry;
-  std::vector<std::string> pattern; // op names in the kernel body, in order
+  std::vector<std::string> pattern; // names of the computing ops in the kernel body, in order; reindexing
+                                   // ops are left out, as they are inlined into their readers
   std::vector<Halide::ImageParam> inputs;
   std::vector<Halide::Func> outputs;
   std::vector<Halide::Func> elementwise;

@@ -15,6 +15,7 @@ namespace {
 
 constexpr TailStrategy Guard = TailStrategy::GuardWithIf;
 
+/// Whether the kernel's computing ops are `head` followed by elementwise ops only.
 bool patternIs(const LoweredKernel &k, std::initializer_list<const char *> head) {
   if (k.pattern.size() < head.size())
     return false;
@@ -76,10 +77,26 @@ void scheduleDense(LoweredKernel &k, int vw) {
   d.acc.update().reorder(accOrder).vectorize(d.n).unroll(d.rows.front());
 }
 
+/// Whether the kernel is an attention chain — (additive_)score, masked_softmax, weighted_sum — possibly
+/// behind a query projection.
+bool isAttention(const LoweredKernel &k) {
+  std::vector<std::string> core = k.pattern;
+  if (!core.empty() && core.front() == "dense")
+    core.erase(core.begin());
+  return core.size() == 3 && (core[0] == "score" || core[0] == "additive_score") &&
+         core[1] == "masked_softmax" && core[2] == "weighted_sum";
+}
+
+bool isOutput(const LoweredKernel &k, const Func &f) {
+  return llvm::any_of(k.outputs, [&](const Func &out) { return out.name() == f.name(); });
+}
+
 /// Fused attention: for each (batch, head) in parallel, the head's keys are transposed once; then for each
 /// query row the scores, their maximum, exponentials and sum are computed for all keys at once (vectorized
 /// over keys, contiguous loads), and the context row is accumulated vectorized over the head's features.
-/// Nothing larger than one row of scores and one head of keys is stored.
+/// Nothing larger than one row of scores and one head of keys is stored, unless the kernel yields the
+/// probabilities: then they are computed row by row first, and the context rows read them. A query
+/// projection in front is computed once; reindexed results are copies of the stored context or weights.
 void scheduleAttention(LoweredKernel &k, int vw) {
   ScoreStages &s = k.score.front();
   MaskedSoftmaxStages &m = k.maskedSoftmax.front();
@@ -89,6 +106,12 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   int lanes = std::min(vw, headSize);
   Var h("h"), d("d"), hb("hb");
 
+  for (DenseStages &projection : k.dense) {
+    projection.weightT.compute_root();
+    scheduleFlat(projection.acc.compute_root(), vw);
+  }
+  if (!isOutput(k, out))
+    out.compute_root();
   out.split(w.c, h, d, headSize).reorder(d, w.i, h, w.b).fuse(h, w.b, hb).parallel(hb).vectorize(d, lanes, Guard);
   // One context row (the head's features) accumulates in registers across all keys.
   Var co("co"), ci("ci");
@@ -96,8 +119,15 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   w.acc.compute_at(out, w.i).vectorize(w.c, lanes, Guard);
   w.acc.update().split(w.c, co, ci, lanes, Guard).reorder(ci, co, rj).vectorize(ci).unroll(co);
 
-  LoopLevel row(out, w.i);
-  LoopLevel headLevel(out, hb);
+  Func rowOwner = out;
+  if (m.escapes) {
+    rowOwner = m.result;
+    if (!isOutput(k, rowOwner))
+      rowOwner.compute_root();
+    rowOwner.reorder(m.j, m.i, m.h, m.b).fuse(m.h, m.b, hb).parallel(hb).vectorize(m.j, vw, Guard);
+  }
+  LoopLevel row(rowOwner, m.escapes ? m.i : w.i);
+  LoopLevel headLevel(rowOwner, hb);
   if (s.keysT.defined())
     s.keysT.compute_at(headLevel).vectorize(s.j, vw, Guard);
   s.dot.compute_at(row).vectorize(s.j, vw, Guard);
@@ -105,7 +135,12 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   m.max.compute_at(row);
   m.exp.compute_at(row).vectorize(m.j, vw, Guard);
   m.sum.compute_at(row);
-  m.result.compute_at(row).vectorize(m.j, vw, Guard);
+  if (!m.escapes)
+    m.result.compute_at(row).vectorize(m.j, vw, Guard);
+
+  for (Func f : k.outputs)
+    if (f.name() != out.name() && f.name() != m.result.name())
+      scheduleFlat(f, vw);
 }
 
 /// Row reductions (softmax, layer norm): the output is vectorized along the row and parallel across rows;
@@ -173,9 +208,7 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Ta
   int vw = target.natural_vector_size<float>();
   if (patternIs(k, {"dense"}))
     scheduleDense(k, vw);
-  else if ((patternIs(k, {"score", "masked_softmax", "weighted_sum"}) ||
-            patternIs(k, {"additive_score", "masked_softmax", "weighted_sum"})) &&
-           k.pattern.size() == 3)
+  else if (isAttention(k))
     scheduleAttention(k, vw);
   else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
     scheduleSoftmax(k, vw);

@@ -9,6 +9,12 @@
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+namespace mlir::attn {
+/// Marks ops that only move or select elements (see Attn_Reindexing in AttnOps.td).
+template <typename ConcreteType>
+class Reindexing : public OpTrait::TraitBase<ConcreteType, Reindexing> {};
+} // namespace mlir::attn
+
 #define GET_OP_CLASSES
 #include "attn/Dialect/AttnOps.h.inc"
 

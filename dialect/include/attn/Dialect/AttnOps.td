@@ -18,6 +18,12 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 def Attn_F32Tensor : RankedTensorOf<[F32]>;
 def Attn_I32Tensor : RankedTensorOf<[I32]>;
 
+// An op that only moves or selects elements: lookups, concatenation, unit dimensions added or removed,
+// flattening. Fusion inlines such ops into the kernels that read (or produce) them.
+def Attn_Reindexing : NativeOpTrait<"Reindexing"> {
+  let cppNamespace = "::mlir::attn";
+}
+
 // A computing op: pure, one f32 result, shape given by ShapedOpInterface, verifier in C++.
 class Attn_ComputeOp<string mnemonic, list<Trait> traits = []>
     : Attn_Op<mnemonic, !listconcat(traits, [Pure, DeclareOpInterfaceMethods<Attn_ShapedOpInterface>])> {
@@ -64,7 +70,7 @@ def Attn_DenseOp : Attn_ComputeOp<"dense"> {
   }];
 }
 
-def Attn_EmbeddingOp : Attn_ComputeOp<"embedding"> {
+def Attn_EmbeddingOp : Attn_ComputeOp<"embedding", [Attn_Reindexing]> {
   let summary = "looks up token ids in an embedding table";
   let description = [{
     For token ids [d1, ..., dn] (i32) and a table [V, E], the result is [d1, ..., dn, E]: row `id` of the
@@ -79,7 +85,7 @@ def Attn_EmbeddingOp : Attn_ComputeOp<"embedding"> {
   let assemblyFormat = "$tokens `,` $table attr-dict `:` functional-type(operands, results)";
 }
 
-def Attn_ConcatOp : Attn_ComputeOp<"concat"> {
+def Attn_ConcatOp : Attn_ComputeOp<"concat", [Attn_Reindexing]> {
   let summary = "joins two tensors along their last dimension";
   let description = [{
     [..., A] and [..., B] with the same leading dimensions give [..., A + B]; A and B are static.
@@ -130,7 +136,7 @@ def Attn_SoftmaxOp : Attn_ComputeOp<"softmax", [SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Attn_ExpandDimsOp : Attn_ComputeOp<"expand_dims"> {
+def Attn_ExpandDimsOp : Attn_ComputeOp<"expand_dims", [Attn_Reindexing]> {
   let summary = "inserts a dimension of size 1";
   let description = [{
     ```mlir
@@ -141,7 +147,7 @@ def Attn_ExpandDimsOp : Attn_ComputeOp<"expand_dims"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def Attn_SqueezeOp : Attn_ComputeOp<"squeeze"> {
+def Attn_SqueezeOp : Attn_ComputeOp<"squeeze", [Attn_Reindexing]> {
   let summary = "removes a dimension of size 1";
   let description = [{
     ```mlir
@@ -401,7 +407,7 @@ def Attn_BatchNormOp : Attn_ComputeOp<"batch_norm"> {
   }];
 }
 
-def Attn_FlattenOp : Attn_ComputeOp<"flatten"> {
+def Attn_FlattenOp : Attn_ComputeOp<"flatten", [Attn_Reindexing]> {
   let summary = "collapses all dimensions after the first into one";
   let description = [{
     [B, d1, ..., dn] → [B, d1·...·dn] in row-major order; d1 ... dn are static.
