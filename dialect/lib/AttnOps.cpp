@@ -221,6 +221,84 @@ SmallVector<DimSource> SqueezeOp::getResultDimSources() {
   return dims;
 }
 
+/// The product of a shape's static dimensions and the number of its dynamic ones.
+static std::pair<int64_t, int64_t> staticProductAndDynamicCount(RankedTensorType type) {
+  int64_t product = 1, dynamic = 0;
+  for (int64_t d : type.getShape())
+    ShapedType::isDynamic(d) ? ++dynamic : product *= d;
+  return {product, dynamic};
+}
+
+LogicalResult ReshapeOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType()), out = cast<RankedTensorType>(getType());
+  auto [inProduct, inDynamic] = staticProductAndDynamicCount(in);
+  auto [outProduct, outDynamic] = staticProductAndDynamicCount(out);
+  if (inDynamic != outDynamic || inProduct != outProduct)
+    return emitOpError() << "expects a result with the input's dynamic dimensions and as many elements, found "
+                         << shapeString(in) << " (" << inDynamic << " dynamic, static product " << inProduct
+                         << ") reshaped to " << shapeString(out) << " (" << outDynamic
+                         << " dynamic, static product " << outProduct << ")";
+  return success();
+}
+
+SmallVector<DimSource> ReshapeOp::getResultDimSources() {
+  auto in = cast<RankedTensorType>(getInput().getType()), out = cast<RankedTensorType>(getType());
+  SmallVector<DimSource> dims;
+  unsigned next = 0;
+  for (int64_t d : out.getShape()) {
+    if (!ShapedType::isDynamic(d)) {
+      dims.push_back(DimSource::constant(d));
+      continue;
+    }
+    while (next < in.getRank() && !in.isDynamicDim(next))
+      ++next;
+    // Past the input's dynamic dimensions the verifier reports the mismatch; the size stays unknown.
+    dims.push_back(next < in.getRank() ? DimSource::of(0, next++) : DimSource::constant(ShapedType::kDynamic));
+  }
+  return dims;
+}
+
+LogicalResult TransposeOp::verify() {
+  ArrayRef<int64_t> perm = getPermutation();
+  int64_t rank = rankOf(getInput());
+  SmallVector<bool> seen(rank, false);
+  bool valid = static_cast<int64_t>(perm.size()) == rank;
+  for (int64_t p : perm)
+    valid = valid && p >= 0 && p < rank && !std::exchange(seen[p], true);
+  if (!valid) {
+    InFlightDiagnostic diag = emitOpError() << "expects a permutation of 0.." << rank - 1 << ", found [";
+    llvm::interleaveComma(perm, diag);
+    return diag << "]";
+  }
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> TransposeOp::getResultDimSources() {
+  SmallVector<DimSource> dims;
+  for (int64_t p : getPermutation())
+    dims.push_back(DimSource::of(0, p));
+  return dims;
+}
+
+LogicalResult SliceOp::verify() {
+  int64_t axis = getAxis(), rank = rankOf(getInput());
+  if (axis < 0 || axis >= rank)
+    return emitOpError() << "expects an axis in [0, " << rank - 1 << "], found " << axis;
+  int64_t extent = dimOf(getInput(), axis);
+  if (ShapedType::isDynamic(extent))
+    return emitOpError() << "expects a static dimension " << axis << ", found " << shapeString(getInput().getType());
+  if (getStart() < 0 || getSize() < 1 || getStart() + getSize() > extent)
+    return emitOpError() << "expects 0 <= start, 1 <= size and start + size <= " << extent << ", found start "
+                         << getStart() << " and size " << getSize();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> SliceOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getInput());
+  dims[getAxis()] = DimSource::constant(getSize());
+  return dims;
+}
+
 LogicalResult LogSoftmaxOp::verify() {
   if (rankOf(getInput()) < 1)
     return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";

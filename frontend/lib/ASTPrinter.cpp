@@ -100,6 +100,11 @@ private:
         }
       }
       return;
+    } else if (const auto *list = llvm::dyn_cast<ast::ListExpr>(&expr)) {
+      out << "List " << at(expr.getLoc()) << "\n";
+      for (const ast::ExprPtr &element : list->getElements())
+        print(*element, indent + 1);
+      return;
     } else if (const auto *binary = llvm::dyn_cast<ast::BinaryExpr>(&expr)) {
       out << "Binary " << binary->getOp() << " " << at(expr.getLoc()) << "\n";
       print(binary->getLHS(), indent + 1);

@@ -13,6 +13,7 @@
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
 
@@ -64,7 +65,7 @@ struct Number {
 };
 
 /// The kinds of argument a layer takes.
-enum class ArgKind { Tensor, Int, Float, Bool, String };
+enum class ArgKind { Tensor, Int, Float, Bool, String, List };
 
 struct ParamSpec {
   const char *name;
@@ -85,6 +86,11 @@ const std::vector<LayerSpec> &layers() {
       {"embed", {{"tokens", ArgKind::Tensor, true}, {"vocab", ArgKind::Int, true}, {"dim", ArgKind::Int, true}},
        "embed(tokens, vocab, dim)"},
       {"concat", {{"a", ArgKind::Tensor, true}, {"b", ArgKind::Tensor, true}}, "concat(a, b)"},
+      {"reshape", {{"x", ArgKind::Tensor, true}, {"shape", ArgKind::List, true}}, "reshape(x, [d1, d2, ...])"},
+      {"transpose", {{"x", ArgKind::Tensor, true}, {"a", ArgKind::Int, true}, {"b", ArgKind::Int, true}},
+       "transpose(x, a, b)"},
+      {"split", {{"x", ArgKind::Tensor, true}, {"parts", ArgKind::Int, true}, {"axis", ArgKind::Int, false}},
+       "a, b, ... = split(x, parts, axis = -1)"},
       {"lstm",
        {{"x", ArgKind::Tensor, true},
         {"hidden", ArgKind::Int, true},
@@ -373,11 +379,12 @@ private:
   /// The right-hand side of `a, b = ...`: a layer with that many results.
   std::optional<std::vector<Tensor>> genResults(const Expr &e, size_t count) {
     auto *call = llvm::dyn_cast<CallExpr>(&e);
-    static const llvm::StringSet<> multi = {"dot_attention", "additive_attention", "lstm_cell", "greedy",
+    static const llvm::StringSet<> multi = {"dot_attention", "additive_attention", "lstm_cell", "split", "greedy",
                                             "beam_search", "teacher"};
     if (!call || !multi.contains(call->getCallee())) {
-      error(e.getLoc()) << "only dot_attention and additive_attention (context, weights), lstm_cell (h, c) and "
-                        << "decoding (greedy, beam_search, teacher) give several results; this expression gives one";
+      error(e.getLoc()) << "only dot_attention and additive_attention (context, weights), lstm_cell (h, c), split "
+                        << "(its parts) and decoding (greedy, beam_search, teacher) give several results; this "
+                        << "expression gives one";
       return std::nullopt;
     }
     StringRef callee = call->getCallee();
@@ -1268,6 +1275,159 @@ private:
     return finish(op, *a);
   }
 
+  /// reshape(x, [d...]): the same elements in row-major order. Each d is a symbolic dimension, a positive
+  /// constant, or -1 (at most once) for the constant that makes the element counts agree; the symbolic
+  /// dimensions must be the input's, in the same order.
+  std::optional<Tensor> genReshape(const CallExpr &call, const BoundArgs &args) {
+    const Expr &xe = *args.get("x"), &se = *args.get("shape");
+    std::optional<Tensor> x = genTensor(xe, false, "'x'");
+    auto *list = llvm::dyn_cast<ListExpr>(&se);
+    if (!list) {
+      error(se.getLoc()) << "reshape expects the new shape as a list such as [B, S, 4, 16]";
+      return std::nullopt;
+    }
+    if (!x || !expectF32(*x, xe, "reshape", "x"))
+      return std::nullopt;
+    SymShape shape;
+    const Expr *inferred = nullptr;
+    bool ok = true;
+    for (const ExprPtr &element : list->getElements()) {
+      if (isMinusOne(*element)) {
+        if (inferred) {
+          error(element->getLoc()) << "reshape infers at most one dimension (-1); the first is at "
+                                   << inferred->getLoc().line << ":" << inferred->getLoc().col;
+          ok = false;
+        }
+        inferred = element.get();
+        shape.push_back({-1, ""});
+        continue;
+      }
+      std::optional<SymDim> d = evalDim(*element);
+      ok &= d.has_value();
+      if (d)
+        shape.push_back(*d);
+    }
+    if (!ok)
+      return std::nullopt;
+    auto symbols = [](const SymShape &s) {
+      std::vector<std::string> names;
+      for (const SymDim &d : s)
+        if (!d.symbol.empty())
+          names.push_back(d.symbol);
+      return names;
+    };
+    auto staticProduct = [](const SymShape &s) {
+      int64_t product = 1;
+      for (const SymDim &d : s)
+        if (d.symbol.empty() && d.size > 0)
+          product *= d.size;
+      return product;
+    };
+    if (symbols(shape) != symbols(x->shape)) {
+      error(se.getLoc()) << "reshape keeps the symbolic dimensions of its input in order ("
+                         << llvm::join(symbols(x->shape), ", ") << "), found " << str(shape);
+      return std::nullopt;
+    }
+    int64_t have = staticProduct(x->shape), want = staticProduct(shape);
+    if (inferred) {
+      if (have % want != 0) {
+        error(inferred->getLoc()) << "reshape cannot infer -1: " << have << " elements per "
+                                  << (symbols(shape).empty() ? "tensor" : "symbolic index") << " do not divide by "
+                                  << want;
+        return std::nullopt;
+      }
+      for (SymDim &d : shape)
+        if (d.symbol.empty() && d.size == -1)
+          d.size = have / want;
+    } else if (have != want) {
+      error(se.getLoc()) << "reshape must keep the number of elements: " << str(x->shape) << " has " << have
+                         << " per symbolic index, " << str(shape) << " has " << want;
+      return std::nullopt;
+    }
+    auto op = mlir::attn::ReshapeOp::create(builder, opLoc(call), irType(shape), x->value);
+    return Tensor{op.getResult(), shape};
+  }
+
+  /// Whether `e` is written `-1`.
+  static bool isMinusOne(const Expr &e) {
+    auto *b = llvm::dyn_cast<BinaryExpr>(&e);
+    auto number = [](const Expr &x, double v) {
+      auto *n = llvm::dyn_cast<NumberExpr>(&x);
+      return n && n->isInteger() && n->getValue() == v;
+    };
+    return b && b->getOp() == '-' && number(b->getLHS(), 0) && number(b->getRHS(), 1);
+  }
+
+  /// A dimension index in [-rank, rank), negative counting from the end.
+  std::optional<int64_t> axisArg(const CallExpr &call, const BoundArgs &args, StringRef name, int64_t fallback,
+                                 size_t rank) {
+    const Expr *e = args.get(name);
+    std::optional<int64_t> axis = e ? evalInt(*e, "'" + name.str() + "'") : fallback;
+    if (!axis)
+      return std::nullopt;
+    int64_t r = static_cast<int64_t>(rank);
+    if (*axis < -r || *axis >= r) {
+      error(e ? e->getLoc() : call.getLoc()) << "expected '" << name << "' in [" << -r << ", " << r - 1
+                                          << "] for a tensor of rank " << r << ", found " << *axis;
+      return std::nullopt;
+    }
+    return *axis < 0 ? *axis + r : *axis;
+  }
+
+  /// transpose(x, a, b): swaps dimensions a and b.
+  std::optional<Tensor> genTranspose(const CallExpr &call, const BoundArgs &args) {
+    const Expr &xe = *args.get("x");
+    std::optional<Tensor> x = genTensor(xe, false, "'x'");
+    if (!x || !expectF32(*x, xe, "transpose", "x"))
+      return std::nullopt;
+    std::optional<int64_t> a = axisArg(call, args, "a", 0, x->shape.size()),
+                           b = axisArg(call, args, "b", 0, x->shape.size());
+    if (!a || !b)
+      return std::nullopt;
+    llvm::SmallVector<int64_t> perm;
+    for (int64_t i = 0; i < static_cast<int64_t>(x->shape.size()); ++i)
+      perm.push_back(i == *a ? *b : i == *b ? *a : i);
+    SymShape shape = x->shape;
+    std::swap(shape[*a], shape[*b]);
+    auto op = mlir::attn::TransposeOp::create(builder, opLoc(call), irType(shape), x->value,
+                                              builder.getDenseI64ArrayAttr(perm));
+    return Tensor{op.getResult(), shape};
+  }
+
+  /// a, b, ... = split(x, parts, axis = -1): equal parts of a constant dimension, one slice each.
+  std::optional<Tensor> genSplit(const CallExpr &call, const BoundArgs &args, bool topLevel) {
+    const Expr &xe = *args.get("x");
+    std::optional<Tensor> x = genTensor(xe, false, "'x'");
+    std::optional<int64_t> parts = intArg(args, "parts", 1, 1);
+    if (!x || !parts || !expectF32(*x, xe, "split", "x"))
+      return std::nullopt;
+    std::optional<int64_t> axis = axisArg(call, args, "axis", -1, x->shape.size());
+    if (!axis)
+      return std::nullopt;
+    if (!topLevel || wantedResults != static_cast<size_t>(*parts)) {
+      error(call.getLoc()) << "split into " << *parts << " parts gives " << *parts << " results; assign them to "
+                           << *parts << " names, as in a, b = split(x, 2)";
+      return std::nullopt;
+    }
+    const SymDim &dim = x->shape[*axis];
+    if (!dim.symbol.empty() || dim.size % *parts != 0) {
+      error(xe.getLoc()) << "split needs a constant dimension " << *axis << " divisible by " << *parts
+                         << ", found " << str(x->shape);
+      return std::nullopt;
+    }
+    int64_t size = dim.size / *parts;
+    SymShape shape = x->shape;
+    shape[*axis] = SymDim{size, ""};
+    lastResults.clear();
+    for (int64_t p = 0; p < *parts; ++p) {
+      auto op = mlir::attn::SliceOp::create(builder, opLoc(call), irType(shape), x->value,
+                                            builder.getI64IntegerAttr(*axis), builder.getI64IntegerAttr(p * size),
+                                            builder.getI64IntegerAttr(size));
+      lastResults.push_back(Tensor{op.getResult(), shape});
+    }
+    return lastResults.front();
+  }
+
   /// Expands a block at a call: its parameters are bound to the arguments, its statements generated in a
   /// scope of their own (dims, constants and blocks stay visible), and every layer in it names its
   /// parameters `<call prefix>.<inner binding>...`, so each call has its own weights.
@@ -1502,6 +1662,12 @@ private:
       return genBatchNorm(call, *args, prefix);
     if (name == "flatten")
       return genFlatten(call, *args);
+    if (name == "reshape")
+      return genReshape(call, *args);
+    if (name == "transpose")
+      return genTranspose(call, *args);
+    if (name == "split")
+      return genSplit(call, *args, topLevel);
     if (name == "channel_attention" || name == "spatial_attention" || name == "self_attention_2d")
       return genFeatureAttention(call, *args, name, prefix);
     return genUnary(call, *args, name);

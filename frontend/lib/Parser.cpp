@@ -114,6 +114,7 @@ private:
   ast::ExprPtr parseUnary(unsigned &depth);
   ast::ExprPtr parsePrimary(unsigned &depth);
   ast::ExprPtr parseCall(unsigned &depth);
+  ast::ExprPtr parseList(unsigned &depth);
   bool checkDepth(unsigned depth, const Token &at);
 
   llvm::SourceMgr &sourceMgr;
@@ -734,6 +735,8 @@ ast::ExprPtr Parser::parsePrimary(unsigned &depth) {
     consume();
     return expr;
   }
+  case TokenKind::LBracket:
+    return parseList(depth);
   case TokenKind::LParen: {
     ast::Location open = tok.loc;
     consume();
@@ -807,6 +810,32 @@ ast::ExprPtr Parser::parseCall(unsigned &depth) {
   consume(); // ')'
   --openDelimiters;
   return std::make_unique<ast::CallExpr>(loc, std::move(callee), std::move(args));
+}
+
+/// `[e, e, ...]`, possibly empty.
+ast::ExprPtr Parser::parseList(unsigned &depth) {
+  ast::Location open = tok.loc;
+  consume(); // '['
+  ++openDelimiters;
+  std::vector<ast::ExprPtr> elements;
+  depth = 1;
+  while (!tok.is(TokenKind::RBracket)) {
+    unsigned elementDepth;
+    ast::ExprPtr element = parseExpr(elementDepth);
+    if (!element)
+      return nullptr;
+    depth = std::max(depth, elementDepth + 1);
+    elements.push_back(std::move(element));
+    if (consumeIf(TokenKind::Comma))
+      continue;
+    if (!tok.is(TokenKind::RBracket)) {
+      reportUnclosed("expected ',' or ']' after a list element", open);
+      return nullptr;
+    }
+  }
+  consume(); // ']'
+  --openDelimiters;
+  return std::make_unique<ast::ListExpr>(open, std::move(elements));
 }
 
 //===----------------------------------------------------------------------===//

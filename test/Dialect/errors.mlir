@@ -645,3 +645,51 @@ func.func @zeros_dim(%x: tensor<?x3xf32>) {
   %z = attn.zeros %x {dim = 2 : i64} : (tensor<?x3xf32>) -> tensor<?x4xf32>
   return
 }
+
+// -----
+
+func.func @reshape_elements(%x: tensor<?x4x6xf32>) {
+  // expected-error @+1 {{'attn.reshape' op expects a result with the input's dynamic dimensions and as many elements, found [?, 4, 6] (1 dynamic, static product 24) reshaped to [?, 5, 5] (1 dynamic, static product 25)}}
+  %y = attn.reshape %x : (tensor<?x4x6xf32>) -> tensor<?x5x5xf32>
+  return
+}
+
+// -----
+
+func.func @reshape_dynamic(%x: tensor<?x?x6xf32>) {
+  // expected-error @+1 {{'attn.reshape' op expects a result with the input's dynamic dimensions and as many elements, found [?, ?, 6] (2 dynamic, static product 6) reshaped to [?, 6] (1 dynamic, static product 6)}}
+  %y = attn.reshape %x : (tensor<?x?x6xf32>) -> tensor<?x6xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_permutation(%x: tensor<?x4x6xf32>) {
+  // expected-error @+1 {{'attn.transpose' op expects a permutation of 0..2, found [0, 2, 2]}}
+  %y = attn.transpose %x {permutation = array<i64: 0, 2, 2>} : (tensor<?x4x6xf32>) -> tensor<?x6x6xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_result(%x: tensor<?x4x6xf32>) {
+  // expected-error @+1 {{'attn.transpose' op result shape [?, 4, 6] does not match the shape [?, 6, 4] implied by the operands}}
+  %y = attn.transpose %x {permutation = array<i64: 0, 2, 1>} : (tensor<?x4x6xf32>) -> tensor<?x4x6xf32>
+  return
+}
+
+// -----
+
+func.func @slice_range(%x: tensor<?x4x6xf32>) {
+  // expected-error @+1 {{'attn.slice' op expects 0 <= start, 1 <= size and start + size <= 6, found start 4 and size 3}}
+  %y = attn.slice %x {axis = 2 : i64, start = 4 : i64, size = 3 : i64} : (tensor<?x4x6xf32>) -> tensor<?x4x3xf32>
+  return
+}
+
+// -----
+
+func.func @slice_dynamic(%x: tensor<?x?x6xf32>) {
+  // expected-error @+1 {{'attn.slice' op expects a static dimension 1, found [?, ?, 6]}}
+  %y = attn.slice %x {axis = 1 : i64, start = 0 : i64, size = 1 : i64} : (tensor<?x?x6xf32>) -> tensor<?x1x6xf32>
+  return
+}

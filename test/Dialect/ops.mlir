@@ -178,3 +178,14 @@ func.func @decoding(%src: tensor<?x?xi32>, %x: tensor<?x12xf32>, %tgt: tensor<?x
   }
   return %tokens, %logits, %hs : tensor<?x?xi32>, tensor<?x?x8xf32>, tensor<?x?x16xf32>
 }
+
+// CHECK-LABEL: func.func @reindexing
+func.func @reindexing(%x: tensor<?x?x24xf32>) -> (tensor<?x4x?x6xf32>, tensor<?x?x8xf32>) {
+  // CHECK: attn.reshape %{{.+}} : (tensor<?x?x24xf32>) -> tensor<?x?x4x6xf32>
+  %r = attn.reshape %x : (tensor<?x?x24xf32>) -> tensor<?x?x4x6xf32>
+  // CHECK: attn.transpose %{{.+}} {permutation = array<i64: 0, 2, 1, 3>} : (tensor<?x?x4x6xf32>) -> tensor<?x4x?x6xf32>
+  %t = attn.transpose %r {permutation = array<i64: 0, 2, 1, 3>} : (tensor<?x?x4x6xf32>) -> tensor<?x4x?x6xf32>
+  // CHECK: attn.slice %{{.+}} {axis = 2 : i64, size = 8 : i64, start = 16 : i64} : (tensor<?x?x24xf32>) -> tensor<?x?x8xf32>
+  %s = attn.slice %x {axis = 2 : i64, start = 16 : i64, size = 8 : i64} : (tensor<?x?x24xf32>) -> tensor<?x?x8xf32>
+  return %t, %s : tensor<?x4x?x6xf32>, tensor<?x?x8xf32>
+}

@@ -83,7 +83,7 @@ class Case:
             np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(dtype))
         for name, t in self.outputs.items():
             dtype = np.int32 if t.dtype == torch.int32 else np.float32
-            np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(dtype))
+            np.save(os.path.join(self.dir, name + ".npy"), np.ascontiguousarray(t.numpy().astype(dtype)))
 
 
 def attention(q, k, v, heads=1, causal=False, mask=None, scale=None):
@@ -122,6 +122,24 @@ def layers(name, seed, batch, length):
     c.output("p", torch.softmax(c.dense("p.dense0", x, 6), dim=-1))
     c.output("r", c.dense("r", s, 21))
     c.output("sp", torch.softmax(s, dim=-1))
+    c.save()
+
+
+def shapes(name, seed, batch, length):
+    c = Case("shapes", name, seed)
+    x = c.input("x", batch, length, 12)
+    f = c.input("f", batch, 2, 3, 4)
+    heads = c.dense("heads.dense0", x, 24).reshape(batch, length, 4, 6).transpose(1, 2)
+    c.output("heads", heads)
+    c.output("merged", c.dense("merged", heads.transpose(1, 2).reshape(batch, length, -1), 5))
+    for name, part in zip("qkv", x.split(4, dim=-1)):
+        c.output(name, part)
+    c.output("t", f.transpose(-1, 1))
+    c.output("r", f.reshape(batch, -1, 2))
+    lo, hi = f.split(1, dim=1)
+    c.output("lo", lo)
+    c.output("hi", hi)
+    c.output("mixed", torch.relu(lo.reshape(batch, 12) - hi.reshape(batch, 12)))
     c.save()
 
 
@@ -389,6 +407,8 @@ if __name__ == "__main__":
     attention_block("b7_s13", 2, batch=7, length=13)
     layers("b1_s1", 3, batch=1, length=1)
     layers("b6_s9", 4, batch=6, length=9)
+    shapes("b1_s1", 40, batch=1, length=1)
+    shapes("b7_s5", 41, batch=7, length=5)
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
     elementwise("b1_s3", 7, batch=1, length=3)

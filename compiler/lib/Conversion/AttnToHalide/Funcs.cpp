@@ -67,6 +67,8 @@ public:
       if (failed(result))
         return failure();
       values[op.getResult(0)] = *result;
+      if (!op.hasTrait<Reindexing>())
+        out.anchor = result->func;
     }
     for (Value v : body.getTerminator()->getOperands())
       out.outputs.push_back(values[v].func);
@@ -110,6 +112,9 @@ private:
         .Case([&](EmbeddingOp e) { return lowerEmbedding(e); })
         .Case([&](ConcatOp c) { return lowerConcat(c); })
         .Case([&](SqueezeOp e) { return lowerSqueeze(e); })
+        .Case([&](ReshapeOp r) { return lowerReshape(r); })
+        .Case([&](TransposeOp t) { return lowerTranspose(t); })
+        .Case([&](SliceOp s) { return lowerSlice(s); })
         .Case([&](MaskedSoftmaxOp m) { return lowerMaskedSoftmax(m); })
         .Case([&](WeightedSumOp w) { return lowerWeightedSum(w); })
         .Default([&](Operation *other) -> FailureOr<HTensor> {
@@ -617,6 +622,65 @@ private:
     std::vector<Expr> shape = x.shape;
     shape.erase(shape.begin() + axis);
     return HTensor{f, shape};
+  }
+
+  /// The result's extents, outermost first, from the op's dimension sources.
+  std::vector<Expr> resultShape(Operation *op) {
+    std::vector<Expr> shape;
+    for (DimSource d : cast<ShapedOpInterface>(op).getResultDimSources())
+      shape.push_back(d.isConstant() ? Expr(int(d.size)) : values[op->getOperand(d.operand)].extent(d.dim));
+    return shape;
+  }
+
+  /// Row-major reinterpretation. Leading dimensions that the reshape keeps are indexed directly; the rest
+  /// go through their linear index, which the simplifier folds when their extents are static.
+  FailureOr<HTensor> lowerReshape(ReshapeOp op) {
+    const HTensor &x = values[op.getInput()];
+    std::vector<Expr> shape = resultShape(op);
+    SmallVector<DimSource> sources = cast<ShapedOpInterface>(op.getOperation()).getResultDimSources();
+    size_t rank = shape.size(), kept = 0;
+    while (kept < rank && kept < x.rank() && !sources[kept].isConstant() && sources[kept].dim == kept)
+      ++kept;
+    std::vector<Var> vars = makeVars(rank, "e"); // Halide order: vars[0] is tensor dimension rank - 1
+    auto var = [&](size_t dim) { return vars[rank - 1 - dim]; };
+    std::vector<Expr> index(x.rank()); // Halide order
+    for (size_t d = 0; d < kept; ++d)
+      index[x.rank() - 1 - d] = var(d);
+    Expr linear = 0;
+    for (size_t d = kept; d < rank; ++d)
+      linear = linear * shape[d] + var(d);
+    for (size_t d = x.rank(); d-- > kept;) {
+      index[x.rank() - 1 - d] = d == kept ? linear : linear % x.extent(d);
+      linear = linear / x.extent(d);
+    }
+    Func f(name(op, "reshape"));
+    f(vars) = x.func(index);
+    return HTensor{f, shape};
+  }
+
+  /// y[i0, …] = x[j…] with j[permutation[k]] = ik.
+  FailureOr<HTensor> lowerTranspose(TransposeOp op) {
+    const HTensor &x = values[op.getInput()];
+    ArrayRef<int64_t> perm = op.getPermutation();
+    size_t rank = perm.size();
+    std::vector<Var> vars = makeVars(rank, "e");
+    std::vector<Expr> index(rank);
+    for (size_t k = 0; k < rank; ++k)
+      index[rank - 1 - perm[k]] = vars[rank - 1 - k];
+    Func f(name(op, "transpose"));
+    f(vars) = x.func(index);
+    return HTensor{f, resultShape(op)};
+  }
+
+  FailureOr<HTensor> lowerSlice(SliceOp op) {
+    const HTensor &x = values[op.getInput()];
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    std::vector<Expr> index(vars.begin(), vars.end());
+    size_t at = x.rank() - 1 - op.getAxis();
+    index[at] = index[at] + int(op.getStart());
+    Func f(name(op, "slice"));
+    f(vars) = x.func(index);
+    return HTensor{f, resultShape(op)};
   }
 
   /// Softmax over keys j, skipping keys that the padding mask or causality exclude; rows with no key

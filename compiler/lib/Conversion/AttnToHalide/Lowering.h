@@ -74,6 +74,9 @@ struct LoweredKernel {
                                    // ops are left out, as they are inlined into their readers
   std::vector<Halide::ImageParam> inputs;
   std::vector<Halide::Func> outputs;
+  /// The result of the last computing op: what a pattern schedule tiles. Reindexing ops after it (a
+  /// squeeze, a transpose) only copy it; then it is stored and the outputs read it.
+  Halide::Func anchor;
   std::vector<Halide::Func> elementwise;
   /// Reductions of ops without a pattern schedule: computed once each, flat-scheduled.
   std::vector<Halide::Func> reductions;

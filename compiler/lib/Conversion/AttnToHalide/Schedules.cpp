@@ -47,7 +47,7 @@ void scheduleFlat(Func f, int vectorWidth) {
 /// in registers across the whole reduction. Row tiles of all batches are spread over threads.
 void scheduleDense(LoweredKernel &k, int vw) {
   DenseStages &d = k.dense.front();
-  Func out = k.outputs.front();
+  Func out = k.anchor;
   d.weightT.compute_root().vectorize(d.n, vw, Guard).parallel(d.weightT.args()[1]);
   if (d.rows.empty()) {
     out.vectorize(d.n, vw, Guard);
@@ -158,7 +158,7 @@ LoopLevel scheduleRows(Func out, int vw) {
 /// Softmax: per row, the exponentials are stored once and reused by the sum and the division.
 void scheduleSoftmax(LoweredKernel &k, int vw) {
   SoftmaxStages &s = k.softmax.front();
-  LoopLevel row = scheduleRows(k.outputs.front(), vw);
+  LoopLevel row = scheduleRows(k.anchor, vw);
   s.max.compute_at(row);
   s.exp.compute_at(row).vectorize(s.x, vw, Guard);
   s.sum.compute_at(row);
@@ -167,7 +167,7 @@ void scheduleSoftmax(LoweredKernel &k, int vw) {
 /// Layer norm: per row, the mean and then the variance, then the normalized row.
 void scheduleLayerNorm(LoweredKernel &k, int vw) {
   LayerNormStages &s = k.layerNorm.front();
-  LoopLevel row = scheduleRows(k.outputs.front(), vw);
+  LoopLevel row = scheduleRows(k.anchor, vw);
   s.mean.compute_at(row);
   s.variance.compute_at(row);
 }
@@ -206,6 +206,9 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
 
 void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Target &target) {
   int vw = target.natural_vector_size<float>();
+  bool copies = k.anchor.defined() && !isOutput(k, k.anchor); // reindexing ops after the pattern's result
+  if (copies && !isAttention(k))
+    k.anchor.compute_root();
   if (patternIs(k, {"dense"}))
     scheduleDense(k, vw);
   else if (isAttention(k))
@@ -215,5 +218,8 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Ta
   else if (patternIs(k, {"layer_norm"}))
     scheduleLayerNorm(k, vw);
   else
-    scheduleGeneric(k, vw);
+    return scheduleGeneric(k, vw);
+  if (copies && !isAttention(k))
+    for (Func f : k.outputs)
+      scheduleFlat(f, vw);
 }

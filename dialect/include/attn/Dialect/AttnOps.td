@@ -19,7 +19,7 @@ def Attn_F32Tensor : RankedTensorOf<[F32]>;
 def Attn_I32Tensor : RankedTensorOf<[I32]>;
 
 // An op that only moves or selects elements: lookups, concatenation, unit dimensions added or removed,
-// flattening. Fusion inlines such ops into the kernels that read (or produce) them.
+// reshapes, transposes, slices. Fusion inlines such ops into the kernels that read (or produce) them.
 def Attn_Reindexing : NativeOpTrait<"Reindexing"> {
   let cppNamespace = "::mlir::attn";
 }
@@ -155,6 +155,48 @@ def Attn_SqueezeOp : Attn_ComputeOp<"squeeze", [Attn_Reindexing]> {
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, I64Attr:$axis);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_ReshapeOp : Attn_ComputeOp<"reshape", [Attn_Reindexing]> {
+  let summary = "reinterprets the elements in row-major order under a new shape";
+  let description = [{
+    The result holds the input's elements in the same row-major order. Both shapes have the same number of
+    dynamic dimensions, which correspond in order (the i-th `?` of the result is the i-th `?` of the
+    input), and the products of their static dimensions are equal.
+
+    ```mlir
+    %y = attn.reshape %x : (tensor<?x?x64xf32>) -> tensor<?x?x4x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_TransposeOp : Attn_ComputeOp<"transpose", [Attn_Reindexing]> {
+  let summary = "permutes dimensions";
+  let description = [{
+    Result dimension i is input dimension `permutation[i]`: `y[i0, …, in] = x[j…]` with `j[permutation[k]] = ik`.
+
+    ```mlir
+    %y = attn.transpose %x {permutation = array<i64: 0, 2, 1, 3>} : (tensor<?x?x4x16xf32>) -> tensor<?x4x?x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, DenseI64ArrayAttr:$permutation);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_SliceOp : Attn_ComputeOp<"slice", [Attn_Reindexing]> {
+  let summary = "a contiguous range of one static dimension";
+  let description = [{
+    `y = x[..., start : start + size, ...]` along `axis`, whose extent is static. The language's `split`
+    becomes one slice per part.
+
+    ```mlir
+    %k = attn.slice %qkv {axis = 2 : i64, start = 64 : i64, size = 64 : i64} : (tensor<?x?x192xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, I64Attr:$axis, I64Attr:$start, I64Attr:$size);
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 

@@ -25,7 +25,7 @@ struct Location {
 
 class Expr {
 public:
-  enum class Kind { Number, Bool, String, Ident, Call, Binary };
+  enum class Kind { Number, Bool, String, Ident, Call, Binary, List };
   Expr(Kind kind, Location loc) : kind(kind), loc(loc) {}
   virtual ~Expr() = default;
   Kind getKind() const { return kind; }
@@ -102,6 +102,17 @@ public:
 private:
   std::string callee;
   std::vector<Argument> args;
+};
+
+/// A bracketed list of expressions: `[B, S, 4, -1]` (a shape) or `[0, 2, 1]`.
+class ListExpr : public Expr {
+public:
+  ListExpr(Location loc, std::vector<ExprPtr> elements) : Expr(Kind::List, loc), elements(std::move(elements)) {}
+  const std::vector<ExprPtr> &getElements() const { return elements; }
+  static bool classof(const Expr *e) { return e->getKind() == Kind::List; }
+
+private:
+  std::vector<ExprPtr> elements;
 };
 
 /// A binary operation; `op` is one of + - * / (and `neg` is written as 0 - x by the parser).
