@@ -48,6 +48,8 @@ private:
                    << at(input->getName().loc) << "\n";
       for (const ast::ExprPtr &dim : input->getShape())
         print(*dim, indent + 1);
+      if (input->getVocab())
+        printVocab(*input->getVocab(), indent + 1);
     } else if (const auto *assign = llvm::dyn_cast<ast::AssignStmt>(&stmt)) {
       line(indent) << "Assign ";
       for (const ast::Name &target : assign->getTargets())
@@ -74,9 +76,16 @@ private:
       for (const ast::Name &emit : decoder->getEmits())
         line(indent + 1) << "Emit " << emit.name << " " << at(emit.loc) << "\n";
     } else if (const auto *output = llvm::dyn_cast<ast::OutputStmt>(&stmt)) {
-      for (const ast::Name &name : output->getNames())
+      for (auto [name, vocab] : llvm::zip(output->getNames(), output->getVocabs())) {
         line(indent) << "Output " << name.name << " " << at(name.loc) << "\n";
+        if (vocab)
+          printVocab(*vocab, indent + 1);
+      }
     }
+  }
+
+  void printVocab(const ast::VocabRef &vocab, unsigned indent) {
+    line(indent) << "Vocab " << quote(vocab.path) << " " << at(vocab.loc) << "\n";
   }
 
   void print(const ast::Expr &expr, unsigned indent) {

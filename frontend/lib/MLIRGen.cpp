@@ -16,6 +16,8 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 #include <cmath>
 #include <optional>
@@ -189,6 +191,7 @@ public:
 
     for (const StmtPtr &stmt : model.body)
       genStmt(*stmt);
+    checkVocabSizes();
     if (!sawOutput && !failed)
       error(model.name.loc) << "model '" << model.name.name
                             << "' declares no outputs: add 'output NAME' naming the tensors to return";
@@ -200,10 +203,10 @@ public:
     std::vector<mlir::Value> results;
     std::vector<mlir::Attribute> names;
     std::vector<mlir::Type> types;
-    for (const auto &[name, value] : outputs) {
-      results.push_back(value);
-      types.push_back(value.getType());
-      names.push_back(builder.getStringAttr(name));
+    for (const Output &output : outputs) {
+      results.push_back(output.value);
+      types.push_back(output.value.getType());
+      names.push_back(builder.getStringAttr(output.name));
     }
     mlir::func::ReturnOp::create(builder, loc(model.name.loc), results);
     func.setType(builder.getFunctionType(entry->getArgumentTypes(), types));
@@ -211,6 +214,10 @@ public:
     for (auto [i, attrs] : llvm::enumerate(inputAttrs))
       for (auto [k, v] : attrs)
         func.setArgAttr(i, k, v);
+    for (auto [i, output] : llvm::enumerate(outputs))
+      if (output.vocab)
+        func.setResultAttr(i, mlir::attn::AttnDialect::kVocabAttr, output.vocab);
+
     mlir::OwningOpRef<mlir::ModuleOp> owned(module);
     if (mlir::failed(mlir::verify(module)))
       return nullptr;
@@ -342,6 +349,14 @@ private:
     mlir::Value arg = func.getBody().front().addArgument(type, loc(s.getName().loc));
     inputAttrs.push_back({{mlir::attn::AttnDialect::kInputNameAttr, builder.getStringAttr(s.getName().name)},
                           {mlir::attn::AttnDialect::kInputDimsAttr, builder.getArrayAttr(dimAttrs)}});
+    if (s.getVocab()) {
+      if (!isI32)
+        error(s.getVocab()->loc) << "a vocabulary names token ids: input '" << s.getName().name
+                                 << "' is f32, expected i32";
+      else if (std::optional<mlir::ArrayAttr> tokens = readVocab(*s.getVocab()))
+        inputAttrs.back().push_back({mlir::attn::AttnDialect::kVocabAttr, *tokens});
+      inputVocabLocs[func.getBody().front().getNumArguments() - 1] = s.getVocab()->loc;
+    }
     tensors[s.getName().name] = Tensor{arg, shape, isI32, true, s.getName().name};
     inputsInOrder.push_back(tensors[s.getName().name]);
   }
@@ -752,9 +767,73 @@ private:
     return lastResults.front();
   }
 
+  /// An input's vocabulary may not hold more tokens than the embedding that reads the input has rows.
+  void checkVocabSizes() {
+    for (auto [arg, at] : inputVocabLocs) {
+      mlir::Attribute tokens, size, name;
+      for (auto [key, value] : inputAttrs[arg]) {
+        if (key == mlir::attn::AttnDialect::kVocabAttr)
+          tokens = value;
+        else if (key == mlir::attn::AttnDialect::kVocabSizeAttr)
+          size = value;
+        else if (key == mlir::attn::AttnDialect::kInputNameAttr)
+          name = value;
+      }
+      if (!tokens || !size)
+        continue;
+      size_t count = llvm::cast<mlir::ArrayAttr>(tokens).size();
+      int64_t rows = llvm::cast<mlir::IntegerAttr>(size).getInt();
+      if (static_cast<int64_t>(count) > rows)
+        error(at) << "the vocabulary has " << count << " tokens, but the embedding of input '"
+                  << llvm::cast<mlir::StringAttr>(name).str() << "' has " << rows << " rows (ids 0.." << rows - 1
+                  << ")";
+    }
+  }
+
+  /// The tokens of a vocabulary file (one per line, line n for id n; a path relative to the model file's
+  /// directory), or nothing after reporting why not.
+  std::optional<mlir::ArrayAttr> readVocab(const VocabRef &ref) {
+    llvm::SmallString<256> path(ref.path);
+    if (!llvm::sys::path::is_absolute(path)) {
+      path = llvm::sys::path::parent_path(model.file);
+      llvm::sys::path::append(path, ref.path);
+    }
+    auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+    if (!buffer) {
+      error(ref.loc) << "cannot read vocabulary file '" << path << "': " << buffer.getError().message();
+      return std::nullopt;
+    }
+    llvm::SmallVector<llvm::StringRef> lines;
+    llvm::StringRef text = (*buffer)->getBuffer();
+    text.consume_back("\n");
+    text.split(lines, '\n');
+    std::vector<mlir::Attribute> tokens;
+    llvm::StringMap<size_t> seen;
+    for (auto [i, line] : llvm::enumerate(lines)) {
+      line.consume_back("\r");
+      if (line.empty() || line.trim() != line) {
+        error(ref.loc) << "line " << i + 1 << " of vocabulary file '" << path << "' "
+                       << (line.empty() ? "is empty" : "has spaces around its token")
+                       << ": expected one token per line, line n holding the token of id n - 1";
+        return std::nullopt;
+      }
+      if (auto [it, inserted] = seen.try_emplace(line, i + 1); !inserted) {
+        error(ref.loc) << "token '" << line << "' appears twice in vocabulary file '" << path << "', on lines "
+                       << it->second << " and " << i + 1;
+        return std::nullopt;
+      }
+      tokens.push_back(builder.getStringAttr(line));
+    }
+    if (tokens.empty()) {
+      error(ref.loc) << "vocabulary file '" << path << "' is empty";
+      return std::nullopt;
+    }
+    return builder.getArrayAttr(tokens);
+  }
+
   void genOutput(const OutputStmt &s) {
     sawOutput = true;
-    for (const Name &n : s.getNames()) {
+    for (auto [n, vocab] : llvm::zip(s.getNames(), s.getVocabs())) {
       if (poisoned.count(n.name))
         continue;
       auto it = tensors.find(n.name);
@@ -770,11 +849,20 @@ private:
                      << "; outputs must be computed by a layer";
         continue;
       }
-      if (llvm::any_of(outputs, [&](auto &o) { return o.first == n.name; })) {
+      if (llvm::any_of(outputs, [&](const Output &o) { return o.name == n.name; })) {
         error(n.loc) << "'" << n.name << "' is already an output";
         continue;
       }
-      outputs.emplace_back(n.name, it->second.value);
+      mlir::Attribute tokens;
+      if (vocab) {
+        if (!it->second.isI32) {
+          error(vocab->loc) << "a vocabulary names token ids: output '" << n.name << "' is f32, expected i32";
+          continue;
+        }
+        if (std::optional<mlir::ArrayAttr> read = readVocab(*vocab))
+          tokens = *read;
+      }
+      outputs.push_back({n.name, it->second.value, tokens});
     }
   }
 
@@ -1914,7 +2002,13 @@ private:
   llvm::StringMap<Tensor> tensors;
   llvm::StringSet<> poisoned;
   std::vector<std::vector<std::pair<llvm::StringRef, mlir::Attribute>>> inputAttrs;
-  std::vector<std::pair<std::string, mlir::Value>> outputs;
+  struct Output {
+    std::string name;
+    mlir::Value value;
+    mlir::Attribute vocab; // the tokens of a token output, or null
+  };
+  std::vector<Output> outputs;
+  llvm::DenseMap<unsigned, Location> inputVocabLocs; // input argument → its `vocab` clause
   std::string binding;
   llvm::StringMap<unsigned> nestedCounts;
   size_t wantedResults = 1;          // targets of the statement being generated

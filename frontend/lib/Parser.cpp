@@ -104,7 +104,9 @@ private:
                  std::vector<ast::StmtPtr> &body);
   ast::StmtPtr abandonBlock();
   ast::StmtPtr parseAssign();
-  bool parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names);
+  bool parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names,
+                     std::vector<std::optional<ast::VocabRef>> *vocabs = nullptr);
+  std::optional<ast::VocabRef> parseVocabClause();
   void skipToStatementStart();
 
   // Each returns nullptr after reporting an error that needs recovery, and sets `depth` to the height of the
@@ -334,7 +336,21 @@ ast::StmtPtr Parser::parseStatement() {
   }
 }
 
-bool Parser::parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names) {
+/// An optional `vocab "FILE"` clause. `vocab` is not a keyword (it stays usable as a name and as the
+/// `vocab =` argument of embed): it starts a clause only when a string follows it.
+std::optional<ast::VocabRef> Parser::parseVocabClause() {
+  if (!tok.is(TokenKind::Identifier) || tok.spelling != "vocab" || !next.is(TokenKind::String))
+    return std::nullopt;
+  consume(); // vocab
+  if (!tok.error.empty())
+    reportTokenError(tok);
+  ast::VocabRef ref{tok.string, tok.loc};
+  consume();
+  return ref;
+}
+
+bool Parser::parseNameList(StringRef what, StringRef keyword, std::vector<ast::Name> &names,
+                           std::vector<std::optional<ast::VocabRef>> *vocabs) {
   do {
     std::string expected = ("expected " + what + " after '" + (names.empty() ? keyword : ",") + "'").str();
     if (!tok.is(TokenKind::Identifier)) {
@@ -349,6 +365,8 @@ bool Parser::parseNameList(StringRef what, StringRef keyword, std::vector<ast::N
     }
     names.push_back(nameOf(tok));
     consume();
+    if (vocabs)
+      vocabs->push_back(parseVocabClause());
   } while (consumeIf(TokenKind::Comma));
   return true;
 }
@@ -527,9 +545,10 @@ ast::StmtPtr Parser::parseOutput() {
   ast::Location loc = tok.loc;
   consume();
   std::vector<ast::Name> names;
-  if (!parseNameList("an output name", "output", names))
+  std::vector<std::optional<ast::VocabRef>> vocabs;
+  if (!parseNameList("an output name", "output", names, &vocabs))
     return nullptr;
-  return std::make_unique<ast::OutputStmt>(loc, std::move(names));
+  return std::make_unique<ast::OutputStmt>(loc, std::move(names), std::move(vocabs));
 }
 
 ast::StmtPtr Parser::parseConst() {
@@ -606,8 +625,9 @@ ast::StmtPtr Parser::parseInput() {
   }
   consume();
   --openDelimiters;
+  std::optional<ast::VocabRef> vocab = parseVocabClause();
   return std::make_unique<ast::InputStmt>(loc, std::move(name), std::move(dtype), dtypeLoc,
-                                          std::move(shape));
+                                          std::move(shape), std::move(vocab));
 }
 
 ast::StmtPtr Parser::parseAssign() {

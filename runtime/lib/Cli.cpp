@@ -1,16 +1,19 @@
-// The command line of every program attnc produces (`info`, `infer`, `init`). It is the only part of the
+// The command line of every program attnc produces (`info`, `infer`, `attention`, `bench`, `init`). It is the only part of the
 // runtime that prints or chooses exit codes: 0 on success, 1 when the work itself fails (a bad file, a
 // shape mismatch, a kernel error), 2 when the command line is wrong, each with one `error: ...` line on
 // stderr. Usage errors are found before any file is read, so a typo costs nothing.
 #include "attn/Runtime/Executor.h"
+#include "attn/Runtime/Image.h"
 #include "attn/Runtime/ModelSpec.h"
 #include "attn/Runtime/Npy.h"
 #include "attn/Runtime/SafeTensors.h"
+#include "attn/Runtime/Text.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -140,6 +143,8 @@ public:
       return init(rest);
     if (command == "bench")
       return bench(rest);
+    if (command == "attention")
+      return attention(rest);
     if (command.rfind("-", 0) == 0)
       return usageError("unknown option '" + command + "'", "");
     return usageError("unknown command '" + command + "'", "");
@@ -177,11 +182,12 @@ private:
 $MODEL: a model compiled by attnc from $SOURCE.
 
 commands:
-  info    show the model's inputs, outputs and parameters
-  infer   run the model on .npy inputs with weights from a safetensors file
-  init    write random weights, to try the model without trained ones
-  bench   time the model on .npy inputs (median of repeated runs)
-  help    show this help, or a command's: help COMMAND
+  info       show the model's inputs, outputs and parameters
+  infer      run the model on .npy inputs (or on --text) with weights from a safetensors file
+  attention  show the attention weights of one input as a table and a labelled heat map (--png)
+  init       write random weights, to try the model without trained ones
+  bench      time the model on .npy inputs (median of repeated runs)
+  help       show this help, or a command's: help COMMAND
 
 options:
   -h, --help   show this help
@@ -202,6 +208,7 @@ by the inputs), and its parameters: the keys, shapes and sizes a weight file mus
 )");
     if (command == "infer")
       return fill(R"(usage: $PROGRAM infer --weights FILE$INPUTS --out DIR [--threads N]
+       $PROGRAM infer --weights FILE --text TEXT [--text TEXT...] [--vocab NAME=FILE...] [--out DIR]
 
 Runs the model once and writes DIR/<output>.npy for every output.
 
@@ -209,9 +216,32 @@ Runs the model once and writes DIR/<output>.npy for every output.
   --in NAME=FILE    .npy file for input NAME; one for each input
   --out DIR         directory for the outputs, created if missing
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+  --text TEXT       a text for the model's token input, one batch row per --text: split into the tokens
+                    of the input's vocabulary (characters for a vocabulary of characters, else words),
+                    padded with id 0; i32 inputs [B] and [B, S] beside it get the lengths and the 0/1
+                    masks of the texts. Token outputs with a vocabulary are printed as text.
+  --vocab NAME=FILE vocabulary (one token per line, line n for id n - 1) of token input or output NAME,
+                    in place of the one the model declares
 
 Inputs saved by NumPy as float64 or int64 (or bool, int8, uint8) are converted to the model's float32
 and int32.
+)");
+    if (command == "attention")
+      return fill(R"(usage: $PROGRAM attention --weights FILE (--text TEXT | --in NAME=FILE...) [--png FILE]
+                 [--output NAME] [--row N] [--vocab NAME=FILE...] [--threads N]
+
+Runs the model and shows the attention weights of one batch row: a table on standard output (output
+steps down, source positions across) and, with --png, a heat map labelled with the source tokens and the
+tokens the model produced (the row's positions when there is no vocabulary).
+
+  --weights FILE    safetensors file with every parameter (see '$PROGRAM info')
+  --text TEXT       the source text (see '$PROGRAM help infer'); or give every input with --in
+  --in NAME=FILE    .npy file for input NAME
+  --png FILE        write the heat map to FILE (replaced whole, or not at all)
+  --output NAME     the f32 output [batch, steps, source] to show (default: the only one)
+  --row N           batch row to show (default 0)
+  --vocab NAME=FILE vocabulary of a token input or output, in place of the model's
+  --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )");
     if (command == "bench")
       return fill(R"(usage: $PROGRAM bench --weights FILE$INPUTS [--runs N] [--warmup N] [--threads N]
@@ -247,7 +277,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     }
     if (args.size() > 1)
       return usageError("help takes at most one command", "");
-    if (args[0] != "info" && args[0] != "infer" && args[0] != "init" && args[0] != "bench")
+    if (args[0] != "info" && args[0] != "infer" && args[0] != "init" && args[0] != "bench" &&
+        args[0] != "attention")
       return usageError("unknown command '" + args[0] + "'", "");
     std::cout << commandHelp(args[0]);
     return kSuccess;
@@ -298,16 +329,26 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       return dtypeName(static_cast<DType>(spec_.values[v].dtype)) + symbolicShape(spec_, v);
     };
     std::vector<std::vector<std::string>> rows;
+    auto vocabulary = [&](int32_t v) {
+      int32_t n = spec_.values[v].num_vocab_tokens;
+      return n > 0 ? "vocabulary of " + std::to_string(n) + " tokens" : std::string();
+    };
     for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT)) {
       int64_t vocab = spec_.values[i].vocab_size;
+      std::string notes = vocab > 0 ? "token ids 0.." + std::to_string(vocab - 1) : "";
+      if (std::string v = vocabulary(i); !v.empty())
+        notes += (notes.empty() ? "" : ", ") + v;
       rows.push_back({spec_.values[i].name, typed(i)});
-      if (vocab > 0)
-        rows.back().push_back("token ids 0.." + std::to_string(vocab - 1));
+      if (!notes.empty())
+        rows.back().push_back(notes);
     }
     table("inputs", rows);
     rows.clear();
-    for (int32_t o = 0; o < spec_.num_outputs; ++o)
+    for (int32_t o = 0; o < spec_.num_outputs; ++o) {
       rows.push_back({spec_.outputs[o].name, typed(spec_.outputs[o].value)});
+      if (std::string v = vocabulary(spec_.outputs[o].value); !v.empty())
+        rows.back().push_back(v);
+    }
     table("outputs", rows);
     rows.clear();
     int64_t total = 0;
@@ -332,8 +373,10 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     int threads = 0;
   };
 
-  /// Checks `infer`/`bench` options and reads the files; on an error returns the exit code.
-  std::variant<Loaded, int> load(const std::string &command, const ParsedOptions &options) {
+  /// Checks `infer`/`bench`/`attention` options and reads the files; on an error returns the exit code.
+  /// Inputs in `filled` (made from --text) need no --in.
+  std::variant<Loaded, int> load(const std::string &command, const ParsedOptions &options,
+                                 TensorMap filled = {}) {
     if (!options.get("--weights"))
       return usageError("missing option '--weights'", command);
     Loaded loaded;
@@ -366,7 +409,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
         return usageError("input '" + name + "' is given twice", command);
     }
     for (const std::string &name : modelInputs)
-      if (!inputFiles.count(name))
+      if (!inputFiles.count(name) && !filled.count(name))
         return usageError("missing '--in " + name + "=FILE.npy'; " + theInputs, command);
 
     loaded.weightsPath = *options.get("--weights");
@@ -380,26 +423,199 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
         return failure(tensor.message());
       loaded.inputs.emplace(name, std::move(*tensor));
     }
+    for (auto &[name, tensor] : filled)
+      loaded.inputs.emplace(name, std::move(tensor)); // an --in file takes precedence
     return loaded;
+  }
+
+  /// The vocabularies of token inputs and outputs: --vocab NAME=FILE, else the one the model declares.
+  std::variant<std::map<std::string, Vocabulary>, int> vocabularies(const std::string &command,
+                                                                    const ParsedOptions &options) {
+    std::map<std::string, int32_t> tokenValues; // i32 inputs and outputs by name
+    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT))
+      tokenValues[spec_.values[i].name] = i;
+    for (int32_t o = 0; o < spec_.num_outputs; ++o)
+      tokenValues[spec_.outputs[o].name] = spec_.outputs[o].value;
+    std::map<std::string, Vocabulary> vocabs;
+    for (const auto &[name, v] : tokenValues) {
+      const attn_value &value = spec_.values[v];
+      if (value.num_vocab_tokens > 0)
+        vocabs[name] = Vocabulary({value.vocab_tokens, value.vocab_tokens + value.num_vocab_tokens},
+                                  "of '" + name + "' (declared in " + spec_.source_file + ")");
+    }
+    auto given = options.values.find("--vocab");
+    for (const std::string &arg : given == options.values.end() ? std::vector<std::string>{} : given->second) {
+      size_t eq = arg.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size())
+        return usageError("malformed '--vocab " + arg + "': expected NAME=FILE", command);
+      std::string name = arg.substr(0, eq);
+      auto it = tokenValues.find(name);
+      if (it == tokenValues.end() || spec_.values[it->second].dtype != ATTN_I32)
+        return usageError("'--vocab " + arg + "': the model has no i32 input or output '" + name + "'", command);
+      Expected<Vocabulary> vocab = Vocabulary::readFile(arg.substr(eq + 1));
+      if (!vocab)
+        return failure(vocab.message());
+      vocabs[name] = std::move(*vocab);
+    }
+    return vocabs;
+  }
+
+  /// What --text makes: the token input (ids [N, S], padded), and the lengths [N] and 0/1 masks [N, S] of
+  /// the i32 inputs beside it that no --in gives. `pieces` gets each text's tokens.
+  std::variant<TensorMap, int> textInputs(const std::string &command, const ParsedOptions &options,
+                                          const std::map<std::string, Vocabulary> &vocabs,
+                                          std::vector<std::vector<std::string>> &pieces) {
+    const std::vector<std::string> &texts = options.values.at("--text");
+    std::vector<int32_t> candidates;
+    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT))
+      if (spec_.values[i].dtype == ATTN_I32 && spec_.values[i].rank == 2 && vocabs.count(spec_.values[i].name))
+        candidates.push_back(i);
+    if (candidates.size() != 1) {
+      std::string names;
+      for (int32_t i : candidates)
+        names += (names.empty() ? "'" : ", '") + std::string(spec_.values[i].name) + "'";
+      return usageError(candidates.empty()
+                            ? "--text needs a token input i32[B, S] with a vocabulary: declare one in the model "
+                              "('input src : i32[B, S] vocab \"FILE\"') or give it with --vocab NAME=FILE"
+                            : "--text fills one token input, but " + names + " all have a vocabulary",
+                        command);
+    }
+    const attn_value &tokenInput = spec_.values[candidates.front()];
+    const Vocabulary &vocab = vocabs.at(tokenInput.name);
+    std::vector<std::vector<int32_t>> ids;
+    int64_t length = 1;
+    for (const std::string &text : texts) {
+      Expected<std::vector<int32_t>> encoded = vocab.encode(text);
+      if (!encoded)
+        return failure("input '" + std::string(tokenInput.name) + "': " + encoded.message());
+      length = std::max<int64_t>(length, encoded->size());
+      ids.push_back(std::move(*encoded));
+      pieces.push_back(vocab.split(text));
+    }
+    int64_t rows = static_cast<int64_t>(texts.size());
+    int32_t pad = std::max(vocab.id("<pad>"), 0);
+    auto make = [&](Shape shape, auto value) -> std::optional<Tensor> {
+      Expected<Tensor> t = Tensor::create(DType::I32, std::move(shape));
+      if (!t)
+        return std::nullopt;
+      int32_t *data = t->data<int32_t>();
+      for (int64_t n = 0; n < rows; ++n)
+        for (int64_t j = 0; j < t->numElements() / rows; ++j)
+          data[n * (t->numElements() / rows) + j] = value(n, j);
+      return std::move(*t);
+    };
+    TensorMap filled;
+    auto sized = [&](int64_t n) { return static_cast<int64_t>(ids[n].size()); };
+    if (std::optional<Tensor> t = make({rows, length}, [&](int64_t n, int64_t j) { return j < sized(n) ? ids[n][j] : pad; }))
+      filled.emplace(tokenInput.name, std::move(*t));
+    auto sameSymbol = [](const attn_dim &a, const attn_dim &b) {
+      return a.symbol && b.symbol && std::string_view(a.symbol) == b.symbol;
+    };
+    std::set<std::string> given;
+    if (auto in = options.values.find("--in"); in != options.values.end())
+      for (const std::string &arg : in->second)
+        given.insert(arg.substr(0, arg.find('=')));
+    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT)) {
+      const attn_value &v = spec_.values[i];
+      if (&v == &tokenInput || v.dtype != ATTN_I32 || given.count(v.name) || !sameSymbol(v.dims[0], tokenInput.dims[0]))
+        continue;
+      std::optional<Tensor> t;
+      if (v.rank == 1)
+        t = make({rows}, [&](int64_t n, int64_t) { return static_cast<int32_t>(sized(n)); });
+      else if (v.rank == 2 && sameSymbol(v.dims[1], tokenInput.dims[1]))
+        t = make({rows, length}, [&](int64_t n, int64_t j) { return j < sized(n) ? 1 : 0; });
+      if (t)
+        filled.emplace(v.name, std::move(*t));
+    }
+    return filled;
+  }
+
+  /// How a token output reads: the decoder that makes it stops at its stop token and starts with (or pads
+  /// with) ids that are not part of the text.
+  std::pair<int32_t, std::vector<int32_t>> tokenConventions(int32_t value) const {
+    for (int32_t d = 0; d < spec_.num_decoders; ++d) {
+      const attn_decoder &dec = spec_.decoders[d];
+      if (dec.mode != ATTN_DECODE_TEACHER && dec.num_results > 0 && dec.results[0] == value)
+        return {dec.stop, {dec.start, dec.pad}};
+    }
+    return {-1, {}};
+  }
+
+  /// Row `n` of an i32 [N, L] token output as text.
+  std::string decodeRow(const Tensor &tokens, int64_t n, int32_t value, const Vocabulary &vocab) const {
+    int64_t length = tokens.shape().back();
+    const int32_t *row = tokens.data<int32_t>() + n * length;
+    auto [stop, skip] = tokenConventions(value);
+    return vocab.decode(std::vector<int32_t>(row, row + length), stop, skip);
+  }
+
+  /// Reads the vocabularies and, with --text, makes the inputs it fills; then the files. On an error
+  /// returns the exit code.
+  struct Prepared {
+    Loaded loaded;
+    std::map<std::string, Vocabulary> vocabs;
+    std::vector<std::vector<std::string>> pieces; // each --text's tokens
+  };
+  std::variant<Prepared, int> prepare(const std::string &command, const ParsedOptions &options) {
+    Prepared p;
+    auto vocabs = vocabularies(command, options);
+    if (int *code = std::get_if<int>(&vocabs))
+      return *code;
+    p.vocabs = std::move(std::get<0>(vocabs));
+    TensorMap filled;
+    if (options.values.count("--text")) {
+      auto made = textInputs(command, options, p.vocabs, p.pieces);
+      if (int *code = std::get_if<int>(&made))
+        return *code;
+      filled = std::move(std::get<0>(made));
+    }
+    std::variant<Loaded, int> loaded = load(command, options, std::move(filled));
+    if (int *code = std::get_if<int>(&loaded))
+      return *code;
+    p.loaded = std::move(std::get<Loaded>(loaded));
+    return p;
   }
 
   int infer(const std::vector<std::string> &args) {
     ParsedOptions options;
-    if (std::optional<int> done =
-            parse("infer", args,
-                  {{"--weights", false}, {"--in", true}, {"--out", false}, {"--threads", false}}, options))
+    if (std::optional<int> done = parse("infer", args,
+                                        {{"--weights", false},
+                                         {"--in", true},
+                                         {"--out", false},
+                                         {"--threads", false},
+                                         {"--text", true},
+                                         {"--vocab", true}},
+                                        options))
       return *done;
-    if (!options.get("--out") && options.get("--weights"))
-      return usageError("missing option '--out'", "infer");
-    std::variant<Loaded, int> loaded = load("infer", options);
-    if (int *code = std::get_if<int>(&loaded))
+    bool text = options.values.count("--text") > 0;
+    if (!options.get("--out") && !text && options.get("--weights"))
+      return usageError("missing option '--out' (or '--text', to print token outputs as text)", "infer");
+    std::variant<Prepared, int> prepared = prepare("infer", options);
+    if (int *code = std::get_if<int>(&prepared))
       return *code;
-    Loaded &l = std::get<Loaded>(loaded);
+    Prepared &p = std::get<Prepared>(prepared);
+    Loaded &l = p.loaded;
     Expected<TensorMap> outputs = runModel(spec_, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
     if (!outputs)
       return failure(outputs.message());
 
-    std::filesystem::path dir = *options.get("--out");
+    if (text) {
+      const std::vector<std::string> &texts = options.values.at("--text");
+      for (size_t n = 0; n < texts.size(); ++n) {
+        std::cout << texts[n] << "\n";
+        for (int32_t o = 0; o < spec_.num_outputs; ++o) {
+          auto vocab = p.vocabs.find(spec_.outputs[o].name);
+          const Tensor &tokens = outputs->at(spec_.outputs[o].name);
+          if (vocab != p.vocabs.end() && tokens.dtype() == DType::I32 && tokens.shape().size() == 2)
+            std::cout << "  " << spec_.outputs[o].name << ": "
+                      << decodeRow(tokens, static_cast<int64_t>(n), spec_.outputs[o].value, vocab->second) << "\n";
+        }
+      }
+    }
+    const std::string *out = options.get("--out");
+    if (!out)
+      return kSuccess;
+    std::filesystem::path dir = *out;
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec || !std::filesystem::is_directory(dir))
@@ -410,6 +626,128 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       if (Status s = writeNpy(path, tensor); !s)
         return failure(s.message());
       std::cout << "wrote " << path << ": " << tensor.describe() << "\n";
+    }
+    return kSuccess;
+  }
+
+  /// `attention`: one batch row's weights [steps, source] as a table and, with --png, a heat map.
+  int attention(const std::vector<std::string> &args) {
+    ParsedOptions options;
+    if (std::optional<int> done = parse("attention", args,
+                                        {{"--weights", false},
+                                         {"--in", true},
+                                         {"--text", true},
+                                         {"--vocab", true},
+                                         {"--png", false},
+                                         {"--output", false},
+                                         {"--row", false},
+                                         {"--threads", false}},
+                                        options))
+      return *done;
+    // The weights output: named, or the only f32 output of rank 3.
+    int32_t chosen = -1;
+    std::string candidates;
+    for (int32_t o = 0; o < spec_.num_outputs; ++o) {
+      const attn_value &v = spec_.values[spec_.outputs[o].value];
+      bool fits = v.dtype == ATTN_F32 && v.rank == 3;
+      if (const std::string *name = options.get("--output")) {
+        if (*name == spec_.outputs[o].name) {
+          if (!fits)
+            return usageError("output '" + *name + "' is not f32 [batch, steps, source]", "attention");
+          chosen = o;
+        }
+      } else if (fits) {
+        candidates += (candidates.empty() ? "'" : ", '") + std::string(spec_.outputs[o].name) + "'";
+        chosen = chosen == -1 ? o : -2;
+      }
+    }
+    if (chosen == -1)
+      return usageError(options.get("--output") ? "the model has no output '" + *options.get("--output") + "'"
+                                                : std::string("the model has no f32 output [batch, steps, source]"),
+                        "attention");
+    if (chosen == -2)
+      return usageError("several outputs could be attention weights (" + candidates + "); pick one with --output",
+                        "attention");
+    int64_t row = 0;
+    if (const std::string *text = options.get("--row")) {
+      std::optional<uint64_t> n = parseInteger(*text, 0, 1u << 30);
+      if (!n)
+        return usageError("option '--row' needs a whole number, not '" + *text + "'", "attention");
+      row = static_cast<int64_t>(*n);
+    }
+    std::variant<Prepared, int> prepared = prepare("attention", options);
+    if (int *code = std::get_if<int>(&prepared))
+      return *code;
+    Prepared &p = std::get<Prepared>(prepared);
+    Loaded &l = p.loaded;
+    Expected<TensorMap> outputs = runModel(spec_, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
+    if (!outputs)
+      return failure(outputs.message());
+    const std::string name = spec_.outputs[chosen].name;
+    const Tensor &weights = outputs->at(name);
+    int64_t batch = weights.shape()[0], steps = weights.shape()[1], source = weights.shape()[2];
+    if (row >= batch)
+      return failure("--row " + std::to_string(row) + " is past the batch of " + std::to_string(batch) + " rows");
+
+    // Columns: the text's tokens; rows: the tokens the model produced, up to its stop token.
+    std::vector<std::string> colLabels, rowLabels;
+    if (!p.pieces.empty())
+      colLabels = p.pieces[row];
+    for (int64_t c = static_cast<int64_t>(colLabels.size()); c < source && p.pieces.empty(); ++c)
+      colLabels.push_back(std::to_string(c));
+    int64_t cols = std::min<int64_t>(source, static_cast<int64_t>(colLabels.size()));
+    int64_t rows = steps;
+    for (int32_t o = 0; o < spec_.num_outputs; ++o) {
+      const Tensor &tokens = outputs->at(spec_.outputs[o].name);
+      if (tokens.dtype() != DType::I32 || tokens.shape().size() != 2 || tokens.shape()[1] != steps)
+        continue;
+      auto vocab = p.vocabs.find(spec_.outputs[o].name);
+      auto [stop, skip] = tokenConventions(spec_.outputs[o].value);
+      rowLabels.clear();
+      for (int64_t t = 0; t < steps; ++t) {
+        int32_t id = tokens.data<int32_t>()[row * steps + t];
+        rowLabels.push_back(vocab != p.vocabs.end() ? vocab->second.token(id) : std::to_string(id));
+        if (id == stop) {
+          rows = t + 1;
+          break;
+        }
+      }
+      break;
+    }
+    for (int64_t t = static_cast<int64_t>(rowLabels.size()); t < rows; ++t)
+      rowLabels.push_back(std::to_string(t));
+
+    std::vector<float> matrix;
+    const float *data = weights.data<float>() + row * steps * source;
+    for (int64_t t = 0; t < rows; ++t)
+      for (int64_t c = 0; c < cols; ++c)
+        matrix.push_back(data[t * source + c]);
+    size_t labelWidth = 0, cellWidth = 5;
+    for (const std::string &label : rowLabels)
+      labelWidth = std::max(labelWidth, label.size());
+    for (const std::string &label : colLabels)
+      cellWidth = std::max(cellWidth, label.size() + 1);
+    std::cout << std::string(labelWidth, ' ');
+    for (int64_t c = 0; c < cols; ++c)
+      std::cout << std::string(cellWidth - colLabels[c].size(), ' ') << colLabels[c];
+    std::cout << "\n";
+    for (int64_t t = 0; t < rows; ++t) {
+      std::cout << rowLabels[t] << std::string(labelWidth - rowLabels[t].size(), ' ');
+      for (int64_t c = 0; c < cols; ++c) {
+        char cell[32];
+        std::snprintf(cell, sizeof cell, "%*.2f", static_cast<int>(cellWidth), matrix[t * cols + c]);
+        std::cout << cell;
+      }
+      std::cout << "\n";
+    }
+    if (const std::string *png = options.get("--png")) {
+      std::string title = std::string(spec_.name) + ": " + name;
+      if (!p.pieces.empty())
+        title += " for \"" + options.values.at("--text")[row] + "\"";
+      Image image = renderHeatMap(matrix, static_cast<int>(rows), static_cast<int>(cols), rowLabels, colLabels, title);
+      if (Status s = writePng(*png, image); !s)
+        return failure(s.message());
+      std::cout << "wrote " << *png << ": " << image.width() << "x" << image.height() << " heat map\n";
     }
     return kSuccess;
   }

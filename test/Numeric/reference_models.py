@@ -133,7 +133,7 @@ class Seq2SeqBahdanau(nn.Module):
     """BiLSTM encoder; LSTM decoder cell fed [embed(y); context] with additive attention over the encoder
     from the previous hidden state, and logits from [h; context]."""
 
-    def __init__(self, v_in=30, v_out=44, e=32, h=64, d=128, a=64):
+    def __init__(self, v_in=30, v_out=42, e=32, h=64, d=128, a=64):
         super().__init__()
         self.enc = nn.LSTM(e, h, bidirectional=True, batch_first=True)
         self.enc.embed0 = nn.Embedding(v_in, e)

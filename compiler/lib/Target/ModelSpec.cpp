@@ -26,7 +26,16 @@ struct ValueEntry {
   const char *dtype;
   std::vector<DimEntry> dims;
   int64_t vocabSize = 0;
+  std::vector<std::string> vocab; // the tokens of a token input or output
 };
+
+std::vector<std::string> vocabTokens(ArrayAttr tokens) {
+  std::vector<std::string> out;
+  if (tokens)
+    for (Attribute t : tokens)
+      out.push_back(cast<StringAttr>(t).str());
+  return out;
+}
 
 std::string cString(StringRef s) {
   std::string out = "\"";
@@ -86,10 +95,19 @@ public:
         os << "{0, 0, -1, 0}";
       os << "};\n";
     }
+    for (auto [i, v] : llvm::enumerate(values)) {
+      if (v.vocab.empty())
+        continue;
+      os << "static const char *const vocab" << i << "[] = {";
+      for (const std::string &token : v.vocab)
+        os << cString(token) << ", ";
+      os << "};\n";
+    }
     os << "\nstatic const attn_value values[] = {\n";
     for (auto [i, v] : llvm::enumerate(values))
       os << "  {" << cString(v.name) << ", " << v.role << ", " << v.dtype << ", " << v.dims.size() << ", dims"
-         << i << ", " << v.vocabSize << "},\n";
+         << i << ", " << v.vocabSize << ", " << v.vocab.size() << ", "
+         << (v.vocab.empty() ? "0" : "vocab" + std::to_string(i)) << "},\n";
     os << "};\n\n";
     for (auto [i, k] : llvm::enumerate(kernels)) {
       os << "static const int32_t args" << i << "[] = {";
@@ -222,7 +240,8 @@ private:
                    decode.getMode() == "teacher" ? "ATTN_DECODE_TEACHER"
                    : decode.getMode() == "greedy" ? "ATTN_DECODE_GREEDY"
                                                   : "ATTN_DECODE_BEAM",
-                   decode.getStart(), decode.getStop(), decode.getPad(), decode.getMaxLen(), decode.getWidth(),
+                   int64_t(decode.getStart()), int64_t(decode.getStop()), int64_t(decode.getPad()),
+                   int64_t(decode.getMaxLen()), int64_t(decode.getWidth()),
                    decode.getLengthPenalty().convertToFloat()};
     Value first = decode.getInit().front();
     std::string batchSymbol = symbolOf(first, 0);
@@ -318,6 +337,7 @@ private:
                      type.getElementType().isF32() ? "ATTN_F32" : "ATTN_I32", {}};
     if (auto vocab = func.getArgAttrOfType<IntegerAttr>(n, AttnDialect::kVocabSizeAttr))
       entry.vocabSize = vocab.getInt();
+    entry.vocab = vocabTokens(func.getArgAttrOfType<ArrayAttr>(n, AttnDialect::kVocabAttr));
     for (int64_t d = 0; d < type.getRank(); ++d) {
       DimEntry dim;
       if (!type.isDynamicDim(d)) {
@@ -397,6 +417,8 @@ private:
         return ret.emitOpError() << "returns '" << name
                                  << "', which no kernel computes: an output must be the result of a layer";
       outputs.emplace_back(name, index.lookup(v));
+      if (auto tokens = func.getResultAttrOfType<ArrayAttr>(i, AttnDialect::kVocabAttr))
+        values[index.lookup(v)].vocab = vocabTokens(tokens);
     }
     return success();
   }

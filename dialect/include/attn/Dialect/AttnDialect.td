@@ -27,6 +27,8 @@ def Attn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kInputDimsAttr = "attn.dims";
     /// On a model function's i32 arguments used as token ids: the smallest vocabulary they index.
     static constexpr ::llvm::StringLiteral kVocabSizeAttr = "attn.vocab_size";
+    /// On a model function's i32 arguments and results: the vocabulary's tokens, token n for id n.
+    static constexpr ::llvm::StringLiteral kVocabAttr = "attn.vocab";
     /// On a model function: the name of each result, in order.
     static constexpr ::llvm::StringLiteral kOutputNamesAttr = "attn.outputs";
   }];

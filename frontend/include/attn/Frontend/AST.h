@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -179,16 +180,25 @@ private:
   std::vector<Def> defs;
 };
 
-/// `input x : f32[B, S, D]`. Each dimension is an expression over dims and consts.
+/// `vocab "letters.vocab"` after an input or output: the file of its tokens, one per line, line n for id n.
+struct VocabRef {
+  std::string path;
+  Location loc;
+};
+
+/// `input x : f32[B, S, D]`, or `input src : i32[B, S] vocab "letters.vocab"`. Each dimension is an
+/// expression over dims and consts.
 class InputStmt : public Stmt {
 public:
-  InputStmt(Location loc, Name name, std::string dtype, Location dtypeLoc, std::vector<ExprPtr> shape)
+  InputStmt(Location loc, Name name, std::string dtype, Location dtypeLoc, std::vector<ExprPtr> shape,
+            std::optional<VocabRef> vocab)
       : Stmt(Kind::Input, loc), name(std::move(name)), dtype(std::move(dtype)), dtypeLoc(dtypeLoc),
-        shape(std::move(shape)) {}
+        shape(std::move(shape)), vocab(std::move(vocab)) {}
   const Name &getName() const { return name; }
   llvm::StringRef getDType() const { return dtype; }
   const Location &getDTypeLoc() const { return dtypeLoc; }
   const std::vector<ExprPtr> &getShape() const { return shape; }
+  const std::optional<VocabRef> &getVocab() const { return vocab; }
   static bool classof(const Stmt *s) { return s->getKind() == Kind::Input; }
 
 private:
@@ -196,6 +206,7 @@ private:
   std::string dtype;
   Location dtypeLoc;
   std::vector<ExprPtr> shape;
+  std::optional<VocabRef> vocab;
 };
 
 /// `q = dense(x, D)`, or `ctx, w = dot_attention(...)` for a layer with several results.
@@ -213,15 +224,19 @@ private:
   ExprPtr value;
 };
 
-/// `output y, w`: the bindings the compiled program writes out.
+/// `output y, w`: the bindings the compiled program writes out; a token output may name its vocabulary
+/// (`output phonemes vocab "phonemes.vocab", attention`). `vocabs` runs parallel to `names`.
 class OutputStmt : public Stmt {
 public:
-  OutputStmt(Location loc, std::vector<Name> names) : Stmt(Kind::Output, loc), names(std::move(names)) {}
+  OutputStmt(Location loc, std::vector<Name> names, std::vector<std::optional<VocabRef>> vocabs)
+      : Stmt(Kind::Output, loc), names(std::move(names)), vocabs(std::move(vocabs)) {}
   const std::vector<Name> &getNames() const { return names; }
+  const std::vector<std::optional<VocabRef>> &getVocabs() const { return vocabs; }
   static bool classof(const Stmt *s) { return s->getKind() == Kind::Output; }
 
 private:
   std::vector<Name> names;
+  std::vector<std::optional<VocabRef>> vocabs;
 };
 
 /// `block NAME(a, b) { ... return y }`: a reusable sub-network, expanded at each call with its own

@@ -35,6 +35,9 @@ typedef struct attn_value {
   int32_t rank;
   const attn_dim *dims;
   int64_t vocab_size; // an i32 input of token ids: every element must be in [0, vocab_size); 0 = unchecked
+  // The vocabulary of a token input or output (the model's `vocab` clause): token n for id n.
+  int32_t num_vocab_tokens;
+  const char *const *vocab_tokens;
 } attn_value;
 
 // A Halide pipeline: `entry` takes `num_args` halide_buffer_t pointers, the kernel's operands followed by its
