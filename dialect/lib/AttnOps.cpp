@@ -299,6 +299,41 @@ SmallVector<DimSource> SliceOp::getResultDimSources() {
   return dims;
 }
 
+LogicalResult ReduceOp::verify() {
+  int64_t axis = getAxis(), rank = rankOf(getInput());
+  if (axis < 0 || axis >= rank)
+    return emitOpError() << "expects an axis in [0, " << rank - 1 << "], found " << axis;
+  if (ShapedType::isDynamic(dimOf(getInput(), axis)))
+    return emitOpError() << "expects a static dimension " << axis << ", found " << shapeString(getInput().getType());
+  if (getKind() != "mean" && getKind() != "max")
+    return emitOpError() << "expects kind \"mean\" or \"max\", found \"" << getKind() << "\"";
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> ReduceOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getInput());
+  dims[getAxis()] = DimSource::constant(1);
+  return dims;
+}
+
+LogicalResult BroadcastOp::verify() {
+  Value x = getInput(), like = getLike();
+  bool ok = rankOf(x) == rankOf(like);
+  for (int64_t d = 0; ok && d < rankOf(x); ++d)
+    ok = dimOf(x, d) == 1 || !conflict(dimOf(x, d), dimOf(like, d));
+  if (!ok)
+    return emitOpError() << "expects an input whose dimensions are 1 or those of " << shapeString(like.getType())
+                         << ", found " << shapeString(x.getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> BroadcastOp::getResultDimSources() {
+  SmallVector<DimSource> dims;
+  for (unsigned d = 0, e = rankOf(getLike()); d < e; ++d)
+    dims.push_back(DimSource::of(1, d));
+  return dims;
+}
+
 LogicalResult LogSoftmaxOp::verify() {
   if (rankOf(getInput()) < 1)
     return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";

@@ -693,3 +693,27 @@ func.func @slice_dynamic(%x: tensor<?x?x6xf32>) {
   %y = attn.slice %x {axis = 1 : i64, start = 0 : i64, size = 1 : i64} : (tensor<?x?x6xf32>) -> tensor<?x1x6xf32>
   return
 }
+
+// -----
+
+func.func @reduce_kind(%x: tensor<?x8x5xf32>) {
+  // expected-error @+1 {{'attn.reduce' op expects kind "mean" or "max", found "sum"}}
+  %y = attn.reduce %x {axis = 1 : i64, kind = "sum"} : (tensor<?x8x5xf32>) -> tensor<?x1x5xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_dynamic(%x: tensor<?x?x5xf32>) {
+  // expected-error @+1 {{'attn.reduce' op expects a static dimension 1, found [?, ?, 5]}}
+  %y = attn.reduce %x {axis = 1 : i64, kind = "max"} : (tensor<?x?x5xf32>) -> tensor<?x1x5xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_shape(%x: tensor<?x2x1xf32>, %like: tensor<?x8x5xf32>) {
+  // expected-error @+1 {{'attn.broadcast' op expects an input whose dimensions are 1 or those of [?, 8, 5], found [?, 2, 1]}}
+  %y = attn.broadcast %x, %like : (tensor<?x2x1xf32>, tensor<?x8x5xf32>) -> tensor<?x8x5xf32>
+  return
+}

@@ -189,3 +189,12 @@ func.func @reindexing(%x: tensor<?x?x24xf32>) -> (tensor<?x4x?x6xf32>, tensor<?x
   %s = attn.slice %x {axis = 2 : i64, start = 16 : i64, size = 8 : i64} : (tensor<?x?x24xf32>) -> tensor<?x?x8xf32>
   return %t, %s : tensor<?x4x?x6xf32>, tensor<?x?x8xf32>
 }
+
+// CHECK-LABEL: func.func @reduce_broadcast
+func.func @reduce_broadcast(%x: tensor<?x8x5x3xf32>) -> tensor<?x8x5x3xf32> {
+  // CHECK: attn.reduce %{{.+}} {axis = 1 : i64, kind = "max"} : (tensor<?x8x5x3xf32>) -> tensor<?x1x5x3xf32>
+  %m = attn.reduce %x {axis = 1 : i64, kind = "max"} : (tensor<?x8x5x3xf32>) -> tensor<?x1x5x3xf32>
+  // CHECK: attn.broadcast %{{.+}}, %{{.+}} : (tensor<?x1x5x3xf32>, tensor<?x8x5x3xf32>) -> tensor<?x8x5x3xf32>
+  %b = attn.broadcast %m, %x : (tensor<?x1x5x3xf32>, tensor<?x8x5x3xf32>) -> tensor<?x8x5x3xf32>
+  return %b : tensor<?x8x5x3xf32>
+}

@@ -1,4 +1,6 @@
-// attn-decompose: rewrites attention layers into the primitives score, masked_softmax and weighted_sum.
+// attn-decompose: rewrites attention layers into primitives: score, masked_softmax and weighted_sum for
+// sequence attention; pooling, dense, reductions, convolutions, broadcasts and elementwise ops for the CNN
+// attention layers.
 #include "attn/Dialect/AttnOps.h"
 #include "attn/Transforms/Passes.h"
 
@@ -65,10 +67,99 @@ struct DecomposeAdditiveAttention : OpRewritePattern<AdditiveAttentionOp> {
   }
 };
 
+/// Creates `OpT` and gives its result the type its operands imply.
+template <typename OpT, typename... Args>
+Value build(PatternRewriter &rewriter, Location loc, Value typeHint, Args &&...args) {
+  auto op = OpT::create(rewriter, loc, typeHint.getType(), std::forward<Args>(args)...);
+  op->getResult(0).setType(cast<ShapedOpInterface>(op.getOperation()).inferResultType());
+  return op->getResult(0);
+}
+
+/// x · broadcast(w) for per-channel ([B, C]) or per-position ([B, 1, H, W]) weights w of a feature map x.
+Value scaleFeatureMap(PatternRewriter &rewriter, Location loc, Value x, Value w) {
+  for (int64_t axis = cast<RankedTensorType>(w.getType()).getRank(); axis < 4; ++axis)
+    w = build<ExpandDimsOp>(rewriter, loc, x, w, rewriter.getI64IntegerAttr(axis));
+  Value spread = build<BroadcastOp>(rewriter, loc, x, w, x);
+  return build<MulOp>(rewriter, loc, x, x, spread);
+}
+
+/// channel_attention: x · σ(MLP(avgpool x) + MLP(maxpool x)), MLP(z) = W2·relu(W1·z + b1) + b2.
+struct DecomposeChannelAttention : OpRewritePattern<ChannelAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ChannelAttentionOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto mlp = [&](StringRef kind) {
+      Value pooled = build<GlobalPoolOp>(rewriter, loc, x, x, rewriter.getStringAttr(kind));
+      Value hidden = build<ReluOp>(rewriter, loc, x, build<DenseOp>(rewriter, loc, x, pooled, op.getW1(), op.getB1()));
+      return build<DenseOp>(rewriter, loc, x, hidden, op.getW2(), op.getB2());
+    };
+    Value avg = mlp("avg"), max = mlp("max"); // in this order: argument order is unspecified
+    Value logits = build<AddOp>(rewriter, loc, x, avg, max);
+    rewriter.replaceOp(op, scaleFeatureMap(rewriter, loc, x, build<SigmoidOp>(rewriter, loc, x, logits)));
+    return success();
+  }
+};
+
+/// spatial_attention: x · σ(conv([mean_c x; max_c x])). The two-channel convolution is the sum of one
+/// convolution per statistic, each with its slice of the kernel.
+struct DecomposeSpatialAttention : OpRewritePattern<SpatialAttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SpatialAttentionOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput(), w = op.getWeight();
+    int64_t pad = cast<RankedTensorType>(w.getType()).getDimSize(2) / 2;
+    auto one = rewriter.getDenseI64ArrayAttr({1, 1});
+    auto convolve = [&](StringRef kind, int64_t channel) {
+      Value stat = build<ReduceOp>(rewriter, loc, x, x, rewriter.getI64IntegerAttr(1), rewriter.getStringAttr(kind));
+      Value kernel = build<SliceOp>(rewriter, loc, w, w, rewriter.getI64IntegerAttr(1),
+                                     rewriter.getI64IntegerAttr(channel), rewriter.getI64IntegerAttr(1));
+      return build<Conv2DOp>(rewriter, loc, stat, stat, kernel, Value(), one,
+                              rewriter.getDenseI64ArrayAttr({pad, pad}), one, rewriter.getI64IntegerAttr(1));
+    };
+    Value mean = convolve("mean", 0), max = convolve("max", 1);
+    Value logits = build<AddOp>(rewriter, loc, x, mean, max);
+    rewriter.replaceOp(op, scaleFeatureMap(rewriter, loc, x, build<SigmoidOp>(rewriter, loc, x, logits)));
+    return success();
+  }
+};
+
+/// self_attention_2d: the feature map as a sequence of H·W positions [B, H·W, C]; θ, φ and g are dense
+/// layers, then scores (unscaled), softmax and weighted sum, the output projection, and the residual.
+struct DecomposeSelfAttention2D : OpRewritePattern<SelfAttention2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SelfAttention2DOp op, PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t c = type.getDimSize(1), positions = type.getDimSize(2) * type.getDimSize(3);
+    auto swap = rewriter.getDenseI64ArrayAttr({0, 2, 1});
+    auto tensor = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, rewriter.getF32Type()); };
+    int64_t batch = type.getDimSize(0);
+    Value flat = ReshapeOp::create(rewriter, loc, tensor({batch, c, positions}), x);
+    Value seq = build<TransposeOp>(rewriter, loc, flat, flat, swap);
+    auto project = [&](Value in, Value w, Value b) { return build<DenseOp>(rewriter, loc, in, in, w, b); };
+    Value theta = project(seq, op.getWq(), op.getBq()), phi = project(seq, op.getWk(), op.getBk()),
+          g = project(seq, op.getWv(), op.getBv());
+    Value scores = build<ScoreOp>(rewriter, loc, theta, theta, phi, rewriter.getI64IntegerAttr(1),
+                                   rewriter.getF32FloatAttr(1.0f));
+    Value probs = build<MaskedSoftmaxOp>(rewriter, loc, scores, scores, Value(), UnitAttr());
+    Value context = build<WeightedSumOp>(rewriter, loc, g, probs, g);
+    Value out = build<TransposeOp>(rewriter, loc, flat, project(context, op.getWo(), op.getBo()), swap);
+    Value map = ReshapeOp::create(rewriter, loc, type, out);
+    rewriter.replaceOpWithNewOp<AddOp>(op, x, map);
+    return success();
+  }
+};
+
 struct AttnDecomposePass : mlir::attn::impl::AttnDecomposeBase<AttnDecomposePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<DecomposeDotAttention, DecomposeAdditiveAttention>(&getContext());
+    patterns.add<DecomposeDotAttention, DecomposeAdditiveAttention, DecomposeChannelAttention,
+                 DecomposeSpatialAttention, DecomposeSelfAttention2D>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -20,12 +20,16 @@ def AttnInferShapes : Pass<"attn-infer-shapes", "func::FuncOp"> {
 }
 
 def AttnDecompose : Pass<"attn-decompose", "func::FuncOp"> {
-  let summary = "Decompose attention layers into scores, masked softmax and weighted sum";
+  let summary = "Decompose attention layers into primitives";
   let description = [{
     `attn.dot_attention` becomes `attn.score` → `attn.masked_softmax` → `attn.weighted_sum`, and
     `attn.additive_attention` becomes two `attn.dense` projections → `attn.additive_score` →
-    `attn.masked_softmax` → `attn.weighted_sum`: the primitives shared by every attention variant, so that
-    fusion and lowering need to know only the primitives.
+    `attn.masked_softmax` → `attn.weighted_sum`: the primitives shared by every attention variant. The CNN
+    layers follow: `attn.channel_attention` becomes global pooling, dense, relu, add and sigmoid and a
+    broadcast product; `attn.spatial_attention` channel reductions (`attn.reduce`), one convolution per
+    statistic with its slice of the kernel, sigmoid and a broadcast product; `attn.self_attention_2d` a
+    reshape and transpose to a sequence of positions, dense projections, the attention primitives and the
+    way back plus the residual. Fusion and lowering need to know only the primitives.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }

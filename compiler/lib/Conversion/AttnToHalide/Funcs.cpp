@@ -103,9 +103,8 @@ private:
         .Case([&](GlobalPoolOp p) { return lowerGlobalPool(p); })
         .Case([&](BatchNormOp b) { return lowerBatchNorm(b); })
         .Case([&](FlattenOp f) { return lowerFlatten(f); })
-        .Case([&](ChannelAttentionOp c) { return lowerChannelAttention(c); })
-        .Case([&](SpatialAttentionOp s) { return lowerSpatialAttention(s); })
-        .Case([&](SelfAttention2DOp s) { return lowerSelfAttention2D(s); })
+        .Case([&](ReduceOp r) { return lowerReduce(r); })
+        .Case([&](BroadcastOp b) { return lowerBroadcast(b); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })
         .Case([&](ExpandDimsOp e) { return lowerExpandDims(e); })
@@ -445,90 +444,38 @@ private:
     return HTensor{f, {x.extent(0), Expr(int(result.getDimSize(1)))}};
   }
 
-  /// CBAM channel attention: x · σ(W2·(relu(W1·avg + b1) + relu(W1·max + b1)) + 2·b2).
-  FailureOr<HTensor> lowerChannelAttention(ChannelAttentionOp op) {
+  /// Mean or maximum along a static axis, kept with size 1.
+  FailureOr<HTensor> lowerReduce(ReduceOp op) {
     const HTensor &x = values[op.getInput()];
-    auto [avg, max] = channelStatistics(op, x, op.getInput());
-    int channels = int(staticDim(op.getInput(), 1)), hidden = int(staticDim(op.getW1(), 0));
-    const HTensor &w1 = values[op.getW1()], &b1 = values[op.getB1()];
-    const HTensor &w2 = values[op.getW2()], &b2 = values[op.getB2()];
-    Var j("j"), c("c"), b("b");
-    RDom rc(0, channels, "rc"), rj(0, hidden, "rj");
-    Func hAvg = reduction(op, "hidden_avg"), hMax = reduction(op, "hidden_max");
-    hAvg(j, b) = b1.func(j);
-    hAvg(j, b) += w1.func(rc, j) * avg(rc, b);
-    hMax(j, b) = b1.func(j);
-    hMax(j, b) += w1.func(rc, j) * max(rc, b);
-    Func logits = reduction(op, "logits");
-    logits(c, b) = 2.0f * b2.func(c);
-    logits(c, b) += w2.func(rj, c) * (Halide::max(hAvg(rj, b), 0.0f) + Halide::max(hMax(rj, b), 0.0f));
-    Var px("px"), py("py");
-    Func f(name(op, "channel_attention"));
-    f(px, py, c, b) = x.func(px, py, c, b) / (1.0f + Halide::exp(-logits(c, b)));
-    return HTensor{f, x.shape};
+    int64_t axis = op.getAxis();
+    int extent = int(staticDim(op.getInput(), axis));
+    bool isMax = op.getKind() == "max";
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    std::vector<Expr> index(vars.begin(), vars.end());
+    RDom r(0, extent, "ra");
+    index[x.rank() - 1 - axis] = r;
+    Func acc = reduction(op, isMax ? "max" : "sum");
+    acc(vars) = isMax ? Expr(-3.0e38f) : Expr(0.0f);
+    acc(vars) = isMax ? Halide::max(acc(vars), x.func(index)) : acc(vars) + x.func(index);
+    Func f(name(op, isMax ? "reduce_max" : "reduce_mean"));
+    f(vars) = isMax ? acc(vars) : acc(vars) / float(extent);
+    std::vector<Expr> shape = x.shape;
+    shape[axis] = Expr(1);
+    return HTensor{f, shape};
   }
 
-  /// CBAM spatial attention: x · σ(conv_k([mean_c(x); max_c(x)])).
-  FailureOr<HTensor> lowerSpatialAttention(SpatialAttentionOp op) {
+  /// Size-1 dimensions of the input repeat across the corresponding dimensions of `like`.
+  FailureOr<HTensor> lowerBroadcast(BroadcastOp op) {
     const HTensor &x = values[op.getInput()];
-    const HTensor &w = values[op.getWeight()];
-    int channels = int(staticDim(op.getInput(), 1)), k = int(staticDim(op.getWeight(), 2));
-    int h = int(staticDim(op.getInput(), 2)), wd = int(staticDim(op.getInput(), 3));
-    Var px("px"), py("py"), c("c"), b("b");
-    RDom rc(0, channels, "rc");
-    Func sum = reduction(op, "sum"), max = reduction(op, "max");
-    sum(px, py, b) = 0.0f;
-    sum(px, py, b) += x.func(px, py, rc, b);
-    max(px, py, b) = -3.0e38f;
-    max(px, py, b) = Halide::max(max(px, py, b), x.func(px, py, rc, b));
-    Func stats(name(op, "stats")); // [B, 2, H, W]: the channel mean, then the channel maximum
-    stats(px, py, c, b) = Halide::select(c == 0, sum(px, py, b) / float(channels), max(px, py, b));
-    Func in = Halide::BoundaryConditions::constant_exterior(stats, 0.0f, {{0, wd}, {0, h}});
-    RDom r(0, 2, 0, k, 0, k, "rk");
-    Func logits = reduction(op, "logits");
-    logits(px, py, b) = 0.0f;
-    logits(px, py, b) += in(px + r.z - k / 2, py + r.y - k / 2, r.x, b) * w.func(r.z, r.y, r.x, 0);
-    Func f(name(op, "spatial_attention"));
-    f(px, py, c, b) = x.func(px, py, c, b) / (1.0f + Halide::exp(-logits(px, py, b)));
-    return HTensor{f, x.shape};
-  }
-
-  /// Non-local block: x + o(softmax_m(θ_n·φ_m) · g_m), over positions n = h·W + w.
-  FailureOr<HTensor> lowerSelfAttention2D(SelfAttention2DOp op) {
-    const HTensor &x = values[op.getInput()];
-    int channels = int(staticDim(op.getInput(), 1)), inner = int(staticDim(op.getWq(), 0));
-    int h = int(staticDim(op.getInput(), 2)), w = int(staticDim(op.getInput(), 3)), positions = h * w;
-    Var i("i"), n("n"), m("m"), c("c"), b("b"), px("px"), py("py");
-    RDom rc(0, channels, "rc");
-    auto project = [&](Value weight, Value bias, StringRef stage) {
-      Func f = reduction(op, stage); // (i, n, b)
-      f(i, n, b) = values[bias].func(i);
-      f(i, n, b) += values[weight].func(rc, i) * x.func(n % w, n / w, rc, b);
-      return f;
-    };
-    Func theta = project(op.getWq(), op.getBq(), "theta"), phi = project(op.getWk(), op.getBk(), "phi"),
-         g = project(op.getWv(), op.getBv(), "g");
-    RDom ri(0, inner, "ri"), rm(0, positions, "rm");
-    Func score = reduction(op, "score");
-    score(m, n, b) = 0.0f;
-    score(m, n, b) += theta(ri, n, b) * phi(ri, m, b);
-    Func max = reduction(op, "max");
-    max(n, b) = -3.0e38f;
-    max(n, b) = Halide::max(max(n, b), score(rm, n, b));
-    Func e(name(op, "exp"));
-    e(m, n, b) = Halide::exp(score(m, n, b) - max(n, b));
-    Func sum = reduction(op, "sum");
-    sum(n, b) = 0.0f;
-    sum(n, b) += e(rm, n, b);
-    Func y = reduction(op, "context");
-    y(i, n, b) = 0.0f;
-    y(i, n, b) += e(rm, n, b) * g(i, rm, b);
-    Func outProj = reduction(op, "out");
-    outProj(c, n, b) = values[op.getBo()].func(c);
-    outProj(c, n, b) += values[op.getWo()].func(ri, c) * y(ri, n, b) / sum(n, b);
-    Func f(name(op, "self_attention_2d"));
-    f(px, py, c, b) = x.func(px, py, c, b) + outProj(c, py * w + px, b);
-    return HTensor{f, x.shape};
+    auto in = cast<RankedTensorType>(op.getInput().getType());
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    std::vector<Expr> index(vars.begin(), vars.end());
+    for (int64_t d = 0; d < in.getRank(); ++d)
+      if (in.getDimSize(d) == 1)
+        index[x.rank() - 1 - d] = 0;
+    Func f(name(op, "broadcast"));
+    f(vars) = x.func(index);
+    return HTensor{f, values[op.getLike()].shape};
   }
 
   /// score[b, h, i, j] = scale · Σ_d q[b, i, h·Dh + d] · k[b, j, h·Dh + d].

@@ -200,6 +200,34 @@ def Attn_SliceOp : Attn_ComputeOp<"slice", [Attn_Reindexing]> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
+def Attn_ReduceOp : Attn_ComputeOp<"reduce"> {
+  let summary = "mean or maximum along one static dimension, kept with size 1";
+  let description = [{
+    `kind` is "mean" or "max". CBAM's spatial attention reduces over channels:
+
+    ```mlir
+    %m = attn.reduce %x {axis = 1 : i64, kind = "max"} : (tensor<?x16x8x8xf32>) -> tensor<?x1x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, I64Attr:$axis, StrAttr:$kind);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_BroadcastOp : Attn_ComputeOp<"broadcast", [Attn_Reindexing]> {
+  let summary = "repeats the size-1 dimensions of a tensor to the shape of another";
+  let description = [{
+    `input` and `like` have the same rank; each dimension of `input` is 1 or equal to `like`'s. The result
+    has `like`'s shape (only its shape is read), so that elementwise ops can scale a feature map by
+    per-channel or per-position weights.
+
+    ```mlir
+    %s = attn.broadcast %w, %x : (tensor<?x16x1x1xf32>, tensor<?x16x8x8xf32>) -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$like);
+  let assemblyFormat = "$input `,` $like attr-dict `:` functional-type(operands, results)";
+}
+
 def Attn_LogSoftmaxOp : Attn_ComputeOp<"log_softmax", [SameOperandsAndResultType]> {
   let summary = "log-softmax over the last dimension";
   let description = [{
