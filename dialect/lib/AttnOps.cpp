@@ -647,16 +647,26 @@ LogicalResult ChannelAttentionOp::verify() {
 
 SmallVector<DimSource> ChannelAttentionOp::getResultDimSources() { return identityDims(getInput()); }
 
-LogicalResult SpatialAttentionOp::verify() {
-  Value x = getInput(), w = getWeight();
-  if (failed(expectFeatureMap(*this, x)) || failed(expectRank(*this, "a weight", w, 4, "[1, 2, k, k]")))
+/// CBAM spatial attention's operands: a feature map and a [1, 2, k, k] kernel with an odd k.
+static LogicalResult verifySpatialAttention(Operation *op, Value x, Value w) {
+  if (failed(expectFeatureMap(op, x)) || failed(expectRank(op, "a weight", w, 4, "[1, 2, k, k]")))
     return failure();
   if (dimOf(w, 0) != 1 || dimOf(w, 1) != 2 || dimOf(w, 2) != dimOf(w, 3) || dimOf(w, 2) % 2 == 0)
-    return emitOpError() << "expects a weight [1, 2, k, k] with an odd k, found " << shapeString(w.getType());
-  return verifyResultShape(*this);
+    return op->emitOpError() << "expects a weight [1, 2, k, k] with an odd k, found " << shapeString(w.getType());
+  return verifyResultShape(op);
 }
 
+LogicalResult SpatialAttentionOp::verify() { return verifySpatialAttention(*this, getInput(), getWeight()); }
+
 SmallVector<DimSource> SpatialAttentionOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult SpatialAttentionWeightsOp::verify() { return verifySpatialAttention(*this, getInput(), getWeight()); }
+
+SmallVector<DimSource> SpatialAttentionWeightsOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getInput());
+  dims[1] = DimSource::constant(1);
+  return dims;
+}
 
 LogicalResult SelfAttention2DOp::verify() {
   Value x = getInput();

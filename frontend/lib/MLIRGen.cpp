@@ -394,18 +394,22 @@ private:
   /// The right-hand side of `a, b = ...`: a layer with that many results.
   std::optional<std::vector<Tensor>> genResults(const Expr &e, size_t count) {
     auto *call = llvm::dyn_cast<CallExpr>(&e);
-    static const llvm::StringSet<> multi = {"dot_attention", "additive_attention", "lstm_cell", "split", "greedy",
-                                            "beam_search", "teacher"};
+    static const llvm::StringSet<> multi = {"dot_attention", "additive_attention", "spatial_attention", "lstm_cell",
+                                            "split", "greedy", "beam_search", "teacher"};
     if (!call || !multi.contains(call->getCallee())) {
-      error(e.getLoc()) << "only dot_attention and additive_attention (context, weights), lstm_cell (h, c), split "
-                        << "(its parts) and decoding (greedy, beam_search, teacher) give several results; this "
-                        << "expression gives one";
+      error(e.getLoc()) << "only dot_attention, additive_attention and spatial_attention (output, weights), "
+                        << "lstm_cell (h, c), split (its parts) and decoding (greedy, beam_search, teacher) give "
+                        << "several results; this expression gives one";
       return std::nullopt;
     }
     StringRef callee = call->getCallee();
-    bool pair = callee == "dot_attention" || callee == "additive_attention" || callee == "lstm_cell";
+    bool pair = callee == "dot_attention" || callee == "additive_attention" || callee == "spatial_attention" ||
+                callee == "lstm_cell";
     if (pair && count != 2) {
-      error(e.getLoc()) << callee << " gives 2 results (" << (callee == "lstm_cell" ? "h, c" : "context, weights")
+      error(e.getLoc()) << callee << " gives 2 results ("
+                        << (callee == "lstm_cell"           ? "h, c"
+                            : callee == "spatial_attention" ? "output, weights"
+                                                            : "context, weights")
                         << "), not " << count;
       return std::nullopt;
     }
@@ -1193,7 +1197,7 @@ private:
   /// channel_attention, spatial_attention and self_attention_2d: attention over a feature map's channels
   /// or positions, returning a reweighted map of the same shape.
   std::optional<Tensor> genFeatureAttention(const CallExpr &call, const BoundArgs &args, StringRef layer,
-                                            const std::string &prefix) {
+                                            const std::string &prefix, bool topLevel) {
     std::optional<Tensor> x = featureMap(args, layer);
     if (!x)
       return std::nullopt;
@@ -1210,7 +1214,14 @@ private:
       }
       mlir::Value w = param(prefix + ".conv.weight", {1, 2, *k, *k}, l);
       op = mlir::attn::SpatialAttentionOp::create(builder, at, irType(x->shape), x->value, w);
-      return finish(op, *x);
+      Tensor y = finish(op, *x);
+      if (topLevel && wantedResults == 2) { // y, weights = spatial_attention(x)
+        SymShape shape = x->shape;
+        shape[1] = SymDim{1, ""};
+        auto weights = mlir::attn::SpatialAttentionWeightsOp::create(builder, at, irType(shape), x->value, w);
+        lastResults = {y, Tensor{weights.getResult(), shape}};
+      }
+      return y;
     }
     bool isChannel = layer == "channel_attention";
     std::optional<int64_t> r = intArg(args, "reduction", isChannel ? 8 : 2, 1);
@@ -1757,7 +1768,7 @@ private:
     if (name == "split")
       return genSplit(call, *args, topLevel);
     if (name == "channel_attention" || name == "spatial_attention" || name == "self_attention_2d")
-      return genFeatureAttention(call, *args, name, prefix);
+      return genFeatureAttention(call, *args, name, prefix, topLevel);
     return genUnary(call, *args, name);
   }
 

@@ -238,7 +238,8 @@ tokens the model produced (the row's positions when there is no vocabulary).
   --text TEXT       the source text (see '$PROGRAM help infer'); or give every input with --in
   --in NAME=FILE    .npy file for input NAME
   --png FILE        write the heat map to FILE (replaced whole, or not at all)
-  --output NAME     the f32 output [batch, steps, source] to show (default: the only one)
+  --output NAME     the weights to show: f32 [batch, steps, source] (a heat map) or [batch, 1, H, W]
+                    (overlaid on the image input); default: the only such output
   --row N           batch row to show (default 0)
   --vocab NAME=FILE vocabulary of a token input or output, in place of the model's
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
@@ -630,6 +631,71 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     return kSuccess;
   }
 
+  /// A matrix (rows × cols, row-major) with its labels, two decimals per weight.
+  static void printTable(const std::vector<float> &matrix, const std::vector<std::string> &rowLabels,
+                         const std::vector<std::string> &colLabels) {
+    size_t labelWidth = 0, cellWidth = 5, cols = colLabels.size();
+    for (const std::string &label : rowLabels)
+      labelWidth = std::max(labelWidth, label.size());
+    for (const std::string &label : colLabels)
+      cellWidth = std::max(cellWidth, label.size() + 1);
+    std::cout << std::string(labelWidth, ' ');
+    for (const std::string &label : colLabels)
+      std::cout << std::string(cellWidth - label.size(), ' ') << label;
+    std::cout << "\n";
+    for (size_t t = 0; t < rowLabels.size(); ++t) {
+      std::cout << rowLabels[t] << std::string(labelWidth - rowLabels[t].size(), ' ');
+      for (size_t c = 0; c < cols; ++c) {
+        char cell[32];
+        std::snprintf(cell, sizeof cell, "%*.2f", static_cast<int>(cellWidth), matrix[t * cols + c]);
+        std::cout << cell;
+      }
+      std::cout << "\n";
+    }
+  }
+
+  /// `attention` for weights [batch, 1, height, width] over an image input [batch, channels, H, W]: the
+  /// weights of one row as a table and, with --png, overlaid on the image.
+  int spatialAttention(const ParsedOptions &options, const TensorMap &inputs, const Tensor &weights,
+                       const std::string &name, int64_t row) {
+    const Tensor *image = nullptr;
+    std::string imageName;
+    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT))
+      if (spec_.values[i].dtype == ATTN_F32 && spec_.values[i].rank == 4 && !image) {
+        imageName = spec_.values[i].name;
+        image = &inputs.at(imageName);
+      }
+    int64_t mapHeight = weights.shape()[2], mapWidth = weights.shape()[3];
+    const float *map = weights.data<float>() + row * mapHeight * mapWidth;
+    std::vector<float> matrix(map, map + mapHeight * mapWidth);
+    std::vector<std::string> rowLabels, colLabels;
+    for (int64_t y = 0; y < mapHeight; ++y)
+      rowLabels.push_back(std::to_string(y));
+    for (int64_t x = 0; x < mapWidth; ++x)
+      colLabels.push_back(std::to_string(x));
+    printTable(matrix, rowLabels, colLabels);
+    const std::string *png = options.get("--png");
+    if (!png)
+      return kSuccess;
+    if (!image)
+      return failure("the model has no f32 image input [batch, channels, height, width] to overlay '" + name +
+                     "' on");
+    int64_t channels = image->shape()[1], height = image->shape()[2], width = image->shape()[3];
+    if (channels != 1 && channels != 3)
+      return failure("input '" + imageName + "' has " + std::to_string(channels) +
+                     " channels; an overlay needs 1 (grey) or 3 (RGB)");
+    const float *pixels = image->data<float>() + row * channels * height * width;
+    Image overlay = renderOverlay(std::vector<float>(pixels, pixels + channels * height * width),
+                                  static_cast<int>(channels), static_cast<int>(height), static_cast<int>(width), matrix,
+                                  static_cast<int>(mapHeight), static_cast<int>(mapWidth),
+                                  std::string(spec_.name) + ": " + name + " of " + imageName + " row " +
+                                      std::to_string(row));
+    if (Status s = writePng(*png, overlay); !s)
+      return failure(s.message());
+    std::cout << "wrote " << *png << ": " << overlay.width() << "x" << overlay.height() << " overlay\n";
+    return kSuccess;
+  }
+
   /// `attention`: one batch row's weights [steps, source] as a table and, with --png, a heat map.
   int attention(const std::vector<std::string> &args) {
     ParsedOptions options;
@@ -644,16 +710,17 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
                                          {"--threads", false}},
                                         options))
       return *done;
-    // The weights output: named, or the only f32 output of rank 3.
+    // The weights output: named, or the only f32 output [batch, steps, source] or [batch, 1, height, width].
     int32_t chosen = -1;
     std::string candidates;
     for (int32_t o = 0; o < spec_.num_outputs; ++o) {
       const attn_value &v = spec_.values[spec_.outputs[o].value];
-      bool fits = v.dtype == ATTN_F32 && v.rank == 3;
+      bool fits = v.dtype == ATTN_F32 && (v.rank == 3 || (v.rank == 4 && v.dims[1].size == 1));
       if (const std::string *name = options.get("--output")) {
         if (*name == spec_.outputs[o].name) {
           if (!fits)
-            return usageError("output '" + *name + "' is not f32 [batch, steps, source]", "attention");
+            return usageError("output '" + *name + "' is not f32 [batch, steps, source] or [batch, 1, height, width]",
+                              "attention");
           chosen = o;
         }
       } else if (fits) {
@@ -662,8 +729,10 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       }
     }
     if (chosen == -1)
-      return usageError(options.get("--output") ? "the model has no output '" + *options.get("--output") + "'"
-                                                : std::string("the model has no f32 output [batch, steps, source]"),
+      return usageError(options.get("--output")
+                            ? "the model has no output '" + *options.get("--output") + "'"
+                            : std::string("the model has no f32 output [batch, steps, source] or [batch, 1, height, "
+                                          "width] of attention weights"),
                         "attention");
     if (chosen == -2)
       return usageError("several outputs could be attention weights (" + candidates + "); pick one with --output",
@@ -685,9 +754,12 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       return failure(outputs.message());
     const std::string name = spec_.outputs[chosen].name;
     const Tensor &weights = outputs->at(name);
-    int64_t batch = weights.shape()[0], steps = weights.shape()[1], source = weights.shape()[2];
+    int64_t batch = weights.shape()[0];
     if (row >= batch)
       return failure("--row " + std::to_string(row) + " is past the batch of " + std::to_string(batch) + " rows");
+    if (weights.shape().size() == 4)
+      return spatialAttention(options, l.inputs, weights, name, row);
+    int64_t steps = weights.shape()[1], source = weights.shape()[2];
 
     // Columns: the text's tokens; rows: the tokens the model produced, up to its stop token.
     std::vector<std::string> colLabels, rowLabels;
@@ -722,24 +794,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     for (int64_t t = 0; t < rows; ++t)
       for (int64_t c = 0; c < cols; ++c)
         matrix.push_back(data[t * source + c]);
-    size_t labelWidth = 0, cellWidth = 5;
-    for (const std::string &label : rowLabels)
-      labelWidth = std::max(labelWidth, label.size());
-    for (const std::string &label : colLabels)
-      cellWidth = std::max(cellWidth, label.size() + 1);
-    std::cout << std::string(labelWidth, ' ');
-    for (int64_t c = 0; c < cols; ++c)
-      std::cout << std::string(cellWidth - colLabels[c].size(), ' ') << colLabels[c];
-    std::cout << "\n";
-    for (int64_t t = 0; t < rows; ++t) {
-      std::cout << rowLabels[t] << std::string(labelWidth - rowLabels[t].size(), ' ');
-      for (int64_t c = 0; c < cols; ++c) {
-        char cell[32];
-        std::snprintf(cell, sizeof cell, "%*.2f", static_cast<int>(cellWidth), matrix[t * cols + c]);
-        std::cout << cell;
-      }
-      std::cout << "\n";
-    }
+    printTable(matrix, rowLabels, colLabels);
     if (const std::string *png = options.get("--png")) {
       std::string title = std::string(spec_.name) + ": " + name;
       if (!p.pieces.empty())

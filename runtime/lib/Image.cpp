@@ -287,4 +287,56 @@ Image renderHeatMap(const std::vector<float> &weights, int rows, int cols, const
   return image;
 }
 
+Image renderOverlay(const std::vector<float> &image, int channels, int height, int width,
+                    const std::vector<float> &weights, int mapHeight, int mapWidth, const std::string &title) {
+  constexpr int kScale = 2, kMargin = 12, kPanel = 224;
+  const Rgb white{255, 255, 255}, black{0, 0, 0};
+  int pixel = std::max(1, kPanel / std::max(height, width));
+  auto range = [](const std::vector<float> &v) {
+    float lo = 0, hi = 0;
+    bool first = true;
+    for (float x : v)
+      if (std::isfinite(x)) {
+        lo = first ? x : std::min(lo, x), hi = first ? x : std::max(hi, x);
+        first = false;
+      }
+    return std::pair{lo, hi > lo ? hi - lo : 1.0f};
+  };
+  auto [imageLow, imageSpan] = range(image);
+  float largest = 1e-30f;
+  for (float w : weights)
+    if (std::isfinite(w))
+      largest = std::max(largest, w);
+  auto unit = [](float x) { return std::isfinite(x) ? std::clamp(x, 0.0f, 1.0f) : 0.0f; };
+  auto input = [&](int c, int y, int x) {
+    return unit((image[(static_cast<size_t>(c) * height + y) * width + x] - imageLow) / imageSpan);
+  };
+  auto weight = [&](int y, int x) {
+    return unit(weights[static_cast<size_t>(y * mapHeight / height) * mapWidth + x * mapWidth / width] / largest);
+  };
+
+  int glyph = Image::textHeight(kScale), top = kMargin + glyph + kMargin + glyph + kMargin / 2;
+  int panelWidth = width * pixel, panelHeight = height * pixel;
+  Image out(std::max(kMargin + 3 * (panelWidth + kMargin), 2 * kMargin + Image::textWidth(title, kScale)),
+            top + panelHeight + kMargin, white);
+  out.text(kMargin, kMargin, title, black, kScale);
+  const char *captions[3] = {"input", "weights", "overlay"};
+  for (int panel = 0; panel < 3; ++panel) {
+    int left = kMargin + panel * (panelWidth + kMargin);
+    out.text(left, top - kMargin / 2 - glyph, captions[panel], black, kScale);
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x) {
+        float r = input(0, y, x), g = input(channels == 3 ? 1 : 0, y, x), b = input(channels == 3 ? 2 : 0, y, x);
+        float w = weight(y, x);
+        if (panel == 1) // white to dark blue, as the heat maps
+          r = 1 - w * 247 / 255.0f, g = 1 - w * 207 / 255.0f, b = 1 - w * 148 / 255.0f;
+        else if (panel == 2) // half the input, half red in proportion to the weight
+          r = 0.5f * r + 0.5f * w, g = 0.5f * g, b = 0.5f * b;
+        out.fill(left + x * pixel, top + y * pixel, pixel, pixel,
+                 {static_cast<uint8_t>(r * 255), static_cast<uint8_t>(g * 255), static_cast<uint8_t>(b * 255)});
+      }
+  }
+  return out;
+}
+
 } // namespace attn::rt

@@ -41,7 +41,8 @@ class CBAM(nn.Module):
     def forward(self, x):
         x = self.channel_attention0(x)
         stats = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
-        return x * torch.sigmoid(self.conv(stats))
+        self.weights = torch.sigmoid(self.conv(stats))  # [B, 1, H, W]
+        return x * self.weights
 
 
 class NonLocal(nn.Module):
@@ -72,7 +73,7 @@ class CNNSpatialAttention(nn.Module):
     def forward(self, image):
         x = F.max_pool2d(self.a1(self.c1(image)), 2)
         logits = self.logits(self.a2(self.c2(x)).mean((2, 3)))
-        return {"logits": logits, "probs": torch.softmax(logits, -1)}
+        return {"logits": logits, "probs": torch.softmax(logits, -1), "attention": self.a1.weights}
 
 
 class CNNSelfAttention(nn.Module):

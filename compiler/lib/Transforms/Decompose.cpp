@@ -102,26 +102,39 @@ struct DecomposeChannelAttention : OpRewritePattern<ChannelAttentionOp> {
   }
 };
 
-/// spatial_attention: x · σ(conv([mean_c x; max_c x])). The two-channel convolution is the sum of one
-/// convolution per statistic, each with its slice of the kernel.
+/// σ(conv([mean_c x; max_c x])) of CBAM spatial attention, [B, 1, H, W]. The two-channel convolution is
+/// the sum of one convolution per statistic, each with its slice of the kernel.
+Value spatialWeights(PatternRewriter &rewriter, Location loc, Value x, Value w) {
+  int64_t pad = cast<RankedTensorType>(w.getType()).getDimSize(2) / 2;
+  auto one = rewriter.getDenseI64ArrayAttr({1, 1});
+  auto convolve = [&](StringRef kind, int64_t channel) {
+    Value stat = build<ReduceOp>(rewriter, loc, x, x, rewriter.getI64IntegerAttr(1), rewriter.getStringAttr(kind));
+    Value kernel = build<SliceOp>(rewriter, loc, w, w, rewriter.getI64IntegerAttr(1),
+                                  rewriter.getI64IntegerAttr(channel), rewriter.getI64IntegerAttr(1));
+    return build<Conv2DOp>(rewriter, loc, stat, stat, kernel, Value(), one, rewriter.getDenseI64ArrayAttr({pad, pad}),
+                           one, rewriter.getI64IntegerAttr(1));
+  };
+  Value mean = convolve("mean", 0), max = convolve("max", 1); // in this order: argument order is unspecified
+  return build<SigmoidOp>(rewriter, loc, mean, build<AddOp>(rewriter, loc, mean, mean, max));
+}
+
+/// spatial_attention: x · broadcast(spatial weights).
 struct DecomposeSpatialAttention : OpRewritePattern<SpatialAttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(SpatialAttentionOp op, PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value x = op.getInput(), w = op.getWeight();
-    int64_t pad = cast<RankedTensorType>(w.getType()).getDimSize(2) / 2;
-    auto one = rewriter.getDenseI64ArrayAttr({1, 1});
-    auto convolve = [&](StringRef kind, int64_t channel) {
-      Value stat = build<ReduceOp>(rewriter, loc, x, x, rewriter.getI64IntegerAttr(1), rewriter.getStringAttr(kind));
-      Value kernel = build<SliceOp>(rewriter, loc, w, w, rewriter.getI64IntegerAttr(1),
-                                     rewriter.getI64IntegerAttr(channel), rewriter.getI64IntegerAttr(1));
-      return build<Conv2DOp>(rewriter, loc, stat, stat, kernel, Value(), one,
-                              rewriter.getDenseI64ArrayAttr({pad, pad}), one, rewriter.getI64IntegerAttr(1));
-    };
-    Value mean = convolve("mean", 0), max = convolve("max", 1);
-    Value logits = build<AddOp>(rewriter, loc, x, mean, max);
-    rewriter.replaceOp(op, scaleFeatureMap(rewriter, loc, x, build<SigmoidOp>(rewriter, loc, x, logits)));
+    Value weights = spatialWeights(rewriter, op.getLoc(), op.getInput(), op.getWeight());
+    rewriter.replaceOp(op, scaleFeatureMap(rewriter, op.getLoc(), op.getInput(), weights));
+    return success();
+  }
+};
+
+/// spatial_attention_weights: the same weights, which CSE then shares with the layer's own.
+struct DecomposeSpatialAttentionWeights : OpRewritePattern<SpatialAttentionWeightsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(SpatialAttentionWeightsOp op, PatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, spatialWeights(rewriter, op.getLoc(), op.getInput(), op.getWeight()));
     return success();
   }
 };
@@ -159,7 +172,8 @@ struct AttnDecomposePass : mlir::attn::impl::AttnDecomposeBase<AttnDecomposePass
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<DecomposeDotAttention, DecomposeAdditiveAttention, DecomposeChannelAttention,
-                 DecomposeSpatialAttention, DecomposeSelfAttention2D>(&getContext());
+                 DecomposeSpatialAttention, DecomposeSpatialAttentionWeights, DecomposeSelfAttention2D>(
+        &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -61,7 +61,8 @@ def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
     Every attn computing op outside a kernel becomes a kernel of its own; a chain of elementwise ops
     (relu, tanh, sigmoid, gelu, add, sub, mul) that is the only user of its producer joins the producer's
     kernel, so a dense layer, its activation and a residual addition are one pass over memory. Then
-    reindexing ops (embedding, concat, expand_dims, squeeze, flatten, reshape, transpose, slice), which
+    reindexing ops (embedding, concat, expand_dims, squeeze, flatten, reshape, transpose, slice,
+    broadcast), which
     only move elements, join a
     neighbouring kernel instead of costing a launch and a copy: the only kernel that reads one takes it in
     (the lowering inlines it into the reads), else a one-operand op joins the kernel that produces its

@@ -523,6 +523,21 @@ def Attn_SpatialAttentionOp : Attn_ComputeOp<"spatial_attention"> {
   let assemblyFormat = "$input `,` $weight attr-dict `:` functional-type(operands, results)";
 }
 
+def Attn_SpatialAttentionWeightsOp : Attn_ComputeOp<"spatial_attention_weights"> {
+  let summary = "the per-position weights of CBAM spatial attention";
+  let description = [{
+    s = σ(conv([mean_c(x); max_c(x)])) as [B, 1, H, W]: what `attn.spatial_attention` multiplies x by.
+    The language's `y, s = spatial_attention(x)` makes both ops; after decomposition they share one
+    computation.
+
+    ```mlir
+    %s = attn.spatial_attention_weights %x, %w : (tensor<?x16x8x8xf32>, tensor<1x2x7x7xf32>) -> tensor<?x1x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight);
+  let assemblyFormat = "$input `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
 def Attn_SelfAttention2DOp : Attn_ComputeOp<"self_attention_2d"> {
   let summary = "non-local block: self-attention over the positions of [B, C, H, W]";
   let description = [{

@@ -49,6 +49,12 @@ Status writePng(const std::string &path, const Image &image);
 Image renderHeatMap(const std::vector<float> &weights, int rows, int cols, const std::vector<std::string> &rowLabels,
                     const std::vector<std::string> &colLabels, const std::string &title);
 
+/// Spatial attention over an image: three panels, the input (`channels` 1 for grey or 3 for RGB, values
+/// scaled to their range), the weights (mapHeight × mapWidth, stretched to the image), and the input
+/// tinted red where the weights are high; each panel is scaled up to about 224 pixels.
+Image renderOverlay(const std::vector<float> &image, int channels, int height, int width,
+                    const std::vector<float> &weights, int mapHeight, int mapWidth, const std::string &title);
+
 } // namespace attn::rt
 
 #endif // ATTN_RUNTIME_IMAGE_H
