@@ -230,14 +230,16 @@ and int32.
       return fill(R"(usage: $PROGRAM attention --weights FILE (--text TEXT | --in NAME=FILE...) [--png FILE]
                  [--output NAME] [--row N] [--vocab NAME=FILE...] [--threads N]
 
-Runs the model and shows the attention weights of one batch row: a table on standard output (output
-steps down, source positions across) and, with --png, a heat map labelled with the source tokens and the
-tokens the model produced (the row's positions when there is no vocabulary).
+Runs the model and shows the attention weights of one batch row as a table on standard output. For
+weights [batch, steps, source] (a decoder's), output steps run down and source positions across, and
+--png draws a heat map labelled with the source tokens and the tokens the model produced (positions when
+there is no vocabulary). For spatial weights [batch, 1, H, W] (a CNN's), --png draws the image input,
+the weights and the two overlaid.
 
   --weights FILE    safetensors file with every parameter (see '$PROGRAM info')
   --text TEXT       the source text (see '$PROGRAM help infer'); or give every input with --in
   --in NAME=FILE    .npy file for input NAME
-  --png FILE        write the heat map to FILE (replaced whole, or not at all)
+  --png FILE        write the picture to FILE (replaced whole, or not at all)
   --output NAME     the weights to show: f32 [batch, steps, source] (a heat map) or [batch, 1, H, W]
                     (overlaid on the image input); default: the only such output
   --row N           batch row to show (default 0)
