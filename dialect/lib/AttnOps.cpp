@@ -334,6 +334,37 @@ SmallVector<DimSource> BroadcastOp::getResultDimSources() {
   return dims;
 }
 
+LogicalResult CrossEntropyOp::verify() {
+  Value logits = getLogits(), targets = getTargets();
+  bool ok = rankOf(logits) >= 2 && rankOf(targets) == rankOf(logits) - 1;
+  for (int64_t d = 0; ok && d < rankOf(targets); ++d)
+    ok = !conflict(dimOf(logits, d), dimOf(targets, d));
+  if (!ok)
+    return emitOpError() << "expects logits [..., V] and targets with their leading dimensions, found "
+                         << shapeString(logits.getType()) << " and " << shapeString(targets.getType());
+  if (ShapedType::isDynamic(dimOf(logits, rankOf(logits) - 1)))
+    return emitOpError() << "expects a static number of classes, found " << shapeString(logits.getType());
+  float smoothing = getLabelSmoothing().convertToFloat();
+  if (!(smoothing >= 0 && smoothing <= 1))
+    return emitOpError() << "expects a label smoothing in [0, 1], found " << smoothing;
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> CrossEntropyOp::getResultDimSources() { return {}; }
+
+LogicalResult MseOp::verify() {
+  Value a = getLhs(), b = getRhs();
+  bool ok = rankOf(a) == rankOf(b);
+  for (int64_t d = 0; ok && d < rankOf(a); ++d)
+    ok = !conflict(dimOf(a, d), dimOf(b, d));
+  if (!ok)
+    return emitOpError() << "expects two tensors of one shape, found " << shapeString(a.getType()) << " and "
+                         << shapeString(b.getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> MseOp::getResultDimSources() { return {}; }
+
 LogicalResult LogSoftmaxOp::verify() {
   if (rankOf(getInput()) < 1)
     return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";

@@ -89,6 +89,13 @@ const std::vector<LayerSpec> &layers() {
        "embed(tokens, vocab, dim)"},
       {"concat", {{"a", ArgKind::Tensor, true}, {"b", ArgKind::Tensor, true}}, "concat(a, b)"},
       {"reshape", {{"x", ArgKind::Tensor, true}, {"shape", ArgKind::List, true}}, "reshape(x, [d1, d2, ...])"},
+      {"cross_entropy",
+       {{"logits", ArgKind::Tensor, true},
+        {"targets", ArgKind::Tensor, true},
+        {"ignore", ArgKind::Int, false},
+        {"label_smoothing", ArgKind::Float, false}},
+       "cross_entropy(logits, targets, ignore = ID, label_smoothing = 0.0)"},
+      {"mse", {{"a", ArgKind::Tensor, true}, {"b", ArgKind::Tensor, true}}, "mse(a, b)"},
       {"transpose", {{"x", ArgKind::Tensor, true}, {"a", ArgKind::Int, true}, {"b", ArgKind::Int, true}},
        "transpose(x, a, b)"},
       {"split", {{"x", ArgKind::Tensor, true}, {"parts", ArgKind::Int, true}, {"axis", ArgKind::Int, false}},
@@ -1374,6 +1381,56 @@ private:
     return finish(op, *a);
   }
 
+  /// cross_entropy(logits [..., V], targets [...] i32, ignore, label_smoothing) and mse(a, b): scalars.
+  std::optional<Tensor> genLoss(const CallExpr &call, const BoundArgs &args, StringRef name) {
+    bool ce = name == "cross_entropy";
+    const Expr &ae = *args.get(ce ? "logits" : "a"), &be = *args.get(ce ? "targets" : "b");
+    std::optional<Tensor> a = genTensor(ae, false, ce ? "'logits'" : "'a'");
+    std::optional<Tensor> b = genTensor(be, false, ce ? "'targets'" : "'b'");
+    if (!a || !b || !expectF32(*a, ae, name, ce ? "logits" : "a"))
+      return std::nullopt;
+    mlir::Location at = opLoc(call);
+    auto scalar = mlir::RankedTensorType::get({}, builder.getF32Type());
+    if (!ce) {
+      if (!expectF32(*b, be, name, "b"))
+        return std::nullopt;
+      if (!(a->shape == b->shape)) {
+        error(call.getLoc()) << "mse expects two tensors of one shape, found " << str(a->shape) << " and "
+                             << str(b->shape);
+        return std::nullopt;
+      }
+      return Tensor{mlir::attn::MseOp::create(builder, at, scalar, a->value, b->value).getResult(), {}};
+    }
+    SymShape lead(a->shape.begin(), a->shape.end() - (a->shape.empty() ? 0 : 1));
+    if (!b->isI32 || a->shape.size() < 2 || !(lead == b->shape) || !a->shape.back().symbol.empty()) {
+      error(be.getLoc()) << "cross_entropy expects logits [..., V] with a constant V and i32 targets with the "
+                         << "logits' leading dimensions, found " << str(a->shape) << " and "
+                         << (b->isI32 ? "i32" : "f32") << str(b->shape);
+      return std::nullopt;
+    }
+    mlir::IntegerAttr ignore;
+    if (const Expr *e = args.get("ignore")) {
+      std::optional<int64_t> id = evalInt(*e, "'ignore'");
+      if (!id)
+        return std::nullopt;
+      ignore = builder.getI64IntegerAttr(*id);
+    }
+    double smoothing = 0;
+    if (const Expr *e = args.get("label_smoothing")) {
+      std::optional<Number> n = evalNumber(*e);
+      if (!n)
+        return std::nullopt;
+      if (!(n->value >= 0 && n->value <= 1)) {
+        error(e->getLoc()) << "expected a label_smoothing in [0, 1], found " << str(n->value);
+        return std::nullopt;
+      }
+      smoothing = n->value;
+    }
+    auto op = mlir::attn::CrossEntropyOp::create(builder, at, scalar, a->value, b->value, ignore,
+                                                 builder.getF32FloatAttr(static_cast<float>(smoothing)));
+    return Tensor{op.getResult(), {}};
+  }
+
   /// reshape(x, [d...]): the same elements in row-major order. Each d is a symbolic dimension, a positive
   /// constant, or -1 (at most once) for the constant that makes the element counts agree; the symbolic
   /// dimensions must be the input's, in the same order.
@@ -1763,6 +1820,8 @@ private:
       return genFlatten(call, *args);
     if (name == "reshape")
       return genReshape(call, *args);
+    if (name == "cross_entropy" || name == "mse")
+      return genLoss(call, *args, name);
     if (name == "transpose")
       return genTranspose(call, *args);
     if (name == "split")

@@ -717,3 +717,27 @@ func.func @broadcast_shape(%x: tensor<?x2x1xf32>, %like: tensor<?x8x5xf32>) {
   %y = attn.broadcast %x, %like : (tensor<?x2x1xf32>, tensor<?x8x5xf32>) -> tensor<?x8x5xf32>
   return
 }
+
+// -----
+
+func.func @cross_entropy_targets(%l: tensor<?x?x5xf32>, %t: tensor<?xi32>) {
+  // expected-error @+1 {{'attn.cross_entropy' op expects logits [..., V] and targets with their leading dimensions, found [?, ?, 5] and [?]}}
+  %y = attn.cross_entropy %l, %t {label_smoothing = 0.0 : f32} : (tensor<?x?x5xf32>, tensor<?xi32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @cross_entropy_smoothing(%l: tensor<?x5xf32>, %t: tensor<?xi32>) {
+  // expected-error @+1 {{'attn.cross_entropy' op expects a label smoothing in [0, 1], found -1}}
+  %y = attn.cross_entropy %l, %t {label_smoothing = -1.0 : f32} : (tensor<?x5xf32>, tensor<?xi32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @mse_shapes(%a: tensor<?x5xf32>, %b: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.mse' op expects two tensors of one shape, found [?, 5] and [?, 4]}}
+  %y = attn.mse %a, %b : (tensor<?x5xf32>, tensor<?x4xf32>) -> tensor<f32>
+  return
+}

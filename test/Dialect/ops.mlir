@@ -198,3 +198,12 @@ func.func @reduce_broadcast(%x: tensor<?x8x5x3xf32>) -> tensor<?x8x5x3xf32> {
   %b = attn.broadcast %m, %x : (tensor<?x1x5x3xf32>, tensor<?x8x5x3xf32>) -> tensor<?x8x5x3xf32>
   return %b : tensor<?x8x5x3xf32>
 }
+
+// CHECK-LABEL: func.func @losses
+func.func @losses(%l: tensor<?x?x5xf32>, %t: tensor<?x?xi32>) -> (tensor<f32>, tensor<f32>) {
+  // CHECK: attn.cross_entropy %{{.+}}, %{{.+}} {ignore_index = 0 : i64, label_smoothing = 1.000000e-01 : f32} : (tensor<?x?x5xf32>, tensor<?x?xi32>) -> tensor<f32>
+  %c = attn.cross_entropy %l, %t {ignore_index = 0 : i64, label_smoothing = 0.1 : f32} : (tensor<?x?x5xf32>, tensor<?x?xi32>) -> tensor<f32>
+  // CHECK: attn.mse %{{.+}}, %{{.+}} : (tensor<?x?x5xf32>, tensor<?x?x5xf32>) -> tensor<f32>
+  %m = attn.mse %l, %l : (tensor<?x?x5xf32>, tensor<?x?x5xf32>) -> tensor<f32>
+  return %c, %m : tensor<f32>, tensor<f32>
+}

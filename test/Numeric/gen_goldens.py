@@ -83,7 +83,7 @@ class Case:
             np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(dtype))
         for name, t in self.outputs.items():
             dtype = np.int32 if t.dtype == torch.int32 else np.float32
-            np.save(os.path.join(self.dir, name + ".npy"), np.ascontiguousarray(t.numpy().astype(dtype)))
+            np.save(os.path.join(self.dir, name + ".npy"), np.require(t.numpy().astype(dtype), requirements="C"))
 
 
 def attention(q, k, v, heads=1, causal=False, mask=None, scale=None):
@@ -140,6 +140,26 @@ def shapes(name, seed, batch, length):
     c.output("lo", lo)
     c.output("hi", hi)
     c.output("mixed", torch.relu(lo.reshape(batch, 12) - hi.reshape(batch, 12)))
+    c.save()
+
+
+def losses(name, seed, batch, length):
+    c = Case("losses", name, seed)
+    v = 7
+    logits = c.input("logits", batch, length, v)
+    tgt = torch.randint(0, v, (batch, length), generator=c.gen, dtype=torch.int32)
+    tgt[0, 0] = 0  # at least one padding position
+    c.inputs["tgt"] = tgt
+    flat = c.input("flat", batch, v)
+    label = torch.randint(0, v, (batch,), generator=c.gen, dtype=torch.int32)
+    c.inputs["label"] = label
+    other = c.input("other", batch, length, v)
+    ce = lambda x, t, **kw: F.cross_entropy(x.reshape(-1, x.shape[-1]), t.reshape(-1).long(), **kw)
+    c.output("ce", ce(logits, tgt))
+    c.output("ce_ignore", ce(logits, tgt, ignore_index=0))
+    c.output("ce_smooth", ce(logits, tgt, ignore_index=0, label_smoothing=0.1))
+    c.output("ce_flat", ce(flat, label, label_smoothing=0.2))
+    c.output("squared", F.mse_loss(logits, other))
     c.save()
 
 
@@ -409,6 +429,8 @@ if __name__ == "__main__":
     layers("b6_s9", 4, batch=6, length=9)
     shapes("b1_s1", 40, batch=1, length=1)
     shapes("b7_s5", 41, batch=7, length=5)
+    losses("b1_t1", 42, batch=1, length=1)
+    losses("b5_t9", 43, batch=5, length=9)
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
     elementwise("b1_s3", 7, batch=1, length=3)

@@ -104,6 +104,8 @@ private:
         .Case([&](BatchNormOp b) { return lowerBatchNorm(b); })
         .Case([&](FlattenOp f) { return lowerFlatten(f); })
         .Case([&](ReduceOp r) { return lowerReduce(r); })
+        .Case([&](CrossEntropyOp c) { return lowerCrossEntropy(c); })
+        .Case([&](MseOp m) { return lowerMse(m); })
         .Case([&](BroadcastOp b) { return lowerBroadcast(b); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })
@@ -462,6 +464,69 @@ private:
     std::vector<Expr> shape = x.shape;
     shape[axis] = Expr(1);
     return HTensor{f, shape};
+  }
+
+  /// An RDom over every element of `t` (Halide order: innermost first), and its points as index
+  /// expressions.
+  static std::pair<RDom, std::vector<Expr>> everyElement(const HTensor &t, const std::string &name) {
+    std::vector<Halide::Range> ranges;
+    for (size_t d = t.rank(); d-- > 0;)
+      ranges.emplace_back(0, t.extent(d));
+    RDom r(ranges, name);
+    std::vector<Expr> at;
+    for (int i = 0; i < r.dimensions(); ++i)
+      at.push_back(r[i]);
+    return {r, at};
+  }
+
+  /// The mean, over the positions counted, of −(1 − ε)·log p[t] − (ε / V)·Σ_v log p[v], with log p the
+  /// log-softmax of each row of logits.
+  FailureOr<HTensor> lowerCrossEntropy(CrossEntropyOp op) {
+    const HTensor &logits = values[op.getLogits()], &targets = values[op.getTargets()];
+    int classes = int(staticDim(op.getLogits(), logits.rank() - 1));
+    float smoothing = op.getLabelSmoothing().convertToFloat();
+    std::vector<Var> rows = makeVars(targets.rank(), "r");
+    RDom rv(0, classes, "rv");
+    Func max = reduction(op, "max"), sumExp = reduction(op, "sum_exp"), sumLogits = reduction(op, "sum_logits");
+    max(rows) = -3.0e38f;
+    max(rows) = Halide::max(max(rows), logits.func(prepend(rv, rows)));
+    sumExp(rows) = 0.0f;
+    sumExp(rows) += Halide::exp(logits.func(prepend(rv, rows)) - max(rows));
+    sumLogits(rows) = 0.0f;
+    sumLogits(rows) += logits.func(prepend(rv, rows));
+    Expr target = targets.func(rows);
+    Expr logSumExp = max(rows) + Halide::log(sumExp(rows));
+    Expr nll = logSumExp - logits.func(prepend(Halide::clamp(target, 0, classes - 1), rows));
+    Expr uniform = logSumExp - sumLogits(rows) / float(classes);
+    Expr counted = op.getIgnoreIndex() ? target != int(*op.getIgnoreIndex()) : Halide::Internal::const_true();
+    Func row(name(op, "row")), weight(name(op, "counted"));
+    row(rows) = Halide::select(counted, (1.0f - smoothing) * nll + smoothing * uniform, 0.0f);
+    weight(rows) = Halide::select(counted, 1.0f, 0.0f);
+    auto [r, at] = everyElement(targets, "rt");
+    Func total = reduction(op, "total"), count = reduction(op, "count");
+    total() = 0.0f;
+    total() += row(at);
+    count() = 0.0f;
+    count() += weight(at);
+    Func result(name(op, "cross_entropy"));
+    result() = Halide::select(count() > 0.0f, total() / count(), 0.0f);
+    return HTensor{result, {}};
+  }
+
+  /// mean((a − b)²) over every element.
+  FailureOr<HTensor> lowerMse(MseOp op) {
+    const HTensor &a = values[op.getLhs()], &b = values[op.getRhs()];
+    auto [r, at] = everyElement(a, "re");
+    Expr count = 1;
+    for (const Expr &e : a.shape)
+      count = count * e;
+    Func total = reduction(op, "total");
+    Expr diff = a.func(at) - b.func(at);
+    total() = 0.0f;
+    total() += diff * diff;
+    Func result(name(op, "mse"));
+    result() = total() / Halide::cast<float>(Halide::max(count, 1));
+    return HTensor{result, {}};
   }
 
   /// Size-1 dimensions of the input repeat across the corresponding dimensions of `like`.

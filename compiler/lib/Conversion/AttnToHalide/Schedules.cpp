@@ -33,6 +33,8 @@ bool patternIs(const LoweredKernel &k, std::initializer_list<const char *> head)
 /// Vectorize the innermost pure dimension, parallelize the outermost; for any Func or update stage.
 void scheduleFlat(Func f, int vectorWidth) {
   std::vector<Var> args = f.args();
+  if (args.empty()) // a scalar: nothing to spread
+    return;
   f.vectorize(args.front(), vectorWidth, Guard);
   if (args.size() > 1)
     f.parallel(args.back());

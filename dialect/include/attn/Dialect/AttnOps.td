@@ -228,6 +228,37 @@ def Attn_BroadcastOp : Attn_ComputeOp<"broadcast", [Attn_Reindexing]> {
   let assemblyFormat = "$input `,` $like attr-dict `:` functional-type(operands, results)";
 }
 
+def Attn_CrossEntropyOp : Attn_ComputeOp<"cross_entropy"> {
+  let summary = "mean cross-entropy of logits against target ids, with padding and label smoothing";
+  let description = [{
+    For logits [..., V] and targets [...] (i32, the same leading dimensions), each position i with
+    t_i ≠ ignore_index contributes −(1 − ε)·log p_i[t_i] − (ε / V)·Σ_v log p_i[v], p_i = softmax(logits_i);
+    the result (a scalar) is their mean over the positions counted, as torch.nn.functional.cross_entropy
+    with `ignore_index` and `label_smoothing` = ε. With no position counted it is 0.
+
+    ```mlir
+    %l = attn.cross_entropy %logits, %targets {ignore_index = 0 : i64, label_smoothing = 1.0e-1 : f32}
+        : (tensor<?x?x42xf32>, tensor<?x?xi32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$logits, Attn_I32Tensor:$targets, OptionalAttr<I64Attr>:$ignore_index,
+                       F32Attr:$label_smoothing);
+  let assemblyFormat = "$logits `,` $targets attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_MseOp : Attn_ComputeOp<"mse"> {
+  let summary = "mean squared error of two tensors of one shape";
+  let description = [{
+    mean((a − b)²) over all elements, a scalar, as torch.nn.functional.mse_loss.
+
+    ```mlir
+    %l = attn.mse %a, %b : (tensor<?x10xf32>, tensor<?x10xf32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$lhs, Attn_F32Tensor:$rhs);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
 def Attn_LogSoftmaxOp : Attn_ComputeOp<"log_softmax", [SameOperandsAndResultType]> {
   let summary = "log-softmax over the last dimension";
   let description = [{
