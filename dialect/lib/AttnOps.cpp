@@ -994,5 +994,92 @@ LogicalResult KernelOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Gradient primitives
+//===----------------------------------------------------------------------===//
+
+/// Whether `a` and `b` have the same rank and no two of their dimensions conflict, skipping the last
+/// `skipLast` dimensions.
+static bool sameLeading(Value a, Value b, int64_t skipLast) {
+  if (rankOf(a) != rankOf(b))
+    return false;
+  for (int64_t d = 0; d + skipLast < rankOf(a); ++d)
+    if (conflict(dimOf(a, d), dimOf(b, d)))
+      return false;
+  return true;
+}
+
+LogicalResult DenseGradWeightOp::verify() {
+  Value dy = getGrad(), x = getInput();
+  if (rankOf(dy) < 1 || !sameLeading(dy, x, 1) || ShapedType::isDynamic(dimOf(dy, rankOf(dy) - 1)) ||
+      ShapedType::isDynamic(dimOf(x, rankOf(x) - 1)))
+    return emitOpError() << "expects a gradient [..., N] and an input [..., K] with the same leading dimensions "
+                         << "and static N and K, found " << shapeString(dy.getType()) << " and "
+                         << shapeString(x.getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> DenseGradWeightOp::getResultDimSources() {
+  return {DimSource::of(0, rankOf(getGrad()) - 1), DimSource::of(1, rankOf(getInput()) - 1)};
+}
+
+LogicalResult SumLeadingOp::verify() {
+  if (rankOf(getInput()) < 1 || ShapedType::isDynamic(dimOf(getInput(), rankOf(getInput()) - 1)))
+    return emitOpError() << "expects a tensor with a static last dimension, found "
+                         << shapeString(getInput().getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> SumLeadingOp::getResultDimSources() {
+  return {DimSource::of(0, rankOf(getInput()) - 1)};
+}
+
+LogicalResult ActivationGradOp::verify() {
+  if (!sameLeading(getInput(), getGrad(), 0))
+    return emitOpError() << "expects an input and a gradient of one shape, found " << shapeString(getInput().getType())
+                         << " and " << shapeString(getGrad().getType());
+  StringRef kind = getKind();
+  if (kind != "relu" && kind != "tanh" && kind != "sigmoid" && kind != "gelu")
+    return emitOpError() << "expects kind \"relu\", \"tanh\", \"sigmoid\" or \"gelu\", found \"" << kind << "\"";
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> ActivationGradOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult ScaleOp::verify() { return success(); }
+
+SmallVector<DimSource> ScaleOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult SoftmaxGradOp::verify() {
+  if (rankOf(getInput()) < 1 || !sameLeading(getInput(), getGrad(), 0))
+    return emitOpError() << "expects an input and a gradient of one shape, found " << shapeString(getInput().getType())
+                         << " and " << shapeString(getGrad().getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> SoftmaxGradOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult CrossEntropyGradOp::verify() {
+  Value logits = getLogits(), targets = getTargets();
+  bool ok = rankOf(logits) >= 2 && rankOf(targets) == rankOf(logits) - 1;
+  for (int64_t d = 0; ok && d < rankOf(targets); ++d)
+    ok = !conflict(dimOf(logits, d), dimOf(targets, d));
+  if (!ok || ShapedType::isDynamic(dimOf(logits, rankOf(logits) - 1)))
+    return emitOpError() << "expects logits [..., V] with a static V and targets with their leading dimensions, "
+                         << "found " << shapeString(logits.getType()) << " and " << shapeString(targets.getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> CrossEntropyGradOp::getResultDimSources() { return identityDims(getLogits()); }
+
+LogicalResult MseGradOp::verify() {
+  if (!sameLeading(getLhs(), getRhs(), 0))
+    return emitOpError() << "expects two tensors of one shape, found " << shapeString(getLhs().getType()) << " and "
+                         << shapeString(getRhs().getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> MseGradOp::getResultDimSources() { return identityDims(getLhs()); }
+
 #define GET_OP_CLASSES
 #include "attn/Dialect/AttnOps.cpp.inc"

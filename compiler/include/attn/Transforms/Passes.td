@@ -34,6 +34,18 @@ def AttnDecompose : Pass<"attn-decompose", "func::FuncOp"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def AttnAutodiff : Pass<"attn-autodiff", "ModuleOp"> {
+  let summary = "Build the gradient function of a model that names its loss";
+  let description = [{
+    For each function with an `attn.loss` attribute (the name of the output that is its loss, a
+    `cross_entropy` or `mse`), adds `<name>_grad`: the same arguments, the forward computation, and, by
+    reverse-mode gradient rules on the (decomposed) dialect, the gradient of the loss with respect to
+    every parameter it depends on. Its results are the loss and one gradient per parameter name, named
+    `loss` and `grad.<parameter>` in `attn.outputs`. An op without a gradient rule is an error.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 def AttnHoistStepInvariants : Pass<"attn-hoist-step-invariants", "func::FuncOp"> {
   let summary = "Move loop-invariant work out of decoder steps";
   let description = [{

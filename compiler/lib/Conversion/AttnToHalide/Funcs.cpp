@@ -37,6 +37,13 @@ std::vector<Expr> prepend(Expr first, const std::vector<Var> &rest) {
   return args;
 }
 
+/// Index vector (Halide order) made of `first` followed by `rest`.
+std::vector<Expr> prependExpr(Expr first, const std::vector<Expr> &rest) {
+  std::vector<Expr> args{first};
+  args.insert(args.end(), rest.begin(), rest.end());
+  return args;
+}
+
 int64_t staticDim(Value v, unsigned i) { return cast<RankedTensorType>(v.getType()).getDimSize(i); }
 
 class AlgorithmBuilder {
@@ -106,6 +113,16 @@ private:
         .Case([&](ReduceOp r) { return lowerReduce(r); })
         .Case([&](CrossEntropyOp c) { return lowerCrossEntropy(c); })
         .Case([&](MseOp m) { return lowerMse(m); })
+        .Case([&](DenseGradWeightOp d) { return lowerDenseGradWeight(d); })
+        .Case([&](SumLeadingOp d) { return lowerSumLeading(d); })
+        .Case([&](ActivationGradOp a) { return lowerActivationGrad(a); })
+        .Case([&](ScaleOp a) {
+          float factor = a.getFactor().convertToFloat();
+          return lowerUnary(a, [factor](Expr x) { return x * factor; });
+        })
+        .Case([&](SoftmaxGradOp g) { return lowerSoftmaxGrad(g); })
+        .Case([&](CrossEntropyGradOp g) { return lowerCrossEntropyGrad(g); })
+        .Case([&](MseGradOp g) { return lowerMseGrad(g); })
         .Case([&](BroadcastOp b) { return lowerBroadcast(b); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })
@@ -466,11 +483,12 @@ private:
     return HTensor{f, shape};
   }
 
-  /// An RDom over every element of `t` (Halide order: innermost first), and its points as index
-  /// expressions.
-  static std::pair<RDom, std::vector<Expr>> everyElement(const HTensor &t, const std::string &name) {
+  /// An RDom over every element of `t` but its last `skipLast` dimensions (Halide order: innermost
+  /// first), and its points as index expressions.
+  static std::pair<RDom, std::vector<Expr>> everyElement(const HTensor &t, const std::string &name,
+                                                         size_t skipLast = 0) {
     std::vector<Halide::Range> ranges;
-    for (size_t d = t.rank(); d-- > 0;)
+    for (size_t d = t.rank() - skipLast; d-- > 0;)
       ranges.emplace_back(0, t.extent(d));
     RDom r(ranges, name);
     std::vector<Expr> at;
@@ -527,6 +545,119 @@ private:
     Func result(name(op, "mse"));
     result() = total() / Halide::cast<float>(Halide::max(count, 1));
     return HTensor{result, {}};
+  }
+
+  //===------------------------------------------------------------------===//
+  // Gradient primitives
+  //===------------------------------------------------------------------===//
+
+  /// dw[n, k] = Σ_rows dy[row, n] · x[row, k].
+  FailureOr<HTensor> lowerDenseGradWeight(DenseGradWeightOp op) {
+    const HTensor &dy = values[op.getGrad()], &x = values[op.getInput()];
+    auto [r, at] = everyElement(dy, "rr", 1);
+    Var k("k"), n("n");
+    Func dw = reduction(op, "dw");
+    dw(k, n) = 0.0f;
+    dw(k, n) += dy.func(prependExpr(n, at)) * x.func(prependExpr(k, at));
+    return HTensor{dw, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
+  }
+
+  /// db[n] = Σ_rows dy[row, n].
+  FailureOr<HTensor> lowerSumLeading(SumLeadingOp op) {
+    const HTensor &dy = values[op.getInput()];
+    auto [r, at] = everyElement(dy, "rr", 1);
+    Var n("n");
+    Func db = reduction(op, "db");
+    db(n) = 0.0f;
+    db(n) += dy.func(prependExpr(n, at));
+    return HTensor{db, {dy.extent(dy.rank() - 1)}};
+  }
+
+  FailureOr<HTensor> lowerActivationGrad(ActivationGradOp op) {
+    const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    Expr v = x.func(vars), g = dy.func(vars), slope;
+    StringRef kind = op.getKind();
+    if (kind == "relu") {
+      slope = Halide::select(v > 0.0f, 1.0f, 0.0f);
+    } else if (kind == "tanh") {
+      Expr t = Halide::tanh(v);
+      slope = 1.0f - t * t;
+    } else if (kind == "sigmoid") {
+      Expr s = 1.0f / (1.0f + Halide::exp(-v));
+      slope = s * (1.0f - s);
+    } else { // gelu: Φ(x) + x·φ(x)
+      slope = 0.5f * (1.0f + Halide::erf(v * float(M_SQRT1_2))) + v * Halide::exp(-0.5f * v * v) * float(0.5 * M_2_SQRTPI * M_SQRT1_2);
+    }
+    Func f(name(op, "activation_grad"));
+    f(vars) = g * slope;
+    out.elementwise.push_back(f);
+    return HTensor{f, x.shape};
+  }
+
+  /// The row statistics of a softmax over the last dimension of `x`: its maximum and the sum of
+  /// exponentials, as Funcs over the rows.
+  std::pair<Func, Func> softmaxStatistics(Operation *op, const HTensor &x, const std::vector<Var> &rows, int width) {
+    RDom rv(0, width, "rv");
+    Func max = reduction(op, "max"), sum = reduction(op, "sum_exp");
+    max(rows) = -3.0e38f;
+    max(rows) = Halide::max(max(rows), x.func(prepend(rv, rows)));
+    sum(rows) = 0.0f;
+    sum(rows) += Halide::exp(x.func(prepend(rv, rows)) - max(rows));
+    return {max, sum};
+  }
+
+  /// softmax: y·(dy − Σ dy·y); log-softmax: dy − y·Σ dy.
+  FailureOr<HTensor> lowerSoftmaxGrad(SoftmaxGradOp op) {
+    const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+    int width = int(staticDim(op.getInput(), x.rank() - 1));
+    std::vector<Var> rows = makeVars(x.rank() - 1, "r");
+    Var c("c");
+    auto [max, sum] = softmaxStatistics(op, x, rows, width);
+    auto y = [&](Expr at) { return Halide::exp(x.func(prepend(at, rows)) - max(rows)) / sum(rows); };
+    RDom rv(0, width, "rd");
+    Func dot = reduction(op, "dot");
+    dot(rows) = 0.0f;
+    dot(rows) += dy.func(prepend(rv, rows)) * (op.getLog() ? Expr(1.0f) : y(rv));
+    Func f(name(op, "softmax_grad"));
+    Expr g = dy.func(prepend(c, rows));
+    f(prepend(c, rows)) = op.getLog() ? g - y(c) * dot(rows) : y(c) * (g - dot(rows));
+    return HTensor{f, x.shape};
+  }
+
+  FailureOr<HTensor> lowerCrossEntropyGrad(CrossEntropyGradOp op) {
+    const HTensor &logits = values[op.getLogits()], &targets = values[op.getTargets()];
+    int classes = int(staticDim(op.getLogits(), logits.rank() - 1));
+    float smoothing = op.getLabelSmoothing().convertToFloat();
+    std::vector<Var> rows = makeVars(targets.rank(), "r");
+    Var v("v");
+    auto [max, sum] = softmaxStatistics(op, logits, rows, classes);
+    auto counted = [&](Expr target) {
+      return op.getIgnoreIndex() ? target != int(*op.getIgnoreIndex()) : Halide::Internal::const_true();
+    };
+    auto [r, at] = everyElement(targets, "rt");
+    Func count = reduction(op, "count");
+    count() = 0.0f;
+    count() += Halide::select(counted(targets.func(at)), 1.0f, 0.0f);
+    Expr target = targets.func(rows);
+    Expr p = Halide::exp(logits.func(prepend(v, rows)) - max(rows)) / sum(rows);
+    Expr wanted = Halide::select(v == target, 1.0f - smoothing, 0.0f) + smoothing / float(classes);
+    Func f(name(op, "cross_entropy_grad"));
+    f(prepend(v, rows)) = Halide::select(counted(target), (p - wanted) / Halide::max(count(), 1.0f), 0.0f);
+    return HTensor{f, logits.shape};
+  }
+
+  /// 2(a − b) / N.
+  FailureOr<HTensor> lowerMseGrad(MseGradOp op) {
+    const HTensor &a = values[op.getLhs()], &b = values[op.getRhs()];
+    Expr count = 1;
+    for (const Expr &e : a.shape)
+      count = count * e;
+    std::vector<Var> vars = makeVars(a.rank(), "e");
+    Func f(name(op, "mse_grad"));
+    f(vars) = 2.0f * (a.func(vars) - b.func(vars)) / Halide::cast<float>(Halide::max(count, 1));
+    out.elementwise.push_back(f);
+    return HTensor{f, a.shape};
   }
 
   /// Size-1 dimensions of the input repeat across the corresponding dimensions of `like`.

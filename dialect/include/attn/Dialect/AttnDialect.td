@@ -29,6 +29,10 @@ def Attn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kVocabSizeAttr = "attn.vocab_size";
     /// On a model function's i32 arguments and results: the vocabulary's tokens, token n for id n.
     static constexpr ::llvm::StringLiteral kVocabAttr = "attn.vocab";
+    /// On a model function: the name of the output that training minimizes.
+    static constexpr ::llvm::StringLiteral kLossAttr = "attn.loss";
+    /// On a gradient function made by attn-autodiff: the name of the model function it differentiates.
+    static constexpr ::llvm::StringLiteral kGradOfAttr = "attn.grad_of";
     /// On a model function: the name of each result, in order.
     static constexpr ::llvm::StringLiteral kOutputNamesAttr = "attn.outputs";
   }];

@@ -753,4 +753,6 @@ def Attn_DecodeYieldOp : Attn_Op<"decode_yield", [Pure, Terminator, HasParent<"D
   }];
 }
 
+include "attn/Dialect/AttnGradOps.td"
+
 #endif // ATTN_OPS_TD

@@ -1,0 +1,93 @@
+//===- AttnGradOps.td - gradient primitives of the attn dialect --------*- tablegen -*-===//
+//
+// The ops that attn-autodiff's gradient rules emit besides forward primitives (a dense layer's input
+// gradient is itself a dense layer, through attn.transpose of the weight). Each is a computing op like
+// any other, so backward graphs are fused and lowered with the forward machinery. Included by AttnOps.td.
+//
+//===----------------------------------------------------------------------------------===//
+
+#ifndef ATTN_GRAD_OPS_TD
+#define ATTN_GRAD_OPS_TD
+
+def Attn_DenseGradWeightOp : Attn_ComputeOp<"dense_grad_weight"> {
+  let summary = "the weight gradient of a dense layer: Σ over rows of dyᵀ·x";
+  let description = [{
+    For dy [..., N] and x [..., K] with the same leading dimensions, the result [N, K] is
+    Σ_rows dy[row, n]·x[row, k], summed over every leading index.
+
+    ```mlir
+    %dw = attn.dense_grad_weight %dy, %x : (tensor<?x?x8xf32>, tensor<?x?x4xf32>) -> tensor<8x4xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$grad, Attn_F32Tensor:$input);
+  let assemblyFormat = "$grad `,` $input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_SumLeadingOp : Attn_ComputeOp<"sum_leading"> {
+  let summary = "sums over every dimension but the last (a bias gradient)";
+  let description = [{
+    ```mlir
+    %db = attn.sum_leading %dy : (tensor<?x?x8xf32>) -> tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_ActivationGradOp : Attn_ComputeOp<"activation_grad"> {
+  let summary = "dy · f′(x) for an activation f";
+  let description = [{
+    `kind` is "relu" (x > 0), "tanh" (1 − tanh²x), "sigmoid" (σ(x)(1 − σ(x))) or "gelu"
+    (Φ(x) + x·φ(x)); the derivative is recomputed from the activation's input x.
+
+    ```mlir
+    %dx = attn.activation_grad %x, %dy {kind = "tanh"} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$grad, StrAttr:$kind);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_ScaleOp : Attn_ComputeOp<"scale", [SameOperandsAndResultType]> {
+  let summary = "multiplies every element by a constant";
+  let arguments = (ins Attn_F32Tensor:$input, F32Attr:$factor);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Attn_SoftmaxGradOp : Attn_ComputeOp<"softmax_grad"> {
+  let summary = "the input gradient of softmax or log-softmax over the last dimension";
+  let description = [{
+    With y = softmax(x) per row: dx = y·(dy − Σ dy·y) for softmax, dx = dy − y·Σ dy for log-softmax
+    (`log` set). y is recomputed from x.
+
+    ```mlir
+    %dx = attn.softmax_grad %x, %dy {log} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$grad, UnitAttr:$log);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_CrossEntropyGradOp : Attn_ComputeOp<"cross_entropy_grad"> {
+  let summary = "the logits gradient of attn.cross_entropy";
+  let description = [{
+    d(loss)/d(logits) = (softmax(logits) − (1 − ε)·onehot(t) − ε/V) / count at counted positions, 0 at
+    ignored ones; `count` is the number of counted positions.
+
+    ```mlir
+    %dl = attn.cross_entropy_grad %logits, %targets {ignore_index = 0 : i64, label_smoothing = 0.0 : f32}
+        : (tensor<?x?x42xf32>, tensor<?x?xi32>) -> tensor<?x?x42xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$logits, Attn_I32Tensor:$targets, OptionalAttr<I64Attr>:$ignore_index,
+                       F32Attr:$label_smoothing);
+  let assemblyFormat = "$logits `,` $targets attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_MseGradOp : Attn_ComputeOp<"mse_grad"> {
+  let summary = "the gradient of attn.mse with respect to its first operand: 2(a − b)/N";
+  let arguments = (ins Attn_F32Tensor:$lhs, Attn_F32Tensor:$rhs);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
+#endif // ATTN_GRAD_OPS_TD

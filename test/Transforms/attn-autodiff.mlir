@@ -1,0 +1,84 @@
+// RUN: attn-opt %s --split-input-file --attn-autodiff --verify-diagnostics | FileCheck %s
+
+// A two-layer classifier: the gradient function recomputes the forward pass, then runs the rules backwards:
+// cross-entropy, the output layer (its input gradient through the transposed weight, its weight and bias
+// gradients), tanh, and the first layer's weight and bias (the input gets no gradient).
+// CHECK-LABEL: func.func @mlp(
+// CHECK-LABEL: func.func @mlp_grad
+// CHECK-SAME: (%[[X:.+]]: tensor<?x4xf32> {attn.name = "x"}, %[[T:.+]]: tensor<?xi32> {attn.name = "t"}) -> (tensor<f32>, tensor<8x4xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>)
+// CHECK-SAME: attn.grad_of = "mlp"
+// CHECK-SAME: attn.outputs = ["loss", "grad.h.weight", "grad.h.bias", "grad.y.weight", "grad.y.bias"]
+// CHECK:      %[[W1:.+]] = attn.param "h.weight"
+// CHECK:      %[[B1:.+]] = attn.param "h.bias"
+// CHECK:      %[[D1:.+]] = attn.dense %[[X]], %[[W1]], %[[B1]]
+// CHECK:      %[[H:.+]] = attn.tanh %[[D1]]
+// CHECK:      %[[W2:.+]] = attn.param "y.weight"
+// CHECK:      %[[B2:.+]] = attn.param "y.bias"
+// CHECK:      %[[Y:.+]] = attn.dense %[[H]], %[[W2]], %[[B2]]
+// CHECK:      %[[L:.+]] = attn.cross_entropy %[[Y]], %[[T]]
+// CHECK:      %[[DY:.+]] = attn.cross_entropy_grad %[[Y]], %[[T]] {label_smoothing = 0.000000e+00 : f32} : (tensor<?x3xf32>, tensor<?xi32>) -> tensor<?x3xf32>
+// CHECK-NEXT: %[[W2T:.+]] = attn.transpose %[[W2]] {permutation = array<i64: 1, 0>} : (tensor<3x8xf32>) -> tensor<8x3xf32>
+// CHECK-NEXT: %[[DH:.+]] = attn.dense %[[DY]], %[[W2T]] : (tensor<?x3xf32>, tensor<8x3xf32>) -> tensor<?x8xf32>
+// CHECK-NEXT: %[[DW2:.+]] = attn.dense_grad_weight %[[DY]], %[[H]] : (tensor<?x3xf32>, tensor<?x8xf32>) -> tensor<3x8xf32>
+// CHECK-NEXT: %[[DB2:.+]] = attn.sum_leading %[[DY]] : (tensor<?x3xf32>) -> tensor<3xf32>
+// CHECK-NEXT: %[[DD1:.+]] = attn.activation_grad %[[D1]], %[[DH]] {kind = "tanh"}
+// CHECK-NEXT: %[[DW1:.+]] = attn.dense_grad_weight %[[DD1]], %[[X]] : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<8x4xf32>
+// CHECK-NEXT: %[[DB1:.+]] = attn.sum_leading %[[DD1]]
+// CHECK-NEXT: return %[[L]], %[[DW1]], %[[DB1]], %[[DW2]], %[[DB2]]
+func.func @mlp(%x: tensor<?x4xf32> {attn.name = "x"}, %t: tensor<?xi32> {attn.name = "t"}) -> (tensor<?x3xf32>, tensor<f32>)
+    attributes {attn.outputs = ["y", "loss"], attn.loss = "loss"} {
+  %w1 = attn.param "h.weight" : tensor<8x4xf32>
+  %b1 = attn.param "h.bias" : tensor<8xf32>
+  %d1 = attn.dense %x, %w1, %b1 : (tensor<?x4xf32>, tensor<8x4xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %h = attn.tanh %d1 : tensor<?x8xf32>
+  %w2 = attn.param "y.weight" : tensor<3x8xf32>
+  %b2 = attn.param "y.bias" : tensor<3xf32>
+  %y = attn.dense %h, %w2, %b2 : (tensor<?x8xf32>, tensor<3x8xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+  %l = attn.cross_entropy %y, %t {label_smoothing = 0.0 : f32} : (tensor<?x3xf32>, tensor<?xi32>) -> tensor<f32>
+  return %y, %l : tensor<?x3xf32>, tensor<f32>
+}
+
+// -----
+
+// A value read twice gets the sum of its gradients; a weight shared by name gets one gradient.
+// CHECK-LABEL: func.func @shared_grad
+// CHECK-SAME: attn.outputs = ["loss", "grad.w"]
+// CHECK:      %[[D:.+]] = attn.mse_grad
+// CHECK-NEXT: %[[M1:.+]] = attn.mul %[[D]], %[[B:[^ ]+]]
+// CHECK-NEXT: %[[M2:.+]] = attn.mul %[[D]], %[[B]]
+// CHECK-NEXT: %[[S:.+]] = attn.add %[[M1]], %[[M2]]
+// CHECK-NEXT: %[[GB:.+]] = attn.dense_grad_weight %[[S]]
+// CHECK-NEXT: %[[GA:.+]] = attn.dense_grad_weight %[[D]]
+// CHECK-NEXT: %[[G:.+]] = attn.add %[[GA]], %[[GB]] : tensor<2x2xf32>
+// CHECK-NEXT: return %{{.+}}, %[[G]]
+func.func @shared(%x: tensor<?x2xf32>, %target: tensor<?x2xf32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %w = attn.param "w" : tensor<2x2xf32>
+  %a = attn.dense %x, %w : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
+  %w2 = attn.param "w" : tensor<2x2xf32>
+  %b = attn.dense %x, %w2 : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
+  %sq = attn.mul %b, %b : tensor<?x2xf32>
+  %y = attn.add %a, %sq : tensor<?x2xf32>
+  %l = attn.mse %y, %target : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @no_rule(%x: tensor<?x8xf32>, %t: tensor<?xi32>) -> tensor<f32> attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %w = attn.param "w" : tensor<8xf32>
+  %b = attn.param "b" : tensor<8xf32>
+  // expected-error @+1 {{'attn.layer_norm' op has no gradient rule yet}}
+  %n = attn.layer_norm %x, %w bias %b {epsilon = 1.0e-5 : f32} : (tensor<?x8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %l = attn.cross_entropy %n, %t {label_smoothing = 0.0 : f32} : (tensor<?x8xf32>, tensor<?xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// expected-error @+1 {{'func.func' op has loss 'y', which is not a cross_entropy or mse: the loss must be one of them}}
+func.func @not_a_loss(%x: tensor<?x8xf32>) -> tensor<?x8xf32> attributes {attn.outputs = ["y"], attn.loss = "y"} {
+  %w = attn.param "w" : tensor<8x8xf32>
+  %y = attn.dense %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
