@@ -75,6 +75,12 @@ private:
         print(*inner, indent + 1);
       for (const ast::Name &emit : decoder->getEmits())
         line(indent + 1) << "Emit " << emit.name << " " << at(emit.loc) << "\n";
+    } else if (const auto *train = llvm::dyn_cast<ast::TrainStmt>(&stmt)) {
+      line(indent) << "Train " << at(stmt.getLoc()) << "\n";
+      for (const ast::TrainStmt::Setting &setting : train->getSettings()) {
+        line(indent + 1) << "Setting " << setting.name.name << " " << at(setting.name.loc) << "\n";
+        print(*setting.value, indent + 2);
+      }
     } else if (const auto *output = llvm::dyn_cast<ast::OutputStmt>(&stmt)) {
       for (auto [name, vocab] : llvm::zip(output->getNames(), output->getVocabs())) {
         line(indent) << "Output " << name.name << " " << at(name.loc) << "\n";

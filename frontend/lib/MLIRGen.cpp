@@ -207,6 +207,9 @@ public:
       return nullptr;
     }
 
+    // The loss is an output of the model, so that the gradient program can find it.
+    if (!lossName.empty() && llvm::none_of(outputs, [&](const Output &o) { return o.name == lossName; }))
+      outputs.push_back({lossName, tensors[lossName].value, {}});
     std::vector<mlir::Value> results;
     std::vector<mlir::Attribute> names;
     std::vector<mlir::Type> types;
@@ -218,6 +221,8 @@ public:
     mlir::func::ReturnOp::create(builder, loc(model.name.loc), results);
     func.setType(builder.getFunctionType(entry->getArgumentTypes(), types));
     func->setAttr(mlir::attn::AttnDialect::kOutputNamesAttr, builder.getArrayAttr(names));
+    if (!lossName.empty())
+      func->setAttr(mlir::attn::AttnDialect::kLossAttr, builder.getStringAttr(lossName));
     for (auto [i, attrs] : llvm::enumerate(inputAttrs))
       for (auto [k, v] : attrs)
         func.setArgAttr(i, k, v);
@@ -325,7 +330,39 @@ private:
         blocks[s->getName().name] = s;
     } else if (auto *s = llvm::dyn_cast<DecoderStmt>(&stmt)) {
       genDecoderStmt(*s);
+    } else if (auto *s = llvm::dyn_cast<TrainStmt>(&stmt)) {
+      genTrain(*s);
     }
+  }
+
+  /// `train { loss = NAME }`: NAME, a cross_entropy or mse binding, is what the gradient program minimizes.
+  void genTrain(const TrainStmt &s) {
+    if (!scopePrefix.empty()) {
+      error(s.getLoc()) << "'train' belongs at the top level of the model, not inside a block or decoder";
+      return;
+    }
+    if (trainLoc) {
+      error(s.getLoc()) << "the model has a second 'train'; the first is at " << trainLoc->line << ":"
+                        << trainLoc->col;
+      return;
+    }
+    trainLoc = s.getLoc();
+    for (const TrainStmt::Setting &setting : s.getSettings()) {
+      if (setting.name.name != "loss") {
+        error(setting.name.loc) << "unknown training setting '" << setting.name.name << "'; the settings are: loss";
+        continue;
+      }
+      auto *id = llvm::dyn_cast<IdentExpr>(setting.value.get());
+      auto it = id ? tensors.find(id->getName()) : tensors.end();
+      mlir::Operation *def = it != tensors.end() ? it->second.value.getDefiningOp() : nullptr;
+      if (!llvm::isa_and_nonnull<mlir::attn::CrossEntropyOp, mlir::attn::MseOp>(def)) {
+        error(setting.value->getLoc()) << "expected the name of a cross_entropy or mse binding for 'loss'";
+        continue;
+      }
+      lossName = id->getName().str();
+    }
+    if (lossName.empty() && llvm::none_of(s.getSettings(), [](auto &x) { return x.name.name == "loss"; }))
+      error(s.getLoc()) << "'train' needs 'loss = NAME', the binding to minimize";
   }
 
   void genInput(const InputStmt &s) {
@@ -2072,6 +2109,8 @@ private:
   llvm::StringMap<Tensor> tensors;
   llvm::StringSet<> poisoned;
   std::vector<std::vector<std::pair<llvm::StringRef, mlir::Attribute>>> inputAttrs;
+  std::optional<Location> trainLoc; // the `train` statement, once seen
+  std::string lossName;             // its loss binding
   struct Output {
     std::string name;
     mlir::Value value;

@@ -31,7 +31,7 @@ namespace {
 constexpr unsigned kMaxExprDepth = 256;
 
 constexpr const char *kStatementForms =
-    "'dim', 'const', 'input', 'output', 'block', 'decoder' or 'NAME = expression'";
+    "'dim', 'const', 'input', 'output', 'block', 'decoder', 'train' or 'NAME = expression'";
 
 struct Note {
   SMLoc loc;
@@ -94,6 +94,7 @@ private:
 
   std::unique_ptr<ast::Model> parseModel(StringRef fileName);
   ast::StmtPtr parseStatement();
+  ast::StmtPtr parseTrain();
   ast::StmtPtr parseDim();
   ast::StmtPtr parseConst();
   ast::StmtPtr parseInput();
@@ -323,6 +324,8 @@ ast::StmtPtr Parser::parseStatement() {
   case TokenKind::Identifier:
     if (next.is(TokenKind::Equal) || next.is(TokenKind::Comma))
       return parseAssign();
+    if (tok.spelling == "train" && next.is(TokenKind::LBrace)) // `train` is reserved only here
+      return parseTrain();
     {
       std::string name = tok.spelling.str();
       consume();
@@ -549,6 +552,38 @@ ast::StmtPtr Parser::parseOutput() {
   if (!parseNameList("an output name", "output", names, &vocabs))
     return nullptr;
   return std::make_unique<ast::OutputStmt>(loc, std::move(names), std::move(vocabs));
+}
+
+/// `train { NAME = expr, ... }`.
+ast::StmtPtr Parser::parseTrain() {
+  ast::Location loc = tok.loc;
+  consume(); // train
+  ast::Location open = tok.loc;
+  consume(); // '{'
+  std::vector<ast::TrainStmt::Setting> settings;
+  while (!tok.is(TokenKind::RBrace)) {
+    if (!tok.is(TokenKind::Identifier) || !next.is(TokenKind::Equal)) {
+      reportExpected("expected a training setting 'NAME = value' or '}' in 'train'");
+      return nullptr;
+    }
+    ast::TrainStmt::Setting setting;
+    setting.name = nameOf(tok);
+    consume();
+    consume(); // '='
+    unsigned depth;
+    setting.value = parseExpr(depth);
+    if (!setting.value)
+      return nullptr;
+    settings.push_back(std::move(setting));
+    if (consumeIf(TokenKind::Comma))
+      continue;
+    if (!tok.is(TokenKind::RBrace)) {
+      reportUnclosed("expected ',' or '}' after a training setting", open);
+      return nullptr;
+    }
+  }
+  consume(); // '}'
+  return std::make_unique<ast::TrainStmt>(loc, std::move(settings));
 }
 
 ast::StmtPtr Parser::parseConst() {

@@ -145,6 +145,10 @@ public:
       return bench(rest);
     if (command == "attention")
       return attention(rest);
+    if (command == "grad")
+      return grad(rest);
+    if (command == "gradcheck")
+      return gradcheck(rest);
     if (command.rfind("-", 0) == 0)
       return usageError("unknown option '" + command + "'", "");
     return usageError("unknown command '" + command + "'", "");
@@ -185,6 +189,8 @@ commands:
   info       show the model's inputs, outputs and parameters
   infer      run the model on .npy inputs (or on --text) with weights from a safetensors file
   attention  show the attention weights of one input as a table and a labelled heat map (--png)
+  grad       the loss and its gradient with respect to every parameter (models with 'train')
+  gradcheck  compare those gradients with central finite differences of the loss
   init       write random weights, to try the model without trained ones
   bench      time the model on .npy inputs (median of repeated runs)
   help       show this help, or a command's: help COMMAND
@@ -246,6 +252,32 @@ the weights and the two overlaid.
   --vocab NAME=FILE vocabulary of a token input or output, in place of the model's
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )");
+    if (command == "grad")
+      return fill(R"(usage: $PROGRAM grad --weights FILE$INPUTS --out DIR [--threads N]
+
+Runs the model's gradient program (compiled from its 'train { loss = ... }'): writes DIR/loss.npy and
+DIR/grad.<parameter>.npy, the gradient of the loss with respect to each parameter it depends on.
+
+  --weights FILE    safetensors file with every parameter (see '$PROGRAM info')
+  --in NAME=FILE    .npy file for input NAME; one for each input
+  --out DIR         directory for the results, created if missing
+  --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+)");
+    if (command == "gradcheck")
+      return fill(R"(usage: $PROGRAM gradcheck --weights FILE$INPUTS [--samples N] [--eps E] [--tolerance T]
+
+Checks the compiled gradients against central finite differences of the loss, (L(w + e) - L(w - e)) / 2e,
+at --samples elements of each parameter (default 3, spread over the parameter), and prints each
+parameter's largest error |numeric - analytic| / max(|numeric| + |analytic|, 1e-2). Exits with 1 if
+an error exceeds --tolerance (default 1e-2: the differences are taken in float32, whose rounding
+of the loss bounds their precision).
+
+  --weights FILE    safetensors file with every parameter
+  --in NAME=FILE    .npy file for input NAME; one for each input
+  --samples N       elements per parameter (1 to 1000)
+  --eps E           step of the differences (default 1e-2)
+  --tolerance T     largest error accepted (default 1e-2)
+)");
     if (command == "bench")
       return fill(R"(usage: $PROGRAM bench --weights FILE$INPUTS [--runs N] [--warmup N] [--threads N]
 
@@ -281,7 +313,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (args.size() > 1)
       return usageError("help takes at most one command", "");
     if (args[0] != "info" && args[0] != "infer" && args[0] != "init" && args[0] != "bench" &&
-        args[0] != "attention")
+        args[0] != "attention" && args[0] != "grad" && args[0] != "gradcheck")
       return usageError("unknown command '" + args[0] + "'", "");
     std::cout << commandHelp(args[0]);
     return kSuccess;
@@ -807,6 +839,126 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       std::cout << "wrote " << *png << ": " << image.width() << "x" << image.height() << " heat map\n";
     }
     return kSuccess;
+  }
+
+  /// Writes every tensor of `results` to `dir`; returns an exit code on failure.
+  std::optional<int> writeAll(const std::string &dirName, const TensorMap &results) {
+    std::filesystem::path dir = dirName;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || !std::filesystem::is_directory(dir))
+      return failure("cannot create output directory '" + dir.string() + "'" + (ec ? ": " + ec.message() : ""));
+    for (const auto &[name, tensor] : results) {
+      std::string path = (dir / (name + ".npy")).string();
+      if (Status s = writeNpy(path, tensor); !s)
+        return failure(s.message());
+      std::cout << "wrote " << path << ": " << tensor.describe() << "\n";
+    }
+    return std::nullopt;
+  }
+
+  /// The gradient program, or a usage error for a model without one.
+  const attn_model_spec *gradientProgram(const std::string &command) {
+    if (!spec_.gradient)
+      usageError("the model has no loss to differentiate: add 'train { loss = NAME }' to " +
+                     std::string(spec_.source_file),
+                 command);
+    return spec_.gradient;
+  }
+
+  int grad(const std::vector<std::string> &args) {
+    ParsedOptions options;
+    if (std::optional<int> done =
+            parse("grad", args, {{"--weights", false}, {"--in", true}, {"--out", false}, {"--threads", false}}, options))
+      return *done;
+    const attn_model_spec *gradient = gradientProgram("grad");
+    if (!gradient)
+      return kUsage;
+    if (!options.get("--out") && options.get("--weights"))
+      return usageError("missing option '--out'", "grad");
+    std::variant<Loaded, int> loaded = load("grad", options);
+    if (int *code = std::get_if<int>(&loaded))
+      return *code;
+    Loaded &l = std::get<Loaded>(loaded);
+    Expected<TensorMap> results = runModel(*gradient, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
+    if (!results)
+      return failure(results.message());
+    std::cout << "loss " << results->at("loss").data<float>()[0] << "\n";
+    if (std::optional<int> code = writeAll(*options.get("--out"), *results))
+      return *code;
+    return kSuccess;
+  }
+
+  int gradcheck(const std::vector<std::string> &args) {
+    ParsedOptions options;
+    if (std::optional<int> done = parse("gradcheck", args,
+                                        {{"--weights", false},
+                                         {"--in", true},
+                                         {"--samples", false},
+                                         {"--eps", false},
+                                         {"--tolerance", false},
+                                         {"--threads", false}},
+                                        options))
+      return *done;
+    const attn_model_spec *gradient = gradientProgram("gradcheck");
+    if (!gradient)
+      return kUsage;
+    uint64_t samples = 3;
+    if (const std::string *text = options.get("--samples")) {
+      std::optional<uint64_t> n = parseInteger(*text, 1, 1000);
+      if (!n)
+        return usageError("option '--samples' needs a whole number from 1 to 1000, not '" + *text + "'", "gradcheck");
+      samples = *n;
+    }
+    double eps = 1e-2, tolerance = 1e-2;
+    for (auto [name, slot] : {std::pair<const char *, double *>{"--eps", &eps}, {"--tolerance", &tolerance}})
+      if (const std::string *text = options.get(name)) {
+        char *end = nullptr;
+        double v = std::strtod(text->c_str(), &end);
+        if (end == text->c_str() || *end || !(v > 0))
+          return usageError(std::string("option '") + name + "' needs a positive number, not '" + *text + "'",
+                            "gradcheck");
+        *slot = v;
+      }
+    std::variant<Loaded, int> loaded = load("gradcheck", options);
+    if (int *code = std::get_if<int>(&loaded))
+      return *code;
+    Loaded &l = std::get<Loaded>(loaded);
+    RunOptions run{l.weightsPath, l.threads};
+    Expected<TensorMap> analytic = runModel(*gradient, l.weights.tensors, l.inputs, run);
+    if (!analytic)
+      return failure(analytic.message());
+    auto lossAt = [&]() -> Expected<double> {
+      Expected<TensorMap> outputs = runModel(*gradient, l.weights.tensors, l.inputs, run);
+      if (!outputs)
+        return outputs.takeError();
+      return double(outputs->at("loss").data<float>()[0]);
+    };
+    bool ok = true;
+    for (const auto &[name, g] : *analytic) {
+      if (name.rfind("grad.", 0) != 0)
+        continue;
+      Tensor &w = l.weights.tensors.at(name.substr(5));
+      float *data = w.data<float>();
+      double worst = 0;
+      int64_t n = w.numElements();
+      for (uint64_t k = 0; k < samples && static_cast<int64_t>(k) < n; ++k) {
+        int64_t at = samples == 1 ? 0 : static_cast<int64_t>(k * (n - 1) / (samples - 1));
+        float saved = data[at];
+        data[at] = saved + float(eps);
+        Expected<double> plus = lossAt();
+        data[at] = saved - float(eps);
+        Expected<double> minus = lossAt();
+        data[at] = saved;
+        if (!plus || !minus)
+          return failure(plus ? minus.message() : plus.message());
+        double numeric = (*plus - *minus) / (2 * eps), exact = g.data<float>()[at];
+        worst = std::max(worst, std::fabs(numeric - exact) / std::max(std::fabs(numeric) + std::fabs(exact), 1e-2));
+      }
+      ok &= worst <= tolerance;
+      std::cout << (worst <= tolerance ? "ok    " : "FAIL  ") << name.substr(5) << "  max error " << worst << "\n";
+    }
+    return ok ? kSuccess : kFailure;
   }
 
   /// Runs the model repeatedly on the same inputs and reports the time of one run (what the benchmark

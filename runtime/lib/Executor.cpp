@@ -73,6 +73,12 @@ Status checkValue(const attn_model_spec &spec, int32_t i) {
 Status checkModelSpec(const attn_model_spec &spec) {
   if (!spec.name || !spec.source_file || !spec.target)
     return makeError("model table: the model's name, source file or target is missing");
+  if (spec.gradient) {
+    if (spec.gradient->gradient)
+      return makeError("model table: the gradient program has a gradient program of its own");
+    if (Status s = checkModelSpec(*spec.gradient); !s)
+      return makeError("gradient ", s.message());
+  }
   if (spec.num_values < 0 || spec.num_kernels < 0 || spec.num_outputs < 0 ||
       (spec.num_values > 0 && !spec.values) || (spec.num_kernels > 0 && !spec.kernels) ||
       (spec.num_outputs > 0 && !spec.outputs))

@@ -163,6 +163,53 @@ def losses(name, seed, batch, length):
     c.save()
 
 
+def gradient_case(c, loss):
+    """Backpropagates `loss` and writes it with the gradient of every weight, named as `./model grad` does."""
+    loss.backward()
+    c.output("loss", loss.detach())
+    for key, w in c.weights.items():
+        c.output("grad." + key, w.grad)
+
+
+def grad_classifier(name, seed, batch, length):
+    c = Case("grad_classifier", name, seed)
+    x = c.input("x", batch, length, 6)
+    tgt = torch.randint(0, 5, (batch, length), generator=c.gen, dtype=torch.int32)
+    tgt[0, 0] = 0  # at least one ignored position
+    c.inputs["tgt"] = tgt
+
+    def dense(prefix, t, units):
+        w = c.randn(units, t.shape[-1], scale=t.shape[-1] ** -0.5).requires_grad_()
+        b = c.randn(units, scale=0.1).requires_grad_()
+        c.weights[prefix + ".weight"], c.weights[prefix + ".bias"] = w, b
+        return F.linear(t, w, b)
+
+    a = F.gelu(dense("a.dense0", x, 8))
+    b = torch.sigmoid(dense("b.dense0", x, 8))
+    h = torch.relu(dense("c.dense0", torch.cat([a, b], -1), 8)) - a * b
+    logits = dense("logits", torch.tanh(h), 5)
+    c.output("logits", logits.detach())
+    loss = F.cross_entropy(logits.reshape(-1, 5), tgt.reshape(-1).long(), ignore_index=0, label_smoothing=0.1)
+    gradient_case(c, loss)
+    c.weights = {k: v.detach() for k, v in c.weights.items()}
+    c.save()
+
+
+def grad_regression(name, seed, batch):
+    c = Case("grad_regression", name, seed)
+    x = c.input("x", batch, 4, 6)
+    y = c.input("y", batch, 6, 4)
+    w = c.randn(6, 6, scale=6 ** -0.5).requires_grad_()
+    c.weights["h.weight"] = w
+    h = F.linear(x, w)
+    p = torch.softmax(h.reshape(batch, 6, 4), -1)
+    q = torch.log_softmax(h.transpose(1, 2), -1)
+    c.output("p", p.detach())
+    gradient_case(c, F.mse_loss(p + q, y))
+    c.weights = {k: v.detach() for k, v in c.weights.items()}
+    c.save()
+
+
 def attention_variants(name, seed, batch, s, t):
     c = Case("attention", name, seed)
     q = c.input("q", batch, s, 16)
@@ -431,6 +478,10 @@ if __name__ == "__main__":
     shapes("b7_s5", 41, batch=7, length=5)
     losses("b1_t1", 42, batch=1, length=1)
     losses("b5_t9", 43, batch=5, length=9)
+    grad_classifier("b1_t2", 44, batch=1, length=2)
+    grad_classifier("b6_t7", 45, batch=6, length=7)
+    grad_regression("b1", 46, batch=1)
+    grad_regression("b5", 47, batch=5)
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
     elementwise("b1_s3", 7, batch=1, length=3)

@@ -4,11 +4,14 @@
 #include "mlir/Transforms/Passes.h"
 
 void mlir::attn::buildKernelPipeline(OpPassManager &pm) {
-  OpPassManager &func = pm.nest<func::FuncOp>();
-  func.addPass(createAttnInferShapes());
-  func.addPass(createAttnDecompose());
-  func.addPass(createCSEPass()); // layers that decompose into shared work (a layer and its weights)
-  func.addPass(createAttnHoistStepInvariants());
-  func.addPass(createAttnFuseAttention());
-  func.addPass(createAttnOutlineKernels());
+  OpPassManager &primitives = pm.nest<func::FuncOp>();
+  primitives.addPass(createAttnInferShapes());
+  primitives.addPass(createAttnDecompose());
+  primitives.addPass(createCSEPass()); // layers that decompose into shared work (a layer and its weights)
+  pm.addPass(createAttnAutodiff()); // a model with a loss gets its gradient function
+  OpPassManager &kernels = pm.nest<func::FuncOp>();
+  kernels.addPass(createAttnInferShapes());
+  kernels.addPass(createAttnHoistStepInvariants());
+  kernels.addPass(createAttnFuseAttention());
+  kernels.addPass(createAttnOutlineKernels());
 }

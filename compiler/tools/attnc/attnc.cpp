@@ -95,7 +95,7 @@ std::string defaultOutput(StringRef modelName) {
 /// Compiles the kernels and the model table, then links them into `output` (an executable, or one
 /// relocatable object with -emit=object). Writes to a temporary name first, so a failed build never
 /// replaces an earlier good one.
-bool buildBinary(mlir::func::FuncOp func, StringRef modelName, StringRef output, StringRef halideTarget) {
+bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, StringRef halideTarget) {
   SmallString<128> dir;
   if (std::error_code ec = sys::fs::createUniqueDirectory("attnc", dir)) {
     errs() << "attnc: error: cannot create a temporary directory: " << ec.message() << "\n";
@@ -110,13 +110,13 @@ bool buildBinary(mlir::func::FuncOp func, StringRef modelName, StringRef output,
 
   std::vector<mlir::attn::CompiledKernel> kernels;
   std::string runtimeObject;
-  if (failed(mlir::attn::compileKernels(func, halideTarget, dir, kernels, runtimeObject)))
+  if (failed(mlir::attn::compileKernels(module, halideTarget, dir, kernels, runtimeObject)))
     return false;
 
   std::string specC = (dir + "/model_spec.c").str(), specO = (dir + "/model_spec.o").str();
   mlir::attn::ModelSpecInfo info{modelName.str(), inputFile, halideTarget.str()};
   bool emitted = writeText(specC, [&](raw_ostream &os) {
-    if (failed(mlir::attn::emitModelSpec(func, info, os)))
+    if (failed(mlir::attn::emitModelSpec(module, info, os)))
       os << "#error model table could not be emitted\n";
   });
   if (!emitted || !run({ATTN_CC, "-c", "-O2", "-I" ATTN_RUNTIME_INCLUDE, specC, "-o", specO}))
@@ -189,15 +189,14 @@ int compile() {
   if (emit == Emit::MLIR)
     return writeText(output, [&](raw_ostream &os) { module->print(os); }) ? 0 : 1;
 
-  auto func = cast<mlir::func::FuncOp>(module->getBody()->front());
   if (emit == Emit::Halide) {
     bool ok = true;
     bool written = writeText(output, [&](raw_ostream &os) {
-      ok = succeeded(mlir::attn::printKernelsAsHalide(func, halideTarget, os));
+      ok = succeeded(mlir::attn::printKernelsAsHalide(*module, halideTarget, os));
     });
     return written && ok ? 0 : 1;
   }
-  return buildBinary(func, ast->name.name, output, halideTarget) ? 0 : 1;
+  return buildBinary(*module, ast->name.name, output, halideTarget) ? 0 : 1;
 }
 
 } // namespace

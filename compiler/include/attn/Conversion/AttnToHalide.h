@@ -22,13 +22,13 @@ struct CompiledKernel {
   std::string object; // the object file holding it
 };
 
-/// Compiles every attn.kernel in `func` to an object file in `dir`, and the Halide runtime to
+/// Compiles every attn.kernel in `module` to an object file in `dir`, and the Halide runtime (once) to
 /// `dir/halide_runtime.o`. Errors are emitted on the offending kernel.
-LogicalResult compileKernels(func::FuncOp func, StringRef target, StringRef dir,
+LogicalResult compileKernels(ModuleOp module, StringRef target, StringRef dir,
                              std::vector<CompiledKernel> &kernels, std::string &runtimeObject);
 
-/// Prints the lowered Halide statement of every kernel in `func`, in order.
-LogicalResult printKernelsAsHalide(func::FuncOp func, StringRef target, llvm::raw_ostream &os);
+/// Prints the lowered Halide statement of every kernel in `module`, in order.
+LogicalResult printKernelsAsHalide(ModuleOp module, StringRef target, llvm::raw_ostream &os);
 
 } // namespace mlir::attn
 

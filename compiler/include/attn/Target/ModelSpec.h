@@ -3,6 +3,7 @@
 #define ATTN_TARGET_MODELSPEC_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace mlir::attn {
@@ -13,9 +14,10 @@ struct ModelSpecInfo {
   std::string target;
 };
 
-/// Writes C source defining the model's `attn_model_spec` and a `main` that hands it to the runtime.
-/// `func` must hold only parameters, kernels and its return (after attn-outline-kernels).
-LogicalResult emitModelSpec(func::FuncOp func, const ModelSpecInfo &info, llvm::raw_ostream &os);
+/// Writes C source defining the model's `attn_model_spec` (the module's first function, with the spec of
+/// its gradient function `<name>_grad` when attn-autodiff made one) and a `main` that hands it to the
+/// runtime. Functions must hold only parameters, kernels and their return (after attn-outline-kernels).
+LogicalResult emitModelSpec(ModuleOp module, const ModelSpecInfo &info, llvm::raw_ostream &os);
 
 } // namespace mlir::attn
 

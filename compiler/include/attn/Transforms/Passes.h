@@ -15,7 +15,9 @@ namespace mlir::attn {
 #define GEN_PASS_REGISTRATION
 #include "attn/Transforms/Passes.h.inc"
 
-/// The pipeline from layer ops to kernels: infer shapes, decompose, fuse attention, outline kernels.
+/// The pipeline from layer ops to kernels: infer shapes, decompose (and share common work), build the
+/// gradient function of a model with a loss, then per function hoist step invariants, fuse attention and
+/// outline kernels.
 void buildKernelPipeline(OpPassManager &pm);
 
 } // namespace mlir::attn

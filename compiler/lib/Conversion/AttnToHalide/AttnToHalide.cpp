@@ -46,9 +46,9 @@ std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
 Halide::Pipeline pipelineOf(const halide::LoweredKernel &k) { return Halide::Pipeline(k.outputs); }
 
 template <typename Fn>
-LogicalResult forEachKernel(func::FuncOp func, StringRef targetString, Fn fn) {
+LogicalResult forEachKernel(ModuleOp module, StringRef targetString, Fn fn) {
   Halide::Target target(targetString.str());
-  WalkResult result = func.walk([&](KernelOp kernel) {
+  WalkResult result = module.walk([&](KernelOp kernel) {
     FailureOr<halide::LoweredKernel> lowered = lowerKernel(kernel, target);
     if (failed(lowered))
       return WalkResult::interrupt();
@@ -66,10 +66,10 @@ LogicalResult forEachKernel(func::FuncOp func, StringRef targetString, Fn fn) {
 
 } // namespace
 
-LogicalResult mlir::attn::compileKernels(func::FuncOp func, StringRef targetString, StringRef dir,
+LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString, StringRef dir,
                                          std::vector<CompiledKernel> &kernels, std::string &runtimeObject) {
   LogicalResult result = forEachKernel(
-      func, targetString,
+      module, targetString,
       [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target) -> LogicalResult {
         llvm::SmallString<256> path(dir);
         llvm::sys::path::append(path, k.entry + ".o");
@@ -85,20 +85,20 @@ LogicalResult mlir::attn::compileKernels(func::FuncOp func, StringRef targetStri
   try {
     Halide::compile_standalone_runtime(path.str().str(), Halide::Target(targetString.str()));
   } catch (const Halide::Error &e) {
-    return func.emitError() << "Halide failed to compile its runtime: " << e.what();
+    return module.emitError() << "Halide failed to compile its runtime: " << e.what();
   }
   runtimeObject = path.str().str();
   return success();
 }
 
-LogicalResult mlir::attn::printKernelsAsHalide(func::FuncOp func, StringRef targetString,
+LogicalResult mlir::attn::printKernelsAsHalide(ModuleOp module, StringRef targetString,
                                                llvm::raw_ostream &os) {
   llvm::SmallString<128> tmp;
   if (llvm::sys::fs::createTemporaryFile("attnc-kernel", "stmt", tmp))
-    return func.emitError("cannot create a temporary file for the Halide statement");
+    return module.emitError("cannot create a temporary file for the Halide statement");
   llvm::scope_exit removeTmp([&] { llvm::sys::fs::remove(tmp); });
   return forEachKernel(
-      func, targetString,
+      module, targetString,
       [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target) -> LogicalResult {
         pipelineOf(k).compile_to_lowered_stmt(tmp.str().str(), arguments(k), Halide::StmtOutputFormat::Text,
                                               target.with_feature(Halide::Target::NoRuntime));

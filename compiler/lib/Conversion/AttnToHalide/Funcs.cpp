@@ -497,6 +497,19 @@ private:
     return {r, at};
   }
 
+  /// The number of target positions whose id is not `ignore`, as a scalar Func. The indicator is a Func of
+  /// the position, so the reduction keeps its loop even when every position counts.
+  Func countedPositions(Operation *op, const HTensor &targets, std::optional<int64_t> ignore) {
+    std::vector<Var> rows = makeVars(targets.rank(), "r");
+    Func indicator(name(op, "counted"));
+    indicator(rows) = ignore ? Halide::select(targets.func(rows) != int(*ignore), 1.0f, 0.0f) : Expr(1.0f);
+    auto [r, at] = everyElement(targets, "rc");
+    Func count = reduction(op, "count");
+    count() = 0.0f;
+    count() += indicator(at);
+    return count;
+  }
+
   /// The mean, over the positions counted, of −(1 − ε)·log p[t] − (ε / V)·Σ_v log p[v], with log p the
   /// log-softmax of each row of logits.
   FailureOr<HTensor> lowerCrossEntropy(CrossEntropyOp op) {
@@ -517,15 +530,13 @@ private:
     Expr nll = logSumExp - logits.func(prepend(Halide::clamp(target, 0, classes - 1), rows));
     Expr uniform = logSumExp - sumLogits(rows) / float(classes);
     Expr counted = op.getIgnoreIndex() ? target != int(*op.getIgnoreIndex()) : Halide::Internal::const_true();
-    Func row(name(op, "row")), weight(name(op, "counted"));
+    Func row(name(op, "row"));
     row(rows) = Halide::select(counted, (1.0f - smoothing) * nll + smoothing * uniform, 0.0f);
-    weight(rows) = Halide::select(counted, 1.0f, 0.0f);
     auto [r, at] = everyElement(targets, "rt");
-    Func total = reduction(op, "total"), count = reduction(op, "count");
+    Func total = reduction(op, "total");
     total() = 0.0f;
     total() += row(at);
-    count() = 0.0f;
-    count() += weight(at);
+    Func count = countedPositions(op, targets, op.getIgnoreIndex());
     Func result(name(op, "cross_entropy"));
     result() = Halide::select(count() > 0.0f, total() / count(), 0.0f);
     return HTensor{result, {}};
@@ -635,10 +646,7 @@ private:
     auto counted = [&](Expr target) {
       return op.getIgnoreIndex() ? target != int(*op.getIgnoreIndex()) : Halide::Internal::const_true();
     };
-    auto [r, at] = everyElement(targets, "rt");
-    Func count = reduction(op, "count");
-    count() = 0.0f;
-    count() += Halide::select(counted(targets.func(at)), 1.0f, 0.0f);
+    Func count = countedPositions(op, targets, op.getIgnoreIndex());
     Expr target = targets.func(rows);
     Expr p = Halide::exp(logits.func(prepend(v, rows)) - max(rows)) / sum(rows);
     Expr wanted = Halide::select(v == target, 1.0f - smoothing, 0.0f) + smoothing / float(classes);

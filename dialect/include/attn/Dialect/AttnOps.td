@@ -683,7 +683,13 @@ def Attn_KernelOp : Attn_Op<"kernel", [IsolatedFromAbove, SingleBlock]> {
   let hasVerifier = 1;
   let extraClassDeclaration = [{
     /// The C symbol of the kernel's compiled pipeline; generated code calls its `_argv` form.
-    std::string getEntryName() { return "attn_" + getName().str(); }
+    /// Kernels of a gradient function (attn-autodiff's `<model>_grad`) are `attn_grad_<name>`.
+    std::string getEntryName() {
+      for (::mlir::Operation *p = (*this)->getParentOp(); p; p = p->getParentOp())
+        if (p->hasAttr("attn.grad_of"))
+          return "attn_grad_" + getName().str();
+      return "attn_" + getName().str();
+    }
   }];
 }
 

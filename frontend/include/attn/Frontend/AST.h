@@ -137,7 +137,7 @@ private:
 
 class Stmt {
 public:
-  enum class Kind { Dim, Const, Input, Assign, Output, Block, Decoder };
+  enum class Kind { Dim, Const, Input, Assign, Output, Block, Decoder, Train };
   Stmt(Kind kind, Location loc) : kind(kind), loc(loc) {}
   virtual ~Stmt() = default;
   Kind getKind() const { return kind; }
@@ -163,6 +163,21 @@ public:
 
 private:
   std::vector<Name> names;
+};
+
+/// `train { loss = ce }`: how the model trains; each setting is `NAME = expression`.
+class TrainStmt : public Stmt {
+public:
+  struct Setting {
+    Name name;
+    ExprPtr value;
+  };
+  TrainStmt(Location loc, std::vector<Setting> settings) : Stmt(Kind::Train, loc), settings(std::move(settings)) {}
+  const std::vector<Setting> &getSettings() const { return settings; }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Train; }
+
+private:
+  std::vector<Setting> settings;
 };
 
 /// `const D = 64, H = D / 16`: compile-time constants.

@@ -95,6 +95,9 @@ typedef struct attn_model_spec {
   const int32_t *steps;
   int32_t num_outputs;
   const attn_output *outputs;
+  // The gradient program of a model that trains (attnc's `<model>_grad`): the same inputs and parameters,
+  // and as outputs the loss and `grad.<parameter>` for each parameter the loss depends on; else null.
+  const struct attn_model_spec *gradient;
 } attn_model_spec;
 
 // The command line of a generated program (`info`, `infer`, `init`); returns the process exit code.
