@@ -1081,5 +1081,55 @@ LogicalResult MseGradOp::verify() {
 
 SmallVector<DimSource> MseGradOp::getResultDimSources() { return identityDims(getLhs()); }
 
+LogicalResult EmbeddingGradOp::verify() {
+  Value ids = getTokens(), dy = getGrad();
+  auto type = cast<RankedTensorType>(getType());
+  if (rankOf(dy) != rankOf(ids) + 1 || !sameLeading(dy, dy, 0) || type.getRank() != 2 ||
+      type.isDynamicDim(0) || conflict(type.getDimSize(1), dimOf(dy, rankOf(dy) - 1)))
+    return emitOpError() << "expects ids [...], a gradient [..., E] and a result [V, E] with a static V, found "
+                         << shapeString(ids.getType()) << ", " << shapeString(dy.getType()) << " and "
+                         << shapeString(type);
+  return success();
+}
+
+SmallVector<DimSource> EmbeddingGradOp::getResultDimSources() {
+  return {DimSource::constant(cast<RankedTensorType>(getType()).getDimSize(0)),
+          DimSource::of(1, rankOf(getGrad()) - 1)};
+}
+
+LogicalResult LayerNormGradOp::verify() {
+  if (!sameLeading(getInput(), getGrad(), 0) || ShapedType::isDynamic(dimOf(getInput(), rankOf(getInput()) - 1)))
+    return emitOpError() << "expects an input and a gradient of one shape with a static last dimension, found "
+                         << shapeString(getInput().getType()) << " and " << shapeString(getGrad().getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> LayerNormGradOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult ProbsGradOp::verify() {
+  if (!sameLeading(getProbs(), getGrad(), 0))
+    return emitOpError() << "expects probabilities and a gradient of one shape, found "
+                         << shapeString(getProbs().getType()) << " and " << shapeString(getGrad().getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> ProbsGradOp::getResultDimSources() { return identityDims(getProbs()); }
+
+LogicalResult AdditiveScoreGradOp::verify() {
+  StringRef wrt = getWrt();
+  if (wrt != "query" && wrt != "keys" && wrt != "v")
+    return emitOpError() << "expects wrt \"query\", \"keys\" or \"v\", found \"" << wrt << "\"";
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> AdditiveScoreGradOp::getResultDimSources() {
+  Value like = getWrt() == "query" ? getQuery() : getWrt() == "keys" ? getKeys() : getV();
+  unsigned operand = getWrt() == "query" ? 0 : getWrt() == "keys" ? 1 : 2;
+  SmallVector<DimSource> dims;
+  for (unsigned d = 0, e = rankOf(like); d < e; ++d)
+    dims.push_back(DimSource::of(operand, d));
+  return dims;
+}
+
 #define GET_OP_CLASSES
 #include "attn/Dialect/AttnOps.cpp.inc"

@@ -210,6 +210,40 @@ def grad_regression(name, seed, batch):
     c.save()
 
 
+def grad_attention(name, seed, batch, length):
+    """test/Numeric/models/grad_attention.attn: gradients through an embedding, masked causal multi-head
+    attention, layer norm and masked additive attention."""
+    c = Case("grad_attention", name, seed)
+    ids = torch.randint(1, 11, (batch, length), generator=c.gen, dtype=torch.int32)
+    valid = c.mask("valid", batch, length)
+    tgt = torch.randint(0, 11, (batch, length), generator=c.gen, dtype=torch.int32)
+    c.inputs["ids"], c.inputs["tgt"] = ids, tgt
+
+    def param(key, *shape, scale=1.0):
+        t = c.randn(*shape, scale=scale).requires_grad_()
+        c.weights[key] = t
+        return t
+
+    def dense(prefix, t, units):
+        w = param(prefix + ".weight", units, t.shape[-1], scale=t.shape[-1] ** -0.5)
+        return F.linear(t, w, param(prefix + ".bias", units, scale=0.1))
+
+    e = F.embedding(ids.long(), param("e.weight", 11, 8))
+    a = attention(dense("a.dense0", e, 8), dense("a.dense1", e, 8), dense("a.dense2", e, 8), heads=2,
+                  causal=True, mask=valid)
+    n = F.layer_norm(e + a, (8,), param("n.weight", 8), param("n.bias", 8, scale=0.1))
+    qp, kp = dense("c.query", n, 6), dense("c.keys", e, 6)
+    v = param("c.v.weight", 1, 6, scale=6 ** -0.5)
+    scores = (torch.tanh(qp[:, :, None, :] + kp[:, None, :, :]) @ v.T).squeeze(-1)
+    scores = scores.masked_fill(valid[:, None, :] == 0, float("-inf"))
+    context = torch.softmax(scores, -1) @ e
+    logits = dense("logits", context + n, 11)
+    c.output("logits", logits.detach())
+    gradient_case(c, F.cross_entropy(logits.reshape(-1, 11), tgt.reshape(-1).long(), ignore_index=0))
+    c.weights = {k: t.detach() for k, t in c.weights.items()}
+    c.save()
+
+
 def attention_variants(name, seed, batch, s, t):
     c = Case("attention", name, seed)
     q = c.input("q", batch, s, 16)
@@ -482,6 +516,8 @@ if __name__ == "__main__":
     grad_classifier("b6_t7", 45, batch=6, length=7)
     grad_regression("b1", 46, batch=1)
     grad_regression("b5", 47, batch=5)
+    grad_attention("b1_s3", 48, batch=1, length=3)
+    grad_attention("b4_s7", 49, batch=4, length=7)
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
     elementwise("b1_s3", 7, batch=1, length=3)

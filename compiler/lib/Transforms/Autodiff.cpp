@@ -123,14 +123,70 @@ public:
           part(c.getRhs(), split);
           return success();
         })
+        .Case([&](EmbeddingOp e) {
+          accumulate(e.getTable(), EmbeddingGradOp::create(b, loc, typeOf(e.getTable()), e.getTokens(), dy));
+          return success();
+        })
+        .Case([&](LayerNormOp l) {
+          Value x = l.getInput();
+          if (needed.contains(x))
+            accumulate(x, LayerNormGradOp::create(b, loc, typeOf(x), x, dy, l.getWeight(), l.getEpsilonAttr()));
+          if (Value w = l.getWeight()) {
+            Value normalized = LayerNormOp::create(b, loc, typeOf(x), x, Value(), Value(), l.getEpsilonAttr());
+            Value scaled = MulOp::create(b, loc, typeOf(dy), dy, normalized);
+            accumulate(w, SumLeadingOp::create(b, loc, typeOf(w), scaled));
+          }
+          if (Value bias = l.getBias())
+            accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dy));
+          return success();
+        })
+        .Case([&](MaskedSoftmaxOp m) {
+          accumulate(m.getScores(), ProbsGradOp::create(b, loc, typeOf(dy), m.getResult(), dy));
+          return success();
+        })
+        .Case([&](WeightedSumOp w) {
+          Value p = w.getWeights(), v = w.getValues();
+          int64_t heads = cast<RankedTensorType>(p.getType()).getDimSize(1);
+          if (needed.contains(p))
+            accumulate(p, ScoreOp::create(b, loc, typeOf(p), dy, v, b.getI64IntegerAttr(heads), b.getF32FloatAttr(1.0f)));
+          if (needed.contains(v))
+            accumulate(v, WeightedSumOp::create(b, loc, typeOf(v), swapLast(p), dy));
+          return success();
+        })
+        .Case([&](ScoreOp s) {
+          Value q = s.getQuery(), k = s.getKeys();
+          float scale = s.getScale().convertToFloat();
+          auto scaled = [&](Value v) {
+            return scale == 1.0f ? v : ScaleOp::create(b, loc, v.getType(), v, b.getF32FloatAttr(scale)).getResult();
+          };
+          if (needed.contains(q))
+            accumulate(q, scaled(WeightedSumOp::create(b, loc, typeOf(q), dy, k)));
+          if (needed.contains(k))
+            accumulate(k, scaled(WeightedSumOp::create(b, loc, typeOf(k), swapLast(dy), q)));
+          return success();
+        })
+        .Case([&](AdditiveScoreOp a) {
+          for (auto [operand, wrt] : {std::pair{a.getQuery(), "query"}, {a.getKeys(), "keys"}, {a.getV(), "v"}})
+            if (needed.contains(operand))
+              accumulate(operand, AdditiveScoreGradOp::create(b, loc, typeOf(operand), a.getQuery(), a.getKeys(),
+                                                              a.getV(), dy, b.getStringAttr(wrt)));
+          return success();
+        })
         .Default([&](Operation *other) {
-          return other->emitOpError() << "has no gradient rule yet: attn-autodiff differentiates dense, "
-                                         "activations, add, sub, mul, softmax, log_softmax, reshapes and "
-                                         "concatenation, and the losses cross_entropy and mse";
+          return other->emitOpError() << "has no gradient rule yet: see docs/training.md for the ops that have one";
         });
   }
 
 private:
+  /// [B, H, S, T] → [B, H, T, S]: attention probabilities or scores seen from the keys.
+  Value swapLast(Value v) {
+    auto type = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    std::swap(shape[2], shape[3]);
+    return TransposeOp::create(b, v.getLoc(), RankedTensorType::get(shape, type.getElementType()), v,
+                               b.getDenseI64ArrayAttr({0, 1, 3, 2}));
+  }
+
   OpBuilder &b;
   llvm::SetVector<Value> &needed;
   llvm::DenseMap<Value, Value> grads;

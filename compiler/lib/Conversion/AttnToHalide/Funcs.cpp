@@ -123,6 +123,10 @@ private:
         .Case([&](SoftmaxGradOp g) { return lowerSoftmaxGrad(g); })
         .Case([&](CrossEntropyGradOp g) { return lowerCrossEntropyGrad(g); })
         .Case([&](MseGradOp g) { return lowerMseGrad(g); })
+        .Case([&](EmbeddingGradOp g) { return lowerEmbeddingGrad(g); })
+        .Case([&](LayerNormGradOp g) { return lowerLayerNormGrad(g); })
+        .Case([&](ProbsGradOp g) { return lowerProbsGrad(g); })
+        .Case([&](AdditiveScoreGradOp g) { return lowerAdditiveScoreGrad(g); })
         .Case([&](BroadcastOp b) { return lowerBroadcast(b); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })
@@ -653,6 +657,88 @@ private:
     Func f(name(op, "cross_entropy_grad"));
     f(prepend(v, rows)) = Halide::select(counted(target), (p - wanted) / Halide::max(count(), 1.0f), 0.0f);
     return HTensor{f, logits.shape};
+  }
+
+  /// dtable[v, e] = Σ over positions with id v of dy[pos, e]: a scatter, parallel over the features.
+  FailureOr<HTensor> lowerEmbeddingGrad(EmbeddingGradOp op) {
+    const HTensor &ids = values[op.getTokens()], &dy = values[op.getGrad()];
+    int vocab = int(cast<RankedTensorType>(op.getType()).getDimSize(0));
+    auto [r, at] = everyElement(ids, "ri");
+    Var e("e"), v("v");
+    Func table(name(op, "dtable"));
+    table(e, v) = 0.0f;
+    table(e, Halide::clamp(ids.func(at), 0, vocab - 1)) += dy.func(prependExpr(e, at));
+    out.recurrences.emplace_back(table, e);
+    return HTensor{table, {Expr(vocab), dy.extent(dy.rank() - 1)}};
+  }
+
+  /// dx = (g − mean(g) − x̂·mean(g·x̂)) / σ with g = dy·w, over the last dimension.
+  FailureOr<HTensor> lowerLayerNormGrad(LayerNormGradOp op) {
+    const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+    int width = int(staticDim(op.getInput(), x.rank() - 1));
+    float inv = 1.0f / float(width), eps = op.getEpsilon().convertToFloat();
+    std::vector<Var> rows = makeVars(x.rank() - 1, "r");
+    Var c("c");
+    RDom rx(0, width, "rx");
+    Func mean = reduction(op, "mean"), variance = reduction(op, "variance");
+    mean(rows) = 0.0f;
+    mean(rows) += x.func(prepend(rx, rows)) * inv;
+    variance(rows) = 0.0f;
+    Expr centered = x.func(prepend(rx, rows)) - mean(rows);
+    variance(rows) += centered * centered * inv;
+    Expr sigma = Halide::sqrt(variance(rows) + eps);
+    auto normalized = [&](Expr at) { return (x.func(prepend(at, rows)) - mean(rows)) / sigma; };
+    auto g = [&](Expr at) {
+      Expr d = dy.func(prepend(at, rows));
+      return op.getWeight() ? d * values[op.getWeight()].func(at) : d;
+    };
+    Func meanG = reduction(op, "mean_g"), meanGX = reduction(op, "mean_gx");
+    meanG(rows) = 0.0f;
+    meanG(rows) += g(rx) * inv;
+    meanGX(rows) = 0.0f;
+    meanGX(rows) += g(rx) * normalized(rx) * inv;
+    Func f(name(op, "layer_norm_grad"));
+    f(prepend(c, rows)) = (g(c) - meanG(rows) - normalized(c) * meanGX(rows)) / sigma;
+    return HTensor{f, x.shape};
+  }
+
+  /// p·(dp − Σ dp·p) over the last dimension.
+  FailureOr<HTensor> lowerProbsGrad(ProbsGradOp op) {
+    const HTensor &p = values[op.getProbs()], &dp = values[op.getGrad()];
+    std::vector<Var> rows = makeVars(p.rank() - 1, "r");
+    Var j("j");
+    RDom rj(0, p.extent(p.rank() - 1), "rj");
+    Func dot = reduction(op, "dot");
+    dot(rows) = 0.0f;
+    dot(rows) += p.func(prepend(rj, rows)) * dp.func(prepend(rj, rows));
+    Func f(name(op, "probs_grad"));
+    f(prepend(j, rows)) = p.func(prepend(j, rows)) * (dp.func(prepend(j, rows)) - dot(rows));
+    return HTensor{f, p.shape};
+  }
+
+  /// The gradients of Σ_u v[u]·tanh(q[b,i,u] + k[b,j,u]) (see AttnGradOps.td).
+  FailureOr<HTensor> lowerAdditiveScoreGrad(AdditiveScoreGradOp op) {
+    const HTensor &q = values[op.getQuery()], &k = values[op.getKeys()], &v = values[op.getV()];
+    const HTensor &ds = values[op.getGrad()];
+    Var u("u"), n("n"), b("b");
+    StringRef wrt = op.getWrt();
+    auto slope = [&](Expr i, Expr j, Expr batch) {
+      Expr t = Halide::tanh(q.func(u, i, batch) + k.func(u, j, batch));
+      return std::pair{t, ds.func(j, i, 0, batch) * v.func(u, 0) * (1.0f - t * t)};
+    };
+    Func f = reduction(op, "d" + wrt.str());
+    if (wrt == "v") {
+      RDom r(0, k.extent(1), 0, q.extent(1), 0, q.extent(0), "rv");
+      Expr t = Halide::tanh(q.func(u, r.y, r.z) + k.func(u, r.x, r.z));
+      f(u, n) = 0.0f;
+      f(u, n) += ds.func(r.x, r.y, 0, r.z) * t;
+      return HTensor{f, v.shape};
+    }
+    bool query = wrt == "query";
+    RDom r(0, query ? k.extent(1) : q.extent(1), "rs");
+    f(u, n, b) = 0.0f;
+    f(u, n, b) += query ? slope(n, r, b).second : slope(r, n, b).second;
+    return HTensor{f, query ? q.shape : k.shape};
   }
 
   /// 2(a − b) / N.

@@ -80,8 +80,9 @@ struct LoweredKernel {
   std::vector<Halide::Func> elementwise;
   /// Reductions of ops without a pattern schedule: computed once each, flat-scheduled.
   std::vector<Halide::Func> reductions;
-  /// Recurrences over time (one update whose every dimension is a reduction variable but the batch):
-  /// computed once, the batch in parallel.
+  /// Recurrences over time (one update whose every dimension is a reduction variable but the batch) and
+  /// scatters (an update indexed by data, like an embedding's gradient): computed once, parallel over the
+  /// one pure dimension of the update.
   std::vector<std::pair<Halide::Func, Halide::Var>> recurrences;
   std::vector<DenseStages> dense;
   std::vector<SoftmaxStages> softmax;

@@ -198,10 +198,14 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
   }
   for (Func f : k.reductions)
     root(f);
-  for (auto &[f, batch] : k.recurrences)
+  std::set<std::string> scheduled;
+  for (auto &[f, batch] : k.recurrences) {
     f.compute_root().update().parallel(batch);
+    scheduled.insert(f.name());
+  }
   for (Func out : k.outputs)
-    scheduleFlat(out, vw);
+    if (!scheduled.count(out.name()))
+      scheduleFlat(out, vw);
 }
 
 } // namespace

@@ -90,4 +90,65 @@ def Attn_MseGradOp : Attn_ComputeOp<"mse_grad"> {
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
 
+def Attn_EmbeddingGradOp : Attn_ComputeOp<"embedding_grad"> {
+  let summary = "the table gradient of an embedding: each id's rows of dy summed into its table row";
+  let description = [{
+    For ids [...] and dy [..., E], the result [V, E] (V from the result type) holds at row v the sum of dy
+    over the positions whose id is v.
+
+    ```mlir
+    %dt = attn.embedding_grad %ids, %dy : (tensor<?x?xi32>, tensor<?x?x16xf32>) -> tensor<30x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_I32Tensor:$tokens, Attn_F32Tensor:$grad);
+  let assemblyFormat = "$tokens `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_LayerNormGradOp : Attn_ComputeOp<"layer_norm_grad"> {
+  let summary = "the input gradient of layer normalization";
+  let description = [{
+    With x̂ = (x − mean)/σ over the last dimension (σ = sqrt(var + ε)) and g = dy·w (dy alone without a
+    weight): dx = (g − mean(g) − x̂·mean(g·x̂)) / σ.
+
+    ```mlir
+    %dx = attn.layer_norm_grad %x, %dy, %w {epsilon = 1.0e-5 : f32}
+        : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<32xf32>) -> tensor<?x?x32xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$grad, Optional<Attn_F32Tensor>:$weight,
+                       F32Attr:$epsilon);
+  let assemblyFormat = "$input `,` $grad (`,` $weight^)? attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_ProbsGradOp : Attn_ComputeOp<"probs_grad"> {
+  let summary = "the score gradient of a softmax given its probabilities: p·(dp − Σ dp·p) per row";
+  let description = [{
+    For probabilities p (a masked softmax's: excluded entries are 0 and get 0) and their gradient dp, over
+    the last dimension.
+
+    ```mlir
+    %ds = attn.probs_grad %p, %dp : (tensor<?x4x?x?xf32>, tensor<?x4x?x?xf32>) -> tensor<?x4x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$probs, Attn_F32Tensor:$grad);
+  let assemblyFormat = "$probs `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_AdditiveScoreGradOp : Attn_ComputeOp<"additive_score_grad"> {
+  let summary = "a gradient of attn.additive_score: with respect to the query, the keys or v";
+  let description = [{
+    With t[b,i,j,u] = tanh(q[b,i,u] + k[b,j,u]) and ds the scores' gradient [B, 1, Sq, Sk]:
+    `wrt = "query"`: Σ_j ds·v[u]·(1 − t²) as [B, Sq, U]; `"keys"`: Σ_i ds·v[u]·(1 − t²) as [B, Sk, U];
+    `"v"`: Σ_{b,i,j} ds·t as [1, U].
+
+    ```mlir
+    %dq = attn.additive_score_grad %q, %k, %v, %ds {wrt = "query"}
+        : (tensor<?x1x8xf32>, tensor<?x?x8xf32>, tensor<1x8xf32>, tensor<?x1x1x?xf32>) -> tensor<?x1x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, Attn_F32Tensor:$v, Attn_F32Tensor:$grad,
+                       StrAttr:$wrt);
+  let assemblyFormat = "$query `,` $keys `,` $v `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
 #endif // ATTN_GRAD_OPS_TD
