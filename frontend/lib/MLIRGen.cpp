@@ -221,8 +221,10 @@ public:
     mlir::func::ReturnOp::create(builder, loc(model.name.loc), results);
     func.setType(builder.getFunctionType(entry->getArgumentTypes(), types));
     func->setAttr(mlir::attn::AttnDialect::kOutputNamesAttr, builder.getArrayAttr(names));
-    if (!lossName.empty())
+    if (!lossName.empty()) {
       func->setAttr(mlir::attn::AttnDialect::kLossAttr, builder.getStringAttr(lossName));
+      func->setAttr(mlir::attn::AttnDialect::kTrainAttr, trainSettings);
+    }
     for (auto [i, attrs] : llvm::enumerate(inputAttrs))
       for (auto [k, v] : attrs)
         func.setArgAttr(i, k, v);
@@ -335,7 +337,8 @@ private:
     }
   }
 
-  /// `train { loss = NAME }`: NAME, a cross_entropy or mse binding, is what the gradient program minimizes.
+  /// `train { loss = NAME, optimizer = adam(...), clip_norm = X }`: NAME, a cross_entropy or mse binding,
+  /// is what the gradient program minimizes; the optimizer and clipping drive `./model train`.
   void genTrain(const TrainStmt &s) {
     if (!scopePrefix.empty()) {
       error(s.getLoc()) << "'train' belongs at the top level of the model, not inside a block or decoder";
@@ -347,22 +350,86 @@ private:
       return;
     }
     trainLoc = s.getLoc();
+    llvm::SmallVector<mlir::NamedAttribute> settings{
+        builder.getNamedAttr("optimizer", builder.getStringAttr("adam")),
+        builder.getNamedAttr("lr", builder.getF32FloatAttr(1e-3f))};
+    auto set = [&](StringRef key, mlir::Attribute value) {
+      for (mlir::NamedAttribute &a : settings)
+        if (a.getName() == key) {
+          a.setValue(value);
+          return;
+        }
+      settings.push_back(builder.getNamedAttr(key, value));
+    };
+    bool sawLoss = false;
     for (const TrainStmt::Setting &setting : s.getSettings()) {
-      if (setting.name.name != "loss") {
-        error(setting.name.loc) << "unknown training setting '" << setting.name.name << "'; the settings are: loss";
-        continue;
+      StringRef key = setting.name.name;
+      if (key == "loss") {
+        sawLoss = true;
+        auto *id = llvm::dyn_cast<IdentExpr>(setting.value.get());
+        auto it = id ? tensors.find(id->getName()) : tensors.end();
+        mlir::Operation *def = it != tensors.end() ? it->second.value.getDefiningOp() : nullptr;
+        if (!llvm::isa_and_nonnull<mlir::attn::CrossEntropyOp, mlir::attn::MseOp>(def))
+          error(setting.value->getLoc()) << "expected the name of a cross_entropy or mse binding for 'loss'";
+        else
+          lossName = id->getName().str();
+      } else if (key == "optimizer") {
+        genOptimizer(*setting.value, set);
+      } else if (key == "clip_norm") {
+        std::optional<Number> n = evalNumber(*setting.value);
+        if (n && !(n->value > 0))
+          error(setting.value->getLoc()) << "expected a positive clip_norm, found " << str(n->value);
+        else if (n)
+          set("clip_norm", builder.getF32FloatAttr(static_cast<float>(n->value)));
+      } else {
+        error(setting.name.loc) << "unknown training setting '" << key
+                                << "'; the settings are: loss, optimizer, clip_norm";
       }
-      auto *id = llvm::dyn_cast<IdentExpr>(setting.value.get());
-      auto it = id ? tensors.find(id->getName()) : tensors.end();
-      mlir::Operation *def = it != tensors.end() ? it->second.value.getDefiningOp() : nullptr;
-      if (!llvm::isa_and_nonnull<mlir::attn::CrossEntropyOp, mlir::attn::MseOp>(def)) {
-        error(setting.value->getLoc()) << "expected the name of a cross_entropy or mse binding for 'loss'";
-        continue;
-      }
-      lossName = id->getName().str();
     }
-    if (lossName.empty() && llvm::none_of(s.getSettings(), [](auto &x) { return x.name.name == "loss"; }))
+    if (!sawLoss)
       error(s.getLoc()) << "'train' needs 'loss = NAME', the binding to minimize";
+    trainSettings = builder.getDictionaryAttr(settings);
+  }
+
+  /// `sgd(lr, momentum = 0, weight_decay = 0)`, `adam(lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
+  /// weight_decay = 0)` (L2 added to the gradient) or `adamw(...)` (decoupled weight decay, default 0.01).
+  template <typename Set> void genOptimizer(const Expr &e, Set set) {
+    auto *call = llvm::dyn_cast<CallExpr>(&e);
+    StringRef kind = call ? call->getCallee() : "";
+    if (kind != "sgd" && kind != "adam" && kind != "adamw") {
+      error(e.getLoc()) << "expected an optimizer: sgd(lr, momentum, weight_decay), adam(lr, beta1, beta2, eps, "
+                        << "weight_decay) or adamw(...)";
+      return;
+    }
+    set("optimizer", builder.getStringAttr(kind));
+    std::vector<std::pair<StringRef, double>> params =
+        kind == "sgd" ? std::vector<std::pair<StringRef, double>>{{"lr", 1e-2}, {"momentum", 0}, {"weight_decay", 0}}
+                      : std::vector<std::pair<StringRef, double>>{
+                            {"lr", 1e-3}, {"beta1", 0.9}, {"beta2", 0.999}, {"eps", 1e-8},
+                            {"weight_decay", kind == "adamw" ? 0.01 : 0.0}};
+    for (auto [key, fallback] : params)
+      set(key, builder.getF32FloatAttr(static_cast<float>(fallback)));
+    size_t positional = 0;
+    for (const Argument &arg : call->getArgs()) {
+      StringRef key = arg.name.empty() ? (positional < params.size() ? params[positional++].first : "") : arg.name;
+      if (llvm::none_of(params, [&](auto &p) { return p.first == key; })) {
+        std::string names;
+        for (auto &p : params)
+          names += (names.empty() ? "" : ", ") + p.first.str();
+        error(arg.loc) << kind << " has no argument '" << (arg.name.empty() ? "#" + std::to_string(positional + 1) : arg.name)
+                       << "'; its arguments are " << names;
+        continue;
+      }
+      std::optional<Number> n = evalNumber(*arg.value);
+      bool ok = n && n->value >= 0 && (key != "lr" || n->value > 0) &&
+                ((key != "beta1" && key != "beta2" && key != "momentum") || n->value < 1);
+      if (n && !ok)
+        error(arg.value->getLoc()) << "expected " << (key == "lr" ? "a positive" : "a non-negative") << " " << key
+                                   << ((key == "beta1" || key == "beta2" || key == "momentum") ? " below 1" : "")
+                                   << ", found " << str(n->value);
+      if (n && ok)
+        set(key, builder.getF32FloatAttr(static_cast<float>(n->value)));
+    }
   }
 
   void genInput(const InputStmt &s) {
@@ -2111,6 +2178,7 @@ private:
   std::vector<std::vector<std::pair<llvm::StringRef, mlir::Attribute>>> inputAttrs;
   std::optional<Location> trainLoc; // the `train` statement, once seen
   std::string lossName;             // its loss binding
+  mlir::DictionaryAttr trainSettings; // optimizer, its hyperparameters and clip_norm
   struct Output {
     std::string name;
     mlir::Value value;

@@ -8,6 +8,7 @@
 #include "attn/Runtime/Npy.h"
 #include "attn/Runtime/SafeTensors.h"
 #include "attn/Runtime/Text.h"
+#include "attn/Runtime/Trainer.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -147,6 +148,8 @@ public:
       return attention(rest);
     if (command == "grad")
       return grad(rest);
+    if (command == "train")
+      return trainCommand(rest);
     if (command == "gradcheck")
       return gradcheck(rest);
     if (command.rfind("-", 0) == 0)
@@ -189,6 +192,7 @@ commands:
   info       show the model's inputs, outputs and parameters
   infer      run the model on .npy inputs (or on --text) with weights from a safetensors file
   attention  show the attention weights of one input as a table and a labelled heat map (--png)
+  train      train the parameters on .npy data (models with 'train'), writing a checkpoint
   grad       the loss and its gradient with respect to every parameter (models with 'train')
   gradcheck  compare those gradients with central finite differences of the loss
   init       write random weights, to try the model without trained ones
@@ -252,6 +256,26 @@ the weights and the two overlaid.
   --vocab NAME=FILE vocabulary of a token input or output, in place of the model's
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )");
+    if (command == "train")
+      return fill(R"(usage: $PROGRAM train --weights FILE$INPUTS --out CKPT [--steps N] [--batch N]
+                 [--seed N] [--log-every N] [--threads N]
+
+Trains the model with the optimizer of its 'train { ... }': each step takes a batch of examples (rows
+along the first dimension of every input, in an order shuffled per epoch from --seed), runs the compiled
+gradient program, clips the gradients' global norm if the model sets clip_norm, and applies the compiled
+optimizer kernels. Prints the loss, the gradient norm and the speed every --log-every steps, and writes
+the parameters with the optimizer state to CKPT (replaced whole, or not at all). A checkpoint given as
+--weights resumes: its optimizer state and step count continue.
+
+  --weights FILE    safetensors file with every parameter ('$PROGRAM init' makes one), or a checkpoint
+  --in NAME=FILE    .npy file with the examples of input NAME; one for each input
+  --out CKPT        checkpoint to write
+  --steps N         steps to take (default 100)
+  --batch N         examples per step (default 32; all of them if there are fewer)
+  --seed N          shuffling seed (default 0)
+  --log-every N     steps between progress lines (default 10)
+  --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+)");
     if (command == "grad")
       return fill(R"(usage: $PROGRAM grad --weights FILE$INPUTS --out DIR [--threads N]
 
@@ -313,7 +337,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (args.size() > 1)
       return usageError("help takes at most one command", "");
     if (args[0] != "info" && args[0] != "infer" && args[0] != "init" && args[0] != "bench" &&
-        args[0] != "attention" && args[0] != "grad" && args[0] != "gradcheck")
+        args[0] != "attention" && args[0] != "grad" && args[0] != "gradcheck" && args[0] != "train")
       return usageError("unknown command '" + args[0] + "'", "");
     std::cout << commandHelp(args[0]);
     return kSuccess;
@@ -402,7 +426,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
 
   /// What `infer` and `bench` read before running: the weights, the inputs and the thread count.
   struct Loaded {
-    SafeTensorsFile weights;
+    SafeTensorsFile weights;   // the parameters (a checkpoint's optimizer state is moved to `optimizer`)
+    OptimizerState optimizer;
     TensorMap inputs;
     std::string weightsPath;
     int threads = 0;
@@ -452,6 +477,15 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (!weights)
       return failure(weights.message());
     loaded.weights = std::move(*weights);
+    for (auto it = loaded.weights.tensors.begin(); it != loaded.weights.tensors.end();)
+      if (it->first.rfind("optimizer.", 0) == 0) {
+        loaded.optimizer.moments.emplace(it->first, std::move(it->second));
+        it = loaded.weights.tensors.erase(it);
+      } else {
+        ++it;
+      }
+    if (auto step = loaded.weights.metadata.find("step"); step != loaded.weights.metadata.end())
+      loaded.optimizer.step = static_cast<int64_t>(parseInteger(step->second, 0, INT64_MAX).value_or(0));
     for (const auto &[name, path] : inputFiles) {
       Expected<Tensor> tensor = readNpy(path);
       if (!tensor)
@@ -880,12 +914,84 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (int *code = std::get_if<int>(&loaded))
       return *code;
     Loaded &l = std::get<Loaded>(loaded);
-    Expected<TensorMap> results = runModel(*gradient, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
+    Expected<TensorMap> results =
+        runWithParameters(*gradient, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
     if (!results)
       return failure(results.message());
     std::cout << "loss " << results->at("loss").data<float>()[0] << "\n";
     if (std::optional<int> code = writeAll(*options.get("--out"), *results))
       return *code;
+    return kSuccess;
+  }
+
+  int trainCommand(const std::vector<std::string> &args) {
+    ParsedOptions options;
+    if (std::optional<int> done = parse("train", args,
+                                        {{"--weights", false},
+                                         {"--in", true},
+                                         {"--out", false},
+                                         {"--steps", false},
+                                         {"--batch", false},
+                                         {"--seed", false},
+                                         {"--log-every", false},
+                                         {"--threads", false}},
+                                        options))
+      return *done;
+    if (!spec_.gradient || !spec_.training)
+      return usageError("the model does not train: add 'train { loss = NAME }' to " + std::string(spec_.source_file),
+                        "train");
+    if (!options.get("--out") && options.get("--weights"))
+      return usageError("missing option '--out'", "train");
+    TrainOptions train;
+    uint64_t logEvery = 10;
+    for (auto [name, slot, min, max] :
+         {std::tuple<const char *, uint64_t *, uint64_t, uint64_t>{"--steps", nullptr, 1, 100000000},
+          {"--batch", nullptr, 1, 1u << 30}, {"--seed", &train.seed, 0, UINT64_MAX}, {"--log-every", &logEvery, 1, 100000000}})
+      if (const std::string *text = options.get(name)) {
+        std::optional<uint64_t> n = parseInteger(*text, min, max);
+        if (!n)
+          return usageError(std::string("option '") + name + "' needs a whole number from " + std::to_string(min) +
+                                " to " + std::to_string(max) + ", not '" + *text + "'",
+                            "train");
+        if (std::string_view(name) == "--steps")
+          train.steps = static_cast<int64_t>(*n);
+        else if (std::string_view(name) == "--batch")
+          train.batch = static_cast<int64_t>(*n);
+        else
+          *slot = *n;
+      }
+    std::variant<Loaded, int> loaded = load("train", options);
+    if (int *code = std::get_if<int>(&loaded))
+      return *code;
+    Loaded &l = std::get<Loaded>(loaded);
+    train.run = {l.weightsPath, l.threads};
+    int64_t first = l.optimizer.step;
+    auto start = std::chrono::steady_clock::now();
+    double examples = 0;
+    Status s = attn::rt::train(spec_, l.weights.tensors, l.inputs, l.optimizer, train, [&](const StepReport &r) {
+      examples += double(r.examples);
+      int64_t done = r.step - first;
+      if (done % int64_t(logEvery) != 0 && done != train.steps)
+        return;
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      char line[160];
+      std::snprintf(line, sizeof line, "step %lld/%lld  loss %.6f  grad norm %.4g  %.0f examples/s  ETA %.0fs",
+                    static_cast<long long>(r.step), static_cast<long long>(first + train.steps), r.loss, r.gradNorm,
+                    examples / std::max(seconds, 1e-9), seconds / double(done) * double(train.steps - done));
+      std::cout << line << "\n" << std::flush;
+    });
+    if (!s)
+      return failure(s.message());
+    TensorMap checkpoint;
+    for (auto &[name, t] : l.weights.tensors)
+      checkpoint.emplace(name, std::move(t));
+    for (auto &[name, t] : l.optimizer.moments)
+      checkpoint.emplace(name, std::move(t));
+    const std::string &out = *options.get("--out");
+    if (Status w = writeSafeTensors(out, checkpoint, {{"model", spec_.name}, {"step", std::to_string(l.optimizer.step)}});
+        !w)
+      return failure(w.message());
+    std::cout << "wrote " << out << ": step " << l.optimizer.step << "\n";
     return kSuccess;
   }
 
@@ -925,11 +1031,11 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       return *code;
     Loaded &l = std::get<Loaded>(loaded);
     RunOptions run{l.weightsPath, l.threads};
-    Expected<TensorMap> analytic = runModel(*gradient, l.weights.tensors, l.inputs, run);
+    Expected<TensorMap> analytic = runWithParameters(*gradient, l.weights.tensors, l.inputs, run);
     if (!analytic)
       return failure(analytic.message());
     auto lossAt = [&]() -> Expected<double> {
-      Expected<TensorMap> outputs = runModel(*gradient, l.weights.tensors, l.inputs, run);
+      Expected<TensorMap> outputs = runWithParameters(*gradient, l.weights.tensors, l.inputs, run);
       if (!outputs)
         return outputs.takeError();
       return double(outputs->at("loss").data<float>()[0]);

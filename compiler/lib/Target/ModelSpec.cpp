@@ -82,8 +82,8 @@ public:
 
   /// Writes the spec as C definitions whose names start with `p`, ending with `attn_model_spec <p>model`;
   /// `gradient` names the spec of the model's gradient program, if it has one.
-  void print(const ModelSpecInfo &info, llvm::raw_ostream &os, const std::string &p,
-             const std::string &gradient) const {
+  void print(const ModelSpecInfo &info, llvm::raw_ostream &os, const std::string &p, const std::string &gradient,
+             const std::string &training) const {
     for (const auto &k : kernels)
       os << "extern int " << k.entry << "_argv(void **args);\n";
     os << "\n";
@@ -160,7 +160,8 @@ public:
        << cString(info.sourceFile) << ", " << cString(info.target) << ",\n  " << values.size() << ", " << p
        << "values, " << kernels.size() << ", " << p << "kernels, " << decoders.size() << ", " << p << "decoders, "
        << steps.size() << ", " << p << "steps, " << outputs.size() << ", " << p << "outputs, "
-       << (gradient.empty() ? "0" : "&" + gradient) << "};\n\n";
+       << (gradient.empty() ? "0" : "&" + gradient) << ", " << (training.empty() ? "0" : "&" + training)
+       << "};\n\n";
   }
 
 private:
@@ -447,12 +448,30 @@ LogicalResult mlir::attn::emitModelSpec(ModuleOp module, const ModelSpecInfo &in
     SpecBuilder builder(grad);
     if (failed(builder.build()))
       return failure();
-    builder.print(info, os, "grad_", "");
+    builder.print(info, os, "grad_", "", "");
+  }
+  std::string training;
+  if (auto settings = model->getAttrOfType<DictionaryAttr>(AttnDialect::kTrainAttr); settings && grad) {
+    auto number = [&](StringRef key) {
+      auto f = settings.getAs<FloatAttr>(key);
+      return llvm::formatv("{0:e}", f ? f.getValueAsDouble() : 0.0).str() + "f";
+    };
+    auto kind = settings.getAs<StringAttr>("optimizer");
+    StringRef optimizer = kind ? kind.getValue() : "adam";
+    os << "extern int attn_update_adam_argv(void **args);\n"
+       << "extern int attn_update_sgd_argv(void **args);\n"
+       << "extern int attn_sum_squares_argv(void **args);\n"
+       << "static const attn_training training = {"
+       << (optimizer == "sgd" ? "ATTN_SGD" : optimizer == "adamw" ? "ATTN_ADAMW" : "ATTN_ADAM");
+    for (StringRef key : {"lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "clip_norm"})
+      os << ", " << number(key);
+    os << ", attn_update_adam_argv, attn_update_sgd_argv, attn_sum_squares_argv};\n\n";
+    training = "training";
   }
   SpecBuilder builder(model);
   if (failed(builder.build()))
     return failure();
-  builder.print(info, os, "", grad ? "grad_model" : "");
+  builder.print(info, os, "", grad ? "grad_model" : "", training);
   os << "int main(int argc, char **argv) { return attn_main(&model, argc, argv); }\n";
   return success();
 }

@@ -112,6 +112,10 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
   std::string runtimeObject;
   if (failed(mlir::attn::compileKernels(module, halideTarget, dir, kernels, runtimeObject)))
     return false;
+  auto model = cast<mlir::func::FuncOp>(module.getBody()->front());
+  if (model->hasAttr(mlir::attn::AttnDialect::kTrainAttr) &&
+      failed(mlir::attn::compileOptimizerKernels(module, halideTarget, dir, kernels)))
+    return false;
 
   std::string specC = (dir + "/model_spec.c").str(), specO = (dir + "/model_spec.o").str();
   mlir::attn::ModelSpecInfo info{modelName.str(), inputFile, halideTarget.str()};

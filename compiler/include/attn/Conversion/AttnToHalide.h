@@ -27,6 +27,12 @@ struct CompiledKernel {
 LogicalResult compileKernels(ModuleOp module, StringRef target, StringRef dir,
                              std::vector<CompiledKernel> &kernels, std::string &runtimeObject);
 
+/// Compiles the optimizer kernels a training program calls, into `dir`: `attn_update_sgd` (momentum,
+/// weight decay), `attn_update_adam` (Adam, or AdamW with decoupled weight decay) and `attn_sum_squares`
+/// (for global-norm clipping), each over one flattened parameter.
+LogicalResult compileOptimizerKernels(ModuleOp module, StringRef target, StringRef dir,
+                                      std::vector<CompiledKernel> &kernels);
+
 /// Prints the lowered Halide statement of every kernel in `module`, in order.
 LogicalResult printKernelsAsHalide(ModuleOp module, StringRef target, llvm::raw_ostream &os);
 

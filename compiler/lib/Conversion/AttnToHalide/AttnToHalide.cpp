@@ -91,6 +91,70 @@ LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString
   return success();
 }
 
+namespace {
+
+/// An elementwise output over a flat parameter: chunks of vectors across threads.
+void scheduleFlatUpdate(Halide::Func f, const Halide::Target &target) {
+  Halide::Var i = f.args()[0], outer("outer"), inner("inner");
+  int vw = target.natural_vector_size<float>();
+  f.split(i, outer, inner, vw * 256, Halide::TailStrategy::GuardWithIf)
+      .parallel(outer)
+      .vectorize(inner, vw, Halide::TailStrategy::GuardWithIf);
+}
+
+} // namespace
+
+LogicalResult mlir::attn::compileOptimizerKernels(ModuleOp module, StringRef targetString, StringRef dir,
+                                                  std::vector<CompiledKernel> &kernels) {
+  Halide::Target target = Halide::Target(targetString.str()).with_feature(Halide::Target::NoRuntime);
+  auto compile = [&](std::vector<Halide::Func> outputs, std::vector<Halide::Argument> args, const std::string &entry) {
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, entry + ".o");
+    Halide::Pipeline(outputs).compile_to_object(path.str().str(), args, entry, target);
+    kernels.push_back({entry, entry, path.str().str()});
+  };
+  try {
+    Halide::Var i("i");
+    Halide::ImageParam p(Halide::Float(32), 1, "param"), g(Halide::Float(32), 1, "grad");
+    Halide::ImageParam m(Halide::Float(32), 1, "m"), v(Halide::Float(32), 1, "v");
+    Halide::Param<float> lr("lr"), beta1("beta1"), beta2("beta2"), eps("eps"), decay("weight_decay");
+    Halide::Param<float> bias1("bias1"), bias2("bias2"), scale("scale"), momentum("momentum");
+    Halide::Param<int> decoupled("decoupled");
+
+    // Adam (Kingma & Ba) with bias correction; weight decay is L2 in the gradient, or decoupled (AdamW).
+    Halide::Expr grad = g(i) * scale;
+    grad = Halide::select(decoupled != 0, grad, grad + decay * p(i));
+    Halide::Func mNew("m_new"), vNew("v_new"), pNew("param_new");
+    mNew(i) = beta1 * m(i) + (1.0f - beta1) * grad;
+    vNew(i) = beta2 * v(i) + (1.0f - beta2) * grad * grad;
+    Halide::Expr step = lr * (mNew(i) / bias1) / (Halide::sqrt(vNew(i) / bias2) + eps);
+    pNew(i) = p(i) - step - Halide::select(decoupled != 0, lr * decay * p(i), 0.0f);
+    for (Halide::Func f : {pNew, mNew, vNew})
+      scheduleFlatUpdate(f, target);
+    compile({pNew, mNew, vNew}, {p, g, m, v, lr, beta1, beta2, eps, decay, bias1, bias2, scale, decoupled},
+            "attn_update_adam");
+
+    // SGD with momentum (PyTorch's form: buf = momentum·buf + g, p −= lr·buf) and L2 weight decay.
+    Halide::Func bufNew("buf_new"), sgdNew("param_new");
+    Halide::Expr sgdGrad = g(i) * scale + decay * p(i);
+    bufNew(i) = momentum * m(i) + sgdGrad;
+    sgdNew(i) = p(i) - lr * bufNew(i);
+    for (Halide::Func f : {sgdNew, bufNew})
+      scheduleFlatUpdate(f, target);
+    compile({sgdNew, bufNew}, {p, g, m, lr, momentum, decay, scale}, "attn_update_sgd");
+
+    // Σ g², for the global norm of all gradients.
+    Halide::RDom r(0, g.dim(0).extent(), "r");
+    Halide::Func squares("sum_squares");
+    squares() = 0.0f;
+    squares() += g(r) * g(r);
+    compile({squares}, {g}, "attn_sum_squares");
+  } catch (const Halide::Error &e) {
+    return module.emitError() << "Halide failed to compile the optimizer kernels: " << e.what();
+  }
+  return success();
+}
+
 LogicalResult mlir::attn::printKernelsAsHalide(ModuleOp module, StringRef targetString,
                                                llvm::raw_ostream &os) {
   llvm::SmallString<128> tmp;

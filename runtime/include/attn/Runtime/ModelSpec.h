@@ -75,6 +75,22 @@ typedef struct attn_decoder {
   const int32_t *results;
 } attn_decoder;
 
+enum attn_optimizer { ATTN_SGD = 0, ATTN_ADAM = 1, ATTN_ADAMW = 2 };
+
+// How a model trains (its `train { ... }`): the optimizer and its hyperparameters, global-norm clipping
+// (0 = none), and the optimizer kernels, each over one flattened parameter (`_argv` entries):
+//   adam: param, grad, m, v, &lr, &beta1, &beta2, &eps, &weight_decay, &bias1, &bias2, &scale, &decoupled,
+//         param_out, m_out, v_out   (bias1 = 1 − beta1^t, bias2 = 1 − beta2^t, scale multiplies grad)
+//   sgd:  param, grad, buf, &lr, &momentum, &weight_decay, &scale, param_out, buf_out
+//   sum_squares: grad, out (a scalar Σ grad²)
+typedef struct attn_training {
+  int32_t optimizer; // enum attn_optimizer
+  float lr, beta1, beta2, eps, weight_decay, momentum, clip_norm;
+  int (*adam)(void **args);
+  int (*sgd)(void **args);
+  int (*sum_squares)(void **args);
+} attn_training;
+
 typedef struct attn_output {
   const char *name;
   int32_t value;
@@ -98,6 +114,7 @@ typedef struct attn_model_spec {
   // The gradient program of a model that trains (attnc's `<model>_grad`): the same inputs and parameters,
   // and as outputs the loss and `grad.<parameter>` for each parameter the loss depends on; else null.
   const struct attn_model_spec *gradient;
+  const attn_training *training; // with `gradient`, how `./model train` updates the parameters
 } attn_model_spec;
 
 // The command line of a generated program (`info`, `infer`, `init`); returns the process exit code.

@@ -1,0 +1,47 @@
+// Training: runs a model's gradient program on batches and updates its parameters with the optimizer
+// kernels attnc compiled into it (attn_training), with global-norm clipping. The optimizer state lives beside
+// the weights in checkpoints, so training resumes exactly.
+#ifndef ATTN_RUNTIME_TRAINER_H
+#define ATTN_RUNTIME_TRAINER_H
+
+#include "attn/Runtime/Executor.h"
+
+#include <functional>
+
+namespace attn::rt {
+
+/// Runs `spec` with the parameters it reads taken from `weights` (a gradient program may read fewer than
+/// the model has); the tensors are moved out and back, not copied.
+Expected<TensorMap> runWithParameters(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
+                                      const RunOptions &options);
+
+/// The optimizer's state: `optimizer.m.<parameter>` (Adam's first moment, SGD's momentum buffer) and
+/// `optimizer.v.<parameter>` (Adam's second moment), and the number of steps taken.
+struct OptimizerState {
+  TensorMap moments;
+  int64_t step = 0;
+};
+
+struct TrainOptions {
+  int64_t steps = 100;
+  int64_t batch = 32;  // examples per step; the whole data set if it has fewer
+  uint64_t seed = 0;   // the order of examples: shuffled per epoch from this seed
+  RunOptions run;
+};
+
+/// What one step reports.
+struct StepReport {
+  int64_t step;
+  double loss, gradNorm;
+  int64_t examples;
+};
+
+/// Trains `model` (which must have a gradient program and training settings) for `options.steps` steps from
+/// `state`. `data` holds every input with the examples along the first dimension. Calls `report` after
+/// each step.
+Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &data, OptimizerState &state,
+             const TrainOptions &options, const std::function<void(const StepReport &)> &report);
+
+} // namespace attn::rt
+
+#endif // ATTN_RUNTIME_TRAINER_H
