@@ -171,43 +171,72 @@ def gradient_case(c, loss):
         c.output("grad." + key, w.grad)
 
 
+def after_training(c, forward, optimizer, steps=3, clip=None):
+    """Takes `steps` full-batch optimizer steps (with global-norm clipping) on a copy of the case's weights,
+    then writes the loss and gradients at the trained weights to CASE/steps<N>/, as `./model train` then
+    `./model grad` would produce them."""
+    params = {k: v.detach().clone().requires_grad_() for k, v in c.weights.items()}
+    opt = optimizer(list(params.values()))
+    for _ in range(steps):
+        opt.zero_grad()
+        forward(params).backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(list(params.values()), clip)
+        opt.step()
+    opt.zero_grad()
+    loss = forward(params)
+    loss.backward()
+    out = os.path.join(c.dir, f"steps{steps}")
+    os.makedirs(out, exist_ok=True)
+    np.save(os.path.join(out, "loss.npy"), np.require(loss.detach().numpy().astype(np.float32), requirements="C"))
+    for key, w in params.items():
+        np.save(os.path.join(out, "grad." + key + ".npy"), w.grad.numpy().astype(np.float32))
+
+
 def grad_classifier(name, seed, batch, length):
     c = Case("grad_classifier", name, seed)
     x = c.input("x", batch, length, 6)
     tgt = torch.randint(0, 5, (batch, length), generator=c.gen, dtype=torch.int32)
     tgt[0, 0] = 0  # at least one ignored position
     c.inputs["tgt"] = tgt
+    for prefix, units, fan_in in (("a.dense0", 8, 6), ("b.dense0", 8, 6), ("c.dense0", 8, 16), ("logits", 5, 8)):
+        c.weights[prefix + ".weight"] = c.randn(units, fan_in, scale=fan_in ** -0.5).requires_grad_()
+        c.weights[prefix + ".bias"] = c.randn(units, scale=0.1).requires_grad_()
 
-    def dense(prefix, t, units):
-        w = c.randn(units, t.shape[-1], scale=t.shape[-1] ** -0.5).requires_grad_()
-        b = c.randn(units, scale=0.1).requires_grad_()
-        c.weights[prefix + ".weight"], c.weights[prefix + ".bias"] = w, b
-        return F.linear(t, w, b)
+    def forward(w, out=None):
+        dense = lambda prefix, t: F.linear(t, w[prefix + ".weight"], w[prefix + ".bias"])
+        a = F.gelu(dense("a.dense0", x))
+        b = torch.sigmoid(dense("b.dense0", x))
+        h = torch.relu(dense("c.dense0", torch.cat([a, b], -1))) - a * b
+        logits = dense("logits", torch.tanh(h))
+        if out is not None:
+            out("logits", logits.detach())
+        return F.cross_entropy(logits.reshape(-1, 5), tgt.reshape(-1).long(), ignore_index=0, label_smoothing=0.1)
 
-    a = F.gelu(dense("a.dense0", x, 8))
-    b = torch.sigmoid(dense("b.dense0", x, 8))
-    h = torch.relu(dense("c.dense0", torch.cat([a, b], -1), 8)) - a * b
-    logits = dense("logits", torch.tanh(h), 5)
-    c.output("logits", logits.detach())
-    loss = F.cross_entropy(logits.reshape(-1, 5), tgt.reshape(-1).long(), ignore_index=0, label_smoothing=0.1)
-    gradient_case(c, loss)
+    gradient_case(c, forward(c.weights, c.output))
     c.weights = {k: v.detach() for k, v in c.weights.items()}
     c.save()
+    after_training(c, forward, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.1), clip=0.5)
 
 
 def grad_regression(name, seed, batch):
     c = Case("grad_regression", name, seed)
     x = c.input("x", batch, 4, 6)
     y = c.input("y", batch, 6, 4)
-    w = c.randn(6, 6, scale=6 ** -0.5).requires_grad_()
-    c.weights["h.weight"] = w
-    h = F.linear(x, w)
-    p = torch.softmax(h.reshape(batch, 6, 4), -1)
-    q = torch.log_softmax(h.transpose(1, 2), -1)
-    c.output("p", p.detach())
-    gradient_case(c, F.mse_loss(p + q, y))
+    c.weights["h.weight"] = c.randn(6, 6, scale=6 ** -0.5).requires_grad_()
+
+    def forward(w, out=None):
+        h = F.linear(x, w["h.weight"])
+        p = torch.softmax(h.reshape(batch, 6, 4), -1)
+        q = torch.log_softmax(h.transpose(1, 2), -1)
+        if out is not None:
+            out("p", p.detach())
+        return F.mse_loss(p + q, y)
+
+    gradient_case(c, forward(c.weights, c.output))
     c.weights = {k: v.detach() for k, v in c.weights.items()}
     c.save()
+    after_training(c, forward, lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9, weight_decay=0.01))
 
 
 def grad_attention(name, seed, batch, length):
