@@ -375,6 +375,8 @@ private:
           lossName = id->getName().str();
       } else if (key == "optimizer") {
         genOptimizer(*setting.value, set);
+      } else if (key == "schedule") {
+        genSchedule(*setting.value, set);
       } else if (key == "clip_norm") {
         std::optional<Number> n = evalNumber(*setting.value);
         if (n && !(n->value > 0))
@@ -383,12 +385,58 @@ private:
           set("clip_norm", builder.getF32FloatAttr(static_cast<float>(n->value)));
       } else {
         error(setting.name.loc) << "unknown training setting '" << key
-                                << "'; the settings are: loss, optimizer, clip_norm";
+                                << "'; the settings are: loss, optimizer, schedule, clip_norm";
       }
     }
     if (!sawLoss)
       error(s.getLoc()) << "'train' needs 'loss = NAME', the binding to minimize";
     trainSettings = builder.getDictionaryAttr(settings);
+  }
+
+  /// `constant(warmup = 0)`, `step(every, gamma = 0.1, warmup = 0)` or `cosine(steps, min_lr = 0,
+  /// warmup = 0)`: the learning rate over the steps (warm-up is linear from 0).
+  template <typename Set> void genSchedule(const Expr &e, Set set) {
+    auto *call = llvm::dyn_cast<CallExpr>(&e);
+    StringRef kind = call ? call->getCallee() : "";
+    if (kind != "constant" && kind != "step" && kind != "cosine") {
+      error(e.getLoc()) << "expected a schedule: constant(warmup), step(every, gamma, warmup) or cosine(steps, "
+                        << "min_lr, warmup)";
+      return;
+    }
+    set("schedule", builder.getStringAttr(kind));
+    std::vector<StringRef> params = kind == "constant" ? std::vector<StringRef>{"warmup"}
+                                    : kind == "step"   ? std::vector<StringRef>{"every", "gamma", "warmup"}
+                                                       : std::vector<StringRef>{"steps", "min_lr", "warmup"};
+    set("gamma", builder.getF32FloatAttr(0.1f));
+    size_t positional = 0;
+    std::set<std::string> given;
+    for (const Argument &arg : call->getArgs()) {
+      StringRef key = arg.name.empty() ? (positional < params.size() ? params[positional++] : "") : arg.name;
+      if (!llvm::is_contained(params, key)) {
+        error(arg.loc) << kind << " has no argument '" << (arg.name.empty() ? "#" + std::to_string(positional + 1) : arg.name)
+                       << "'; its arguments are " << llvm::join(params, ", ");
+        continue;
+      }
+      given.insert(key.str());
+      bool integer = key == "warmup" || key == "every" || key == "steps";
+      std::optional<Number> n = evalNumber(*arg.value);
+      if (!n)
+        continue;
+      bool ok = integer ? n->isInteger && n->value >= (key == "warmup" ? 0 : 1) : n->value >= 0;
+      if (!ok) {
+        error(arg.value->getLoc()) << "expected " << (integer ? (key == "warmup" ? "a whole number >= 0" : "a whole number >= 1")
+                                                              : "a number >= 0")
+                                   << " for " << key << ", found " << str(n->value);
+        continue;
+      }
+      if (integer)
+        set(key == "steps" ? "total" : key, builder.getI64IntegerAttr(static_cast<int64_t>(n->value)));
+      else
+        set(key, builder.getF32FloatAttr(static_cast<float>(n->value)));
+    }
+    for (StringRef required : {StringRef("every"), StringRef("steps")})
+      if (llvm::is_contained(params, required) && !given.count(required.str()))
+        error(e.getLoc()) << kind << " needs '" << required << "'";
   }
 
   /// `sgd(lr, momentum = 0, weight_decay = 0)`, `adam(lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,

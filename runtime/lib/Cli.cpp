@@ -975,9 +975,11 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
         return;
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       char line[160];
-      std::snprintf(line, sizeof line, "step %lld/%lld  loss %.6f  grad norm %.4g  %.0f examples/s  ETA %.0fs",
+      std::snprintf(line, sizeof line,
+                    "step %lld/%lld  loss %.6f  grad norm %.4g  lr %.3g  %.0f examples/s  ETA %.0fs",
                     static_cast<long long>(r.step), static_cast<long long>(first + train.steps), r.loss, r.gradNorm,
-                    examples / std::max(seconds, 1e-9), seconds / double(done) * double(train.steps - done));
+                    r.learningRate, examples / std::max(seconds, 1e-9),
+                    seconds / double(done) * double(train.steps - done));
       std::cout << line << "\n" << std::flush;
     });
     if (!s)

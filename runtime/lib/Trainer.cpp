@@ -22,6 +22,22 @@ Expected<TensorMap> runWithParameters(const attn_model_spec &spec, TensorMap &we
   return result;
 }
 
+double learningRate(const attn_training &t, int64_t step) {
+  if (t.warmup > 0 && step <= t.warmup)
+    return double(t.lr) * double(step) / double(t.warmup);
+  int64_t after = step - t.warmup - 1; // steps since the warm-up ended, from 0
+  switch (t.schedule) {
+  case ATTN_SCHEDULE_STEP:
+    return double(t.lr) * std::pow(double(t.gamma), double(after / std::max<int64_t>(t.every, 1)));
+  case ATTN_SCHEDULE_COSINE: {
+    double progress = std::min(double(after) / double(std::max<int64_t>(t.total, 1)), 1.0);
+    return t.min_lr + (double(t.lr) - t.min_lr) * 0.5 * (1 + std::cos(M_PI * progress));
+  }
+  default:
+    return t.lr;
+  }
+}
+
 namespace {
 
 /// A one-dimensional Halide view of a tensor's elements (or a scalar view of one float).
@@ -126,7 +142,7 @@ Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &
     ++state.step;
     float bias1 = 1 - std::pow(t.beta1, float(state.step)), bias2 = 1 - std::pow(t.beta2, float(state.step));
     int decoupled = t.optimizer == ATTN_ADAMW;
-    float lr = t.lr, beta1 = t.beta1, beta2 = t.beta2, eps = t.eps, decay = t.weight_decay, momentum = t.momentum;
+    float lr = float(learningRate(t, state.step)), beta1 = t.beta1, beta2 = t.beta2, eps = t.eps, decay = t.weight_decay, momentum = t.momentum;
     for (auto &[name, g] : *grads) {
       if (name.rfind("grad.", 0) != 0)
         continue;
@@ -156,7 +172,7 @@ Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &
       if (rc != 0)
         return makeError("the optimizer kernel failed on parameter '", param, "' (", rc, ")");
     }
-    report({state.step, double(grads->at("loss").data<float>()[0]), norm, batchSize});
+    report({state.step, double(grads->at("loss").data<float>()[0]), norm, double(lr), batchSize});
   }
   return {};
 }

@@ -99,9 +99,14 @@ TEST(Cli, NoCommandPrintsUsageAndFails) {
 }
 
 TEST(Cli, UsageErrors) {
-  expectUsageError({"train"}, "unknown command 'train'");
+  expectUsageError({"fit"}, "unknown command 'fit'");
   expectUsageError({"--verbose"}, "unknown option '--verbose'");
-  expectUsageError({"help", "train"}, "unknown command 'train'");
+  expectUsageError({"help", "fit"}, "unknown command 'fit'");
+  // The toy model has no loss: the training commands say what it lacks.
+  expectUsageError({"train", "--weights", "w.safetensors", "--out", "c.safetensors"},
+                   "the model does not train: add 'train { loss = NAME }' to toy.attn", "toy train --help");
+  expectUsageError({"grad", "--weights", "w.safetensors", "--out", "d"},
+                   "the model has no loss to differentiate: add 'train { loss = NAME }' to toy.attn", "toy grad --help");
   expectUsageError({"info", "extra"}, "unexpected argument 'extra' for 'info'", "toy info --help");
   expectUsageError({"info", "--all"}, "unknown option '--all' for 'info'", "toy info --help");
   expectUsageError({"infer", "--out", "d", "--in", "x=x.npy"}, "missing option '--weights'",

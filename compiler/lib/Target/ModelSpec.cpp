@@ -465,6 +465,16 @@ LogicalResult mlir::attn::emitModelSpec(ModuleOp module, const ModelSpecInfo &in
        << (optimizer == "sgd" ? "ATTN_SGD" : optimizer == "adamw" ? "ATTN_ADAMW" : "ATTN_ADAM");
     for (StringRef key : {"lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "clip_norm"})
       os << ", " << number(key);
+    auto integer = [&](StringRef key) {
+      auto i = settings.getAs<IntegerAttr>(key);
+      return i ? i.getInt() : 0;
+    };
+    auto schedule = settings.getAs<StringAttr>("schedule");
+    StringRef kindName = schedule ? schedule.getValue() : "constant";
+    os << ", " << (kindName == "step" ? "ATTN_SCHEDULE_STEP" : kindName == "cosine" ? "ATTN_SCHEDULE_COSINE"
+                                                                                      : "ATTN_SCHEDULE_CONSTANT")
+       << ", " << integer("warmup") << ", " << integer("every") << ", " << integer("total") << ", "
+       << number("gamma") << ", " << number("min_lr");
     os << ", attn_update_adam_argv, attn_update_sgd_argv, attn_sum_squares_argv};\n\n";
     training = "training";
   }

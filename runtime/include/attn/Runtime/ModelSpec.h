@@ -76,6 +76,7 @@ typedef struct attn_decoder {
 } attn_decoder;
 
 enum attn_optimizer { ATTN_SGD = 0, ATTN_ADAM = 1, ATTN_ADAMW = 2 };
+enum attn_schedule { ATTN_SCHEDULE_CONSTANT = 0, ATTN_SCHEDULE_STEP = 1, ATTN_SCHEDULE_COSINE = 2 };
 
 // How a model trains (its `train { ... }`): the optimizer and its hyperparameters, global-norm clipping
 // (0 = none), and the optimizer kernels, each over one flattened parameter (`_argv` entries):
@@ -83,9 +84,15 @@ enum attn_optimizer { ATTN_SGD = 0, ATTN_ADAM = 1, ATTN_ADAMW = 2 };
 //         param_out, m_out, v_out   (bias1 = 1 − beta1^t, bias2 = 1 − beta2^t, scale multiplies grad)
 //   sgd:  param, grad, buf, &lr, &momentum, &weight_decay, &scale, param_out, buf_out
 //   sum_squares: grad, out (a scalar Σ grad²)
+// The learning rate at step t (from 1) is lr·t/warmup during the warm-up; then, k steps after it (from 0),
+// lr (constant), lr·gamma^⌊k/every⌋ (step, as torch's StepLR) or min_lr + (lr − min_lr)·(1 + cos(π·k/total))/2
+// until k = total, then min_lr (cosine, as CosineAnnealingLR).
 typedef struct attn_training {
   int32_t optimizer; // enum attn_optimizer
   float lr, beta1, beta2, eps, weight_decay, momentum, clip_norm;
+  int32_t schedule; // enum attn_schedule
+  int64_t warmup, every, total;
+  float gamma, min_lr;
   int (*adam)(void **args);
   int (*sgd)(void **args);
   int (*sum_squares)(void **args);

@@ -29,10 +29,13 @@ struct TrainOptions {
   RunOptions run;
 };
 
+/// The learning rate of step `step` (from 1) under the model's schedule.
+double learningRate(const attn_training &training, int64_t step);
+
 /// What one step reports.
 struct StepReport {
   int64_t step;
-  double loss, gradNorm;
+  double loss, gradNorm, learningRate;
   int64_t examples;
 };
 
