@@ -258,7 +258,8 @@ the weights and the two overlaid.
 )");
     if (command == "train")
       return fill(R"(usage: $PROGRAM train --weights FILE$INPUTS --out CKPT [--steps N] [--batch N]
-                 [--seed N] [--log-every N] [--threads N]
+                 [--seed N] [--log-every N] [--valid NAME=FILE... [--valid-every N] [--patience N]
+                 [--best FILE]] [--threads N]
 
 Trains the model with the optimizer of its 'train { ... }': each step takes a batch of examples (rows
 along the first dimension of every input, in an order shuffled per epoch from --seed), runs the compiled
@@ -274,6 +275,10 @@ the parameters with the optimizer state to CKPT (replaced whole, or not at all).
   --batch N         examples per step (default 32; all of them if there are fewer)
   --seed N          shuffling seed (default 0)
   --log-every N     steps between progress lines (default 10)
+  --valid NAME=FILE .npy file with the validation examples of input NAME; one for each input
+  --valid-every N   steps between validations (default 100): the mean loss over the validation set
+  --patience N      stop after N validations without a new best (default 0: never)
+  --best FILE       write the parameters with the best validation loss to FILE
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )");
     if (command == "grad")
@@ -934,6 +939,10 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
                                          {"--batch", false},
                                          {"--seed", false},
                                          {"--log-every", false},
+                                         {"--valid", true},
+                                         {"--valid-every", false},
+                                         {"--patience", false},
+                                         {"--best", false},
                                          {"--threads", false}},
                                         options))
       return *done;
@@ -943,10 +952,11 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (!options.get("--out") && options.get("--weights"))
       return usageError("missing option '--out'", "train");
     TrainOptions train;
-    uint64_t logEvery = 10;
+    uint64_t logEvery = 10, validEvery = 100, patience = 0;
     for (auto [name, slot, min, max] :
          {std::tuple<const char *, uint64_t *, uint64_t, uint64_t>{"--steps", nullptr, 1, 100000000},
-          {"--batch", nullptr, 1, 1u << 30}, {"--seed", &train.seed, 0, UINT64_MAX}, {"--log-every", &logEvery, 1, 100000000}})
+          {"--batch", nullptr, 1, 1u << 30}, {"--seed", &train.seed, 0, UINT64_MAX}, {"--log-every", &logEvery, 1, 100000000},
+          {"--valid-every", &validEvery, 1, 100000000}, {"--patience", &patience, 0, 100000000}})
       if (const std::string *text = options.get(name)) {
         std::optional<uint64_t> n = parseInteger(*text, min, max);
         if (!n)
@@ -960,30 +970,63 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
         else
           *slot = *n;
       }
+    train.validEvery = static_cast<int64_t>(validEvery);
+    train.patience = static_cast<int64_t>(patience);
+    // Validation examples: every input, as with --in.
+    TensorMap valid;
+    if (auto given = options.values.find("--valid"); given != options.values.end()) {
+      for (const std::string &arg : given->second) {
+        size_t eq = arg.find('=');
+        std::string name = arg.substr(0, eq);
+        std::vector<int32_t> inputs = valuesWithRole(spec_, ATTN_ROLE_INPUT);
+        bool known = std::any_of(inputs.begin(), inputs.end(), [&](int32_t i) { return name == spec_.values[i].name; });
+        if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size() || !known)
+          return usageError("malformed or unknown '--valid " + arg + "': expected INPUT=FILE.npy for an input of the model",
+                            "train");
+        Expected<Tensor> tensor = readNpy(arg.substr(eq + 1));
+        if (!tensor)
+          return failure(tensor.message());
+        valid.emplace(name, std::move(*tensor));
+      }
+      for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT))
+        if (!valid.count(spec_.values[i].name))
+          return usageError(std::string("missing '--valid ") + spec_.values[i].name + "=FILE.npy'", "train");
+      train.valid = &valid;
+    } else if (options.get("--patience") || options.get("--best")) {
+      return usageError("--patience and --best need validation data (--valid NAME=FILE)", "train");
+    }
     std::variant<Loaded, int> loaded = load("train", options);
     if (int *code = std::get_if<int>(&loaded))
       return *code;
     Loaded &l = std::get<Loaded>(loaded);
     train.run = {l.weightsPath, l.threads};
+    std::optional<Status> bestWritten;
     int64_t first = l.optimizer.step;
     auto start = std::chrono::steady_clock::now();
     double examples = 0;
     Status s = attn::rt::train(spec_, l.weights.tensors, l.inputs, l.optimizer, train, [&](const StepReport &r) {
       examples += double(r.examples);
       int64_t done = r.step - first;
-      if (done % int64_t(logEvery) != 0 && done != train.steps)
-        return;
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      char line[160];
-      std::snprintf(line, sizeof line,
-                    "step %lld/%lld  loss %.6f  grad norm %.4g  lr %.3g  %.0f examples/s  ETA %.0fs",
+      if (done % int64_t(logEvery) == 0 || done == train.steps || r.stopping) {
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::printf("step %lld/%lld  loss %.6f  grad norm %.4g  lr %.3g  %.0f examples/s  ETA %.0fs\n",
                     static_cast<long long>(r.step), static_cast<long long>(first + train.steps), r.loss, r.gradNorm,
                     r.learningRate, examples / std::max(seconds, 1e-9),
                     seconds / double(done) * double(train.steps - done));
-      std::cout << line << "\n" << std::flush;
+      }
+      if (r.validLoss) {
+        std::printf("step %lld  validation loss %.6f%s%s\n", static_cast<long long>(r.step), *r.validLoss,
+                    r.best ? "  (best)" : "", r.stopping ? "  -- no better for --patience validations: stopping" : "");
+        if (r.best && options.get("--best"))
+          bestWritten = writeSafeTensors(*options.get("--best"), l.weights.tensors,
+                                         {{"model", spec_.name}, {"step", std::to_string(r.step)}});
+      }
+      std::fflush(stdout);
     });
     if (!s)
       return failure(s.message());
+    if (bestWritten && !*bestWritten)
+      return failure(bestWritten->message());
     TensorMap checkpoint;
     for (auto &[name, t] : l.weights.tensors)
       checkpoint.emplace(name, std::move(t));

@@ -80,24 +80,56 @@ Expected<TensorMap> gather(const TensorMap &data, const std::vector<int64_t> &ro
   return batch;
 }
 
+/// The number of examples (rows along the first dimension) every tensor of `data` holds.
+Expected<int64_t> countExamples(const TensorMap &data, const std::string &what) {
+  int64_t examples = -1;
+  for (const auto &[name, tensor] : data) {
+    if (tensor.shape().empty())
+      return makeError(what, " '", name, "' is a scalar; training needs examples along the first dimension");
+    if (examples >= 0 && tensor.shape()[0] != examples)
+      return makeError(what, " '", name, "' has ", tensor.shape()[0], " examples, but the others have ", examples);
+    examples = tensor.shape()[0];
+  }
+  if (examples <= 0)
+    return makeError("no examples in the ", what, "s");
+  return examples;
+}
+
 } // namespace
+
+Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const TensorMap &data, int64_t batch,
+                          const RunOptions &run) {
+  Expected<int64_t> examples = countExamples(data, "validation input");
+  if (!examples)
+    return examples.takeError();
+  double total = 0;
+  for (int64_t first = 0; first < *examples; first += batch) {
+    std::vector<int64_t> rows;
+    for (int64_t r = first; r < std::min(first + batch, *examples); ++r)
+      rows.push_back(r);
+    Expected<TensorMap> chunk = gather(data, rows);
+    if (!chunk)
+      return chunk.takeError();
+    Expected<TensorMap> result = runWithParameters(*model.gradient, weights, *chunk, run);
+    if (!result)
+      return result.takeError();
+    total += double(result->at("loss").data<float>()[0]) * double(rows.size());
+  }
+  return total / double(*examples);
+}
 
 Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &data, OptimizerState &state,
              const TrainOptions &options, const std::function<void(const StepReport &)> &report) {
   if (!model.gradient || !model.training)
     return makeError("the model does not train: add 'train { loss = NAME, ... }' to ", model.source_file);
   const attn_training &t = *model.training;
-  int64_t examples = -1;
-  for (const auto &[name, tensor] : data) {
-    if (tensor.shape().empty())
-      return makeError("input '", name, "' is a scalar; training needs examples along the first dimension");
-    if (examples >= 0 && tensor.shape()[0] != examples)
-      return makeError("input '", name, "' has ", tensor.shape()[0], " examples, but the others have ", examples);
-    examples = tensor.shape()[0];
-  }
-  if (examples <= 0)
-    return makeError("no examples to train on");
+  Expected<int64_t> counted = countExamples(data, "input");
+  if (!counted)
+    return counted.takeError();
+  int64_t examples = *counted;
   int64_t batchSize = std::min(options.batch, examples);
+  double bestValid = INFINITY;
+  int64_t sinceBest = 0;
 
   // Examples in an order shuffled per epoch (the whole set in order when one batch holds it). Steps
   // already taken consumed step·batch examples, so a resumed run continues where the first stopped.
@@ -172,7 +204,20 @@ Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &
       if (rc != 0)
         return makeError("the optimizer kernel failed on parameter '", param, "' (", rc, ")");
     }
-    report({state.step, double(grads->at("loss").data<float>()[0]), norm, double(lr), batchSize});
+    StepReport r{state.step, double(grads->at("loss").data<float>()[0]), norm, double(lr), batchSize};
+    if (options.valid && (s + 1) % options.validEvery == 0) {
+      Expected<double> valid = evaluate(model, weights, *options.valid, options.batch, options.run);
+      if (!valid)
+        return valid.takeError();
+      r.validLoss = *valid;
+      r.best = *valid < bestValid;
+      sinceBest = r.best ? 0 : sinceBest + 1;
+      bestValid = std::min(bestValid, *valid);
+      r.stopping = options.patience > 0 && sinceBest >= options.patience;
+    }
+    report(r);
+    if (r.stopping)
+      break;
   }
   return {};
 }

@@ -7,6 +7,7 @@
 #include "attn/Runtime/Executor.h"
 
 #include <functional>
+#include <optional>
 
 namespace attn::rt {
 
@@ -27,17 +28,28 @@ struct TrainOptions {
   int64_t batch = 32;  // examples per step; the whole data set if it has fewer
   uint64_t seed = 0;   // the order of examples: shuffled per epoch from this seed
   RunOptions run;
+  const TensorMap *valid = nullptr; // validation examples, evaluated every `validEvery` steps
+  int64_t validEvery = 100;
+  int64_t patience = 0; // stop after this many validations without a new best (0: never)
 };
 
 /// The learning rate of step `step` (from 1) under the model's schedule.
 double learningRate(const attn_training &training, int64_t step);
 
-/// What one step reports.
+/// What one step reports; `validLoss` is set on the steps that validate.
 struct StepReport {
   int64_t step;
   double loss, gradNorm, learningRate;
   int64_t examples;
+  std::optional<double> validLoss;
+  bool best = false;     // the validation loss is the lowest so far
+  bool stopping = false; // early stopping ends training after this step
 };
+
+/// The mean loss of the gradient program over `data`, in chunks of `batch` examples (each chunk's mean
+/// weighted by its examples).
+Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const TensorMap &data, int64_t batch,
+                          const RunOptions &run);
 
 /// Trains `model` (which must have a gradient program and training settings) for `options.steps` steps from
 /// `state`. `data` holds every input with the examples along the first dimension. Calls `report` after
