@@ -408,32 +408,23 @@ private:
                                     : kind == "step"   ? std::vector<StringRef>{"every", "gamma", "warmup"}
                                                        : std::vector<StringRef>{"steps", "min_lr", "warmup"};
     set("gamma", builder.getF32FloatAttr(0.1f));
-    size_t positional = 0;
-    std::set<std::string> given;
-    for (const Argument &arg : call->getArgs()) {
-      StringRef key = arg.name.empty() ? (positional < params.size() ? params[positional++] : "") : arg.name;
-      if (!llvm::is_contained(params, key)) {
-        error(arg.loc) << kind << " has no argument '" << (arg.name.empty() ? "#" + std::to_string(positional + 1) : arg.name)
-                       << "'; its arguments are " << llvm::join(params, ", ");
-        continue;
-      }
-      given.insert(key.str());
+    std::set<std::string> given = bindArguments(*call, params, [&](StringRef key, const Expr &value) {
       bool integer = key == "warmup" || key == "every" || key == "steps";
-      std::optional<Number> n = evalNumber(*arg.value);
+      std::optional<Number> n = evalNumber(value);
       if (!n)
-        continue;
+        return;
       bool ok = integer ? n->isInteger && n->value >= (key == "warmup" ? 0 : 1) : n->value >= 0;
       if (!ok) {
-        error(arg.value->getLoc()) << "expected " << (integer ? (key == "warmup" ? "a whole number >= 0" : "a whole number >= 1")
-                                                              : "a number >= 0")
-                                   << " for " << key << ", found " << str(n->value);
-        continue;
+        error(value.getLoc()) << "expected " << (integer ? (key == "warmup" ? "a whole number >= 0" : "a whole number >= 1")
+                                                         : "a number >= 0")
+                              << " for " << key << ", found " << str(n->value);
+        return;
       }
       if (integer)
         set(key == "steps" ? "total" : key, builder.getI64IntegerAttr(static_cast<int64_t>(n->value)));
       else
         set(key, builder.getF32FloatAttr(static_cast<float>(n->value)));
-    }
+    });
     for (StringRef required : {StringRef("every"), StringRef("steps")})
       if (llvm::is_contained(params, required) && !given.count(required.str()))
         error(e.getLoc()) << kind << " needs '" << required << "'";
@@ -457,28 +448,41 @@ private:
                             {"weight_decay", kind == "adamw" ? 0.01 : 0.0}};
     for (auto [key, fallback] : params)
       set(key, builder.getF32FloatAttr(static_cast<float>(fallback)));
-    size_t positional = 0;
-    for (const Argument &arg : call->getArgs()) {
-      StringRef key = arg.name.empty() ? (positional < params.size() ? params[positional++].first : "") : arg.name;
-      if (llvm::none_of(params, [&](auto &p) { return p.first == key; })) {
-        std::string names;
-        for (auto &p : params)
-          names += (names.empty() ? "" : ", ") + p.first.str();
-        error(arg.loc) << kind << " has no argument '" << (arg.name.empty() ? "#" + std::to_string(positional + 1) : arg.name)
-                       << "'; its arguments are " << names;
-        continue;
-      }
-      std::optional<Number> n = evalNumber(*arg.value);
-      bool ok = n && n->value >= 0 && (key != "lr" || n->value > 0) &&
-                ((key != "beta1" && key != "beta2" && key != "momentum") || n->value < 1);
+    std::vector<StringRef> names;
+    for (auto &p : params)
+      names.push_back(p.first);
+    bindArguments(*call, names, [&](StringRef key, const Expr &value) {
+      std::optional<Number> n = evalNumber(value);
+      bool below1 = key == "beta1" || key == "beta2" || key == "momentum";
+      bool ok = n && n->value >= 0 && (key != "lr" || n->value > 0) && (!below1 || n->value < 1);
       if (n && !ok)
-        error(arg.value->getLoc()) << "expected " << (key == "lr" ? "a positive" : "a non-negative") << " " << key
-                                   << ((key == "beta1" || key == "beta2" || key == "momentum") ? " below 1" : "")
-                                   << ", found " << str(n->value);
+        error(value.getLoc()) << "expected " << (key == "lr" ? "a positive" : "a non-negative") << " " << key
+                              << (below1 ? " below 1" : "") << ", found " << str(n->value);
       if (n && ok)
         set(key, builder.getF32FloatAttr(static_cast<float>(n->value)));
-    }
+    });
   }
+
+  /// Binds the arguments of a settings call (positionally in the order of `params`, or by name), calls
+  /// `take` for each, and reports unknown ones. Returns the names given.
+  std::set<std::string> bindArguments(const CallExpr &call, llvm::ArrayRef<StringRef> params,
+                                      llvm::function_ref<void(StringRef, const Expr &)> take) {
+    std::set<std::string> given;
+    size_t positional = 0;
+    for (const Argument &arg : call.getArgs()) {
+      StringRef key = arg.name.empty() ? (positional < params.size() ? params[positional++] : "") : arg.name;
+      if (!llvm::is_contained(params, key)) {
+        error(arg.loc) << call.getCallee() << " has no argument '"
+                       << (arg.name.empty() ? "#" + std::to_string(positional + 1) : arg.name)
+                       << "'; its arguments are " << llvm::join(params, ", ");
+        continue;
+      }
+      given.insert(key.str());
+      take(key, *arg.value);
+    }
+    return given;
+  }
+
 
   void genInput(const InputStmt &s) {
     bool isI32 = s.getDType() == "i32";
