@@ -1,7 +1,7 @@
-// The command line of every program attnc produces (`info`, `infer`, `attention`, `bench`, `init`). It is the only part of the
-// runtime that prints or chooses exit codes: 0 on success, 1 when the work itself fails (a bad file, a
-// shape mismatch, a kernel error), 2 when the command line is wrong, each with one `error: ...` line on
-// stderr. Usage errors are found before any file is read, so a typo costs nothing.
+// The command line of every program attnc produces (`info`, `infer`, `attention`, `train`, `grad`,
+// `gradcheck`, `init`, `bench`). It is the only part of the runtime that prints or chooses exit codes: 0 on
+// success, 1 when the work itself fails (a bad file, a shape mismatch, a kernel error), 2 when the command
+// line is wrong, each with one `error: ...` line on stderr. Usage errors are found before any file is read, so a typo costs nothing.
 #include "attn/Runtime/Executor.h"
 #include "attn/Runtime/Image.h"
 #include "attn/Runtime/ModelSpec.h"
@@ -429,6 +429,65 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     return kSuccess;
   }
 
+  /// Reads option `name`, if given, as a whole number in [min, max] into `value`; a bad value is a usage
+  /// error of `command`, whose exit code is returned.
+  std::optional<int> wholeNumber(const ParsedOptions &options, const char *name, uint64_t min, uint64_t max,
+                                 uint64_t &value, const std::string &command) {
+    const std::string *text = options.get(name);
+    if (!text)
+      return std::nullopt;
+    std::optional<uint64_t> n = parseInteger(*text, min, max);
+    if (!n)
+      return usageError(std::string("option '") + name + "' needs a whole number from " + std::to_string(min) +
+                            " to " + std::to_string(max) + ", not '" + *text + "'",
+                        command);
+    value = *n;
+    return std::nullopt;
+  }
+
+  /// The files given by `option` (`NAME=FILE.npy`, one for each model input but those in `filled`), checked
+  /// before any is read; on a usage error returns its exit code.
+  std::variant<std::map<std::string, std::string>, int> inputFiles(const std::string &command,
+                                                                   const ParsedOptions &options,
+                                                                   const std::string &option,
+                                                                   const TensorMap &filled = {}) {
+    std::set<std::string> modelInputs;
+    std::string expected;
+    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT)) {
+      modelInputs.insert(spec_.values[i].name);
+      expected += (expected.empty() ? "" : ", ") + std::string(spec_.values[i].name);
+    }
+    std::string theInputs =
+        modelInputs.empty() ? "the model has no inputs" : "the model's inputs are " + expected;
+    std::map<std::string, std::string> files;
+    auto given = options.values.find(option);
+    for (const std::string &arg : given == options.values.end() ? std::vector<std::string>{} : given->second) {
+      size_t eq = arg.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size())
+        return usageError("malformed '" + option + " " + arg + "': expected NAME=FILE.npy", command);
+      std::string name = arg.substr(0, eq);
+      if (!modelInputs.count(name))
+        return usageError("unknown input '" + name + "'; " + theInputs, command);
+      if (!files.emplace(name, arg.substr(eq + 1)).second)
+        return usageError("input '" + name + "' is given twice", command);
+    }
+    for (const std::string &name : modelInputs)
+      if (!files.count(name) && !filled.count(name))
+        return usageError("missing '" + option + " " + name + "=FILE.npy'; " + theInputs, command);
+    return files;
+  }
+
+  /// Reads `files` (input name → .npy path) into `inputs`; on an error returns the exit code.
+  std::optional<int> readInputs(const std::map<std::string, std::string> &files, TensorMap &inputs) {
+    for (const auto &[name, path] : files) {
+      Expected<Tensor> tensor = readNpy(path);
+      if (!tensor)
+        return failure(tensor.message());
+      inputs.emplace(name, std::move(*tensor));
+    }
+    return std::nullopt;
+  }
+
   /// What `infer` and `bench` read before running: the weights, the inputs and the thread count.
   struct Loaded {
     SafeTensorsFile weights;   // the parameters (a checkpoint's optimizer state is moved to `optimizer`)
@@ -445,37 +504,13 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (!options.get("--weights"))
       return usageError("missing option '--weights'", command);
     Loaded loaded;
-    if (const std::string *text = options.get("--threads")) {
-      std::optional<uint64_t> n = parseInteger(*text, 1, 1024);
-      if (!n)
-        return usageError("option '--threads' needs a whole number from 1 to 1024, not '" + *text + "'",
-                          command);
-      loaded.threads = static_cast<int>(*n);
-    }
-
-    std::set<std::string> modelInputs;
-    std::string expected;
-    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT)) {
-      modelInputs.insert(spec_.values[i].name);
-      expected += (expected.empty() ? "" : ", ") + std::string(spec_.values[i].name);
-    }
-    std::string theInputs =
-        modelInputs.empty() ? "the model has no inputs" : "the model's inputs are " + expected;
-    std::map<std::string, std::string> inputFiles;
-    auto in = options.values.find("--in");
-    for (const std::string &arg : in == options.values.end() ? std::vector<std::string>{} : in->second) {
-      size_t eq = arg.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size())
-        return usageError("malformed '--in " + arg + "': expected NAME=FILE.npy", command);
-      std::string name = arg.substr(0, eq);
-      if (!modelInputs.count(name))
-        return usageError("unknown input '" + name + "'; " + theInputs, command);
-      if (!inputFiles.emplace(name, arg.substr(eq + 1)).second)
-        return usageError("input '" + name + "' is given twice", command);
-    }
-    for (const std::string &name : modelInputs)
-      if (!inputFiles.count(name) && !filled.count(name))
-        return usageError("missing '--in " + name + "=FILE.npy'; " + theInputs, command);
+    uint64_t threads = 0;
+    if (std::optional<int> code = wholeNumber(options, "--threads", 1, 1024, threads, command))
+      return *code;
+    loaded.threads = static_cast<int>(threads);
+    auto files = inputFiles(command, options, "--in", filled);
+    if (int *code = std::get_if<int>(&files))
+      return *code;
 
     loaded.weightsPath = *options.get("--weights");
     Expected<SafeTensorsFile> weights = readSafeTensors(loaded.weightsPath);
@@ -491,12 +526,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       }
     if (auto step = loaded.weights.metadata.find("step"); step != loaded.weights.metadata.end())
       loaded.optimizer.step = static_cast<int64_t>(parseInteger(step->second, 0, INT64_MAX).value_or(0));
-    for (const auto &[name, path] : inputFiles) {
-      Expected<Tensor> tensor = readNpy(path);
-      if (!tensor)
-        return failure(tensor.message());
-      loaded.inputs.emplace(name, std::move(*tensor));
-    }
+    if (std::optional<int> code = readInputs(std::get<0>(files), loaded.inputs))
+      return *code;
     for (auto &[name, tensor] : filled)
       loaded.inputs.emplace(name, std::move(tensor)); // an --in file takes precedence
     return loaded;
@@ -689,18 +720,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     const std::string *out = options.get("--out");
     if (!out)
       return kSuccess;
-    std::filesystem::path dir = *out;
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec || !std::filesystem::is_directory(dir))
-      return failure("cannot create output directory '" + dir.string() + "'" +
-                     (ec ? ": " + ec.message() : ""));
-    for (const auto &[name, tensor] : *outputs) {
-      std::string path = (dir / (name + ".npy")).string();
-      if (Status s = writeNpy(path, tensor); !s)
-        return failure(s.message());
-      std::cout << "wrote " << path << ": " << tensor.describe() << "\n";
-    }
+    if (std::optional<int> code = writeAll(*out, *outputs))
+      return *code;
     return kSuccess;
   }
 
@@ -952,46 +973,27 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (!options.get("--out") && options.get("--weights"))
       return usageError("missing option '--out'", "train");
     TrainOptions train;
-    uint64_t logEvery = 10, validEvery = 100, patience = 0;
-    for (auto [name, slot, min, max] :
-         {std::tuple<const char *, uint64_t *, uint64_t, uint64_t>{"--steps", nullptr, 1, 100000000},
-          {"--batch", nullptr, 1, 1u << 30}, {"--seed", &train.seed, 0, UINT64_MAX}, {"--log-every", &logEvery, 1, 100000000},
-          {"--valid-every", &validEvery, 1, 100000000}, {"--patience", &patience, 0, 100000000}})
-      if (const std::string *text = options.get(name)) {
-        std::optional<uint64_t> n = parseInteger(*text, min, max);
-        if (!n)
-          return usageError(std::string("option '") + name + "' needs a whole number from " + std::to_string(min) +
-                                " to " + std::to_string(max) + ", not '" + *text + "'",
-                            "train");
-        if (std::string_view(name) == "--steps")
-          train.steps = static_cast<int64_t>(*n);
-        else if (std::string_view(name) == "--batch")
-          train.batch = static_cast<int64_t>(*n);
-        else
-          *slot = *n;
-      }
+    uint64_t steps = 100, batch = 32, logEvery = 10, validEvery = 100, patience = 0;
+    for (auto [name, value, min, max] :
+         {std::tuple<const char *, uint64_t *, uint64_t, uint64_t>{"--steps", &steps, 1, 100000000},
+          {"--batch", &batch, 1, 1u << 30},
+          {"--seed", &train.seed, 0, UINT64_MAX},
+          {"--log-every", &logEvery, 1, 100000000},
+          {"--valid-every", &validEvery, 1, 100000000},
+          {"--patience", &patience, 0, 100000000}})
+      if (std::optional<int> code = wholeNumber(options, name, min, max, *value, "train"))
+        return *code;
+    train.steps = static_cast<int64_t>(steps);
+    train.batch = static_cast<int64_t>(batch);
     train.validEvery = static_cast<int64_t>(validEvery);
     train.patience = static_cast<int64_t>(patience);
     // Validation examples: every input, as with --in.
-    TensorMap valid;
-    if (auto given = options.values.find("--valid"); given != options.values.end()) {
-      for (const std::string &arg : given->second) {
-        size_t eq = arg.find('=');
-        std::string name = arg.substr(0, eq);
-        std::vector<int32_t> inputs = valuesWithRole(spec_, ATTN_ROLE_INPUT);
-        bool known = std::any_of(inputs.begin(), inputs.end(), [&](int32_t i) { return name == spec_.values[i].name; });
-        if (eq == std::string::npos || eq == 0 || eq + 1 == arg.size() || !known)
-          return usageError("malformed or unknown '--valid " + arg + "': expected INPUT=FILE.npy for an input of the model",
-                            "train");
-        Expected<Tensor> tensor = readNpy(arg.substr(eq + 1));
-        if (!tensor)
-          return failure(tensor.message());
-        valid.emplace(name, std::move(*tensor));
-      }
-      for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT))
-        if (!valid.count(spec_.values[i].name))
-          return usageError(std::string("missing '--valid ") + spec_.values[i].name + "=FILE.npy'", "train");
-      train.valid = &valid;
+    std::map<std::string, std::string> validFiles;
+    if (options.values.count("--valid")) {
+      auto files = inputFiles("train", options, "--valid");
+      if (int *code = std::get_if<int>(&files))
+        return *code;
+      validFiles = std::move(std::get<0>(files));
     } else if (options.get("--patience") || options.get("--best")) {
       return usageError("--patience and --best need validation data (--valid NAME=FILE)", "train");
     }
@@ -1000,6 +1002,12 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       return *code;
     Loaded &l = std::get<Loaded>(loaded);
     train.run = {l.weightsPath, l.threads};
+    TensorMap valid;
+    if (!validFiles.empty()) {
+      if (std::optional<int> code = readInputs(validFiles, valid))
+        return *code;
+      train.valid = &valid;
+    }
     std::optional<Status> bestWritten;
     int64_t first = l.optimizer.step;
     auto start = std::chrono::steady_clock::now();
@@ -1055,12 +1063,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (!gradient)
       return kUsage;
     uint64_t samples = 3;
-    if (const std::string *text = options.get("--samples")) {
-      std::optional<uint64_t> n = parseInteger(*text, 1, 1000);
-      if (!n)
-        return usageError("option '--samples' needs a whole number from 1 to 1000, not '" + *text + "'", "gradcheck");
-      samples = *n;
-    }
+    if (std::optional<int> code = wholeNumber(options, "--samples", 1, 1000, samples, "gradcheck"))
+      return *code;
     double eps = 1e-2, tolerance = 1e-2;
     for (auto [name, slot] : {std::pair<const char *, double *>{"--eps", &eps}, {"--tolerance", &tolerance}})
       if (const std::string *text = options.get(name)) {
@@ -1124,17 +1128,11 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
                                          {"--threads", false}},
                                         options))
       return *done;
-    uint64_t counts[2] = {10, 2};
-    const char *names[2] = {"--runs", "--warmup"};
-    for (int k = 0; k < 2; ++k)
-      if (const std::string *text = options.get(names[k])) {
-        std::optional<uint64_t> n = parseInteger(*text, k == 0 ? 1 : 0, 100000);
-        if (!n)
-          return usageError(std::string("option '") + names[k] + "' needs a whole number from " +
-                                (k == 0 ? "1" : "0") + " to 100000, not '" + *text + "'",
-                            "bench");
-        counts[k] = *n;
-      }
+    uint64_t counts[2] = {10, 2}; // runs, warm-up runs
+    if (std::optional<int> code = wholeNumber(options, "--runs", 1, 100000, counts[0], "bench"))
+      return *code;
+    if (std::optional<int> code = wholeNumber(options, "--warmup", 0, 100000, counts[1], "bench"))
+      return *code;
     std::variant<Loaded, int> loaded = load("bench", options);
     if (int *code = std::get_if<int>(&loaded))
       return *code;

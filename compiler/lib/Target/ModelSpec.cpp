@@ -139,13 +139,13 @@ public:
     }
     os << "\nstatic const attn_decoder " << p << "decoders[] = {\n";
     for (auto [i, d] : llvm::enumerate(decoders)) {
-      std::string n = std::to_string(i), q = p;
+      std::string n = std::to_string(i);
       os << "  {" << cString(d.name) << ", " << d.mode << ", " << d.start << ", " << d.stop << ", " << d.pad << ", "
          << d.maxLen << ", " << d.width << ", " << llvm::formatv("{0:e}", d.lengthPenalty).str() << "f, "
          << d.firstKernel << ", " << d.numKernels << ", " << d.token << ", " << d.teacher << ",\n   "
-         << d.stateIn.size() << ", " << q << "init" << n << ", " << q << "state_in" << n << ", " << q << "state_out"
-         << n << ", " << d.captures.size() << ", " << q << "captures" << n << ", " << q << "views" << n << ", "
-         << d.emits.size() << ", " << q << "emits" << n << ", " << d.results.size() << ", " << q << "results" << n
+         << d.stateIn.size() << ", " << p << "init" << n << ", " << p << "state_in" << n << ", " << p << "state_out"
+         << n << ", " << d.captures.size() << ", " << p << "captures" << n << ", " << p << "views" << n << ", "
+         << d.emits.size() << ", " << p << "emits" << n << ", " << d.results.size() << ", " << p << "results" << n
          << "},\n";
     }
     if (decoders.empty())
