@@ -220,16 +220,9 @@ private:
     LayerNormStages s;
     s.x = Var("x");
     s.rows = makeVars(x.rank() - 1, "r");
-    int64_t width = staticDim(op.getInput(), x.rank() - 1);
-    RDom r(0, static_cast<int>(width), "rx");
-    float inv = 1.0f / static_cast<float>(width);
     s.mean = Func(name(op, "mean"));
-    s.mean(s.rows) = 0.0f;
-    s.mean(s.rows) += x.func(prepend(r, s.rows)) * inv;
     s.variance = Func(name(op, "variance"));
-    s.variance(s.rows) = 0.0f;
-    Expr centered = x.func(prepend(r, s.rows)) - s.mean(s.rows);
-    s.variance(s.rows) += centered * centered * inv;
+    defineRowMoments(x, int(staticDim(op.getInput(), x.rank() - 1)), s.rows, s.mean, s.variance);
     std::vector<Expr> at = prepend(s.x, s.rows);
     Expr y = (x.func(at) - s.mean(s.rows)) /
              Halide::sqrt(s.variance(s.rows) + op.getEpsilon().convertToFloat());
@@ -241,6 +234,17 @@ private:
     s.result(at) = y;
     out.layerNorm.push_back(s);
     return HTensor{s.result, x.shape};
+  }
+
+  /// mean(rows) and the biased variance(rows) of `x` over its last dimension, `width` wide.
+  static void defineRowMoments(const HTensor &x, int width, const std::vector<Var> &rows, Func mean, Func variance) {
+    RDom r(0, width, "rx");
+    float inv = 1.0f / float(width);
+    mean(rows) = 0.0f;
+    mean(rows) += x.func(prepend(r, rows)) * inv;
+    variance(rows) = 0.0f;
+    Expr centered = x.func(prepend(r, rows)) - mean(rows);
+    variance(rows) += centered * centered * inv;
   }
 
   /// A recurrence (LSTM or GRU) as one Func `state(slot, step, b)`. For each step, the first G·H slots
@@ -501,12 +505,17 @@ private:
     return {r, at};
   }
 
+  /// Whether a position with target id `target` counts in a cross-entropy that ignores `ignore`.
+  static Expr isCounted(Expr target, std::optional<int64_t> ignore) {
+    return ignore ? target != int(*ignore) : Halide::Internal::const_true();
+  }
+
   /// The number of target positions whose id is not `ignore`, as a scalar Func. The indicator is a Func of
   /// the position, so the reduction keeps its loop even when every position counts.
   Func countedPositions(Operation *op, const HTensor &targets, std::optional<int64_t> ignore) {
     std::vector<Var> rows = makeVars(targets.rank(), "r");
     Func indicator(name(op, "counted"));
-    indicator(rows) = ignore ? Halide::select(targets.func(rows) != int(*ignore), 1.0f, 0.0f) : Expr(1.0f);
+    indicator(rows) = Halide::select(isCounted(targets.func(rows), ignore), 1.0f, 0.0f);
     auto [r, at] = everyElement(targets, "rc");
     Func count = reduction(op, "count");
     count() = 0.0f;
@@ -521,19 +530,16 @@ private:
     int classes = int(staticDim(op.getLogits(), logits.rank() - 1));
     float smoothing = op.getLabelSmoothing().convertToFloat();
     std::vector<Var> rows = makeVars(targets.rank(), "r");
+    auto [max, sumExp] = softmaxStatistics(op, logits, rows, classes);
     RDom rv(0, classes, "rv");
-    Func max = reduction(op, "max"), sumExp = reduction(op, "sum_exp"), sumLogits = reduction(op, "sum_logits");
-    max(rows) = -3.0e38f;
-    max(rows) = Halide::max(max(rows), logits.func(prepend(rv, rows)));
-    sumExp(rows) = 0.0f;
-    sumExp(rows) += Halide::exp(logits.func(prepend(rv, rows)) - max(rows));
+    Func sumLogits = reduction(op, "sum_logits");
     sumLogits(rows) = 0.0f;
     sumLogits(rows) += logits.func(prepend(rv, rows));
     Expr target = targets.func(rows);
     Expr logSumExp = max(rows) + Halide::log(sumExp(rows));
     Expr nll = logSumExp - logits.func(prepend(Halide::clamp(target, 0, classes - 1), rows));
     Expr uniform = logSumExp - sumLogits(rows) / float(classes);
-    Expr counted = op.getIgnoreIndex() ? target != int(*op.getIgnoreIndex()) : Halide::Internal::const_true();
+    Expr counted = isCounted(target, op.getIgnoreIndex());
     Func row(name(op, "row"));
     row(rows) = Halide::select(counted, (1.0f - smoothing) * nll + smoothing * uniform, 0.0f);
     auto [r, at] = everyElement(targets, "rt");
@@ -546,19 +552,24 @@ private:
     return HTensor{result, {}};
   }
 
+  /// The number of elements of `t` (at least 1), as a float.
+  static Expr elementCount(const HTensor &t) {
+    Expr count = 1;
+    for (const Expr &e : t.shape)
+      count = count * e;
+    return Halide::cast<float>(Halide::max(count, 1));
+  }
+
   /// mean((a − b)²) over every element.
   FailureOr<HTensor> lowerMse(MseOp op) {
     const HTensor &a = values[op.getLhs()], &b = values[op.getRhs()];
     auto [r, at] = everyElement(a, "re");
-    Expr count = 1;
-    for (const Expr &e : a.shape)
-      count = count * e;
     Func total = reduction(op, "total");
     Expr diff = a.func(at) - b.func(at);
     total() = 0.0f;
     total() += diff * diff;
     Func result(name(op, "mse"));
-    result() = total() / Halide::cast<float>(Halide::max(count, 1));
+    result() = total() / elementCount(a);
     return HTensor{result, {}};
   }
 
@@ -647,15 +658,12 @@ private:
     std::vector<Var> rows = makeVars(targets.rank(), "r");
     Var v("v");
     auto [max, sum] = softmaxStatistics(op, logits, rows, classes);
-    auto counted = [&](Expr target) {
-      return op.getIgnoreIndex() ? target != int(*op.getIgnoreIndex()) : Halide::Internal::const_true();
-    };
     Func count = countedPositions(op, targets, op.getIgnoreIndex());
     Expr target = targets.func(rows);
     Expr p = Halide::exp(logits.func(prepend(v, rows)) - max(rows)) / sum(rows);
     Expr wanted = Halide::select(v == target, 1.0f - smoothing, 0.0f) + smoothing / float(classes);
     Func f(name(op, "cross_entropy_grad"));
-    f(prepend(v, rows)) = Halide::select(counted(target), (p - wanted) / Halide::max(count(), 1.0f), 0.0f);
+    f(prepend(v, rows)) = Halide::select(isCounted(target, op.getIgnoreIndex()), (p - wanted) / Halide::max(count(), 1.0f), 0.0f);
     return HTensor{f, logits.shape};
   }
 
@@ -681,11 +689,7 @@ private:
     Var c("c");
     RDom rx(0, width, "rx");
     Func mean = reduction(op, "mean"), variance = reduction(op, "variance");
-    mean(rows) = 0.0f;
-    mean(rows) += x.func(prepend(rx, rows)) * inv;
-    variance(rows) = 0.0f;
-    Expr centered = x.func(prepend(rx, rows)) - mean(rows);
-    variance(rows) += centered * centered * inv;
+    defineRowMoments(x, width, rows, mean, variance);
     Expr sigma = Halide::sqrt(variance(rows) + eps);
     auto normalized = [&](Expr at) { return (x.func(prepend(at, rows)) - mean(rows)) / sigma; };
     auto g = [&](Expr at) {
@@ -744,12 +748,9 @@ private:
   /// 2(a − b) / N.
   FailureOr<HTensor> lowerMseGrad(MseGradOp op) {
     const HTensor &a = values[op.getLhs()], &b = values[op.getRhs()];
-    Expr count = 1;
-    for (const Expr &e : a.shape)
-      count = count * e;
     std::vector<Var> vars = makeVars(a.rank(), "e");
     Func f(name(op, "mse_grad"));
-    f(vars) = 2.0f * (a.func(vars) - b.func(vars)) / Halide::cast<float>(Halide::max(count, 1));
+    f(vars) = 2.0f * (a.func(vars) - b.func(vars)) / elementCount(a);
     out.elementwise.push_back(f);
     return HTensor{f, a.shape};
   }
