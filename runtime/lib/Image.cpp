@@ -139,26 +139,26 @@ void Image::fill(int x, int y, int w, int h, Rgb color) {
     }
 }
 
-int Image::text(int x, int y, const std::string &text, Rgb color, int scale) {
+/// Calls `plot(column, row)` for every set pixel of `text` laid out left to right, in font pixels.
+template <typename Plot> static void forEachTextPixel(const std::string &text, Plot plot) {
   for (size_t i = 0; i < text.size(); ++i) {
     const uint8_t *rows = glyph(text[i]);
     for (int gy = 0; gy < kGlyphHeight; ++gy)
       for (int gx = 0; gx < kGlyphWidth; ++gx)
         if (rows[gy] & (0x10 >> gx))
-          fill(x + (static_cast<int>(i) * kAdvance + gx) * scale, y + gy * scale, scale, scale, color);
+          plot(static_cast<int>(i) * kAdvance + gx, gy);
   }
+}
+
+int Image::text(int x, int y, const std::string &text, Rgb color, int scale) {
+  forEachTextPixel(text, [&](int column, int row) { fill(x + column * scale, y + row * scale, scale, scale, color); });
   return textWidth(text, scale);
 }
 
 void Image::textUp(int x, int y, const std::string &text, Rgb color, int scale) {
-  // Glyph pixel (gx, gy) of character i lands at (x + gy, y - (i·advance + gx)): rotated counter-clockwise.
-  for (size_t i = 0; i < text.size(); ++i) {
-    const uint8_t *rows = glyph(text[i]);
-    for (int gy = 0; gy < kGlyphHeight; ++gy)
-      for (int gx = 0; gx < kGlyphWidth; ++gx)
-        if (rows[gy] & (0x10 >> gx))
-          fill(x + gy * scale, y - (static_cast<int>(i) * kAdvance + gx + 1) * scale, scale, scale, color);
-  }
+  // Font pixel (column, row) lands at (x + row, y - column - 1): rotated a quarter turn counter-clockwise.
+  forEachTextPixel(text,
+                   [&](int column, int row) { fill(x + row * scale, y - (column + 1) * scale, scale, scale, color); });
 }
 
 int Image::textWidth(const std::string &text, int scale) {
