@@ -61,13 +61,14 @@ class Case:
         self.inputs[name] = keep
         return keep
 
-    def dense(self, prefix, x, units, bias=True):
+    def dense(self, prefix, x, units, bias=True, trainable=False):
+        """A linear layer with new random weights; `trainable` ones record gradients."""
         fan_in = x.shape[-1]
-        w = self.randn(units, fan_in, scale=fan_in ** -0.5)
+        w = self.randn(units, fan_in, scale=fan_in ** -0.5).requires_grad_(trainable)
         self.weights[prefix + ".weight"] = w
         b = None
         if bias:
-            b = self.randn(units, scale=0.1)
+            b = self.randn(units, scale=0.1).requires_grad_(trainable)
             self.weights[prefix + ".bias"] = b
         return F.linear(x, w, b)
 
@@ -164,11 +165,14 @@ def losses(name, seed, batch, length):
 
 
 def gradient_case(c, loss):
-    """Backpropagates `loss` and writes it with the gradient of every weight, named as `./model grad` does."""
+    """Backpropagates `loss`, records it with the gradient of every weight (named as `./model grad` writes
+    them), and saves the case."""
     loss.backward()
     c.output("loss", loss.detach())
     for key, w in c.weights.items():
         c.output("grad." + key, w.grad)
+    c.weights = {k: w.detach() for k, w in c.weights.items()}
+    c.save()
 
 
 def after_training(c, forward, optimizer, steps=3, clip=None):
@@ -214,8 +218,6 @@ def grad_classifier(name, seed, batch, length):
         return F.cross_entropy(logits.reshape(-1, 5), tgt.reshape(-1).long(), ignore_index=0, label_smoothing=0.1)
 
     gradient_case(c, forward(c.weights, c.output))
-    c.weights = {k: v.detach() for k, v in c.weights.items()}
-    c.save()
     after_training(c, forward, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.1), clip=0.5)
 
 
@@ -234,8 +236,6 @@ def grad_regression(name, seed, batch):
         return F.mse_loss(p + q, y)
 
     gradient_case(c, forward(c.weights, c.output))
-    c.weights = {k: v.detach() for k, v in c.weights.items()}
-    c.save()
     after_training(c, forward, lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9, weight_decay=0.01))
 
 
@@ -254,8 +254,7 @@ def grad_attention(name, seed, batch, length):
         return t
 
     def dense(prefix, t, units):
-        w = param(prefix + ".weight", units, t.shape[-1], scale=t.shape[-1] ** -0.5)
-        return F.linear(t, w, param(prefix + ".bias", units, scale=0.1))
+        return c.dense(prefix, t, units, trainable=True)
 
     e = F.embedding(ids.long(), param("e.weight", 11, 8))
     a = attention(dense("a.dense0", e, 8), dense("a.dense1", e, 8), dense("a.dense2", e, 8), heads=2,
@@ -269,8 +268,6 @@ def grad_attention(name, seed, batch, length):
     logits = dense("logits", context + n, 11)
     c.output("logits", logits.detach())
     gradient_case(c, F.cross_entropy(logits.reshape(-1, 11), tgt.reshape(-1).long(), ignore_index=0))
-    c.weights = {k: t.detach() for k, t in c.weights.items()}
-    c.save()
 
 
 def attention_variants(name, seed, batch, s, t):
