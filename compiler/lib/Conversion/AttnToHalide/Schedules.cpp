@@ -212,20 +212,21 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
 
 void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Target &target) {
   int vw = target.natural_vector_size<float>();
-  bool copies = k.anchor.defined() && !isOutput(k, k.anchor); // reindexing ops after the pattern's result
-  if (copies && !isAttention(k))
+  if (isAttention(k))
+    return scheduleAttention(k, vw); // stores what it yields through reindexing ops itself
+  // Reindexing ops after the pattern's result make the outputs copies of it: it is stored, they are flat.
+  bool copies = k.anchor.defined() && !isOutput(k, k.anchor);
+  if (copies)
     k.anchor.compute_root();
   if (patternIs(k, {"dense"}))
     scheduleDense(k, vw);
-  else if (isAttention(k))
-    scheduleAttention(k, vw);
   else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
     scheduleSoftmax(k, vw);
   else if (patternIs(k, {"layer_norm"}))
     scheduleLayerNorm(k, vw);
   else
     return scheduleGeneric(k, vw);
-  if (copies && !isAttention(k))
+  if (copies)
     for (Func f : k.outputs)
       scheduleFlat(f, vw);
 }
