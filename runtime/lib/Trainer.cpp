@@ -7,6 +7,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <string_view>
 
 namespace attn::rt {
 
@@ -180,7 +181,10 @@ Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &
         continue;
       std::string param = name.substr(5);
       Tensor &p = weights.at(param);
+      // Adam keeps two moments; SGD one (its momentum buffer, in `m`).
       for (const char *moment : {"optimizer.m.", "optimizer.v."}) {
+        if (t.optimizer == ATTN_SGD && std::string_view(moment) == "optimizer.v.")
+          continue;
         std::string key = moment + param;
         if (!state.moments.count(key)) {
           Expected<Tensor> z = zerosLike(p);
@@ -189,14 +193,15 @@ Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &
           state.moments.emplace(key, std::move(*z));
         }
       }
-      Tensor &m = state.moments.at("optimizer.m." + param), &v = state.moments.at("optimizer.v." + param);
+      Tensor &m = state.moments.at("optimizer.m." + param);
       int64_t n = p.numElements();
-      FlatView pv(p.data<float>(), n), gv(g.data<float>(), n), mv(m.data<float>(), n), vv(v.data<float>(), n);
+      FlatView pv(p.data<float>(), n), gv(g.data<float>(), n), mv(m.data<float>(), n);
       int rc;
       if (t.optimizer == ATTN_SGD) {
         void *args[] = {&pv.buffer, &gv.buffer, &mv.buffer, &lr, &momentum, &decay, &scale, &pv.buffer, &mv.buffer};
         rc = t.sgd(args);
       } else {
+        FlatView vv(state.moments.at("optimizer.v." + param).data<float>(), n);
         void *args[] = {&pv.buffer, &gv.buffer, &mv.buffer, &vv.buffer, &lr,        &beta1,     &beta2, &eps,
                         &decay,     &bias1,     &bias2,     &scale,     &decoupled, &pv.buffer, &mv.buffer, &vv.buffer};
         rc = t.adam(args);

@@ -44,6 +44,19 @@ public:
     auto typeOf = [](Value v) { return v.getType(); };
     return llvm::TypeSwitch<Operation *, LogicalResult>(op)
         .Case([&](ParamOp) { return success(); })
+        .Case([&](CrossEntropyOp ce) {
+          accumulate(ce.getLogits(),
+                     CrossEntropyGradOp::create(b, loc, typeOf(ce.getLogits()), ce.getLogits(), ce.getTargets(),
+                                                ce.getIgnoreIndexAttr(), ce.getLabelSmoothingAttr()));
+          return success();
+        })
+        .Case([&](MseOp m) {
+          Value da = MseGradOp::create(b, loc, typeOf(m.getLhs()), m.getLhs(), m.getRhs());
+          accumulate(m.getLhs(), da);
+          if (needed.contains(m.getRhs()))
+            accumulate(m.getRhs(), ScaleOp::create(b, loc, typeOf(da), da, b.getF32FloatAttr(-1.0f)));
+          return success();
+        })
         .Case([&](DenseOp d) {
           Value x = d.getInput(), w = d.getWeight();
           if (needed.contains(x)) {
@@ -240,24 +253,16 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
 
     GradientBuilder grads(b, needed);
     Operation *lossOp = loss.getDefiningOp();
-    if (auto ce = dyn_cast_or_null<CrossEntropyOp>(lossOp)) {
-      grads.accumulate(ce.getLogits(),
-                       CrossEntropyGradOp::create(b, ce.getLoc(), ce.getLogits().getType(), ce.getLogits(),
-                                                  ce.getTargets(), ce.getIgnoreIndexAttr(), ce.getLabelSmoothingAttr()));
-    } else if (auto mse = dyn_cast_or_null<MseOp>(lossOp)) {
-      Value da = MseGradOp::create(b, mse.getLoc(), mse.getLhs().getType(), mse.getLhs(), mse.getRhs());
-      grads.accumulate(mse.getLhs(), da);
-      if (needed.contains(mse.getRhs()))
-        grads.accumulate(mse.getRhs(), ScaleOp::create(b, mse.getLoc(), da.getType(), da, b.getF32FloatAttr(-1.0f)));
-    } else {
+    if (!isa_and_nonnull<CrossEntropyOp, MseOp>(lossOp))
       return model.emitOpError() << "has loss '" << lossName.getValue()
                                  << "', which is not a cross_entropy or mse: the loss must be one of them";
-    }
+    // The loss is its own seed: the gradient ops of losses are d(loss)/d(operand) for d(loss) = 1.
+    grads.accumulate(loss, loss);
 
     // Backwards over the forward ops that lead to the loss.
     SmallVector<Operation *> forward;
     for (Operation &op : body->getOperations())
-      if (&op != lossOp && op.getNumResults() > 0 && needed.contains(op.getResult(0)))
+      if (op.getNumResults() > 0 && needed.contains(op.getResult(0)))
         forward.push_back(&op);
     for (Operation *op : llvm::reverse(forward)) {
       if (llvm::none_of(op->getResults(), [&](Value r) { return grads.gradOf(r); }))
