@@ -888,11 +888,16 @@ static bool compatible(Type a, Type b) {
 
 LogicalResult DecodeOp::verify() {
   StringRef mode = getMode();
-  if (mode != "teacher" && mode != "greedy" && mode != "beam")
-    return emitOpError() << "expects mode \"teacher\", \"greedy\" or \"beam\", found \"" << mode << "\"";
-  if ((mode == "teacher") != static_cast<bool>(getTeacher()))
-    return emitOpError() << (getTeacher() ? "takes teacher tokens only in mode \"teacher\""
-                                          : "in mode \"teacher\" expects teacher tokens [batch, steps]");
+  if (mode != "teacher" && mode != "greedy" && mode != "beam" && mode != "reverse")
+    return emitOpError() << "expects mode \"teacher\", \"greedy\", \"beam\" or \"reverse\", found \"" << mode
+                         << "\"";
+  if (isSearch() == static_cast<bool>(getTeacher()))
+    return emitOpError() << (getTeacher() ? "takes teacher tokens only in modes \"teacher\" and \"reverse\""
+                                          : "in mode \"" + mode.str() + "\" expects teacher tokens [batch, steps]");
+  if (!getSequences().empty() && !isReverse())
+    return emitOpError("takes sequences only in mode \"reverse\"");
+  if (isReverse())
+    return verifyReverse();
   if (getInit().empty())
     return emitOpError("expects at least one carried state");
   if (getMaxLen() < 1 || getWidth() < 1 || getStart() < 0 || getStop() < 0 || getPad() < 0)
@@ -966,6 +971,51 @@ LogicalResult DecodeOp::verify() {
   for (auto [i, result, want] : llvm::enumerate(getResults(), expected))
     if (!compatible(result.getType(), want))
       return emitOpError() << "expects result " << i << " to be " << want << ", found " << result.getType();
+  return success();
+}
+
+/// Mode "reverse": a teacher-forced loop's backward pass. Its carried state may have any shape (gradient
+/// accumulators); each sequence [B, T, ...] gives the step its slice [B, ...]; the results are the state.
+LogicalResult DecodeOp::verifyReverse() {
+  Value teacher = getTeacher();
+  if (failed(expectRank(*this, "teacher tokens", teacher, 2, "[batch, steps]")))
+    return failure();
+  for (auto [i, seq] : llvm::enumerate(getSequences())) {
+    std::string what = "sequence " + std::to_string(i);
+    if (rankOf(seq) < 2)
+      return emitOpError() << "expects " << what << " to be [batch, steps, ...], found " << shapeString(seq.getType());
+    if (failed(expectSameDim(*this, "batch size", what, seq, 0, "the teacher tokens", teacher, 0)) ||
+        failed(expectSameDim(*this, "step count", what, seq, 1, "the teacher tokens", teacher, 1)))
+      return failure();
+  }
+  Block &body = getStep().front();
+  size_t expected = 1 + getSequences().size() + getInit().size();
+  if (body.getNumArguments() != expected)
+    return emitOpError() << "expects a step body with " << expected
+                         << " arguments (the previous token, one per sequence, one per carried state), found "
+                         << body.getNumArguments();
+  for (auto [i, seq, arg] : llvm::enumerate(getSequences(), getSequenceArguments())) {
+    auto type = cast<RankedTensorType>(seq.getType());
+    SmallVector<int64_t> shape{type.getDimSize(0)};
+    shape.append(type.getShape().begin() + 2, type.getShape().end());
+    if (!compatible(RankedTensorType::get(shape, type.getElementType()), arg.getType()))
+      return emitOpError() << "expects step argument " << i + 1 << " to be one step of sequence " << i << ", found "
+                           << shapeString(arg.getType());
+  }
+  auto yield = dyn_cast<DecodeYieldOp>(body.back());
+  if (!yield)
+    return emitOpError("expects its step to end with attn.decode_yield");
+  if (!yield.getEmits().empty())
+    return emitOpError("in mode \"reverse\" expects the step to emit nothing");
+  if (yield.getStates().size() != getInit().size() || getNumResults() != getInit().size())
+    return emitOpError() << "in mode \"reverse\" expects the step to yield and the loop to give one value per "
+                         << "carried state (" << getInit().size() << ")";
+  for (auto [i, init, arg, next, result] :
+       llvm::enumerate(getInit(), getStateArguments(), yield.getStates(), getResults()))
+    if (!compatible(init.getType(), arg.getType()) || !compatible(init.getType(), next.getType()) ||
+        !compatible(init.getType(), result.getType()))
+      return emitOpError() << "expects carried state " << i << " to keep the type "
+                           << shapeString(init.getType()) << " as step argument, next state and result";
   return success();
 }
 
@@ -1129,6 +1179,67 @@ SmallVector<DimSource> AdditiveScoreGradOp::getResultDimSources() {
   for (unsigned d = 0, e = rankOf(like); d < e; ++d)
     dims.push_back(DimSource::of(operand, d));
   return dims;
+}
+
+LogicalResult RecurrenceGradOp::verify() {
+  StringRef cell = getCell();
+  if (cell != "lstm" && cell != "gru")
+    return emitOpError() << "expects cell \"lstm\" or \"gru\", found \"" << cell << "\"";
+  int64_t gates = cell == "lstm" ? LSTMOp::kGates : GRUOp::kGates;
+  Value xp = getProjected();
+  if (failed(verifyRecurrence(*this, xp, getWHh(), getBHh(), getLengths(), gates)))
+    return failure();
+  if (rankOf(getGrad()) != 3 || !sameLeading(getGrad(), xp, 1) || dimOf(getGrad(), 2) != dimOf(getWHh(), 1))
+    return emitOpError() << "expects the result's gradient [batch, steps, " << dimOf(getWHh(), 1) << "], found "
+                         << shapeString(getGrad().getType());
+  return success();
+}
+
+SmallVector<DimSource> RecurrenceGradOp::getResultDimSources() {
+  return {DimSource::of(0, 0), DimSource::of(0, 1), DimSource::constant(4 * dimOf(getWHh(), 1))};
+}
+
+LogicalResult RecurrenceWeightGradOp::verify() {
+  Value dg = getGrad(), h = getHidden();
+  if (rankOf(dg) != 3 || rankOf(h) != 3 || !sameLeading(dg, h, 1) || ShapedType::isDynamic(dimOf(dg, 2)) ||
+      ShapedType::isDynamic(dimOf(h, 2)))
+    return emitOpError() << "expects gate gradients [batch, steps, G] and hidden states [batch, steps, H] with "
+                         << "static G and H, found " << shapeString(dg.getType()) << " and "
+                         << shapeString(h.getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> RecurrenceWeightGradOp::getResultDimSources() {
+  return {DimSource::of(0, 2), DimSource::of(1, 2)};
+}
+
+LogicalResult CellGradOp::verify() {
+  StringRef cell = getCell(), wrt = getWrt();
+  bool lstm = cell == "lstm";
+  if (!lstm && cell != "gru")
+    return emitOpError() << "expects cell \"lstm\" or \"gru\", found \"" << cell << "\"";
+  if (lstm ? (wrt != "gates" && wrt != "state") : (wrt != "input_gates" && wrt != "hidden_gates" && wrt != "state"))
+    return emitOpError() << "expects wrt " << (lstm ? "\"gates\" or \"state\"" : "\"input_gates\", \"hidden_gates\" or \"state\"")
+                         << " for cell \"" << cell << "\", found \"" << wrt << "\"";
+  if (getCellGrad() && !lstm)
+    return emitOpError("takes a cell state gradient only for an LSTM");
+  Value state = getState();
+  int64_t gates = (lstm ? LSTMCellOp::kGates : GRUCellOp::kGates) * dimOf(state, 1);
+  for (Value g : {getInputGates(), getHiddenGates()})
+    if (rankOf(g) != 2 || dimOf(g, 1) != gates || !sameLeading(g, state, 1))
+      return emitOpError() << "expects gate projections [rows, " << gates << "] for a state "
+                           << shapeString(state.getType()) << ", found " << shapeString(g.getType());
+  for (Value g : {getGrad(), getCellGrad()})
+    if (g && g.getType() != state.getType())
+      return emitOpError() << "expects state gradients of the state's shape " << shapeString(state.getType())
+                           << ", found " << shapeString(g.getType());
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> CellGradOp::getResultDimSources() {
+  if (getWrt() != "state")
+    return identityDims(getInputGates());
+  return {DimSource::of(2, 0), DimSource::of(2, 1)};
 }
 
 #define GET_OP_CLASSES

@@ -851,7 +851,7 @@ private:
       types.push_back(r.isI32 ? mlir::RankedTensorType::get(t.getShape(), builder.getI32Type()) : t);
     }
     auto op = mlir::attn::DecodeOp::create(
-        builder, opLoc(call), types, initValues, teacher ? teacher->value : mlir::Value(),
+        builder, opLoc(call), types, initValues, teacher ? teacher->value : mlir::Value(), mlir::ValueRange(),
         builder.getStringAttr(mode == "beam_search" ? "beam" : mode), builder.getI64IntegerAttr(ints["start"]),
         builder.getI64IntegerAttr(ints["stop"]), builder.getI64IntegerAttr(ints["pad"]),
         builder.getI64IntegerAttr(ints["max_len"]), builder.getI64IntegerAttr(ints["width"]),

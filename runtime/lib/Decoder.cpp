@@ -37,13 +37,13 @@ public:
   Decoder(Execution &ex, const attn_decoder &d) : ex(ex), d(d) {}
 
   Status run() {
-    const Shape &init = ex.shapes[d.state_init[0]];
+    const Shape &init = ex.shapes[d.mode == ATTN_DECODE_REVERSE ? d.teacher : d.state_init[0]];
     batch = init.empty() ? 1 : init[0];
     width = d.mode == ATTN_DECODE_BEAM ? d.width : 1;
     rows = batch * width;
     if (Status s = setUp(); !s)
       return s;
-    Status s = d.mode == ATTN_DECODE_TEACHER ? teacher() : search();
+    Status s = d.mode == ATTN_DECODE_TEACHER ? teacher() : d.mode == ATTN_DECODE_REVERSE ? reverse() : search();
     tearDown();
     return s;
   }
@@ -64,9 +64,25 @@ private:
         std::memcpy(hostOf(ex.buffers[to]) + r * bytes, hostOf(ex.buffers[from]) + (r / width) * bytes, bytes);
       return {};
     };
-    for (int32_t i = 0; i < d.num_states; ++i)
+    for (int32_t i = 0; i < d.num_states; ++i) {
+      if (d.mode == ATTN_DECODE_REVERSE) { // accumulators of any shape, copied whole
+        halide_buffer_t *from = ex.buffers[d.state_init[i]];
+        if (from->device_dirty())
+          halide_copy_to_host(nullptr, from);
+        if (Status s = ex.allocate(d.state_in[i], ex.shapes[d.state_init[i]]); !s)
+          return s;
+        std::memcpy(hostOf(ex.buffers[d.state_in[i]]), hostOf(from), elements(d.state_init[i]) * Tensor::kElementSize);
+        continue;
+      }
       if (Status s = tiled(d.state_init[i], d.state_in[i]); !s)
         return s;
+    }
+    for (int32_t i = 0; i < d.num_sequences; ++i) {
+      Shape shape = ex.shapes[d.sequences[i]];
+      shape.erase(shape.begin() + 1);
+      if (Status s = ex.allocate(d.sequence_views[i], shape); !s)
+        return s;
+    }
     for (int32_t i = 0; i < d.num_captures; ++i) {
       if (width > 1) {
         if (Status s = tiled(d.captures[i], d.views[i]); !s)
@@ -100,6 +116,8 @@ private:
     drop(d.token);
     for (int32_t i = 0; i < d.num_states; ++i)
       drop(d.state_in[i]);
+    for (int32_t i = 0; i < d.num_sequences; ++i)
+      drop(d.sequence_views[i]);
     for (int32_t i = 0; i < d.num_captures; ++i)
       drop(d.views[i]);
     for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k) {
@@ -130,9 +148,14 @@ private:
       halide_buffer_t *from = ex.buffers[d.state_out[i]], *to = ex.buffers[d.state_in[i]];
       if (from->device_dirty())
         halide_copy_to_host(nullptr, from);
-      int64_t bytes = rowSize(ex.shapes[d.state_in[i]]) * Tensor::kElementSize;
       if (from == to && parents.empty())
         continue;
+      if (parents.empty()) {
+        std::memcpy(hostOf(to), hostOf(from), elements(d.state_in[i]) * Tensor::kElementSize);
+        to->set_host_dirty(true);
+        continue;
+      }
+      int64_t bytes = rowSize(ex.shapes[d.state_in[i]]) * Tensor::kElementSize;
       scratch.resize(rows * bytes);
       for (int64_t r = 0; r < rows; ++r)
         std::memcpy(scratch.data() + r * bytes, hostOf(from) + (parents.empty() ? r : parents[r]) * bytes, bytes);
@@ -178,6 +201,45 @@ private:
       carry({});
     }
     return {};
+  }
+
+  /// The backward pass of a teacher-forced loop: its steps from the last to the first, each reading its
+  /// token, its slice of every sequence and the carried gradients; the results are the final state.
+  Status reverse() {
+    int64_t steps = ex.shapes[d.teacher][1];
+    const int32_t *forced = reinterpret_cast<const int32_t *>(ex.buffers[d.teacher]->host);
+    std::vector<int32_t> tokens(rows);
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      for (int64_t b = 0; b < rows; ++b)
+        tokens[b] = t == 0 ? d.start : forced[b * steps + t - 1];
+      for (int32_t i = 0; i < d.num_sequences; ++i) {
+        halide_buffer_t *seq = ex.buffers[d.sequences[i]], *view = ex.buffers[d.sequence_views[i]];
+        if (seq->device_dirty())
+          halide_copy_to_host(nullptr, seq);
+        int64_t bytes = rowSize(ex.shapes[d.sequence_views[i]]) * Tensor::kElementSize;
+        for (int64_t b = 0; b < rows; ++b)
+          std::memcpy(hostOf(view) + b * bytes, hostOf(seq) + (b * steps + t) * bytes, bytes);
+        view->set_host_dirty(true);
+      }
+      if (Status s = step(tokens); !s)
+        return s;
+      carry({});
+    }
+    for (int32_t i = 0; i < d.num_results; ++i) {
+      if (Status s = ex.allocate(d.results[i], ex.shapes[d.state_init[i]]); !s)
+        return s;
+      std::memcpy(hostOf(ex.buffers[d.results[i]]), hostOf(ex.buffers[d.state_in[i]]),
+                  elements(d.state_in[i]) * Tensor::kElementSize);
+      ex.buffers[d.results[i]]->set_host_dirty(true);
+    }
+    return {};
+  }
+
+  int64_t elements(int32_t value) const {
+    int64_t n = 1;
+    for (int64_t e : ex.shapes[value])
+      n *= e;
+    return n;
   }
 
   /// Greedy and beam search share one loop: per step, each batch row's live hypotheses (`width` rows)

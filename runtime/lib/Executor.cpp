@@ -128,11 +128,14 @@ Status checkModelSpec(const attn_model_spec &spec) {
     const attn_decoder &d = spec.decoders[index];
     where += " '" + str(d.name) + "'";
     bool search = d.mode == ATTN_DECODE_GREEDY || d.mode == ATTN_DECODE_BEAM;
-    if (!d.name || d.mode < ATTN_DECODE_TEACHER || d.mode > ATTN_DECODE_BEAM || d.max_len < 1 || d.width < 1 ||
-        d.num_states < 1 || d.num_emits < 1 || d.num_captures < 0 || d.num_kernels < 0 || d.first_kernel < 0 ||
-        d.first_kernel + d.num_kernels > spec.num_kernels || !d.state_init || !d.state_in || !d.state_out ||
-        !d.emits || !d.results || (d.num_captures > 0 && (!d.captures || !d.views)) ||
-        d.num_results != d.num_emits || search == (d.teacher >= 0))
+    bool reverse = d.mode == ATTN_DECODE_REVERSE;
+    if (!d.name || d.mode < ATTN_DECODE_TEACHER || d.mode > ATTN_DECODE_REVERSE || d.max_len < 1 || d.width < 1 ||
+        d.num_states < 1 || (reverse ? d.num_emits != 0 : d.num_emits < 1) || d.num_captures < 0 ||
+        d.num_kernels < 0 || d.first_kernel < 0 || d.first_kernel + d.num_kernels > spec.num_kernels ||
+        !d.state_init || !d.state_in || !d.state_out || !d.results ||
+        (d.num_captures > 0 && (!d.captures || !d.views)) || d.num_sequences < 0 ||
+        (d.num_sequences > 0 && (!reverse || !d.sequences || !d.sequence_views)) ||
+        d.num_results != (reverse ? d.num_states : d.num_emits) || search == (d.teacher >= 0))
       return makeError(where, " has inconsistent counts, modes or arrays");
     auto valid = [&](int32_t v, int32_t role, bool mustBeComputed) {
       return v >= 0 && v < spec.num_values && (role < 0 || spec.values[v].role == role) &&
@@ -153,6 +156,12 @@ Status checkModelSpec(const attn_model_spec &spec) {
         return makeError(where, " capture ", i, " is not computed before the decoder or has no view");
       computed[d.views[i]] = true;
     }
+    for (int32_t i = 0; i < d.num_sequences; ++i) {
+      if (!valid(d.sequences[i], -1, true) || !valid(d.sequence_views[i], ATTN_ROLE_STEP, false) ||
+          spec.values[d.sequences[i]].rank != spec.values[d.sequence_views[i]].rank + 1)
+        return makeError(where, " sequence ", i, " is not computed before the decoder or has no step view");
+      computed[d.sequence_views[i]] = true;
+    }
     for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)
       if (Status s = checkKernel(k); !s)
         return s;
@@ -165,8 +174,8 @@ Status checkModelSpec(const attn_model_spec &spec) {
     for (int32_t i = 0; i < d.num_results; ++i) {
       if (!valid(d.results[i], ATTN_ROLE_STEP, false) || computed[d.results[i]])
         return makeError(where, " result ", i, " is not a fresh step value");
-      int32_t emit = search ? (i == 0 ? -1 : d.emits[i]) : d.emits[i];
-      int32_t rank = emit < 0 ? 2 : spec.values[emit].rank + 1;
+      int32_t emit = reverse ? -1 : search ? (i == 0 ? -1 : d.emits[i]) : d.emits[i];
+      int32_t rank = reverse ? spec.values[d.state_init[i]].rank : emit < 0 ? 2 : spec.values[emit].rank + 1;
       if (spec.values[d.results[i]].rank != rank)
         return makeError(where, " result ", i, " has rank ", spec.values[d.results[i]].rank, ", expected ", rank);
       computed[d.results[i]] = true;
@@ -417,6 +426,7 @@ std::vector<int32_t> stepReads(const attn_model_spec &spec, int32_t step) {
   const attn_decoder &d = spec.decoders[-1 - step];
   reads.insert(reads.end(), d.state_init, d.state_init + d.num_states);
   reads.insert(reads.end(), d.captures, d.captures + d.num_captures);
+  reads.insert(reads.end(), d.sequences, d.sequences + d.num_sequences);
   if (d.teacher >= 0)
     reads.push_back(d.teacher);
   for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)

@@ -550,7 +550,7 @@ func.func @gru_weight(%xp: tensor<?x?x48xf32>, %w: tensor<64x16xf32>, %b: tensor
 // -----
 
 func.func @decode_mode(%h: tensor<?x4xf32>) {
-  // expected-error @+1 {{'attn.decode' op expects mode "teacher", "greedy" or "beam", found "sample"}}
+  // expected-error @+1 {{'attn.decode' op expects mode "teacher", "greedy", "beam" or "reverse", found "sample"}}
   %t = attn.decode "sample"(%h) : (tensor<?x4xf32>) -> tensor<?x?xi32> {
   ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
     attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
@@ -739,5 +739,67 @@ func.func @cross_entropy_smoothing(%l: tensor<?x5xf32>, %t: tensor<?xi32>) {
 func.func @mse_shapes(%a: tensor<?x5xf32>, %b: tensor<?x4xf32>) {
   // expected-error @+1 {{'attn.mse' op expects two tensors of one shape, found [?, 5] and [?, 4]}}
   %y = attn.mse %a, %b : (tensor<?x5xf32>, tensor<?x4xf32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+func.func @reverse_emits(%h: tensor<?x4xf32>, %t: tensor<?x?xi32>) {
+  // expected-error @+1 {{'attn.decode' op in mode "reverse" expects the step to emit nothing}}
+  %r = attn.decode "reverse"(%h) teacher %t : (tensor<?x4xf32>, tensor<?x?xi32>) -> tensor<?x4xf32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @reverse_sequence_slice(%h: tensor<?x4xf32>, %t: tensor<?x?xi32>, %seq: tensor<?x?x3xf32>) {
+  // expected-error @+1 {{'attn.decode' op expects step argument 1 to be one step of sequence 0, found [?, 4]}}
+  %r = attn.decode "reverse"(%h) teacher %t sequences(%seq)
+      : (tensor<?x4xf32>, tensor<?x?xi32>, tensor<?x?x3xf32>) -> tensor<?x4xf32> {
+  ^bb0(%y: tensor<?xi32>, %x: tensor<?x4xf32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>)
+  }
+  return
+}
+
+// -----
+
+func.func @sequences_outside_reverse(%h: tensor<?x4xf32>, %t: tensor<?x?xi32>, %seq: tensor<?x?x4xf32>) {
+  // expected-error @+1 {{'attn.decode' op takes sequences only in mode "reverse"}}
+  %r = attn.decode "teacher"(%h) teacher %t sequences(%seq)
+      : (tensor<?x4xf32>, tensor<?x?xi32>, tensor<?x?x4xf32>) -> tensor<?x?x4xf32> {
+  ^bb0(%y: tensor<?xi32>, %x: tensor<?x4xf32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @cell_grad_wrt(%g: tensor<?x16xf32>, %s: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.cell_grad' op expects wrt "gates" or "state" for cell "lstm", found "input_gates"}}
+  %d = attn.cell_grad %g, %g, %s, %s {cell = "lstm", wrt = "input_gates"}
+      : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @cell_grad_gates(%g: tensor<?x12xf32>, %s: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.cell_grad' op expects gate projections [rows, 16] for a state [?, 4], found [?, 12]}}
+  %d = attn.cell_grad %g, %g, %s, %s {cell = "lstm", wrt = "gates"}
+      : (tensor<?x12xf32>, tensor<?x12xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @recurrence_grad_dy(%xp: tensor<?x?x16xf32>, %w: tensor<16x4xf32>, %b: tensor<16xf32>, %dy: tensor<?x?x5xf32>) {
+  // expected-error @+1 {{'attn.recurrence_grad' op expects the result's gradient [batch, steps, 4], found [?, ?, 5]}}
+  %d = attn.recurrence_grad %xp, %w, %b, %dy {cell = "lstm"}
+      : (tensor<?x?x16xf32>, tensor<16x4xf32>, tensor<16xf32>, tensor<?x?x5xf32>) -> tensor<?x?x16xf32>
   return
 }

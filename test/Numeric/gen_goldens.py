@@ -529,6 +529,68 @@ def decoders(name, seed, batch, length, steps):
     c.save()
 
 
+def targets(c, batch, steps, vocab):
+    """Target ids in [1, vocab), each row padded with 0 after a random length of at least 1."""
+    tgt = torch.randint(1, vocab, (batch, steps), generator=c.gen, dtype=torch.int32)
+    tgt_len = torch.randint(1, steps + 1, (batch,), generator=c.gen)
+    tgt[torch.arange(steps)[None, :] >= tgt_len[:, None]] = 0
+    c.inputs["tgt"] = tgt
+    return tgt
+
+
+def trainable_case(c, module):
+    """Random weights for `module` in float64, all recording gradients."""
+    model = reference_models.randomize(module.double(), c.gen)
+    c.weights.update(dict(model.named_parameters()))
+    return model
+
+
+def grad_seq2seq(name, seed, batch, length, steps):
+    """test/Numeric/models/grad_seq2seq.attn: backpropagation through a bidirectional LSTM over padded
+    sources and a teacher-forced LSTM-cell decoder with masked additive attention."""
+    c = Case("grad_seq2seq", name, seed)
+    model = trainable_case(c, reference_models.Seq2SeqBahdanau(v_in=7, v_out=9, e=4, h=5, d=6, a=3))
+    src, src_len = seq2seq_inputs(c, batch, length, 7)
+    tgt = targets(c, batch, steps, 9)
+    logits, _ = reference_models.teacher(model, src, src_len, tgt)
+    c.output("logits", logits.detach())
+    gradient_case(c, F.cross_entropy(logits.reshape(-1, 9), tgt.reshape(-1).long(), ignore_index=0))
+
+
+def grad_gru(name, seed, batch, length, steps):
+    """test/Numeric/models/grad_gru.attn: a two-layer bidirectional GRU over padded sources and a
+    teacher-forced GRU-cell decoder with masked general attention, label smoothing."""
+    c = Case("grad_gru", name, seed)
+    nn = torch.nn
+    enc = nn.GRU(4, 3, num_layers=2, bidirectional=True, batch_first=True)
+    enc.embed0 = nn.Embedding(7, 4)
+    cell = nn.GRUCell(4, 6)
+    cell.embed0 = nn.Embedding(9, 4)
+    ctx = nn.Module()
+    ctx.weight = nn.Parameter(torch.empty(6, 6))
+    logits_layer = nn.Linear(6, 9)
+    logits_layer.dense0 = nn.Linear(12, 6, bias=False)
+    step = reference_models._module(h=cell, ctx=ctx, logits=logits_layer)
+    model = trainable_case(c, reference_models._module(enc=enc, step=step))
+    src, src_len = seq2seq_inputs(c, batch, length, 7)
+    tgt = targets(c, batch, steps, 9)
+    packed = nn.utils.rnn.pack_padded_sequence(enc.embed0(src.long()), src_len.long(), batch_first=True,
+                                               enforce_sorted=False)
+    memory = nn.utils.rnn.pad_packed_sequence(enc(packed)[0], batch_first=True, total_length=length)[0]
+    h = memory.new_zeros(batch, 6)
+    logits = []
+    for t in range(steps):
+        y = torch.full((batch,), 1) if t == 0 else tgt[:, t - 1].long()
+        h = cell(cell.embed0(y), h)
+        w = reference_models._masked_softmax(torch.einsum("bd,bsd->bs", F.linear(h, ctx.weight), memory), src_len)
+        context = (w[:, :, None] * memory).sum(1)
+        logits.append(logits_layer(torch.tanh(logits_layer.dense0(torch.cat([context, h], -1)))))
+    logits = torch.stack(logits, 1)
+    c.output("logits", logits.detach())
+    gradient_case(c, F.cross_entropy(logits.reshape(-1, 9), tgt.reshape(-1).long(), ignore_index=0,
+                                     label_smoothing=0.1))
+
+
 if __name__ == "__main__":
     attention_block("b1_s5", 1, batch=1, length=5)
     attention_block("b7_s13", 2, batch=7, length=13)
@@ -544,6 +606,10 @@ if __name__ == "__main__":
     grad_regression("b5", 47, batch=5)
     grad_attention("b1_s3", 48, batch=1, length=3)
     grad_attention("b4_s7", 49, batch=4, length=7)
+    grad_seq2seq("b1_s3_t2", 50, batch=1, length=3, steps=2)
+    grad_seq2seq("b5_s6_t4", 51, batch=5, length=6, steps=4)
+    grad_gru("b1_s2_t3", 52, batch=1, length=2, steps=3)
+    grad_gru("b4_s5_t4", 53, batch=4, length=5, steps=4)
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
     elementwise("b1_s3", 7, batch=1, length=3)

@@ -82,3 +82,49 @@ func.func @not_a_loss(%x: tensor<?x8xf32>) -> tensor<?x8xf32> attributes {attn.o
   %y = attn.dense %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// Recurrences: the gradient of a (reversed, length-masked) LSTM is its backpropagation through time, whose
+// gate gradients give the recurrent weight and bias gradients. A teacher-forced decoder also emits the state
+// each step read; its gradient is a reverse loop over the same teacher that reads those states and the
+// emitted values' gradients step by step, carries the state's gradient back, and sums the parameters'.
+// CHECK-LABEL: func.func @rnn_grad
+// CHECK:      %[[H:.+]] = attn.lstm %[[XP:[^,]+]], %[[WHH:[^,]+]], %[[BHH:[^ ]+]] lengths %[[LEN:[^ ]+]] {reverse}
+// CHECK:      %[[W:.+]] = attn.param "d.w"
+// CHECK:      %[[FWD:.+]]:2 = attn.decode "teacher"(%[[H0:.+]]) teacher %[[T:[^ ]+]]
+// CHECK:      attn.decode_yield(%[[N:.+]] : tensor<?x2xf32>) emit %{{.+}}, %[[S:.+]] : tensor<?x3xf32>, tensor<?x2xf32>
+// CHECK:      %[[G:.+]] = attn.cross_entropy_grad
+// CHECK:      %[[GH:.+]] = attn.slice %[[G]] {axis = 2 : i64, size = 2 : i64, start = 0 : i64}
+// CHECK:      %[[GL:.+]] = attn.slice %[[G]] {axis = 2 : i64, size = 3 : i64, start = 2 : i64}
+// CHECK:      %[[REV:.+]]:3 = attn.decode "reverse"(%{{.+}}, %{{.+}}, %{{.+}}) teacher %[[T]] sequences(%[[FWD]]#1, %[[GL]])
+// CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[STATE:.+]]: tensor<?x2xf32>, %[[DL:.+]]: tensor<?x3xf32>, %[[DS:.+]]: tensor<?x2xf32>, %[[AW:.+]]: tensor<3x2xf32>, %[[AB:.+]]: tensor<3xf32>):
+// CHECK:        %[[DW:.+]] = attn.dense_grad_weight %[[DL]]
+// CHECK:        %[[DB:.+]] = attn.sum_leading %[[DL]]
+// CHECK:        %[[DSTATE:.+]] = attn.activation_grad %[[STATE]], %{{.+}} {kind = "tanh"}
+// CHECK:        %[[NW:.+]] = attn.add %[[AW]], %[[DW]]
+// CHECK:        %[[NB:.+]] = attn.add %[[AB]], %[[DB]]
+// CHECK:        attn.decode_yield(%[[DSTATE]], %[[NW]], %[[NB]] : {{.*}}){{$}}
+// CHECK:      %[[DG:.+]] = attn.recurrence_grad %[[XP]], %[[WHH]], %[[BHH]], %[[GH]] lengths %[[LEN]] {cell = "lstm", reverse}
+// CHECK-NEXT: %[[DWHH:.+]] = attn.recurrence_weight_grad %[[DG]], %[[H]] {reverse}
+// CHECK-NEXT: %[[DBHH:.+]] = attn.sum_leading %[[DG]]
+// CHECK-NEXT: return %{{.+}}, %[[DWHH]], %[[DBHH]], %[[REV]]#1, %[[REV]]#2
+func.func @rnn(%xp: tensor<?x?x8xf32>, %len: tensor<?xi32>, %t: tensor<?x?xi32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %whh = attn.param "r.w" : tensor<8x2xf32>
+  %bhh = attn.param "r.b" : tensor<8xf32>
+  %h = attn.lstm %xp, %whh, %bhh lengths %len {reverse}
+      : (tensor<?x?x8xf32>, tensor<8x2xf32>, tensor<8xf32>, tensor<?xi32>) -> tensor<?x?x2xf32>
+  %w = attn.param "d.w" : tensor<3x2xf32>
+  %b = attn.param "d.b" : tensor<3xf32>
+  %h0 = attn.zeros %t {dim = 0 : i64} : (tensor<?x?xi32>) -> tensor<?x2xf32>
+  %logits = attn.decode "teacher"(%h0) teacher %t : (tensor<?x2xf32>, tensor<?x?xi32>) -> tensor<?x?x3xf32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x2xf32>):
+    %n = attn.tanh %s : tensor<?x2xf32>
+    %o = attn.dense %n, %w, %b : (tensor<?x2xf32>, tensor<3x2xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+    attn.decode_yield (%n : tensor<?x2xf32>) emit %o : tensor<?x3xf32>
+  }
+  %all = attn.concat %h, %logits : (tensor<?x?x2xf32>, tensor<?x?x3xf32>) -> tensor<?x?x5xf32>
+  %l = attn.cross_entropy %all, %t {label_smoothing = 0.0 : f32} : (tensor<?x?x5xf32>, tensor<?x?xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -136,6 +136,8 @@ public:
       array("views" + n, d.views);
       array("emits" + n, d.emits);
       array("results" + n, d.results);
+      array("sequences" + n, d.sequences);
+      array("sequence_views" + n, d.sequenceViews);
     }
     os << "\nstatic const attn_decoder " << p << "decoders[] = {\n";
     for (auto [i, d] : llvm::enumerate(decoders)) {
@@ -146,6 +148,7 @@ public:
          << d.stateIn.size() << ", " << p << "init" << n << ", " << p << "state_in" << n << ", " << p << "state_out"
          << n << ", " << d.captures.size() << ", " << p << "captures" << n << ", " << p << "views" << n << ", "
          << d.emits.size() << ", " << p << "emits" << n << ", " << d.results.size() << ", " << p << "results" << n
+         << ",\n   " << d.sequences.size() << ", " << p << "sequences" << n << ", " << p << "sequence_views" << n
          << "},\n";
     }
     if (decoders.empty())
@@ -177,7 +180,7 @@ private:
     int64_t start, stop, pad, maxLen, width;
     float lengthPenalty;
     int firstKernel = 0, numKernels = 0, token = -1, teacher = -1;
-    std::vector<int> stateInit, stateIn, stateOut, captures, views, emits, results;
+    std::vector<int> stateInit, stateIn, stateOut, captures, views, emits, results, sequences, sequenceViews;
   };
 
   void addParam(ParamOp param) {
@@ -240,18 +243,34 @@ private:
   LogicalResult addDecoder(DecodeOp decode) {
     auto named = dyn_cast<NameLoc>(decode->getLoc());
     DecoderEntry d{named ? named.getName().str() : "decoder" + std::to_string(decoders.size()),
-                   decode.getMode() == "teacher" ? "ATTN_DECODE_TEACHER"
-                   : decode.getMode() == "greedy" ? "ATTN_DECODE_GREEDY"
-                                                  : "ATTN_DECODE_BEAM",
+                   decode.getMode() == "teacher"   ? "ATTN_DECODE_TEACHER"
+                   : decode.getMode() == "greedy"  ? "ATTN_DECODE_GREEDY"
+                   : decode.getMode() == "reverse" ? "ATTN_DECODE_REVERSE"
+                                                   : "ATTN_DECODE_BEAM",
                    int64_t(decode.getStart()), int64_t(decode.getStop()), int64_t(decode.getPad()),
                    int64_t(decode.getMaxLen()), int64_t(decode.getWidth()),
                    decode.getLengthPenalty().convertToFloat()};
+    if (decode.isReverse())
+      d.name += ".backward";
     Value first = decode.getInit().front();
     std::string batchSymbol = symbolOf(first, 0);
     d.token = addStepValue(decode.getTokenArgument(), d.name + ".token", "rows");
     for (auto [init, arg] : llvm::zip(decode.getInit(), decode.getStateArguments())) {
       d.stateInit.push_back(index.lookup(init));
-      d.stateIn.push_back(addStepValue(arg, d.name + ".state" + std::to_string(d.stateIn.size()), "rows", init));
+      std::string name = d.name + ".state" + std::to_string(d.stateIn.size());
+      // A reverse loop's state (gradient accumulators) keeps the shape of its initial value.
+      d.stateIn.push_back(decode.isReverse() ? addValue(arg, {name, "ATTN_ROLE_STEP", "ATTN_F32", shapeOf(init)})
+                                             : addStepValue(arg, name, "rows", init));
+    }
+    for (auto [seq, arg] : llvm::zip(decode.getSequences(), decode.getSequenceArguments())) {
+      d.sequences.push_back(index.lookup(seq));
+      ValueEntry view{d.name + ".sequence" + std::to_string(d.sequenceViews.size()), "ATTN_ROLE_STEP", "ATTN_F32",
+                      {DimEntry{-1, "rows", -1, 0}}};
+      auto type = cast<RankedTensorType>(seq.getType());
+      for (int64_t k = 2; k < type.getRank(); ++k)
+        view.dims.push_back(type.isDynamicDim(k) ? DimEntry{-1, "", index.lookup(seq), int(k)}
+                                                 : DimEntry{type.getDimSize(k), "", -1, 0});
+      d.sequenceViews.push_back(addValue(arg, std::move(view)));
     }
     if (Value teacher = decode.getTeacher())
       d.teacher = index.lookup(teacher);
@@ -306,6 +325,12 @@ private:
     views.clear();
 
     for (auto [i, result] : llvm::enumerate(decode.getResults())) {
+      if (decode.isReverse()) { // the final state
+        Value init = decode.getInit()[i];
+        d.results.push_back(addValue(result, {d.name + "." + std::to_string(i), "ATTN_ROLE_STEP", "ATTN_F32",
+                                              shapeOf(init)}));
+        continue;
+      }
       std::string steps = decode.getTeacher() ? symbolOf(decode.getTeacher(), 1) : "steps";
       auto type = cast<RankedTensorType>(result.getType());
       ValueEntry entry{d.name + "." + std::to_string(i), "ATTN_ROLE_STEP", dtypeOf(result), {}};
@@ -319,6 +344,16 @@ private:
     }
     decoders.push_back(std::move(d));
     return success();
+  }
+
+  /// The dimensions of `v`: static sizes, dynamic ones copied from `v` when it runs.
+  std::vector<DimEntry> shapeOf(Value v) {
+    std::vector<DimEntry> dims;
+    auto type = cast<RankedTensorType>(v.getType());
+    for (int64_t k = 0; k < type.getRank(); ++k)
+      dims.push_back(type.isDynamicDim(k) ? DimEntry{-1, "", index.lookup(v), int(k)}
+                                          : DimEntry{type.getDimSize(k), "", -1, 0});
+    return dims;
   }
 
   int addValue(Value v, ValueEntry entry) {

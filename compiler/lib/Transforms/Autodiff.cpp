@@ -58,18 +58,60 @@ public:
           return success();
         })
         .Case([&](DenseOp d) {
-          Value x = d.getInput(), w = d.getWeight();
-          if (needed.contains(x)) {
-            auto wType = cast<RankedTensorType>(w.getType());
-            auto wT = RankedTensorType::get({wType.getDimSize(1), wType.getDimSize(0)}, wType.getElementType());
-            Value transposed = TransposeOp::create(b, loc, wT, w, b.getDenseI64ArrayAttr({1, 0}));
-            accumulate(x, DenseOp::create(b, loc, typeOf(x), dy, transposed, Value()));
-          }
-          accumulate(w, DenseGradWeightOp::create(b, loc, typeOf(w), dy, x));
-          if (Value bias = d.getBias())
-            accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dy));
+          denseRule(d.getInput(), d.getWeight(), d.getBias(), dy);
           return success();
         })
+        .Case([&](LSTMCellOp c) {
+          Value dh = gradOf(c.getNewHidden());
+          if (!dh)
+            dh = zerosLike(c.getHidden());
+          auto [xg, hg] = gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
+          Value dc = gradOf(c.getNewCell());
+          auto cellGrad = [&](Type type, StringRef wrt) {
+            return CellGradOp::create(b, loc, type, xg, hg, c.getCell(), dh, dc, b.getStringAttr("lstm"),
+                                      b.getStringAttr(wrt));
+          };
+          if (needed.contains(c.getCell()))
+            accumulate(c.getCell(), cellGrad(typeOf(c.getCell()), "state"));
+          Value dg = cellGrad(xg.getType(), "gates");
+          denseRule(c.getInput(), c.getWIh(), c.getBIh(), dg);
+          denseRule(c.getHidden(), c.getWHh(), c.getBHh(), dg);
+          return success();
+        })
+        .Case([&](GRUCellOp c) {
+          auto [xg, hg] = gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
+          auto cellGrad = [&](Type type, StringRef wrt) {
+            return CellGradOp::create(b, loc, type, xg, hg, c.getHidden(), dy, Value(), b.getStringAttr("gru"),
+                                      b.getStringAttr(wrt));
+          };
+          if (needed.contains(c.getHidden()))
+            accumulate(c.getHidden(), cellGrad(typeOf(c.getHidden()), "state"));
+          denseRule(c.getInput(), c.getWIh(), c.getBIh(), cellGrad(xg.getType(), "input_gates"));
+          denseRule(c.getHidden(), c.getWHh(), c.getBHh(), cellGrad(hg.getType(), "hidden_gates"));
+          return success();
+        })
+        .Case<LSTMOp, GRUOp>([&](Operation *op) {
+          bool lstm = isa<LSTMOp>(op);
+          Value xp = op->getOperand(0), w = op->getOperand(1), bias = op->getOperand(2);
+          Value lengths = op->getNumOperands() > 3 ? op->getOperand(3) : Value();
+          UnitAttr reverse = op->getAttrOfType<UnitAttr>("reverse");
+          auto xpType = cast<RankedTensorType>(xp.getType());
+          int64_t hidden = cast<RankedTensorType>(w.getType()).getDimSize(1);
+          auto gradType = RankedTensorType::get({xpType.getDimSize(0), xpType.getDimSize(1), 4 * hidden},
+                                                xpType.getElementType());
+          Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, dy, lengths,
+                                              b.getStringAttr(lstm ? "lstm" : "gru"), reverse);
+          // GRU: [0, 3H) are the projected inputs' gradients, r and z with n's hidden side the recurrent ones.
+          Value dProjected = lstm ? dg : slice(dg, 0, 3 * hidden);
+          Value dHidden = lstm ? dg
+                               : ConcatOp::create(b, loc, typeOf(xp), slice(dg, 0, 2 * hidden),
+                                                  slice(dg, 3 * hidden, hidden)).getResult();
+          accumulate(xp, dProjected);
+          accumulate(w, RecurrenceWeightGradOp::create(b, loc, typeOf(w), dHidden, op->getResult(0), reverse));
+          accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dHidden));
+          return success();
+        })
+        .Case([&](DecodeOp d) { return decodeRule(d); })
         .Case<ReluOp, TanhOp, SigmoidOp, GeluOp>([&](Operation *act) {
           Value x = act->getOperand(0);
           StringRef kind = act->getName().stripDialect();
@@ -190,7 +232,135 @@ public:
         });
   }
 
+  /// Zeros of `v`'s type (the start of a gradient accumulator).
+  Value zerosLike(Value v) { return ScaleOp::create(b, v.getLoc(), v.getType(), v, b.getF32FloatAttr(0.0f)); }
+
 private:
+  /// y = x·Wᵀ + bias with output gradient dy: the gradients of x, W and the bias.
+  void denseRule(Value x, Value w, Value bias, Value dy) {
+    Location loc = dy.getLoc();
+    if (needed.contains(x)) {
+      auto wType = cast<RankedTensorType>(w.getType());
+      auto wT = RankedTensorType::get({wType.getDimSize(1), wType.getDimSize(0)}, wType.getElementType());
+      Value transposed = TransposeOp::create(b, loc, wT, w, b.getDenseI64ArrayAttr({1, 0}));
+      accumulate(x, DenseOp::create(b, loc, x.getType(), dy, transposed, Value()));
+    }
+    if (needed.contains(w))
+      accumulate(w, DenseGradWeightOp::create(b, loc, w.getType(), dy, x));
+    if (bias && needed.contains(bias))
+      accumulate(bias, SumLeadingOp::create(b, loc, bias.getType(), dy));
+  }
+
+  /// A cell's gate projections x·W_ihᵀ + b_ih and h·W_hhᵀ + b_hh, recomputed for its gradient.
+  std::pair<Value, Value> gateProjections(Value x, Value h, Value wih, Value bih, Value whh, Value bhh) {
+    auto type = RankedTensorType::get({cast<RankedTensorType>(x.getType()).getDimSize(0),
+                                       cast<RankedTensorType>(wih.getType()).getDimSize(0)},
+                                      b.getF32Type());
+    return {DenseOp::create(b, x.getLoc(), type, x, wih, bih), DenseOp::create(b, h.getLoc(), type, h, whh, bhh)};
+  }
+
+  /// `size` entries of the last dimension of a [B, T, G] gradient from `start`.
+  Value slice(Value v, int64_t start, int64_t size) {
+    auto type = cast<RankedTensorType>(v.getType());
+    auto part = RankedTensorType::get({type.getDimSize(0), type.getDimSize(1), size}, type.getElementType());
+    return SliceOp::create(b, v.getLoc(), part, v, b.getI64IntegerAttr(2), b.getI64IntegerAttr(start),
+                           b.getI64IntegerAttr(size));
+  }
+
+  /// A teacher-forced decoder (which, in the gradient function, also emits the state each step read: its
+  /// last results) is differentiated by a reverse loop over the same steps: the step's body run forward
+  /// again from the saved state, then its gradient rules, carrying the state's gradient back a step and
+  /// summing the gradients of the loop-invariant values it reads (encoder outputs, parameters).
+  LogicalResult decodeRule(DecodeOp d) {
+    if (d.getMode() != "teacher")
+      return d.emitOpError() << "in mode \"" << d.getMode()
+                             << "\" is a search, which has no gradient: train with teacher(...) decoding";
+    Location loc = d.getLoc();
+    unsigned numStates = d.getInit().size(), numEmits = d.getNumResults() - numStates;
+    Region &step = d.getStep();
+    llvm::SetVector<Value> captures;
+    step.walk([&](Operation *op) {
+      for (Value v : op->getOperands())
+        if (!step.isAncestor(v.getParentRegion()) && needed.contains(v))
+          captures.insert(v);
+    });
+
+    SmallVector<Value> init, sequences;
+    for (Value s : d.getInit())
+      init.push_back(zerosLike(s));
+    for (Value c : captures)
+      init.push_back(zerosLike(c));
+    for (unsigned i = 0; i < numStates; ++i)
+      sequences.push_back(d.getResult(numEmits + i));
+    SmallVector<unsigned> emitted; // the emitted values that have a gradient
+    for (unsigned i = 0; i < numEmits; ++i)
+      if (Value g = gradOf(d.getResult(i))) {
+        sequences.push_back(g);
+        emitted.push_back(i);
+      }
+    auto reverse = DecodeOp::create(b, loc, ValueRange(init).getTypes(), init, d.getTeacher(), sequences,
+                                    b.getStringAttr("reverse"), d.getStartAttr(), d.getStopAttr(), d.getPadAttr(),
+                                    d.getMaxLenAttr(), d.getWidthAttr(), d.getLengthPenaltyAttr());
+    Block *body = new Block();
+    reverse.getStep().push_back(body);
+    Block &forward = step.front();
+    Value token = body->addArgument(d.getTokenArgument().getType(), loc);
+    SmallVector<Value> slices, carried;
+    for (Value seq : sequences) {
+      auto type = cast<RankedTensorType>(seq.getType());
+      SmallVector<int64_t> shape{type.getDimSize(0)};
+      shape.append(type.getShape().begin() + 2, type.getShape().end());
+      slices.push_back(body->addArgument(RankedTensorType::get(shape, type.getElementType()), loc));
+    }
+    for (Value v : init)
+      carried.push_back(body->addArgument(v.getType(), loc));
+
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(body);
+    IRMapping mapping;
+    mapping.map(d.getTokenArgument(), token);
+    mapping.map(d.getStateArguments(), ArrayRef(slices).take_front(numStates));
+    for (Operation &op : forward.without_terminator())
+      b.clone(op, mapping);
+
+    llvm::SetVector<Value> inner(needed.begin(), needed.end());
+    inner.insert(slices.begin(), slices.begin() + numStates);
+    for (Operation &op : body->getOperations())
+      if (llvm::any_of(op.getOperands(), [&](Value v) { return inner.contains(v); }))
+        inner.insert(op.result_begin(), op.result_end());
+    GradientBuilder grads(b, inner);
+    auto yield = cast<DecodeYieldOp>(forward.getTerminator());
+    for (unsigned i = 0; i < numStates; ++i)
+      grads.accumulate(mapping.lookup(yield.getStates()[i]), carried[i]);
+    for (auto [k, i] : llvm::enumerate(emitted))
+      grads.accumulate(mapping.lookup(yield.getEmits()[i]), slices[numStates + k]);
+    SmallVector<Operation *> ops;
+    for (Operation &op : body->getOperations())
+      ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops))
+      if (llvm::any_of(op->getResults(), [&](Value r) { return grads.gradOf(r); }))
+        if (failed(grads.propagate(op)))
+          return failure();
+
+    SmallVector<Value> next;
+    for (unsigned i = 0; i < numStates; ++i) {
+      Value g = grads.gradOf(slices[i]);
+      next.push_back(g ? g : zerosLike(carried[i]));
+    }
+    for (auto [j, c] : llvm::enumerate(captures)) {
+      Value acc = carried[numStates + j];
+      Value g = grads.gradOf(c);
+      next.push_back(g ? AddOp::create(b, loc, acc.getType(), acc, g).getResult() : acc);
+    }
+    DecodeYieldOp::create(b, loc, next, ValueRange());
+    b.setInsertionPointAfter(reverse);
+    for (unsigned i = 0; i < numStates; ++i)
+      accumulate(d.getInit()[i], reverse.getResult(i));
+    for (auto [j, c] : llvm::enumerate(captures))
+      accumulate(c, reverse.getResult(numStates + j));
+    return success();
+  }
+
   /// [B, H, S, T] → [B, H, T, S]: attention probabilities or scores seen from the keys.
   Value swapLast(Value v) {
     auto type = cast<RankedTensorType>(v.getType());
@@ -243,10 +413,17 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
       b.clone(op, mapping);
     Value loss = mapping.lookup(ret.getOperand(*lossIndex));
 
-    // The values that depend on a parameter, in program order.
+    for (auto decode : llvm::make_early_inc_range(body->getOps<DecodeOp>()))
+      if (decode.getMode() == "teacher")
+        saveStates(decode);
+
+    // The values that depend on a parameter, in program order (a decoder depends on what its step reads).
     llvm::SetVector<Value> needed;
     for (Operation &op : body->getOperations()) {
-      bool depends = isa<ParamOp>(op) || llvm::any_of(op.getOperands(), [&](Value v) { return needed.contains(v); });
+      bool depends = isa<ParamOp>(op);
+      op.walk([&](Operation *inner) {
+        depends |= llvm::any_of(inner->getOperands(), [&](Value v) { return needed.contains(v); });
+      });
       if (depends)
         needed.insert(op.result_begin(), op.result_end());
     }
@@ -293,10 +470,48 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     grad->setAttr(AttnDialect::kOutputNamesAttr, b.getArrayAttr(resultNames));
 
     // The forward outputs other than the loss are not needed here.
-    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body->without_terminator())))
-      if (op.use_empty() && isMemoryEffectFree(&op))
-        op.erase();
+    eraseDead(*body);
     return success();
+  }
+
+  /// Erases the ops of `block` (and of decoder steps in it) whose results nothing reads.
+  static void eraseDead(Block &block) {
+    SmallVector<Operation *> ops;
+    for (Operation &op : block.without_terminator())
+      ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops)) {
+      if (op->use_empty() && isMemoryEffectFree(op)) {
+        op->erase();
+        continue;
+      }
+      if (auto decode = dyn_cast<DecodeOp>(op))
+        eraseDead(decode.getStep().front());
+    }
+  }
+
+  /// Makes a teacher-forced decoder also emit the carried state each step reads, stacked over the steps
+  /// (its last results), for the reverse loop of its gradient.
+  static void saveStates(DecodeOp decode) {
+    OpBuilder b(decode);
+    SmallVector<Type> types(decode.getResultTypes());
+    int64_t steps = cast<RankedTensorType>(decode.getTeacher().getType()).getDimSize(1);
+    for (Value state : decode.getInit()) {
+      auto type = cast<RankedTensorType>(state.getType());
+      SmallVector<int64_t> shape{type.getDimSize(0), steps};
+      shape.append(type.getShape().begin() + 1, type.getShape().end());
+      types.push_back(RankedTensorType::get(shape, type.getElementType()));
+    }
+    auto saving = DecodeOp::create(b, decode.getLoc(), types, decode.getInit(), decode.getTeacher(), ValueRange(),
+                                   decode.getModeAttr(), decode.getStartAttr(), decode.getStopAttr(),
+                                   decode.getPadAttr(), decode.getMaxLenAttr(), decode.getWidthAttr(),
+                                   decode.getLengthPenaltyAttr());
+    saving.getStep().takeBody(decode.getStep());
+    DecodeYieldOp yield = saving.getYield();
+    SmallVector<Value> emits(yield.getEmits());
+    emits.append(saving.getStateArguments().begin(), saving.getStateArguments().end());
+    yield.getEmitsMutable().assign(emits);
+    decode.replaceAllUsesWith(saving.getResults().take_front(decode.getNumResults()));
+    decode.erase();
   }
 };
 

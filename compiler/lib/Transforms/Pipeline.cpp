@@ -8,10 +8,11 @@ void mlir::attn::buildKernelPipeline(OpPassManager &pm) {
   primitives.addPass(createAttnInferShapes());
   primitives.addPass(createAttnDecompose());
   primitives.addPass(createCSEPass()); // layers that decompose into shared work (a layer and its weights)
+  primitives.addPass(createAttnHoistStepInvariants()); // a decoder step's gradient sees its invariants outside
   pm.addPass(createAttnAutodiff()); // a model with a loss gets its gradient function
   OpPassManager &kernels = pm.nest<func::FuncOp>();
   kernels.addPass(createAttnInferShapes());
-  kernels.addPass(createAttnHoistStepInvariants());
+  kernels.addPass(createAttnHoistStepInvariants()); // and the invariant work of gradient steps
   kernels.addPass(createAttnFuseAttention());
   kernels.addPass(createAttnOutlineKernels());
 }

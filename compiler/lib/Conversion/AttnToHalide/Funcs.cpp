@@ -127,6 +127,9 @@ private:
         .Case([&](LayerNormGradOp g) { return lowerLayerNormGrad(g); })
         .Case([&](ProbsGradOp g) { return lowerProbsGrad(g); })
         .Case([&](AdditiveScoreGradOp g) { return lowerAdditiveScoreGrad(g); })
+        .Case([&](RecurrenceGradOp g) { return lowerRecurrenceGrad(g); })
+        .Case([&](RecurrenceWeightGradOp g) { return lowerRecurrenceWeightGrad(g); })
+        .Case([&](CellGradOp g) { return lowerCellGrad(g); })
         .Case([&](BroadcastOp b) { return lowerBroadcast(b); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })
@@ -258,23 +261,39 @@ private:
   template <typename OpT>
   FailureOr<HTensor> lowerRecurrence(OpT op, bool isLSTM) {
     const HTensor &xp = values[op.getProjected()];
-    const HTensor &w = values[op.getWHh()];
-    const HTensor &bias = values[op.getBHh()];
-    int hidden = int(staticDim(op.getWHh(), 1)), gates = int(OpT::kGates) * hidden;
+    int hidden = int(staticDim(op.getWHh(), 1));
+    Var t("t"), b("b"), j("j");
+    Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
+    bool reverse = op.getReverse();
+    Func state = recurrenceState(op, xp, values[op.getWHh()], values[op.getBHh()], length, reverse, isLSTM, b);
+    int hSlot = isLSTM ? 5 * hidden : 3 * hidden;
+    Func result(name(op, isLSTM ? "lstm" : "gru"));
+    result(j, t, b) = Halide::select(t < length, state(hSlot + j, timeAt(t, length, reverse) + 1, b), 0.0f);
+    return HTensor{result, {xp.extent(0), steps, Expr(hidden)}};
+  }
+
+  /// The valid steps of each sequence: `lengths`[b] clamped to the steps, or all of them.
+  Expr lengthOf(Value lengths, Expr steps, Var b) {
+    return lengths ? Halide::clamp(values[lengths].func(b), 0, steps) : steps;
+  }
+
+  /// The time index read at step `step` (0-based): reversed within the sequence's length for `reverse`.
+  static Expr timeAt(Expr step, Expr length, bool reverse) {
+    return reverse ? Halide::select(step < length, length - 1 - step, step) : step;
+  }
+
+  static Expr sigmoid(Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); }
+
+  Func recurrenceState(Operation *op, const HTensor &xp, const HTensor &w, const HTensor &bias, Expr length,
+                       bool reverse, bool isLSTM, Var b) {
+    int hidden = int(staticDim(op->getOperand(1), 1)), gates = (isLSTM ? 4 : 3) * hidden;
     int hSlot = isLSTM ? 5 * hidden : gates; // where the hidden state lives
     int slots = hSlot + hidden;
     Expr steps = xp.extent(1);
-    Var slot("slot"), t("t"), b("b"), j("j");
-    Expr length = op.getLengths() ? Halide::clamp(values[op.getLengths()].func(b), 0, steps) : steps;
-    // The time index read at step t (0-based): reversed within the sequence's length for `reverse`.
-    auto timeAt = [&](Expr step) {
-      return op.getReverse() ? Halide::select(step < length, length - 1 - step, step) : step;
-    };
-    auto sigmoid = [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); };
-
+    Var slot("slot"), t("t");
     Func state(name(op, "state"));
     Expr g = Halide::clamp(slot, 0, gates - 1);
-    Expr xAt = xp.func(g, Halide::clamp(timeAt(t - 1), 0, steps - 1), b);
+    Expr xAt = xp.func(g, Halide::clamp(timeAt(t - 1, length, reverse), 0, steps - 1), b);
     state(slot, t, b) =
         Halide::select(t > 0 && slot < gates, (isLSTM ? xAt : Expr(0.0f)) + bias.func(g), 0.0f);
     RDom r(0, slots, 0, hidden, 1, steps, "r");
@@ -291,7 +310,7 @@ private:
     } else {
       Expr h = Halide::clamp(s - gates, 0, hidden - 1);
       auto x = [&](int gateIndex) {
-        return xp.func(gateIndex * hidden + h, Halide::clamp(timeAt(step - 1), 0, steps - 1), b);
+        return xp.func(gateIndex * hidden + h, Halide::clamp(timeAt(step - 1, length, reverse), 0, steps - 1), b);
       };
       Expr reset = sigmoid(x(0) + at(h, step)), update = sigmoid(x(1) + at(hidden + h, step));
       Expr candidate = Halide::tanh(x(2) + reset * at(2 * hidden + h, step));
@@ -300,10 +319,133 @@ private:
     state(s, step, b) = Halide::select(s < gates, gate,
                                        Halide::select(k == hidden - 1, stateValue, at(s, step)));
     out.recurrences.emplace_back(state, b);
+    return state;
+  }
 
-    Func result(name(op, isLSTM ? "lstm" : "gru"));
-    result(j, t, b) = Halide::select(t < length, state(hSlot + j, timeAt(t) + 1, b), 0.0f);
-    return HTensor{result, {xp.extent(0), steps, Expr(hidden)}};
+  /// Backpropagation through time as one Func `back(slot, step, b)`, from the last step down (the forward
+  /// states are recomputed by recurrenceState). Slots [0, H) hold dh, the gradient of the step's hidden
+  /// state: dy at its time plus, accumulated over the gates k, W_hh[k, j]·(hidden-side gate gradient k of
+  /// the next step) (GRU: plus dh·z of the next step). After the last k the other slots read the finished
+  /// dh: LSTM [H, 2H) the cell gradient, [2H, 6H) the gate gradients; GRU [H, 4H) the projected inputs'
+  /// gradients for r, z, n and [4H, 5H) n's hidden-side gradient. Steps past a sequence's length get dy = 0,
+  /// so they and their gradients stay 0.
+  FailureOr<HTensor> lowerRecurrenceGrad(RecurrenceGradOp op) {
+    bool isLSTM = op.getCell() == "lstm", reverse = op.getReverse();
+    const HTensor &xp = values[op.getProjected()], &w = values[op.getWHh()], &dy = values[op.getGrad()];
+    int hidden = int(staticDim(op.getWHh(), 1)), gates = (isLSTM ? 4 : 3) * hidden;
+    Var slot("slot"), u("u"), b("b"), g("g"), t("t");
+    Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
+    Func fwd = recurrenceState(op, xp, w, values[op.getBHh()], length, reverse, isLSTM, b);
+    auto F = [&](Expr index, Expr step) { return fwd(index, Halide::clamp(step, 0, steps), b); };
+
+    Func back(name(op, "back"));
+    Expr dyAt = dy.func(Halide::clamp(slot, 0, hidden - 1),
+                        Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1), b);
+    back(slot, u, b) = Halide::select(slot < hidden && u >= 1 && u <= length, dyAt, 0.0f);
+    int slots = isLSTM ? 6 * hidden : 5 * hidden;
+    RDom r(0, slots, 0, gates, 0, steps, "r");
+    Expr s = r.x, k = r.y, step = steps - r.z;
+    auto G = [&](Expr index, Expr when) { return back(index, Halide::clamp(when, 1, steps + 1), b); };
+    Expr j = Halide::clamp(s, 0, hidden - 1);
+    // The hidden-side gradient of gate k at the next step, and dh's sum over the gates.
+    Expr nextGate = isLSTM ? G(2 * hidden + k, step + 1)
+                           : Halide::select(k < 2 * hidden, G(hidden + k, step + 1), G(2 * hidden + k, step + 1));
+    Expr dh = G(s, step) + w.func(j, k) * nextGate;
+    if (!isLSTM) {
+      Expr time = Halide::clamp(timeAt(step, length, reverse), 0, steps - 1); // read by the next step
+      Expr zNext = sigmoid(xp.func(hidden + j, time, b) + F(hidden + j, step + 1));
+      dh += Halide::select(k == 0, G(j, step + 1) * zNext, 0.0f);
+    }
+
+    // After the last k: the gate gradients of this step, for the slot's gate q and unit i.
+    Expr rest = Halide::clamp(s - hidden, 0, slots - hidden - 1);
+    Expr finished;
+    if (isLSTM) {
+      Expr q = Halide::clamp(rest - hidden, 0, 4 * hidden - 1) / hidden;
+      Expr i = Halide::select(s < 2 * hidden, rest, (rest - hidden) % hidden);
+      Expr in = sigmoid(F(i, step)), forget = sigmoid(F(hidden + i, step));
+      Expr cand = Halide::tanh(F(2 * hidden + i, step)), outGate = sigmoid(F(3 * hidden + i, step));
+      Expr tc = Halide::tanh(F(4 * hidden + i, step));
+      Expr cellGrad = G(hidden + i, step + 1) * sigmoid(F(hidden + i, step + 1)) +
+                      G(i, step) * outGate * (1.0f - tc * tc);
+      Expr dc = G(hidden + i, step), dhi = G(i, step);
+      Expr gateGrad = Halide::select(q == 0, dc * cand * in * (1.0f - in),
+                                     q == 1, dc * F(4 * hidden + i, step - 1) * forget * (1.0f - forget),
+                                     q == 2, dc * in * (1.0f - cand * cand),
+                                     dhi * tc * outGate * (1.0f - outGate));
+      finished = Halide::select(s < 2 * hidden, cellGrad, gateGrad);
+    } else {
+      Expr q = rest / hidden, i = rest % hidden;
+      Expr time = Halide::clamp(timeAt(step - 1, length, reverse), 0, steps - 1);
+      auto x = [&](int gate) { return xp.func(gate * hidden + i, time, b); };
+      Expr reset = sigmoid(x(0) + F(i, step)), update = sigmoid(x(1) + F(hidden + i, step));
+      Expr hn = F(2 * hidden + i, step);
+      Expr cand = Halide::tanh(x(2) + reset * hn);
+      Expr dhi = G(i, step);
+      Expr dn = dhi * (1.0f - update) * (1.0f - cand * cand);
+      finished = Halide::select(q == 0, dn * hn * reset * (1.0f - reset),
+                                q == 1, dhi * (F(3 * hidden + i, step - 1) - cand) * update * (1.0f - update),
+                                q == 2, dn, dn * reset);
+    }
+    back(s, step, b) = Halide::select(s < hidden, dh, Halide::select(k == gates - 1, finished, G(s, step)));
+    out.recurrences.emplace_back(back, b);
+
+    int outSlot = isLSTM ? 2 * hidden : hidden;
+    Expr stepOf = reverse ? length - t : t + 1;
+    Func result(name(op, "gate_grads"));
+    result(g, t, b) = Halide::select(t < length, back(outSlot + g, Halide::clamp(stepOf, 1, steps), b), 0.0f);
+    return HTensor{result, {xp.extent(0), steps, Expr(4 * hidden)}};
+  }
+
+  /// dW[g, k] = Σ_{b,t} dg[b, t, g]·h_prev[b, t, k], h_prev being h one step earlier in the reading order.
+  FailureOr<HTensor> lowerRecurrenceWeightGrad(RecurrenceWeightGradOp op) {
+    const HTensor &dg = values[op.getGrad()], &h = values[op.getHidden()];
+    Expr steps = h.extent(1);
+    RDom r(0, steps, 0, h.extent(0), "rt");
+    Expr prev = op.getReverse() ? r.x + 1 : r.x - 1;
+    Var k("k"), g("g");
+    Expr hPrev = Halide::select(prev >= 0 && prev < steps, h.func(k, Halide::clamp(prev, 0, steps - 1), r.y), 0.0f);
+    Func dw = reduction(op, "dw");
+    dw(k, g) = 0.0f;
+    dw(k, g) += dg.func(g, r.x, r.y) * hPrev;
+    return HTensor{dw, {dg.extent(2), h.extent(2)}};
+  }
+
+  /// The gradients of one LSTM or GRU cell step (see attn.cell_grad).
+  FailureOr<HTensor> lowerCellGrad(CellGradOp op) {
+    const HTensor &xg = values[op.getInputGates()], &hg = values[op.getHiddenGates()];
+    const HTensor &state = values[op.getState()], &dy = values[op.getGrad()];
+    int hidden = int(staticDim(op.getState(), 1));
+    Var g("g"), n("n");
+    StringRef wrt = op.getWrt();
+    bool onState = wrt == "state";
+    Expr i = onState ? Expr(g) : Expr(g % hidden), q = g / hidden;
+    auto pre = [&](int gate) { return xg.func(gate * hidden + i, n) + hg.func(gate * hidden + i, n); };
+    Expr dh = dy.func(i, n);
+    Expr value;
+    if (op.getCell() == "lstm") {
+      Expr in = sigmoid(pre(0)), forget = sigmoid(pre(1)), cand = Halide::tanh(pre(2)), outGate = sigmoid(pre(3));
+      Expr c = state.func(i, n);
+      Expr tc = Halide::tanh(forget * c + in * cand);
+      Expr dc = dh * outGate * (1.0f - tc * tc);
+      if (Value cellGrad = op.getCellGrad())
+        dc += values[cellGrad].func(i, n);
+      value = onState ? dc * forget
+                      : Halide::select(q == 0, dc * cand * in * (1.0f - in), q == 1, dc * c * forget * (1.0f - forget),
+                                       q == 2, dc * in * (1.0f - cand * cand), dh * tc * outGate * (1.0f - outGate));
+    } else {
+      Expr reset = sigmoid(pre(0)), update = sigmoid(pre(1));
+      Expr hn = hg.func(2 * hidden + i, n);
+      Expr cand = Halide::tanh(xg.func(2 * hidden + i, n) + reset * hn);
+      Expr dn = dh * (1.0f - update) * (1.0f - cand * cand);
+      Expr gateGrad = Halide::select(q == 0, dn * hn * reset * (1.0f - reset),
+                                     q == 1, dh * (state.func(i, n) - cand) * update * (1.0f - update),
+                                     wrt == "hidden_gates" ? dn * reset : dn);
+      value = onState ? dh * update : gateGrad;
+    }
+    Func result(name(op, "cell_grad"));
+    result(g, n) = value;
+    return HTensor{result, onState ? state.shape : xg.shape};
   }
 
   /// acc(g, n) = bias(g) + Σ_k x[n, k] · W[g, k]: one gate projection of a cell, with W transposed once so

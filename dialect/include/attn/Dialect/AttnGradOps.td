@@ -151,4 +151,72 @@ def Attn_AdditiveScoreGradOp : Attn_ComputeOp<"additive_score_grad"> {
   let assemblyFormat = "$query `,` $keys `,` $v `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
+//===----------------------------------------------------------------------===//
+// Recurrences: backpropagation through time
+//===----------------------------------------------------------------------===//
+
+def Attn_RecurrenceGradOp : Attn_ComputeOp<"recurrence_grad"> {
+  let summary = "backpropagation through time of attn.lstm or attn.gru: the gate gradients of every step";
+  let description = [{
+    For the operands of a recurrence (`cell` "lstm" or "gru", with its `lengths` and `reverse`) and the
+    gradient of its result dy [B, T, H], runs the recurrence forward again, then backwards in time, and
+    gives the gradient of every gate's pre-activation at every time step, [B, T, 4H], zero past each
+    sequence's length. LSTM: gates i, f, g, o, which are both the projected inputs' gradient and that of
+    W_hh·h + b_hh. GRU: the projected inputs' gradient for r, z, n in [0, 3H), and in [3H, 4H) the gradient
+    of the hidden side of n (W_hn·h + b_hn), which the reset gate scales.
+
+    ```mlir
+    %dg = attn.recurrence_grad %xp, %whh, %bhh, %dy lengths %len {cell = "lstm", reverse}
+        : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?x?x16xf32>, tensor<?xi32>)
+        -> tensor<?x?x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$projected, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
+                       Attn_F32Tensor:$grad, Optional<Attn_I32Tensor>:$lengths, StrAttr:$cell, UnitAttr:$reverse);
+  let assemblyFormat = [{
+    $projected `,` $w_hh `,` $b_hh `,` $grad (`lengths` $lengths^)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Attn_RecurrenceWeightGradOp : Attn_ComputeOp<"recurrence_weight_grad"> {
+  let summary = "the recurrent weight gradient of a recurrence: Σ over rows and steps of dgᵀ·h_prev";
+  let description = [{
+    For hidden-side gate gradients dg [B, T, G] and the recurrence's result h [B, T, H], the result [G, H] is
+    Σ_{b,t} dg[b, t, g]·h_prev[b, t, k], where h_prev is the state the step at time t read: h[t − 1] (0 at
+    t = 0), or with `reverse` h[t + 1] (0 at the sequence's last valid step, as h is 0 past it).
+
+    ```mlir
+    %dw = attn.recurrence_weight_grad %dg, %h {reverse}
+        : (tensor<?x?x64xf32>, tensor<?x?x16xf32>) -> tensor<64x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$grad, Attn_F32Tensor:$hidden, UnitAttr:$reverse);
+  let assemblyFormat = "$grad `,` $hidden attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_CellGradOp : Attn_ComputeOp<"cell_grad"> {
+  let summary = "a gradient of one attn.lstm_cell or attn.gru_cell step";
+  let description = [{
+    From the step's gate projections xg = x·W_ihᵀ + b_ih and hg = h·W_hhᵀ + b_hh [N, G·H], its carried
+    `state` [N, H] (LSTM: the cell state c; GRU: the hidden state h) and the gradients of its results (dh,
+    and for an LSTM optionally dc of the new cell state):
+    - LSTM, `wrt = "gates"`: the pre-activation gradients of i, f, g, o [N, 4H] (of xg and of hg alike);
+      `"state"`: the gradient of c, dc_total·σ(f) [N, H].
+    - GRU, `wrt = "input_gates"`: of xg [N, 3H]; `"hidden_gates"`: of hg, where n's part is scaled by r;
+      `"state"`: the direct part of h's gradient, dh·z [N, H] (the rest flows through hg).
+
+    ```mlir
+    %dg = attn.cell_grad %xg, %hg, %c, %dh cell_grad %dc {cell = "lstm", wrt = "gates"}
+        : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>)
+        -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input_gates, Attn_F32Tensor:$hidden_gates, Attn_F32Tensor:$state,
+                       Attn_F32Tensor:$grad, Optional<Attn_F32Tensor>:$cell_grad, StrAttr:$cell, StrAttr:$wrt);
+  let assemblyFormat = [{
+    $input_gates `,` $hidden_gates `,` $state `,` $grad (`cell_grad` $cell_grad^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
 #endif // ATTN_GRAD_OPS_TD

@@ -719,6 +719,11 @@ def Attn_DecodeOp : Attn_Op<"decode", [AttrSizedOperandSegments, SingleBlock, Re
       `stop`, the loop when all rows stopped or after `max_len` steps.
     - `"beam"`: beam search of `width` hypotheses per batch row over log-softmax of the scores, with
       scores normalised by length^`length_penalty` (see docs/dialect.md).
+    - `"reverse"`: the backward pass of a teacher-forced loop (attn-autodiff makes it). It runs the T
+      steps of the teacher [B, T] from the last to the first, with the tokens of `"teacher"` mode; each
+      `sequences` operand [B, T, ...] gives the step at t its slice [B, ...] (block arguments after the
+      token, before the carried state). The carried state may have any shape (gradient accumulators), the
+      step emits nothing, and the results are the carried state after step 0.
     In greedy and beam mode result 0 is the tokens [B, L] (the stop token included, `pad` after it), and
     result i ≥ 1 stacks emitted value i along the chosen path: [B, L, ...].
 
@@ -731,7 +736,8 @@ def Attn_DecodeOp : Attn_Op<"decode", [AttrSizedOperandSegments, SingleBlock, Re
     }
     ```
   }];
-  let arguments = (ins Variadic<Attn_F32Tensor>:$init, Optional<Attn_I32Tensor>:$teacher, StrAttr:$mode,
+  let arguments = (ins Variadic<Attn_F32Tensor>:$init, Optional<Attn_I32Tensor>:$teacher,
+                       Variadic<Attn_F32Tensor>:$sequences, StrAttr:$mode,
                        DefaultValuedAttr<I64Attr, "1">:$start, DefaultValuedAttr<I64Attr, "2">:$stop,
                        DefaultValuedAttr<I64Attr, "0">:$pad, DefaultValuedAttr<I64Attr, "50">:$max_len,
                        DefaultValuedAttr<I64Attr, "1">:$width,
@@ -739,14 +745,22 @@ def Attn_DecodeOp : Attn_Op<"decode", [AttrSizedOperandSegments, SingleBlock, Re
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region SizedRegion<1>:$step);
   let assemblyFormat = [{
-    $mode `(` $init `)` (`teacher` $teacher^)? attr-dict `:` functional-type(operands, results) $step
+    $mode `(` $init `)` (`teacher` $teacher^)? (`sequences` `(` $sequences^ `)`)? attr-dict `:`
+    functional-type(operands, results) $step
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
-    bool isSearch() { return getMode() != "teacher"; }
+    bool isSearch() { return getMode() == "greedy" || getMode() == "beam"; }
+    bool isReverse() { return getMode() == "reverse"; }
     ::mlir::BlockArgument getTokenArgument() { return getStep().front().getArgument(0); }
-    ::mlir::Block::BlockArgListType getStateArguments() { return getStep().front().getArguments().drop_front(); }
+    ::mlir::Block::BlockArgListType getSequenceArguments() {
+      return getStep().front().getArguments().slice(1, getSequences().size());
+    }
+    ::mlir::Block::BlockArgListType getStateArguments() {
+      return getStep().front().getArguments().drop_front(1 + getSequences().size());
+    }
     DecodeYieldOp getYield();
+    ::mlir::LogicalResult verifyReverse();
   }];
 }
 
@@ -755,7 +769,7 @@ def Attn_DecodeYieldOp : Attn_Op<"decode_yield", [Pure, Terminator, HasParent<"D
   let summary = "the next carried state and the emitted values of a decoder step";
   let arguments = (ins Variadic<Attn_F32Tensor>:$states, Variadic<AnyRankedTensor>:$emits);
   let assemblyFormat = [{
-    (`(` $states^ `:` type($states) `)`)? `emit` $emits attr-dict `:` type($emits)
+    (`(` $states^ `:` type($states) `)`)? (`emit` $emits^ `:` type($emits))? attr-dict
   }];
 }
 

@@ -14,7 +14,7 @@ enum attn_dtype { ATTN_F32 = 0, ATTN_I32 = 1 };
 // STEP values belong to a decoder and are sized by the runtime when the decoder starts (the previous
 // token, the carried state, row views of loop-invariant values) or ends (its results).
 enum attn_role { ATTN_ROLE_INPUT = 0, ATTN_ROLE_PARAM = 1, ATTN_ROLE_TEMP = 2, ATTN_ROLE_STEP = 3 };
-enum attn_decode_mode { ATTN_DECODE_TEACHER = 0, ATTN_DECODE_GREEDY = 1, ATTN_DECODE_BEAM = 2 };
+enum attn_decode_mode { ATTN_DECODE_TEACHER = 0, ATTN_DECODE_GREEDY = 1, ATTN_DECODE_BEAM = 2, ATTN_DECODE_REVERSE = 3 };
 
 // One dimension of a value. Static dimensions have size >= 0. A dynamic dimension (size == -1) of an input
 // names its symbol ("B", "S"); a dynamic dimension of a computed value is copied at run time from dimension
@@ -55,6 +55,10 @@ typedef struct attn_kernel {
 // the carried state moves from `state_out` to `state_in`. N is the batch B, or B·width in beam search, where
 // every batch row is repeated `width` times in `state_in` and in the `views`, the step's copies of the
 // loop-invariant values `captures` whose first dimension is the batch.
+// ATTN_DECODE_REVERSE (a teacher-forced loop's gradient) runs the teacher's steps from the last to the first;
+// before step t the runtime copies slice t of each `sequences` value [B, T, ...] into its `sequence_views`
+// value [B, ...]; its carried state keeps the shapes of `state_init` (gradient accumulators), the step emits
+// nothing, and the results are the state after step 0.
 typedef struct attn_decoder {
   const char *name;
   int32_t mode; // enum attn_decode_mode
@@ -73,6 +77,8 @@ typedef struct attn_decoder {
   // per emitted value after the first (the scores).
   int32_t num_results;
   const int32_t *results;
+  int32_t num_sequences;
+  const int32_t *sequences, *sequence_views;
 } attn_decoder;
 
 enum attn_optimizer { ATTN_SGD = 0, ATTN_ADAM = 1, ATTN_ADAMW = 2 };
