@@ -1189,9 +1189,10 @@ LogicalResult RecurrenceGradOp::verify() {
   Value xp = getProjected();
   if (failed(verifyRecurrence(*this, xp, getWHh(), getBHh(), getLengths(), gates)))
     return failure();
-  if (rankOf(getGrad()) != 3 || !sameLeading(getGrad(), xp, 1) || dimOf(getGrad(), 2) != dimOf(getWHh(), 1))
-    return emitOpError() << "expects the result's gradient [batch, steps, " << dimOf(getWHh(), 1) << "], found "
-                         << shapeString(getGrad().getType());
+  for (auto [what, v] : {std::pair{"result", getHidden()}, {"result's gradient", getGrad()}})
+    if (rankOf(v) != 3 || !sameLeading(v, xp, 1) || dimOf(v, 2) != dimOf(getWHh(), 1))
+      return emitOpError() << "expects the " << what << " [batch, steps, " << dimOf(getWHh(), 1) << "], found "
+                           << shapeString(v.getType());
   return success();
 }
 

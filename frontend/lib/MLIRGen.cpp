@@ -207,8 +207,11 @@ public:
       return nullptr;
     }
 
-    // The loss is an output of the model, so that the gradient program can find it.
-    if (!lossName.empty() && llvm::none_of(outputs, [&](const Output &o) { return o.name == lossName; }))
+    // The loss is an output of the model, so that the gradient program can find it (attn-autodiff removes
+    // it again from a model that does not output it).
+    bool internalLoss =
+        !lossName.empty() && llvm::none_of(outputs, [&](const Output &o) { return o.name == lossName; });
+    if (internalLoss)
       outputs.push_back({lossName, tensors[lossName].value, {}});
     std::vector<mlir::Value> results;
     std::vector<mlir::Attribute> names;
@@ -224,6 +227,8 @@ public:
     if (!lossName.empty()) {
       func->setAttr(mlir::attn::AttnDialect::kLossAttr, builder.getStringAttr(lossName));
       func->setAttr(mlir::attn::AttnDialect::kTrainAttr, trainSettings);
+      if (internalLoss)
+        func->setAttr(mlir::attn::AttnDialect::kInternalLossAttr, builder.getUnitAttr());
     }
     for (auto [i, attrs] : llvm::enumerate(inputAttrs))
       for (auto [k, v] : attrs)

@@ -16,7 +16,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -38,6 +40,7 @@ constexpr int kUsage = 2;
 struct OptionSpec {
   const char *name;
   bool repeatable;
+  bool flag = false; // takes no value
 };
 
 struct ParsedOptions {
@@ -71,7 +74,11 @@ Expected<ParsedOptions> parseOptions(const std::vector<std::string> &args,
     if (!spec)
       return makeError("unknown option '", name, "' for '", command, "'");
     std::string value;
-    if (eq != std::string::npos) {
+    if (spec->flag) {
+      if (eq != std::string::npos)
+        return makeError("option '", name, "' takes no value");
+      value = "1";
+    } else if (eq != std::string::npos) {
       value = arg.substr(eq + 1);
     } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
       value = args[++i];
@@ -86,6 +93,48 @@ Expected<ParsedOptions> parseOptions(const std::vector<std::string> &args,
     slot.push_back(value);
   }
   return parsed;
+}
+
+/// printf-style formatting into a string.
+template <typename... Args> std::string format(const char *pattern, Args... args) {
+  char text[256];
+  std::snprintf(text, sizeof text, pattern, args...);
+  return text;
+}
+
+bool fileExists(const std::string &path) { return std::ifstream(path).good(); }
+
+/// "[#####.....]" for a fraction done.
+std::string progressBar(double done) {
+  constexpr int kWidth = 20;
+  int filled = static_cast<int>(std::clamp(done, 0.0, 1.0) * kWidth + 0.5);
+  return "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "]";
+}
+
+/// "1h02m", "4m05s" or "12s".
+std::string formatDuration(double seconds) {
+  long long s = static_cast<long long>(seconds + 0.5);
+  if (s >= 3600)
+    return format("%lldh%02lldm", s / 3600, s / 60 % 60);
+  if (s >= 60)
+    return format("%lldm%02llds", s / 60, s % 60);
+  return format("%llds", s);
+}
+
+/// Levenshtein distance between two token sequences.
+int64_t editDistance(const std::vector<int32_t> &a, const std::vector<int32_t> &b) {
+  std::vector<int64_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), 0);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    int64_t diagonal = row[0];
+    row[0] = static_cast<int64_t>(i);
+    for (size_t j = 1; j <= b.size(); ++j) {
+      int64_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
 }
 
 /// A decimal integer in [min, max], or nothing.
@@ -152,6 +201,8 @@ public:
       return trainCommand(rest);
     if (command == "gradcheck")
       return gradcheck(rest);
+    if (command == "eval")
+      return eval(rest);
     if (command.rfind("-", 0) == 0)
       return usageError("unknown option '" + command + "'", "");
     return usageError("unknown command '" + command + "'", "");
@@ -450,7 +501,15 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
   std::variant<std::map<std::string, std::string>, int> inputFiles(const std::string &command,
                                                                    const ParsedOptions &options,
                                                                    const std::string &option,
-                                                                   const TensorMap &filled = {}) {
+                                                                   const std::set<std::string> &filled = {}) {
+    // Training commands run the gradient program, which reads the loss's targets too.
+    bool training = command == "train" || command == "grad" || command == "gradcheck" || command == "eval";
+    const attn_model_spec &program = training && spec_.gradient ? *spec_.gradient : spec_;
+    std::vector<bool> read = valuesRead(program);
+    std::set<std::string> needed;
+    for (int32_t i : valuesWithRole(program, ATTN_ROLE_INPUT))
+      if (read[i])
+        needed.insert(program.values[i].name);
     std::set<std::string> modelInputs;
     std::string expected;
     for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT)) {
@@ -471,7 +530,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       if (!files.emplace(name, arg.substr(eq + 1)).second)
         return usageError("input '" + name + "' is given twice", command);
     }
-    for (const std::string &name : modelInputs)
+    for (const std::string &name : needed)
       if (!files.count(name) && !filled.count(name))
         return usageError("missing '" + option + " " + name + "=FILE.npy'; " + theInputs, command);
     return files;
@@ -500,7 +559,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
   /// Checks `infer`/`bench`/`attention` options and reads the files; on an error returns the exit code.
   /// Inputs in `filled` (made from --text) need no --in.
   std::variant<Loaded, int> load(const std::string &command, const ParsedOptions &options,
-                                 TensorMap filled = {}) {
+                                 TensorMap filled = {}, std::set<std::string> provided = {}) {
     if (!options.get("--weights"))
       return usageError("missing option '--weights'", command);
     Loaded loaded;
@@ -508,7 +567,9 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (std::optional<int> code = wholeNumber(options, "--threads", 1, 1024, threads, command))
       return *code;
     loaded.threads = static_cast<int>(threads);
-    auto files = inputFiles(command, options, "--in", filled);
+    for (const auto &[name, tensor] : filled)
+      provided.insert(name);
+    auto files = inputFiles(command, options, "--in", provided);
     if (int *code = std::get_if<int>(&files))
       return *code;
 
@@ -572,8 +633,10 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
                                           std::vector<std::vector<std::string>> &pieces) {
     const std::vector<std::string> &texts = options.values.at("--text");
     std::vector<int32_t> candidates;
+    std::vector<bool> read = valuesRead(spec_);
     for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT))
-      if (spec_.values[i].dtype == ATTN_I32 && spec_.values[i].rank == 2 && vocabs.count(spec_.values[i].name))
+      if (spec_.values[i].dtype == ATTN_I32 && spec_.values[i].rank == 2 && vocabs.count(spec_.values[i].name) &&
+          read[i])
         candidates.push_back(i);
     if (candidates.size() != 1) {
       std::string names;
@@ -950,17 +1013,93 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     return kSuccess;
   }
 
+  /// The columns of a --tsv file: the token inputs with a vocabulary that the gradient program reads, in
+  /// the model's order; a teacher-forced decoder's targets get its stop token appended. An i32 [B] input
+  /// named after a token input (src_len for src) takes its lengths, an i32 input [B, L] of the same L its
+  /// 0/1 mask.
+  std::variant<std::vector<TokenColumn>, int> tokenColumns(const std::string &command, const ParsedOptions &options) {
+    auto vocabs = vocabularies(command, options);
+    if (int *code = std::get_if<int>(&vocabs))
+      return *code;
+    const attn_model_spec &g = *spec_.gradient;
+    std::vector<bool> read = valuesRead(g);
+    std::vector<TokenColumn> columns;
+    std::vector<int32_t> tokenValues;
+    for (int32_t i : valuesWithRole(g, ATTN_ROLE_INPUT)) {
+      const attn_value &v = g.values[i];
+      auto vocab = std::get<0>(vocabs).find(v.name);
+      if (v.dtype != ATTN_I32 || v.rank != 2 || !read[i] || vocab == std::get<0>(vocabs).end())
+        continue;
+      TokenColumn column{v.name, vocab->second};
+      column.pad = std::max(vocab->second.id("<pad>"), 0);
+      for (int32_t d = 0; d < g.num_decoders; ++d)
+        if (g.decoders[d].mode == ATTN_DECODE_TEACHER && g.decoders[d].teacher == i)
+          column.stop = g.decoders[d].stop;
+      columns.push_back(std::move(column));
+      tokenValues.push_back(i);
+    }
+    if (columns.empty())
+      return usageError("--tsv needs token inputs i32[B, L] with a vocabulary ('input src : i32[B, S] vocab "
+                        "\"FILE\"'), one per column",
+                        command);
+    for (int32_t i : valuesWithRole(g, ATTN_ROLE_INPUT)) {
+      const attn_value &v = g.values[i];
+      if (v.dtype != ATTN_I32 || !read[i] || std::find(tokenValues.begin(), tokenValues.end(), i) != tokenValues.end())
+        continue;
+      for (size_t c = 0; c < columns.size(); ++c) {
+        const attn_value &tokens = g.values[tokenValues[c]];
+        std::string_view name(v.name);
+        if (v.rank == 1 && name.size() > columns[c].input.size() && name.rfind(columns[c].input, 0) == 0 &&
+            columns[c].lengths.empty())
+          columns[c].lengths = v.name;
+        else if (v.rank == 2 && v.dims[1].symbol && tokens.dims[1].symbol &&
+                 std::string_view(v.dims[1].symbol) == tokens.dims[1].symbol && columns[c].mask.empty())
+          columns[c].mask = v.name;
+      }
+    }
+    return columns;
+  }
+
+  /// The examples of `--tsv`/`--valid-tsv` (token columns) or of `--in`/`--valid` (.npy files).
+  std::variant<Dataset, int> readDataset(const std::string &command, const ParsedOptions &options, const char *tsv,
+                                         const std::vector<TokenColumn> &columns, TensorMap tensors,
+                                         const std::string &what) {
+    Expected<Dataset> data = options.get(tsv) ? Dataset::fromTsv(*options.get(tsv), columns)
+                                              : Dataset::fromTensors(std::move(tensors), what);
+    if (!data)
+      return failure(data.message());
+    return std::move(*data);
+  }
+
+  /// Writes the parameters and the optimizer state (atomically: the file is replaced whole or not at all).
+  Status writeCheckpoint(const std::string &path, TensorMap &weights, OptimizerState &optimizer) {
+    TensorMap all; // the tensors move in and back out, uncopied
+    for (TensorMap *group : {&weights, &optimizer.moments})
+      for (auto &[name, t] : *group)
+        all.emplace(name, std::move(t));
+    Status written = writeSafeTensors(path, all, {{"model", spec_.name}, {"step", std::to_string(optimizer.step)}});
+    for (TensorMap *group : {&weights, &optimizer.moments})
+      for (auto &[name, t] : *group)
+        t = std::move(all.at(name));
+    return written;
+  }
+
   int trainCommand(const std::vector<std::string> &args) {
     ParsedOptions options;
     if (std::optional<int> done = parse("train", args,
                                         {{"--weights", false},
                                          {"--in", true},
+                                         {"--tsv", false},
                                          {"--out", false},
+                                         {"--resume", false, /*flag=*/true},
                                          {"--steps", false},
+                                         {"--epochs", false},
                                          {"--batch", false},
                                          {"--seed", false},
                                          {"--log-every", false},
+                                         {"--checkpoint-every", false},
                                          {"--valid", true},
+                                         {"--valid-tsv", false},
                                          {"--valid-every", false},
                                          {"--patience", false},
                                          {"--best", false},
@@ -973,54 +1112,107 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (!options.get("--out") && options.get("--weights"))
       return usageError("missing option '--out'", "train");
     TrainOptions train;
-    uint64_t steps = 100, batch = 32, logEvery = 10, validEvery = 100, patience = 0;
+    uint64_t steps = 100, epochs = 0, batch = 32, logEvery = 10, checkpointEvery = 100, validEvery = 100,
+             patience = 0;
     for (auto [name, value, min, max] :
          {std::tuple<const char *, uint64_t *, uint64_t, uint64_t>{"--steps", &steps, 1, 100000000},
+          {"--epochs", &epochs, 1, 100000},
           {"--batch", &batch, 1, 1u << 30},
           {"--seed", &train.seed, 0, UINT64_MAX},
           {"--log-every", &logEvery, 1, 100000000},
+          {"--checkpoint-every", &checkpointEvery, 1, 100000000},
           {"--valid-every", &validEvery, 1, 100000000},
           {"--patience", &patience, 0, 100000000}})
       if (std::optional<int> code = wholeNumber(options, name, min, max, *value, "train"))
         return *code;
-    train.steps = static_cast<int64_t>(steps);
+    if (options.get("--steps") && options.get("--epochs"))
+      return usageError("give --steps or --epochs, not both", "train");
+    if (options.get("--tsv") && options.values.count("--in"))
+      return usageError("give the examples with --tsv or with --in, not both", "train");
+    if (options.get("--valid-tsv") && options.values.count("--valid"))
+      return usageError("give the validation examples with --valid-tsv or with --valid, not both", "train");
     train.batch = static_cast<int64_t>(batch);
     train.validEvery = static_cast<int64_t>(validEvery);
     train.patience = static_cast<int64_t>(patience);
-    // Validation examples: every input, as with --in.
-    std::map<std::string, std::string> validFiles;
-    if (options.values.count("--valid")) {
-      auto files = inputFiles("train", options, "--valid");
-      if (int *code = std::get_if<int>(&files))
+    bool validating = options.values.count("--valid") || options.get("--valid-tsv");
+    if (!validating && (options.get("--patience") || options.get("--best")))
+      return usageError("--patience and --best need validation data (--valid NAME=FILE or --valid-tsv FILE)",
+                        "train");
+
+    std::vector<TokenColumn> columns;
+    std::set<std::string> provided; // the inputs --tsv fills
+    if (options.get("--tsv") || options.get("--valid-tsv")) {
+      auto made = tokenColumns("train", options);
+      if (int *code = std::get_if<int>(&made))
         return *code;
-      validFiles = std::move(std::get<0>(files));
-    } else if (options.get("--patience") || options.get("--best")) {
-      return usageError("--patience and --best need validation data (--valid NAME=FILE)", "train");
+      columns = std::move(std::get<0>(made));
+      if (options.get("--tsv"))
+        for (const TokenColumn &c : columns)
+          for (const std::string &name : {c.input, c.lengths, c.mask})
+            if (!name.empty())
+              provided.insert(name);
     }
-    std::variant<Loaded, int> loaded = load("train", options);
+    // --resume: continue from the checkpoint at --out when there is one, up to --steps in all.
+    ParsedOptions loadOptions = options;
+    bool resuming = options.get("--resume") && options.get("--out") && fileExists(*options.get("--out"));
+    if (resuming)
+      loadOptions.values["--weights"] = {*options.get("--out")};
+    std::variant<Loaded, int> loaded = load("train", loadOptions, {}, provided);
     if (int *code = std::get_if<int>(&loaded))
       return *code;
     Loaded &l = std::get<Loaded>(loaded);
     train.run = {l.weightsPath, l.threads};
-    TensorMap valid;
-    if (!validFiles.empty()) {
-      if (std::optional<int> code = readInputs(validFiles, valid))
-        return *code;
-      train.valid = &valid;
+    auto data = readDataset("train", options, "--tsv", columns, std::move(l.inputs), "input");
+    if (int *code = std::get_if<int>(&data))
+      return *code;
+    Dataset &examples = std::get<Dataset>(data);
+    int64_t perEpoch = batchesPerEpoch(examples, std::min<int64_t>(train.batch, examples.size()));
+    train.steps = epochs ? static_cast<int64_t>(epochs) * perEpoch : static_cast<int64_t>(steps);
+    if (options.get("--resume")) {
+      train.steps -= l.optimizer.step;
+      if (train.steps <= 0) {
+        std::cout << *options.get("--out") << " is at step " << l.optimizer.step << ": nothing left to train\n";
+        return kSuccess;
+      }
+      if (resuming)
+        std::cout << "resuming from " << *options.get("--out") << " at step " << l.optimizer.step << "\n";
     }
-    std::optional<Status> bestWritten;
-    int64_t first = l.optimizer.step;
+    std::optional<Dataset> valid;
+    if (validating) {
+      TensorMap validTensors;
+      if (options.values.count("--valid")) {
+        auto files = inputFiles("train", options, "--valid");
+        if (int *code = std::get_if<int>(&files))
+          return *code;
+        if (std::optional<int> code = readInputs(std::get<0>(files), validTensors))
+          return *code;
+      }
+      auto made = readDataset("train", options, "--valid-tsv", columns, std::move(validTensors), "validation input");
+      if (int *code = std::get_if<int>(&made))
+        return *code;
+      valid = std::move(std::get<Dataset>(made));
+      train.valid = &*valid;
+    }
+
+    std::optional<Status> bestWritten, checkpointed;
+    const std::string &out = *options.get("--out");
+    int64_t first = l.optimizer.step, last = first + train.steps;
+    std::printf("training %s: %lld examples, %lld batches of %lld per epoch, steps %lld to %lld\n", spec_.name,
+                static_cast<long long>(examples.size()), static_cast<long long>(perEpoch),
+                static_cast<long long>(std::min<int64_t>(train.batch, examples.size())),
+                static_cast<long long>(first + 1), static_cast<long long>(last));
     auto start = std::chrono::steady_clock::now();
-    double examples = 0;
-    Status s = attn::rt::train(spec_, l.weights.tensors, l.inputs, l.optimizer, train, [&](const StepReport &r) {
-      examples += double(r.examples);
+    double units = 0;
+    Status s = attn::rt::train(spec_, l.weights.tensors, examples, l.optimizer, train, [&](const StepReport &r) {
+      units += double(r.units);
       int64_t done = r.step - first;
-      if (done % int64_t(logEvery) == 0 || done == train.steps || r.stopping) {
+      if (done % int64_t(logEvery) == 0 || r.step == last || r.stopping) {
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        std::printf("step %lld/%lld  loss %.6f  grad norm %.4g  lr %.3g  %.0f examples/s  ETA %.0fs\n",
-                    static_cast<long long>(r.step), static_cast<long long>(first + train.steps), r.loss, r.gradNorm,
-                    r.learningRate, examples / std::max(seconds, 1e-9),
-                    seconds / double(done) * double(train.steps - done));
+        std::printf("step %lld/%lld %s  epoch %.2f  loss %.4f  grad norm %.3g  lr %.3g  %.0f %s/s  ETA %s\n",
+                    static_cast<long long>(r.step), static_cast<long long>(last),
+                    progressBar(double(done) / double(train.steps)).c_str(), double(r.step) / double(perEpoch),
+                    r.loss, r.gradNorm, r.learningRate, units / std::max(seconds, 1e-9), examples.unitName(),
+                    formatDuration(seconds / double(done) * double(last - r.step)).c_str());
       }
       if (r.validLoss) {
         std::printf("step %lld  validation loss %.6f%s%s\n", static_cast<long long>(r.step), *r.validLoss,
@@ -1029,22 +1221,137 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
           bestWritten = writeSafeTensors(*options.get("--best"), l.weights.tensors,
                                          {{"model", spec_.name}, {"step", std::to_string(r.step)}});
       }
+      if (done % int64_t(checkpointEvery) == 0 && r.step != last && !r.stopping)
+        if (Status w = writeCheckpoint(out, l.weights.tensors, l.optimizer); !w)
+          checkpointed = std::move(w);
       std::fflush(stdout);
     });
     if (!s)
       return failure(s.message());
-    if (bestWritten && !*bestWritten)
-      return failure(bestWritten->message());
-    TensorMap checkpoint;
-    for (auto &[name, t] : l.weights.tensors)
-      checkpoint.emplace(name, std::move(t));
-    for (auto &[name, t] : l.optimizer.moments)
-      checkpoint.emplace(name, std::move(t));
-    const std::string &out = *options.get("--out");
-    if (Status w = writeSafeTensors(out, checkpoint, {{"model", spec_.name}, {"step", std::to_string(l.optimizer.step)}});
-        !w)
+    for (std::optional<Status> *written : {&bestWritten, &checkpointed})
+      if (*written && !**written)
+        return failure((*written)->message());
+    if (Status w = writeCheckpoint(out, l.weights.tensors, l.optimizer); !w)
       return failure(w.message());
     std::cout << "wrote " << out << ": step " << l.optimizer.step << "\n";
+    return kSuccess;
+  }
+
+  /// `eval`: the mean loss over examples and, for a model whose token output is a search over the vocabulary
+  /// of a --tsv target column, the token error rate (edit distance over reference tokens; the phoneme error
+  /// rate of G2P) and the sequence error rate (sequences with any error; G2P's word error rate).
+  int eval(const std::vector<std::string> &args) {
+    ParsedOptions options;
+    if (std::optional<int> done = parse("eval", args,
+                                        {{"--weights", false},
+                                         {"--in", true},
+                                         {"--tsv", false},
+                                         {"--batch", false},
+                                         {"--vocab", true},
+                                         {"--show", false},
+                                         {"--threads", false}},
+                                        options))
+      return *done;
+    const attn_model_spec *gradient = gradientProgram("eval");
+    if (!gradient)
+      return kUsage;
+    uint64_t batch = 64, show = 0;
+    if (std::optional<int> code = wholeNumber(options, "--batch", 1, 1u << 30, batch, "eval"))
+      return *code;
+    if (std::optional<int> code = wholeNumber(options, "--show", 0, 1000000, show, "eval"))
+      return *code;
+    if (options.get("--tsv") && options.values.count("--in"))
+      return usageError("give the examples with --tsv or with --in, not both", "eval");
+    std::vector<TokenColumn> columns;
+    std::set<std::string> provided;
+    if (options.get("--tsv")) {
+      auto made = tokenColumns("eval", options);
+      if (int *code = std::get_if<int>(&made))
+        return *code;
+      columns = std::move(std::get<0>(made));
+      for (const TokenColumn &c : columns)
+        for (const std::string &name : {c.input, c.lengths, c.mask})
+          if (!name.empty())
+            provided.insert(name);
+    }
+    std::variant<Loaded, int> loaded = load("eval", options, {}, provided);
+    if (int *code = std::get_if<int>(&loaded))
+      return *code;
+    Loaded &l = std::get<Loaded>(loaded);
+    RunOptions run{l.weightsPath, l.threads};
+    auto made = readDataset("eval", options, "--tsv", columns, std::move(l.inputs), "input");
+    if (int *code = std::get_if<int>(&made))
+      return *code;
+    Dataset &data = std::get<Dataset>(made);
+    auto start = std::chrono::steady_clock::now();
+    Expected<double> loss = evaluate(spec_, l.weights.tensors, data, static_cast<int64_t>(batch), run);
+    if (!loss)
+      return failure(loss.message());
+    std::vector<std::pair<std::string, std::string>> rows{{"examples", std::to_string(data.size())},
+                                                          {"loss", format("%.4f", *loss)}};
+
+    // Sequence metrics: the target column (a teacher's) against the search output with its vocabulary.
+    int target = -1;
+    for (size_t c = 0; c < columns.size(); ++c)
+      if (columns[c].stop >= 0)
+        target = static_cast<int>(c);
+    int32_t tokensOut = -1;
+    std::string outputName;
+    for (int32_t o = 0; o < spec_.num_outputs && target >= 0; ++o) {
+      const attn_value &v = spec_.values[spec_.outputs[o].value];
+      if (v.dtype == ATTN_I32 && v.rank == 2 && tokenConventions(spec_.outputs[o].value).first >= 0) {
+        tokensOut = spec_.outputs[o].value;
+        outputName = spec_.outputs[o].name;
+        break;
+      }
+    }
+    if (tokensOut >= 0) {
+      const TokenColumn &ref = columns[target];
+      auto [stop, skip] = tokenConventions(tokensOut);
+      int64_t edits = 0, refTokens = 0, wrong = 0;
+      for (int64_t first = 0; first < data.size(); first += int64_t(batch)) {
+        std::vector<int64_t> ids;
+        for (int64_t r = first; r < std::min<int64_t>(first + int64_t(batch), data.size()); ++r)
+          ids.push_back(r);
+        Expected<TensorMap> inputs = data.batch(ids);
+        if (!inputs)
+          return failure(inputs.message());
+        for (const std::string &name : {ref.input, ref.lengths, ref.mask})
+          inputs->erase(name);
+        Expected<TensorMap> outputs = runWithParameters(spec_, l.weights.tensors, *inputs, run);
+        if (!outputs)
+          return failure(outputs.message());
+        const Tensor &tokens = outputs->at(outputName);
+        int64_t width = tokens.shape()[1];
+        for (size_t n = 0; n < ids.size(); ++n) {
+          std::vector<int32_t> predicted;
+          for (int64_t j = 0; j < width; ++j) {
+            int32_t t = tokens.data<int32_t>()[int64_t(n) * width + j];
+            if (t == stop)
+              break;
+            if (std::find(skip.begin(), skip.end(), t) == skip.end())
+              predicted.push_back(t);
+          }
+          std::vector<int32_t> reference = data.tokens(target, ids[n]);
+          reference.pop_back(); // the stop token
+          int64_t d = editDistance(predicted, reference);
+          edits += d;
+          refTokens += static_cast<int64_t>(reference.size());
+          wrong += d > 0;
+          if (ids[n] < int64_t(show))
+            std::printf("%-6lld %s  %s%s\n", static_cast<long long>(ids[n]),
+                        ref.vocab.decode(predicted, -1, {}).c_str(), d ? "≠ " : "= ",
+                        ref.vocab.decode(reference, -1, {}).c_str());
+        }
+      }
+      rows.push_back({"token error rate", format("%.2f%%", 100.0 * double(edits) / double(refTokens))});
+      rows.push_back({"sequence error rate", format("%.2f%%", 100.0 * double(wrong) / double(data.size()))});
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("%-20s %s\n", "metric", "value");
+    for (const auto &[name, value] : rows)
+      std::printf("%-20s %s\n", name.c_str(), value.c_str());
+    std::printf("(%.1fs)\n", seconds);
     return kSuccess;
   }
 

@@ -232,6 +232,40 @@ Status checkTokens(const attn_value &v, const Tensor &t) {
   return {};
 }
 
+namespace {
+
+/// The values a top-level step reads from outside itself.
+std::vector<int32_t> stepReads(const attn_model_spec &spec, int32_t step) {
+  std::vector<int32_t> reads;
+  auto kernelReads = [&](const attn_kernel &k) {
+    for (int32_t a = 0; a < k.num_args - k.num_results; ++a)
+      reads.push_back(k.args[a]);
+  };
+  if (step >= 0) {
+    kernelReads(spec.kernels[step]);
+    return reads;
+  }
+  const attn_decoder &d = spec.decoders[-1 - step];
+  reads.insert(reads.end(), d.state_init, d.state_init + d.num_states);
+  reads.insert(reads.end(), d.captures, d.captures + d.num_captures);
+  reads.insert(reads.end(), d.sequences, d.sequences + d.num_sequences);
+  if (d.teacher >= 0)
+    reads.push_back(d.teacher);
+  for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)
+    kernelReads(spec.kernels[k]);
+  return reads;
+}
+
+} // namespace
+
+std::vector<bool> valuesRead(const attn_model_spec &spec) {
+  std::vector<bool> read(spec.num_values, false);
+  for (int32_t s = 0; s < spec.num_steps; ++s)
+    for (int32_t v : stepReads(spec, spec.steps[s]))
+      read[v] = true;
+  return read;
+}
+
 Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMap &inputs) {
   std::vector<int32_t> modelInputs = valuesWithRole(spec, ATTN_ROLE_INPUT);
   std::string expected;
@@ -246,13 +280,16 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
     if (!known)
       return makeError("unknown input '", name, "'; ", theInputs);
   }
+  std::vector<bool> read = valuesRead(spec);
   for (int32_t i : modelInputs)
-    if (!inputs.count(spec.values[i].name))
+    if (!inputs.count(spec.values[i].name) && read[i])
       return makeError("missing input '", spec.values[i].name, "'; ", theInputs);
 
   SymbolBindings bindings;
   for (int32_t i : modelInputs) {
     const attn_value &v = spec.values[i];
+    if (!inputs.count(v.name))
+      continue; // an input only training reads (the targets of the loss)
     const Tensor &t = inputs.at(v.name);
     std::string expects = symbolicShape(spec, i);
     if (t.dtype() != static_cast<DType>(v.dtype))
@@ -410,31 +447,6 @@ void Execution::release(int32_t value) {
   temps[value] = Tensor();
 }
 
-namespace {
-
-/// The values a top-level step reads from outside itself.
-std::vector<int32_t> stepReads(const attn_model_spec &spec, int32_t step) {
-  std::vector<int32_t> reads;
-  auto kernelReads = [&](const attn_kernel &k) {
-    for (int32_t a = 0; a < k.num_args - k.num_results; ++a)
-      reads.push_back(k.args[a]);
-  };
-  if (step >= 0) {
-    kernelReads(spec.kernels[step]);
-    return reads;
-  }
-  const attn_decoder &d = spec.decoders[-1 - step];
-  reads.insert(reads.end(), d.state_init, d.state_init + d.num_states);
-  reads.insert(reads.end(), d.captures, d.captures + d.num_captures);
-  reads.insert(reads.end(), d.sequences, d.sequences + d.num_sequences);
-  if (d.teacher >= 0)
-    reads.push_back(d.teacher);
-  for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)
-    kernelReads(spec.kernels[k]);
-  return reads;
-}
-
-} // namespace
 
 Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
                              const RunOptions &options) {
@@ -451,7 +463,10 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   for (int32_t i = 0; i < n; ++i) {
     const attn_value &v = spec.values[i];
     if (v.role == ATTN_ROLE_INPUT || v.role == ATTN_ROLE_PARAM) {
-      Tensor &t = (v.role == ATTN_ROLE_INPUT ? inputs : weights).at(v.name);
+      TensorMap &from = v.role == ATTN_ROLE_INPUT ? inputs : weights;
+      if (!from.count(v.name))
+        continue; // an input the program does not read (checkInputs allows that only)
+      Tensor &t = from.at(v.name);
       ex.shapes[i] = t.shape();
       ex.buffers[i] = t.buffer();
       ex.buffers[i]->set_host_dirty(true); // so that a GPU kernel copies it to the device

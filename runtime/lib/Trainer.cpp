@@ -62,53 +62,47 @@ Expected<Tensor> zerosLike(const Tensor &t) {
   return z;
 }
 
-/// Rows `rows` (along the first dimension) of every tensor in `data`.
-Expected<TensorMap> gather(const TensorMap &data, const std::vector<int64_t> &rows) {
-  TensorMap batch;
-  for (const auto &[name, t] : data) {
-    Shape shape = t.shape();
-    int64_t rowBytes = static_cast<int64_t>(t.byteSize()) / shape[0];
-    shape[0] = static_cast<int64_t>(rows.size());
-    Expected<Tensor> b = Tensor::create(t.dtype(), shape);
-    if (!b)
-      return b.takeError();
-    const uint8_t *from = reinterpret_cast<const uint8_t *>(t.buffer()->host);
-    uint8_t *to = reinterpret_cast<uint8_t *>(b->buffer()->host);
-    for (size_t r = 0; r < rows.size(); ++r)
-      std::memcpy(to + r * rowBytes, from + rows[r] * rowBytes, rowBytes);
-    batch.emplace(name, std::move(*b));
-  }
-  return batch;
-}
-
-/// The number of examples (rows along the first dimension) every tensor of `data` holds.
-Expected<int64_t> countExamples(const TensorMap &data, const std::string &what) {
-  int64_t examples = -1;
-  for (const auto &[name, tensor] : data) {
-    if (tensor.shape().empty())
-      return makeError(what, " '", name, "' is a scalar; training needs examples along the first dimension");
-    if (examples >= 0 && tensor.shape()[0] != examples)
-      return makeError(what, " '", name, "' has ", tensor.shape()[0], " examples, but the others have ", examples);
-    examples = tensor.shape()[0];
-  }
-  if (examples <= 0)
-    return makeError("no examples in the ", what, "s");
-  return examples;
-}
-
 } // namespace
 
-Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const TensorMap &data, int64_t batch,
+/// The batches of epoch `epoch`: the examples in an order shuffled from the seed (in order when one batch
+/// holds them all), cut into batches of `size`; the examples after the last full batch wait for another
+/// epoch. Data with lengths is bucketed: each run of 64 batches is sorted by length before it is cut, so
+/// that a batch pads little, and the batches are then shuffled.
+std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size, uint64_t seed, int64_t epoch) {
+  int64_t examples = data.size();
+  std::vector<int64_t> order(examples);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 random(seed + uint64_t(epoch));
+  if (size < examples)
+    std::shuffle(order.begin(), order.end(), random);
+  int64_t count = std::max<int64_t>(examples / size, 1);
+  order.resize(std::min(examples, count * size));
+  if (data.hasLengths() && count > 1) {
+    int64_t run = 64 * size;
+    for (int64_t first = 0; first < int64_t(order.size()); first += run) {
+      auto end = order.begin() + std::min<int64_t>(first + run, order.size());
+      std::stable_sort(order.begin() + first, end,
+                       [&](int64_t a, int64_t b) { return data.length(a) < data.length(b); });
+    }
+  }
+  std::vector<std::vector<int64_t>> batches;
+  for (int64_t first = 0; first < int64_t(order.size()); first += size)
+    batches.emplace_back(order.begin() + first, order.begin() + std::min<int64_t>(first + size, order.size()));
+  if (data.hasLengths())
+    std::shuffle(batches.begin(), batches.end(), random);
+  return batches;
+}
+
+
+Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data, int64_t batch,
                           const RunOptions &run) {
-  Expected<int64_t> examples = countExamples(data, "validation input");
-  if (!examples)
-    return examples.takeError();
   double total = 0;
-  for (int64_t first = 0; first < *examples; first += batch) {
+  int64_t examples = data.size();
+  for (int64_t first = 0; first < examples; first += batch) {
     std::vector<int64_t> rows;
-    for (int64_t r = first; r < std::min(first + batch, *examples); ++r)
+    for (int64_t r = first; r < std::min(first + batch, examples); ++r)
       rows.push_back(r);
-    Expected<TensorMap> chunk = gather(data, rows);
+    Expected<TensorMap> chunk = data.batch(rows);
     if (!chunk)
       return chunk.takeError();
     Expected<TensorMap> result = runWithParameters(*model.gradient, weights, *chunk, run);
@@ -116,42 +110,31 @@ Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, cons
       return result.takeError();
     total += double(result->at("loss").data<float>()[0]) * double(rows.size());
   }
-  return total / double(*examples);
+  return total / double(examples);
 }
 
-Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &data, OptimizerState &state,
+int64_t batchesPerEpoch(const Dataset &data, int64_t batch) { return std::max<int64_t>(data.size() / batch, 1); }
+
+Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &data, OptimizerState &state,
              const TrainOptions &options, const std::function<void(const StepReport &)> &report) {
   if (!model.gradient || !model.training)
     return makeError("the model does not train: add 'train { loss = NAME, ... }' to ", model.source_file);
   const attn_training &t = *model.training;
-  Expected<int64_t> counted = countExamples(data, "input");
-  if (!counted)
-    return counted.takeError();
-  int64_t examples = *counted;
-  int64_t batchSize = std::min(options.batch, examples);
+  int64_t batchSize = std::min(options.batch, data.size());
   double bestValid = INFINITY;
   int64_t sinceBest = 0;
 
-  // Examples in an order shuffled per epoch (the whole set in order when one batch holds it). Steps
-  // already taken consumed step·batch examples, so a resumed run continues where the first stopped.
-  std::vector<int64_t> order(examples);
-  auto shuffle = [&](int64_t epoch) {
-    std::iota(order.begin(), order.end(), 0);
-    if (batchSize < examples)
-      std::shuffle(order.begin(), order.end(), std::mt19937_64(options.seed + epoch));
-  };
-  int64_t consumed = state.step * batchSize, epoch = consumed / examples, position = consumed % examples;
-  shuffle(epoch);
+  // The step count fixes the epoch and the batch within it, so a resumed run continues where the first
+  // stopped.
+  int64_t perEpoch = batchesPerEpoch(data, batchSize), epoch = -1;
+  std::vector<std::vector<int64_t>> batches;
   for (int64_t s = 0; s < options.steps; ++s) {
-    std::vector<int64_t> rows;
-    while (static_cast<int64_t>(rows.size()) < batchSize) {
-      if (position == examples) {
-        shuffle(++epoch);
-        position = 0;
-      }
-      rows.push_back(order[position++]);
+    if (state.step / perEpoch != epoch) {
+      epoch = state.step / perEpoch;
+      batches = epochBatches(data, batchSize, options.seed, epoch);
     }
-    Expected<TensorMap> batch = gather(data, rows);
+    const std::vector<int64_t> &rows = batches[state.step % perEpoch];
+    Expected<TensorMap> batch = data.batch(rows);
     if (!batch)
       return batch.takeError();
     Expected<TensorMap> grads = runWithParameters(*model.gradient, weights, *batch, options.run);
@@ -209,7 +192,8 @@ Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &
       if (rc != 0)
         return makeError("the optimizer kernel failed on parameter '", param, "' (", rc, ")");
     }
-    StepReport r{state.step, double(grads->at("loss").data<float>()[0]), norm, double(lr), batchSize};
+    StepReport r{state.step, double(grads->at("loss").data<float>()[0]), norm, double(lr),
+                 static_cast<int64_t>(rows.size()), data.units(rows)};
     if (options.valid && (s + 1) % options.validEvery == 0) {
       Expected<double> valid = evaluate(model, weights, *options.valid, options.batch, options.run);
       if (!valid)

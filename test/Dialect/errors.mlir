@@ -797,9 +797,9 @@ func.func @cell_grad_gates(%g: tensor<?x12xf32>, %s: tensor<?x4xf32>) {
 
 // -----
 
-func.func @recurrence_grad_dy(%xp: tensor<?x?x16xf32>, %w: tensor<16x4xf32>, %b: tensor<16xf32>, %dy: tensor<?x?x5xf32>) {
+func.func @recurrence_grad_dy(%xp: tensor<?x?x16xf32>, %w: tensor<16x4xf32>, %b: tensor<16xf32>, %h: tensor<?x?x4xf32>, %dy: tensor<?x?x5xf32>) {
   // expected-error @+1 {{'attn.recurrence_grad' op expects the result's gradient [batch, steps, 4], found [?, ?, 5]}}
-  %d = attn.recurrence_grad %xp, %w, %b, %dy {cell = "lstm"}
-      : (tensor<?x?x16xf32>, tensor<16x4xf32>, tensor<16xf32>, tensor<?x?x5xf32>) -> tensor<?x?x16xf32>
+  %d = attn.recurrence_grad %xp, %w, %b, %h, %dy {cell = "lstm"}
+      : (tensor<?x?x16xf32>, tensor<16x4xf32>, tensor<16xf32>, tensor<?x?x4xf32>, tensor<?x?x5xf32>) -> tensor<?x?x16xf32>
   return
 }

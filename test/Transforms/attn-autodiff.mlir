@@ -105,7 +105,7 @@ func.func @not_a_loss(%x: tensor<?x8xf32>) -> tensor<?x8xf32> attributes {attn.o
 // CHECK:        %[[NW:.+]] = attn.add %[[AW]], %[[DW]]
 // CHECK:        %[[NB:.+]] = attn.add %[[AB]], %[[DB]]
 // CHECK:        attn.decode_yield(%[[DSTATE]], %[[NW]], %[[NB]] : {{.*}}){{$}}
-// CHECK:      %[[DG:.+]] = attn.recurrence_grad %[[XP]], %[[WHH]], %[[BHH]], %[[GH]] lengths %[[LEN]] {cell = "lstm", reverse}
+// CHECK:      %[[DG:.+]] = attn.recurrence_grad %[[XP]], %[[WHH]], %[[BHH]], %[[H]], %[[GH]] lengths %[[LEN]] {cell = "lstm", reverse}
 // CHECK-NEXT: %[[DWHH:.+]] = attn.recurrence_weight_grad %[[DG]], %[[H]] {reverse}
 // CHECK-NEXT: %[[DBHH:.+]] = attn.sum_leading %[[DG]]
 // CHECK-NEXT: return %{{.+}}, %[[DWHH]], %[[DBHH]], %[[REV]]#1, %[[REV]]#2

@@ -99,7 +99,7 @@ public:
           int64_t hidden = cast<RankedTensorType>(w.getType()).getDimSize(1);
           auto gradType = RankedTensorType::get({xpType.getDimSize(0), xpType.getDimSize(1), 4 * hidden},
                                                 xpType.getElementType());
-          Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, dy, lengths,
+          Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, op->getResult(0), dy, lengths,
                                               b.getStringAttr(lstm ? "lstm" : "gru"), reverse);
           // GRU: [0, 3H) are the projected inputs' gradients, r and z with n's hidden side the recurrent ones.
           Value dProjected = lstm ? dg : slice(dg, 0, 3 * hidden);
@@ -471,7 +471,21 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
 
     // The forward outputs other than the loss are not needed here.
     eraseDead(*body);
+    if (model->removeAttr(AttnDialect::kInternalLossAttr))
+      dropLoss(model, *lossIndex);
     return success();
+  }
+
+  /// Removes result `index` (the loss) from a model that outputs it only for differentiation, and the
+  /// work only it needed (the targets are then an input that inference does not read).
+  static void dropLoss(func::FuncOp model, unsigned index) {
+    auto ret = cast<func::ReturnOp>(model.getBody().front().getTerminator());
+    ret->eraseOperand(index);
+    SmallVector<Attribute> names(model->getAttrOfType<ArrayAttr>(AttnDialect::kOutputNamesAttr).getValue());
+    names.erase(names.begin() + index);
+    model->setAttr(AttnDialect::kOutputNamesAttr, ArrayAttr::get(model.getContext(), names));
+    model.setType(FunctionType::get(model.getContext(), model.getArgumentTypes(), ret.getOperandTypes()));
+    eraseDead(model.getBody().front());
   }
 
   /// Erases the ops of `block` (and of decoder steps in it) whose results nothing reads.

@@ -298,15 +298,19 @@ private:
         Halide::select(t > 0 && slot < gates, (isLSTM ? xAt : Expr(0.0f)) + bias.func(g), 0.0f);
     RDom r(0, slots, 0, hidden, 1, steps, "r");
     Expr s = r.x, k = r.y, step = r.z;
+    r.where(s < gates || k == hidden - 1); // the state slots update once, after the gates
     auto at = [&](Expr index, Expr when) { return state(index, when, b); };
     Expr gate = at(s, step) + w.func(k, Halide::clamp(s, 0, gates - 1)) * at(hSlot + k, step - 1);
     Expr stateValue;
     if (isLSTM) {
-      Expr c = Halide::clamp(s - 4 * hidden, 0, hidden - 1), h = Halide::clamp(s - 5 * hidden, 0, hidden - 1);
-      Expr cell = sigmoid(at(hidden + c, step)) * at(4 * hidden + c, step - 1) +
-                  sigmoid(at(c, step)) * Halide::tanh(at(2 * hidden + c, step));
-      Expr hid = sigmoid(at(3 * hidden + h, step)) * Halide::tanh(at(4 * hidden + h, step));
-      stateValue = Halide::select(s < 5 * hidden, cell, hid);
+      // One slot's new state with three transcendentals (a select evaluates both of its sides):
+      // c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
+      Expr isCell = s < 5 * hidden;
+      Expr j = Halide::clamp(Halide::select(isCell, s - 4 * hidden, s - 5 * hidden), 0, hidden - 1);
+      Expr gate = sigmoid(at(Halide::select(isCell, hidden + j, 3 * hidden + j), step));
+      Expr squashed = Halide::tanh(at(Halide::select(isCell, 2 * hidden + j, 4 * hidden + j), step));
+      stateValue = Halide::select(isCell, gate * at(4 * hidden + j, step - 1) + sigmoid(at(j, step)) * squashed,
+                                  gate * squashed);
     } else {
       Expr h = Halide::clamp(s - gates, 0, hidden - 1);
       auto x = [&](int gateIndex) {
@@ -335,8 +339,54 @@ private:
     int hidden = int(staticDim(op.getWHh(), 1)), gates = (isLSTM ? 4 : 3) * hidden;
     Var slot("slot"), u("u"), b("b"), g("g"), t("t");
     Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
-    Func fwd = recurrenceState(op, xp, w, values[op.getBHh()], length, reverse, isLSTM, b);
-    auto F = [&](Expr index, Expr step) { return fwd(index, Halide::clamp(step, 0, steps), b); };
+    // The forward pass again, without its recurrence: the hidden state each step read comes from the
+    // result h, so every step's gate pre-activations are one matrix product (LSTM: with the input
+    // projection; GRU: the hidden side only), and the LSTM cell state an elementwise recurrence.
+    const HTensor &h = values[op.getHidden()];
+    auto prevHidden = [&](Expr i, Expr step) {
+      Expr time = Halide::clamp(timeAt(step - 2, length, reverse), 0, steps - 1);
+      return Halide::select(step >= 2, h.func(i, time, b), 0.0f);
+    };
+    Func pre = reduction(op, "preactivations");
+    {
+      Var gv("gv");
+      RDom rk(0, hidden, "rk");
+      Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
+      pre(gv, u, b) = values[op.getBHh()].func(gv) + (isLSTM ? xp.func(gv, time, b) : Expr(0.0f));
+      pre(gv, u, b) += w.func(rk, gv) * prevHidden(rk, u);
+    }
+    auto P = [&](Expr index, Expr step) { return pre(index, Halide::clamp(step, 1, steps), b); };
+    Func cellState(name(op, "cell_state"));
+    if (isLSTM) {
+      Var j2("j2");
+      cellState(j2, u, b) = 0.0f;
+      RDom rt(1, steps, "rt");
+      cellState(j2, rt, b) = sigmoid(P(hidden + j2, rt)) * cellState(j2, rt - 1, b) +
+                             sigmoid(P(j2, rt)) * Halide::tanh(P(2 * hidden + j2, rt));
+      out.recurrences.emplace_back(cellState, b);
+    }
+    auto C = [&](Expr i, Expr step) { return cellState(i, Halide::clamp(step, 0, steps), b); };
+    // The activations of every step, computed once: LSTM σ(i), σ(f), tanh(g), σ(o) in [0, 4H) and tanh(c)
+    // in [4H, 5H); GRU r, z, n.
+    Func act(name(op, "activations"));
+    {
+      Var a("a");
+      if (isLSTM) {
+        Expr x = Halide::select(a < 4 * hidden, P(Halide::min(a, 4 * hidden - 1), u),
+                                C(Halide::clamp(a - 4 * hidden, 0, hidden - 1), u));
+        Expr isTanh = (a >= 2 * hidden && a < 3 * hidden) || a >= 4 * hidden;
+        act(a, u, b) = Halide::select(isTanh, Halide::tanh(x), sigmoid(x));
+      } else {
+        Expr i = a % hidden;
+        Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
+        Expr gate = xp.func(Halide::clamp(a, 0, gates - 1), time, b) + P(Halide::clamp(a, 0, gates - 1), u);
+        Expr reset = sigmoid(xp.func(i, time, b) + P(i, u));
+        act(a, u, b) = Halide::select(a < 2 * hidden, sigmoid(gate),
+                                      Halide::tanh(xp.func(2 * hidden + i, time, b) + reset * P(2 * hidden + i, u)));
+      }
+      out.reductions.push_back(act);
+    }
+    auto A = [&](Expr index, Expr step) { return act(index, Halide::clamp(step, 1, steps), b); };
 
     Func back(name(op, "back"));
     Expr dyAt = dy.func(Halide::clamp(slot, 0, hidden - 1),
@@ -345,6 +395,7 @@ private:
     int slots = isLSTM ? 6 * hidden : 5 * hidden;
     RDom r(0, slots, 0, gates, 0, steps, "r");
     Expr s = r.x, k = r.y, step = steps - r.z;
+    r.where(s < hidden || k == gates - 1); // the gate slots update once, after dh is complete
     auto G = [&](Expr index, Expr when) { return back(index, Halide::clamp(when, 1, steps + 1), b); };
     Expr j = Halide::clamp(s, 0, hidden - 1);
     // The hidden-side gradient of gate k at the next step, and dh's sum over the gates.
@@ -352,9 +403,7 @@ private:
                            : Halide::select(k < 2 * hidden, G(hidden + k, step + 1), G(2 * hidden + k, step + 1));
     Expr dh = G(s, step) + w.func(j, k) * nextGate;
     if (!isLSTM) {
-      Expr time = Halide::clamp(timeAt(step, length, reverse), 0, steps - 1); // read by the next step
-      Expr zNext = sigmoid(xp.func(hidden + j, time, b) + F(hidden + j, step + 1));
-      dh += Halide::select(k == 0, G(j, step + 1) * zNext, 0.0f);
+      dh += Halide::select(k == 0, G(j, step + 1) * A(hidden + j, step + 1), 0.0f);
     }
 
     // After the last k: the gate gradients of this step, for the slot's gate q and unit i.
@@ -362,29 +411,24 @@ private:
     Expr finished;
     if (isLSTM) {
       Expr q = Halide::clamp(rest - hidden, 0, 4 * hidden - 1) / hidden;
-      Expr i = Halide::select(s < 2 * hidden, rest, (rest - hidden) % hidden);
-      Expr in = sigmoid(F(i, step)), forget = sigmoid(F(hidden + i, step));
-      Expr cand = Halide::tanh(F(2 * hidden + i, step)), outGate = sigmoid(F(3 * hidden + i, step));
-      Expr tc = Halide::tanh(F(4 * hidden + i, step));
-      Expr cellGrad = G(hidden + i, step + 1) * sigmoid(F(hidden + i, step + 1)) +
-                      G(i, step) * outGate * (1.0f - tc * tc);
+      Expr i = Halide::clamp(Halide::select(s < 2 * hidden, rest, (rest - hidden) % hidden), 0, hidden - 1);
+      Expr in = A(i, step), forget = A(hidden + i, step), cand = A(2 * hidden + i, step);
+      Expr outGate = A(3 * hidden + i, step), tc = A(4 * hidden + i, step);
+      Expr cellGrad = G(hidden + i, step + 1) * A(hidden + i, step + 1) + G(i, step) * outGate * (1.0f - tc * tc);
       Expr dc = G(hidden + i, step), dhi = G(i, step);
       Expr gateGrad = Halide::select(q == 0, dc * cand * in * (1.0f - in),
-                                     q == 1, dc * F(4 * hidden + i, step - 1) * forget * (1.0f - forget),
+                                     q == 1, dc * C(i, step - 1) * forget * (1.0f - forget),
                                      q == 2, dc * in * (1.0f - cand * cand),
                                      dhi * tc * outGate * (1.0f - outGate));
       finished = Halide::select(s < 2 * hidden, cellGrad, gateGrad);
     } else {
       Expr q = rest / hidden, i = rest % hidden;
-      Expr time = Halide::clamp(timeAt(step - 1, length, reverse), 0, steps - 1);
-      auto x = [&](int gate) { return xp.func(gate * hidden + i, time, b); };
-      Expr reset = sigmoid(x(0) + F(i, step)), update = sigmoid(x(1) + F(hidden + i, step));
-      Expr hn = F(2 * hidden + i, step);
-      Expr cand = Halide::tanh(x(2) + reset * hn);
+      Expr reset = A(i, step), update = A(hidden + i, step), cand = A(2 * hidden + i, step);
+      Expr hn = P(2 * hidden + i, step);
       Expr dhi = G(i, step);
       Expr dn = dhi * (1.0f - update) * (1.0f - cand * cand);
       finished = Halide::select(q == 0, dn * hn * reset * (1.0f - reset),
-                                q == 1, dhi * (F(3 * hidden + i, step - 1) - cand) * update * (1.0f - update),
+                                q == 1, dhi * (prevHidden(i, step) - cand) * update * (1.0f - update),
                                 q == 2, dn, dn * reset);
     }
     back(s, step, b) = Halide::select(s < hidden, dh, Halide::select(k == gates - 1, finished, G(s, step)));

@@ -45,6 +45,10 @@ std::vector<int32_t> valuesWithRole(const attn_model_spec &spec, attn_role role)
 /// that passed checkModelSpec.
 std::string symbolicShape(const attn_model_spec &spec, int32_t value);
 
+/// Whether each value is read by some kernel or decoder of the program (an input it does not read, such as
+/// the targets of a loss that only the gradient program computes, may be left out).
+std::vector<bool> valuesRead(const attn_model_spec &spec);
+
 /// Checks `inputs` against the model's inputs (names, dtypes, ranks, static sizes) and binds each symbol to
 /// the size it has in the first input, in table order, that uses it; every later use must agree.
 Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMap &inputs);

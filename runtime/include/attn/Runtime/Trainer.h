@@ -4,6 +4,7 @@
 #ifndef ATTN_RUNTIME_TRAINER_H
 #define ATTN_RUNTIME_TRAINER_H
 
+#include "attn/Runtime/Dataset.h"
 #include "attn/Runtime/Executor.h"
 
 #include <functional>
@@ -28,10 +29,14 @@ struct TrainOptions {
   int64_t batch = 32;  // examples per step; the whole data set if it has fewer
   uint64_t seed = 0;   // the order of examples: shuffled per epoch from this seed
   RunOptions run;
-  const TensorMap *valid = nullptr; // validation examples, evaluated every `validEvery` steps
+  const Dataset *valid = nullptr; // validation examples, evaluated every `validEvery` steps
   int64_t validEvery = 100;
   int64_t patience = 0; // stop after this many validations without a new best (0: never)
 };
+
+/// The batches of one epoch, each a list of example indices.
+std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size, uint64_t seed, int64_t epoch);
+int64_t batchesPerEpoch(const Dataset &data, int64_t batch);
 
 /// The learning rate of step `step` (from 1) under the model's schedule.
 double learningRate(const attn_training &training, int64_t step);
@@ -41,6 +46,7 @@ struct StepReport {
   int64_t step;
   double loss, gradNorm, learningRate;
   int64_t examples;
+  int64_t units; // what the data counts for speed: its target tokens, or the examples
   std::optional<double> validLoss;
   bool best = false;     // the validation loss is the lowest so far
   bool stopping = false; // early stopping ends training after this step
@@ -48,13 +54,12 @@ struct StepReport {
 
 /// The mean loss of the gradient program over `data`, in chunks of `batch` examples (each chunk's mean
 /// weighted by its examples).
-Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const TensorMap &data, int64_t batch,
+Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data, int64_t batch,
                           const RunOptions &run);
 
 /// Trains `model` (which must have a gradient program and training settings) for `options.steps` steps from
-/// `state`. `data` holds every input with the examples along the first dimension. Calls `report` after
-/// each step.
-Status train(const attn_model_spec &model, TensorMap &weights, const TensorMap &data, OptimizerState &state,
+/// `state`, on batches of `data` (see epochBatches). Calls `report` after each step.
+Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &data, OptimizerState &state,
              const TrainOptions &options, const std::function<void(const StepReport &)> &report);
 
 } // namespace attn::rt
