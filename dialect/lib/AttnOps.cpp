@@ -1243,5 +1243,94 @@ SmallVector<DimSource> CellGradOp::getResultDimSources() {
   return {DimSource::of(2, 0), DimSource::of(2, 1)};
 }
 
+/// `wrt` is one of `allowed`.
+static LogicalResult expectOneOf(Operation *op, StringRef what, StringRef value, ArrayRef<StringRef> allowed) {
+  if (llvm::is_contained(allowed, value))
+    return success();
+  std::string list;
+  for (StringRef a : allowed)
+    list += (list.empty() ? "\"" : ", \"") + a.str() + "\"";
+  return op->emitOpError() << "expects " << what << " " << list << ", found \"" << value << "\"";
+}
+
+LogicalResult Conv2DGradOp::verify() {
+  if (failed(expectOneOf(*this, "wrt", getWrt(), {"input", "weight", "bias"})) ||
+      failed(expectRank(*this, "an input", getInput(), 4, "[batch, channels, height, width]")) ||
+      failed(expectRank(*this, "a weight", getWeight(), 4, "[out, in / groups, kh, kw]")) ||
+      failed(expectRank(*this, "a gradient", getGrad(), 4, "[batch, out, height, width]")))
+    return failure();
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> Conv2DGradOp::getResultDimSources() {
+  if (getWrt() == "bias")
+    return {DimSource::of(1, 0)};
+  unsigned operand = getWrt() == "input" ? 0 : 1;
+  SmallVector<DimSource> dims;
+  for (unsigned d = 0; d < 4; ++d)
+    dims.push_back(DimSource::of(operand, d));
+  return dims;
+}
+
+LogicalResult PoolGradOp::verify() {
+  if (failed(expectOneOf(*this, "kind", getKind(), {"max", "amax", "avg"})) ||
+      failed(expectRank(*this, "an input", getInput(), 4, "[batch, channels, height, width]")) ||
+      failed(expectRank(*this, "a gradient", getGrad(), 4, "[batch, channels, height, width]")))
+    return failure();
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> PoolGradOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult ReduceGradOp::verify() {
+  if (failed(expectOneOf(*this, "kind", getKind(), {"mean", "max"})))
+    return failure();
+  if (getAxis() < 0 || getAxis() >= rankOf(getInput()) || rankOf(getGrad()) != rankOf(getInput()))
+    return emitOpError() << "expects an axis of the input and a gradient of its rank, found axis " << getAxis()
+                         << " for " << shapeString(getInput().getType()) << " and " << shapeString(getGrad().getType());
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> ReduceGradOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult BroadcastGradOp::verify() {
+  if (rankOf(getGrad()) != rankOf(getInput()))
+    return emitOpError() << "expects a gradient of the input's rank, found " << shapeString(getGrad().getType())
+                         << " for " << shapeString(getInput().getType());
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> BroadcastGradOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult SliceGradOp::verify() {
+  if (getAxis() < 0 || getAxis() >= rankOf(getInput()) || rankOf(getGrad()) != rankOf(getInput()))
+    return emitOpError() << "expects an axis of the input and a gradient of its rank, found axis " << getAxis()
+                         << " for " << shapeString(getInput().getType()) << " and " << shapeString(getGrad().getType());
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> SliceGradOp::getResultDimSources() { return identityDims(getInput()); }
+
+LogicalResult BatchNormGradOp::verify() {
+  if (failed(expectOneOf(*this, "wrt", getWrt(), {"input", "weight", "bias"})))
+    return failure();
+  if (!sameLeading(getInput(), getGrad(), 0))
+    return emitOpError() << "expects an input and a gradient of one shape, found " << shapeString(getInput().getType())
+                         << " and " << shapeString(getGrad().getType());
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> BatchNormGradOp::getResultDimSources() {
+  if (getWrt() == "input")
+    return identityDims(getInput());
+  return {DimSource::of(1, 0)};
+}
+
+LogicalResult BatchNormTrainOp::verify() {
+  if (failed(expectOneOf(*this, "statistic", getStatistic(), {"output", "mean", "variance"})))
+    return failure();
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> BatchNormTrainOp::getResultDimSources() {
+  if (getStatistic() == "output")
+    return identityDims(getInput());
+  return {DimSource::of(3, 0)};
+}
+
 #define GET_OP_CLASSES
 #include "attn/Dialect/AttnOps.cpp.inc"

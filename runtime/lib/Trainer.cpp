@@ -192,6 +192,11 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
       if (rc != 0)
         return makeError("the optimizer kernel failed on parameter '", param, "' (", rc, ")");
     }
+    // Running statistics the gradient program updates (batch norm's, in training mode).
+    for (auto &[name, value] : *grads)
+      if (name.rfind("update.", 0) == 0)
+        if (auto it = weights.find(name.substr(7)); it != weights.end() && it->second.byteSize() == value.byteSize())
+          std::memcpy(it->second.data<float>(), value.data<float>(), value.byteSize());
     StepReport r{state.step, double(grads->at("loss").data<float>()[0]), norm, double(lr),
                  static_cast<int64_t>(rows.size()), data.units(rows)};
     if (options.valid && (s + 1) % options.validEvery == 0) {

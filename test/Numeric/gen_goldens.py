@@ -591,6 +591,57 @@ def grad_gru(name, seed, batch, length, steps):
                                      label_smoothing=0.1))
 
 
+def grad_cnn(name, seed, batch):
+    """examples/cnn_spatial_attention.attn in training mode: gradients through convolutions, batch norm with
+    the batch's statistics (and the running statistics it updates), CBAM channel and spatial attention,
+    max pooling and global average pooling."""
+    c = Case("grad_cnn", name, seed)
+    model = reference_models.randomize(reference_models.CNNSpatialAttention().double(), c.gen).train()
+    before = {k: v.clone() for k, v in reference_models.weights(model).items()}
+    image = c.input("image", batch, 1, 8, 8)
+    label = torch.randint(0, 10, (batch,), generator=c.gen, dtype=torch.int32)
+    c.inputs["label"] = label
+    loss = F.cross_entropy(model(image)["logits"], label.long())
+    loss.backward()
+    c.weights = before
+    c.output("loss", loss.detach())
+    for key, p in model.named_parameters():
+        c.output("grad." + key, p.grad)
+    for key, t in reference_models.weights(model).items():
+        if "running" in key:
+            c.output("update." + key, t.detach().clone())
+    c.save()
+
+
+def grad_conv(name, seed, batch):
+    """test/Numeric/models/grad_conv.attn: strided, dilated and grouped convolutions, batch norm in training
+    mode, padded average pooling, global average pooling."""
+    c = Case("grad_conv", name, seed)
+    nn = torch.nn
+    m = reference_models._module(
+        a=reference_models._module(conv2d0=nn.Conv2d(2, 4, 3, stride=2, padding=1), batch_norm0=nn.BatchNorm2d(4)),
+        c=reference_models._module(conv2d0=nn.Conv2d(4, 6, 3, dilation=2, padding=2, groups=2)),
+        logits=nn.Linear(6, 5))
+    model = reference_models.randomize(m.double(), c.gen).train()
+    before = {k: v.clone() for k, v in reference_models.weights(model).items()}
+    image = c.input("image", batch, 2, 7, 7)
+    label = torch.randint(0, 5, (batch,), generator=c.gen, dtype=torch.int32)
+    c.inputs["label"] = label
+    a = torch.tanh(m.a.batch_norm0(m.a.conv2d0(image)))
+    p = F.avg_pool2d(a, 3, stride=1, padding=1)
+    logits = m.logits(torch.sigmoid(m.c.conv2d0(p)).mean((2, 3)))
+    loss = F.cross_entropy(logits, label.long())
+    loss.backward()
+    c.weights = before
+    c.output("loss", loss.detach())
+    for key, w in model.named_parameters():
+        c.output("grad." + key, w.grad)
+    for key, t in reference_models.weights(model).items():
+        if "running" in key:
+            c.output("update." + key, t.detach().clone())
+    c.save()
+
+
 if __name__ == "__main__":
     attention_block("b1_s5", 1, batch=1, length=5)
     attention_block("b7_s13", 2, batch=7, length=13)
@@ -610,6 +661,10 @@ if __name__ == "__main__":
     grad_seq2seq("b5_s6_t4", 51, batch=5, length=6, steps=4)
     grad_gru("b1_s2_t3", 52, batch=1, length=2, steps=3)
     grad_gru("b4_s5_t4", 53, batch=4, length=5, steps=4)
+    grad_cnn("b2", 54, batch=2)
+    grad_cnn("b5", 55, batch=5)
+    grad_conv("b1", 56, batch=1)
+    grad_conv("b6", 57, batch=6)
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
     elementwise("b1_s3", 7, batch=1, length=3)

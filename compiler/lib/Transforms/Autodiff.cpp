@@ -112,6 +112,55 @@ public:
           return success();
         })
         .Case([&](DecodeOp d) { return decodeRule(d); })
+        .Case([&](Conv2DOp c) {
+          for (auto [operand, wrt] : {std::pair{c.getInput(), "input"}, {c.getWeight(), "weight"}, {c.getBias(), "bias"}})
+            if (operand && needed.contains(operand))
+              accumulate(operand, Conv2DGradOp::create(b, loc, typeOf(operand), c.getInput(), c.getWeight(), dy,
+                                                       b.getStringAttr(wrt), c.getStrideAttr(), c.getPaddingAttr(),
+                                                       c.getDilationAttr(), c.getGroupsAttr()));
+          return success();
+        })
+        .Case([&](Pool2DOp p) {
+          accumulate(p.getInput(), PoolGradOp::create(b, loc, typeOf(p.getInput()), p.getInput(), dy, p.getKindAttr(),
+                                                      p.getKernelAttr(), p.getStrideAttr(), p.getPaddingAttr()));
+          return success();
+        })
+        .Case([&](GlobalPoolOp p) {
+          // One window over the whole map; its maximum's gradient is shared among ties, as torch.amax.
+          auto type = cast<RankedTensorType>(p.getInput().getType());
+          auto dyType = cast<RankedTensorType>(dy.getType());
+          auto one = RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1}, b.getF32Type());
+          auto two = RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1, 1}, b.getF32Type());
+          Value windows = ExpandDimsOp::create(b, loc, two, ExpandDimsOp::create(b, loc, one, dy, b.getI64IntegerAttr(2)),
+                                               b.getI64IntegerAttr(3));
+          auto size = b.getDenseI64ArrayAttr({type.getDimSize(2), type.getDimSize(3)});
+          accumulate(p.getInput(),
+                     PoolGradOp::create(b, loc, type, p.getInput(), windows,
+                                        b.getStringAttr(p.getKind() == "max" ? "amax" : "avg"), size, size,
+                                        b.getDenseI64ArrayAttr({0, 0})));
+          return success();
+        })
+        .Case([&](ReduceOp r) {
+          accumulate(r.getInput(), ReduceGradOp::create(b, loc, typeOf(r.getInput()), r.getInput(), dy,
+                                                        r.getAxisAttr(), r.getKindAttr()));
+          return success();
+        })
+        .Case([&](BroadcastOp br) {
+          accumulate(br.getInput(), BroadcastGradOp::create(b, loc, typeOf(br.getInput()), br.getInput(), dy));
+          return success();
+        })
+        .Case([&](SliceOp sl) {
+          accumulate(sl.getInput(), SliceGradOp::create(b, loc, typeOf(sl.getInput()), sl.getInput(), dy,
+                                                        sl.getAxisAttr(), sl.getStartAttr()));
+          return success();
+        })
+        .Case([&](BatchNormTrainOp bn) {
+          for (auto [operand, wrt] : {std::pair{bn.getInput(), "input"}, {bn.getWeight(), "weight"}, {bn.getBias(), "bias"}})
+            if (needed.contains(operand))
+              accumulate(operand, BatchNormGradOp::create(b, loc, typeOf(operand), bn.getInput(), bn.getWeight(), dy,
+                                                          b.getStringAttr(wrt), bn.getEpsilonAttr()));
+          return success();
+        })
         .Case<ReluOp, TanhOp, SigmoidOp, GeluOp>([&](Operation *act) {
           Value x = act->getOperand(0);
           StringRef kind = act->getName().stripDialect();
@@ -416,6 +465,22 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     for (auto decode : llvm::make_early_inc_range(body->getOps<DecodeOp>()))
       if (decode.getMode() == "teacher")
         saveStates(decode);
+    // Training normalizes by the batch's statistics and updates the running ones (results "update.<name>").
+    SmallVector<std::pair<StringAttr, Value>> updates;
+    for (auto bn : llvm::make_early_inc_range(body->getOps<BatchNormOp>())) {
+      b.setInsertionPoint(bn);
+      auto train = [&](Value running, StringRef statistic, Type type) {
+        return BatchNormTrainOp::create(b, bn.getLoc(), type, bn.getInput(), bn.getWeight(), bn.getBias(), running,
+                                        b.getStringAttr(statistic), bn.getEpsilonAttr(), b.getF32FloatAttr(0.1f));
+      };
+      Value output = train(bn.getMean(), "output", bn.getType());
+      for (auto [running, statistic] : {std::pair{bn.getMean(), "mean"}, {bn.getVariance(), "variance"}})
+        if (auto param = running.getDefiningOp<ParamOp>())
+          updates.push_back({param.getNameAttr(), train(running, statistic, running.getType())});
+      bn.replaceAllUsesWith(output);
+      bn.erase();
+    }
+    b.setInsertionPointToEnd(body);
 
     // The values that depend on a parameter, in program order (a decoder depends on what its step reads).
     llvm::SetVector<Value> needed;
@@ -464,6 +529,10 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     for (auto [name, g] : byName) {
       results.push_back(g);
       resultNames.push_back(b.getStringAttr("grad." + name.str()));
+    }
+    for (auto [name, value] : updates) {
+      results.push_back(value);
+      resultNames.push_back(b.getStringAttr("update." + name.str()));
     }
     func::ReturnOp::create(b, model.getLoc(), results);
     grad.setType(b.getFunctionType(grad.getArgumentTypes(), ValueRange(results).getTypes()));

@@ -130,6 +130,13 @@ private:
         .Case([&](RecurrenceGradOp g) { return lowerRecurrenceGrad(g); })
         .Case([&](RecurrenceWeightGradOp g) { return lowerRecurrenceWeightGrad(g); })
         .Case([&](CellGradOp g) { return lowerCellGrad(g); })
+        .Case([&](Conv2DGradOp g) { return lowerConv2DGrad(g); })
+        .Case([&](PoolGradOp g) { return lowerPoolGrad(g); })
+        .Case([&](ReduceGradOp g) { return lowerReduceGrad(g); })
+        .Case([&](BroadcastGradOp g) { return lowerBroadcastGrad(g); })
+        .Case([&](SliceGradOp g) { return lowerSliceGrad(g); })
+        .Case([&](BatchNormTrainOp g) { return lowerBatchNormTrain(g); })
+        .Case([&](BatchNormGradOp g) { return lowerBatchNormGrad(g); })
         .Case([&](BroadcastOp b) { return lowerBroadcast(b); })
         .Case([&](ScoreOp s) { return lowerScore(s); })
         .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })
@@ -1105,6 +1112,246 @@ private:
     Func f(name(op, "slice"));
     f(vars) = x.func(index);
     return HTensor{f, resultShape(op)};
+  }
+
+  /// The gradients of a convolution (see attn.conv2d_grad). The input's gradient gathers, for each input
+  /// position, the output positions whose windows read it.
+  FailureOr<HTensor> lowerConv2DGrad(Conv2DGradOp op) {
+    const HTensor &x = values[op.getInput()], &w = values[op.getWeight()], &dy = values[op.getGrad()];
+    auto wType = cast<RankedTensorType>(op.getWeight().getType());
+    int cout = wType.getDimSize(0), cinGroup = wType.getDimSize(1), kh = wType.getDimSize(2), kw = wType.getDimSize(3);
+    int coutGroup = cout / int(op.getGroups());
+    int oh = int(staticDim(op.getGrad(), 2)), ow = int(staticDim(op.getGrad(), 3));
+    auto stride = op.getStride(), pad = op.getPadding(), dil = op.getDilation();
+    StringRef wrt = op.getWrt();
+    if (wrt == "bias" || wrt == "weight") {
+      RDom r(0, ow, 0, oh, 0, dy.extent(0), "ro");
+      Var co("co"), kx("kx"), ky("ky"), cig("cig");
+      if (wrt == "bias") {
+        Func db = reduction(op, "db");
+        db(co) = 0.0f;
+        db(co) += dy.func(r.x, r.y, co, r.z);
+        return HTensor{db, {Expr(cout)}};
+      }
+      Func in = padded(x, op.getInput(), 0.0f);
+      Expr ix = r.x * int(stride[1]) + kx * int(dil[1]) - int(pad[1]);
+      Expr iy = r.y * int(stride[0]) + ky * int(dil[0]) - int(pad[0]);
+      Func dw = reduction(op, "dw");
+      dw(kx, ky, cig, co) = 0.0f;
+      dw(kx, ky, cig, co) += dy.func(r.x, r.y, co, r.z) * in(ix, iy, (co / coutGroup) * cinGroup + cig, r.z);
+      return HTensor{dw, w.shape};
+    }
+    Var ix("ix"), iy("iy"), ci("ci"), b("b");
+    RDom r(0, coutGroup, 0, kh, 0, kw, "rk");
+    Expr co = (ci / cinGroup) * coutGroup + r.x;
+    Expr ny = iy + int(pad[0]) - r.y * int(dil[0]), nx = ix + int(pad[1]) - r.z * int(dil[1]);
+    Expr oy = ny / int(stride[0]), ox = nx / int(stride[1]);
+    Expr valid = ny >= 0 && nx >= 0 && ny % int(stride[0]) == 0 && nx % int(stride[1]) == 0 && oy < oh && ox < ow;
+    Func dx = reduction(op, "dx");
+    dx(ix, iy, ci, b) = 0.0f;
+    dx(ix, iy, ci, b) += Halide::select(valid,
+                                        dy.func(Halide::clamp(ox, 0, ow - 1), Halide::clamp(oy, 0, oh - 1), co, b) *
+                                            w.func(r.z, r.y, ci % cinGroup, co),
+                                        0.0f);
+    return HTensor{dx, x.shape};
+  }
+
+  /// The input gradient of pooling: each input position gathers the windows that read it ("max": the
+  /// window's first largest element takes it; "amax": its largest elements share it; "avg": all do).
+  FailureOr<HTensor> lowerPoolGrad(PoolGradOp op) {
+    const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+    StringRef kind = op.getKind();
+    auto kernel = op.getKernel(), stride = op.getStride(), pad = op.getPadding();
+    int k0 = int(kernel[0]), k1 = int(kernel[1]);
+    int oh = int(staticDim(op.getGrad(), 2)), ow = int(staticDim(op.getGrad(), 3));
+    Func in = padded(x, op.getInput(), -3.0e38f);
+    Var wx("wx"), wy("wy"), c("c"), b("b");
+    RDom window(0, k0, 0, k1, "rw");
+    Expr sample = in(wx * int(stride[1]) + window.y - int(pad[1]), wy * int(stride[0]) + window.x - int(pad[0]), c, b);
+    Func max = reduction(op, "max"), first = reduction(op, "first"), ties = reduction(op, "ties");
+    if (kind != "avg") {
+      max(wx, wy, c, b) = -3.0e38f;
+      max(wx, wy, c, b) = Halide::max(max(wx, wy, c, b), sample);
+      first(wx, wy, c, b) = k0 * k1;
+      first(wx, wy, c, b) = Halide::min(first(wx, wy, c, b),
+                                        Halide::select(sample == max(wx, wy, c, b), window.x * k1 + window.y, k0 * k1));
+      ties(wx, wy, c, b) = 0.0f;
+      ties(wx, wy, c, b) += Halide::select(sample == max(wx, wy, c, b), 1.0f, 0.0f);
+    }
+    Var ix("ix"), iy("iy");
+    RDom r(0, k0, 0, k1, "rk");
+    Expr ny = iy + int(pad[0]) - r.x, nx = ix + int(pad[1]) - r.y;
+    Expr oy = Halide::clamp(ny / int(stride[0]), 0, oh - 1), ox = Halide::clamp(nx / int(stride[1]), 0, ow - 1);
+    Expr valid = ny >= 0 && nx >= 0 && ny % int(stride[0]) == 0 && nx % int(stride[1]) == 0 &&
+                 ny / int(stride[0]) < oh && nx / int(stride[1]) < ow;
+    Expr g = dy.func(ox, oy, c, b);
+    Expr share = kind == "avg"   ? g / float(k0 * k1)
+                 : kind == "max" ? Halide::select(first(ox, oy, c, b) == r.x * k1 + r.y, g, 0.0f)
+                                 : Halide::select(x.func(ix, iy, c, b) == max(ox, oy, c, b), g / ties(ox, oy, c, b), 0.0f);
+    Func dx = reduction(op, "dx");
+    dx(ix, iy, c, b) = 0.0f;
+    dx(ix, iy, c, b) += Halide::select(valid, share, 0.0f);
+    return HTensor{dx, x.shape};
+  }
+
+  /// The input gradient of a mean or maximum along an axis (the maximum's largest elements share it, as
+  /// torch.amax).
+  FailureOr<HTensor> lowerReduceGrad(ReduceGradOp op) {
+    const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+    int64_t axis = op.getAxis();
+    int extent = int(staticDim(op.getInput(), axis));
+    size_t at = x.rank() - 1 - axis;
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    std::vector<Expr> reduced(vars.begin(), vars.end());
+    reduced[at] = 0;
+    Func dx(name(op, "reduce_grad"));
+    if (op.getKind() == "mean") {
+      dx(vars) = dy.func(reduced) / float(extent);
+      return HTensor{dx, x.shape};
+    }
+    std::vector<Expr> along(vars.begin(), vars.end());
+    RDom r(0, extent, "ra");
+    along[at] = r;
+    Func max = reduction(op, "max"), ties = reduction(op, "ties");
+    max(vars) = -3.0e38f;
+    max(vars) = Halide::max(max(vars), x.func(along));
+    ties(vars) = 0.0f;
+    ties(vars) += Halide::select(x.func(along) == max(vars), 1.0f, 0.0f);
+    dx(vars) = Halide::select(x.func(vars) == max(reduced), dy.func(reduced) / ties(reduced), 0.0f);
+    return HTensor{dx, x.shape};
+  }
+
+  /// dy summed over the dimensions the broadcast repeated.
+  FailureOr<HTensor> lowerBroadcastGrad(BroadcastGradOp op) {
+    const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+    auto in = cast<RankedTensorType>(op.getInput().getType());
+    auto grad = cast<RankedTensorType>(op.getGrad().getType());
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    std::vector<Halide::Range> ranges;
+    std::vector<size_t> summed; // Halide dimensions
+    for (int64_t d = in.getRank() - 1; d >= 0; --d)
+      if (in.getDimSize(d) == 1 && grad.getDimSize(d) != 1) {
+        ranges.emplace_back(0, dy.extent(d));
+        summed.push_back(size_t(in.getRank() - 1 - d));
+      }
+    if (summed.empty()) {
+      Func f(name(op, "broadcast_grad"));
+      f(vars) = dy.func(vars);
+      return HTensor{f, x.shape};
+    }
+    RDom r(ranges, "rb");
+    std::vector<Expr> index(vars.begin(), vars.end());
+    for (size_t i = 0; i < summed.size(); ++i)
+      index[summed[i]] = r[int(i)];
+    Func sum = reduction(op, "broadcast_grad");
+    sum(vars) = 0.0f;
+    sum(vars) += dy.func(index);
+    return HTensor{sum, x.shape};
+  }
+
+  FailureOr<HTensor> lowerSliceGrad(SliceGradOp op) {
+    const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    size_t at = x.rank() - 1 - op.getAxis();
+    int start = int(op.getStart()), size = int(staticDim(op.getGrad(), op.getAxis()));
+    std::vector<Expr> index(vars.begin(), vars.end());
+    index[at] = Halide::clamp(Expr(vars[at]) - start, 0, size - 1);
+    Func f(name(op, "slice_grad"));
+    f(vars) = Halide::select(vars[at] >= start && vars[at] < start + size, dy.func(index), 0.0f);
+    return HTensor{f, x.shape};
+  }
+
+  /// The mean and biased variance of each channel of x [B, C, ...] over the batch and the positions, as
+  /// Funcs of c, and the number of values each covers.
+  std::tuple<Func, Func, Expr> batchStatistics(Operation *op, const HTensor &x) {
+    std::vector<Halide::Range> ranges;
+    for (size_t d = x.rank(); d-- > 0;)
+      if (d != 1)
+        ranges.emplace_back(0, x.extent(d));
+    RDom r(ranges, "rs");
+    auto at = [&](Expr c) {
+      std::vector<Expr> index;
+      for (int i = 0; i < r.dimensions(); ++i)
+        index.push_back(r[i]);
+      index.insert(index.begin() + (x.rank() - 2), c);
+      return x.func(index);
+    };
+    Expr count = Halide::cast<float>(x.extent(0));
+    for (size_t d = 2; d < x.rank(); ++d)
+      count = count * Halide::cast<float>(x.extent(d));
+    Var c("c");
+    Func sum = reduction(op, "sum"), mean(name(op, "mean")), squares = reduction(op, "squares");
+    sum(c) = 0.0f;
+    sum(c) += at(c);
+    mean(c) = sum(c) / count;
+    squares(c) = 0.0f;
+    squares(c) += (at(c) - mean(c)) * (at(c) - mean(c));
+    Func variance(name(op, "variance"));
+    variance(c) = squares(c) / count;
+    return {mean, variance, count};
+  }
+
+  /// Per-channel sums over the batch and positions of f(index), for x's layout.
+  Func channelSum(Operation *op, const HTensor &x, StringRef stage, const std::function<Expr(std::vector<Expr>)> &f) {
+    std::vector<Halide::Range> ranges;
+    for (size_t d = x.rank(); d-- > 0;)
+      if (d != 1)
+        ranges.emplace_back(0, x.extent(d));
+    RDom r(ranges, "rc");
+    std::vector<Expr> index;
+    for (int i = 0; i < r.dimensions(); ++i)
+      index.push_back(r[i]);
+    Var c("c");
+    index.insert(index.begin() + (x.rank() - 2), c);
+    Func sum = reduction(op, stage);
+    sum(c) = 0.0f;
+    sum(c) += f(index);
+    return sum;
+  }
+
+  FailureOr<HTensor> lowerBatchNormTrain(BatchNormTrainOp op) {
+    const HTensor &x = values[op.getInput()];
+    auto [mean, variance, count] = batchStatistics(op, x);
+    StringRef statistic = op.getStatistic();
+    float m = op.getMomentum().convertToFloat();
+    Var c("c");
+    if (statistic != "output") {
+      Func f(name(op, "running"));
+      Expr batch = statistic == "mean" ? mean(c) : variance(c) * count / Halide::max(count - 1.0f, 1.0f);
+      f(c) = (1.0f - m) * values[op.getRunning()].func(c) + m * batch;
+      return HTensor{f, values[op.getRunning()].shape};
+    }
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    Var ch = vars[x.rank() - 2];
+    Func f(name(op, "batch_norm"));
+    f(vars) = (x.func(vars) - mean(ch)) / Halide::sqrt(variance(ch) + op.getEpsilon().convertToFloat()) *
+                  values[op.getWeight()].func(ch) +
+              values[op.getBias()].func(ch);
+    return HTensor{f, x.shape};
+  }
+
+  FailureOr<HTensor> lowerBatchNormGrad(BatchNormGradOp op) {
+    const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+    auto [mean, variance, count] = batchStatistics(op, x);
+    float eps = op.getEpsilon().convertToFloat();
+    auto normalized = [&](const std::vector<Expr> &index, Expr c) {
+      return (x.func(index) - mean(c)) / Halide::sqrt(variance(c) + eps);
+    };
+    size_t ci = x.rank() - 2;
+    Func sumDy = channelSum(op, x, "sum_dy", [&](std::vector<Expr> i) { return dy.func(i); });
+    StringRef wrt = op.getWrt();
+    if (wrt == "bias")
+      return HTensor{sumDy, {x.extent(1)}};
+    Func sumDyX = channelSum(op, x, "sum_dy_x", [&](std::vector<Expr> i) { return dy.func(i) * normalized(i, i[ci]); });
+    if (wrt == "weight")
+      return HTensor{sumDyX, {x.extent(1)}};
+    std::vector<Var> vars = makeVars(x.rank(), "e");
+    std::vector<Expr> index(vars.begin(), vars.end());
+    Var c = vars[ci];
+    Func dx(name(op, "batch_norm_grad"));
+    dx(vars) = values[op.getWeight()].func(c) / Halide::sqrt(variance(c) + eps) *
+               (dy.func(vars) - sumDy(c) / count - normalized(index, c) * sumDyX(c) / count);
+    return HTensor{dx, x.shape};
   }
 
   /// Softmax over keys j, skipping keys that the padding mask or causality exclude; rows with no key

@@ -222,4 +222,126 @@ def Attn_CellGradOp : Attn_ComputeOp<"cell_grad"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Convolutional layers
+//===----------------------------------------------------------------------===//
+
+def Attn_Conv2DGradOp : Attn_ComputeOp<"conv2d_grad"> {
+  let summary = "a gradient of attn.conv2d: with respect to its input, weight or bias";
+  let description = [{
+    For the convolution's input x, weight w and output gradient dy, with its stride, padding, dilation and
+    groups: `wrt = "input"` gives dx (like x, a transposed convolution of dy), `"weight"` dw (like w: Σ over
+    rows and positions of dy times the input window), `"bias"` db [Cout] (Σ of dy per channel).
+
+    ```mlir
+    %dx = attn.conv2d_grad %x, %w, %dy {wrt = "input", stride = array<i64: 1, 1>, padding = array<i64: 1, 1>,
+                                         dilation = array<i64: 1, 1>, groups = 1 : i64}
+        : (tensor<?x1x8x8xf32>, tensor<16x1x3x3xf32>, tensor<?x16x8x8xf32>) -> tensor<?x1x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Attn_F32Tensor:$grad, StrAttr:$wrt,
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding, DenseI64ArrayAttr:$dilation,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$groups);
+  let assemblyFormat = "$input `,` $weight `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_PoolGradOp : Attn_ComputeOp<"pool_grad"> {
+  let summary = "the input gradient of max or average pooling over windows of [B, C, H, W]";
+  let description = [{
+    For the pooled input x [B, C, H, W] and the gradient dy [B, C, OH, OW] of its windows (`kernel`,
+    `stride`, `padding` as attn.pool2d): `kind = "avg"` spreads each window's gradient evenly over its
+    kernel·kernel positions (padding counted, as PyTorch's default); "max" gives it to the window's first
+    largest element (as PyTorch's max_pool2d); "amax" shares it among the window's largest elements (as
+    torch.amax). attn.global_pool's gradient is this with one window covering the whole map.
+
+    ```mlir
+    %dx = attn.pool_grad %x, %dy {kind = "max", kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>,
+                                   padding = array<i64: 0, 0>}
+        : (tensor<?x16x8x8xf32>, tensor<?x16x4x4xf32>) -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$grad, StrAttr:$kind, DenseI64ArrayAttr:$kernel,
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_ReduceGradOp : Attn_ComputeOp<"reduce_grad"> {
+  let summary = "the input gradient of attn.reduce";
+  let description = [{
+    For the reduced input x and the gradient dy of the reduction along `axis` (kept with size 1): "mean"
+    spreads dy evenly along the axis, "max" gives it to the first largest element (as torch.max(x, dim)).
+
+    ```mlir
+    %dx = attn.reduce_grad %x, %dy {axis = 1 : i64, kind = "max"}
+        : (tensor<?x16x8x8xf32>, tensor<?x1x8x8xf32>) -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$grad, I64Attr:$axis, StrAttr:$kind);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_BroadcastGradOp : Attn_ComputeOp<"broadcast_grad"> {
+  let summary = "the input gradient of attn.broadcast: dy summed over the repeated dimensions";
+  let description = [{
+    The result has the shape of `input` (the broadcast's input, of which only the shape is read): each of
+    its size-1 dimensions sums dy along that dimension.
+
+    ```mlir
+    %dw = attn.broadcast_grad %w, %dy : (tensor<?x16x1x1xf32>, tensor<?x16x8x8xf32>) -> tensor<?x16x1x1xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_SliceGradOp : Attn_ComputeOp<"slice_grad"> {
+  let summary = "the input gradient of attn.slice: dy in its range of the axis, zero elsewhere";
+  let description = [{
+    The result has the shape of `input` (the slice's input, of which only the shape is read).
+
+    ```mlir
+    %dx = attn.slice_grad %x, %dy {axis = 1 : i64, start = 1 : i64}
+        : (tensor<1x2x7x7xf32>, tensor<1x1x7x7xf32>) -> tensor<1x2x7x7xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$grad, I64Attr:$axis, I64Attr:$start);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_BatchNormGradOp : Attn_ComputeOp<"batch_norm_grad"> {
+  let summary = "a gradient of attn.batch_norm in training mode (normalized by the batch's statistics)";
+  let description = [{
+    Training normalizes each channel by the mean and (biased) variance of x over the batch and the positions,
+    as torch.nn.BatchNorm2d in training mode. From x, the weight and the output gradient dy: `wrt = "input"`
+    gives dx = w/σ · (dy − mean(dy) − x̂·mean(dy·x̂)) (means over the batch and positions, x̂ the normalized
+    input), `"weight"` Σ dy·x̂ per channel, `"bias"` Σ dy per channel.
+
+    ```mlir
+    %dx = attn.batch_norm_grad %x, %w, %dy {wrt = "input", epsilon = 1.0e-05 : f32}
+        : (tensor<?x16x8x8xf32>, tensor<16xf32>, tensor<?x16x8x8xf32>) -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Attn_F32Tensor:$grad, StrAttr:$wrt,
+                       F32Attr:$epsilon);
+  let assemblyFormat = "$input `,` $weight `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_BatchNormTrainOp : Attn_ComputeOp<"batch_norm_train"> {
+  let summary = "batch normalization in training mode, or the running statistics it updates";
+  let description = [{
+    `statistic = "output"`: (x − μ) / sqrt(σ² + epsilon) · weight + bias with μ, σ² the mean and biased
+    variance of each channel over the batch and the positions (torch.nn.BatchNorm2d in training mode).
+    `"mean"` and `"variance"`: the running statistic after this batch, (1 − momentum)·running + momentum·μ
+    (or the unbiased σ²), the [C] operand `running` being its value before.
+
+    ```mlir
+    %y = attn.batch_norm_train %x, %w, %b, %running {statistic = "output", epsilon = 1.0e-05 : f32, momentum = 0.1 : f32}
+        : (tensor<?x16x8x8xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<?x16x8x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Attn_F32Tensor:$bias,
+                       Attn_F32Tensor:$running, StrAttr:$statistic, F32Attr:$epsilon, F32Attr:$momentum);
+  let assemblyFormat = "$input `,` $weight `,` $bias `,` $running attr-dict `:` functional-type(operands, results)";
+}
+
 #endif // ATTN_GRAD_OPS_TD
