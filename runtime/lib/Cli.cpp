@@ -243,7 +243,8 @@ commands:
   info       show the model's inputs, outputs and parameters
   infer      run the model on .npy inputs (or on --text) with weights from a safetensors file
   attention  show the attention weights of one input as a table and a labelled heat map (--png)
-  train      train the parameters on .npy data (models with 'train'), writing a checkpoint
+  train      train the parameters (models with 'train') on .npy or TSV data, writing checkpoints
+  eval       the loss and metrics (error rates, accuracy) of trained parameters on held-out data
   grad       the loss and its gradient with respect to every parameter (models with 'train')
   gradcheck  compare those gradients with central finite differences of the loss
   init       write random weights, to try the model without trained ones
@@ -308,28 +309,60 @@ the weights and the two overlaid.
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )");
     if (command == "train")
-      return fill(R"(usage: $PROGRAM train --weights FILE$INPUTS --out CKPT [--steps N] [--batch N]
-                 [--seed N] [--log-every N] [--valid NAME=FILE... [--valid-every N] [--patience N]
+      return fill(R"(usage: $PROGRAM train --weights FILE (--tsv FILE |$INPUTS) --out CKPT
+                 [--steps N | --epochs N] [--batch N] [--seed N] [--log-every N] [--checkpoint-every N]
+                 [--resume] [(--valid-tsv FILE | --valid NAME=FILE...) [--valid-every N] [--patience N]
                  [--best FILE]] [--threads N]
 
-Trains the model with the optimizer of its 'train { ... }': each step takes a batch of examples (rows
-along the first dimension of every input, in an order shuffled per epoch from --seed), runs the compiled
-gradient program, clips the gradients' global norm if the model sets clip_norm, and applies the compiled
-optimizer kernels. Prints the loss, the gradient norm and the speed every --log-every steps, and writes
-the parameters with the optimizer state to CKPT (replaced whole, or not at all). A checkpoint given as
---weights resumes: its optimizer state and step count continue.
+Trains the model with the optimizer of its 'train { ... }': each step takes a batch of examples, runs the
+compiled gradient program, clips the gradients' global norm if the model sets clip_norm, and applies the
+compiled optimizer kernels. Each epoch shuffles the examples from --seed and cuts them into batches (the
+examples after the last full batch wait for a later epoch); token data is bucketed: runs of 64 batches are
+sorted by length before they are cut, so that a batch pads little, and the batches are then shuffled.
+Results depend only on the data, the seed and the thread count. Prints progress (step, loss, gradient norm,
+learning rate, tokens or examples per second, time left) every --log-every steps, and writes the
+parameters with the optimizer state to CKPT every --checkpoint-every steps and at the end (replaced whole,
+or not at all). A checkpoint given as --weights continues its optimizer state and step count.
 
   --weights FILE    safetensors file with every parameter ('$PROGRAM init' makes one), or a checkpoint
-  --in NAME=FILE    .npy file with the examples of input NAME; one for each input
+  --tsv FILE        examples as text, one per line: tab-separated fields for the token inputs with a
+                    vocabulary, in the model's order (a teacher-forced decoder's targets get its stop
+                    token); an i32 [B] input named after a token input (src_len) gets its lengths, an i32
+                    input [B, L] of the same length its 0/1 mask
+  --in NAME=FILE    .npy file with the examples of input NAME (along the first dimension); one per input
   --out CKPT        checkpoint to write
+  --resume          continue from CKPT if it exists (a run killed at any point loses at most the steps
+                    since its last checkpoint); --steps and --epochs then count from step 0
   --steps N         steps to take (default 100)
+  --epochs N        passes over the examples to make, instead of --steps
   --batch N         examples per step (default 32; all of them if there are fewer)
   --seed N          shuffling seed (default 0)
   --log-every N     steps between progress lines (default 10)
+  --checkpoint-every N  steps between checkpoints (default 100)
+  --valid-tsv FILE  validation examples as with --tsv
   --valid NAME=FILE .npy file with the validation examples of input NAME; one for each input
   --valid-every N   steps between validations (default 100): the mean loss over the validation set
   --patience N      stop after N validations without a new best (default 0: never)
   --best FILE       write the parameters with the best validation loss to FILE
+  --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+)");
+    if (command == "eval")
+      return fill(R"(usage: $PROGRAM eval --weights FILE (--tsv FILE |$INPUTS) [--batch N] [--show N]
+                 [--vocab NAME=FILE...] [--threads N]
+
+Evaluates the model on examples and prints a table of metrics: the mean loss (of the gradient program,
+whose batch norm uses the batch's statistics); for a model whose token output is a search and whose
+--tsv data holds its targets, the token error rate (edit distance over reference tokens: G2P's phoneme
+error rate) and the sequence error rate (sequences with any error: G2P's word error rate); for a
+classifier, the accuracy of the arg-max of its first score output against the targets (the i32 input
+only training reads).
+
+  --weights FILE    safetensors file with every parameter, or a checkpoint
+  --tsv FILE        examples as text (see '$PROGRAM help train')
+  --in NAME=FILE    .npy file with the examples of input NAME; one for each input
+  --batch N         examples per run (default 64)
+  --show N          print the first N examples' predictions beside their references
+  --vocab NAME=FILE vocabulary of a token input or output, in place of the model's
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )");
     if (command == "grad")
@@ -393,7 +426,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (args.size() > 1)
       return usageError("help takes at most one command", "");
     if (args[0] != "info" && args[0] != "infer" && args[0] != "init" && args[0] != "bench" &&
-        args[0] != "attention" && args[0] != "grad" && args[0] != "gradcheck" && args[0] != "train")
+        args[0] != "attention" && args[0] != "grad" && args[0] != "gradcheck" && args[0] != "train" &&
+        args[0] != "eval")
       return usageError("unknown command '" + args[0] + "'", "");
     std::cout << commandHelp(args[0]);
     return kSuccess;
@@ -1237,6 +1271,56 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     return kSuccess;
   }
 
+  /// The fraction of examples (or positions) whose arg-max score is the target, as "97.50% (351/360)"; nothing
+  /// when the model has no targets input and scores output (or an error, reported as such).
+  std::optional<std::string> classificationAccuracy(const Dataset &data, TensorMap &weights, const RunOptions &run,
+                                                    uint64_t batch) {
+    std::vector<bool> inferRead = valuesRead(spec_), trainRead = valuesRead(*spec_.gradient);
+    const attn_value *targets = nullptr;
+    for (int32_t i : valuesWithRole(spec_, ATTN_ROLE_INPUT))
+      if (spec_.values[i].dtype == ATTN_I32 && !inferRead[i])
+        for (int32_t j : valuesWithRole(*spec_.gradient, ATTN_ROLE_INPUT))
+          if (trainRead[j] && std::string_view(spec_.gradient->values[j].name) == spec_.values[i].name)
+            targets = &spec_.values[i];
+    if (!targets)
+      return std::nullopt;
+    std::string scores;
+    for (int32_t o = 0; o < spec_.num_outputs && scores.empty(); ++o) {
+      const attn_value &v = spec_.values[spec_.outputs[o].value];
+      if (v.dtype == ATTN_F32 && v.rank == targets->rank + 1)
+        scores = spec_.outputs[o].name;
+    }
+    if (scores.empty())
+      return std::nullopt;
+    int64_t correct = 0, total = 0;
+    for (int64_t first = 0; first < data.size(); first += int64_t(batch)) {
+      std::vector<int64_t> ids;
+      for (int64_t r = first; r < std::min<int64_t>(first + int64_t(batch), data.size()); ++r)
+        ids.push_back(r);
+      Expected<TensorMap> inputs = data.batch(ids);
+      if (!inputs)
+        return "error: " + inputs.message();
+      auto found = inputs->find(targets->name);
+      if (found == inputs->end())
+        return std::nullopt;
+      Tensor labels = std::move(found->second);
+      inputs->erase(found);
+      Expected<TensorMap> outputs = runWithParameters(spec_, weights, *inputs, run);
+      if (!outputs)
+        return "error: " + outputs.message();
+      const Tensor &s = outputs->at(scores);
+      int64_t classes = s.shape().back();
+      for (int64_t n = 0; n < labels.numElements(); ++n) {
+        const float *row = s.data<float>() + n * classes;
+        int64_t best = std::max_element(row, row + classes) - row;
+        correct += best == labels.data<int32_t>()[n];
+        ++total;
+      }
+    }
+    return format("%.2f%% (%lld/%lld)", 100.0 * double(correct) / double(std::max<int64_t>(total, 1)),
+                  static_cast<long long>(correct), static_cast<long long>(total));
+  }
+
   /// `eval`: the mean loss over examples and, for a model whose token output is a search over the vocabulary
   /// of a --tsv target column, the token error rate (edit distance over reference tokens; the phoneme error
   /// rate of G2P) and the sequence error rate (sequences with any error; G2P's word error rate).
@@ -1347,6 +1431,11 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       rows.push_back({"token error rate", format("%.2f%%", 100.0 * double(edits) / double(refTokens))});
       rows.push_back({"sequence error rate", format("%.2f%%", 100.0 * double(wrong) / double(data.size()))});
     }
+    // Classification: the i32 input only training reads (the targets) against the arg-max of the first f32
+    // output with the targets' shape and a class dimension.
+    if (tokensOut < 0)
+      if (std::optional<std::string> accuracy = classificationAccuracy(data, l.weights.tensors, run, batch); accuracy)
+        rows.push_back({"accuracy", *accuracy});
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("%-20s %s\n", "metric", "value");
     for (const auto &[name, value] : rows)

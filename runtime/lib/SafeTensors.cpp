@@ -8,6 +8,7 @@
 #include "attn/Runtime/File.h"
 #include "attn/Runtime/Json.h"
 
+#include <array>
 #include <climits>
 #include <cstring>
 #include <optional>
@@ -17,6 +18,7 @@ namespace attn::rt {
 namespace {
 
 constexpr const char *kMetadataKey = "__metadata__";
+constexpr const char *kChecksumKey = "crc32"; // of the data section, in the metadata of files written here
 
 struct DTypeInfo {
   const char *name;
@@ -107,6 +109,29 @@ Expected<Entry> parseEntry(const std::string &where, const std::string &name, co
 
 } // namespace
 
+namespace {
+
+/// CRC-32 (IEEE) of `bytes`, continuing from `crc`.
+uint32_t crc32(uint32_t crc, const void *bytes, size_t size) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k)
+        c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  const unsigned char *p = static_cast<const unsigned char *>(bytes);
+  for (size_t i = 0; i < size; ++i)
+    crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+}
+
+} // namespace
+
 Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
   Expected<InputFile> file = InputFile::open(path);
   if (!file)
@@ -155,6 +180,18 @@ Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
     entries.push_back(std::move(*entry));
   }
 
+  // Files this runtime writes carry the CRC-32 of their data; a mismatch means the bytes were damaged.
+  if (auto expected = result.metadata.find(kChecksumKey); expected != result.metadata.end()) {
+    std::vector<unsigned char> data(dataSize);
+    if (Status s = file->read(dataStart, data.data(), dataSize); !s)
+      return s.takeError();
+    std::string actual = std::to_string(crc32(0, data.data(), data.size()));
+    if (actual != expected->second)
+      return makeError(path, ": the data's checksum is ", actual, ", but the header records ", expected->second,
+                       ": the file is corrupt");
+    result.metadata.erase(expected);
+  }
+
   for (const Entry &entry : entries) {
     std::string where = path + ": tensor '" + entry.name + "'";
     Expected<Tensor> tensor = Tensor::create(entry.dtype->dtype, entry.shape);
@@ -178,10 +215,15 @@ Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
 
 Status writeSafeTensors(const std::string &path, const TensorMap &tensors,
                         const std::map<std::string, std::string> &metadata) {
+  uint32_t checksum = 0;
+  for (const auto &[name, tensor] : tensors)
+    checksum = crc32(checksum, tensor.data(), tensor.byteSize());
+  std::map<std::string, std::string> withChecksum = metadata;
+  withChecksum[kChecksumKey] = std::to_string(checksum);
   std::string header = "{";
-  if (!metadata.empty()) {
+  {
     header += quoteJson(kMetadataKey) + ":{";
-    for (const auto &[key, value] : metadata)
+    for (const auto &[key, value] : withChecksum)
       header += quoteJson(key) + ":" + quoteJson(value) + ",";
     header.back() = '}';
     header += ",";

@@ -80,9 +80,22 @@ TEST_F(SafeTensors, WritesSortedKeysAndAnAlignedHeader) {
   EXPECT_EQ((8 + n) % 8, 0u);
   std::string header = bytes.substr(8, n);
   EXPECT_EQ(header.substr(0, header.find_last_not_of(' ') + 1),
-            "{\"a\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+            "{\"__metadata__\":{\"crc32\":\"2491738725\"},"
+            "\"a\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]},"
             "\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}");
   EXPECT_EQ(bytes.substr(8 + n), bytesOf<int32_t>({2, 3}) + bytesOf<float>({1}));
+}
+
+TEST_F(SafeTensors, DetectsDamagedDataByItsChecksum) {
+  TensorMap tensors;
+  tensors.emplace("w", makeTensor<float>({3}, {1, 2, 3}));
+  ASSERT_TRUE(writeSafeTensors(path, tensors).ok());
+  std::string bytes = readBytes(path);
+  bytes[bytes.size() - 2] ^= 0x10;
+  writeBytes(path, bytes);
+  Expected<SafeTensorsFile> f = readSafeTensors(path);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.message().find("the file is corrupt"), std::string::npos) << f.message();
 }
 
 TEST_F(SafeTensors, ReadsFilesWithoutPaddingOrMetadata) {

@@ -23,7 +23,8 @@ struct SafeTensorsFile {
 Expected<SafeTensorsFile> readSafeTensors(const std::string &path);
 
 /// Writes `tensors` (as F32 or I32, in key order, their data contiguous) and `metadata` to `path`,
-/// replacing it atomically.
+/// replacing it atomically. The metadata also records "crc32", the checksum of the data, which reading
+/// verifies, so damaged bytes are an error rather than wrong weights.
 Status writeSafeTensors(const std::string &path, const TensorMap &tensors,
                         const std::map<std::string, std::string> &metadata = {});
 
