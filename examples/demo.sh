@@ -4,7 +4,7 @@
 # and one attention heat map, and measures it on held-out words.
 set -euo pipefail
 build="${1:-build}"
-steps="${DEMO_STEPS:-600}"
+steps="${DEMO_STEPS:-3000}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 out="$root/demo"
@@ -24,7 +24,7 @@ step "3. Train it briefly: $steps steps of 64 words from $data/train.tsv (the fu
 "$out/g2p" init --seed 1 --out "$out/init.safetensors"
 rm -f "$out/g2p.safetensors"
 "$out/g2p" train --weights "$out/init.safetensors" --tsv "$data/train.tsv" --out "$out/g2p.safetensors" \
-  --steps "$steps" --batch 64 --seed 1 --log-every 50
+  --steps "$steps" --batch 64 --seed 1 --log-every 250
 
 step "4. Pronounce a few words (beam search, width 4)"
 "$out/g2p" infer --weights "$out/g2p.safetensors" --text speech --text compiler --text attention --text halide \

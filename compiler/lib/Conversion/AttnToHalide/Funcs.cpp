@@ -46,6 +46,10 @@ std::vector<Expr> prependExpr(Expr first, const std::vector<Expr> &rest) {
 
 int64_t staticDim(Value v, unsigned i) { return cast<RankedTensorType>(v.getType()).getDimSize(i); }
 
+/// tanh through exp, which Halide vectorizes (its tanh calls the C library lane by lane):
+/// 1 − 2/(exp(2x) + 1), exact at ±∞ and within 1e-7 absolute elsewhere.
+Expr tanhOf(Expr x) { return 1.0f - 2.0f / (Halide::exp(2.0f * x) + 1.0f); }
+
 class AlgorithmBuilder {
 public:
   AlgorithmBuilder(KernelOp kernel, LoweredKernel &out) : kernel(kernel), out(out) {}
@@ -87,7 +91,7 @@ private:
     return llvm::TypeSwitch<Operation *, FailureOr<HTensor>>(op)
         .Case([&](DenseOp d) { return lowerDense(d); })
         .Case([&](ReluOp r) { return lowerUnary(r, [](Expr x) { return Halide::max(x, 0.0f); }); })
-        .Case([&](TanhOp t) { return lowerUnary(t, [](Expr x) { return Halide::tanh(x); }); })
+        .Case([&](TanhOp t) { return lowerUnary(t, [](Expr x) { return tanhOf(x); }); })
         .Case([&](SigmoidOp s) {
           return lowerUnary(s, [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); });
         })
@@ -315,7 +319,7 @@ private:
       Expr isCell = s < 5 * hidden;
       Expr j = Halide::clamp(Halide::select(isCell, s - 4 * hidden, s - 5 * hidden), 0, hidden - 1);
       Expr gate = sigmoid(at(Halide::select(isCell, hidden + j, 3 * hidden + j), step));
-      Expr squashed = Halide::tanh(at(Halide::select(isCell, 2 * hidden + j, 4 * hidden + j), step));
+      Expr squashed = tanhOf(at(Halide::select(isCell, 2 * hidden + j, 4 * hidden + j), step));
       stateValue = Halide::select(isCell, gate * at(4 * hidden + j, step - 1) + sigmoid(at(j, step)) * squashed,
                                   gate * squashed);
     } else {
@@ -324,7 +328,7 @@ private:
         return xp.func(gateIndex * hidden + h, Halide::clamp(timeAt(step - 1, length, reverse), 0, steps - 1), b);
       };
       Expr reset = sigmoid(x(0) + at(h, step)), update = sigmoid(x(1) + at(hidden + h, step));
-      Expr candidate = Halide::tanh(x(2) + reset * at(2 * hidden + h, step));
+      Expr candidate = tanhOf(x(2) + reset * at(2 * hidden + h, step));
       stateValue = (1.0f - update) * candidate + update * at(hSlot + h, step - 1);
     }
     state(s, step, b) = Halide::select(s < gates, gate,
@@ -369,7 +373,7 @@ private:
       cellState(j2, u, b) = 0.0f;
       RDom rt(1, steps, "rt");
       cellState(j2, rt, b) = sigmoid(P(hidden + j2, rt)) * cellState(j2, rt - 1, b) +
-                             sigmoid(P(j2, rt)) * Halide::tanh(P(2 * hidden + j2, rt));
+                             sigmoid(P(j2, rt)) * tanhOf(P(2 * hidden + j2, rt));
       out.recurrences.emplace_back(cellState, b);
     }
     auto C = [&](Expr i, Expr step) { return cellState(i, Halide::clamp(step, 0, steps), b); };
@@ -382,14 +386,14 @@ private:
         Expr x = Halide::select(a < 4 * hidden, P(Halide::min(a, 4 * hidden - 1), u),
                                 C(Halide::clamp(a - 4 * hidden, 0, hidden - 1), u));
         Expr isTanh = (a >= 2 * hidden && a < 3 * hidden) || a >= 4 * hidden;
-        act(a, u, b) = Halide::select(isTanh, Halide::tanh(x), sigmoid(x));
+        act(a, u, b) = Halide::select(isTanh, tanhOf(x), sigmoid(x));
       } else {
         Expr i = a % hidden;
         Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
         Expr gate = xp.func(Halide::clamp(a, 0, gates - 1), time, b) + P(Halide::clamp(a, 0, gates - 1), u);
         Expr reset = sigmoid(xp.func(i, time, b) + P(i, u));
         act(a, u, b) = Halide::select(a < 2 * hidden, sigmoid(gate),
-                                      Halide::tanh(xp.func(2 * hidden + i, time, b) + reset * P(2 * hidden + i, u)));
+                                      tanhOf(xp.func(2 * hidden + i, time, b) + reset * P(2 * hidden + i, u)));
       }
       out.reductions.push_back(act);
     }
@@ -475,9 +479,9 @@ private:
     Expr dh = dy.func(i, n);
     Expr value;
     if (op.getCell() == "lstm") {
-      Expr in = sigmoid(pre(0)), forget = sigmoid(pre(1)), cand = Halide::tanh(pre(2)), outGate = sigmoid(pre(3));
+      Expr in = sigmoid(pre(0)), forget = sigmoid(pre(1)), cand = tanhOf(pre(2)), outGate = sigmoid(pre(3));
       Expr c = state.func(i, n);
-      Expr tc = Halide::tanh(forget * c + in * cand);
+      Expr tc = tanhOf(forget * c + in * cand);
       Expr dc = dh * outGate * (1.0f - tc * tc);
       if (Value cellGrad = op.getCellGrad())
         dc += values[cellGrad].func(i, n);
@@ -487,7 +491,7 @@ private:
     } else {
       Expr reset = sigmoid(pre(0)), update = sigmoid(pre(1));
       Expr hn = hg.func(2 * hidden + i, n);
-      Expr cand = Halide::tanh(xg.func(2 * hidden + i, n) + reset * hn);
+      Expr cand = tanhOf(xg.func(2 * hidden + i, n) + reset * hn);
       Expr dn = dh * (1.0f - update) * (1.0f - cand * cand);
       Expr gateGrad = Halide::select(q == 0, dn * hn * reset * (1.0f - reset),
                                      q == 1, dh * (state.func(i, n) - cand) * update * (1.0f - update),
@@ -523,9 +527,9 @@ private:
     auto gate = [&](int index) { return xg(index * hidden + j, n) + hg(index * hidden + j, n); };
     auto sigmoid = [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); };
     Func cell(name(op, "cell"));
-    cell(j, n) = sigmoid(gate(1)) * values[op.getCell()].func(j, n) + sigmoid(gate(0)) * Halide::tanh(gate(2));
+    cell(j, n) = sigmoid(gate(1)) * values[op.getCell()].func(j, n) + sigmoid(gate(0)) * tanhOf(gate(2));
     Func h(name(op, "hidden"));
-    h(j, n) = sigmoid(gate(3)) * Halide::tanh(cell(j, n));
+    h(j, n) = sigmoid(gate(3)) * tanhOf(cell(j, n));
     const HTensor &state = values[op.getHidden()];
     values[op.getNewCell()] = HTensor{cell, state.shape};
     return HTensor{h, state.shape};
@@ -540,7 +544,7 @@ private:
     auto sigmoid = [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); };
     Expr reset = sigmoid(xg(j, n) + hg(j, n));
     Expr update = sigmoid(xg(hidden + j, n) + hg(hidden + j, n));
-    Expr candidate = Halide::tanh(xg(2 * hidden + j, n) + reset * hg(2 * hidden + j, n));
+    Expr candidate = tanhOf(xg(2 * hidden + j, n) + reset * hg(2 * hidden + j, n));
     Func h(name(op, "gru_cell"));
     h(j, n) = (1.0f - update) * candidate + update * values[op.getHidden()].func(j, n);
     return HTensor{h, values[op.getHidden()].shape};
@@ -800,7 +804,7 @@ private:
     if (kind == "relu") {
       slope = Halide::select(v > 0.0f, 1.0f, 0.0f);
     } else if (kind == "tanh") {
-      Expr t = Halide::tanh(v);
+      Expr t = tanhOf(v);
       slope = 1.0f - t * t;
     } else if (kind == "sigmoid") {
       Expr s = 1.0f / (1.0f + Halide::exp(-v));
@@ -920,13 +924,13 @@ private:
     Var u("u"), n("n"), b("b");
     StringRef wrt = op.getWrt();
     auto slope = [&](Expr i, Expr j, Expr batch) {
-      Expr t = Halide::tanh(q.func(u, i, batch) + k.func(u, j, batch));
+      Expr t = tanhOf(q.func(u, i, batch) + k.func(u, j, batch));
       return std::pair{t, ds.func(j, i, 0, batch) * v.func(u, 0) * (1.0f - t * t)};
     };
     Func f = reduction(op, "d" + wrt.str());
     if (wrt == "v") {
       RDom r(0, k.extent(1), 0, q.extent(1), 0, q.extent(0), "rv");
-      Expr t = Halide::tanh(q.func(u, r.y, r.z) + k.func(u, r.x, r.z));
+      Expr t = tanhOf(q.func(u, r.y, r.z) + k.func(u, r.x, r.z));
       f(u, n) = 0.0f;
       f(u, n) += ds.func(r.x, r.y, 0, r.z) * t;
       return HTensor{f, v.shape};
@@ -990,7 +994,7 @@ private:
     ScoreStages s{Func(name(op, "dot")), Func(name(op, "score")), Func(), Var("j"), Var("i"), Var("h"), Var("b")};
     RDom ru(0, units, "ru");
     s.dot(s.j, s.i, s.h, s.b) = 0.0f;
-    s.dot(s.j, s.i, s.h, s.b) += v.func(ru, 0) * Halide::tanh(q.func(ru, s.i, s.b) + k.func(ru, s.j, s.b));
+    s.dot(s.j, s.i, s.h, s.b) += v.func(ru, 0) * tanhOf(q.func(ru, s.i, s.b) + k.func(ru, s.j, s.b));
     s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b);
     out.score.push_back(s);
     return HTensor{s.result, {q.extent(0), Expr(1), q.extent(1), k.extent(1)}};

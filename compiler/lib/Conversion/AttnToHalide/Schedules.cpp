@@ -174,6 +174,35 @@ void scheduleLayerNorm(LoweredKernel &k, int vw) {
   s.variance.compute_at(row);
 }
 
+/// A recurrence whose rows along `batch` are independent: stored with `batch` innermost and computed a
+/// vector of rows at a time, each lane running its row's serial loops (the other dimensions of the update
+/// are reduction variables, in order), the vectors in parallel.
+void scheduleRecurrence(Func f, Var batch, int vw) {
+  std::vector<Var> storage{batch};
+  for (const Var &v : f.args())
+    if (v.name() != batch.name())
+      storage.push_back(v);
+  f.compute_root().reorder_storage(storage);
+  Var outer(batch.name() + "_vectors"), inner(batch.name() + "_lanes");
+  std::vector<Halide::VarOrRVar> pureOrder{inner};
+  for (const Var &v : f.args())
+    if (v.name() != batch.name())
+      pureOrder.push_back(v);
+  pureOrder.push_back(outer);
+  f.split(batch, outer, inner, vw, Guard).reorder(pureOrder).vectorize(inner).parallel(outer);
+  for (int u = 0; u < f.num_update_definitions(); ++u) {
+    std::vector<Halide::VarOrRVar> order{inner};
+    for (const Halide::RVar &r : f.rvars(u))
+      order.push_back(r);
+    std::vector<Halide::Expr> lhs = f.update_args(u);
+    for (size_t i = 0; i < lhs.size(); ++i)
+      if (auto *v = lhs[i].as<Halide::Internal::Variable>(); v && v->name != batch.name() && !v->reduction_domain.defined())
+        order.push_back(f.args()[i]);
+    order.push_back(outer);
+    f.update(u).split(batch, outer, inner, vw, Guard).reorder(order).vectorize(inner).parallel(outer);
+  }
+}
+
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
 /// reduction is computed once, flat-scheduled; maps are inlined.
 void scheduleGeneric(LoweredKernel &k, int vw) {
@@ -200,7 +229,7 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
     root(f);
   std::set<std::string> scheduled;
   for (auto &[f, batch] : k.recurrences) {
-    f.compute_root().update().parallel(batch);
+    scheduleRecurrence(f, batch, vw);
     scheduled.insert(f.name());
   }
   for (Func out : k.outputs)
