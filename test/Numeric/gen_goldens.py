@@ -164,15 +164,39 @@ def losses(name, seed, batch, length):
     c.save()
 
 
-def gradient_case(c, loss):
-    """Backpropagates `loss`, records it with the gradient of every weight (named as `./model grad` writes
-    them), and saves the case."""
+def gradient_case(c, loss_fn, params=None):
+    """Backpropagates the loss `loss_fn()` computes, checks the gradients against central finite
+    differences in float64, records the loss with the gradient of every weight (named as `./model grad`
+    writes them), and saves the case. `params` maps names to the tensors that require gradients (default:
+    the case's weights)."""
+    params = params if params is not None else c.weights
+    loss = loss_fn()
     loss.backward()
+    check_finite_differences(loss_fn, params)
     c.output("loss", loss.detach())
-    for key, w in c.weights.items():
+    for key, w in params.items():
         c.output("grad." + key, w.grad)
     c.weights = {k: w.detach() for k, w in c.weights.items()}
     c.save()
+
+
+def check_finite_differences(loss_fn, params, samples=4, eps=1e-6):
+    """(L(w + e) − L(w − e)) / 2e in float64 at `samples` elements of every parameter must equal autograd's
+    gradient, so that every golden gradient is checked against finite differences too."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for key, w in params.items():
+            flat, grad = w.view(-1), w.grad.reshape(-1)
+            for i in torch.randint(0, flat.numel(), (samples,), generator=gen).tolist():
+                original = flat[i].item()
+                flat[i] = original + eps
+                plus = loss_fn().item()
+                flat[i] = original - eps
+                minus = loss_fn().item()
+                flat[i] = original
+                numeric = (plus - minus) / (2 * eps)
+                assert abs(numeric - grad[i].item()) <= 1e-6 + 1e-4 * abs(numeric), \
+                    f"{key}[{i}]: finite differences {numeric}, autograd {grad[i].item()}"
 
 
 def after_training(c, forward, optimizer, steps=3, clip=None):
@@ -217,7 +241,8 @@ def grad_classifier(name, seed, batch, length):
             out("logits", logits.detach())
         return F.cross_entropy(logits.reshape(-1, 5), tgt.reshape(-1).long(), ignore_index=0, label_smoothing=0.1)
 
-    gradient_case(c, forward(c.weights, c.output))
+    forward(c.weights, c.output)
+    gradient_case(c, lambda: forward(c.weights))
     after_training(c, forward, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.1), clip=0.5)
 
 
@@ -235,7 +260,8 @@ def grad_regression(name, seed, batch):
             out("p", p.detach())
         return F.mse_loss(p + q, y)
 
-    gradient_case(c, forward(c.weights, c.output))
+    forward(c.weights, c.output)
+    gradient_case(c, lambda: forward(c.weights))
     after_training(c, forward, lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9, weight_decay=0.01))
 
 
@@ -256,18 +282,30 @@ def grad_attention(name, seed, batch, length):
     def dense(prefix, t, units):
         return c.dense(prefix, t, units, trainable=True)
 
-    e = F.embedding(ids.long(), param("e.weight", 11, 8))
-    a = attention(dense("a.dense0", e, 8), dense("a.dense1", e, 8), dense("a.dense2", e, 8), heads=2,
-                  causal=True, mask=valid)
-    n = F.layer_norm(e + a, (8,), param("n.weight", 8), param("n.bias", 8, scale=0.1))
-    qp, kp = dense("c.query", n, 6), dense("c.keys", e, 6)
-    v = param("c.v.weight", 1, 6, scale=6 ** -0.5)
-    scores = (torch.tanh(qp[:, :, None, :] + kp[:, None, :, :]) @ v.T).squeeze(-1)
-    scores = scores.masked_fill(valid[:, None, :] == 0, float("-inf"))
-    context = torch.softmax(scores, -1) @ e
-    logits = dense("logits", context + n, 11)
-    c.output("logits", logits.detach())
-    gradient_case(c, F.cross_entropy(logits.reshape(-1, 11), tgt.reshape(-1).long(), ignore_index=0))
+    param("e.weight", 11, 8)
+    for prefix in ("a.dense0", "a.dense1", "a.dense2"):
+        dense(prefix, torch.zeros(1, 8, dtype=torch.float64), 8)
+    param("n.weight", 8), param("n.bias", 8, scale=0.1)
+    dense("c.query", torch.zeros(1, 8, dtype=torch.float64), 6)
+    dense("c.keys", torch.zeros(1, 8, dtype=torch.float64), 6)
+    param("c.v.weight", 1, 6, scale=6 ** -0.5)
+    dense("logits", torch.zeros(1, 8, dtype=torch.float64), 11)
+    w = c.weights
+
+    def forward():
+        linear = lambda prefix, t: F.linear(t, w[prefix + ".weight"], w[prefix + ".bias"])
+        e = F.embedding(ids.long(), w["e.weight"])
+        a = attention(linear("a.dense0", e), linear("a.dense1", e), linear("a.dense2", e), heads=2, causal=True,
+                      mask=valid)
+        n = F.layer_norm(e + a, (8,), w["n.weight"], w["n.bias"])
+        qp, kp = linear("c.query", n), linear("c.keys", e)
+        scores = (torch.tanh(qp[:, :, None, :] + kp[:, None, :, :]) @ w["c.v.weight"].T).squeeze(-1)
+        scores = scores.masked_fill(valid[:, None, :] == 0, float("-inf"))
+        context = torch.softmax(scores, -1) @ e
+        return linear("logits", context + n)
+
+    c.output("logits", forward().detach())
+    gradient_case(c, lambda: F.cross_entropy(forward().reshape(-1, 11), tgt.reshape(-1).long(), ignore_index=0))
 
 
 def attention_variants(name, seed, batch, s, t):
@@ -552,9 +590,9 @@ def grad_seq2seq(name, seed, batch, length, steps):
     model = trainable_case(c, reference_models.Seq2SeqBahdanau(v_in=7, v_out=9, e=4, h=5, d=6, a=3))
     src, src_len = seq2seq_inputs(c, batch, length, 7)
     tgt = targets(c, batch, steps, 9)
-    logits, _ = reference_models.teacher(model, src, src_len, tgt)
-    c.output("logits", logits.detach())
-    gradient_case(c, F.cross_entropy(logits.reshape(-1, 9), tgt.reshape(-1).long(), ignore_index=0))
+    forward = lambda: reference_models.teacher(model, src, src_len, tgt)[0]
+    c.output("logits", forward().detach())
+    gradient_case(c, lambda: F.cross_entropy(forward().reshape(-1, 9), tgt.reshape(-1).long(), ignore_index=0))
 
 
 def grad_gru(name, seed, batch, length, steps):
@@ -574,21 +612,24 @@ def grad_gru(name, seed, batch, length, steps):
     model = trainable_case(c, reference_models._module(enc=enc, step=step))
     src, src_len = seq2seq_inputs(c, batch, length, 7)
     tgt = targets(c, batch, steps, 9)
-    packed = nn.utils.rnn.pack_padded_sequence(enc.embed0(src.long()), src_len.long(), batch_first=True,
-                                               enforce_sorted=False)
-    memory = nn.utils.rnn.pad_packed_sequence(enc(packed)[0], batch_first=True, total_length=length)[0]
-    h = memory.new_zeros(batch, 6)
-    logits = []
-    for t in range(steps):
-        y = torch.full((batch,), 1) if t == 0 else tgt[:, t - 1].long()
-        h = cell(cell.embed0(y), h)
-        w = reference_models._masked_softmax(torch.einsum("bd,bsd->bs", F.linear(h, ctx.weight), memory), src_len)
-        context = (w[:, :, None] * memory).sum(1)
-        logits.append(logits_layer(torch.tanh(logits_layer.dense0(torch.cat([context, h], -1)))))
-    logits = torch.stack(logits, 1)
-    c.output("logits", logits.detach())
-    gradient_case(c, F.cross_entropy(logits.reshape(-1, 9), tgt.reshape(-1).long(), ignore_index=0,
-                                     label_smoothing=0.1))
+    def forward():
+        packed = nn.utils.rnn.pack_padded_sequence(enc.embed0(src.long()), src_len.long(), batch_first=True,
+                                                   enforce_sorted=False)
+        memory = nn.utils.rnn.pad_packed_sequence(enc(packed)[0], batch_first=True, total_length=length)[0]
+        h = memory.new_zeros(batch, 6)
+        logits = []
+        for t in range(steps):
+            y = torch.full((batch,), 1) if t == 0 else tgt[:, t - 1].long()
+            h = cell(cell.embed0(y), h)
+            w = reference_models._masked_softmax(torch.einsum("bd,bsd->bs", F.linear(h, ctx.weight), memory),
+                                                 src_len)
+            context = (w[:, :, None] * memory).sum(1)
+            logits.append(logits_layer(torch.tanh(logits_layer.dense0(torch.cat([context, h], -1)))))
+        return torch.stack(logits, 1)
+
+    c.output("logits", forward().detach())
+    gradient_case(c, lambda: F.cross_entropy(forward().reshape(-1, 9), tgt.reshape(-1).long(), ignore_index=0,
+                                             label_smoothing=0.1))
 
 
 def grad_cnn(name, seed, batch):
@@ -601,15 +642,23 @@ def grad_cnn(name, seed, batch):
     image = c.input("image", batch, 1, 8, 8)
     label = torch.randint(0, 10, (batch,), generator=c.gen, dtype=torch.int32)
     c.inputs["label"] = label
-    loss = F.cross_entropy(model(image)["logits"], label.long())
+    training_mode_case(c, model, before, lambda: F.cross_entropy(model(image)["logits"], label.long()))
+
+
+def training_mode_case(c, model, before, loss_fn):
+    """gradient_case for a module in training mode: the running statistics after one forward pass are the
+    `update.*` results (the finite-difference passes update them again, harmlessly)."""
+    loss = loss_fn()
     loss.backward()
-    c.weights = before
-    c.output("loss", loss.detach())
-    for key, p in model.named_parameters():
-        c.output("grad." + key, p.grad)
     for key, t in reference_models.weights(model).items():
         if "running" in key:
             c.output("update." + key, t.detach().clone())
+    params = dict(model.named_parameters())
+    check_finite_differences(loss_fn, params)
+    c.weights = before
+    c.output("loss", loss.detach())
+    for key, p in params.items():
+        c.output("grad." + key, p.grad)
     c.save()
 
 
@@ -627,19 +676,12 @@ def grad_conv(name, seed, batch):
     image = c.input("image", batch, 2, 7, 7)
     label = torch.randint(0, 5, (batch,), generator=c.gen, dtype=torch.int32)
     c.inputs["label"] = label
-    a = torch.tanh(m.a.batch_norm0(m.a.conv2d0(image)))
-    p = F.avg_pool2d(a, 3, stride=1, padding=1)
-    logits = m.logits(torch.sigmoid(m.c.conv2d0(p)).mean((2, 3)))
-    loss = F.cross_entropy(logits, label.long())
-    loss.backward()
-    c.weights = before
-    c.output("loss", loss.detach())
-    for key, w in model.named_parameters():
-        c.output("grad." + key, w.grad)
-    for key, t in reference_models.weights(model).items():
-        if "running" in key:
-            c.output("update." + key, t.detach().clone())
-    c.save()
+    def loss_fn():
+        a = torch.tanh(m.a.batch_norm0(m.a.conv2d0(image)))
+        p = F.avg_pool2d(a, 3, stride=1, padding=1)
+        return F.cross_entropy(m.logits(torch.sigmoid(m.c.conv2d0(p)).mean((2, 3))), label.long())
+
+    training_mode_case(c, model, before, loss_fn)
 
 
 if __name__ == "__main__":
