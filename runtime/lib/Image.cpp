@@ -1,6 +1,8 @@
 // Images: a 5×7 bitmap font, heat maps and a PNG writer (CRC-32 and Adler-32 over stored deflate blocks).
 #include "attn/Runtime/Image.h"
 
+#include "Crc32.h"
+
 #include "attn/Runtime/File.h"
 
 #include <algorithm>
@@ -168,23 +170,6 @@ int Image::textWidth(const std::string &text, int scale) {
 int Image::textHeight(int scale) { return kGlyphHeight * scale; }
 
 namespace {
-
-uint32_t crc32(const uint8_t *data, size_t size, uint32_t crc = 0) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t n = 0; n < 256; ++n) {
-      uint32_t c = n;
-      for (int k = 0; k < 8; ++k)
-        c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[n] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i)
-    crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
 
 void putBigEndian(std::vector<uint8_t> &out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8)

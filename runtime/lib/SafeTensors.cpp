@@ -4,11 +4,11 @@
 // anything is read, so a truncated download is reported as such instead of yielding garbage weights.
 #include "attn/Runtime/SafeTensors.h"
 
+#include "Crc32.h"
 #include "attn/Runtime/Convert.h"
 #include "attn/Runtime/File.h"
 #include "attn/Runtime/Json.h"
 
-#include <array>
 #include <climits>
 #include <cstring>
 #include <optional>
@@ -109,29 +109,6 @@ Expected<Entry> parseEntry(const std::string &where, const std::string &name, co
 
 } // namespace
 
-namespace {
-
-/// CRC-32 (IEEE) of `bytes`, continuing from `crc`.
-uint32_t crc32(uint32_t crc, const void *bytes, size_t size) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k)
-        c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  const unsigned char *p = static_cast<const unsigned char *>(bytes);
-  for (size_t i = 0; i < size; ++i)
-    crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
-} // namespace
-
 Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
   Expected<InputFile> file = InputFile::open(path);
   if (!file)
@@ -185,7 +162,7 @@ Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
     std::vector<unsigned char> data(dataSize);
     if (Status s = file->read(dataStart, data.data(), dataSize); !s)
       return s.takeError();
-    std::string actual = std::to_string(crc32(0, data.data(), data.size()));
+    std::string actual = std::to_string(crc32(data.data(), data.size()));
     if (actual != expected->second)
       return makeError(path, ": the data's checksum is ", actual, ", but the header records ", expected->second,
                        ": the file is corrupt");
@@ -217,7 +194,7 @@ Status writeSafeTensors(const std::string &path, const TensorMap &tensors,
                         const std::map<std::string, std::string> &metadata) {
   uint32_t checksum = 0;
   for (const auto &[name, tensor] : tensors)
-    checksum = crc32(checksum, tensor.data(), tensor.byteSize());
+    checksum = crc32(tensor.data(), tensor.byteSize(), checksum);
   std::map<std::string, std::string> withChecksum = metadata;
   withChecksum[kChecksumKey] = std::to_string(checksum);
   std::string header = "{";
