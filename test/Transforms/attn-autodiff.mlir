@@ -65,12 +65,12 @@ func.func @shared(%x: tensor<?x2xf32>, %target: tensor<?x2xf32>) -> tensor<f32>
 
 // -----
 
-func.func @no_rule(%x: tensor<?x3x4x4xf32>, %t: tensor<?xi32>) -> tensor<f32> attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
-  %w = attn.param "w" : tensor<3x3x1x1xf32>
-  %c = attn.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 0, 0>, stride = array<i64: 1, 1>} : (tensor<?x3x4x4xf32>, tensor<3x3x1x1xf32>) -> tensor<?x3x4x4xf32>
-  // expected-error @+1 {{'attn.global_pool' op has no gradient rule yet}}
-  %g = attn.global_pool %c {kind = "avg"} : (tensor<?x3x4x4xf32>) -> tensor<?x3xf32>
-  %l = attn.cross_entropy %g, %t {label_smoothing = 0.0 : f32} : (tensor<?x3xf32>, tensor<?xi32>) -> tensor<f32>
+func.func @no_rule(%x: tensor<?x3xf32>, %y: tensor<3xf32>) -> tensor<f32> attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %w = attn.param "w" : tensor<3x3xf32>
+  %d = attn.dense %x, %w : (tensor<?x3xf32>, tensor<3x3xf32>) -> tensor<?x3xf32>
+  // expected-error @+1 {{'attn.sum_leading' op has no gradient rule yet}}
+  %s = attn.sum_leading %d : (tensor<?x3xf32>) -> tensor<3xf32>
+  %l = attn.mse %s, %y : (tensor<3xf32>, tensor<3xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
 
