@@ -1095,7 +1095,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
   }
 
   /// The examples of `--tsv`/`--valid-tsv` (token columns) or of `--in`/`--valid` (.npy files).
-  std::variant<Dataset, int> readDataset(const std::string &command, const ParsedOptions &options, const char *tsv,
+  std::variant<Dataset, int> readDataset(const ParsedOptions &options, const char *tsv,
                                          const std::vector<TokenColumn> &columns, TensorMap tensors,
                                          const std::string &what) {
     Expected<Dataset> data = options.get(tsv) ? Dataset::fromTsv(*options.get(tsv), columns)
@@ -1196,7 +1196,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       return *code;
     Loaded &l = std::get<Loaded>(loaded);
     train.run = {l.weightsPath, l.threads};
-    auto data = readDataset("train", options, "--tsv", columns, std::move(l.inputs), "input");
+    auto data = readDataset(options, "--tsv", columns, std::move(l.inputs), "input");
     if (int *code = std::get_if<int>(&data))
       return *code;
     Dataset &examples = std::get<Dataset>(data);
@@ -1221,7 +1221,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
         if (std::optional<int> code = readInputs(std::get<0>(files), validTensors))
           return *code;
       }
-      auto made = readDataset("train", options, "--valid-tsv", columns, std::move(validTensors), "validation input");
+      auto made = readDataset(options, "--valid-tsv", columns, std::move(validTensors), "validation input");
       if (int *code = std::get_if<int>(&made))
         return *code;
       valid = std::move(std::get<Dataset>(made));
@@ -1363,7 +1363,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       return *code;
     Loaded &l = std::get<Loaded>(loaded);
     RunOptions run{l.weightsPath, l.threads};
-    auto made = readDataset("eval", options, "--tsv", columns, std::move(l.inputs), "input");
+    auto made = readDataset(options, "--tsv", columns, std::move(l.inputs), "input");
     if (int *code = std::get_if<int>(&made))
       return *code;
     Dataset &data = std::get<Dataset>(made);
