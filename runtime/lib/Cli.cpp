@@ -1182,9 +1182,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       columns = std::move(std::get<0>(made));
       if (options.get("--tsv"))
         for (const TokenColumn &c : columns)
-          for (const std::string &name : {c.input, c.lengths, c.mask})
-            if (!name.empty())
-              provided.insert(name);
+          for (const std::string &name : c.inputs())
+            provided.insert(name);
     }
     // --resume: continue from the checkpoint at --out when there is one, up to --steps in all.
     ParsedOptions loadOptions = options;
@@ -1293,10 +1292,7 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     if (scores.empty())
       return std::nullopt;
     int64_t correct = 0, total = 0;
-    for (int64_t first = 0; first < data.size(); first += int64_t(batch)) {
-      std::vector<int64_t> ids;
-      for (int64_t r = first; r < std::min<int64_t>(first + int64_t(batch), data.size()); ++r)
-        ids.push_back(r);
+    for (const std::vector<int64_t> &ids : data.inOrder(int64_t(batch))) {
       Expected<TensorMap> inputs = data.batch(ids);
       if (!inputs)
         return "error: " + inputs.message();
@@ -1354,9 +1350,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
         return *code;
       columns = std::move(std::get<0>(made));
       for (const TokenColumn &c : columns)
-        for (const std::string &name : {c.input, c.lengths, c.mask})
-          if (!name.empty())
-            provided.insert(name);
+        for (const std::string &name : c.inputs())
+          provided.insert(name);
     }
     std::variant<Loaded, int> loaded = load("eval", options, {}, provided);
     if (int *code = std::get_if<int>(&loaded))
@@ -1393,14 +1388,11 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
       const TokenColumn &ref = columns[target];
       auto [stop, skip] = tokenConventions(tokensOut);
       int64_t edits = 0, refTokens = 0, wrong = 0;
-      for (int64_t first = 0; first < data.size(); first += int64_t(batch)) {
-        std::vector<int64_t> ids;
-        for (int64_t r = first; r < std::min<int64_t>(first + int64_t(batch), data.size()); ++r)
-          ids.push_back(r);
+      for (const std::vector<int64_t> &ids : data.inOrder(int64_t(batch))) {
         Expected<TensorMap> inputs = data.batch(ids);
         if (!inputs)
           return failure(inputs.message());
-        for (const std::string &name : {ref.input, ref.lengths, ref.mask})
+        for (const std::string &name : ref.inputs())
           inputs->erase(name);
         Expected<TensorMap> outputs = runWithParameters(spec_, l.weights.tensors, *inputs, run);
         if (!outputs)

@@ -7,6 +7,14 @@
 
 namespace attn::rt {
 
+std::vector<std::string> TokenColumn::inputs() const {
+  std::vector<std::string> names{input};
+  for (const std::string &name : {lengths, mask})
+    if (!name.empty())
+      names.push_back(name);
+  return names;
+}
+
 Expected<Dataset> Dataset::fromTensors(TensorMap tensors, const std::string &what) {
   Dataset d;
   d.examples_ = -1;
@@ -64,6 +72,16 @@ Expected<Dataset> Dataset::fromTsv(const std::string &path, std::vector<TokenCol
     return makeError("data file '", path, "' holds no examples");
   d.columns_ = std::move(columns);
   return d;
+}
+
+std::vector<std::vector<int64_t>> Dataset::inOrder(int64_t size) const {
+  std::vector<std::vector<int64_t>> batches;
+  for (int64_t first = 0; first < examples_; first += size) {
+    batches.emplace_back();
+    for (int64_t r = first; r < std::min(first + size, examples_); ++r)
+      batches.back().push_back(r);
+  }
+  return batches;
 }
 
 int64_t Dataset::length(int64_t row) const {

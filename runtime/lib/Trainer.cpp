@@ -97,11 +97,7 @@ std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size
 Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data, int64_t batch,
                           const RunOptions &run) {
   double total = 0;
-  int64_t examples = data.size();
-  for (int64_t first = 0; first < examples; first += batch) {
-    std::vector<int64_t> rows;
-    for (int64_t r = first; r < std::min(first + batch, examples); ++r)
-      rows.push_back(r);
+  for (const std::vector<int64_t> &rows : data.inOrder(batch)) {
     Expected<TensorMap> chunk = data.batch(rows);
     if (!chunk)
       return chunk.takeError();
@@ -110,7 +106,7 @@ Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, cons
       return result.takeError();
     total += double(result->at("loss").data<float>()[0]) * double(rows.size());
   }
-  return total / double(examples);
+  return total / double(data.size());
 }
 
 int64_t batchesPerEpoch(const Dataset &data, int64_t batch) { return std::max<int64_t>(data.size() / batch, 1); }

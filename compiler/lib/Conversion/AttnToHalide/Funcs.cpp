@@ -1268,28 +1268,18 @@ private:
   /// The mean and biased variance of each channel of x [B, C, ...] over the batch and the positions, as
   /// Funcs of c, and the number of values each covers.
   std::tuple<Func, Func, Expr> batchStatistics(Operation *op, const HTensor &x) {
-    std::vector<Halide::Range> ranges;
-    for (size_t d = x.rank(); d-- > 0;)
-      if (d != 1)
-        ranges.emplace_back(0, x.extent(d));
-    RDom r(ranges, "rs");
-    auto at = [&](Expr c) {
-      std::vector<Expr> index;
-      for (int i = 0; i < r.dimensions(); ++i)
-        index.push_back(r[i]);
-      index.insert(index.begin() + (x.rank() - 2), c);
-      return x.func(index);
-    };
     Expr count = Halide::cast<float>(x.extent(0));
     for (size_t d = 2; d < x.rank(); ++d)
       count = count * Halide::cast<float>(x.extent(d));
+    size_t ci = x.rank() - 2;
     Var c("c");
-    Func sum = reduction(op, "sum"), mean(name(op, "mean")), squares = reduction(op, "squares");
-    sum(c) = 0.0f;
-    sum(c) += at(c);
+    Func sum = channelSum(op, x, "sum", [&](std::vector<Expr> i) { return x.func(i); });
+    Func mean(name(op, "mean"));
     mean(c) = sum(c) / count;
-    squares(c) = 0.0f;
-    squares(c) += (at(c) - mean(c)) * (at(c) - mean(c));
+    Func squares = channelSum(op, x, "squares", [&](std::vector<Expr> i) {
+      Expr centered = x.func(i) - mean(i[ci]);
+      return centered * centered;
+    });
     Func variance(name(op, "variance"));
     variance(c) = squares(c) / count;
     return {mean, variance, count};

@@ -19,6 +19,9 @@ struct TokenColumn {
   int32_t pad = 0;
   std::string lengths; // an i32 [B] input given each sequence's length, or ""
   std::string mask;    // an i32 [B, L] input given 1 on the tokens and 0 on the padding, or ""
+
+  /// The inputs the column fills: the token input, and its lengths and mask inputs if it has them.
+  std::vector<std::string> inputs() const;
 };
 
 class Dataset {
@@ -33,6 +36,8 @@ public:
   bool hasLengths() const { return !columns_.empty(); }
   /// The tokens of example `row` in the first column (the source), for bucketing.
   int64_t length(int64_t row) const;
+  /// Every example in order, in batches of `size` (the last one may hold fewer).
+  std::vector<std::vector<int64_t>> inOrder(int64_t size) const;
   /// The inputs of examples `rows`: rows of the tensors, or the token columns padded to the batch's longest.
   Expected<TensorMap> batch(const std::vector<int64_t> &rows) const;
   /// What a batch of `rows` counts for speed reports: the last column's tokens (the targets), else rows.
