@@ -1284,8 +1284,9 @@ SmallVector<DimSource> PoolGradOp::getResultDimSources() { return identityDims(g
 LogicalResult ReduceGradOp::verify() {
   if (failed(expectOneOf(*this, "kind", getKind(), {"mean", "max"})))
     return failure();
-  if (getAxis() < 0 || getAxis() >= rankOf(getInput()) || rankOf(getGrad()) != rankOf(getInput()))
-    return emitOpError() << "expects an axis of the input and a gradient of its rank, found axis " << getAxis()
+  int64_t axis = static_cast<int64_t>(getAxis());
+  if (axis < 0 || axis >= rankOf(getInput()) || rankOf(getGrad()) != rankOf(getInput()))
+    return emitOpError() << "expects an axis of the input and a gradient of its rank, found axis " << axis
                          << " for " << shapeString(getInput().getType()) << " and " << shapeString(getGrad().getType());
   return verifyResultShape(*this);
 }
@@ -1300,8 +1301,9 @@ LogicalResult BroadcastGradOp::verify() {
 SmallVector<DimSource> BroadcastGradOp::getResultDimSources() { return identityDims(getInput()); }
 
 LogicalResult SliceGradOp::verify() {
-  if (getAxis() < 0 || getAxis() >= rankOf(getInput()) || rankOf(getGrad()) != rankOf(getInput()))
-    return emitOpError() << "expects an axis of the input and a gradient of its rank, found axis " << getAxis()
+  int64_t axis = static_cast<int64_t>(getAxis());
+  if (axis < 0 || axis >= rankOf(getInput()) || rankOf(getGrad()) != rankOf(getInput()))
+    return emitOpError() << "expects an axis of the input and a gradient of its rank, found axis " << axis
                          << " for " << shapeString(getInput().getType()) << " and " << shapeString(getGrad().getType());
   return verifyResultShape(*this);
 }

@@ -803,3 +803,71 @@ func.func @recurrence_grad_dy(%xp: tensor<?x?x16xf32>, %w: tensor<16x4xf32>, %b:
       : (tensor<?x?x16xf32>, tensor<16x4xf32>, tensor<16xf32>, tensor<?x?x4xf32>, tensor<?x?x5xf32>) -> tensor<?x?x16xf32>
   return
 }
+
+// -----
+
+func.func @conv2d_grad_wrt(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>, %dy: tensor<?x4x8x8xf32>) {
+  // expected-error @+1 {{'attn.conv2d_grad' op expects wrt "input", "weight", "bias", found "stride"}}
+  %d = attn.conv2d_grad %x, %w, %dy {wrt = "stride", stride = array<i64: 1, 1>, padding = array<i64: 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<?x4x8x8xf32>) -> tensor<?x1x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @pool_grad_kind(%x: tensor<?x4x8x8xf32>, %dy: tensor<?x4x4x4xf32>) {
+  // expected-error @+1 {{'attn.pool_grad' op expects kind "max", "amax", "avg", found "min"}}
+  %d = attn.pool_grad %x, %dy {kind = "min", kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>}
+      : (tensor<?x4x8x8xf32>, tensor<?x4x4x4xf32>) -> tensor<?x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @reduce_grad_axis(%x: tensor<?x4x8x8xf32>, %dy: tensor<?x1x8x8xf32>) {
+  // expected-error @+1 {{'attn.reduce_grad' op expects an axis of the input and a gradient of its rank, found axis 4 for [?, 4, 8, 8] and [?, 1, 8, 8]}}
+  %d = attn.reduce_grad %x, %dy {axis = 4 : i64, kind = "max"} : (tensor<?x4x8x8xf32>, tensor<?x1x8x8xf32>) -> tensor<?x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_grad_rank(%x: tensor<?x4x1x1xf32>, %dy: tensor<?x4x8xf32>) {
+  // expected-error @+1 {{'attn.broadcast_grad' op expects a gradient of the input's rank, found [?, 4, 8] for [?, 4, 1, 1]}}
+  %d = attn.broadcast_grad %x, %dy : (tensor<?x4x1x1xf32>, tensor<?x4x8xf32>) -> tensor<?x4x1x1xf32>
+  return
+}
+
+// -----
+
+func.func @slice_grad_axis(%x: tensor<1x2x7x7xf32>, %dy: tensor<1x1x7x7xf32>) {
+  // expected-error @+1 {{'attn.slice_grad' op expects an axis of the input and a gradient of its rank, found axis -1 for [1, 2, 7, 7] and [1, 1, 7, 7]}}
+  %d = attn.slice_grad %x, %dy {axis = -1 : i64, start = 0 : i64} : (tensor<1x2x7x7xf32>, tensor<1x1x7x7xf32>) -> tensor<1x2x7x7xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_grad_shapes(%x: tensor<?x4x8x8xf32>, %w: tensor<4xf32>, %dy: tensor<?x4x4x4xf32>) {
+  // expected-error @+1 {{'attn.batch_norm_grad' op expects an input and a gradient of one shape, found [?, 4, 8, 8] and [?, 4, 4, 4]}}
+  %d = attn.batch_norm_grad %x, %w, %dy {wrt = "input", epsilon = 1.0e-05 : f32}
+      : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<?x4x4x4xf32>) -> tensor<?x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_train_statistic(%x: tensor<?x4x8x8xf32>, %w: tensor<4xf32>) {
+  // expected-error @+1 {{'attn.batch_norm_train' op expects statistic "output", "mean", "variance", found "median"}}
+  %y = attn.batch_norm_train %x, %w, %w, %w {statistic = "median", epsilon = 1.0e-05 : f32, momentum = 0.1 : f32}
+      : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @recurrence_weight_grad_shapes(%dg: tensor<?x?x16xf32>, %h: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.recurrence_weight_grad' op expects gate gradients [batch, steps, G] and hidden states [batch, steps, H] with static G and H, found [?, ?, 16] and [?, 4]}}
+  %d = attn.recurrence_weight_grad %dg, %h : (tensor<?x?x16xf32>, tensor<?x4xf32>) -> tensor<16x4xf32>
+  return
+}
