@@ -1336,3 +1336,28 @@ SmallVector<DimSource> BatchNormTrainOp::getResultDimSources() {
 
 #define GET_OP_CLASSES
 #include "attn/Dialect/AttnOps.cpp.inc"
+
+std::pair<Value, unsigned> mlir::attn::traceDimension(Value v, unsigned dim, function_ref<bool(Value)> stop) {
+  for (;;) {
+    if (stop(v))
+      return {v, dim};
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      if (auto kernel = dyn_cast<KernelOp>(arg.getOwner()->getParentOp())) {
+        v = kernel.getInputs()[arg.getArgNumber()];
+        continue;
+      }
+      return {v, dim};
+    }
+    Operation *op = v.getDefiningOp();
+    if (auto kernel = dyn_cast<KernelOp>(op)) {
+      v = kernel.getBody().front().getTerminator()->getOperand(cast<OpResult>(v).getResultNumber());
+      continue;
+    }
+    auto shaped = dyn_cast<ShapedOpInterface>(op);
+    if (!shaped)
+      return {v, dim};
+    DimSource src = shaped.getResultDimSources()[dim];
+    v = op->getOperand(src.operand); // dynamic dimensions never come from constants
+    dim = src.dim;
+  }
+}

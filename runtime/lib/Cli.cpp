@@ -392,16 +392,19 @@ of the loss bounds their precision).
   --tolerance T     largest error accepted (default 1e-2)
 )");
     if (command == "bench")
-      return fill(R"(usage: $PROGRAM bench --weights FILE$INPUTS [--runs N] [--warmup N] [--threads N]
+      return fill(R"(usage: $PROGRAM bench --weights FILE$INPUTS [--runs N] [--warmup N] [--threads N] [--grad]
 
 Runs the model --warmup times (default 2), then --runs times (default 10) on the same inputs, and prints
-the median, minimum and maximum time of one run. Files are read once, before the timing.
+the median, minimum and maximum time of one run. Files are read once, before the timing. With --grad it
+times the gradient program instead (forward, loss and every parameter's gradient, as one training step
+computes them before the optimizer), which also reads the loss's inputs.
 
   --weights FILE    safetensors file with every parameter (see '$PROGRAM info')
   --in NAME=FILE    .npy file for input NAME; one for each input
   --runs N          timed runs (1 to 100000)
   --warmup N        untimed runs first (0 to 100000)
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+  --grad            time forward and backward (the gradient program)
 )");
     return fill(R"(usage: $PROGRAM init --out FILE [--seed N]
 
@@ -1513,9 +1516,13 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
                                          {"--in", true},
                                          {"--runs", false},
                                          {"--warmup", false},
-                                         {"--threads", false}},
+                                         {"--threads", false},
+                                         {"--grad", false, /*flag=*/true}},
                                         options))
       return *done;
+    const attn_model_spec *program = &spec_;
+    if (options.get("--grad") && !(program = gradientProgram("bench")))
+      return kUsage;
     uint64_t counts[2] = {10, 2}; // runs, warm-up runs
     if (std::optional<int> code = wholeNumber(options, "--runs", 1, 100000, counts[0], "bench"))
       return *code;
@@ -1528,7 +1535,9 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     std::vector<double> ms;
     for (uint64_t run = 0; run < counts[1] + counts[0]; ++run) {
       auto begin = std::chrono::steady_clock::now();
-      Expected<TensorMap> outputs = runModel(spec_, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
+      Expected<TensorMap> outputs =
+          options.get("--grad") ? runWithParameters(*program, l.weights.tensors, l.inputs, {l.weightsPath, l.threads})
+                                : runModel(spec_, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
       auto end = std::chrono::steady_clock::now();
       if (!outputs)
         return failure(outputs.message());

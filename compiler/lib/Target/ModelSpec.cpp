@@ -393,28 +393,7 @@ private:
 
   /// Finds the earlier value and dimension that dimension `dim` of `v` (inside or outside a kernel) equals.
   std::pair<Value, unsigned> trace(Value v, unsigned dim) {
-    for (;;) {
-      if (views.count(v))
-        return {v, dim};
-      if (auto arg = dyn_cast<BlockArgument>(v)) {
-        if (auto kernel = dyn_cast<KernelOp>(arg.getOwner()->getParentOp())) {
-          v = kernel.getInputs()[arg.getArgNumber()];
-          continue;
-        }
-        return {v, dim};
-      }
-      Operation *op = v.getDefiningOp();
-      if (auto kernel = dyn_cast<KernelOp>(op)) {
-        v = kernel.getBody().front().getTerminator()->getOperand(cast<OpResult>(v).getResultNumber());
-        continue;
-      }
-      auto shaped = dyn_cast<ShapedOpInterface>(op);
-      if (!shaped)
-        return {v, dim};
-      DimSource src = shaped.getResultDimSources()[dim];
-      v = op->getOperand(src.operand); // dynamic dimensions never come from constants
-      dim = src.dim;
-    }
+    return traceDimension(v, dim, [&](Value value) { return views.count(value) != 0; });
   }
 
   LogicalResult addKernel(KernelOp kernel) {

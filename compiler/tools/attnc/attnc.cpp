@@ -26,7 +26,7 @@ using namespace llvm;
 
 namespace {
 
-enum class Emit { AST, MLIRGen, MLIR, Halide, Object, Exe };
+enum class Emit { AST, MLIRGen, MLIR, Halide, Schedule, Object, Exe };
 
 cl::OptionCategory category("attnc options");
 
@@ -40,6 +40,8 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::MLIRGen, "mlir-gen", "attn IR as generated from the model, before any pass"),
                clEnumValN(Emit::MLIR, "mlir", "attn IR after shape inference, decomposition and fusion"),
                clEnumValN(Emit::Halide, "halide", "the lowered Halide statement of every kernel"),
+               clEnumValN(Emit::Schedule, "schedule",
+                          "the schedule in force for every kernel, as a file --schedule reads"),
                clEnumValN(Emit::Object, "object", "one relocatable object: kernels, Halide runtime, model table"),
                clEnumValN(Emit::Exe, "exe", "a standalone program (default)")),
     cl::cat(category));
@@ -49,7 +51,35 @@ cl::opt<std::string> target("target", cl::desc("Halide target: 'host' (default) 
 cl::opt<bool> keepTemps("keep-temps", cl::desc("Keep the intermediate files (C table, objects) and print "
                                                "where they are"),
                         cl::cat(category));
+cl::opt<std::string> scheduleFile("schedule",
+                                  cl::desc("Schedule file (as --emit=schedule writes it): the kernels it names "
+                                           "get its schedule instead of the default"),
+                                  cl::value_desc("file"), cl::cat(category));
+cl::opt<std::string> autoscheduler("autoschedule",
+                                   cl::desc("Schedule kernels with a Halide autoscheduler: adams2019, li2018 or "
+                                            "mullapudi2016 (kernels a --schedule file names keep its schedule)"),
+                                   cl::value_desc("name"), cl::cat(category));
+cl::list<std::string> estimates("estimate",
+                                cl::desc("DIM=N: the size the autoscheduler plans for dynamic dimension DIM "
+                                         "(default 64); repeatable or comma-separated"),
+                                cl::value_desc("DIM=N"), cl::CommaSeparated, cl::cat(category));
 cl::opt<bool> verbose("v", cl::desc("Print the commands run to compile and link"), cl::cat(category));
+
+/// The scheduling options from the command line; false (after reporting) for a malformed --estimate.
+bool scheduleOptions(mlir::attn::ScheduleOptions &options) {
+  options.file = scheduleFile;
+  options.autoscheduler = autoscheduler;
+  for (const std::string &e : estimates) {
+    auto [name, value] = StringRef(e).split('=');
+    int64_t n = 0;
+    if (name.empty() || value.getAsInteger(10, n) || n < 1) {
+      errs() << "attnc: error: --estimate expects DIM=N with N a positive whole number, not '" << e << "'\n";
+      return false;
+    }
+    options.estimates[name.str()] = n;
+  }
+  return true;
+}
 
 /// Runs a tool, echoing it with -v; returns false (after reporting) if it fails.
 bool run(ArrayRef<std::string> argv) {
@@ -95,7 +125,8 @@ std::string defaultOutput(StringRef modelName) {
 /// Compiles the kernels and the model table, then links them into `output` (an executable, or one
 /// relocatable object with -emit=object). Writes to a temporary name first, so a failed build never
 /// replaces an earlier good one.
-bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, StringRef halideTarget) {
+bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, StringRef halideTarget,
+                 const mlir::attn::ScheduleOptions &schedule) {
   SmallString<128> dir;
   if (std::error_code ec = sys::fs::createUniqueDirectory("attnc", dir)) {
     errs() << "attnc: error: cannot create a temporary directory: " << ec.message() << "\n";
@@ -110,7 +141,7 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
 
   std::vector<mlir::attn::CompiledKernel> kernels;
   std::string runtimeObject;
-  if (failed(mlir::attn::compileKernels(module, halideTarget, dir, kernels, runtimeObject)))
+  if (failed(mlir::attn::compileKernels(module, halideTarget, schedule, dir, kernels, runtimeObject)))
     return false;
   auto model = cast<mlir::func::FuncOp>(module.getBody()->front());
   if (model->hasAttr(mlir::attn::AttnDialect::kTrainAttr) &&
@@ -193,14 +224,18 @@ int compile() {
   if (emit == Emit::MLIR)
     return writeText(output, [&](raw_ostream &os) { module->print(os); }) ? 0 : 1;
 
-  if (emit == Emit::Halide) {
+  mlir::attn::ScheduleOptions schedule;
+  if (!scheduleOptions(schedule))
+    return 1;
+  if (emit == Emit::Halide || emit == Emit::Schedule) {
     bool ok = true;
     bool written = writeText(output, [&](raw_ostream &os) {
-      ok = succeeded(mlir::attn::printKernelsAsHalide(*module, halideTarget, os));
+      ok = succeeded(emit == Emit::Halide ? mlir::attn::printKernelsAsHalide(*module, halideTarget, schedule, os)
+                                          : mlir::attn::printSchedules(*module, halideTarget, schedule, os));
     });
     return written && ok ? 0 : 1;
   }
-  return buildBinary(*module, ast->name.name, output, halideTarget) ? 0 : 1;
+  return buildBinary(*module, ast->name.name, output, halideTarget, schedule) ? 0 : 1;
 }
 
 } // namespace
@@ -215,7 +250,9 @@ int main(int argc, char **argv) {
       argc, argv,
       "attnc: compiles an attention model (.attn) into a standalone program\n\n"
       "  attnc model.attn -o model        build ./model (see ./model --help)\n"
-      "  attnc model.attn --emit=mlir     show the fused attn IR\n\n"
+      "  attnc model.attn --emit=mlir     show the fused attn IR\n"
+      "  attnc model.attn --emit=schedule > s.sched; attnc model.attn --schedule s.sched -o model\n"
+      "                                   edit the kernels' schedules and build with them\n\n"
       "MLIR's pass instrumentation options also apply, e.g. --mlir-print-ir-after-all\n"
       "(listed by --help-hidden).\n");
   return compile();

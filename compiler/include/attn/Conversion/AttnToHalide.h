@@ -7,6 +7,7 @@
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,21 @@ namespace mlir::attn {
 /// Target parser accepts, e.g. `x86-64-linux-avx2-fma`. Returns the canonical string, or an error message.
 FailureOr<std::string> resolveHalideTarget(StringRef spec, std::string &error);
 
+/// How kernels are scheduled: the hand-written schedule of each kernel's pattern (the default), a schedule
+/// file's, or a Halide autoscheduler's.
+struct ScheduleOptions {
+  /// A schedule file (`attnc --schedule`, in the format `--emit=schedule` writes): the kernels it names get
+  /// its schedule.
+  std::string file;
+  /// An autoscheduler for the other kernels (`--autoschedule`: adams2019, li2018 or mullapudi2016); empty
+  /// for the hand-written schedules.
+  std::string autoscheduler;
+  /// The sizes an autoscheduler plans for, by dimension name (`--estimate B=64`); unnamed dimensions and
+  /// names not given are taken as kDefaultEstimate.
+  std::map<std::string, int64_t> estimates;
+  static constexpr int64_t kDefaultEstimate = 64;
+};
+
 struct CompiledKernel {
   std::string name;   // the kernel's name in the IR
   std::string entry;  // the C symbol of its pipeline
@@ -24,7 +40,7 @@ struct CompiledKernel {
 
 /// Compiles every attn.kernel in `module` to an object file in `dir`, and the Halide runtime (once) to
 /// `dir/halide_runtime.o`. Errors are emitted on the offending kernel.
-LogicalResult compileKernels(ModuleOp module, StringRef target, StringRef dir,
+LogicalResult compileKernels(ModuleOp module, StringRef target, const ScheduleOptions &schedule, StringRef dir,
                              std::vector<CompiledKernel> &kernels, std::string &runtimeObject);
 
 /// Compiles the optimizer kernels a training program calls, into `dir`: `attn_update_sgd` (momentum,
@@ -34,7 +50,12 @@ LogicalResult compileOptimizerKernels(ModuleOp module, StringRef target, StringR
                                       std::vector<CompiledKernel> &kernels);
 
 /// Prints the lowered Halide statement of every kernel in `module`, in order.
-LogicalResult printKernelsAsHalide(ModuleOp module, StringRef target, llvm::raw_ostream &os);
+LogicalResult printKernelsAsHalide(ModuleOp module, StringRef target, const ScheduleOptions &schedule,
+                                   llvm::raw_ostream &os);
+
+/// Prints the schedule in force for every kernel as a schedule file that `ScheduleOptions::file` reads.
+LogicalResult printSchedules(ModuleOp module, StringRef target, const ScheduleOptions &schedule,
+                             llvm::raw_ostream &os);
 
 } // namespace mlir::attn
 

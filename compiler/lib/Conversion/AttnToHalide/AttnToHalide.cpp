@@ -10,6 +10,10 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <dlfcn.h>
+#include <set>
+#include <thread>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -26,18 +30,147 @@ FailureOr<std::string> mlir::attn::resolveHalideTarget(StringRef spec, std::stri
 
 namespace {
 
-/// Builds and schedules one kernel; Halide reports user errors as exceptions, which become diagnostics.
-FailureOr<halide::LoweredKernel> lowerKernel(KernelOp kernel, const Halide::Target &target) {
-  FailureOr<halide::LoweredKernel> lowered = halide::buildAlgorithm(kernel);
-  if (failed(lowered))
-    return failure();
-  try {
-    halide::applyDefaultSchedule(*lowered, target);
-  } catch (const Halide::Error &e) {
-    return kernel.emitError() << "cannot schedule kernel '" << kernel.getName() << "': " << e.what();
-  }
-  return lowered;
+const char *const kAutoschedulers[] = {"adams2019", "li2018", "mullapudi2016"};
+
+/// Loads Halide's plugin for autoscheduler `name` (once) from the directory of libHalide itself.
+void loadAutoscheduler(const std::string &name) {
+  static std::set<std::string> loaded;
+  if (loaded.count(name))
+    return;
+  Dl_info info;
+  std::string dir = ".";
+  if (dladdr(reinterpret_cast<void *>(&Halide::load_plugin), &info) && info.dli_fname)
+    dir = llvm::sys::path::parent_path(info.dli_fname).str();
+  Halide::load_plugin(dir + "/libautoschedule_" + name + ".so");
+  loaded.insert(name);
 }
+
+/// The name of dynamic dimension `dim` of `v` in the model (`B`, `L`), if it traces back to an input's.
+std::optional<std::string> dimensionName(Value v, unsigned dim) {
+  auto [source, sourceDim] = traceDimension(v, dim, [](Value) { return false; });
+  auto arg = dyn_cast<BlockArgument>(source);
+  auto func = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp()) : nullptr;
+  if (!func)
+    return std::nullopt;
+  auto dims = func.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), AttnDialect::kInputDimsAttr);
+  if (dims && sourceDim < dims.size())
+    if (auto symbol = dyn_cast<StringAttr>(dims[sourceDim]))
+      return symbol.str();
+  return std::nullopt;
+}
+
+/// The extents an autoscheduler assumes for `v`, innermost first (Halide's order).
+Halide::Region estimatedRegion(Value v, const ScheduleOptions &options) {
+  auto type = cast<RankedTensorType>(v.getType());
+  Halide::Region region;
+  for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+    int64_t extent = type.getDimSize(d);
+    if (type.isDynamicDim(d)) {
+      extent = ScheduleOptions::kDefaultEstimate;
+      if (std::optional<std::string> name = dimensionName(v, static_cast<unsigned>(d)))
+        if (auto found = options.estimates.find(*name); found != options.estimates.end())
+          extent = found->second;
+    }
+    region.emplace_back(0, static_cast<int>(extent));
+  }
+  return region;
+}
+
+void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &name, const Halide::Target &target,
+                  const ScheduleOptions &options) {
+  loadAutoscheduler(name);
+  for (auto [param, value] : llvm::zip(k.inputs, kernel.getInputs()))
+    param.set_estimates(estimatedRegion(value, options));
+  for (auto [func, value] : llvm::zip(k.outputs, kernel.getResults()))
+    func.set_estimates(estimatedRegion(value, options));
+  std::string parallelism = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+  std::string registered = name; // the plugins register "Adams2019", "Li2018", "Mullapudi2016"
+  registered[0] = static_cast<char>(std::toupper(registered[0]));
+  std::map<std::string, std::string> params{{"parallelism", parallelism}};
+  if (name == "adams2019")
+    params["beam_size"] = "1"; // greedy: its default beam search takes many minutes and gigabytes here
+  Halide::Pipeline(k.outputs).apply_autoscheduler(target, {registered, params});
+}
+
+/// Chooses and applies each kernel's schedule: a schedule file's section, else the autoscheduler, else the
+/// hand-written schedule of its pattern.
+class Scheduler {
+public:
+  Scheduler(ModuleOp module, const ScheduleOptions &options) : module(module), options(options) {}
+
+  /// Reads and checks the schedule file and the autoscheduler name.
+  LogicalResult init() {
+    if (!options.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, options.autoscheduler))
+      return module.emitError() << "unknown autoscheduler '" << options.autoscheduler
+                                << "': expected adams2019, li2018 or mullapudi2016";
+    if (options.file.empty())
+      return success();
+    auto buffer = llvm::MemoryBuffer::getFile(options.file, /*IsText=*/true);
+    if (!buffer)
+      return module.emitError() << "cannot read schedule file '" << options.file
+                                << "': " << buffer.getError().message();
+    auto parsed = halide::parseSchedules((*buffer)->getBuffer());
+    if (auto *e = std::get_if<halide::ScheduleError>(&parsed))
+      return fileError(e->line, e->column, e->message);
+    std::vector<std::string> names;
+    module.walk([&](KernelOp kernel) { names.push_back(kernel.getName().str()); });
+    for (halide::KernelSchedule &k : std::get<0>(parsed)) {
+      if (!llvm::is_contained(names, k.kernel))
+        return fileError(k.line, k.column,
+                         "no kernel '" + k.kernel + "' in this model; its kernels are " + llvm::join(names, ", "));
+      if (!k.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, k.autoscheduler))
+        return fileError(k.line, k.column,
+                         "unknown autoscheduler '" + k.autoscheduler + "': expected adams2019, li2018 or mullapudi2016");
+      std::string name = k.kernel;
+      file.emplace(name, std::move(k));
+    }
+    return success();
+  }
+
+  /// Builds and schedules one kernel; Halide reports user errors as exceptions, which become diagnostics.
+  FailureOr<halide::LoweredKernel> lower(KernelOp kernel, const Halide::Target &target) {
+    FailureOr<halide::LoweredKernel> lowered = halide::buildAlgorithm(kernel);
+    if (failed(lowered))
+      return failure();
+    auto entry = file.find(kernel.getName().str());
+    std::string scheduler = entry != file.end() ? entry->second.autoscheduler : options.autoscheduler;
+    try {
+      if (entry != file.end() && scheduler.empty()) {
+        if (std::optional<halide::ScheduleError> e = halide::applySchedule(*lowered, entry->second))
+          return fileError(e->line, e->column, e->message);
+      } else if (!scheduler.empty()) {
+        autoschedule(kernel, *lowered, scheduler, target, options);
+      } else {
+        halide::applyDefaultSchedule(*lowered, target);
+      }
+    } catch (const Halide::Error &e) {
+      return kernel.emitError() << "cannot schedule kernel '" << kernel.getName() << "': " << e.what();
+    }
+    return lowered;
+  }
+
+  /// How `kernel` was scheduled, for the schedule file's comments.
+  std::string source(KernelOp kernel) const {
+    auto entry = file.find(kernel.getName().str());
+    if (entry != file.end())
+      return entry->second.autoscheduler.empty() ? "from " + options.file : entry->second.autoscheduler;
+    return options.autoscheduler.empty() ? "hand-written" : options.autoscheduler;
+  }
+
+  std::string autoscheduler(KernelOp kernel) const {
+    auto entry = file.find(kernel.getName().str());
+    return entry != file.end() ? entry->second.autoscheduler : options.autoscheduler;
+  }
+
+private:
+  LogicalResult fileError(unsigned line, unsigned column, const std::string &message) {
+    return emitError(FileLineColLoc::get(module.getContext(), options.file, line, column)) << message;
+  }
+
+  ModuleOp module;
+  const ScheduleOptions &options;
+  std::map<std::string, halide::KernelSchedule> file;
+};
 
 std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
   return {k.inputs.begin(), k.inputs.end()};
@@ -46,14 +179,17 @@ std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
 Halide::Pipeline pipelineOf(const halide::LoweredKernel &k) { return Halide::Pipeline(k.outputs); }
 
 template <typename Fn>
-LogicalResult forEachKernel(ModuleOp module, StringRef targetString, Fn fn) {
+LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const ScheduleOptions &options, Fn fn) {
   Halide::Target target(targetString.str());
+  Scheduler scheduler(module, options);
+  if (failed(scheduler.init()))
+    return failure();
   WalkResult result = module.walk([&](KernelOp kernel) {
-    FailureOr<halide::LoweredKernel> lowered = lowerKernel(kernel, target);
+    FailureOr<halide::LoweredKernel> lowered = scheduler.lower(kernel, target);
     if (failed(lowered))
       return WalkResult::interrupt();
     try {
-      if (failed(fn(kernel, *lowered, target)))
+      if (failed(fn(kernel, *lowered, target, scheduler)))
         return WalkResult::interrupt();
     } catch (const Halide::Error &e) {
       kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName() << "': " << e.what();
@@ -66,11 +202,12 @@ LogicalResult forEachKernel(ModuleOp module, StringRef targetString, Fn fn) {
 
 } // namespace
 
-LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString, StringRef dir,
-                                         std::vector<CompiledKernel> &kernels, std::string &runtimeObject) {
+LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString, const ScheduleOptions &schedule,
+                                         StringRef dir, std::vector<CompiledKernel> &kernels,
+                                         std::string &runtimeObject) {
   LogicalResult result = forEachKernel(
-      module, targetString,
-      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target) -> LogicalResult {
+      module, targetString, schedule,
+      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target, const Scheduler &) -> LogicalResult {
         llvm::SmallString<256> path(dir);
         llvm::sys::path::append(path, k.entry + ".o");
         pipelineOf(k).compile_to_object(path.str().str(), arguments(k), k.entry,
@@ -89,6 +226,33 @@ LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString
   }
   runtimeObject = path.str().str();
   return success();
+}
+
+LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString, const ScheduleOptions &schedule,
+                                         llvm::raw_ostream &os) {
+  os << "# attnc schedule, target " << targetString << "\n"
+     << "# One section per kernel: 'kernel NAME', then Halide scheduling calls on the kernel's Funcs, one\n"
+     << "# statement per Func or update definition (FUNC.update(N)), applied in order to the unscheduled\n"
+     << "# algorithm. 'kernel NAME autoschedule adams2019|li2018|mullapudi2016' hands a kernel to an\n"
+     << "# autoscheduler. Kernels left out get their default schedule. Read back with attnc --schedule FILE.\n";
+  return forEachKernel(
+      module, targetString, schedule,
+      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &, const Scheduler &s) -> LogicalResult {
+        std::string header = "\nkernel " + kernel.getName().str();
+        std::string comment = "  # " + llvm::join(k.pattern, " + ") + "; schedule " + s.source(kernel) + "\n";
+        try {
+          std::string statements = halide::printSchedule(k);
+          os << header << comment << statements;
+        } catch (const std::runtime_error &e) {
+          std::string scheduler = s.autoscheduler(kernel);
+          if (scheduler.empty())
+            return kernel.emitError() << "the schedule of kernel '" << kernel.getName()
+                                      << "' cannot be written as a schedule file: it uses " << e.what();
+          os << header << " autoschedule " << scheduler << comment << "  # (its schedule uses " << e.what()
+             << ", which a schedule file cannot spell out)\n";
+        }
+        return success();
+      });
 }
 
 namespace {
@@ -156,14 +320,14 @@ LogicalResult mlir::attn::compileOptimizerKernels(ModuleOp module, StringRef tar
 }
 
 LogicalResult mlir::attn::printKernelsAsHalide(ModuleOp module, StringRef targetString,
-                                               llvm::raw_ostream &os) {
+                                               const ScheduleOptions &schedule, llvm::raw_ostream &os) {
   llvm::SmallString<128> tmp;
   if (llvm::sys::fs::createTemporaryFile("attnc-kernel", "stmt", tmp))
     return module.emitError("cannot create a temporary file for the Halide statement");
   llvm::scope_exit removeTmp([&] { llvm::sys::fs::remove(tmp); });
   return forEachKernel(
-      module, targetString,
-      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target) -> LogicalResult {
+      module, targetString, schedule,
+      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target, const Scheduler &) -> LogicalResult {
         pipelineOf(k).compile_to_lowered_stmt(tmp.str().str(), arguments(k), Halide::StmtOutputFormat::Text,
                                               target.with_feature(Halide::Target::NoRuntime));
         auto buffer = llvm::MemoryBuffer::getFile(tmp);

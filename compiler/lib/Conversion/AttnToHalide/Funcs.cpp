@@ -1385,8 +1385,110 @@ private:
     return HTensor{s.result, scores.shape};
   }
 
+  /// Keys a streaming block holds, queries a tile holds, and the vector lanes the block maxima and sums
+  /// are first reduced to (a multiple of every target's float vector width).
+  static constexpr int kKeyBlock = 128, kQueryTile = 8, kLanes = 16;
+
+  /// Whether `op` is the end of a dot-product attention chain that nothing else reads into: then it is
+  /// lowered as one streaming computation.
+  static std::pair<ScoreOp, MaskedSoftmaxOp> streamingChain(WeightedSumOp op) {
+    auto softmax = op.getWeights().getDefiningOp<MaskedSoftmaxOp>();
+    if (!softmax || !softmax->hasOneUse())
+      return {};
+    auto score = softmax.getScores().getDefiningOp<ScoreOp>();
+    if (!score || !score->hasOneUse())
+      return {};
+    return {score, softmax};
+  }
+
+  /// The streaming form of softmax(q·kᵀ·scale, masked)·v (see StreamingAttentionStages). Out-of-range keys
+  /// of the last block and queries of the last tile read clamped rows and are masked or never written.
+  FailureOr<HTensor> lowerStreamingAttention(WeightedSumOp op, ScoreOp score, MaskedSoftmaxOp softmax) {
+    const HTensor &q = values[score.getQuery()];
+    const HTensor &k = values[score.getKeys()];
+    const HTensor &v = values[op.getValues()];
+    int heads = static_cast<int>(score.getNumHeads());
+    int dk = static_cast<int>(staticDim(score.getQuery(), 2)) / heads;
+    int dv = static_cast<int>(staticDim(op.getValues(), 2)) / heads;
+    float scale = score.getScale().convertToFloat();
+    StreamingAttentionStages s;
+    s.keyBlock = kKeyBlock, s.queryTile = kQueryTile, s.valueHeadSize = dv;
+    for (auto [f, n] : {std::pair{&s.keysT, "keys_t"}, {&s.dot, "dot"}, {&s.scores, "scores"},
+                        {&s.laneMax, "lane_max"}, {&s.blockMax, "block_max"}, {&s.probs, "probs"},
+                        {&s.laneSum, "lane_sum"}, {&s.blockSum, "block_sum"}, {&s.pvAcc, "pv_acc"},
+                        {&s.pv, "pv"}, {&s.state, "state"}, {&s.result, "context"}})
+      *f = Func(name(op, n));
+    s.j = Var("j"), s.jj = Var("jj"), s.lane = Var("lane"), s.i = Var("i"), s.kb = Var("kb"), s.h = Var("h");
+    s.b = Var("b"), s.d = Var("d"), s.ii = Var("ii"), s.it = Var("it"), s.c = Var("c");
+    Var j = s.j, jj = s.jj, lane = s.lane, i = s.i, kb = s.kb, h = s.h, b = s.b, d = s.d;
+    Expr keys = k.extent(1), queries = q.extent(1);
+    Expr lastKey = keys - 1;
+    const float excluded = -3.0e38f; // below any finite score, and no infinities to propagate
+
+    s.keysT(j, d, h, b) = k.func(h * dk + d, Halide::clamp(j, 0, lastKey), b);
+    RDom rd(0, dk, "rd");
+    Expr key = kb * kKeyBlock + jj;
+    s.dot(jj, i, kb, h, b) = 0.0f;
+    s.dot(jj, i, kb, h, b) += q.func(h * dk + rd, Halide::min(i, queries - 1), b) * s.keysT(key, rd, h, b);
+    s.scores(jj, i, kb, h, b) = s.dot(jj, i, kb, h, b);
+
+    auto keep = [&](Expr j, Expr i, Expr b) {
+      Expr ok = j < keys;
+      if (softmax.getCausal())
+        ok = ok && j <= i;
+      if (Value mask = softmax.getMask())
+        ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1
+                        ? j < values[mask].func(b)
+                        : values[mask].func(Halide::min(j, lastKey), b) != 0);
+      return ok;
+    };
+    RDom rl(0, kKeyBlock / kLanes, "rl"), rlane(0, kLanes, "rlane"), rj(0, kKeyBlock, "rj");
+    Expr laneKey = rl * kLanes + lane;
+    s.laneMax(lane, i, kb, h, b) = excluded;
+    s.laneMax(lane, i, kb, h, b) =
+        Halide::max(s.laneMax(lane, i, kb, h, b),
+                    Halide::select(keep(kb * kKeyBlock + laneKey, i, b), s.scores(laneKey, i, kb, h, b), excluded));
+    s.blockMax(i, kb, h, b) = excluded;
+    s.blockMax(i, kb, h, b) = Halide::max(s.blockMax(i, kb, h, b), s.laneMax(rlane, i, kb, h, b));
+    s.probs(jj, i, kb, h, b) =
+        Halide::select(keep(key, i, b), Halide::exp((s.scores(jj, i, kb, h, b) - s.blockMax(i, kb, h, b)) * scale),
+                       0.0f);
+    s.laneSum(lane, i, kb, h, b) = 0.0f;
+    s.laneSum(lane, i, kb, h, b) += s.probs(laneKey, i, kb, h, b);
+    s.blockSum(i, kb, h, b) = 0.0f;
+    s.blockSum(i, kb, h, b) += s.laneSum(rlane, i, kb, h, b);
+    s.pvAcc(d, i, kb, h, b) = 0.0f;
+    s.pvAcc(d, i, kb, h, b) +=
+        s.probs(rj, i, kb, h, b) * v.func(h * dv + d, Halide::min(kb * kKeyBlock + rj, lastKey), b);
+    s.pv(d, i, kb, h, b) = s.pvAcc(d, i, kb, h, b);
+
+    // Fold the blocks in, in order; a causal tile stops after the block holding its last query.
+    Var ii = s.ii, it = s.it;
+    Expr tileQuery = it * kQueryTile + ii;
+    RDom rb(0, (keys + kKeyBlock - 1) / kKeyBlock, "rb");
+    if (softmax.getCausal())
+      rb.where(rb * kKeyBlock <= it * kQueryTile + kQueryTile - 1);
+    s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);
+    Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1], sum = s.state(d, ii, it, h, b)[2];
+    Expr blockMax = s.blockMax(tileQuery, rb, h, b);
+    Expr newMax = Halide::max(max, blockMax);
+    Expr keepOld = Halide::exp((max - newMax) * scale), keepBlock = Halide::exp((blockMax - newMax) * scale);
+    s.state(d, ii, it, h, b) = Halide::Tuple(acc * keepOld + s.pv(d, tileQuery, rb, h, b) * keepBlock, newMax,
+                                             sum * keepOld + s.blockSum(tileQuery, rb, h, b) * keepBlock);
+
+    // A row with no key left is zero rather than NaN.
+    Var c = s.c;
+    Expr hc = c / dv, dc = c % dv, tile = i / kQueryTile, inTile = i % kQueryTile;
+    Expr total = s.state(dc, inTile, tile, hc, b)[2];
+    s.result(c, i, b) = Halide::select(total > 0.0f, s.state(dc, inTile, tile, hc, b)[0] / total, 0.0f);
+    out.streaming.push_back(s);
+    return HTensor{s.result, {q.extent(0), q.extent(1), v.extent(2)}};
+  }
+
   /// out[b, i, h·Dvh + d] = Σ_j p[b, h, i, j] · v[b, j, h·Dvh + d].
   FailureOr<HTensor> lowerWeightedSum(WeightedSumOp op) {
+    if (auto [score, softmax] = streamingChain(op); score)
+      return lowerStreamingAttention(op, score, softmax);
     const HTensor &p = values[op.getWeights()];
     const HTensor &v = values[op.getValues()];
     int64_t heads = staticDim(op.getWeights(), 1);

@@ -8,7 +8,9 @@
 
 #include "Halide.h"
 
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace mlir::attn::halide {
@@ -67,6 +69,19 @@ struct WeightedSumStages {
   int64_t headSize;
 };
 
+/// Scaled dot-product attention (score → masked_softmax → weighted_sum, nothing else reading the scores or
+/// probabilities) streamed over blocks of `keyBlock` keys with an online softmax, for tiles of `queryTile`
+/// queries: per block, the raw scores (`dot` accumulated, `scores` stored), their maximum (per vector lane,
+/// then per row), the exponentials `probs` relative to it and their sum, and the probability-weighted
+/// values (`pvAcc` accumulated, `pv` stored). `state` (context accumulator, running maximum, running sum;
+/// indexed feature, query in tile, tile, head, batch) folds in the blocks one after another, rescaling
+/// what it holds when the maximum grows, so that no row of scores longer than a block is ever stored.
+struct StreamingAttentionStages {
+  Halide::Func keysT, dot, scores, laneMax, blockMax, probs, laneSum, blockSum, pvAcc, pv, state, result;
+  Halide::Var j, jj, lane, i, kb, h, b, d, ii, it, c;
+  int keyBlock, queryTile, valueHeadSize;
+};
+
 /// Everything one kernel lowers to.
 struct LoweredKernel {
   std::string entry;
@@ -90,7 +105,40 @@ struct LoweredKernel {
   std::vector<ScoreStages> score;
   std::vector<MaskedSoftmaxStages> maskedSoftmax;
   std::vector<WeightedSumStages> weightedSum;
+  std::vector<StreamingAttentionStages> streaming;
 };
+
+/// A schedule file (see ScheduleText.cpp): per kernel, an autoscheduler or scheduling statements, each
+/// `FUNC[.update(N)]` followed by calls; positions are 1-based lines and columns of the file.
+struct ScheduleCall {
+  std::string name;
+  std::vector<std::string> args;
+  unsigned line = 0, column = 0;
+};
+struct ScheduleStatement {
+  std::string func;
+  int stage = 0; // 0: the pure definition; n: update n - 1
+  std::vector<ScheduleCall> calls;
+  unsigned line = 0, column = 0;
+};
+struct KernelSchedule {
+  std::string kernel, autoscheduler;
+  std::vector<ScheduleStatement> statements;
+  unsigned line = 0, column = 0;
+};
+struct ScheduleError {
+  std::string message;
+  unsigned line = 0, column = 0;
+};
+
+std::variant<std::vector<KernelSchedule>, ScheduleError> parseSchedules(llvm::StringRef text);
+
+/// The statements that give the kernel's Funcs their current schedule. Throws std::runtime_error naming
+/// what a schedule file cannot express (e.g. GPU loops, prefetches, storage folding).
+std::string printSchedule(const LoweredKernel &kernel);
+
+/// Applies statements to a kernel whose Funcs have no schedule yet.
+std::optional<ScheduleError> applySchedule(LoweredKernel &kernel, const KernelSchedule &schedule);
 
 /// Builds the algorithm of `kernel`; emits an error on it and fails for ops it cannot lower.
 FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel);

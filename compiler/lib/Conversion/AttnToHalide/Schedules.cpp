@@ -145,6 +145,64 @@ void scheduleAttention(LoweredKernel &k, int vw) {
       scheduleFlat(f, vw);
 }
 
+/// Streaming attention: tiles of queries of each (batch, head) in parallel; per tile the state lives across
+/// the key blocks, and each block's stages are computed inside the loop over blocks. The two products are
+/// register-blocked: the scores as 2 vectors of keys × the tile's queries, accumulated over the head's
+/// features (keys transposed once per head); the weighted values as the head's features × 4 queries,
+/// accumulated over the block's keys. Block maxima and sums are reduced a vector of keys at a time.
+void scheduleStreamingAttention(LoweredKernel &k, int vw) {
+  StreamingAttentionStages &s = k.streaming.front();
+  for (DenseStages &projection : k.dense) {
+    projection.weightT.compute_root();
+    scheduleFlat(projection.acc.compute_root(), vw);
+  }
+  Func out = s.result;
+  if (!isOutput(k, out))
+    out.compute_root();
+  int lanes = std::min(vw, s.valueHeadSize);
+  Var h("head"), d("feature"), hb("hb"), io("tile"), ii("query");
+  out.split(s.c, h, d, s.valueHeadSize)
+      .split(s.i, io, ii, s.queryTile, Guard)
+      .reorder(d, ii, io, h, s.b)
+      .fuse(h, s.b, hb)
+      .parallel(hb)
+      .vectorize(d, lanes, Guard);
+  s.keysT.compute_at(out, hb).vectorize(s.j, vw, Guard);
+
+  s.state.compute_at(out, io).vectorize(s.d, lanes, Guard);
+  Halide::RVar rb(s.state.rvars(0)[0]);
+  s.state.update().reorder(s.d, s.ii, rb).vectorize(s.d, lanes, Guard);
+  LoopLevel block(s.state, rb);
+
+  Var jo("jo"), jv("jv"), jo2("jo2"), po("po"), pi("pi"), dOuter("d_outer"), dInner("d_inner");
+  Halide::RVar rd(s.dot.rvars(0)[0]);
+  s.scores.compute_at(block).split(s.jj, jo, jv, 2 * vw).reorder(jv, s.i, jo).vectorize(jv, vw).unroll(jv);
+  s.dot.compute_at(s.scores, jo).vectorize(s.jj, vw).unroll(s.jj).unroll(s.i);
+  s.dot.update().split(s.jj, jo2, jv, vw).reorder(jv, jo2, s.i, rd).vectorize(jv).unroll(jo2).unroll(s.i);
+
+  for (Func f : {s.laneMax, s.laneSum}) {
+    f.compute_at(block).vectorize(s.lane);
+    f.update().reorder(s.lane, Halide::RVar(f.rvars(0)[0]), s.i).vectorize(s.lane);
+  }
+  s.blockMax.compute_at(block);
+  s.blockSum.compute_at(block);
+  s.probs.compute_at(block).vectorize(s.jj, vw, Guard);
+
+  Halide::RVar rj(s.pvAcc.rvars(0)[0]);
+  s.pv.compute_at(block).split(s.i, po, pi, 4).reorder(s.d, pi, po).vectorize(s.d, lanes, Guard);
+  s.pvAcc.compute_at(s.pv, po).vectorize(s.d, lanes, Guard).unroll(s.i);
+  s.pvAcc.update()
+      .split(s.d, dOuter, dInner, lanes, Guard)
+      .reorder(dInner, dOuter, s.i, rj)
+      .vectorize(dInner)
+      .unroll(dOuter)
+      .unroll(s.i);
+
+  for (Func f : k.outputs)
+    if (f.name() != out.name())
+      scheduleFlat(f, vw);
+}
+
 /// Row reductions (softmax, layer norm): the output is vectorized along the row and parallel across rows;
 /// each row's statistics are computed once, just before the row is written. Returns the loop level of one
 /// row (the root for a rank-1 tensor).
@@ -241,6 +299,8 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
 
 void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Target &target) {
   int vw = target.natural_vector_size<float>();
+  if (!k.streaming.empty())
+    return scheduleStreamingAttention(k, vw);
   if (isAttention(k))
     return scheduleAttention(k, vw); // stores what it yields through reindexing ops itself
   // Reindexing ops after the pattern's result make the outputs copies of it: it is stored, they are flat.

@@ -18,4 +18,11 @@ class Reindexing : public OpTrait::TraitBase<ConcreteType, Reindexing> {};
 #define GET_OP_CLASSES
 #include "attn/Dialect/AttnOps.h.inc"
 
+namespace mlir::attn {
+/// Where dimension `dim` of `v` comes from: followed back through the ops that give their result that
+/// dimension of an operand (ShapedOpInterface) and through kernel boundaries, until `stop` holds for a
+/// value or nothing says more. Returns that value and its dimension.
+std::pair<Value, unsigned> traceDimension(Value v, unsigned dim, function_ref<bool(Value)> stop);
+} // namespace mlir::attn
+
 #endif // ATTN_DIALECT_ATTNOPS_H
