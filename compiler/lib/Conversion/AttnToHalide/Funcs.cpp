@@ -1387,7 +1387,7 @@ private:
 
   /// Keys a streaming block holds, queries a tile holds, and the vector lanes the block maxima and sums
   /// are first reduced to (a multiple of every target's float vector width).
-  static constexpr int kKeyBlock = 128, kQueryTile = 8, kLanes = 16;
+  static constexpr int kKeyBlock = 256, kQueryTile = 16, kLanes = 16;
 
   /// Whether `op` is the end of a dot-product attention chain that nothing else reads into: then it is
   /// lowered as one streaming computation.

@@ -176,7 +176,13 @@ void scheduleStreamingAttention(LoweredKernel &k, int vw) {
 
   Var jo("jo"), jv("jv"), jo2("jo2"), po("po"), pi("pi"), dOuter("d_outer"), dInner("d_inner");
   Halide::RVar rd(s.dot.rvars(0)[0]);
-  s.scores.compute_at(block).split(s.jj, jo, jv, 2 * vw).reorder(jv, s.i, jo).vectorize(jv, vw).unroll(jv);
+  Var io2("io2"), ii2("ii2");
+  s.scores.compute_at(block)
+      .split(s.jj, jo, jv, 2 * vw)
+      .split(s.i, io2, ii2, 8)
+      .reorder(jv, ii2, jo, io2)
+      .vectorize(jv, vw)
+      .unroll(jv);
   s.dot.compute_at(s.scores, jo).vectorize(s.jj, vw).unroll(s.jj).unroll(s.i);
   s.dot.update().split(s.jj, jo2, jv, vw).reorder(jv, jo2, s.i, rd).vectorize(jv).unroll(jo2).unroll(s.i);
 
