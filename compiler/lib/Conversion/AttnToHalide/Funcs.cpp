@@ -64,9 +64,13 @@ public:
       std::vector<Var> vars = makeVars(type.getRank(), "d");
       t.func = Func("in" + std::to_string(index) + "_view");
       t.func(vars) = param(vars);
-      for (int d = type.getRank() - 1; d >= 0; --d) {
-        param.dim(d).set_min(0);
-        t.shape.push_back(param.dim(d).extent());
+      // Static extents are constraints Halide checks once per call and then folds into every loop bound.
+      for (int64_t d = 0; d < type.getRank(); ++d) {
+        Halide::Internal::Dimension dim = param.dim(static_cast<int>(type.getRank() - 1 - d));
+        dim.set_min(0);
+        if (!type.isDynamicDim(d))
+          dim.set_extent(static_cast<int>(type.getDimSize(d)));
+        t.shape.push_back(type.isDynamicDim(d) ? dim.extent() : Expr(static_cast<int>(type.getDimSize(d))));
       }
       out.inputs.push_back(param);
       values[arg] = t;
@@ -81,8 +85,18 @@ public:
       if (!op.hasTrait<Reindexing>())
         out.anchor = result->func;
     }
-    for (Value v : body.getTerminator()->getOperands())
-      out.outputs.push_back(values[v].func);
+    for (Value v : body.getTerminator()->getOperands()) {
+      Func f = values[v].func;
+      auto type = cast<RankedTensorType>(v.getType());
+      if (f.outputs() == 1)
+        for (int64_t d = 0; d < type.getRank(); ++d) {
+          Halide::Internal::Dimension dim = f.output_buffer().dim(static_cast<int>(type.getRank() - 1 - d));
+          dim.set_min(0);
+          if (!type.isDynamicDim(d))
+            dim.set_extent(static_cast<int>(type.getDimSize(d)));
+        }
+      out.outputs.push_back(f);
+    }
     return success();
   }
 
@@ -778,11 +792,12 @@ private:
   FailureOr<HTensor> lowerDenseGradWeight(DenseGradWeightOp op) {
     const HTensor &dy = values[op.getGrad()], &x = values[op.getInput()];
     auto [r, at] = everyElement(dy, "rr", 1);
-    Var k("k"), n("n");
-    Func dw = reduction(op, "dw");
-    dw(k, n) = 0.0f;
-    dw(k, n) += dy.func(prependExpr(n, at)) * x.func(prependExpr(k, at));
-    return HTensor{dw, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
+    DenseGradWeightStages s{Func(name(op, "dw_acc")), Func(name(op, "dw")), Var("k"), Var("n")};
+    s.acc(s.k, s.n) = 0.0f;
+    s.acc(s.k, s.n) += dy.func(prependExpr(s.n, at)) * x.func(prependExpr(s.k, at));
+    s.result(s.k, s.n) = s.acc(s.k, s.n);
+    out.denseGradWeight.push_back(s);
+    return HTensor{s.result, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
   }
 
   /// db[n] = Σ_rows dy[row, n].

@@ -35,6 +35,13 @@ struct DenseStages {
   std::vector<Halide::Var> rows; // innermost first
 };
 
+/// dw[n, k] = Σ_rows dy[row, n] · x[row, k]: `acc` is the reduction, `result` copies it so that the
+/// accumulation can be scheduled per output tile.
+struct DenseGradWeightStages {
+  Halide::Func acc, result;
+  Halide::Var k, n;
+};
+
 /// softmax and log_softmax: the row maximum, exponentials and their sum.
 struct SoftmaxStages {
   Halide::Func max, exp, sum, result;
@@ -100,6 +107,7 @@ struct LoweredKernel {
   /// one pure dimension of the update.
   std::vector<std::pair<Halide::Func, Halide::Var>> recurrences;
   std::vector<DenseStages> dense;
+  std::vector<DenseGradWeightStages> denseGradWeight;
   std::vector<SoftmaxStages> softmax;
   std::vector<LayerNormStages> layerNorm;
   std::vector<ScoreStages> score;

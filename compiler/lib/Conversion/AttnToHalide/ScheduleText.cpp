@@ -161,14 +161,18 @@ std::string funcCalls(const Function &f) {
       calls.push_back(levelCall("store", store));
   }
   std::vector<std::string> storage, args;
+  std::vector<std::string> bounds;
   for (const Halide::Internal::StorageDim &d : s.storage_dims()) {
-    if (d.fold_factor.defined() || d.alignment.defined() || d.bound.defined())
-      throw std::runtime_error("folded, aligned or bounded storage of '" + f.name() + "'");
+    if (d.fold_factor.defined() || d.alignment.defined())
+      throw std::runtime_error("folded or aligned storage of '" + f.name() + "'");
+    if (d.bound.defined())
+      bounds.push_back("bound_storage(" + d.var + ", " + integer(d.bound) + ")");
     storage.push_back(d.var);
   }
   args = f.args();
   if (storage != args)
     calls.push_back("reorder_storage(" + llvm::join(storage, ", ") + ")");
+  calls.insert(calls.end(), bounds.begin(), bounds.end());
   for (auto [type, name] : kMemoryTypes)
     if (type == s.memory_type() && type != Halide::MemoryType::Auto)
       calls.push_back(std::string("store_in(") + name + ")");
@@ -452,7 +456,7 @@ private:
     };
     const std::string &n = call.name;
     bool funcLevel = n == "compute_root" || n == "compute_inline" || n == "compute_at" || n == "store_root" ||
-                     n == "store_at" || n == "reorder_storage" || n == "store_in";
+                     n == "store_at" || n == "reorder_storage" || n == "store_in" || n == "bound_storage";
     if (funcLevel && stage != 0)
       return "'" + n + "' applies to a Func, not to one of its update definitions";
     if (n == "compute_root" || n == "store_root" || n == "compute_inline") {
@@ -502,6 +506,17 @@ private:
         storage.emplace_back(name);
       }
       func.reorder_storage(storage);
+      return std::nullopt;
+    }
+    if (n == "bound_storage") {
+      if (auto problem = arity(2, 2))
+        return problem;
+      std::optional<int> bound = number(a[1]);
+      if (!llvm::is_contained(function.args(), a[0]))
+        return "'" + a[0] + "' is not a variable of " + function.name();
+      if (!bound || *bound < 1)
+        return "the storage bound must be a positive whole number, not '" + a[1] + "'";
+      func.bound_storage(Halide::Var(a[0]), *bound);
       return std::nullopt;
     }
     if (n == "store_in") {
@@ -593,7 +608,8 @@ private:
       return std::nullopt;
     }
     return "unknown scheduling call '" + n +
-           "' (compute_root, compute_at, compute_inline, store_root, store_at, reorder_storage, store_in, "
+           "' (compute_root, compute_at, compute_inline, store_root, store_at, reorder_storage, bound_storage, "
+           "store_in, "
            "split, fuse, rename, reorder, vectorize, unroll, parallel, serial, atomic, allow_race_conditions)";
   }
 

@@ -56,14 +56,15 @@ void scheduleDense(LoweredKernel &k, int vw) {
     scheduleFlat(d.acc.compute_root(), vw);
     return;
   }
-  Var no("no"), ni("ni"), ro("ro"), ri("ri");
+  const int outputs = 2 * vw, rows = 6; // 12 accumulators: enough independent chains to fill both FMA pipes
+  Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
   std::vector<Var> outArgs = out.args();
   Var rowInner = outArgs[1];
-  out.split(outArgs[0], no, ni, vw, Guard).split(rowInner, ro, ri, 4, Guard);
+  out.split(outArgs[0], no, ni, outputs, Guard).split(rowInner, ro, ri, rows, Guard);
   std::vector<Halide::VarOrRVar> order{ni, ri, no, ro};
   for (size_t i = 2; i < outArgs.size(); ++i)
     order.push_back(outArgs[i]);
-  out.reorder(order).vectorize(ni).unroll(ri);
+  out.reorder(order).vectorize(ni, vw).unroll(ni).unroll(ri);
   Var tile = ro;
   for (size_t i = 2; i < outArgs.size(); ++i) {
     Var fused("tile" + std::to_string(i));
@@ -72,11 +73,39 @@ void scheduleDense(LoweredKernel &k, int vw) {
   }
   out.parallel(tile);
 
-  d.acc.compute_at(out, no).vectorize(d.n).unroll(d.rows.front());
-  std::vector<Halide::VarOrRVar> accOrder{d.n, d.rows.front(), Halide::RVar(d.acc.rvars(0)[0])};
+  // A tile's storage has a constant size even where the guarded last tile computes less, so that the
+  // accumulators stay in registers.
+  d.acc.compute_at(out, no)
+      .bound_storage(d.n, outputs)
+      .bound_storage(d.rows.front(), rows)
+      .vectorize(d.n, vw, Guard)
+      .unroll(d.n)
+      .unroll(d.rows.front());
+  std::vector<Halide::VarOrRVar> accOrder{nv, d.n, d.rows.front(), Halide::RVar(d.acc.rvars(0)[0])};
   for (size_t i = 1; i < d.rows.size(); ++i)
     accOrder.push_back(d.rows[i]);
-  d.acc.update().reorder(accOrder).vectorize(d.n).unroll(d.rows.front());
+  d.acc.update().split(d.n, d.n, nv, vw, Guard).reorder(accOrder).vectorize(nv).unroll(d.n).unroll(d.rows.front());
+}
+
+/// A weight gradient (a matrix product over all rows): output tiles of 2 vectors of inputs × 8 outputs,
+/// accumulated in registers across the rows; tiles of outputs spread over threads.
+void scheduleDenseGradWeight(LoweredKernel &k, int vw) {
+  DenseGradWeightStages &g = k.denseGradWeight.front();
+  Var ko("ko"), ki("ki"), no("no"), ni("ni");
+  g.result.split(g.k, ko, ki, 2 * vw, Guard)
+      .split(g.n, no, ni, 8, Guard)
+      .reorder(ki, ni, ko, no)
+      .vectorize(ki, vw)
+      .unroll(ki)
+      .unroll(ni)
+      .parallel(no);
+  g.acc.compute_at(g.result, ko).bound_storage(g.k, 2 * vw).bound_storage(g.n, 8);
+  g.acc.vectorize(g.k, vw, Guard).unroll(g.k).unroll(g.n);
+  Var kv("kv");
+  std::vector<Halide::VarOrRVar> order{kv, g.k, g.n};
+  for (const Halide::RVar &r : g.acc.rvars(0))
+    order.push_back(r);
+  g.acc.update().split(g.k, g.k, kv, vw, Guard).reorder(order).vectorize(kv).unroll(g.k).unroll(g.n);
 }
 
 /// Whether the kernel is an attention chain — (additive_)score, masked_softmax, weighted_sum — possibly
@@ -291,6 +320,8 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
   }
   for (Func f : k.reductions)
     root(f);
+  for (DenseGradWeightStages &g : k.denseGradWeight)
+    root(g.acc);
   std::set<std::string> scheduled;
   for (auto &[f, batch] : k.recurrences) {
     scheduleRecurrence(f, batch, vw);
@@ -315,6 +346,8 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Ta
     k.anchor.compute_root();
   if (patternIs(k, {"dense"}))
     scheduleDense(k, vw);
+  else if (k.pattern == std::vector<std::string>{"dense_grad_weight"})
+    scheduleDenseGradWeight(k, vw);
   else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
     scheduleSoftmax(k, vw);
   else if (patternIs(k, {"layer_norm"}))
