@@ -10,6 +10,8 @@
 #include "attn/Runtime/Text.h"
 #include "attn/Runtime/Trainer.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -1611,6 +1613,10 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
 
 extern "C" int attn_main(const attn_model_spec *model, int argc, char **argv) {
   using namespace attn::rt;
+  // Every run allocates and frees its tensors: keep freed memory in the heap (glibc's largest mmap
+  // threshold, no trimming) so that the next run reuses it instead of faulting in fresh pages.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   int rc;
   try {
     if (!model) {

@@ -186,6 +186,7 @@ private:
     Var k("k");
     s.weightT = Func(name(op, "weight_t"));
     s.weightT(s.n, k) = w.func(k, s.n);
+    out.transposes.push_back(s.weightT);
     RDom r(0, x.extent(x.rank() - 1), "rk");
     s.acc = Func(name(op, "acc"));
     s.acc(prepend(s.n, s.rows)) = 0.0f;
@@ -193,6 +194,8 @@ private:
     s.result = Func(name(op, "dense"));
     Expr bias = op.getBias() ? values[op.getBias()].func(s.n) : Expr(0.0f);
     s.result(prepend(s.n, s.rows)) = s.acc(prepend(s.n, s.rows)) + bias;
+    if (!s.rows.empty())
+      out.matmuls.push_back({s.acc, s.result});
 
     HTensor y{s.result, x.shape};
     y.shape.back() = w.extent(0);
@@ -523,13 +526,16 @@ private:
     const HTensor &in = values[x];
     const HTensor &w = values[weight];
     Var g("g"), n("n"), k("k");
-    Func wT = reduction(op, (stage + "_weight_t").str());
+    Func wT(name(op, (stage + "_weight_t").str()));
     wT(g, k) = w.func(k, g);
+    out.transposes.push_back(wT);
     RDom r(0, int(staticDim(x, 1)), "rk");
-    Func acc = reduction(op, stage);
+    Func acc(name(op, (stage + "_acc").str())), result(name(op, stage));
     acc(g, n) = values[bias].func(g);
     acc(g, n) += in.func(r, n) * wT(g, r);
-    return acc;
+    result(g, n) = acc(g, n);
+    out.matmuls.push_back({acc, result});
+    return result;
   }
 
   /// One LSTM step (gates i, f, g, o); the cell state is the op's second result.
@@ -599,17 +605,23 @@ private:
     int cinGroup = wType.getDimSize(1), kh = wType.getDimSize(2), kw = wType.getDimSize(3);
     int coutGroup = wType.getDimSize(0) / op.getGroups();
     auto stride = op.getStride(), pad = op.getPadding(), dil = op.getDilation();
+    auto type = cast<RankedTensorType>(op.getType());
+    Conv2DStages c{Func(name(op, "padded")), Func(), Func(name(op, "conv")), Var("ow"), Var("oh"), Var("co"),
+                   Var("b"), static_cast<int>(type.getDimSize(1))};
+    Var ow = c.ow, oh = c.oh, co = c.co, b = c.b;
     Func in = padded(x, op.getInput(), 0.0f);
-    Var ow("ow"), oh("oh"), co("co"), b("b");
+    std::vector<Var> inVars = makeVars(4, "p");
+    c.padded(inVars) = in(inVars);
     RDom r(0, cinGroup, 0, kh, 0, kw, "rc");
-    Func acc = reduction(op, "acc");
-    acc(ow, oh, co, b) = op.getBias() ? values[op.getBias()].func(co) : Expr(0.0f);
+    c.acc = reduction(op, "acc");
+    c.acc(ow, oh, co, b) = op.getBias() ? values[op.getBias()].func(co) : Expr(0.0f);
     Expr ix = ow * int(stride[1]) + r.z * int(dil[1]) - int(pad[1]);
     Expr iy = oh * int(stride[0]) + r.y * int(dil[0]) - int(pad[0]);
-    acc(ow, oh, co, b) += in(ix, iy, (co / coutGroup) * cinGroup + r.x, b) * w.func(r.z, r.y, r.x, co);
-    auto type = cast<RankedTensorType>(op.getType());
-    return HTensor{acc, {x.extent(0), Expr(int(type.getDimSize(1))), Expr(int(type.getDimSize(2))),
-                         Expr(int(type.getDimSize(3)))}};
+    c.acc(ow, oh, co, b) += c.padded(ix, iy, (co / coutGroup) * cinGroup + r.x, b) * w.func(r.z, r.y, r.x, co);
+    c.result(ow, oh, co, b) = c.acc(ow, oh, co, b);
+    out.conv2d.push_back(c);
+    return HTensor{c.result, {x.extent(0), Expr(int(type.getDimSize(1))), Expr(int(type.getDimSize(2))),
+                              Expr(int(type.getDimSize(3)))}};
   }
 
   FailureOr<HTensor> lowerPool2D(Pool2DOp op) {
@@ -797,6 +809,7 @@ private:
     s.acc(s.k, s.n) += dy.func(prependExpr(s.n, at)) * x.func(prependExpr(s.k, at));
     s.result(s.k, s.n) = s.acc(s.k, s.n);
     out.denseGradWeight.push_back(s);
+    out.matmuls.push_back({s.acc, s.result});
     return HTensor{s.result, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
   }
 

@@ -42,6 +42,15 @@ struct DenseGradWeightStages {
   Halide::Var k, n;
 };
 
+/// A 2-D convolution: the input with its zero border (`padded`), the reduction `acc` over input channels
+/// and the kernel window (starting from the bias), and `result` copying it so that the accumulation can
+/// be scheduled per output tile.
+struct Conv2DStages {
+  Halide::Func padded, acc, result;
+  Halide::Var ow, oh, co, b;
+  int outChannels;
+};
+
 /// softmax and log_softmax: the row maximum, exponentials and their sum.
 struct SoftmaxStages {
   Halide::Func max, exp, sum, result;
@@ -89,6 +98,12 @@ struct StreamingAttentionStages {
   int keyBlock, queryTile, valueHeadSize;
 };
 
+/// A matrix product result(n, rows...) = acc(n, rows...), acc summing over k the products of a row operand
+/// and an operand with n innermost: in a kernel without a pattern schedule, computed in register tiles.
+struct MatmulStages {
+  Halide::Func acc, result;
+};
+
 /// Everything one kernel lowers to.
 struct LoweredKernel {
   std::string entry;
@@ -108,6 +123,10 @@ struct LoweredKernel {
   std::vector<std::pair<Halide::Func, Halide::Var>> recurrences;
   std::vector<DenseStages> dense;
   std::vector<DenseGradWeightStages> denseGradWeight;
+  std::vector<Conv2DStages> conv2d;
+  std::vector<MatmulStages> matmuls;
+  /// Weight matrices transposed (wT(n, k) = w(k, n)) so that products can vectorize along n.
+  std::vector<Halide::Func> transposes;
   std::vector<SoftmaxStages> softmax;
   std::vector<LayerNormStages> layerNorm;
   std::vector<ScoreStages> score;

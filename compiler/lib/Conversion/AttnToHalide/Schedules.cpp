@@ -50,7 +50,6 @@ void scheduleFlat(Func f, int vectorWidth) {
 void scheduleDense(LoweredKernel &k, int vw) {
   DenseStages &d = k.dense.front();
   Func out = k.anchor;
-  d.weightT.compute_root().vectorize(d.n, vw, Guard).parallel(d.weightT.args()[1]);
   if (d.rows.empty()) {
     out.vectorize(d.n, vw, Guard);
     scheduleFlat(d.acc.compute_root(), vw);
@@ -108,6 +107,42 @@ void scheduleDenseGradWeight(LoweredKernel &k, int vw) {
   g.acc.update().split(g.k, g.k, kv, vw, Guard).reorder(order).vectorize(kv).unroll(g.k).unroll(g.n);
 }
 
+/// A convolution (+ elementwise ops): output tiles of one vector along a row × `rows` rows × `channels`
+/// output channels accumulate in registers across input channels and the window (at least 16 vector
+/// accumulators); the zero-bordered input of a task's image is written once per task. Tasks (tiles of
+/// channels × images) run in parallel, so one image still uses every core.
+void scheduleConv(LoweredKernel &k, int vw) {
+  Conv2DStages &c = k.conv2d.front();
+  Func out = k.anchor;
+  int channels = std::min(8, c.outChannels), rows = std::max(1, 16 / channels);
+  std::vector<Var> args = out.args(); // ow, oh, co, b
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), cout("co_tile"), cin("co_in"), task("task");
+  out.split(args[0], xo, xi, vw, Guard)
+      .split(args[1], yo, yi, rows, Guard)
+      .split(args[2], cout, cin, channels, Guard)
+      .reorder(xi, yi, cin, xo, yo, cout, args[3])
+      .vectorize(xi)
+      .unroll(yi)
+      .unroll(cin)
+      .fuse(cout, args[3], task)
+      .parallel(task);
+  c.padded.compute_at(out, task).vectorize(c.padded.args()[0], vw, Guard);
+  c.acc.compute_at(out, xo)
+      .bound_storage(c.ow, vw)
+      .bound_storage(c.oh, rows)
+      .bound_storage(c.co, channels)
+      .vectorize(c.ow, vw, Guard)
+      .unroll(c.oh)
+      .unroll(c.co);
+  std::vector<Halide::VarOrRVar> order{c.ow, c.oh, c.co};
+  std::vector<Halide::RVar> window = c.acc.rvars(0); // input channel, row, column of the window
+  order.push_back(window[2]);
+  order.push_back(window[1]);
+  order.push_back(window[0]);
+  order.push_back(c.b);
+  c.acc.update().reorder(order).vectorize(c.ow, vw, Guard).unroll(c.oh).unroll(c.co).unroll(window[2]);
+}
+
 /// Whether the kernel is an attention chain — (additive_)score, masked_softmax, weighted_sum — possibly
 /// behind a query projection.
 bool isAttention(const LoweredKernel &k) {
@@ -138,7 +173,6 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   Var h("h"), d("d"), hb("hb");
 
   for (DenseStages &projection : k.dense) {
-    projection.weightT.compute_root();
     scheduleFlat(projection.acc.compute_root(), vw);
   }
   if (!isOutput(k, out))
@@ -182,7 +216,6 @@ void scheduleAttention(LoweredKernel &k, int vw) {
 void scheduleStreamingAttention(LoweredKernel &k, int vw) {
   StreamingAttentionStages &s = k.streaming.front();
   for (DenseStages &projection : k.dense) {
-    projection.weightT.compute_root();
     scheduleFlat(projection.acc.compute_root(), vw);
   }
   Func out = s.result;
@@ -296,14 +329,50 @@ void scheduleRecurrence(Func f, Var batch, int vw) {
   }
 }
 
+/// A matrix product inside a kernel without a pattern schedule: its result is stored, computed in tiles of
+/// 2 vectors along n × 6 rows whose accumulators stay in registers across the sum; tiles in parallel.
+void scheduleMatmulTiles(MatmulStages m, int vw) {
+  const int outputs = 2 * vw, rows = 6;
+  std::vector<Var> args = m.result.args(); // n, then rows innermost first
+  Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
+  m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[1], ro, ri, rows, Guard);
+  std::vector<Halide::VarOrRVar> order{ni, ri, no, ro};
+  for (size_t i = 2; i < args.size(); ++i)
+    order.push_back(args[i]);
+  m.result.reorder(order).vectorize(ni, vw).unroll(ni).unroll(ri);
+  Var tile = ro;
+  for (size_t i = 2; i < args.size(); ++i) {
+    Var fused("tile" + std::to_string(i));
+    m.result.fuse(tile, args[i], fused);
+    tile = fused;
+  }
+  m.result.parallel(tile);
+  m.acc.compute_at(m.result, no)
+      .bound_storage(args[0], outputs)
+      .bound_storage(args[1], rows)
+      .vectorize(args[0], vw, Guard)
+      .unroll(args[0])
+      .unroll(args[1]);
+  std::vector<Halide::VarOrRVar> accOrder{nv, args[0], args[1]};
+  for (const Halide::RVar &r : m.acc.rvars(0))
+    accOrder.push_back(r);
+  for (size_t i = 2; i < args.size(); ++i)
+    accOrder.push_back(args[i]);
+  m.acc.update().split(args[0], args[0], nv, vw, Guard).reorder(accOrder).vectorize(nv).unroll(args[0]).unroll(args[1]);
+}
+
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
 /// reduction is computed once, flat-scheduled; maps are inlined.
 void scheduleGeneric(LoweredKernel &k, int vw) {
   auto root = [&](Func f) { scheduleFlat(f.compute_root(), vw); };
-  for (DenseStages &d : k.dense) {
-    d.weightT.compute_root();
-    root(d.acc);
+  std::set<std::string> scheduled;
+  for (MatmulStages &m : k.matmuls) {
+    scheduleMatmulTiles(m, vw);
+    scheduled.insert(m.result.name());
   }
+  for (DenseStages &d : k.dense)
+    if (d.rows.empty())
+      root(d.acc);
   for (SoftmaxStages &s : k.softmax) {
     root(s.max);
     root(s.sum);
@@ -320,9 +389,6 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
   }
   for (Func f : k.reductions)
     root(f);
-  for (DenseGradWeightStages &g : k.denseGradWeight)
-    root(g.acc);
-  std::set<std::string> scheduled;
   for (auto &[f, batch] : k.recurrences) {
     scheduleRecurrence(f, batch, vw);
     scheduled.insert(f.name());
@@ -334,8 +400,17 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
 
 } // namespace
 
+/// wT(n, k) = w(k, n), stored once per call: square blocks of one vector along n × vw along k, so that rows
+/// of w are read as vectors and transposed in registers.
+void scheduleTranspose(Func wT, int vw) {
+  Var n = wT.args()[0], k = wT.args()[1], no("no"), ni("ni"), ko("ko"), ki("ki");
+  wT.compute_root().tile(n, k, no, ko, ni, ki, vw, vw, Guard).reorder(ni, ki, no, ko).vectorize(ni).unroll(ki).parallel(ko);
+}
+
 void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Target &target) {
   int vw = target.natural_vector_size<float>();
+  for (Func wT : k.transposes)
+    scheduleTranspose(wT, vw);
   if (!k.streaming.empty())
     return scheduleStreamingAttention(k, vw);
   if (isAttention(k))
@@ -346,6 +421,8 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Ta
     k.anchor.compute_root();
   if (patternIs(k, {"dense"}))
     scheduleDense(k, vw);
+  else if (patternIs(k, {"conv2d"}) && k.conv2d.size() == 1 && k.anchor.dimensions() == 4)
+    scheduleConv(k, vw); // elementwise ops after it keep the convolution's shape
   else if (k.pattern == std::vector<std::string>{"dense_grad_weight"})
     scheduleDenseGradWeight(k, vw);
   else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
