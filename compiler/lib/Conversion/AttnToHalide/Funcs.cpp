@@ -375,13 +375,18 @@ private:
       Expr time = Halide::clamp(timeAt(step - 2, length, reverse), 0, steps - 1);
       return Halide::select(step >= 2, h.func(i, time, b), 0.0f);
     };
-    Func pre = reduction(op, "preactivations");
+    Func pre(name(op, "preactivations"));
     {
-      Var gv("gv");
+      Var gv("gv"), k("k");
+      Func wT(name(op, "w_hh_t")), acc(name(op, "preactivations_acc"));
+      wT(gv, k) = w.func(k, gv);
+      out.transposes.push_back(wT);
       RDom rk(0, hidden, "rk");
       Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
-      pre(gv, u, b) = values[op.getBHh()].func(gv) + (isLSTM ? xp.func(gv, time, b) : Expr(0.0f));
-      pre(gv, u, b) += w.func(rk, gv) * prevHidden(rk, u);
+      acc(gv, u, b) = values[op.getBHh()].func(gv) + (isLSTM ? xp.func(gv, time, b) : Expr(0.0f));
+      acc(gv, u, b) += wT(gv, rk) * prevHidden(rk, u);
+      pre(gv, u, b) = acc(gv, u, b);
+      out.matmuls.push_back({acc, pre});
     }
     auto P = [&](Expr index, Expr step) { return pre(index, Halide::clamp(step, 1, steps), b); };
     Func cellState(name(op, "cell_state"));
@@ -477,9 +482,11 @@ private:
     Expr prev = op.getReverse() ? r.x + 1 : r.x - 1;
     Var k("k"), g("g");
     Expr hPrev = Halide::select(prev >= 0 && prev < steps, h.func(k, Halide::clamp(prev, 0, steps - 1), r.y), 0.0f);
-    Func dw = reduction(op, "dw");
-    dw(k, g) = 0.0f;
-    dw(k, g) += dg.func(g, r.x, r.y) * hPrev;
+    Func acc(name(op, "dw_acc")), dw(name(op, "dw"));
+    acc(k, g) = 0.0f;
+    acc(k, g) += dg.func(g, r.x, r.y) * hPrev;
+    dw(k, g) = acc(k, g);
+    out.matmuls.push_back({acc, dw});
     return HTensor{dw, {dg.extent(2), h.extent(2)}};
   }
 
