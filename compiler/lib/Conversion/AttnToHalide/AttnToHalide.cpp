@@ -76,6 +76,24 @@ Halide::Region estimatedRegion(Value v, const ScheduleOptions &options) {
   return region;
 }
 
+/// Autoschedulers split loops by factors chosen for the estimated sizes, with tails that shift inwards or
+/// round up: both read outside the inputs when a dimension turns out smaller than the factor (a batch of
+/// 3 under a split by 8). Guarding every tail keeps the schedule correct for every size.
+void guardSplitTails(halide::LoweredKernel &k) {
+  std::vector<Halide::Internal::Function> outputs;
+  for (const Halide::Func &f : k.outputs)
+    outputs.push_back(f.function());
+  for (auto &[name, function] : Halide::Internal::build_environment(outputs)) {
+    std::vector<Halide::Internal::Definition *> stages{&function.definition()};
+    for (size_t u = 0; u < function.updates().size(); ++u)
+      stages.push_back(&function.update(static_cast<int>(u)));
+    for (Halide::Internal::Definition *stage : stages)
+      for (Halide::Internal::Split &split : stage->schedule().splits())
+        if (split.split_type == Halide::Internal::Split::SplitVar)
+          split.tail = Halide::TailStrategy::GuardWithIf;
+  }
+}
+
 void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &name, const Halide::Target &target,
                   const ScheduleOptions &options) {
   loadAutoscheduler(name);
@@ -90,6 +108,7 @@ void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &
   if (name == "adams2019")
     params["beam_size"] = "1"; // greedy: its default beam search takes many minutes and gigabytes here
   Halide::Pipeline(k.outputs).apply_autoscheduler(target, {registered, params});
+  guardSplitTails(k);
 }
 
 /// Chooses and applies each kernel's schedule: a schedule file's section, else the autoscheduler, else the
