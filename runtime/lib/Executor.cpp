@@ -7,6 +7,7 @@
 
 #include "Execution.h"
 
+#include <mutex>
 #include <set>
 
 namespace attn::rt {
@@ -38,31 +39,31 @@ std::string dimName(const attn_model_spec &spec, int32_t value, int32_t dim) {
 /// Checks one value's entry; `i` is its index.
 Status checkValue(const attn_model_spec &spec, int32_t i) {
   const attn_value &v = spec.values[i];
-  std::string where = "model table: value " + std::to_string(i) + " '" + str(v.name) + "'";
+  auto where = [&] { return "model table: value " + std::to_string(i) + " '" + str(v.name) + "'"; };
   if (!v.name || !*v.name)
-    return makeError(where, " has no name");
+    return makeError(where(), " has no name");
   if (v.role < ATTN_ROLE_INPUT || v.role > ATTN_ROLE_STEP)
-    return makeError(where, " has unknown role ", v.role);
+    return makeError(where(), " has unknown role ", v.role);
   if (v.dtype != ATTN_F32 && v.dtype != ATTN_I32)
-    return makeError(where, " has unknown dtype ", v.dtype);
+    return makeError(where(), " has unknown dtype ", v.dtype);
   if (v.rank < 0 || (v.rank > 0 && !v.dims))
-    return makeError(where, " has rank ", v.rank, " but no dimensions");
+    return makeError(where(), " has rank ", v.rank, " but no dimensions");
   for (int32_t d = 0; d < v.rank; ++d) {
     const attn_dim &dim = v.dims[d];
     if (dim.size >= 0)
       continue;
-    std::string at = where + " dimension " + std::to_string(d);
+    auto at = [&] { return where() + " dimension " + std::to_string(d); };
     if (dim.size != -1)
-      return makeError(at, " has size ", dim.size);
+      return makeError(at(), " has size ", dim.size);
     if (v.role == ATTN_ROLE_PARAM)
-      return makeError(at, " is dynamic, but parameters have static shapes");
+      return makeError(at(), " is dynamic, but parameters have static shapes");
     if (v.role == ATTN_ROLE_INPUT && (!dim.symbol || !*dim.symbol))
-      return makeError(at, " is dynamic but names no symbol");
+      return makeError(at(), " is dynamic but names no symbol");
     if (v.role == ATTN_ROLE_STEP && dim.src_value < 0)
       continue; // sized by its decoder
     if ((v.role == ATTN_ROLE_TEMP || v.role == ATTN_ROLE_STEP) && (dim.src_value < 0 || dim.src_value >= i || dim.src_dim < 0 ||
                                      dim.src_dim >= spec.values[dim.src_value].rank))
-      return makeError(at, " copies dimension ", dim.src_dim, " of value ", dim.src_value,
+      return makeError(at(), " copies dimension ", dim.src_dim, " of value ", dim.src_value,
                        ", which is not a dimension of an earlier value");
   }
   return {};
@@ -450,8 +451,17 @@ void Execution::release(int32_t value) {
 
 Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
                              const RunOptions &options) {
-  if (Status s = checkModelSpec(spec); !s)
-    return s.takeError();
+  // A table is checked once: programs run the same ones again and again.
+  static std::mutex checkedLock;
+  static std::set<const attn_model_spec *> checked;
+  {
+    std::lock_guard<std::mutex> lock(checkedLock);
+    if (!checked.count(&spec)) {
+      if (Status s = checkModelSpec(spec); !s)
+        return s.takeError();
+      checked.insert(&spec);
+    }
+  }
   if (Expected<SymbolBindings> bound = checkInputs(spec, inputs); !bound)
     return bound.takeError();
   if (Status s = checkWeights(spec, weights, options.weightsFile); !s)

@@ -63,12 +63,21 @@ cl::list<std::string> estimates("estimate",
                                 cl::desc("DIM=N: the size the autoscheduler plans for dynamic dimension DIM "
                                          "(default 64); repeatable or comma-separated"),
                                 cl::value_desc("DIM=N"), cl::CommaSeparated, cl::cat(category));
+enum class Mode { Throughput, Latency };
+cl::opt<Mode> mode("mode", cl::desc("What the default schedules optimize"), cl::init(Mode::Throughput),
+                   cl::values(clEnumValN(Mode::Throughput, "throughput",
+                                         "batches: every kernel spreads its work over all threads (default)"),
+                              clEnumValN(Mode::Latency, "latency",
+                                         "one example at a time: small kernels run on one thread, so no time "
+                                         "goes to waking the others; dynamic sizes are estimated as 1")),
+                   cl::cat(category));
 cl::opt<bool> verbose("v", cl::desc("Print the commands run to compile and link"), cl::cat(category));
 
 /// The scheduling options from the command line; false (after reporting) for a malformed --estimate.
 bool scheduleOptions(mlir::attn::ScheduleOptions &options) {
   options.file = scheduleFile;
   options.autoscheduler = autoscheduler;
+  options.latency = mode == Mode::Latency;
   for (const std::string &e : estimates) {
     auto [name, value] = StringRef(e).split('=');
     int64_t n = 0;

@@ -27,9 +27,14 @@ struct ScheduleOptions {
   /// for the hand-written schedules.
   std::string autoscheduler;
   /// The sizes an autoscheduler plans for, by dimension name (`--estimate B=64`); unnamed dimensions and
-  /// names not given are taken as kDefaultEstimate.
+  /// names not given are taken as kDefaultEstimate (1 in latency mode).
   std::map<std::string, int64_t> estimates;
   static constexpr int64_t kDefaultEstimate = 64;
+  /// Latency mode (`--mode=latency`): schedules for one example at a time. Kernels estimated at fewer than
+  /// kSerialWork multiply-adds run on one thread (waking the others would cost more than it saves); the
+  /// others spread their work over every thread as in throughput mode.
+  bool latency = false;
+  static constexpr int64_t kSerialWork = 1 << 22;
 };
 
 struct CompiledKernel {

@@ -6,6 +6,7 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -45,6 +46,14 @@ void loadAutoscheduler(const std::string &name) {
   loaded.insert(name);
 }
 
+/// The static size of dimension `d` of `v` (negative: from the end); 1 if it is dynamic.
+int64_t staticSize(Value v, int64_t d) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (d < 0)
+    d += type.getRank();
+  return type.isDynamicDim(d) ? 1 : type.getDimSize(d);
+}
+
 /// The name of dynamic dimension `dim` of `v` in the model (`B`, `L`), if it traces back to an input's.
 std::optional<std::string> dimensionName(Value v, unsigned dim) {
   auto [source, sourceDim] = traceDimension(v, dim, [](Value) { return false; });
@@ -59,21 +68,65 @@ std::optional<std::string> dimensionName(Value v, unsigned dim) {
   return std::nullopt;
 }
 
+/// The size assumed for dimension `d` of `v`: its static size, else the --estimate for its name, else
+/// the default of the mode.
+int64_t estimatedExtent(Value v, int64_t d, const ScheduleOptions &options) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (!type.isDynamicDim(d))
+    return type.getDimSize(d);
+  if (std::optional<std::string> name = dimensionName(v, static_cast<unsigned>(d)))
+    if (auto found = options.estimates.find(*name); found != options.estimates.end())
+      return found->second;
+  return options.latency ? 1 : ScheduleOptions::kDefaultEstimate;
+}
+
+int64_t estimatedElements(Value v, const ScheduleOptions &options) {
+  int64_t n = 1;
+  for (int64_t d = 0; d < cast<RankedTensorType>(v.getType()).getRank(); ++d)
+    n *= estimatedExtent(v, d, options);
+  return n;
+}
+
 /// The extents an autoscheduler assumes for `v`, innermost first (Halide's order).
 Halide::Region estimatedRegion(Value v, const ScheduleOptions &options) {
   auto type = cast<RankedTensorType>(v.getType());
   Halide::Region region;
-  for (int64_t d = type.getRank() - 1; d >= 0; --d) {
-    int64_t extent = type.getDimSize(d);
-    if (type.isDynamicDim(d)) {
-      extent = ScheduleOptions::kDefaultEstimate;
-      if (std::optional<std::string> name = dimensionName(v, static_cast<unsigned>(d)))
-        if (auto found = options.estimates.find(*name); found != options.estimates.end())
-          extent = found->second;
-    }
-    region.emplace_back(0, static_cast<int>(extent));
-  }
+  for (int64_t d = type.getRank() - 1; d >= 0; --d)
+    region.emplace_back(0, static_cast<int>(estimatedExtent(v, d, options)));
   return region;
+}
+
+/// Multiply-adds (or elements, for ops without a reduction) the kernel computes at the estimated sizes.
+int64_t estimatedWork(KernelOp kernel, const ScheduleOptions &options) {
+  int64_t work = 0;
+  for (Operation &op : kernel.getBody().front().without_terminator())
+    for (Value result : op.getResults()) {
+      int64_t perElement = llvm::TypeSwitch<Operation *, int64_t>(&op)
+                               .Case([](DenseOp d) { return staticSize(d.getInput(), -1); })
+                               .Case([](Conv2DOp c) {
+                                 auto w = cast<RankedTensorType>(c.getWeight().getType()).getShape();
+                                 return w[1] * w[2] * w[3];
+                               })
+                               .Case([](ScoreOp s) { return staticSize(s.getQuery(), -1) / s.getNumHeads(); })
+                               .Case([&](WeightedSumOp w) { return estimatedExtent(w.getValues(), 1, options); })
+                               .Default([](Operation *) { return int64_t(1); });
+      work += estimatedElements(result, options) * std::max<int64_t>(perElement, 1);
+    }
+  return work;
+}
+
+/// Makes every parallel loop of the kernel serial.
+void serialize(halide::LoweredKernel &k) {
+  std::vector<Halide::Internal::Function> outputs;
+  for (const Halide::Func &f : k.outputs)
+    outputs.push_back(f.function());
+  for (auto &[name, function] : Halide::Internal::build_environment(outputs))
+    for (int stage = 0; stage <= static_cast<int>(function.updates().size()); ++stage) {
+      Halide::Internal::Definition &def = stage == 0 ? function.definition() : function.update(stage - 1);
+      for (Halide::Internal::Dim &dim : def.schedule().dims())
+        if (dim.for_type == Halide::Internal::ForType::Parallel)
+          dim.for_type = Halide::Internal::ForType::Serial;
+    }
 }
 
 /// Autoschedulers split loops by factors chosen for the estimated sizes, with tails that shift inwards or
@@ -161,6 +214,8 @@ public:
         autoschedule(kernel, *lowered, scheduler, target, options);
       } else {
         halide::applyDefaultSchedule(*lowered, target);
+        if (options.latency && estimatedWork(kernel, options) < ScheduleOptions::kSerialWork)
+          serialize(*lowered);
       }
     } catch (const Halide::Error &e) {
       return kernel.emitError() << "cannot schedule kernel '" << kernel.getName() << "': " << e.what();

@@ -131,7 +131,7 @@ void scheduleConv(LoweredKernel &k, int vw) {
       .bound_storage(c.ow, vw)
       .bound_storage(c.oh, rows)
       .bound_storage(c.co, channels)
-      .vectorize(c.ow, vw, Guard)
+      .vectorize(c.ow, vw, TailStrategy::RoundUp)
       .unroll(c.oh)
       .unroll(c.co);
   std::vector<Halide::VarOrRVar> order{c.ow, c.oh, c.co};
@@ -140,7 +140,9 @@ void scheduleConv(LoweredKernel &k, int vw) {
   order.push_back(window[1]);
   order.push_back(window[0]);
   order.push_back(c.b);
-  c.acc.update().reorder(order).vectorize(c.ow, vw, Guard).unroll(c.oh).unroll(c.co).unroll(window[2]);
+  // Whole vectors along the row (the zero border supplies the lanes past its end): unmasked, so the
+  // accumulators stay in registers.
+  c.acc.update().reorder(order).vectorize(c.ow, vw, TailStrategy::RoundUp).unroll(c.oh).unroll(c.co).unroll(window[2]);
 }
 
 /// Whether the kernel is an attention chain — (additive_)score, masked_softmax, weighted_sum — possibly
