@@ -7,7 +7,7 @@ CTEST   := $(DEPS)/venv/bin/ctest
 HALIDE   = $(firstword $(wildcard $(DEPS)/venv/lib/python3*/site-packages/halide))
 JOBS    ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build check demo data clean
+.PHONY: all bootstrap configure build check demo data bench clean
 
 all: build
 
@@ -38,6 +38,12 @@ data: $(DATA)
 $(DATA) &: examples/prepare_data.py scripts/data-deps.sh
 	@bash scripts/data-deps.sh
 	$(DEPS)/data-venv/bin/python examples/prepare_data.py --out examples/data
+
+# attnc against PyTorch, ONNX Runtime and TensorFlow/Keras (installed once into .deps/bench-venv): writes
+# benchmarks/RESULTS.md. Not part of `check`.
+bench: build data
+	@bash scripts/bench-deps.sh
+	$(DEPS)/bench-venv/bin/python benchmarks/harness/run.py --build $(BUILD) --out benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(BUILD)
