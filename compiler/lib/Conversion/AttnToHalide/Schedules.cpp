@@ -87,18 +87,19 @@ void scheduleDense(LoweredKernel &k, int vw) {
 }
 
 /// A weight gradient (a matrix product over all rows): output tiles of 2 vectors of inputs × 8 outputs,
-/// accumulated in registers across the rows; tiles of outputs spread over threads.
+/// accumulated in registers across the rows. A thread takes a column of tiles (2 vectors of inputs, all
+/// outputs), so that the inputs' block stays in its cache while the gradients stream past.
 void scheduleDenseGradWeight(LoweredKernel &k, int vw) {
   DenseGradWeightStages &g = k.denseGradWeight.front();
   Var ko("ko"), ki("ki"), no("no"), ni("ni");
   g.result.split(g.k, ko, ki, 2 * vw, Guard)
       .split(g.n, no, ni, 8, Guard)
-      .reorder(ki, ni, ko, no)
+      .reorder(ki, ni, no, ko)
       .vectorize(ki, vw)
       .unroll(ki)
       .unroll(ni)
-      .parallel(no);
-  g.acc.compute_at(g.result, ko).bound_storage(g.k, 2 * vw).bound_storage(g.n, 8);
+      .parallel(ko);
+  g.acc.compute_at(g.result, no).bound_storage(g.k, 2 * vw).bound_storage(g.n, 8);
   g.acc.vectorize(g.k, vw, Guard).unroll(g.k).unroll(g.n);
   Var kv("kv");
   std::vector<Halide::VarOrRVar> order{kv, g.k, g.n};
