@@ -131,7 +131,8 @@ void serialize(halide::LoweredKernel &k) {
 
 /// Autoschedulers split loops by factors chosen for the estimated sizes, with tails that shift inwards or
 /// round up: both read outside the inputs when a dimension turns out smaller than the factor (a batch of
-/// 3 under a split by 8). Guarding every tail keeps the schedule correct for every size.
+/// 3 under a split by 8). Guarding the tails (all but those of loops with unrolled loops inside, which need
+/// a constant extent) keeps the schedule correct for smaller sizes.
 void guardSplitTails(halide::LoweredKernel &k) {
   std::vector<Halide::Internal::Function> outputs;
   for (const Halide::Func &f : k.outputs)
@@ -141,9 +142,15 @@ void guardSplitTails(halide::LoweredKernel &k) {
     for (size_t u = 0; u < function.updates().size(); ++u)
       stages.push_back(&function.update(static_cast<int>(u)));
     for (Halide::Internal::Definition *stage : stages)
-      for (Halide::Internal::Split &split : stage->schedule().splits())
-        if (split.split_type == Halide::Internal::Split::SplitVar)
+      for (Halide::Internal::Split &split : stage->schedule().splits()) {
+        // A guarded loop has a varying extent, which an unrolled loop inside it cannot have.
+        bool unrolledInside = llvm::any_of(stage->schedule().dims(), [&](const Halide::Internal::Dim &d) {
+          return d.for_type == Halide::Internal::ForType::Unrolled &&
+                 (d.var == split.inner || llvm::StringRef(d.var).starts_with(split.inner + "."));
+        });
+        if (split.split_type == Halide::Internal::Split::SplitVar && !unrolledInside)
           split.tail = Halide::TailStrategy::GuardWithIf;
+      }
   }
 }
 
