@@ -38,8 +38,8 @@ public:
   /// Sets the shape of a computed value from its dimension sources, which are sized already.
   void computeShape(int32_t value);
 
-  /// Gives `value` a fresh zero-filled tensor of `shape`.
-  Status allocate(int32_t value, Shape shape);
+  /// Gives `value` a fresh tensor of `shape`, zero-filled unless a kernel is about to write it whole.
+  Status allocate(int32_t value, Shape shape, bool zeroed = true);
 
   /// Runs one kernel; with `allocateResults`, its results get fresh tensors first.
   Status call(const attn_kernel &kernel, bool allocateResults);

@@ -412,8 +412,8 @@ void Execution::computeShape(int32_t value) {
   shapes[value] = std::move(shape);
 }
 
-Status Execution::allocate(int32_t value, Shape shape) {
-  Expected<Tensor> t = Tensor::create(static_cast<DType>(spec.values[value].dtype), shape);
+Status Execution::allocate(int32_t value, Shape shape, bool zeroed) {
+  Expected<Tensor> t = Tensor::create(static_cast<DType>(spec.values[value].dtype), shape, zeroed);
   if (!t)
     return makeError("cannot allocate '", spec.values[value].name, "': ", t.message());
   shapes[value] = std::move(shape);
@@ -426,7 +426,7 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   if (allocateResults)
     for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a) {
       computeShape(kernel.args[a]);
-      if (Status s = allocate(kernel.args[a], shapes[kernel.args[a]]); !s)
+      if (Status s = allocate(kernel.args[a], shapes[kernel.args[a]], /*zeroed=*/false); !s) // it writes them whole
         return makeError("kernel '", kernel.name, "': ", s.message());
     }
   argv.clear();

@@ -28,7 +28,7 @@ int64_t countElements(const Shape &shape) {
   return n;
 }
 
-Expected<Tensor> Tensor::create(DType dtype, Shape shape) {
+Expected<Tensor> Tensor::create(DType dtype, Shape shape, bool zeroed) {
   int64_t n = countElements(shape);
   if (n < 0)
     return makeError("shape ", formatShape(shape), " is invalid: a dimension is negative or there are too ",
@@ -50,7 +50,8 @@ Expected<Tensor> Tensor::create(DType dtype, Shape shape) {
   if (!t.storage_)
     return makeError("out of memory allocating ", bytes, " bytes for a ", dtypeName(dtype),
                      formatShape(shape), " tensor");
-  std::memset(t.storage_.get(), 0, bytes);
+  if (zeroed)
+    std::memset(t.storage_.get(), 0, bytes);
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   t.numElements_ = n;

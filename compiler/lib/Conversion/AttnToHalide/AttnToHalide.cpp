@@ -129,11 +129,11 @@ void serialize(halide::LoweredKernel &k) {
     }
 }
 
-/// Autoschedulers split loops by factors chosen for the estimated sizes, with tails that shift inwards or
-/// round up: both read outside the inputs when a dimension turns out smaller than the factor (a batch of
-/// 3 under a split by 8). Guarding the tails (all but those of loops with unrolled loops inside, which need
-/// a constant extent) keeps the schedule correct for smaller sizes.
-void guardSplitTails(halide::LoweredKernel &k) {
+/// Autoschedulers plan for the estimated sizes. They split loops with tails that shift inwards or round
+/// up, which read outside the inputs when a dimension turns out smaller than the factor (a batch of 3
+/// under a split by 8): the tails are guarded, but for loops with unrolled loops inside, which need a
+/// constant extent. And they may unroll a loop whose extent only the estimate fixed: it runs serially.
+void fitAllSizes(halide::LoweredKernel &k) {
   std::vector<Halide::Internal::Function> outputs;
   for (const Halide::Func &f : k.outputs)
     outputs.push_back(f.function());
@@ -141,7 +141,16 @@ void guardSplitTails(halide::LoweredKernel &k) {
     std::vector<Halide::Internal::Definition *> stages{&function.definition()};
     for (size_t u = 0; u < function.updates().size(); ++u)
       stages.push_back(&function.update(static_cast<int>(u)));
-    for (Halide::Internal::Definition *stage : stages)
+    for (Halide::Internal::Definition *stage : stages) {
+      // Only a split's inner loop has a constant extent; an unrolled loop over a Func's own variable
+      // (sized by the estimate) runs serially instead.
+      std::set<std::string> inner;
+      for (const Halide::Internal::Split &split : stage->schedule().splits())
+        if (split.split_type == Halide::Internal::Split::SplitVar)
+          inner.insert(split.inner);
+      for (Halide::Internal::Dim &d : stage->schedule().dims())
+        if (d.for_type == Halide::Internal::ForType::Unrolled && !inner.count(d.var))
+          d.for_type = Halide::Internal::ForType::Serial;
       for (Halide::Internal::Split &split : stage->schedule().splits()) {
         // A guarded loop has a varying extent, which an unrolled loop inside it cannot have.
         bool unrolledInside = llvm::any_of(stage->schedule().dims(), [&](const Halide::Internal::Dim &d) {
@@ -151,6 +160,7 @@ void guardSplitTails(halide::LoweredKernel &k) {
         if (split.split_type == Halide::Internal::Split::SplitVar && !unrolledInside)
           split.tail = Halide::TailStrategy::GuardWithIf;
       }
+    }
   }
 }
 
@@ -168,7 +178,7 @@ void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &
   if (name == "adams2019")
     params["beam_size"] = "1"; // greedy: its default beam search takes many minutes and gigabytes here
   Halide::Pipeline(k.outputs).apply_autoscheduler(target, {registered, params});
-  guardSplitTails(k);
+  fitAllSizes(k);
 }
 
 /// Chooses and applies each kernel's schedule: a schedule file's section, else the autoscheduler, else the

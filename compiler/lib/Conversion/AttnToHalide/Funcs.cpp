@@ -637,11 +637,26 @@ private:
     auto kernel = op.getKernel(), stride = op.getStride(), pad = op.getPadding();
     Func in = padded(x, op.getInput(), isMax ? -3.0e38f : 0.0f);
     Var ow("ow"), oh("oh"), c("c"), b("b");
-    RDom r(0, int(kernel[0]), 0, int(kernel[1]), "rk");
-    Expr sample = in(ow * int(stride[1]) + r.y - int(pad[1]), oh * int(stride[0]) + r.x - int(pad[0]), c, b);
-    Func pool = reduction(op, isMax ? "max" : "sum");
-    pool(ow, oh, c, b) = isMax ? Expr(-3.0e38f) : Expr(0.0f);
-    pool(ow, oh, c, b) = isMax ? Halide::max(pool(ow, oh, c, b), sample) : pool(ow, oh, c, b) + sample;
+    auto sampleAt = [&](Expr ky, Expr kx) {
+      return in(ow * int(stride[1]) + kx - int(pad[1]), oh * int(stride[0]) + ky - int(pad[0]), c, b);
+    };
+    Func pool(name(op, isMax ? "max" : "sum"));
+    if (kernel[0] * kernel[1] <= 16) {
+      // A small window is one expression over its samples: no reduction loop, vectorizable along rows.
+      Expr total;
+      for (int64_t ky = 0; ky < kernel[0]; ++ky)
+        for (int64_t kx = 0; kx < kernel[1]; ++kx) {
+          Expr sample = sampleAt(int(ky), int(kx));
+          total = !total.defined() ? sample : isMax ? Halide::max(total, sample) : total + sample;
+        }
+      pool(ow, oh, c, b) = total;
+    } else {
+      RDom r(0, int(kernel[0]), 0, int(kernel[1]), "rk");
+      out.reductions.push_back(pool);
+      Expr sample = sampleAt(r.x, r.y);
+      pool(ow, oh, c, b) = isMax ? Expr(-3.0e38f) : Expr(0.0f);
+      pool(ow, oh, c, b) = isMax ? Halide::max(pool(ow, oh, c, b), sample) : pool(ow, oh, c, b) + sample;
+    }
     Func result(name(op, "pool"));
     result(ow, oh, c, b) = isMax ? pool(ow, oh, c, b) : pool(ow, oh, c, b) / float(kernel[0] * kernel[1]);
     auto type = cast<RankedTensorType>(op.getType());
@@ -709,11 +724,24 @@ private:
     bool isMax = op.getKind() == "max";
     std::vector<Var> vars = makeVars(x.rank(), "e");
     std::vector<Expr> index(vars.begin(), vars.end());
-    RDom r(0, extent, "ra");
-    index[x.rank() - 1 - axis] = r;
-    Func acc = reduction(op, isMax ? "max" : "sum");
-    acc(vars) = isMax ? Expr(-3.0e38f) : Expr(0.0f);
-    acc(vars) = isMax ? Halide::max(acc(vars), x.func(index)) : acc(vars) + x.func(index);
+    Func acc(name(op, isMax ? "max" : "sum"));
+    if (extent <= 32 && axis != x.rank() - 1) {
+      // A short reduction across rows (channels of a feature map) is one expression: each vector along
+      // the row adds up its rows' vectors, with no accumulator in memory.
+      Expr total;
+      for (int i = 0; i < extent; ++i) {
+        index[x.rank() - 1 - axis] = i;
+        Expr value = x.func(index);
+        total = !total.defined() ? value : isMax ? Halide::max(total, value) : total + value;
+      }
+      acc(vars) = total;
+    } else {
+      RDom r(0, extent, "ra");
+      index[x.rank() - 1 - axis] = r;
+      out.reductions.push_back(acc);
+      acc(vars) = isMax ? Expr(-3.0e38f) : Expr(0.0f);
+      acc(vars) = isMax ? Halide::max(acc(vars), x.func(index)) : acc(vars) + x.func(index);
+    }
     Func f(name(op, isMax ? "reduce_max" : "reduce_mean"));
     f(vars) = isMax ? acc(vars) : acc(vars) / float(extent);
     std::vector<Expr> shape = x.shape;

@@ -45,9 +45,10 @@ public:
   /// A tensor that holds nothing, as left behind by a move; it can only be assigned to or destroyed.
   Tensor() = default;
 
-  /// A zero-filled tensor. Fails if the shape has a negative dimension, or a dimension or stride that a
-  /// halide_buffer_t cannot hold (its extents and strides are int32), or if memory runs out.
-  static Expected<Tensor> create(DType dtype, Shape shape);
+  /// A zero-filled tensor (uninitialized with `zeroed` false, for a result that a kernel writes whole).
+  /// Fails if the shape has a negative dimension, or a dimension or stride that a halide_buffer_t cannot
+  /// hold (its extents and strides are int32), or if memory runs out.
+  static Expected<Tensor> create(DType dtype, Shape shape, bool zeroed = true);
 
   Tensor(Tensor &&other) noexcept;
   Tensor &operator=(Tensor &&other) noexcept;
