@@ -1,0 +1,76 @@
+"""Workload 4: inference of the CBAM classifier (conv/batch-norm/ReLU stages with channel and spatial
+attention) on 28×28 images: benchmarks/workloads/cnn_spatial_attention_28.attn against its PyTorch module
+(test/Numeric/reference_models.py CNNSpatialAttention, eval mode, whose keys are attnc's) and against that
+module exported to ONNX and run by ONNX Runtime; batch 1 (latency) and batch 64 (throughput). All three
+compute the logits, the probabilities and the first stage's attention map."""
+import io
+
+import numpy as np
+import torch
+
+from common import (REPO, Goal, Result, Table, check, checks_note, fmt_ms, fmt_ratio, log, median_ms,
+                    ort_session, reference_models, save_inputs, speedup, write_safetensors)
+
+MODEL = REPO / "benchmarks/workloads/cnn_spatial_attention_28.attn"
+SIZE, BATCHES, WARMUP = 28, (1, 64), 5
+
+
+def torch_module():
+    """The module with random weights and batch-norm statistics (reference_models.randomize), in eval mode."""
+    reference = reference_models()
+    return reference.randomize(reference.CNNSpatialAttention(), torch.Generator().manual_seed(1)).eval()
+
+
+def onnx_session(module, batch):
+    """The module exported with the TorchScript exporter (dynamic batch), in an ONNX Runtime session."""
+    buffer = io.BytesIO()
+    torch.onnx.export(module, (torch.zeros(batch, 1, SIZE, SIZE),), buffer, dynamo=False, input_names=["image"],
+                      output_names=["logits", "probs", "attention"], opset_version=17,
+                      dynamic_axes={name: {0: "B"} for name in ("image", "logits", "probs", "attention")})
+    return ort_session(buffer.getvalue())
+
+
+def run(ctx):
+    module = torch_module()
+    # Batch 1 is served by a program compiled for latency (--mode=latency), batch 64 by the default one.
+    programs = {1: ctx.attnc.compile(MODEL, ("--mode=latency",)), 64: ctx.attnc.compile(MODEL)}
+    weight_file = ctx.work / "cnn.safetensors"
+    write_safetensors(weight_file, {k: v.numpy() for k, v in reference_models().weights(module).items()})
+    session = onnx_session(module, 2)
+
+    table = Table(f"4. CNN with spatial attention, inference on {SIZE}×{SIZE} images (fp32)",
+                  ["batch", "attnc", "PyTorch eager", "PyTorch / attnc", "ONNX Runtime", "ORT / attnc"])
+    goals, checks = [], []
+    rng = np.random.default_rng(4)
+    for batch in BATCHES:
+        log(f"[cnn] batch {batch}")
+        image = rng.standard_normal((batch, 1, SIZE, SIZE), dtype=np.float32)
+        files = save_inputs(ctx.work / f"cnn-inputs-{batch}", image=image)
+        program = programs.get(batch, programs[64])
+        expected = program.infer(weight_file, files, ctx.work / f"cnn-out-{batch}")["logits"]
+        ours = program.bench(weight_file, files, runs=ctx.fast_runs, warmup=WARMUP)
+        log(f"    attnc {fmt_ms(ours)}")
+
+        x = torch.from_numpy(image)
+        with torch.inference_mode():
+            checks.append(check(f"PyTorch logits (batch {batch})", module(x)["logits"].numpy(), expected))
+            pytorch = median_ms(lambda: module(x), ctx.fast_runs, WARMUP)
+        log(f"    PyTorch eager {fmt_ms(pytorch)}")
+
+        feeds = {"image": image}
+        checks.append(check(f"ORT logits (batch {batch})", session.run(["logits"], feeds)[0], expected))
+        onnxruntime = median_ms(lambda: session.run(None, feeds), ctx.fast_runs, WARMUP)
+        log(f"    ONNX Runtime {fmt_ms(onnxruntime)}")
+
+        table.rows.append([batch, fmt_ms(ours), fmt_ms(pytorch), fmt_ratio(speedup(pytorch, ours)),
+                           fmt_ms(onnxruntime), fmt_ratio(speedup(onnxruntime, ours))])
+        goals.append(Goal(f"CNN batch {batch} ≥ 1.2× ONNX Runtime", speedup(onnxruntime, ours), 1.2))
+    table.notes += [
+        f"Median of {ctx.fast_runs} runs after {WARMUP} warm-ups, {ctx.threads} threads. attnc: batch 1 compiled "
+        "with --mode=latency (kernels with little work run on one thread), batch 64 with the default "
+        "throughput mode. Random weights and "
+        "batch-norm statistics (reference_models.randomize, seed 1) written to safetensors for attnc; random "
+        "normal images. ONNX Runtime runs the module exported by torch.onnx.export (TorchScript exporter, "
+        "opset 17, dynamic batch) with every graph optimization.",
+    ] + [checks_note(checks)]
+    return Result([table], goals)

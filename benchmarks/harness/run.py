@@ -1,0 +1,241 @@
+"""The benchmark harness behind `make bench`: runs each workload with attnc and with its peers (PyTorch eager
+and torch.compile, ONNX Runtime, TensorFlow/Keras) on identical shapes, weights and thread counts, and
+writes RESULTS.md: the machine, the commit, the date, the library versions, a table per workload and the
+acceptance goals with pass or miss.
+
+    python run.py --build build --out benchmarks/RESULTS.md [--runs 5] [--only sdpa,bahdanau,...] [--quick]
+
+Run it with the interpreter of .deps/bench-venv (scripts/bench-deps.sh installs it)."""
+import argparse
+import datetime
+import importlib.metadata
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bahdanau  # noqa: E402
+import cnn  # noqa: E402
+import compile_time  # noqa: E402
+import g2p  # noqa: E402
+import schedules  # noqa: E402
+import sdpa  # noqa: E402
+from common import REPO, THREADS, Attnc, Context, Table, log, set_torch_threads  # noqa: E402
+
+# In the order they run and appear; compile times come after the workloads whose compiles they reuse.
+WORKLOADS = {"sdpa": sdpa, "bahdanau": bahdanau, "g2p": g2p, "cnn": cnn, "compile": compile_time,
+             "schedules": schedules}
+LIBRARIES = [("PyTorch", "torch"), ("ONNX Runtime", "onnxruntime"), ("ONNX", "onnx"), ("onnxscript", "onnxscript"),
+             ("TensorFlow", "tensorflow-cpu"), ("Keras", "keras"), ("NumPy", "numpy")]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default="build", help="attnc's build folder (default: build)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks/RESULTS.md"), help="the results file to write")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="timed runs per measurement, at least 5 (default 5; ten times as many for the "
+                             "workloads of a few milliseconds)")
+    parser.add_argument("--only", default=",".join(WORKLOADS),
+                        help=f"comma-separated workloads to run (default: all of {','.join(WORKLOADS)})")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few steps: a smoke test")
+    parser.add_argument("--compile-timeout", type=float, default=300,
+                        help="seconds an autoscheduled compile may take (default 300)")
+    parser.add_argument("--work", help="scratch folder: each run makes its programs, weights and inputs in a new "
+                                       "folder inside it (default: BUILD/bench)")
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder (by default it is removed)")
+    args = parser.parse_args()
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in args.only if name not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    if args.runs < 5 and not args.quick:
+        parser.error("--runs must be at least 5 (the results report medians of 5 or more runs)")
+    return args
+
+
+#===------------------------------------------------------------------------------------------------------===#
+# The machine and the software
+#===------------------------------------------------------------------------------------------------------===#
+
+
+def cpu_description():
+    model, flags = platform.processor() or "unknown CPU", set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{model}, {os.cpu_count()} cores, {vectors}"
+
+
+def fp32_peak(work):
+    """GFLOP/s of benchmarks/harness/fma_peak.c on THREADS threads, or None if it does not build or run."""
+    binary = work / "fma_peak"
+    source = Path(__file__).resolve().parent / "fma_peak.c"
+    try:
+        subprocess.run(["gcc", "-O2", "-march=native", "-pthread", str(source), "-o", str(binary)], check=True,
+                       capture_output=True, text=True)
+        out = subprocess.run([str(binary), str(THREADS)], check=True, capture_output=True, text=True).stdout
+        return float(out.split()[0])
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError) as error:
+        log(f"fma_peak: {getattr(error, 'stderr', None) or error}")
+        return None
+
+
+class OtherLoad:
+    """How much of the machine's CPU time other processes take while the harness runs: /proc/stat's busy time
+    less this process's and its (waited-for) children's, over the wall time and the cores. On two cores, one
+    busy neighbour stalls every parallel region of a peer's thread pool, so this says whether to trust a run."""
+    BUSY = 0.05  # above this share the times are noisy
+
+    def __init__(self):
+        self.start = self.sample()
+
+    @staticmethod
+    def sample():
+        try:
+            ticks = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+        own = sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                  for field in ("ru_utime", "ru_stime"))
+        return time.monotonic(), busy, own
+
+    def share(self):
+        """The share since this object was made, or None where /proc/stat cannot be read."""
+        end = self.sample()
+        if self.start is None or end is None:
+            return None
+        wall = end[0] - self.start[0]
+        return max(0.0, (end[1] - self.start[1]) - (end[2] - self.start[2])) / (wall * os.cpu_count())
+
+    def note(self, what):
+        """A sentence for RESULTS.md when other processes were busy during `what`, else None."""
+        share = self.share()
+        if share is None or share <= self.BUSY:
+            return None
+        log(f"warning: other processes took {share:.0%} of the CPU time during {what}; its times are noisy")
+        return f"**The machine was busy**: other processes took {share:.0%} of the CPU time during {what}."
+
+
+def git(*args):
+    proc = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def commit_description():
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    changes = git("status", "--porcelain")
+    if changes:
+        return f"{commit}, with uncommitted changes ({len(changes.splitlines())} files modified or untracked)"
+    return commit if changes is not None else f"{commit} (tree state unknown)"
+
+
+def versions(attnc):
+    found = [attnc.version()]
+    for label, distribution in LIBRARIES:
+        try:
+            found.append(f"{label} {importlib.metadata.version(distribution)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{label} not installed")
+    return ", ".join(found + [f"Python {platform.python_version()}"])
+
+
+#===------------------------------------------------------------------------------------------------------===#
+# RESULTS.md
+#===------------------------------------------------------------------------------------------------------===#
+
+
+def write_results(path, header, results, failures):
+    goals = [goal for result in results.values() for goal in result.goals]
+    summary = Table("Acceptance goals", ["goal", "measured", "target", "result"], [goal.row() for goal in goals])
+    passed = sum(goal.verdict == "pass" for goal in goals)
+    summary.notes.append(f"{passed} of {len(goals)} goals pass.")
+    summary.notes += [f"Workload `{name}` failed: {error}" for name, error in failures.items()]
+    text = "# Benchmark results\n\n" + header + "\n" + summary.markdown(level=2) + "\n## Workloads\n\n"
+    text += "\n".join(table.markdown() for result in results.values() for table in result.tables)
+    Path(path).write_text(text)
+
+
+def main():
+    args = parse_args()
+    started = time.perf_counter()
+    build = Path(args.build).resolve()
+    scratch = Path(args.work).resolve() if args.work else build / "bench"
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{datetime.datetime.now():%Y%m%d-%H%M%S}.", dir=scratch))
+    set_torch_threads()
+    # torch.compile compiles cold (a fresh cache), in this process (no worker pool to count as other load)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="torchinductor.", dir=work)
+    os.environ["TORCHINDUCTOR_COMPILE_THREADS"] = "1"
+    attnc = Attnc(build, work)
+    if not attnc.binary.exists():
+        sys.exit(f"run.py: no attnc at {attnc.binary}; build it first (make build)")
+
+    others = OtherLoad()
+    date = datetime.datetime.now().astimezone()
+    machine, commit, software = cpu_description(), commit_description(), versions(attnc)  # what is measured
+    log(f"{machine}; commit {commit}\n{software}")
+    log(f"measuring the fp32 peak ({THREADS} threads)")
+    peak = fp32_peak(work)
+    log(f"    {peak} GFLOP/s")
+    ctx = Context(attnc=attnc, work=work, runs=args.runs, quick=args.quick, peak_gflops=peak,
+                  compile_timeout=args.compile_timeout)
+    results, failures = {}, {}
+    for name, module in WORKLOADS.items():
+        if name not in args.only:
+            continue
+        try:
+            during = OtherLoad()
+            results[name] = module.run(ctx)
+            busy = during.note("this workload")
+            if busy:
+                results[name].tables[0].notes.insert(0, busy)
+        except Exception as error:  # one broken workload should not lose the others' results
+            traceback.print_exc()
+            failures[name] = f"{type(error).__name__}: {error}"
+            log(f"[{name}] FAILED: {failures[name]}")
+
+    minutes = (time.perf_counter() - started) / 60
+    header = "\n".join([
+        f"Written by `make bench` (`benchmarks/harness/run.py{' --quick' if args.quick else ''}`) on "
+        f"{date:%Y-%m-%d %H:%M %Z}; the run took {minutes:.1f} minutes.",
+        "",
+        f"- Machine: {machine}; fp32 peak on {THREADS} threads "
+        + (f"{peak:.0f} GFLOP/s" if peak else "not measured") + " (benchmarks/harness/fma_peak.c).",
+        f"- Commit: {commit}.",
+        f"- Software: {software}.",
+        f"- Threads: {THREADS} everywhere: attnc `--threads {THREADS}`, torch.set_num_threads({THREADS}), ONNX "
+        f"Runtime intra-op {THREADS} / inter-op 1, TensorFlow intra-op {THREADS} / inter-op 1.",
+        "- Times are medians after warm-up runs; a speed-up is the peer's time over attnc's (above 1: attnc is "
+        "faster).",
+        f"- {others.note('the run') or 'Other processes took under 5% of the CPU time during the run.'}",
+        "",
+    ])
+    write_results(args.out, header, results, failures)
+    log(f"wrote {args.out} ({minutes:.1f} minutes)")
+    if args.keep:
+        log(f"programs, weights and inputs are in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
