@@ -143,7 +143,7 @@ def git(*args):
 
 def commit_description():
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    changes = git("status", "--porcelain")
+    changes = git("status", "--porcelain", "--", ".", ":!benchmarks/RESULTS.md")  # the file this run rewrites
     if changes:
         return f"{commit}, with uncommitted changes ({len(changes.splitlines())} files modified or untracked)"
     return commit if changes is not None else f"{commit} (tree state unknown)"
