@@ -1,6 +1,7 @@
-// The schedule half of the Halide lowering: a default CPU schedule per kernel pattern (dense with its
-// activations, fused attention, softmax, elementwise), and a generic one for any other combination.
-// Schedules are vectorized across the innermost tensor dimension and parallel across the outermost.
+// The schedule half of the Halide lowering: a default CPU schedule per kernel pattern (matrix products and
+// dense layers with their activations, convolutions, streaming and row-wise attention, softmax, layer
+// norm, recurrences), and a generic one for any other combination. Products are register-tiled; other
+// stages are vectorized across the innermost tensor dimension and parallel across the outermost.
 #include "Lowering.h"
 
 #include <set>
@@ -45,45 +46,50 @@ void scheduleFlat(Func f, int vectorWidth) {
   }
 }
 
-/// Dense (+ activations): the output is tiled vectorWidth outputs × 4 rows; each tile's accumulator lives
-/// in registers across the whole reduction. Row tiles of all batches are spread over threads.
+/// A matrix product: its result (or what it feeds elementwise) is stored, computed in tiles of 2 vectors
+/// along n × 6 rows whose 12 accumulators stay in registers across the sum (enough independent chains to
+/// fill both FMA pipes; storage bounded to the tile, so the guarded last tile keeps them in registers too);
+/// tiles of all rows in parallel.
+void scheduleMatmulTiles(MatmulStages m, int vw) {
+  const int outputs = 2 * vw, rows = 6;
+  std::vector<Var> args = m.result.args(); // n, then rows innermost first
+  Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
+  m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[1], ro, ri, rows, Guard);
+  std::vector<Halide::VarOrRVar> order{ni, ri, no, ro};
+  for (size_t i = 2; i < args.size(); ++i)
+    order.push_back(args[i]);
+  m.result.reorder(order).vectorize(ni, vw).unroll(ni).unroll(ri);
+  Var tile = ro;
+  for (size_t i = 2; i < args.size(); ++i) {
+    Var fused("tile" + std::to_string(i));
+    m.result.fuse(tile, args[i], fused);
+    tile = fused;
+  }
+  m.result.parallel(tile);
+  m.acc.compute_at(m.result, no)
+      .bound_storage(args[0], outputs)
+      .bound_storage(args[1], rows)
+      .vectorize(args[0], vw, Guard)
+      .unroll(args[0])
+      .unroll(args[1]);
+  std::vector<Halide::VarOrRVar> accOrder{nv, args[0], args[1]};
+  for (const Halide::RVar &r : m.acc.rvars(0))
+    accOrder.push_back(r);
+  for (size_t i = 2; i < args.size(); ++i)
+    accOrder.push_back(args[i]);
+  m.acc.update().split(args[0], args[0], nv, vw, Guard).reorder(accOrder).vectorize(nv).unroll(args[0]).unroll(args[1]);
+}
+
+/// Dense (+ activations): the output is tiled like any matrix product (scheduleMatmulTiles), the
+/// activations applied to each tile as it is written; a dense layer over a single vector is flat.
 void scheduleDense(LoweredKernel &k, int vw) {
   DenseStages &d = k.dense.front();
-  Func out = k.anchor;
   if (d.rows.empty()) {
-    out.vectorize(d.n, vw, Guard);
+    k.anchor.vectorize(d.n, vw, Guard);
     scheduleFlat(d.acc.compute_root(), vw);
     return;
   }
-  const int outputs = 2 * vw, rows = 6; // 12 accumulators: enough independent chains to fill both FMA pipes
-  Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
-  std::vector<Var> outArgs = out.args();
-  Var rowInner = outArgs[1];
-  out.split(outArgs[0], no, ni, outputs, Guard).split(rowInner, ro, ri, rows, Guard);
-  std::vector<Halide::VarOrRVar> order{ni, ri, no, ro};
-  for (size_t i = 2; i < outArgs.size(); ++i)
-    order.push_back(outArgs[i]);
-  out.reorder(order).vectorize(ni, vw).unroll(ni).unroll(ri);
-  Var tile = ro;
-  for (size_t i = 2; i < outArgs.size(); ++i) {
-    Var fused("tile" + std::to_string(i));
-    out.fuse(tile, outArgs[i], fused);
-    tile = fused;
-  }
-  out.parallel(tile);
-
-  // A tile's storage has a constant size even where the guarded last tile computes less, so that the
-  // accumulators stay in registers.
-  d.acc.compute_at(out, no)
-      .bound_storage(d.n, outputs)
-      .bound_storage(d.rows.front(), rows)
-      .vectorize(d.n, vw, Guard)
-      .unroll(d.n)
-      .unroll(d.rows.front());
-  std::vector<Halide::VarOrRVar> accOrder{nv, d.n, d.rows.front(), Halide::RVar(d.acc.rvars(0)[0])};
-  for (size_t i = 1; i < d.rows.size(); ++i)
-    accOrder.push_back(d.rows[i]);
-  d.acc.update().split(d.n, d.n, nv, vw, Guard).reorder(accOrder).vectorize(nv).unroll(d.n).unroll(d.rows.front());
+  scheduleMatmulTiles({d.acc, k.anchor}, vw);
 }
 
 /// A weight gradient (a matrix product over all rows): output tiles of 2 vectors of inputs × 8 outputs,
@@ -330,38 +336,6 @@ void scheduleRecurrence(Func f, Var batch, int vw) {
     order.push_back(outer);
     f.update(u).split(batch, outer, inner, vw, Guard).reorder(order).vectorize(inner).parallel(outer);
   }
-}
-
-/// A matrix product inside a kernel without a pattern schedule: its result is stored, computed in tiles of
-/// 2 vectors along n × 6 rows whose accumulators stay in registers across the sum; tiles in parallel.
-void scheduleMatmulTiles(MatmulStages m, int vw) {
-  const int outputs = 2 * vw, rows = 6;
-  std::vector<Var> args = m.result.args(); // n, then rows innermost first
-  Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
-  m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[1], ro, ri, rows, Guard);
-  std::vector<Halide::VarOrRVar> order{ni, ri, no, ro};
-  for (size_t i = 2; i < args.size(); ++i)
-    order.push_back(args[i]);
-  m.result.reorder(order).vectorize(ni, vw).unroll(ni).unroll(ri);
-  Var tile = ro;
-  for (size_t i = 2; i < args.size(); ++i) {
-    Var fused("tile" + std::to_string(i));
-    m.result.fuse(tile, args[i], fused);
-    tile = fused;
-  }
-  m.result.parallel(tile);
-  m.acc.compute_at(m.result, no)
-      .bound_storage(args[0], outputs)
-      .bound_storage(args[1], rows)
-      .vectorize(args[0], vw, Guard)
-      .unroll(args[0])
-      .unroll(args[1]);
-  std::vector<Halide::VarOrRVar> accOrder{nv, args[0], args[1]};
-  for (const Halide::RVar &r : m.acc.rvars(0))
-    accOrder.push_back(r);
-  for (size_t i = 2; i < args.size(); ++i)
-    accOrder.push_back(args[i]);
-  m.acc.update().split(args[0], args[0], nv, vw, Guard).reorder(accOrder).vectorize(nv).unroll(args[0]).unroll(args[1]);
 }
 
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
