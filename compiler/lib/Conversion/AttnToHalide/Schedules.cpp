@@ -66,18 +66,19 @@ void scheduleMatmulTiles(MatmulStages m, int vw) {
     tile = fused;
   }
   m.result.parallel(tile);
+  std::vector<Var> acc = m.acc.args(); // the same dimensions, maybe named otherwise
   m.acc.compute_at(m.result, no)
-      .bound_storage(args[0], outputs)
-      .bound_storage(args[1], rows)
-      .vectorize(args[0], vw, Guard)
-      .unroll(args[0])
-      .unroll(args[1]);
-  std::vector<Halide::VarOrRVar> accOrder{nv, args[0], args[1]};
+      .bound_storage(acc[0], outputs)
+      .bound_storage(acc[1], rows)
+      .vectorize(acc[0], vw, Guard)
+      .unroll(acc[0])
+      .unroll(acc[1]);
+  std::vector<Halide::VarOrRVar> accOrder{nv, acc[0], acc[1]};
   for (const Halide::RVar &r : m.acc.rvars(0))
     accOrder.push_back(r);
-  for (size_t i = 2; i < args.size(); ++i)
-    accOrder.push_back(args[i]);
-  m.acc.update().split(args[0], args[0], nv, vw, Guard).reorder(accOrder).vectorize(nv).unroll(args[0]).unroll(args[1]);
+  for (size_t i = 2; i < acc.size(); ++i)
+    accOrder.push_back(acc[i]);
+  m.acc.update().split(acc[0], acc[0], nv, vw, Guard).reorder(accOrder).vectorize(nv).unroll(acc[0]).unroll(acc[1]);
 }
 
 /// Dense (+ activations): the output is tiled like any matrix product (scheduleMatmulTiles), the
