@@ -322,6 +322,19 @@ def attention_variants(name, seed, batch, s, t):
     c.save()
 
 
+def streaming_attention(name, seed, batch, s, t):
+    """test/Numeric/models/streaming_attention.attn: more keys than one streaming block."""
+    c = Case("streaming_attention", name, seed)
+    q = c.input("q", batch, s, 8)
+    k = c.input("k", batch, t, 8)
+    v = c.input("v", batch, t, 8)
+    keep = c.mask("keep", batch, t)
+    c.output("cross", attention(q, k, v))
+    c.output("causal", attention(q, q, q, heads=2, causal=True))
+    c.output("masked", attention(q, k, v, heads=2, mask=keep))
+    c.save()
+
+
 def elementwise(name, seed, batch, length):
     c = Case("elementwise", name, seed)
     x = c.input("x", batch, length, 24)
@@ -709,6 +722,7 @@ if __name__ == "__main__":
     grad_conv("b6", 57, batch=6)
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
+    streaming_attention("b2_s270_t530", 60, batch=2, s=270, t=530)
     elementwise("b1_s3", 7, batch=1, length=3)
     elementwise("b5_s7", 8, batch=5, length=7)
     transformer_encoder("b1_s6", 9, batch=1, length=6)
