@@ -14,7 +14,10 @@ using namespace mlir::attn;
 
 namespace {
 
-bool isElementwise(Operation *op) { return isa<ReluOp, TanhOp, SigmoidOp, GeluOp, AddOp, SubOp, MulOp>(op); }
+/// Ops computed element by element from their first operand (batch norm in inference: a per-channel affine map).
+bool isElementwise(Operation *op) {
+  return isa<ReluOp, TanhOp, SigmoidOp, GeluOp, AddOp, SubOp, MulOp, BatchNormOp>(op);
+}
 
 /// Groups the computing ops of `block` (and of decoder steps inside it) with their elementwise consumers.
 /// Reindexing ops are left out: they join the kernels around them afterwards.
