@@ -1522,8 +1522,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
                                          {"--grad", false, /*flag=*/true}},
                                         options))
       return *done;
-    const attn_model_spec *program = &spec_;
-    if (options.get("--grad") && !(program = gradientProgram("bench")))
+    const attn_model_spec *gradient = options.get("--grad") ? gradientProgram("bench") : nullptr;
+    if (options.get("--grad") && !gradient)
       return kUsage;
     uint64_t counts[2] = {10, 2}; // runs, warm-up runs
     if (std::optional<int> code = wholeNumber(options, "--runs", 1, 100000, counts[0], "bench"))
@@ -1538,8 +1538,8 @@ seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
     for (uint64_t run = 0; run < counts[1] + counts[0]; ++run) {
       auto begin = std::chrono::steady_clock::now();
       Expected<TensorMap> outputs =
-          options.get("--grad") ? runWithParameters(*program, l.weights.tensors, l.inputs, {l.weightsPath, l.threads})
-                                : runModel(spec_, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
+          gradient ? runWithParameters(*gradient, l.weights.tensors, l.inputs, {l.weightsPath, l.threads})
+                   : runModel(spec_, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
       auto end = std::chrono::steady_clock::now();
       if (!outputs)
         return failure(outputs.message());

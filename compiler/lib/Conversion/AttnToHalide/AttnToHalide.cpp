@@ -117,16 +117,11 @@ int64_t estimatedWork(KernelOp kernel, const ScheduleOptions &options) {
 
 /// Makes every parallel loop of the kernel serial.
 void serialize(halide::LoweredKernel &k) {
-  std::vector<Halide::Internal::Function> outputs;
-  for (const Halide::Func &f : k.outputs)
-    outputs.push_back(f.function());
-  for (auto &[name, function] : Halide::Internal::build_environment(outputs))
-    for (int stage = 0; stage <= static_cast<int>(function.updates().size()); ++stage) {
-      Halide::Internal::Definition &def = stage == 0 ? function.definition() : function.update(stage - 1);
-      for (Halide::Internal::Dim &dim : def.schedule().dims())
-        if (dim.for_type == Halide::Internal::ForType::Parallel)
-          dim.for_type = Halide::Internal::ForType::Serial;
-    }
+  halide::forEachStageSchedule(k, [](Halide::Internal::StageSchedule &stage) {
+    for (Halide::Internal::Dim &dim : stage.dims())
+      if (dim.for_type == Halide::Internal::ForType::Parallel)
+        dim.for_type = Halide::Internal::ForType::Serial;
+  });
 }
 
 /// Autoschedulers plan for the estimated sizes. They split loops with tails that shift inwards or round
@@ -134,34 +129,26 @@ void serialize(halide::LoweredKernel &k) {
 /// under a split by 8): the tails are guarded, but for loops with unrolled loops inside, which need a
 /// constant extent. And they may unroll a loop whose extent only the estimate fixed: it runs serially.
 void fitAllSizes(halide::LoweredKernel &k) {
-  std::vector<Halide::Internal::Function> outputs;
-  for (const Halide::Func &f : k.outputs)
-    outputs.push_back(f.function());
-  for (auto &[name, function] : Halide::Internal::build_environment(outputs)) {
-    std::vector<Halide::Internal::Definition *> stages{&function.definition()};
-    for (size_t u = 0; u < function.updates().size(); ++u)
-      stages.push_back(&function.update(static_cast<int>(u)));
-    for (Halide::Internal::Definition *stage : stages) {
-      // Only a split's inner loop has a constant extent; an unrolled loop over a Func's own variable
-      // (sized by the estimate) runs serially instead.
-      std::set<std::string> inner;
-      for (const Halide::Internal::Split &split : stage->schedule().splits())
-        if (split.split_type == Halide::Internal::Split::SplitVar)
-          inner.insert(split.inner);
-      for (Halide::Internal::Dim &d : stage->schedule().dims())
-        if (d.for_type == Halide::Internal::ForType::Unrolled && !inner.count(d.var))
-          d.for_type = Halide::Internal::ForType::Serial;
-      for (Halide::Internal::Split &split : stage->schedule().splits()) {
-        // A guarded loop has a varying extent, which an unrolled loop inside it cannot have.
-        bool unrolledInside = llvm::any_of(stage->schedule().dims(), [&](const Halide::Internal::Dim &d) {
-          return d.for_type == Halide::Internal::ForType::Unrolled &&
-                 (d.var == split.inner || llvm::StringRef(d.var).starts_with(split.inner + "."));
-        });
-        if (split.split_type == Halide::Internal::Split::SplitVar && !unrolledInside)
-          split.tail = Halide::TailStrategy::GuardWithIf;
-      }
+  halide::forEachStageSchedule(k, [](Halide::Internal::StageSchedule &stage) {
+    // Only a split's inner loop has a constant extent; an unrolled loop over a Func's own variable (sized
+    // by the estimate) runs serially instead.
+    std::set<std::string> inner;
+    for (const Halide::Internal::Split &split : stage.splits())
+      if (split.split_type == Halide::Internal::Split::SplitVar)
+        inner.insert(split.inner);
+    for (Halide::Internal::Dim &d : stage.dims())
+      if (d.for_type == Halide::Internal::ForType::Unrolled && !inner.count(d.var))
+        d.for_type = Halide::Internal::ForType::Serial;
+    for (Halide::Internal::Split &split : stage.splits()) {
+      // A guarded loop has a varying extent, which an unrolled loop inside it cannot have.
+      bool unrolledInside = llvm::any_of(stage.dims(), [&](const Halide::Internal::Dim &d) {
+        return d.for_type == Halide::Internal::ForType::Unrolled &&
+               (d.var == split.inner || llvm::StringRef(d.var).starts_with(split.inner + "."));
+      });
+      if (split.split_type == Halide::Internal::Split::SplitVar && !unrolledInside)
+        split.tail = Halide::TailStrategy::GuardWithIf;
     }
-  }
+  });
 }
 
 void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &name, const Halide::Target &target,

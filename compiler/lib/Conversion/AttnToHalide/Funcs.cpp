@@ -839,12 +839,12 @@ private:
   FailureOr<HTensor> lowerDenseGradWeight(DenseGradWeightOp op) {
     const HTensor &dy = values[op.getGrad()], &x = values[op.getInput()];
     auto [r, at] = everyElement(dy, "rr", 1);
-    DenseGradWeightStages s{Func(name(op, "dw_acc")), Func(name(op, "dw")), Var("k"), Var("n")};
-    s.acc(s.k, s.n) = 0.0f;
-    s.acc(s.k, s.n) += dy.func(prependExpr(s.n, at)) * x.func(prependExpr(s.k, at));
-    s.result(s.k, s.n) = s.acc(s.k, s.n);
-    out.denseGradWeight.push_back(s);
-    out.matmuls.push_back({s.acc, s.result});
+    MatmulStages s{Func(name(op, "dw_acc")), Func(name(op, "dw"))};
+    Var k("k"), n("n");
+    s.acc(k, n) = 0.0f;
+    s.acc(k, n) += dy.func(prependExpr(n, at)) * x.func(prependExpr(k, at));
+    s.result(k, n) = s.acc(k, n);
+    out.matmuls.push_back(s);
     return HTensor{s.result, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
   }
 
@@ -1411,6 +1411,20 @@ private:
     return HTensor{dx, x.shape};
   }
 
+  /// A score below any finite one, for excluded keys, with no infinities to propagate.
+  static constexpr float kExcludedScore = -3.0e38f;
+
+  /// Whether query i of batch row b may attend to key j under `op`'s causality and padding mask.
+  Expr keepsKey(MaskedSoftmaxOp op, Expr j, Expr i, Expr b) {
+    Expr ok = Halide::Internal::const_true();
+    if (op.getCausal())
+      ok = ok && j <= i;
+    if (Value mask = op.getMask())
+      ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1 ? j < values[mask].func(b)
+                                                                        : values[mask].func(j, b) != 0);
+    return ok;
+  }
+
   /// Softmax over keys j, skipping keys that the padding mask or causality exclude; rows with no key
   /// left are zero rather than NaN.
   FailureOr<HTensor> lowerMaskedSoftmax(MaskedSoftmaxOp op) {
@@ -1418,16 +1432,8 @@ private:
     MaskedSoftmaxStages s;
     s.j = Var("j"), s.i = Var("i"), s.h = Var("h"), s.b = Var("b");
     s.escapes = !op->hasOneUse();
-    auto keep = [&](Expr j, Expr i, Expr b) {
-      Expr ok = Halide::Internal::const_true();
-      if (op.getCausal())
-        ok = ok && j <= i;
-      if (Value mask = op.getMask())
-        ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1 ? j < values[mask].func(b)
-                                                                          : values[mask].func(j, b) != 0);
-      return ok;
-    };
-    const float excluded = -3.0e38f; // below any finite score, and no infinities to propagate
+    auto keep = [&](Expr j, Expr i, Expr b) { return keepsKey(op, j, i, b); };
+    const float excluded = kExcludedScore;
     RDom rj(0, scores.extent(3), "rj");
     s.max = Func(name(op, "max"));
     s.max(s.i, s.h, s.b) = excluded;
@@ -1486,7 +1492,7 @@ private:
     Var j = s.j, jj = s.jj, lane = s.lane, i = s.i, kb = s.kb, h = s.h, b = s.b, d = s.d;
     Expr keys = k.extent(1), queries = q.extent(1);
     Expr lastKey = keys - 1;
-    const float excluded = -3.0e38f; // below any finite score, and no infinities to propagate
+    const float excluded = kExcludedScore;
 
     s.keysT(j, d, h, b) = k.func(h * dk + d, Halide::clamp(j, 0, lastKey), b);
     RDom rd(0, dk, "rd");
@@ -1495,15 +1501,9 @@ private:
     s.dot(jj, i, kb, h, b) += q.func(h * dk + rd, Halide::min(i, queries - 1), b) * s.keysT(key, rd, h, b);
     s.scores(jj, i, kb, h, b) = s.dot(jj, i, kb, h, b);
 
+    // Keys past the end (the last block's tail) are excluded; the mask is read at a clamped key there.
     auto keep = [&](Expr j, Expr i, Expr b) {
-      Expr ok = j < keys;
-      if (softmax.getCausal())
-        ok = ok && j <= i;
-      if (Value mask = softmax.getMask())
-        ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1
-                        ? j < values[mask].func(b)
-                        : values[mask].func(Halide::min(j, lastKey), b) != 0);
-      return ok;
+      return j < keys && keepsKey(softmax, Halide::min(j, lastKey), i, b);
     };
     RDom rl(0, kKeyBlock / kLanes, "rl"), rlane(0, kLanes, "rlane"), rj(0, kKeyBlock, "rj");
     Expr laneKey = rl * kLanes + lane;

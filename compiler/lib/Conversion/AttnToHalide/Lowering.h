@@ -8,6 +8,7 @@
 
 #include "Halide.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -33,13 +34,6 @@ struct DenseStages {
   Halide::Func weightT, acc, result;
   Halide::Var n;
   std::vector<Halide::Var> rows; // innermost first
-};
-
-/// dw[n, k] = Σ_rows dy[row, n] · x[row, k]: `acc` is the reduction, `result` copies it so that the
-/// accumulation can be scheduled per output tile.
-struct DenseGradWeightStages {
-  Halide::Func acc, result;
-  Halide::Var k, n;
 };
 
 /// A 2-D convolution: the input with its zero border (`padded`), the reduction `acc` over input channels
@@ -99,7 +93,7 @@ struct StreamingAttentionStages {
 };
 
 /// A matrix product result(n, rows...) = acc(n, rows...), acc summing over k the products of a row operand
-/// and an operand with n innermost: in a kernel without a pattern schedule, computed in register tiles.
+/// and an operand with n innermost; scheduled in register tiles (Schedules.cpp, scheduleMatmulTiles).
 struct MatmulStages {
   Halide::Func acc, result;
 };
@@ -122,7 +116,6 @@ struct LoweredKernel {
   /// one pure dimension of the update.
   std::vector<std::pair<Halide::Func, Halide::Var>> recurrences;
   std::vector<DenseStages> dense;
-  std::vector<DenseGradWeightStages> denseGradWeight;
   std::vector<Conv2DStages> conv2d;
   std::vector<MatmulStages> matmuls;
   /// Weight matrices transposed (wT(n, k) = w(k, n)) so that products can vectorize along n.
@@ -166,6 +159,13 @@ std::string printSchedule(const LoweredKernel &kernel);
 
 /// Applies statements to a kernel whose Funcs have no schedule yet.
 std::optional<ScheduleError> applySchedule(LoweredKernel &kernel, const KernelSchedule &schedule);
+
+/// Every Func of the kernel's pipeline, by name.
+std::map<std::string, Halide::Internal::Function> pipelineFunctions(const LoweredKernel &kernel);
+
+/// Calls `fn` on the schedule of every stage (pure definition and updates) of every Func of the kernel.
+void forEachStageSchedule(const LoweredKernel &kernel,
+                          llvm::function_ref<void(Halide::Internal::StageSchedule &)> fn);
 
 /// Builds the algorithm of `kernel`; emits an error on it and fails for ops it cannot lower.
 FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel);

@@ -342,12 +342,18 @@ std::vector<Function> outputFunctions(const LoweredKernel &k) {
   return outputs;
 }
 
-/// Every Func of the kernel's pipeline, by name.
-std::map<std::string, Function> pipelineFunctions(const LoweredKernel &k) {
+} // namespace
+
+std::map<std::string, Function> mlir::attn::halide::pipelineFunctions(const LoweredKernel &k) {
   return Halide::Internal::build_environment(outputFunctions(k));
 }
 
-} // namespace
+void mlir::attn::halide::forEachStageSchedule(const LoweredKernel &k,
+                                              llvm::function_ref<void(Halide::Internal::StageSchedule &)> fn) {
+  for (auto &[name, function] : pipelineFunctions(k))
+    for (int stage = 0; stage <= static_cast<int>(function.updates().size()); ++stage)
+      fn((stage == 0 ? function.definition() : function.update(stage - 1)).schedule());
+}
 
 std::string mlir::attn::halide::printSchedule(const LoweredKernel &k) {
   std::map<std::string, Function> env = pipelineFunctions(k);

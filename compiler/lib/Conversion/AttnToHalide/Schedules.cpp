@@ -48,19 +48,21 @@ void scheduleFlat(Func f, int vectorWidth) {
 }
 
 /// A matrix product: its result (or what it feeds elementwise) is stored, computed in tiles of 2 vectors
-/// along n × 6 rows whose 12 accumulators stay in registers across the sum (enough independent chains to
-/// fill both FMA pipes; storage bounded to the tile, so the guarded last tile keeps them in registers too);
-/// tiles of all rows in parallel.
-void scheduleMatmulTiles(MatmulStages m, int vw) {
-  const int outputs = 2 * vw, rows = 6;
+/// along n × `rows` rows whose accumulators stay in registers across the sum (12 with 6 rows: enough
+/// independent chains to fill both FMA pipes; storage bounded to the tile, so the guarded last tile keeps
+/// them in registers too). Tiles of all rows run in parallel; with `byColumn` a thread takes a column of
+/// tiles instead (2 vectors along n, every row), so that the n operand's block stays in its cache while
+/// the other streams past (weight gradients, whose rows are outputs summed over every example).
+void scheduleMatmulTiles(MatmulStages m, int vw, int rows = 6, bool byColumn = false) {
+  const int outputs = 2 * vw;
   std::vector<Var> args = m.result.args(); // n, then rows innermost first
   Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
   m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[1], ro, ri, rows, Guard);
-  std::vector<Halide::VarOrRVar> order{ni, ri, no, ro};
+  Var tileInner = byColumn ? ro : no, tile = byColumn ? no : ro;
+  std::vector<Halide::VarOrRVar> order{ni, ri, tileInner, tile};
   for (size_t i = 2; i < args.size(); ++i)
     order.push_back(args[i]);
   m.result.reorder(order).vectorize(ni, vw).unroll(ni).unroll(ri);
-  Var tile = ro;
   for (size_t i = 2; i < args.size(); ++i) {
     Var fused("tile" + std::to_string(i));
     m.result.fuse(tile, args[i], fused);
@@ -68,7 +70,7 @@ void scheduleMatmulTiles(MatmulStages m, int vw) {
   }
   m.result.parallel(tile);
   std::vector<Var> acc = m.acc.args(); // the same dimensions, maybe named otherwise
-  m.acc.compute_at(m.result, no)
+  m.acc.compute_at(m.result, tileInner)
       .bound_storage(acc[0], outputs)
       .bound_storage(acc[1], rows)
       .vectorize(acc[0], vw, Guard)
@@ -92,28 +94,6 @@ void scheduleDense(LoweredKernel &k, int vw) {
     return;
   }
   scheduleMatmulTiles({d.acc, k.anchor}, vw);
-}
-
-/// A weight gradient (a matrix product over all rows): output tiles of 2 vectors of inputs × 8 outputs,
-/// accumulated in registers across the rows. A thread takes a column of tiles (2 vectors of inputs, all
-/// outputs), so that the inputs' block stays in its cache while the gradients stream past.
-void scheduleDenseGradWeight(LoweredKernel &k, int vw) {
-  DenseGradWeightStages &g = k.denseGradWeight.front();
-  Var ko("ko"), ki("ki"), no("no"), ni("ni");
-  g.result.split(g.k, ko, ki, 2 * vw, Guard)
-      .split(g.n, no, ni, 8, Guard)
-      .reorder(ki, ni, no, ko)
-      .vectorize(ki, vw)
-      .unroll(ki)
-      .unroll(ni)
-      .parallel(ko);
-  g.acc.compute_at(g.result, no).bound_storage(g.k, 2 * vw).bound_storage(g.n, 8);
-  g.acc.vectorize(g.k, vw, Guard).unroll(g.k).unroll(g.n);
-  Var kv("kv");
-  std::vector<Halide::VarOrRVar> order{kv, g.k, g.n};
-  for (const Halide::RVar &r : g.acc.rvars(0))
-    order.push_back(r);
-  g.acc.update().split(g.k, g.k, kv, vw, Guard).reorder(order).vectorize(kv).unroll(g.k).unroll(g.n);
 }
 
 /// A convolution (+ elementwise ops): output tiles of one vector along a row × `rows` rows × `channels`
@@ -403,7 +383,7 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Ta
   else if (patternIs(k, {"conv2d"}) && k.conv2d.size() == 1 && k.anchor.dimensions() == 4)
     scheduleConv(k, vw); // elementwise ops after it keep the convolution's shape
   else if (k.pattern == std::vector<std::string>{"dense_grad_weight"})
-    scheduleDenseGradWeight(k, vw);
+    scheduleMatmulTiles(k.matmuls.front(), vw, /*rows=*/8, /*byColumn=*/true);
   else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
     scheduleSoftmax(k, vw);
   else if (patternIs(k, {"layer_norm"}))
