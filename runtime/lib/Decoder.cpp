@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
+#include <map>
+#include <memory>
 
 namespace attn::rt {
 
@@ -385,8 +388,149 @@ private:
   std::vector<char> scratch;
 };
 
+/// Rows [first, first + count) of a host buffer's outermost dimension, as a buffer of their own.
+struct RowRange {
+  RowRange(const halide_buffer_t &of, int64_t first, int64_t count)
+      : buffer(of), dims(of.dim, of.dim + of.dimensions) {
+    halide_dimension_t &rows = dims.back();
+    buffer.host = of.host + first * rows.stride * of.type.bytes();
+    rows.min = 0;
+    rows.extent = static_cast<int32_t>(count);
+    buffer.dim = dims.data();
+    buffer.device = 0;
+    buffer.device_interface = nullptr;
+    buffer.flags = 0;
+  }
+  RowRange(const RowRange &) = delete;
+  RowRange &operator=(const RowRange &) = delete;
+
+  halide_buffer_t buffer;
+  std::vector<halide_dimension_t> dims;
+};
+
+/// One range of a split decoder's rows: its own view of the run, where the values the loop reads are
+/// narrowed to the range's rows (or, for an accumulator after the first range, start from zeros).
+struct RowPart {
+  RowPart(Execution &whole) : ex(whole.spec, whole.session) {
+    ex.shapes = whole.shapes;
+    ex.buffers = whole.buffers;
+  }
+  ~RowPart() {
+    for (size_t v = 0; v < ex.buffers.size(); ++v)
+      if (ex.temps[v].buffer() != ex.buffers[v])
+        ex.buffers[v] = nullptr; // borrowed from the whole run, or a range: not this part's to free
+  }
+
+  Execution ex;
+  std::deque<RowRange> ranges;
+  std::deque<Tensor> zeros;
+  Status status;
+};
+
+constexpr int64_t kMinRowsPerPart = 8;
+
+/// Runs a decoder whose rows are independent as `parts` ranges of rows, one per task of Halide's thread
+/// pool; each range's serial step kernels run without waiting on the others. The results are put together:
+/// rows in order, accumulators summed (in range order, so a thread count always gives the same sums).
+Status runSplit(Execution &ex, const attn_decoder &d, int64_t batch, int parts) {
+  bool reverse = d.mode == ATTN_DECODE_REVERSE;
+  std::map<int32_t, bool> narrowed; // value → split by rows (true), or an accumulator's start (false)
+  bool consistent = true;
+  auto narrow = [&](int32_t v, bool rows) {
+    auto [it, inserted] = narrowed.emplace(v, rows);
+    consistent &= inserted || it->second == rows;
+  };
+  if (d.teacher >= 0)
+    narrow(d.teacher, true);
+  for (int32_t i = 0; i < d.num_sequences; ++i)
+    narrow(d.sequences[i], true);
+  for (int32_t i = 0; i < d.num_captures; ++i)
+    narrow(d.captures[i], true);
+  for (int32_t i = 0; i < d.num_states; ++i)
+    narrow(d.state_init[i], !reverse || d.state_rows[i]);
+  if (!consistent) // one value read both ways: run it whole
+    return Decoder(ex, d).run();
+  for (auto [v, rows] : narrowed)
+    if (halide_buffer_t *b = ex.buffers[v]; b->device_dirty())
+      if (int rc = halide_copy_to_host(nullptr, b); rc != 0)
+        return makeError("decoder '", d.name, "': cannot copy '", ex.spec.values[v].name,
+                         "' from the device (Halide error ", rc, ")");
+
+  std::vector<std::unique_ptr<RowPart>> split;
+  for (int p = 0; p < parts; ++p) {
+    int64_t first = batch * p / parts, count = batch * (p + 1) / parts - first;
+    auto part = std::make_unique<RowPart>(ex);
+    for (auto [v, rows] : narrowed) {
+      if (rows) {
+        part->ranges.emplace_back(*ex.buffers[v], first, count);
+        part->ex.buffers[v] = &part->ranges.back().buffer;
+        part->ex.shapes[v][0] = count;
+      } else if (p > 0) {
+        Expected<Tensor> zero = Tensor::create(static_cast<DType>(ex.spec.values[v].dtype), ex.shapes[v]);
+        if (!zero)
+          return makeError("decoder '", d.name, "': ", zero.message());
+        part->zeros.push_back(std::move(*zero));
+        part->ex.buffers[v] = part->zeros.back().buffer();
+      }
+    }
+    split.push_back(std::move(part));
+  }
+
+  struct Closure {
+    std::vector<std::unique_ptr<RowPart>> *split;
+    const attn_decoder *d;
+  } closure{&split, &d};
+  auto task = [](void *, int index, uint8_t *data) -> int {
+    auto *c = reinterpret_cast<Closure *>(data);
+    RowPart &part = *(*c->split)[index];
+    part.status = Decoder(part.ex, *c->d).run();
+    return 0;
+  };
+  halide_do_par_for(nullptr, task, 0, parts, reinterpret_cast<uint8_t *>(&closure));
+  for (auto &part : split)
+    if (!part->status)
+      return std::move(part->status);
+
+  for (int32_t i = 0; i < d.num_results; ++i) {
+    int32_t v = d.results[i];
+    bool rows = !reverse || d.state_rows[i];
+    Shape shape = split.front()->ex.shapes[v];
+    if (rows)
+      shape[0] = batch;
+    if (Status s = ex.allocate(v, shape, /*zeroed=*/false); !s)
+      return s;
+    char *to = hostOf(ex.buffers[v]);
+    if (rows) {
+      for (auto &part : split) {
+        size_t bytes = part->ex.temps[v].byteSize();
+        std::memcpy(to, hostOf(part->ex.buffers[v]), bytes);
+        to += bytes;
+      }
+    } else {
+      auto *sum = reinterpret_cast<float *>(to);
+      int64_t n = ex.temps[v].numElements();
+      std::memcpy(sum, hostOf(split.front()->ex.buffers[v]), n * sizeof(float));
+      for (size_t p = 1; p < split.size(); ++p) {
+        const auto *add = reinterpret_cast<const float *>(hostOf(split[p]->ex.buffers[v]));
+        for (int64_t k = 0; k < n; ++k)
+          sum[k] += add[k];
+      }
+    }
+    ex.buffers[v]->set_host_dirty(true);
+  }
+  return {};
+}
+
 } // namespace
 
-Status runDecoder(Execution &ex, const attn_decoder &d) { return Decoder(ex, d).run(); }
+Status runDecoder(Execution &ex, const attn_decoder &d) {
+  if (d.split_rows && (d.mode == ATTN_DECODE_TEACHER || d.mode == ATTN_DECODE_REVERSE)) {
+    int64_t batch = ex.shapes[d.teacher][0];
+    int parts = static_cast<int>(std::min<int64_t>(ex.session.threads(), batch / kMinRowsPerPart));
+    if (parts > 1)
+      return runSplit(ex, d, batch, parts);
+  }
+  return Decoder(ex, d).run();
+}
 
 } // namespace attn::rt

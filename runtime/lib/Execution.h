@@ -23,9 +23,13 @@ public:
   /// What Halide reported since the last call, or "".
   std::string takeError();
 
+  /// The threads Halide's pool runs: the run's setting, else HL_NUM_THREADS, else one per core.
+  int threads() const { return threads_; }
+
 private:
   halide_error_handler_t previousHandler_;
   int previousThreads_ = 0;
+  int threads_ = 1;
 };
 
 class Execution {

@@ -7,8 +7,11 @@
 
 #include "Execution.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <set>
+#include <thread>
 
 namespace attn::rt {
 
@@ -136,7 +139,8 @@ Status checkModelSpec(const attn_model_spec &spec) {
         !d.state_init || !d.state_in || !d.state_out || !d.results ||
         (d.num_captures > 0 && (!d.captures || !d.views)) || d.num_sequences < 0 ||
         (d.num_sequences > 0 && (!reverse || !d.sequences || !d.sequence_views)) ||
-        d.num_results != (reverse ? d.num_states : d.num_emits) || search == (d.teacher >= 0))
+        d.num_results != (reverse ? d.num_states : d.num_emits) || search == (d.teacher >= 0) ||
+        (d.split_rows && (search || !d.state_rows)))
       return makeError(where, " has inconsistent counts, modes or arrays");
     auto valid = [&](int32_t v, int32_t role, bool mustBeComputed) {
       return v >= 0 && v < spec.num_values && (role < 0 || spec.values[v].role == role) &&
@@ -386,6 +390,10 @@ HalideSession::HalideSession(int numThreads) : previousHandler_(halide_set_error
   takeError();
   if (numThreads > 0)
     previousThreads_ = halide_set_num_threads(numThreads);
+  const char *env = std::getenv("HL_NUM_THREADS");
+  threads_ = numThreads > 0           ? numThreads
+             : env && std::atoi(env) > 0 ? std::atoi(env)
+                                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 HalideSession::~HalideSession() {

@@ -714,8 +714,10 @@ if __name__ == "__main__":
     grad_attention("b4_s7", 49, batch=4, length=7)
     grad_seq2seq("b1_s3_t2", 50, batch=1, length=3, steps=2)
     grad_seq2seq("b5_s6_t4", 51, batch=5, length=6, steps=4)
+    grad_seq2seq("b25_s5_t4", 58, batch=25, length=5, steps=4)  # rows split among threads: 8 + 8 + 9
     grad_gru("b1_s2_t3", 52, batch=1, length=2, steps=3)
     grad_gru("b4_s5_t4", 53, batch=4, length=5, steps=4)
+    grad_gru("b17_s4_t3", 59, batch=17, length=4, steps=3)  # rows split among threads: 8 + 9
     grad_cnn("b2", 54, batch=2)
     grad_cnn("b5", 55, batch=5)
     grad_conv("b1", 56, batch=1)

@@ -47,6 +47,13 @@ int halide_set_num_threads(int n) {
   return previous;
 }
 
+int halide_do_par_for(void *user_context, halide_task_t task, int min, int size, uint8_t *closure) {
+  for (int i = min; i < min + size; ++i)
+    if (int rc = task(user_context, i, closure); rc != 0)
+      return rc;
+  return 0;
+}
+
 int halide_copy_to_host(void *, halide_buffer_t *buffer) {
   ++attn::test::halideStub().copyToHostCalls;
   buffer->set_device_dirty(false);

@@ -158,7 +158,8 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
     return false;
 
   std::string specC = (dir + "/model_spec.c").str(), specO = (dir + "/model_spec.o").str();
-  mlir::attn::ModelSpecInfo info{modelName.str(), inputFile, halideTarget.str()};
+  mlir::attn::ModelSpecInfo info{modelName.str(), inputFile, halideTarget.str(),
+                                 mlir::attn::splitsDecoderRows(halideTarget)};
   bool emitted = writeText(specC, [&](raw_ostream &os) {
     if (failed(mlir::attn::emitModelSpec(module, info, os)))
       os << "#error model table could not be emitted\n";

@@ -37,6 +37,11 @@ struct ScheduleOptions {
   static constexpr int64_t kSerialWork = 1 << 22;
 };
 
+/// Whether `target` (a canonical target string) runs kernels on the CPU. Then the step kernels of teacher
+/// and reverse decoders, whose rows are independent, get serial schedules, and the runtime splits those
+/// decoders' rows among threads instead (ModelSpecInfo::splitRows).
+bool splitsDecoderRows(StringRef target);
+
 struct CompiledKernel {
   std::string name;   // the kernel's name in the IR
   std::string entry;  // the C symbol of its pipeline

@@ -12,6 +12,9 @@ struct ModelSpecInfo {
   std::string modelName;
   std::string sourceFile;
   std::string target;
+  /// The kernels run on the CPU, those of teacher and reverse decoder steps serially: such a decoder's
+  /// rows may be split among threads (attn_decoder::split_rows).
+  bool splitRows = false;
 };
 
 /// Writes C source defining the model's `attn_model_spec` (the module's first function, with the spec of

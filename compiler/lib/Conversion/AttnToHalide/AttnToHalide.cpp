@@ -29,6 +29,8 @@ FailureOr<std::string> mlir::attn::resolveHalideTarget(StringRef spec, std::stri
   return Halide::Target(spec.str()).to_string();
 }
 
+bool mlir::attn::splitsDecoderRows(StringRef target) { return !Halide::Target(target.str()).has_gpu_feature(); }
+
 namespace {
 
 const char *const kAutoschedulers[] = {"adams2019", "li2018", "mullapudi2016"};
@@ -218,7 +220,9 @@ public:
         autoschedule(kernel, *lowered, scheduler, target, options);
       } else {
         halide::applyDefaultSchedule(*lowered, target);
-        if (options.latency && estimatedWork(kernel, options) < ScheduleOptions::kSerialWork)
+        auto decode = kernel->getParentOfType<DecodeOp>();
+        if ((options.latency && estimatedWork(kernel, options) < ScheduleOptions::kSerialWork) ||
+            (decode && !decode.isSearch() && !target.has_gpu_feature()))
           serialize(*lowered);
       }
     } catch (const Halide::Error &e) {

@@ -1037,12 +1037,23 @@ private:
     int64_t headSize = staticDim(op.getQuery(), 2) / heads;
     ScoreStages s{Func(name(op, "dot")), Func(name(op, "score")), Func(name(op, "keys_t")), Var("j"), Var("i"),
                   Var("h"), Var("b")};
-    RDom rd(0, static_cast<int>(headSize), "rd");
-    Var d("d");
-    s.keysT(s.j, d, s.h, s.b) = k.func(s.h * static_cast<int>(headSize) + d, s.j, s.b);
+    int hs = static_cast<int>(headSize);
     s.dot(s.j, s.i, s.h, s.b) = 0.0f;
-    s.dot(s.j, s.i, s.h, s.b) +=
-        q.func(s.h * static_cast<int>(headSize) + rd, s.i, s.b) * s.keysT(s.j, rd, s.h, s.b);
+    // Scores a softmax normalizes are attention (scheduled over rows of keys); others sum lanes of features.
+    bool normalized = llvm::any_of(op->getUsers(), [](Operation *user) { return isa<MaskedSoftmaxOp>(user); });
+    if (int width = hs % 16 == 0 ? 16 : hs % 8 == 0 ? 8 : 0; !normalized && width) {
+      RDom ro(0, hs / width, "ro"), rl(0, width, "rl");
+      Expr feature = s.h * hs + ro * width + s.l;
+      s.lanes = Func(name(op, "lanes"));
+      s.lanes(s.l, s.j, s.i, s.h, s.b) = 0.0f;
+      s.lanes(s.l, s.j, s.i, s.h, s.b) += q.func(feature, s.i, s.b) * k.func(feature, s.j, s.b);
+      s.dot(s.j, s.i, s.h, s.b) += s.lanes(rl, s.j, s.i, s.h, s.b);
+    } else {
+      RDom rd(0, hs, "rd");
+      Var d("d");
+      s.keysT(s.j, d, s.h, s.b) = k.func(s.h * hs + d, s.j, s.b);
+      s.dot(s.j, s.i, s.h, s.b) += q.func(s.h * hs + rd, s.i, s.b) * s.keysT(s.j, rd, s.h, s.b);
+    }
     s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b) * op.getScale().convertToFloat();
     out.score.push_back(s);
     return HTensor{s.result, {q.extent(0), Expr(static_cast<int>(heads)), q.extent(1), k.extent(1)}};

@@ -60,9 +60,13 @@ struct LayerNormStages {
 
 /// `keysT` holds each head's keys transposed (key index innermost) so that scores for all keys of one
 /// query are a contiguous, vectorizable sweep; additive scores leave it undefined.
+/// `lanes`, when defined: a score nothing normalizes (a gradient) sums `l`-wide partial dot products over
+/// the head's features, so keys and queries are read as vectors; `dot` adds up the lanes.
 struct ScoreStages {
   Halide::Func dot, result, keysT;
   Halide::Var j, i, h, b;
+  Halide::Func lanes = Halide::Func();
+  Halide::Var l = Halide::Var("l");
 };
 
 /// `escapes`: something besides the weighted sum reads the probabilities (the kernel yields them).

@@ -340,8 +340,17 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
     root(s.mean);
     root(s.variance);
   }
-  for (ScoreStages &s : k.score)
-    root(s.dot);
+  for (ScoreStages &s : k.score) {
+    if (!s.lanes.defined()) {
+      root(s.dot);
+      continue;
+    }
+    // Per (key, query): the lanes accumulate as one vector, then fold into the score.
+    s.dot.compute_root().parallel(s.b);
+    s.dot.update(0).atomic().vectorize(s.dot.rvars(0).front()).parallel(s.b);
+    s.lanes.compute_at(s.dot, s.j).vectorize(s.l);
+    s.lanes.update(0).vectorize(s.l);
+  }
   for (MaskedSoftmaxStages &m : k.maskedSoftmax) {
     root(m.max);
     root(m.sum);

@@ -59,6 +59,11 @@ typedef struct attn_kernel {
 // before step t the runtime copies slice t of each `sequences` value [B, T, ...] into its `sequence_views`
 // value [B, ...]; its carried state keeps the shapes of `state_init` (gradient accumulators), the step emits
 // nothing, and the results are the state after step 0.
+// With `split_rows` (teacher and reverse loops compiled for the CPU, whose step kernels are serial), the
+// rows are independent: the runtime may run contiguous ranges of them on separate threads, each range
+// with its own step values. `state_rows[i]` says whether state i is indexed by row (split with the rows)
+// or is an accumulator over the whole batch (each range starts from zeros, the first from the initial
+// value, and the results are their sum).
 typedef struct attn_decoder {
   const char *name;
   int32_t mode; // enum attn_decode_mode
@@ -79,6 +84,8 @@ typedef struct attn_decoder {
   const int32_t *results;
   int32_t num_sequences;
   const int32_t *sequences, *sequence_views;
+  int32_t split_rows;
+  const int32_t *state_rows;
 } attn_decoder;
 
 enum attn_optimizer { ATTN_SGD = 0, ATTN_ADAM = 1, ATTN_ADAMW = 2 };
