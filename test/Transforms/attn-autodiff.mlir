@@ -87,19 +87,23 @@ func.func @not_a_loss(%x: tensor<?x8xf32>) -> tensor<?x8xf32> attributes {attn.o
 
 // Recurrences: the gradient of a (reversed, length-masked) LSTM is its backpropagation through time, whose
 // gate gradients give the recurrent weight and bias gradients. A teacher-forced decoder also emits the state
-// each step read; its gradient is a reverse loop over the same teacher that reads those states and the
-// emitted values' gradients step by step, carries the state's gradient back, and sums the parameters'.
+// each step read and the values its ops computed (those the gradient reads stay: the tanh); its gradient is a
+// reverse loop over the same teacher that reads them and the emitted values' gradients step by step instead
+// of recomputing the step, carries the state's gradient back, and sums the parameters'.
 // CHECK-LABEL: func.func @rnn_grad
 // CHECK:      %[[H:.+]] = attn.lstm %[[XP:[^,]+]], %[[WHH:[^,]+]], %[[BHH:[^ ]+]] lengths %[[LEN:[^ ]+]] {reverse}
 // CHECK:      %[[W:.+]] = attn.param "d.w"
-// CHECK:      %[[FWD:.+]]:2 = attn.decode "teacher"(%[[H0:.+]]) teacher %[[T:[^ ]+]]
-// CHECK:      attn.decode_yield(%[[N:.+]] : tensor<?x2xf32>) emit %{{.+}}, %[[S:.+]] : tensor<?x3xf32>, tensor<?x2xf32>
+// CHECK:      %[[FWD:.+]]:3 = attn.decode "teacher"(%[[H0:.+]]) teacher %[[T:[^ ]+]]
+// CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[S:.+]]: tensor<?x2xf32>):
+// CHECK-NEXT:   %[[N:.+]] = attn.tanh %[[S]]
+// CHECK:        attn.decode_yield(%[[N]] : tensor<?x2xf32>) emit %{{.+}}, %[[S]], %[[N]] : tensor<?x3xf32>, tensor<?x2xf32>, tensor<?x2xf32>
 // CHECK:      %[[G:.+]] = attn.cross_entropy_grad
 // CHECK:      %[[GH:.+]] = attn.slice %[[G]] {axis = 2 : i64, size = 2 : i64, start = 0 : i64}
 // CHECK:      %[[GL:.+]] = attn.slice %[[G]] {axis = 2 : i64, size = 3 : i64, start = 2 : i64}
-// CHECK:      %[[REV:.+]]:3 = attn.decode "reverse"(%{{.+}}, %{{.+}}, %{{.+}}) teacher %[[T]] sequences(%[[FWD]]#1, %[[GL]])
-// CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[STATE:.+]]: tensor<?x2xf32>, %[[DL:.+]]: tensor<?x3xf32>, %[[DS:.+]]: tensor<?x2xf32>, %[[AW:.+]]: tensor<3x2xf32>, %[[AB:.+]]: tensor<3xf32>):
-// CHECK:        %[[DW:.+]] = attn.dense_grad_weight %[[DL]]
+// CHECK:      %[[REV:.+]]:3 = attn.decode "reverse"(%{{.+}}, %{{.+}}, %{{.+}}) teacher %[[T]] sequences(%[[FWD]]#1, %[[GL]], %[[FWD]]#2)
+// CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[STATE:.+]]: tensor<?x2xf32>, %[[DL:.+]]: tensor<?x3xf32>, %[[TANH:.+]]: tensor<?x2xf32>, %[[DS:.+]]: tensor<?x2xf32>, %[[AW:.+]]: tensor<3x2xf32>, %[[AB:.+]]: tensor<3xf32>):
+// CHECK-NOT:    attn.tanh
+// CHECK:        %[[DW:.+]] = attn.dense_grad_weight %[[DL]], %[[TANH]]
 // CHECK:        %[[DB:.+]] = attn.sum_leading %[[DL]]
 // CHECK:        %[[DSTATE:.+]] = attn.activation_grad %[[STATE]], %{{.+}} {kind = "tanh"}
 // CHECK:        %[[NW:.+]] = attn.add %[[AW]], %[[DW]]

@@ -223,11 +223,15 @@ private:
   }
 
   /// Whether the first dimension of `v` is the batch, the first dimension of `batched`.
+  /// Traced through views too: a value computed from an earlier capture is batched like it.
   bool isBatched(Value v, Value batched) {
     if (cast<RankedTensorType>(v.getType()).getRank() == 0)
       return false;
+    auto throughViews = [](Value) { return false; };
+    if (traceDimension(v, 0, throughViews) == traceDimension(batched, 0, throughViews))
+      return true;
     std::string symbol = symbolOf(batched, 0);
-    return trace(v, 0) == trace(batched, 0) || (symbolOf(v, 0) == symbol && symbol != "?");
+    return symbol != "?" && symbolOf(v, 0) == symbol;
   }
 
   /// A value the runtime sizes when its decoder runs: `first` names its first dimension, the others are

@@ -4,6 +4,7 @@
 // (a dense layer's input gradient is a dense layer through the transposed weight) and the gradient
 // primitives of AttnGradOps.td, so the backward graph is fused and lowered like the forward one.
 #include "attn/Dialect/AttnOps.h"
+#include "attn/Transforms/KernelFormation.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -22,9 +23,18 @@ using namespace mlir::attn;
 
 namespace {
 
+/// What a teacher-forced decoder of the gradient function stacks over its steps for its reverse loop,
+/// after its own emitted values: the state each step reads, and the value of each computing op of the step.
+struct SavedSteps {
+  unsigned numEmits = 0;                  // the decoder's own emitted values
+  llvm::DenseMap<Value, unsigned> result; // step value → the decoder result stacking it
+};
+using SavedDecoders = llvm::DenseMap<Operation *, SavedSteps>;
+
 class GradientBuilder {
 public:
-  GradientBuilder(OpBuilder &builder, llvm::SetVector<Value> &needed) : b(builder), needed(needed) {}
+  GradientBuilder(OpBuilder &builder, llvm::SetVector<Value> &needed, const SavedDecoders &saved)
+      : b(builder), needed(needed), saved(saved) {}
 
   /// Adds `g` to the gradient of `v`, if `v` depends on a parameter.
   void accumulate(Value v, Value g) {
@@ -316,16 +326,18 @@ private:
                            b.getI64IntegerAttr(size));
   }
 
-  /// A teacher-forced decoder (which, in the gradient function, also emits the state each step read: its
-  /// last results) is differentiated by a reverse loop over the same steps: the step's body run forward
-  /// again from the saved state, then its gradient rules, carrying the state's gradient back a step and
-  /// summing the gradients of the loop-invariant values it reads (encoder outputs, parameters).
+  /// A teacher-forced decoder (which, in the gradient function, also stacks the state each step read and
+  /// the values its ops computed: SavedSteps) is differentiated by a reverse loop over the same steps: the
+  /// step's gradient rules, carrying the state's gradient back a step and summing the gradients of the
+  /// loop-invariant values it reads (encoder outputs, parameters). The values the rules read are the
+  /// forward pass's, read back from its stacks; only reindexings of them are redone.
   LogicalResult decodeRule(DecodeOp d) {
     if (d.getMode() != "teacher")
       return d.emitOpError() << "in mode \"" << d.getMode()
                              << "\" is a search, which has no gradient: train with teacher(...) decoding";
     Location loc = d.getLoc();
-    unsigned numStates = d.getInit().size(), numEmits = d.getNumResults() - numStates;
+    const SavedSteps &steps = saved.at(d);
+    unsigned numStates = d.getInit().size(), numEmits = steps.numEmits;
     Region &step = d.getStep();
     llvm::SetVector<Value> captures;
     step.walk([&](Operation *op) {
@@ -339,8 +351,8 @@ private:
       init.push_back(zerosLike(s));
     for (Value c : captures)
       init.push_back(zerosLike(c));
-    for (unsigned i = 0; i < numStates; ++i)
-      sequences.push_back(d.getResult(numEmits + i));
+    for (BlockArgument state : d.getStateArguments())
+      sequences.push_back(d.getResult(steps.result.at(state)));
     SmallVector<unsigned> emitted; // the emitted values that have a gradient
     for (unsigned i = 0; i < numEmits; ++i)
       if (Value g = gradOf(d.getResult(i))) {
@@ -377,7 +389,7 @@ private:
     for (Operation &op : body->getOperations())
       if (llvm::any_of(op.getOperands(), [&](Value v) { return inner.contains(v); }))
         inner.insert(op.result_begin(), op.result_end());
-    GradientBuilder grads(b, inner);
+    GradientBuilder grads(b, inner, saved);
     auto yield = cast<DecodeYieldOp>(forward.getTerminator());
     for (unsigned i = 0; i < numStates; ++i)
       grads.accumulate(mapping.lookup(yield.getStates()[i]), carried[i]);
@@ -390,6 +402,24 @@ private:
       if (llvm::any_of(op->getResults(), [&](Value r) { return grads.gradOf(r); }))
         if (failed(grads.propagate(op)))
           return failure();
+
+    // The forward values the rules read come from the forward pass: last op first, so that a value only
+    // the recomputation of a later one read is not saved.
+    for (Operation &op : llvm::reverse(forward.without_terminator())) {
+      Operation *clone = mapping.lookup(op.getResult(0)).getDefiningOp();
+      if (!isReindexing(&op))
+        for (auto [value, recomputed] : llvm::zip(op.getResults(), clone->getResults())) {
+          auto at = steps.result.find(value);
+          if (recomputed.use_empty() || at == steps.result.end())
+            continue;
+          Value stacked = d.getResult(at->second);
+          unsigned position = 1 + reverse.getSequences().size();
+          reverse.getSequencesMutable().append(stacked);
+          recomputed.replaceAllUsesWith(body->insertArgument(position, recomputed.getType(), loc));
+        }
+      if (clone->use_empty())
+        clone->erase();
+    }
 
     SmallVector<Value> next;
     for (unsigned i = 0; i < numStates; ++i) {
@@ -421,6 +451,7 @@ private:
 
   OpBuilder &b;
   llvm::SetVector<Value> &needed;
+  const SavedDecoders &saved;
   llvm::DenseMap<Value, Value> grads;
 };
 
@@ -462,9 +493,10 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
       b.clone(op, mapping);
     Value loss = mapping.lookup(ret.getOperand(*lossIndex));
 
+    SavedDecoders saved;
     for (auto decode : llvm::make_early_inc_range(body->getOps<DecodeOp>()))
       if (decode.getMode() == "teacher")
-        saveStates(decode);
+        saveSteps(decode, saved);
     // Training normalizes by the batch's statistics and updates the running ones (results "update.<name>").
     SmallVector<std::pair<StringAttr, Value>> updates;
     for (auto bn : llvm::make_early_inc_range(body->getOps<BatchNormOp>())) {
@@ -493,7 +525,7 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
         needed.insert(op.result_begin(), op.result_end());
     }
 
-    GradientBuilder grads(b, needed);
+    GradientBuilder grads(b, needed, saved);
     Operation *lossOp = loss.getDefiningOp();
     if (!isa_and_nonnull<CrossEntropyOp, MseOp>(lossOp))
       return model.emitOpError() << "has loss '" << lossName.getValue()
@@ -538,8 +570,11 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     grad.setType(b.getFunctionType(grad.getArgumentTypes(), ValueRange(results).getTypes()));
     grad->setAttr(AttnDialect::kOutputNamesAttr, b.getArrayAttr(resultNames));
 
-    // The forward outputs other than the loss are not needed here.
+    // The forward outputs other than the loss are not needed here, nor the stacks no reverse loop reads.
     eraseDead(*body);
+    for (auto decode : llvm::make_early_inc_range(body->getOps<DecodeOp>()))
+      if (decode.getMode() == "teacher")
+        dropUnread(decode);
     if (model->removeAttr(AttnDialect::kInternalLossAttr))
       dropLoss(model, *lossIndex);
     return success();
@@ -572,28 +607,63 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     }
   }
 
-  /// Makes a teacher-forced decoder also emit the carried state each step reads, stacked over the steps
-  /// (its last results), for the reverse loop of its gradient.
-  static void saveStates(DecodeOp decode) {
+  /// A decoder of the same steps emitting `emits` (stacked into results of `types`), replacing `decode`.
+  static DecodeOp reemit(DecodeOp decode, ArrayRef<Type> types, ArrayRef<Value> emits) {
     OpBuilder b(decode);
+    auto replacement = DecodeOp::create(b, decode.getLoc(), types, decode.getInit(), decode.getTeacher(),
+                                        ValueRange(), decode.getModeAttr(), decode.getStartAttr(),
+                                        decode.getStopAttr(), decode.getPadAttr(), decode.getMaxLenAttr(),
+                                        decode.getWidthAttr(), decode.getLengthPenaltyAttr());
+    replacement.getStep().takeBody(decode.getStep());
+    replacement.getYield().getEmitsMutable().assign(emits);
+    return replacement;
+  }
+
+  /// Makes a teacher-forced decoder also emit, stacked over the steps, the carried state each step reads
+  /// and the value of each computing op of its step (reindexings excepted), for its reverse loop.
+  static void saveSteps(DecodeOp decode, SavedDecoders &saved) {
     SmallVector<Type> types(decode.getResultTypes());
+    SmallVector<Value> emits(decode.getYield().getEmits());
+    int64_t batch = cast<RankedTensorType>(decode.getInit().front().getType()).getDimSize(0);
     int64_t steps = cast<RankedTensorType>(decode.getTeacher().getType()).getDimSize(1);
-    for (Value state : decode.getInit()) {
-      auto type = cast<RankedTensorType>(state.getType());
-      SmallVector<int64_t> shape{type.getDimSize(0), steps};
+    SavedSteps saving{static_cast<unsigned>(emits.size()), {}};
+    auto save = [&](Value v) {
+      auto type = dyn_cast<RankedTensorType>(v.getType());
+      if (!type || type.getRank() < 1)
+        return;
+      SmallVector<int64_t> shape{batch, steps};
       shape.append(type.getShape().begin() + 1, type.getShape().end());
+      saving.result[v] = types.size();
       types.push_back(RankedTensorType::get(shape, type.getElementType()));
-    }
-    auto saving = DecodeOp::create(b, decode.getLoc(), types, decode.getInit(), decode.getTeacher(), ValueRange(),
-                                   decode.getModeAttr(), decode.getStartAttr(), decode.getStopAttr(),
-                                   decode.getPadAttr(), decode.getMaxLenAttr(), decode.getWidthAttr(),
-                                   decode.getLengthPenaltyAttr());
-    saving.getStep().takeBody(decode.getStep());
-    DecodeYieldOp yield = saving.getYield();
-    SmallVector<Value> emits(yield.getEmits());
-    emits.append(saving.getStateArguments().begin(), saving.getStateArguments().end());
-    yield.getEmitsMutable().assign(emits);
-    decode.replaceAllUsesWith(saving.getResults().take_front(decode.getNumResults()));
+      emits.push_back(v);
+    };
+    for (BlockArgument state : decode.getStateArguments())
+      save(state);
+    for (Operation &op : decode.getStep().front().without_terminator())
+      if (!isReindexing(&op))
+        for (Value v : op.getResults())
+          save(v);
+    DecodeOp stacking = reemit(decode, types, emits);
+    decode.replaceAllUsesWith(stacking.getResults().take_front(decode.getNumResults()));
+    decode.erase();
+    saved[stacking] = std::move(saving);
+  }
+
+  /// Drops the stacked values of a teacher-forced decoder that nothing reads (one emitted value stays).
+  static void dropUnread(DecodeOp decode) {
+    SmallVector<Type> types;
+    SmallVector<Value> emits, kept;
+    for (auto [result, emit] : llvm::zip(decode.getResults(), decode.getYield().getEmits()))
+      if (!result.use_empty() || (emits.empty() && result == decode.getResults().back())) {
+        types.push_back(result.getType());
+        emits.push_back(emit);
+        kept.push_back(result);
+      }
+    if (kept.size() == decode.getNumResults())
+      return;
+    DecodeOp pruned = reemit(decode, types, emits);
+    for (auto [old, result] : llvm::zip(kept, pruned.getResults()))
+      old.replaceAllUsesWith(result);
     decode.erase();
   }
 };
