@@ -106,16 +106,17 @@ LogicalResult ParamOp::verify() {
 LogicalResult DenseOp::verify() {
   if (rankOf(getInput()) < 1)
     return emitOpError() << "expects an input of rank >= 1, found a scalar tensor";
-  if (failed(expectRank(*this, "a weight", getWeight(), 2, "[out, in]")))
+  bool transposed = getTransposedWeight();
+  if (failed(expectRank(*this, "a weight", getWeight(), 2, transposed ? "[in, out]" : "[out, in]")))
     return failure();
-  unsigned last = rankOf(getInput()) - 1;
-  if (conflict(dimOf(getInput(), last), dimOf(getWeight(), 1)))
+  unsigned last = rankOf(getInput()) - 1, in = transposed ? 0 : 1, out = 1 - in;
+  if (conflict(dimOf(getInput(), last), dimOf(getWeight(), in)))
     return emitOpError() << "expects the input's last dimension (" << dimOf(getInput(), last)
-                         << ") to equal the weight's input dimension (" << dimOf(getWeight(), 1)
+                         << ") to equal the weight's input dimension (" << dimOf(getWeight(), in)
                          << " in " << shapeString(getWeight().getType()) << ")";
   if (Value bias = getBias()) {
     if (failed(expectRank(*this, "a bias", bias, 1, "[out]")) ||
-        failed(expectSameDim(*this, "output dimension", "bias", bias, 0, "weight", getWeight(), 0)))
+        failed(expectSameDim(*this, "output dimension", "bias", bias, 0, "weight", getWeight(), out)))
       return failure();
   }
   return verifyResultShape(*this);
@@ -123,7 +124,7 @@ LogicalResult DenseOp::verify() {
 
 SmallVector<DimSource> DenseOp::getResultDimSources() {
   SmallVector<DimSource> dims = identityDims(getInput());
-  dims.back() = DimSource::of(1, 0);
+  dims.back() = DimSource::of(1, getTransposedWeight() ? 1 : 0);
   return dims;
 }
 
@@ -433,7 +434,7 @@ SmallVector<DimSource> GRUOp::getResultDimSources() { return recurrenceDims(); }
 
 /// Checks one recurrent cell step: inputs [N, In], a state [N, H], weights for `gates` gate blocks.
 static LogicalResult verifyCell(Operation *op, Value x, Value h, Value wih, Value bih, Value whh, Value bhh,
-                                int64_t gates) {
+                                int64_t gates, bool transposed) {
   if (failed(expectRank(op, "an input", x, 2, "[rows, features]")) ||
       failed(expectRank(op, "a hidden state", h, 2, "[rows, hidden]")) ||
       failed(expectRank(op, "an input weight", wih, 2, "[gates × hidden, features]")) ||
@@ -453,14 +454,18 @@ static LogicalResult verifyCell(Operation *op, Value x, Value h, Value wih, Valu
     return op->emitOpError() << "expects " << what << " " << want << "] for hidden size " << hidden
                              << " and input width " << dimOf(x, 1) << ", found " << shapeString(v.getType());
   };
-  return failure(failed(expectShape("an input weight", wih, {gates * hidden, dimOf(x, 1)})) ||
-                 failed(expectShape("a recurrent weight", whh, {gates * hidden, hidden})) ||
+  auto weight = [&](int64_t in) {
+    return transposed ? SmallVector<int64_t>{in, gates * hidden} : SmallVector<int64_t>{gates * hidden, in};
+  };
+  return failure(failed(expectShape("an input weight", wih, weight(dimOf(x, 1)))) ||
+                 failed(expectShape("a recurrent weight", whh, weight(hidden))) ||
                  failed(expectShape("an input bias", bih, {gates * hidden})) ||
                  failed(expectShape("a recurrent bias", bhh, {gates * hidden})));
 }
 
 LogicalResult LSTMCellOp::verify() {
-  if (failed(verifyCell(*this, getInput(), getHidden(), getWIh(), getBIh(), getWHh(), getBHh(), kGates)))
+  if (failed(verifyCell(*this, getInput(), getHidden(), getWIh(), getBIh(), getWHh(), getBHh(), kGates,
+                        getTransposedWeights())))
     return failure();
   if (getCell().getType() != getHidden().getType())
     return emitOpError() << "expects the cell state to have the hidden state's shape "
@@ -470,7 +475,8 @@ LogicalResult LSTMCellOp::verify() {
   return verifyResultShape(*this);
 }
 LogicalResult GRUCellOp::verify() {
-  if (failed(verifyCell(*this, getInput(), getHidden(), getWIh(), getBIh(), getWHh(), getBHh(), kGates)))
+  if (failed(verifyCell(*this, getInput(), getHidden(), getWIh(), getBIh(), getWHh(), getBHh(), kGates,
+                        getTransposedWeights())))
     return failure();
   return verifyResultShape(*this);
 }

@@ -32,6 +32,26 @@ func.func @dense_input_dim(%x: tensor<?x16xf32>, %w: tensor<4x8xf32>) {
 
 // -----
 
+// A transposed weight is [in, out]: torch's [out, in] layout does not fit.
+func.func @dense_transposed_weight(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) {
+  // expected-error @+1 {{'attn.dense' op expects the input's last dimension (8) to equal the weight's input dimension (4 in [4, 8])}}
+  %y = attn.dense %x, %w {transposed_weight} : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @lstm_cell_transposed_weights(%x: tensor<?x3xf32>, %h: tensor<?x2xf32>, %wih: tensor<8x3xf32>,
+                                        %b: tensor<8xf32>, %whh: tensor<2x8xf32>) {
+  // expected-error @+1 {{'attn.lstm_cell' op expects an input weight [3, 8] for hidden size 2 and input width 3, found [8, 3]}}
+  %h1, %c1 = attn.lstm_cell %x, %h, %h, %wih, %b, %whh, %b {transposed_weights}
+      : (tensor<?x3xf32>, tensor<?x2xf32>, tensor<?x2xf32>, tensor<8x3xf32>, tensor<8xf32>, tensor<2x8xf32>,
+         tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>)
+  return
+}
+
+// -----
+
 func.func @dense_bias(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<5xf32>) {
   // expected-error @+1 {{'attn.dense' op expects the output dimension of bias [5] and weight [4, 8] to agree, found 5 and 4}}
   %y = attn.dense %x, %w, %b : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<5xf32>) -> tensor<?x4xf32>

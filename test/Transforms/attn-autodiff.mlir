@@ -132,3 +132,15 @@ func.func @rnn(%xp: tensor<?x?x8xf32>, %len: tensor<?xi32>, %t: tensor<?x?xi32>)
   %l = attn.cross_entropy %all, %t {label_smoothing = 0.0 : f32} : (tensor<?x?x5xf32>, tensor<?x?xi32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// Weights read transposed come from attn-transpose-step-weights, which runs after differentiation.
+func.func @transposed(%x: tensor<?x3xf32>, %t: tensor<?xi32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %w = attn.param "d.w" : tensor<3x4xf32>
+  // expected-error @+1 {{'attn.dense' op reads its weights transposed, which attn-transpose-step-weights does after attn-autodiff: the gradient rules take them as [out, in]}}
+  %y = attn.dense %x, %w {transposed_weight} : (tensor<?x3xf32>, tensor<3x4xf32>) -> tensor<?x4xf32>
+  %l = attn.cross_entropy %y, %t {label_smoothing = 0.0 : f32} : (tensor<?x4xf32>, tensor<?xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -49,6 +49,9 @@ public:
 
   /// Applies the gradient rule of `op`, whose results' gradients are known; fails on an op without one.
   LogicalResult propagate(Operation *op) {
+    if (op->hasAttr("transposed_weight") || op->hasAttr("transposed_weights"))
+      return op->emitOpError("reads its weights transposed, which attn-transpose-step-weights does after "
+                             "attn-autodiff: the gradient rules take them as [out, in]");
     Value dy = op->getNumResults() == 1 ? gradOf(op->getResult(0)) : Value();
     Location loc = op->getLoc();
     auto typeOf = [](Value v) { return v.getType(); };

@@ -13,6 +13,7 @@ void mlir::attn::buildKernelPipeline(OpPassManager &pm) {
   OpPassManager &kernels = pm.nest<func::FuncOp>();
   kernels.addPass(createAttnInferShapes());
   kernels.addPass(createAttnHoistStepInvariants()); // and the invariant work of gradient steps
+  kernels.addPass(createAttnTransposeStepWeights());
   kernels.addPass(createAttnFuseAttention());
   kernels.addPass(createAttnOutlineKernels());
 }

@@ -55,6 +55,17 @@ def AttnHoistStepInvariants : Pass<"attn-hoist-step-invariants", "func::FuncOp">
   }];
 }
 
+def AttnTransposeStepWeights : Pass<"attn-transpose-step-weights", "func::FuncOp"> {
+  let summary = "Give decoder steps their dense and cell weights transposed, once before the loop";
+  let description = [{
+    A `dense`, `lstm_cell` or `gru_cell` in the step body of an `attn.decode` whose weights come from
+    outside the body reads them as [in, out] (`transposed_weight(s)`), from an `attn.transpose` before the
+    decoder; a weight that is itself a transpose is read untransposed. Each step's kernel then streams the
+    weights as stored instead of transposing them at every step. Runs after attn-autodiff, whose rules
+    take the weights as [out, in].
+  }];
+}
+
 def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
   let summary = "Fuse score, masked softmax and weighted sum into one attention kernel";
   let description = [{

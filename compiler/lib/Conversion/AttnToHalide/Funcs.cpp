@@ -185,8 +185,12 @@ private:
     s.rows = makeVars(x.rank() - 1, "r");
     Var k("k");
     s.weightT = Func(name(op, "weight_t"));
-    s.weightT(s.n, k) = w.func(k, s.n);
-    out.transposes.push_back(s.weightT);
+    if (op.getTransposedWeight()) {
+      s.weightT(s.n, k) = w.func(s.n, k); // given as [K, N]: read in place
+    } else {
+      s.weightT(s.n, k) = w.func(k, s.n);
+      out.transposes.push_back(s.weightT);
+    }
     RDom r(0, x.extent(x.rank() - 1), "rk");
     s.acc = Func(name(op, "acc"));
     s.acc(prepend(s.n, s.rows)) = 0.0f;
@@ -529,13 +533,17 @@ private:
 
   /// acc(g, n) = bias(g) + Σ_k x[n, k] · W[g, k]: one gate projection of a cell, with W transposed once so
   /// that the gates are the vectorized, contiguous dimension.
-  Func gateProjection(Operation *op, StringRef stage, Value x, Value weight, Value bias) {
+  Func gateProjection(Operation *op, StringRef stage, Value x, Value weight, Value bias, bool transposed) {
     const HTensor &in = values[x];
     const HTensor &w = values[weight];
     Var g("g"), n("n"), k("k");
     Func wT(name(op, (stage + "_weight_t").str()));
-    wT(g, k) = w.func(k, g);
-    out.transposes.push_back(wT);
+    if (transposed) {
+      wT(g, k) = w.func(g, k); // given as [in, gates]: read in place
+    } else {
+      wT(g, k) = w.func(k, g);
+      out.transposes.push_back(wT);
+    }
     RDom r(0, int(staticDim(x, 1)), "rk");
     Func acc(name(op, (stage + "_acc").str())), result(name(op, stage));
     acc(g, n) = values[bias].func(g);
@@ -548,8 +556,9 @@ private:
   /// One LSTM step (gates i, f, g, o); the cell state is the op's second result.
   FailureOr<HTensor> lowerLSTMCell(LSTMCellOp op) {
     int hidden = int(staticDim(op.getHidden(), 1));
-    Func xg = gateProjection(op, "input_gates", op.getInput(), op.getWIh(), op.getBIh());
-    Func hg = gateProjection(op, "hidden_gates", op.getHidden(), op.getWHh(), op.getBHh());
+    bool transposed = op.getTransposedWeights();
+    Func xg = gateProjection(op, "input_gates", op.getInput(), op.getWIh(), op.getBIh(), transposed);
+    Func hg = gateProjection(op, "hidden_gates", op.getHidden(), op.getWHh(), op.getBHh(), transposed);
     Var j("j"), n("n");
     auto gate = [&](int index) { return xg(index * hidden + j, n) + hg(index * hidden + j, n); };
     auto sigmoid = [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); };
@@ -565,8 +574,9 @@ private:
   /// One GRU step (gates r, z, n).
   FailureOr<HTensor> lowerGRUCell(GRUCellOp op) {
     int hidden = int(staticDim(op.getHidden(), 1));
-    Func xg = gateProjection(op, "input_gates", op.getInput(), op.getWIh(), op.getBIh());
-    Func hg = gateProjection(op, "hidden_gates", op.getHidden(), op.getWHh(), op.getBHh());
+    bool transposed = op.getTransposedWeights();
+    Func xg = gateProjection(op, "input_gates", op.getInput(), op.getWIh(), op.getBIh(), transposed);
+    Func hg = gateProjection(op, "hidden_gates", op.getHidden(), op.getWHh(), op.getBHh(), transposed);
     Var j("j"), n("n");
     auto sigmoid = [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); };
     Expr reset = sigmoid(xg(j, n) + hg(j, n));

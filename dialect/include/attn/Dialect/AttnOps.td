@@ -58,13 +58,16 @@ def Attn_DenseOp : Attn_ComputeOp<"dense"> {
   let summary = "affine map over the last dimension: y = x·Wᵀ + b";
   let description = [{
     `weight` has shape [N, K] (as torch.nn.Linear) and `bias`, if present, [N]. The input's last dimension
-    is K; the result has the input's leading dimensions and N as its last.
+    is K; the result has the input's leading dimensions and N as its last. With `transposed_weight` the
+    weight is given as [K, N] (attn-transpose-step-weights: a decoder step's weight transposed once
+    before the loop instead of inside every step's kernel).
 
     ```mlir
     %y = attn.dense %x, %w, %b : (tensor<?x?x32xf32>, tensor<64x32xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
     ```
   }];
-  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Optional<Attn_F32Tensor>:$bias);
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Optional<Attn_F32Tensor>:$bias,
+                       UnitAttr:$transposed_weight);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
   }];
@@ -384,7 +387,7 @@ def Attn_LSTMCellOp : Attn_Op<"lstm_cell", [Pure, DeclareOpInterfaceMethods<Attn
   let description = [{
     For inputs x [N, In] and states h, c [N, H], with PyTorch's gate order i, f, g, o:
     gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'). Both results
-    have the shape of `hidden`.
+    have the shape of `hidden`. With `transposed_weights`, W_ih and W_hh are given as [In, 4H] and [H, 4H].
 
     ```mlir
     %h1, %c1 = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
@@ -393,7 +396,8 @@ def Attn_LSTMCellOp : Attn_Op<"lstm_cell", [Pure, DeclareOpInterfaceMethods<Attn
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$hidden, Attn_F32Tensor:$cell,
-                       Attn_F32Tensor:$w_ih, Attn_F32Tensor:$b_ih, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh);
+                       Attn_F32Tensor:$w_ih, Attn_F32Tensor:$b_ih, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
+                       UnitAttr:$transposed_weights);
   let results = (outs Attn_F32Tensor:$new_hidden, Attn_F32Tensor:$new_cell);
   let assemblyFormat = [{
     $input `,` $hidden `,` $cell `,` $w_ih `,` $b_ih `,` $w_hh `,` $b_hh attr-dict `:`
@@ -408,7 +412,8 @@ def Attn_GRUCellOp : Attn_ComputeOp<"gru_cell"> {
   let description = [{
     For inputs x [N, In] and a state h [N, H], with PyTorch's gate order r, z, n:
     r = σ(W_ir·x + b_ir + W_hr·h + b_hr), z = σ(W_iz·x + b_iz + W_hz·h + b_hz),
-    n = tanh(W_in·x + b_in + r·(W_hn·h + b_hn)), h' = (1 − z)·n + z·h.
+    n = tanh(W_in·x + b_in + r·(W_hn·h + b_hn)), h' = (1 − z)·n + z·h. With `transposed_weights`, W_ih
+    and W_hh are given as [In, 3H] and [H, 3H].
 
     ```mlir
     %h1 = attn.gru_cell %x, %h, %wih, %bih, %whh, %bhh
@@ -417,7 +422,8 @@ def Attn_GRUCellOp : Attn_ComputeOp<"gru_cell"> {
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$hidden, Attn_F32Tensor:$w_ih,
-                       Attn_F32Tensor:$b_ih, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh);
+                       Attn_F32Tensor:$b_ih, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
+                       UnitAttr:$transposed_weights);
   let assemblyFormat = [{
     $input `,` $hidden `,` $w_ih `,` $b_ih `,` $w_hh `,` $b_hh attr-dict `:` functional-type(operands, results)
   }];
