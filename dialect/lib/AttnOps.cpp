@@ -981,7 +981,8 @@ LogicalResult DecodeOp::verify() {
 }
 
 /// Mode "reverse": a teacher-forced loop's backward pass. Its carried state may have any shape (gradient
-/// accumulators); each sequence [B, T, ...] gives the step its slice [B, ...]; the results are the state.
+/// accumulators); each sequence [B, T, ...] gives the step its slice [B, ...]; the results are the state,
+/// then each emitted value stacked over the steps [B, T, ...].
 LogicalResult DecodeOp::verifyReverse() {
   Value teacher = getTeacher();
   if (failed(expectRank(*this, "teacher tokens", teacher, 2, "[batch, steps]")))
@@ -1011,13 +1012,20 @@ LogicalResult DecodeOp::verifyReverse() {
   auto yield = dyn_cast<DecodeYieldOp>(body.back());
   if (!yield)
     return emitOpError("expects its step to end with attn.decode_yield");
-  if (!yield.getEmits().empty())
-    return emitOpError("in mode \"reverse\" expects the step to emit nothing");
-  if (yield.getStates().size() != getInit().size() || getNumResults() != getInit().size())
-    return emitOpError() << "in mode \"reverse\" expects the step to yield and the loop to give one value per "
-                         << "carried state (" << getInit().size() << ")";
+  size_t numStates = getInit().size();
+  if (yield.getStates().size() != numStates || getNumResults() != numStates + yield.getEmits().size())
+    return emitOpError() << "in mode \"reverse\" expects the step to yield one value per carried state ("
+                         << numStates << ") and the loop to give those, then each emitted value stacked";
+  for (auto [i, emit, result] : llvm::enumerate(yield.getEmits(), getResults().drop_front(numStates))) {
+    if (rankOf(emit) < 1)
+      return emitOpError() << "expects emitted value " << i << " to have a row dimension, found a scalar";
+    Type want = stacked(emit.getType(), dimOf(teacher, 0), dimOf(teacher, 1));
+    if (!compatible(result.getType(), want))
+      return emitOpError() << "expects result " << numStates + i << " to be " << want << ", found "
+                           << result.getType();
+  }
   for (auto [i, init, arg, next, result] :
-       llvm::enumerate(getInit(), getStateArguments(), yield.getStates(), getResults()))
+       llvm::enumerate(getInit(), getStateArguments(), yield.getStates(), getResults().take_front(numStates)))
     if (!compatible(init.getType(), arg.getType()) || !compatible(init.getType(), next.getType()) ||
         !compatible(init.getType(), result.getType()))
       return emitOpError() << "expects carried state " << i << " to keep the type "

@@ -207,10 +207,14 @@ private:
   }
 
   /// The backward pass of a teacher-forced loop: its steps from the last to the first, each reading its
-  /// token, its slice of every sequence and the carried gradients; the results are the final state.
+  /// token, its slice of every sequence and the carried gradients; the results are the final state, then
+  /// the emitted values stacked over the steps.
   Status reverse() {
     int64_t steps = ex.shapes[d.teacher][1];
     const int32_t *forced = reinterpret_cast<const int32_t *>(ex.buffers[d.teacher]->host);
+    for (int32_t i = 0; i < d.num_emits; ++i)
+      if (Status s = allocateResult(d.num_states + i, i, steps); !s)
+        return s;
     std::vector<int32_t> tokens(rows);
     for (int64_t t = steps - 1; t >= 0; --t) {
       for (int64_t b = 0; b < rows; ++b)
@@ -226,9 +230,12 @@ private:
       }
       if (Status s = step(tokens); !s)
         return s;
+      for (int32_t i = 0; i < d.num_emits; ++i)
+        for (int64_t b = 0; b < rows; ++b)
+          std::memcpy(resultRow(d.num_states + i, i, b, t, steps), emitRow(i, b), emitSize[i] * sizeof(float));
       carry({});
     }
-    for (int32_t i = 0; i < d.num_results; ++i) {
+    for (int32_t i = 0; i < d.num_states; ++i) {
       if (Status s = ex.allocate(d.results[i], ex.shapes[d.state_init[i]]); !s)
         return s;
       std::memcpy(hostOf(ex.buffers[d.results[i]]), hostOf(ex.buffers[d.state_in[i]]),
@@ -493,7 +500,7 @@ Status runSplit(Execution &ex, const attn_decoder &d, int64_t batch, int parts) 
 
   for (int32_t i = 0; i < d.num_results; ++i) {
     int32_t v = d.results[i];
-    bool rows = !reverse || d.state_rows[i];
+    bool rows = !reverse || i >= d.num_states || d.state_rows[i];
     Shape shape = split.front()->ex.shapes[v];
     if (rows)
       shape[0] = batch;

@@ -134,12 +134,12 @@ Status checkModelSpec(const attn_model_spec &spec) {
     bool search = d.mode == ATTN_DECODE_GREEDY || d.mode == ATTN_DECODE_BEAM;
     bool reverse = d.mode == ATTN_DECODE_REVERSE;
     if (!d.name || d.mode < ATTN_DECODE_TEACHER || d.mode > ATTN_DECODE_REVERSE || d.max_len < 1 || d.width < 1 ||
-        d.num_states < 1 || (reverse ? d.num_emits != 0 : d.num_emits < 1) || d.num_captures < 0 ||
+        d.num_states < 1 || d.num_emits < (reverse ? 0 : 1) || d.num_captures < 0 ||
         d.num_kernels < 0 || d.first_kernel < 0 || d.first_kernel + d.num_kernels > spec.num_kernels ||
         !d.state_init || !d.state_in || !d.state_out || !d.results ||
         (d.num_captures > 0 && (!d.captures || !d.views)) || d.num_sequences < 0 ||
         (d.num_sequences > 0 && (!reverse || !d.sequences || !d.sequence_views)) ||
-        d.num_results != (reverse ? d.num_states : d.num_emits) || search == (d.teacher >= 0) ||
+        d.num_results != (reverse ? d.num_states : 0) + d.num_emits || search == (d.teacher >= 0) ||
         (d.split_rows && (search || !d.state_rows)))
       return makeError(where, " has inconsistent counts, modes or arrays");
     auto valid = [&](int32_t v, int32_t role, bool mustBeComputed) {
@@ -179,8 +179,9 @@ Status checkModelSpec(const attn_model_spec &spec) {
     for (int32_t i = 0; i < d.num_results; ++i) {
       if (!valid(d.results[i], ATTN_ROLE_STEP, false) || computed[d.results[i]])
         return makeError(where, " result ", i, " is not a fresh step value");
-      int32_t emit = reverse ? -1 : search ? (i == 0 ? -1 : d.emits[i]) : d.emits[i];
-      int32_t rank = reverse ? spec.values[d.state_init[i]].rank : emit < 0 ? 2 : spec.values[emit].rank + 1;
+      bool state = reverse && i < d.num_states;
+      int32_t emit = state ? -1 : reverse ? d.emits[i - d.num_states] : search ? (i == 0 ? -1 : d.emits[i]) : d.emits[i];
+      int32_t rank = state ? spec.values[d.state_init[i]].rank : emit < 0 ? 2 : spec.values[emit].rank + 1;
       if (spec.values[d.results[i]].rank != rank)
         return makeError(where, " result ", i, " has rank ", spec.values[d.results[i]].rank, ", expected ", rank);
       computed[d.results[i]] = true;

@@ -764,9 +764,21 @@ func.func @mse_shapes(%a: tensor<?x5xf32>, %b: tensor<?x4xf32>) {
 
 // -----
 
+// A reverse loop gives its state, then each emitted value stacked over the steps.
 func.func @reverse_emits(%h: tensor<?x4xf32>, %t: tensor<?x?xi32>) {
-  // expected-error @+1 {{'attn.decode' op in mode "reverse" expects the step to emit nothing}}
+  // expected-error @+1 {{'attn.decode' op in mode "reverse" expects the step to yield one value per carried state (1) and the loop to give those, then each emitted value stacked}}
   %r = attn.decode "reverse"(%h) teacher %t : (tensor<?x4xf32>, tensor<?x?xi32>) -> tensor<?x4xf32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
+    attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @reverse_emit_stack(%h: tensor<?x4xf32>, %t: tensor<?x?xi32>) {
+  // expected-error @+1 {{'attn.decode' op expects result 1 to be 'tensor<?x?x4xf32>', found 'tensor<?x4xf32>'}}
+  %r:2 = attn.decode "reverse"(%h) teacher %t : (tensor<?x4xf32>, tensor<?x?xi32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
   ^bb0(%y: tensor<?xi32>, %s: tensor<?x4xf32>):
     attn.decode_yield (%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
   }

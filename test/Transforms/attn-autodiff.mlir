@@ -89,30 +89,32 @@ func.func @not_a_loss(%x: tensor<?x8xf32>) -> tensor<?x8xf32> attributes {attn.o
 // gate gradients give the recurrent weight and bias gradients. A teacher-forced decoder also emits the state
 // each step read and the values its ops computed (those the gradient reads stay: the tanh); its gradient is a
 // reverse loop over the same teacher that reads them and the emitted values' gradients step by step instead
-// of recomputing the step, carries the state's gradient back, and sums the parameters'.
+// of recomputing the step, and carries the state's gradient back. Weight and bias gradients, sums over
+// rows, are taken after the loop over all steps at once: from the stacks of their operands (the loop emits
+// the state gradient each step received for u.w's).
 // CHECK-LABEL: func.func @rnn_grad
 // CHECK:      %[[H:.+]] = attn.lstm %[[XP:[^,]+]], %[[WHH:[^,]+]], %[[BHH:[^ ]+]] lengths %[[LEN:[^ ]+]] {reverse}
-// CHECK:      %[[W:.+]] = attn.param "d.w"
 // CHECK:      %[[FWD:.+]]:3 = attn.decode "teacher"(%[[H0:.+]]) teacher %[[T:[^ ]+]]
 // CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[S:.+]]: tensor<?x2xf32>):
 // CHECK-NEXT:   %[[N:.+]] = attn.tanh %[[S]]
-// CHECK:        attn.decode_yield(%[[N]] : tensor<?x2xf32>) emit %{{.+}}, %[[S]], %[[N]] : tensor<?x3xf32>, tensor<?x2xf32>, tensor<?x2xf32>
+// CHECK:        attn.decode_yield(%{{.+}} : tensor<?x2xf32>) emit %{{.+}}, %[[S]], %[[N]] : tensor<?x3xf32>, tensor<?x2xf32>, tensor<?x2xf32>
 // CHECK:      %[[G:.+]] = attn.cross_entropy_grad
 // CHECK:      %[[GH:.+]] = attn.slice %[[G]] {axis = 2 : i64, size = 2 : i64, start = 0 : i64}
 // CHECK:      %[[GL:.+]] = attn.slice %[[G]] {axis = 2 : i64, size = 3 : i64, start = 2 : i64}
-// CHECK:      %[[REV:.+]]:3 = attn.decode "reverse"(%{{.+}}, %{{.+}}, %{{.+}}) teacher %[[T]] sequences(%[[FWD]]#1, %[[GL]], %[[FWD]]#2)
-// CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[STATE:.+]]: tensor<?x2xf32>, %[[DL:.+]]: tensor<?x3xf32>, %[[TANH:.+]]: tensor<?x2xf32>, %[[DS:.+]]: tensor<?x2xf32>, %[[AW:.+]]: tensor<3x2xf32>, %[[AB:.+]]: tensor<3xf32>):
+// CHECK:      %[[REV:.+]]:2 = attn.decode "reverse"(%{{.+}}) teacher %[[T]] sequences(%[[FWD]]#1, %[[GL]], %[[FWD]]#2)
+// CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[STATE:.+]]: tensor<?x2xf32>, %[[DL:.+]]: tensor<?x3xf32>, %{{.+}}: tensor<?x2xf32>, %[[DS:.+]]: tensor<?x2xf32>):
 // CHECK-NOT:    attn.tanh
-// CHECK:        %[[DW:.+]] = attn.dense_grad_weight %[[DL]], %[[TANH]]
-// CHECK:        %[[DB:.+]] = attn.sum_leading %[[DL]]
+// CHECK-NOT:    attn.dense_grad_weight
 // CHECK:        %[[DSTATE:.+]] = attn.activation_grad %[[STATE]], %{{.+}} {kind = "tanh"}
-// CHECK:        %[[NW:.+]] = attn.add %[[AW]], %[[DW]]
-// CHECK:        %[[NB:.+]] = attn.add %[[AB]], %[[DB]]
-// CHECK:        attn.decode_yield(%[[DSTATE]], %[[NW]], %[[NB]] : {{.*}}){{$}}
-// CHECK:      %[[DG:.+]] = attn.recurrence_grad %[[XP]], %[[WHH]], %[[BHH]], %[[H]], %[[GH]] lengths %[[LEN]] {cell = "lstm", reverse}
+// CHECK-NEXT:   attn.decode_yield(%[[DSTATE]] : tensor<?x2xf32>) emit %[[DS]] : tensor<?x2xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[DW:.+]] = attn.dense_grad_weight %[[GL]], %[[FWD]]#2 : (tensor<?x?x3xf32>, tensor<?x?x2xf32>) -> tensor<3x2xf32>
+// CHECK-NEXT: %[[DB:.+]] = attn.sum_leading %[[GL]] : (tensor<?x?x3xf32>) -> tensor<3xf32>
+// CHECK-NEXT: %[[DU:.+]] = attn.dense_grad_weight %[[REV]]#1, %[[FWD]]#2 : (tensor<?x?x2xf32>, tensor<?x?x2xf32>) -> tensor<2x2xf32>
+// CHECK-NEXT: %[[DG:.+]] = attn.recurrence_grad %[[XP]], %[[WHH]], %[[BHH]], %[[H]], %[[GH]] lengths %[[LEN]] {cell = "lstm", reverse}
 // CHECK-NEXT: %[[DWHH:.+]] = attn.recurrence_weight_grad %[[DG]], %[[H]] {reverse}
 // CHECK-NEXT: %[[DBHH:.+]] = attn.sum_leading %[[DG]]
-// CHECK-NEXT: return %{{.+}}, %[[DWHH]], %[[DBHH]], %[[REV]]#1, %[[REV]]#2
+// CHECK-NEXT: return %{{.+}}, %[[DWHH]], %[[DBHH]], %[[DW]], %[[DB]], %[[DU]]
 func.func @rnn(%xp: tensor<?x?x8xf32>, %len: tensor<?xi32>, %t: tensor<?x?xi32>) -> tensor<f32>
     attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
   %whh = attn.param "r.w" : tensor<8x2xf32>
@@ -121,12 +123,14 @@ func.func @rnn(%xp: tensor<?x?x8xf32>, %len: tensor<?xi32>, %t: tensor<?x?xi32>)
       : (tensor<?x?x8xf32>, tensor<8x2xf32>, tensor<8xf32>, tensor<?xi32>) -> tensor<?x?x2xf32>
   %w = attn.param "d.w" : tensor<3x2xf32>
   %b = attn.param "d.b" : tensor<3xf32>
+  %u = attn.param "u.w" : tensor<2x2xf32>
   %h0 = attn.zeros %t {dim = 0 : i64} : (tensor<?x?xi32>) -> tensor<?x2xf32>
   %logits = attn.decode "teacher"(%h0) teacher %t : (tensor<?x2xf32>, tensor<?x?xi32>) -> tensor<?x?x3xf32> {
   ^bb0(%y: tensor<?xi32>, %s: tensor<?x2xf32>):
     %n = attn.tanh %s : tensor<?x2xf32>
     %o = attn.dense %n, %w, %b : (tensor<?x2xf32>, tensor<3x2xf32>, tensor<3xf32>) -> tensor<?x3xf32>
-    attn.decode_yield (%n : tensor<?x2xf32>) emit %o : tensor<?x3xf32>
+    %m = attn.dense %n, %u : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
+    attn.decode_yield (%m : tensor<?x2xf32>) emit %o : tensor<?x3xf32>
   }
   %all = attn.concat %h, %logits : (tensor<?x?x2xf32>, tensor<?x?x3xf32>) -> tensor<?x?x5xf32>
   %l = attn.cross_entropy %all, %t {label_smoothing = 0.0 : f32} : (tensor<?x?x5xf32>, tensor<?x?xi32>) -> tensor<f32>

@@ -338,8 +338,9 @@ private:
     d.numKernels = kernels.size() - d.firstKernel;
     views.clear();
 
+    size_t numStates = decode.getInit().size();
     for (auto [i, result] : llvm::enumerate(decode.getResults())) {
-      if (decode.isReverse()) { // the final state
+      if (decode.isReverse() && i < numStates) { // the final state
         Value init = decode.getInit()[i];
         d.results.push_back(addValue(result, {d.name + "." + std::to_string(i), "ATTN_ROLE_STEP", "ATTN_F32",
                                               shapeOf(init)}));
@@ -348,7 +349,8 @@ private:
       std::string steps = decode.getTeacher() ? symbolOf(decode.getTeacher(), 1) : "steps";
       auto type = cast<RankedTensorType>(result.getType());
       ValueEntry entry{d.name + "." + std::to_string(i), "ATTN_ROLE_STEP", dtypeOf(result), {}};
-      Value emit = decode.getYield().getEmits()[i]; // stacked by this result (unused for the tokens)
+      // The emitted value this result stacks (unused for the tokens); a reverse loop's follow its state.
+      Value emit = decode.getYield().getEmits()[decode.isReverse() ? i - numStates : i];
       for (int64_t k = 0; k < type.getRank(); ++k)
         entry.dims.push_back(k == 0   ? DimEntry{-1, batchSymbol, -1, 0}
                              : k == 1 ? DimEntry{-1, steps, -1, 0}

@@ -424,22 +424,91 @@ private:
         clone->erase();
     }
 
-    SmallVector<Value> next;
+    // Gradients of loop invariants that sum over rows (a dense layer's weight and bias) are taken once
+    // after the loop, over every step's rows, from stacks of their operands, not step by step.
+    SmallVector<Value> sequenceList(reverse.getSequences()), emits;
+    llvm::DenseMap<Value, Value> stacks; // step value → its stack over the steps (an emitted one: null)
+    for (auto [k, seq] : llvm::enumerate(sequenceList))
+      stacks[body->getArgument(1 + k)] = seq;
+    auto fromStep = [&](Value v) { // a value of the step's rows
+      return stacks.count(v) || llvm::is_contained(ArrayRef(carried).take_front(numStates), v) ||
+             (v.getDefiningOp() && v.getDefiningOp()->getBlock() == body);
+    };
+    SmallVector<SmallVector<Operation *>> afterLoop(captures.size());
+    SmallVector<Value> next, carriedInit;
     for (unsigned i = 0; i < numStates; ++i) {
       Value g = grads.gradOf(slices[i]);
       next.push_back(g ? g : zerosLike(carried[i]));
+      carriedInit.push_back(init[i]);
     }
+    SmallVector<int> resultOf(captures.size(), -1); // the loop result accumulating capture j, if any
     for (auto [j, c] : llvm::enumerate(captures)) {
+      SmallVector<Value> terms, pending;
+      if (Value g = grads.gradOf(c))
+        pending.push_back(g);
+      while (!pending.empty()) { // the sum's terms
+        Value v = pending.pop_back_val();
+        if (auto add = v.getDefiningOp<AddOp>(); add && add->getBlock() == body) {
+          pending.append({add.getLhs(), add.getRhs()});
+          continue;
+        }
+        Operation *term = v.getDefiningOp();
+        if (isa_and_nonnull<DenseGradWeightOp, SumLeadingOp>(term) && llvm::all_of(term->getOperands(), fromStep)) {
+          afterLoop[j].push_back(term);
+          for (Value operand : term->getOperands())
+            if (stacks.try_emplace(operand, Value()).second)
+              emits.push_back(operand);
+        } else {
+          terms.push_back(v);
+        }
+      }
+      if (terms.empty())
+        continue; // nothing to carry
       Value acc = carried[numStates + j];
-      Value g = grads.gradOf(c);
-      next.push_back(g ? AddOp::create(b, loc, acc.getType(), acc, g).getResult() : acc);
+      for (Value term : terms)
+        acc = AddOp::create(b, loc, acc.getType(), acc, term);
+      resultOf[j] = next.size();
+      next.push_back(acc);
+      carriedInit.push_back(init[numStates + j]);
     }
-    DecodeYieldOp::create(b, loc, next, ValueRange());
-    b.setInsertionPointAfter(reverse);
+    DecodeYieldOp::create(b, loc, next, emits);
+    for (unsigned j = captures.size(); j-- > 0;)
+      if (resultOf[j] < 0)
+        body->eraseArgument(cast<BlockArgument>(carried[numStates + j]).getArgNumber());
+
+    // The loop again, carrying only what it adds to and giving the emitted values' stacks.
+    SmallVector<Type> types(ValueRange(carriedInit).getTypes());
+    auto teacher = cast<RankedTensorType>(d.getTeacher().getType());
+    for (Value e : emits) {
+      auto type = cast<RankedTensorType>(e.getType());
+      SmallVector<int64_t> shape{teacher.getDimSize(0), teacher.getDimSize(1)};
+      shape.append(type.getShape().begin() + 1, type.getShape().end());
+      types.push_back(RankedTensorType::get(shape, type.getElementType()));
+    }
+    b.setInsertionPoint(reverse);
+    auto loop = DecodeOp::create(b, loc, types, carriedInit, d.getTeacher(), sequenceList, reverse.getModeAttr(),
+                                 d.getStartAttr(), d.getStopAttr(), d.getPadAttr(), d.getMaxLenAttr(),
+                                 d.getWidthAttr(), d.getLengthPenaltyAttr());
+    loop.getStep().takeBody(reverse.getStep());
+    reverse.erase();
+    for (auto [k, e] : llvm::enumerate(emits))
+      stacks[e] = loop.getResult(carriedInit.size() + k);
+
+    b.setInsertionPointAfter(loop);
     for (unsigned i = 0; i < numStates; ++i)
-      accumulate(d.getInit()[i], reverse.getResult(i));
-    for (auto [j, c] : llvm::enumerate(captures))
-      accumulate(c, reverse.getResult(numStates + j));
+      accumulate(d.getInit()[i], loop.getResult(i));
+    for (auto [j, c] : llvm::enumerate(captures)) {
+      Value total = resultOf[j] >= 0 ? loop.getResult(resultOf[j]) : Value();
+      for (Operation *term : afterLoop[j]) {
+        IRMapping stacked;
+        for (Value operand : term->getOperands())
+          stacked.map(operand, stacks.lookup(operand));
+        Value sum = b.clone(*term, stacked)->getResult(0);
+        total = total ? AddOp::create(b, loc, total.getType(), total, sum).getResult() : sum;
+      }
+      if (total)
+        accumulate(c, total);
+    }
     return success();
   }
 
@@ -629,7 +698,8 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     SmallVector<Value> emits(decode.getYield().getEmits());
     int64_t batch = cast<RankedTensorType>(decode.getInit().front().getType()).getDimSize(0);
     int64_t steps = cast<RankedTensorType>(decode.getTeacher().getType()).getDimSize(1);
-    SavedSteps saving{static_cast<unsigned>(emits.size()), {}};
+    SavedSteps saving;
+    saving.numEmits = emits.size();
     auto save = [&](Value v) {
       auto type = dyn_cast<RankedTensorType>(v.getType());
       if (!type || type.getRank() < 1)

@@ -57,8 +57,8 @@ typedef struct attn_kernel {
 // loop-invariant values `captures` whose first dimension is the batch.
 // ATTN_DECODE_REVERSE (a teacher-forced loop's gradient) runs the teacher's steps from the last to the first;
 // before step t the runtime copies slice t of each `sequences` value [B, T, ...] into its `sequence_views`
-// value [B, ...]; its carried state keeps the shapes of `state_init` (gradient accumulators), the step emits
-// nothing, and the results are the state after step 0.
+// value [B, ...]; its carried state keeps the shapes of `state_init` (gradient accumulators), and the results
+// are the state after step 0, then one [B, T, ...] per emitted value (step t's in slice t).
 // With `split_rows` (teacher and reverse loops compiled for the CPU, whose step kernels are serial), the
 // rows are independent: the runtime may run contiguous ranges of them on separate threads, each range
 // with its own step values. `state_rows[i]` says whether state i is indexed by row (split with the rows)
