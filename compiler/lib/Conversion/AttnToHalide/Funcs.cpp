@@ -328,9 +328,11 @@ private:
     Expr xAt = xp.func(g, Halide::clamp(timeAt(t - 1, length, reverse), 0, steps - 1), b);
     state(slot, t, b) =
         Halide::select(t > 0 && slot < gates, (isLSTM ? xAt : Expr(0.0f)) + bias.func(g), 0.0f);
-    RDom r(0, slots, 0, hidden, 1, steps, "r");
-    Expr s = r.x, k = r.y, step = r.z;
-    r.where(s < gates || k == hidden - 1); // the state slots update once, after the gates
+    // Slots in blocks (kRecurrenceBlock, unrolled by the schedule) that accumulate over k together.
+    int blocks = (slots + kRecurrenceBlock - 1) / kRecurrenceBlock;
+    RDom r({{0, kRecurrenceBlock}, {0, hidden}, {0, blocks}, {1, steps}}, "r");
+    Expr s = r.z * kRecurrenceBlock + r.x, k = r.y, step = r[3];
+    r.where(s < gates || (k == hidden - 1 && s < slots)); // the state slots update once, after the gates
     auto at = [&](Expr index, Expr when) { return state(index, when, b); };
     Expr gate = at(s, step) + w.func(k, Halide::clamp(s, 0, gates - 1)) * at(hSlot + k, step - 1);
     Expr stateValue;
@@ -430,9 +432,10 @@ private:
                         Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1), b);
     back(slot, u, b) = Halide::select(slot < hidden && u >= 1 && u <= length, dyAt, 0.0f);
     int slots = isLSTM ? 6 * hidden : 5 * hidden;
-    RDom r(0, slots, 0, gates, 0, steps, "r");
-    Expr s = r.x, k = r.y, step = steps - r.z;
-    r.where(s < hidden || k == gates - 1); // the gate slots update once, after dh is complete
+    int blocks = (slots + kRecurrenceBlock - 1) / kRecurrenceBlock;
+    RDom r({{0, kRecurrenceBlock}, {0, gates}, {0, blocks}, {0, steps}}, "r");
+    Expr s = r.z * kRecurrenceBlock + r.x, k = r.y, step = steps - r[3];
+    r.where(s < hidden || (k == gates - 1 && s < slots)); // the gate slots update once, after dh is complete
     auto G = [&](Expr index, Expr when) { return back(index, Halide::clamp(when, 1, steps + 1), b); };
     Expr j = Halide::clamp(s, 0, hidden - 1);
     // The hidden-side gradient of gate k at the next step, and dh's sum over the gates.

@@ -16,6 +16,10 @@
 
 namespace mlir::attn::halide {
 
+/// Recurrences (lstm, gru, recurrence_grad) update their slots (gates, states) in blocks of this many,
+/// which accumulate over the recurrent weight's rows together: the first reduction variable, unrolled.
+constexpr int kRecurrenceBlock = 8;
+
 /// A tensor inside a pipeline: a Func indexed innermost-first (Halide's order) and its extents listed
 /// outermost-first (the tensor's order).
 struct HTensor {

@@ -316,7 +316,10 @@ void scheduleRecurrence(Func f, Var batch, int vw) {
       if (auto *v = lhs[i].as<Halide::Internal::Variable>(); v && v->name != batch.name() && !v->reduction_domain.defined())
         order.push_back(f.args()[i]);
     order.push_back(outer);
-    f.update(u).split(batch, outer, inner, vw, Guard).reorder(order).vectorize(inner).parallel(outer);
+    Halide::Stage update = f.update(u);
+    update.split(batch, outer, inner, vw, Guard).reorder(order).vectorize(inner).parallel(outer);
+    if (f.rvars(u).size() == 4) // (slot in block, k, block, step): a block's accumulators stay in registers
+      update.unroll(f.rvars(u).front());
   }
 }
 
