@@ -370,30 +370,38 @@ LogicalResult mlir::attn::compileOptimizerKernels(ModuleOp module, StringRef tar
     // Adam (Kingma & Ba) with bias correction; weight decay is L2 in the gradient, or decoupled (AdamW).
     Halide::Expr grad = g(i) * scale;
     grad = Halide::select(decoupled != 0, grad, grad + decay * p(i));
-    Halide::Func mNew("m_new"), vNew("v_new"), pNew("param_new");
-    mNew(i) = beta1 * m(i) + (1.0f - beta1) * grad;
-    vNew(i) = beta2 * v(i) + (1.0f - beta2) * grad * grad;
-    Halide::Expr step = lr * (mNew(i) / bias1) / (Halide::sqrt(vNew(i) / bias2) + eps);
-    pNew(i) = p(i) - step - Halide::select(decoupled != 0, lr * decay * p(i), 0.0f);
-    for (Halide::Func f : {pNew, mNew, vNew})
-      scheduleFlatUpdate(f, target);
-    compile({pNew, mNew, vNew}, {p, g, m, v, lr, beta1, beta2, eps, decay, bias1, bias2, scale, decoupled},
-            "attn_update_adam");
+    // One loop writes the parameter, m and v (a Tuple: its outputs in that order).
+    Halide::Expr mNew = beta1 * m(i) + (1.0f - beta1) * grad;
+    Halide::Expr vNew = beta2 * v(i) + (1.0f - beta2) * grad * grad;
+    Halide::Expr step = lr * (mNew / bias1) / (Halide::sqrt(vNew / bias2) + eps);
+    Halide::Func adam("adam");
+    adam(i) = {p(i) - step - Halide::select(decoupled != 0, lr * decay * p(i), 0.0f), mNew, vNew};
+    scheduleFlatUpdate(adam, target);
+    compile({adam}, {p, g, m, v, lr, beta1, beta2, eps, decay, bias1, bias2, scale, decoupled}, "attn_update_adam");
 
     // SGD with momentum (PyTorch's form: buf = momentum·buf + g, p −= lr·buf) and L2 weight decay.
-    Halide::Func bufNew("buf_new"), sgdNew("param_new");
-    Halide::Expr sgdGrad = g(i) * scale + decay * p(i);
-    bufNew(i) = momentum * m(i) + sgdGrad;
-    sgdNew(i) = p(i) - lr * bufNew(i);
-    for (Halide::Func f : {sgdNew, bufNew})
-      scheduleFlatUpdate(f, target);
-    compile({sgdNew, bufNew}, {p, g, m, lr, momentum, decay, scale}, "attn_update_sgd");
+    Halide::Expr bufNew = momentum * m(i) + g(i) * scale + decay * p(i);
+    Halide::Func sgd("sgd");
+    sgd(i) = {p(i) - lr * bufNew, bufNew};
+    scheduleFlatUpdate(sgd, target);
+    compile({sgd}, {p, g, m, lr, momentum, decay, scale}, "attn_update_sgd");
 
-    // Σ g², for the global norm of all gradients.
-    Halide::RDom r(0, g.dim(0).extent(), "r");
-    Halide::Func squares("sum_squares");
+    // Σ g², for the global norm of all gradients: kSquareLanes partial sums (several vectors, so that the
+    // additions do not wait on one another), then their sum.
+    constexpr int kSquareLanes = 64;
+    Halide::Expr n = g.dim(0).extent();
+    Halide::RDom r(0, (n + kSquareLanes - 1) / kSquareLanes, "r"), lanes(0, kSquareLanes, "rl");
+    Halide::Var l("l");
+    Halide::Expr at = r * kSquareLanes + l;
+    Halide::Expr x = Halide::select(at < n, g(Halide::min(at, n - 1)), 0.0f);
+    Halide::Func partial("partial_squares"), squares("sum_squares");
+    partial(l) = 0.0f;
+    partial(l) += x * x;
     squares() = 0.0f;
-    squares() += g(r) * g(r);
+    squares() += partial(lanes);
+    int vw = target.natural_vector_size<float>();
+    partial.compute_root().vectorize(l, vw);
+    partial.update().vectorize(l, vw);
     compile({squares}, {g}, "attn_sum_squares");
   } catch (const Halide::Error &e) {
     return module.emitError() << "Halide failed to compile the optimizer kernels: " << e.what();
