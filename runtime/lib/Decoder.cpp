@@ -185,6 +185,13 @@ private:
     return reinterpret_cast<float *>(hostOf(ex.buffers[d.results[index]])) + (b * steps + t) * emitSize[emit];
   }
 
+  /// Copies step t's emitted values into slice t of their results, which start at result `first`.
+  void stackEmits(int32_t first, int64_t t, int64_t steps) {
+    for (int32_t i = 0; i < d.num_emits; ++i)
+      for (int64_t b = 0; b < rows; ++b)
+        std::memcpy(resultRow(first + i, i, b, t, steps), emitRow(i, b), emitSize[i] * sizeof(float));
+  }
+
   Status teacher() {
     const Shape &tShape = ex.shapes[d.teacher];
     int64_t steps = tShape[1];
@@ -198,9 +205,7 @@ private:
         tokens[b] = t == 0 ? d.start : forced[b * steps + t - 1];
       if (Status s = step(tokens); !s)
         return s;
-      for (int32_t i = 0; i < d.num_emits; ++i)
-        for (int64_t b = 0; b < rows; ++b)
-          std::memcpy(resultRow(i, i, b, t, steps), emitRow(i, b), emitSize[i] * sizeof(float));
+      stackEmits(0, t, steps);
       carry({});
     }
     return {};
@@ -230,9 +235,7 @@ private:
       }
       if (Status s = step(tokens); !s)
         return s;
-      for (int32_t i = 0; i < d.num_emits; ++i)
-        for (int64_t b = 0; b < rows; ++b)
-          std::memcpy(resultRow(d.num_states + i, i, b, t, steps), emitRow(i, b), emitSize[i] * sizeof(float));
+      stackEmits(d.num_states, t, steps);
       carry({});
     }
     for (int32_t i = 0; i < d.num_states; ++i) {
@@ -418,7 +421,7 @@ struct RowRange {
 /// One range of a split decoder's rows: its own view of the run, where the values the loop reads are
 /// narrowed to the range's rows (or, for an accumulator after the first range, start from zeros).
 struct RowPart {
-  RowPart(Execution &whole) : ex(whole.spec, whole.session) {
+  explicit RowPart(Execution &whole) : ex(whole.spec, whole.session) {
     ex.shapes = whole.shapes;
     ex.buffers = whole.buffers;
   }

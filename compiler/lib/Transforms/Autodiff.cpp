@@ -31,6 +31,14 @@ struct SavedSteps {
 };
 using SavedDecoders = llvm::DenseMap<Operation *, SavedSteps>;
 
+/// A step value's type [N, ...] stacked over the steps: [batch, steps, ...].
+RankedTensorType stackedType(Type step, int64_t batch, int64_t steps) {
+  auto type = cast<RankedTensorType>(step);
+  SmallVector<int64_t> shape{batch, steps};
+  shape.append(type.getShape().begin() + 1, type.getShape().end());
+  return RankedTensorType::get(shape, type.getElementType());
+}
+
 class GradientBuilder {
 public:
   GradientBuilder(OpBuilder &builder, llvm::SetVector<Value> &needed, const SavedDecoders &saved)
@@ -409,6 +417,8 @@ private:
     // The forward values the rules read come from the forward pass: last op first, so that a value only
     // the recomputation of a later one read is not saved.
     for (Operation &op : llvm::reverse(forward.without_terminator())) {
+      if (op.getNumResults() == 0)
+        continue;
       Operation *clone = mapping.lookup(op.getResult(0)).getDefiningOp();
       if (!isReindexing(&op))
         for (auto [value, recomputed] : llvm::zip(op.getResults(), clone->getResults())) {
@@ -479,12 +489,8 @@ private:
     // The loop again, carrying only what it adds to and giving the emitted values' stacks.
     SmallVector<Type> types(ValueRange(carriedInit).getTypes());
     auto teacher = cast<RankedTensorType>(d.getTeacher().getType());
-    for (Value e : emits) {
-      auto type = cast<RankedTensorType>(e.getType());
-      SmallVector<int64_t> shape{teacher.getDimSize(0), teacher.getDimSize(1)};
-      shape.append(type.getShape().begin() + 1, type.getShape().end());
-      types.push_back(RankedTensorType::get(shape, type.getElementType()));
-    }
+    for (Value e : emits)
+      types.push_back(stackedType(e.getType(), teacher.getDimSize(0), teacher.getDimSize(1)));
     b.setInsertionPoint(reverse);
     auto loop = DecodeOp::create(b, loc, types, carriedInit, d.getTeacher(), sequenceList, reverse.getModeAttr(),
                                  d.getStartAttr(), d.getStopAttr(), d.getPadAttr(), d.getMaxLenAttr(),
@@ -704,10 +710,8 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
       auto type = dyn_cast<RankedTensorType>(v.getType());
       if (!type || type.getRank() < 1)
         return;
-      SmallVector<int64_t> shape{batch, steps};
-      shape.append(type.getShape().begin() + 1, type.getShape().end());
       saving.result[v] = types.size();
-      types.push_back(RankedTensorType::get(shape, type.getElementType()));
+      types.push_back(stackedType(type, batch, steps));
       emits.push_back(v);
     };
     for (BlockArgument state : decode.getStateArguments())
