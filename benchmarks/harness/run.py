@@ -86,17 +86,60 @@ def cpu_description():
 
 
 def fp32_peak(work):
-    """GFLOP/s of benchmarks/harness/fma_peak.c on THREADS threads, or None if it does not build or run."""
+    """GFLOP/s of benchmarks/harness/fma_peak.c on THREADS threads (built into `work` on first use; a run
+    takes a fraction of a second), or None if it does not build or run."""
     binary = work / "fma_peak"
     source = Path(__file__).resolve().parent / "fma_peak.c"
     try:
-        subprocess.run(["gcc", "-O2", "-march=native", "-pthread", str(source), "-o", str(binary)], check=True,
-                       capture_output=True, text=True)
+        if not binary.exists():
+            subprocess.run(["gcc", "-O2", "-march=native", "-pthread", str(source), "-o", str(binary)], check=True,
+                           capture_output=True, text=True)
         out = subprocess.run([str(binary), str(THREADS)], check=True, capture_output=True, text=True).stdout
         return float(out.split()[0])
     except (OSError, subprocess.CalledProcessError, ValueError, IndexError) as error:
         log(f"fma_peak: {getattr(error, 'stderr', None) or error}")
         return None
+
+
+class Speed:
+    """The machine's fp32 peak between workloads. A virtual machine's host can hold a core back for minutes
+    (a spent burst budget, a busy neighbour): then THREADS threads run no faster than one, and every parallel
+    time is wrong. Before each workload the harness waits until the peak is back within TOLERANCE of the best
+    it has seen, and a workload after which the peak had dropped says so in its notes."""
+    TOLERANCE = 0.9
+    WAIT = 240  # seconds, at most, before a workload
+
+    def __init__(self, work, peak):
+        self.work, self.best = work, peak
+
+    def measure(self):
+        peak = fp32_peak(self.work)
+        if peak and (not self.best or peak > self.best):
+            self.best = peak
+        return peak
+
+    def slow(self, peak):
+        return peak is not None and self.best is not None and peak < self.TOLERANCE * self.best
+
+    def settle(self, name):
+        """Waits until the machine runs at full speed again (or WAIT seconds passed)."""
+        start = time.monotonic()
+        peak = self.measure()
+        if self.slow(peak):
+            log(f"[{name}] the machine runs at {peak:.0f} of {self.best:.0f} GFLOP/s: waiting for full speed")
+        while self.slow(peak) and time.monotonic() - start < self.WAIT:
+            time.sleep(10)
+            peak = self.measure()
+        if self.slow(peak):
+            log(f"[{name}] still at {peak:.0f} GFLOP/s after {self.WAIT} s: measuring anyway")
+
+    def note(self):
+        """A sentence for a workload's notes when the machine had slowed down by its end, else None."""
+        peak = self.measure()
+        if not self.slow(peak):
+            return None
+        return (f"The machine had slowed down by the end of this workload: fp32 peak {peak:.0f} of "
+                f"{self.best:.0f} GFLOP/s, so some of its times are too slow.")
 
 
 class OtherLoad:
@@ -223,18 +266,20 @@ def main():
     ctx = Context(attnc=attnc, work=work, runs=args.runs, quick=args.quick, peak_gflops=peak,
                   compile_timeout=args.compile_timeout)
     results, failures = {}, {}
+    speed = Speed(work, peak)
     for name, module in WORKLOADS.items():
         if name not in args.only:
             continue
         try:
+            speed.settle(name)
             during = OtherLoad()
             if name in ISOLATED:
                 results[name] = run_isolated(name, ctx)
             else:
                 results[name] = module.run(ctx)
-            busy = during.note("this workload")
-            if busy:
-                results[name].tables[0].notes.insert(0, busy)
+            for note in (during.note("this workload"), speed.note()):
+                if note:
+                    results[name].tables[0].notes.insert(0, note)
         except Exception as error:  # one broken workload should not lose the others' results
             traceback.print_exc()
             failures[name] = f"{type(error).__name__}: {error}"
