@@ -294,7 +294,6 @@ private:
 
     // Outer values whose first dimension is the batch are read row by row, through a view of N rows.
     Block &body = decode.getStep().front();
-    auto batchSource = trace(first, 0);
     for (Operation &op : body)
       for (Value operand : op.getOperands()) {
         if (decode.getStep().isAncestor(operand.getParentRegion()) || views.count(operand) ||
