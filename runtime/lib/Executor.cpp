@@ -180,7 +180,10 @@ Status checkModelSpec(const attn_model_spec &spec) {
       if (!valid(d.results[i], ATTN_ROLE_STEP, false) || computed[d.results[i]])
         return makeError(where, " result ", i, " is not a fresh step value");
       bool state = reverse && i < d.num_states;
-      int32_t emit = state ? -1 : reverse ? d.emits[i - d.num_states] : search ? (i == 0 ? -1 : d.emits[i]) : d.emits[i];
+      int32_t emit = state     ? -1
+                     : reverse ? d.emits[i - d.num_states]
+                     : search  ? (i == 0 ? -1 : d.emits[i])
+                               : d.emits[i];
       int32_t rank = state ? spec.values[d.state_init[i]].rank : emit < 0 ? 2 : spec.values[emit].rank + 1;
       if (spec.values[d.results[i]].rank != rank)
         return makeError(where, " result ", i, " has rank ", spec.values[d.results[i]].rank, ", expected ", rank);

@@ -29,7 +29,20 @@ FailureOr<std::string> mlir::attn::resolveHalideTarget(StringRef spec, std::stri
   return Halide::Target(spec.str()).to_string();
 }
 
-bool mlir::attn::splitsDecoderRows(StringRef target) { return !Halide::Target(target.str()).has_gpu_feature(); }
+namespace {
+
+/// CPU kernels: decoders whose rows are independent split them among threads (ModelSpecInfo::splitRows).
+bool splitsRows(const Halide::Target &target) { return !target.has_gpu_feature(); }
+
+/// A step kernel of such a decoder: serial, since its decoder's rows are what runs in parallel.
+bool inSplitDecoder(KernelOp kernel, const Halide::Target &target) {
+  auto decode = kernel->getParentOfType<DecodeOp>();
+  return decode && !decode.isSearch() && splitsRows(target);
+}
+
+} // namespace
+
+bool mlir::attn::splitsDecoderRows(StringRef target) { return splitsRows(Halide::Target(target.str())); }
 
 namespace {
 
@@ -220,9 +233,8 @@ public:
         autoschedule(kernel, *lowered, scheduler, target, options);
       } else {
         halide::applyDefaultSchedule(*lowered, target);
-        auto decode = kernel->getParentOfType<DecodeOp>();
         if ((options.latency && estimatedWork(kernel, options) < ScheduleOptions::kSerialWork) ||
-            (decode && !decode.isSearch() && !target.has_gpu_feature()))
+            inSplitDecoder(kernel, target))
           serialize(*lowered);
       }
     } catch (const Halide::Error &e) {

@@ -176,6 +176,32 @@ private:
     return op->getName().stripDialect().str() + std::to_string(counter++) + "_" + stage.str();
   }
 
+  /// A weight W [out, in] as wT(o, i) = W[o, i], so that the outputs are innermost: stored once per call
+  /// (scheduleTranspose), or read in place when the weight is given as [in, out] (transposed_weight).
+  Func weightTransposed(Operation *op, StringRef stage, const HTensor &w, bool given, Var o, Var i) {
+    Func wT(name(op, stage));
+    if (given) {
+      wT(o, i) = w.func(o, i);
+    } else {
+      wT(o, i) = w.func(i, o);
+      out.transposes.push_back(wT);
+    }
+    return wT;
+  }
+
+  /// A matrix product as its schedule tiles it (MatmulStages): an accumulator starts from `init` and adds
+  /// `term`, which ranges over a reduction domain; the result (named `stage`, unless named already) copies it.
+  Func product(Operation *op, StringRef stage, const std::vector<Var> &at, Expr init, Expr term,
+               std::optional<Func> named = std::nullopt) {
+    Func acc(name(op, (stage + "_acc").str()));
+    MatmulStages m{acc, named ? *named : Func(name(op, stage))};
+    m.acc(at) = init;
+    m.acc(at) += term;
+    m.result(at) = m.acc(at);
+    out.matmuls.push_back(m);
+    return m.result;
+  }
+
   /// y[..., n] = Σ_k x[..., k] · W[n, k] + b[n].
   FailureOr<HTensor> lowerDense(DenseOp op) {
     const HTensor &x = values[op.getInput()];
@@ -183,14 +209,7 @@ private:
     DenseStages s;
     s.n = Var("n");
     s.rows = makeVars(x.rank() - 1, "r");
-    Var k("k");
-    s.weightT = Func(name(op, "weight_t"));
-    if (op.getTransposedWeight()) {
-      s.weightT(s.n, k) = w.func(s.n, k); // given as [K, N]: read in place
-    } else {
-      s.weightT(s.n, k) = w.func(k, s.n);
-      out.transposes.push_back(s.weightT);
-    }
+    s.weightT = weightTransposed(op, "weight_t", w, op.getTransposedWeight(), s.n, Var("k"));
     RDom r(0, x.extent(x.rank() - 1), "rk");
     s.acc = Func(name(op, "acc"));
     s.acc(prepend(s.n, s.rows)) = 0.0f;
@@ -383,16 +402,13 @@ private:
     };
     Func pre(name(op, "preactivations"));
     {
-      Var gv("gv"), k("k");
-      Func wT(name(op, "w_hh_t")), acc(name(op, "preactivations_acc"));
-      wT(gv, k) = w.func(k, gv);
-      out.transposes.push_back(wT);
+      Var gv("gv");
+      Func wT = weightTransposed(op, "w_hh_t", w, /*given=*/false, gv, Var("k"));
       RDom rk(0, hidden, "rk");
       Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
-      acc(gv, u, b) = values[op.getBHh()].func(gv) + (isLSTM ? xp.func(gv, time, b) : Expr(0.0f));
-      acc(gv, u, b) += wT(gv, rk) * prevHidden(rk, u);
-      pre(gv, u, b) = acc(gv, u, b);
-      out.matmuls.push_back({acc, pre});
+      product(op, "preactivations", {gv, u, b},
+              values[op.getBHh()].func(gv) + (isLSTM ? xp.func(gv, time, b) : Expr(0.0f)),
+              wT(gv, rk) * prevHidden(rk, u), pre);
     }
     auto P = [&](Expr index, Expr step) { return pre(index, Halide::clamp(step, 1, steps), b); };
     Func cellState(name(op, "cell_state"));
@@ -489,11 +505,7 @@ private:
     Expr prev = op.getReverse() ? r.x + 1 : r.x - 1;
     Var k("k"), g("g");
     Expr hPrev = Halide::select(prev >= 0 && prev < steps, h.func(k, Halide::clamp(prev, 0, steps - 1), r.y), 0.0f);
-    Func acc(name(op, "dw_acc")), dw(name(op, "dw"));
-    acc(k, g) = 0.0f;
-    acc(k, g) += dg.func(g, r.x, r.y) * hPrev;
-    dw(k, g) = acc(k, g);
-    out.matmuls.push_back({acc, dw});
+    Func dw = product(op, "dw", {k, g}, 0.0f, dg.func(g, r.x, r.y) * hPrev);
     return HTensor{dw, {dg.extent(2), h.extent(2)}};
   }
 
@@ -539,21 +551,10 @@ private:
   Func gateProjection(Operation *op, StringRef stage, Value x, Value weight, Value bias, bool transposed) {
     const HTensor &in = values[x];
     const HTensor &w = values[weight];
-    Var g("g"), n("n"), k("k");
-    Func wT(name(op, (stage + "_weight_t").str()));
-    if (transposed) {
-      wT(g, k) = w.func(g, k); // given as [in, gates]: read in place
-    } else {
-      wT(g, k) = w.func(k, g);
-      out.transposes.push_back(wT);
-    }
+    Var g("g"), n("n");
+    Func wT = weightTransposed(op, (stage + "_weight_t").str(), w, transposed, g, Var("k"));
     RDom r(0, int(staticDim(x, 1)), "rk");
-    Func acc(name(op, (stage + "_acc").str())), result(name(op, stage));
-    acc(g, n) = values[bias].func(g);
-    acc(g, n) += in.func(r, n) * wT(g, r);
-    result(g, n) = acc(g, n);
-    out.matmuls.push_back({acc, result});
-    return result;
+    return product(op, stage, {g, n}, values[bias].func(g), in.func(r, n) * wT(g, r));
   }
 
   /// One LSTM step (gates i, f, g, o); the cell state is the op's second result.
@@ -852,13 +853,9 @@ private:
   FailureOr<HTensor> lowerDenseGradWeight(DenseGradWeightOp op) {
     const HTensor &dy = values[op.getGrad()], &x = values[op.getInput()];
     auto [r, at] = everyElement(dy, "rr", 1);
-    MatmulStages s{Func(name(op, "dw_acc")), Func(name(op, "dw"))};
     Var k("k"), n("n");
-    s.acc(k, n) = 0.0f;
-    s.acc(k, n) += dy.func(prependExpr(n, at)) * x.func(prependExpr(k, at));
-    s.result(k, n) = s.acc(k, n);
-    out.matmuls.push_back(s);
-    return HTensor{s.result, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
+    Func dw = product(op, "dw", {k, n}, 0.0f, dy.func(prependExpr(n, at)) * x.func(prependExpr(k, at)));
+    return HTensor{dw, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
   }
 
   /// db[n] = Σ_rows dy[row, n].

@@ -369,14 +369,15 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
       scheduleFlat(out, vw);
 }
 
-} // namespace
-
 /// wT(n, k) = w(k, n), stored once per call: square blocks of one vector along n × vw along k, so that rows
 /// of w are read as vectors and transposed in registers.
 void scheduleTranspose(Func wT, int vw) {
   Var n = wT.args()[0], k = wT.args()[1], no("no"), ni("ni"), ko("ko"), ki("ki");
-  wT.compute_root().tile(n, k, no, ko, ni, ki, vw, vw, Guard).reorder(ni, ki, no, ko).vectorize(ni).unroll(ki).parallel(ko);
+  wT.compute_root().tile(n, k, no, ko, ni, ki, vw, vw, Guard).reorder(ni, ki, no, ko);
+  wT.vectorize(ni).unroll(ki).parallel(ko);
 }
+
+} // namespace
 
 void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Target &target) {
   int vw = target.natural_vector_size<float>();
