@@ -47,7 +47,8 @@ template <typename T> T load(const unsigned char *raw, int64_t i) {
 
 } // namespace
 
-Status convertElements(Conversion conversion, const unsigned char *raw, Tensor &tensor, const std::string &where) {
+Status convertElements(Conversion conversion, const unsigned char *raw, Tensor &tensor,
+                       const std::string &where) {
   for (int64_t i = 0, n = tensor.numElements(); i < n; ++i) {
     switch (conversion) {
     case Conversion::F64ToF32:

@@ -22,7 +22,8 @@ Expected<Dataset> Dataset::fromTensors(TensorMap tensors, const std::string &wha
     if (tensor.shape().empty())
       return makeError(what, " '", name, "' is a scalar; it needs examples along the first dimension");
     if (d.examples_ >= 0 && tensor.shape()[0] != d.examples_)
-      return makeError(what, " '", name, "' has ", tensor.shape()[0], " examples, but the others have ", d.examples_);
+      return makeError(what, " '", name, "' has ", tensor.shape()[0], " examples, but the others have ",
+                       d.examples_);
     d.examples_ = tensor.shape()[0];
   }
   if (d.examples_ <= 0)
@@ -61,7 +62,8 @@ Expected<Dataset> Dataset::fromTsv(const std::string &path, std::vector<TokenCol
     for (size_t c = 0; c < columns.size(); ++c) {
       Expected<std::vector<int32_t>> ids = columns[c].vocab.encode(fields[c]);
       if (!ids)
-        return makeError(path, ":", number, ": field ", c + 1, " (input '", columns[c].input, "'): ", ids.message());
+        return makeError(path, ":", number, ": field ", c + 1, " (input '", columns[c].input,
+                         "'): ", ids.message());
       if (columns[c].stop >= 0)
         ids->push_back(columns[c].stop);
       d.tokens_[c].push_back(std::move(*ids));

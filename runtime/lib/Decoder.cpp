@@ -46,7 +46,9 @@ public:
     rows = batch * width;
     if (Status s = setUp(); !s)
       return s;
-    Status s = d.mode == ATTN_DECODE_TEACHER ? teacher() : d.mode == ATTN_DECODE_REVERSE ? reverse() : search();
+    Status s = d.mode == ATTN_DECODE_TEACHER   ? teacher()
+               : d.mode == ATTN_DECODE_REVERSE ? reverse()
+                                               : search();
     tearDown();
     return s;
   }
@@ -64,7 +66,8 @@ private:
         return s;
       int64_t bytes = rowSize(shape) * Tensor::kElementSize;
       for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(hostOf(ex.buffers[to]) + r * bytes, hostOf(ex.buffers[from]) + (r / width) * bytes, bytes);
+        std::memcpy(hostOf(ex.buffers[to]) + r * bytes, hostOf(ex.buffers[from]) + (r / width) * bytes,
+                    bytes);
       return {};
     };
     for (int32_t i = 0; i < d.num_states; ++i) {
@@ -74,7 +77,8 @@ private:
           halide_copy_to_host(nullptr, from);
         if (Status s = ex.allocate(d.state_in[i], ex.shapes[d.state_init[i]]); !s)
           return s;
-        std::memcpy(hostOf(ex.buffers[d.state_in[i]]), hostOf(from), elements(d.state_init[i]) * Tensor::kElementSize);
+        std::memcpy(hostOf(ex.buffers[d.state_in[i]]), hostOf(from),
+                    elements(d.state_init[i]) * Tensor::kElementSize);
         continue;
       }
       if (Status s = tiled(d.state_init[i], d.state_in[i]); !s)
@@ -140,8 +144,8 @@ private:
     for (int32_t i = 0; i < d.num_emits; ++i)
       if (halide_buffer_t *b = ex.buffers[d.emits[i]]; b->device_dirty())
         if (int rc = halide_copy_to_host(nullptr, b); rc != 0)
-          return makeError("decoder '", d.name, "': cannot copy an emitted value from the device (Halide error ",
-                           rc, ")");
+          return makeError("decoder '", d.name,
+                           "': cannot copy an emitted value from the device (Halide error ", rc, ")");
     return {};
   }
 
@@ -161,7 +165,8 @@ private:
       int64_t bytes = rowSize(ex.shapes[d.state_in[i]]) * Tensor::kElementSize;
       scratch.resize(rows * bytes);
       for (int64_t r = 0; r < rows; ++r)
-        std::memcpy(scratch.data() + r * bytes, hostOf(from) + (parents.empty() ? r : parents[r]) * bytes, bytes);
+        std::memcpy(scratch.data() + r * bytes, hostOf(from) + (parents.empty() ? r : parents[r]) * bytes,
+                    bytes);
       std::memcpy(hostOf(to), scratch.data(), rows * bytes);
       to->set_host_dirty(true);
     }

@@ -27,10 +27,10 @@ double learningRate(const attn_training &t, int64_t step) {
   if (t.warmup > 0 && step <= t.warmup)
     return double(t.lr) * double(step) / double(t.warmup);
   int64_t after = step - t.warmup - 1; // steps since the warm-up ended, from 0
-  switch (t.schedule) {
-  case ATTN_SCHEDULE_STEP:
+  switch (t.lr_schedule) {
+  case ATTN_LR_STEP:
     return double(t.lr) * std::pow(double(t.gamma), double(after / std::max<int64_t>(t.every, 1)));
-  case ATTN_SCHEDULE_COSINE: {
+  case ATTN_LR_COSINE: {
     double progress = std::min(double(after) / double(std::max<int64_t>(t.total, 1)), 1.0);
     return t.min_lr + (double(t.lr) - t.min_lr) * 0.5 * (1 + std::cos(M_PI * progress));
   }
@@ -68,7 +68,8 @@ Expected<Tensor> zerosLike(const Tensor &t) {
 /// holds them all), cut into batches of `size`; the examples after the last full batch wait for another
 /// epoch. Data with lengths is bucketed: each run of 64 batches is sorted by length before it is cut, so
 /// that a batch pads little, and the batches are then shuffled.
-std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size, uint64_t seed, int64_t epoch) {
+std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size, uint64_t seed,
+                                               int64_t epoch) {
   int64_t examples = data.size();
   std::vector<int64_t> order(examples);
   std::iota(order.begin(), order.end(), 0);
@@ -87,15 +88,15 @@ std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size
   }
   std::vector<std::vector<int64_t>> batches;
   for (int64_t first = 0; first < int64_t(order.size()); first += size)
-    batches.emplace_back(order.begin() + first, order.begin() + std::min<int64_t>(first + size, order.size()));
+    batches.emplace_back(order.begin() + first,
+                         order.begin() + std::min<int64_t>(first + size, order.size()));
   if (data.hasLengths())
     std::shuffle(batches.begin(), batches.end(), random);
   return batches;
 }
 
-
-Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data, int64_t batch,
-                          const RunOptions &run) {
+Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data,
+                          int64_t batch, const RunOptions &run) {
   double total = 0;
   for (const std::vector<int64_t> &rows : data.inOrder(batch)) {
     Expected<TensorMap> chunk = data.batch(rows);
@@ -109,7 +110,9 @@ Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, cons
   return total / double(data.size());
 }
 
-int64_t batchesPerEpoch(const Dataset &data, int64_t batch) { return std::max<int64_t>(data.size() / batch, 1); }
+int64_t batchesPerEpoch(const Dataset &data, int64_t batch) {
+  return std::max<int64_t>(data.size() / batch, 1);
+}
 
 Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &data, OptimizerState &state,
              const TrainOptions &options, const std::function<void(const StepReport &)> &report) {
@@ -154,7 +157,8 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
     ++state.step;
     float bias1 = 1 - std::pow(t.beta1, float(state.step)), bias2 = 1 - std::pow(t.beta2, float(state.step));
     int decoupled = t.optimizer == ATTN_ADAMW;
-    float lr = float(learningRate(t, state.step)), beta1 = t.beta1, beta2 = t.beta2, eps = t.eps, decay = t.weight_decay, momentum = t.momentum;
+    float lr = float(learningRate(t, state.step)), beta1 = t.beta1, beta2 = t.beta2, eps = t.eps,
+          decay = t.weight_decay, momentum = t.momentum;
     for (auto &[name, g] : *grads) {
       if (name.rfind("grad.", 0) != 0)
         continue;
@@ -177,12 +181,14 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
       FlatView pv(p.data<float>(), n), gv(g.data<float>(), n), mv(m.data<float>(), n);
       int rc;
       if (t.optimizer == ATTN_SGD) {
-        void *args[] = {&pv.buffer, &gv.buffer, &mv.buffer, &lr, &momentum, &decay, &scale, &pv.buffer, &mv.buffer};
+        void *args[] = {&pv.buffer, &gv.buffer, &mv.buffer, &lr,       &momentum,
+                        &decay,     &scale,     &pv.buffer, &mv.buffer};
         rc = t.sgd(args);
       } else {
         FlatView vv(state.moments.at("optimizer.v." + param).data<float>(), n);
-        void *args[] = {&pv.buffer, &gv.buffer, &mv.buffer, &vv.buffer, &lr,        &beta1,     &beta2, &eps,
-                        &decay,     &bias1,     &bias2,     &scale,     &decoupled, &pv.buffer, &mv.buffer, &vv.buffer};
+        void *args[] = {&pv.buffer, &gv.buffer, &mv.buffer, &vv.buffer, &lr,    &beta1,
+                        &beta2,     &eps,       &decay,     &bias1,     &bias2, &scale,
+                        &decoupled, &pv.buffer, &mv.buffer, &vv.buffer};
         rc = t.adam(args);
       }
       if (rc != 0)
@@ -191,7 +197,8 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
     // Running statistics the gradient program updates (batch norm's, in training mode).
     for (auto &[name, value] : *grads)
       if (name.rfind("update.", 0) == 0)
-        if (auto it = weights.find(name.substr(7)); it != weights.end() && it->second.byteSize() == value.byteSize())
+        if (auto it = weights.find(name.substr(7));
+            it != weights.end() && it->second.byteSize() == value.byteSize())
           std::memcpy(it->second.data<float>(), value.data<float>(), value.byteSize());
     StepReport r{state.step, double(grads->at("loss").data<float>()[0]), norm, double(lr),
                  static_cast<int64_t>(rows.size()), data.units(rows)};

@@ -70,6 +70,7 @@ const attn_kernel kKernels[3] = {
     {"sum", sumLast, 2, 1, sumArgs},
 };
 const int32_t kSteps[] = {0, 1, 2};
-const attn_model_spec kModel = {"toy", "toy.attn", "host", 6, kValues, 3, kKernels, 0, nullptr, 3, kSteps, 2, outputs};
+const attn_model_spec kModel = {"toy", "toy.attn", "host", 6,      kValues, 3,      kKernels,
+                                0,     nullptr,    3,      kSteps, 2,       outputs};
 
 } // namespace attn::test::toy

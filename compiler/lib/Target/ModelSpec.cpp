@@ -82,8 +82,8 @@ public:
 
   /// Writes the spec as C definitions whose names start with `p`, ending with `attn_model_spec <p>model`;
   /// `gradient` names the spec of the model's gradient program, if it has one.
-  void print(const ModelSpecInfo &info, llvm::raw_ostream &os, const std::string &p, const std::string &gradient,
-             const std::string &training) const {
+  void print(const ModelSpecInfo &info, llvm::raw_ostream &os, const std::string &p,
+             const std::string &gradient, const std::string &training) const {
     for (const auto &k : kernels)
       os << "extern int " << k.entry << "_argv(void **args);\n";
     os << "\n";
@@ -106,8 +106,8 @@ public:
     }
     os << "\nstatic const attn_value " << p << "values[] = {\n";
     for (auto [i, v] : llvm::enumerate(values))
-      os << "  {" << cString(v.name) << ", " << v.role << ", " << v.dtype << ", " << v.dims.size() << ", " << p
-         << "dims" << i << ", " << v.vocabSize << ", " << v.vocab.size() << ", "
+      os << "  {" << cString(v.name) << ", " << v.role << ", " << v.dtype << ", " << v.dims.size() << ", "
+         << p << "dims" << i << ", " << v.vocabSize << ", " << v.vocab.size() << ", "
          << (v.vocab.empty() ? "0" : p + "vocab" + std::to_string(i)) << "},\n";
     os << "};\n\n";
     for (auto [i, k] : llvm::enumerate(kernels)) {
@@ -143,14 +143,15 @@ public:
     os << "\nstatic const attn_decoder " << p << "decoders[] = {\n";
     for (auto [i, d] : llvm::enumerate(decoders)) {
       std::string n = std::to_string(i);
-      os << "  {" << cString(d.name) << ", " << d.mode << ", " << d.start << ", " << d.stop << ", " << d.pad << ", "
-         << d.maxLen << ", " << d.width << ", " << llvm::formatv("{0:e}", d.lengthPenalty).str() << "f, "
-         << d.firstKernel << ", " << d.numKernels << ", " << d.token << ", " << d.teacher << ",\n   "
-         << d.stateIn.size() << ", " << p << "init" << n << ", " << p << "state_in" << n << ", " << p << "state_out"
-         << n << ", " << d.captures.size() << ", " << p << "captures" << n << ", " << p << "views" << n << ", "
-         << d.emits.size() << ", " << p << "emits" << n << ", " << d.results.size() << ", " << p << "results" << n
-         << ",\n   " << d.sequences.size() << ", " << p << "sequences" << n << ", " << p << "sequence_views" << n
-         << ", " << d.splitRows << ", " << p << "state_rows" << n << "},\n";
+      os << "  {" << cString(d.name) << ", " << d.mode << ", " << d.start << ", " << d.stop << ", " << d.pad
+         << ", " << d.maxLen << ", " << d.width << ", " << llvm::formatv("{0:e}", d.lengthPenalty).str()
+         << "f, " << d.firstKernel << ", " << d.numKernels << ", " << d.token << ", " << d.teacher << ",\n   "
+         << d.stateIn.size() << ", " << p << "init" << n << ", " << p << "state_in" << n << ", " << p
+         << "state_out" << n << ", " << d.captures.size() << ", " << p << "captures" << n << ", " << p
+         << "views" << n << ", " << d.emits.size() << ", " << p << "emits" << n << ", " << d.results.size()
+         << ", " << p << "results" << n << ",\n   " << d.sequences.size() << ", " << p << "sequences" << n
+         << ", " << p << "sequence_views" << n << ", " << d.splitRows << ", " << p << "state_rows" << n
+         << "},\n";
     }
     if (decoders.empty())
       os << "  {0},\n";
@@ -162,8 +163,8 @@ public:
     os << "};\n\n"
        << "static const attn_model_spec " << p << "model = {\n  " << cString(info.modelName) << ", "
        << cString(info.sourceFile) << ", " << cString(info.target) << ",\n  " << values.size() << ", " << p
-       << "values, " << kernels.size() << ", " << p << "kernels, " << decoders.size() << ", " << p << "decoders, "
-       << steps.size() << ", " << p << "steps, " << outputs.size() << ", " << p << "outputs, "
+       << "values, " << kernels.size() << ", " << p << "kernels, " << decoders.size() << ", " << p
+       << "decoders, " << steps.size() << ", " << p << "steps, " << outputs.size() << ", " << p << "outputs, "
        << (gradient.empty() ? "0" : "&" + gradient) << ", " << (training.empty() ? "0" : "&" + training)
        << "};\n\n";
   }
@@ -274,14 +275,17 @@ private:
       d.stateInit.push_back(index.lookup(init));
       std::string name = d.name + ".state" + std::to_string(d.stateIn.size());
       // A reverse loop's state (gradient accumulators) keeps the shape of its initial value.
-      d.stateIn.push_back(decode.isReverse() ? addValue(arg, {name, "ATTN_ROLE_STEP", "ATTN_F32", shapeOf(init)})
-                                             : addStepValue(arg, name, "rows", init));
+      d.stateIn.push_back(decode.isReverse()
+                              ? addValue(arg, {name, "ATTN_ROLE_STEP", "ATTN_F32", shapeOf(init)})
+                              : addStepValue(arg, name, "rows", init));
       d.stateRows.push_back(!decode.isReverse() || isBatched(init, decode.getTeacher()));
     }
     d.splitRows = splitRows && !decode.isSearch();
     for (auto [seq, arg] : llvm::zip(decode.getSequences(), decode.getSequenceArguments())) {
       d.sequences.push_back(index.lookup(seq));
-      ValueEntry view{d.name + ".sequence" + std::to_string(d.sequenceViews.size()), "ATTN_ROLE_STEP", "ATTN_F32",
+      ValueEntry view{d.name + ".sequence" + std::to_string(d.sequenceViews.size()),
+                      "ATTN_ROLE_STEP",
+                      "ATTN_F32",
                       {DimEntry{-1, "rows", -1, 0}}};
       auto type = cast<RankedTensorType>(seq.getType());
       for (int64_t k = 2; k < type.getRank(); ++k)
@@ -303,8 +307,8 @@ private:
           continue;
         d.captures.push_back(index.lookup(operand));
         d.views.push_back(static_cast<int>(values.size()));
-        ValueEntry view{d.name + ".view" + std::to_string(d.views.size() - 1), "ATTN_ROLE_STEP", dtypeOf(operand),
-                        {}};
+        ValueEntry view{
+            d.name + ".view" + std::to_string(d.views.size() - 1), "ATTN_ROLE_STEP", dtypeOf(operand), {}};
         auto type = cast<RankedTensorType>(operand.getType());
         for (int64_t k = 0; k < type.getRank(); ++k)
           view.dims.push_back(k == 0 ? DimEntry{-1, "rows", -1, 0}
@@ -331,7 +335,8 @@ private:
             list->push_back(indexOf(v));
           }
       } else {
-        return op.emitOpError("is outside any attn.kernel inside a decoder step; run attn-outline-kernels first");
+        return op.emitOpError(
+            "is outside any attn.kernel inside a decoder step; run attn-outline-kernels first");
       }
     }
     d.numKernels = kernels.size() - d.firstKernel;
@@ -499,10 +504,10 @@ LogicalResult mlir::attn::emitModelSpec(ModuleOp module, const ModelSpecInfo &in
       auto i = settings.getAs<IntegerAttr>(key);
       return i ? i.getInt() : 0;
     };
-    auto schedule = settings.getAs<StringAttr>("schedule");
-    StringRef kindName = schedule ? schedule.getValue() : "constant";
-    os << ", " << (kindName == "step" ? "ATTN_SCHEDULE_STEP" : kindName == "cosine" ? "ATTN_SCHEDULE_COSINE"
-                                                                                      : "ATTN_SCHEDULE_CONSTANT")
+    auto lrSchedule = settings.getAs<StringAttr>("schedule");
+    StringRef kindName = lrSchedule ? lrSchedule.getValue() : "constant";
+    os << ", "
+       << (kindName == "step" ? "ATTN_LR_STEP" : kindName == "cosine" ? "ATTN_LR_COSINE" : "ATTN_LR_CONSTANT")
        << ", " << integer("warmup") << ", " << integer("every") << ", " << integer("total") << ", "
        << number("gamma") << ", " << number("min_lr");
     os << ", attn_update_adam_argv, attn_update_sgd_argv, attn_sum_squares_argv};\n\n";

@@ -50,8 +50,8 @@ struct CompiledKernel {
 
 /// Compiles every attn.kernel in `module` to an object file in `dir`, and the Halide runtime (once) to
 /// `dir/halide_runtime.o`. Errors are emitted on the offending kernel.
-LogicalResult compileKernels(ModuleOp module, StringRef target, const ScheduleOptions &schedule, StringRef dir,
-                             std::vector<CompiledKernel> &kernels, std::string &runtimeObject);
+LogicalResult compileKernels(ModuleOp module, StringRef target, const ScheduleOptions &schedule,
+                             StringRef dir, std::vector<CompiledKernel> &kernels, std::string &runtimeObject);
 
 /// Compiles the optimizer kernels a training program calls, into `dir`: `attn_update_sgd` (momentum,
 /// weight decay), `attn_update_adam` (Adam, or AdamW with decoupled weight decay) and `attn_sum_squares`

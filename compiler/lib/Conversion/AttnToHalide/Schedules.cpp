@@ -81,7 +81,12 @@ void scheduleMatmulTiles(MatmulStages m, int vw, int rows = 6, bool byColumn = f
     accOrder.push_back(r);
   for (size_t i = 2; i < acc.size(); ++i)
     accOrder.push_back(acc[i]);
-  m.acc.update().split(acc[0], acc[0], nv, vw, Guard).reorder(accOrder).vectorize(nv).unroll(acc[0]).unroll(acc[1]);
+  m.acc.update()
+      .split(acc[0], acc[0], nv, vw, Guard)
+      .reorder(accOrder)
+      .vectorize(nv)
+      .unroll(acc[0])
+      .unroll(acc[1]);
 }
 
 /// Dense (+ activations): the output is tiled like any matrix product (scheduleMatmulTiles), the
@@ -131,7 +136,12 @@ void scheduleConv(LoweredKernel &k, int vw) {
   order.push_back(c.b);
   // Whole vectors along the row (the zero border supplies the lanes past its end): unmasked, so the
   // accumulators stay in registers.
-  c.acc.update().reorder(order).vectorize(c.ow, vw, TailStrategy::RoundUp).unroll(c.oh).unroll(c.co).unroll(window[2]);
+  c.acc.update()
+      .reorder(order)
+      .vectorize(c.ow, vw, TailStrategy::RoundUp)
+      .unroll(c.oh)
+      .unroll(c.co)
+      .unroll(window[2]);
 }
 
 /// Whether the kernel is an attention chain — (additive_)score, masked_softmax, weighted_sum — possibly
@@ -168,7 +178,11 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   }
   if (!isOutput(k, out))
     out.compute_root();
-  out.split(w.c, h, d, headSize).reorder(d, w.i, h, w.b).fuse(h, w.b, hb).parallel(hb).vectorize(d, lanes, Guard);
+  out.split(w.c, h, d, headSize)
+      .reorder(d, w.i, h, w.b)
+      .fuse(h, w.b, hb)
+      .parallel(hb)
+      .vectorize(d, lanes, Guard);
   // One context row (the head's features) accumulates in registers across all keys.
   Var co("co"), ci("ci");
   Halide::RVar rj(w.acc.rvars(0)[0]);
@@ -313,7 +327,8 @@ void scheduleRecurrence(Func f, Var batch, int vw) {
       order.push_back(r);
     std::vector<Halide::Expr> lhs = f.update_args(u);
     for (size_t i = 0; i < lhs.size(); ++i)
-      if (auto *v = lhs[i].as<Halide::Internal::Variable>(); v && v->name != batch.name() && !v->reduction_domain.defined())
+      if (auto *v = lhs[i].as<Halide::Internal::Variable>();
+          v && v->name != batch.name() && !v->reduction_domain.defined())
         order.push_back(f.args()[i]);
     order.push_back(outer);
     Halide::Stage update = f.update(u);

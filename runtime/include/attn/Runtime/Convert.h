@@ -14,7 +14,8 @@ enum class Conversion { F64ToF32, F16ToF32, BF16ToF32, I64ToI32, BoolToI32, U8To
 
 /// Converts `tensor.numElements()` little-endian elements at `raw` into `tensor`. An int64 that does not fit
 /// in int32 is an error prefixed with `where` (the file, and the tensor if there are several).
-Status convertElements(Conversion conversion, const unsigned char *raw, Tensor &tensor, const std::string &where);
+Status convertElements(Conversion conversion, const unsigned char *raw, Tensor &tensor,
+                       const std::string &where);
 
 } // namespace attn::rt
 

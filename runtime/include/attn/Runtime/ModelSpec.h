@@ -14,7 +14,12 @@ enum attn_dtype { ATTN_F32 = 0, ATTN_I32 = 1 };
 // STEP values belong to a decoder and are sized by the runtime when the decoder starts (the previous
 // token, the carried state, row views of loop-invariant values) or ends (its results).
 enum attn_role { ATTN_ROLE_INPUT = 0, ATTN_ROLE_PARAM = 1, ATTN_ROLE_TEMP = 2, ATTN_ROLE_STEP = 3 };
-enum attn_decode_mode { ATTN_DECODE_TEACHER = 0, ATTN_DECODE_GREEDY = 1, ATTN_DECODE_BEAM = 2, ATTN_DECODE_REVERSE = 3 };
+enum attn_decode_mode {
+  ATTN_DECODE_TEACHER = 0,
+  ATTN_DECODE_GREEDY = 1,
+  ATTN_DECODE_BEAM = 2,
+  ATTN_DECODE_REVERSE = 3
+};
 
 // One dimension of a value. Static dimensions have size >= 0. A dynamic dimension (size == -1) of an input
 // names its symbol ("B", "S"); a dynamic dimension of a computed value is copied at run time from dimension
@@ -89,7 +94,8 @@ typedef struct attn_decoder {
 } attn_decoder;
 
 enum attn_optimizer { ATTN_SGD = 0, ATTN_ADAM = 1, ATTN_ADAMW = 2 };
-enum attn_schedule { ATTN_SCHEDULE_CONSTANT = 0, ATTN_SCHEDULE_STEP = 1, ATTN_SCHEDULE_COSINE = 2 };
+// The learning-rate schedule (the `schedule = ...` setting of `train { }`), not a kernel schedule.
+enum attn_lr_schedule { ATTN_LR_CONSTANT = 0, ATTN_LR_STEP = 1, ATTN_LR_COSINE = 2 };
 
 // How a model trains (its `train { ... }`): the optimizer and its hyperparameters, global-norm clipping
 // (0 = none), and the optimizer kernels, each over one flattened parameter (`_argv` entries):
@@ -98,12 +104,12 @@ enum attn_schedule { ATTN_SCHEDULE_CONSTANT = 0, ATTN_SCHEDULE_STEP = 1, ATTN_SC
 //   sgd:  param, grad, buf, &lr, &momentum, &weight_decay, &scale, param_out, buf_out
 //   sum_squares: grad, out (a scalar Σ grad²)
 // The learning rate at step t (from 1) is lr·t/warmup during the warm-up; then, k steps after it (from 0),
-// lr (constant), lr·gamma^⌊k/every⌋ (step, as torch's StepLR) or min_lr + (lr − min_lr)·(1 + cos(π·k/total))/2
-// until k = total, then min_lr (cosine, as CosineAnnealingLR).
+// lr (constant), lr·gamma^⌊k/every⌋ (step, as torch's StepLR) or
+// min_lr + (lr − min_lr)·(1 + cos(π·k/total))/2 until k = total, then min_lr (cosine, as CosineAnnealingLR).
 typedef struct attn_training {
   int32_t optimizer; // enum attn_optimizer
   float lr, beta1, beta2, eps, weight_decay, momentum, clip_norm;
-  int32_t schedule; // enum attn_schedule
+  int32_t lr_schedule; // enum attn_lr_schedule
   int64_t warmup, every, total;
   float gamma, min_lr;
   int (*adam)(void **args);

@@ -35,10 +35,11 @@ struct TrainOptions {
 };
 
 /// The batches of one epoch, each a list of example indices.
-std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size, uint64_t seed, int64_t epoch);
+std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size, uint64_t seed,
+                                               int64_t epoch);
 int64_t batchesPerEpoch(const Dataset &data, int64_t batch);
 
-/// The learning rate of step `step` (from 1) under the model's schedule.
+/// The learning rate of step `step` (from 1) under the model's learning-rate schedule.
 double learningRate(const attn_training &training, int64_t step);
 
 /// What one step reports; `validLoss` is set on the steps that validate.
@@ -54,8 +55,8 @@ struct StepReport {
 
 /// The mean loss of the gradient program over `data`, in chunks of `batch` examples (each chunk's mean
 /// weighted by its examples).
-Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data, int64_t batch,
-                          const RunOptions &run);
+Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data,
+                          int64_t batch, const RunOptions &run);
 
 /// Trains `model` (which must have a gradient program and training settings) for `options.steps` steps from
 /// `state`, on batches of `data` (see epochBatches). Calls `report` after each step.
