@@ -445,7 +445,8 @@ ast::StmtPtr Parser::parseBlock() {
       consume();
     } while (consumeIf(TokenKind::Comma));
     if (!consumeIf(TokenKind::RParen)) {
-      reportExpected("expected ',' or ')' after a parameter of block '" + quoteForDiagnostic(name.name) + "'");
+      reportExpected("expected ',' or ')' after a parameter of block '" +
+                     quoteForDiagnostic(name.name) + "'");
       return abandonBlock();
     }
   }
@@ -456,7 +457,8 @@ ast::StmtPtr Parser::parseBlock() {
   ast::Location open = tok.loc;
   consume();
   std::vector<ast::StmtPtr> body;
-  if (!parseBody(TokenKind::KwReturn, "'return NAME'", "block '" + quoteForDiagnostic(name.name) + "'", open, body))
+  if (!parseBody(TokenKind::KwReturn, "'return NAME'", "block '" + quoteForDiagnostic(name.name) + "'",
+                 open, body))
     return nullptr;
   consume(); // 'return'
   if (!tok.is(TokenKind::Identifier)) {
@@ -491,7 +493,8 @@ ast::StmtPtr Parser::parseDecoder() {
   ast::Name token = nameOf(tok);
   consume();
   if (!consumeIf(TokenKind::RParen)) {
-    reportExpected("expected ')' after the token name of " + quoted + " (a decoder reads one token per step)");
+    reportExpected("expected ')' after the token name of " + quoted +
+                   " (a decoder reads one token per step)");
     return abandonBlock();
   }
   if (!consumeIf(TokenKind::KwCarries) || !consumeIf(TokenKind::LParen)) {

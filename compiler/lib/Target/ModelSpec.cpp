@@ -504,7 +504,7 @@ LogicalResult mlir::attn::emitModelSpec(ModuleOp module, const ModelSpecInfo &in
       auto i = settings.getAs<IntegerAttr>(key);
       return i ? i.getInt() : 0;
     };
-    auto lrSchedule = settings.getAs<StringAttr>("schedule");
+    auto lrSchedule = settings.getAs<StringAttr>("lr_schedule");
     StringRef kindName = lrSchedule ? lrSchedule.getValue() : "constant";
     os << ", "
        << (kindName == "step" ? "ATTN_LR_STEP" : kindName == "cosine" ? "ATTN_LR_COSINE" : "ATTN_LR_CONSTANT")

@@ -108,7 +108,8 @@ private:
 /// A bracketed list of expressions: `[B, S, 4, -1]` (a shape) or `[0, 2, 1]`.
 class ListExpr : public Expr {
 public:
-  ListExpr(Location loc, std::vector<ExprPtr> elements) : Expr(Kind::List, loc), elements(std::move(elements)) {}
+  ListExpr(Location loc, std::vector<ExprPtr> elements)
+      : Expr(Kind::List, loc), elements(std::move(elements)) {}
   const std::vector<ExprPtr> &getElements() const { return elements; }
   static bool classof(const Expr *e) { return e->getKind() == Kind::List; }
 
@@ -172,7 +173,8 @@ public:
     Name name;
     ExprPtr value;
   };
-  TrainStmt(Location loc, std::vector<Setting> settings) : Stmt(Kind::Train, loc), settings(std::move(settings)) {}
+  TrainStmt(Location loc, std::vector<Setting> settings)
+      : Stmt(Kind::Train, loc), settings(std::move(settings)) {}
   const std::vector<Setting> &getSettings() const { return settings; }
   static bool classof(const Stmt *s) { return s->getKind() == Kind::Train; }
 

@@ -1,0 +1,334 @@
+// The element-wise and structural layers: tensor arithmetic, activations, dense, layer norm, dropout,
+// concat, reshape, transpose and split, and the losses (cross_entropy, mse) that `train` minimizes.
+#include "MLIRGenImpl.h"
+
+#include "attn/Dialect/AttnOps.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
+
+#include <functional>
+
+namespace attn::gen {
+
+/// `a + b`, `a - b`, `a * b` on two f32 tensors of the same symbolic shape.
+std::optional<Tensor> MLIRGenImpl::genArithmetic(const BinaryExpr &e) {
+  if (e.getOp() == '/') {
+    error(e.getLoc()) << "'/' is not defined on tensors; tensor arithmetic is '+', '-' and '*'";
+    return std::nullopt;
+  }
+  std::string opName = std::string("'") + e.getOp() + "'";
+  std::optional<Tensor> lhs = genTensor(e.getLHS(), false, "the left operand of " + opName);
+  std::optional<Tensor> rhs = genTensor(e.getRHS(), false, "the right operand of " + opName);
+  if (!lhs || !rhs || !expectF32(*lhs, e.getLHS(), opName, "left operand") ||
+      !expectF32(*rhs, e.getRHS(), opName, "right operand"))
+    return std::nullopt;
+  if (lhs->shape != rhs->shape) {
+    error(e.getLoc()) << "the operands of " << opName << " must have the same shape, found "
+                      << str(lhs->shape) << " and " << str(rhs->shape);
+    return std::nullopt;
+  }
+  mlir::Location l = opLoc(e);
+  mlir::Value v = e.getOp() == '+' ? mlir::attn::AddOp::create(builder, l, lhs->value, rhs->value).getResult()
+                  : e.getOp() == '-'
+                      ? mlir::attn::SubOp::create(builder, l, lhs->value, rhs->value).getResult()
+                      : mlir::attn::MulOp::create(builder, l, lhs->value, rhs->value).getResult();
+  return Tensor{v, lhs->shape};
+}
+
+std::optional<Tensor> MLIRGenImpl::genUnary(const CallExpr &call, const BoundArgs &args, StringRef name) {
+  std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+  if (!x || !expectF32(*x, *args.get("x"), name, "x"))
+    return std::nullopt;
+  if (x->shape.empty()) {
+    error(args.get("x")->getLoc()) << name << " expects a tensor of rank >= 1";
+    return std::nullopt;
+  }
+  mlir::Location l = opLoc(call);
+  mlir::Value v =
+      llvm::StringSwitch<std::function<mlir::Value()>>(name)
+          .Case("relu", [&] { return mlir::attn::ReluOp::create(builder, l, x->value).getResult(); })
+          .Case("tanh", [&] { return mlir::attn::TanhOp::create(builder, l, x->value).getResult(); })
+          .Case("sigmoid", [&] { return mlir::attn::SigmoidOp::create(builder, l, x->value).getResult(); })
+          .Case("gelu", [&] { return mlir::attn::GeluOp::create(builder, l, x->value).getResult(); })
+          .Case("log_softmax",
+                [&] { return mlir::attn::LogSoftmaxOp::create(builder, l, x->value).getResult(); })
+          .Default([&] { return mlir::attn::SoftmaxOp::create(builder, l, x->value).getResult(); })();
+  return Tensor{v, x->shape};
+}
+
+std::optional<Tensor> MLIRGenImpl::genDense(const CallExpr &call, const BoundArgs &args,
+                                            const std::string &prefix) {
+  std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+  std::optional<int64_t> units = evalInt(*args.get("units"), "'units'");
+  std::optional<bool> bias = true;
+  if (const Expr *b = args.get("bias"))
+    bias = evalBool(*b, "'bias'");
+  if (!x || !units || !bias || !expectF32(*x, *args.get("x"), "dense", "x"))
+    return std::nullopt;
+  if (*units < 1) {
+    error(args.get("units")->getLoc()) << "expected a positive number of units, found " << *units;
+    return std::nullopt;
+  }
+  if (x->shape.empty() || !x->shape.back().symbol.empty()) {
+    error(args.get("x")->getLoc()) << "dense needs a static last dimension on its input, found shape "
+                                   << str(x->shape);
+    return std::nullopt;
+  }
+  int64_t in = x->shape.back().size;
+  mlir::Location l = loc(call.getLoc());
+  mlir::Value w = param(prefix + ".weight", {*units, in}, l);
+  mlir::Value b = *bias ? param(prefix + ".bias", {*units}, l) : mlir::Value();
+  SymShape shape = x->shape;
+  shape.back() = SymDim{*units, ""};
+  auto op = mlir::attn::DenseOp::create(builder, opLoc(call), irType(shape), x->value, w, b);
+  return Tensor{op.getResult(), shape};
+}
+
+std::optional<Tensor> MLIRGenImpl::genLayerNorm(const CallExpr &call, const BoundArgs &args,
+                                                const std::string &prefix) {
+  std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+  std::optional<Number> eps = Number{1e-5, false};
+  if (const Expr *e = args.get("eps"))
+    eps = evalNumber(*e);
+  if (!x || !eps || !expectF32(*x, *args.get("x"), "layer_norm", "x"))
+    return std::nullopt;
+  if (!(eps->value > 0)) {
+    error(args.get("eps")->getLoc()) << "expected a positive eps, found " << str(eps->value);
+    return std::nullopt;
+  }
+  if (x->shape.empty() || !x->shape.back().symbol.empty()) {
+    error(args.get("x")->getLoc()) << "layer_norm needs a static last dimension on its input, found shape "
+                                   << str(x->shape);
+    return std::nullopt;
+  }
+  int64_t width = x->shape.back().size;
+  mlir::Location l = loc(call.getLoc());
+  mlir::Value w = param(prefix + ".weight", {width}, l);
+  mlir::Value b = param(prefix + ".bias", {width}, l);
+  auto op = mlir::attn::LayerNormOp::create(builder, opLoc(call), irType(x->shape), x->value, w, b,
+                                            builder.getF32FloatAttr(static_cast<float>(eps->value)));
+  return Tensor{op.getResult(), x->shape};
+}
+
+/// Dropout is the identity at inference; its rate is still checked.
+std::optional<Tensor> MLIRGenImpl::genDropout(const BoundArgs &args) {
+  std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+  if (const Expr *r = args.get("rate")) {
+    std::optional<Number> rate = evalNumber(*r);
+    if (!rate)
+      return std::nullopt;
+    if (!(rate->value >= 0 && rate->value < 1)) {
+      error(r->getLoc()) << "expected a dropout rate in [0, 1), found " << str(rate->value);
+      return std::nullopt;
+    }
+  }
+  return x;
+}
+
+/// concat(a, b) along the last dimension.
+std::optional<Tensor> MLIRGenImpl::genConcat(const CallExpr &call, const BoundArgs &args) {
+  const Expr &ae = *args.get("a"), &be = *args.get("b");
+  std::optional<Tensor> a = genTensor(ae, false, "'a'"), b = genTensor(be, false, "'b'");
+  if (!a || !b || !expectF32(*a, ae, "concat", "a") || !expectF32(*b, be, "concat", "b"))
+    return std::nullopt;
+  SymShape aLead(a->shape.begin(), a->shape.end() - (a->shape.empty() ? 0 : 1));
+  SymShape bLead(b->shape.begin(), b->shape.end() - (b->shape.empty() ? 0 : 1));
+  if (a->shape.empty() || aLead != bLead || !a->shape.back().symbol.empty() ||
+      !b->shape.back().symbol.empty()) {
+    error(call.getLoc()) << "concat joins tensors along a constant last dimension and needs the same leading "
+                         << "dimensions, found " << str(a->shape) << " and " << str(b->shape);
+    return std::nullopt;
+  }
+  auto op = mlir::attn::ConcatOp::create(builder, opLoc(call), irType(a->shape), a->value, b->value);
+  return finish(op, *a);
+}
+
+/// reshape(x, [d...]): the same elements in row-major order. Each d is a symbolic dimension, a positive
+/// constant, or -1 (at most once) for the constant that makes the element counts agree; the symbolic
+/// dimensions must be the input's, in the same order.
+std::optional<Tensor> MLIRGenImpl::genReshape(const CallExpr &call, const BoundArgs &args) {
+  const Expr &xe = *args.get("x"), &se = *args.get("shape");
+  std::optional<Tensor> x = genTensor(xe, false, "'x'");
+  auto *list = llvm::dyn_cast<ListExpr>(&se);
+  if (!list) {
+    error(se.getLoc()) << "reshape expects the new shape as a list such as [B, S, 4, 16]";
+    return std::nullopt;
+  }
+  if (!x || !expectF32(*x, xe, "reshape", "x"))
+    return std::nullopt;
+  SymShape shape;
+  const Expr *inferred = nullptr;
+  bool ok = true;
+  for (const ExprPtr &element : list->getElements()) {
+    if (isMinusOne(*element)) {
+      if (inferred) {
+        error(element->getLoc()) << "reshape infers at most one dimension (-1); the first is at "
+                                 << inferred->getLoc().line << ":" << inferred->getLoc().col;
+        ok = false;
+      }
+      inferred = element.get();
+      shape.push_back({-1, ""});
+      continue;
+    }
+    std::optional<SymDim> d = evalDim(*element);
+    ok &= d.has_value();
+    if (d)
+      shape.push_back(*d);
+  }
+  if (!ok)
+    return std::nullopt;
+  auto symbols = [](const SymShape &s) {
+    std::vector<std::string> names;
+    for (const SymDim &d : s)
+      if (!d.symbol.empty())
+        names.push_back(d.symbol);
+    return names;
+  };
+  auto staticProduct = [](const SymShape &s) {
+    int64_t product = 1;
+    for (const SymDim &d : s)
+      if (d.symbol.empty() && d.size > 0)
+        product *= d.size;
+    return product;
+  };
+  if (symbols(shape) != symbols(x->shape)) {
+    error(se.getLoc()) << "reshape keeps the symbolic dimensions of its input in order ("
+                       << llvm::join(symbols(x->shape), ", ") << "), found " << str(shape);
+    return std::nullopt;
+  }
+  int64_t have = staticProduct(x->shape), want = staticProduct(shape);
+  if (inferred) {
+    if (have % want != 0) {
+      error(inferred->getLoc()) << "reshape cannot infer -1: " << have << " elements per "
+                                << (symbols(shape).empty() ? "tensor" : "symbolic index")
+                                << " do not divide by " << want;
+      return std::nullopt;
+    }
+    for (SymDim &d : shape)
+      if (d.symbol.empty() && d.size == -1)
+        d.size = have / want;
+  } else if (have != want) {
+    error(se.getLoc()) << "reshape must keep the number of elements: " << str(x->shape) << " has " << have
+                       << " per symbolic index, " << str(shape) << " has " << want;
+    return std::nullopt;
+  }
+  auto op = mlir::attn::ReshapeOp::create(builder, opLoc(call), irType(shape), x->value);
+  return Tensor{op.getResult(), shape};
+}
+
+/// Whether `e` is written `-1`.
+bool MLIRGenImpl::isMinusOne(const Expr &e) {
+  auto *b = llvm::dyn_cast<BinaryExpr>(&e);
+  auto number = [](const Expr &x, double v) {
+    auto *n = llvm::dyn_cast<NumberExpr>(&x);
+    return n && n->isInteger() && n->getValue() == v;
+  };
+  return b && b->getOp() == '-' && number(b->getLHS(), 0) && number(b->getRHS(), 1);
+}
+
+/// transpose(x, a, b): swaps dimensions a and b.
+std::optional<Tensor> MLIRGenImpl::genTranspose(const CallExpr &call, const BoundArgs &args) {
+  const Expr &xe = *args.get("x");
+  std::optional<Tensor> x = genTensor(xe, false, "'x'");
+  if (!x || !expectF32(*x, xe, "transpose", "x"))
+    return std::nullopt;
+  std::optional<int64_t> a = axisArg(call, args, "a", 0, x->shape.size()),
+                         b = axisArg(call, args, "b", 0, x->shape.size());
+  if (!a || !b)
+    return std::nullopt;
+  llvm::SmallVector<int64_t> perm;
+  for (int64_t i = 0; i < static_cast<int64_t>(x->shape.size()); ++i)
+    perm.push_back(i == *a ? *b : i == *b ? *a : i);
+  SymShape shape = x->shape;
+  std::swap(shape[*a], shape[*b]);
+  auto op = mlir::attn::TransposeOp::create(builder, opLoc(call), irType(shape), x->value,
+                                            builder.getDenseI64ArrayAttr(perm));
+  return Tensor{op.getResult(), shape};
+}
+
+/// a, b, ... = split(x, parts, axis = -1): equal parts of a constant dimension, one slice each.
+std::optional<Tensor> MLIRGenImpl::genSplit(const CallExpr &call, const BoundArgs &args, bool topLevel) {
+  const Expr &xe = *args.get("x");
+  std::optional<Tensor> x = genTensor(xe, false, "'x'");
+  std::optional<int64_t> parts = intArg(args, "parts", 1, 1);
+  if (!x || !parts || !expectF32(*x, xe, "split", "x"))
+    return std::nullopt;
+  std::optional<int64_t> axis = axisArg(call, args, "axis", -1, x->shape.size());
+  if (!axis)
+    return std::nullopt;
+  if (!topLevel || wantedResults != static_cast<size_t>(*parts)) {
+    error(call.getLoc()) << "split into " << *parts << " parts gives " << *parts
+                         << " results; assign them to " << *parts << " names, as in a, b = split(x, 2)";
+    return std::nullopt;
+  }
+  const SymDim &dim = x->shape[*axis];
+  if (!dim.symbol.empty() || dim.size % *parts != 0) {
+    error(xe.getLoc()) << "split needs a constant dimension " << *axis << " divisible by " << *parts
+                       << ", found " << str(x->shape);
+    return std::nullopt;
+  }
+  int64_t size = dim.size / *parts;
+  SymShape shape = x->shape;
+  shape[*axis] = SymDim{size, ""};
+  lastResults.clear();
+  for (int64_t p = 0; p < *parts; ++p) {
+    auto op = mlir::attn::SliceOp::create(
+        builder, opLoc(call), irType(shape), x->value, builder.getI64IntegerAttr(*axis),
+        builder.getI64IntegerAttr(p * size), builder.getI64IntegerAttr(size));
+    lastResults.push_back(Tensor{op.getResult(), shape});
+  }
+  return lastResults.front();
+}
+
+/// cross_entropy(logits [..., V], targets [...] i32, ignore, label_smoothing) and mse(a, b): scalars.
+std::optional<Tensor> MLIRGenImpl::genLoss(const CallExpr &call, const BoundArgs &args, StringRef name) {
+  bool ce = name == "cross_entropy";
+  const Expr &ae = *args.get(ce ? "logits" : "a"), &be = *args.get(ce ? "targets" : "b");
+  std::optional<Tensor> a = genTensor(ae, false, ce ? "'logits'" : "'a'");
+  std::optional<Tensor> b = genTensor(be, false, ce ? "'targets'" : "'b'");
+  if (!a || !b || !expectF32(*a, ae, name, ce ? "logits" : "a"))
+    return std::nullopt;
+  mlir::Location at = opLoc(call);
+  auto scalar = mlir::RankedTensorType::get({}, builder.getF32Type());
+  if (!ce) {
+    if (!expectF32(*b, be, name, "b"))
+      return std::nullopt;
+    if (!(a->shape == b->shape)) {
+      error(call.getLoc()) << "mse expects two tensors of one shape, found " << str(a->shape) << " and "
+                           << str(b->shape);
+      return std::nullopt;
+    }
+    return Tensor{mlir::attn::MseOp::create(builder, at, scalar, a->value, b->value).getResult(), {}};
+  }
+  SymShape lead(a->shape.begin(), a->shape.end() - (a->shape.empty() ? 0 : 1));
+  if (!b->isI32 || a->shape.size() < 2 || !(lead == b->shape) || !a->shape.back().symbol.empty()) {
+    error(be.getLoc()) << "cross_entropy expects logits [..., V] with a constant V and i32 targets with the "
+                       << "logits' leading dimensions, found " << str(a->shape) << " and "
+                       << (b->isI32 ? "i32" : "f32") << str(b->shape);
+    return std::nullopt;
+  }
+  mlir::IntegerAttr ignore;
+  if (const Expr *e = args.get("ignore")) {
+    std::optional<int64_t> id = evalInt(*e, "'ignore'");
+    if (!id)
+      return std::nullopt;
+    ignore = builder.getI64IntegerAttr(*id);
+  }
+  double smoothing = 0;
+  if (const Expr *e = args.get("label_smoothing")) {
+    std::optional<Number> n = evalNumber(*e);
+    if (!n)
+      return std::nullopt;
+    if (!(n->value >= 0 && n->value <= 1)) {
+      error(e->getLoc()) << "expected a label_smoothing in [0, 1], found " << str(n->value);
+      return std::nullopt;
+    }
+    smoothing = n->value;
+  }
+  auto op = mlir::attn::CrossEntropyOp::create(builder, at, scalar, a->value, b->value, ignore,
+                                               builder.getF32FloatAttr(static_cast<float>(smoothing)));
+  return Tensor{op.getResult(), {}};
+}
+
+} // namespace attn::gen
