@@ -66,9 +66,9 @@ public:
     return llvm::TypeSwitch<Operation *, LogicalResult>(op)
         .Case([&](ParamOp) { return success(); })
         .Case([&](CrossEntropyOp ce) {
-          accumulate(ce.getLogits(),
-                     CrossEntropyGradOp::create(b, loc, typeOf(ce.getLogits()), ce.getLogits(), ce.getTargets(),
-                                                ce.getIgnoreIndexAttr(), ce.getLabelSmoothingAttr()));
+          accumulate(ce.getLogits(), CrossEntropyGradOp::create(
+                                         b, loc, typeOf(ce.getLogits()), ce.getLogits(), ce.getTargets(),
+                                         ce.getIgnoreIndexAttr(), ce.getLabelSmoothingAttr()));
           return success();
         })
         .Case([&](MseOp m) {
@@ -86,7 +86,8 @@ public:
           Value dh = gradOf(c.getNewHidden());
           if (!dh)
             dh = zerosLike(c.getHidden());
-          auto [xg, hg] = gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
+          auto [xg, hg] =
+              gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
           Value dc = gradOf(c.getNewCell());
           auto cellGrad = [&](Type type, StringRef wrt) {
             return CellGradOp::create(b, loc, type, xg, hg, c.getCell(), dh, dc, b.getStringAttr("lstm"),
@@ -100,10 +101,11 @@ public:
           return success();
         })
         .Case([&](GRUCellOp c) {
-          auto [xg, hg] = gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
+          auto [xg, hg] =
+              gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
           auto cellGrad = [&](Type type, StringRef wrt) {
-            return CellGradOp::create(b, loc, type, xg, hg, c.getHidden(), dy, Value(), b.getStringAttr("gru"),
-                                      b.getStringAttr(wrt));
+            return CellGradOp::create(b, loc, type, xg, hg, c.getHidden(), dy, Value(),
+                                      b.getStringAttr("gru"), b.getStringAttr(wrt));
           };
           if (needed.contains(c.getHidden()))
             accumulate(c.getHidden(), cellGrad(typeOf(c.getHidden()), "state"));
@@ -122,38 +124,43 @@ public:
                                                 xpType.getElementType());
           Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, op->getResult(0), dy, lengths,
                                               b.getStringAttr(lstm ? "lstm" : "gru"), reverse);
-          // GRU: [0, 3H) are the projected inputs' gradients, r and z with n's hidden side the recurrent ones.
+          // GRU: [0, 3H) are the projected inputs' gradients, r and z with n's hidden side the
+          // recurrent ones.
           Value dProjected = lstm ? dg : slice(dg, 0, 3 * hidden);
           Value dHidden = lstm ? dg
                                : ConcatOp::create(b, loc, typeOf(xp), slice(dg, 0, 2 * hidden),
                                                   slice(dg, 3 * hidden, hidden)).getResult();
           accumulate(xp, dProjected);
-          accumulate(w, RecurrenceWeightGradOp::create(b, loc, typeOf(w), dHidden, op->getResult(0), reverse));
+          accumulate(w,
+                     RecurrenceWeightGradOp::create(b, loc, typeOf(w), dHidden, op->getResult(0), reverse));
           accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dHidden));
           return success();
         })
         .Case([&](DecodeOp d) { return decodeRule(d); })
         .Case([&](Conv2DOp c) {
-          for (auto [operand, wrt] : {std::pair{c.getInput(), "input"}, {c.getWeight(), "weight"}, {c.getBias(), "bias"}})
+          for (auto [operand, wrt] :
+               {std::pair{c.getInput(), "input"}, {c.getWeight(), "weight"}, {c.getBias(), "bias"}})
             if (operand && needed.contains(operand))
-              accumulate(operand, Conv2DGradOp::create(b, loc, typeOf(operand), c.getInput(), c.getWeight(), dy,
-                                                       b.getStringAttr(wrt), c.getStrideAttr(), c.getPaddingAttr(),
-                                                       c.getDilationAttr(), c.getGroupsAttr()));
+              accumulate(operand,
+                         Conv2DGradOp::create(b, loc, typeOf(operand), c.getInput(), c.getWeight(), dy,
+                                              b.getStringAttr(wrt), c.getStrideAttr(), c.getPaddingAttr(),
+                                              c.getDilationAttr(), c.getGroupsAttr()));
           return success();
         })
         .Case([&](Pool2DOp p) {
-          accumulate(p.getInput(), PoolGradOp::create(b, loc, typeOf(p.getInput()), p.getInput(), dy, p.getKindAttr(),
-                                                      p.getKernelAttr(), p.getStrideAttr(), p.getPaddingAttr()));
-          return success();
+          return inputGradient<PoolGradOp>(loc, p.getInput(), dy, p.getKindAttr(), p.getKernelAttr(),
+                                           p.getStrideAttr(), p.getPaddingAttr());
         })
         .Case([&](GlobalPoolOp p) {
           // One window over the whole map; its maximum's gradient is shared among ties, as torch.amax.
           auto type = cast<RankedTensorType>(p.getInput().getType());
           auto dyType = cast<RankedTensorType>(dy.getType());
           auto one = RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1}, b.getF32Type());
-          auto two = RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1, 1}, b.getF32Type());
-          Value windows = ExpandDimsOp::create(b, loc, two, ExpandDimsOp::create(b, loc, one, dy, b.getI64IntegerAttr(2)),
-                                               b.getI64IntegerAttr(3));
+          auto two =
+              RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1, 1}, b.getF32Type());
+          Value windows =
+              ExpandDimsOp::create(b, loc, two, ExpandDimsOp::create(b, loc, one, dy, b.getI64IntegerAttr(2)),
+                                   b.getI64IntegerAttr(3));
           auto size = b.getDenseI64ArrayAttr({type.getDimSize(2), type.getDimSize(3)});
           accumulate(p.getInput(),
                      PoolGradOp::create(b, loc, type, p.getInput(), windows,
@@ -162,31 +169,24 @@ public:
           return success();
         })
         .Case([&](ReduceOp r) {
-          accumulate(r.getInput(), ReduceGradOp::create(b, loc, typeOf(r.getInput()), r.getInput(), dy,
-                                                        r.getAxisAttr(), r.getKindAttr()));
-          return success();
+          return inputGradient<ReduceGradOp>(loc, r.getInput(), dy, r.getAxisAttr(), r.getKindAttr());
         })
-        .Case([&](BroadcastOp br) {
-          accumulate(br.getInput(), BroadcastGradOp::create(b, loc, typeOf(br.getInput()), br.getInput(), dy));
-          return success();
-        })
+        .Case([&](BroadcastOp br) { return inputGradient<BroadcastGradOp>(loc, br.getInput(), dy); })
         .Case([&](SliceOp sl) {
-          accumulate(sl.getInput(), SliceGradOp::create(b, loc, typeOf(sl.getInput()), sl.getInput(), dy,
-                                                        sl.getAxisAttr(), sl.getStartAttr()));
-          return success();
+          return inputGradient<SliceGradOp>(loc, sl.getInput(), dy, sl.getAxisAttr(), sl.getStartAttr());
         })
         .Case([&](BatchNormTrainOp bn) {
-          for (auto [operand, wrt] : {std::pair{bn.getInput(), "input"}, {bn.getWeight(), "weight"}, {bn.getBias(), "bias"}})
+          for (auto [operand, wrt] :
+               {std::pair{bn.getInput(), "input"}, {bn.getWeight(), "weight"}, {bn.getBias(), "bias"}})
             if (needed.contains(operand))
-              accumulate(operand, BatchNormGradOp::create(b, loc, typeOf(operand), bn.getInput(), bn.getWeight(), dy,
-                                                          b.getStringAttr(wrt), bn.getEpsilonAttr()));
+              accumulate(operand,
+                         BatchNormGradOp::create(b, loc, typeOf(operand), bn.getInput(), bn.getWeight(), dy,
+                                                 b.getStringAttr(wrt), bn.getEpsilonAttr()));
           return success();
         })
         .Case<ReluOp, TanhOp, SigmoidOp, GeluOp>([&](Operation *act) {
-          Value x = act->getOperand(0);
           StringRef kind = act->getName().stripDialect();
-          accumulate(x, ActivationGradOp::create(b, loc, typeOf(x), x, dy, b.getStringAttr(kind)));
-          return success();
+          return inputGradient<ActivationGradOp>(loc, act->getOperand(0), dy, b.getStringAttr(kind));
         })
         .Case([&](AddOp a) {
           accumulate(a.getLhs(), dy);
@@ -211,7 +211,8 @@ public:
           return success();
         })
         .Case([&](LogSoftmaxOp s) {
-          accumulate(s.getInput(), SoftmaxGradOp::create(b, loc, typeOf(dy), s.getInput(), dy, b.getUnitAttr()));
+          accumulate(s.getInput(),
+                     SoftmaxGradOp::create(b, loc, typeOf(dy), s.getInput(), dy, b.getUnitAttr()));
           return success();
         })
         .Case([&](ExpandDimsOp e) {
@@ -255,9 +256,11 @@ public:
         .Case([&](LayerNormOp l) {
           Value x = l.getInput();
           if (needed.contains(x))
-            accumulate(x, LayerNormGradOp::create(b, loc, typeOf(x), x, dy, l.getWeight(), l.getEpsilonAttr()));
+            accumulate(x,
+                       LayerNormGradOp::create(b, loc, typeOf(x), x, dy, l.getWeight(), l.getEpsilonAttr()));
           if (Value w = l.getWeight()) {
-            Value normalized = LayerNormOp::create(b, loc, typeOf(x), x, Value(), Value(), l.getEpsilonAttr());
+            Value normalized =
+                LayerNormOp::create(b, loc, typeOf(x), x, Value(), Value(), l.getEpsilonAttr());
             Value scaled = MulOp::create(b, loc, typeOf(dy), dy, normalized);
             accumulate(w, SumLeadingOp::create(b, loc, typeOf(w), scaled));
           }
@@ -273,7 +276,8 @@ public:
           Value p = w.getWeights(), v = w.getValues();
           int64_t heads = cast<RankedTensorType>(p.getType()).getDimSize(1);
           if (needed.contains(p))
-            accumulate(p, ScoreOp::create(b, loc, typeOf(p), dy, v, b.getI64IntegerAttr(heads), b.getF32FloatAttr(1.0f)));
+            accumulate(p, ScoreOp::create(b, loc, typeOf(p), dy, v, b.getI64IntegerAttr(heads),
+                                          b.getF32FloatAttr(1.0f)));
           if (needed.contains(v))
             accumulate(v, WeightedSumOp::create(b, loc, typeOf(v), swapLast(p), dy));
           return success();
@@ -282,7 +286,9 @@ public:
           Value q = s.getQuery(), k = s.getKeys();
           float scale = s.getScale().convertToFloat();
           auto scaled = [&](Value v) {
-            return scale == 1.0f ? v : ScaleOp::create(b, loc, v.getType(), v, b.getF32FloatAttr(scale)).getResult();
+            return scale == 1.0f
+                       ? v
+                       : ScaleOp::create(b, loc, v.getType(), v, b.getF32FloatAttr(scale)).getResult();
           };
           if (needed.contains(q))
             accumulate(q, scaled(WeightedSumOp::create(b, loc, typeOf(q), dy, k)));
@@ -291,15 +297,26 @@ public:
           return success();
         })
         .Case([&](AdditiveScoreOp a) {
-          for (auto [operand, wrt] : {std::pair{a.getQuery(), "query"}, {a.getKeys(), "keys"}, {a.getV(), "v"}})
+          for (auto [operand, wrt] :
+               {std::pair{a.getQuery(), "query"}, {a.getKeys(), "keys"}, {a.getV(), "v"}})
             if (needed.contains(operand))
-              accumulate(operand, AdditiveScoreGradOp::create(b, loc, typeOf(operand), a.getQuery(), a.getKeys(),
-                                                              a.getV(), dy, b.getStringAttr(wrt)));
+              accumulate(operand,
+                         AdditiveScoreGradOp::create(b, loc, typeOf(operand), a.getQuery(), a.getKeys(),
+                                                     a.getV(), dy, b.getStringAttr(wrt)));
           return success();
         })
         .Default([&](Operation *other) {
-          return other->emitOpError() << "has no gradient rule yet: see docs/training.md for the ops that have one";
+          return other->emitOpError()
+                 << "has no gradient rule yet: see docs/training.md for the ops that have one";
         });
+  }
+
+  /// The rule of an op whose input gradient is one gradient primitive of that input and the output
+  /// gradient `dy` (and the op's attributes), of the input's type: adds `GradOp(x, dy, attrs...)` to x's.
+  template <typename GradOp, typename... Attrs>
+  LogicalResult inputGradient(Location loc, Value x, Value dy, Attrs... attrs) {
+    accumulate(x, GradOp::create(b, loc, x.getType(), x, dy, attrs...));
+    return success();
   }
 
   /// Zeros of `v`'s type (the start of a gradient accumulator).
@@ -326,7 +343,8 @@ private:
     auto type = RankedTensorType::get({cast<RankedTensorType>(x.getType()).getDimSize(0),
                                        cast<RankedTensorType>(wih.getType()).getDimSize(0)},
                                       b.getF32Type());
-    return {DenseOp::create(b, x.getLoc(), type, x, wih, bih), DenseOp::create(b, h.getLoc(), type, h, whh, bhh)};
+    return {DenseOp::create(b, x.getLoc(), type, x, wih, bih),
+            DenseOp::create(b, h.getLoc(), type, h, whh, bhh)};
   }
 
   /// `size` entries of the last dimension of a [B, T, G] gradient from `start`.
@@ -370,9 +388,10 @@ private:
         sequences.push_back(g);
         emitted.push_back(i);
       }
-    auto reverse = DecodeOp::create(b, loc, ValueRange(init).getTypes(), init, d.getTeacher(), sequences,
-                                    b.getStringAttr("reverse"), d.getStartAttr(), d.getStopAttr(), d.getPadAttr(),
-                                    d.getMaxLenAttr(), d.getWidthAttr(), d.getLengthPenaltyAttr());
+    auto reverse =
+        DecodeOp::create(b, loc, ValueRange(init).getTypes(), init, d.getTeacher(), sequences,
+                         b.getStringAttr("reverse"), d.getStartAttr(), d.getStopAttr(), d.getPadAttr(),
+                         d.getMaxLenAttr(), d.getWidthAttr(), d.getLengthPenaltyAttr());
     Block *body = new Block();
     reverse.getStep().push_back(body);
     Block &forward = step.front();
@@ -463,7 +482,8 @@ private:
           continue;
         }
         Operation *term = v.getDefiningOp();
-        if (isa_and_nonnull<DenseGradWeightOp, SumLeadingOp>(term) && llvm::all_of(term->getOperands(), fromStep)) {
+        if (isa_and_nonnull<DenseGradWeightOp, SumLeadingOp>(term) &&
+            llvm::all_of(term->getOperands(), fromStep)) {
           afterLoop[j].push_back(term);
           for (Value operand : term->getOperands())
             if (stacks.try_emplace(operand, Value()).second)
@@ -492,9 +512,9 @@ private:
     for (Value e : emits)
       types.push_back(stackedType(e.getType(), teacher.getDimSize(0), teacher.getDimSize(1)));
     b.setInsertionPoint(reverse);
-    auto loop = DecodeOp::create(b, loc, types, carriedInit, d.getTeacher(), sequenceList, reverse.getModeAttr(),
-                                 d.getStartAttr(), d.getStopAttr(), d.getPadAttr(), d.getMaxLenAttr(),
-                                 d.getWidthAttr(), d.getLengthPenaltyAttr());
+    auto loop = DecodeOp::create(b, loc, types, carriedInit, d.getTeacher(), sequenceList,
+                                 reverse.getModeAttr(), d.getStartAttr(), d.getStopAttr(), d.getPadAttr(),
+                                 d.getMaxLenAttr(), d.getWidthAttr(), d.getLengthPenaltyAttr());
     loop.getStep().takeBody(reverse.getStep());
     reverse.erase();
     for (auto [k, e] : llvm::enumerate(emits))
@@ -580,8 +600,9 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     for (auto bn : llvm::make_early_inc_range(body->getOps<BatchNormOp>())) {
       b.setInsertionPoint(bn);
       auto train = [&](Value running, StringRef statistic, Type type) {
-        return BatchNormTrainOp::create(b, bn.getLoc(), type, bn.getInput(), bn.getWeight(), bn.getBias(), running,
-                                        b.getStringAttr(statistic), bn.getEpsilonAttr(), b.getF32FloatAttr(0.1f));
+        return BatchNormTrainOp::create(b, bn.getLoc(), type, bn.getInput(), bn.getWeight(), bn.getBias(),
+                                        running, b.getStringAttr(statistic), bn.getEpsilonAttr(),
+                                        b.getF32FloatAttr(0.1f));
       };
       Value output = train(bn.getMean(), "output", bn.getType());
       for (auto [running, statistic] : {std::pair{bn.getMean(), "mean"}, {bn.getVariance(), "variance"}})

@@ -92,7 +92,8 @@ struct DecomposeChannelAttention : OpRewritePattern<ChannelAttentionOp> {
     Value x = op.getInput();
     auto mlp = [&](StringRef kind) {
       Value pooled = build<GlobalPoolOp>(rewriter, loc, x, x, rewriter.getStringAttr(kind));
-      Value hidden = build<ReluOp>(rewriter, loc, x, build<DenseOp>(rewriter, loc, x, pooled, op.getW1(), op.getB1()));
+      Value hidden =
+          build<ReluOp>(rewriter, loc, x, build<DenseOp>(rewriter, loc, x, pooled, op.getW1(), op.getB1()));
       return build<DenseOp>(rewriter, loc, x, hidden, op.getW2(), op.getB2());
     };
     Value avg = mlp("avg"), max = mlp("max"); // in this order: argument order is unspecified
@@ -108,11 +109,12 @@ Value spatialWeights(PatternRewriter &rewriter, Location loc, Value x, Value w) 
   int64_t pad = cast<RankedTensorType>(w.getType()).getDimSize(2) / 2;
   auto one = rewriter.getDenseI64ArrayAttr({1, 1});
   auto convolve = [&](StringRef kind, int64_t channel) {
-    Value stat = build<ReduceOp>(rewriter, loc, x, x, rewriter.getI64IntegerAttr(1), rewriter.getStringAttr(kind));
+    Value stat =
+        build<ReduceOp>(rewriter, loc, x, x, rewriter.getI64IntegerAttr(1), rewriter.getStringAttr(kind));
     Value kernel = build<SliceOp>(rewriter, loc, w, w, rewriter.getI64IntegerAttr(1),
                                   rewriter.getI64IntegerAttr(channel), rewriter.getI64IntegerAttr(1));
-    return build<Conv2DOp>(rewriter, loc, stat, stat, kernel, Value(), one, rewriter.getDenseI64ArrayAttr({pad, pad}),
-                           one, rewriter.getI64IntegerAttr(1));
+    return build<Conv2DOp>(rewriter, loc, stat, stat, kernel, Value(), one,
+                           rewriter.getDenseI64ArrayAttr({pad, pad}), one, rewriter.getI64IntegerAttr(1));
   };
   Value mean = convolve("mean", 0), max = convolve("max", 1); // in this order: argument order is unspecified
   return build<SigmoidOp>(rewriter, loc, mean, build<AddOp>(rewriter, loc, mean, mean, max));
@@ -150,7 +152,9 @@ struct DecomposeSelfAttention2D : OpRewritePattern<SelfAttention2DOp> {
     auto type = cast<RankedTensorType>(x.getType());
     int64_t c = type.getDimSize(1), positions = type.getDimSize(2) * type.getDimSize(3);
     auto swap = rewriter.getDenseI64ArrayAttr({0, 2, 1});
-    auto tensor = [&](ArrayRef<int64_t> shape) { return RankedTensorType::get(shape, rewriter.getF32Type()); };
+    auto tensor = [&](ArrayRef<int64_t> shape) {
+      return RankedTensorType::get(shape, rewriter.getF32Type());
+    };
     int64_t batch = type.getDimSize(0);
     Value flat = ReshapeOp::create(rewriter, loc, tensor({batch, c, positions}), x);
     Value seq = build<TransposeOp>(rewriter, loc, flat, flat, swap);

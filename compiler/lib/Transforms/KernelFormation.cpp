@@ -50,7 +50,8 @@ KernelOp mlir::attn::formKernel(ArrayRef<Operation *> ops, StringRef name) {
   SmallVector<Type> types;
   for (Value result : results)
     types.push_back(result.getType());
-  auto kernel = KernelOp::create(builder, last->getLoc(), types, builder.getStringAttr(name), inputs.getArrayRef());
+  auto kernel =
+      KernelOp::create(builder, last->getLoc(), types, builder.getStringAttr(name), inputs.getArrayRef());
   Block *body = builder.createBlock(&kernel.getBody());
   IRMapping mapping;
   for (Value input : inputs)

@@ -14,11 +14,6 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Ops computed element by element from their first operand (batch norm in inference: a per-channel affine map).
-bool isElementwise(Operation *op) {
-  return isa<ReluOp, TanhOp, SigmoidOp, GeluOp, AddOp, SubOp, MulOp, BatchNormOp>(op);
-}
-
 /// Groups the computing ops of `block` (and of decoder steps inside it) with their elementwise consumers.
 /// Reindexing ops are left out: they join the kernels around them afterwards.
 void collectGroups(Block &block, SmallVector<SmallVector<Operation *>> &groups) {
@@ -34,7 +29,8 @@ void collectGroups(Block &block, SmallVector<SmallVector<Operation *>> &groups) 
     Operation *tail = &op;
     while (tail->hasOneUse()) {
       Operation *user = *tail->getUsers().begin();
-      if (!isElementwise(user) || user->getBlock() != tail->getBlock() || grouped.contains(user))
+      if (!user->hasTrait<attn::Elementwise>() || user->getBlock() != tail->getBlock() ||
+          grouped.contains(user))
         break;
       group.push_back(user);
       tail = user;

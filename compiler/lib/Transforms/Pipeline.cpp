@@ -8,7 +8,7 @@ void mlir::attn::buildKernelPipeline(OpPassManager &pm) {
   primitives.addPass(createAttnInferShapes());
   primitives.addPass(createAttnDecompose());
   primitives.addPass(createCSEPass()); // layers that decompose into shared work (a layer and its weights)
-  primitives.addPass(createAttnHoistStepInvariants()); // a decoder step's gradient sees its invariants outside
+  primitives.addPass(createAttnHoistStepInvariants()); // a decoder step's gradient sees invariants outside
   pm.addPass(createAttnAutodiff()); // a model with a loss gets its gradient function
   OpPassManager &kernels = pm.nest<func::FuncOp>();
   kernels.addPass(createAttnInferShapes());

@@ -32,7 +32,8 @@ struct AttnTransposeStepWeightsPass
             it->second = t.getInput();
           } else {
             auto type = cast<RankedTensorType>(w.getType());
-            auto swapped = RankedTensorType::get({type.getDimSize(1), type.getDimSize(0)}, type.getElementType());
+            auto swapped =
+                RankedTensorType::get({type.getDimSize(1), type.getDimSize(0)}, type.getElementType());
             it->second = TransposeOp::create(b, w.getLoc(), swapped, w, b.getDenseI64ArrayAttr({1, 0}));
           }
         }

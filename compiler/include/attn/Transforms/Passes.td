@@ -13,9 +13,10 @@ def AttnInferShapes : Pass<"attn-infer-shapes", "func::FuncOp"> {
   let summary = "Refine result types from operand types";
   let description = [{
     Hand-written IR, and IR after rewrites, may carry result types less precise than their operands allow
-    (`?` where a size is known). This pass walks each function in order, replaces every result type of an
-    attn op by the type its operands imply where that is more precise, and updates the function's result
-    types to match, so that later passes and the Halide lowering see every static size.
+    (`?` where a size is known). This pass walks each function in order, kernel bodies and decoder steps
+    included, replaces every result type of an attn op by the type its operands imply where that is more
+    precise, and updates the function's result types to match, so that later passes and the Halide
+    lowering see every static size.
   }];
 }
 
@@ -38,10 +39,15 @@ def AttnAutodiff : Pass<"attn-autodiff", "ModuleOp"> {
   let summary = "Build the gradient function of a model that names its loss";
   let description = [{
     For each function with an `attn.loss` attribute (the name of the output that is its loss, a
-    `cross_entropy` or `mse`), adds `<name>_grad`: the same arguments, the forward computation, and, by
-    reverse-mode gradient rules on the (decomposed) dialect, the gradient of the loss with respect to
-    every parameter it depends on. Its results are the loss and one gradient per parameter name, named
-    `loss` and `grad.<parameter>` in `attn.outputs`. An op without a gradient rule is an error.
+    `cross_entropy` or `mse`), adds `<name>_grad`, marked `attn.grad_of`: the same arguments, the forward
+    computation, and, by reverse-mode gradient rules on the (decomposed) dialect, the gradient of the loss
+    with respect to every parameter it depends on. In its forward computation batch normalization runs in
+    training mode and a teacher-forced decoder also emits the states its steps read; the gradient of such
+    a decoder is a `"reverse"` decode. Its results are the loss, one gradient per parameter name and the
+    running statistics after the batch, named `loss`, `grad.<parameter>` and `update.<running statistic>`
+    in `attn.outputs`; its kernels' C symbols are `attn_grad_<kernel>`. A loss the model does not output
+    (`attn.internal_loss`) then leaves the model function, with the work only it needed. An op without a
+    gradient rule is an error. It runs on the module, as it adds functions.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
@@ -51,7 +57,8 @@ def AttnHoistStepInvariants : Pass<"attn-hoist-step-invariants", "func::FuncOp">
   let description = [{
     An op in the step body of an `attn.decode` whose operands are all defined outside the body computes
     the same value at every step: it moves before the decoder, so that it runs once per sequence. The
-    key projection of additive attention and the step's parameters are the common cases.
+    key projection of additive attention and the step's parameters are the common cases. The pipeline runs
+    it before attn-autodiff, and again after it for the loops of the gradient function.
   }];
 }
 
@@ -70,10 +77,11 @@ def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
   let summary = "Fuse score, masked softmax and weighted sum into one attention kernel";
   let description = [{
     Finds each chain (additive_)score → masked_softmax → weighted_sum whose scores have no other users and
-    moves it into one `attn.kernel`. When nothing else reads the probabilities they never leave the
-    kernel: the lowering computes them one query row at a time. When something does (a decoder that emits
-    its attention weights), the kernel yields them as a second result. A dense projection of a single
-    query row (a decoder step's query) read only by the scores joins the kernel as well.
+    moves it into one `attn.kernel`, named `attention_<binding>` after the model-language name on its
+    scores. When nothing else reads the probabilities they never leave the kernel: the lowering computes
+    them one query row at a time. When something does (a decoder that emits its attention weights), the
+    kernel yields them as a second result. A dense projection of a single query row ([B, 1, D], a decoder
+    step's query) read only by the scores joins the kernel as well.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
@@ -81,14 +89,15 @@ def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
 def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
   let summary = "Put every remaining computing op into a kernel, fusing elementwise consumers";
   let description = [{
-    Every attn computing op outside a kernel becomes a kernel of its own; a chain of elementwise ops
-    (relu, tanh, sigmoid, gelu, add, sub, mul) that is the only user of its producer joins the producer's
-    kernel, so a dense layer, its activation and a residual addition are one pass over memory. Then
-    reindexing ops (embedding, concat, expand_dims, squeeze, flatten, reshape, transpose, slice,
-    broadcast), which
-    only move elements, join a
-    neighbouring kernel instead of costing a launch and a copy: the only kernel that reads one takes it in
-    (the lowering inlines it into the reads), else a one-operand op joins the kernel that produces its
+    Every attn computing op outside a kernel, in decoder steps too, becomes a kernel of its own, named
+    `<op>_<binding>` (`dense_logits`); a chain of ops with the `Elementwise` trait (relu, tanh, sigmoid, gelu,
+    add, sub, mul, and batch_norm in inference) that is the only user of its producer joins the
+    producer's kernel, so a dense layer, its activation and a residual addition are one pass over memory.
+    A binary op joins the kernel of the operand that reaches it first; its other operand becomes a kernel
+    input. Then ops with the `Reindexing` trait (embedding, concat, expand_dims, squeeze, flatten,
+    reshape, transpose, slice, broadcast), which only move elements, join a neighbouring kernel instead of
+    costing a launch and a copy: the only kernel that reads one takes it in (the lowering inlines it into
+    the reads; a chain folds in last op first), else a one-operand op joins the kernel that produces its
     operand as an extra result. A reindexing op that neither rule places gets a kernel of its own.
     Afterwards a function holds only parameters, kernels and its return, and a decoder step only kernels.
   }];

@@ -116,15 +116,16 @@ int64_t estimatedWork(KernelOp kernel, const ScheduleOptions &options) {
   int64_t work = 0;
   for (Operation &op : kernel.getBody().front().without_terminator())
     for (Value result : op.getResults()) {
-      int64_t perElement = llvm::TypeSwitch<Operation *, int64_t>(&op)
-                               .Case([](DenseOp d) { return staticSize(d.getInput(), -1); })
-                               .Case([](Conv2DOp c) {
-                                 auto w = cast<RankedTensorType>(c.getWeight().getType()).getShape();
-                                 return w[1] * w[2] * w[3];
-                               })
-                               .Case([](ScoreOp s) { return staticSize(s.getQuery(), -1) / s.getNumHeads(); })
-                               .Case([&](WeightedSumOp w) { return estimatedExtent(w.getValues(), 1, options); })
-                               .Default([](Operation *) { return int64_t(1); });
+      int64_t perElement =
+          llvm::TypeSwitch<Operation *, int64_t>(&op)
+              .Case([](DenseOp d) { return staticSize(d.getInput(), -1); })
+              .Case([](Conv2DOp c) {
+                auto w = cast<RankedTensorType>(c.getWeight().getType()).getShape();
+                return w[1] * w[2] * w[3];
+              })
+              .Case([](ScoreOp s) { return staticSize(s.getQuery(), -1) / s.getNumHeads(); })
+              .Case([&](WeightedSumOp w) { return estimatedExtent(w.getValues(), 1, options); })
+              .Default([](Operation *) { return int64_t(1); });
       work += estimatedElements(result, options) * std::max<int64_t>(perElement, 1);
     }
   return work;
@@ -166,8 +167,8 @@ void fitAllSizes(halide::LoweredKernel &k) {
   });
 }
 
-void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &name, const Halide::Target &target,
-                  const ScheduleOptions &options) {
+void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &name,
+                  const Halide::Target &target, const ScheduleOptions &options) {
   loadAutoscheduler(name);
   for (auto [param, value] : llvm::zip(k.inputs, kernel.getInputs()))
     param.set_estimates(estimatedRegion(value, options));
@@ -208,10 +209,12 @@ public:
     for (halide::KernelSchedule &k : std::get<0>(parsed)) {
       if (!llvm::is_contained(names, k.kernel))
         return fileError(k.line, k.column,
-                         "no kernel '" + k.kernel + "' in this model; its kernels are " + llvm::join(names, ", "));
+                         "no kernel '" + k.kernel + "' in this model; its kernels are " +
+                             llvm::join(names, ", "));
       if (!k.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, k.autoscheduler))
         return fileError(k.line, k.column,
-                         "unknown autoscheduler '" + k.autoscheduler + "': expected adams2019, li2018 or mullapudi2016");
+                         "unknown autoscheduler '" + k.autoscheduler +
+                             "': expected adams2019, li2018 or mullapudi2016");
       std::string name = k.kernel;
       file.emplace(name, std::move(k));
     }
@@ -296,12 +299,13 @@ LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const Sched
 
 } // namespace
 
-LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString, const ScheduleOptions &schedule,
-                                         StringRef dir, std::vector<CompiledKernel> &kernels,
-                                         std::string &runtimeObject) {
+LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString,
+                                         const ScheduleOptions &schedule, StringRef dir,
+                                         std::vector<CompiledKernel> &kernels, std::string &runtimeObject) {
   LogicalResult result = forEachKernel(
       module, targetString, schedule,
-      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target, const Scheduler &) -> LogicalResult {
+      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target,
+          const Scheduler &) -> LogicalResult {
         llvm::SmallString<256> path(dir);
         llvm::sys::path::append(path, k.entry + ".o");
         pipelineOf(k).compile_to_object(path.str().str(), arguments(k), k.entry,
@@ -322,16 +326,18 @@ LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString
   return success();
 }
 
-LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString, const ScheduleOptions &schedule,
-                                         llvm::raw_ostream &os) {
+LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString,
+                                         const ScheduleOptions &schedule, llvm::raw_ostream &os) {
   os << "# attnc schedule, target " << targetString << "\n"
      << "# One section per kernel: 'kernel NAME', then Halide scheduling calls on the kernel's Funcs, one\n"
      << "# statement per Func or update definition (FUNC.update(N)), applied in order to the unscheduled\n"
      << "# algorithm. 'kernel NAME autoschedule adams2019|li2018|mullapudi2016' hands a kernel to an\n"
-     << "# autoscheduler. Kernels left out get their default schedule. Read back with attnc --schedule FILE.\n";
+     << "# autoscheduler. Kernels left out get their default schedule. "
+        "Read back with attnc --schedule FILE.\n";
   return forEachKernel(
       module, targetString, schedule,
-      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &, const Scheduler &s) -> LogicalResult {
+      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &,
+          const Scheduler &s) -> LogicalResult {
         std::string header = "\nkernel " + kernel.getName().str();
         std::string comment = "  # " + llvm::join(k.pattern, " + ") + "; schedule " + s.source(kernel) + "\n";
         try {
@@ -349,72 +355,16 @@ LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString
       });
 }
 
-namespace {
-
-/// An elementwise output over a flat parameter: chunks of vectors across threads.
-void scheduleFlatUpdate(Halide::Func f, const Halide::Target &target) {
-  Halide::Var i = f.args()[0], outer("outer"), inner("inner");
-  int vw = target.natural_vector_size<float>();
-  f.split(i, outer, inner, vw * 256, Halide::TailStrategy::GuardWithIf)
-      .parallel(outer)
-      .vectorize(inner, vw, Halide::TailStrategy::GuardWithIf);
-}
-
-} // namespace
-
 LogicalResult mlir::attn::compileOptimizerKernels(ModuleOp module, StringRef targetString, StringRef dir,
                                                   std::vector<CompiledKernel> &kernels) {
   Halide::Target target = Halide::Target(targetString.str()).with_feature(Halide::Target::NoRuntime);
-  auto compile = [&](std::vector<Halide::Func> outputs, std::vector<Halide::Argument> args, const std::string &entry) {
-    llvm::SmallString<256> path(dir);
-    llvm::sys::path::append(path, entry + ".o");
-    Halide::Pipeline(outputs).compile_to_object(path.str().str(), args, entry, target);
-    kernels.push_back({entry, entry, path.str().str()});
-  };
   try {
-    Halide::Var i("i");
-    Halide::ImageParam p(Halide::Float(32), 1, "param"), g(Halide::Float(32), 1, "grad");
-    Halide::ImageParam m(Halide::Float(32), 1, "m"), v(Halide::Float(32), 1, "v");
-    Halide::Param<float> lr("lr"), beta1("beta1"), beta2("beta2"), eps("eps"), decay("weight_decay");
-    Halide::Param<float> bias1("bias1"), bias2("bias2"), scale("scale"), momentum("momentum");
-    Halide::Param<int> decoupled("decoupled");
-
-    // Adam (Kingma & Ba) with bias correction; weight decay is L2 in the gradient, or decoupled (AdamW).
-    Halide::Expr grad = g(i) * scale;
-    grad = Halide::select(decoupled != 0, grad, grad + decay * p(i));
-    // One loop writes the parameter, m and v (a Tuple: its outputs in that order).
-    Halide::Expr mNew = beta1 * m(i) + (1.0f - beta1) * grad;
-    Halide::Expr vNew = beta2 * v(i) + (1.0f - beta2) * grad * grad;
-    Halide::Expr step = lr * (mNew / bias1) / (Halide::sqrt(vNew / bias2) + eps);
-    Halide::Func adam("adam");
-    adam(i) = {p(i) - step - Halide::select(decoupled != 0, lr * decay * p(i), 0.0f), mNew, vNew};
-    scheduleFlatUpdate(adam, target);
-    compile({adam}, {p, g, m, v, lr, beta1, beta2, eps, decay, bias1, bias2, scale, decoupled}, "attn_update_adam");
-
-    // SGD with momentum (PyTorch's form: buf = momentum·buf + g, p −= lr·buf) and L2 weight decay.
-    Halide::Expr bufNew = momentum * m(i) + g(i) * scale + decay * p(i);
-    Halide::Func sgd("sgd");
-    sgd(i) = {p(i) - lr * bufNew, bufNew};
-    scheduleFlatUpdate(sgd, target);
-    compile({sgd}, {p, g, m, lr, momentum, decay, scale}, "attn_update_sgd");
-
-    // Σ g², for the global norm of all gradients: kSquareLanes partial sums (several vectors, so that the
-    // additions do not wait on one another), then their sum.
-    constexpr int kSquareLanes = 64;
-    Halide::Expr n = g.dim(0).extent();
-    Halide::RDom r(0, (n + kSquareLanes - 1) / kSquareLanes, "r"), lanes(0, kSquareLanes, "rl");
-    Halide::Var l("l");
-    Halide::Expr at = r * kSquareLanes + l;
-    Halide::Expr x = Halide::select(at < n, g(Halide::min(at, n - 1)), 0.0f);
-    Halide::Func partial("partial_squares"), squares("sum_squares");
-    partial(l) = 0.0f;
-    partial(l) += x * x;
-    squares() = 0.0f;
-    squares() += partial(lanes);
-    int vw = target.natural_vector_size<float>();
-    partial.compute_root().vectorize(l, vw);
-    partial.update().vectorize(l, vw);
-    compile({squares}, {g}, "attn_sum_squares");
+    for (const halide::OptimizerKernel &k : halide::buildOptimizerKernels(target)) {
+      llvm::SmallString<256> path(dir);
+      llvm::sys::path::append(path, k.entry + ".o");
+      Halide::Pipeline(k.outputs).compile_to_object(path.str().str(), k.arguments, k.entry, target);
+      kernels.push_back({k.entry, k.entry, path.str().str()});
+    }
   } catch (const Halide::Error &e) {
     return module.emitError() << "Halide failed to compile the optimizer kernels: " << e.what();
   }
@@ -429,7 +379,8 @@ LogicalResult mlir::attn::printKernelsAsHalide(ModuleOp module, StringRef target
   llvm::scope_exit removeTmp([&] { llvm::sys::fs::remove(tmp); });
   return forEachKernel(
       module, targetString, schedule,
-      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target, const Scheduler &) -> LogicalResult {
+      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target,
+          const Scheduler &) -> LogicalResult {
         pipelineOf(k).compile_to_lowered_stmt(tmp.str().str(), arguments(k), Halide::StmtOutputFormat::Text,
                                               target.with_feature(Halide::Target::NoRuntime));
         auto buffer = llvm::MemoryBuffer::getFile(tmp);

@@ -1,6 +1,6 @@
 // Private to the Halide lowering: the Funcs an attn.kernel becomes, with handles on the stages that its
-// schedule needs. Funcs.cpp builds the algorithm, Schedules.cpp schedules it; neither knows the other's
-// details beyond these records.
+// schedule needs. Funcs.cpp (with one Lower*.cpp per op family) builds the algorithm, Schedules.cpp
+// schedules it; neither knows the other's details beyond these records.
 #ifndef ATTN_CONVERSION_ATTNTOHALIDE_LOWERING_H
 #define ATTN_CONVERSION_ATTNTOHALIDE_LOWERING_H
 
@@ -111,6 +111,7 @@ struct LoweredKernel {
   std::string entry;
   std::vector<std::string> pattern; // names of the computing ops in the kernel body, in order; reindexing
                                    // ops are left out, as they are inlined into their readers
+  std::vector<bool> patternElementwise; // per `pattern` entry: whether that op has the Elementwise trait
   std::vector<Halide::ImageParam> inputs;
   std::vector<Halide::Func> outputs;
   /// The result of the last computing op: what a pattern schedule tiles. Reindexing ops after it (a
@@ -180,6 +181,17 @@ FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel);
 
 /// Applies the default schedule for the kernel's pattern on `target`.
 void applyDefaultSchedule(LoweredKernel &kernel, const Halide::Target &target);
+
+/// A pipeline that is not lowered from attn ops, ready to compile: its outputs, arguments and entry point.
+struct OptimizerKernel {
+  std::vector<Halide::Func> outputs;
+  std::vector<Halide::Argument> arguments;
+  std::string entry;
+};
+
+/// The optimizer kernels of training programs, scheduled for `target` (LowerOptimizers.cpp):
+/// `attn_update_adam`, `attn_update_sgd` and `attn_sum_squares`, in that order.
+std::vector<OptimizerKernel> buildOptimizerKernels(const Halide::Target &target);
 
 } // namespace mlir::attn::halide
 

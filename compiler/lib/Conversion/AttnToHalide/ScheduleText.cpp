@@ -54,6 +54,9 @@ bool namesDim(const std::string &dim, const std::string &name) {
   return dim == name || (dim.size() > name.size() && llvm::StringRef(dim).ends_with("." + name));
 }
 
+/// How a statement names stage `stage` of a Func: nothing for its pure definition, else its update.
+std::string stageSuffix(int stage) { return stage ? ".update(" + std::to_string(stage - 1) + ")" : ""; }
+
 /// The loops of `f`'s stages, innermost first, that name `var`: whether it is a reduction variable.
 std::optional<bool> isReductionVar(const Function &f, int stage, const std::string &var) {
   const Definition &def = stage == 0 ? f.definition() : f.update(stage - 1);
@@ -79,12 +82,14 @@ std::string levelCall(const char *what, LoopLevel level) {
     return std::string(what) + "_root()";
   // "func.var" or "func.sN.var" (stage N); the accessors of the parts assert on some loop levels.
   std::string func = level.func(), rest = level.to_string().substr(func.size() + 1), stage;
-  if (size_t dot = rest.find('.'); dot != std::string::npos && rest[0] == 's' &&
-                                   llvm::all_of(rest.substr(1, dot - 1), [](char c) { return std::isdigit(c); })) {
+  if (size_t dot = rest.find('.');
+      dot != std::string::npos && rest[0] == 's' &&
+      llvm::all_of(rest.substr(1, dot - 1), [](char c) { return std::isdigit(c); })) {
     stage = rest.substr(1, dot - 1);
     rest = rest.substr(dot + 1);
   }
-  return std::string(what) + "_at(" + func + ", " + shortName(rest) + (stage.empty() ? "" : ", " + stage) + ")";
+  std::string args = func + ", " + shortName(rest) + (stage.empty() ? "" : ", " + stage);
+  return std::string(what) + "_at(" + args + ")";
 }
 
 /// One stage's splits, loop order and loop kinds as a chain of calls; empty if it has the default schedule.
@@ -348,8 +353,8 @@ std::map<std::string, Function> mlir::attn::halide::pipelineFunctions(const Lowe
   return Halide::Internal::build_environment(outputFunctions(k));
 }
 
-void mlir::attn::halide::forEachStageSchedule(const LoweredKernel &k,
-                                              llvm::function_ref<void(Halide::Internal::StageSchedule &)> fn) {
+void mlir::attn::halide::forEachStageSchedule(
+    const LoweredKernel &k, llvm::function_ref<void(Halide::Internal::StageSchedule &)> fn) {
   for (auto &[name, function] : pipelineFunctions(k))
     for (int stage = 0; stage <= static_cast<int>(function.updates().size()); ++stage)
       fn((stage == 0 ? function.definition() : function.update(stage - 1)).schedule());
@@ -369,7 +374,7 @@ std::string mlir::attn::halide::printSchedule(const LoweredKernel &k) {
     for (int stage = 0; stage <= static_cast<int>(f.updates().size()); ++stage) {
       const Definition &def = stage == 0 ? f.definition() : f.update(stage - 1);
       if (std::string calls = stageCalls(def); !calls.empty())
-        statements += "  " + name + (stage ? ".update(" + std::to_string(stage - 1) + ")" : "") + calls + "\n";
+        statements += "  " + name + stageSuffix(stage) + calls + "\n";
     }
     if (statements.empty())
       inlined.push_back(name);
@@ -395,7 +400,8 @@ public:
       std::vector<std::string> names;
       for (const auto &[name, f] : env)
         names.push_back(name);
-      return ScheduleError{"no Func '" + st.func + "' in this kernel; its Funcs are " + llvm::join(names, ", "),
+      return ScheduleError{"no Func '" + st.func + "' in this kernel; its Funcs are " +
+                               llvm::join(names, ", "),
                            st.line, st.column};
     }
     const Function &function = found->second;
@@ -422,7 +428,7 @@ private:
   std::variant<VarOrRVar, std::string> variable(const Function &f, int stage, const std::string &name) {
     std::optional<bool> reduction = isReductionVar(f, stage, name);
     if (!reduction)
-      return "'" + name + "' is not a loop of " + f.name() + (stage ? ".update(" + std::to_string(stage - 1) + ")" : "");
+      return "'" + name + "' is not a loop of " + f.name() + stageSuffix(stage);
     return VarOrRVar(name, *reduction);
   }
 
@@ -448,7 +454,8 @@ private:
       for (auto [strategy, name] : kTails)
         if (a[i] == name)
           return strategy;
-      return "unknown tail strategy '" + a[i] + "' (RoundUp, GuardWithIf, Predicate, ShiftInwards, Auto, ...)";
+      return "unknown tail strategy '" + a[i] +
+             "' (RoundUp, GuardWithIf, Predicate, ShiftInwards, Auto, ...)";
     };
     std::vector<VarOrRVar> vars;
     auto vars_from = [&](size_t first, size_t count) -> std::optional<std::string> {
@@ -459,6 +466,12 @@ private:
         vars.push_back(std::get<VarOrRVar>(v));
       }
       return std::nullopt;
+    };
+    // `lo` to `hi` arguments, of which the first `count` name loops of the stage.
+    auto loopArgs = [&](size_t lo, size_t hi, size_t count) -> std::optional<std::string> {
+      if (auto problem = arity(lo, hi))
+        return problem;
+      return vars_from(0, count);
     };
     const std::string &n = call.name;
     bool funcLevel = n == "compute_root" || n == "compute_inline" || n == "compute_at" || n == "store_root" ||
@@ -536,9 +549,7 @@ private:
       return "unknown memory type '" + a[0] + "' (Auto, Heap, Stack, Register)";
     }
     if (n == "split") {
-      if (auto problem = arity(4, 5))
-        return problem;
-      if (auto problem = vars_from(0, 1))
+      if (auto problem = loopArgs(4, 5, 1))
         return problem;
       std::optional<int> factor = number(a[3]);
       if (!factor || *factor < 1)
@@ -551,17 +562,13 @@ private:
       return std::nullopt;
     }
     if (n == "fuse") {
-      if (auto problem = arity(3, 3))
-        return problem;
-      if (auto problem = vars_from(0, 2))
+      if (auto problem = loopArgs(3, 3, 2))
         return problem;
       s.fuse(vars[0], vars[1], VarOrRVar(a[2], vars[0].is_rvar || vars[1].is_rvar));
       return std::nullopt;
     }
     if (n == "rename") {
-      if (auto problem = arity(2, 2))
-        return problem;
-      if (auto problem = vars_from(0, 1))
+      if (auto problem = loopArgs(2, 2, 1))
         return problem;
       s.rename(vars[0], VarOrRVar(a[1], vars[0].is_rvar));
       return std::nullopt;
@@ -575,9 +582,7 @@ private:
       return std::nullopt;
     }
     if (n == "vectorize" || n == "unroll" || n == "parallel" || n == "serial") {
-      if (auto problem = arity(1, n == "serial" ? 1 : 3))
-        return problem;
-      if (auto problem = vars_from(0, 1))
+      if (auto problem = loopArgs(1, n == "serial" ? 1 : 3, 1))
         return problem;
       if (a.size() == 1) {
         if (n == "vectorize")
@@ -614,9 +619,9 @@ private:
       return std::nullopt;
     }
     return "unknown scheduling call '" + n +
-           "' (compute_root, compute_at, compute_inline, store_root, store_at, reorder_storage, bound_storage, "
-           "store_in, "
-           "split, fuse, rename, reorder, vectorize, unroll, parallel, serial, atomic, allow_race_conditions)";
+           "' (compute_root, compute_at, compute_inline, store_root, store_at, reorder_storage, "
+           "bound_storage, store_in, split, fuse, rename, reorder, vectorize, unroll, parallel, serial, "
+           "atomic, allow_race_conditions)";
   }
 
   std::map<std::string, Function> env;
@@ -624,7 +629,8 @@ private:
 
 } // namespace
 
-std::optional<ScheduleError> mlir::attn::halide::applySchedule(LoweredKernel &k, const KernelSchedule &schedule) {
+std::optional<ScheduleError> mlir::attn::halide::applySchedule(LoweredKernel &k,
+                                                               const KernelSchedule &schedule) {
   Applier applier(k);
   for (bool levels : {false, true})
     for (const ScheduleStatement &st : schedule.statements)

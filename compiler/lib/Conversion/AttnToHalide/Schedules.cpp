@@ -24,10 +24,8 @@ bool patternIs(const LoweredKernel &k, std::initializer_list<const char *> head)
   for (const char *name : head)
     if (k.pattern[i++] != name)
       return false;
-  static const std::set<std::string> elementwise = {"relu", "tanh", "sigmoid", "gelu",
-                                                    "add",  "sub",  "mul",     "batch_norm"};
   for (; i < k.pattern.size(); ++i)
-    if (!elementwise.count(k.pattern[i]))
+    if (!k.patternElementwise[i])
       return false;
   return true;
 }

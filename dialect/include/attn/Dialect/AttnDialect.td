@@ -34,7 +34,8 @@ def Attn_Dialect : Dialect {
     /// On a model function whose loss is its last result only so that attn-autodiff finds it (the model
     /// does not output it): attn-autodiff removes that result once the gradient function exists.
     static constexpr ::llvm::StringLiteral kInternalLossAttr = "attn.internal_loss";
-    /// On a model function that trains: its optimizer ("sgd", "adam", "adamw"), hyperparameters and clip_norm.
+    /// On a model function that trains: its optimizer ("sgd", "adam", "adamw"), hyperparameters and
+    /// clip_norm.
     static constexpr ::llvm::StringLiteral kTrainAttr = "attn.train";
     /// On a gradient function made by attn-autodiff: the name of the model function it differentiates.
     static constexpr ::llvm::StringLiteral kGradOfAttr = "attn.grad_of";

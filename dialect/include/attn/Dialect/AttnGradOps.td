@@ -2,7 +2,8 @@
 //
 // The ops that attn-autodiff's gradient rules emit besides forward primitives (a dense layer's input
 // gradient is itself a dense layer, through attn.transpose of the weight). Each is a computing op like
-// any other, so backward graphs are fused and lowered with the forward machinery. Included by AttnOps.td.
+// any other, so backward graphs are fused and lowered with the forward machinery. Included by AttnOps.td;
+// verifiers in dialect/lib/AttnGradOps.cpp.
 //
 //===----------------------------------------------------------------------------------===//
 
@@ -215,7 +216,8 @@ def Attn_CellGradOp : Attn_ComputeOp<"cell_grad"> {
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input_gates, Attn_F32Tensor:$hidden_gates, Attn_F32Tensor:$state,
-                       Attn_F32Tensor:$grad, Optional<Attn_F32Tensor>:$cell_grad, StrAttr:$cell, StrAttr:$wrt);
+                       Attn_F32Tensor:$grad, Optional<Attn_F32Tensor>:$cell_grad, StrAttr:$cell,
+                       StrAttr:$wrt);
   let assemblyFormat = [{
     $input_gates `,` $hidden_gates `,` $state `,` $grad (`cell_grad` $cell_grad^)? attr-dict `:`
     functional-type(operands, results)
@@ -269,7 +271,7 @@ def Attn_ReduceGradOp : Attn_ComputeOp<"reduce_grad"> {
   let summary = "the input gradient of attn.reduce";
   let description = [{
     For the reduced input x and the gradient dy of the reduction along `axis` (kept with size 1): "mean"
-    spreads dy evenly along the axis, "max" gives it to the first largest element (as torch.max(x, dim)).
+    spreads dy evenly along the axis, "max" shares it among the largest elements (as torch.amax).
 
     ```mlir
     %dx = attn.reduce_grad %x, %dy {axis = 1 : i64, kind = "max"}
@@ -335,13 +337,16 @@ def Attn_BatchNormTrainOp : Attn_ComputeOp<"batch_norm_train"> {
     (or the unbiased σ²), the [C] operand `running` being its value before.
 
     ```mlir
-    %y = attn.batch_norm_train %x, %w, %b, %running {statistic = "output", epsilon = 1.0e-05 : f32, momentum = 0.1 : f32}
+    %y = attn.batch_norm_train %x, %w, %b, %running
+        {statistic = "output", epsilon = 1.0e-05 : f32, momentum = 0.1 : f32}
         : (tensor<?x16x8x8xf32>, tensor<16xf32>, tensor<16xf32>, tensor<16xf32>) -> tensor<?x16x8x8xf32>
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Attn_F32Tensor:$bias,
                        Attn_F32Tensor:$running, StrAttr:$statistic, F32Attr:$epsilon, F32Attr:$momentum);
-  let assemblyFormat = "$input `,` $weight `,` $bias `,` $running attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `,` $running attr-dict `:` functional-type(operands, results)
+  }];
 }
 
 #endif // ATTN_GRAD_OPS_TD

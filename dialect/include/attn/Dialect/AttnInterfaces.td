@@ -15,7 +15,8 @@ def Attn_ShapedOpInterface : OpInterface<"ShapedOpInterface"> {
   let cppNamespace = "::mlir::attn";
   let description = [{
     An op whose ranked-tensor results (one, or several of one shape, as an LSTM cell's hidden and cell
-    state) have dimensions that are each either a dimension of an operand or a constant. `getResultDimSources` lists one `DimSource` per result dimension, outermost first.
+    state) have dimensions that are each either a dimension of an operand or a constant.
+    `getResultDimSources` lists one `DimSource` per result dimension, outermost first.
   }];
   let methods = [
     InterfaceMethod<"Returns where each dimension of the result comes from, outermost first.",

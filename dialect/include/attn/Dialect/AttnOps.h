@@ -13,6 +13,9 @@ namespace mlir::attn {
 /// Marks ops that only move or select elements (see Attn_Reindexing in AttnOps.td).
 template <typename ConcreteType>
 class Reindexing : public OpTrait::TraitBase<ConcreteType, Reindexing> {};
+/// Marks ops computed element by element from their first operand (see Attn_Elementwise in AttnOps.td).
+template <typename ConcreteType>
+class Elementwise : public OpTrait::TraitBase<ConcreteType, Elementwise> {};
 } // namespace mlir::attn
 
 #define GET_OP_CLASSES

@@ -1,7 +1,8 @@
 //===- AttnOps.td - attn dialect operations ----------------------------*- tablegen -*-===//
 //
 // The ops of the attn dialect, in three groups: layer ops (what the model language writes), primitive ops
-// (what layers decompose into) and the kernel region that fusion forms. Verifiers live in AttnOps.cpp.
+// (what layers decompose into) and the kernel region that fusion forms. Verifiers live in dialect/lib:
+// AttnOps.cpp, AttnConvOps.cpp (the convolutional layers) and AttnRegionOps.cpp (kernels and decoders).
 //
 //===----------------------------------------------------------------------------------===//
 
@@ -21,6 +22,16 @@ def Attn_I32Tensor : RankedTensorOf<[I32]>;
 // An op that only moves or selects elements: lookups, concatenation, unit dimensions added or removed,
 // reshapes, transposes, slices. Fusion inlines such ops into the kernels that read (or produce) them.
 def Attn_Reindexing : NativeOpTrait<"Reindexing"> {
+  let cppNamespace = "::mlir::attn";
+}
+
+// An op computed element by element from its first operand: the result has that operand's shape, and each
+// result element reads the first operand's element at its position and, of the other operands, that same
+// element (a binary op) or its channel's entry (batch_norm in inference: a per-channel affine map). A chain
+// of such ops costs no pass over memory of its own: attn-outline-kernels fuses it into the kernel of the op
+// that feeds it, and the Halide lowering schedules it with that op. MLIR's own Elementwise trait does not
+// fit: it verifies that all operands have one shape, which batch_norm's [C] parameters do not.
+def Attn_Elementwise : NativeOpTrait<"Elementwise"> {
   let cppNamespace = "::mlir::attn";
 }
 
@@ -101,13 +112,26 @@ def Attn_ConcatOp : Attn_ComputeOp<"concat", [Attn_Reindexing]> {
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
 
+// The verifier and dimension sources of an elementwise op of the unary and binary classes, the same for
+// all: the result has the shape of the first operand (read by `accessor`). The helpers are those of
+// dialect/lib/OpHelpers.h, which AttnOps.cpp includes before the op definitions.
+class Attn_ElementwiseDefinitions<string accessor> {
+  code definitions = [{
+    ::llvm::LogicalResult $cppClass::verify() { return ::mlir::attn::detail::verifyResultShape(*this); }
+    ::llvm::SmallVector<::mlir::attn::DimSource> $cppClass::getResultDimSources() {
+      return ::mlir::attn::detail::identityDims(}] # accessor # [{());
+    }
+  }];
+}
+
 class Attn_UnaryOp<string mnemonic, string formula>
-    : Attn_ComputeOp<mnemonic, [SameOperandsAndResultType]> {
+    : Attn_ComputeOp<mnemonic, [SameOperandsAndResultType, Attn_Elementwise]> {
   let summary = "elementwise " # formula;
   let description = "Applies " # formula # " to every element.\n\n```mlir\n%y = attn." # mnemonic #
                     " %x : tensor<?x64xf32>\n```";
   let arguments = (ins Attn_F32Tensor:$input);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+  let extraClassDefinition = Attn_ElementwiseDefinitions<"getInput">.definitions;
 }
 
 def Attn_ReluOp : Attn_UnaryOp<"relu", "max(x, 0)">;
@@ -116,12 +140,13 @@ def Attn_SigmoidOp : Attn_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
 def Attn_GeluOp : Attn_UnaryOp<"gelu", "x·Φ(x) = x/2 · (1 + erf(x/√2)) (the exact GELU)">;
 
 class Attn_BinaryOp<string mnemonic, string formula>
-    : Attn_ComputeOp<mnemonic, [SameOperandsAndResultType]> {
+    : Attn_ComputeOp<mnemonic, [SameOperandsAndResultType, Attn_Elementwise]> {
   let summary = "elementwise " # formula;
   let description = "Computes " # formula # " element by element on two tensors of the same shape.\n\n"
                     "```mlir\n%y = attn." # mnemonic # " %a, %b : tensor<?x?x32xf32>\n```";
   let arguments = (ins Attn_F32Tensor:$lhs, Attn_F32Tensor:$rhs);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let extraClassDefinition = Attn_ElementwiseDefinitions<"getLhs">.definitions;
 }
 
 def Attn_AddOp : Attn_BinaryOp<"add", "a + b">;
@@ -179,10 +204,12 @@ def Attn_ReshapeOp : Attn_ComputeOp<"reshape", [Attn_Reindexing]> {
 def Attn_TransposeOp : Attn_ComputeOp<"transpose", [Attn_Reindexing]> {
   let summary = "permutes dimensions";
   let description = [{
-    Result dimension i is input dimension `permutation[i]`: `y[i0, …, in] = x[j…]` with `j[permutation[k]] = ik`.
+    Result dimension i is input dimension `permutation[i]`:
+    `y[i0, …, in] = x[j…]` with `j[permutation[k]] = ik`.
 
     ```mlir
-    %y = attn.transpose %x {permutation = array<i64: 0, 2, 1, 3>} : (tensor<?x?x4x16xf32>) -> tensor<?x4x?x16xf32>
+    %y = attn.transpose %x {permutation = array<i64: 0, 2, 1, 3>}
+        : (tensor<?x?x4x16xf32>) -> tensor<?x4x?x16xf32>
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, DenseI64ArrayAttr:$permutation);
@@ -196,7 +223,8 @@ def Attn_SliceOp : Attn_ComputeOp<"slice", [Attn_Reindexing]> {
     becomes one slice per part.
 
     ```mlir
-    %k = attn.slice %qkv {axis = 2 : i64, start = 64 : i64, size = 64 : i64} : (tensor<?x?x192xf32>) -> tensor<?x?x64xf32>
+    %k = attn.slice %qkv {axis = 2 : i64, start = 64 : i64, size = 64 : i64}
+        : (tensor<?x?x192xf32>) -> tensor<?x?x64xf32>
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, I64Attr:$axis, I64Attr:$start, I64Attr:$size);
@@ -306,7 +334,8 @@ def Attn_DotAttentionOp : Attn_ComputeOp<"dot_attention"> {
         : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?xi32>) -> tensor<?x?x32xf32>
     ```
   }];
-  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, Attn_F32Tensor:$values, Optional<Attn_I32Tensor>:$mask,
+  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, Attn_F32Tensor:$values,
+                       Optional<Attn_I32Tensor>:$mask,
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_heads, UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale);
   let assemblyFormat = [{
@@ -355,6 +384,7 @@ class Attn_RecurrentOp<string mnemonic, string cell> : Attn_ComputeOp<mnemonic> 
 def Attn_LSTMOp : Attn_RecurrentOp<"lstm", "lstm"> {
   let summary = "an LSTM over a whole sequence, from projected inputs";
   let description = [{
+    `projected` [B, T, 4H] holds W_ih·x_t + b_ih for every step, `w_hh` is [4H, H] and `b_hh` [4H].
     With PyTorch's gate order i, f, g, o and zero initial states: c_t = σ(f)·c_{t−1} + σ(i)·tanh(g) and
     h_t = σ(o)·tanh(c_t); the result is h for every step, [B, T, H]. With `lengths` [B] (i32), sequence b
     has lengths[b] steps and its later outputs are 0; with `reverse` it is read from its last valid step to
@@ -370,12 +400,14 @@ def Attn_LSTMOp : Attn_RecurrentOp<"lstm", "lstm"> {
 def Attn_GRUOp : Attn_RecurrentOp<"gru", "gru"> {
   let summary = "a GRU over a whole sequence, from projected inputs";
   let description = [{
+    `projected` [B, T, 3H] holds W_ih·x_t + b_ih for every step, `w_hh` is [3H, H] and `b_hh` [3H].
     With PyTorch's gate order r, z, n and a zero initial state: r = σ(x_r + W_hr·h + b_hr),
     z = σ(x_z + W_hz·h + b_hz), n = tanh(x_n + r·(W_hn·h + b_hn)), h_t = (1 − z)·n + z·h_{t−1}. Lengths
     and `reverse` as for attn.lstm.
 
     ```mlir
-    %h = attn.gru %xp, %whh, %bhh : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+    %h = attn.gru %xp, %whh, %bhh
+        : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
     ```
   }];
 }
@@ -387,7 +419,8 @@ def Attn_LSTMCellOp : Attn_Op<"lstm_cell", [Pure, DeclareOpInterfaceMethods<Attn
   let description = [{
     For inputs x [N, In] and states h, c [N, H], with PyTorch's gate order i, f, g, o:
     gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'). Both results
-    have the shape of `hidden`. With `transposed_weights`, W_ih and W_hh are given as [In, 4H] and [H, 4H].
+    have the shape of `hidden`. The weights are torch.nn.LSTMCell's: W_ih [4H, In], b_ih [4H], W_hh [4H, H],
+    b_hh [4H]; with `transposed_weights`, W_ih and W_hh are given as [In, 4H] and [H, 4H].
 
     ```mlir
     %h1, %c1 = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
@@ -412,7 +445,8 @@ def Attn_GRUCellOp : Attn_ComputeOp<"gru_cell"> {
   let description = [{
     For inputs x [N, In] and a state h [N, H], with PyTorch's gate order r, z, n:
     r = σ(W_ir·x + b_ir + W_hr·h + b_hr), z = σ(W_iz·x + b_iz + W_hz·h + b_hz),
-    n = tanh(W_in·x + b_in + r·(W_hn·h + b_hn)), h' = (1 − z)·n + z·h. With `transposed_weights`, W_ih
+    n = tanh(W_in·x + b_in + r·(W_hn·h + b_hn)), h' = (1 − z)·n + z·h. The weights are
+    torch.nn.GRUCell's: W_ih [3H, In], b_ih [3H], W_hh [3H, H], b_hh [3H]; with `transposed_weights`, W_ih
     and W_hh are given as [In, 3H] and [H, 3H].
 
     ```mlir
@@ -425,7 +459,8 @@ def Attn_GRUCellOp : Attn_ComputeOp<"gru_cell"> {
                        Attn_F32Tensor:$b_ih, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
                        UnitAttr:$transposed_weights);
   let assemblyFormat = [{
-    $input `,` $hidden `,` $w_ih `,` $b_ih `,` $w_hh `,` $b_hh attr-dict `:` functional-type(operands, results)
+    $input `,` $hidden `,` $w_ih `,` $b_ih `,` $w_hh `,` $b_hh attr-dict `:`
+    functional-type(operands, results)
   }];
   let extraClassDeclaration = [{ static constexpr int64_t kGates = 3; }];
 }
@@ -495,7 +530,7 @@ def Attn_GlobalPoolOp : Attn_ComputeOp<"global_pool"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def Attn_BatchNormOp : Attn_ComputeOp<"batch_norm"> {
+def Attn_BatchNormOp : Attn_ComputeOp<"batch_norm", [Attn_Elementwise]> {
   let summary = "batch normalization, inference form, over the channels of [B, C, ...]";
   let description = [{
     (x − mean[c]) / sqrt(var[c] + epsilon) · weight[c] + bias[c], with the running statistics, as
@@ -568,7 +603,8 @@ def Attn_SpatialAttentionWeightsOp : Attn_ComputeOp<"spatial_attention_weights">
     computation.
 
     ```mlir
-    %s = attn.spatial_attention_weights %x, %w : (tensor<?x16x8x8xf32>, tensor<1x2x7x7xf32>) -> tensor<?x1x8x8xf32>
+    %s = attn.spatial_attention_weights %x, %w
+        : (tensor<?x16x8x8xf32>, tensor<1x2x7x7xf32>) -> tensor<?x1x8x8xf32>
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight);
@@ -612,8 +648,8 @@ def Attn_ScoreOp : Attn_ComputeOp<"score"> {
         : (tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x4x?x?xf32>
     ```
   }];
-  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
-                       F32Attr:$scale);
+  let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads, F32Attr:$scale);
   let assemblyFormat = "$query `,` $keys attr-dict `:` functional-type(operands, results)";
 }
 
@@ -640,7 +676,8 @@ def Attn_MaskedSoftmaxOp : Attn_ComputeOp<"masked_softmax"> {
     `mask[b, j]` is non-zero (when given) and j ≤ i (when `causal`). Rows with no key left are all zero.
 
     ```mlir
-    %p = attn.masked_softmax %s mask %m {causal} : (tensor<?x4x?x?xf32>, tensor<?x?xi32>) -> tensor<?x4x?x?xf32>
+    %p = attn.masked_softmax %s mask %m {causal}
+        : (tensor<?x4x?x?xf32>, tensor<?x?xi32>) -> tensor<?x4x?x?xf32>
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$scores, Optional<Attn_I32Tensor>:$mask, UnitAttr:$causal);
@@ -668,8 +705,9 @@ def Attn_WeightedSumOp : Attn_ComputeOp<"weighted_sum"> {
 def Attn_KernelOp : Attn_Op<"kernel", [IsolatedFromAbove, SingleBlock]> {
   let summary = "a fused kernel: one Halide pipeline";
   let description = [{
-    A region of attn ops, closed over its operands (the body's block arguments), that becomes one Halide
-    pipeline. `name` names the pipeline in generated code.
+    A region of attn computing ops (those with ShapedOpInterface), closed over its operands (the body's
+    block arguments), that becomes one Halide pipeline. `name` names the pipeline in generated code: its C
+    symbol is `attn_<name>`, or `attn_grad_<name>` in a gradient function that attn-autodiff made.
 
     ```mlir
     %c = attn.kernel "attention_a" (%q, %k, %v) : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>)

@@ -1,0 +1,253 @@
+// Attention: dot-product and additive scores, the masked softmax over keys, the weighted sum of values,
+// the streaming form of the whole dot-product chain (an online softmax over blocks of keys), and the
+// gradients of the probabilities and of additive scores.
+#include "AlgorithmBuilder.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::halide;
+
+namespace {
+
+/// A score below any finite one, for excluded keys, with no infinities to propagate.
+constexpr float kExcludedScore = -3.0e38f;
+
+/// Keys a streaming block holds, queries a tile holds, and the vector lanes the block maxima and sums
+/// are first reduced to (a multiple of every target's float vector width).
+constexpr int kKeyBlock = 256, kQueryTile = 16, kLanes = 16;
+
+/// Whether `op` is the end of a dot-product attention chain that nothing else reads into: then it is
+/// lowered as one streaming computation.
+std::pair<ScoreOp, MaskedSoftmaxOp> streamingChain(WeightedSumOp op) {
+  auto softmax = op.getWeights().getDefiningOp<MaskedSoftmaxOp>();
+  if (!softmax || !softmax->hasOneUse())
+    return {};
+  auto score = softmax.getScores().getDefiningOp<ScoreOp>();
+  if (!score || !score->hasOneUse())
+    return {};
+  return {score, softmax};
+}
+
+} // namespace
+
+/// score[b, h, i, j] = scale · Σ_d q[b, i, h·Dh + d] · k[b, j, h·Dh + d].
+FailureOr<HTensor> AlgorithmBuilder::lowerScore(ScoreOp op) {
+  const HTensor &q = values[op.getQuery()];
+  const HTensor &k = values[op.getKeys()];
+  int64_t heads = op.getNumHeads();
+  int64_t headSize = staticDim(op.getQuery(), 2) / heads;
+  ScoreStages s{Func(name(op, "dot")), Func(name(op, "score")), Func(name(op, "keys_t")), Var("j"), Var("i"),
+                Var("h"), Var("b")};
+  int hs = static_cast<int>(headSize);
+  s.dot(s.j, s.i, s.h, s.b) = 0.0f;
+  // Scores a softmax normalizes are attention (scheduled over rows of keys); others sum lanes of features.
+  bool normalized = llvm::any_of(op->getUsers(), [](Operation *user) { return isa<MaskedSoftmaxOp>(user); });
+  if (int width = hs % 16 == 0 ? 16 : hs % 8 == 0 ? 8 : 0; !normalized && width) {
+    RDom ro(0, hs / width, "ro"), rl(0, width, "rl");
+    Expr feature = s.h * hs + ro * width + s.l;
+    s.lanes = Func(name(op, "lanes"));
+    s.lanes(s.l, s.j, s.i, s.h, s.b) = 0.0f;
+    s.lanes(s.l, s.j, s.i, s.h, s.b) += q.func(feature, s.i, s.b) * k.func(feature, s.j, s.b);
+    s.dot(s.j, s.i, s.h, s.b) += s.lanes(rl, s.j, s.i, s.h, s.b);
+  } else {
+    RDom rd(0, hs, "rd");
+    Var d("d");
+    s.keysT(s.j, d, s.h, s.b) = k.func(s.h * hs + d, s.j, s.b);
+    s.dot(s.j, s.i, s.h, s.b) += q.func(s.h * hs + rd, s.i, s.b) * s.keysT(s.j, rd, s.h, s.b);
+  }
+  s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b) * op.getScale().convertToFloat();
+  out.score.push_back(s);
+  return HTensor{s.result, {q.extent(0), Expr(static_cast<int>(heads)), q.extent(1), k.extent(1)}};
+}
+
+/// score[b, 0, i, j] = Σ_u v[u] · tanh(q[b, i, u] + k[b, j, u]).
+FailureOr<HTensor> AlgorithmBuilder::lowerAdditiveScore(AdditiveScoreOp op) {
+  const HTensor &q = values[op.getQuery()];
+  const HTensor &k = values[op.getKeys()];
+  const HTensor &v = values[op.getV()];
+  int units = int(staticDim(op.getV(), 1));
+  ScoreStages s{
+      Func(name(op, "dot")), Func(name(op, "score")), Func(), Var("j"), Var("i"), Var("h"), Var("b")};
+  RDom ru(0, units, "ru");
+  s.dot(s.j, s.i, s.h, s.b) = 0.0f;
+  s.dot(s.j, s.i, s.h, s.b) += v.func(ru, 0) * tanhOf(q.func(ru, s.i, s.b) + k.func(ru, s.j, s.b));
+  s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b);
+  out.score.push_back(s);
+  return HTensor{s.result, {q.extent(0), Expr(1), q.extent(1), k.extent(1)}};
+}
+
+/// The gradients of Σ_u v[u]·tanh(q[b,i,u] + k[b,j,u]) (see AttnGradOps.td).
+FailureOr<HTensor> AlgorithmBuilder::lowerAdditiveScoreGrad(AdditiveScoreGradOp op) {
+  const HTensor &q = values[op.getQuery()], &k = values[op.getKeys()], &v = values[op.getV()];
+  const HTensor &ds = values[op.getGrad()];
+  Var u("u"), n("n"), b("b");
+  StringRef wrt = op.getWrt();
+  auto slope = [&](Expr i, Expr j, Expr batch) {
+    Expr t = tanhOf(q.func(u, i, batch) + k.func(u, j, batch));
+    return std::pair{t, ds.func(j, i, 0, batch) * v.func(u, 0) * (1.0f - t * t)};
+  };
+  Func f = reduction(op, "d" + wrt.str());
+  if (wrt == "v") {
+    RDom r(0, k.extent(1), 0, q.extent(1), 0, q.extent(0), "rv");
+    Expr t = tanhOf(q.func(u, r.y, r.z) + k.func(u, r.x, r.z));
+    f(u, n) = 0.0f;
+    f(u, n) += ds.func(r.x, r.y, 0, r.z) * t;
+    return HTensor{f, v.shape};
+  }
+  bool query = wrt == "query";
+  RDom r(0, query ? k.extent(1) : q.extent(1), "rs");
+  f(u, n, b) = 0.0f;
+  f(u, n, b) += query ? slope(n, r, b).second : slope(r, n, b).second;
+  return HTensor{f, query ? q.shape : k.shape};
+}
+
+/// Whether query i of batch row b may attend to key j under `op`'s causality and padding mask.
+Expr AlgorithmBuilder::keepsKey(MaskedSoftmaxOp op, Expr j, Expr i, Expr b) {
+  Expr ok = Halide::Internal::const_true();
+  if (op.getCausal())
+    ok = ok && j <= i;
+  if (Value mask = op.getMask())
+    ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1 ? j < values[mask].func(b)
+                                                                      : values[mask].func(j, b) != 0);
+  return ok;
+}
+
+/// Softmax over keys j, skipping keys that the padding mask or causality exclude; rows with no key
+/// left are zero rather than NaN.
+FailureOr<HTensor> AlgorithmBuilder::lowerMaskedSoftmax(MaskedSoftmaxOp op) {
+  const HTensor &scores = values[op.getScores()];
+  MaskedSoftmaxStages s;
+  s.j = Var("j"), s.i = Var("i"), s.h = Var("h"), s.b = Var("b");
+  s.escapes = !op->hasOneUse();
+  auto keep = [&](Expr j, Expr i, Expr b) { return keepsKey(op, j, i, b); };
+  const float excluded = kExcludedScore;
+  RDom rj(0, scores.extent(3), "rj");
+  s.max = Func(name(op, "max"));
+  s.max(s.i, s.h, s.b) = excluded;
+  s.max(s.i, s.h, s.b) = Halide::max(
+      s.max(s.i, s.h, s.b), Halide::select(keep(rj, s.i, s.b), scores.func(rj, s.i, s.h, s.b), excluded));
+  s.exp = Func(name(op, "exp"));
+  s.exp(s.j, s.i, s.h, s.b) =
+      Halide::select(keep(s.j, s.i, s.b),
+                     Halide::exp(scores.func(s.j, s.i, s.h, s.b) - s.max(s.i, s.h, s.b)), 0.0f);
+  s.sum = Func(name(op, "sum"));
+  s.sum(s.i, s.h, s.b) = 0.0f;
+  s.sum(s.i, s.h, s.b) += s.exp(rj, s.i, s.h, s.b);
+  s.result = Func(name(op, "probs"));
+  Expr total = s.sum(s.i, s.h, s.b);
+  s.result(s.j, s.i, s.h, s.b) =
+      Halide::select(total > 0.0f, s.exp(s.j, s.i, s.h, s.b) / total, 0.0f);
+  out.maskedSoftmax.push_back(s);
+  return HTensor{s.result, scores.shape};
+}
+
+/// p·(dp − Σ dp·p) over the last dimension.
+FailureOr<HTensor> AlgorithmBuilder::lowerProbsGrad(ProbsGradOp op) {
+  const HTensor &p = values[op.getProbs()], &dp = values[op.getGrad()];
+  std::vector<Var> rows = makeVars(p.rank() - 1, "r");
+  Var j("j");
+  RDom rj(0, p.extent(p.rank() - 1), "rj");
+  Func dot = reduction(op, "dot");
+  dot(rows) = 0.0f;
+  dot(rows) += p.func(prepend(rj, rows)) * dp.func(prepend(rj, rows));
+  Func f(name(op, "probs_grad"));
+  f(prepend(j, rows)) = p.func(prepend(j, rows)) * (dp.func(prepend(j, rows)) - dot(rows));
+  return HTensor{f, p.shape};
+}
+
+/// out[b, i, h·Dvh + d] = Σ_j p[b, h, i, j] · v[b, j, h·Dvh + d].
+FailureOr<HTensor> AlgorithmBuilder::lowerWeightedSum(WeightedSumOp op) {
+  if (auto [score, softmax] = streamingChain(op); score)
+    return lowerStreamingAttention(op, score, softmax);
+  const HTensor &p = values[op.getWeights()];
+  const HTensor &v = values[op.getValues()];
+  int64_t heads = staticDim(op.getWeights(), 1);
+  WeightedSumStages s{Func(name(op, "acc")), Func(name(op, "context")), Var("c"), Var("i"), Var("b"),
+                      staticDim(op.getValues(), 2) / heads};
+  RDom rj(0, v.extent(1), "rj");
+  s.acc(s.c, s.i, s.b) = 0.0f;
+  s.acc(s.c, s.i, s.b) += p.func(rj, s.i, s.c / static_cast<int>(s.headSize), s.b) * v.func(s.c, rj, s.b);
+  s.result(s.c, s.i, s.b) = s.acc(s.c, s.i, s.b);
+  out.reductions.push_back(s.acc);
+  out.weightedSum.push_back(s);
+  return HTensor{s.result, {p.extent(0), p.extent(2), v.extent(2)}};
+}
+
+/// The streaming form of softmax(q·kᵀ·scale, masked)·v (see StreamingAttentionStages). Out-of-range keys
+/// of the last block and queries of the last tile read clamped rows and are masked or never written.
+FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, ScoreOp score,
+                                                             MaskedSoftmaxOp softmax) {
+  const HTensor &q = values[score.getQuery()];
+  const HTensor &k = values[score.getKeys()];
+  const HTensor &v = values[op.getValues()];
+  int heads = static_cast<int>(score.getNumHeads());
+  int dk = static_cast<int>(staticDim(score.getQuery(), 2)) / heads;
+  int dv = static_cast<int>(staticDim(op.getValues(), 2)) / heads;
+  float scale = score.getScale().convertToFloat();
+  StreamingAttentionStages s;
+  s.keyBlock = kKeyBlock, s.queryTile = kQueryTile, s.valueHeadSize = dv;
+  for (auto [f, n] : {std::pair{&s.keysT, "keys_t"}, {&s.dot, "dot"}, {&s.scores, "scores"},
+                      {&s.laneMax, "lane_max"}, {&s.blockMax, "block_max"}, {&s.probs, "probs"},
+                      {&s.laneSum, "lane_sum"}, {&s.blockSum, "block_sum"}, {&s.pvAcc, "pv_acc"},
+                      {&s.pv, "pv"}, {&s.state, "state"}, {&s.result, "context"}})
+    *f = Func(name(op, n));
+  s.j = Var("j"), s.jj = Var("jj"), s.lane = Var("lane"), s.i = Var("i"), s.kb = Var("kb"), s.h = Var("h");
+  s.b = Var("b"), s.d = Var("d"), s.ii = Var("ii"), s.it = Var("it"), s.c = Var("c");
+  Var j = s.j, jj = s.jj, lane = s.lane, i = s.i, kb = s.kb, h = s.h, b = s.b, d = s.d;
+  Expr keys = k.extent(1), queries = q.extent(1);
+  Expr lastKey = keys - 1;
+  const float excluded = kExcludedScore;
+
+  s.keysT(j, d, h, b) = k.func(h * dk + d, Halide::clamp(j, 0, lastKey), b);
+  RDom rd(0, dk, "rd");
+  Expr key = kb * kKeyBlock + jj;
+  s.dot(jj, i, kb, h, b) = 0.0f;
+  s.dot(jj, i, kb, h, b) += q.func(h * dk + rd, Halide::min(i, queries - 1), b) * s.keysT(key, rd, h, b);
+  s.scores(jj, i, kb, h, b) = s.dot(jj, i, kb, h, b);
+
+  // Keys past the end (the last block's tail) are excluded; the mask is read at a clamped key there.
+  auto keep = [&](Expr j, Expr i, Expr b) {
+    return j < keys && keepsKey(softmax, Halide::min(j, lastKey), i, b);
+  };
+  RDom rl(0, kKeyBlock / kLanes, "rl"), rlane(0, kLanes, "rlane"), rj(0, kKeyBlock, "rj");
+  Expr laneKey = rl * kLanes + lane;
+  s.laneMax(lane, i, kb, h, b) = excluded;
+  s.laneMax(lane, i, kb, h, b) =
+      Halide::max(s.laneMax(lane, i, kb, h, b), Halide::select(keep(kb * kKeyBlock + laneKey, i, b),
+                                                               s.scores(laneKey, i, kb, h, b), excluded));
+  s.blockMax(i, kb, h, b) = excluded;
+  s.blockMax(i, kb, h, b) = Halide::max(s.blockMax(i, kb, h, b), s.laneMax(rlane, i, kb, h, b));
+  s.probs(jj, i, kb, h, b) = Halide::select(
+      keep(key, i, b), Halide::exp((s.scores(jj, i, kb, h, b) - s.blockMax(i, kb, h, b)) * scale), 0.0f);
+  s.laneSum(lane, i, kb, h, b) = 0.0f;
+  s.laneSum(lane, i, kb, h, b) += s.probs(laneKey, i, kb, h, b);
+  s.blockSum(i, kb, h, b) = 0.0f;
+  s.blockSum(i, kb, h, b) += s.laneSum(rlane, i, kb, h, b);
+  s.pvAcc(d, i, kb, h, b) = 0.0f;
+  s.pvAcc(d, i, kb, h, b) +=
+      s.probs(rj, i, kb, h, b) * v.func(h * dv + d, Halide::min(kb * kKeyBlock + rj, lastKey), b);
+  s.pv(d, i, kb, h, b) = s.pvAcc(d, i, kb, h, b);
+
+  // Fold the blocks in, in order; a causal tile stops after the block holding its last query.
+  Var ii = s.ii, it = s.it;
+  Expr tileQuery = it * kQueryTile + ii;
+  RDom rb(0, (keys + kKeyBlock - 1) / kKeyBlock, "rb");
+  if (softmax.getCausal())
+    rb.where(rb * kKeyBlock <= it * kQueryTile + kQueryTile - 1);
+  s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);
+  Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1],
+       sum = s.state(d, ii, it, h, b)[2];
+  Expr blockMax = s.blockMax(tileQuery, rb, h, b);
+  Expr newMax = Halide::max(max, blockMax);
+  Expr keepOld = Halide::exp((max - newMax) * scale), keepBlock = Halide::exp((blockMax - newMax) * scale);
+  s.state(d, ii, it, h, b) = Halide::Tuple(acc * keepOld + s.pv(d, tileQuery, rb, h, b) * keepBlock, newMax,
+                                           sum * keepOld + s.blockSum(tileQuery, rb, h, b) * keepBlock);
+
+  // A row with no key left is zero rather than NaN.
+  Var c = s.c;
+  Expr hc = c / dv, dc = c % dv, tile = i / kQueryTile, inTile = i % kQueryTile;
+  Expr total = s.state(dc, inTile, tile, hc, b)[2];
+  s.result(c, i, b) = Halide::select(total > 0.0f, s.state(dc, inTile, tile, hc, b)[0] / total, 0.0f);
+  out.streaming.push_back(s);
+  return HTensor{s.result, {q.extent(0), q.extent(1), v.extent(2)}};
+}

@@ -1,0 +1,96 @@
+// Dense layers and elementwise maps: y = x·Wᵀ + b as a matrix product, the activations and the
+// elementwise arithmetic, and their gradients (the weight's as a matrix product over the rows, the bias's
+// as a sum over them, an activation's as its slope times dy).
+#include "AlgorithmBuilder.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::halide;
+
+/// y[..., n] = Σ_k x[..., k] · W[n, k] + b[n].
+FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
+  const HTensor &x = values[op.getInput()];
+  const HTensor &w = values[op.getWeight()];
+  DenseStages s;
+  s.n = Var("n");
+  s.rows = makeVars(x.rank() - 1, "r");
+  s.weightT = weightTransposed(op, "weight_t", w, op.getTransposedWeight(), s.n, Var("k"));
+  RDom r(0, x.extent(x.rank() - 1), "rk");
+  s.acc = Func(name(op, "acc"));
+  s.acc(prepend(s.n, s.rows)) = 0.0f;
+  s.acc(prepend(s.n, s.rows)) += x.func(prepend(r, s.rows)) * s.weightT(s.n, r);
+  s.result = Func(name(op, "dense"));
+  Expr bias = op.getBias() ? values[op.getBias()].func(s.n) : Expr(0.0f);
+  s.result(prepend(s.n, s.rows)) = s.acc(prepend(s.n, s.rows)) + bias;
+  if (!s.rows.empty())
+    out.matmuls.push_back({s.acc, s.result});
+
+  HTensor y{s.result, x.shape};
+  y.shape.back() = w.extent(0);
+  out.dense.push_back(s);
+  return y;
+}
+
+/// dw[n, k] = Σ_rows dy[row, n] · x[row, k].
+FailureOr<HTensor> AlgorithmBuilder::lowerDenseGradWeight(DenseGradWeightOp op) {
+  const HTensor &dy = values[op.getGrad()], &x = values[op.getInput()];
+  auto [r, at] = everyElement(dy, "rr", 1);
+  Var k("k"), n("n");
+  Func dw = product(op, "dw", {k, n}, 0.0f, dy.func(prependExpr(n, at)) * x.func(prependExpr(k, at)));
+  return HTensor{dw, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
+}
+
+/// db[n] = Σ_rows dy[row, n].
+FailureOr<HTensor> AlgorithmBuilder::lowerSumLeading(SumLeadingOp op) {
+  const HTensor &dy = values[op.getInput()];
+  auto [r, at] = everyElement(dy, "rr", 1);
+  Var n("n");
+  Func db = reduction(op, "db");
+  db(n) = 0.0f;
+  db(n) += dy.func(prependExpr(n, at));
+  return HTensor{db, {dy.extent(dy.rank() - 1)}};
+}
+
+FailureOr<HTensor> AlgorithmBuilder::lowerUnary(Operation *op, Value input,
+                                                llvm::function_ref<Expr(Expr)> fn) {
+  const HTensor &x = values[input];
+  std::vector<Var> vars = makeVars(x.rank(), "e");
+  Func f(name(op, "map"));
+  f(vars) = fn(x.func(vars));
+  out.elementwise.push_back(f);
+  return HTensor{f, x.shape};
+}
+
+FailureOr<HTensor> AlgorithmBuilder::lowerBinary(Operation *op, Value lhs, Value rhs,
+                                                 llvm::function_ref<Expr(Expr, Expr)> fn) {
+  const HTensor &a = values[lhs];
+  const HTensor &b = values[rhs];
+  std::vector<Var> vars = makeVars(a.rank(), "e");
+  Func f(name(op, "map"));
+  f(vars) = fn(a.func(vars), b.func(vars));
+  out.elementwise.push_back(f);
+  return HTensor{f, a.shape};
+}
+
+FailureOr<HTensor> AlgorithmBuilder::lowerActivationGrad(ActivationGradOp op) {
+  const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
+  std::vector<Var> vars = makeVars(x.rank(), "e");
+  Expr v = x.func(vars), g = dy.func(vars), slope;
+  StringRef kind = op.getKind();
+  if (kind == "relu") {
+    slope = Halide::select(v > 0.0f, 1.0f, 0.0f);
+  } else if (kind == "tanh") {
+    Expr t = tanhOf(v);
+    slope = 1.0f - t * t;
+  } else if (kind == "sigmoid") {
+    Expr s = 1.0f / (1.0f + Halide::exp(-v));
+    slope = s * (1.0f - s);
+  } else { // gelu: Φ(x) + x·φ(x)
+    slope = 0.5f * (1.0f + Halide::erf(v * float(M_SQRT1_2))) +
+            v * Halide::exp(-0.5f * v * v) * float(0.5 * M_2_SQRTPI * M_SQRT1_2);
+  }
+  Func f(name(op, "activation_grad"));
+  f(vars) = g * slope;
+  out.elementwise.push_back(f);
+  return HTensor{f, x.shape};
+}

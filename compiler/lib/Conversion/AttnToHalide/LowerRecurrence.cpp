@@ -1,0 +1,317 @@
+// Recurrences: LSTM and GRU layers over whole sequences (one Func each, the steps in order, the batch in
+// parallel), their single steps (cells), and the gradients of both: backpropagation through time, the
+// recurrent weight's gradient and a cell step's gradients.
+#include "AlgorithmBuilder.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::halide;
+
+namespace {
+
+/// The time index read at step `step` (0-based): reversed within the sequence's length for `reverse`.
+Expr timeAt(Expr step, Expr length, bool reverse) {
+  return reverse ? Halide::select(step < length, length - 1 - step, step) : step;
+}
+
+Expr sigmoid(Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); }
+
+} // namespace
+
+/// A recurrence (LSTM or GRU) as one Func `state(slot, step, b)`. For each step, the first G·H slots
+/// accumulate the hidden projections W_hh·h_{step−1} + b_hh gate by gate (LSTM: plus the input
+/// projection), then the state slots follow: LSTM [4H, 5H) the cell and [5H, 6H) the hidden state, GRU
+/// [3H, 4H) the hidden state. One update runs over (slot, k, step), innermost first: the gate slots add
+/// W_hh[:, k]·h[k]; after the last k the state slots read the finished gates of their step. Halide
+/// requires a recursive update to index its own Func with the left-hand side's pure variables, so only the
+/// batch is pure and everything else is a reduction variable: the steps stay in order, the batch runs
+/// in parallel.
+template <typename OpT>
+FailureOr<HTensor> AlgorithmBuilder::lowerRecurrence(OpT op, bool isLSTM) {
+  const HTensor &xp = values[op.getProjected()];
+  int hidden = int(staticDim(op.getWHh(), 1));
+  Var t("t"), b("b"), j("j");
+  Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
+  bool reverse = op.getReverse();
+  Func state = recurrenceState(op, xp, values[op.getWHh()], values[op.getBHh()], length, reverse, isLSTM, b);
+  int hSlot = isLSTM ? 5 * hidden : 3 * hidden;
+  Func result(name(op, isLSTM ? "lstm" : "gru"));
+  result(j, t, b) = Halide::select(t < length, state(hSlot + j, timeAt(t, length, reverse) + 1, b), 0.0f);
+  return HTensor{result, {xp.extent(0), steps, Expr(hidden)}};
+}
+
+template FailureOr<HTensor> AlgorithmBuilder::lowerRecurrence(LSTMOp, bool);
+template FailureOr<HTensor> AlgorithmBuilder::lowerRecurrence(GRUOp, bool);
+
+/// The valid steps of each sequence: `lengths`[b] clamped to the steps, or all of them.
+Expr AlgorithmBuilder::lengthOf(Value lengths, Expr steps, Var b) {
+  return lengths ? Halide::clamp(values[lengths].func(b), 0, steps) : steps;
+}
+
+Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const HTensor &w,
+                                       const HTensor &bias, Expr length, bool reverse, bool isLSTM, Var b) {
+  int hidden = int(staticDim(op->getOperand(1), 1)), gates = (isLSTM ? 4 : 3) * hidden;
+  int hSlot = isLSTM ? 5 * hidden : gates; // where the hidden state lives
+  int slots = hSlot + hidden;
+  Expr steps = xp.extent(1);
+  Var slot("slot"), t("t");
+  Func state(name(op, "state"));
+  Expr g = Halide::clamp(slot, 0, gates - 1);
+  Expr xAt = xp.func(g, Halide::clamp(timeAt(t - 1, length, reverse), 0, steps - 1), b);
+  state(slot, t, b) =
+      Halide::select(t > 0 && slot < gates, (isLSTM ? xAt : Expr(0.0f)) + bias.func(g), 0.0f);
+  // Slots in blocks (kRecurrenceBlock, unrolled by the schedule) that accumulate over k together.
+  int blocks = (slots + kRecurrenceBlock - 1) / kRecurrenceBlock;
+  RDom r({{0, kRecurrenceBlock}, {0, hidden}, {0, blocks}, {1, steps}}, "r");
+  Expr s = r.z * kRecurrenceBlock + r.x, k = r.y, step = r[3];
+  r.where(s < gates || (k == hidden - 1 && s < slots)); // the state slots update once, after the gates
+  auto at = [&](Expr index, Expr when) { return state(index, when, b); };
+  Expr gate = at(s, step) + w.func(k, Halide::clamp(s, 0, gates - 1)) * at(hSlot + k, step - 1);
+  Expr stateValue;
+  if (isLSTM) {
+    // One slot's new state with three transcendentals (a select evaluates both of its sides):
+    // c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
+    Expr isCell = s < 5 * hidden;
+    Expr j = Halide::clamp(Halide::select(isCell, s - 4 * hidden, s - 5 * hidden), 0, hidden - 1);
+    Expr gate = sigmoid(at(Halide::select(isCell, hidden + j, 3 * hidden + j), step));
+    Expr squashed = tanhOf(at(Halide::select(isCell, 2 * hidden + j, 4 * hidden + j), step));
+    stateValue = Halide::select(isCell, gate * at(4 * hidden + j, step - 1) + sigmoid(at(j, step)) * squashed,
+                                gate * squashed);
+  } else {
+    Expr h = Halide::clamp(s - gates, 0, hidden - 1);
+    auto x = [&](int gateIndex) {
+      return xp.func(gateIndex * hidden + h,
+                     Halide::clamp(timeAt(step - 1, length, reverse), 0, steps - 1), b);
+    };
+    Expr reset = sigmoid(x(0) + at(h, step)), update = sigmoid(x(1) + at(hidden + h, step));
+    Expr candidate = tanhOf(x(2) + reset * at(2 * hidden + h, step));
+    stateValue = (1.0f - update) * candidate + update * at(hSlot + h, step - 1);
+  }
+  state(s, step, b) = Halide::select(s < gates, gate,
+                                     Halide::select(k == hidden - 1, stateValue, at(s, step)));
+  out.recurrences.emplace_back(state, b);
+  return state;
+}
+
+/// Backpropagation through time as one Func `back(slot, step, b)`, from the last step down (the forward
+/// states are recomputed by recurrenceState). Slots [0, H) hold dh, the gradient of the step's hidden
+/// state: dy at its time plus, accumulated over the gates k, W_hh[k, j]·(hidden-side gate gradient k of
+/// the next step) (GRU: plus dh·z of the next step). After the last k the other slots read the finished
+/// dh: LSTM [H, 2H) the cell gradient, [2H, 6H) the gate gradients; GRU [H, 4H) the projected inputs'
+/// gradients for r, z, n and [4H, 5H) n's hidden-side gradient. Steps past a sequence's length get dy = 0,
+/// so they and their gradients stay 0.
+FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
+  bool isLSTM = op.getCell() == "lstm", reverse = op.getReverse();
+  const HTensor &xp = values[op.getProjected()], &w = values[op.getWHh()], &dy = values[op.getGrad()];
+  int hidden = int(staticDim(op.getWHh(), 1)), gates = (isLSTM ? 4 : 3) * hidden;
+  Var slot("slot"), u("u"), b("b"), g("g"), t("t");
+  Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
+  // The forward pass again, without its recurrence: the hidden state each step read comes from the
+  // result h, so every step's gate pre-activations are one matrix product (LSTM: with the input
+  // projection; GRU: the hidden side only), and the LSTM cell state an elementwise recurrence.
+  const HTensor &h = values[op.getHidden()];
+  auto prevHidden = [&](Expr i, Expr step) {
+    Expr time = Halide::clamp(timeAt(step - 2, length, reverse), 0, steps - 1);
+    return Halide::select(step >= 2, h.func(i, time, b), 0.0f);
+  };
+  Func pre(name(op, "preactivations"));
+  {
+    Var gv("gv");
+    Func wT = weightTransposed(op, "w_hh_t", w, /*given=*/false, gv, Var("k"));
+    RDom rk(0, hidden, "rk");
+    Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
+    product(op, "preactivations", {gv, u, b},
+            values[op.getBHh()].func(gv) + (isLSTM ? xp.func(gv, time, b) : Expr(0.0f)),
+            wT(gv, rk) * prevHidden(rk, u), pre);
+  }
+  auto P = [&](Expr index, Expr step) { return pre(index, Halide::clamp(step, 1, steps), b); };
+  Func cellState(name(op, "cell_state"));
+  if (isLSTM) {
+    Var j2("j2");
+    cellState(j2, u, b) = 0.0f;
+    RDom rt(1, steps, "rt");
+    cellState(j2, rt, b) = sigmoid(P(hidden + j2, rt)) * cellState(j2, rt - 1, b) +
+                           sigmoid(P(j2, rt)) * tanhOf(P(2 * hidden + j2, rt));
+    out.recurrences.emplace_back(cellState, b);
+  }
+  auto C = [&](Expr i, Expr step) { return cellState(i, Halide::clamp(step, 0, steps), b); };
+  // The activations of every step, computed once: LSTM σ(i), σ(f), tanh(g), σ(o) in [0, 4H) and tanh(c)
+  // in [4H, 5H); GRU r, z, n.
+  Func act(name(op, "activations"));
+  {
+    Var a("a");
+    if (isLSTM) {
+      Expr x = Halide::select(a < 4 * hidden, P(Halide::min(a, 4 * hidden - 1), u),
+                              C(Halide::clamp(a - 4 * hidden, 0, hidden - 1), u));
+      Expr isTanh = (a >= 2 * hidden && a < 3 * hidden) || a >= 4 * hidden;
+      act(a, u, b) = Halide::select(isTanh, tanhOf(x), sigmoid(x));
+    } else {
+      Expr i = a % hidden;
+      Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
+      Expr gate = xp.func(Halide::clamp(a, 0, gates - 1), time, b) + P(Halide::clamp(a, 0, gates - 1), u);
+      Expr reset = sigmoid(xp.func(i, time, b) + P(i, u));
+      act(a, u, b) = Halide::select(a < 2 * hidden, sigmoid(gate),
+                                    tanhOf(xp.func(2 * hidden + i, time, b) + reset * P(2 * hidden + i, u)));
+    }
+    out.reductions.push_back(act);
+  }
+  auto A = [&](Expr index, Expr step) { return act(index, Halide::clamp(step, 1, steps), b); };
+
+  Func back(name(op, "back"));
+  Expr dyAt = dy.func(Halide::clamp(slot, 0, hidden - 1),
+                      Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1), b);
+  back(slot, u, b) = Halide::select(slot < hidden && u >= 1 && u <= length, dyAt, 0.0f);
+  int slots = isLSTM ? 6 * hidden : 5 * hidden;
+  int blocks = (slots + kRecurrenceBlock - 1) / kRecurrenceBlock;
+  RDom r({{0, kRecurrenceBlock}, {0, gates}, {0, blocks}, {0, steps}}, "r");
+  Expr s = r.z * kRecurrenceBlock + r.x, k = r.y, step = steps - r[3];
+  r.where(s < hidden || (k == gates - 1 && s < slots)); // the gate slots update once, after dh is complete
+  auto G = [&](Expr index, Expr when) { return back(index, Halide::clamp(when, 1, steps + 1), b); };
+  Expr j = Halide::clamp(s, 0, hidden - 1);
+  // The hidden-side gradient of gate k at the next step, and dh's sum over the gates.
+  Expr nextGate = isLSTM
+                      ? G(2 * hidden + k, step + 1)
+                      : Halide::select(k < 2 * hidden, G(hidden + k, step + 1), G(2 * hidden + k, step + 1));
+  Expr dh = G(s, step) + w.func(j, k) * nextGate;
+  if (!isLSTM) {
+    dh += Halide::select(k == 0, G(j, step + 1) * A(hidden + j, step + 1), 0.0f);
+  }
+
+  // After the last k: the gate gradients of this step, for the slot's gate q and unit i.
+  Expr rest = Halide::clamp(s - hidden, 0, slots - hidden - 1);
+  Expr finished;
+  if (isLSTM) {
+    Expr q = Halide::clamp(rest - hidden, 0, 4 * hidden - 1) / hidden;
+    Expr i = Halide::clamp(Halide::select(s < 2 * hidden, rest, (rest - hidden) % hidden), 0, hidden - 1);
+    Expr in = A(i, step), forget = A(hidden + i, step), cand = A(2 * hidden + i, step);
+    Expr outGate = A(3 * hidden + i, step), tc = A(4 * hidden + i, step);
+    Expr cellGrad =
+        G(hidden + i, step + 1) * A(hidden + i, step + 1) + G(i, step) * outGate * (1.0f - tc * tc);
+    Expr dc = G(hidden + i, step), dhi = G(i, step);
+    Expr gateGrad = Halide::select(q == 0, dc * cand * in * (1.0f - in),
+                                   q == 1, dc * C(i, step - 1) * forget * (1.0f - forget),
+                                   q == 2, dc * in * (1.0f - cand * cand),
+                                   dhi * tc * outGate * (1.0f - outGate));
+    finished = Halide::select(s < 2 * hidden, cellGrad, gateGrad);
+  } else {
+    Expr q = rest / hidden, i = rest % hidden;
+    Expr reset = A(i, step), update = A(hidden + i, step), cand = A(2 * hidden + i, step);
+    Expr hn = P(2 * hidden + i, step);
+    Expr dhi = G(i, step);
+    Expr dn = dhi * (1.0f - update) * (1.0f - cand * cand);
+    finished = Halide::select(q == 0, dn * hn * reset * (1.0f - reset),
+                              q == 1, dhi * (prevHidden(i, step) - cand) * update * (1.0f - update),
+                              q == 2, dn, dn * reset);
+  }
+  back(s, step, b) = Halide::select(s < hidden, dh, Halide::select(k == gates - 1, finished, G(s, step)));
+  out.recurrences.emplace_back(back, b);
+
+  int outSlot = isLSTM ? 2 * hidden : hidden;
+  Expr stepOf = reverse ? length - t : t + 1;
+  Func result(name(op, "gate_grads"));
+  result(g, t, b) = Halide::select(t < length, back(outSlot + g, Halide::clamp(stepOf, 1, steps), b), 0.0f);
+  return HTensor{result, {xp.extent(0), steps, Expr(4 * hidden)}};
+}
+
+/// dW[g, k] = Σ_{b,t} dg[b, t, g]·h_prev[b, t, k], h_prev being h one step earlier in the reading order.
+FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceWeightGrad(RecurrenceWeightGradOp op) {
+  const HTensor &dg = values[op.getGrad()], &h = values[op.getHidden()];
+  Expr steps = h.extent(1);
+  RDom r(0, steps, 0, h.extent(0), "rt");
+  Expr prev = op.getReverse() ? r.x + 1 : r.x - 1;
+  Var k("k"), g("g");
+  Expr hPrev =
+      Halide::select(prev >= 0 && prev < steps, h.func(k, Halide::clamp(prev, 0, steps - 1), r.y), 0.0f);
+  Func dw = product(op, "dw", {k, g}, 0.0f, dg.func(g, r.x, r.y) * hPrev);
+  return HTensor{dw, {dg.extent(2), h.extent(2)}};
+}
+
+/// acc(g, n) = bias(g) + Σ_k x[n, k] · W[g, k]: one gate projection of a cell, with W transposed once so
+/// that the gates are the vectorized, contiguous dimension.
+Func AlgorithmBuilder::gateProjection(Operation *op, StringRef stage, Value x, Value weight, Value bias,
+                                      bool transposed) {
+  const HTensor &in = values[x];
+  const HTensor &w = values[weight];
+  Var g("g"), n("n");
+  Func wT = weightTransposed(op, (stage + "_weight_t").str(), w, transposed, g, Var("k"));
+  RDom r(0, int(staticDim(x, 1)), "rk");
+  return product(op, stage, {g, n}, values[bias].func(g), in.func(r, n) * wT(g, r));
+}
+
+/// The input-side and the hidden-side gate projections of one LSTM or GRU step.
+template <typename CellOpT>
+std::pair<Func, Func> AlgorithmBuilder::cellGates(CellOpT op) {
+  bool transposed = op.getTransposedWeights();
+  Func xg = gateProjection(op, "input_gates", op.getInput(), op.getWIh(), op.getBIh(), transposed);
+  Func hg = gateProjection(op, "hidden_gates", op.getHidden(), op.getWHh(), op.getBHh(), transposed);
+  return {xg, hg};
+}
+
+/// One LSTM step (gates i, f, g, o); the cell state is the op's second result.
+FailureOr<HTensor> AlgorithmBuilder::lowerLSTMCell(LSTMCellOp op) {
+  int hidden = int(staticDim(op.getHidden(), 1));
+  std::pair<Func, Func> gates = cellGates(op);
+  Func xg = gates.first, hg = gates.second;
+  Var j("j"), n("n");
+  auto gate = [&](int index) { return xg(index * hidden + j, n) + hg(index * hidden + j, n); };
+  Func cell(name(op, "cell"));
+  cell(j, n) = sigmoid(gate(1)) * values[op.getCell()].func(j, n) + sigmoid(gate(0)) * tanhOf(gate(2));
+  Func h(name(op, "hidden"));
+  h(j, n) = sigmoid(gate(3)) * tanhOf(cell(j, n));
+  const HTensor &state = values[op.getHidden()];
+  values[op.getNewCell()] = HTensor{cell, state.shape};
+  return HTensor{h, state.shape};
+}
+
+/// One GRU step (gates r, z, n).
+FailureOr<HTensor> AlgorithmBuilder::lowerGRUCell(GRUCellOp op) {
+  int hidden = int(staticDim(op.getHidden(), 1));
+  std::pair<Func, Func> gates = cellGates(op);
+  Func xg = gates.first, hg = gates.second;
+  Var j("j"), n("n");
+  Expr reset = sigmoid(xg(j, n) + hg(j, n));
+  Expr update = sigmoid(xg(hidden + j, n) + hg(hidden + j, n));
+  Expr candidate = tanhOf(xg(2 * hidden + j, n) + reset * hg(2 * hidden + j, n));
+  Func h(name(op, "gru_cell"));
+  h(j, n) = (1.0f - update) * candidate + update * values[op.getHidden()].func(j, n);
+  return HTensor{h, values[op.getHidden()].shape};
+}
+
+/// The gradients of one LSTM or GRU cell step (see attn.cell_grad).
+FailureOr<HTensor> AlgorithmBuilder::lowerCellGrad(CellGradOp op) {
+  const HTensor &xg = values[op.getInputGates()], &hg = values[op.getHiddenGates()];
+  const HTensor &state = values[op.getState()], &dy = values[op.getGrad()];
+  int hidden = int(staticDim(op.getState(), 1));
+  Var g("g"), n("n");
+  StringRef wrt = op.getWrt();
+  bool onState = wrt == "state";
+  Expr i = onState ? Expr(g) : Expr(g % hidden), q = g / hidden;
+  auto pre = [&](int gate) { return xg.func(gate * hidden + i, n) + hg.func(gate * hidden + i, n); };
+  Expr dh = dy.func(i, n);
+  Expr value;
+  if (op.getCell() == "lstm") {
+    Expr in = sigmoid(pre(0)), forget = sigmoid(pre(1)), cand = tanhOf(pre(2)), outGate = sigmoid(pre(3));
+    Expr c = state.func(i, n);
+    Expr tc = tanhOf(forget * c + in * cand);
+    Expr dc = dh * outGate * (1.0f - tc * tc);
+    if (Value cellGrad = op.getCellGrad())
+      dc += values[cellGrad].func(i, n);
+    value = onState ? dc * forget
+                    : Halide::select(q == 0, dc * cand * in * (1.0f - in),
+                                     q == 1, dc * c * forget * (1.0f - forget),
+                                     q == 2, dc * in * (1.0f - cand * cand),
+                                     dh * tc * outGate * (1.0f - outGate));
+  } else {
+    Expr reset = sigmoid(pre(0)), update = sigmoid(pre(1));
+    Expr hn = hg.func(2 * hidden + i, n);
+    Expr cand = tanhOf(xg.func(2 * hidden + i, n) + reset * hn);
+    Expr dn = dh * (1.0f - update) * (1.0f - cand * cand);
+    Expr gateGrad = Halide::select(q == 0, dn * hn * reset * (1.0f - reset),
+                                   q == 1, dh * (state.func(i, n) - cand) * update * (1.0f - update),
+                                   wrt == "hidden_gates" ? dn * reset : dn);
+    value = onState ? dh * update : gateGrad;
+  }
+  Func result(name(op, "cell_grad"));
+  result(g, n) = value;
+  return HTensor{result, onState ? state.shape : xg.shape};
+}

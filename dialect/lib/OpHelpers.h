@@ -1,0 +1,43 @@
+// The checks that the verifiers of attn ops share, and their shape vocabulary. Every verifier message names
+// the operand at fault, what was expected and what was found, with shapes printed as [B?, 7, 32] where '?'
+// marks a dynamic dimension; these helpers keep that wording one and the same across the op files.
+#ifndef ATTN_DIALECT_LIB_OPHELPERS_H
+#define ATTN_DIALECT_LIB_OPHELPERS_H
+
+#include "attn/Dialect/AttnInterfaces.h"
+#include "mlir/IR/Operation.h"
+
+#include <string>
+
+namespace mlir::attn::detail {
+
+/// `type`, a ranked tensor, as "[?, 7, 32]".
+std::string shapeString(Type type);
+
+inline int64_t dimOf(Value v, unsigned i) { return cast<RankedTensorType>(v.getType()).getDimSize(i); }
+inline int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+/// Two dimensions conflict only when both are known and differ.
+inline bool conflict(int64_t a, int64_t b) {
+  return !ShapedType::isDynamic(a) && !ShapedType::isDynamic(b) && a != b;
+}
+
+LogicalResult expectRank(Operation *op, StringRef what, Value v, int64_t rank, StringRef layout);
+
+/// Checks that dimension `i` of `a` and dimension `j` of `b` agree where both are known.
+LogicalResult expectSameDim(Operation *op, StringRef what, StringRef aName, Value a, unsigned i,
+                            StringRef bName, Value b, unsigned j);
+
+/// The result type must be compatible with the one implied by the operands.
+LogicalResult verifyResultShape(Operation *op);
+
+/// Every dimension of `v`, operand 0, in order.
+SmallVector<DimSource> identityDims(Value v);
+
+/// Checks a recurrence with `gates` blocks of the hidden size in its weights: attn.lstm, attn.gru and the
+/// operands they hand on to attn.recurrence_grad.
+LogicalResult verifyRecurrence(Operation *op, Value xp, Value w, Value b, Value lengths, int64_t gates);
+
+} // namespace mlir::attn::detail
+
+#endif // ATTN_DIALECT_LIB_OPHELPERS_H
