@@ -39,6 +39,18 @@ std::string dimName(const attn_model_spec &spec, int32_t value, int32_t dim) {
   return str(d.symbol);
 }
 
+/// Sets `where` to "model table: kernel 3 'attend'", how messages name entry `index` of one of the table's
+/// arrays of `count` kernels or decoders (`kind`); an error if the array has no such entry.
+template <typename Entry>
+Status describeEntry(const char *kind, const Entry *entries, int32_t count, int32_t index,
+                     std::string &where) {
+  where = "model table: " + std::string(kind) + " " + std::to_string(index);
+  if (index < 0 || index >= count)
+    return makeError(where, " does not exist; there are ", count, " ", kind, "s");
+  where += " '" + str(entries[index].name) + "'";
+  return {};
+}
+
 /// Checks one value's entry; `i` is its index.
 Status checkValue(const attn_model_spec &spec, int32_t i) {
   const attn_value &v = spec.values[i];
@@ -64,8 +76,9 @@ Status checkValue(const attn_model_spec &spec, int32_t i) {
       return makeError(at(), " is dynamic but names no symbol");
     if (v.role == ATTN_ROLE_STEP && dim.src_value < 0)
       continue; // sized by its decoder
-    if ((v.role == ATTN_ROLE_TEMP || v.role == ATTN_ROLE_STEP) && (dim.src_value < 0 || dim.src_value >= i || dim.src_dim < 0 ||
-                                     dim.src_dim >= spec.values[dim.src_value].rank))
+    if ((v.role == ATTN_ROLE_TEMP || v.role == ATTN_ROLE_STEP) &&
+        (dim.src_value < 0 || dim.src_value >= i || dim.src_dim < 0 ||
+         dim.src_dim >= spec.values[dim.src_value].rank))
       return makeError(at(), " copies dimension ", dim.src_dim, " of value ", dim.src_value,
                        ", which is not a dimension of an earlier value");
   }
@@ -101,11 +114,10 @@ Status checkModelSpec(const attn_model_spec &spec) {
     return makeError("model table: negative decoder or step counts, or missing arrays");
   std::vector<bool> computed(spec.num_values, false);
   auto checkKernel = [&](int32_t k) -> Status {
-    std::string where = "model table: kernel " + std::to_string(k);
-    if (k < 0 || k >= spec.num_kernels)
-      return makeError(where, " does not exist; there are ", spec.num_kernels, " kernels");
+    std::string where;
+    if (Status s = describeEntry("kernel", spec.kernels, spec.num_kernels, k, where); !s)
+      return s;
     const attn_kernel &kernel = spec.kernels[k];
-    where += " '" + str(kernel.name) + "'";
     if (!kernel.name || !kernel.entry || kernel.num_results < 1 || kernel.num_args < kernel.num_results ||
         !kernel.args)
       return makeError(where, " has no name, no entry point, no results or fewer arguments than results");
@@ -126,15 +138,14 @@ Status checkModelSpec(const attn_model_spec &spec) {
     return {};
   };
   auto checkDecoder = [&](int32_t index) -> Status {
-    std::string where = "model table: decoder " + std::to_string(index);
-    if (index < 0 || index >= spec.num_decoders)
-      return makeError(where, " does not exist; there are ", spec.num_decoders, " decoders");
+    std::string where;
+    if (Status s = describeEntry("decoder", spec.decoders, spec.num_decoders, index, where); !s)
+      return s;
     const attn_decoder &d = spec.decoders[index];
-    where += " '" + str(d.name) + "'";
     bool search = d.mode == ATTN_DECODE_GREEDY || d.mode == ATTN_DECODE_BEAM;
     bool reverse = d.mode == ATTN_DECODE_REVERSE;
-    if (!d.name || d.mode < ATTN_DECODE_TEACHER || d.mode > ATTN_DECODE_REVERSE || d.max_len < 1 || d.width < 1 ||
-        d.num_states < 1 || d.num_emits < (reverse ? 0 : 1) || d.num_captures < 0 ||
+    if (!d.name || d.mode < ATTN_DECODE_TEACHER || d.mode > ATTN_DECODE_REVERSE || d.max_len < 1 ||
+        d.width < 1 || d.num_states < 1 || d.num_emits < (reverse ? 0 : 1) || d.num_captures < 0 ||
         d.num_kernels < 0 || d.first_kernel < 0 || d.first_kernel + d.num_kernels > spec.num_kernels ||
         !d.state_init || !d.state_in || !d.state_out || !d.results ||
         (d.num_captures > 0 && (!d.captures || !d.views)) || d.num_sequences < 0 ||
@@ -171,7 +182,8 @@ Status checkModelSpec(const attn_model_spec &spec) {
       if (Status s = checkKernel(k); !s)
         return s;
     for (int32_t i = 0; i < d.num_states; ++i)
-      if (!valid(d.state_out[i], -1, true) || spec.values[d.state_out[i]].rank != spec.values[d.state_in[i]].rank)
+      if (!valid(d.state_out[i], -1, true) ||
+          spec.values[d.state_out[i]].rank != spec.values[d.state_in[i]].rank)
         return makeError(where, " next state ", i, " is not computed by the step or has the wrong rank");
     for (int32_t i = 0; i < d.num_emits; ++i)
       if (!valid(d.emits[i], -1, true) || spec.values[d.emits[i]].rank < 1)
@@ -186,7 +198,8 @@ Status checkModelSpec(const attn_model_spec &spec) {
                                : d.emits[i];
       int32_t rank = state ? spec.values[d.state_init[i]].rank : emit < 0 ? 2 : spec.values[emit].rank + 1;
       if (spec.values[d.results[i]].rank != rank)
-        return makeError(where, " result ", i, " has rank ", spec.values[d.results[i]].rank, ", expected ", rank);
+        return makeError(where, " result ", i, " has rank ", spec.values[d.results[i]].rank, ", expected ",
+                         rank);
       computed[d.results[i]] = true;
     }
     return {};
@@ -235,8 +248,8 @@ Status checkTokens(const attn_value &v, const Tensor &t) {
       at = (d ? ", " : "") + std::to_string(rest % t.shape()[d]) + at;
       rest /= t.shape()[d];
     }
-    return makeError("input '", v.name, "' holds token ", data[i], " at [", at, "], outside the vocabulary of ",
-                     v.vocab_size, " tokens (0 to ", v.vocab_size - 1, ")");
+    return makeError("input '", v.name, "' holds token ", data[i], " at [", at,
+                     "], outside the vocabulary of ", v.vocab_size, " tokens (0 to ", v.vocab_size - 1, ")");
   }
   return {};
 }
@@ -390,12 +403,13 @@ void releaseDevice(halide_buffer_t *buffer) {
 
 } // namespace
 
-HalideSession::HalideSession(int numThreads) : previousHandler_(halide_set_error_handler(captureHalideError)) {
+HalideSession::HalideSession(int numThreads)
+    : previousHandler_(halide_set_error_handler(captureHalideError)) {
   takeError();
   if (numThreads > 0)
     previousThreads_ = halide_set_num_threads(numThreads);
   const char *env = std::getenv("HL_NUM_THREADS");
-  threads_ = numThreads > 0           ? numThreads
+  threads_ = numThreads > 0              ? numThreads
              : env && std::atoi(env) > 0 ? std::atoi(env)
                                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
@@ -438,7 +452,8 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   if (allocateResults)
     for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a) {
       computeShape(kernel.args[a]);
-      if (Status s = allocate(kernel.args[a], shapes[kernel.args[a]], /*zeroed=*/false); !s) // it writes them whole
+      // Uninitialized: the kernel writes its results whole.
+      if (Status s = allocate(kernel.args[a], shapes[kernel.args[a]], /*zeroed=*/false); !s)
         return makeError("kernel '", kernel.name, "': ", s.message());
     }
   argv.clear();
@@ -447,8 +462,8 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   session.takeError();
   if (int rc = kernel.entry(argv.data()); rc != 0) {
     std::string text = session.takeError();
-    return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ", rc,
-                     ")");
+    return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ",
+                     rc, ")");
   }
   return {};
 }
@@ -459,7 +474,6 @@ void Execution::release(int32_t value) {
   buffers[value] = nullptr;
   temps[value] = Tensor();
 }
-
 
 Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
                              const RunOptions &options) {

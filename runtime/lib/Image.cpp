@@ -1,13 +1,12 @@
-// Images: a 5×7 bitmap font, heat maps and a PNG writer (CRC-32 and Adler-32 over stored deflate blocks).
+// Images: a 5×7 bitmap font, heat maps and a PNG writer (zlib deflates the pixels and checksums chunks).
 #include "attn/Runtime/Image.h"
-
-#include "Crc32.h"
 
 #include "attn/Runtime/File.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
+
+#include <zlib.h>
 
 namespace attn::rt {
 
@@ -153,14 +152,16 @@ template <typename Plot> static void forEachTextPixel(const std::string &text, P
 }
 
 int Image::text(int x, int y, const std::string &text, Rgb color, int scale) {
-  forEachTextPixel(text, [&](int column, int row) { fill(x + column * scale, y + row * scale, scale, scale, color); });
+  forEachTextPixel(
+      text, [&](int column, int row) { fill(x + column * scale, y + row * scale, scale, scale, color); });
   return textWidth(text, scale);
 }
 
 void Image::textUp(int x, int y, const std::string &text, Rgb color, int scale) {
   // Font pixel (column, row) lands at (x + row, y - column - 1): rotated a quarter turn counter-clockwise.
-  forEachTextPixel(text,
-                   [&](int column, int row) { fill(x + row * scale, y - (column + 1) * scale, scale, scale, color); });
+  forEachTextPixel(text, [&](int column, int row) {
+    fill(x + row * scale, y - (column + 1) * scale, scale, scale, color);
+  });
 }
 
 int Image::textWidth(const std::string &text, int scale) {
@@ -182,37 +183,24 @@ void chunk(std::vector<uint8_t> &out, const char *type, const std::vector<uint8_
   size_t start = out.size();
   out.insert(out.end(), type, type + 4);
   out.insert(out.end(), data.begin(), data.end());
-  putBigEndian(out, crc32(&out[start], out.size() - start));
+  putBigEndian(out, static_cast<uint32_t>(crc32_z(0, &out[start], out.size() - start)));
 }
 
 } // namespace
 
 Status writePng(const std::string &path, const Image &image) {
-  // Scanlines, each with filter byte 0, wrapped in a zlib stream of stored deflate blocks.
+  // Scanlines, each with filter byte 0, deflated into a zlib stream.
   std::vector<uint8_t> raw;
   size_t stride = static_cast<size_t>(image.width()) * 3;
   for (int y = 0; y < image.height(); ++y) {
     raw.push_back(0);
     raw.insert(raw.end(), image.pixels().begin() + y * stride, image.pixels().begin() + (y + 1) * stride);
   }
-  std::vector<uint8_t> zlib{0x78, 0x01};
-  constexpr size_t kMaxBlock = 65535;
-  for (size_t at = 0; at < raw.size() || at == 0; at += kMaxBlock) {
-    size_t n = std::min(kMaxBlock, raw.size() - at);
-    bool last = at + n >= raw.size();
-    zlib.push_back(last ? 1 : 0);
-    zlib.push_back(static_cast<uint8_t>(n)), zlib.push_back(static_cast<uint8_t>(n >> 8));
-    zlib.push_back(static_cast<uint8_t>(~n)), zlib.push_back(static_cast<uint8_t>(~n >> 8));
-    zlib.insert(zlib.end(), raw.begin() + at, raw.begin() + at + n);
-    if (last)
-      break;
-  }
-  uint32_t a = 1, b = 0; // Adler-32
-  for (uint8_t byte : raw) {
-    a = (a + byte) % 65521;
-    b = (b + a) % 65521;
-  }
-  putBigEndian(zlib, (b << 16) | a);
+  uLongf zlibSize = compressBound(raw.size());
+  std::vector<uint8_t> zlib(zlibSize);
+  if (int rc = compress2(zlib.data(), &zlibSize, raw.data(), raw.size(), Z_DEFAULT_COMPRESSION); rc != Z_OK)
+    return makeError(path, ": cannot compress the image (zlib error ", rc, ")");
+  zlib.resize(zlibSize);
 
   std::vector<uint8_t> png{0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   std::vector<uint8_t> header;
@@ -225,8 +213,9 @@ Status writePng(const std::string &path, const Image &image) {
   return writeFileAtomically(path, {{png.data(), png.size()}});
 }
 
-Image renderHeatMap(const std::vector<float> &weights, int rows, int cols, const std::vector<std::string> &rowLabels,
-                    const std::vector<std::string> &colLabels, const std::string &title) {
+Image renderHeatMap(const std::vector<float> &weights, int rows, int cols,
+                    const std::vector<std::string> &rowLabels, const std::vector<std::string> &colLabels,
+                    const std::string &title) {
   constexpr int kScale = 2, kCell = 28, kMargin = 12;
   const Rgb white{255, 255, 255}, black{0, 0, 0};
   int glyph = Image::textHeight(kScale);
@@ -248,8 +237,8 @@ Image renderHeatMap(const std::vector<float> &weights, int rows, int cols, const
   image.text(kMargin, kMargin, title, black, kScale);
   for (int c = 0; c < cols && c < static_cast<int>(colLabels.size()); ++c) {
     if (across)
-      image.text(left + c * kCell + (kCell - Image::textWidth(colLabels[c], kScale)) / 2, top - kMargin / 2 - glyph,
-                 colLabels[c], black, kScale);
+      image.text(left + c * kCell + (kCell - Image::textWidth(colLabels[c], kScale)) / 2,
+                 top - kMargin / 2 - glyph, colLabels[c], black, kScale);
     else
       image.textUp(left + c * kCell + (kCell - glyph) / 2, top - kMargin / 2, colLabels[c], black, kScale);
   }
@@ -273,7 +262,8 @@ Image renderHeatMap(const std::vector<float> &weights, int rows, int cols, const
 }
 
 Image renderOverlay(const std::vector<float> &image, int channels, int height, int width,
-                    const std::vector<float> &weights, int mapHeight, int mapWidth, const std::string &title) {
+                    const std::vector<float> &weights, int mapHeight, int mapWidth,
+                    const std::string &title) {
   constexpr int kScale = 2, kMargin = 12, kPanel = 224;
   const Rgb white{255, 255, 255}, black{0, 0, 0};
   int pixel = std::max(1, kPanel / std::max(height, width));
@@ -297,7 +287,8 @@ Image renderOverlay(const std::vector<float> &image, int channels, int height, i
     return unit((image[(static_cast<size_t>(c) * height + y) * width + x] - imageLow) / imageSpan);
   };
   auto weight = [&](int y, int x) {
-    return unit(weights[static_cast<size_t>(y * mapHeight / height) * mapWidth + x * mapWidth / width] / largest);
+    return unit(weights[static_cast<size_t>(y * mapHeight / height) * mapWidth + x * mapWidth / width] /
+                largest);
   };
 
   int glyph = Image::textHeight(kScale), top = kMargin + glyph + kMargin + glyph + kMargin / 2;
@@ -311,14 +302,16 @@ Image renderOverlay(const std::vector<float> &image, int channels, int height, i
     out.text(left, top - kMargin / 2 - glyph, captions[panel], black, kScale);
     for (int y = 0; y < height; ++y)
       for (int x = 0; x < width; ++x) {
-        float r = input(0, y, x), g = input(channels == 3 ? 1 : 0, y, x), b = input(channels == 3 ? 2 : 0, y, x);
+        float r = input(0, y, x), g = input(channels == 3 ? 1 : 0, y, x),
+              b = input(channels == 3 ? 2 : 0, y, x);
         float w = weight(y, x);
         if (panel == 1) // white to dark blue, as the heat maps
           r = 1 - w * 247 / 255.0f, g = 1 - w * 207 / 255.0f, b = 1 - w * 148 / 255.0f;
         else if (panel == 2) // half the input, half red in proportion to the weight
           r = 0.5f * r + 0.5f * w, g = 0.5f * g, b = 0.5f * b;
-        out.fill(left + x * pixel, top + y * pixel, pixel, pixel,
-                 {static_cast<uint8_t>(r * 255), static_cast<uint8_t>(g * 255), static_cast<uint8_t>(b * 255)});
+        out.fill(
+            left + x * pixel, top + y * pixel, pixel, pixel,
+            {static_cast<uint8_t>(r * 255), static_cast<uint8_t>(g * 255), static_cast<uint8_t>(b * 255)});
       }
   }
   return out;

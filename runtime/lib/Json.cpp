@@ -2,9 +2,12 @@
 // input, including deep nesting meant to exhaust the stack, ends in an error rather than a crash.
 #include "attn/Runtime/Json.h"
 
+#include "LiteralScanner.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 namespace attn::rt {
 
@@ -16,65 +19,34 @@ const JsonValue *JsonValue::find(std::string_view key) const {
 }
 
 const char *jsonKindName(JsonValue::Kind kind) {
-  switch (kind) {
-  case JsonValue::Kind::Null:
-    return "null";
-  case JsonValue::Kind::Bool:
-    return "boolean";
-  case JsonValue::Kind::Number:
-    return "number";
-  case JsonValue::Kind::String:
-    return "string";
-  case JsonValue::Kind::Array:
-    return "array";
-  case JsonValue::Kind::Object:
-    return "object";
-  }
-  return "value";
+  // In the order of JsonValue::Kind.
+  static const char *const kNames[] = {"null", "boolean", "number", "string", "array", "object"};
+  size_t index = static_cast<size_t>(kind);
+  return index < std::size(kNames) ? kNames[index] : "value";
 }
 
 namespace {
 
 constexpr int kMaxDepth = 64;
 
-class Parser {
+class Parser : LiteralScanner {
 public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  explicit Parser(std::string_view text) : LiteralScanner(text, LiteralSyntax::Json) {}
 
   Expected<JsonValue> parseDocument() {
     JsonValue value;
     if (Status s = parseValue(value, 0); !s)
       return s.takeError();
-    skipWhitespace();
-    if (pos_ != text_.size())
-      return fail("unexpected text after the JSON value");
+    if (Status s = expectEnd("unexpected text after the JSON value"); !s)
+      return s.takeError();
     return value;
   }
 
 private:
-  Error fail(const std::string &what) const { return makeError("at byte ", pos_, ": ", what); }
-
-  bool atEnd() const { return pos_ >= text_.size(); }
-  char peek() const { return text_[pos_]; }
-
-  void skipWhitespace() {
-    while (!atEnd() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
-      ++pos_;
-  }
-
-  Status expect(char c, const char *context) {
-    skipWhitespace();
-    if (atEnd() || peek() != c)
-      return fail(std::string("expected '") + c + "' " + context);
-    ++pos_;
-    return {};
-  }
-
   Status parseValue(JsonValue &out, int depth) {
-    skipWhitespace();
-    if (atEnd())
-      return fail("unexpected end of text, expected a value");
-    char c = peek();
+    char c;
+    if (Status s = startValue(c, "unexpected end of text, expected a value"); !s)
+      return s;
     if (c == '{' || c == '[') {
       if (depth >= kMaxDepth)
         return fail("nested more than 64 levels deep");
@@ -86,21 +58,10 @@ private:
     }
     if (c == '-' || (c >= '0' && c <= '9'))
       return parseNumber(out);
-    struct Literal {
-      std::string_view word;
-      JsonValue::Kind kind;
-      bool boolean;
-    };
-    static constexpr Literal kLiterals[] = {{"true", JsonValue::Kind::Bool, true},
-                                            {"false", JsonValue::Kind::Bool, false},
-                                            {"null", JsonValue::Kind::Null, false}};
-    for (const Literal &literal : kLiterals) {
-      if (text_.substr(pos_, literal.word.size()) == literal.word) {
-        pos_ += literal.word.size();
-        out.kind = literal.kind;
-        out.boolean = literal.boolean;
-        return {};
-      }
+    if (std::optional<Keyword> word = keyword()) {
+      out.kind = *word == Keyword::Null ? JsonValue::Kind::Null : JsonValue::Kind::Bool;
+      out.boolean = *word == Keyword::True;
+      return {};
     }
     return fail(std::string("unexpected character '") + c + "', expected a value");
   }
@@ -108,13 +69,7 @@ private:
   Status parseObject(JsonValue &out, int depth) {
     out.kind = JsonValue::Kind::Object;
     ++pos_; // '{'
-    skipWhitespace();
-    if (!atEnd() && peek() == '}') {
-      ++pos_;
-      return {};
-    }
-    for (;;) {
-      skipWhitespace();
+    return sequence('}', "expected '}' or ',' in an object", [&]() -> Status {
       if (atEnd() || peek() != '"')
         return fail("expected a string key in an object");
       size_t keyPos = pos_;
@@ -131,35 +86,20 @@ private:
       if (Status s = parseValue(value, depth); !s)
         return s;
       out.object.emplace_back(std::move(key), std::move(value));
-      skipWhitespace();
-      if (!atEnd() && peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      return expect('}', "or ',' in an object");
-    }
+      return {};
+    });
   }
 
   Status parseArray(JsonValue &out, int depth) {
     out.kind = JsonValue::Kind::Array;
     ++pos_; // '['
-    skipWhitespace();
-    if (!atEnd() && peek() == ']') {
-      ++pos_;
-      return {};
-    }
-    for (;;) {
+    return sequence(']', "expected ']' or ',' in an array", [&]() -> Status {
       JsonValue value;
       if (Status s = parseValue(value, depth); !s)
         return s;
       out.array.push_back(std::move(value));
-      skipWhitespace();
-      if (!atEnd() && peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      return expect(']', "or ',' in an array");
-    }
+      return {};
+    });
   }
 
   static void appendUtf8(std::string &out, uint32_t cp) {
@@ -310,9 +250,6 @@ private:
     }
     return {};
   }
-
-  std::string_view text_;
-  size_t pos_ = 0;
 };
 
 } // namespace

@@ -3,8 +3,9 @@
 // the file's size before any tensor memory is allocated, so a corrupt header cannot ask for terabytes.
 #include "attn/Runtime/Npy.h"
 
-#include "attn/Runtime/Convert.h"
+#include "LiteralScanner.h"
 #include "attn/Runtime/File.h"
+#include "attn/Runtime/StoredType.h"
 
 #include <algorithm>
 #include <climits>
@@ -28,18 +29,15 @@ struct PyValue {
   std::vector<PyValue> items;
 };
 
-class HeaderParser {
+class HeaderParser : LiteralScanner {
 public:
-  explicit HeaderParser(std::string_view text) : text_(text) {}
+  explicit HeaderParser(std::string_view text) : LiteralScanner(text, LiteralSyntax::Python) {}
 
   /// Parses the whole header as a dict with string keys.
   Status parse(std::vector<std::pair<std::string, PyValue>> &dict) {
     if (Status s = expect('{'); !s)
       return s;
-    for (;;) {
-      skipSpace();
-      if (consume('}'))
-        break;
+    Status entries = sequence('}', "expected '}'", [&]() -> Status {
       PyValue key;
       if (Status s = parseValue(key, 0); !s)
         return s;
@@ -51,47 +49,18 @@ public:
       if (Status s = parseValue(value, 0); !s)
         return s;
       dict.emplace_back(key.str, std::move(value));
-      skipSpace();
-      if (consume(','))
-        continue;
-      if (Status s = expect('}'); !s)
-        return s;
-      break;
-    }
-    skipSpace();
-    if (pos_ != text_.size())
-      return fail("unexpected text after the dict");
-    return {};
+      return {};
+    });
+    if (!entries)
+      return entries;
+    return expectEnd("unexpected text after the dict");
   }
 
 private:
-  Error fail(const std::string &what) const { return makeError(what, " at character ", pos_); }
-
-  void skipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\t'))
-      ++pos_;
-  }
-
-  bool consume(char c) {
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-
-  Status expect(char c) {
-    skipSpace();
-    if (!consume(c))
-      return fail(std::string("expected '") + c + "'");
-    return {};
-  }
-
   Status parseValue(PyValue &out, int depth) {
-    skipSpace();
-    if (pos_ >= text_.size())
-      return fail("unexpected end of header");
-    char c = text_[pos_];
+    char c;
+    if (Status s = startValue(c, "unexpected end of header"); !s)
+      return s;
     if (c == '\'' || c == '"') {
       size_t end = text_.find(c, pos_ + 1);
       if (end == std::string_view::npos)
@@ -107,21 +76,13 @@ private:
       char close = c == '(' ? ')' : ']';
       out.kind = c == '(' ? PyValue::Kind::Tuple : PyValue::Kind::List;
       ++pos_;
-      for (;;) {
-        skipSpace();
-        if (consume(close))
-          return {};
+      return sequence(close, std::string("expected ',' or '") + close + "'", [&]() -> Status {
         PyValue item;
         if (Status s = parseValue(item, depth + 1); !s)
           return s;
         out.items.push_back(std::move(item));
-        skipSpace();
-        if (consume(','))
-          continue;
-        if (!consume(close))
-          return fail(std::string("expected ',' or '") + close + "'");
         return {};
-      }
+      });
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
       size_t start = pos_;
@@ -140,41 +101,13 @@ private:
       out.integer = text_[start] == '-' ? -value : value;
       return {};
     }
-    struct Literal {
-      std::string_view word;
-      PyValue::Kind kind;
-      bool boolean;
-    };
-    static constexpr Literal kLiterals[] = {{"True", PyValue::Kind::Bool, true},
-                                            {"False", PyValue::Kind::Bool, false},
-                                            {"None", PyValue::Kind::None, false}};
-    for (const Literal &literal : kLiterals) {
-      if (text_.substr(pos_, literal.word.size()) == literal.word) {
-        pos_ += literal.word.size();
-        out.kind = literal.kind;
-        out.boolean = literal.boolean;
-        return {};
-      }
+    if (std::optional<Keyword> word = keyword()) {
+      out.kind = *word == Keyword::Null ? PyValue::Kind::None : PyValue::Kind::Bool;
+      out.boolean = *word == Keyword::True;
+      return {};
     }
     return fail(std::string("unexpected character '") + c + "'");
   }
-
-  std::string_view text_;
-  size_t pos_ = 0;
-};
-
-struct DescrInfo {
-  const char *descr;
-  DType dtype;
-  size_t itemSize;
-  std::optional<Conversion> conversion;
-};
-
-const DescrInfo kDescrs[] = {
-    {"<f4", DType::F32, 4, std::nullopt},          {"<i4", DType::I32, 4, std::nullopt},
-    {"<f8", DType::F32, 8, Conversion::F64ToF32},  {"<i8", DType::I32, 8, Conversion::I64ToI32},
-    {"|b1", DType::I32, 1, Conversion::BoolToI32}, {"|u1", DType::I32, 1, Conversion::U8ToI32},
-    {"|i1", DType::I32, 1, Conversion::I8ToI32},
 };
 
 /// The header as it may be quoted in an error message: without its padding, and not too long.
@@ -245,10 +178,7 @@ Expected<Tensor> readNpy(const std::string &path) {
   }
   if (descr->kind != PyValue::Kind::Str)
     return makeError(path, ": unsupported dtype: structured arrays are not supported");
-  const DescrInfo *info = nullptr;
-  for (const DescrInfo &d : kDescrs)
-    if (descr->str == d.descr)
-      info = &d;
+  const StoredType *info = findStoredType(FileFormat::Npy, descr->str);
   if (!info && !descr->str.empty() && descr->str[0] == '>')
     return makeError(path, ": big-endian data ('", descr->str, "') is not supported; convert it with ",
                      "arr.astype(arr.dtype.newbyteorder('<'))");
@@ -268,25 +198,12 @@ Expected<Tensor> readNpy(const std::string &path) {
     return makeError(path, ": header says ", dataSize, " bytes of data, but the file has ", available,
                      " (trailing bytes)");
 
-  Expected<Tensor> tensor = Tensor::create(info->dtype, shape);
-  if (!tensor)
-    return makeError(path, ": ", tensor.message());
-  if (!info->conversion) {
-    if (Status s = file->read(dataStart, tensor->data(), dataSize); !s)
-      return s.takeError();
-    return tensor;
-  }
-  std::vector<unsigned char> raw(dataSize);
-  if (Status s = file->read(dataStart, raw.data(), dataSize); !s)
-    return s.takeError();
-  if (Status s = convertElements(*info->conversion, raw.data(), *tensor, path); !s)
-    return s.takeError();
-  return tensor;
+  return readStoredTensor(*file, dataStart, *info, std::move(shape), path);
 }
 
 Status writeNpy(const std::string &path, const Tensor &tensor) {
-  std::string dict = std::string("{'descr': '") + (tensor.dtype() == DType::F32 ? "<f4" : "<i4") +
-                     "', 'fortran_order': False, 'shape': (";
+  std::string dict =
+      std::string("{'descr': '") + storedTypeOf(tensor.dtype()).npy + "', 'fortran_order': False, 'shape': (";
   for (int64_t d : tensor.shape())
     dict += std::to_string(d) + (tensor.rank() == 1 ? "," : ", ");
   if (tensor.rank() > 1)

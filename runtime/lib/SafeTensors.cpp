@@ -4,14 +4,15 @@
 // anything is read, so a truncated download is reported as such instead of yielding garbage weights.
 #include "attn/Runtime/SafeTensors.h"
 
-#include "Crc32.h"
-#include "attn/Runtime/Convert.h"
 #include "attn/Runtime/File.h"
 #include "attn/Runtime/Json.h"
+#include "attn/Runtime/StoredType.h"
 
 #include <climits>
 #include <cstring>
 #include <optional>
+
+#include <zlib.h>
 
 namespace attn::rt {
 
@@ -20,23 +21,10 @@ namespace {
 constexpr const char *kMetadataKey = "__metadata__";
 constexpr const char *kChecksumKey = "crc32"; // of the data section, in the metadata of files written here
 
-struct DTypeInfo {
-  const char *name;
-  DType dtype;
-  size_t itemSize;
-  std::optional<Conversion> conversion;
-};
-
-const DTypeInfo kDTypes[] = {
-    {"F32", DType::F32, 4, std::nullopt},           {"I32", DType::I32, 4, std::nullopt},
-    {"F64", DType::F32, 8, Conversion::F64ToF32},   {"F16", DType::F32, 2, Conversion::F16ToF32},
-    {"BF16", DType::F32, 2, Conversion::BF16ToF32}, {"I64", DType::I32, 8, Conversion::I64ToI32},
-};
-
 /// One tensor as the header describes it.
 struct Entry {
   std::string name;
-  const DTypeInfo *dtype;
+  const StoredType *type;
   Shape shape;
   uint64_t begin, end;
 };
@@ -65,10 +53,8 @@ Expected<Entry> parseEntry(const std::string &where, const std::string &name, co
   Entry entry{name, nullptr, {}, 0, 0};
   if (dtype->kind != JsonValue::Kind::String)
     return makeError(where, ": dtype must be a string");
-  for (const DTypeInfo &info : kDTypes)
-    if (dtype->string == info.name)
-      entry.dtype = &info;
-  if (!entry.dtype)
+  entry.type = findStoredType(FileFormat::SafeTensors, dtype->string);
+  if (!entry.type)
     return makeError(where, ": unsupported dtype '", dtype->string,
                      "' (supported: F32, I32, F64, F16, BF16, I64)");
 
@@ -99,10 +85,10 @@ Expected<Entry> parseEntry(const std::string &where, const std::string &name, co
   int64_t count = countElements(entry.shape);
   uint64_t bytes = 0;
   bool overflow =
-      count < 0 || __builtin_mul_overflow(static_cast<uint64_t>(count), entry.dtype->itemSize, &bytes);
+      count < 0 || __builtin_mul_overflow(static_cast<uint64_t>(count), entry.type->itemSize, &bytes);
   if (overflow || bytes != entry.end - entry.begin)
-    return makeError(where, ": ", range, " hold ", entry.end - entry.begin, " bytes, but ", entry.dtype->name,
-                     formatShape(entry.shape), " needs ",
+    return makeError(where, ": ", range, " hold ", entry.end - entry.begin, " bytes, but ",
+                     entry.type->safetensors, formatShape(entry.shape), " needs ",
                      overflow ? "more than 2^63" : std::to_string(bytes));
   return entry;
 }
@@ -162,29 +148,19 @@ Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
     std::vector<unsigned char> data(dataSize);
     if (Status s = file->read(dataStart, data.data(), dataSize); !s)
       return s.takeError();
-    std::string actual = std::to_string(crc32(data.data(), data.size()));
+    std::string actual = std::to_string(crc32_z(0, data.data(), data.size()));
     if (actual != expected->second)
-      return makeError(path, ": the data's checksum is ", actual, ", but the header records ", expected->second,
-                       ": the file is corrupt");
+      return makeError(path, ": the data's checksum is ", actual, ", but the header records ",
+                       expected->second, ": the file is corrupt");
     result.metadata.erase(expected);
   }
 
   for (const Entry &entry : entries) {
     std::string where = path + ": tensor '" + entry.name + "'";
-    Expected<Tensor> tensor = Tensor::create(entry.dtype->dtype, entry.shape);
+    Expected<Tensor> tensor =
+        readStoredTensor(*file, dataStart + entry.begin, *entry.type, entry.shape, where);
     if (!tensor)
-      return makeError(where, ": ", tensor.message());
-    uint64_t bytes = entry.end - entry.begin;
-    if (!entry.dtype->conversion) {
-      if (Status s = file->read(dataStart + entry.begin, tensor->data(), bytes); !s)
-        return s.takeError();
-    } else {
-      std::vector<unsigned char> raw(bytes);
-      if (Status s = file->read(dataStart + entry.begin, raw.data(), bytes); !s)
-        return s.takeError();
-      if (Status s = convertElements(*entry.dtype->conversion, raw.data(), *tensor, where); !s)
-        return s.takeError();
-    }
+      return tensor.takeError();
     result.tensors.emplace(entry.name, std::move(*tensor));
   }
   return result;
@@ -194,7 +170,7 @@ Status writeSafeTensors(const std::string &path, const TensorMap &tensors,
                         const std::map<std::string, std::string> &metadata) {
   uint32_t checksum = 0;
   for (const auto &[name, tensor] : tensors)
-    checksum = crc32(tensor.data(), tensor.byteSize(), checksum);
+    checksum = crc32_z(checksum, static_cast<const Bytef *>(tensor.data()), tensor.byteSize());
   std::map<std::string, std::string> withChecksum = metadata;
   withChecksum[kChecksumKey] = std::to_string(checksum);
   std::string header = "{";
@@ -210,8 +186,8 @@ Status writeSafeTensors(const std::string &path, const TensorMap &tensors,
   for (const auto &[name, tensor] : tensors) {
     if (name == kMetadataKey)
       return makeError(path, ": a tensor cannot be named __metadata__");
-    header += quoteJson(name) + ":{\"dtype\":\"" + (tensor.dtype() == DType::F32 ? "F32" : "I32") +
-              "\",\"shape\":[";
+    header +=
+        quoteJson(name) + ":{\"dtype\":\"" + storedTypeOf(tensor.dtype()).safetensors + "\",\"shape\":[";
     for (size_t i = 0; i < tensor.shape().size(); ++i)
       header += (i ? "," : "") + std::to_string(tensor.shape()[i]);
     header += "],\"data_offsets\":[" + std::to_string(offset) + "," +

@@ -8,8 +8,6 @@
 
 namespace attn::rt {
 
-const char *dtypeName(DType dtype) { return dtype == DType::F32 ? "f32" : "i32"; }
-
 std::string formatShape(const Shape &shape) {
   std::string out = "[";
   for (size_t i = 0; i < shape.size(); ++i) {

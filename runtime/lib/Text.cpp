@@ -1,8 +1,9 @@
 // Vocabularies and text tokenization.
 #include "attn/Runtime/Text.h"
 
+#include "attn/Runtime/VocabFile.h"
+
 #include <algorithm>
-#include <fstream>
 
 namespace attn::rt {
 
@@ -37,22 +38,10 @@ Vocabulary::Vocabulary(std::vector<std::string> tokens, std::string source)
 }
 
 Expected<Vocabulary> Vocabulary::readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return makeError("cannot open vocabulary file '", path, "'");
-  std::vector<std::string> tokens;
-  std::string line;
-  for (size_t number = 1; std::getline(in, line); ++number) {
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (line.empty())
-      return makeError("line ", number, " of vocabulary file '", path,
-                       "' is empty: expected one token per line, line n holding the token of id n - 1");
-    tokens.push_back(line);
-  }
-  if (tokens.empty())
-    return makeError("vocabulary file '", path, "' is empty");
-  return Vocabulary(std::move(tokens), "'" + path + "'");
+  Expected<std::vector<std::string>> tokens = readVocabFile(path);
+  if (!tokens)
+    return tokens.takeError();
+  return Vocabulary(std::move(*tokens), "'" + path + "'");
 }
 
 std::string Vocabulary::token(int32_t id) const {
@@ -97,7 +86,8 @@ Expected<std::vector<int32_t>> Vocabulary::encode(const std::string &text) const
   return ids;
 }
 
-std::string Vocabulary::decode(const std::vector<int32_t> &ids, int32_t stop, const std::vector<int32_t> &skip) const {
+std::string Vocabulary::decode(const std::vector<int32_t> &ids, int32_t stop,
+                               const std::vector<int32_t> &skip) const {
   std::string out;
   for (int32_t i : ids) {
     if (i == stop)

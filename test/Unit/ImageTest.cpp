@@ -1,8 +1,10 @@
 // Images: text drawing with the built-in font, heat map layout and shading, and the PNG file format
-// (signature, chunk CRCs against known values, stored deflate blocks with their Adler-32).
+// (signature, chunk CRCs against known values, and the pixels, decompressed with zlib).
 #include "attn/Runtime/Image.h"
 
 #include "TestUtil.h"
+
+#include <zlib.h>
 
 using namespace attn::rt;
 using attn::test::readBytes;
@@ -56,21 +58,26 @@ TEST(Png, WritesAValidFile) {
   // The IEND chunk and its well-known CRC.
   EXPECT_EQ(png.substr(png.size() - 8, 4), "IEND");
   EXPECT_EQ(bigEndian(png, png.size() - 4), 0xAE426082u);
-  // IDAT: zlib header, one final stored block of 2 rows × (1 + 9) bytes, the rows, Adler-32.
+  // IDAT: a zlib stream of 2 rows × (filter byte + 3 pixels × 3 bytes), the chunk's CRC after it.
   size_t idat = 8 + 25;
+  uint32_t idatSize = bigEndian(png, idat);
   EXPECT_EQ(png.substr(idat + 4, 4), "IDAT");
-  std::string z = png.substr(idat + 8, bigEndian(png, idat));
-  EXPECT_EQ(uint8_t(z[0]), 0x78);
-  EXPECT_EQ(uint8_t(z[2]), 1); // final, stored
-  EXPECT_EQ(uint8_t(z[3]) | (uint8_t(z[4]) << 8), 20);
-  std::string rows = z.substr(7, 20);
-  EXPECT_EQ(rows[0], 0); // filter of row 0
+  EXPECT_EQ(bigEndian(png, idat + 8 + idatSize),
+            crc32_z(0, reinterpret_cast<const Bytef *>(png.data()) + idat + 4, 4 + idatSize));
+  std::string z = png.substr(idat + 8, idatSize);
+  std::string rows(21, '\xff'); // one byte more than expected, to catch a stream that holds more
+  uLongf rowsSize = rows.size();
+  ASSERT_EQ(uncompress(reinterpret_cast<Bytef *>(rows.data()), &rowsSize,
+                       reinterpret_cast<const Bytef *>(z.data()), z.size()),
+            Z_OK);
+  ASSERT_EQ(rowsSize, 20u);
+  EXPECT_EQ(rows[0], 0);  // filter of row 0
+  EXPECT_EQ(rows[10], 0); // filter of row 1
   EXPECT_EQ(uint8_t(rows[1]), 10);
+  EXPECT_EQ(uint8_t(rows[2]), 20);
+  EXPECT_EQ(uint8_t(rows[3]), 30);
   EXPECT_EQ(uint8_t(rows[10 + 1 + 6]), 255); // row 1, pixel 2, red
-  uint32_t a = 1, b = 0;
-  for (char c : rows)
-    a = (a + uint8_t(c)) % 65521, b = (b + a) % 65521;
-  EXPECT_EQ(bigEndian(z, 27), (b << 16) | a);
+  EXPECT_EQ(uint8_t(rows[10 + 1 + 7]), 0);
 }
 
 TEST(Png, UnwritablePathIsAnError) {

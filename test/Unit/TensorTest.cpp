@@ -1,6 +1,9 @@
 // Tensor storage and its halide_buffer_t view: Halide counts dimensions from the innermost, so a wrong
-// reversal or stride here would silently transpose every kernel's operands.
+// reversal or stride here would silently transpose every kernel's operands. Also the table of element types
+// as files store them, which .npy and safetensors share.
 #include "attn/Runtime/Tensor.h"
+
+#include "attn/Runtime/StoredType.h"
 
 #include "TestUtil.h"
 
@@ -102,6 +105,24 @@ TEST(Tensor, Formatting) {
   EXPECT_EQ(countElements({}), 1);
   EXPECT_EQ(countElements({-2}), -1);
   EXPECT_EQ(countElements({int64_t(1) << 62, 4}), -1);
+}
+
+TEST(StoredType, OneRowPerTypeWithEachFormatsSpelling) {
+  const StoredType *f64 = findStoredType(FileFormat::Npy, "<f8");
+  ASSERT_NE(f64, nullptr);
+  EXPECT_EQ(findStoredType(FileFormat::SafeTensors, "F64"), f64);
+  EXPECT_EQ(f64->dtype, DType::F32);
+  EXPECT_EQ(f64->itemSize, 8u);
+  EXPECT_EQ(f64->conversion, Conversion::F64ToF32);
+  // Each format reads only its own spellings, and only the types it holds weights or data in.
+  EXPECT_EQ(findStoredType(FileFormat::Npy, "F32"), nullptr);
+  EXPECT_EQ(findStoredType(FileFormat::SafeTensors, "<f4"), nullptr);
+  EXPECT_EQ(findStoredType(FileFormat::SafeTensors, "BOOL"), nullptr);
+  EXPECT_EQ(findStoredType(FileFormat::Npy, ""), nullptr);
+  // Tensors are written as the type that holds them without conversion.
+  EXPECT_STREQ(storedTypeOf(DType::F32).npy, "<f4");
+  EXPECT_STREQ(storedTypeOf(DType::I32).safetensors, "I32");
+  EXPECT_FALSE(storedTypeOf(DType::I32).conversion);
 }
 
 } // namespace

@@ -42,7 +42,8 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Halide, "halide", "the lowered Halide statement of every kernel"),
                clEnumValN(Emit::Schedule, "schedule",
                           "the schedule in force for every kernel, as a file --schedule reads"),
-               clEnumValN(Emit::Object, "object", "one relocatable object: kernels, Halide runtime, model table"),
+               clEnumValN(Emit::Object, "object",
+                          "one relocatable object: kernels, Halide runtime, model table"),
                clEnumValN(Emit::Exe, "exe", "a standalone program (default)")),
     cl::cat(category));
 cl::opt<std::string> target("target", cl::desc("Halide target: 'host' (default) or a target string such as "
@@ -51,14 +52,16 @@ cl::opt<std::string> target("target", cl::desc("Halide target: 'host' (default) 
 cl::opt<bool> keepTemps("keep-temps", cl::desc("Keep the intermediate files (C table, objects) and print "
                                                "where they are"),
                         cl::cat(category));
-cl::opt<std::string> scheduleFile("schedule",
-                                  cl::desc("Schedule file (as --emit=schedule writes it): the kernels it names "
-                                           "get its schedule instead of the default"),
-                                  cl::value_desc("file"), cl::cat(category));
-cl::opt<std::string> autoscheduler("autoschedule",
-                                   cl::desc("Schedule kernels with a Halide autoscheduler: adams2019, li2018 or "
-                                            "mullapudi2016 (kernels a --schedule file names keep its schedule)"),
-                                   cl::value_desc("name"), cl::cat(category));
+cl::opt<std::string>
+    scheduleFile("schedule",
+                 cl::desc("Schedule file (as --emit=schedule writes it): the kernels it names "
+                          "get its schedule instead of the default"),
+                 cl::value_desc("file"), cl::cat(category));
+cl::opt<std::string>
+    autoscheduler("autoschedule",
+                  cl::desc("Schedule kernels with a Halide autoscheduler: adams2019, li2018 or "
+                           "mullapudi2016 (kernels a --schedule file names keep its schedule)"),
+                  cl::value_desc("name"), cl::cat(category));
 cl::list<std::string> estimates("estimate",
                                 cl::desc("DIM=N: the size the autoscheduler plans for dynamic dimension DIM "
                                          "(default 64); repeatable or comma-separated"),
@@ -176,7 +179,7 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
     link.push_back(k.object);
   link.push_back(runtimeObject);
   if (emit == Emit::Exe)
-    for (const char *lib : {ATTN_RUNTIME_LIB, "-lpthread", "-ldl", "-lm"})
+    for (const char *lib : {ATTN_RUNTIME_LIB, "-lz", "-lpthread", "-ldl", "-lm"})
       link.push_back(lib);
   link.insert(link.end(), {"-o", partial});
   if (!run(link))
@@ -240,8 +243,9 @@ int compile() {
   if (emit == Emit::Halide || emit == Emit::Schedule) {
     bool ok = true;
     bool written = writeText(output, [&](raw_ostream &os) {
-      ok = succeeded(emit == Emit::Halide ? mlir::attn::printKernelsAsHalide(*module, halideTarget, schedule, os)
-                                          : mlir::attn::printSchedules(*module, halideTarget, schedule, os));
+      ok = succeeded(emit == Emit::Halide
+                         ? mlir::attn::printKernelsAsHalide(*module, halideTarget, schedule, os)
+                         : mlir::attn::printSchedules(*module, halideTarget, schedule, os));
     });
     return written && ok ? 0 : 1;
   }

@@ -1,5 +1,6 @@
 // RGB images for the generated programs' `attention` command: drawing text with a built-in 5×7 font,
-// rendering a matrix of weights as a labelled heat map, and writing PNG files (no image library needed).
+// rendering a matrix of weights as a labelled heat map, and writing PNG files (with zlib, which every system
+// has, rather than an image library).
 #ifndef ATTN_RUNTIME_IMAGE_H
 #define ATTN_RUNTIME_IMAGE_H
 
@@ -40,14 +41,15 @@ private:
   std::vector<uint8_t> pixels_;
 };
 
-/// Writes `image` as an 8-bit RGB PNG (stored, uncompressed deflate blocks), atomically.
+/// Writes `image` as an 8-bit RGB PNG, deflated with zlib, atomically.
 Status writePng(const std::string &path, const Image &image);
 
 /// A heat map of `weights` (rows × cols, row-major): one cell per weight shaded from white (0) to dark
 /// blue (the largest weight), column labels (e.g. source tokens) above, row labels (output tokens) on the
 /// left, and a title.
-Image renderHeatMap(const std::vector<float> &weights, int rows, int cols, const std::vector<std::string> &rowLabels,
-                    const std::vector<std::string> &colLabels, const std::string &title);
+Image renderHeatMap(const std::vector<float> &weights, int rows, int cols,
+                    const std::vector<std::string> &rowLabels, const std::vector<std::string> &colLabels,
+                    const std::string &title);
 
 /// Spatial attention over an image: three panels, the input (`channels` 1 for grey or 3 for RGB, values
 /// scaled to their range), the weights (mapHeight × mapWidth, stretched to the image), and the input

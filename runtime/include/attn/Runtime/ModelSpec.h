@@ -143,7 +143,8 @@ typedef struct attn_model_spec {
   const attn_training *training; // with `gradient`, how `./model train` updates the parameters
 } attn_model_spec;
 
-// The command line of a generated program (`info`, `infer`, `init`); returns the process exit code.
+// The command line of a generated program (its commands are in runtime/lib/cli/); returns the process exit
+// code.
 int attn_main(const attn_model_spec *model, int argc, char **argv);
 
 #ifdef __cplusplus

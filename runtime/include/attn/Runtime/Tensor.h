@@ -5,8 +5,8 @@
 #ifndef ATTN_RUNTIME_TENSOR_H
 #define ATTN_RUNTIME_TENSOR_H
 
+#include "attn/Runtime/DType.h"
 #include "attn/Runtime/Error.h"
-#include "attn/Runtime/ModelSpec.h"
 
 #include "HalideRuntime.h"
 
@@ -19,15 +19,6 @@
 #include <vector>
 
 namespace attn::rt {
-
-enum class DType : int32_t { F32 = ATTN_F32, I32 = ATTN_I32 };
-
-/// "f32" or "i32".
-const char *dtypeName(DType dtype);
-
-template <typename T> struct DTypeOf;
-template <> struct DTypeOf<float> { static constexpr DType value = DType::F32; };
-template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::I32; };
 
 using Shape = std::vector<int64_t>;
 

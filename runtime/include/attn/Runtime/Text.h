@@ -20,7 +20,7 @@ public:
   Vocabulary() = default;
   /// `source` names where the tokens came from, for messages.
   Vocabulary(std::vector<std::string> tokens, std::string source);
-  /// Reads one token per line.
+  /// Reads a vocabulary file (see readVocabFile): one token per line.
   static Expected<Vocabulary> readFile(const std::string &path);
 
   size_t size() const { return tokens_.size(); }

@@ -1,0 +1,243 @@
+// `train`: trains the parameters with the optimizer the model declares, on .npy or TSV examples, with
+// progress lines, periodic checkpoints (parameters and optimizer state, replaced atomically), --resume,
+// and validation with early stopping and the best parameters kept.
+#include "Command.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <tuple>
+
+namespace attn::rt {
+
+static const char *const kHelp =
+    R"(usage: $PROGRAM train --weights FILE (--tsv FILE |$INPUTS) --out CKPT
+                 [--steps N | --epochs N] [--batch N] [--seed N] [--log-every N] [--checkpoint-every N]
+                 [--resume] [(--valid-tsv FILE | --valid NAME=FILE...) [--valid-every N] [--patience N]
+                 [--best FILE]] [--threads N]
+
+Trains the model with the optimizer of its 'train { ... }': each step takes a batch of examples, runs the
+compiled gradient program, clips the gradients' global norm if the model sets clip_norm, and applies the
+compiled optimizer kernels. Each epoch shuffles the examples from --seed and cuts them into batches (the
+examples after the last full batch wait for a later epoch); token data is bucketed: runs of 64 batches are
+sorted by length before they are cut, so that a batch pads little, and the batches are then shuffled.
+Results depend only on the data, the seed and the thread count. Prints progress (step, loss, gradient norm,
+learning rate, tokens or examples per second, time left) every --log-every steps, and writes the
+parameters with the optimizer state to CKPT every --checkpoint-every steps and at the end (replaced whole,
+or not at all). A checkpoint given as --weights continues its optimizer state and step count.
+
+  --weights FILE    safetensors file with every parameter ('$PROGRAM init' makes one), or a checkpoint
+  --tsv FILE        examples as text, one per line: tab-separated fields for the token inputs with a
+                    vocabulary, in the model's order (a teacher-forced decoder's targets get its stop
+                    token); an i32 [B] input named after a token input (src_len) gets its lengths, an i32
+                    input [B, L] of the same length its 0/1 mask
+  --in NAME=FILE    .npy file with the examples of input NAME (along the first dimension); one per input
+  --out CKPT        checkpoint to write
+  --resume          continue from CKPT if it exists (a run killed at any point loses at most the steps
+                    since its last checkpoint); --steps and --epochs then count from step 0
+  --steps N         steps to take (default 100)
+  --epochs N        passes over the examples to make, instead of --steps
+  --batch N         examples per step (default 32; all of them if there are fewer)
+  --seed N          shuffling seed (default 0)
+  --log-every N     steps between progress lines (default 10)
+  --checkpoint-every N  steps between checkpoints (default 100)
+  --valid-tsv FILE  validation examples as with --tsv
+  --valid NAME=FILE .npy file with the validation examples of input NAME; one for each input
+  --valid-every N   steps between validations (default 100): the mean loss over the validation set
+  --patience N      stop after N validations without a new best (default 0: never)
+  --best FILE       write the parameters with the best validation loss to FILE
+  --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+)";
+
+static bool fileExists(const std::string &path) { return std::ifstream(path).good(); }
+
+/// "[#####.....]" for a fraction done.
+static std::string progressBar(double done) {
+  constexpr int kWidth = 20;
+  int filled = static_cast<int>(std::clamp(done, 0.0, 1.0) * kWidth + 0.5);
+  return "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "]";
+}
+
+/// "1h02m", "4m05s" or "12s".
+static std::string formatDuration(double seconds) {
+  long long s = static_cast<long long>(seconds + 0.5);
+  if (s >= 3600)
+    return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
+  if (s >= 60)
+    return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+/// Writes the parameters and the optimizer state (atomically: the file is replaced whole or not at all).
+static Status writeCheckpoint(const attn_model_spec &spec, const std::string &path, TensorMap &weights,
+                              OptimizerState &optimizer) {
+  TensorMap all; // the tensors move in and back out, uncopied
+  for (TensorMap *group : {&weights, &optimizer.moments})
+    for (auto &[name, t] : *group)
+      all.emplace(name, std::move(t));
+  Status written =
+      writeSafeTensors(path, all, {{"model", spec.name}, {"step", std::to_string(optimizer.step)}});
+  for (TensorMap *group : {&weights, &optimizer.moments})
+    for (auto &[name, t] : *group)
+      t = std::move(all.at(name));
+  return written;
+}
+
+static int runTrain(const Context &context, const ParsedOptions &options) {
+  const attn_model_spec &spec = context.spec;
+  if (!spec.gradient || !spec.training)
+    return context.usageError("the model does not train: add 'train { loss = NAME }' to " +
+                              std::string(spec.source_file));
+  if (!options.get("--out") && options.get("--weights"))
+    return context.usageError("missing option '--out'");
+  TrainOptions train;
+  uint64_t steps = 100, epochs = 0, batch = 32, logEvery = 10, checkpointEvery = 100, validEvery = 100,
+           patience = 0;
+  for (auto [name, value, min, max] :
+       {std::tuple<const char *, uint64_t *, uint64_t, uint64_t>{"--steps", &steps, 1, 100000000},
+        {"--epochs", &epochs, 1, 100000},
+        {"--batch", &batch, 1, 1u << 30},
+        {"--seed", &train.seed, 0, UINT64_MAX},
+        {"--log-every", &logEvery, 1, 100000000},
+        {"--checkpoint-every", &checkpointEvery, 1, 100000000},
+        {"--valid-every", &validEvery, 1, 100000000},
+        {"--patience", &patience, 0, 100000000}})
+    if (Exit code = context.wholeNumber(options, name, min, max, *value))
+      return *code;
+  if (options.get("--steps") && options.get("--epochs"))
+    return context.usageError("give --steps or --epochs, not both");
+  if (options.get("--tsv") && options.values.count("--in"))
+    return context.usageError("give the examples with --tsv or with --in, not both");
+  if (options.get("--valid-tsv") && options.values.count("--valid"))
+    return context.usageError("give the validation examples with --valid-tsv or with --valid, not both");
+  train.batch = static_cast<int64_t>(batch);
+  train.validEvery = static_cast<int64_t>(validEvery);
+  train.patience = static_cast<int64_t>(patience);
+  bool validating = options.values.count("--valid") || options.get("--valid-tsv");
+  if (!validating && (options.get("--patience") || options.get("--best")))
+    return context.usageError(
+        "--patience and --best need validation data (--valid NAME=FILE or --valid-tsv FILE)");
+
+  std::vector<TokenColumn> columns;
+  std::set<std::string> provided; // the inputs --tsv fills
+  if (options.get("--tsv") || options.get("--valid-tsv")) {
+    if (Exit code = tokenColumns(context, options, columns))
+      return *code;
+    if (options.get("--tsv"))
+      for (const TokenColumn &c : columns)
+        for (const std::string &name : c.inputs())
+          provided.insert(name);
+  }
+  // --resume: continue from the checkpoint at --out when there is one, up to --steps in all.
+  ParsedOptions loadOptions = options;
+  bool resuming = options.get("--resume") && options.get("--out") && fileExists(*options.get("--out"));
+  if (resuming)
+    loadOptions.values["--weights"] = {*options.get("--out")};
+  Loaded l;
+  if (Exit code = load(context, loadOptions, l, {}, provided))
+    return *code;
+  train.run = {l.weightsPath, l.threads};
+  Dataset examples;
+  if (Exit code = readDataset(context, options, "--tsv", columns, std::move(l.inputs), "input", examples))
+    return *code;
+  int64_t perEpoch = batchesPerEpoch(examples, std::min<int64_t>(train.batch, examples.size()));
+  train.steps = epochs ? static_cast<int64_t>(epochs) * perEpoch : static_cast<int64_t>(steps);
+  if (options.get("--resume")) {
+    train.steps -= l.optimizer.step;
+    if (train.steps <= 0) {
+      std::cout << *options.get("--out") << " is at step " << l.optimizer.step << ": nothing left to train\n";
+      return kSuccess;
+    }
+    if (resuming)
+      std::cout << "resuming from " << *options.get("--out") << " at step " << l.optimizer.step << "\n";
+  }
+  std::optional<Dataset> valid;
+  if (validating) {
+    TensorMap validTensors;
+    if (options.values.count("--valid")) {
+      std::map<std::string, std::string> files;
+      if (Exit code = inputFiles(context, options, "--valid", files))
+        return *code;
+      if (Exit code = readInputs(context, files, validTensors))
+        return *code;
+    }
+    valid.emplace();
+    if (Exit code = readDataset(context, options, "--valid-tsv", columns, std::move(validTensors),
+                                "validation input", *valid))
+      return *code;
+    train.valid = &*valid;
+  }
+
+  std::optional<Status> bestWritten, checkpointed;
+  const std::string &out = *options.get("--out");
+  int64_t first = l.optimizer.step, last = first + train.steps;
+  std::printf("training %s: %lld examples, %lld batches of %lld per epoch, steps %lld to %lld\n", spec.name,
+              static_cast<long long>(examples.size()), static_cast<long long>(perEpoch),
+              static_cast<long long>(std::min<int64_t>(train.batch, examples.size())),
+              static_cast<long long>(first + 1), static_cast<long long>(last));
+  auto start = std::chrono::steady_clock::now();
+  double units = 0;
+  auto report = [&](const StepReport &r) {
+    units += double(r.units);
+    int64_t done = r.step - first;
+    if (done % int64_t(logEvery) == 0 || r.step == last || r.stopping) {
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::printf("step %lld/%lld %s  epoch %.2f  loss %.4f  grad norm %.3g  lr %.3g  %.0f %s/s  ETA %s\n",
+                  static_cast<long long>(r.step), static_cast<long long>(last),
+                  progressBar(double(done) / double(train.steps)).c_str(), double(r.step) / double(perEpoch),
+                  r.loss, r.gradNorm, r.learningRate, units / std::max(seconds, 1e-9), examples.unitName(),
+                  formatDuration(seconds / double(done) * double(last - r.step)).c_str());
+    }
+    if (r.validLoss) {
+      std::printf("step %lld  validation loss %.6f%s%s\n", static_cast<long long>(r.step), *r.validLoss,
+                  r.best ? "  (best)" : "",
+                  r.stopping ? "  -- no better for --patience validations: stopping" : "");
+      if (r.best && options.get("--best"))
+        bestWritten = writeSafeTensors(*options.get("--best"), l.weights.tensors,
+                                       {{"model", spec.name}, {"step", std::to_string(r.step)}});
+    }
+    if (done % int64_t(checkpointEvery) == 0 && r.step != last && !r.stopping)
+      if (Status w = writeCheckpoint(spec, out, l.weights.tensors, l.optimizer); !w)
+        checkpointed = std::move(w);
+    std::fflush(stdout);
+  };
+  Status s = attn::rt::train(spec, l.weights.tensors, examples, l.optimizer, train, report);
+  if (!s)
+    return context.failure(s.message());
+  for (std::optional<Status> *written : {&bestWritten, &checkpointed})
+    if (*written && !**written)
+      return context.failure((*written)->message());
+  if (Status w = writeCheckpoint(spec, out, l.weights.tensors, l.optimizer); !w)
+    return context.failure(w.message());
+  std::cout << "wrote " << out << ": step " << l.optimizer.step << "\n";
+  return kSuccess;
+}
+
+const Command trainCommand = {
+    "train",
+    "train the parameters (models with 'train') on .npy or TSV data, writing checkpoints",
+    kHelp,
+    {{"--weights", false},
+     {"--in", true},
+     {"--tsv", false},
+     {"--out", false},
+     {"--resume", false, /*flag=*/true},
+     {"--steps", false},
+     {"--epochs", false},
+     {"--batch", false},
+     {"--seed", false},
+     {"--log-every", false},
+     {"--checkpoint-every", false},
+     {"--valid", true},
+     {"--valid-tsv", false},
+     {"--valid-every", false},
+     {"--patience", false},
+     {"--best", false},
+     {"--threads", false}},
+    runTrain};
+
+} // namespace attn::rt
