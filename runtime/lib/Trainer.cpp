@@ -23,6 +23,47 @@ Expected<TensorMap> runWithParameters(const attn_model_spec &spec, TensorMap &we
   return result;
 }
 
+Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, OptimizerState &state) {
+  for (auto it = file.tensors.begin(); it != file.tensors.end();) {
+    const std::string &name = it->first;
+    if (name.rfind("optimizer.", 0) != 0) {
+      ++it;
+      continue;
+    }
+    std::string param;
+    for (const char *moment : {"optimizer.m.", "optimizer.v."})
+      if (name.rfind(moment, 0) == 0)
+        param = name.substr(std::string_view(moment).size());
+    if (param.empty())
+      return makeError(
+          path, ": tensor '", name,
+          "' is no optimizer state: expected optimizer.m.<parameter> or optimizer.v.<parameter>");
+    auto p = file.tensors.find(param);
+    if (p == file.tensors.end() || p->first.rfind("optimizer.", 0) == 0)
+      return makeError(path, ": optimizer tensor '", name, "' belongs to no parameter of the file ('", param,
+                       "' is missing)");
+    const Tensor &moment = it->second;
+    if (moment.dtype() != DType::F32 || moment.shape() != p->second.shape())
+      return makeError(path, ": optimizer tensor '", name, "' is ", dtypeName(moment.dtype()),
+                       formatShape(moment.shape()), ", but its parameter '", param, "' needs f32",
+                       formatShape(p->second.shape()));
+    state.moments.emplace(name, std::move(it->second));
+    it = file.tensors.erase(it);
+  }
+  state.step = 0;
+  if (auto step = file.metadata.find("step"); step != file.metadata.end()) {
+    const std::string &text = step->second;
+    bool digits =
+        !text.empty() && text.size() <= 16 && text.find_first_not_of("0123456789") == std::string::npos;
+    uint64_t value = digits ? std::stoull(text) : 0;
+    if (!digits || value > uint64_t(kMaxCheckpointStep))
+      return makeError(path, ": the checkpoint's step is '", text, "', expected a whole number from 0 to ",
+                       kMaxCheckpointStep);
+    state.step = static_cast<int64_t>(value);
+  }
+  return {};
+}
+
 double learningRate(const attn_training &t, int64_t step) {
   if (t.warmup > 0 && step <= t.warmup)
     return double(t.lr) * double(step) / double(t.warmup);

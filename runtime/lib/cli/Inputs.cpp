@@ -74,15 +74,8 @@ Exit load(const Context &context, const ParsedOptions &options, Loaded &loaded, 
   if (!weights)
     return context.failure(weights.message());
   loaded.weights = std::move(*weights);
-  for (auto it = loaded.weights.tensors.begin(); it != loaded.weights.tensors.end();)
-    if (it->first.rfind("optimizer.", 0) == 0) {
-      loaded.optimizer.moments.emplace(it->first, std::move(it->second));
-      it = loaded.weights.tensors.erase(it);
-    } else {
-      ++it;
-    }
-  if (auto step = loaded.weights.metadata.find("step"); step != loaded.weights.metadata.end())
-    loaded.optimizer.step = static_cast<int64_t>(parseInteger(step->second, 0, INT64_MAX).value_or(0));
+  if (Status s = takeOptimizerState(loaded.weights, loaded.weightsPath, loaded.optimizer); !s)
+    return context.failure(s.message());
   if (Exit code = readInputs(context, files, loaded.inputs))
     return code;
   for (auto &[name, tensor] : filled)

@@ -6,6 +6,7 @@
 
 #include "attn/Runtime/Dataset.h"
 #include "attn/Runtime/Executor.h"
+#include "attn/Runtime/SafeTensors.h"
 
 #include <functional>
 #include <optional>
@@ -23,6 +24,16 @@ struct OptimizerState {
   TensorMap moments;
   int64_t step = 0;
 };
+
+/// The largest step a checkpoint may record: 2^53, so that steps stay exact in floating point and adding any
+/// number of steps `train` accepts cannot overflow.
+constexpr int64_t kMaxCheckpointStep = int64_t(1) << 53;
+
+/// Moves a checkpoint's optimizer state out of `file` (read from `path`) into `state`: the tensors named
+/// `optimizer.m.<parameter>` and `optimizer.v.<parameter>`, and the step in the metadata. Each moment must
+/// belong to a parameter of the file and have its shape, as f32; the step must be a whole number in
+/// [0, kMaxCheckpointStep]. A file without a step is at step 0. Errors name the file and the tensor or value.
+Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, OptimizerState &state);
 
 struct TrainOptions {
   int64_t steps = 100;
