@@ -1,5 +1,6 @@
 // Training and evaluation data: tensors from .npy files, or token sequences from a TSV file.
 #include "attn/Runtime/Dataset.h"
+#include "attn/Runtime/File.h"
 
 #include <algorithm>
 #include <cstring>
@@ -33,6 +34,8 @@ Expected<Dataset> Dataset::fromTensors(TensorMap tensors, const std::string &wha
 }
 
 Expected<Dataset> Dataset::fromTsv(const std::string &path, std::vector<TokenColumn> columns) {
+  if (isSpecialFile(path))
+    return makeError("data file '", path, "' is not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return makeError("cannot open data file '", path, "'");

@@ -13,8 +13,15 @@ namespace attn::rt {
 
 static std::string systemError() { return std::strerror(errno); }
 
+bool isSpecialFile(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+}
+
 Expected<InputFile> InputFile::open(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking, so that a FIFO is refused below instead of waiting for a writer; a regular file's reads
+  // ignore the flag, which is cleared anyway.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return makeError(path, ": cannot open: ", systemError());
   struct stat st;
@@ -26,6 +33,11 @@ Expected<InputFile> InputFile::open(const std::string &path) {
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
     return makeError(path, ": not a regular file");
+  }
+  if (int flags = fcntl(fd, F_GETFL); flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    Error error = makeError(path, ": cannot open: ", systemError());
+    ::close(fd);
+    return error;
   }
   return InputFile(path, fd, static_cast<uint64_t>(st.st_size));
 }

@@ -2,6 +2,7 @@
 // reports them ("line 2 of vocabulary file 'g2p.vocab' is empty: ..."), since the compiler's diagnostics
 // are where users meet them first.
 #include "attn/Runtime/VocabFile.h"
+#include "attn/Runtime/File.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -15,6 +16,8 @@ namespace {
 
 /// The whole file at `path`, or the system's reason why it cannot be read.
 Expected<std::string> readText(const std::string &path) {
+  if (isSpecialFile(path)) // a FIFO would block the open, a device such as /dev/zero never end
+    return Error{"not a regular file"};
   std::FILE *file = std::fopen(path.c_str(), "rb");
   if (!file)
     return Error{std::strerror(errno)};

@@ -92,7 +92,11 @@ TEST_F(VocabFile, UnreadableFileIsAnError) {
             "cannot read vocabulary file '" + dir.file("missing.vocab") + "': No such file or directory");
   Expected<Tokens> directory = readVocabFile(dir.path());
   ASSERT_FALSE(directory);
-  EXPECT_EQ(directory.message(), "cannot read vocabulary file '" + dir.path() + "': Is a directory");
+  EXPECT_EQ(directory.message(), "cannot read vocabulary file '" + dir.path() + "': not a regular file");
+  // A device would never end: it is refused before it is read.
+  Expected<Tokens> device = readVocabFile("/dev/zero");
+  ASSERT_FALSE(device);
+  EXPECT_EQ(device.message(), "cannot read vocabulary file '/dev/zero': not a regular file");
 }
 
 } // namespace

@@ -3,6 +3,8 @@
 // and validation with early stopping and the best parameters kept.
 #include "Command.h"
 
+#include "attn/Runtime/File.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -53,7 +55,10 @@ or not at all). A checkpoint given as --weights continues its optimizer state an
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )";
 
-static bool fileExists(const std::string &path) { return std::ifstream(path).good(); }
+/// Whether `path` is a file to resume from (a FIFO is not: opening it would block).
+static bool fileExists(const std::string &path) {
+  return !isSpecialFile(path) && std::ifstream(path).good();
+}
 
 /// "[#####.....]" for a fraction done.
 static std::string progressBar(double done) {

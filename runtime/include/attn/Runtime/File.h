@@ -18,7 +18,13 @@ namespace attn::rt {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the runtime's file readers assume a little-endian host");
 
-/// A regular file open for reading. Error messages start with its path.
+/// Whether `path` exists and is not a regular file (nor a link to one): a FIFO, a device, a socket or a
+/// directory. Readers refuse those before they open them, since opening a FIFO blocks until a writer comes
+/// and a device such as /dev/zero never ends.
+bool isSpecialFile(const std::string &path);
+
+/// A regular file open for reading (opening never blocks: a FIFO or device is refused with "not a regular
+/// file"). Error messages start with its path.
 class InputFile {
 public:
   static Expected<InputFile> open(const std::string &path);
