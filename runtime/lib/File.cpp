@@ -107,7 +107,10 @@ static std::string directoryOf(const std::string &path) {
 
 Status writeFileAtomically(const std::string &path, const std::vector<ByteRange> &pieces) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  constexpr int kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::open(tmp.c_str(), kCreate, 0666);
+  if (fd < 0 && errno == EEXIST && ::unlink(tmp.c_str()) == 0) // a leftover or a planted link: not ours
+    fd = ::open(tmp.c_str(), kCreate, 0666);
   if (fd < 0)
     return makeError(path, ": cannot create ", tmp, ": ", systemError());
   Status written = writeAll(fd, tmp, pieces);
@@ -132,6 +135,17 @@ Status writeFileAtomically(const std::string &path, const std::vector<ByteRange>
     errno = syncErrno;
     return makeError(path, ": written, but syncing its directory failed: ", systemError());
   }
+  return {};
+}
+
+Status checkWritable(const std::string &path) {
+  std::string dir = directoryOf(path);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return makeError(path, ": cannot be written: the folder '", dir, "' does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    return makeError(path, ": cannot be written: the folder '", dir, "' is not writable (", systemError(),
+                     ")");
   return {};
 }
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 using namespace attn::rt;
 using attn::test::readBytes;
 using attn::test::TempDir;
@@ -46,6 +48,27 @@ TEST(File, AtomicWriteIntoAMissingDirectoryFails) {
             0u)
       << s.message();
   EXPECT_NE(s.message().find(": No such file or directory"), std::string::npos);
+}
+
+TEST(File, AtomicWriteNeverFollowsALinkAtItsTemporaryName) {
+  TempDir dir;
+  std::string path = dir.file("out.bin"), target = dir.file("target");
+  writeBytes(target, "keep me");
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  ASSERT_EQ(::symlink(target.c_str(), tmp.c_str()), 0);
+  ASSERT_TRUE(writeFileAtomically(path, {{"new", 3}}).ok());
+  EXPECT_EQ(readBytes(path), "new");
+  EXPECT_EQ(readBytes(target), "keep me");
+  EXPECT_EQ(dir.list(), (std::vector<std::string>{"out.bin", "target"}));
+}
+
+TEST(File, CheckWritableNamesAMissingFolder) {
+  TempDir dir;
+  EXPECT_TRUE(checkWritable(dir.file("f")).ok());
+  Status s = checkWritable(dir.file("no/f"));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), dir.file("no/f") + ": cannot be written: the folder '" + dir.file("no") +
+                             "' does not exist");
 }
 
 TEST(File, RelativePathsSyncTheCurrentDirectory) {

@@ -179,6 +179,11 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
 
   std::optional<Status> bestWritten, checkpointed;
   const std::string &out = *options.get("--out");
+  // A run that cannot write its result fails now, not after its last step.
+  for (const char *option : {"--out", "--best"})
+    if (const std::string *path = options.get(option))
+      if (Status s = checkWritable(*path); !s)
+        return context.failure(s.message());
   int64_t first = l.optimizer.step, last = first + train.steps;
   std::printf("training %s: %lld examples, %lld batches of %lld per epoch, steps %lld to %lld\n", spec.name,
               static_cast<long long>(examples.size()), static_cast<long long>(perEpoch),

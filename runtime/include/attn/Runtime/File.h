@@ -56,8 +56,15 @@ struct ByteRange {
 
 /// Replaces `path` with the concatenation of `pieces`. Writes `path.tmp.<pid>` in the same directory,
 /// syncs it, renames it over `path` and syncs the directory; on any failure the temporary file is removed
-/// and an existing `path` is left as it was.
+/// and an existing `path` is left as it was. The temporary file is created exclusively and never through a
+/// link: whatever already stands at its name (a leftover, or a link planted to redirect the write) is
+/// removed first, not written through.
 Status writeFileAtomically(const std::string &path, const std::vector<ByteRange> &pieces);
+
+/// Fails unless a file can be created at `path`: its folder exists and this process may write in it. For
+/// long work, checked before it starts rather than when its result is written.
+Status checkWritable(const std::string &path);
+
 
 } // namespace attn::rt
 
