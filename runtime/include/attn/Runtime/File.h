@@ -65,7 +65,6 @@ Status writeFileAtomically(const std::string &path, const std::vector<ByteRange>
 /// long work, checked before it starts rather than when its result is written.
 Status checkWritable(const std::string &path);
 
-
 } // namespace attn::rt
 
 #endif // ATTN_RUNTIME_FILE_H
