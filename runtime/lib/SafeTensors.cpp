@@ -8,6 +8,7 @@
 #include "attn/Runtime/Json.h"
 #include "attn/Runtime/StoredType.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <optional>
@@ -142,6 +143,27 @@ Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
       return entry.takeError();
     entries.push_back(std::move(*entry));
   }
+
+  // The format lays the tensors' data end to end from byte 0 of the data section to its end: offsets that
+  // overlap, leave a gap or stop short of the end mean a damaged or forged header.
+  std::vector<const Entry *> byBegin;
+  for (const Entry &entry : entries)
+    byBegin.push_back(&entry);
+  std::stable_sort(byBegin.begin(), byBegin.end(),
+                   [](const Entry *a, const Entry *b) { return a->begin < b->begin; });
+  uint64_t next = 0;
+  for (const Entry *entry : byBegin) {
+    if (entry->begin != next)
+      return makeError(path, ": tensor '", entry->name, "' starts at byte ", entry->begin,
+                       " of the data, but ",
+                       next == 0 ? std::string("the data starts at byte 0")
+                                 : "the tensor before it ends at byte " + std::to_string(next),
+                       ": data_offsets must be contiguous and disjoint");
+    next = entry->end;
+  }
+  if (next != dataSize)
+    return makeError(path, ": the tensors' data ends at byte ", next, ", but the file holds ", dataSize,
+                     " bytes of data: data_offsets must cover the data exactly");
 
   // Files this runtime writes carry the CRC-32 of their data; a mismatch means the bytes were damaged.
   if (auto expected = result.metadata.find(kChecksumKey); expected != result.metadata.end()) {

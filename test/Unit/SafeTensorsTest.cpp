@@ -196,6 +196,26 @@ TEST_F(SafeTensors, MalformedEntries) {
       where + ": data_offsets [0, 4] hold 4 bytes, but F32[4611686018427387904, 4] needs more than 2^63");
 }
 
+TEST_F(SafeTensors, DataOffsetsMustBeContiguousAndDisjoint) {
+  auto two = [&](const std::string &a, const std::string &b, const std::string &data) {
+    return readError(stFile("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":" + a +
+                                "},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":" + b + "}}",
+                            data));
+  };
+  EXPECT_EQ(two("[0,4]", "[0,4]", "abcd"),
+            path + ": tensor 'b' starts at byte 0 of the data, but the tensor before it ends at byte 4: "
+                   "data_offsets must be contiguous and disjoint");
+  EXPECT_EQ(two("[0,4]", "[8,12]", "abcdefghijkl"),
+            path + ": tensor 'b' starts at byte 8 of the data, but the tensor before it ends at byte 4: "
+                   "data_offsets must be contiguous and disjoint");
+  EXPECT_EQ(two("[4,8]", "[8,12]", "abcdefghijkl"),
+            path + ": tensor 'a' starts at byte 4 of the data, but the data starts at byte 0: "
+                   "data_offsets must be contiguous and disjoint");
+  EXPECT_EQ(two("[0,4]", "[4,8]", "abcdefghijkl"),
+            path + ": the tensors' data ends at byte 8, but the file holds 12 bytes of data: data_offsets "
+                   "must cover the data exactly");
+}
+
 TEST_F(SafeTensors, MalformedMetadata) {
   EXPECT_EQ(readError(stFile("{\"__metadata__\":{\"epoch\":3}}", "")),
             path + ": __metadata__ must be an object mapping strings to strings (\"epoch\" is a number)");
