@@ -4,6 +4,8 @@
 #include "attn/Runtime/VocabFile.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 namespace attn::rt {
 
@@ -99,6 +101,16 @@ std::string Vocabulary::decode(const std::vector<int32_t> &ids, int32_t stop,
     out += token(i);
   }
   return out;
+}
+
+std::optional<uint64_t> parseInteger(const std::string &text, uint64_t min, uint64_t max) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  errno = 0;
+  unsigned long long value = std::strtoull(text.c_str(), nullptr, 10);
+  if (errno == ERANGE || value < min || value > max)
+    return std::nullopt;
+  return value;
 }
 
 } // namespace attn::rt

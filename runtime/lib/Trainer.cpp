@@ -1,6 +1,7 @@
 // The training loop: batches by a seeded shuffle, the gradient program, global-norm clipping and the
 // optimizer kernels.
 #include "attn/Runtime/Trainer.h"
+#include "attn/Runtime/Text.h"
 
 #include <algorithm>
 #include <cmath>
@@ -52,14 +53,11 @@ Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, Optimi
   }
   state.step = 0;
   if (auto step = file.metadata.find("step"); step != file.metadata.end()) {
-    const std::string &text = step->second;
-    bool digits =
-        !text.empty() && text.size() <= 16 && text.find_first_not_of("0123456789") == std::string::npos;
-    uint64_t value = digits ? std::stoull(text) : 0;
-    if (!digits || value > uint64_t(kMaxCheckpointStep))
-      return makeError(path, ": the checkpoint's step is '", text, "', expected a whole number from 0 to ",
-                       kMaxCheckpointStep);
-    state.step = static_cast<int64_t>(value);
+    std::optional<uint64_t> value = parseInteger(step->second, 0, uint64_t(kMaxCheckpointStep));
+    if (!value)
+      return makeError(path, ": the checkpoint's step is '", step->second,
+                       "', expected a whole number from 0 to ", kMaxCheckpointStep);
+    state.step = static_cast<int64_t>(*value);
   }
   return {};
 }

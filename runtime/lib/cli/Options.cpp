@@ -2,8 +2,6 @@
 // `error: `, so each names the option or argument at fault and the command it was given to.
 #include "Options.h"
 
-#include <cerrno>
-#include <cstdlib>
 
 namespace attn::rt {
 
@@ -58,16 +56,6 @@ NameValue splitNameValue(const std::string &text) {
   if (eq == std::string::npos)
     return {text, std::nullopt};
   return {text.substr(0, eq), text.substr(eq + 1)};
-}
-
-std::optional<uint64_t> parseInteger(const std::string &text, uint64_t min, uint64_t max) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  errno = 0;
-  unsigned long long value = std::strtoull(text.c_str(), nullptr, 10);
-  if (errno == ERANGE || value < min || value > max)
-    return std::nullopt;
-  return value;
 }
 
 } // namespace attn::rt

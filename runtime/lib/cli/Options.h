@@ -6,6 +6,7 @@
 #define ATTN_RUNTIME_CLI_OPTIONS_H
 
 #include "attn/Runtime/Error.h"
+#include "attn/Runtime/Text.h"
 
 #include <cstdint>
 #include <map>
@@ -48,8 +49,6 @@ struct NameValue {
 };
 NameValue splitNameValue(const std::string &text);
 
-/// A decimal integer in [min, max], or nothing.
-std::optional<uint64_t> parseInteger(const std::string &text, uint64_t min, uint64_t max);
 
 } // namespace attn::rt
 

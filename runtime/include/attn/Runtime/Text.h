@@ -1,11 +1,13 @@
 // Vocabularies: turning text into token ids for a model's token input and ids back into text, for the
-// generated programs' `--text` option and the labels of attention maps.
+// generated programs' `--text` option and the labels of attention maps; and whole numbers written as text
+// (command-line options, a checkpoint's step).
 #ifndef ATTN_RUNTIME_TEXT_H
 #define ATTN_RUNTIME_TEXT_H
 
 #include "attn/Runtime/Error.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,6 +47,9 @@ private:
   std::string source_;
   bool characters_ = false;
 };
+
+/// A decimal integer in [min, max] (digits only: no sign, space or exponent), or nothing.
+std::optional<uint64_t> parseInteger(const std::string &text, uint64_t min, uint64_t max);
 
 } // namespace attn::rt
 
