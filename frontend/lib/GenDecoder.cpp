@@ -130,8 +130,9 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
     }
     std::optional<int64_t> v = evalInt(*arg.value, "'" + arg.name + "'");
     int64_t min = arg.name == "max_len" || arg.name == "width" ? 1 : 0;
-    if (v && *v < min) {
-      error(arg.value->getLoc()) << "expected " << arg.name << " >= " << min << ", found " << *v;
+    if (v && (*v < min || *v > kMaxSize)) {
+      error(arg.value->getLoc()) << "expected " << arg.name << (*v < min ? " >= " : " <= ")
+                                 << (*v < min ? min : kMaxSize) << ", found " << *v;
       v.reset();
     }
     ok &= v.has_value();

@@ -70,6 +70,10 @@ std::optional<Tensor> MLIRGenImpl::genDense(const CallExpr &call, const BoundArg
     error(args.get("units")->getLoc()) << "expected a positive number of units, found " << *units;
     return std::nullopt;
   }
+  if (*units > kMaxSize) {
+    error(args.get("units")->getLoc()) << "expected at most " << kMaxSize << " units, found " << *units;
+    return std::nullopt;
+  }
   if (x->shape.empty() || !x->shape.back().symbol.empty()) {
     error(args.get("x")->getLoc()) << "dense needs a static last dimension on its input, found shape "
                                    << str(x->shape);

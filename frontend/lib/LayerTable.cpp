@@ -194,15 +194,19 @@ std::optional<BoundArgs> MLIRGenImpl::bind(const CallExpr &call, const LayerSpec
   return bound;
 }
 
-/// An optional integer argument that must be at least `min`.
+/// An optional integer argument in [min, max].
 std::optional<int64_t> MLIRGenImpl::intArg(const BoundArgs &args, StringRef name, int64_t fallback,
-                                           int64_t min) {
+                                           int64_t min, int64_t max) {
   const Expr *e = args.get(name);
   if (!e)
     return fallback;
   std::optional<int64_t> v = evalInt(*e, "'" + name.str() + "'");
   if (v && *v < min) {
     error(e->getLoc()) << "expected '" << name << "' >= " << min << ", found " << *v;
+    return std::nullopt;
+  }
+  if (v && *v > max) {
+    error(e->getLoc()) << "expected '" << name << "' <= " << max << ", found " << *v;
     return std::nullopt;
   }
   return v;

@@ -28,6 +28,7 @@ mlir::OwningOpRef<mlir::ModuleOp> MLIRGenImpl::run() {
   for (const StmtPtr &stmt : model.body)
     genStmt(*stmt);
   checkVocabSizes();
+  checkTensorSizes();
   if (!sawOutput && !failed)
     error(model.name.loc) << "model '" << model.name.name
                           << "' declares no outputs: add 'output NAME' naming the tensors to return";
@@ -78,6 +79,39 @@ mlir::InFlightDiagnostic MLIRGenImpl::error(const Location &l) {
   failed = true;
   ++errors;
   return mlir::emitError(loc(l));
+}
+
+/// Every tensor of the model (inputs, parameters, layer results) must fit a kernel's buffer: its constant
+/// dimensions multiply to at most kMaxElements. Reports the first such tensor of each statement, at it.
+void MLIRGenImpl::checkTensorSizes() {
+  auto tooLarge = [](mlir::Type type) -> std::optional<double> {
+    auto ranked = llvm::dyn_cast<mlir::RankedTensorType>(type);
+    if (!ranked)
+      return std::nullopt;
+    double elements = 1;
+    for (int64_t d : ranked.getShape())
+      elements *= mlir::ShapedType::isDynamic(d) ? 1.0 : static_cast<double>(d);
+    return elements > static_cast<double>(kMaxElements) ? std::optional<double>(elements) : std::nullopt;
+  };
+  auto report = [&](mlir::Location at, mlir::Type type, double elements, const std::string &what) {
+    failed = true;
+    ++errors;
+    mlir::emitError(at) << what << " of type " << type << " has " << str(elements)
+                        << " elements; a tensor may have at most " << kMaxElements
+                        << " (2 GiB of f32) in its constant dimensions";
+  };
+  for (mlir::BlockArgument arg : func.getArguments())
+    if (std::optional<double> n = tooLarge(arg.getType()))
+      report(arg.getLoc(), arg.getType(), *n, "the input");
+  llvm::DenseSet<mlir::Location> reported;
+  func.walk([&](mlir::Operation *op) {
+    for (mlir::Value result : op->getResults())
+      if (std::optional<double> n = tooLarge(result.getType()); n && reported.insert(op->getLoc()).second)
+        report(op->getLoc(), result.getType(), *n,
+               llvm::isa<mlir::attn::ParamOp>(op)
+                   ? "parameter '" + llvm::cast<mlir::attn::ParamOp>(op).getName().str() + "'"
+                   : "the result");
+  });
 }
 
 /// Where a name was first declared, for "already declared" errors.

@@ -28,6 +28,14 @@ namespace attn::gen {
 using namespace attn::ast;
 using llvm::StringRef;
 
+/// What a model may declare (docs/language.md, "Limits"). A size is a constant dimension or a size
+/// argument (units, channels, kernel, ...). A tensor's constant dimensions may multiply to at most
+/// kMaxElements: 2 GiB of f32, the largest buffer a kernel with 32-bit indexing can allocate. Recurrent
+/// layers are unrolled when the model is compiled, so their count is bounded too.
+constexpr int64_t kMaxSize = int64_t(1) << 24;
+constexpr int64_t kMaxElements = int64_t(1) << 29;
+constexpr int64_t kMaxLayers = 256;
+
 /// One dimension of a symbolic shape: a static size or a dimension symbol.
 struct SymDim {
   int64_t size = -1;
@@ -122,6 +130,7 @@ private:
 
   mlir::Location loc(const Location &l);
   mlir::InFlightDiagnostic error(const Location &l);
+  void checkTensorSizes();
   std::string where(const Location &l);
   bool declare(const Name &name, StringRef what);
   std::string describeName(StringRef name);
@@ -157,7 +166,8 @@ private:
   std::string closestLayer(StringRef name);
   std::string knownLayers();
   std::optional<BoundArgs> bind(const CallExpr &call, const LayerSpec &spec);
-  std::optional<int64_t> intArg(const BoundArgs &args, StringRef name, int64_t fallback, int64_t min);
+  std::optional<int64_t> intArg(const BoundArgs &args, StringRef name, int64_t fallback, int64_t min,
+                                int64_t max = kMaxSize);
   std::optional<int64_t> axisArg(const CallExpr &call, const BoundArgs &args, StringRef name,
                                  int64_t fallback, size_t rank);
   std::set<std::string> bindArguments(const CallExpr &call, llvm::ArrayRef<StringRef> params,

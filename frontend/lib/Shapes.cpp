@@ -87,6 +87,10 @@ std::optional<SymDim> MLIRGenImpl::evalDim(const Expr &e) {
     error(e.getLoc()) << "expected a positive dimension size, found " << *n;
     return std::nullopt;
   }
+  if (*n > kMaxSize) {
+    error(e.getLoc()) << "a dimension may be at most " << kMaxSize << ", found " << *n;
+    return std::nullopt;
+  }
   return SymDim{*n, ""};
 }
 
