@@ -342,7 +342,7 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
   return bindings;
 }
 
-Status checkWeights(const attn_model_spec &spec, const TensorMap &weights, const std::string &weightsFile) {
+Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights, const std::string &weightsFile) {
   std::vector<int32_t> params = valuesWithRole(spec, ATTN_ROLE_PARAM);
   std::vector<std::string> missing, extra;
   std::set<std::string> paramNames;
@@ -368,15 +368,15 @@ Status checkWeights(const attn_model_spec &spec, const TensorMap &weights, const
                      " (is it the weight file of another model?)");
   for (int32_t i : params) {
     const attn_value &v = spec.values[i];
-    const Tensor &t = weights.at(v.name);
-    if (t.dtype() != static_cast<DType>(v.dtype))
-      return makeError("weight '", v.name, "' in ", weightsFile, " has dtype ", dtypeName(t.dtype()),
+    const TensorInfo &t = weights.at(v.name);
+    if (t.dtype != static_cast<DType>(v.dtype))
+      return makeError("weight '", v.name, "' in ", weightsFile, " has dtype ", dtypeName(t.dtype),
                        ", but the model expects ", dtypeName(static_cast<DType>(v.dtype)));
     Shape expected;
     for (int32_t d = 0; d < v.rank; ++d)
       expected.push_back(v.dims[d].size);
-    if (t.shape() != expected)
-      return makeError("weight '", v.name, "' in ", weightsFile, " has shape ", formatShape(t.shape()),
+    if (t.shape != expected)
+      return makeError("weight '", v.name, "' in ", weightsFile, " has shape ", formatShape(t.shape),
                        ", but the model expects ", formatShape(expected));
   }
   return {};
@@ -490,7 +490,7 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   }
   if (Expected<SymbolBindings> bound = checkInputs(spec, inputs); !bound)
     return bound.takeError();
-  if (Status s = checkWeights(spec, weights, options.weightsFile); !s)
+  if (Status s = checkWeights(spec, describe(weights), options.weightsFile); !s)
     return s.takeError();
 
   HalideSession session(options.numThreads);

@@ -96,7 +96,7 @@ Expected<Entry> parseEntry(const std::string &where, const std::string &name, co
 
 } // namespace
 
-Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
+Expected<SafeTensorsFile> readSafeTensors(const std::string &path, const HeaderCheck &check) {
   Expected<InputFile> file = InputFile::open(path);
   if (!file)
     return file.takeError();
@@ -164,6 +164,14 @@ Expected<SafeTensorsFile> readSafeTensors(const std::string &path) {
   if (next != dataSize)
     return makeError(path, ": the tensors' data ends at byte ", next, ", but the file holds ", dataSize,
                      " bytes of data: data_offsets must cover the data exactly");
+
+  if (check) {
+    TensorInfoMap header;
+    for (const Entry &entry : entries)
+      header.emplace(entry.name, TensorInfo{entry.type->dtype, entry.shape});
+    if (Status s = check(header); !s)
+      return s.takeError();
+  }
 
   // Files this runtime writes carry the CRC-32 of their data; a mismatch means the bytes were damaged.
   if (auto expected = result.metadata.find(kChecksumKey); expected != result.metadata.end()) {

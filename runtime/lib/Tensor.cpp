@@ -92,4 +92,11 @@ void Tensor::resetBuffer() {
   buffer_.dim = dims_.empty() ? nullptr : dims_.data();
 }
 
+TensorInfoMap describe(const TensorMap &tensors) {
+  TensorInfoMap infos;
+  for (const auto &[name, tensor] : tensors)
+    infos.emplace(name, TensorInfo{tensor.dtype(), tensor.shape()});
+  return infos;
+}
+
 } // namespace attn::rt

@@ -24,31 +24,55 @@ Expected<TensorMap> runWithParameters(const attn_model_spec &spec, TensorMap &we
   return result;
 }
 
-Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, OptimizerState &state) {
-  for (auto it = file.tensors.begin(); it != file.tensors.end();) {
-    const std::string &name = it->first;
-    if (name.rfind("optimizer.", 0) != 0) {
-      ++it;
+namespace {
+
+bool isOptimizerState(const std::string &name) { return name.rfind("optimizer.", 0) == 0; }
+
+} // namespace
+
+Status checkOptimizerState(const TensorInfoMap &file, const std::string &path) {
+  for (const auto &[name, moment] : file) {
+    if (!isOptimizerState(name))
       continue;
-    }
     std::string param;
-    for (const char *moment : {"optimizer.m.", "optimizer.v."})
-      if (name.rfind(moment, 0) == 0)
-        param = name.substr(std::string_view(moment).size());
+    for (const char *prefix : {"optimizer.m.", "optimizer.v."})
+      if (name.rfind(prefix, 0) == 0)
+        param = name.substr(std::string_view(prefix).size());
     if (param.empty())
       return makeError(
           path, ": tensor '", name,
           "' is no optimizer state: expected optimizer.m.<parameter> or optimizer.v.<parameter>");
-    auto p = file.tensors.find(param);
-    if (p == file.tensors.end() || p->first.rfind("optimizer.", 0) == 0)
+    auto p = file.find(param);
+    if (p == file.end() || isOptimizerState(param))
       return makeError(path, ": optimizer tensor '", name, "' belongs to no parameter of the file ('", param,
                        "' is missing)");
-    const Tensor &moment = it->second;
-    if (moment.dtype() != DType::F32 || moment.shape() != p->second.shape())
-      return makeError(path, ": optimizer tensor '", name, "' is ", dtypeName(moment.dtype()),
-                       formatShape(moment.shape()), ", but its parameter '", param, "' needs f32",
-                       formatShape(p->second.shape()));
-    state.moments.emplace(name, std::move(it->second));
+    if (moment.dtype != DType::F32 || moment.shape != p->second.shape)
+      return makeError(path, ": optimizer tensor '", name, "' is ", dtypeName(moment.dtype),
+                       formatShape(moment.shape), ", but its parameter '", param, "' needs f32",
+                       formatShape(p->second.shape));
+  }
+  return {};
+}
+
+Status checkCheckpoint(const attn_model_spec &spec, const TensorInfoMap &file, const std::string &path) {
+  if (Status s = checkOptimizerState(file, path); !s)
+    return s;
+  TensorInfoMap params;
+  for (const auto &[name, info] : file)
+    if (!isOptimizerState(name))
+      params.emplace(name, info);
+  return checkWeights(spec, params, path);
+}
+
+Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, OptimizerState &state) {
+  if (Status s = checkOptimizerState(describe(file.tensors), path); !s)
+    return s;
+  for (auto it = file.tensors.begin(); it != file.tensors.end();) {
+    if (!isOptimizerState(it->first)) {
+      ++it;
+      continue;
+    }
+    state.moments.emplace(it->first, std::move(it->second));
     it = file.tensors.erase(it);
   }
   state.step = 0;

@@ -2,7 +2,8 @@
 """Rewrites a safetensors checkpoint the way a damaged or forged file would differ, keeping it well formed
 (contiguous data, the data's CRC-32 in the metadata updated), so that the program's own checks of its
 contents are what a test exercises: --step sets the recorded step, --shrink NAME keeps the first element of
-a tensor only, --i32 NAME relabels a tensor's dtype as I32."""
+a tensor only, --i32 NAME relabels a tensor's dtype as I32, --unused NAME=GIB appends an F32 tensor of
+that many GiB (a hole in the file, and no checksum, as files from other tools have none)."""
 import argparse
 import json
 import struct
@@ -14,6 +15,7 @@ parser.add_argument("dst")
 parser.add_argument("--step")
 parser.add_argument("--shrink")
 parser.add_argument("--i32")
+parser.add_argument("--unused")
 args = parser.parse_args()
 
 raw = open(args.src, "rb").read()
@@ -38,6 +40,14 @@ for name, entry, piece in pieces:
     offset += len(piece)
     out += piece
 meta["crc32"] = str(zlib.crc32(out))
+hole = 0
+if args.unused:
+    name, gib = args.unused.split("=")
+    hole = int(gib) << 30
+    header[name] = {"dtype": "F32", "shape": [int(gib), 1 << 28], "data_offsets": [offset, offset + hole]}
+    del meta["crc32"]
 header["__metadata__"] = meta
 text = json.dumps(header, separators=(",", ":")).encode()
-open(args.dst, "wb").write(struct.pack("<Q", len(text)) + text + out)
+with open(args.dst, "wb") as f:
+    f.write(struct.pack("<Q", len(text)) + text + out)
+    f.truncate(f.tell() + hole)

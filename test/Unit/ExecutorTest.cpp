@@ -40,7 +40,7 @@ protected:
   }
 
   std::string weightError() {
-    Status s = checkWeights(kModel, weights, "w.safetensors");
+    Status s = checkWeights(kModel, describe(weights), "w.safetensors");
     EXPECT_FALSE(s.ok());
     return s.message();
   }

@@ -70,7 +70,9 @@ Exit load(const Context &context, const ParsedOptions &options, Loaded &loaded, 
     return code;
 
   loaded.weightsPath = *options.get("--weights");
-  Expected<SafeTensorsFile> weights = readSafeTensors(loaded.weightsPath);
+  Expected<SafeTensorsFile> weights = readSafeTensors(loaded.weightsPath, [&](const TensorInfoMap &header) {
+    return checkCheckpoint(context.spec, header, loaded.weightsPath);
+  });
   if (!weights)
     return context.failure(weights.message());
   loaded.weights = std::move(*weights);

@@ -8,6 +8,7 @@
 #include "attn/Runtime/Error.h"
 #include "attn/Runtime/Tensor.h"
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -18,9 +19,13 @@ struct SafeTensorsFile {
   std::map<std::string, std::string> metadata; // the header's "__metadata__"
 };
 
+/// Checks a file's tensors, as its header describes them, before their data is read.
+using HeaderCheck = std::function<Status(const TensorInfoMap &header)>;
+
 /// Reads every tensor of a safetensors file. F32 and I32 are read as they are; F64, F16 and BF16 become
 /// f32; I64 becomes i32 and must fit in it. Errors name the file and, where it applies, the tensor.
-Expected<SafeTensorsFile> readSafeTensors(const std::string &path);
+/// `check`, if given, sees the header (dtypes as read into memory) first: a file it refuses is not read.
+Expected<SafeTensorsFile> readSafeTensors(const std::string &path, const HeaderCheck &check = {});
 
 /// Writes `tensors` (as F32 or I32, in key order, their data contiguous) and `metadata` to `path`,
 /// replacing it atomically. The metadata also records "crc32", the checksum of the data, which reading

@@ -91,6 +91,17 @@ private:
 /// Tensors by name: a model's inputs, outputs or weights. Ordered, so files list them reproducibly.
 using TensorMap = std::map<std::string, Tensor>;
 
+/// What a tensor is without its data: its element type (as read into memory) and its shape. A file's
+/// header is checked as these before any data is read.
+struct TensorInfo {
+  DType dtype;
+  Shape shape;
+};
+using TensorInfoMap = std::map<std::string, TensorInfo>;
+
+/// The dtypes and shapes of `tensors`.
+TensorInfoMap describe(const TensorMap &tensors);
+
 } // namespace attn::rt
 
 #endif // ATTN_RUNTIME_TENSOR_H

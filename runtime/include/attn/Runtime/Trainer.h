@@ -29,6 +29,14 @@ struct OptimizerState {
 /// number of steps `train` accepts cannot overflow.
 constexpr int64_t kMaxCheckpointStep = int64_t(1) << 53;
 
+/// Checks a checkpoint's optimizer tensors, `optimizer.m.<parameter>` and `optimizer.v.<parameter>`: each
+/// must belong to a parameter of the file and have its shape, as f32. Errors name the file and the tensor.
+Status checkOptimizerState(const TensorInfoMap &file, const std::string &path);
+
+/// Checks a weight file or checkpoint, as its header describes it, against the model: its optimizer state
+/// as above, and exactly the model's parameters with their dtypes and shapes.
+Status checkCheckpoint(const attn_model_spec &spec, const TensorInfoMap &file, const std::string &path);
+
 /// Moves a checkpoint's optimizer state out of `file` (read from `path`) into `state`: the tensors named
 /// `optimizer.m.<parameter>` and `optimizer.v.<parameter>`, and the step in the metadata. Each moment must
 /// belong to a parameter of the file and have its shape, as f32; the step must be a whole number in
