@@ -120,6 +120,8 @@ std::optional<Tensor> MLIRGenImpl::genAttention(const CallExpr &call, const Boun
                          << str(mask->shape);
       return std::nullopt;
     }
+    if (mask->shape.size() == 1)
+      boundLengths(mask->value, k->shape[1]);
   }
   mlir::Value maskValue = mask ? mask->value : mlir::Value();
   SymShape ctxShape{q->shape[0], q->shape[1], v->shape[2]};

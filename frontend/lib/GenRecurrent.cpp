@@ -22,24 +22,7 @@ std::optional<Tensor> MLIRGenImpl::genEmbed(const CallExpr &call, const BoundArg
   // Ids from an input are checked against the vocabulary; a decoder's own tokens come from its scores,
   // or from the teacher's input, which is checked instead.
   mlir::Value source = tokens->value == decoderToken && decoderTeacher ? decoderTeacher : tokens->value;
-  auto input = llvm::dyn_cast<mlir::BlockArgument>(source);
-  if (!input || input.getOwner() != &func.getBody().front()) {
-    mlir::Value table = param(prefix + ".weight", {*vocab, *dim}, loc(call.getLoc()));
-    auto op =
-        mlir::attn::EmbeddingOp::create(builder, opLoc(call), irType(tokens->shape), tokens->value, table);
-    return finish(op, *tokens);
-  }
-  auto &attrs = inputAttrs[input.getArgNumber()];
-  auto it =
-      llvm::find_if(attrs, [](auto &kv) { return kv.first == mlir::attn::AttnDialect::kVocabSizeAttr; });
-  int64_t checked = *vocab;
-  if (it != attrs.end())
-    checked = std::min(checked, llvm::cast<mlir::IntegerAttr>(it->second).getInt());
-  mlir::Attribute vocabAttr = builder.getI64IntegerAttr(checked);
-  if (it != attrs.end())
-    it->second = vocabAttr;
-  else
-    attrs.push_back({mlir::attn::AttnDialect::kVocabSizeAttr, vocabAttr});
+  boundInput(source, mlir::attn::AttnDialect::kVocabSizeAttr, builder.getI64IntegerAttr(*vocab));
   mlir::Value table = param(prefix + ".weight", {*vocab, *dim}, loc(call.getLoc()));
   auto op =
       mlir::attn::EmbeddingOp::create(builder, opLoc(call), irType(tokens->shape), tokens->value, table);
@@ -79,6 +62,8 @@ std::optional<Tensor> MLIRGenImpl::genRecurrent(const CallExpr &call, const Boun
         << " (one per sequence), found " << (lengths->isI32 ? "i32" : "f32") << str(lengths->shape);
     return std::nullopt;
   }
+  if (lengths)
+    boundLengths(lengths->value, x->shape[1]);
   mlir::Location l = loc(call.getLoc()), at = opLoc(call);
   int64_t h = *hidden;
   Tensor input = *x;

@@ -114,6 +114,30 @@ void MLIRGenImpl::checkTensorSizes() {
   });
 }
 
+void MLIRGenImpl::boundInput(mlir::Value v, StringRef key, mlir::Attribute bound) {
+  auto input = llvm::dyn_cast<mlir::BlockArgument>(v);
+  if (!input || input.getOwner() != &func.getBody().front())
+    return;
+  auto &attrs = inputAttrs[input.getArgNumber()];
+  auto it = llvm::find_if(attrs, [&](auto &kv) { return kv.first == key; });
+  if (it == attrs.end()) {
+    attrs.push_back({key, bound});
+    return;
+  }
+  auto known = llvm::dyn_cast<mlir::IntegerAttr>(it->second), now = llvm::dyn_cast<mlir::IntegerAttr>(bound);
+  if (known && now && now.getInt() < known.getInt())
+    it->second = bound;
+}
+
+/// Lengths count the steps of a sequence dimension: a constant, or a declared dimension whose size the
+/// program binds from the inputs. (Other symbols are not bound by name, so such lengths go unchecked.)
+void MLIRGenImpl::boundLengths(mlir::Value v, const SymDim &steps) {
+  if (steps.symbol.empty())
+    boundInput(v, mlir::attn::AttnDialect::kMaxLengthAttr, builder.getI64IntegerAttr(steps.size));
+  else if (dims.count(steps.symbol))
+    boundInput(v, mlir::attn::AttnDialect::kMaxLengthAttr, builder.getStringAttr(steps.symbol));
+}
+
 /// Where a name was first declared, for "already declared" errors.
 std::string MLIRGenImpl::where(const Location &l) {
   return std::to_string(l.line) + ":" + std::to_string(l.col);

@@ -131,6 +131,10 @@ private:
   mlir::Location loc(const Location &l);
   mlir::InFlightDiagnostic error(const Location &l);
   void checkTensorSizes();
+  /// Records on model input `v` (nothing for a computed tensor) a bound `key` on its values, keeping the
+  /// smaller of two integer bounds. `maxLength` bounds lengths by the steps of dimension `steps`.
+  void boundInput(mlir::Value v, StringRef key, mlir::Attribute bound);
+  void boundLengths(mlir::Value v, const SymDim &steps);
   std::string where(const Location &l);
   bool declare(const Name &name, StringRef what);
   std::string describeName(StringRef name);

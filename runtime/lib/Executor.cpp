@@ -235,24 +235,60 @@ std::string symbolicShape(const attn_model_spec &spec, int32_t value) {
   return out + "]";
 }
 
-/// Token ids index embedding tables: one outside [0, vocab_size) is bad input, named with its position.
-Status checkTokens(const attn_value &v, const Tensor &t) {
-  if (v.vocab_size <= 0 || t.dtype() != DType::I32)
+namespace {
+
+/// The index of element `flat` of `t`, as "[i, j, ...]".
+std::string elementIndex(const Tensor &t, int64_t flat) {
+  std::string at;
+  for (int64_t d = t.rank() - 1; d >= 0; --d) {
+    at = (d ? ", " : "") + std::to_string(flat % t.shape()[d]) + at;
+    flat /= t.shape()[d];
+  }
+  return "[" + at + "]";
+}
+
+/// The values of an i32 input index something: token ids an embedding table, class labels the loss's
+/// classes, lengths the steps of a sequence. One outside its range is bad input (a kernel would clamp it to
+/// a wrong answer), named with its position.
+Status checkValues(const attn_value &v, const Tensor &t, const SymbolBindings &bindings) {
+  if (t.dtype() != DType::I32)
+    return {};
+  int64_t low = 0, high = INT64_MAX; // inclusive
+  if (v.vocab_size > 0)
+    high = v.vocab_size - 1;
+  if (v.num_classes > 0)
+    high = std::min(high, v.num_classes - 1);
+  std::string lengthBound;
+  if (v.max_length > 0 || v.max_length_dim) {
+    low = 1;
+    auto bound = v.max_length_dim ? bindings.find(v.max_length_dim) : bindings.end();
+    if (v.max_length_dim && bound == bindings.end())
+      return {}; // the dimension is bound by an input this run does not have
+    high = bound != bindings.end() ? bound->second.size : v.max_length;
+    lengthBound = (v.max_length_dim ? std::string(v.max_length_dim) + " = " : "") + std::to_string(high);
+  }
+  if (high == INT64_MAX)
     return {};
   const int32_t *data = t.data<int32_t>();
   for (int64_t i = 0; i < t.numElements(); ++i) {
-    if (data[i] >= 0 && data[i] < v.vocab_size)
+    if ((data[i] >= low && data[i] <= high) || (v.has_ignore_id && data[i] == v.ignore_id))
       continue;
-    std::string at;
-    for (int64_t rest = i, d = t.rank() - 1; d >= 0; --d) {
-      at = (d ? ", " : "") + std::to_string(rest % t.shape()[d]) + at;
-      rest /= t.shape()[d];
-    }
-    return makeError("input '", v.name, "' holds token ", data[i], " at [", at,
-                     "], outside the vocabulary of ", v.vocab_size, " tokens (0 to ", v.vocab_size - 1, ")");
+    std::string where = std::string("input '") + v.name + "' holds ";
+    std::string at = " at " + elementIndex(t, i);
+    if (!lengthBound.empty())
+      return makeError(where, "length ", data[i], at, ", outside 1 to ", lengthBound,
+                       " (a sequence's steps; 0 steps is no sequence)");
+    if (v.vocab_size > 0 && (v.num_classes <= 0 || v.vocab_size - 1 == high))
+      return makeError(where, "token ", data[i], at, ", outside the vocabulary of ", v.vocab_size,
+                       " tokens (0 to ", v.vocab_size - 1, ")");
+    return makeError(where, "class label ", data[i], at, ", outside the ", v.num_classes, " classes (0 to ",
+                     v.num_classes - 1, ")",
+                     v.has_ignore_id ? " and not the ignored label " + std::to_string(v.ignore_id) : "");
   }
   return {};
 }
+
+} // namespace
 
 namespace {
 
@@ -336,9 +372,11 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
         return makeError(mismatch, " with ", dim.symbol, " = ", it->second.size, " (bound by input '",
                          it->second.input, "' ", formatShape(inputs.at(it->second.input).shape()), ")");
     }
-    if (Status s = checkTokens(v, t); !s)
-      return s.takeError();
   }
+  for (int32_t i : modelInputs)
+    if (auto t = inputs.find(spec.values[i].name); t != inputs.end())
+      if (Status s = checkValues(spec.values[i], t->second, bindings); !s)
+        return s.takeError();
   return bindings;
 }
 

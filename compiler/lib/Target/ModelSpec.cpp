@@ -9,6 +9,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <optional>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -27,6 +29,10 @@ struct ValueEntry {
   std::vector<DimEntry> dims;
   int64_t vocabSize = 0;
   std::vector<std::string> vocab; // the tokens of a token input or output
+  int64_t classes = 0;
+  std::optional<int64_t> ignoreId;
+  int64_t maxLength = 0;
+  std::string maxLengthDim;
 };
 
 std::vector<std::string> vocabTokens(ArrayAttr tokens) {
@@ -108,7 +114,9 @@ public:
     for (auto [i, v] : llvm::enumerate(values))
       os << "  {" << cString(v.name) << ", " << v.role << ", " << v.dtype << ", " << v.dims.size() << ", "
          << p << "dims" << i << ", " << v.vocabSize << ", " << v.vocab.size() << ", "
-         << (v.vocab.empty() ? "0" : p + "vocab" + std::to_string(i)) << "},\n";
+         << (v.vocab.empty() ? "0" : p + "vocab" + std::to_string(i)) << ", " << v.classes << ", "
+         << v.ignoreId.has_value() << ", " << v.ignoreId.value_or(0) << ", " << v.maxLength << ", "
+         << (v.maxLengthDim.empty() ? "0" : cString(v.maxLengthDim)) << "},\n";
     os << "};\n\n";
     for (auto [i, k] : llvm::enumerate(kernels)) {
       os << "static const int32_t " << p << "args" << i << "[] = {";
@@ -396,6 +404,16 @@ private:
     if (auto vocab = func.getArgAttrOfType<IntegerAttr>(n, AttnDialect::kVocabSizeAttr))
       entry.vocabSize = vocab.getInt();
     entry.vocab = vocabTokens(func.getArgAttrOfType<ArrayAttr>(n, AttnDialect::kVocabAttr));
+    if (auto classes = func.getArgAttrOfType<IntegerAttr>(n, AttnDialect::kClassesAttr))
+      entry.classes = classes.getInt();
+    if (auto ignore = func.getArgAttrOfType<IntegerAttr>(n, AttnDialect::kIgnoreIdAttr))
+      entry.ignoreId = ignore.getInt();
+    if (Attribute length = func.getArgAttr(n, AttnDialect::kMaxLengthAttr)) {
+      if (auto size = dyn_cast<IntegerAttr>(length))
+        entry.maxLength = size.getInt();
+      else
+        entry.maxLengthDim = cast<StringAttr>(length).str();
+    }
     for (int64_t d = 0; d < type.getRank(); ++d) {
       DimEntry dim;
       if (!type.isDynamicDim(d)) {

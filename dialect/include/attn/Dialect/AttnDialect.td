@@ -27,6 +27,15 @@ def Attn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kInputDimsAttr = "attn.dims";
     /// On a model function's i32 arguments used as token ids: the smallest vocabulary they index.
     static constexpr ::llvm::StringLiteral kVocabSizeAttr = "attn.vocab_size";
+    /// On a model function's i32 arguments used as class labels (cross_entropy targets): the smallest
+    /// class count they index.
+    static constexpr ::llvm::StringLiteral kClassesAttr = "attn.classes";
+    /// On a model function's i32 arguments used as class labels: the label cross_entropy skips, which
+    /// may lie outside the classes.
+    static constexpr ::llvm::StringLiteral kIgnoreIdAttr = "attn.ignore_id";
+    /// On a model function's i32 arguments used as sequence lengths: the longest length, an integer or
+    /// the symbol of the dimension it counts steps of (a string).
+    static constexpr ::llvm::StringLiteral kMaxLengthAttr = "attn.max_length";
     /// On a model function's i32 arguments and results: the vocabulary's tokens, token n for id n.
     static constexpr ::llvm::StringLiteral kVocabAttr = "attn.vocab";
     /// On a model function: the name of the output that training minimizes.

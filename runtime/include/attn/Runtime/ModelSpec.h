@@ -43,6 +43,15 @@ typedef struct attn_value {
   // The vocabulary of a token input or output (the model's `vocab` clause): token n for id n.
   int32_t num_vocab_tokens;
   const char *const *vocab_tokens;
+  // An i32 input of class labels (cross_entropy targets): every element must be in [0, num_classes), or
+  // be ignore_id where has_ignore_id; 0 = unchecked.
+  int64_t num_classes;
+  int32_t has_ignore_id;
+  int64_t ignore_id;
+  // An i32 input of sequence lengths: every element must be in [1, max_length], or in [1, the size of the
+  // dimension symbol max_length_dim] where that is not null; max_length 0 and no symbol = unchecked.
+  int64_t max_length;
+  const char *max_length_dim;
 } attn_value;
 
 // A Halide pipeline: `entry` takes `num_args` halide_buffer_t pointers, the kernel's operands followed by its
