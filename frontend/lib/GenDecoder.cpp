@@ -281,6 +281,8 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
   op.getStep().push_back(body);
   for (auto [r, value] : llvm::zip(results, op.getResults()))
     r.value = value;
+  if (mode != "teacher")
+    tokenCounts[results.front().value] = emitted.front().shape[1].size;
   lastResults = results;
   return results.front();
 }

@@ -63,9 +63,12 @@ mlir::OwningOpRef<mlir::ModuleOp> MLIRGenImpl::run() {
   for (auto [i, attrs] : llvm::enumerate(inputAttrs))
     for (auto [k, v] : attrs)
       func.setArgAttr(i, k, v);
-  for (auto [i, output] : llvm::enumerate(outputs))
+  for (auto [i, output] : llvm::enumerate(outputs)) {
     if (output.vocab)
       func.setResultAttr(i, mlir::attn::AttnDialect::kVocabAttr, output.vocab);
+    if (int64_t ids = tokenCounts.lookup(output.value))
+      func.setResultAttr(i, mlir::attn::AttnDialect::kVocabSizeAttr, builder.getI64IntegerAttr(ids));
+  }
 
   mlir::OwningOpRef<mlir::ModuleOp> owned(module);
   if (mlir::failed(mlir::verify(module)))
@@ -348,7 +351,15 @@ void MLIRGenImpl::genOutput(const OutputStmt &s) {
         error(vocab->loc) << "a vocabulary names token ids: output '" << n.name << "' is f32, expected i32";
         continue;
       }
-      if (std::optional<mlir::ArrayAttr> read = readVocab(*vocab))
+      std::optional<mlir::ArrayAttr> read = readVocab(*vocab);
+      int64_t ids = tokenCounts.lookup(it->second.value);
+      if (read && static_cast<int64_t>(read->size()) < ids) {
+        error(vocab->loc) << "the vocabulary has " << read->size() << " tokens, but output '" << n.name
+                          << "' holds ids 0.." << ids - 1 << " (the scores it is picked from have " << ids
+                          << " columns): every id needs a token";
+        continue;
+      }
+      if (read)
         tokens = *read;
     }
     outputs.push_back({n.name, it->second.value, tokens});

@@ -280,6 +280,7 @@ private:
     mlir::Value value;
     mlir::Attribute vocab; // the tokens of a token output, or null
   };
+  llvm::DenseMap<mlir::Value, int64_t> tokenCounts; // token ids a search emits → how many ids there are
   std::vector<Output> outputs;
   llvm::DenseMap<unsigned, Location> inputVocabLocs; // input argument → its `vocab` clause
   std::string binding;

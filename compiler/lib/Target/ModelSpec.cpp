@@ -474,6 +474,8 @@ private:
       outputs.emplace_back(name, index.lookup(v));
       if (auto tokens = func.getResultAttrOfType<ArrayAttr>(i, AttnDialect::kVocabAttr))
         values[index.lookup(v)].vocab = vocabTokens(tokens);
+      if (auto ids = func.getResultAttrOfType<IntegerAttr>(i, AttnDialect::kVocabSizeAttr))
+        values[index.lookup(v)].vocabSize = ids.getInt();
     }
     return success();
   }

@@ -42,26 +42,24 @@ static int runInfo(const Context &context, const ParsedOptions &) {
     return dtypeName(static_cast<DType>(spec.values[v].dtype)) + symbolicShape(spec, v);
   };
   std::vector<std::vector<std::string>> rows;
-  auto vocabulary = [&](int32_t v) {
-    int32_t n = spec.values[v].num_vocab_tokens;
-    return n > 0 ? "vocabulary of " + std::to_string(n) + " tokens" : std::string();
-  };
-  for (int32_t i : valuesWithRole(spec, ATTN_ROLE_INPUT)) {
-    int64_t vocab = spec.values[i].vocab_size;
-    std::string notes = vocab > 0 ? "token ids 0.." + std::to_string(vocab - 1) : "";
-    if (std::string v = vocabulary(i); !v.empty())
-      notes += (notes.empty() ? "" : ", ") + v;
-    rows.push_back({spec.values[i].name, typed(i)});
+  // A value's row: name, type and, for token ids, their range and vocabulary.
+  auto row = [&](const std::string &name, int32_t v) {
+    std::vector<std::string> cells{name, typed(v)};
+    int64_t ids = spec.values[v].vocab_size;
+    int32_t tokens = spec.values[v].num_vocab_tokens;
+    std::string notes = ids > 0 ? "token ids 0.." + std::to_string(ids - 1) : "";
+    if (tokens > 0)
+      notes += (notes.empty() ? "" : ", ") + std::string("vocabulary of ") + std::to_string(tokens) + " tokens";
     if (!notes.empty())
-      rows.back().push_back(notes);
-  }
+      cells.push_back(notes);
+    return cells;
+  };
+  for (int32_t i : valuesWithRole(spec, ATTN_ROLE_INPUT))
+    rows.push_back(row(spec.values[i].name, i));
   table("inputs", rows);
   rows.clear();
-  for (int32_t o = 0; o < spec.num_outputs; ++o) {
-    rows.push_back({spec.outputs[o].name, typed(spec.outputs[o].value)});
-    if (std::string v = vocabulary(spec.outputs[o].value); !v.empty())
-      rows.back().push_back(v);
-  }
+  for (int32_t o = 0; o < spec.num_outputs; ++o)
+    rows.push_back(row(spec.outputs[o].name, spec.outputs[o].value));
   table("outputs", rows);
   rows.clear();
   int64_t total = 0;

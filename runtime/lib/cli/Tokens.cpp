@@ -33,6 +33,15 @@ Exit vocabularies(const Context &context, const ParsedOptions &options,
     Expected<Vocabulary> vocab = Vocabulary::readFile(*named.value);
     if (!vocab)
       return context.failure(vocab.message());
+    // Every id an output can hold needs a token, and a token input's every token an id its embedding has.
+    const attn_value &value = spec.values[it->second];
+    int64_t ids = value.vocab_size, tokens = static_cast<int64_t>(vocab->size());
+    bool isOutput = value.role != ATTN_ROLE_INPUT;
+    if (ids > 0 && (isOutput ? tokens < ids : tokens > ids))
+      return context.failure("'--vocab " + arg + "': the vocabulary has " + std::to_string(tokens) +
+                             " tokens, but " + (isOutput ? "output '" : "input '") + named.name + "' " +
+                             (isOutput ? "holds" : "takes") + " ids 0.." + std::to_string(ids - 1) +
+                             (isOutput ? ": every id needs a token" : ": every token needs an id"));
     vocabs[named.name] = std::move(*vocab);
   }
   return std::nullopt;

@@ -25,7 +25,8 @@ def Attn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kInputNameAttr = "attn.name";
     /// On a model function's arguments: each dimension's symbol ("B") or static size.
     static constexpr ::llvm::StringLiteral kInputDimsAttr = "attn.dims";
-    /// On a model function's i32 arguments used as token ids: the smallest vocabulary they index.
+    /// On a model function's i32 arguments used as token ids: the smallest vocabulary they index. On its
+    /// results of searched token ids: how many ids the search picks from.
     static constexpr ::llvm::StringLiteral kVocabSizeAttr = "attn.vocab_size";
     /// On a model function's i32 arguments used as class labels (cross_entropy targets): the smallest
     /// class count they index.

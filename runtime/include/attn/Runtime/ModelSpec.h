@@ -39,7 +39,8 @@ typedef struct attn_value {
   int32_t dtype;    // enum attn_dtype
   int32_t rank;
   const attn_dim *dims;
-  int64_t vocab_size; // an i32 input of token ids: every element must be in [0, vocab_size); 0 = unchecked
+  int64_t vocab_size; // an i32 input of token ids: every element must be in [0, vocab_size); 0 = unchecked.
+                      // An output of searched token ids: its ids lie in [0, vocab_size).
   // The vocabulary of a token input or output (the model's `vocab` clause): token n for id n.
   int32_t num_vocab_tokens;
   const char *const *vocab_tokens;
