@@ -4,7 +4,10 @@
 #include "attn/Runtime/File.h"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <dirent.h>
+#include <string_view>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -105,7 +108,31 @@ static std::string directoryOf(const std::string &path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+void removeStaleTemporaries(const std::string &path) {
+  std::string dir = directoryOf(path);
+  std::string prefix = path.substr(path.find_last_of('/') + 1) + ".tmp.";
+  DIR *listing = ::opendir(dir.c_str());
+  if (!listing)
+    return;
+  while (const dirent *entry = ::readdir(listing)) {
+    std::string_view name = entry->d_name;
+    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix ||
+        name.find_first_not_of("0123456789", prefix.size()) != std::string_view::npos ||
+        name.size() - prefix.size() > 9)
+      continue;
+    pid_t pid = static_cast<pid_t>(std::stol(std::string(name.substr(prefix.size()))));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH)
+      continue; // ours, or a live writer's
+    std::string stale = dir + "/" + std::string(name);
+    struct stat st;
+    if (::lstat(stale.c_str(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+      ::unlink(stale.c_str());
+  }
+  ::closedir(listing);
+}
+
 Status writeFileAtomically(const std::string &path, const std::vector<ByteRange> &pieces) {
+  removeStaleTemporaries(path);
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   constexpr int kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
   int fd = ::open(tmp.c_str(), kCreate, 0666);
@@ -146,6 +173,7 @@ Status checkWritable(const std::string &path) {
   if (::access(dir.c_str(), W_OK) != 0)
     return makeError(path, ": cannot be written: the folder '", dir, "' is not writable (", systemError(),
                      ")");
+  removeStaleTemporaries(path);
   return {};
 }
 

@@ -178,7 +178,7 @@ int64_t batchesPerEpoch(const Dataset &data, int64_t batch) {
 }
 
 Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &data, OptimizerState &state,
-             const TrainOptions &options, const std::function<void(const StepReport &)> &report) {
+             const TrainOptions &options, const std::function<Status(const StepReport &)> &report) {
   if (!model.gradient || !model.training)
     return makeError("the model does not train: add 'train { loss = NAME, ... }' to ", model.source_file);
   const attn_training &t = *model.training;
@@ -275,7 +275,8 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
       bestValid = std::min(bestValid, *valid);
       r.stopping = options.patience > 0 && sinceBest >= options.patience;
     }
-    report(r);
+    if (Status s = report(r); !s)
+      return s;
     if (r.stopping)
       break;
   }

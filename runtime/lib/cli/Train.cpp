@@ -10,9 +10,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <tuple>
+
+#include <unistd.h>
 
 namespace attn::rt {
 
@@ -90,6 +93,27 @@ static Status writeCheckpoint(const attn_model_spec &spec, const std::string &pa
     for (auto &[name, t] : *group)
       t = std::move(all.at(name));
   return written;
+}
+
+/// Where the parameters go when their checkpoint cannot be written: $TMPDIR (else /tmp), under the
+/// checkpoint's name, the step and the process.
+static std::string rescuePath(const std::string &out, int64_t step) {
+  const char *tmp = std::getenv("TMPDIR");
+  std::string dir = tmp && *tmp ? tmp : "/tmp";
+  return dir + "/" + out.substr(out.find_last_of('/') + 1) + ".step" + std::to_string(step) + "." +
+         std::to_string(::getpid());
+}
+
+/// A write that failed ends training at once (not after the remaining steps); the parameters and the
+/// optimizer state are saved elsewhere, and the message says where, so nothing trained is lost.
+static int stopWithRescue(const Context &context, const std::string &failure, const std::string &out,
+                          TensorMap &weights, OptimizerState &optimizer) {
+  std::string rescue = rescuePath(out, optimizer.step);
+  std::string stopped = failure + "\ntraining stopped at step " + std::to_string(optimizer.step);
+  if (Status s = writeCheckpoint(context.spec, rescue, weights, optimizer); !s)
+    return context.failure(stopped + "; the parameters could not be saved elsewhere either: " + s.message());
+  return context.failure(stopped + "; the parameters and optimizer state are saved in " + rescue +
+                         " (continue with --weights " + rescue + ")");
 }
 
 static int runTrain(const Context &context, const ParsedOptions &options) {
@@ -177,7 +201,7 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
     train.valid = &*valid;
   }
 
-  std::optional<Status> bestWritten, checkpointed;
+  bool writeFailed = false;
   const std::string &out = *options.get("--out");
   // A run that cannot write its result fails now, not after its last step.
   for (const char *option : {"--out", "--best"})
@@ -207,22 +231,28 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
                   r.best ? "  (best)" : "",
                   r.stopping ? "  -- no better for --patience validations: stopping" : "");
       if (r.best && options.get("--best"))
-        bestWritten = writeSafeTensors(*options.get("--best"), l.weights.tensors,
-                                       {{"model", spec.name}, {"step", std::to_string(r.step)}});
+        if (Status w = writeSafeTensors(*options.get("--best"), l.weights.tensors,
+                                        {{"model", spec.name}, {"step", std::to_string(r.step)}});
+            !w) {
+          writeFailed = true;
+          return w;
+        }
     }
-    if (done % int64_t(checkpointEvery) == 0 && r.step != last && !r.stopping)
-      if (Status w = writeCheckpoint(spec, out, l.weights.tensors, l.optimizer); !w)
-        checkpointed = std::move(w);
     std::fflush(stdout);
+    if (done % int64_t(checkpointEvery) == 0 && r.step != last && !r.stopping)
+      if (Status w = writeCheckpoint(spec, out, l.weights.tensors, l.optimizer); !w) {
+        writeFailed = true;
+        return w;
+      }
+    return Status{};
   };
   Status s = attn::rt::train(spec, l.weights.tensors, examples, l.optimizer, train, report);
+  if (!s && writeFailed)
+    return stopWithRescue(context, s.message(), out, l.weights.tensors, l.optimizer);
   if (!s)
     return context.failure(s.message());
-  for (std::optional<Status> *written : {&bestWritten, &checkpointed})
-    if (*written && !**written)
-      return context.failure((*written)->message());
   if (Status w = writeCheckpoint(spec, out, l.weights.tensors, l.optimizer); !w)
-    return context.failure(w.message());
+    return stopWithRescue(context, w.message(), out, l.weights.tensors, l.optimizer);
   std::cout << "wrote " << out << ": step " << l.optimizer.step << "\n";
   return kSuccess;
 }

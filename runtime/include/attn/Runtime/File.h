@@ -58,11 +58,16 @@ struct ByteRange {
 /// syncs it, renames it over `path` and syncs the directory; on any failure the temporary file is removed
 /// and an existing `path` is left as it was. The temporary file is created exclusively and never through a
 /// link: whatever already stands at its name (a leftover, or a link planted to redirect the write) is
-/// removed first, not written through.
+/// removed first, not written through. Stale temporary files of `path` are removed first.
 Status writeFileAtomically(const std::string &path, const std::vector<ByteRange> &pieces);
 
+/// Removes what writes of `path` by processes that died left behind: `path.tmp.<pid>` files and links
+/// whose process no longer exists.
+void removeStaleTemporaries(const std::string &path);
+
 /// Fails unless a file can be created at `path`: its folder exists and this process may write in it. For
-/// long work, checked before it starts rather than when its result is written.
+/// long work, checked before it starts rather than when its result is written. Removes stale temporary
+/// files of `path` (above).
 Status checkWritable(const std::string &path);
 
 } // namespace attn::rt

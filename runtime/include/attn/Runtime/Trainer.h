@@ -78,9 +78,11 @@ Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, cons
                           int64_t batch, const RunOptions &run);
 
 /// Trains `model` (which must have a gradient program and training settings) for `options.steps` steps from
-/// `state`, on batches of `data` (see epochBatches). Calls `report` after each step.
+/// `state`, on batches of `data` (see epochBatches). Calls `report` after each step; an error it returns
+/// (a checkpoint that could not be written) ends training after that step, with `weights` and `state`
+/// consistent.
 Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &data, OptimizerState &state,
-             const TrainOptions &options, const std::function<void(const StepReport &)> &report);
+             const TrainOptions &options, const std::function<Status(const StepReport &)> &report);
 
 } // namespace attn::rt
 
