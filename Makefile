@@ -7,7 +7,7 @@ CTEST   := $(DEPS)/venv/bin/ctest
 HALIDE   = $(firstword $(wildcard $(DEPS)/venv/lib/python3*/site-packages/halide))
 JOBS    ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build check demo data bench clean
+.PHONY: all bootstrap configure build check demo data bench clean build-sanitize check-sanitize fuzz
 
 all: build
 
@@ -27,6 +27,28 @@ build: configure
 check: build
 	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
 	@echo "== lit summary =="; sed -n '/^Total Discovered Tests/,$$p' $(BUILD)/test/lit.log
+
+# The whole suite built with clang, AddressSanitizer and UndefinedBehaviorSanitizer (and libFuzzer's
+# coverage, so that `fuzz` uses the same build) in $(SANITIZE_BUILD). Not part of `check`: see README.
+SANITIZE_BUILD ?= build-sanitize
+SANITIZE_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp
+$(SANITIZE_BUILD)/build.ninja: | bootstrap
+	@bash scripts/bootstrap.sh --sanitize
+	$(CMAKE) -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTN_SANITIZE=ON \
+	  -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
+	  -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+	  -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir -DHalide_DIR=$(HALIDE)/lib64/cmake/Halide
+build-sanitize: $(SANITIZE_BUILD)/build.ninja
+	$(CMAKE) --build $(SANITIZE_BUILD) -j $(JOBS)
+check-sanitize: build-sanitize
+	cd $(SANITIZE_BUILD) && $(SANITIZE_ENV) $(CTEST) --output-on-failure -j $(JOBS)
+
+# Runs every fuzz target (test/Fuzz) for FUZZ_TIME seconds each, growing its corpus in
+# $(SANITIZE_BUILD)/fuzz-corpus and saving crashers in test/Fuzz/crashers/TARGET.
+FUZZ_TIME ?= 60
+fuzz: build-sanitize
+	$(SANITIZE_ENV) bash scripts/fuzz.sh $(SANITIZE_BUILD) $(FUZZ_TIME)
 
 demo: build data
 	@bash examples/demo.sh $(BUILD)

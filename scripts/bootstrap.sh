@@ -11,6 +11,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$root/.deps"
 debs=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libfmt-dev googletest ninja-build ccache
       g++ make python3 python3-venv zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libxml2-dev)
+# `--sanitize`: also clang with its sanitizer and libFuzzer runtimes, for `make check-sanitize` and `make fuzz`.
+if [ "${1:-}" = "--sanitize" ]; then
+  debs+=(clang-22 libclang-rt-22-dev)
+fi
 
 missing=()
 for p in "${debs[@]}"; do

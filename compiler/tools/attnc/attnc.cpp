@@ -178,9 +178,12 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
   for (const auto &k : kernels)
     link.push_back(k.object);
   link.push_back(runtimeObject);
-  if (emit == Emit::Exe)
+  if (emit == Emit::Exe) {
     for (const char *lib : {ATTN_RUNTIME_LIB, "-lz", "-lpthread", "-ldl", "-lm"})
       link.push_back(lib);
+    if (*ATTN_LINK_FLAGS) // the sanitizers the runtime library was built with
+      link.push_back(ATTN_LINK_FLAGS);
+  }
   link.insert(link.end(), {"-o", partial});
   if (!run(link))
     return false;
