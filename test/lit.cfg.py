@@ -9,7 +9,7 @@ config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".attn", ".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
-config.excludes = ["Unit", "Toolchain", "tools", "Inputs", "goldens", "models", "check_case.sh", "reference_models.py", "gen_goldens.py", "__pycache__", "CMakeLists.txt", "lit.cfg.py"]
+config.excludes = ["Unit", "Fuzz", "Toolchain", "tools", "Inputs", "goldens", "models", "check_case.sh", "reference_models.py", "gen_goldens.py", "__pycache__", "CMakeLists.txt", "lit.cfg.py"]
 
 path = [
     os.path.join(config.attn_obj_root, "compiler"),
@@ -18,6 +18,10 @@ path = [
     config.environment.get("PATH", os.environ.get("PATH", "")),
 ]
 config.environment["PATH"] = os.pathsep.join(path)
+# A sanitizer build (make check-sanitize): AddressSanitizer reserves terabytes of address space, so tests
+# that cap a program's memory with `ulimit -v` run it without the cap there.
+if config.attn_sanitize:
+    config.available_features.add("asan")
 config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
 config.substitutions.append(("%goldens", os.path.join(config.attn_src_root, "test", "Numeric", "goldens")))
 config.substitutions.append(("%models", os.path.join(config.attn_src_root, "test", "Numeric", "models")))
