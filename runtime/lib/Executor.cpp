@@ -288,10 +288,6 @@ Status checkValues(const attn_value &v, const Tensor &t, const SymbolBindings &b
   return {};
 }
 
-} // namespace
-
-namespace {
-
 /// The values a top-level step reads from outside itself.
 std::vector<int32_t> stepReads(const attn_model_spec &spec, int32_t step) {
   std::vector<int32_t> reads;
