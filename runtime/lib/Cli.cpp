@@ -18,7 +18,7 @@ namespace attn::rt {
 /// Every command, in the order the help lists them.
 static const Command *const kCommands[] = {
     &infoCommand, &inferCommand,     &attentionCommand, &trainCommand, &evalCommand,
-    &gradCommand, &gradCheckCommand, &initCommand,      &benchCommand,
+    &gradCommand, &gradCheckCommand, &initCommand,      &benchCommand, &profileCommand,
 };
 
 static const Command *findCommand(const std::string &name) {

@@ -53,6 +53,7 @@ public:
 
   const attn_model_spec &spec;
   HalideSession &session;
+  Profile *profile = nullptr; // RunOptions::profile
   std::vector<Shape> shapes;
   std::vector<halide_buffer_t *> buffers; // what kernels read: a value's own tensor, or one it aliases
   std::vector<Tensor> temps;              // the tensors of computed values

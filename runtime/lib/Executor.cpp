@@ -8,6 +8,7 @@
 #include "Execution.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -494,7 +495,14 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   for (int32_t a = 0; a < kernel.num_args; ++a)
     argv.push_back(buffers[kernel.args[a]]);
   session.takeError();
-  if (int rc = kernel.entry(argv.data()); rc != 0) {
+  auto begin = std::chrono::steady_clock::now();
+  int rc = kernel.entry(argv.data());
+  if (profile) {
+    ProfileEntry &entry = profile->kernels[kernel.name];
+    entry.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    ++entry.calls;
+  }
+  if (rc != 0) {
     std::string text = session.takeError();
     return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ",
                      rc, ")");
@@ -529,6 +537,7 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
 
   HalideSession session(options.numThreads);
   Execution ex(spec, session);
+  ex.profile = options.profile;
   int32_t n = spec.num_values;
   for (int32_t i = 0; i < n; ++i) {
     const attn_value &v = spec.values[i];
@@ -556,8 +565,14 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
 
   for (int32_t s = 0; s < spec.num_steps; ++s) {
     int32_t step = spec.steps[s];
+    auto begin = std::chrono::steady_clock::now();
     Status status = step >= 0 ? ex.call(spec.kernels[step], /*allocateResults=*/true)
                               : runDecoder(ex, spec.decoders[-1 - step]);
+    if (options.profile && step < 0) {
+      ProfileEntry &entry = options.profile->decoders[spec.decoders[-1 - step].name];
+      entry.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+      ++entry.calls;
+    }
     if (!status)
       return status.takeError();
     for (int32_t v : reads[s])

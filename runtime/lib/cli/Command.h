@@ -71,6 +71,7 @@ extern const Command gradCommand;
 extern const Command gradCheckCommand;
 extern const Command initCommand;
 extern const Command benchCommand;
+extern const Command profileCommand;
 
 /// What the commands that run the model read before running: the weights, the inputs and the thread
 /// count.
@@ -101,6 +102,12 @@ Exit writeAll(const Context &context, const std::string &dirName, const TensorMa
 /// The vocabularies of token inputs and outputs: --vocab NAME=FILE, else the one the model declares.
 Exit vocabularies(const Context &context, const ParsedOptions &options,
                   std::map<std::string, Vocabulary> &vocabs);
+
+/// What --text makes: the token input (ids [N, S], padded), and the lengths [N] and 0/1 masks [N, S] of
+/// the i32 inputs beside it that no --in gives. `pieces` gets each text's tokens.
+Exit textInputs(const Context &context, const ParsedOptions &options,
+                const std::map<std::string, Vocabulary> &vocabs, std::vector<std::vector<std::string>> &pieces,
+                TensorMap &filled);
 
 /// What `infer` and `attention` read and make: the vocabularies, the inputs --text makes, the files, and
 /// the outputs of one run of the model.

@@ -57,7 +57,9 @@ Exit readInputs(const Context &context, const std::map<std::string, std::string>
 
 Exit load(const Context &context, const ParsedOptions &options, Loaded &loaded, TensorMap filled,
           std::set<std::string> provided) {
-  if (!options.get("--weights"))
+  // A model without parameters needs no weight file.
+  bool hasParameters = !valuesWithRole(context.spec, ATTN_ROLE_PARAM).empty();
+  if (!options.get("--weights") && hasParameters)
     return context.usageError("missing option '--weights'");
   uint64_t threads = 0;
   if (Exit code = context.wholeNumber(options, "--threads", 1, 1024, threads))
@@ -69,15 +71,17 @@ Exit load(const Context &context, const ParsedOptions &options, Loaded &loaded, 
   if (Exit code = inputFiles(context, options, "--in", files, provided))
     return code;
 
-  loaded.weightsPath = *options.get("--weights");
-  Expected<SafeTensorsFile> weights = readSafeTensors(loaded.weightsPath, [&](const TensorInfoMap &header) {
-    return checkCheckpoint(context.spec, header, loaded.weightsPath);
-  });
-  if (!weights)
-    return context.failure(weights.message());
-  loaded.weights = std::move(*weights);
-  if (Status s = takeOptimizerState(loaded.weights, loaded.weightsPath, loaded.optimizer); !s)
-    return context.failure(s.message());
+  loaded.weightsPath = options.get("--weights") ? *options.get("--weights") : "(no weight file)";
+  if (options.get("--weights")) {
+    Expected<SafeTensorsFile> weights = readSafeTensors(loaded.weightsPath, [&](const TensorInfoMap &header) {
+      return checkCheckpoint(context.spec, header, loaded.weightsPath);
+    });
+    if (!weights)
+      return context.failure(weights.message());
+    loaded.weights = std::move(*weights);
+    if (Status s = takeOptimizerState(loaded.weights, loaded.weightsPath, loaded.optimizer); !s)
+      return context.failure(s.message());
+  }
   if (Exit code = readInputs(context, files, loaded.inputs))
     return code;
   for (auto &[name, tensor] : filled)

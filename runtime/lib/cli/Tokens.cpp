@@ -47,11 +47,9 @@ Exit vocabularies(const Context &context, const ParsedOptions &options,
   return std::nullopt;
 }
 
-/// What --text makes: the token input (ids [N, S], padded), and the lengths [N] and 0/1 masks [N, S] of
-/// the i32 inputs beside it that no --in gives. `pieces` gets each text's tokens.
-static Exit textInputs(const Context &context, const ParsedOptions &options,
-                       const std::map<std::string, Vocabulary> &vocabs,
-                       std::vector<std::vector<std::string>> &pieces, TensorMap &filled) {
+Exit textInputs(const Context &context, const ParsedOptions &options,
+                const std::map<std::string, Vocabulary> &vocabs, std::vector<std::vector<std::string>> &pieces,
+                TensorMap &filled) {
   const attn_model_spec &spec = context.spec;
   const std::vector<std::string> &texts = options.all("--text");
   std::vector<int32_t> candidates;

@@ -20,9 +20,20 @@
 
 namespace attn::rt {
 
+/// Where runs' time goes, summed over the runs that fill it: each kernel by name (a decoder loop's kernels
+/// once per step), and each decoder loop as a whole (its kernels included).
+struct ProfileEntry {
+  double seconds = 0;
+  int64_t calls = 0;
+};
+struct Profile {
+  std::map<std::string, ProfileEntry> kernels, decoders;
+};
+
 struct RunOptions {
   std::string weightsFile = "the weight file"; // how error messages name where the weights came from
   int numThreads = 0; // Halide worker threads; 0 keeps Halide's default (HL_NUM_THREADS, else one per core)
+  Profile *profile = nullptr; // if set, every kernel call and decoder loop adds its time here
 };
 
 /// The size a dimension symbol takes in one run, and the input that bound it.

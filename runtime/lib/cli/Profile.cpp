@@ -1,0 +1,113 @@
+// `profile`: where the time of a run goes. Runs the model (or its gradient program) repeatedly and prints
+// a table of the time per run of every kernel and every decoder loop, sorted by time, with its share of the
+// run and what the runtime spends outside kernels (checks, allocation, copies).
+#include "Command.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+
+namespace attn::rt {
+
+static const char *const kHelp =
+    R"(usage: $PROGRAM profile --weights FILE$INPUTS [--runs N] [--warmup N] [--threads N] [--grad]
+       $PROGRAM profile --weights FILE --text TEXT ... [--vocab NAME=FILE] [--runs N] ...
+
+Runs the model --warmup times (default 1), then --runs times (default 10) on the same inputs, and prints
+the time per run of every kernel (a decoder loop's kernels count every step) and of every decoder loop (its
+kernels included), longest first, with its share of the run. The last line is the time outside kernels.
+With --grad it profiles the gradient program (forward, loss and every parameter's gradient).
+
+  --weights FILE    safetensors file with every parameter (see '$PROGRAM info'); not needed by a model
+                    without parameters
+  --in NAME=FILE    .npy file for input NAME
+  --text TEXT       a row of the token input with a vocabulary (repeatable), as for 'infer'
+  --vocab NAME=FILE a vocabulary in place of the model's
+  --runs N          profiled runs (1 to 100000)
+  --warmup N        unprofiled runs first (0 to 100000)
+  --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+  --grad            profile forward and backward (the gradient program)
+)";
+
+static int runProfile(const Context &context, const ParsedOptions &options) {
+  const attn_model_spec *gradient = options.get("--grad") ? context.gradientProgram() : nullptr;
+  if (options.get("--grad") && !gradient)
+    return kUsage;
+  uint64_t runs = 10, warmup = 1;
+  if (Exit code = context.wholeNumber(options, "--runs", 1, 100000, runs))
+    return *code;
+  if (Exit code = context.wholeNumber(options, "--warmup", 0, 100000, warmup))
+    return *code;
+  std::map<std::string, Vocabulary> vocabs;
+  std::vector<std::vector<std::string>> pieces;
+  TensorMap filled;
+  if (options.values.count("--text")) {
+    if (Exit code = vocabularies(context, options, vocabs))
+      return *code;
+    if (Exit code = textInputs(context, options, vocabs, pieces, filled))
+      return *code;
+  }
+  Loaded l;
+  if (Exit code = load(context, options, l, std::move(filled)))
+    return *code;
+
+  Profile profile;
+  double total = 0;
+  for (uint64_t run = 0; run < warmup + runs; ++run) {
+    RunOptions runOptions{l.weightsPath, l.threads, run >= warmup ? &profile : nullptr};
+    auto begin = std::chrono::steady_clock::now();
+    Expected<TensorMap> outputs = gradient ? runWithParameters(*gradient, l.weights.tensors, l.inputs, runOptions)
+                                           : runModel(context.spec, l.weights.tensors, l.inputs, runOptions);
+    if (!outputs)
+      return context.failure(outputs.message());
+    if (run >= warmup)
+      total += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  }
+
+  struct Row {
+    std::string name;
+    ProfileEntry entry;
+  };
+  std::vector<Row> rows;
+  double inKernels = 0;
+  for (const auto &[name, entry] : profile.kernels) {
+    rows.push_back({name, entry});
+    inKernels += entry.seconds;
+  }
+  for (const auto &[name, entry] : profile.decoders)
+    rows.push_back({"decoder loop '" + name + "' (its kernels included)", entry});
+  std::sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) { return a.entry.seconds > b.entry.seconds; });
+
+  double n = double(runs), perRun = total / n;
+  size_t width = std::string_view("outside kernels (checks, allocation, copies)").size();
+  for (const Row &r : rows)
+    width = std::max(width, r.name.size());
+  std::cout << fmt::format("profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run\n", context.spec.name,
+                           gradient ? "gradient program" : "forward", runs, warmup, perRun * 1e3);
+  std::cout << fmt::format("  {:<{}}  {:>9}  {:>10}  {:>6}\n", "kernel", width, "calls/run", "ms/run", "share");
+  auto line = [&](const std::string &name, const std::string &calls, double seconds) {
+    std::cout << fmt::format("  {:<{}}  {:>9}  {:>10.3f}  {:>5.1f}%\n", name, width, calls, seconds / n * 1e3,
+                             perRun > 0 ? 100 * seconds / total : 0.0);
+  };
+  for (const Row &r : rows)
+    line(r.name, fmt::format("{:g}", double(r.entry.calls) / n), r.entry.seconds);
+  line("outside kernels (checks, allocation, copies)", "", std::max(total - inKernels, 0.0));
+  return kSuccess;
+}
+
+const Command profileCommand = {"profile",
+                                "time every kernel and decoder loop of the model: where a run's time goes",
+                                kHelp,
+                                {{"--weights", false},
+                                 {"--in", true},
+                                 {"--text", true},
+                                 {"--vocab", true},
+                                 {"--runs", false},
+                                 {"--warmup", false},
+                                 {"--threads", false},
+                                 {"--grad", false, /*flag=*/true}},
+                                runProfile};
+
+} // namespace attn::rt
