@@ -38,7 +38,8 @@ std::optional<Tensor> MLIRGenImpl::genRecurrent(const CallExpr &call, const Boun
   int64_t gateCount = isLSTM ? mlir::attn::LSTMOp::kGates : mlir::attn::GRUOp::kGates;
   const Expr &xe = *args.get("x");
   std::optional<Tensor> x = genTensor(xe, false, "'x'");
-  std::optional<int64_t> hidden = intArg(args, "hidden", 0, 1), layers = intArg(args, "layers", 1, 1, kMaxLayers);
+  std::optional<int64_t> hidden = intArg(args, "hidden", 0, 1),
+                         layers = intArg(args, "layers", 1, 1, kMaxLayers);
   std::optional<bool> bidirectional = false;
   if (const Expr *b = args.get("bidirectional"))
     bidirectional = evalBool(*b, "'bidirectional'");

@@ -320,7 +320,8 @@ std::optional<Tensor> MLIRGenImpl::genLoss(const CallExpr &call, const BoundArgs
     ignore = builder.getI64IntegerAttr(*id);
     boundInput(b->value, mlir::attn::AttnDialect::kIgnoreIdAttr, ignore);
   }
-  boundInput(b->value, mlir::attn::AttnDialect::kClassesAttr, builder.getI64IntegerAttr(a->shape.back().size));
+  boundInput(b->value, mlir::attn::AttnDialect::kClassesAttr,
+             builder.getI64IntegerAttr(a->shape.back().size));
   double smoothing = 0;
   if (const Expr *e = args.get("label_smoothing")) {
     std::optional<Number> n = evalNumber(*e);

@@ -377,7 +377,8 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
   return bindings;
 }
 
-Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights, const std::string &weightsFile) {
+Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
+                    const std::string &weightsFile) {
   std::vector<int32_t> params = valuesWithRole(spec, ATTN_ROLE_PARAM);
   std::vector<std::string> missing, extra;
   std::set<std::string> paramNames;

@@ -20,8 +20,8 @@ const attn_model_spec kModel = {"fuzz", "fuzz.attn", "host", 2, kValues};
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   using namespace attn::rt;
   std::string path = attn::fuzz::scratchFile(data, size, "ckpt");
-  Expected<SafeTensorsFile> file =
-      readSafeTensors(path, [&](const TensorInfoMap &header) { return checkCheckpoint(kModel, header, path); });
+  Expected<SafeTensorsFile> file = readSafeTensors(
+      path, [&](const TensorInfoMap &header) { return checkCheckpoint(kModel, header, path); });
   if (!file)
     return 0;
   OptimizerState state;

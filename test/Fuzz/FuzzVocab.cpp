@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t newline = bytes.find('\n');
   std::string text(bytes.substr(0, newline));
   std::string_view file = newline == std::string_view::npos ? std::string_view() : bytes.substr(newline + 1);
-  std::string path = attn::fuzz::scratchFile(reinterpret_cast<const uint8_t *>(file.data()), file.size(), "vocab");
+  std::string path =
+      attn::fuzz::scratchFile(reinterpret_cast<const uint8_t *>(file.data()), file.size(), "vocab");
   Expected<Vocabulary> vocab = Vocabulary::readFile(path);
   if (!vocab)
     return 0;

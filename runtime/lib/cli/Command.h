@@ -106,8 +106,8 @@ Exit vocabularies(const Context &context, const ParsedOptions &options,
 /// What --text makes: the token input (ids [N, S], padded), and the lengths [N] and 0/1 masks [N, S] of
 /// the i32 inputs beside it that no --in gives. `pieces` gets each text's tokens.
 Exit textInputs(const Context &context, const ParsedOptions &options,
-                const std::map<std::string, Vocabulary> &vocabs, std::vector<std::vector<std::string>> &pieces,
-                TensorMap &filled);
+                const std::map<std::string, Vocabulary> &vocabs,
+                std::vector<std::vector<std::string>> &pieces, TensorMap &filled);
 
 /// What `infer` and `attention` read and make: the vocabularies, the inputs --text makes, the files, and
 /// the outputs of one run of the model.

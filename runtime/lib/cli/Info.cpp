@@ -49,7 +49,8 @@ static int runInfo(const Context &context, const ParsedOptions &) {
     int32_t tokens = spec.values[v].num_vocab_tokens;
     std::string notes = ids > 0 ? "token ids 0.." + std::to_string(ids - 1) : "";
     if (tokens > 0)
-      notes += (notes.empty() ? "" : ", ") + std::string("vocabulary of ") + std::to_string(tokens) + " tokens";
+      notes +=
+          (notes.empty() ? "" : ", ") + std::string("vocabulary of ") + std::to_string(tokens) + " tokens";
     if (!notes.empty())
       cells.push_back(notes);
     return cells;

@@ -58,8 +58,9 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
   for (uint64_t run = 0; run < warmup + runs; ++run) {
     RunOptions runOptions{l.weightsPath, l.threads, run >= warmup ? &profile : nullptr};
     auto begin = std::chrono::steady_clock::now();
-    Expected<TensorMap> outputs = gradient ? runWithParameters(*gradient, l.weights.tensors, l.inputs, runOptions)
-                                           : runModel(context.spec, l.weights.tensors, l.inputs, runOptions);
+    Expected<TensorMap> outputs = gradient
+                                      ? runWithParameters(*gradient, l.weights.tensors, l.inputs, runOptions)
+                                      : runModel(context.spec, l.weights.tensors, l.inputs, runOptions);
     if (!outputs)
       return context.failure(outputs.message());
     if (run >= warmup)
@@ -78,15 +79,18 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
   }
   for (const auto &[name, entry] : profile.decoders)
     rows.push_back({"decoder loop '" + name + "' (its kernels included)", entry});
-  std::sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) { return a.entry.seconds > b.entry.seconds; });
+  std::sort(rows.begin(), rows.end(),
+            [](const Row &a, const Row &b) { return a.entry.seconds > b.entry.seconds; });
 
   double n = double(runs), perRun = total / n;
   size_t width = std::string_view("outside kernels (checks, allocation, copies)").size();
   for (const Row &r : rows)
     width = std::max(width, r.name.size());
-  std::cout << fmt::format("profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run\n", context.spec.name,
-                           gradient ? "gradient program" : "forward", runs, warmup, perRun * 1e3);
-  std::cout << fmt::format("  {:<{}}  {:>9}  {:>10}  {:>6}\n", "kernel", width, "calls/run", "ms/run", "share");
+  std::cout << fmt::format("profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run\n",
+                           context.spec.name, gradient ? "gradient program" : "forward", runs, warmup,
+                           perRun * 1e3);
+  std::cout << fmt::format("  {:<{}}  {:>9}  {:>10}  {:>6}\n", "kernel", width, "calls/run", "ms/run",
+                           "share");
   auto line = [&](const std::string &name, const std::string &calls, double seconds) {
     std::cout << fmt::format("  {:<{}}  {:>9}  {:>10.3f}  {:>5.1f}%\n", name, width, calls, seconds / n * 1e3,
                              perRun > 0 ? 100 * seconds / total : 0.0);

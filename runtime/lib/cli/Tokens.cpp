@@ -48,8 +48,8 @@ Exit vocabularies(const Context &context, const ParsedOptions &options,
 }
 
 Exit textInputs(const Context &context, const ParsedOptions &options,
-                const std::map<std::string, Vocabulary> &vocabs, std::vector<std::vector<std::string>> &pieces,
-                TensorMap &filled) {
+                const std::map<std::string, Vocabulary> &vocabs,
+                std::vector<std::vector<std::string>> &pieces, TensorMap &filled) {
   const attn_model_spec &spec = context.spec;
   const std::vector<std::string> &texts = options.all("--text");
   std::vector<int32_t> candidates;

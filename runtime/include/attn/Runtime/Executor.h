@@ -65,7 +65,8 @@ std::vector<bool> valuesRead(const attn_model_spec &spec);
 Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMap &inputs);
 
 /// Checks that `weights` holds exactly the model's parameters, with their dtypes and shapes.
-Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights, const std::string &weightsFile);
+Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
+                    const std::string &weightsFile);
 
 /// Checks everything above, runs every kernel and returns the outputs by name. `weights` and `inputs` are
 /// only read, but Halide takes their buffers as mutable (a GPU kernel records device copies in them).
