@@ -5,6 +5,7 @@
 
 #include "attn/Runtime/Executor.h"
 
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -30,6 +31,28 @@ private:
   halide_error_handler_t previousHandler_;
   int previousThreads_ = 0;
   int threads_ = 1;
+};
+
+/// Adds the time from its construction to its destruction, and one call, to `entry`: how a profiled run
+/// times a kernel or a decoder loop. Without an entry (a run not profiled) it reads no clock.
+class ProfileTimer {
+public:
+  explicit ProfileTimer(ProfileEntry *entry) : entry_(entry) {
+    if (entry_)
+      begin_ = std::chrono::steady_clock::now();
+  }
+  ~ProfileTimer() {
+    if (!entry_)
+      return;
+    entry_->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin_).count();
+    ++entry_->calls;
+  }
+  ProfileTimer(const ProfileTimer &) = delete;
+  ProfileTimer &operator=(const ProfileTimer &) = delete;
+
+private:
+  ProfileEntry *entry_;
+  std::chrono::steady_clock::time_point begin_;
 };
 
 class Execution {

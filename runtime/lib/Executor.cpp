@@ -8,7 +8,6 @@
 #include "Execution.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <set>
@@ -496,14 +495,8 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   for (int32_t a = 0; a < kernel.num_args; ++a)
     argv.push_back(buffers[kernel.args[a]]);
   session.takeError();
-  auto begin = std::chrono::steady_clock::now();
-  int rc = kernel.entry(argv.data());
-  if (profile) {
-    ProfileEntry &entry = profile->kernels[kernel.name];
-    entry.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-    ++entry.calls;
-  }
-  if (rc != 0) {
+  ProfileTimer timer(profile ? &profile->kernels[kernel.name] : nullptr);
+  if (int rc = kernel.entry(argv.data()); rc != 0) {
     std::string text = session.takeError();
     return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ",
                      rc, ")");
@@ -566,13 +559,13 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
 
   for (int32_t s = 0; s < spec.num_steps; ++s) {
     int32_t step = spec.steps[s];
-    auto begin = std::chrono::steady_clock::now();
-    Status status = step >= 0 ? ex.call(spec.kernels[step], /*allocateResults=*/true)
-                              : runDecoder(ex, spec.decoders[-1 - step]);
-    if (options.profile && step < 0) {
-      ProfileEntry &entry = options.profile->decoders[spec.decoders[-1 - step].name];
-      entry.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-      ++entry.calls;
+    Status status;
+    if (step >= 0) {
+      status = ex.call(spec.kernels[step], /*allocateResults=*/true);
+    } else {
+      const attn_decoder &decoder = spec.decoders[-1 - step];
+      ProfileTimer timer(options.profile ? &options.profile->decoders[decoder.name] : nullptr);
+      status = runDecoder(ex, decoder);
     }
     if (!status)
       return status.takeError();
