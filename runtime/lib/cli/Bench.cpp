@@ -24,36 +24,50 @@ computes them before the optimizer), which also reads the loss's inputs.
   --grad            time forward and backward (the gradient program)
 )";
 
+Exit readRepeatedRuns(const Context &context, const ParsedOptions &options, RepeatedRuns &repeat) {
+  if (options.get("--grad") && !(repeat.gradient = context.gradientProgram()))
+    return kUsage;
+  if (Exit code = context.wholeNumber(options, "--runs", 1, 100000, repeat.runs))
+    return code;
+  return context.wholeNumber(options, "--warmup", 0, 100000, repeat.warmup);
+}
+
+Exit timeRuns(const Context &context, const RepeatedRuns &repeat, Loaded &l, std::vector<double> &seconds,
+              Profile *profile) {
+  for (uint64_t run = 0; run < repeat.warmup + repeat.runs; ++run) {
+    bool timed = run >= repeat.warmup;
+    RunOptions options{l.weightsPath, l.threads, timed ? profile : nullptr};
+    auto begin = std::chrono::steady_clock::now();
+    Expected<TensorMap> outputs =
+        repeat.gradient ? runWithParameters(*repeat.gradient, l.weights.tensors, l.inputs, options)
+                        : runModel(context.spec, l.weights.tensors, l.inputs, options);
+    auto end = std::chrono::steady_clock::now();
+    if (!outputs)
+      return context.failure(outputs.message());
+    if (timed)
+      seconds.push_back(std::chrono::duration<double>(end - begin).count());
+  }
+  return std::nullopt;
+}
+
 /// Runs the model repeatedly on the same inputs and reports the time of one run (what the benchmark
 /// harness reads): the files are read once, outside the timing.
 static int runBench(const Context &context, const ParsedOptions &options) {
-  const attn_model_spec *gradient = options.get("--grad") ? context.gradientProgram() : nullptr;
-  if (options.get("--grad") && !gradient)
-    return kUsage;
-  uint64_t counts[2] = {10, 2}; // runs, warm-up runs
-  if (Exit code = context.wholeNumber(options, "--runs", 1, 100000, counts[0]))
-    return *code;
-  if (Exit code = context.wholeNumber(options, "--warmup", 0, 100000, counts[1]))
+  RepeatedRuns repeat{nullptr, 10, 2};
+  if (Exit code = readRepeatedRuns(context, options, repeat))
     return *code;
   Loaded l;
   if (Exit code = load(context, options, l))
     return *code;
   std::vector<double> ms;
-  for (uint64_t run = 0; run < counts[1] + counts[0]; ++run) {
-    auto begin = std::chrono::steady_clock::now();
-    Expected<TensorMap> outputs =
-        gradient ? runWithParameters(*gradient, l.weights.tensors, l.inputs, {l.weightsPath, l.threads})
-                 : runModel(context.spec, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
-    auto end = std::chrono::steady_clock::now();
-    if (!outputs)
-      return context.failure(outputs.message());
-    if (run >= counts[1])
-      ms.push_back(std::chrono::duration<double, std::milli>(end - begin).count());
-  }
+  if (Exit code = timeRuns(context, repeat, l, ms))
+    return *code;
+  for (double &t : ms)
+    t *= 1e3;
   std::sort(ms.begin(), ms.end());
   double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
   std::cout << "median " << median << " ms, min " << ms.front() << " ms, max " << ms.back() << " ms over "
-            << ms.size() << " runs (" << counts[1] << " warm-up)\n";
+            << ms.size() << " runs (" << repeat.warmup << " warm-up)\n";
   return kSuccess;
 }
 

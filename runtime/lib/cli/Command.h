@@ -103,21 +103,29 @@ Exit writeAll(const Context &context, const std::string &dirName, const TensorMa
 Exit vocabularies(const Context &context, const ParsedOptions &options,
                   std::map<std::string, Vocabulary> &vocabs);
 
-/// What --text makes: the token input (ids [N, S], padded), and the lengths [N] and 0/1 masks [N, S] of
-/// the i32 inputs beside it that no --in gives. `pieces` gets each text's tokens.
-Exit textInputs(const Context &context, const ParsedOptions &options,
-                const std::map<std::string, Vocabulary> &vocabs,
-                std::vector<std::vector<std::string>> &pieces, TensorMap &filled);
-
-/// What `infer` and `attention` read and make: the vocabularies, the inputs --text makes, the files, and
-/// the outputs of one run of the model.
+/// What `infer`, `attention` and `profile` read and make: the vocabularies, the inputs --text makes, the
+/// files, and (`prepareAndRun`) the outputs of one run of the model.
 struct Prepared {
   Loaded loaded;
   std::map<std::string, Vocabulary> vocabs;
   std::vector<std::vector<std::string>> pieces; // each --text's tokens
   TensorMap outputs;
 };
+Exit prepare(const Context &context, const ParsedOptions &options, Prepared &prepared);
 Exit prepareAndRun(const Context &context, const ParsedOptions &options, Prepared &prepared);
+
+/// Repeated runs on the same inputs (`bench`, `profile`): --grad picks the gradient program, --runs and
+/// --warmup how often it runs.
+struct RepeatedRuns {
+  const attn_model_spec *gradient = nullptr; // the gradient program, or null for the model
+  uint64_t runs = 10, warmup;
+};
+/// Reads --grad, --runs and --warmup into `repeat` (whose fields hold the defaults).
+Exit readRepeatedRuns(const Context &context, const ParsedOptions &options, RepeatedRuns &repeat);
+/// Runs `repeat.warmup` times, then `repeat.runs` times, on `l`'s weights and inputs; `seconds` gets the
+/// time of each of the latter, and `profile`, if given, their kernels' and decoder loops' times.
+Exit timeRuns(const Context &context, const RepeatedRuns &repeat, Loaded &l, std::vector<double> &seconds,
+              Profile *profile = nullptr);
 
 /// How a token output reads: the decoder that makes it stops at its stop token and starts with (or pads
 /// with) ids that are not part of the text.

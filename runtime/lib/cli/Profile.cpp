@@ -6,8 +6,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <iostream>
+#include <numeric>
+#include <string_view>
 
 namespace attn::rt {
 
@@ -32,40 +33,17 @@ With --grad it profiles the gradient program (forward, loss and every parameter'
 )";
 
 static int runProfile(const Context &context, const ParsedOptions &options) {
-  const attn_model_spec *gradient = options.get("--grad") ? context.gradientProgram() : nullptr;
-  if (options.get("--grad") && !gradient)
-    return kUsage;
-  uint64_t runs = 10, warmup = 1;
-  if (Exit code = context.wholeNumber(options, "--runs", 1, 100000, runs))
+  RepeatedRuns repeat{nullptr, 10, 1};
+  if (Exit code = readRepeatedRuns(context, options, repeat))
     return *code;
-  if (Exit code = context.wholeNumber(options, "--warmup", 0, 100000, warmup))
+  Prepared prepared;
+  if (Exit code = prepare(context, options, prepared))
     return *code;
-  std::map<std::string, Vocabulary> vocabs;
-  std::vector<std::vector<std::string>> pieces;
-  TensorMap filled;
-  if (options.values.count("--text")) {
-    if (Exit code = vocabularies(context, options, vocabs))
-      return *code;
-    if (Exit code = textInputs(context, options, vocabs, pieces, filled))
-      return *code;
-  }
-  Loaded l;
-  if (Exit code = load(context, options, l, std::move(filled)))
-    return *code;
-
   Profile profile;
-  double total = 0;
-  for (uint64_t run = 0; run < warmup + runs; ++run) {
-    RunOptions runOptions{l.weightsPath, l.threads, run >= warmup ? &profile : nullptr};
-    auto begin = std::chrono::steady_clock::now();
-    Expected<TensorMap> outputs = gradient
-                                      ? runWithParameters(*gradient, l.weights.tensors, l.inputs, runOptions)
-                                      : runModel(context.spec, l.weights.tensors, l.inputs, runOptions);
-    if (!outputs)
-      return context.failure(outputs.message());
-    if (run >= warmup)
-      total += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  }
+  std::vector<double> times;
+  if (Exit code = timeRuns(context, repeat, prepared.loaded, times, &profile))
+    return *code;
+  double total = std::accumulate(times.begin(), times.end(), 0.0);
 
   struct Row {
     std::string name;
@@ -82,22 +60,23 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
   std::sort(rows.begin(), rows.end(),
             [](const Row &a, const Row &b) { return a.entry.seconds > b.entry.seconds; });
 
-  double n = double(runs), perRun = total / n;
-  size_t width = std::string_view("outside kernels (checks, allocation, copies)").size();
+  constexpr std::string_view kOutside = "outside kernels (checks, allocation, copies)";
+  double n = double(repeat.runs), perRun = total / n;
+  size_t width = kOutside.size();
   for (const Row &r : rows)
     width = std::max(width, r.name.size());
   std::cout << fmt::format("profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run\n",
-                           context.spec.name, gradient ? "gradient program" : "forward", runs, warmup,
-                           perRun * 1e3);
+                           context.spec.name, repeat.gradient ? "gradient program" : "forward", repeat.runs,
+                           repeat.warmup, perRun * 1e3);
   std::cout << fmt::format("  {:<{}}  {:>9}  {:>10}  {:>6}\n", "kernel", width, "calls/run", "ms/run",
                            "share");
-  auto line = [&](const std::string &name, const std::string &calls, double seconds) {
+  auto line = [&](std::string_view name, const std::string &calls, double seconds) {
     std::cout << fmt::format("  {:<{}}  {:>9}  {:>10.3f}  {:>5.1f}%\n", name, width, calls, seconds / n * 1e3,
                              perRun > 0 ? 100 * seconds / total : 0.0);
   };
   for (const Row &r : rows)
     line(r.name, fmt::format("{:g}", double(r.entry.calls) / n), r.entry.seconds);
-  line("outside kernels (checks, allocation, copies)", "", std::max(total - inKernels, 0.0));
+  line(kOutside, "", std::max(total - inKernels, 0.0));
   return kSuccess;
 }
 

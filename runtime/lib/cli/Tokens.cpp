@@ -47,9 +47,11 @@ Exit vocabularies(const Context &context, const ParsedOptions &options,
   return std::nullopt;
 }
 
-Exit textInputs(const Context &context, const ParsedOptions &options,
-                const std::map<std::string, Vocabulary> &vocabs,
-                std::vector<std::vector<std::string>> &pieces, TensorMap &filled) {
+/// What --text makes: the token input (ids [N, S], padded), and the lengths [N] and 0/1 masks [N, S] of
+/// the i32 inputs beside it that no --in gives. `pieces` gets each text's tokens.
+static Exit textInputs(const Context &context, const ParsedOptions &options,
+                       const std::map<std::string, Vocabulary> &vocabs,
+                       std::vector<std::vector<std::string>> &pieces, TensorMap &filled) {
   const attn_model_spec &spec = context.spec;
   const std::vector<std::string> &texts = options.all("--text");
   std::vector<int32_t> candidates;
@@ -118,16 +120,20 @@ Exit textInputs(const Context &context, const ParsedOptions &options,
   return std::nullopt;
 }
 
-Exit prepareAndRun(const Context &context, const ParsedOptions &options, Prepared &prepared) {
+Exit prepare(const Context &context, const ParsedOptions &options, Prepared &prepared) {
   if (Exit code = vocabularies(context, options, prepared.vocabs))
     return code;
   TensorMap filled;
   if (options.values.count("--text"))
     if (Exit code = textInputs(context, options, prepared.vocabs, prepared.pieces, filled))
       return code;
-  Loaded &l = prepared.loaded;
-  if (Exit code = load(context, options, l, std::move(filled)))
+  return load(context, options, prepared.loaded, std::move(filled));
+}
+
+Exit prepareAndRun(const Context &context, const ParsedOptions &options, Prepared &prepared) {
+  if (Exit code = prepare(context, options, prepared))
     return code;
+  Loaded &l = prepared.loaded;
   Expected<TensorMap> outputs =
       runModel(context.spec, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
   if (!outputs)
