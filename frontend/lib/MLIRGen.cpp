@@ -78,10 +78,12 @@ mlir::OwningOpRef<mlir::ModuleOp> MLIRGenImpl::run() {
 
 mlir::Location MLIRGenImpl::loc(const Location &l) { return mlir::FileLineColLoc::get(file, l.line, l.col); }
 
-mlir::InFlightDiagnostic MLIRGenImpl::error(const Location &l) {
+mlir::InFlightDiagnostic MLIRGenImpl::error(const Location &l) { return error(loc(l)); }
+
+mlir::InFlightDiagnostic MLIRGenImpl::error(mlir::Location l) {
   failed = true;
   ++errors;
-  return mlir::emitError(loc(l));
+  return mlir::emitError(l);
 }
 
 /// Every tensor of the model (inputs, parameters, layer results) must fit a kernel's buffer: its constant
@@ -97,11 +99,8 @@ void MLIRGenImpl::checkTensorSizes() {
     return elements > static_cast<double>(kMaxElements) ? std::optional<double>(elements) : std::nullopt;
   };
   auto report = [&](mlir::Location at, mlir::Type type, double elements, const std::string &what) {
-    failed = true;
-    ++errors;
-    mlir::emitError(at) << what << " of type " << type << " has " << str(elements)
-                        << " elements; a tensor may have at most " << kMaxElements
-                        << " (2 GiB of f32) in its constant dimensions";
+    error(at) << what << " of type " << type << " has " << str(elements) << " elements; a tensor may have at most "
+              << kMaxElements << " (2 GiB of f32) in its constant dimensions";
   };
   for (mlir::BlockArgument arg : func.getArguments())
     if (std::optional<double> n = tooLarge(arg.getType()))

@@ -130,6 +130,7 @@ private:
 
   mlir::Location loc(const Location &l);
   mlir::InFlightDiagnostic error(const Location &l);
+  mlir::InFlightDiagnostic error(mlir::Location l); // at an op built already
   void checkTensorSizes();
   /// Records on model input `v` (nothing for a computed tensor) a bound `key` on its values, keeping the
   /// smaller of two integer bounds. `maxLength` bounds lengths by the steps of dimension `steps`.
