@@ -99,8 +99,9 @@ void MLIRGenImpl::checkTensorSizes() {
     return elements > static_cast<double>(kMaxElements) ? std::optional<double>(elements) : std::nullopt;
   };
   auto report = [&](mlir::Location at, mlir::Type type, double elements, const std::string &what) {
-    error(at) << what << " of type " << type << " has " << str(elements) << " elements; a tensor may have at most "
-              << kMaxElements << " (2 GiB of f32) in its constant dimensions";
+    error(at) << what << " of type " << type << " has " << str(elements)
+              << " elements; a tensor may have at most " << kMaxElements
+              << " (2 GiB of f32) in its constant dimensions";
   };
   for (mlir::BlockArgument arg : func.getArguments())
     if (std::optional<double> n = tooLarge(arg.getType()))
