@@ -7,7 +7,7 @@ CTEST   := $(DEPS)/venv/bin/ctest
 HALIDE   = $(firstword $(wildcard $(DEPS)/venv/lib/python3*/site-packages/halide))
 JOBS    ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build check demo data bench clean build-sanitize check-sanitize fuzz
+.PHONY: all bootstrap configure build check demo data bench tune clean build-sanitize check-sanitize fuzz
 
 all: build
 
@@ -66,6 +66,13 @@ $(DATA) &: examples/prepare_data.py scripts/data-deps.sh
 bench: build data
 	@bash scripts/bench-deps.sh
 	$(DEPS)/bench-venv/bin/python benchmarks/harness/run.py --build $(BUILD) --out benchmarks/RESULTS.md
+
+# attnc tune on every benchmark workload (and the G2P example) at the sizes `make bench` runs them, into
+# attnc's default tuning database (~/.cache/attnc/tuning.jsonl): `make bench` then measures the tuned
+# programs beside the hand-scheduled ones. About 13 minutes; not part of `check`.
+tune: build data
+	@bash scripts/bench-deps.sh
+	$(DEPS)/bench-venv/bin/python benchmarks/harness/run.py --build $(BUILD) --tune
 
 clean:
 	rm -rf $(BUILD)

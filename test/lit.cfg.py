@@ -18,6 +18,8 @@ path = [
     config.environment.get("PATH", os.environ.get("PATH", "")),
 ]
 config.environment["PATH"] = os.pathsep.join(path)
+# attnc reads the default tuning database under the cache directory: tests see none that a user made.
+config.environment["XDG_CACHE_HOME"] = os.path.join(config.attn_obj_root, "test", "cache")
 # A sanitizer build (make check-sanitize): AddressSanitizer reserves terabytes of address space, so tests
 # that cap a program's memory with `ulimit -v` run it without the cap there.
 if config.attn_sanitize:

@@ -197,6 +197,7 @@ class Attnc:
     keeps every cold compile time it measured (compile_seconds) for the compile-time table."""
     build: Path
     work: Path
+    tuning_db: Path = None  # the tuning database tuned programs read (None: attnc's default one)
     programs: dict = field(default_factory=dict)
     compile_seconds: dict = field(default_factory=dict)
     help: str = None
@@ -213,9 +214,11 @@ class Attnc:
         folder = Path(tempfile.mkdtemp(prefix=Path(model).stem + ".", dir=self.work))
         out = folder / Path(model).stem
         start = time.perf_counter()
+        # Hand schedules unless the flags name a tuning database: none a user made on this machine applies.
+        hand = ("--tuning-db=none",) if self.accepts("--tuning-db") and "--tuning-db" not in flags else ()
         try:
-            proc = subprocess.run([str(self.binary), *flags, str(model), "-o", str(out)], capture_output=True,
-                                  text=True, timeout=timeout)
+            proc = subprocess.run([str(self.binary), *hand, *flags, str(model), "-o", str(out)],
+                                  capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             shutil.rmtree(folder, ignore_errors=True)
             raise AttncError(f"compile timed out after {timeout:g} s") from None
@@ -242,6 +245,36 @@ class Attnc:
         if isinstance(self.programs[key], AttncError):
             raise self.programs[key]
         return self.programs[key]
+
+    def database(self):
+        """The tuning database tuned programs read: --tuning-db of run.py, else attnc's default location."""
+        if self.tuning_db:
+            return self.tuning_db
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return Path(cache) / "attnc" / "tuning.jsonl"
+
+    def tuned_flags(self, estimates, flags=()):
+        """The flags of a program compiled with the tuning database at `estimates` ({dim: size}), or None when
+        attnc has no --tuning-db or the database does not exist (make tune makes it)."""
+        if not self.accepts("--tuning-db") or not self.database().exists():
+            return None
+        sizes = ",".join(f"{dim}={size}" for dim, size in estimates.items())
+        return (*flags, "--tuning-db", str(self.database()), "--estimate", sizes)
+
+    def compile_tuned(self, model, estimates, flags=()):
+        """The program compiled with the tuning database (see tuned_flags), or None without one."""
+        tuned = self.tuned_flags(estimates, flags)
+        return None if tuned is None else self.compile(model, tuned)
+
+    def tune(self, model, estimates, budget, flags=()):
+        """Runs `attnc tune` on `model` at `estimates` for `budget` seconds into the tuning database, its
+        progress shown as it goes; raises AttncError if it fails."""
+        sizes = ",".join(f"{dim}={size}" for dim, size in estimates.items())
+        command = [str(self.binary), "tune", *flags, str(model), "--estimate", sizes, "--budget", str(budget),
+                   "--tuning-db", str(self.database())]
+        log(f"  {' '.join(command[1:])}")
+        if subprocess.run(command).returncode != 0:
+            raise AttncError(f"attnc tune failed on {Path(model).name}")
 
     def accepts(self, flag):
         """Whether `attnc --help` lists `flag`."""
@@ -392,6 +425,22 @@ def speedup(peer_ms, attnc_ms):
 
 def fmt_ratio(value):
     return "n/a" if value is None else f"{value:.2f}×"
+
+
+def hand_and_tuned(ctx, model, estimates, flags=()):
+    """The program of `model` with attnc's hand schedules, and the one compiled with the tuning database at
+    `estimates` sizes (the hand one again when there is no database)."""
+    hand = ctx.attnc.compile(model, flags)
+    return hand, ctx.attnc.compile_tuned(model, estimates, flags) or hand
+
+
+def tuned_note(ctx):
+    """What `attnc` and `attnc hand` stand for in the tables."""
+    if ctx.attnc.tuned_flags({}) is None:
+        return ("attnc: the hand schedules; there is no tuning database (`make tune` makes one), so there is no "
+                "tuned program.")
+    return (f"attnc: compiled with the tuning database `{ctx.attnc.database()}` (`make tune` on this machine) "
+            "with --estimate the workload's sizes; attnc hand: the same model with --tuning-db=none.")
 
 
 @dataclass

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import (REPO, AttncError, Goal, Result, Table, check, checks_note, log, read_safetensors,
-                    reference_models, save_inputs, tensorflow)
+from common import (REPO, AttncError, Goal, Result, Table, check, checks_note, hand_and_tuned, log,
+                    read_safetensors, reference_models, save_inputs, tensorflow, tuned_note)
 
 MODEL = REPO / "examples/seq2seq_bahdanau.attn"
 DATA = REPO / "examples/data/g2p/train.tsv"
@@ -267,6 +267,15 @@ def keras_trainer(weights, build_batch):
 #===------------------------------------------------------------------------------------------------------===#
 
 
+# The sizes attnc tunes the G2P kernels for: CMUdict words have 7.5 letters and 6.7 phonemes on average.
+ESTIMATES = {"B": BATCH, "S": 8, "T": 8}
+
+
+def tune_cases(ctx):
+    """What `make tune` tunes for this workload: (model, estimates, compile flags, budget in seconds)."""
+    return [(MODEL, ESTIMATES, (), 300)]
+
+
 def run(ctx):
     warmup_steps, timed_steps = steps(ctx)
     log("[g2p] reading the data")
@@ -276,7 +285,7 @@ def run(ctx):
     warm = shape_warmup(data[:warmup_steps], timed)
     attnc_steps = warmup_steps + timed_steps
 
-    program = ctx.attnc.compile(MODEL)
+    hand_program, program = hand_and_tuned(ctx, MODEL, ESTIMATES)
     weight_file = program.init(ctx.work / "g2p-init.safetensors", seed=1)
     weights = read_safetensors(weight_file)
     check_batch = data[0]
@@ -285,7 +294,9 @@ def run(ctx):
                                     ctx.work / "g2p-grad")["loss"])
     log("[g2p] attnc")
     rates = {"attnc": attnc_rate(ctx, program, weight_file, attnc_steps)}
-    log(f"    {rates['attnc']:.0f} tokens/s")
+    rates["attnc hand"] = (rates["attnc"] if hand_program is program
+                           else attnc_rate(ctx, hand_program, weight_file, attnc_steps))
+    log(f"    {rates['attnc']:.0f} tokens/s (hand {rates['attnc hand']:.0f})")
 
     checks, warm_seconds = [], {}
     peers = [("PyTorch eager", lambda: torch_trainer(weights, compiled=False)),
@@ -301,9 +312,10 @@ def run(ctx):
     table = Table(f"3. G2P seq2seq training (examples/seq2seq_bahdanau.attn, batch {BATCH}, CMUdict)",
                   ["implementation", "target tokens/s", "attnc speed-up", "warm-up (not timed)"])
     for name, rate in rates.items():
-        table.rows.append([name, f"{rate:.0f}", "" if name == "attnc" else f"{rates['attnc'] / rate:.2f}×",
+        table.rows.append([name, f"{rate:.0f}", "" if name.startswith("attnc") else f"{rates['attnc'] / rate:.2f}×",
                            f"{warm_seconds[name]:.1f} s" if name in warm_seconds else ""])
     table.notes += [
+        tuned_note(ctx),
         f"attnc: `train --steps {attnc_steps} --batch {BATCH}`, the rate of its last progress line (the whole run; "
         f"compiled ahead of time, it has nothing to warm up). Peers: {timed_steps} timed steps after {len(warm)} "
         f"warm-up steps ({warmup_steps}, then one batch of every (word, pronunciation) length pair among the timed "
@@ -315,6 +327,8 @@ def run(ctx):
         "mostly compilation); the encoder and the teacher-forcing loop, whose length changes per batch, stay "
         "eager. Keras: a tf.function train step with a tf.while_loop over the target (traced once).",
     ] + [checks_note(checks)]
-    goals = [Goal("G2P training ≥ 2× PyTorch eager", rates["attnc"] / rates["PyTorch eager"], 2.0),
-             Goal("G2P training ≥ 2× TF/Keras", rates["attnc"] / rates["Keras/TensorFlow"], 2.0)]
+    goals = [Goal("G2P training ≥ 2.5× PyTorch eager", rates["attnc"] / rates["PyTorch eager"], 2.5),
+             Goal("G2P training ≥ 2.5× TF/Keras", rates["attnc"] / rates["Keras/TensorFlow"], 2.5),
+             Goal("G2P training hand ≤ 1.25× tuned time", rates["attnc"] / rates["attnc hand"], 1.25,
+                  at_most=True)]
     return Result([table], goals)

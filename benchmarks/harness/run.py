@@ -4,6 +4,7 @@ writes RESULTS.md: the machine, the commit, the date, the library versions, a ta
 acceptance goals with pass or miss.
 
     python run.py --build build --out benchmarks/RESULTS.md [--runs 5] [--only sdpa,bahdanau,...] [--quick]
+    python run.py --build build --tune     # `make tune`: attnc tune at each workload's sizes, nothing measured
 
 Run it with the interpreter of .deps/bench-venv (scripts/bench-deps.sh installs it)."""
 import argparse
@@ -55,6 +56,11 @@ def parse_args():
     parser.add_argument("--work", help="scratch folder: each run makes its programs, weights and inputs in a new "
                                        "folder inside it (default: BUILD/bench)")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (by default it is removed)")
+    parser.add_argument("--tuning-db", help="the tuning database of the tuned programs (default: attnc's, "
+                                            "~/.cache/attnc/tuning.jsonl)")
+    parser.add_argument("--tune", action="store_true",
+                        help="instead of measuring: run `attnc tune` on each workload's models at its sizes, "
+                             "into the tuning database (what `make tune` does; about 13 minutes)")
     args = parser.parse_args()
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in args.only if name not in WORKLOADS]
@@ -82,7 +88,29 @@ def cpu_description():
     except OSError:
         pass
     vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{model}, {os.cpu_count()} cores, {vectors}"
+    return f"{model}, {os.cpu_count()} cores, {vectors}, caches {cache_sizes()}"
+
+
+def cache_sizes():
+    """The data caches of CPU 0 from sysfs, as 'L1d 32K, L2 1024K, L3 32768K'."""
+    sizes = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind, size = ((index / name).read_text().strip() for name in ("level", "type", "size"))
+        except OSError:
+            continue
+        if kind != "Instruction":
+            sizes.append(f"L{level}{'d' if kind == 'Data' else ''} {size}")
+    return ", ".join(sizes) or "unknown"
+
+
+def tune(ctx, only):
+    """`make tune`: attnc tune on every workload's models at the sizes the workload runs them."""
+    for name in only:
+        for model, estimates, flags, budget in getattr(WORKLOADS[name], "tune_cases", lambda ctx: [])(ctx):
+            log(f"[tune] {name}: {Path(model).name}")
+            ctx.attnc.tune(model, estimates, budget, flags)
+    log(f"tuned into {ctx.attnc.database()}")
 
 
 def fp32_peak(work):
@@ -252,9 +280,13 @@ def main():
     # torch.compile compiles cold (a fresh cache), in this process (no worker pool to count as other load)
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="torchinductor.", dir=work)
     os.environ["TORCHINDUCTOR_COMPILE_THREADS"] = "1"
-    attnc = Attnc(build, work)
+    attnc = Attnc(build, work, Path(args.tuning_db).resolve() if args.tuning_db else None)
     if not attnc.binary.exists():
         sys.exit(f"run.py: no attnc at {attnc.binary}; build it first (make build)")
+    if args.tune:
+        tune(Context(attnc=attnc, work=work, runs=args.runs, quick=args.quick), args.only)
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     others = OtherLoad()
     date = datetime.datetime.now().astimezone()

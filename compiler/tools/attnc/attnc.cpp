@@ -75,12 +75,28 @@ cl::opt<Mode> mode("mode", cl::desc("What the default schedules optimize"), cl::
                                          "goes to waking the others; dynamic sizes are estimated as 1")),
                    cl::cat(category));
 cl::opt<bool> verbose("v", cl::desc("Print the commands run to compile and link"), cl::cat(category));
+cl::opt<std::string> tuningDb("tuning-db",
+                              cl::desc("Tuning database that 'attnc tune' writes and compilation reads: "
+                                       "hand-scheduled kernels take the knobs tuned for them on this CPU "
+                                       "(default: $XDG_CACHE_HOME/attnc/tuning.jsonl or "
+                                       "~/.cache/attnc/tuning.jsonl; 'none' for no database)"),
+                              cl::value_desc("file"), cl::cat(category));
+
+cl::OptionCategory tuneCategory("attnc tune options");
+cl::opt<double> budget("budget", cl::desc("attnc tune: seconds to spend in all (default 300)"), cl::init(300),
+                       cl::value_desc("seconds"), cl::cat(tuneCategory));
+cl::opt<bool> report("report", cl::desc("attnc tune: print hand against tuned time per kernel from the "
+                                        "database instead of tuning"),
+                     cl::cat(tuneCategory));
 
 /// The scheduling options from the command line; false (after reporting) for a malformed --estimate.
 bool scheduleOptions(mlir::attn::ScheduleOptions &options) {
   options.file = scheduleFile;
   options.autoscheduler = autoscheduler;
   options.latency = mode == Mode::Latency;
+  options.tuningDb = tuningDb.empty()    ? mlir::attn::defaultTuningDb()
+                     : tuningDb == "none" ? std::string()
+                                          : std::string(tuningDb);
   for (const std::string &e : estimates) {
     auto [name, value] = StringRef(e).split('=');
     int64_t n = 0;
@@ -197,7 +213,7 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
   return true;
 }
 
-int compile() {
+int compile(bool tune) {
   auto buffer = MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
   if (!buffer) {
     errs() << "attnc: error: cannot read '" << inputFile << "': " << buffer.getError().message() << "\n";
@@ -243,6 +259,22 @@ int compile() {
   mlir::attn::ScheduleOptions schedule;
   if (!scheduleOptions(schedule))
     return 1;
+  if (tune) {
+    if (schedule.tuningDb.empty() || !schedule.file.empty() || !schedule.autoscheduler.empty()) {
+      errs() << "attnc: error: attnc tune tunes the hand-written schedules into a tuning database: it takes "
+                "neither --schedule, --autoschedule nor --tuning-db=none\n";
+      return 1;
+    }
+    if (!report && !mlir::attn::runsOnHost(halideTarget)) {
+      errs() << "attnc: error: attnc tune times kernels on this machine, which cannot run target '"
+             << halideTarget << "'; tune for 'host' or a target this CPU supports\n";
+      return 1;
+    }
+    if (report)
+      return succeeded(mlir::attn::reportTuning(*module, halideTarget, schedule, outs())) ? 0 : 1;
+    mlir::attn::TuneOptions options{budget, inputFile};
+    return succeeded(mlir::attn::tuneKernels(*module, halideTarget, schedule, options, errs())) ? 0 : 1;
+  }
   if (emit == Emit::Halide || emit == Emit::Schedule) {
     bool ok = true;
     bool written = writeText(output, [&](raw_ostream &os) {
@@ -261,16 +293,29 @@ int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   mlir::registerPassManagerCLOptions();
   mlir::registerAsmPrinterCLOptions();
-  cl::HideUnrelatedOptions(category);
+  // `attnc tune model.attn ...`: the autotuner, with the same options as compilation and its own.
+  bool tune = argc > 1 && StringRef(argv[1]) == "tune";
+  std::vector<char *> args(argv, argv + argc);
+  if (tune)
+    args.erase(args.begin() + 1);
+  cl::HideUnrelatedOptions({&category, &tuneCategory});
   cl::SetVersionPrinter([](raw_ostream &os) { os << "attnc " ATTN_VERSION " (MLIR 22, Halide 21)\n"; });
   cl::ParseCommandLineOptions(
-      argc, argv,
+      static_cast<int>(args.size()), args.data(),
       "attnc: compiles an attention model (.attn) into a standalone program\n\n"
       "  attnc model.attn -o model        build ./model (see ./model --help)\n"
       "  attnc model.attn --emit=mlir     show the fused attn IR\n"
       "  attnc model.attn --emit=schedule > s.sched; attnc model.attn --schedule s.sched -o model\n"
-      "                                   edit the kernels' schedules and build with them\n\n"
+      "                                   edit the kernels' schedules and build with them\n"
+      "  attnc tune model.attn --budget 600 --estimate B=64\n"
+      "                                   time schedule variants of every kernel on this machine and\n"
+      "                                   keep the fastest in the tuning database, which later\n"
+      "                                   compilations use; --report shows hand against tuned\n\n"
       "MLIR's pass instrumentation options also apply, e.g. --mlir-print-ir-after-all\n"
       "(listed by --help-hidden).\n");
-  return compile();
+  if (!tune && (budget.getNumOccurrences() || report)) {
+    errs() << "attnc: error: --budget and --report belong to 'attnc tune MODEL'\n";
+    return 1;
+  }
+  return compile(tune);
 }

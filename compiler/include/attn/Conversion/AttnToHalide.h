@@ -35,7 +35,36 @@ struct ScheduleOptions {
   /// others spread their work over every thread as in throughput mode.
   bool latency = false;
   static constexpr int64_t kSerialWork = 1 << 22;
+  /// A tuning database (`attnc --tuning-db`, written by `attnc tune`): kernels with the hand-written
+  /// schedule take the knobs it records for their structure, target, this CPU and the nearest sizes.
+  /// Empty: none.
+  std::string tuningDb;
 };
+
+/// Where `attnc tune` files its results and `attnc` looks for them unless told otherwise:
+/// $XDG_CACHE_HOME/attnc/tuning.jsonl, else ~/.cache/attnc/tuning.jsonl.
+std::string defaultTuningDb();
+
+/// What `attnc tune` does: search each kernel's hand-schedule knobs by timing candidates on this machine
+/// at the estimated sizes, within `budgetSeconds` in all, and file the winners in `ScheduleOptions::tuningDb`.
+struct TuneOptions {
+  double budgetSeconds = 300;
+  std::string model; // the model file, recorded with each result
+};
+
+/// Whether programs for `target` run on this machine (`attnc tune` times them here): its architecture, OS,
+/// and no x86 vector extension this CPU lacks.
+bool runsOnHost(StringRef target);
+
+/// Tunes the hand-scheduled kernels of `module` (which must run on this machine and use neither a
+/// schedule file nor an autoscheduler), printing progress to `log`. Candidates whose results
+/// differ from the default schedule's by more than 1e-4 (relative to the largest magnitude) are rejected.
+LogicalResult tuneKernels(ModuleOp module, StringRef target, const ScheduleOptions &schedule,
+                          const TuneOptions &tune, llvm::raw_ostream &log);
+
+/// Prints, per kernel of `module`, the hand and tuned times and knobs the tuning database holds.
+LogicalResult reportTuning(ModuleOp module, StringRef target, const ScheduleOptions &schedule,
+                           llvm::raw_ostream &os);
 
 /// Whether `target` (a canonical target string) runs kernels on the CPU. Then the step kernels of teacher
 /// and reverse decoders, whose rows are independent, get serial schedules, and the runtime splits those

@@ -66,6 +66,7 @@ private:
   template <typename OpT> // LSTMOp or GRUOp
   FailureOr<HTensor> lowerRecurrence(OpT op, bool isLSTM);
   Expr lengthOf(Value lengths, Expr steps, Var b);
+  int slotBlock();
   Func recurrenceState(Operation *op, const HTensor &xp, const HTensor &w, const HTensor &bias, Expr length,
                        bool reverse, bool isLSTM, Var b);
   FailureOr<HTensor> lowerRecurrenceGrad(RecurrenceGradOp op);

@@ -2,7 +2,7 @@
 // kernel's pipeline, and compiles it ahead of time (or prints its lowered statement).
 #include "attn/Conversion/AttnToHalide.h"
 
-#include "Lowering.h"
+#include "Tuning.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
@@ -83,9 +83,9 @@ std::optional<std::string> dimensionName(Value v, unsigned dim) {
   return std::nullopt;
 }
 
-/// The size assumed for dimension `d` of `v`: its static size, else the --estimate for its name, else
-/// the default of the mode.
-int64_t estimatedExtent(Value v, int64_t d, const ScheduleOptions &options) {
+} // namespace
+
+int64_t mlir::attn::halide::estimatedExtent(Value v, int64_t d, const ScheduleOptions &options) {
   auto type = cast<RankedTensorType>(v.getType());
   if (!type.isDynamicDim(d))
     return type.getDimSize(d);
@@ -95,20 +95,24 @@ int64_t estimatedExtent(Value v, int64_t d, const ScheduleOptions &options) {
   return options.latency ? 1 : ScheduleOptions::kDefaultEstimate;
 }
 
-int64_t estimatedElements(Value v, const ScheduleOptions &options) {
-  int64_t n = 1;
-  for (int64_t d = 0; d < cast<RankedTensorType>(v.getType()).getRank(); ++d)
-    n *= estimatedExtent(v, d, options);
-  return n;
-}
-
-/// The extents an autoscheduler assumes for `v`, innermost first (Halide's order).
-Halide::Region estimatedRegion(Value v, const ScheduleOptions &options) {
+Halide::Region mlir::attn::halide::estimatedRegion(Value v, const ScheduleOptions &options) {
   auto type = cast<RankedTensorType>(v.getType());
   Halide::Region region;
   for (int64_t d = type.getRank() - 1; d >= 0; --d)
     region.emplace_back(0, static_cast<int>(estimatedExtent(v, d, options)));
   return region;
+}
+
+namespace {
+
+using halide::estimatedExtent;
+using halide::estimatedRegion;
+
+int64_t estimatedElements(Value v, const ScheduleOptions &options) {
+  int64_t n = 1;
+  for (int64_t d = 0; d < cast<RankedTensorType>(v.getType()).getRank(); ++d)
+    n *= estimatedExtent(v, d, options);
+  return n;
 }
 
 /// Multiply-adds (or elements, for ops without a reduction) the kernel computes at the estimated sizes.
@@ -167,6 +171,28 @@ void fitAllSizes(halide::LoweredKernel &k) {
   });
 }
 
+} // namespace
+
+FailureOr<halide::LoweredKernel> mlir::attn::halide::lowerByHand(KernelOp kernel, const Halide::Target &target,
+                                                                const MachineParams &machine,
+                                                                const ScheduleOptions &options,
+                                                                ScheduleKnobs knobs) {
+  FailureOr<LoweredKernel> lowered = buildAlgorithm(kernel, machine, std::move(knobs));
+  if (failed(lowered))
+    return failure();
+  applyDefaultSchedule(*lowered);
+  if (inSplitDecoder(kernel, target)) {
+    serialize(*lowered);
+  } else {
+    bool small = options.latency && estimatedWork(kernel, options) < ScheduleOptions::kSerialWork;
+    if (!lowered->knobs.get("parallel", !small, {0, 1}))
+      serialize(*lowered);
+  }
+  return lowered;
+}
+
+namespace {
+
 void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &name,
                   const Halide::Target &target, const ScheduleOptions &options) {
   loadAutoscheduler(name);
@@ -185,16 +211,23 @@ void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &
 }
 
 /// Chooses and applies each kernel's schedule: a schedule file's section, else the autoscheduler, else the
-/// hand-written schedule of its pattern.
+/// hand-written schedule of its pattern with the knobs the tuning database has for it.
 class Scheduler {
 public:
-  Scheduler(ModuleOp module, const ScheduleOptions &options) : module(module), options(options) {}
+  Scheduler(ModuleOp module, const Halide::Target &target, const ScheduleOptions &options)
+      : module(module), options(options), machine(halide::MachineParams::of(target)) {}
 
-  /// Reads and checks the schedule file and the autoscheduler name.
+  /// Reads and checks the schedule file, the autoscheduler name and the tuning database.
   LogicalResult init() {
     if (!options.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, options.autoscheduler))
       return module.emitError() << "unknown autoscheduler '" << options.autoscheduler
                                 << "': expected adams2019, li2018 or mullapudi2016";
+    if (!options.tuningDb.empty()) {
+      FailureOr<halide::TuningDb> db = halide::TuningDb::load(module.getContext(), options.tuningDb);
+      if (failed(db))
+        return failure();
+      tuned = std::move(*db);
+    }
     if (options.file.empty())
       return success();
     auto buffer = llvm::MemoryBuffer::getFile(options.file, /*IsText=*/true);
@@ -223,35 +256,41 @@ public:
 
   /// Builds and schedules one kernel; Halide reports user errors as exceptions, which become diagnostics.
   FailureOr<halide::LoweredKernel> lower(KernelOp kernel, const Halide::Target &target) {
-    FailureOr<halide::LoweredKernel> lowered = halide::buildAlgorithm(kernel);
-    if (failed(lowered))
-      return failure();
     auto entry = file.find(kernel.getName().str());
     std::string scheduler = entry != file.end() ? entry->second.autoscheduler : options.autoscheduler;
+    bool byHand = entry == file.end() && scheduler.empty();
     try {
-      if (entry != file.end() && scheduler.empty()) {
+      if (byHand)
+        return halide::lowerByHand(kernel, target, machine, options, halide::ScheduleKnobs(tunedKnobs(kernel, target)));
+      FailureOr<halide::LoweredKernel> lowered = halide::buildAlgorithm(kernel, machine);
+      if (failed(lowered))
+        return failure();
+      if (scheduler.empty()) {
         if (std::optional<halide::ScheduleError> e = halide::applySchedule(*lowered, entry->second))
           return fileError(e->line, e->column, e->message);
-      } else if (!scheduler.empty()) {
-        autoschedule(kernel, *lowered, scheduler, target, options);
       } else {
-        halide::applyDefaultSchedule(*lowered, target);
-        if ((options.latency && estimatedWork(kernel, options) < ScheduleOptions::kSerialWork) ||
-            inSplitDecoder(kernel, target))
-          serialize(*lowered);
+        autoschedule(kernel, *lowered, scheduler, target, options);
       }
+      return lowered;
     } catch (const Halide::Error &e) {
       return kernel.emitError() << "cannot schedule kernel '" << kernel.getName() << "': " << e.what();
     }
-    return lowered;
   }
 
   /// How `kernel` was scheduled, for the schedule file's comments.
-  std::string source(KernelOp kernel) const {
+  std::string source(KernelOp kernel, const Halide::Target &target) const {
     auto entry = file.find(kernel.getName().str());
     if (entry != file.end())
       return entry->second.autoscheduler.empty() ? "from " + options.file : entry->second.autoscheduler;
-    return options.autoscheduler.empty() ? "hand-written" : options.autoscheduler;
+    if (!options.autoscheduler.empty())
+      return options.autoscheduler;
+    std::map<std::string, int> knobs = tunedKnobs(kernel, target);
+    if (knobs.empty())
+      return "hand-written";
+    std::string text = "hand-written, tuned (" + options.tuningDb + "):";
+    for (const auto &[name, value] : knobs)
+      text += " " + name + "=" + std::to_string(value);
+    return text;
   }
 
   std::string autoscheduler(KernelOp kernel) const {
@@ -264,9 +303,17 @@ private:
     return emitError(FileLineColLoc::get(module.getContext(), options.file, line, column)) << message;
   }
 
+  /// The knobs the tuning database has for `kernel` (none: the defaults).
+  std::map<std::string, int> tunedKnobs(KernelOp kernel, const Halide::Target &target) const {
+    const halide::TuningRecord *record = tuned.find(halide::tuningKey(kernel, target, options));
+    return record ? record->knobs : std::map<std::string, int>();
+  }
+
   ModuleOp module;
   const ScheduleOptions &options;
+  halide::MachineParams machine;
   std::map<std::string, halide::KernelSchedule> file;
+  halide::TuningDb tuned;
 };
 
 std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
@@ -275,26 +322,34 @@ std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
 
 Halide::Pipeline pipelineOf(const halide::LoweredKernel &k) { return Halide::Pipeline(k.outputs); }
 
+/// Lowers and schedules every kernel first, then calls `fn` on each. Halide names Funcs uniquely per process
+/// (`f`, then `f$1`, ...) and its compiler takes names too, so building every algorithm before compiling any
+/// keeps the Func names a schedule file uses the same in every run.
 template <typename Fn>
 LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const ScheduleOptions &options, Fn fn) {
   Halide::Target target(targetString.str());
-  Scheduler scheduler(module, options);
+  Scheduler scheduler(module, target, options);
   if (failed(scheduler.init()))
     return failure();
+  std::vector<std::pair<KernelOp, halide::LoweredKernel>> lowered;
   WalkResult result = module.walk([&](KernelOp kernel) {
-    FailureOr<halide::LoweredKernel> lowered = scheduler.lower(kernel, target);
-    if (failed(lowered))
+    FailureOr<halide::LoweredKernel> k = scheduler.lower(kernel, target);
+    if (failed(k))
       return WalkResult::interrupt();
-    try {
-      if (failed(fn(kernel, *lowered, target, scheduler)))
-        return WalkResult::interrupt();
-    } catch (const Halide::Error &e) {
-      kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName() << "': " << e.what();
-      return WalkResult::interrupt();
-    }
+    lowered.emplace_back(kernel, std::move(*k));
     return WalkResult::advance();
   });
-  return failure(result.wasInterrupted());
+  if (result.wasInterrupted())
+    return failure();
+  for (auto &[kernel, k] : lowered) {
+    try {
+      if (failed(fn(kernel, k, target, scheduler)))
+        return failure();
+    } catch (const Halide::Error &e) {
+      return kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName() << "': " << e.what();
+    }
+  }
+  return success();
 }
 
 } // namespace
@@ -336,10 +391,11 @@ LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString
         "Read back with attnc --schedule FILE.\n";
   return forEachKernel(
       module, targetString, schedule,
-      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &,
+      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target,
           const Scheduler &s) -> LogicalResult {
         std::string header = "\nkernel " + kernel.getName().str();
-        std::string comment = "  # " + llvm::join(k.pattern, " + ") + "; schedule " + s.source(kernel) + "\n";
+        std::string comment =
+            "  # " + llvm::join(k.pattern, " + ") + "; schedule " + s.source(kernel, target) + "\n";
         try {
           std::string statements = halide::printSchedule(k);
           os << header << comment << statements;

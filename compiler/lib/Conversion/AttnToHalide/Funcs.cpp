@@ -228,8 +228,23 @@ Func AlgorithmBuilder::reduction(Operation *op, StringRef stage) {
   return f;
 }
 
-FailureOr<LoweredKernel> mlir::attn::halide::buildAlgorithm(KernelOp kernel) {
+int ScheduleKnobs::get(const std::string &name, int fallback, std::vector<int> candidates) {
+  auto known = llvm::find_if(knobs, [&](const Knob &k) { return k.name == name; });
+  if (known != knobs.end())
+    return known->value;
+  auto given = overrides.find(name);
+  int value = given != overrides.end() && llvm::is_contained(candidates, given->second) ? given->second : fallback;
+  if (!llvm::is_contained(candidates, fallback))
+    candidates.insert(candidates.begin(), fallback);
+  knobs.push_back({name, value, fallback, std::move(candidates)});
+  return value;
+}
+
+FailureOr<LoweredKernel> mlir::attn::halide::buildAlgorithm(KernelOp kernel, const MachineParams &machine,
+                                                            ScheduleKnobs knobs) {
   LoweredKernel lowered;
+  lowered.machine = machine;
+  lowered.knobs = std::move(knobs);
   lowered.entry = kernel.getEntryName();
   if (failed(AlgorithmBuilder(kernel, lowered).build()))
     return failure();

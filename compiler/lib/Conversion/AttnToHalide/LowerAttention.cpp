@@ -14,7 +14,7 @@ constexpr float kExcludedScore = -3.0e38f;
 
 /// Keys a streaming block holds, queries a tile holds, and the vector lanes the block maxima and sums
 /// are first reduced to (a multiple of every target's float vector width).
-constexpr int kKeyBlock = 256, kQueryTile = 16, kLanes = 16;
+constexpr int kLanes = 16;
 
 /// Whether `op` is the end of a dot-product attention chain that nothing else reads into: then it is
 /// lowered as one streaming computation.
@@ -185,7 +185,14 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   int dv = static_cast<int>(staticDim(op.getValues(), 2)) / heads;
   float scale = score.getScale().convertToFloat();
   StreamingAttentionStages s;
-  s.keyBlock = kKeyBlock, s.queryTile = kQueryTile, s.valueHeadSize = dv;
+  // By default a block of up to 256 keys whose keys, values and scores for a tile take at most a quarter of
+  // the L2 cache (larger blocks only pay off for long sequences: the tuner tries them).
+  int queryTile = out.knobs.get("query_tile", 16, {8, 16, 32});
+  int fitting = 64;
+  while (fitting < 256 && 4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
+    fitting *= 2;
+  int keyBlock = out.knobs.get("key_block", fitting, {64, 128, 256, 512});
+  s.keyBlock = keyBlock, s.queryTile = queryTile, s.valueHeadSize = dv;
   for (auto [f, n] : {std::pair{&s.keysT, "keys_t"}, {&s.dot, "dot"}, {&s.scores, "scores"},
                       {&s.laneMax, "lane_max"}, {&s.blockMax, "block_max"}, {&s.probs, "probs"},
                       {&s.laneSum, "lane_sum"}, {&s.blockSum, "block_sum"}, {&s.pvAcc, "pv_acc"},
@@ -200,7 +207,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
 
   s.keysT(j, d, h, b) = k.func(h * dk + d, Halide::clamp(j, 0, lastKey), b);
   RDom rd(0, dk, "rd");
-  Expr key = kb * kKeyBlock + jj;
+  Expr key = kb * keyBlock + jj;
   s.dot(jj, i, kb, h, b) = 0.0f;
   s.dot(jj, i, kb, h, b) += q.func(h * dk + rd, Halide::min(i, queries - 1), b) * s.keysT(key, rd, h, b);
   s.scores(jj, i, kb, h, b) = s.dot(jj, i, kb, h, b);
@@ -209,11 +216,11 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   auto keep = [&](Expr j, Expr i, Expr b) {
     return j < keys && keepsKey(softmax, Halide::min(j, lastKey), i, b);
   };
-  RDom rl(0, kKeyBlock / kLanes, "rl"), rlane(0, kLanes, "rlane"), rj(0, kKeyBlock, "rj");
+  RDom rl(0, keyBlock / kLanes, "rl"), rlane(0, kLanes, "rlane"), rj(0, keyBlock, "rj");
   Expr laneKey = rl * kLanes + lane;
   s.laneMax(lane, i, kb, h, b) = excluded;
   s.laneMax(lane, i, kb, h, b) =
-      Halide::max(s.laneMax(lane, i, kb, h, b), Halide::select(keep(kb * kKeyBlock + laneKey, i, b),
+      Halide::max(s.laneMax(lane, i, kb, h, b), Halide::select(keep(kb * keyBlock + laneKey, i, b),
                                                                s.scores(laneKey, i, kb, h, b), excluded));
   s.blockMax(i, kb, h, b) = excluded;
   s.blockMax(i, kb, h, b) = Halide::max(s.blockMax(i, kb, h, b), s.laneMax(rlane, i, kb, h, b));
@@ -225,15 +232,15 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   s.blockSum(i, kb, h, b) += s.laneSum(rlane, i, kb, h, b);
   s.pvAcc(d, i, kb, h, b) = 0.0f;
   s.pvAcc(d, i, kb, h, b) +=
-      s.probs(rj, i, kb, h, b) * v.func(h * dv + d, Halide::min(kb * kKeyBlock + rj, lastKey), b);
+      s.probs(rj, i, kb, h, b) * v.func(h * dv + d, Halide::min(kb * keyBlock + rj, lastKey), b);
   s.pv(d, i, kb, h, b) = s.pvAcc(d, i, kb, h, b);
 
   // Fold the blocks in, in order; a causal tile stops after the block holding its last query.
   Var ii = s.ii, it = s.it;
-  Expr tileQuery = it * kQueryTile + ii;
-  RDom rb(0, (keys + kKeyBlock - 1) / kKeyBlock, "rb");
+  Expr tileQuery = it * queryTile + ii;
+  RDom rb(0, (keys + keyBlock - 1) / keyBlock, "rb");
   if (softmax.getCausal())
-    rb.where(rb * kKeyBlock <= it * kQueryTile + kQueryTile - 1);
+    rb.where(rb * keyBlock <= it * queryTile + queryTile - 1);
   s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);
   Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1],
        sum = s.state(d, ii, it, h, b)[2];
@@ -245,7 +252,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
 
   // A row with no key left is zero rather than NaN.
   Var c = s.c;
-  Expr hc = c / dv, dc = c % dv, tile = i / kQueryTile, inTile = i % kQueryTile;
+  Expr hc = c / dv, dc = c % dv, tile = i / queryTile, inTile = i % queryTile;
   Expr total = s.state(dc, inTile, tile, hc, b)[2];
   s.result(c, i, b) = Halide::select(total > 0.0f, s.state(dc, inTile, tile, hc, b)[0] / total, 0.0f);
   out.streaming.push_back(s);

@@ -48,6 +48,13 @@ Expr AlgorithmBuilder::lengthOf(Value lengths, Expr steps, Var b) {
   return lengths ? Halide::clamp(values[lengths].func(b), 0, steps) : steps;
 }
 
+/// Recurrences (lstm, gru, recurrence_grad) update their slots (gates, states) in blocks of this many,
+/// which accumulate over the recurrent weight's rows together: the first reduction variable, unrolled, one
+/// vector of batch rows per slot of the block; half the vector registers by default.
+int AlgorithmBuilder::slotBlock() {
+  return out.knobs.get("slot_block", std::min(8, out.machine.vectorRegisters / 2), {4, 8, 12, 16});
+}
+
 Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const HTensor &w,
                                        const HTensor &bias, Expr length, bool reverse, bool isLSTM, Var b) {
   int hidden = int(staticDim(op->getOperand(1), 1)), gates = (isLSTM ? 4 : 3) * hidden;
@@ -60,10 +67,11 @@ Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const H
   Expr xAt = xp.func(g, Halide::clamp(timeAt(t - 1, length, reverse), 0, steps - 1), b);
   state(slot, t, b) =
       Halide::select(t > 0 && slot < gates, (isLSTM ? xAt : Expr(0.0f)) + bias.func(g), 0.0f);
-  // Slots in blocks (kRecurrenceBlock, unrolled by the schedule) that accumulate over k together.
-  int blocks = (slots + kRecurrenceBlock - 1) / kRecurrenceBlock;
-  RDom r({{0, kRecurrenceBlock}, {0, hidden}, {0, blocks}, {1, steps}}, "r");
-  Expr s = r.z * kRecurrenceBlock + r.x, k = r.y, step = r[3];
+  // Slots in blocks (unrolled by the schedule) that accumulate over k together.
+  int block = slotBlock();
+  int blocks = (slots + block - 1) / block;
+  RDom r({{0, block}, {0, hidden}, {0, blocks}, {1, steps}}, "r");
+  Expr s = r.z * block + r.x, k = r.y, step = r[3];
   r.where(s < gates || (k == hidden - 1 && s < slots)); // the state slots update once, after the gates
   auto at = [&](Expr index, Expr when) { return state(index, when, b); };
   Expr gate = at(s, step) + w.func(k, Halide::clamp(s, 0, gates - 1)) * at(hSlot + k, step - 1);
@@ -162,9 +170,10 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
                       Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1), b);
   back(slot, u, b) = Halide::select(slot < hidden && u >= 1 && u <= length, dyAt, 0.0f);
   int slots = isLSTM ? 6 * hidden : 5 * hidden;
-  int blocks = (slots + kRecurrenceBlock - 1) / kRecurrenceBlock;
-  RDom r({{0, kRecurrenceBlock}, {0, gates}, {0, blocks}, {0, steps}}, "r");
-  Expr s = r.z * kRecurrenceBlock + r.x, k = r.y, step = steps - r[3];
+  int block = slotBlock();
+  int blocks = (slots + block - 1) / block;
+  RDom r({{0, block}, {0, gates}, {0, blocks}, {0, steps}}, "r");
+  Expr s = r.z * block + r.x, k = r.y, step = steps - r[3];
   r.where(s < hidden || (k == gates - 1 && s < slots)); // the gate slots update once, after dh is complete
   auto G = [&](Expr index, Expr when) { return back(index, Halide::clamp(when, 1, steps + 1), b); };
   Expr j = Halide::clamp(s, 0, hidden - 1);

@@ -16,10 +16,6 @@
 
 namespace mlir::attn::halide {
 
-/// Recurrences (lstm, gru, recurrence_grad) update their slots (gates, states) in blocks of this many,
-/// which accumulate over the recurrent weight's rows together: the first reduction variable, unrolled.
-constexpr int kRecurrenceBlock = 8;
-
 /// A tensor inside a pipeline: a Func indexed innermost-first (Halide's order) and its extents listed
 /// outermost-first (the tensor's order).
 struct HTensor {
@@ -106,6 +102,38 @@ struct MatmulStages {
   Halide::Func acc, result;
 };
 
+/// What a default schedule takes from the machine it is for: the f32 lanes of a vector and the vector
+/// registers from the Halide target; the L2 cache size (per core) read from this machine at compile time
+/// when the target is of its architecture, else a typical 1 MiB.
+struct MachineParams {
+  int vectorWidth = 4;
+  int vectorRegisters = 16;
+  int64_t l2Bytes = 1 << 20;
+  static MachineParams of(const Halide::Target &target);
+};
+
+/// The tunable parameters of a kernel's hand schedule (tile shapes, block sizes, whether it runs in
+/// parallel). A schedule asks for each by name with its default for the machine and the values worth
+/// trying; `overrides` (from the tuning database, or a candidate of `attnc tune`) replace the defaults.
+class ScheduleKnobs {
+public:
+  struct Knob {
+    std::string name;
+    int value, fallback;
+    std::vector<int> candidates;
+  };
+  explicit ScheduleKnobs(std::map<std::string, int> overrides = {}) : overrides(std::move(overrides)) {}
+
+  /// The value of knob `name`: its override if one is given and is among `candidates`, else `fallback`.
+  int get(const std::string &name, int fallback, std::vector<int> candidates);
+  /// The knobs asked for so far, in order of first use.
+  const std::vector<Knob> &used() const { return knobs; }
+
+private:
+  std::map<std::string, int> overrides;
+  std::vector<Knob> knobs;
+};
+
 /// Everything one kernel lowers to.
 struct LoweredKernel {
   std::string entry;
@@ -135,6 +163,8 @@ struct LoweredKernel {
   std::vector<MaskedSoftmaxStages> maskedSoftmax;
   std::vector<WeightedSumStages> weightedSum;
   std::vector<StreamingAttentionStages> streaming;
+  MachineParams machine;
+  ScheduleKnobs knobs;
 };
 
 /// A schedule file (see ScheduleText.cpp): per kernel, an autoscheduler or scheduling statements, each
@@ -176,11 +206,13 @@ std::map<std::string, Halide::Internal::Function> pipelineFunctions(const Lowere
 void forEachStageSchedule(const LoweredKernel &kernel,
                           llvm::function_ref<void(Halide::Internal::StageSchedule &)> fn);
 
-/// Builds the algorithm of `kernel`; emits an error on it and fails for ops it cannot lower.
-FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel);
+/// Builds the algorithm of `kernel` for `machine`, with `knobs` for the block sizes of its algorithm and
+/// then of its default schedule; emits an error on it and fails for ops it cannot lower.
+FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel, const MachineParams &machine,
+                                        ScheduleKnobs knobs = ScheduleKnobs());
 
-/// Applies the default schedule for the kernel's pattern on `target`.
-void applyDefaultSchedule(LoweredKernel &kernel, const Halide::Target &target);
+/// Applies the default schedule for the kernel's pattern, as its machine parameters and knobs say.
+void applyDefaultSchedule(LoweredKernel &kernel);
 
 /// A pipeline that is not lowered from attn ops, ready to compile: its outputs, arguments and entry point.
 struct OptimizerKernel {

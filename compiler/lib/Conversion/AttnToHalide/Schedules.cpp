@@ -4,9 +4,45 @@
 // stages are vectorized across the innermost tensor dimension and parallel across the outermost.
 #include "Lowering.h"
 
+#include <fstream>
 #include <set>
 
 using namespace mlir::attn::halide;
+
+namespace {
+
+/// The size in bytes of this machine's level-`level` data (or unified) cache, from sysfs; 0 if it cannot
+/// be read.
+int64_t hostCacheBytes(int level) {
+  for (int index = 0; index < 8; ++index) {
+    std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream levelFile(dir + "level"), typeFile(dir + "type"), sizeFile(dir + "size");
+    int found = 0;
+    std::string type, size;
+    if (!(levelFile >> found) || !(typeFile >> type) || !(sizeFile >> size))
+      return 0;
+    if (found != level || type == "Instruction")
+      continue;
+    int64_t bytes = std::atoll(size.c_str());
+    char unit = size.empty() ? 0 : size.back();
+    return unit == 'K' ? bytes << 10 : unit == 'M' ? bytes << 20 : bytes;
+  }
+  return 0;
+}
+
+} // namespace
+
+MachineParams MachineParams::of(const Halide::Target &target) {
+  MachineParams m;
+  m.vectorWidth = target.natural_vector_size<float>();
+  bool arm64 = target.arch == Halide::Target::ARM && target.bits == 64;
+  m.vectorRegisters = target.has_feature(Halide::Target::AVX512) || arm64 ? 32 : 16;
+  Halide::Target host = Halide::get_host_target();
+  if (target.arch == host.arch && target.bits == host.bits && target.os == host.os)
+    if (int64_t l2 = hostCacheBytes(2))
+      m.l2Bytes = l2;
+  return m;
+}
 using Halide::Func;
 using Halide::LoopLevel;
 using Halide::TailStrategy;
@@ -30,11 +66,13 @@ bool patternIs(const LoweredKernel &k, std::initializer_list<const char *> head)
   return true;
 }
 
-/// Vectorize the innermost pure dimension, parallelize the outermost; for any Func or update stage.
-void scheduleFlat(Func f, int vectorWidth) {
+/// Vectorize the innermost pure dimension (by `flat_vectors` vectors at a time), parallelize the outermost;
+/// for any Func or update stage.
+void scheduleFlat(Func f, LoweredKernel &k) {
   std::vector<Var> args = f.args();
   if (args.empty()) // a scalar: nothing to spread
     return;
+  int vectorWidth = k.machine.vectorWidth * k.knobs.get("flat_vectors", 1, {1, 2, 4});
   f.vectorize(args.front(), vectorWidth, Guard);
   if (args.size() > 1)
     f.parallel(args.back());
@@ -45,14 +83,21 @@ void scheduleFlat(Func f, int vectorWidth) {
   }
 }
 
-/// A matrix product: its result (or what it feeds elementwise) is stored, computed in tiles of 2 vectors
-/// along n × `rows` rows whose accumulators stay in registers across the sum (12 with 6 rows: enough
-/// independent chains to fill both FMA pipes; storage bounded to the tile, so the guarded last tile keeps
-/// them in registers too). Tiles of all rows run in parallel; with `byColumn` a thread takes a column of
-/// tiles instead (2 vectors along n, every row), so that the n operand's block stays in its cache while
-/// the other streams past (weight gradients, whose rows are outputs summed over every example).
-void scheduleMatmulTiles(MatmulStages m, int vw, int rows = 6, bool byColumn = false) {
-  const int outputs = 2 * vw;
+/// A matrix product: its result (or what it feeds elementwise) is stored, computed in tiles of
+/// `tile_vectors` vectors along n × `tile_rows` rows whose accumulators stay in registers across the sum
+/// (by default 2 × 6 = 12, enough independent chains to fill two FMA pipes of latency 4 and more; fewer
+/// rows where the registers would not hold the accumulators, one row of operand vectors and a broadcast;
+/// storage bounded to the tile, so the guarded last tile keeps them in registers too). Tiles of all rows
+/// run in parallel; with `by_column` a thread takes a column of tiles instead (every row), so that the n
+/// operand's block stays in its cache while the other streams past (the default for weight gradients,
+/// whose rows are outputs summed over every example).
+void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, bool columns = false) {
+  const int vw = k.machine.vectorWidth;
+  int vectors = k.knobs.get("tile_vectors", 2, {1, 2, 3, 4});
+  int fitting = std::max(1, (k.machine.vectorRegisters - vectors - 2) / vectors);
+  int rows = k.knobs.get("tile_rows", std::min(defaultRows, fitting), {2, 3, 4, 6, 8, 12});
+  bool byColumn = k.knobs.get("by_column", columns, {0, 1});
+  const int outputs = vectors * vw;
   std::vector<Var> args = m.result.args(); // n, then rows innermost first
   Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
   m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[1], ro, ri, rows, Guard);
@@ -89,24 +134,27 @@ void scheduleMatmulTiles(MatmulStages m, int vw, int rows = 6, bool byColumn = f
 
 /// Dense (+ activations): the output is tiled like any matrix product (scheduleMatmulTiles), the
 /// activations applied to each tile as it is written; a dense layer over a single vector is flat.
-void scheduleDense(LoweredKernel &k, int vw) {
+void scheduleDense(LoweredKernel &k) {
   DenseStages &d = k.dense.front();
   if (d.rows.empty()) {
-    k.anchor.vectorize(d.n, vw, Guard);
-    scheduleFlat(d.acc.compute_root(), vw);
+    k.anchor.vectorize(d.n, k.machine.vectorWidth, Guard);
+    scheduleFlat(d.acc.compute_root(), k);
     return;
   }
-  scheduleMatmulTiles({d.acc, k.anchor}, vw);
+  scheduleMatmulTiles({d.acc, k.anchor}, k);
 }
 
-/// A convolution (+ elementwise ops): output tiles of one vector along a row × `rows` rows × `channels`
-/// output channels accumulate in registers across input channels and the window (at least 16 vector
-/// accumulators); the zero-bordered input of a task's image is written once per task. Tasks (tiles of
-/// channels × images) run in parallel, so one image still uses every core.
-void scheduleConv(LoweredKernel &k, int vw) {
+/// A convolution (+ elementwise ops): output tiles of one vector along a row × `conv_rows` rows ×
+/// `conv_channels` output channels accumulate in registers across input channels and the window (by
+/// default half the vector registers); the zero-bordered input of a task's image is written once per task.
+/// Tasks (tiles of channels × images) run in parallel, so one image still uses every core.
+void scheduleConv(LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
   Conv2DStages &c = k.conv2d.front();
   Func out = k.anchor;
-  int channels = std::min(8, c.outChannels), rows = std::max(1, 16 / channels);
+  int accumulators = k.machine.vectorRegisters / 2;
+  int channels = k.knobs.get("conv_channels", std::min(8, c.outChannels), {2, 4, 8, 16});
+  int rows = k.knobs.get("conv_rows", std::max(1, accumulators / channels), {1, 2, 4, 8});
   std::vector<Var> args = out.args(); // ow, oh, co, b
   Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), cout("co_tile"), cin("co_in"), task("task");
   out.split(args[0], xo, xi, vw, Guard)
@@ -162,7 +210,8 @@ bool isOutput(const LoweredKernel &k, const Func &f) {
 /// Nothing larger than one row of scores and one head of keys is stored, unless the kernel yields the
 /// probabilities: then they are computed row by row first, and the context rows read them. A query
 /// projection in front is computed once; reindexed results are copies of the stored context or weights.
-void scheduleAttention(LoweredKernel &k, int vw) {
+void scheduleAttention(LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
   ScoreStages &s = k.score.front();
   MaskedSoftmaxStages &m = k.maskedSoftmax.front();
   WeightedSumStages &w = k.weightedSum.front();
@@ -171,9 +220,8 @@ void scheduleAttention(LoweredKernel &k, int vw) {
   int lanes = std::min(vw, headSize);
   Var h("h"), d("d"), hb("hb");
 
-  for (DenseStages &projection : k.dense) {
-    scheduleFlat(projection.acc.compute_root(), vw);
-  }
+  for (DenseStages &projection : k.dense)
+    scheduleFlat(projection.acc.compute_root(), k);
   if (!isOutput(k, out))
     out.compute_root();
   out.split(w.c, h, d, headSize)
@@ -208,19 +256,23 @@ void scheduleAttention(LoweredKernel &k, int vw) {
 
   for (Func f : k.outputs)
     if (f.name() != out.name() && f.name() != m.result.name())
-      scheduleFlat(f, vw);
+      scheduleFlat(f, k);
 }
 
 /// Streaming attention: tiles of queries of each (batch, head) in parallel; per tile the state lives across
 /// the key blocks, and each block's stages are computed inside the loop over blocks. The two products are
-/// register-blocked: the scores as 2 vectors of keys × the tile's queries, accumulated over the head's
-/// features (keys transposed once per head); the weighted values as the head's features × 4 queries,
-/// accumulated over the block's keys. Block maxima and sums are reduced a vector of keys at a time.
-void scheduleStreamingAttention(LoweredKernel &k, int vw) {
+/// register-blocked: the scores as `score_vectors` vectors of keys × `score_rows` queries, accumulated over
+/// the head's features (keys transposed once per head); the weighted values as the head's features ×
+/// `pv_rows` queries, accumulated over the block's keys. Block maxima and sums are reduced a vector of keys
+/// at a time.
+void scheduleStreamingAttention(LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
   StreamingAttentionStages &s = k.streaming.front();
-  for (DenseStages &projection : k.dense) {
-    scheduleFlat(projection.acc.compute_root(), vw);
-  }
+  int scoreVectors = k.knobs.get("score_vectors", 2, {1, 2, 4});
+  int scoreRows = k.knobs.get("score_rows", std::min(8, s.queryTile), {2, 4, 8});
+  int pvRows = k.knobs.get("pv_rows", 4, {2, 4, 8});
+  for (DenseStages &projection : k.dense)
+    scheduleFlat(projection.acc.compute_root(), k);
   Func out = s.result;
   if (!isOutput(k, out))
     out.compute_root();
@@ -243,8 +295,8 @@ void scheduleStreamingAttention(LoweredKernel &k, int vw) {
   Halide::RVar rd(s.dot.rvars(0)[0]);
   Var io2("io2"), ii2("ii2");
   s.scores.compute_at(block)
-      .split(s.jj, jo, jv, 2 * vw)
-      .split(s.i, io2, ii2, 8)
+      .split(s.jj, jo, jv, scoreVectors * vw)
+      .split(s.i, io2, ii2, std::min(scoreRows, s.queryTile))
       .reorder(jv, ii2, jo, io2)
       .vectorize(jv, vw)
       .unroll(jv);
@@ -260,7 +312,7 @@ void scheduleStreamingAttention(LoweredKernel &k, int vw) {
   s.probs.compute_at(block).vectorize(s.jj, vw, Guard);
 
   Halide::RVar rj(s.pvAcc.rvars(0)[0]);
-  s.pv.compute_at(block).split(s.i, po, pi, 4).reorder(s.d, pi, po).vectorize(s.d, lanes, Guard);
+  s.pv.compute_at(block).split(s.i, po, pi, std::min(pvRows, s.queryTile)).reorder(s.d, pi, po).vectorize(s.d, lanes, Guard);
   s.pvAcc.compute_at(s.pv, po).vectorize(s.d, lanes, Guard).unroll(s.i);
   s.pvAcc.update()
       .split(s.d, dOuter, dInner, lanes, Guard)
@@ -271,7 +323,7 @@ void scheduleStreamingAttention(LoweredKernel &k, int vw) {
 
   for (Func f : k.outputs)
     if (f.name() != out.name())
-      scheduleFlat(f, vw);
+      scheduleFlat(f, k);
 }
 
 /// Row reductions (softmax, layer norm): the output is vectorized along the row and parallel across rows;
@@ -287,7 +339,8 @@ LoopLevel scheduleRows(Func out, int vw) {
 }
 
 /// Softmax: per row, the exponentials are stored once and reused by the sum and the division.
-void scheduleSoftmax(LoweredKernel &k, int vw) {
+void scheduleSoftmax(LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
   SoftmaxStages &s = k.softmax.front();
   LoopLevel row = scheduleRows(k.anchor, vw);
   s.max.compute_at(row);
@@ -296,9 +349,9 @@ void scheduleSoftmax(LoweredKernel &k, int vw) {
 }
 
 /// Layer norm: per row, the mean and then the variance, then the normalized row.
-void scheduleLayerNorm(LoweredKernel &k, int vw) {
+void scheduleLayerNorm(LoweredKernel &k) {
   LayerNormStages &s = k.layerNorm.front();
-  LoopLevel row = scheduleRows(k.anchor, vw);
+  LoopLevel row = scheduleRows(k.anchor, k.machine.vectorWidth);
   s.mean.compute_at(row);
   s.variance.compute_at(row);
 }
@@ -338,11 +391,12 @@ void scheduleRecurrence(Func f, Var batch, int vw) {
 
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
 /// reduction is computed once, flat-scheduled; maps are inlined.
-void scheduleGeneric(LoweredKernel &k, int vw) {
-  auto root = [&](Func f) { scheduleFlat(f.compute_root(), vw); };
+void scheduleGeneric(LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
+  auto root = [&](Func f) { scheduleFlat(f.compute_root(), k); };
   std::set<std::string> scheduled;
   for (MatmulStages &m : k.matmuls) {
-    scheduleMatmulTiles(m, vw);
+    scheduleMatmulTiles(m, k);
     scheduled.insert(m.result.name());
   }
   for (DenseStages &d : k.dense)
@@ -379,7 +433,7 @@ void scheduleGeneric(LoweredKernel &k, int vw) {
   }
   for (Func out : k.outputs)
     if (!scheduled.count(out.name()))
-      scheduleFlat(out, vw);
+      scheduleFlat(out, k);
 }
 
 /// wT(n, k) = w(k, n), stored once per call: square blocks of one vector along n × vw along k, so that rows
@@ -392,31 +446,31 @@ void scheduleTranspose(Func wT, int vw) {
 
 } // namespace
 
-void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k, const Halide::Target &target) {
-  int vw = target.natural_vector_size<float>();
+void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
   for (Func wT : k.transposes)
     scheduleTranspose(wT, vw);
   if (!k.streaming.empty())
-    return scheduleStreamingAttention(k, vw);
+    return scheduleStreamingAttention(k);
   if (isAttention(k))
-    return scheduleAttention(k, vw); // stores what it yields through reindexing ops itself
+    return scheduleAttention(k); // stores what it yields through reindexing ops itself
   // Reindexing ops after the pattern's result make the outputs copies of it: it is stored, they are flat.
   bool copies = k.anchor.defined() && !isOutput(k, k.anchor);
   if (copies)
     k.anchor.compute_root();
   if (patternIs(k, {"dense"}))
-    scheduleDense(k, vw);
+    scheduleDense(k);
   else if (patternIs(k, {"conv2d"}) && k.conv2d.size() == 1 && k.anchor.dimensions() == 4)
-    scheduleConv(k, vw); // elementwise ops after it keep the convolution's shape
+    scheduleConv(k); // elementwise ops after it keep the convolution's shape
   else if (k.pattern == std::vector<std::string>{"dense_grad_weight"})
-    scheduleMatmulTiles(k.matmuls.front(), vw, /*rows=*/8, /*byColumn=*/true);
+    scheduleMatmulTiles(k.matmuls.front(), k, /*defaultRows=*/8, /*columns=*/true);
   else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
-    scheduleSoftmax(k, vw);
+    scheduleSoftmax(k);
   else if (patternIs(k, {"layer_norm"}))
-    scheduleLayerNorm(k, vw);
+    scheduleLayerNorm(k);
   else
-    return scheduleGeneric(k, vw);
+    return scheduleGeneric(k);
   if (copies)
     for (Func f : k.outputs)
-      scheduleFlat(f, vw);
+      scheduleFlat(f, k);
 }

@@ -1,0 +1,356 @@
+// attnc tune: a measuring autotuner. For each hand-scheduled kernel of a model it searches the knobs of the
+// hand schedule (ScheduleKnobs: tile shapes, block sizes, whether to run in parallel) by coordinate descent
+// from the defaults: each candidate is JIT-compiled, run on random inputs at the estimated sizes on this
+// machine, checked against the default schedule's results and timed. The winners go to the tuning
+// database, where compilation (AttnToHalide.cpp) finds them.
+#include "Tuning.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+
+#include <chrono>
+#include <cmath>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::halide;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// What a kernel runs on while it is tuned: inputs at the estimated sizes, and the outputs' sizes.
+/// Floats are uniform in [-1, 1]; integers are large, which the kernels clamp as they clamp every index
+/// they read: ids pick the last row of their table, lengths cover every step.
+struct Workload {
+  std::vector<Halide::Buffer<>> inputs;
+  std::vector<Halide::Region> outputs;
+};
+
+Workload makeWorkload(KernelOp kernel, const LoweredKernel &k, const ScheduleOptions &options) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  Workload w;
+  for (auto [param, value] : llvm::zip(k.inputs, kernel.getInputs())) {
+    std::vector<int> sizes;
+    for (const Halide::Range &r : estimatedRegion(value, options))
+      sizes.push_back(*Halide::Internal::as_const_int(r.extent));
+    Halide::Buffer<> buffer(param.type(), sizes);
+    if (param.type() == Halide::Float(32))
+      buffer.as<float>().for_each_value([&](float &x) { x = uniform(rng); });
+    else if (param.type() == Halide::Int(32))
+      buffer.as<int32_t>().fill(1 << 20);
+    else
+      std::memset(buffer.data(), 1, buffer.size_in_bytes());
+    w.inputs.push_back(buffer);
+  }
+  for (Value result : kernel.getResults())
+    w.outputs.push_back(estimatedRegion(result, options));
+  return w;
+}
+
+/// A schedule's results on the workload and its time: the fastest of several runs after a warm-up.
+struct Measurement {
+  std::vector<Halide::Buffer<>> outputs;
+  double seconds = 0;
+};
+
+Measurement measure(LoweredKernel &k, const Workload &w, const Halide::Target &target) {
+  for (auto [param, buffer] : llvm::zip(k.inputs, w.inputs))
+    param.set(buffer);
+  Measurement m;
+  for (auto [func, region] : llvm::zip(k.outputs, w.outputs)) {
+    std::vector<int> sizes;
+    for (const Halide::Range &r : region)
+      sizes.push_back(*Halide::Internal::as_const_int(r.extent));
+    m.outputs.emplace_back(func.type(), sizes);
+  }
+  Halide::Pipeline pipeline(k.outputs);
+  pipeline.compile_jit(target);
+  Halide::Realization realization(m.outputs);
+  pipeline.realize(realization, target); // warm-up: caches, thread pool
+  Clock::time_point start = Clock::now();
+  m.seconds = INFINITY;
+  for (int run = 0; run < 100 && (run < 3 || secondsSince(start) < 0.2); ++run) {
+    Clock::time_point t = Clock::now();
+    pipeline.realize(realization, target);
+    m.seconds = std::min(m.seconds, secondsSince(t));
+  }
+  return m;
+}
+
+/// Whether `candidate` computed what `reference` did: within 1e-4 of the largest magnitude of each float
+/// output (at least 1), exactly for other types.
+bool agrees(const Measurement &reference, const Measurement &candidate) {
+  for (auto [want, got] : llvm::zip(reference.outputs, candidate.outputs)) {
+    if (want.type() != Halide::Float(32)) {
+      if (std::memcmp(want.data(), got.data(), want.size_in_bytes()) != 0)
+        return false;
+      continue;
+    }
+    const float *a = want.as<float>().data(), *b = got.as<float>().data();
+    size_t n = want.number_of_elements();
+    float scale = 1.0f;
+    for (size_t i = 0; i < n; ++i)
+      if (std::isfinite(a[i]))
+        scale = std::max(scale, std::fabs(a[i]));
+    for (size_t i = 0; i < n; ++i) {
+      bool same = std::isnan(a[i]) ? std::isnan(b[i])
+                  : std::isinf(a[i]) ? a[i] == b[i]
+                                     : std::fabs(a[i] - b[i]) <= 1e-4f * scale;
+      if (!same)
+        return false;
+    }
+  }
+  return true;
+}
+
+std::string describe(const std::map<std::string, int> &knobs) {
+  std::vector<std::string> parts;
+  for (const auto &[name, value] : knobs)
+    parts.push_back(name + "=" + std::to_string(value));
+  return llvm::join(parts, " ");
+}
+
+std::string milliseconds(double seconds) { return llvm::formatv("{0:f3} ms", seconds * 1e3).str(); }
+
+/// The kernels of one tuning key (the same structure and sizes: tuned once), and what tuning found.
+struct Group {
+  std::vector<KernelOp> kernels;
+  TuningKey key;
+  Workload workload;
+  Measurement hand;
+  std::string pattern;
+  std::map<std::string, int> defaults;
+  std::vector<ScheduleKnobs::Knob> knobs;
+};
+
+std::map<std::string, int> valuesOf(const ScheduleKnobs &knobs) {
+  std::map<std::string, int> values;
+  for (const ScheduleKnobs::Knob &k : knobs.used())
+    values[k.name] = k.value;
+  return values;
+}
+
+} // namespace
+
+bool mlir::attn::runsOnHost(StringRef targetString) {
+  Halide::Target target(targetString.str()), host = Halide::get_host_target();
+  if (target.arch != host.arch || target.bits != host.bits || target.os != host.os ||
+      target.has_gpu_feature())
+    return false;
+  for (Halide::Target::Feature f :
+       {Halide::Target::SSE41, Halide::Target::AVX, Halide::Target::AVX2, Halide::Target::FMA,
+        Halide::Target::F16C, Halide::Target::AVX512, Halide::Target::AVX512_Skylake,
+        Halide::Target::AVX512_Cannonlake, Halide::Target::AVX512_SapphireRapids,
+        Halide::Target::AVX512_Zen4, Halide::Target::AVX512_Zen5, Halide::Target::AVXVNNI,
+        Halide::Target::AVX10_1})
+    if (target.has_feature(f) && !host.has_feature(f))
+      return false;
+  return true;
+}
+
+namespace {
+
+class Tuner {
+public:
+  Tuner(ModuleOp module, const Halide::Target &target, const ScheduleOptions &options, const TuneOptions &tune,
+        llvm::raw_ostream &log)
+      : module(module), target(target), machine(MachineParams::of(target)), options(options), tune(tune),
+        log(log) {}
+
+  LogicalResult run() {
+    FailureOr<TuningDb> loaded = TuningDb::load(module.getContext(), options.tuningDb);
+    if (failed(loaded))
+      return failure();
+    db = std::move(*loaded);
+    start = Clock::now();
+    collect();
+    log << "attnc tune: " << groups.size() << " distinct kernels on " << hostCpu() << ", budget "
+        << llvm::formatv("{0:f0}", tune.budgetSeconds) << " s\n";
+    for (auto [index, group] : llvm::enumerate(groups))
+      if (failed(measureHand(group, index)))
+        return failure();
+    // The budget left goes to the kernels in proportion to the time they take (hand schedule × uses).
+    std::vector<Group *> order;
+    for (Group &g : groups)
+      if (!g.hand.outputs.empty())
+        order.push_back(&g);
+    auto weight = [](const Group *g) { return g->hand.seconds * g->kernels.size(); };
+    llvm::stable_sort(order, [&](Group *a, Group *b) { return weight(a) > weight(b); });
+    double weightLeft = 0;
+    for (Group *g : order)
+      weightLeft += weight(g);
+    for (auto [index, group] : llvm::enumerate(order)) {
+      double share = std::max(0.0, tune.budgetSeconds - secondsSince(start)) * weight(group) / weightLeft;
+      weightLeft -= weight(group);
+      if (failed(search(*group, share, index + 1, order.size())))
+        return failure();
+    }
+    if (std::string error; failed(db.save(error)))
+      return emitError(UnknownLoc::get(module.getContext())) << error;
+    log << "attnc tune: done in " << llvm::formatv("{0:f0}", secondsSince(start)) << " s; results in "
+        << options.tuningDb << "\n";
+    return success();
+  }
+
+private:
+  /// Groups the hand-scheduled kernels by tuning key.
+  void collect() {
+    module.walk([&](KernelOp kernel) {
+      TuningKey key = tuningKey(kernel, target, options);
+      auto same = llvm::find_if(groups, [&](const Group &g) {
+        return g.key.fingerprint == key.fingerprint && g.key.shape == key.shape;
+      });
+      if (same != groups.end())
+        same->kernels.push_back(kernel);
+      else
+        groups.push_back({{kernel}, key, {}, {}, "", {}, {}});
+    });
+  }
+
+  std::string title(Group &g) {
+    std::string name = g.kernels.front().getName().str();
+    if (g.kernels.size() > 1)
+      name += " (and " + std::to_string(g.kernels.size() - 1) + " like it)";
+    return name;
+  }
+
+  /// The default schedule's results and time, which every candidate is checked and measured against.
+  LogicalResult measureHand(Group &g, size_t index) {
+    KernelOp kernel = g.kernels.front();
+    log << llvm::formatv("[{0}/{1}] {2}: ", index + 1, groups.size(), title(g));
+    try {
+      FailureOr<LoweredKernel> k = lowerByHand(kernel, target, machine, options, ScheduleKnobs());
+      if (failed(k))
+        return failure();
+      g.workload = makeWorkload(kernel, *k, options);
+      g.hand = measure(*k, g.workload, target);
+      g.defaults = valuesOf(k->knobs);
+      g.knobs = k->knobs.used();
+      g.pattern = llvm::join(k->pattern, " + ");
+      log << "hand schedule " << milliseconds(g.hand.seconds) << " [" << g.pattern << "]\n";
+    } catch (const Halide::Error &e) {
+      g.hand.outputs.clear();
+      log << "not tuned, it does not run at the estimated sizes: " << e.what() << "\n";
+    }
+    return success();
+  }
+
+  /// Coordinate descent over the knobs, from the defaults, until no knob improves or `share` seconds pass.
+  LogicalResult search(Group &g, double share, size_t index, size_t count) {
+    Clock::time_point deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(share));
+    std::map<std::string, int> best = g.defaults;
+    double bestSeconds = g.hand.seconds;
+    int tried = 0, rejected = 0;
+    bool improved = true;
+    for (int pass = 0; improved && Clock::now() < deadline; ++pass) {
+      improved = false;
+      for (const ScheduleKnobs::Knob &knob : g.knobs)
+        for (int value : knob.candidates) {
+          if (Clock::now() >= deadline || best[knob.name] == value)
+            continue;
+          std::map<std::string, int> candidate = best;
+          candidate[knob.name] = value;
+          std::optional<double> seconds = time(g, candidate, rejected);
+          ++tried;
+          if (seconds && *seconds < bestSeconds * 0.98) {
+            best = candidate, bestSeconds = *seconds, improved = true;
+          }
+        }
+    }
+    db.put({g.key, g.kernels.front().getName().str(), g.pattern, tune.model, best, g.hand.seconds, bestSeconds});
+    log << llvm::formatv("[{0}/{1}] {2}: {3} -> {4} ({5:f2}x, {6} candidates, {7} rejected){8}\n", index, count,
+                         title(g), milliseconds(g.hand.seconds), milliseconds(bestSeconds),
+                         g.hand.seconds / bestSeconds, tried, rejected,
+                         best == g.defaults ? std::string(", hand schedule kept") : "  " + describe(best));
+    return success();
+  }
+
+  /// The time of the kernel with `knobs`; none if it does not compile, a knob does not apply, or its
+  /// results differ from the hand schedule's (`rejected` counts those).
+  std::optional<double> time(Group &g, const std::map<std::string, int> &knobs, int &rejected) {
+    try {
+      FailureOr<LoweredKernel> k = lowerByHand(g.kernels.front(), target, machine, options, ScheduleKnobs(knobs));
+      if (failed(k) || valuesOf(k->knobs) != knobs)
+        return std::nullopt;
+      Measurement m = measure(*k, g.workload, target);
+      if (!agrees(g.hand, m)) {
+        ++rejected;
+        return std::nullopt;
+      }
+      return m.seconds;
+    } catch (const Halide::Error &) {
+      return std::nullopt;
+    }
+  }
+
+  ModuleOp module;
+  Halide::Target target;
+  MachineParams machine;
+  const ScheduleOptions &options;
+  const TuneOptions &tune;
+  llvm::raw_ostream &log;
+  TuningDb db;
+  std::vector<Group> groups;
+  Clock::time_point start;
+};
+
+} // namespace
+
+std::string mlir::attn::defaultTuningDb() {
+  llvm::SmallString<256> path;
+  if (const char *cache = std::getenv("XDG_CACHE_HOME"); cache && *cache)
+    path = cache;
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    llvm::sys::path::append(path, home, ".cache");
+  else
+    return "";
+  llvm::sys::path::append(path, "attnc", "tuning.jsonl");
+  return path.str().str();
+}
+
+LogicalResult mlir::attn::tuneKernels(ModuleOp module, StringRef targetString, const ScheduleOptions &schedule,
+                                      const TuneOptions &tune, llvm::raw_ostream &log) {
+  try {
+    return Tuner(module, Halide::Target(targetString.str()), schedule, tune, log).run();
+  } catch (const Halide::Error &e) {
+    return emitError(UnknownLoc::get(module.getContext())) << "Halide failed while tuning: " << e.what();
+  }
+}
+
+LogicalResult mlir::attn::reportTuning(ModuleOp module, StringRef targetString, const ScheduleOptions &schedule,
+                                       llvm::raw_ostream &os) {
+  FailureOr<TuningDb> db = TuningDb::load(module.getContext(), schedule.tuningDb);
+  if (failed(db))
+    return failure();
+  Halide::Target target(targetString.str());
+  os << "# tuning database " << schedule.tuningDb << ", CPU " << hostCpu() << ", target " << targetString
+     << "\n";
+  os << llvm::formatv("{0,-28} {1,12} {2,12} {3,8}  {4}\n", "kernel", "hand", "tuned", "speedup", "knobs");
+  double hand = 0, tuned = 0;
+  module.walk([&](KernelOp kernel) {
+    const TuningRecord *r = db->find(tuningKey(kernel, target, schedule));
+    if (!r) {
+      os << llvm::formatv("{0,-28} {1,12} {2,12} {3,8}  {4}\n", kernel.getName(), "-", "-", "-", "not tuned");
+      return;
+    }
+    hand += r->handSeconds, tuned += r->tunedSeconds;
+    bool sameSizes = r->key.shape == tuningKey(kernel, target, schedule).shape;
+    os << llvm::formatv("{0,-28} {1,12} {2,12} {3,7:f2}x  {4}{5}\n", kernel.getName(),
+                        milliseconds(r->handSeconds), milliseconds(r->tunedSeconds),
+                        r->handSeconds / r->tunedSeconds, describe(r->knobs),
+                        sameSizes ? "" : " (tuned at other sizes)");
+  });
+  if (tuned > 0)
+    os << llvm::formatv("{0,-28} {1,12} {2,12} {3,7:f2}x\n", "total", milliseconds(hand),
+                        milliseconds(tuned), hand / tuned);
+  return success();
+}
