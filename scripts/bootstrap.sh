@@ -9,11 +9,13 @@ CMAKE_VERSION=3.31.10      # Halide 21's CMake package needs CMake >= 3.28; Debi
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$root/.deps"
-debs=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libfmt-dev googletest ninja-build ccache
+# clang-22 compiles the model table of a program for another architecture (attnc --target=arm-64-linux
+# --emit=object).
+debs=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 libfmt-dev googletest ninja-build ccache
       g++ make python3 python3-venv zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libxml2-dev)
-# `--sanitize`: also clang with its sanitizer and libFuzzer runtimes, for `make check-sanitize` and `make fuzz`.
+# `--sanitize`: also clang's sanitizer and libFuzzer runtimes, for `make check-sanitize` and `make fuzz`.
 if [ "${1:-}" = "--sanitize" ]; then
-  debs+=(clang-22 libclang-rt-22-dev)
+  debs+=(libclang-rt-22-dev)
 fi
 
 missing=()

@@ -43,11 +43,13 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Schedule, "schedule",
                           "the schedule in force for every kernel, as a file --schedule reads"),
                clEnumValN(Emit::Object, "object",
-                          "one relocatable object: kernels, Halide runtime, model table"),
+                          "one relocatable object: kernels, Halide runtime, model table (for a target "
+                          "of another architecture, a static library of them)"),
                clEnumValN(Emit::Exe, "exe", "a standalone program (default)")),
     cl::cat(category));
 cl::opt<std::string> target("target", cl::desc("Halide target: 'host' (default) or a target string such as "
-                                               "x86-64-linux-avx2-fma"),
+                                               "x86-64-linux-avx2-fma (for another architecture, such as "
+                                               "arm-64-linux, --emit=object only)"),
                             cl::init("host"), cl::cat(category));
 cl::opt<bool> keepTemps("keep-temps", cl::desc("Keep the intermediate files (C table, objects) and print "
                                                "where they are"),
@@ -140,21 +142,30 @@ bool writeText(StringRef path, function_ref<void(raw_ostream &)> write) {
   return true;
 }
 
-std::string defaultOutput(StringRef modelName) {
+/// The LLVM triple of a target of another architecture than this machine's (whose programs cannot be linked
+/// here), else an empty string.
+std::string foreignTriple(StringRef halideTarget) {
+  std::string error, triple = mlir::attn::targetTriple(halideTarget);
+  FailureOr<std::string> host = mlir::attn::resolveHalideTarget("host", error);
+  return succeeded(host) && triple == mlir::attn::targetTriple(*host) ? "" : triple.empty() ? "?" : triple;
+}
+
+std::string defaultOutput(StringRef modelName, bool foreign) {
   if (!outputFile.empty())
     return outputFile;
   if (emit == Emit::Exe)
     return modelName.str();
   if (emit == Emit::Object)
-    return modelName.str() + ".o";
+    return modelName.str() + (foreign ? ".a" : ".o");
   return "-";
 }
 
 /// Compiles the kernels and the model table, then links them into `output` (an executable, or one
-/// relocatable object with -emit=object). Writes to a temporary name first, so a failed build never
+/// relocatable object with -emit=object; for a target of another architecture, `foreign` its triple, a
+/// static library of the target's objects). Writes to a temporary name first, so a failed build never
 /// replaces an earlier good one.
 bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, StringRef halideTarget,
-                 const mlir::attn::ScheduleOptions &schedule) {
+                 const mlir::attn::ScheduleOptions &schedule, StringRef foreign) {
   SmallString<128> dir;
   if (std::error_code ec = sys::fs::createUniqueDirectory("attnc", dir)) {
     errs() << "attnc: error: cannot create a temporary directory: " << ec.message() << "\n";
@@ -183,24 +194,32 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
     if (failed(mlir::attn::emitModelSpec(module, info, os)))
       os << "#error model table could not be emitted\n";
   });
-  if (!emitted || !run({ATTN_CC, "-c", "-O2", "-I" ATTN_RUNTIME_INCLUDE, specC, "-o", specO}))
+  std::vector<std::string> compileSpec{ATTN_CC, "-c", "-O2", "-I" ATTN_RUNTIME_INCLUDE, specC, "-o", specO};
+  if (!foreign.empty()) // clang cross-compiles the table; only <stdint.h> is needed, which it brings
+    compileSpec = {ATTN_CROSS_CC, "--target=" + foreign.str(), "-ffreestanding", "-c", "-O2",
+                   "-I" ATTN_RUNTIME_INCLUDE, specC, "-o", specO};
+  if (!emitted || !run(compileSpec))
     return false;
 
   std::string partial = (dir + "/" + sys::path::filename(output)).str();
+  // An archive of the objects for a foreign target, else the C++ driver links them (-r: into one object).
   std::vector<std::string> link{ATTN_CXX};
-  if (emit == Emit::Object)
+  if (!foreign.empty())
+    link = {ATTN_LLVM_AR, "rcs", partial};
+  else if (emit == Emit::Object)
     link.push_back("-r");
   link.push_back(specO);
   for (const auto &k : kernels)
     link.push_back(k.object);
   link.push_back(runtimeObject);
-  if (emit == Emit::Exe) {
+  if (foreign.empty() && emit == Emit::Exe) {
     for (const char *lib : {ATTN_RUNTIME_LIB, "-lz", "-lpthread", "-ldl", "-lm"})
       link.push_back(lib);
     if (*ATTN_LINK_FLAGS) // the sanitizers the runtime library was built with
       link.push_back(ATTN_LINK_FLAGS);
   }
-  link.insert(link.end(), {"-o", partial});
+  if (foreign.empty())
+    link.insert(link.end(), {"-o", partial});
   if (!run(link))
     return false;
   if (std::error_code ec = sys::fs::rename(partial, output)) {
@@ -232,10 +251,28 @@ int compile(bool tune) {
 
   SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), SMLoc());
+  std::string foreign = foreignTriple(halideTarget);
+  if (!tune && !foreign.empty() && (emit == Emit::Exe || emit == Emit::Object)) {
+    if (emit == Emit::Exe || foreign == "?") {
+      errs() << "attnc: error: target '" << halideTarget << "' is not this machine's architecture, so no "
+             << "program for it can be linked here; "
+             << (foreign == "?" ? "attnc builds libraries only for Linux targets"
+                                : "--emit=object writes its kernels, Halide runtime and model table as a static "
+                                  "library, to link with the attnc runtime built for the target")
+             << "\n";
+      return 1;
+    }
+    if (!*ATTN_CROSS_CC || !*ATTN_LLVM_AR) {
+      errs() << "attnc: error: objects for target '" << halideTarget << "' need clang-22 and llvm-ar, which "
+             << "attnc was built without (scripts/bootstrap.sh installs them)\n";
+      return 1;
+    }
+  }
+
   std::unique_ptr<attn::ast::Model> ast = attn::parseModel(sourceMgr, inputFile);
   if (!ast)
     return 1;
-  std::string output = defaultOutput(ast->name.name);
+  std::string output = defaultOutput(ast->name.name, !foreign.empty());
   if (emit == Emit::AST)
     return writeText(output, [&](raw_ostream &os) { attn::printAST(*ast, os); }) ? 0 : 1;
 
@@ -284,7 +321,7 @@ int compile(bool tune) {
     });
     return written && ok ? 0 : 1;
   }
-  return buildBinary(*module, ast->name.name, output, halideTarget, schedule) ? 0 : 1;
+  return buildBinary(*module, ast->name.name, output, halideTarget, schedule, foreign) ? 0 : 1;
 }
 
 } // namespace

@@ -66,6 +66,10 @@ LogicalResult tuneKernels(ModuleOp module, StringRef target, const ScheduleOptio
 LogicalResult reportTuning(ModuleOp module, StringRef target, const ScheduleOptions &schedule,
                            llvm::raw_ostream &os);
 
+/// The LLVM triple of a Halide target's architecture and OS (`aarch64-linux-gnu` for `arm-64-linux-...`), or
+/// an empty string for one attnc cannot build a model table for.
+std::string targetTriple(StringRef target);
+
 /// Whether `target` (a canonical target string) runs kernels on the CPU. Then the step kernels of teacher
 /// and reverse decoders, whose rows are independent, get serial schedules, and the runtime splits those
 /// decoders' rows among threads instead (ModelSpecInfo::splitRows).

@@ -29,6 +29,22 @@ FailureOr<std::string> mlir::attn::resolveHalideTarget(StringRef spec, std::stri
   return Halide::Target(spec.str()).to_string();
 }
 
+std::string mlir::attn::targetTriple(StringRef targetString) {
+  Halide::Target target(targetString.str());
+  if (target.os != Halide::Target::Linux)
+    return "";
+  switch (target.arch) {
+  case Halide::Target::X86:
+    return target.bits == 64 ? "x86_64-linux-gnu" : "i686-linux-gnu";
+  case Halide::Target::ARM:
+    return target.bits == 64 ? "aarch64-linux-gnu" : "armv7a-linux-gnueabihf";
+  case Halide::Target::RISCV:
+    return target.bits == 64 ? "riscv64-linux-gnu" : "";
+  default:
+    return "";
+  }
+}
+
 namespace {
 
 /// CPU kernels: decoders whose rows are independent split them among threads (ModelSpecInfo::splitRows).
