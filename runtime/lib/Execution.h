@@ -71,6 +71,9 @@ public:
   /// Runs one kernel; with `allocateResults`, its results get fresh tensors first.
   Status call(const attn_kernel &kernel, bool allocateResults);
 
+  /// The floating-point operations of a call of `kernel` on the current shapes (its terms must be known).
+  double flops(const attn_kernel &kernel) const;
+
   /// Drops a computed value's tensor (and any device copy).
   void release(int32_t value);
 

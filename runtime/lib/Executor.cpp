@@ -133,6 +133,19 @@ Status checkModelSpec(const attn_model_spec &spec) {
       if (!isResult && (value.role == ATTN_ROLE_TEMP || value.role == ATTN_ROLE_STEP) && !computed[v])
         return makeError(where, " reads '", value.name, "' before it is computed");
     }
+    if (kernel.num_flop_terms > 0 && !kernel.flop_terms)
+      return makeError(where, " has ", kernel.num_flop_terms, " FLOP terms but no array of them");
+    for (int32_t t = 0; t < kernel.num_flop_terms; ++t) {
+      const attn_flop_term &term = kernel.flop_terms[t];
+      if (term.num_factors < 0 || (term.num_factors > 0 && !term.factors))
+        return makeError(where, " FLOP term ", t, " has no factors");
+      for (int32_t f = 0; f < term.num_factors; ++f) {
+        int32_t a = term.factors[2 * f], d = term.factors[2 * f + 1];
+        if (a < 0 || a >= kernel.num_args || d < 0 || d >= spec.values[kernel.args[a]].rank)
+          return makeError(where, " FLOP term ", t, " names dimension ", d, " of argument ", a,
+                           ", which the kernel does not have");
+      }
+    }
     for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a)
       computed[spec.kernels[k].args[a]] = true;
     return {};
@@ -495,13 +508,28 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   for (int32_t a = 0; a < kernel.num_args; ++a)
     argv.push_back(buffers[kernel.args[a]]);
   session.takeError();
-  ProfileTimer timer(profile ? &profile->kernels[kernel.name] : nullptr);
+  ProfileEntry *entry = profile ? &profile->kernels[kernel.name] : nullptr;
+  if (entry)
+    entry->flops = kernel.num_flop_terms < 0 || entry->flops < 0 ? -1 : entry->flops + flops(kernel);
+  ProfileTimer timer(entry);
   if (int rc = kernel.entry(argv.data()); rc != 0) {
     std::string text = session.takeError();
     return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ",
                      rc, ")");
   }
   return {};
+}
+
+double Execution::flops(const attn_kernel &kernel) const {
+  double total = 0;
+  for (int32_t t = 0; t < kernel.num_flop_terms; ++t) {
+    const attn_flop_term &term = kernel.flop_terms[t];
+    double product = term.coefficient;
+    for (int32_t f = 0; f < term.num_factors; ++f)
+      product *= double(shapes[kernel.args[term.factors[2 * f]]][term.factors[2 * f + 1]]);
+    total += product;
+  }
+  return total;
 }
 
 void Execution::release(int32_t value) {
@@ -532,6 +560,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   HalideSession session(options.numThreads);
   Execution ex(spec, session);
   ex.profile = options.profile;
+  if (options.profile)
+    options.profile->threads = session.threads();
   int32_t n = spec.num_values;
   for (int32_t i = 0; i < n; ++i) {
     const attn_value &v = spec.values[i];

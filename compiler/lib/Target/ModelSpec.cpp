@@ -7,6 +7,7 @@
 #include "attn/Dialect/AttnOps.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <optional>
@@ -34,6 +35,90 @@ struct ValueEntry {
   int64_t maxLength = 0;
   std::string maxLengthDim;
 };
+
+/// coefficient × the product of the extents of some dimensions of a kernel's arguments, as (argument
+/// position, dimension) pairs: one op's floating-point operations per call of its kernel.
+struct FlopTerm {
+  double coefficient = 1;
+  std::vector<std::pair<int, int>> factors;
+};
+
+/// The floating-point operations of a call of `kernel` as terms, one per computing op: 2 per multiply-add of
+/// the products (dense, convolution, scores, weighted sums, the recurrent products of LSTM/GRU layers, the
+/// gate products of their cells, weight gradients) and 1 per element of elementwise ops and of row-wise normalizations (softmax, layer norm).
+/// None when an op's cost is not modelled (the other gradients, reductions, pooling).
+std::optional<std::vector<FlopTerm>> kernelFlops(KernelOp kernel) {
+  Block &body = kernel.getBody().front();
+  // Multiplies `t` by dimension `d` of `v`: its static size, or the argument dimension it traces back to.
+  auto times = [&](FlopTerm &t, Value v, int64_t d) {
+    auto type = cast<RankedTensorType>(v.getType());
+    if (d < 0)
+      d += type.getRank();
+    if (!type.isDynamicDim(d)) {
+      t.coefficient *= double(type.getDimSize(d));
+      return true;
+    }
+    auto isArgument = [&](Value value) {
+      auto arg = dyn_cast<BlockArgument>(value);
+      return arg && arg.getOwner() == &body;
+    };
+    auto [source, sourceDim] = traceDimension(v, static_cast<unsigned>(d), isArgument);
+    auto arg = dyn_cast<BlockArgument>(source);
+    if (!arg || arg.getOwner() != &body)
+      return false;
+    t.factors.push_back({static_cast<int>(arg.getArgNumber()), static_cast<int>(sourceDim)});
+    return true;
+  };
+  auto timesElements = [&](FlopTerm &t, Value v, int64_t skipLast = 0) {
+    int64_t rank = cast<RankedTensorType>(v.getType()).getRank();
+    for (int64_t d = 0; d + skipLast < rank; ++d)
+      if (!times(t, v, d))
+        return false;
+    return true;
+  };
+  // A cell's `gates` products of the input and the hidden state (static widths) per hidden unit.
+  auto cellGates = [](FlopTerm &t, int gates, Value input, Value hidden) {
+    auto in = cast<RankedTensorType>(input.getType()), h = cast<RankedTensorType>(hidden.getType());
+    if (in.isDynamicDim(in.getRank() - 1) || h.isDynamicDim(h.getRank() - 1))
+      return false;
+    t.coefficient = 2.0 * gates * double(in.getShape().back() + h.getShape().back());
+    return true;
+  };
+  std::vector<FlopTerm> terms;
+  for (Operation &op : body.without_terminator()) {
+    if (op.hasTrait<Reindexing>())
+      continue;
+    FlopTerm t;
+    bool known = llvm::TypeSwitch<Operation *, bool>(&op)
+                     .Case([&](DenseOp d) { t.coefficient = 2; return times(t, d.getInput(), -1); })
+                     .Case([&](Conv2DOp c) {
+                       auto w = cast<RankedTensorType>(c.getWeight().getType()).getShape();
+                       t.coefficient = 2.0 * double(w[1] * w[2] * w[3]);
+                       return true;
+                     })
+                     .Case([&](ScoreOp s) {
+                       t.coefficient = 2.0 / double(s.getNumHeads());
+                       return times(t, s.getQuery(), -1);
+                     })
+                     .Case([&](WeightedSumOp w) { t.coefficient = 2; return times(t, w.getValues(), 1); })
+                     .Case([&](LSTMOp l) { t.coefficient = 8; return times(t, l.getResult(), -1); })
+                     .Case([&](GRUOp g) { t.coefficient = 6; return times(t, g.getResult(), -1); })
+                     .Case([&](LSTMCellOp c) { // the gates: [x, h]·[W_ih, W_hh]ᵀ per hidden unit
+                       return cellGates(t, 4, c.getInput(), c.getHidden());
+                     })
+                     .Case([&](GRUCellOp c) { return cellGates(t, 3, c.getInput(), c.getHidden()); })
+                     .Case([&](DenseGradWeightOp g) {
+                       t.coefficient = 2; // each result element sums over every row of the input
+                       return timesElements(t, g.getInput(), /*skipLast=*/1);
+                     })
+                     .Case<SoftmaxOp, LogSoftmaxOp, MaskedSoftmaxOp, LayerNormOp>([](Operation *) { return true; })
+                     .Default([](Operation *o) { return o->hasTrait<Elementwise>(); });
+    if (!known || !timesElements(t, op.getResult(0)))
+      return std::nullopt;
+    terms.push_back(std::move(t));
+  }
+  return terms;
+}
 
 std::vector<std::string> vocabTokens(ArrayAttr tokens) {
   std::vector<std::string> out;
@@ -123,12 +208,29 @@ public:
       llvm::interleaveComma(k.args, os);
       os << "};\n";
     }
+    for (auto [i, k] : llvm::enumerate(kernels)) {
+      if (!k.flops)
+        continue;
+      for (auto [j, term] : llvm::enumerate(*k.flops)) {
+        os << "static const int32_t " << p << "flop_factors" << i << "_" << j << "[] = {";
+        for (auto [arg, dim] : term.factors)
+          os << arg << ", " << dim << ", ";
+        os << "-1};\n";
+      }
+      os << "static const attn_flop_term " << p << "flops" << i << "[] = {";
+      for (auto [j, term] : llvm::enumerate(*k.flops))
+        os << "{" << llvm::formatv("{0:e}", term.coefficient) << ", " << term.factors.size() << ", " << p
+           << "flop_factors" << i << "_" << j << "}, ";
+      os << "{0, 0, 0}};\n";
+    }
     os << "\nstatic const attn_kernel " << p << "kernels[] = {\n";
     for (auto [i, k] : llvm::enumerate(kernels))
       os << "  {" << cString(k.name) << ", " << k.entry << "_argv, " << k.args.size() << ", "
-         << k.numResults << ", " << p << "args" << i << "},\n";
+         << k.numResults << ", " << p << "args" << i << ", "
+         << (k.flops ? std::to_string(k.flops->size()) : std::string("-1")) << ", "
+         << (k.flops ? p + "flops" + std::to_string(i) : std::string("0")) << "},\n";
     if (kernels.empty())
-      os << "  {0, 0, 0, 0, 0},\n";
+      os << "  {0, 0, 0, 0, 0, 0, 0},\n";
     os << "};\n\n";
     auto array = [&](const std::string &name, const std::vector<int> &items) {
       os << "static const int32_t " << p << name << "[] = {";
@@ -182,6 +284,7 @@ private:
     std::string name, entry;
     std::vector<int> args;
     int numResults;
+    std::optional<std::vector<FlopTerm>> flops;
   };
 
   struct DecoderEntry {
@@ -435,7 +538,8 @@ private:
   }
 
   LogicalResult addKernel(KernelOp kernel) {
-    KernelEntry entry{kernel.getName().str(), kernel.getEntryName(), {}, (int)kernel.getNumResults()};
+    KernelEntry entry{kernel.getName().str(), kernel.getEntryName(), {}, (int)kernel.getNumResults(),
+                      kernelFlops(kernel)};
     for (Value input : kernel.getInputs())
       entry.args.push_back(indexOf(input));
     for (OpResult result : kernel.getResults()) {

@@ -1,16 +1,68 @@
 // `profile`: where the time of a run goes. Runs the model (or its gradient program) repeatedly and prints
 // a table of the time per run of every kernel and every decoder loop, sorted by time, with its share of the
-// run and what the runtime spends outside kernels (checks, allocation, copies).
+// run, the kernel's GFLOP/s and share of this machine's fp32 peak where its FLOPs are known, and what the
+// runtime spends outside kernels (checks, allocation, copies).
 #include "Command.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <numeric>
 #include <string_view>
+#include <thread>
 
 namespace attn::rt {
+
+namespace {
+
+/// 16 floats: one AVX-512 register, or two AVX2 or four SSE/NEON ones.
+typedef float Lanes __attribute__((vector_size(64)));
+constexpr int kChains = 12; // independent FMA chains per thread: more than the FMA units × their latency
+
+/// Runs `iterations` rounds of kChains multiply-adds of Lanes; returns a sum so that nothing is dropped.
+/// On x86-64 a copy is built for AVX-512, one for AVX2 with FMA and one for the baseline, and the loader
+/// picks the best this CPU runs.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+float fmaChains(long iterations) {
+  Lanes acc[kChains];
+  for (int c = 0; c < kChains; ++c)
+    for (int l = 0; l < 16; ++l)
+      acc[c][l] = 1.0f + 1e-3f * float(c);
+  Lanes a = acc[0] * 0.0f + 0.999999f, b = acc[0] * 0.0f + 1e-7f;
+  for (long i = 0; i < iterations; ++i)
+    for (int c = 0; c < kChains; ++c)
+      acc[c] = acc[c] * a + b;
+  float sum = 0;
+  for (int c = 0; c < kChains; ++c)
+    for (int l = 0; l < 16; ++l)
+      sum += acc[c][l];
+  return sum;
+}
+
+/// This machine's fp32 peak on `threads` threads in GFLOP/s: every thread runs independent chains of fused
+/// multiply-adds on the widest vectors the CPU has; the best of 3 rounds of about 30 ms.
+double fp32Peak(int threads) {
+  constexpr long kIterations = 1 << 20;
+  std::vector<float> sinks(static_cast<size_t>(threads));
+  double best = 0;
+  for (int round = 0; round < 3; ++round) {
+    auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([&sinks, t] { sinks[static_cast<size_t>(t)] = fmaChains(kIterations); });
+    for (std::thread &w : workers)
+      w.join();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, 2.0 * 16 * kChains * double(kIterations) * threads / seconds / 1e9);
+  }
+  return best;
+}
+
+} // namespace
 
 static const char *const kHelp =
     R"(usage: $PROGRAM profile --weights FILE$INPUTS [--runs N] [--warmup N] [--threads N] [--grad]
@@ -18,8 +70,12 @@ static const char *const kHelp =
 
 Runs the model --warmup times (default 1), then --runs times (default 10) on the same inputs, and prints
 the time per run of every kernel (a decoder loop's kernels count every step) and of every decoder loop (its
-kernels included), longest first, with its share of the run. The last line is the time outside kernels.
-With --grad it profiles the gradient program (forward, loss and every parameter's gradient).
+kernels included), longest first, with its share of the run. Kernels whose floating-point operations the
+model table knows (products count 2 per multiply-add; elementwise ops and softmax 1 per element) show them
+per run, their GFLOP/s and its share of this machine's fp32 peak, measured first on the same threads with fused
+multiply-adds on its widest vectors. The last line is the time outside kernels. With --grad it profiles
+the gradient program (forward, loss and every parameter's gradient); the kernels inside the steps of a
+decoder loop whose rows run in parallel are timed with their loop only.
 
   --weights FILE    safetensors file with every parameter (see '$PROGRAM info'); not needed by a model
                     without parameters
@@ -43,6 +99,7 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
   std::vector<double> times;
   if (Exit code = timeRuns(context, repeat, prepared.loaded, times, &profile))
     return *code;
+  double peak = fp32Peak(std::max(profile.threads, 1));
   double total = std::accumulate(times.begin(), times.end(), 0.0);
 
   struct Row {
@@ -56,7 +113,7 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
     inKernels += entry.seconds;
   }
   for (const auto &[name, entry] : profile.decoders)
-    rows.push_back({"decoder loop '" + name + "' (its kernels included)", entry});
+    rows.push_back({"decoder loop '" + name + "' (its kernels included)", {entry.seconds, entry.calls, 0}});
   std::sort(rows.begin(), rows.end(),
             [](const Row &a, const Row &b) { return a.entry.seconds > b.entry.seconds; });
 
@@ -65,18 +122,27 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
   size_t width = kOutside.size();
   for (const Row &r : rows)
     width = std::max(width, r.name.size());
-  std::cout << fmt::format("profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run\n",
+  std::cout << fmt::format("profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run; fp32 peak {:.0f} "
+                           "GFLOP/s on {} threads\n",
                            context.spec.name, repeat.gradient ? "gradient program" : "forward", repeat.runs,
-                           repeat.warmup, perRun * 1e3);
-  std::cout << fmt::format("  {:<{}}  {:>9}  {:>10}  {:>6}\n", "kernel", width, "calls/run", "ms/run",
-                           "share");
-  auto line = [&](std::string_view name, const std::string &calls, double seconds) {
-    std::cout << fmt::format("  {:<{}}  {:>9}  {:>10.3f}  {:>5.1f}%\n", name, width, calls, seconds / n * 1e3,
-                             perRun > 0 ? 100 * seconds / total : 0.0);
+                           repeat.warmup, perRun * 1e3, peak, profile.threads);
+  std::cout << fmt::format("  {:<{}}  {:>9}  {:>10}  {:>6}  {:>10}  {:>8}  {:>7}\n", "kernel", width,
+                           "calls/run", "ms/run", "share", "MFLOP/run", "GFLOP/s", "of peak");
+  auto line = [&](std::string_view name, const std::string &calls, double seconds, double flops) {
+    std::string amount = "-", rate = "-", share = "-";
+    if (flops > 0) {
+      amount = fmt::format("{:.4g}", flops / n / 1e6);
+      if (seconds > 0) {
+        rate = fmt::format("{:.1f}", flops / seconds / 1e9);
+        share = fmt::format("{:.1f}%", 100 * flops / seconds / 1e9 / peak);
+      }
+    }
+    std::cout << fmt::format("  {:<{}}  {:>9}  {:>10.3f}  {:>5.1f}%  {:>10}  {:>8}  {:>7}\n", name, width, calls,
+                             seconds / n * 1e3, perRun > 0 ? 100 * seconds / total : 0.0, amount, rate, share);
   };
   for (const Row &r : rows)
-    line(r.name, fmt::format("{:g}", double(r.entry.calls) / n), r.entry.seconds);
-  line(kOutside, "", std::max(total - inKernels, 0.0));
+    line(r.name, fmt::format("{:g}", double(r.entry.calls) / n), r.entry.seconds, r.entry.flops);
+  line(kOutside, "", std::max(total - inKernels, 0.0), 0);
   return kSuccess;
 }
 

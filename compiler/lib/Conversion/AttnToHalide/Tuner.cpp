@@ -266,6 +266,8 @@ private:
           }
         }
     }
+    if (best == g.defaults) // a knob changed and changed back: the hand schedule's own time stands
+      bestSeconds = g.hand.seconds;
     db.put({g.key, g.kernels.front().getName().str(), g.pattern, tune.model, best, g.hand.seconds, bestSeconds});
     log << llvm::formatv("[{0}/{1}] {2}: {3} -> {4} ({5:f2}x, {6} candidates, {7} rejected){8}\n", index, count,
                          title(g), milliseconds(g.hand.seconds), milliseconds(bestSeconds),

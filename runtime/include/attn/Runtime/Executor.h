@@ -25,9 +25,11 @@ namespace attn::rt {
 struct ProfileEntry {
   double seconds = 0;
   int64_t calls = 0;
+  double flops = 0; // floating-point operations of the kernel's calls; -1 where the model table has none
 };
 struct Profile {
   std::map<std::string, ProfileEntry> kernels, decoders;
+  int threads = 0; // the worker threads of the runs
 };
 
 struct RunOptions {

@@ -55,14 +55,25 @@ typedef struct attn_value {
   const char *max_length_dim;
 } attn_value;
 
+// Part of a kernel's floating-point operations per call: `coefficient` times the extents of `num_factors`
+// dimensions of the kernel's arguments, `factors` holding (argument position, dimension) pairs.
+typedef struct attn_flop_term {
+  double coefficient;
+  int32_t num_factors;
+  const int32_t *factors;
+} attn_flop_term;
+
 // A Halide pipeline: `entry` takes `num_args` halide_buffer_t pointers, the kernel's operands followed by its
 // results; `args` holds their value indices in that order. The last `num_results` are written by the kernel.
+// Its floating-point operations per call are the sum of its `num_flop_terms` terms (-1: not known).
 typedef struct attn_kernel {
   const char *name;
   int (*entry)(void **args);
   int32_t num_args;
   int32_t num_results;
   const int32_t *args;
+  int32_t num_flop_terms;
+  const attn_flop_term *flop_terms;
 } attn_kernel;
 
 // A decoder loop (attn.decode). Each step the runtime writes the previous token of each of the N rows into
