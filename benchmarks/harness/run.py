@@ -77,16 +77,20 @@ def parse_args():
 
 
 def cpu_description():
-    model, flags = platform.processor() or "unknown CPU", set()
+    model, flags, numbers = platform.processor() or "unknown CPU", set(), {}
     try:
         for line in open("/proc/cpuinfo"):
             key, _, value = line.partition(":")
             if key.strip() == "model name":
                 model = value.strip()
+            elif key.strip() in ("cpu family", "model"):
+                numbers.setdefault(key.strip(), value.strip())
             elif key.strip() == "flags":
                 flags = set(value.split())
     except OSError:
         pass
+    if numbers:  # virtual machines often name the CPU only by its brand
+        model += f" (family {numbers.get('cpu family', '?')}, model {numbers.get('model', '?')})"
     vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     return f"{model}, {os.cpu_count()} cores, {vectors}, caches {cache_sizes()}"
 

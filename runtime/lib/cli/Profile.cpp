@@ -10,6 +10,7 @@
 #include <chrono>
 #include <iostream>
 #include <numeric>
+#include <set>
 #include <string_view>
 #include <thread>
 
@@ -75,7 +76,8 @@ model table knows (products count 2 per multiply-add; elementwise ops and softma
 per run, their GFLOP/s and its share of this machine's fp32 peak, measured first on the same threads with fused
 multiply-adds on its widest vectors. The last line is the time outside kernels. With --grad it profiles
 the gradient program (forward, loss and every parameter's gradient); the kernels inside the steps of a
-decoder loop whose rows run in parallel are timed with their loop only.
+decoder loop whose rows run on several threads (teacher forcing and its gradient) are timed with their loop
+only.
 
   --weights FILE    safetensors file with every parameter (see '$PROGRAM info'); not needed by a model
                     without parameters
@@ -106,14 +108,24 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
     std::string name;
     ProfileEntry entry;
   };
+  // The time in kernels: the kernels outside decoder loops, and the loops whole (their step kernels are
+  // timed inside them, or not at all where the loop's rows run on several threads).
+  const attn_model_spec &spec = repeat.gradient ? *repeat.gradient : context.spec;
+  std::set<std::string> stepKernels;
+  for (int32_t d = 0; d < spec.num_decoders; ++d)
+    for (int32_t k = 0; k < spec.decoders[d].num_kernels; ++k)
+      stepKernels.insert(spec.kernels[spec.decoders[d].first_kernel + k].name);
   std::vector<Row> rows;
   double inKernels = 0;
   for (const auto &[name, entry] : profile.kernels) {
     rows.push_back({name, entry});
+    if (!stepKernels.count(name))
+      inKernels += entry.seconds;
+  }
+  for (const auto &[name, entry] : profile.decoders) {
+    rows.push_back({"decoder loop '" + name + "' (its kernels included)", {entry.seconds, entry.calls, 0}});
     inKernels += entry.seconds;
   }
-  for (const auto &[name, entry] : profile.decoders)
-    rows.push_back({"decoder loop '" + name + "' (its kernels included)", {entry.seconds, entry.calls, 0}});
   std::sort(rows.begin(), rows.end(),
             [](const Row &a, const Row &b) { return a.entry.seconds > b.entry.seconds; });
 

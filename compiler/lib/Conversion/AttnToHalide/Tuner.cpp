@@ -55,35 +55,47 @@ Workload makeWorkload(KernelOp kernel, const LoweredKernel &k, const ScheduleOpt
   return w;
 }
 
-/// A schedule's results on the workload and its time: the fastest of several runs after a warm-up.
-struct Measurement {
+/// A schedule compiled and run on the workload: its results, and its time (`seconds`, the fastest of
+/// several runs after a warm-up), which `time` measures again.
+class Measurement {
+public:
+  Measurement() = default;
+  Measurement(LoweredKernel &k, const Workload &w, const Halide::Target &target)
+      : pipeline(k.outputs), target(target) {
+    for (auto [param, buffer] : llvm::zip(k.inputs, w.inputs))
+      param.set(buffer);
+    for (auto [func, region] : llvm::zip(k.outputs, w.outputs)) {
+      std::vector<int> sizes;
+      for (const Halide::Range &r : region)
+        sizes.push_back(*Halide::Internal::as_const_int(r.extent));
+      outputs.emplace_back(func.type(), sizes);
+    }
+    pipeline.compile_jit(target);
+    Halide::Realization realization(outputs);
+    pipeline.realize(realization, target); // warm-up: caches, thread pool
+    seconds = time();
+  }
+
+  /// The fastest of at least 3 runs and 0.2 s.
+  double time() {
+    Halide::Realization realization(outputs);
+    Clock::time_point start = Clock::now();
+    double fastest = INFINITY;
+    for (int run = 0; run < 100 && (run < 3 || secondsSince(start) < 0.2); ++run) {
+      Clock::time_point t = Clock::now();
+      pipeline.realize(realization, target);
+      fastest = std::min(fastest, secondsSince(t));
+    }
+    return fastest;
+  }
+
   std::vector<Halide::Buffer<>> outputs;
   double seconds = 0;
-};
 
-Measurement measure(LoweredKernel &k, const Workload &w, const Halide::Target &target) {
-  for (auto [param, buffer] : llvm::zip(k.inputs, w.inputs))
-    param.set(buffer);
-  Measurement m;
-  for (auto [func, region] : llvm::zip(k.outputs, w.outputs)) {
-    std::vector<int> sizes;
-    for (const Halide::Range &r : region)
-      sizes.push_back(*Halide::Internal::as_const_int(r.extent));
-    m.outputs.emplace_back(func.type(), sizes);
-  }
-  Halide::Pipeline pipeline(k.outputs);
-  pipeline.compile_jit(target);
-  Halide::Realization realization(m.outputs);
-  pipeline.realize(realization, target); // warm-up: caches, thread pool
-  Clock::time_point start = Clock::now();
-  m.seconds = INFINITY;
-  for (int run = 0; run < 100 && (run < 3 || secondsSince(start) < 0.2); ++run) {
-    Clock::time_point t = Clock::now();
-    pipeline.realize(realization, target);
-    m.seconds = std::min(m.seconds, secondsSince(t));
-  }
-  return m;
-}
+private:
+  Halide::Pipeline pipeline;
+  Halide::Target target;
+};
 
 /// Whether `candidate` computed what `reference` did: within 1e-4 of the largest magnitude of each float
 /// output (at least 1), exactly for other types.
@@ -231,7 +243,7 @@ private:
       if (failed(k))
         return failure();
       g.workload = makeWorkload(kernel, *k, options);
-      g.hand = measure(*k, g.workload, target);
+      g.hand = Measurement(*k, g.workload, target);
       g.defaults = valuesOf(k->knobs);
       g.knobs = k->knobs.used();
       g.pattern = llvm::join(k->pattern, " + ");
@@ -243,11 +255,14 @@ private:
     return success();
   }
 
-  /// Coordinate descent over the knobs, from the defaults, until no knob improves or `share` seconds pass.
+  /// Coordinate descent over the knobs, from the defaults, until no knob improves or `share` seconds pass;
+  /// then the winner and the hand schedule are timed again in turn, and the winner kept only if it is
+  /// still more than 2% faster.
   LogicalResult search(Group &g, double share, size_t index, size_t count) {
     Clock::time_point deadline =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(share));
     std::map<std::string, int> best = g.defaults;
+    std::optional<Measurement> winner;
     double bestSeconds = g.hand.seconds;
     int tried = 0, rejected = 0;
     bool improved = true;
@@ -259,36 +274,45 @@ private:
             continue;
           std::map<std::string, int> candidate = best;
           candidate[knob.name] = value;
-          std::optional<double> seconds = time(g, candidate, rejected);
+          std::optional<Measurement> m = measure(g, candidate, rejected);
           ++tried;
-          if (seconds && *seconds < bestSeconds * 0.98) {
-            best = candidate, bestSeconds = *seconds, improved = true;
+          if (m && m->seconds < bestSeconds * 0.98) {
+            best = candidate, bestSeconds = m->seconds, improved = true;
+            winner = std::move(m);
           }
         }
     }
-    if (best == g.defaults) // a knob changed and changed back: the hand schedule's own time stands
-      bestSeconds = g.hand.seconds;
-    db.put({g.key, g.kernels.front().getName().str(), g.pattern, tune.model, best, g.hand.seconds, bestSeconds});
+    double handSeconds = g.hand.seconds;
+    if (best != g.defaults) {
+      handSeconds = bestSeconds = INFINITY;
+      for (int round = 0; round < 3; ++round) {
+        handSeconds = std::min(handSeconds, g.hand.time());
+        bestSeconds = std::min(bestSeconds, winner->time());
+      }
+    }
+    if (best == g.defaults || bestSeconds >= handSeconds * 0.98) // also a knob changed and changed back
+      best = g.defaults, bestSeconds = handSeconds;
+    db.put({g.key, g.kernels.front().getName().str(), g.pattern, tune.model, best, handSeconds, bestSeconds});
     log << llvm::formatv("[{0}/{1}] {2}: {3} -> {4} ({5:f2}x, {6} candidates, {7} rejected){8}\n", index, count,
-                         title(g), milliseconds(g.hand.seconds), milliseconds(bestSeconds),
-                         g.hand.seconds / bestSeconds, tried, rejected,
+                         title(g), milliseconds(handSeconds), milliseconds(bestSeconds),
+                         handSeconds / bestSeconds, tried, rejected,
                          best == g.defaults ? std::string(", hand schedule kept") : "  " + describe(best));
     return success();
   }
 
-  /// The time of the kernel with `knobs`; none if it does not compile, a knob does not apply, or its
-  /// results differ from the hand schedule's (`rejected` counts those).
-  std::optional<double> time(Group &g, const std::map<std::string, int> &knobs, int &rejected) {
+  /// The kernel with `knobs`, measured; none if it does not compile, a knob does not apply, or its results
+  /// differ from the hand schedule's (`rejected` counts those).
+  std::optional<Measurement> measure(Group &g, const std::map<std::string, int> &knobs, int &rejected) {
     try {
       FailureOr<LoweredKernel> k = lowerByHand(g.kernels.front(), target, machine, options, ScheduleKnobs(knobs));
       if (failed(k) || valuesOf(k->knobs) != knobs)
         return std::nullopt;
-      Measurement m = measure(*k, g.workload, target);
+      Measurement m(*k, g.workload, target);
       if (!agrees(g.hand, m)) {
         ++rejected;
         return std::nullopt;
       }
-      return m.seconds;
+      return m;
     } catch (const Halide::Error &) {
       return std::nullopt;
     }
