@@ -45,8 +45,9 @@ struct FlopTerm {
 
 /// The floating-point operations of a call of `kernel` as terms, one per computing op: 2 per multiply-add of
 /// the products (dense, convolution, scores, weighted sums, the recurrent products of LSTM/GRU layers, the
-/// gate products of their cells, weight gradients) and 1 per element of elementwise ops and of row-wise normalizations (softmax, layer norm).
-/// None when an op's cost is not modelled (the other gradients, reductions, pooling).
+/// gate products of their cells, weight gradients) and 1 per element of elementwise ops and of row-wise
+/// normalizations (softmax, layer norm). None when an op's cost is not modelled (the other gradients,
+/// reductions, pooling).
 std::optional<std::vector<FlopTerm>> kernelFlops(KernelOp kernel) {
   Block &body = kernel.getBody().front();
   // Multiplies `t` by dimension `d` of `v`: its static size, or the argument dimension it traces back to.
@@ -89,30 +90,43 @@ std::optional<std::vector<FlopTerm>> kernelFlops(KernelOp kernel) {
     if (op.hasTrait<Reindexing>())
       continue;
     FlopTerm t;
-    bool known = llvm::TypeSwitch<Operation *, bool>(&op)
-                     .Case([&](DenseOp d) { t.coefficient = 2; return times(t, d.getInput(), -1); })
-                     .Case([&](Conv2DOp c) {
-                       auto w = cast<RankedTensorType>(c.getWeight().getType()).getShape();
-                       t.coefficient = 2.0 * double(w[1] * w[2] * w[3]);
-                       return true;
-                     })
-                     .Case([&](ScoreOp s) {
-                       t.coefficient = 2.0 / double(s.getNumHeads());
-                       return times(t, s.getQuery(), -1);
-                     })
-                     .Case([&](WeightedSumOp w) { t.coefficient = 2; return times(t, w.getValues(), 1); })
-                     .Case([&](LSTMOp l) { t.coefficient = 8; return times(t, l.getResult(), -1); })
-                     .Case([&](GRUOp g) { t.coefficient = 6; return times(t, g.getResult(), -1); })
-                     .Case([&](LSTMCellOp c) { // the gates: [x, h]·[W_ih, W_hh]ᵀ per hidden unit
-                       return cellGates(t, 4, c.getInput(), c.getHidden());
-                     })
-                     .Case([&](GRUCellOp c) { return cellGates(t, 3, c.getInput(), c.getHidden()); })
-                     .Case([&](DenseGradWeightOp g) {
-                       t.coefficient = 2; // each result element sums over every row of the input
-                       return timesElements(t, g.getInput(), /*skipLast=*/1);
-                     })
-                     .Case<SoftmaxOp, LogSoftmaxOp, MaskedSoftmaxOp, LayerNormOp>([](Operation *) { return true; })
-                     .Default([](Operation *o) { return o->hasTrait<Elementwise>(); });
+    bool known =
+        llvm::TypeSwitch<Operation *, bool>(&op)
+            .Case([&](DenseOp d) {
+              t.coefficient = 2;
+              return times(t, d.getInput(), -1);
+            })
+            .Case([&](Conv2DOp c) {
+              auto w = cast<RankedTensorType>(c.getWeight().getType()).getShape();
+              t.coefficient = 2.0 * double(w[1] * w[2] * w[3]);
+              return true;
+            })
+            .Case([&](ScoreOp s) {
+              t.coefficient = 2.0 / double(s.getNumHeads());
+              return times(t, s.getQuery(), -1);
+            })
+            .Case([&](WeightedSumOp w) {
+              t.coefficient = 2;
+              return times(t, w.getValues(), 1);
+            })
+            .Case([&](LSTMOp l) {
+              t.coefficient = 8;
+              return times(t, l.getResult(), -1);
+            })
+            .Case([&](GRUOp g) {
+              t.coefficient = 6;
+              return times(t, g.getResult(), -1);
+            })
+            .Case([&](LSTMCellOp c) { // the gates: [x, h]·[W_ih, W_hh]ᵀ per hidden unit
+              return cellGates(t, 4, c.getInput(), c.getHidden());
+            })
+            .Case([&](GRUCellOp c) { return cellGates(t, 3, c.getInput(), c.getHidden()); })
+            .Case([&](DenseGradWeightOp g) {
+              t.coefficient = 2; // each result element sums over every row of the input
+              return timesElements(t, g.getInput(), /*skipLast=*/1);
+            })
+            .Case<SoftmaxOp, LogSoftmaxOp, MaskedSoftmaxOp, LayerNormOp>([](Operation *) { return true; })
+            .Default([](Operation *o) { return o->hasTrait<Elementwise>(); });
     if (!known || !timesElements(t, op.getResult(0)))
       return std::nullopt;
     terms.push_back(std::move(t));
@@ -225,8 +239,8 @@ public:
     }
     os << "\nstatic const attn_kernel " << p << "kernels[] = {\n";
     for (auto [i, k] : llvm::enumerate(kernels))
-      os << "  {" << cString(k.name) << ", " << k.entry << "_argv, " << k.args.size() << ", "
-         << k.numResults << ", " << p << "args" << i << ", "
+      os << "  {" << cString(k.name) << ", " << k.entry << "_argv, " << k.args.size() << ", " << k.numResults
+         << ", " << p << "args" << i << ", "
          << (k.flops ? std::to_string(k.flops->size()) : std::string("-1")) << ", "
          << (k.flops ? p + "flops" + std::to_string(i) : std::string("0")) << "},\n";
     if (kernels.empty())
@@ -538,8 +552,8 @@ private:
   }
 
   LogicalResult addKernel(KernelOp kernel) {
-    KernelEntry entry{kernel.getName().str(), kernel.getEntryName(), {}, (int)kernel.getNumResults(),
-                      kernelFlops(kernel)};
+    KernelEntry entry{
+        kernel.getName().str(), kernel.getEntryName(), {}, (int)kernel.getNumResults(), kernelFlops(kernel)};
     for (Value input : kernel.getInputs())
       entry.args.push_back(indexOf(input));
     for (OpResult result : kernel.getResults()) {

@@ -47,9 +47,10 @@ cl::opt<Emit> emit(
                           "of another architecture, a static library of them)"),
                clEnumValN(Emit::Exe, "exe", "a standalone program (default)")),
     cl::cat(category));
-cl::opt<std::string> target("target", cl::desc("Halide target: 'host' (default) or a target string such as "
-                                               "x86-64-linux-avx2-fma (for another architecture, such as "
-                                               "arm-64-linux, --emit=object only)"),
+cl::opt<std::string> target("target",
+                            cl::desc("Halide target: 'host' (default) or a target string such as "
+                                     "x86-64-linux-avx2-fma (for another architecture, such as "
+                                     "arm-64-linux, --emit=object only)"),
                             cl::init("host"), cl::cat(category));
 cl::opt<bool> keepTemps("keep-temps", cl::desc("Keep the intermediate files (C table, objects) and print "
                                                "where they are"),
@@ -87,8 +88,9 @@ cl::opt<std::string> tuningDb("tuning-db",
 cl::OptionCategory tuneCategory("attnc tune options");
 cl::opt<double> budget("budget", cl::desc("attnc tune: seconds to spend in all (default 300)"), cl::init(300),
                        cl::value_desc("seconds"), cl::cat(tuneCategory));
-cl::opt<bool> report("report", cl::desc("attnc tune: print hand against tuned time per kernel from the "
-                                        "database instead of tuning"),
+cl::opt<bool> report("report",
+                     cl::desc("attnc tune: print hand against tuned time per kernel from the "
+                              "database instead of tuning"),
                      cl::cat(tuneCategory));
 
 /// The scheduling options from the command line; false (after reporting) for a malformed --estimate.
@@ -96,7 +98,7 @@ bool scheduleOptions(mlir::attn::ScheduleOptions &options) {
   options.file = scheduleFile;
   options.autoscheduler = autoscheduler;
   options.latency = mode == Mode::Latency;
-  options.tuningDb = tuningDb.empty()    ? mlir::attn::defaultTuningDb()
+  options.tuningDb = tuningDb.empty()     ? mlir::attn::defaultTuningDb()
                      : tuningDb == "none" ? std::string()
                                           : std::string(tuningDb);
   for (const std::string &e : estimates) {
@@ -196,8 +198,15 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
   });
   std::vector<std::string> compileSpec{ATTN_CC, "-c", "-O2", "-I" ATTN_RUNTIME_INCLUDE, specC, "-o", specO};
   if (!foreign.empty()) // clang cross-compiles the table; only <stdint.h> is needed, which it brings
-    compileSpec = {ATTN_CROSS_CC, "--target=" + foreign.str(), "-ffreestanding", "-c", "-O2",
-                   "-I" ATTN_RUNTIME_INCLUDE, specC, "-o", specO};
+    compileSpec = {ATTN_CROSS_CC,
+                   "--target=" + foreign.str(),
+                   "-ffreestanding",
+                   "-c",
+                   "-O2",
+                   "-I" ATTN_RUNTIME_INCLUDE,
+                   specC,
+                   "-o",
+                   specO};
   if (!emitted || !run(compileSpec))
     return false;
 
@@ -256,9 +265,10 @@ int compile(bool tune) {
     if (emit == Emit::Exe || foreign == "?") {
       errs() << "attnc: error: target '" << halideTarget << "' is not this machine's architecture, so no "
              << "program for it can be linked here; "
-             << (foreign == "?" ? "attnc builds libraries only for Linux targets"
-                                : "--emit=object writes its kernels, Halide runtime and model table as a static "
-                                  "library, to link with the attnc runtime built for the target")
+             << (foreign == "?"
+                     ? "attnc builds libraries only for Linux targets"
+                     : "--emit=object writes its kernels, Halide runtime and model table as a static "
+                       "library, to link with the attnc runtime built for the target")
              << "\n";
       return 1;
     }

@@ -134,10 +134,11 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
   size_t width = kOutside.size();
   for (const Row &r : rows)
     width = std::max(width, r.name.size());
-  std::cout << fmt::format("profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run; fp32 peak {:.0f} "
-                           "GFLOP/s on {} threads\n",
-                           context.spec.name, repeat.gradient ? "gradient program" : "forward", repeat.runs,
-                           repeat.warmup, perRun * 1e3, peak, profile.threads);
+  std::cout << fmt::format(
+      "profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run; fp32 peak {:.0f} "
+      "GFLOP/s on {} threads\n",
+      context.spec.name, repeat.gradient ? "gradient program" : "forward", repeat.runs, repeat.warmup,
+      perRun * 1e3, peak, profile.threads);
   std::cout << fmt::format("  {:<{}}  {:>9}  {:>10}  {:>6}  {:>10}  {:>8}  {:>7}\n", "kernel", width,
                            "calls/run", "ms/run", "share", "MFLOP/run", "GFLOP/s", "of peak");
   auto line = [&](std::string_view name, const std::string &calls, double seconds, double flops) {
@@ -149,8 +150,9 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
         share = fmt::format("{:.1f}%", 100 * flops / seconds / 1e9 / peak);
       }
     }
-    std::cout << fmt::format("  {:<{}}  {:>9}  {:>10.3f}  {:>5.1f}%  {:>10}  {:>8}  {:>7}\n", name, width, calls,
-                             seconds / n * 1e3, perRun > 0 ? 100 * seconds / total : 0.0, amount, rate, share);
+    std::cout << fmt::format("  {:<{}}  {:>9}  {:>10.3f}  {:>5.1f}%  {:>10}  {:>8}  {:>7}\n", name, width,
+                             calls, seconds / n * 1e3, perRun > 0 ? 100 * seconds / total : 0.0, amount, rate,
+                             share);
   };
   for (const Row &r : rows)
     line(r.name, fmt::format("{:g}", double(r.entry.calls) / n), r.entry.seconds, r.entry.flops);

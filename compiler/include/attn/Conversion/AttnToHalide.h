@@ -46,7 +46,8 @@ struct ScheduleOptions {
 std::string defaultTuningDb();
 
 /// What `attnc tune` does: search each kernel's hand-schedule knobs by timing candidates on this machine
-/// at the estimated sizes, within `budgetSeconds` in all, and file the winners in `ScheduleOptions::tuningDb`.
+/// at the estimated sizes, within `budgetSeconds` in all, and file the winners in
+/// `ScheduleOptions::tuningDb`.
 struct TuneOptions {
   double budgetSeconds = 300;
   std::string model; // the model file, recorded with each result

@@ -189,10 +189,9 @@ void fitAllSizes(halide::LoweredKernel &k) {
 
 } // namespace
 
-FailureOr<halide::LoweredKernel> mlir::attn::halide::lowerByHand(KernelOp kernel, const Halide::Target &target,
-                                                                const MachineParams &machine,
-                                                                const ScheduleOptions &options,
-                                                                ScheduleKnobs knobs) {
+FailureOr<halide::LoweredKernel>
+mlir::attn::halide::lowerByHand(KernelOp kernel, const Halide::Target &target, const MachineParams &machine,
+                                const ScheduleOptions &options, ScheduleKnobs knobs) {
   FailureOr<LoweredKernel> lowered = buildAlgorithm(kernel, machine, std::move(knobs));
   if (failed(lowered))
     return failure();
@@ -277,7 +276,8 @@ public:
     bool byHand = entry == file.end() && scheduler.empty();
     try {
       if (byHand)
-        return halide::lowerByHand(kernel, target, machine, options, halide::ScheduleKnobs(tunedKnobs(kernel, target)));
+        return halide::lowerByHand(kernel, target, machine, options,
+                                   halide::ScheduleKnobs(tunedKnobs(kernel, target)));
       FailureOr<halide::LoweredKernel> lowered = halide::buildAlgorithm(kernel, machine);
       if (failed(lowered))
         return failure();
@@ -362,7 +362,8 @@ LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const Sched
       if (failed(fn(kernel, k, target, scheduler)))
         return failure();
     } catch (const Halide::Error &e) {
-      return kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName() << "': " << e.what();
+      return kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName()
+                                << "': " << e.what();
     }
   }
   return success();

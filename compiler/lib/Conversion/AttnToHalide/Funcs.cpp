@@ -233,7 +233,8 @@ int ScheduleKnobs::get(const std::string &name, int fallback, std::vector<int> c
   if (known != knobs.end())
     return known->value;
   auto given = overrides.find(name);
-  int value = given != overrides.end() && llvm::is_contained(candidates, given->second) ? given->second : fallback;
+  int value =
+      given != overrides.end() && llvm::is_contained(candidates, given->second) ? given->second : fallback;
   if (!llvm::is_contained(candidates, fallback))
     candidates.insert(candidates.begin(), fallback);
   knobs.push_back({name, value, fallback, std::move(candidates)});

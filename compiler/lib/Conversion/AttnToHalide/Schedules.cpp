@@ -312,7 +312,10 @@ void scheduleStreamingAttention(LoweredKernel &k) {
   s.probs.compute_at(block).vectorize(s.jj, vw, Guard);
 
   Halide::RVar rj(s.pvAcc.rvars(0)[0]);
-  s.pv.compute_at(block).split(s.i, po, pi, std::min(pvRows, s.queryTile)).reorder(s.d, pi, po).vectorize(s.d, lanes, Guard);
+  s.pv.compute_at(block)
+      .split(s.i, po, pi, std::min(pvRows, s.queryTile))
+      .reorder(s.d, pi, po)
+      .vectorize(s.d, lanes, Guard);
   s.pvAcc.compute_at(s.pv, po).vectorize(s.d, lanes, Guard).unroll(s.i);
   s.pvAcc.update()
       .split(s.d, dOuter, dInner, lanes, Guard)

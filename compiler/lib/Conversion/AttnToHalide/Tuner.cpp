@@ -113,7 +113,7 @@ bool agrees(const Measurement &reference, const Measurement &candidate) {
       if (std::isfinite(a[i]))
         scale = std::max(scale, std::fabs(a[i]));
     for (size_t i = 0; i < n; ++i) {
-      bool same = std::isnan(a[i]) ? std::isnan(b[i])
+      bool same = std::isnan(a[i])   ? std::isnan(b[i])
                   : std::isinf(a[i]) ? a[i] == b[i]
                                      : std::fabs(a[i] - b[i]) <= 1e-4f * scale;
       if (!same)
@@ -160,9 +160,8 @@ bool mlir::attn::runsOnHost(StringRef targetString) {
   for (Halide::Target::Feature f :
        {Halide::Target::SSE41, Halide::Target::AVX, Halide::Target::AVX2, Halide::Target::FMA,
         Halide::Target::F16C, Halide::Target::AVX512, Halide::Target::AVX512_Skylake,
-        Halide::Target::AVX512_Cannonlake, Halide::Target::AVX512_SapphireRapids,
-        Halide::Target::AVX512_Zen4, Halide::Target::AVX512_Zen5, Halide::Target::AVXVNNI,
-        Halide::Target::AVX10_1})
+        Halide::Target::AVX512_Cannonlake, Halide::Target::AVX512_SapphireRapids, Halide::Target::AVX512_Zen4,
+        Halide::Target::AVX512_Zen5, Halide::Target::AVXVNNI, Halide::Target::AVX10_1})
     if (target.has_feature(f) && !host.has_feature(f))
       return false;
   return true;
@@ -172,8 +171,8 @@ namespace {
 
 class Tuner {
 public:
-  Tuner(ModuleOp module, const Halide::Target &target, const ScheduleOptions &options, const TuneOptions &tune,
-        llvm::raw_ostream &log)
+  Tuner(ModuleOp module, const Halide::Target &target, const ScheduleOptions &options,
+        const TuneOptions &tune, llvm::raw_ostream &log)
       : module(module), target(target), machine(MachineParams::of(target)), options(options), tune(tune),
         log(log) {}
 
@@ -293,8 +292,8 @@ private:
     if (best == g.defaults || bestSeconds >= handSeconds * 0.98) // also a knob changed and changed back
       best = g.defaults, bestSeconds = handSeconds;
     db.put({g.key, g.kernels.front().getName().str(), g.pattern, tune.model, best, handSeconds, bestSeconds});
-    log << llvm::formatv("[{0}/{1}] {2}: {3} -> {4} ({5:f2}x, {6} candidates, {7} rejected){8}\n", index, count,
-                         title(g), milliseconds(handSeconds), milliseconds(bestSeconds),
+    log << llvm::formatv("[{0}/{1}] {2}: {3} -> {4} ({5:f2}x, {6} candidates, {7} rejected){8}\n", index,
+                         count, title(g), milliseconds(handSeconds), milliseconds(bestSeconds),
                          handSeconds / bestSeconds, tried, rejected,
                          best == g.defaults ? std::string(", hand schedule kept") : "  " + describe(best));
     return success();
@@ -304,7 +303,8 @@ private:
   /// differ from the hand schedule's (`rejected` counts those).
   std::optional<Measurement> measure(Group &g, const std::map<std::string, int> &knobs, int &rejected) {
     try {
-      FailureOr<LoweredKernel> k = lowerByHand(g.kernels.front(), target, machine, options, ScheduleKnobs(knobs));
+      FailureOr<LoweredKernel> k =
+          lowerByHand(g.kernels.front(), target, machine, options, ScheduleKnobs(knobs));
       if (failed(k) || valuesOf(k->knobs) != knobs)
         return std::nullopt;
       Measurement m(*k, g.workload, target);
@@ -343,8 +343,9 @@ std::string mlir::attn::defaultTuningDb() {
   return path.str().str();
 }
 
-LogicalResult mlir::attn::tuneKernels(ModuleOp module, StringRef targetString, const ScheduleOptions &schedule,
-                                      const TuneOptions &tune, llvm::raw_ostream &log) {
+LogicalResult mlir::attn::tuneKernels(ModuleOp module, StringRef targetString,
+                                      const ScheduleOptions &schedule, const TuneOptions &tune,
+                                      llvm::raw_ostream &log) {
   try {
     return Tuner(module, Halide::Target(targetString.str()), schedule, tune, log).run();
   } catch (const Halide::Error &e) {
@@ -352,8 +353,8 @@ LogicalResult mlir::attn::tuneKernels(ModuleOp module, StringRef targetString, c
   }
 }
 
-LogicalResult mlir::attn::reportTuning(ModuleOp module, StringRef targetString, const ScheduleOptions &schedule,
-                                       llvm::raw_ostream &os) {
+LogicalResult mlir::attn::reportTuning(ModuleOp module, StringRef targetString,
+                                       const ScheduleOptions &schedule, llvm::raw_ostream &os) {
   FailureOr<TuningDb> db = TuningDb::load(module.getContext(), schedule.tuningDb);
   if (failed(db))
     return failure();
@@ -376,7 +377,7 @@ LogicalResult mlir::attn::reportTuning(ModuleOp module, StringRef targetString, 
                         sameSizes ? "" : " (tuned at other sizes)");
   });
   if (tuned > 0)
-    os << llvm::formatv("{0,-28} {1,12} {2,12} {3,7:f2}x\n", "total", milliseconds(hand),
-                        milliseconds(tuned), hand / tuned);
+    os << llvm::formatv("{0,-28} {1,12} {2,12} {3,7:f2}x\n", "total", milliseconds(hand), milliseconds(tuned),
+                        hand / tuned);
   return success();
 }

@@ -27,9 +27,9 @@ FailureOr<LoweredKernel> lowerByHand(KernelOp kernel, const Halide::Target &targ
 /// What a tuned schedule is filed under: a kernel of this structure, compiled for this target, measured on
 /// this CPU, at about these sizes.
 struct TuningKey {
-  std::string fingerprint; // a hash of the kernel's ops, types and attributes (not of its name)
-  std::string target;      // the Halide target string
-  std::string cpu;         // the CPU it was measured on (hostCpu())
+  std::string fingerprint;    // a hash of the kernel's ops, types and attributes (not of its name)
+  std::string target;         // the Halide target string
+  std::string cpu;            // the CPU it was measured on (hostCpu())
   std::vector<int64_t> shape; // the estimated extent of each dynamic input dimension, rounded up to 2^n
 };
 

@@ -154,7 +154,8 @@ FailureOr<TuningDb> TuningDb::load(MLIRContext *context, StringRef path) {
 const TuningRecord *TuningDb::find(const TuningKey &key) const {
   const TuningRecord *best = nullptr;
   for (const TuningRecord &r : records)
-    if (sameKernel(r.key, key) && (!best || distance(r.key.shape, key.shape) < distance(best->key.shape, key.shape)))
+    if (sameKernel(r.key, key) &&
+        (!best || distance(r.key.shape, key.shape) < distance(best->key.shape, key.shape)))
       best = &r;
   return best;
 }
