@@ -10,6 +10,7 @@ runs of 64 batches sorted by word length before they are cut, the batches shuffl
 its longest row. The shuffle is NumPy's, so the batches are attnc's kind of batches, not its exact ones;
 tokens per second is measured over each one's own batches."""
 import re
+import statistics
 import time
 
 import numpy as np
@@ -293,9 +294,14 @@ def run(ctx):
                                                              src_len=check_batch[1], tgt=check_batch[2]),
                                     ctx.work / "g2p-grad")["loss"])
     log("[g2p] attnc")
-    rates = {"attnc": attnc_rate(ctx, program, weight_file, attnc_steps)}
-    rates["attnc hand"] = (rates["attnc"] if hand_program is program
-                           else attnc_rate(ctx, hand_program, weight_file, attnc_steps))
+    # The median of 3 runs each, the tuned and hand programs taking turns, so that a slow spell of a shared
+    # machine does not fall on one of them only.
+    samples = {"attnc": [], "attnc hand": []}
+    for _ in range(3):
+        samples["attnc"].append(attnc_rate(ctx, program, weight_file, attnc_steps))
+        if hand_program is not program:
+            samples["attnc hand"].append(attnc_rate(ctx, hand_program, weight_file, attnc_steps))
+    rates = {name: statistics.median(values or samples["attnc"]) for name, values in samples.items()}
     log(f"    {rates['attnc']:.0f} tokens/s (hand {rates['attnc hand']:.0f})")
 
     checks, warm_seconds = [], {}
@@ -317,7 +323,7 @@ def run(ctx):
     table.notes += [
         tuned_note(ctx),
         f"attnc: `train --steps {attnc_steps} --batch {BATCH}`, the rate of its last progress line (the whole run; "
-        f"compiled ahead of time, it has nothing to warm up). Peers: {timed_steps} timed steps after {len(warm)} "
+        f"compiled ahead of time, it has nothing to warm up); the median of 3 runs, tuned and hand in turn. Peers: {timed_steps} timed steps after {len(warm)} "
         f"warm-up steps ({warmup_steps}, then one batch of every (word, pronunciation) length pair among the timed "
         f"batches, so that torch.compile has compiled each shape). {ctx.threads} threads. Each step: forward with "
         "teacher forcing, label-smoothed (0.1) cross-entropy ignoring padding, backward, global-norm clipping to "
