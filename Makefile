@@ -69,7 +69,7 @@ bench: build data
 
 # attnc tune on every benchmark workload (and the G2P example) at the sizes `make bench` runs them, into
 # attnc's default tuning database (~/.cache/attnc/tuning.jsonl): `make bench` then measures the tuned
-# programs beside the hand-scheduled ones. About 13 minutes; not part of `check`.
+# programs beside the hand-scheduled ones. At most 13 minutes (the budgets); not part of `check`.
 tune: build data
 	@bash scripts/bench-deps.sh
 	$(DEPS)/bench-venv/bin/python benchmarks/harness/run.py --build $(BUILD) --tune

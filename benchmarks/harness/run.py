@@ -60,7 +60,7 @@ def parse_args():
                                             "~/.cache/attnc/tuning.jsonl)")
     parser.add_argument("--tune", action="store_true",
                         help="instead of measuring: run `attnc tune` on each workload's models at its sizes, "
-                             "into the tuning database (what `make tune` does; about 13 minutes)")
+                             "into the tuning database (what `make tune` does; at most 13 minutes)")
     args = parser.parse_args()
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in args.only if name not in WORKLOADS]
