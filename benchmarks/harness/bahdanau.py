@@ -34,8 +34,9 @@ def forward_inputs(files):
 
 
 def tune_cases(ctx):
-    """What `make tune` tunes for this workload: (model, estimates, compile flags, budget in seconds)."""
-    return [(MODEL, {"B": BATCH, "S": SOURCE}, (), 120)]
+    """What `make tune` tunes for this workload: (model, estimates, compile flags, budget in seconds,
+    inference kernels only): forward and backward."""
+    return [(MODEL, {"B": BATCH, "S": SOURCE}, (), 120, False)]
 
 
 def schedule_cases(ctx):

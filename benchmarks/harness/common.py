@@ -266,12 +266,12 @@ class Attnc:
         tuned = self.tuned_flags(estimates, flags)
         return None if tuned is None else self.compile(model, tuned)
 
-    def tune(self, model, estimates, budget, flags=()):
-        """Runs `attnc tune` on `model` at `estimates` for `budget` seconds into the tuning database, its
-        progress shown as it goes; raises AttncError if it fails."""
+    def tune(self, model, estimates, budget, flags=(), forward=False):
+        """Runs `attnc tune` on `model` at `estimates` for `budget` seconds into the tuning database (with
+        `forward`, the inference kernels only), its progress shown as it goes; raises AttncError if it fails."""
         sizes = ",".join(f"{dim}={size}" for dim, size in estimates.items())
-        command = [str(self.binary), "tune", *flags, str(model), "--estimate", sizes, "--budget", str(budget),
-                   "--tuning-db", str(self.database())]
+        command = [str(self.binary), "tune", *flags, *(["--forward"] if forward else []), str(model),
+                   "--estimate", sizes, "--budget", str(budget), "--tuning-db", str(self.database())]
         log(f"  {' '.join(command[1:])}")
         if subprocess.run(command).returncode != 0:
             raise AttncError(f"attnc tune failed on {Path(model).name}")

@@ -111,9 +111,9 @@ def cache_sizes():
 def tune(ctx, only):
     """`make tune`: attnc tune on every workload's models at the sizes the workload runs them."""
     for name in only:
-        for model, estimates, flags, budget in getattr(WORKLOADS[name], "tune_cases", lambda ctx: [])(ctx):
+        for model, estimates, flags, budget, forward in getattr(WORKLOADS[name], "tune_cases", lambda ctx: [])(ctx):
             log(f"[tune] {name}: {Path(model).name}")
-            ctx.attnc.tune(model, estimates, budget, flags)
+            ctx.attnc.tune(model, estimates, budget, flags, forward)
     log(f"tuned into {ctx.attnc.database()}")
 
 

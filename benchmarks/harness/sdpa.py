@@ -52,8 +52,9 @@ def schedule_cases(ctx):
 
 
 def tune_cases(ctx):
-    """What `make tune` tunes for this workload: (model, estimates, compile flags, budget in seconds)."""
-    return [(MODELS[causal], {"B": BATCH, "L": length}, (), 60) for length, causal in configs(ctx.quick)]
+    """What `make tune` tunes for this workload: (model, estimates, compile flags, budget in seconds,
+    inference kernels only)."""
+    return [(MODELS[causal], {"B": BATCH, "L": length}, (), 60, True) for length, causal in configs(ctx.quick)]
 
 
 def torch_sdpa(q, k, v, causal):

@@ -92,6 +92,10 @@ cl::opt<bool> report("report",
                      cl::desc("attnc tune: print hand against tuned time per kernel from the "
                               "database instead of tuning"),
                      cl::cat(tuneCategory));
+cl::opt<bool> forwardOnly("forward",
+                          cl::desc("attnc tune: only the kernels of inference, not those of the gradient "
+                                   "program of a model that trains"),
+                          cl::cat(tuneCategory));
 
 /// The scheduling options from the command line; false (after reporting) for a malformed --estimate.
 bool scheduleOptions(mlir::attn::ScheduleOptions &options) {
@@ -319,7 +323,7 @@ int compile(bool tune) {
     }
     if (report)
       return succeeded(mlir::attn::reportTuning(*module, halideTarget, schedule, outs())) ? 0 : 1;
-    mlir::attn::TuneOptions options{budget, inputFile};
+    mlir::attn::TuneOptions options{budget, inputFile, forwardOnly};
     return succeeded(mlir::attn::tuneKernels(*module, halideTarget, schedule, options, errs())) ? 0 : 1;
   }
   if (emit == Emit::Halide || emit == Emit::Schedule) {
@@ -360,8 +364,8 @@ int main(int argc, char **argv) {
       "                                   compilations use; --report shows hand against tuned\n\n"
       "MLIR's pass instrumentation options also apply, e.g. --mlir-print-ir-after-all\n"
       "(listed by --help-hidden).\n");
-  if (!tune && (budget.getNumOccurrences() || report)) {
-    errs() << "attnc: error: --budget and --report belong to 'attnc tune MODEL'\n";
+  if (!tune && (budget.getNumOccurrences() || report || forwardOnly)) {
+    errs() << "attnc: error: --budget, --report and --forward belong to 'attnc tune MODEL'\n";
     return 1;
   }
   return compile(tune);

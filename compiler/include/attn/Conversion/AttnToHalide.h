@@ -50,7 +50,8 @@ std::string defaultTuningDb();
 /// `ScheduleOptions::tuningDb`.
 struct TuneOptions {
   double budgetSeconds = 300;
-  std::string model; // the model file, recorded with each result
+  std::string model;        // the model file, recorded with each result
+  bool forwardOnly = false; // only the kernels of inference, not those of the gradient program
 };
 
 /// Whether programs for `target` run on this machine (`attnc tune` times them here): its architecture, OS,

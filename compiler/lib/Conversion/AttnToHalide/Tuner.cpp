@@ -212,9 +212,13 @@ public:
   }
 
 private:
-  /// Groups the hand-scheduled kernels by tuning key.
+  /// Groups the hand-scheduled kernels by tuning key (only the model's own, not its gradient program's,
+  /// with `forwardOnly`).
   void collect() {
+    Operation *model = &module.getBody()->front();
     module.walk([&](KernelOp kernel) {
+      if (tune.forwardOnly && kernel->getParentOfType<func::FuncOp>() != model)
+        return;
       TuningKey key = tuningKey(kernel, target, options);
       auto same = llvm::find_if(groups, [&](const Group &g) {
         return g.key.fingerprint == key.fingerprint && g.key.shape == key.shape;
@@ -363,7 +367,13 @@ LogicalResult mlir::attn::reportTuning(ModuleOp module, StringRef targetString,
      << "\n";
   os << llvm::formatv("{0,-28} {1,12} {2,12} {3,8}  {4}\n", "kernel", "hand", "tuned", "speedup", "knobs");
   double hand = 0, tuned = 0;
+  Operation *program = nullptr;
   module.walk([&](KernelOp kernel) {
+    if (auto func = kernel->getParentOfType<func::FuncOp>(); func && func != program) {
+      program = func;
+      os << "# " << (program == &module.getBody()->front() ? "model " : "gradient program ") << func.getName()
+         << "\n";
+    }
     const TuningRecord *r = db->find(tuningKey(kernel, target, schedule));
     if (!r) {
       os << llvm::formatv("{0,-28} {1,12} {2,12} {3,8}  {4}\n", kernel.getName(), "-", "-", "-", "not tuned");
