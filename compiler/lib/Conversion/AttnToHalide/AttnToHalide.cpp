@@ -321,6 +321,8 @@ private:
 
   /// The knobs the tuning database has for `kernel` (none: the defaults).
   std::map<std::string, int> tunedKnobs(KernelOp kernel, const Halide::Target &target) const {
+    if (tuned.empty())
+      return {};
     const halide::TuningRecord *record = tuned.find(halide::tuningKey(kernel, target, options));
     return record ? record->knobs : std::map<std::string, int>();
   }

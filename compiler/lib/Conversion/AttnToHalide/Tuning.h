@@ -56,6 +56,8 @@ public:
   /// The record for `key`, or for the same kernel, target and CPU at the nearest sizes; null if none.
   const TuningRecord *find(const TuningKey &key) const;
 
+  bool empty() const { return records.empty(); }
+
   /// Adds `record`, replacing one with the same key.
   void put(TuningRecord record);
 
