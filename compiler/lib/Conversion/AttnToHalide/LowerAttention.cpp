@@ -192,7 +192,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   while (fitting < 256 && 4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
     fitting *= 2;
   int keyBlock = out.knobs.get("key_block", fitting, {64, 128, 256, 512});
-  s.keyBlock = keyBlock, s.queryTile = queryTile, s.valueHeadSize = dv;
+  s.keyBlock = keyBlock, s.queryTile = queryTile, s.keyHeadSize = dk, s.valueHeadSize = dv;
   for (auto [f, n] : {std::pair{&s.keysT, "keys_t"}, {&s.dot, "dot"}, {&s.scores, "scores"},
                       {&s.laneMax, "lane_max"}, {&s.blockMax, "block_max"}, {&s.probs, "probs"},
                       {&s.laneSum, "lane_sum"}, {&s.blockSum, "block_sum"}, {&s.pvAcc, "pv_acc"},

@@ -93,7 +93,7 @@ struct WeightedSumStages {
 struct StreamingAttentionStages {
   Halide::Func keysT, dot, scores, laneMax, blockMax, probs, laneSum, blockSum, pvAcc, pv, state, result;
   Halide::Var j, jj, lane, i, kb, h, b, d, ii, it, c;
-  int keyBlock, queryTile, valueHeadSize;
+  int keyBlock, queryTile, keyHeadSize, valueHeadSize;
 };
 
 /// A matrix product result(n, rows...) = acc(n, rows...), acc summing over k the products of a row operand

@@ -284,7 +284,14 @@ void scheduleStreamingAttention(LoweredKernel &k) {
       .fuse(h, s.b, hb)
       .parallel(hb)
       .vectorize(d, lanes, Guard);
-  s.keysT.compute_at(out, hb).vectorize(s.j, vw, Guard);
+  // The head's keys transposed in square blocks of one vector of keys × one vector of features, so that
+  // each key's features are read as a vector and the block is transposed in registers.
+  Var jt("jt"), ji("ji"), dt("dt"), di("di");
+  s.keysT.compute_at(out, hb)
+      .tile(s.j, s.d, jt, dt, ji, di, vw, std::min(vw, s.keyHeadSize), Guard)
+      .reorder(ji, di, jt, dt)
+      .vectorize(ji)
+      .unroll(di);
 
   s.state.compute_at(out, io).vectorize(s.d, lanes, Guard);
   Halide::RVar rb(s.state.rvars(0)[0]);
