@@ -11,6 +11,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <atomic>
 #include <dlfcn.h>
 #include <set>
 #include <thread>
@@ -340,16 +341,13 @@ std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
 
 Halide::Pipeline pipelineOf(const halide::LoweredKernel &k) { return Halide::Pipeline(k.outputs); }
 
-/// Lowers and schedules every kernel first, then calls `fn` on each. Halide names Funcs uniquely per process
-/// (`f`, then `f$1`, ...) and its compiler takes names too, so building every algorithm before compiling any
-/// keeps the Func names a schedule file uses the same in every run.
-template <typename Fn>
-LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const ScheduleOptions &options, Fn fn) {
-  Halide::Target target(targetString.str());
-  Scheduler scheduler(module, target, options);
+/// Lowers and schedules every kernel of the module, in order. Halide names Funcs uniquely per process (`f`,
+/// then `f$1`, ...) and its compiler takes names too, so building every algorithm before compiling any keeps
+/// the Func names a schedule file uses the same in every run.
+LogicalResult lowerAll(ModuleOp module, const Halide::Target &target, Scheduler &scheduler,
+                       std::vector<std::pair<KernelOp, halide::LoweredKernel>> &lowered) {
   if (failed(scheduler.init()))
     return failure();
-  std::vector<std::pair<KernelOp, halide::LoweredKernel>> lowered;
   WalkResult result = module.walk([&](KernelOp kernel) {
     FailureOr<halide::LoweredKernel> k = scheduler.lower(kernel, target);
     if (failed(k))
@@ -357,7 +355,16 @@ LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const Sched
     lowered.emplace_back(kernel, std::move(*k));
     return WalkResult::advance();
   });
-  if (result.wasInterrupted())
+  return failure(result.wasInterrupted());
+}
+
+/// Lowers and schedules every kernel (lowerAll), then calls `fn` on each.
+template <typename Fn>
+LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const ScheduleOptions &options, Fn fn) {
+  Halide::Target target(targetString.str());
+  Scheduler scheduler(module, target, options);
+  std::vector<std::pair<KernelOp, halide::LoweredKernel>> lowered;
+  if (failed(lowerAll(module, target, scheduler, lowered)))
     return failure();
   for (auto &[kernel, k] : lowered) {
     try {
@@ -376,19 +383,42 @@ LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const Sched
 LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString,
                                          const ScheduleOptions &schedule, StringRef dir,
                                          std::vector<CompiledKernel> &kernels, std::string &runtimeObject) {
-  LogicalResult result = forEachKernel(
-      module, targetString, schedule,
-      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target,
-          const Scheduler &) -> LogicalResult {
-        llvm::SmallString<256> path(dir);
-        llvm::sys::path::append(path, k.entry + ".o");
-        pipelineOf(k).compile_to_object(path.str().str(), arguments(k), k.entry,
-                                        target.with_feature(Halide::Target::NoRuntime));
-        kernels.push_back({kernel.getName().str(), k.entry, path.str().str()});
-        return success();
-      });
-  if (failed(result))
+  Halide::Target target(targetString.str());
+  Scheduler scheduler(module, target, schedule);
+  std::vector<std::pair<KernelOp, halide::LoweredKernel>> lowered;
+  if (failed(lowerAll(module, target, scheduler, lowered)))
     return failure();
+  // Halide compiles independent pipelines concurrently: the kernels are shared out among the cores, and
+  // the first error (in kernel order) is reported once all are done.
+  std::vector<std::string> paths(lowered.size()), errors(lowered.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < lowered.size();) {
+      halide::LoweredKernel &k = lowered[i].second;
+      llvm::SmallString<256> path(dir);
+      llvm::sys::path::append(path, k.entry + ".o");
+      paths[i] = path.str().str();
+      try {
+        pipelineOf(k).compile_to_object(paths[i], arguments(k), k.entry,
+                                        target.with_feature(Halide::Target::NoRuntime));
+      } catch (const Halide::Error &e) {
+        errors[i] = e.what();
+      }
+    }
+  };
+  size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), lowered.size());
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t)
+    workers.emplace_back(work);
+  work();
+  for (std::thread &w : workers)
+    w.join();
+  for (auto [i, entry] : llvm::enumerate(lowered)) {
+    KernelOp kernel = entry.first;
+    if (!errors[i].empty())
+      return kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName() << "': " << errors[i];
+    kernels.push_back({kernel.getName().str(), entry.second.entry, paths[i]});
+  }
   llvm::SmallString<256> path(dir);
   llvm::sys::path::append(path, "halide_runtime.o");
   try {
