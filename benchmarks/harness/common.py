@@ -253,10 +253,14 @@ class Attnc:
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         return Path(cache) / "attnc" / "tuning.jsonl"
 
+    def has_database(self):
+        """Whether attnc takes --tuning-db and the database exists (make tune makes it)."""
+        return self.accepts("--tuning-db") and self.database().exists()
+
     def tuned_flags(self, estimates, flags=()):
-        """The flags of a program compiled with the tuning database at `estimates` ({dim: size}), or None when
-        attnc has no --tuning-db or the database does not exist (make tune makes it)."""
-        if not self.accepts("--tuning-db") or not self.database().exists():
+        """The flags of a program compiled with the tuning database at `estimates` ({dim: size}), or None
+        without a database."""
+        if not self.has_database():
             return None
         sizes = ",".join(f"{dim}={size}" for dim, size in estimates.items())
         return (*flags, "--tuning-db", str(self.database()), "--estimate", sizes)
@@ -436,7 +440,7 @@ def hand_and_tuned(ctx, model, estimates, flags=()):
 
 def tuned_note(ctx):
     """What `attnc` and `attnc hand` stand for in the tables."""
-    if ctx.attnc.tuned_flags({}) is None:
+    if not ctx.attnc.has_database():
         return ("attnc: the hand schedules; there is no tuning database (`make tune` makes one), so there is no "
                 "tuned program.")
     return (f"attnc: compiled with the tuning database `{ctx.attnc.database()}` (`make tune` on this machine) "

@@ -71,7 +71,7 @@ public:
   /// Runs one kernel; with `allocateResults`, its results get fresh tensors first.
   Status call(const attn_kernel &kernel, bool allocateResults);
 
-  /// The floating-point operations of a call of `kernel` on the current shapes (its terms must be known).
+  /// The floating-point operations of a call of `kernel` on the current shapes; 0 where they are not known.
   double flops(const attn_kernel &kernel) const;
 
   /// Drops a computed value's tensor (and any device copy).

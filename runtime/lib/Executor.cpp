@@ -510,7 +510,7 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   session.takeError();
   ProfileEntry *entry = profile ? &profile->kernels[kernel.name] : nullptr;
   if (entry)
-    entry->flops = kernel.num_flop_terms < 0 || entry->flops < 0 ? -1 : entry->flops + flops(kernel);
+    entry->flops += flops(kernel);
   ProfileTimer timer(entry);
   if (int rc = kernel.entry(argv.data()); rc != 0) {
     std::string text = session.takeError();
@@ -521,7 +521,7 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
 }
 
 double Execution::flops(const attn_kernel &kernel) const {
-  double total = 0;
+  double total = 0; // no terms (-1: not known) add nothing
   for (int32_t t = 0; t < kernel.num_flop_terms; ++t) {
     const attn_flop_term &term = kernel.flop_terms[t];
     double product = term.coefficient;

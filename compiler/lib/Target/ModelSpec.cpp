@@ -50,6 +50,10 @@ struct FlopTerm {
 /// reductions, pooling).
 std::optional<std::vector<FlopTerm>> kernelFlops(KernelOp kernel) {
   Block &body = kernel.getBody().front();
+  auto isArgument = [&](Value value) {
+    auto arg = dyn_cast<BlockArgument>(value);
+    return arg && arg.getOwner() == &body;
+  };
   // Multiplies `t` by dimension `d` of `v`: its static size, or the argument dimension it traces back to.
   auto times = [&](FlopTerm &t, Value v, int64_t d) {
     auto type = cast<RankedTensorType>(v.getType());
@@ -59,15 +63,11 @@ std::optional<std::vector<FlopTerm>> kernelFlops(KernelOp kernel) {
       t.coefficient *= double(type.getDimSize(d));
       return true;
     }
-    auto isArgument = [&](Value value) {
-      auto arg = dyn_cast<BlockArgument>(value);
-      return arg && arg.getOwner() == &body;
-    };
     auto [source, sourceDim] = traceDimension(v, static_cast<unsigned>(d), isArgument);
-    auto arg = dyn_cast<BlockArgument>(source);
-    if (!arg || arg.getOwner() != &body)
+    if (!isArgument(source))
       return false;
-    t.factors.push_back({static_cast<int>(arg.getArgNumber()), static_cast<int>(sourceDim)});
+    t.factors.push_back(
+        {static_cast<int>(cast<BlockArgument>(source).getArgNumber()), static_cast<int>(sourceDim)});
     return true;
   };
   auto timesElements = [&](FlopTerm &t, Value v, int64_t skipLast = 0) {

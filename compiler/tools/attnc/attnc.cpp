@@ -148,12 +148,11 @@ bool writeText(StringRef path, function_ref<void(raw_ostream &)> write) {
   return true;
 }
 
-/// The LLVM triple of a target of another architecture than this machine's (whose programs cannot be linked
-/// here), else an empty string.
-std::string foreignTriple(StringRef halideTarget) {
-  std::string error, triple = mlir::attn::targetTriple(halideTarget);
+/// Whether `halideTarget` is of another architecture than this machine's: its programs cannot be linked here.
+bool isForeign(StringRef halideTarget) {
+  std::string error;
   FailureOr<std::string> host = mlir::attn::resolveHalideTarget("host", error);
-  return succeeded(host) && triple == mlir::attn::targetTriple(*host) ? "" : triple.empty() ? "?" : triple;
+  return failed(host) || mlir::attn::targetTriple(halideTarget) != mlir::attn::targetTriple(*host);
 }
 
 std::string defaultOutput(StringRef modelName, bool foreign) {
@@ -264,15 +263,16 @@ int compile(bool tune) {
 
   SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), SMLoc());
-  std::string foreign = foreignTriple(halideTarget);
-  if (!tune && !foreign.empty() && (emit == Emit::Exe || emit == Emit::Object)) {
-    if (emit == Emit::Exe || foreign == "?") {
+  // For a target of another architecture, the triple its static library is built for (see buildBinary).
+  bool foreignTarget = isForeign(halideTarget);
+  std::string foreign = foreignTarget ? mlir::attn::targetTriple(halideTarget) : "";
+  if (!tune && foreignTarget && (emit == Emit::Exe || emit == Emit::Object)) {
+    if (emit == Emit::Exe || foreign.empty()) {
       errs() << "attnc: error: target '" << halideTarget << "' is not this machine's architecture, so no "
              << "program for it can be linked here; "
-             << (foreign == "?"
-                     ? "attnc builds libraries only for Linux targets"
-                     : "--emit=object writes its kernels, Halide runtime and model table as a static "
-                       "library, to link with the attnc runtime built for the target")
+             << (foreign.empty() ? "attnc builds libraries only for Linux targets"
+                                 : "--emit=object writes its kernels, Halide runtime and model table as a "
+                                   "static library, to link with the attnc runtime built for the target")
              << "\n";
       return 1;
     }
@@ -286,7 +286,7 @@ int compile(bool tune) {
   std::unique_ptr<attn::ast::Model> ast = attn::parseModel(sourceMgr, inputFile);
   if (!ast)
     return 1;
-  std::string output = defaultOutput(ast->name.name, !foreign.empty());
+  std::string output = defaultOutput(ast->name.name, foreignTarget);
   if (emit == Emit::AST)
     return writeText(output, [&](raw_ostream &os) { attn::printAST(*ast, os); }) ? 0 : 1;
 

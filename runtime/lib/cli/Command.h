@@ -127,6 +127,9 @@ Exit readRepeatedRuns(const Context &context, const ParsedOptions &options, Repe
 Exit timeRuns(const Context &context, const RepeatedRuns &repeat, Loaded &l, std::vector<double> &seconds,
               Profile *profile = nullptr);
 
+/// This machine's fp32 peak on `threads` threads in GFLOP/s (Peak.cpp).
+double fp32Peak(int threads);
+
 /// How a token output reads: the decoder that makes it stops at its stop token and starts with (or pads
 /// with) ids that are not part of the text.
 std::pair<int32_t, std::vector<int32_t>> tokenConventions(const attn_model_spec &spec, int32_t value);

@@ -294,20 +294,16 @@ public:
     }
   }
 
-  /// How `kernel` was scheduled, for the schedule file's comments.
-  std::string source(KernelOp kernel, const Halide::Target &target) const {
+  /// How `kernel` (lowered as `k`) was scheduled, for the schedule file's comments.
+  std::string source(KernelOp kernel, const halide::LoweredKernel &k) const {
     auto entry = file.find(kernel.getName().str());
     if (entry != file.end())
       return entry->second.autoscheduler.empty() ? "from " + options.file : entry->second.autoscheduler;
     if (!options.autoscheduler.empty())
       return options.autoscheduler;
-    std::map<std::string, int> knobs = tunedKnobs(kernel, target);
-    if (knobs.empty())
+    if (!k.knobs.overridden())
       return "hand-written";
-    std::string text = "hand-written, tuned (" + options.tuningDb + "):";
-    for (const auto &[name, value] : knobs)
-      text += " " + name + "=" + std::to_string(value);
-    return text;
+    return "hand-written, tuned (" + options.tuningDb + "): " + halide::describeKnobs(k.knobs.values());
   }
 
   std::string autoscheduler(KernelOp kernel) const {
@@ -358,6 +354,10 @@ LogicalResult lowerAll(ModuleOp module, const Halide::Target &target, Scheduler 
   return failure(result.wasInterrupted());
 }
 
+LogicalResult compileFailure(KernelOp kernel, StringRef what) {
+  return kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName() << "': " << what;
+}
+
 /// Lowers and schedules every kernel (lowerAll), then calls `fn` on each.
 template <typename Fn>
 LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const ScheduleOptions &options, Fn fn) {
@@ -371,8 +371,7 @@ LogicalResult forEachKernel(ModuleOp module, StringRef targetString, const Sched
       if (failed(fn(kernel, k, target, scheduler)))
         return failure();
     } catch (const Halide::Error &e) {
-      return kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName()
-                                << "': " << e.what();
+      return compileFailure(kernel, e.what());
     }
   }
   return success();
@@ -416,7 +415,7 @@ LogicalResult mlir::attn::compileKernels(ModuleOp module, StringRef targetString
   for (auto [i, entry] : llvm::enumerate(lowered)) {
     KernelOp kernel = entry.first;
     if (!errors[i].empty())
-      return kernel.emitError() << "Halide failed to compile kernel '" << kernel.getName() << "': " << errors[i];
+      return compileFailure(kernel, errors[i]);
     kernels.push_back({kernel.getName().str(), entry.second.entry, paths[i]});
   }
   llvm::SmallString<256> path(dir);
@@ -440,11 +439,11 @@ LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString
         "Read back with attnc --schedule FILE.\n";
   return forEachKernel(
       module, targetString, schedule,
-      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target,
+      [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &,
           const Scheduler &s) -> LogicalResult {
         std::string header = "\nkernel " + kernel.getName().str();
         std::string comment =
-            "  # " + llvm::join(k.pattern, " + ") + "; schedule " + s.source(kernel, target) + "\n";
+            "  # " + llvm::join(k.pattern, " + ") + "; schedule " + s.source(kernel, k) + "\n";
         try {
           std::string statements = halide::printSchedule(k);
           os << header << comment << statements;

@@ -5,6 +5,7 @@
 // stages that several families share.
 #include "AlgorithmBuilder.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
@@ -239,6 +240,20 @@ int ScheduleKnobs::get(const std::string &name, int fallback, std::vector<int> c
     candidates.insert(candidates.begin(), fallback);
   knobs.push_back({name, value, fallback, std::move(candidates)});
   return value;
+}
+
+std::map<std::string, int> ScheduleKnobs::values() const {
+  std::map<std::string, int> values;
+  for (const Knob &k : knobs)
+    values[k.name] = k.value;
+  return values;
+}
+
+std::string mlir::attn::halide::describeKnobs(const std::map<std::string, int> &values) {
+  std::vector<std::string> parts;
+  for (const auto &[name, value] : values)
+    parts.push_back(name + "=" + std::to_string(value));
+  return llvm::join(parts, " ");
 }
 
 FailureOr<LoweredKernel> mlir::attn::halide::buildAlgorithm(KernelOp kernel, const MachineParams &machine,

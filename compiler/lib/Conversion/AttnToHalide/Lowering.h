@@ -128,11 +128,18 @@ public:
   int get(const std::string &name, int fallback, std::vector<int> candidates);
   /// The knobs asked for so far, in order of first use.
   const std::vector<Knob> &used() const { return knobs; }
+  /// The value of each knob asked for, by name.
+  std::map<std::string, int> values() const;
+  /// Whether any override was given (the kernel is tuned).
+  bool overridden() const { return !overrides.empty(); }
 
 private:
   std::map<std::string, int> overrides;
   std::vector<Knob> knobs;
 };
+
+/// Knob values as `name=value ...`, in name order.
+std::string describeKnobs(const std::map<std::string, int> &values);
 
 /// Everything one kernel lowers to.
 struct LoweredKernel {

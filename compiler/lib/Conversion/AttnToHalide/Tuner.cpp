@@ -7,7 +7,6 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/Path.h"
 
 #include <chrono>
 #include <cmath>
@@ -33,15 +32,20 @@ struct Workload {
   std::vector<Halide::Region> outputs;
 };
 
+/// The extents of a region (all constant here: estimates).
+std::vector<int> extents(const Halide::Region &region) {
+  std::vector<int> sizes;
+  for (const Halide::Range &r : region)
+    sizes.push_back(*Halide::Internal::as_const_int(r.extent));
+  return sizes;
+}
+
 Workload makeWorkload(KernelOp kernel, const LoweredKernel &k, const ScheduleOptions &options) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   Workload w;
   for (auto [param, value] : llvm::zip(k.inputs, kernel.getInputs())) {
-    std::vector<int> sizes;
-    for (const Halide::Range &r : estimatedRegion(value, options))
-      sizes.push_back(*Halide::Internal::as_const_int(r.extent));
-    Halide::Buffer<> buffer(param.type(), sizes);
+    Halide::Buffer<> buffer(param.type(), extents(estimatedRegion(value, options)));
     if (param.type() == Halide::Float(32))
       buffer.as<float>().for_each_value([&](float &x) { x = uniform(rng); });
     else if (param.type() == Halide::Int(32))
@@ -64,12 +68,8 @@ public:
       : pipeline(k.outputs), target(target) {
     for (auto [param, buffer] : llvm::zip(k.inputs, w.inputs))
       param.set(buffer);
-    for (auto [func, region] : llvm::zip(k.outputs, w.outputs)) {
-      std::vector<int> sizes;
-      for (const Halide::Range &r : region)
-        sizes.push_back(*Halide::Internal::as_const_int(r.extent));
-      outputs.emplace_back(func.type(), sizes);
-    }
+    for (auto [func, region] : llvm::zip(k.outputs, w.outputs))
+      outputs.emplace_back(func.type(), extents(region));
     pipeline.compile_jit(target);
     Halide::Realization realization(outputs);
     pipeline.realize(realization, target); // warm-up: caches, thread pool
@@ -123,13 +123,6 @@ bool agrees(const Measurement &reference, const Measurement &candidate) {
   return true;
 }
 
-std::string describe(const std::map<std::string, int> &knobs) {
-  std::vector<std::string> parts;
-  for (const auto &[name, value] : knobs)
-    parts.push_back(name + "=" + std::to_string(value));
-  return llvm::join(parts, " ");
-}
-
 std::string milliseconds(double seconds) { return llvm::formatv("{0:f3} ms", seconds * 1e3).str(); }
 
 /// The kernels of one tuning key (the same structure and sizes: tuned once), and what tuning found.
@@ -142,13 +135,6 @@ struct Group {
   std::map<std::string, int> defaults;
   std::vector<ScheduleKnobs::Knob> knobs;
 };
-
-std::map<std::string, int> valuesOf(const ScheduleKnobs &knobs) {
-  std::map<std::string, int> values;
-  for (const ScheduleKnobs::Knob &k : knobs.used())
-    values[k.name] = k.value;
-  return values;
-}
 
 } // namespace
 
@@ -247,7 +233,7 @@ private:
         return failure();
       g.workload = makeWorkload(kernel, *k, options);
       g.hand = Measurement(*k, g.workload, target);
-      g.defaults = valuesOf(k->knobs);
+      g.defaults = k->knobs.values();
       g.knobs = k->knobs.used();
       g.pattern = llvm::join(k->pattern, " + ");
       log << "hand schedule " << milliseconds(g.hand.seconds) << " [" << g.pattern << "]\n";
@@ -296,10 +282,10 @@ private:
     if (best == g.defaults || bestSeconds >= handSeconds * 0.98) // also a knob changed and changed back
       best = g.defaults, bestSeconds = handSeconds;
     db.put({g.key, g.kernels.front().getName().str(), g.pattern, tune.model, best, handSeconds, bestSeconds});
-    log << llvm::formatv("[{0}/{1}] {2}: {3} -> {4} ({5:f2}x, {6} candidates, {7} rejected){8}\n", index,
-                         count, title(g), milliseconds(handSeconds), milliseconds(bestSeconds),
-                         handSeconds / bestSeconds, tried, rejected,
-                         best == g.defaults ? std::string(", hand schedule kept") : "  " + describe(best));
+    log << llvm::formatv(
+        "[{0}/{1}] {2}: {3} -> {4} ({5:f2}x, {6} candidates, {7} rejected){8}\n", index, count, title(g),
+        milliseconds(handSeconds), milliseconds(bestSeconds), handSeconds / bestSeconds, tried, rejected,
+        best == g.defaults ? std::string(", hand schedule kept") : "  " + describeKnobs(best));
     return success();
   }
 
@@ -309,7 +295,7 @@ private:
     try {
       FailureOr<LoweredKernel> k =
           lowerByHand(g.kernels.front(), target, machine, options, ScheduleKnobs(knobs));
-      if (failed(k) || valuesOf(k->knobs) != knobs)
+      if (failed(k) || k->knobs.values() != knobs)
         return std::nullopt;
       Measurement m(*k, g.workload, target);
       if (!agrees(g.hand, m)) {
@@ -334,18 +320,6 @@ private:
 };
 
 } // namespace
-
-std::string mlir::attn::defaultTuningDb() {
-  llvm::SmallString<256> path;
-  if (const char *cache = std::getenv("XDG_CACHE_HOME"); cache && *cache)
-    path = cache;
-  else if (const char *home = std::getenv("HOME"); home && *home)
-    llvm::sys::path::append(path, home, ".cache");
-  else
-    return "";
-  llvm::sys::path::append(path, "attnc", "tuning.jsonl");
-  return path.str().str();
-}
 
 LogicalResult mlir::attn::tuneKernels(ModuleOp module, StringRef targetString,
                                       const ScheduleOptions &schedule, const TuneOptions &tune,
@@ -383,7 +357,7 @@ LogicalResult mlir::attn::reportTuning(ModuleOp module, StringRef targetString,
     bool sameSizes = r->key.shape == tuningKey(kernel, target, schedule).shape;
     os << llvm::formatv("{0,-28} {1,12} {2,12} {3,7:f2}x  {4}{5}\n", kernel.getName(),
                         milliseconds(r->handSeconds), milliseconds(r->tunedSeconds),
-                        r->handSeconds / r->tunedSeconds, describe(r->knobs),
+                        r->handSeconds / r->tunedSeconds, describeKnobs(r->knobs),
                         sameSizes ? "" : " (tuned at other sizes)");
   });
   if (tuned > 0)

@@ -90,6 +90,18 @@ bool sameKernel(const TuningKey &a, const TuningKey &b) {
 
 } // namespace
 
+std::string mlir::attn::defaultTuningDb() {
+  llvm::SmallString<256> path;
+  if (const char *cache = std::getenv("XDG_CACHE_HOME"); cache && *cache)
+    path = cache;
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    llvm::sys::path::append(path, home, ".cache");
+  else
+    return "";
+  llvm::sys::path::append(path, "attnc", "tuning.jsonl");
+  return path.str().str();
+}
+
 TuningKey mlir::attn::halide::tuningKey(KernelOp kernel, const Halide::Target &target,
                                         const ScheduleOptions &options) {
   TuningKey key{fingerprint(kernel), target.to_string(), hostCpu(), {}};

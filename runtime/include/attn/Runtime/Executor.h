@@ -25,7 +25,7 @@ namespace attn::rt {
 struct ProfileEntry {
   double seconds = 0;
   int64_t calls = 0;
-  double flops = 0; // floating-point operations of the kernel's calls; -1 where the model table has none
+  double flops = 0; // floating-point operations of the kernel's calls; 0 where the model table has none
 };
 struct Profile {
   std::map<std::string, ProfileEntry> kernels, decoders;
