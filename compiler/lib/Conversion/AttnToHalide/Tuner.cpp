@@ -191,7 +191,7 @@ public:
         return failure();
     }
     if (std::string error; failed(db.save(error)))
-      return emitError(UnknownLoc::get(module.getContext())) << error;
+      return emitError(FileLineColLoc::get(module.getContext(), options.tuningDb, 0, 0)) << error;
     log << "attnc tune: done in " << llvm::formatv("{0:f0}", secondsSince(start)) << " s; results in "
         << options.tuningDb << "\n";
     return success();
