@@ -10,9 +10,10 @@ CMAKE_VERSION=3.31.10      # Halide 21's CMake package needs CMake >= 3.28; Debi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$root/.deps"
 # clang-22 compiles the model table of a program for another architecture (attnc --target=arm-64-linux
-# --emit=object).
+# --emit=object). Open MPI builds the data-parallel runtime (attnc --distributed=mpi) and runs its tests.
 debs=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 libfmt-dev googletest ninja-build ccache
-      g++ make python3 python3-venv zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libxml2-dev)
+      g++ make python3 python3-venv zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libxml2-dev
+      libopenmpi-dev openmpi-bin)
 # `--sanitize`: also clang's sanitizer and libFuzzer runtimes, for `make check-sanitize` and `make fuzz`.
 if [ "${1:-}" = "--sanitize" ]; then
   debs+=(libclang-rt-22-dev)

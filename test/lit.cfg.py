@@ -1,6 +1,7 @@
 # lit configuration for every attnc suite: Frontend (.attn through attnc), Dialect/Transforms (.mlir through
 # attn-opt), Conversion (Halide statements), Numeric and Integration (compiled programs against goldens).
 import os
+import shutil
 
 import lit.formats
 
@@ -24,6 +25,11 @@ config.environment["XDG_CACHE_HOME"] = os.path.join(config.attn_obj_root, "test"
 # that cap a program's memory with `ulimit -v` run it without the cap there.
 if config.attn_sanitize:
     config.available_features.add("asan")
+# Data-parallel training: attnc built with Open MPI, and mpirun to start ranks (oversubscribed: more ranks
+# than cores is fine; as root, Open MPI wants to be told; shared memory between the ranks, no network).
+if config.attn_mpi and shutil.which("mpirun") and not config.attn_sanitize:
+    config.available_features.add("mpi")
+config.substitutions.append(("%mpirun", "mpirun --oversubscribe --allow-run-as-root --mca btl self,vader -np"))
 config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
 config.substitutions.append(("%goldens", os.path.join(config.attn_src_root, "test", "Numeric", "goldens")))
 config.substitutions.append(("%models", os.path.join(config.attn_src_root, "test", "Numeric", "models")))

@@ -291,12 +291,28 @@ LogicalResult SliceGradOp::verify() {
 }
 SmallVector<DimSource> SliceGradOp::getResultDimSources() { return identityDims(getInput()); }
 
+/// Checks the optional statistics of a batch normalization op: `expected` tensors of the [2, C] sums
+/// attn.batch_sums makes of its input x [B, C, ...].
+static LogicalResult expectBatchSums(Operation *op, Value x, ValueRange stats, size_t expected) {
+  if (stats.size() != expected)
+    return op->emitOpError() << "expects " << expected << " statistics operands here, found " << stats.size();
+  for (Value s : stats)
+    if (rankOf(s) != 2 || conflict(dimOf(s, 0), 2) || rankOf(x) < 2 || conflict(dimOf(s, 1), dimOf(x, 1)))
+      return op->emitOpError() << "expects statistics [2, C] for the input " << shapeString(x.getType())
+                               << ", found " << shapeString(s.getType());
+  return success();
+}
+
 LogicalResult BatchNormGradOp::verify() {
   if (failed(expectOneOf(*this, "wrt", getWrt(), {"input", "weight", "bias"})))
     return failure();
   if (!sameLeading(getInput(), getGrad(), 0))
     return emitOpError() << "expects an input and a gradient of one shape, found "
                          << shapeString(getInput().getType()) << " and " << shapeString(getGrad().getType());
+  // Across processes: x's sums for x̂ (not for the bias's Σ dy), and the gradient's sums for dx.
+  size_t global = getWrt() == "input" ? 3 : getWrt() == "weight" ? 2 : 0;
+  if (!getStats().empty() && failed(expectBatchSums(*this, getInput(), getStats(), global)))
+    return failure();
   return verifyResultShape(*this);
 }
 SmallVector<DimSource> BatchNormGradOp::getResultDimSources() {
@@ -308,10 +324,32 @@ SmallVector<DimSource> BatchNormGradOp::getResultDimSources() {
 LogicalResult BatchNormTrainOp::verify() {
   if (failed(expectOneOf(*this, "statistic", getStatistic(), {"output", "mean", "variance"})))
     return failure();
+  if (!getStats().empty() && failed(expectBatchSums(*this, getInput(), getStats(), 2)))
+    return failure();
   return verifyResultShape(*this);
 }
 SmallVector<DimSource> BatchNormTrainOp::getResultDimSources() {
   if (getStatistic() == "output")
     return identityDims(getInput());
   return {DimSource::of(3, 0)};
+}
+
+LogicalResult BatchSumsOp::verify() {
+  if (failed(expectOneOf(*this, "of", getOf(), {"x", "centered", "grad"})))
+    return failure();
+  if (rankOf(getInput()) < 2 || ShapedType::isDynamic(dimOf(getInput(), 1)))
+    return emitOpError() << "expects [batch, channels, ...] with a static channel count, found "
+                         << shapeString(getInput().getType());
+  ValueRange rest = getRest();
+  if (getOf() == "grad") {
+    if (rest.empty() || !sameLeading(getInput(), rest.front(), 0))
+      return emitOpError() << "expects a gradient of the input's shape after the input";
+    rest = rest.drop_front();
+  }
+  if (failed(expectBatchSums(*this, getInput(), rest, getOf() == "x" ? 0 : getOf() == "centered" ? 1 : 2)))
+    return failure();
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> BatchSumsOp::getResultDimSources() {
+  return {DimSource::constant(2), DimSource::of(0, 1)};
 }

@@ -80,9 +80,9 @@ static int runCommand(const Context &context, const Command &command, const std:
   return command.run(context, *parsed);
 }
 
-static int run(const attn_model_spec &spec, const std::string &program,
-               const std::vector<std::string> &args) {
-  Context context{spec, program, ""};
+static int run(const attn_model_spec &spec, const std::string &program, const std::vector<std::string> &args,
+               Communicator &communicator) {
+  Context context{spec, program, "", communicator};
   if (args.empty()) {
     std::cerr << mainHelp(context);
     return kUsage;
@@ -99,16 +99,13 @@ static int run(const attn_model_spec &spec, const std::string &program,
     return kSuccess;
   }
   if (const Command *command = findCommand(name))
-    return runCommand({spec, program, command->name}, *command, rest);
+    return runCommand({spec, program, command->name, communicator}, *command, rest);
   if (name.rfind("-", 0) == 0)
     return context.usageError("unknown option '" + name + "'");
   return context.usageError("unknown command '" + name + "'");
 }
 
-} // namespace attn::rt
-
-extern "C" int attn_main(const attn_model_spec *model, int argc, char **argv) {
-  using namespace attn::rt;
+int runProgram(const attn_model_spec *model, int argc, char **argv, Communicator &communicator) {
   // Every run allocates and frees its tensors: keep freed memory in the heap (glibc's largest mmap
   // threshold, no trimming) so that the next run reuses it instead of faulting in fresh pages.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
@@ -127,11 +124,18 @@ extern "C" int attn_main(const attn_model_spec *model, int argc, char **argv) {
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i)
       args.emplace_back(argv[i] ? argv[i] : "");
-    rc = run(*model, program, args);
+    rc = run(*model, program, args, communicator);
   } catch (const std::exception &e) {
     std::cerr << "error: internal error: " << e.what() << "\n";
     rc = kFailure;
   }
   std::cout.flush();
   return rc;
+}
+
+} // namespace attn::rt
+
+extern "C" int attn_main(const attn_model_spec *model, int argc, char **argv) {
+  attn::rt::Communicator alone;
+  return attn::rt::runProgram(model, argc, argv, alone);
 }

@@ -102,7 +102,8 @@ int64_t Dataset::units(const std::vector<int64_t> &rows) const {
   return n;
 }
 
-Expected<TensorMap> Dataset::batch(const std::vector<int64_t> &rows) const {
+Expected<TensorMap> Dataset::batch(const std::vector<int64_t> &rows,
+                                   const std::vector<int64_t> *paddedLike) const {
   TensorMap batch;
   int64_t count = static_cast<int64_t>(rows.size());
   for (const auto &[name, t] : tensors_) {
@@ -121,7 +122,7 @@ Expected<TensorMap> Dataset::batch(const std::vector<int64_t> &rows) const {
   for (size_t c = 0; c < columns_.size(); ++c) {
     const TokenColumn &column = columns_[c];
     int64_t longest = 1;
-    for (int64_t r : rows)
+    for (int64_t r : paddedLike ? *paddedLike : rows)
       longest = std::max<int64_t>(longest, tokens_[c][r].size());
     Expected<Tensor> ids = Tensor::create(DType::I32, {count, longest});
     Expected<Tensor> mask = Tensor::create(DType::I32, {count, longest});

@@ -70,6 +70,8 @@ public:
 
   /// Runs one kernel; with `allocateResults`, its results get fresh tensors first.
   Status call(const attn_kernel &kernel, bool allocateResults);
+  /// Runs a sum across processes (a kernel entry without a pipeline) into its allocated result.
+  Status allSum(const attn_kernel &kernel);
 
   /// The floating-point operations of a call of `kernel` on the current shapes; 0 where they are not known.
   double flops(const attn_kernel &kernel) const;
@@ -80,6 +82,8 @@ public:
   const attn_model_spec &spec;
   HalideSession &session;
   Profile *profile = nullptr; // RunOptions::profile
+  Communicator *communicator = nullptr; // RunOptions::communicator
+  double lossShare = 1;                 // RunOptions::lossShare
   std::vector<Shape> shapes;
   std::vector<halide_buffer_t *> buffers; // what kernels read: a value's own tensor, or one it aliases
   std::vector<Tensor> temps;              // the tensors of computed values

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -118,9 +119,15 @@ Status checkModelSpec(const attn_model_spec &spec) {
     if (Status s = describeEntry("kernel", spec.kernels, spec.num_kernels, k, where); !s)
       return s;
     const attn_kernel &kernel = spec.kernels[k];
-    if (!kernel.name || !kernel.entry || kernel.num_results < 1 || kernel.num_args < kernel.num_results ||
-        !kernel.args)
+    if (kernel.collective < ATTN_PIPELINE || kernel.collective > ATTN_ALL_SUM_COTANGENT)
+      return makeError(where, " is of unknown kind ", kernel.collective);
+    bool pipeline = kernel.collective == ATTN_PIPELINE;
+    if (!kernel.name || pipeline != (kernel.entry != nullptr) || kernel.num_results < 1 ||
+        kernel.num_args < kernel.num_results || !kernel.args)
       return makeError(where, " has no name, no entry point, no results or fewer arguments than results");
+    if (!pipeline && (kernel.num_args != 2 || kernel.num_results != 1 || kernel.args[0] < 0 ||
+                      kernel.args[0] >= spec.num_values || spec.values[kernel.args[0]].dtype != ATTN_F32))
+      return makeError(where, " is a sum across processes, which takes one f32 operand to one result");
     for (int32_t a = 0; a < kernel.num_args; ++a) {
       int32_t v = kernel.args[a];
       if (v < 0 || v >= spec.num_values)
@@ -299,6 +306,16 @@ Status checkValues(const attn_value &v, const Tensor &t, const SymbolBindings &b
                      v.has_ignore_id ? " and not the ignored label " + std::to_string(v.ignore_id) : "");
   }
   return {};
+}
+
+/// The values a top-level step computes: a kernel's results, or a decoder's.
+std::vector<int32_t> stepWrites(const attn_model_spec &spec, int32_t step) {
+  if (step >= 0) {
+    const attn_kernel &k = spec.kernels[step];
+    return std::vector<int32_t>(k.args + k.num_args - k.num_results, k.args + k.num_args);
+  }
+  const attn_decoder &d = spec.decoders[-1 - step];
+  return std::vector<int32_t>(d.results, d.results + d.num_results);
 }
 
 /// The values a top-level step reads from outside itself.
@@ -496,6 +513,34 @@ Status Execution::allocate(int32_t value, Shape shape, bool zeroed) {
   return {};
 }
 
+Status Execution::allSum(const attn_kernel &kernel) {
+  Tensor &result = temps[kernel.args[1]];
+  const halide_buffer_t *input = buffers[kernel.args[0]];
+  if (result.byteSize() != input->size_in_bytes())
+    return makeError("kernel '", kernel.name, "': its operand and result differ in size");
+  std::memcpy(result.data<float>(), input->host, result.byteSize());
+  if (!communicator || communicator->size() == 1)
+    return {};
+  ProfileTimer timer(profile ? &profile->kernels[kernel.name] : nullptr);
+  float *data = result.data<float>();
+  int64_t n = result.numElements();
+  // A sum of gradients weighs each process's share by its part of the global loss and comes back in the
+  // units of this process's loss (docs/distributed.md).
+  bool cotangent = kernel.collective == ATTN_ALL_SUM_COTANGENT;
+  if (cotangent && !(lossShare > 0))
+    return makeError("this rank's part of the batch has no target counted by the loss, which batch "
+                     "statistics across ranks need: use a larger batch");
+  if (cotangent)
+    for (int64_t i = 0; i < n; ++i)
+      data[i] *= float(lossShare);
+  if (Status s = communicator->sum(data, n); !s)
+    return s;
+  if (cotangent)
+    for (int64_t i = 0; i < n; ++i)
+      data[i] /= float(lossShare);
+  return {};
+}
+
 Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   if (allocateResults)
     for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a) {
@@ -504,6 +549,8 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
       if (Status s = allocate(kernel.args[a], shapes[kernel.args[a]], /*zeroed=*/false); !s)
         return makeError("kernel '", kernel.name, "': ", s.message());
     }
+  if (kernel.collective != ATTN_PIPELINE)
+    return allSum(kernel);
   argv.clear();
   for (int32_t a = 0; a < kernel.num_args; ++a)
     argv.push_back(buffers[kernel.args[a]]);
@@ -560,6 +607,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   HalideSession session(options.numThreads);
   Execution ex(spec, session);
   ex.profile = options.profile;
+  ex.communicator = options.communicator;
+  ex.lossShare = options.lossShare;
   if (options.profile)
     options.profile->threads = session.threads();
   int32_t n = spec.num_values;
@@ -586,6 +635,16 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   std::vector<int> outputUses(n, 0);
   for (int32_t o = 0; o < spec.num_outputs; ++o)
     ++outputUses[spec.outputs[o].value];
+  // The outputs each step finishes, for options.outputReady.
+  std::vector<std::vector<int32_t>> finishes(spec.num_steps);
+  if (options.outputReady)
+    for (int32_t o = 0; o < spec.num_outputs; ++o)
+      for (int32_t s = spec.num_steps; s-- > 0;)
+        if (std::vector<int32_t> w = stepWrites(spec, spec.steps[s]);
+            std::find(w.begin(), w.end(), spec.outputs[o].value) != w.end()) {
+          finishes[s].push_back(o);
+          break;
+        }
 
   for (int32_t s = 0; s < spec.num_steps; ++s) {
     int32_t step = spec.steps[s];
@@ -597,6 +656,13 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
       ProfileTimer timer(options.profile ? &options.profile->decoders[decoder.name] : nullptr);
       status = runDecoder(ex, decoder);
     }
+    for (int32_t o : finishes[s])
+      if (status) {
+        const Tensor &t = ex.temps[spec.outputs[o].value];
+        status = options.outputReady(spec.outputs[o].name, t);
+      }
+    if (status && options.communicator)
+      status = options.communicator->progress();
     if (!status)
       return status.takeError();
     for (int32_t v : reads[s])
@@ -605,6 +671,9 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
           ex.release(v);
   }
 
+  if (options.communicator)
+    if (Status s = options.communicator->finish(); !s)
+      return s.takeError();
   TensorMap outputs;
   for (int32_t o = 0; o < spec.num_outputs; ++o) {
     int32_t v = spec.outputs[o].value;

@@ -10,6 +10,8 @@
 #include <random>
 #include <string_view>
 
+#include <zlib.h>
+
 namespace attn::rt {
 
 Expected<TensorMap> runWithParameters(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
@@ -127,6 +129,144 @@ Expected<Tensor> zerosLike(const Tensor &t) {
 
 } // namespace
 
+namespace {
+
+/// One process's part of data-parallel training: its rows of each global batch, its share of the batch's
+/// loss, and the gradient program run with the loss and gradients summed over every process, in buckets
+/// started as soon as the program finishes their gradients. With one process it runs the program as it is.
+class DataParallel {
+public:
+  DataParallel(const attn_model_spec &model, Communicator *communicator, int64_t bucketBytes)
+      : model_(model), communicator_(communicator), bucketBytes_(bucketBytes) {}
+
+  int ranks() const { return communicator_ ? communicator_->size() : 1; }
+
+  /// This process's contiguous part of `rows`: the first rows % ranks processes take one row more.
+  std::vector<int64_t> part(const std::vector<int64_t> &rows) const {
+    int64_t n = static_cast<int64_t>(rows.size()), r = communicator_ ? communicator_->rank() : 0;
+    int64_t begin = r * n / ranks(), end = (r + 1) * n / ranks();
+    return std::vector<int64_t>(rows.begin() + begin, rows.begin() + end);
+  }
+
+  /// Checks, before training, that the processes can split batches of `batch` rows of `data`.
+  Status check(int64_t batch) const {
+    if (ranks() == 1)
+      return {};
+    if (batch < ranks())
+      return makeError("a batch of ", batch, " examples cannot be split among ", ranks(),
+                       " ranks: give --batch at least the number of ranks");
+    if (model_.training && model_.training->loss_targets == -2)
+      return makeError("the loss's targets are computed inside the model, so the ranks cannot count them: "
+                       "data-parallel training needs a loss over an input's targets");
+    return {};
+  }
+
+  /// Runs the gradient program on this process's `rows` of the global batch `all` of `data`; the loss and
+  /// gradients come back as one process computes them on the whole batch.
+  Expected<TensorMap> gradients(TensorMap &weights, const Dataset &data, const std::vector<int64_t> &all,
+                                const RunOptions &run) {
+    std::vector<int64_t> rows = ranks() == 1 ? all : part(all);
+    Expected<TensorMap> batch = data.batch(rows, &all);
+    if (!batch)
+      return batch.takeError();
+    if (ranks() == 1)
+      return runWithParameters(*model_.gradient, weights, *batch, run);
+    Expected<double> share = lossShare(*batch, rows.size(), all.size());
+    if (!share)
+      return share.takeError();
+    return summed(weights, *batch, *share, run);
+  }
+
+  /// Compares a checksum of the parameters and optimizer state across processes: they must be identical.
+  Status checkSame(const TensorMap &weights, const OptimizerState &state) {
+    if (ranks() == 1)
+      return {};
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (const TensorMap *group : {&weights, &state.moments})
+      for (const auto &[name, t] : *group)
+        crc = crc32_z(crc, static_cast<const Bytef *>(t.data()), t.byteSize());
+    Expected<std::vector<uint64_t>> all = communicator_->gather(uint64_t(crc) ^ uint64_t(state.step) << 32);
+    if (!all)
+      return all.takeError();
+    for (size_t r = 1; r < all->size(); ++r)
+      if ((*all)[r] != (*all)[0])
+        return makeError("the parameters or optimizer state of rank ", r, " differ from rank 0's at step ",
+                         state.step,
+                         ": the ranks no longer train one model (different weight files or data?)");
+    return {};
+  }
+
+  /// Seconds this process waited in sums since the last call.
+  double takeWaitSeconds() { return communicator_ ? communicator_->takeWaitSeconds() : 0; }
+
+private:
+  /// This process's part of the global loss: its targets that the loss counts (all of its rows when the
+  /// loss is a mean over rows) over those of every process.
+  Expected<double> lossShare(const TensorMap &batch, int64_t rows, int64_t allRows) {
+    int32_t targets = model_.training ? model_.training->loss_targets : -1;
+    if (targets < 0)
+      return double(rows) / double(allRows);
+    const attn_value &v = model_.gradient->values[targets];
+    const Tensor &t = batch.at(v.name);
+    double counts[2] = {0, 0};
+    for (int64_t i = 0; i < t.numElements(); ++i)
+      counts[0] += t.data<int32_t>()[i] != v.ignore_id;
+    counts[1] = counts[0];
+    if (Status s = communicator_->sum(&counts[1], 1); !s)
+      return s.takeError();
+    return counts[1] > 0 ? counts[0] / counts[1] : double(rows) / double(allRows);
+  }
+
+  /// The gradient program with its loss and gradients weighed by `share` and summed over every process.
+  Expected<TensorMap> summed(TensorMap &weights, TensorMap &batch, double share, const RunOptions &run) {
+    struct Piece {
+      std::string name;
+      size_t bucket, offset;
+    };
+    std::vector<Piece> pieces;
+    std::vector<std::vector<float>> buckets(1);
+    size_t expected = 0, arrived = 0;
+    for (int32_t o = 0; o < model_.gradient->num_outputs; ++o)
+      expected += reduced(model_.gradient->outputs[o].name);
+    RunOptions options = run;
+    options.communicator = communicator_;
+    options.lossShare = share;
+    options.outputReady = [&](const std::string &name, const Tensor &t) -> Status {
+      if (!reduced(name))
+        return {};
+      std::vector<float> &bucket = buckets.back();
+      pieces.push_back({name, buckets.size() - 1, bucket.size()});
+      const float *data = t.data<float>();
+      for (int64_t i = 0; i < t.numElements(); ++i)
+        bucket.push_back(data[i] * float(share));
+      if (++arrived < expected && int64_t(bucket.size() * sizeof(float)) < bucketBytes_)
+        return {};
+      Status started = communicator_->start(bucket.data(), int64_t(bucket.size()));
+      if (arrived < expected)
+        buckets.emplace_back(); // the summed bucket's memory stays where it is
+      return started;
+    };
+    Expected<TensorMap> result = runWithParameters(*model_.gradient, weights, batch, options);
+    if (!result)
+      return result;
+    for (const Piece &p : pieces) { // every sum has finished (runModel waits for them)
+      Tensor &t = result->at(p.name);
+      std::memcpy(t.data<float>(), buckets[p.bucket].data() + p.offset, t.byteSize());
+    }
+    return result;
+  }
+
+  /// The outputs summed over processes: the loss and the gradients (the running statistics of batch
+  /// normalization are the same on every process already).
+  static bool reduced(const std::string &name) { return name == "loss" || name.rfind("grad.", 0) == 0; }
+
+  const attn_model_spec &model_;
+  Communicator *communicator_;
+  int64_t bucketBytes_;
+};
+
+} // namespace
+
 /// The batches of epoch `epoch`: the examples in an order shuffled from the seed (in order when one batch
 /// holds them all), cut into batches of `size`; the examples after the last full batch wait for another
 /// epoch. Data with lengths is bucketed: each run of 64 batches is sorted by length before it is cut, so
@@ -160,12 +300,20 @@ std::vector<std::vector<int64_t>> epochBatches(const Dataset &data, int64_t size
 
 Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data,
                           int64_t batch, const RunOptions &run) {
+  DataParallel parallel(model, run.communicator, kBucketBytes);
+  std::vector<std::vector<int64_t>> chunks = data.inOrder(batch);
+  // Every process takes part in every chunk: a last chunk too small to split joins the one before.
+  if (chunks.size() > 1 && int64_t(chunks.back().size()) < parallel.ranks()) {
+    chunks[chunks.size() - 2].insert(chunks[chunks.size() - 2].end(), chunks.back().begin(),
+                                     chunks.back().end());
+    chunks.pop_back();
+  }
+  if (int64_t(chunks.back().size()) < parallel.ranks())
+    return makeError("the validation data holds ", data.size(), " examples, fewer than the ",
+                     parallel.ranks(), " ranks that evaluate it");
   double total = 0;
-  for (const std::vector<int64_t> &rows : data.inOrder(batch)) {
-    Expected<TensorMap> chunk = data.batch(rows);
-    if (!chunk)
-      return chunk.takeError();
-    Expected<TensorMap> result = runWithParameters(*model.gradient, weights, *chunk, run);
+  for (const std::vector<int64_t> &rows : chunks) {
+    Expected<TensorMap> result = parallel.gradients(weights, data, rows, run);
     if (!result)
       return result.takeError();
     total += double(result->at("loss").data<float>()[0]) * double(rows.size());
@@ -189,6 +337,13 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
   // The step count fixes the epoch and the batch within it, so a resumed run continues where the first
   // stopped.
   int64_t perEpoch = batchesPerEpoch(data, batchSize), epoch = -1;
+  // Every process computes the same batches and takes its part of each (the data and the seed decide the
+  // batches, not the number of processes, so a run can resume on another number of them).
+  DataParallel parallel(model, options.run.communicator, options.bucketBytes);
+  if (Status s = parallel.check(batchSize); !s)
+    return s;
+  if (Status s = parallel.checkSame(weights, state); !s)
+    return s;
   std::vector<std::vector<int64_t>> batches;
   for (int64_t s = 0; s < options.steps; ++s) {
     if (state.step / perEpoch != epoch) {
@@ -196,10 +351,7 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
       batches = epochBatches(data, batchSize, options.seed, epoch);
     }
     const std::vector<int64_t> &rows = batches[state.step % perEpoch];
-    Expected<TensorMap> batch = data.batch(rows);
-    if (!batch)
-      return batch.takeError();
-    Expected<TensorMap> grads = runWithParameters(*model.gradient, weights, *batch, options.run);
+    Expected<TensorMap> grads = parallel.gradients(weights, data, rows, options.run);
     if (!grads)
       return grads.takeError();
 
@@ -263,8 +415,12 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
         if (auto it = weights.find(name.substr(7));
             it != weights.end() && it->second.byteSize() == value.byteSize())
           std::memcpy(it->second.data<float>(), value.data<float>(), value.byteSize());
+    if (options.checkEvery > 0 && ((s + 1) % options.checkEvery == 0 || s + 1 == options.steps))
+      if (Status c = parallel.checkSame(weights, state); !c)
+        return c;
     StepReport r{state.step, double(grads->at("loss").data<float>()[0]), norm, double(lr),
                  static_cast<int64_t>(rows.size()), data.units(rows)};
+    r.waitSeconds = parallel.takeWaitSeconds();
     if (options.valid && (s + 1) % options.validEvery == 0) {
       Expected<double> valid = evaluate(model, weights, *options.valid, options.batch, options.run);
       if (!valid)

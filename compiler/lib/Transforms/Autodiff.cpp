@@ -138,9 +138,19 @@ public:
         })
         .Case([&](DecodeOp d) { return decodeRule(d); })
         .Case([&](Conv2DOp c) {
+          // Batch normalization in training subtracts each channel's mean, so a bias before it has no
+          // effect: its gradient is zero, exactly (summed, the normalization's input gradient is only
+          // rounding noise, which Adam would turn into steps of the full learning rate). The users are
+          // the normalization's ops and the gradient ops already made from them.
+          bool normalized = llvm::all_of(c->getUsers(), [&](Operation *user) {
+            return isa<BatchNormTrainOp, BatchSumsOp, BatchNormGradOp>(user) &&
+                   user->getOperand(0) == c.getResult();
+          });
           for (auto [operand, wrt] :
                {std::pair{c.getInput(), "input"}, {c.getWeight(), "weight"}, {c.getBias(), "bias"}})
-            if (operand && needed.contains(operand))
+            if (operand && needed.contains(operand) && normalized && operand == c.getBias())
+              accumulate(operand, zerosLike(operand));
+            else if (operand && needed.contains(operand))
               accumulate(operand,
                          Conv2DGradOp::create(b, loc, typeOf(operand), c.getInput(), c.getWeight(), dy,
                                               b.getStringAttr(wrt), c.getStrideAttr(), c.getPaddingAttr(),
@@ -176,12 +186,22 @@ public:
           return inputGradient<SliceGradOp>(loc, sl.getInput(), dy, sl.getAxisAttr(), sl.getStartAttr());
         })
         .Case([&](BatchNormTrainOp bn) {
-          for (auto [operand, wrt] :
-               {std::pair{bn.getInput(), "input"}, {bn.getWeight(), "weight"}, {bn.getBias(), "bias"}})
+          // With statistics over every process, dx needs the gradient's sums over every process too.
+          SmallVector<Value> global(bn.getStats());
+          if (!global.empty())
+            global.push_back(
+                AllSumOp::create(b, loc,
+                                 BatchSumsOp::create(b, loc, global[0].getType(), bn.getInput(),
+                                                     ValueRange{dy, global[0], global[1]},
+                                                     b.getStringAttr("grad"), bn.getEpsilonAttr()),
+                                 /*cotangent=*/true));
+          for (auto [operand, wrt, stats] : {std::tuple{bn.getInput(), "input", ValueRange(global)},
+                                             {bn.getWeight(), "weight", ValueRange(global).take_front(2)},
+                                             {bn.getBias(), "bias", ValueRange()}})
             if (needed.contains(operand))
               accumulate(operand,
                          BatchNormGradOp::create(b, loc, typeOf(operand), bn.getInput(), bn.getWeight(), dy,
-                                                 b.getStringAttr(wrt), bn.getEpsilonAttr()));
+                                                 stats, b.getStringAttr(wrt), bn.getEpsilonAttr()));
           return success();
         })
         .Case<ReluOp, TanhOp, SigmoidOp, GeluOp>([&](Operation *act) {
@@ -554,6 +574,8 @@ private:
 };
 
 struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
+  using AttnAutodiffBase::AttnAutodiffBase;
+
   void runOnOperation() override {
     SmallVector<func::FuncOp> models;
     for (auto func : getOperation().getOps<func::FuncOp>())
@@ -599,9 +621,19 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     SmallVector<std::pair<StringAttr, Value>> updates;
     for (auto bn : llvm::make_early_inc_range(body->getOps<BatchNormOp>())) {
       b.setInsertionPoint(bn);
+      // Data-parallel training normalizes by the statistics of every process's batch: the mean from the
+      // all-summed count and Σx, then the variance from the all-summed Σ(x − mean)².
+      SmallVector<Value> stats;
+      if (distributed) {
+        auto type = RankedTensorType::get({2, bn.getWeight().getType().getDimSize(0)}, b.getF32Type());
+        for (StringRef of : {"x", "centered"})
+          stats.push_back(AllSumOp::create(b, bn.getLoc(),
+                                           BatchSumsOp::create(b, bn.getLoc(), type, bn.getInput(), stats,
+                                                               b.getStringAttr(of), bn.getEpsilonAttr())));
+      }
       auto train = [&](Value running, StringRef statistic, Type type) {
         return BatchNormTrainOp::create(b, bn.getLoc(), type, bn.getInput(), bn.getWeight(), bn.getBias(),
-                                        running, b.getStringAttr(statistic), bn.getEpsilonAttr(),
+                                        running, stats, b.getStringAttr(statistic), bn.getEpsilonAttr(),
                                         b.getF32FloatAttr(0.1f));
       };
       Value output = train(bn.getMean(), "output", bn.getType());

@@ -15,6 +15,6 @@ int main(int argc, char **argv) {
   mlir::registerCSEPass();
   mlir::PassPipelineRegistration<>("attn-kernel-pipeline",
                                    "The pipeline attnc runs: infer shapes, decompose, fuse, outline",
-                                   mlir::attn::buildKernelPipeline);
+                                   [](mlir::OpPassManager &pm) { mlir::attn::buildKernelPipeline(pm); });
   return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "attn optimizer driver\n", registry));
 }

@@ -77,6 +77,16 @@ cl::opt<Mode> mode("mode", cl::desc("What the default schedules optimize"), cl::
                                          "one example at a time: small kernels run on one thread, so no time "
                                          "goes to waking the others; dynamic sizes are estimated as 1")),
                    cl::cat(category));
+enum class Distributed { None, Mpi };
+cl::opt<Distributed> distributed(
+    "distributed", cl::desc("Build the program as one rank of data-parallel training"),
+    cl::init(Distributed::None),
+    cl::values(clEnumValN(Distributed::None, "none", "one process (default)"),
+               clEnumValN(Distributed::Mpi, "mpi",
+                          "`mpirun -np N ./model train ...` trains on N processes: the program links "
+                          "Open MPI, batch statistics and gradients are summed across the ranks "
+                          "(docs/distributed.md)")),
+    cl::cat(category));
 cl::opt<bool> verbose("v", cl::desc("Print the commands run to compile and link"), cl::cat(category));
 cl::opt<std::string> tuningDb("tuning-db",
                               cl::desc("Tuning database that 'attnc tune' writes and compilation reads: "
@@ -194,7 +204,8 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
 
   std::string specC = (dir + "/model_spec.c").str(), specO = (dir + "/model_spec.o").str();
   mlir::attn::ModelSpecInfo info{modelName.str(), inputFile, halideTarget.str(),
-                                 mlir::attn::splitsDecoderRows(halideTarget)};
+                                 mlir::attn::splitsDecoderRows(halideTarget),
+                                 distributed == Distributed::Mpi};
   bool emitted = writeText(specC, [&](raw_ostream &os) {
     if (failed(mlir::attn::emitModelSpec(module, info, os)))
       os << "#error model table could not be emitted\n";
@@ -225,6 +236,13 @@ bool buildBinary(mlir::ModuleOp module, StringRef modelName, StringRef output, S
     link.push_back(k.object);
   link.push_back(runtimeObject);
   if (foreign.empty() && emit == Emit::Exe) {
+    if (distributed == Distributed::Mpi) {
+      link.push_back(ATTN_RUNTIME_MPI_LIB);
+      SmallVector<StringRef> libraries;
+      StringRef(ATTN_MPI_LIBS).split(libraries, ' ', -1, /*KeepEmpty=*/false);
+      for (StringRef lib : libraries)
+        link.push_back(lib.str());
+    }
     for (const char *lib : {ATTN_RUNTIME_LIB, "-lz", "-lpthread", "-ldl", "-lm"})
       link.push_back(lib);
     if (*ATTN_LINK_FLAGS) // the sanitizers the runtime library was built with
@@ -283,6 +301,16 @@ int compile(bool tune) {
     }
   }
 
+  if (distributed == Distributed::Mpi && !*ATTN_RUNTIME_MPI_LIB) {
+    errs() << "attnc: error: --distributed=mpi needs the MPI runtime library, which this attnc was built "
+              "without: install Open MPI (scripts/bootstrap.sh does) and rebuild\n";
+    return 1;
+  }
+  if (distributed == Distributed::Mpi && foreignTarget) {
+    errs() << "attnc: error: --distributed=mpi builds programs for this machine only\n";
+    return 1;
+  }
+
   std::unique_ptr<attn::ast::Model> ast = attn::parseModel(sourceMgr, inputFile);
   if (!ast)
     return 1;
@@ -301,7 +329,7 @@ int compile(bool tune) {
   mlir::PassManager pm(&context);
   if (failed(mlir::applyPassManagerCLOptions(pm)))
     return 1;
-  mlir::attn::buildKernelPipeline(pm);
+  mlir::attn::buildKernelPipeline(pm, distributed == Distributed::Mpi);
   if (failed(pm.run(*module)))
     return 1;
   if (emit == Emit::MLIR)

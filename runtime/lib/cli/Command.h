@@ -8,6 +8,7 @@
 
 #include "Options.h"
 
+#include "attn/Runtime/Communicator.h"
 #include "attn/Runtime/Dataset.h"
 #include "attn/Runtime/Executor.h"
 #include "attn/Runtime/SafeTensors.h"
@@ -37,6 +38,7 @@ struct Context {
   const attn_model_spec &spec;
   std::string program; // as the user ran it (argv[0])
   std::string command; // the command running, or "" for the program itself
+  Communicator &communicator; // the processes of a data-parallel run (one, unless started by mpirun)
 
   /// Prints the message and the hint to run `PROGRAM [COMMAND] --help`; returns kUsage.
   int usageError(const std::string &message) const;

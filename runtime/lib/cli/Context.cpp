@@ -8,13 +8,15 @@
 namespace attn::rt {
 
 int Context::usageError(const std::string &message) const {
+  if (communicator.rank() > 0) // every rank reads the same command line: the first says what is wrong
+    return kUsage;
   std::cerr << "error: " << message << "\n"
             << "run '" << program << (command.empty() ? "" : " " + command) << " --help' for usage\n";
   return kUsage;
 }
 
 int Context::failure(const std::string &message) const {
-  std::cerr << "error: " << message << "\n";
+  std::cerr << "error: " + communicator.who() + message + "\n"; // one write: ranks share the terminal
   return kFailure;
 }
 

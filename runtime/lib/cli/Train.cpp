@@ -23,7 +23,7 @@ static const char *const kHelp =
     R"(usage: $PROGRAM train --weights FILE (--tsv FILE |$INPUTS) --out CKPT
                  [--steps N | --epochs N] [--batch N] [--seed N] [--log-every N] [--checkpoint-every N]
                  [--resume] [(--valid-tsv FILE | --valid NAME=FILE...) [--valid-every N] [--patience N]
-                 [--best FILE]] [--threads N]
+                 [--best FILE]] [--threads N] [--bucket-kib N] [--check-every N]
 
 Trains the model with the optimizer of its 'train { ... }': each step takes a batch of examples, runs the
 compiled gradient program, clips the gradients' global norm if the model sets clip_norm, and applies the
@@ -56,6 +56,16 @@ or not at all). A checkpoint given as --weights continues its optimizer state an
   --patience N      stop after N validations without a new best (default 0: never)
   --best FILE       write the parameters with the best validation loss to FILE
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+
+Data-parallel training (a program built with attnc --distributed=mpi, started by mpirun -np N): every rank
+reads the same data and computes the same batches; each runs the gradient program on its part of every
+batch (--batch stays the whole batch), with batch statistics and the gradients summed across the ranks, so
+that the run follows the one-process run with that batch. Rank 0 alone prints and writes files. A rank
+waits ATTN_MPI_TIMEOUT seconds (default 300) for the others before it fails; any failure ends every rank.
+  --bucket-kib N    gradients are summed in buckets of about N KiB, each started as soon as the gradient
+                    program has finished its gradients (default 256)
+  --check-every N   steps between comparisons of the ranks' parameters (default 100, and at the first
+                    and last step)
 )";
 
 /// Whether `path` is a file to resume from (a FIFO is not: opening it would block).
@@ -125,7 +135,7 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
     return context.usageError("missing option '--out'");
   TrainOptions train;
   uint64_t steps = 100, epochs = 0, batch = 32, logEvery = 10, checkpointEvery = 100, validEvery = 100,
-           patience = 0;
+           patience = 0, bucketKib = kBucketBytes >> 10, checkEvery = 100;
   for (auto [name, value, min, max] :
        {std::tuple<const char *, uint64_t *, uint64_t, uint64_t>{"--steps", &steps, 1, 100000000},
         {"--epochs", &epochs, 1, 100000},
@@ -134,7 +144,9 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
         {"--log-every", &logEvery, 1, 100000000},
         {"--checkpoint-every", &checkpointEvery, 1, 100000000},
         {"--valid-every", &validEvery, 1, 100000000},
-        {"--patience", &patience, 0, 100000000}})
+        {"--patience", &patience, 0, 100000000},
+        {"--bucket-kib", &bucketKib, 1, 1u << 20},
+        {"--check-every", &checkEvery, 1, 100000000}})
     if (Exit code = context.wholeNumber(options, name, min, max, *value))
       return *code;
   if (options.get("--steps") && options.get("--epochs"))
@@ -144,6 +156,10 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
   if (options.get("--valid-tsv") && options.values.count("--valid"))
     return context.usageError("give the validation examples with --valid-tsv or with --valid, not both");
   train.batch = static_cast<int64_t>(batch);
+  train.bucketBytes = static_cast<int64_t>(bucketKib) << 10;
+  train.checkEvery = static_cast<int64_t>(checkEvery);
+  Communicator &ranks = context.communicator;
+  bool leader = ranks.rank() == 0; // prints progress and writes the checkpoints
   train.validEvery = static_cast<int64_t>(validEvery);
   train.patience = static_cast<int64_t>(patience);
   bool validating = options.values.count("--valid") || options.get("--valid-tsv");
@@ -170,6 +186,7 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
   if (Exit code = load(context, loadOptions, l, {}, provided))
     return *code;
   train.run = {l.weightsPath, l.threads};
+  train.run.communicator = &ranks;
   Dataset examples;
   if (Exit code = readDataset(context, options, "--tsv", columns, std::move(l.inputs), "input", examples))
     return *code;
@@ -178,10 +195,12 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
   if (options.get("--resume")) {
     train.steps -= l.optimizer.step;
     if (train.steps <= 0) {
-      std::cout << *options.get("--out") << " is at step " << l.optimizer.step << ": nothing left to train\n";
+      if (leader)
+        std::cout << *options.get("--out") << " is at step " << l.optimizer.step
+                  << ": nothing left to train\n";
       return kSuccess;
     }
-    if (resuming)
+    if (resuming && leader)
       std::cout << "resuming from " << *options.get("--out") << " at step " << l.optimizer.step << "\n";
   }
   std::optional<Dataset> valid;
@@ -205,26 +224,33 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
   const std::string &out = *options.get("--out");
   // A run that cannot write its result fails now, not after its last step.
   for (const char *option : {"--out", "--best"})
-    if (const std::string *path = options.get(option))
+    if (const std::string *path = options.get(option); path && leader)
       if (Status s = checkWritable(*path); !s)
         return context.failure(s.message());
   int64_t first = l.optimizer.step, last = first + train.steps;
-  std::printf("training %s: %lld examples, %lld batches of %lld per epoch, steps %lld to %lld\n", spec.name,
-              static_cast<long long>(examples.size()), static_cast<long long>(perEpoch),
-              static_cast<long long>(std::min<int64_t>(train.batch, examples.size())),
-              static_cast<long long>(first + 1), static_cast<long long>(last));
+  if (leader)
+    std::printf("training %s: %lld examples, %lld batches of %lld per epoch, steps %lld to %lld%s\n",
+                spec.name, static_cast<long long>(examples.size()), static_cast<long long>(perEpoch),
+                static_cast<long long>(std::min<int64_t>(train.batch, examples.size())),
+                static_cast<long long>(first + 1), static_cast<long long>(last),
+                ranks.size() > 1 ? fmt::format(", on {} ranks", ranks.size()).c_str() : "");
   auto start = std::chrono::steady_clock::now();
-  double units = 0;
+  double units = 0, waited = 0;
   auto report = [&](const StepReport &r) {
     units += double(r.units);
+    waited += r.waitSeconds;
     int64_t done = r.step - first;
+    if (!leader)
+      return Status{};
     if (done % int64_t(logEvery) == 0 || r.step == last || r.stopping) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::printf("step %lld/%lld %s  epoch %.2f  loss %.4f  grad norm %.3g  lr %.3g  %.0f %s/s  ETA %s\n",
+      std::string sums =
+          ranks.size() > 1 ? fmt::format("  sums {:.1f} ms/step", 1e3 * waited / double(done)) : "";
+      std::printf("step %lld/%lld %s  epoch %.2f  loss %.4f  grad norm %.3g  lr %.3g  %.0f %s/s%s  ETA %s\n",
                   static_cast<long long>(r.step), static_cast<long long>(last),
                   progressBar(double(done) / double(train.steps)).c_str(), double(r.step) / double(perEpoch),
                   r.loss, r.gradNorm, r.learningRate, units / std::max(seconds, 1e-9), examples.unitName(),
-                  formatDuration(seconds / double(done) * double(last - r.step)).c_str());
+                  sums.c_str(), formatDuration(seconds / double(done) * double(last - r.step)).c_str());
     }
     if (r.validLoss) {
       std::printf("step %lld  validation loss %.6f%s%s\n", static_cast<long long>(r.step), *r.validLoss,
@@ -251,6 +277,8 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
     return stopWithRescue(context, s.message(), out, l.weights.tensors, l.optimizer);
   if (!s)
     return context.failure(s.message());
+  if (!leader)
+    return kSuccess;
   if (Status w = writeCheckpoint(spec, out, l.weights.tensors, l.optimizer); !w)
     return stopWithRescue(context, w.message(), out, l.weights.tensors, l.optimizer);
   std::cout << "wrote " << out << ": step " << l.optimizer.step << "\n";
@@ -277,7 +305,9 @@ const Command trainCommand = {
      {"--valid-every", false},
      {"--patience", false},
      {"--best", false},
-     {"--threads", false}},
+     {"--threads", false},
+     {"--bucket-kib", false},
+     {"--check-every", false}},
     runTrain};
 
 } // namespace attn::rt

@@ -15,6 +15,8 @@ struct ModelSpecInfo {
   /// The kernels run on the CPU, those of teacher and reverse decoder steps serially: such a decoder's
   /// rows may be split among threads (attn_decoder::split_rows).
   bool splitRows = false;
+  /// The program runs as one rank of a data-parallel run: its main is attn_main_mpi.
+  bool distributed = false;
 };
 
 /// Writes C source defining the model's `attn_model_spec` (the module's first function, with the spec of

@@ -17,8 +17,8 @@ namespace mlir::attn {
 
 /// The pipeline from layer ops to kernels: infer shapes, decompose (and share common work), build the
 /// gradient function of a model with a loss, then per function hoist step invariants, fuse attention and
-/// outline kernels.
-void buildKernelPipeline(OpPassManager &pm);
+/// outline kernels. `distributed`: the gradient function is one process's part of a data-parallel run.
+void buildKernelPipeline(OpPassManager &pm, bool distributed = false);
 
 } // namespace mlir::attn
 

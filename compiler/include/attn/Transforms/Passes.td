@@ -48,7 +48,14 @@ def AttnAutodiff : Pass<"attn-autodiff", "ModuleOp"> {
     in `attn.outputs`; its kernels' C symbols are `attn_grad_<kernel>`. A loss the model does not output
     (`attn.internal_loss`) then leaves the model function, with the work only it needed. An op without a
     gradient rule is an error. It runs on the module, as it adds functions.
+
+    With `distributed`, the gradient function is that of one process of a data-parallel run: batch
+    normalization takes its statistics over every process's batch (attn.batch_sums summed by attn.all_sum,
+    in the forward computation and for the input gradient), so that the processes together compute what
+    one process computes on the whole batch.
   }];
+  let options = [Option<"distributed", "distributed", "bool", "false",
+                        "batch statistics over every process of a data-parallel run (attn.all_sum)">];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 

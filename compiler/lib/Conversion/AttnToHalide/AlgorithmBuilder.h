@@ -86,7 +86,9 @@ private:
   std::pair<Func, Func> channelStatistics(Operation *op, const HTensor &x, Value v);
   FailureOr<HTensor> lowerGlobalPool(GlobalPoolOp op);
   FailureOr<HTensor> lowerBatchNorm(BatchNormOp op);
-  std::tuple<Func, Func, Expr> batchStatistics(Operation *op, const HTensor &x);
+  std::tuple<Func, Func, Func> batchStatistics(Operation *op, const HTensor &x, ValueRange stats);
+  Expr localCount(const HTensor &x);
+  FailureOr<HTensor> lowerBatchSums(BatchSumsOp op);
   Func channelSum(Operation *op, const HTensor &x, StringRef stage,
                   const std::function<Expr(std::vector<Expr>)> &f);
   FailureOr<HTensor> lowerBatchNormTrain(BatchNormTrainOp op);

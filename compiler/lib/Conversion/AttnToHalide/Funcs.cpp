@@ -114,9 +114,8 @@ LogicalResult AlgorithmBuilder::build() {
 FailureOr<HTensor> AlgorithmBuilder::lower(Operation *op) {
   return llvm::TypeSwitch<Operation *, FailureOr<HTensor>>(op)
       .Case([&](DenseOp d) { return lowerDense(d); })
-      .Case([&](ReluOp r) {
-        return lowerUnary(r, r.getInput(), [](Expr x) { return Halide::max(x, 0.0f); });
-      })
+      .Case(
+          [&](ReluOp r) { return lowerUnary(r, r.getInput(), [](Expr x) { return Halide::max(x, 0.0f); }); })
       .Case([&](TanhOp t) { return lowerUnary(t, t.getInput(), [](Expr x) { return tanhOf(x); }); })
       .Case([&](SigmoidOp s) {
         return lowerUnary(s, s.getInput(), [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); });
@@ -174,6 +173,7 @@ FailureOr<HTensor> AlgorithmBuilder::lower(Operation *op) {
       .Case([&](SliceGradOp g) { return lowerSliceGrad(g); })
       .Case([&](BatchNormTrainOp g) { return lowerBatchNormTrain(g); })
       .Case([&](BatchNormGradOp g) { return lowerBatchNormGrad(g); })
+      .Case([&](BatchSumsOp g) { return lowerBatchSums(g); })
       .Case([&](BroadcastOp b) { return lowerBroadcast(b); })
       .Case([&](ScoreOp s) { return lowerScore(s); })
       .Case([&](AdditiveScoreOp s) { return lowerAdditiveScore(s); })

@@ -196,23 +196,67 @@ FailureOr<HTensor> AlgorithmBuilder::lowerBatchNorm(BatchNormOp op) {
 }
 
 /// The mean and biased variance of each channel of x [B, C, ...] over the batch and the positions, as
-/// Funcs of c, and the number of values each covers.
-std::tuple<Func, Func, Expr> AlgorithmBuilder::batchStatistics(Operation *op, const HTensor &x) {
-  Expr count = Halide::cast<float>(x.extent(0));
-  for (size_t d = 2; d < x.rank(); ++d)
-    count = count * Halide::cast<float>(x.extent(d));
-  size_t ci = x.rank() - 2;
+/// Funcs of c, and the number of values each covers: from x, or from `stats` (the [2, C] sums of
+/// attn.batch_sums "x" and "centered" over every process) where the op has them.
+std::tuple<Func, Func, Func> AlgorithmBuilder::batchStatistics(Operation *op, const HTensor &x,
+                                                               ValueRange stats) {
   Var c("c");
+  Func mean(name(op, "mean")), variance(name(op, "variance")), count(name(op, "count"));
+  if (!stats.empty()) {
+    Func sums = values[stats[0]].func, centered = values[stats[1]].func;
+    count(c) = sums(c, 0);
+    mean(c) = sums(c, 1) / sums(c, 0);
+    variance(c) = centered(c, 1) / centered(c, 0);
+    return {mean, variance, count};
+  }
+  count(c) = localCount(x);
   Func sum = channelSum(op, x, "sum", [&](std::vector<Expr> i) { return x.func(i); });
-  Func mean(name(op, "mean"));
-  mean(c) = sum(c) / count;
+  mean(c) = sum(c) / count(c);
+  size_t ci = x.rank() - 2;
   Func squares = channelSum(op, x, "squares", [&](std::vector<Expr> i) {
     Expr centered = x.func(i) - mean(i[ci]);
     return centered * centered;
   });
-  Func variance(name(op, "variance"));
-  variance(c) = squares(c) / count;
+  variance(c) = squares(c) / count(c);
   return {mean, variance, count};
+}
+
+/// The number of values of each channel of x [B, C, ...] in this process: B times the positions.
+Expr AlgorithmBuilder::localCount(const HTensor &x) {
+  Expr count = Halide::cast<float>(x.extent(0));
+  for (size_t d = 2; d < x.rank(); ++d)
+    count = count * Halide::cast<float>(x.extent(d));
+  return count;
+}
+
+FailureOr<HTensor> AlgorithmBuilder::lowerBatchSums(BatchSumsOp op) {
+  const HTensor &x = values[op.getInput()];
+  size_t ci = x.rank() - 2;
+  StringRef of = op.getOf();
+  Var c("c"), k("k");
+  Func first, second;
+  if (of == "x") {
+    first(c) = localCount(x);
+    second = channelSum(op, x, "sum", [&](std::vector<Expr> i) { return x.func(i); });
+  } else if (of == "centered") {
+    Func sums = values[op.getRest()[0]].func;
+    first(c) = localCount(x);
+    second = channelSum(op, x, "squares", [&](std::vector<Expr> i) {
+      Expr centered = x.func(i) - sums(i[ci], 1) / sums(i[ci], 0);
+      return centered * centered;
+    });
+  } else {
+    const HTensor &dy = values[op.getRest()[0]];
+    auto [mean, variance, count] = batchStatistics(op, x, op.getRest().drop_front());
+    float eps = op.getEpsilon().convertToFloat();
+    first = channelSum(op, x, "sum_dy", [&](std::vector<Expr> i) { return dy.func(i); });
+    second = channelSum(op, x, "sum_dy_x", [&](std::vector<Expr> i) {
+      return dy.func(i) * (x.func(i) - mean(i[ci])) / Halide::sqrt(variance(i[ci]) + eps);
+    });
+  }
+  Func f(name(op, "batch_sums"));
+  f(c, k) = Halide::select(k == 0, first(c), second(c));
+  return HTensor{f, {x.extent(1), Expr(2)}};
 }
 
 /// Per-channel sums over the batch and positions of f(index), for x's layout.
@@ -236,13 +280,13 @@ Func AlgorithmBuilder::channelSum(Operation *op, const HTensor &x, StringRef sta
 
 FailureOr<HTensor> AlgorithmBuilder::lowerBatchNormTrain(BatchNormTrainOp op) {
   const HTensor &x = values[op.getInput()];
-  auto [mean, variance, count] = batchStatistics(op, x);
+  auto [mean, variance, count] = batchStatistics(op, x, op.getStats());
   StringRef statistic = op.getStatistic();
   float m = op.getMomentum().convertToFloat();
   Var c("c");
   if (statistic != "output") {
     Func f(name(op, "running"));
-    Expr batch = statistic == "mean" ? mean(c) : variance(c) * count / Halide::max(count - 1.0f, 1.0f);
+    Expr batch = statistic == "mean" ? mean(c) : variance(c) * count(c) / Halide::max(count(c) - 1.0f, 1.0f);
     f(c) = (1.0f - m) * values[op.getRunning()].func(c) + m * batch;
     return HTensor{f, values[op.getRunning()].shape};
   }
@@ -257,26 +301,35 @@ FailureOr<HTensor> AlgorithmBuilder::lowerBatchNormTrain(BatchNormTrainOp op) {
 
 FailureOr<HTensor> AlgorithmBuilder::lowerBatchNormGrad(BatchNormGradOp op) {
   const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
-  auto [mean, variance, count] = batchStatistics(op, x);
+  ValueRange stats = op.getStats();
+  auto [mean, variance, count] = batchStatistics(op, x, stats.take_front(2));
   float eps = op.getEpsilon().convertToFloat();
   auto normalized = [&](const std::vector<Expr> &index, Expr c) {
     return (x.func(index) - mean(c)) / Halide::sqrt(variance(c) + eps);
   };
   size_t ci = x.rank() - 2;
-  Func sumDy = channelSum(op, x, "sum_dy", [&](std::vector<Expr> i) { return dy.func(i); });
   StringRef wrt = op.getWrt();
-  if (wrt == "bias")
-    return HTensor{sumDy, {x.extent(1)}};
-  Func sumDyX =
-      channelSum(op, x, "sum_dy_x", [&](std::vector<Expr> i) { return dy.func(i) * normalized(i, i[ci]); });
-  if (wrt == "weight")
-    return HTensor{sumDyX, {x.extent(1)}};
+  Var c("c");
+  Func sumDy(name(op, "sum_dy")), sumDyX(name(op, "sum_dy_x"));
+  if (stats.size() == 3) { // the gradient's sums over every process, in this process's units
+    Func global = values[stats[2]].func;
+    sumDy(c) = global(c, 0);
+    sumDyX(c) = global(c, 1);
+  } else {
+    sumDy = channelSum(op, x, "sum_dy", [&](std::vector<Expr> i) { return dy.func(i); });
+    if (wrt == "bias")
+      return HTensor{sumDy, {x.extent(1)}};
+    sumDyX =
+        channelSum(op, x, "sum_dy_x", [&](std::vector<Expr> i) { return dy.func(i) * normalized(i, i[ci]); });
+    if (wrt == "weight")
+      return HTensor{sumDyX, {x.extent(1)}};
+  }
   std::vector<Var> vars = makeVars(x.rank(), "e");
   std::vector<Expr> index(vars.begin(), vars.end());
-  Var c = vars[ci];
+  Var e = vars[ci];
   Func dx(name(op, "batch_norm_grad"));
-  dx(vars) = values[op.getWeight()].func(c) / Halide::sqrt(variance(c) + eps) *
-             (dy.func(vars) - sumDy(c) / count - normalized(index, c) * sumDyX(c) / count);
+  dx(vars) = values[op.getWeight()].func(e) / Halide::sqrt(variance(e) + eps) *
+             (dy.func(vars) - sumDy(e) / count(e) - normalized(index, e) * sumDyX(e) / count(e));
   return HTensor{dx, x.shape};
 }
 

@@ -318,14 +318,20 @@ def Attn_BatchNormGradOp : Attn_ComputeOp<"batch_norm_grad"> {
     gives dx = w/σ · (dy − mean(dy) − x̂·mean(dy·x̂)) (means over the batch and positions, x̂ the normalized
     input), `"weight"` Σ dy·x̂ per channel, `"bias"` Σ dy per channel.
 
+    In data-parallel training the statistics span every process: the optional `stats` are then the
+    all-summed `attn.batch_sums` of x (`"x"`, then `"centered"`) and, for `wrt = "input"`, of the gradient
+    (`"grad"`), which replace the batch's own.
+
     ```mlir
     %dx = attn.batch_norm_grad %x, %w, %dy {wrt = "input", epsilon = 1.0e-05 : f32}
         : (tensor<?x16x8x8xf32>, tensor<16xf32>, tensor<?x16x8x8xf32>) -> tensor<?x16x8x8xf32>
     ```
   }];
-  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Attn_F32Tensor:$grad, StrAttr:$wrt,
-                       F32Attr:$epsilon);
-  let assemblyFormat = "$input `,` $weight `,` $grad attr-dict `:` functional-type(operands, results)";
+  let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Attn_F32Tensor:$grad,
+                       Variadic<Attn_F32Tensor>:$stats, StrAttr:$wrt, F32Attr:$epsilon);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $grad (`stats` `(` $stats^ `)`)? attr-dict `:` functional-type(operands, results)
+  }];
 }
 
 def Attn_BatchNormTrainOp : Attn_ComputeOp<"batch_norm_train"> {
@@ -334,7 +340,9 @@ def Attn_BatchNormTrainOp : Attn_ComputeOp<"batch_norm_train"> {
     `statistic = "output"`: (x − μ) / sqrt(σ² + epsilon) · weight + bias with μ, σ² the mean and biased
     variance of each channel over the batch and the positions (torch.nn.BatchNorm2d in training mode).
     `"mean"` and `"variance"`: the running statistic after this batch, (1 − momentum)·running + momentum·μ
-    (or the unbiased σ²), the [C] operand `running` being its value before.
+    (or the unbiased σ²), the [C] operand `running` being its value before. In data-parallel training the
+    optional `stats` (the all-summed `attn.batch_sums` `"x"` and `"centered"` of x) give μ and σ² over
+    every process's batch.
 
     ```mlir
     %y = attn.batch_norm_train %x, %w, %b, %running
@@ -343,10 +351,50 @@ def Attn_BatchNormTrainOp : Attn_ComputeOp<"batch_norm_train"> {
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$weight, Attn_F32Tensor:$bias,
-                       Attn_F32Tensor:$running, StrAttr:$statistic, F32Attr:$epsilon, F32Attr:$momentum);
+                       Attn_F32Tensor:$running, Variadic<Attn_F32Tensor>:$stats, StrAttr:$statistic,
+                       F32Attr:$epsilon, F32Attr:$momentum);
   let assemblyFormat = [{
-    $input `,` $weight `,` $bias `,` $running attr-dict `:` functional-type(operands, results)
+    $input `,` $weight `,` $bias `,` $running (`stats` `(` $stats^ `)`)? attr-dict `:`
+    functional-type(operands, results)
   }];
+}
+
+def Attn_BatchSumsOp : Attn_ComputeOp<"batch_sums"> {
+  let summary = "per-channel sums over the batch and positions that batch statistics are made of";
+  let description = [{
+    For x [B, C, ...], a [2, C] result whose rows are, by `of`:
+    - `"x"`: the number of values per channel (B times the positions) and Σ x;
+    - `"centered"` (operands x, s where s is the all-summed `"x"` sums): the count and Σ (x − μ)², with
+      μ = s[1]/s[0];
+    - `"grad"` (operands x, dy, s, t with t the all-summed `"centered"` sums): Σ dy and Σ dy·x̂, with
+      x̂ = (x − μ)/sqrt(t[1]/t[0] + epsilon).
+    Data-parallel training sums them across processes with attn.all_sum, so that batch normalization
+    normalizes by the statistics of the whole batch, as one process would.
+
+    ```mlir
+    %s = attn.batch_sums %x {of = "x", epsilon = 1.0e-05 : f32} : (tensor<?x16x8x8xf32>) -> tensor<2x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, Variadic<Attn_F32Tensor>:$rest, StrAttr:$of, F32Attr:$epsilon);
+  let assemblyFormat = "$input (`,` $rest^)? attr-dict `:` functional-type(operands, results)";
+}
+
+def Attn_AllSumOp : Attn_Op<"all_sum", [SameOperandsAndResultType]> {
+  let summary = "the sum of a tensor over every process of a data-parallel run";
+  let description = [{
+    Every process of a data-parallel run (attnc --distributed=mpi) computes its own `input`; each gets the
+    elementwise sum of all of them. With one process it is the identity. It is no kernel: the runtime
+    performs it between kernels (MPI_Allreduce), so it is not fused and has no memory-free semantics.
+    `cotangent` marks a sum of gradients: each process's share is weighted by the part of the global loss
+    its batch holds, and its result is expressed in the units of its own loss (see docs/distributed.md).
+
+    ```mlir
+    %g = attn.all_sum %s : tensor<2x16xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, UnitAttr:$cotangent);
+  let results = (outs Attn_F32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
 #endif // ATTN_GRAD_OPS_TD

@@ -38,8 +38,10 @@ public:
   int64_t length(int64_t row) const;
   /// Every example in order, in batches of `size` (the last one may hold fewer).
   std::vector<std::vector<int64_t>> inOrder(int64_t size) const;
-  /// The inputs of examples `rows`: rows of the tensors, or the token columns padded to the batch's longest.
-  Expected<TensorMap> batch(const std::vector<int64_t> &rows) const;
+  /// The inputs of examples `rows`: rows of the tensors, or the token columns padded to the batch's longest
+  /// (or to the longest of `paddedLike`, the whole batch of which `rows` is one process's part).
+  Expected<TensorMap> batch(const std::vector<int64_t> &rows,
+                            const std::vector<int64_t> *paddedLike = nullptr) const;
   /// What a batch of `rows` counts for speed reports: the last column's tokens (the targets), else rows.
   int64_t units(const std::vector<int64_t> &rows) const;
   const char *unitName() const { return columns_.empty() ? "examples" : "tokens"; }

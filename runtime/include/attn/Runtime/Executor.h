@@ -10,10 +10,12 @@
 #ifndef ATTN_RUNTIME_EXECUTOR_H
 #define ATTN_RUNTIME_EXECUTOR_H
 
+#include "attn/Runtime/Communicator.h"
 #include "attn/Runtime/Error.h"
 #include "attn/Runtime/ModelSpec.h"
 #include "attn/Runtime/Tensor.h"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +38,14 @@ struct RunOptions {
   std::string weightsFile = "the weight file"; // how error messages name where the weights came from
   int numThreads = 0; // Halide worker threads; 0 keeps Halide's default (HL_NUM_THREADS, else one per core)
   Profile *profile = nullptr; // if set, every kernel call and decoder loop adds its time here
+  // A data-parallel run: the processes that attn.all_sum kernels sum over (none: this one alone), and this
+  // process's part of the global loss, which weighs its share of sums of gradients (docs/distributed.md).
+  // The sums that outputReady starts are finished before runModel returns.
+  Communicator *communicator = nullptr;
+  double lossShare = 1;
+  // Called with each output as soon as the step that computes it is done (the tensor stays where it is
+  // and becomes the output); an error it returns ends the run.
+  std::function<Status(const std::string &name, const Tensor &tensor)> outputReady;
 };
 
 /// The size a dimension symbol takes in one run, and the input that bound it.

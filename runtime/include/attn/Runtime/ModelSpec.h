@@ -63,9 +63,14 @@ typedef struct attn_flop_term {
   const int32_t *factors;
 } attn_flop_term;
 
+// What a kernel entry is: a Halide pipeline, or a sum across the processes of a data-parallel run
+// (attn.all_sum; the identity in one process), plain or of gradients (`cotangent`: see docs/distributed.md).
+enum attn_collective { ATTN_PIPELINE = 0, ATTN_ALL_SUM = 1, ATTN_ALL_SUM_COTANGENT = 2 };
+
 // A Halide pipeline: `entry` takes `num_args` halide_buffer_t pointers, the kernel's operands followed by its
 // results; `args` holds their value indices in that order. The last `num_results` are written by the kernel.
 // Its floating-point operations per call are the sum of its `num_flop_terms` terms (-1: not known).
+// A sum across processes has no entry, one operand and one result of its shape.
 typedef struct attn_kernel {
   const char *name;
   int (*entry)(void **args);
@@ -74,6 +79,7 @@ typedef struct attn_kernel {
   const int32_t *args;
   int32_t num_flop_terms;
   const attn_flop_term *flop_terms;
+  int32_t collective; // enum attn_collective
 } attn_kernel;
 
 // A decoder loop (attn.decode). Each step the runtime writes the previous token of each of the N rows into
@@ -136,6 +142,9 @@ typedef struct attn_training {
   int (*adam)(void **args);
   int (*sgd)(void **args);
   int (*sum_squares)(void **args);
+  // The input of the gradient program holding the loss's targets when the loss is a cross_entropy with
+  // an ignored id (its mean is over the targets not ignored), else -1 (a mean over the batch's rows).
+  int32_t loss_targets;
 } attn_training;
 
 typedef struct attn_output {
@@ -167,6 +176,9 @@ typedef struct attn_model_spec {
 // The command line of a generated program (its commands are in runtime/lib/cli/); returns the process exit
 // code.
 int attn_main(const attn_model_spec *model, int argc, char **argv);
+// The same as one rank of a data-parallel run under MPI (`mpirun -np N ./model train ...`): the main of
+// programs built with attnc --distributed=mpi, defined by the runtime's MPI library (attn_runtime_mpi).
+int attn_main_mpi(const attn_model_spec *model, int argc, char **argv);
 
 #ifdef __cplusplus
 }

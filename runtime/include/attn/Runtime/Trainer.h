@@ -43,6 +43,9 @@ Status checkCheckpoint(const attn_model_spec &spec, const TensorInfoMap &file, c
 /// [0, kMaxCheckpointStep]. A file without a step is at step 0. Errors name the file and the tensor or value.
 Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, OptimizerState &state);
 
+/// The default size of the buckets in which data-parallel training sums gradients.
+constexpr int64_t kBucketBytes = 256 << 10;
+
 struct TrainOptions {
   int64_t steps = 100;
   int64_t batch = 32;  // examples per step; the whole data set if it has fewer
@@ -51,6 +54,11 @@ struct TrainOptions {
   const Dataset *valid = nullptr; // validation examples, evaluated every `validEvery` steps
   int64_t validEvery = 100;
   int64_t patience = 0; // stop after this many validations without a new best (0: never)
+  // Data-parallel training (run.communicator with several processes): gradients are summed in buckets
+  // of about this many bytes, and the processes compare checksums of their parameters every checkEvery
+  // steps (and at the first and last).
+  int64_t bucketBytes = kBucketBytes;
+  int64_t checkEvery = 100;
 };
 
 /// The batches of one epoch, each a list of example indices.
@@ -70,10 +78,11 @@ struct StepReport {
   std::optional<double> validLoss;
   bool best = false;     // the validation loss is the lowest so far
   bool stopping = false; // early stopping ends training after this step
+  double waitSeconds = 0; // data-parallel training: the time this process waited in sums in the step
 };
 
 /// The mean loss of the gradient program over `data`, in chunks of `batch` examples (each chunk's mean
-/// weighted by its examples).
+/// weighted by its examples); with several processes (run.communicator), each chunk split among them.
 Expected<double> evaluate(const attn_model_spec &model, TensorMap &weights, const Dataset &data,
                           int64_t batch, const RunOptions &run);
 
