@@ -32,13 +32,17 @@ only training reads).
   --show N          print the first N examples' predictions beside their references
   --vocab NAME=FILE vocabulary of a token input or output, in place of the model's
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
+
+A program built with attnc --distributed=mpi and started by mpirun -np N splits the work among the ranks:
+each loss chunk of --batch examples as in training, and the decoded or classified chunks in turn; rank 0
+prints the summed metrics, and each rank the --show examples it decoded.
 )";
 
 /// The fraction of examples (or positions) whose arg-max score is the target, as "97.50% (351/360)";
 /// nothing when the model has no targets input and scores output (or an error, reported as such).
 static std::optional<std::string> classificationAccuracy(const attn_model_spec &spec, const Dataset &data,
                                                          TensorMap &weights, const RunOptions &run,
-                                                         uint64_t batch) {
+                                                         uint64_t batch, Communicator &ranks) {
   std::vector<bool> inferRead = valuesRead(spec), trainRead = valuesRead(*spec.gradient);
   const attn_value *targets = nullptr;
   for (int32_t i : valuesWithRole(spec, ATTN_ROLE_INPUT))
@@ -57,7 +61,9 @@ static std::optional<std::string> classificationAccuracy(const attn_model_spec &
   if (scores.empty())
     return std::nullopt;
   Accuracy accuracy;
-  for (const std::vector<int64_t> &ids : data.inOrder(int64_t(batch))) {
+  std::vector<std::vector<int64_t>> chunks = data.inOrder(int64_t(batch));
+  for (size_t chunk = ranks.rank(); chunk < chunks.size(); chunk += ranks.size()) {
+    const std::vector<int64_t> &ids = chunks[chunk];
     Expected<TensorMap> inputs = data.batch(ids);
     if (!inputs)
       return "error: " + inputs.message();
@@ -74,6 +80,10 @@ static std::optional<std::string> classificationAccuracy(const attn_model_spec &
     for (int64_t n = 0; n < labels.numElements(); ++n)
       accuracy.add(s.data<float>() + n * classes, classes, labels.data<int32_t>()[n]);
   }
+  std::array<double, 2> counts = accuracy.counts();
+  if (Status summed = ranks.sum(counts.data(), counts.size()); !summed)
+    return "error: " + summed.message();
+  accuracy = Accuracy::fromCounts(counts);
   return fmt::format("{:.2f}% ({}/{})", accuracy.percent(), accuracy.correct(), accuracy.total());
 }
 
@@ -106,6 +116,8 @@ static int runEval(const Context &context, const ParsedOptions &options) {
   if (Exit code = load(context, options, l, {}, provided))
     return *code;
   RunOptions run{l.weightsPath, l.threads};
+  Communicator &ranks = context.communicator;
+  run.communicator = &ranks;
   Dataset data;
   if (Exit code = readDataset(context, options, "--tsv", columns, std::move(l.inputs), "input", data))
     return *code;
@@ -135,7 +147,9 @@ static int runEval(const Context &context, const ParsedOptions &options) {
     const TokenColumn &ref = columns[target];
     auto [stop, skip] = tokenConventions(spec, tokensOut);
     SequenceErrors errors;
-    for (const std::vector<int64_t> &ids : data.inOrder(int64_t(batch))) {
+    std::vector<std::vector<int64_t>> chunks = data.inOrder(int64_t(batch));
+    for (size_t chunk = ranks.rank(); chunk < chunks.size(); chunk += ranks.size()) {
+      const std::vector<int64_t> &ids = chunks[chunk];
       Expected<TensorMap> inputs = data.batch(ids);
       if (!inputs)
         return context.failure(inputs.message());
@@ -164,6 +178,10 @@ static int runEval(const Context &context, const ParsedOptions &options) {
                       ref.vocab.decode(reference, -1, {}).c_str());
       }
     }
+    std::array<double, 4> counts = errors.counts();
+    if (Status summed = ranks.sum(counts.data(), counts.size()); !summed)
+      return context.failure(summed.message());
+    errors = SequenceErrors::fromCounts(counts);
     rows.push_back({"token error rate", fmt::format("{:.2f}%", errors.tokenErrorRate())});
     rows.push_back({"sequence error rate", fmt::format("{:.2f}%", errors.sequenceErrorRate())});
   }
@@ -171,9 +189,11 @@ static int runEval(const Context &context, const ParsedOptions &options) {
   // output with the targets' shape and a class dimension.
   if (tokensOut < 0)
     if (std::optional<std::string> accuracy =
-            classificationAccuracy(spec, data, l.weights.tensors, run, batch);
+            classificationAccuracy(spec, data, l.weights.tensors, run, batch, ranks);
         accuracy)
       rows.push_back({"accuracy", *accuracy});
+  if (ranks.rank() > 0)
+    return kSuccess;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%-20s %s\n", "metric", "value");
   for (const auto &[name, value] : rows)

@@ -32,6 +32,8 @@ public:
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }
 
+  using Communicator::sum;
+
   int rank() const override { return rank_; }
   int size() const override { return size_; }
 

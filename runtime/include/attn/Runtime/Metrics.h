@@ -6,6 +6,7 @@
 #define ATTN_RUNTIME_METRICS_H
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -25,6 +26,18 @@ public:
   /// Sequences with any error, in percent (G2P's word error rate).
   double sequenceErrorRate() const { return 100.0 * double(wrong_) / double(sequences_); }
 
+  /// Its counts (edits, reference tokens, wrong sequences, sequences), to sum the errors of the parts of a
+  /// data set that several processes scored; `fromCounts` makes the errors of summed counts.
+  std::array<double, 4> counts() const {
+    return {double(edits_), double(referenceTokens_), double(wrong_), double(sequences_)};
+  }
+  static SequenceErrors fromCounts(const std::array<double, 4> &c) {
+    SequenceErrors e;
+    e.edits_ = int64_t(c[0]), e.referenceTokens_ = int64_t(c[1]), e.wrong_ = int64_t(c[2]),
+    e.sequences_ = int64_t(c[3]);
+    return e;
+  }
+
 private:
   int64_t edits_ = 0, referenceTokens_ = 0, wrong_ = 0, sequences_ = 0;
 };
@@ -39,6 +52,14 @@ public:
   int64_t total() const { return total_; }
   /// In percent; 0 before the first example.
   double percent() const { return 100.0 * double(correct_) / double(std::max<int64_t>(total_, 1)); }
+
+  /// Its counts (correct, total), to sum over processes as SequenceErrors' are.
+  std::array<double, 2> counts() const { return {double(correct_), double(total_)}; }
+  static Accuracy fromCounts(const std::array<double, 2> &c) {
+    Accuracy a;
+    a.correct_ = int64_t(c[0]), a.total_ = int64_t(c[1]);
+    return a;
+  }
 
 private:
   int64_t correct_ = 0, total_ = 0;
