@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bahdanau  # noqa: E402
 import cnn  # noqa: E402
 import compile_time  # noqa: E402
+import distributed  # noqa: E402
 import g2p  # noqa: E402
 import schedules  # noqa: E402
 import sdpa  # noqa: E402
@@ -35,7 +36,7 @@ from common import REPO, THREADS, Attnc, Context, Table, log, set_torch_threads 
 
 # In the order they run and appear; compile times come after the workloads whose compiles they reuse.
 WORKLOADS = {"sdpa": sdpa, "bahdanau": bahdanau, "g2p": g2p, "cnn": cnn, "compile": compile_time,
-             "schedules": schedules}
+             "schedules": schedules, "distributed": distributed}
 LIBRARIES = [("PyTorch", "torch"), ("ONNX Runtime", "onnxruntime"), ("ONNX", "onnx"), ("onnxscript", "onnxscript"),
              ("TensorFlow", "tensorflow-cpu"), ("Keras", "keras"), ("NumPy", "numpy")]
 
