@@ -903,3 +903,44 @@ func.func @recurrence_weight_grad_shapes(%dg: tensor<?x?x16xf32>, %h: tensor<?x4
   %d = attn.recurrence_weight_grad %dg, %h : (tensor<?x?x16xf32>, tensor<?x4xf32>) -> tensor<16x4xf32>
   return
 }
+
+// -----
+
+func.func @batch_sums_of(%x: tensor<?x4x8x8xf32>) {
+  // expected-error @+1 {{'attn.batch_sums' op expects of "x", "centered", "grad", found "median"}}
+  %s = attn.batch_sums %x {of = "median", epsilon = 1.0e-05 : f32} : (tensor<?x4x8x8xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @batch_sums_count(%x: tensor<?x4x8x8xf32>) {
+  // expected-error @+1 {{'attn.batch_sums' op expects 1 statistics operands here, found 0}}
+  %s = attn.batch_sums %x {of = "centered", epsilon = 1.0e-05 : f32} : (tensor<?x4x8x8xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @batch_sums_shape(%x: tensor<?x4x8x8xf32>, %s: tensor<2x3xf32>) {
+  // expected-error @+1 {{'attn.batch_sums' op expects statistics [2, C] for the input [?, 4, 8, 8], found [2, 3]}}
+  %c = attn.batch_sums %x, %s {of = "centered", epsilon = 1.0e-05 : f32} : (tensor<?x4x8x8xf32>, tensor<2x3xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_grad_stats(%x: tensor<?x4x8x8xf32>, %w: tensor<4xf32>, %s: tensor<2x4xf32>) {
+  // expected-error @+1 {{'attn.batch_norm_grad' op expects 2 statistics operands here, found 1}}
+  %d = attn.batch_norm_grad %x, %w, %x stats(%s) {wrt = "weight", epsilon = 1.0e-05 : f32}
+      : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<?x4x8x8xf32>, tensor<2x4xf32>) -> tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @all_sum_type(%x: tensor<2x4xf32>) {
+  // expected-error @+1 {{'attn.all_sum' op requires the same type for all operands and results}}
+  %s = "attn.all_sum"(%x) : (tensor<2x4xf32>) -> tensor<2x3xf32>
+  return
+}

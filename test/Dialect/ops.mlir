@@ -207,3 +207,25 @@ func.func @losses(%l: tensor<?x?x5xf32>, %t: tensor<?x?xi32>) -> (tensor<f32>, t
   %m = attn.mse %l, %l : (tensor<?x?x5xf32>, tensor<?x?x5xf32>) -> tensor<f32>
   return %c, %m : tensor<f32>, tensor<f32>
 }
+
+// Batch statistics summed over the processes of a data-parallel run, and batch norm that reads them.
+// CHECK-LABEL: func.func @across_processes
+func.func @across_processes(%x: tensor<?x4x8x8xf32>, %w: tensor<4xf32>, %dy: tensor<?x4x8x8xf32>) -> tensor<?x4x8x8xf32> {
+  // CHECK: %[[S:.+]] = attn.batch_sums %{{.+}} {epsilon = 9.99999974E-6 : f32, of = "x"} : (tensor<?x4x8x8xf32>) -> tensor<2x4xf32>
+  %s = attn.batch_sums %x {of = "x", epsilon = 1.0e-5 : f32} : (tensor<?x4x8x8xf32>) -> tensor<2x4xf32>
+  // CHECK: %[[G:.+]] = attn.all_sum %[[S]] : tensor<2x4xf32>
+  %g = attn.all_sum %s : tensor<2x4xf32>
+  // CHECK: attn.batch_sums %{{.+}}, %[[G]] {epsilon = 9.99999974E-6 : f32, of = "centered"}
+  %c = attn.batch_sums %x, %g {of = "centered", epsilon = 1.0e-5 : f32} : (tensor<?x4x8x8xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  %v = attn.all_sum %c : tensor<2x4xf32>
+  // CHECK: attn.batch_norm_train %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} stats(%[[G]], %{{.+}}) {epsilon
+  %y = attn.batch_norm_train %x, %w, %w, %w stats(%g, %v) {statistic = "output", epsilon = 1.0e-5 : f32, momentum = 0.1 : f32}
+      : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<?x4x8x8xf32>
+  %d = attn.batch_sums %x, %dy, %g, %v {of = "grad", epsilon = 1.0e-5 : f32} : (tensor<?x4x8x8xf32>, tensor<?x4x8x8xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  // CHECK: attn.all_sum %{{.+}} {cotangent} : tensor<2x4xf32>
+  %e = attn.all_sum %d {cotangent} : tensor<2x4xf32>
+  // CHECK: attn.batch_norm_grad %{{.+}}, %{{.+}}, %{{.+}} stats(%[[G]], %{{.+}}, %{{.+}}) {epsilon = 9.99999974E-6 : f32, wrt = "input"}
+  %dx = attn.batch_norm_grad %x, %w, %dy stats(%g, %v, %e) {wrt = "input", epsilon = 1.0e-5 : f32}
+      : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<?x4x8x8xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<?x4x8x8xf32>
+  return %dx : tensor<?x4x8x8xf32>
+}

@@ -60,7 +60,8 @@ or not at all). A checkpoint given as --weights continues its optimizer state an
 Data-parallel training (a program built with attnc --distributed=mpi, started by mpirun -np N): every rank
 reads the same data and computes the same batches; each runs the gradient program on its part of every
 batch (--batch stays the whole batch), with batch statistics and the gradients summed across the ranks, so
-that the run follows the one-process run with that batch. Rank 0 alone prints and writes files. A rank
+that the run follows the one-process run with that batch. Ranks on one machine share its cores (the default
+threads per rank: the cores over the machine's ranks). Rank 0 alone prints and writes files. A rank
 waits ATTN_MPI_TIMEOUT seconds (default 300) for the others before it fails; any failure ends every rank.
   --bucket-kib N    gradients are summed in buckets of about N KiB, each started as soon as the gradient
                     program has finished its gradients (default 256)

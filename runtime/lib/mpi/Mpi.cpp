@@ -7,10 +7,12 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <string>
 #include <thread>
 
 namespace attn::rt {
@@ -126,6 +128,18 @@ extern "C" int attn_main_mpi(const attn_model_spec *model, int argc, char **argv
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
     std::cerr << "error: MPI could not start (is this program run by mpirun from Open MPI?)\n";
     return 1;
+  }
+  // Ranks on one machine share its cores: unless HL_NUM_THREADS says otherwise, each gets its part of them
+  // (--threads still decides per command).
+  MPI_Comm local;
+  int localRanks = 1;
+  if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) == MPI_SUCCESS) {
+    MPI_Comm_size(local, &localRanks);
+    MPI_Comm_free(&local);
+  }
+  if (localRanks > 1 && !std::getenv("HL_NUM_THREADS")) {
+    int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / localRanks);
+    setenv("HL_NUM_THREADS", std::to_string(cores).c_str(), /*overwrite=*/0);
   }
   int rc;
   {
