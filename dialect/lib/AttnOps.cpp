@@ -314,6 +314,17 @@ LogicalResult LayerNormOp::verify() {
 }
 SmallVector<DimSource> LayerNormOp::getResultDimSources() { return identityDims(getInput()); }
 
+LogicalResult DropoutOp::verify() {
+  float rate = getRate().convertToFloat();
+  if (!(rate >= 0 && rate < 1))
+    return emitOpError() << "expects a rate in [0, 1), found " << rate;
+  if (Value seed = getSeed(); seed && (rankOf(seed) != 1 || conflict(dimOf(seed, 0), 5)))
+    return emitOpError() << "expects the seed as i32 [5] (seed low and high, step, row offset, on), found "
+                         << shapeString(seed.getType());
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> DropoutOp::getResultDimSources() { return identityDims(getInput()); }
+
 //===----------------------------------------------------------------------===//
 // Recurrent ops
 //===----------------------------------------------------------------------===//

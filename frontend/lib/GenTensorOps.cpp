@@ -115,19 +115,27 @@ std::optional<Tensor> MLIRGenImpl::genLayerNorm(const CallExpr &call, const Boun
   return Tensor{op.getResult(), x->shape};
 }
 
-/// Dropout is the identity at inference; its rate is still checked.
-std::optional<Tensor> MLIRGenImpl::genDropout(const BoundArgs &args) {
+/// dropout(x, rate): inverted dropout in training (the gradient program draws the mask), the identity at
+/// inference (attn-autodiff removes it from the model's function).
+std::optional<Tensor> MLIRGenImpl::genDropout(const CallExpr &call, const BoundArgs &args) {
   std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+  double rate = 0.1;
   if (const Expr *r = args.get("rate")) {
-    std::optional<Number> rate = evalNumber(*r);
-    if (!rate)
+    std::optional<Number> value = evalNumber(*r);
+    if (!value)
       return std::nullopt;
-    if (!(rate->value >= 0 && rate->value < 1)) {
-      error(r->getLoc()) << "expected a dropout rate in [0, 1), found " << str(rate->value);
+    if (!(value->value >= 0 && value->value < 1)) {
+      error(r->getLoc()) << "expected a dropout rate in [0, 1), found " << str(value->value);
       return std::nullopt;
     }
+    rate = value->value;
   }
-  return x;
+  if (!x || !expectF32(*x, *args.get("x"), "dropout", "x"))
+    return std::nullopt;
+  auto op = mlir::attn::DropoutOp::create(builder, opLoc(call), irType(x->shape), x->value, mlir::Value(),
+                                          builder.getF32FloatAttr(static_cast<float>(rate)),
+                                          builder.getI64IntegerAttr(dropoutStreams++));
+  return Tensor{op.getResult(), x->shape};
 }
 
 /// concat(a, b) along the last dimension.

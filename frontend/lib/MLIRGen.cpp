@@ -281,7 +281,10 @@ void MLIRGenImpl::genAssign(const AssignStmt &s) {
       continue;
     }
     Tensor t = (*results)[i];
-    t.isInput = llvm::isa<mlir::BlockArgument>(t.value); // e.g. dropout of an input
+    mlir::Value source = t.value; // dropout of an input is that input at inference
+    while (auto dropout = source.getDefiningOp<mlir::attn::DropoutOp>())
+      source = dropout.getInput();
+    t.isInput = llvm::isa<mlir::BlockArgument>(source);
     t.name = target.name;
     tensors[target.name] = t;
   }
@@ -426,7 +429,7 @@ std::optional<Tensor> MLIRGenImpl::genCall(const CallExpr &call, bool topLevel) 
   if (name == "layer_norm")
     return genLayerNorm(call, *args, prefix);
   if (name == "dropout")
-    return genDropout(*args);
+    return genDropout(call, *args);
   if (name == "embed")
     return genEmbed(call, *args, prefix);
   if (name == "concat")

@@ -241,7 +241,7 @@ private:
   std::optional<Tensor> genUnary(const CallExpr &call, const BoundArgs &args, StringRef name);
   std::optional<Tensor> genDense(const CallExpr &call, const BoundArgs &args, const std::string &prefix);
   std::optional<Tensor> genLayerNorm(const CallExpr &call, const BoundArgs &args, const std::string &prefix);
-  std::optional<Tensor> genDropout(const BoundArgs &args);
+  std::optional<Tensor> genDropout(const CallExpr &call, const BoundArgs &args);
   std::optional<Tensor> genConcat(const CallExpr &call, const BoundArgs &args);
   std::optional<Tensor> genReshape(const CallExpr &call, const BoundArgs &args);
   static bool isMinusOne(const Expr &e);
@@ -302,6 +302,7 @@ private:
   llvm::StringMap<DecoderInfo> decoderInfos;
   bool activeDecoder = false;           // generating a decoder step
   unsigned errors = 0;                  // reported so far
+  int64_t dropoutStreams = 0;           // dropout ops made so far: each draws its own random stream
   std::set<std::string> carriedPending; // carried states the step has not assigned yet
   mlir::Value decoderToken, decoderTeacher;
 };

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 
 namespace attn::rt {
@@ -599,6 +600,20 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
       checked.insert(&spec);
     }
   }
+  for (int32_t i : valuesWithRole(spec, ATTN_ROLE_INPUT))
+    if (std::string_view(spec.values[i].name) == kDropoutSeedInput) {
+      Expected<Tensor> seed = Tensor::create(DType::I32, {5});
+      if (!seed)
+        return seed.takeError();
+      const RunOptions::Dropout &d = options.dropout;
+      int32_t *words = seed->data<int32_t>();
+      words[0] = static_cast<int32_t>(uint32_t(d.seed));
+      words[1] = static_cast<int32_t>(uint32_t(d.seed >> 32));
+      words[2] = static_cast<int32_t>(uint32_t(d.step));
+      words[3] = static_cast<int32_t>(uint32_t(d.rowOffset));
+      words[4] = d.on;
+      inputs.insert_or_assign(kDropoutSeedInput, std::move(*seed));
+    }
   if (Expected<SymbolBindings> bound = checkInputs(spec, inputs); !bound)
     return bound.takeError();
   if (Status s = checkWeights(spec, describe(weights), options.weightsFile); !s)

@@ -141,11 +141,11 @@ public:
 
   int ranks() const { return communicator_ ? communicator_->size() : 1; }
 
-  /// This process's contiguous part of `rows`: the first rows % ranks processes take one row more.
-  std::vector<int64_t> part(const std::vector<int64_t> &rows) const {
+  /// Where this process's contiguous part of `rows` begins and ends: the first rows % ranks processes take
+  /// one row more.
+  std::pair<int64_t, int64_t> part(const std::vector<int64_t> &rows) const {
     int64_t n = static_cast<int64_t>(rows.size()), r = communicator_ ? communicator_->rank() : 0;
-    int64_t begin = r * n / ranks(), end = (r + 1) * n / ranks();
-    return std::vector<int64_t>(rows.begin() + begin, rows.begin() + end);
+    return {r * n / ranks(), (r + 1) * n / ranks()};
   }
 
   /// Checks, before training, that the processes can split batches of `batch` rows of `data`.
@@ -164,11 +164,13 @@ public:
   /// Runs the gradient program on this process's `rows` of the global batch `all` of `data`; the loss and
   /// gradients come back as one process computes them on the whole batch.
   Expected<TensorMap> gradients(TensorMap &weights, const Dataset &data, const std::vector<int64_t> &all,
-                                const RunOptions &run) {
-    std::vector<int64_t> rows = ranks() == 1 ? all : part(all);
+                                RunOptions run) {
+    auto [begin, end] = part(all);
+    std::vector<int64_t> rows(all.begin() + begin, all.begin() + end);
     Expected<TensorMap> batch = data.batch(rows, &all);
     if (!batch)
       return batch.takeError();
+    run.dropout.rowOffset = begin;
     if (ranks() == 1)
       return runWithParameters(*model_.gradient, weights, *batch, run);
     Expected<double> share = lossShare(*batch, rows.size(), all.size());
@@ -351,7 +353,9 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
       batches = epochBatches(data, batchSize, options.seed, epoch);
     }
     const std::vector<int64_t> &rows = batches[state.step % perEpoch];
-    Expected<TensorMap> grads = parallel.gradients(weights, data, rows, options.run);
+    RunOptions run = options.run; // dropout draws from the seed and the step: a resumed run draws the same
+    run.dropout = {true, options.seed, state.step, 0};
+    Expected<TensorMap> grads = parallel.gradients(weights, data, rows, run);
     if (!grads)
       return grads.takeError();
 

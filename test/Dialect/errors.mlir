@@ -944,3 +944,19 @@ func.func @all_sum_type(%x: tensor<2x4xf32>) {
   %s = "attn.all_sum"(%x) : (tensor<2x4xf32>) -> tensor<2x3xf32>
   return
 }
+
+// -----
+
+func.func @dropout_rate(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.dropout' op expects a rate in [0, 1), found 1}}
+  %y = attn.dropout %x {rate = 1.0 : f32, stream = 0 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @dropout_seed(%x: tensor<?x8xf32>, %s: tensor<4xi32>) {
+  // expected-error @+1 {{'attn.dropout' op expects the seed as i32 [5] (seed low and high, step, row offset, on), found [4]}}
+  %y = attn.dropout %x seed(%s) {rate = 0.5 : f32, stream = 0 : i64} : (tensor<?x8xf32>, tensor<4xi32>) -> tensor<?x8xf32>
+  return
+}

@@ -148,3 +148,23 @@ func.func @transposed(%x: tensor<?x3xf32>, %t: tensor<?xi32>) -> tensor<f32>
   %l = attn.cross_entropy %y, %t {label_smoothing = 0.0 : f32} : (tensor<?x4xf32>, tensor<?xi32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// Dropout trains: the gradient function gets the runtime's seed input, its dropout reads it, and the gradient
+// of dropout is dropout of the gradient with the same stream. The model's function drops it (inference).
+// CHECK-LABEL: func.func @dropout(
+// CHECK-NOT:   attn.dropout
+// CHECK-LABEL: func.func @dropout_grad
+// CHECK-SAME:  %[[S:[a-z0-9]+]]: tensor<5xi32> {attn.dims = [5], attn.name = "attn.dropout_seed"}
+// CHECK:       attn.dropout %{{.+}} seed(%[[S]]) {rate = 2.500000e-01 : f32, stream = 3 : i64}
+// CHECK:       %[[D:.+]] = attn.mse_grad
+// CHECK:       attn.dropout %[[D]] seed(%[[S]]) {rate = 2.500000e-01 : f32, stream = 3 : i64}
+func.func @dropout(%x: tensor<?x4xf32>, %target: tensor<?x4xf32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %w = attn.param "w" : tensor<4x4xf32>
+  %a = attn.dense %x, %w : (tensor<?x4xf32>, tensor<4x4xf32>) -> tensor<?x4xf32>
+  %d = attn.dropout %a {rate = 0.25 : f32, stream = 3 : i64} : (tensor<?x4xf32>) -> tensor<?x4xf32>
+  %l = attn.mse %d, %target : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

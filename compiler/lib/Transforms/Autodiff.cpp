@@ -204,6 +204,11 @@ public:
                                                  stats, b.getStringAttr(wrt), bn.getEpsilonAttr()));
           return success();
         })
+        .Case([&](DropoutOp d) { // the same mask, drawn again
+          accumulate(d.getInput(), DropoutOp::create(b, loc, typeOf(d.getInput()), dy, d.getSeed(),
+                                                     d.getRateAttr(), d.getStreamAttr()));
+          return success();
+        })
         .Case<ReluOp, TanhOp, SigmoidOp, GeluOp>([&](Operation *act) {
           StringRef kind = act->getName().stripDialect();
           return inputGradient<ActivationGradOp>(loc, act->getOperand(0), dy, b.getStringAttr(kind));
@@ -584,6 +589,44 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     for (func::FuncOp model : models)
       if (failed(differentiate(model)))
         return signalPassFailure();
+    // Dropout is the identity everywhere but in training.
+    for (auto func : getOperation().getOps<func::FuncOp>())
+      if (!func->hasAttr(AttnDialect::kGradOfAttr))
+        func.walk([](DropoutOp dropout) {
+          dropout.replaceAllUsesWith(dropout.getInput());
+          dropout.erase();
+        });
+  }
+
+  /// Gives the dropout ops of gradient function `grad` their random stream: a new input
+  /// "attn.dropout_seed" that the runtime fills (the seed, the step, the row offset, on or off). Dropout
+  /// inside a decoder step is an error: its steps would draw one mask.
+  static LogicalResult seedDropout(func::FuncOp grad) {
+    SmallVector<DropoutOp> dropouts;
+    WalkResult walk = grad.walk([&](DropoutOp dropout) {
+      if (dropout->getParentOfType<DecodeOp>()) {
+        dropout.emitOpError() << "inside a decoder step does not train yet: apply dropout to the decoder's "
+                                 "inputs or outputs outside the step, or remove it";
+        return WalkResult::interrupt();
+      }
+      dropouts.push_back(dropout);
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      return failure();
+    if (dropouts.empty())
+      return success();
+    Builder b(grad.getContext());
+    auto type = RankedTensorType::get({5}, b.getI32Type());
+    NamedAttribute attrs[] = {
+        b.getNamedAttr(AttnDialect::kInputNameAttr, b.getStringAttr("attn.dropout_seed")),
+        b.getNamedAttr(AttnDialect::kInputDimsAttr, b.getArrayAttr({b.getI64IntegerAttr(5)}))};
+    unsigned index = grad.getNumArguments();
+    if (failed(grad.insertArgument(index, type, b.getDictionaryAttr(attrs), grad.getLoc())))
+      return failure();
+    for (DropoutOp dropout : dropouts)
+      dropout.getSeedMutable().assign(grad.getArgument(index));
+    return success();
   }
 
   LogicalResult differentiate(func::FuncOp model) {
@@ -612,6 +655,10 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     for (Operation &op : model.getBody().front().without_terminator())
       b.clone(op, mapping);
     Value loss = mapping.lookup(ret.getOperand(*lossIndex));
+    if (failed(seedDropout(grad))) {
+      grad.erase();
+      return failure();
+    }
 
     SavedDecoders saved;
     for (auto decode : llvm::make_early_inc_range(body->getOps<DecodeOp>()))

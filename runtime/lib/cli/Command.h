@@ -54,6 +54,10 @@ struct Context {
   const attn_model_spec *gradientProgram() const;
 };
 
+/// `--dropout SEED` of `grad` and `gradcheck`: the model's dropout on, with the masks that training draws
+/// from SEED at step 0.
+Exit dropoutOption(const Context &context, const ParsedOptions &options, RunOptions &run);
+
 /// A row of the command table.
 struct Command {
   const char *name;

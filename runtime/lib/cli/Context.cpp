@@ -46,6 +46,16 @@ Exit Context::wholeNumber(const ParsedOptions &options, const char *name, uint64
   return std::nullopt;
 }
 
+Exit dropoutOption(const Context &context, const ParsedOptions &options, RunOptions &run) {
+  if (!options.get("--dropout"))
+    return std::nullopt;
+  uint64_t seed = 0;
+  if (Exit code = context.wholeNumber(options, "--dropout", 0, UINT64_MAX, seed))
+    return code;
+  run.dropout = {true, seed, 0, 0};
+  return std::nullopt;
+}
+
 const attn_model_spec *Context::gradientProgram() const {
   if (!spec.gradient)
     usageError("the model has no loss to differentiate: add 'train { loss = NAME }' to " +

@@ -6,7 +6,8 @@
 
 namespace attn::rt {
 
-static const char *const kHelp = R"(usage: $PROGRAM grad --weights FILE$INPUTS --out DIR [--threads N]
+static const char *const kHelp =
+    R"(usage: $PROGRAM grad --weights FILE$INPUTS --out DIR [--dropout SEED] [--threads N]
 
 Runs the model's gradient program (compiled from its 'train { loss = ... }'): writes DIR/loss.npy and
 DIR/grad.<parameter>.npy, the gradient of the loss with respect to each parameter it depends on.
@@ -14,6 +15,8 @@ DIR/grad.<parameter>.npy, the gradient of the loss with respect to each paramete
   --weights FILE    safetensors file with every parameter (see '$PROGRAM info')
   --in NAME=FILE    .npy file for input NAME; one for each input
   --out DIR         directory for the results, created if missing
+  --dropout SEED    apply the model's dropout with the masks training draws from SEED at step 0
+                    (default: none, as validation)
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )";
 
@@ -26,8 +29,10 @@ static int runGrad(const Context &context, const ParsedOptions &options) {
   Loaded l;
   if (Exit code = load(context, options, l))
     return *code;
-  Expected<TensorMap> results =
-      runWithParameters(*gradient, l.weights.tensors, l.inputs, {l.weightsPath, l.threads});
+  RunOptions run{l.weightsPath, l.threads};
+  if (Exit code = dropoutOption(context, options, run))
+    return *code;
+  Expected<TensorMap> results = runWithParameters(*gradient, l.weights.tensors, l.inputs, run);
   if (!results)
     return context.failure(results.message());
   std::cout << "loss " << results->at("loss").data<float>()[0] << "\n";
@@ -40,7 +45,7 @@ const Command gradCommand = {
     "grad",
     "the loss and its gradient with respect to every parameter (models with 'train')",
     kHelp,
-    {{"--weights", false}, {"--in", true}, {"--out", false}, {"--threads", false}},
+    {{"--weights", false}, {"--in", true}, {"--out", false}, {"--dropout", false}, {"--threads", false}},
     runGrad};
 
 } // namespace attn::rt

@@ -10,7 +10,7 @@
 namespace attn::rt {
 
 static const char *const kHelp =
-    R"(usage: $PROGRAM gradcheck --weights FILE$INPUTS [--samples N] [--eps E] [--tolerance T]
+    R"(usage: $PROGRAM gradcheck --weights FILE$INPUTS [--samples N] [--eps E] [--tolerance T] [--dropout SEED]
 
 Checks the compiled gradients against central finite differences of the loss, (L(w + e) - L(w - e)) / 2e,
 at --samples elements of each parameter (default 3, spread over the parameter), and prints each
@@ -23,6 +23,8 @@ of the loss bounds their precision).
   --samples N       elements per parameter (1 to 1000)
   --eps E           step of the differences (default 1e-2)
   --tolerance T     largest error accepted (default 1e-2)
+  --dropout SEED    apply the model's dropout with the masks training draws from SEED at step 0 (the
+                    same masks at every evaluation; default: none)
 )";
 
 static int runGradCheck(const Context &context, const ParsedOptions &options) {
@@ -46,6 +48,8 @@ static int runGradCheck(const Context &context, const ParsedOptions &options) {
   if (Exit code = load(context, options, l))
     return *code;
   RunOptions run{l.weightsPath, l.threads};
+  if (Exit code = dropoutOption(context, options, run))
+    return *code;
   Expected<TensorMap> analytic = runWithParameters(*gradient, l.weights.tensors, l.inputs, run);
   if (!analytic)
     return context.failure(analytic.message());
@@ -92,6 +96,7 @@ const Command gradCheckCommand = {"gradcheck",
                                    {"--samples", false},
                                    {"--eps", false},
                                    {"--tolerance", false},
+                                   {"--dropout", false},
                                    {"--threads", false}},
                                   runGradCheck};
 

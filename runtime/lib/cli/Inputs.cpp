@@ -20,7 +20,7 @@ Exit inputFiles(const Context &context, const ParsedOptions &options, const std:
   std::vector<bool> read = valuesRead(program);
   std::set<std::string> needed;
   for (int32_t i : valuesWithRole(program, ATTN_ROLE_INPUT))
-    if (read[i])
+    if (read[i] && std::string(program.values[i].name) != kDropoutSeedInput) // the runtime makes it
       needed.insert(program.values[i].name);
   std::set<std::string> modelInputs;
   std::string expected;

@@ -89,6 +89,7 @@ private:
   std::tuple<Func, Func, Func> batchStatistics(Operation *op, const HTensor &x, ValueRange stats);
   Expr localCount(const HTensor &x);
   FailureOr<HTensor> lowerBatchSums(BatchSumsOp op);
+  FailureOr<HTensor> lowerDropout(DropoutOp op);
   Func channelSum(Operation *op, const HTensor &x, StringRef stage,
                   const std::function<Expr(std::vector<Expr>)> &f);
   FailureOr<HTensor> lowerBatchNormTrain(BatchNormTrainOp op);

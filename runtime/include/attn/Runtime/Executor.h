@@ -34,6 +34,10 @@ struct Profile {
   int threads = 0; // the worker threads of the runs
 };
 
+/// The input of a gradient program with dropout that the runtime makes from RunOptions::dropout (i32 [5]:
+/// the seed's low and high words, the step, the row offset, 1 when dropout is on); users never give it.
+constexpr const char *kDropoutSeedInput = "attn.dropout_seed";
+
 struct RunOptions {
   std::string weightsFile = "the weight file"; // how error messages name where the weights came from
   int numThreads = 0; // Halide worker threads; 0 keeps Halide's default (HL_NUM_THREADS, else one per core)
@@ -43,6 +47,15 @@ struct RunOptions {
   // The sums that outputReady starts are finished before runModel returns.
   Communicator *communicator = nullptr;
   double lossShare = 1;
+  // Dropout in a gradient program (which then reads the input kDropoutSeedInput, made here): off unless
+  // `on`; its random stream is keyed by `seed` and `step`, and this process's rows start at `rowOffset`
+  // of the whole batch, so that every process draws what one process draws for the whole batch.
+  struct Dropout {
+    bool on = false;
+    uint64_t seed = 0;
+    int64_t step = 0;
+    int64_t rowOffset = 0;
+  } dropout;
   // Called with each output as soon as the step that computes it is done (the tensor stays where it is
   // and becomes the output); an error it returns ends the run.
   std::function<Status(const std::string &name, const Tensor &tensor)> outputReady;
