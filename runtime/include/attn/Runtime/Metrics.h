@@ -20,6 +20,9 @@ class SequenceErrors {
 public:
   /// Scores `predicted` against `reference`; returns their edit distance.
   int64_t add(const std::vector<int32_t> &predicted, const std::vector<int32_t> &reference);
+  /// Scores `predicted` against the closest of `references` (a word's pronunciations: right if it is any of
+  /// them), at least one; returns that edit distance.
+  int64_t addAny(const std::vector<int32_t> &predicted, const std::vector<std::vector<int32_t>> &references);
 
   /// Edits per reference token, in percent (G2P's phoneme error rate); above 100 for long predictions.
   double tokenErrorRate() const { return 100.0 * double(edits_) / double(referenceTokens_); }
