@@ -318,8 +318,9 @@ LogicalResult DropoutOp::verify() {
   float rate = getRate().convertToFloat();
   if (!(rate >= 0 && rate < 1))
     return emitOpError() << "expects a rate in [0, 1), found " << rate;
-  if (Value seed = getSeed(); seed && (rankOf(seed) != 1 || conflict(dimOf(seed, 0), 5)))
-    return emitOpError() << "expects the seed as i32 [5] (seed low and high, step, row offset, on), found "
+  if (Value seed = getSeed(); seed && (rankOf(seed) != 1 || conflict(dimOf(seed, 0), 6)))
+    return emitOpError() << "expects the seed as i32 [6] (seed low and high, step, row offset, on, decoder "
+                            "step), found "
                          << shapeString(seed.getType());
   return verifyResultShape(*this);
 }

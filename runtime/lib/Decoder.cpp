@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <string_view>
 
 namespace attn::rt {
 
@@ -26,6 +27,19 @@ int64_t rowSize(const Shape &shape) {
 
 /// Host pointer of a buffer as 4-byte elements (f32 and i32 alike).
 char *hostOf(halide_buffer_t *b) { return reinterpret_cast<char *>(b->host); }
+
+/// The value of the runtime-made dropout seed a decoder's step kernels read, or -1: each step of the loop
+/// writes its step into it (word 5), so that dropout draws a mask per step.
+int32_t dropoutSeed(const attn_model_spec &spec, const attn_decoder &d) {
+  for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k) {
+    const attn_kernel &kernel = spec.kernels[k];
+    for (int32_t a = 0; a < kernel.num_args - kernel.num_results; ++a)
+      if (const attn_value &v = spec.values[kernel.args[a]];
+          v.role == ATTN_ROLE_INPUT && std::string_view(v.name) == kDropoutSeedInput)
+        return kernel.args[a];
+  }
+  return -1;
+}
 
 /// A hypothesis that ended: its normalised score, and where its last token was chosen.
 struct Finished {
@@ -134,6 +148,14 @@ private:
     }
   }
 
+  /// Tells the step kernels' dropout which step of the loop runs (0 once the loop is over).
+  void setDropoutStep(int64_t t) {
+    if (seed < 0 || !ex.buffers[seed])
+      return;
+    reinterpret_cast<int32_t *>(ex.buffers[seed]->host)[5] = static_cast<int32_t>(t);
+    ex.buffers[seed]->set_host_dirty(true);
+  }
+
   /// Runs the step kernels on `tokens` (one per row).
   Status step(const std::vector<int32_t> &tokens) {
     std::memcpy(ex.buffers[d.token]->host, tokens.data(), tokens.size() * sizeof(int32_t));
@@ -208,11 +230,13 @@ private:
     for (int64_t t = 0; t < steps; ++t) {
       for (int64_t b = 0; b < rows; ++b)
         tokens[b] = t == 0 ? d.start : forced[b * steps + t - 1];
+      setDropoutStep(t);
       if (Status s = step(tokens); !s)
         return s;
       stackEmits(0, t, steps);
       carry({});
     }
+    setDropoutStep(0);
     return {};
   }
 
@@ -238,11 +262,13 @@ private:
           std::memcpy(hostOf(view) + b * bytes, hostOf(seq) + (b * steps + t) * bytes, bytes);
         view->set_host_dirty(true);
       }
+      setDropoutStep(t); // the forward step's masks again
       if (Status s = step(tokens); !s)
         return s;
       stackEmits(d.num_states, t, steps);
       carry({});
     }
+    setDropoutStep(0);
     for (int32_t i = 0; i < d.num_states; ++i) {
       if (Status s = ex.allocate(d.results[i], ex.shapes[d.state_init[i]]); !s)
         return s;
@@ -398,6 +424,7 @@ private:
 
   Execution &ex;
   const attn_decoder &d;
+  int32_t seed = dropoutSeed(ex.spec, d);
   int64_t batch = 0, width = 1, rows = 0;
   std::vector<int64_t> emitSize;
   std::vector<char> scratch;
@@ -438,7 +465,7 @@ struct RowPart {
 
   Execution ex;
   std::deque<RowRange> ranges;
-  std::deque<Tensor> zeros;
+  std::deque<Tensor> zeros; // the range's own tensors: accumulators' starts, its dropout seed
   Status status;
 };
 
@@ -487,6 +514,17 @@ Status runSplit(Execution &ex, const attn_decoder &d, int64_t batch, int parts) 
         part->zeros.push_back(std::move(*zero));
         part->ex.buffers[v] = part->zeros.back().buffer();
       }
+    }
+    // The range's own dropout seed: its rows start `first` rows further into the batch, and its loop
+    // writes its own steps into it.
+    if (int32_t seed = dropoutSeed(ex.spec, d); seed >= 0) {
+      Expected<Tensor> own = Tensor::create(DType::I32, ex.shapes[seed]);
+      if (!own)
+        return makeError("decoder '", d.name, "': ", own.message());
+      std::memcpy(own->data<int32_t>(), ex.buffers[seed]->host, own->byteSize());
+      own->data<int32_t>()[3] += static_cast<int32_t>(first);
+      part->zeros.push_back(std::move(*own));
+      part->ex.buffers[seed] = part->zeros.back().buffer();
     }
     split.push_back(std::move(part));
   }

@@ -602,7 +602,7 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   }
   for (int32_t i : valuesWithRole(spec, ATTN_ROLE_INPUT))
     if (std::string_view(spec.values[i].name) == kDropoutSeedInput) {
-      Expected<Tensor> seed = Tensor::create(DType::I32, {5});
+      Expected<Tensor> seed = Tensor::create(DType::I32, {6});
       if (!seed)
         return seed.takeError();
       const RunOptions::Dropout &d = options.dropout;
@@ -612,6 +612,7 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
       words[2] = static_cast<int32_t>(uint32_t(d.step));
       words[3] = static_cast<int32_t>(uint32_t(d.rowOffset));
       words[4] = d.on;
+      words[5] = 0; // the step of a decoder loop: the loop sets it
       inputs.insert_or_assign(kDropoutSeedInput, std::move(*seed));
     }
   if (Expected<SymbolBindings> bound = checkInputs(spec, inputs); !bound)

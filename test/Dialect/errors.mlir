@@ -956,7 +956,7 @@ func.func @dropout_rate(%x: tensor<?x8xf32>) {
 // -----
 
 func.func @dropout_seed(%x: tensor<?x8xf32>, %s: tensor<4xi32>) {
-  // expected-error @+1 {{'attn.dropout' op expects the seed as i32 [5] (seed low and high, step, row offset, on), found [4]}}
+  // expected-error @+1 {{'attn.dropout' op expects the seed as i32 [6] (seed low and high, step, row offset, on, decoder step), found [4]}}
   %y = attn.dropout %x seed(%s) {rate = 0.5 : f32, stream = 0 : i64} : (tensor<?x8xf32>, tensor<4xi32>) -> tensor<?x8xf32>
   return
 }

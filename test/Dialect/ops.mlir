@@ -232,10 +232,10 @@ func.func @across_processes(%x: tensor<?x4x8x8xf32>, %w: tensor<4xf32>, %dy: ten
 
 // Dropout: the identity without a seed (inference), a mask from the seed in training.
 // CHECK-LABEL: func.func @dropout
-func.func @dropout(%x: tensor<?x8xf32>, %s: tensor<5xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+func.func @dropout(%x: tensor<?x8xf32>, %s: tensor<6xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
   // CHECK: attn.dropout %{{.+}} {rate = 1.000000e-01 : f32, stream = 0 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
   %a = attn.dropout %x {rate = 0.1 : f32, stream = 0 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
-  // CHECK: attn.dropout %{{.+}} seed(%{{.+}}) {rate = 5.000000e-01 : f32, stream = 1 : i64} : (tensor<?x8xf32>, tensor<5xi32>) -> tensor<?x8xf32>
-  %b = attn.dropout %x seed(%s) {rate = 0.5 : f32, stream = 1 : i64} : (tensor<?x8xf32>, tensor<5xi32>) -> tensor<?x8xf32>
+  // CHECK: attn.dropout %{{.+}} seed(%{{.+}}) {rate = 5.000000e-01 : f32, stream = 1 : i64} : (tensor<?x8xf32>, tensor<6xi32>) -> tensor<?x8xf32>
+  %b = attn.dropout %x seed(%s) {rate = 0.5 : f32, stream = 1 : i64} : (tensor<?x8xf32>, tensor<6xi32>) -> tensor<?x8xf32>
   return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
 }

@@ -156,7 +156,7 @@ func.func @transposed(%x: tensor<?x3xf32>, %t: tensor<?xi32>) -> tensor<f32>
 // CHECK-LABEL: func.func @dropout(
 // CHECK-NOT:   attn.dropout
 // CHECK-LABEL: func.func @dropout_grad
-// CHECK-SAME:  %[[S:[a-z0-9]+]]: tensor<5xi32> {attn.dims = [5], attn.name = "attn.dropout_seed"}
+// CHECK-SAME:  %[[S:[a-z0-9]+]]: tensor<6xi32> {attn.dims = [6], attn.name = "attn.dropout_seed"}
 // CHECK:       attn.dropout %{{.+}} seed(%[[S]]) {rate = 2.500000e-01 : f32, stream = 3 : i64}
 // CHECK:       %[[D:.+]] = attn.mse_grad
 // CHECK:       attn.dropout %[[D]] seed(%[[S]]) {rate = 2.500000e-01 : f32, stream = 3 : i64}

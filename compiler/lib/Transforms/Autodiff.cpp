@@ -599,28 +599,18 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
   }
 
   /// Gives the dropout ops of gradient function `grad` their random stream: a new input
-  /// "attn.dropout_seed" that the runtime fills (the seed, the step, the row offset, on or off). Dropout
-  /// inside a decoder step is an error: its steps would draw one mask.
+  /// "attn.dropout_seed" that the runtime fills (the seed, the step, the row offset, on or off, and the step
+  /// of a decoder loop, so that each step of a decoder draws its own mask).
   static LogicalResult seedDropout(func::FuncOp grad) {
     SmallVector<DropoutOp> dropouts;
-    WalkResult walk = grad.walk([&](DropoutOp dropout) {
-      if (dropout->getParentOfType<DecodeOp>()) {
-        dropout.emitOpError() << "inside a decoder step does not train yet: apply dropout to the decoder's "
-                                 "inputs or outputs outside the step, or remove it";
-        return WalkResult::interrupt();
-      }
-      dropouts.push_back(dropout);
-      return WalkResult::advance();
-    });
-    if (walk.wasInterrupted())
-      return failure();
+    grad.walk([&](DropoutOp dropout) { dropouts.push_back(dropout); });
     if (dropouts.empty())
       return success();
     Builder b(grad.getContext());
-    auto type = RankedTensorType::get({5}, b.getI32Type());
+    auto type = RankedTensorType::get({6}, b.getI32Type());
     NamedAttribute attrs[] = {
         b.getNamedAttr(AttnDialect::kInputNameAttr, b.getStringAttr("attn.dropout_seed")),
-        b.getNamedAttr(AttnDialect::kInputDimsAttr, b.getArrayAttr({b.getI64IntegerAttr(5)}))};
+        b.getNamedAttr(AttnDialect::kInputDimsAttr, b.getArrayAttr({b.getI64IntegerAttr(6)}))};
     unsigned index = grad.getNumArguments();
     if (failed(grad.insertArgument(index, type, b.getDictionaryAttr(attrs), grad.getLoc())))
       return failure();

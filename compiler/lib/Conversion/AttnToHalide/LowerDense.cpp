@@ -26,7 +26,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
     out.matmuls.push_back({s.acc, s.result});
 
   HTensor y{s.result, x.shape};
-  y.shape.back() = w.extent(0);
+  y.shape.back() = w.extent(op.getTransposedWeight() ? 1 : 0); // a transposed weight is [in, out]
   out.dense.push_back(s);
   return y;
 }
@@ -88,18 +88,21 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDropout(DropoutOp op) {
   Func seed = values[op.getSeed()].func;
   auto word = [&](int i) { return Halide::cast<uint32_t>(seed(i)); };
   std::vector<Var> vars = makeVars(x.rank(), "e");
-  // The element's index in the whole batch: this process's rows start at the row offset.
+  // The element's index in the whole batch: this process's rows start at the row offset. Static sizes come
+  // from the op's type, so that the index is the same whatever computed x.
+  auto type = cast<RankedTensorType>(op.getType());
   Expr index = u32(0);
   for (size_t d = 0; d < x.rank(); ++d) {
     Expr i = Halide::cast<uint32_t>(vars[x.rank() - 1 - d]);
     if (d == 0)
       i = i + word(3);
-    index = index * Halide::cast<uint32_t>(x.extent(d)) + i;
+    Expr extent = type.isDynamicDim(d) ? Halide::cast<uint32_t>(x.extent(d)) : u32(type.getDimSize(d));
+    index = index * extent + i;
   }
   float rate = op.getRate().convertToFloat();
   // Kept where the random word is at least rate·2^32.
   auto threshold = static_cast<uint32_t>(std::min(double(rate) * 4294967296.0, 4294967295.0));
-  Expr bits = philox(index, word(2), u32(op.getStream()), u32(0), word(0), word(1));
+  Expr bits = philox(index, word(2), u32(op.getStream()), word(5), word(0), word(1));
   Expr keep = bits >= u32(threshold);
   Func f(name(op, "dropout"));
   f(vars) = Halide::select(seed(4) == 0, x.func(vars),

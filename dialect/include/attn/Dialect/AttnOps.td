@@ -156,11 +156,12 @@ def Attn_MulOp : Attn_BinaryOp<"mul", "a · b">;
 def Attn_DropoutOp : Attn_ComputeOp<"dropout", [Attn_Elementwise]> {
   let summary = "inverted dropout in training, from a counter-based random stream";
   let description = [{
-    Without `seed` (a model's function, inference) the identity. With `seed`, an i32 [5] tensor (the run's
-    seed, low and high word, the training step, the row offset of this process's part of the batch, and
-    whether dropout is on), each element is zeroed with probability `rate` and the others are scaled by
-    1 / (1 − rate). Element i's decision comes from Philox4x32-10 (Salmon et al., 2011) keyed by the seed,
-    with counter (i + offset · the size of a row, step, `stream`, 0): it depends on no thread count, the
+    Without `seed` (a model's function, inference) the identity. With `seed`, an i32 [6] tensor (the run's
+    seed, low and high word, the training step, the row offset of this process's or thread's rows of the
+    batch, whether dropout is on, and the step of the decoder loop it is in), each element is zeroed with
+    probability `rate` and the others are scaled by 1 / (1 − rate). Element i's decision comes from
+    Philox4x32-10 (Salmon et al., 2011) keyed by the seed, with counter (i + offset · the size of a row,
+    step, `stream`, decoder step): it depends on no thread count, each decoder step draws its own mask, the
     same mask is made again in the backward pass (the gradient of dropout is dropout of the gradient with
     the same stream), a resumed run draws what the uninterrupted one would, and the ranks of a
     data-parallel run draw what one process draws for the whole batch. `stream` numbers the model's dropout
@@ -168,7 +169,7 @@ def Attn_DropoutOp : Attn_ComputeOp<"dropout", [Attn_Elementwise]> {
 
     ```mlir
     %y = attn.dropout %x seed(%s) {rate = 1.000000e-01 : f32, stream = 0 : i64}
-        : (tensor<?x?x64xf32>, tensor<5xi32>) -> tensor<?x?x64xf32>
+        : (tensor<?x?x64xf32>, tensor<6xi32>) -> tensor<?x?x64xf32>
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, Optional<Attn_I32Tensor>:$seed, F32Attr:$rate, I64Attr:$stream);

@@ -34,7 +34,7 @@ struct Profile {
   int threads = 0; // the worker threads of the runs
 };
 
-/// The input of a gradient program with dropout that the runtime makes from RunOptions::dropout (i32 [5]:
+/// The input of a gradient program with dropout that the runtime makes from RunOptions::dropout (i32 [6]:
 /// the seed's low and high words, the step, the row offset, 1 when dropout is on); users never give it.
 constexpr const char *kDropoutSeedInput = "attn.dropout_seed";
 
