@@ -651,16 +651,17 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   std::vector<int> outputUses(n, 0);
   for (int32_t o = 0; o < spec.num_outputs; ++o)
     ++outputUses[spec.outputs[o].value];
-  // The outputs each step finishes, for options.outputReady.
+  // The outputs each step finishes, for options.outputReady: the step that last writes each output.
   std::vector<std::vector<int32_t>> finishes(spec.num_steps);
-  if (options.outputReady)
+  if (options.outputReady) {
+    std::vector<int32_t> writer(n, -1);
+    for (int32_t s = 0; s < spec.num_steps; ++s)
+      for (int32_t v : stepWrites(spec, spec.steps[s]))
+        writer[v] = s;
     for (int32_t o = 0; o < spec.num_outputs; ++o)
-      for (int32_t s = spec.num_steps; s-- > 0;)
-        if (std::vector<int32_t> w = stepWrites(spec, spec.steps[s]);
-            std::find(w.begin(), w.end(), spec.outputs[o].value) != w.end()) {
-          finishes[s].push_back(o);
-          break;
-        }
+      if (int32_t s = writer[spec.outputs[o].value]; s >= 0)
+        finishes[s].push_back(o);
+  }
 
   for (int32_t s = 0; s < spec.num_steps; ++s) {
     int32_t step = spec.steps[s];

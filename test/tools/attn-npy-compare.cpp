@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,16 @@ bool parseTolerance(const char *text, double &out) {
   char *end;
   out = std::strtod(text, &end);
   return *text && !*end && out >= 0 && std::isfinite(out);
+}
+
+/// Both files as read, or (after printing why one could not be read) nothing.
+template <typename T> std::optional<std::pair<T, T>> readBoth(Expected<T> actual, Expected<T> expected) {
+  for (Expected<T> *file : {&actual, &expected})
+    if (!*file) {
+      std::fprintf(stderr, "error: %s\n", file->message().c_str());
+      return std::nullopt;
+    }
+  return std::pair<T, T>{std::move(*actual), std::move(*expected)};
 }
 
 /// Compares two tensors element by element; prints the largest errors and the first failures.
@@ -112,28 +124,13 @@ int main(int argc, char **argv) {
     return std::string(magic, sizeof magic) == "\x93NUMPY";
   };
   if (isNpy(files[0]) || isNpy(files[1])) {
-    Expected<Tensor> actual = readNpy(files[0]);
-    if (!actual) {
-      std::fprintf(stderr, "error: %s\n", actual.message().c_str());
-      return 1;
-    }
-    Expected<Tensor> expected = readNpy(files[1]);
-    if (!expected) {
-      std::fprintf(stderr, "error: %s\n", expected.message().c_str());
-      return 1;
-    }
-    return compare(*actual, *expected, files[0], files[1], rtol, atol);
+    auto tensors = readBoth(readNpy(files[0]), readNpy(files[1]));
+    return tensors ? compare(tensors->first, tensors->second, files[0], files[1], rtol, atol) : 1;
   }
-  Expected<SafeTensorsFile> actual = readSafeTensors(files[0]);
-  if (!actual) {
-    std::fprintf(stderr, "error: %s\n", actual.message().c_str());
+  auto read = readBoth(readSafeTensors(files[0]), readSafeTensors(files[1]));
+  if (!read)
     return 1;
-  }
-  Expected<SafeTensorsFile> expected = readSafeTensors(files[1]);
-  if (!expected) {
-    std::fprintf(stderr, "error: %s\n", expected.message().c_str());
-    return 1;
-  }
+  SafeTensorsFile *actual = &read->first, *expected = &read->second;
   int rc = 0;
   for (const auto &[name, tensor] : expected->tensors)
     if (!actual->tensors.count(name)) {
