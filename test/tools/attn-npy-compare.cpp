@@ -13,8 +13,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace attn::rt;
