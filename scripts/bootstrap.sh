@@ -11,9 +11,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$root/.deps"
 # clang-22 compiles the model table of a program for another architecture (attnc --target=arm-64-linux
 # --emit=object). Open MPI builds the data-parallel runtime (attnc --distributed=mpi) and runs its tests.
+# PoCL runs the OpenCL kernels of GPU-targeted programs (attnc --target=host-opencl) on this CPU in tests.
 debs=(llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 libfmt-dev googletest ninja-build ccache
       g++ make python3 python3-venv zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libxml2-dev
-      libopenmpi-dev openmpi-bin)
+      libopenmpi-dev openmpi-bin pocl-opencl-icd ocl-icd-opencl-dev)
 # `--sanitize`: also clang's sanitizer and libFuzzer runtimes, for `make check-sanitize` and `make fuzz`.
 if [ "${1:-}" = "--sanitize" ]; then
   debs+=(libclang-rt-22-dev)

@@ -29,6 +29,14 @@ if config.attn_sanitize:
 # than cores is fine; as root, Open MPI wants to be told; shared memory between the ranks, no network).
 if config.attn_mpi and shutil.which("mpirun") and not config.attn_sanitize:
     config.available_features.add("mpi")
+# `--param attn_target=TARGET` compiles every program of the suites for TARGET (host-opencl: the GPU
+# schedules, run by PoCL on this CPU): feature `gpu` for a GPU target; tests that choose their own target or
+# need the CPU's say UNSUPPORTED: gpu.
+attn_target = lit_config.params.get("attn_target", "")
+if attn_target:
+    if any(word in attn_target.split("-") for word in ("cuda", "opencl", "metal", "vulkan")):
+        config.available_features.add("gpu")
+    config.substitutions.insert(0, (r"(?<![\w./%-])attnc (?!--target)(?!tune)", "attnc --target=" + attn_target + " "))
 config.substitutions.append(("%mpirun", "mpirun --oversubscribe --allow-run-as-root --mca btl self,vader -np"))
 config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
 config.substitutions.append(("%goldens", os.path.join(config.attn_src_root, "test", "Numeric", "goldens")))

@@ -64,6 +64,8 @@ public:
                : d.mode == ATTN_DECODE_REVERSE ? reverse()
                                                : search();
     tearDown();
+    for (int32_t i = 0; s && i < d.num_results; ++i)
+      ex.buffers[d.results[i]]->set_host_dirty(true); // written here, on the host
     return s;
   }
 
@@ -76,23 +78,26 @@ private:
     auto tiled = [&](int32_t from, int32_t to) -> Status {
       Shape shape = ex.shapes[from];
       shape[0] = rows;
+      if (Status s = ex.toHost(from); !s)
+        return s;
       if (Status s = ex.allocate(to, shape); !s)
         return s;
       int64_t bytes = rowSize(shape) * Tensor::kElementSize;
       for (int64_t r = 0; r < rows; ++r)
         std::memcpy(hostOf(ex.buffers[to]) + r * bytes, hostOf(ex.buffers[from]) + (r / width) * bytes,
                     bytes);
+      ex.buffers[to]->set_host_dirty(true);
       return {};
     };
     for (int32_t i = 0; i < d.num_states; ++i) {
       if (d.mode == ATTN_DECODE_REVERSE) { // accumulators of any shape, copied whole
-        halide_buffer_t *from = ex.buffers[d.state_init[i]];
-        if (from->device_dirty())
-          halide_copy_to_host(nullptr, from);
+        if (Status s = ex.toHost(d.state_init[i]); !s)
+          return s;
         if (Status s = ex.allocate(d.state_in[i], ex.shapes[d.state_init[i]]); !s)
           return s;
-        std::memcpy(hostOf(ex.buffers[d.state_in[i]]), hostOf(from),
+        std::memcpy(hostOf(ex.buffers[d.state_in[i]]), hostOf(ex.buffers[d.state_init[i]]),
                     elements(d.state_init[i]) * Tensor::kElementSize);
+        ex.buffers[d.state_in[i]]->set_host_dirty(true);
         continue;
       }
       if (Status s = tiled(d.state_init[i], d.state_in[i]); !s)
@@ -164,19 +169,17 @@ private:
       if (Status s = ex.call(ex.spec.kernels[k], /*allocateResults=*/false); !s)
         return makeError("decoder '", d.name, "': ", s.message());
     for (int32_t i = 0; i < d.num_emits; ++i)
-      if (halide_buffer_t *b = ex.buffers[d.emits[i]]; b->device_dirty())
-        if (int rc = halide_copy_to_host(nullptr, b); rc != 0)
-          return makeError("decoder '", d.name,
-                           "': cannot copy an emitted value from the device (Halide error ", rc, ")");
+      if (Status s = ex.toHost(d.emits[i]); !s)
+        return makeError("decoder '", d.name, "': ", s.message());
     return {};
   }
 
   /// Moves the next state into the carried state: row j takes row parents[j] (all rows in order if empty).
-  void carry(const std::vector<int64_t> &parents) {
+  Status carry(const std::vector<int64_t> &parents) {
     for (int32_t i = 0; i < d.num_states; ++i) {
       halide_buffer_t *from = ex.buffers[d.state_out[i]], *to = ex.buffers[d.state_in[i]];
-      if (from->device_dirty())
-        halide_copy_to_host(nullptr, from);
+      if (Status s = ex.toHost(d.state_out[i]); !s)
+        return makeError("decoder '", d.name, "': ", s.message());
       if (from == to && parents.empty())
         continue;
       if (parents.empty()) {
@@ -192,6 +195,7 @@ private:
       std::memcpy(hostOf(to), scratch.data(), rows * bytes);
       to->set_host_dirty(true);
     }
+    return {};
   }
 
   const float *emitRow(int32_t emit, int64_t row) {
@@ -222,6 +226,8 @@ private:
   Status teacher() {
     const Shape &tShape = ex.shapes[d.teacher];
     int64_t steps = tShape[1];
+    if (Status s = ex.toHost(d.teacher); !s)
+      return s;
     const int32_t *forced = reinterpret_cast<const int32_t *>(ex.buffers[d.teacher]->host);
     for (int32_t i = 0; i < d.num_results; ++i)
       if (Status s = allocateResult(i, i, steps); !s)
@@ -234,7 +240,8 @@ private:
       if (Status s = step(tokens); !s)
         return s;
       stackEmits(0, t, steps);
-      carry({});
+      if (Status s = carry({}); !s)
+        return s;
     }
     setDropoutStep(0);
     return {};
@@ -245,6 +252,8 @@ private:
   /// the emitted values stacked over the steps.
   Status reverse() {
     int64_t steps = ex.shapes[d.teacher][1];
+    if (Status s = ex.toHost(d.teacher); !s)
+      return s;
     const int32_t *forced = reinterpret_cast<const int32_t *>(ex.buffers[d.teacher]->host);
     for (int32_t i = 0; i < d.num_emits; ++i)
       if (Status s = allocateResult(d.num_states + i, i, steps); !s)
@@ -255,8 +264,8 @@ private:
         tokens[b] = t == 0 ? d.start : forced[b * steps + t - 1];
       for (int32_t i = 0; i < d.num_sequences; ++i) {
         halide_buffer_t *seq = ex.buffers[d.sequences[i]], *view = ex.buffers[d.sequence_views[i]];
-        if (seq->device_dirty())
-          halide_copy_to_host(nullptr, seq);
+        if (Status s = ex.toHost(d.sequences[i]); !s)
+          return s;
         int64_t bytes = rowSize(ex.shapes[d.sequence_views[i]]) * Tensor::kElementSize;
         for (int64_t b = 0; b < rows; ++b)
           std::memcpy(hostOf(view) + b * bytes, hostOf(seq) + (b * steps + t) * bytes, bytes);
@@ -266,7 +275,8 @@ private:
       if (Status s = step(tokens); !s)
         return s;
       stackEmits(d.num_states, t, steps);
-      carry({});
+      if (Status s = carry({}); !s)
+        return s;
     }
     setDropoutStep(0);
     for (int32_t i = 0; i < d.num_states; ++i) {
@@ -379,7 +389,8 @@ private:
       if (std::all_of(done.begin(), done.end(), [](bool x) { return x; }))
         break;
       tokens = took;
-      carry(from);
+      if (Status s = carry(from); !s)
+        return s;
     }
 
     // The best hypothesis of each batch row, traced back through the parents.
@@ -493,10 +504,8 @@ Status runSplit(Execution &ex, const attn_decoder &d, int64_t batch, int parts) 
   if (!consistent) // one value read both ways: run it whole
     return Decoder(ex, d).run();
   for (auto [v, rows] : narrowed)
-    if (halide_buffer_t *b = ex.buffers[v]; b->device_dirty())
-      if (int rc = halide_copy_to_host(nullptr, b); rc != 0)
-        return makeError("decoder '", d.name, "': cannot copy '", ex.spec.values[v].name,
-                         "' from the device (Halide error ", rc, ")");
+    if (Status s = ex.toHost(v); !s)
+      return makeError("decoder '", d.name, "': ", s.message());
 
   std::vector<std::unique_ptr<RowPart>> split;
   for (int p = 0; p < parts; ++p) {

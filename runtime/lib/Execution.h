@@ -79,6 +79,10 @@ public:
   /// Drops a computed value's tensor (and any device copy).
   void release(int32_t value);
 
+  /// Makes the host memory of `value` current: copies it back if a GPU kernel wrote it last. Anything that
+  /// reads a value on the host calls this first; anything that writes it there marks it host-dirty.
+  Status toHost(int32_t value);
+
   const attn_model_spec &spec;
   HalideSession &session;
   Profile *profile = nullptr; // RunOptions::profile

@@ -514,12 +514,28 @@ Status Execution::allocate(int32_t value, Shape shape, bool zeroed) {
   return {};
 }
 
+Status Execution::toHost(int32_t value) {
+  halide_buffer_t *buffer = buffers[value];
+  if (!buffer || !buffer->device_dirty())
+    return {};
+  session.takeError();
+  if (int rc = halide_copy_to_host(nullptr, buffer); rc != 0) {
+    std::string text = session.takeError();
+    return makeError("cannot copy '", spec.values[value].name, "' from the device",
+                     text.empty() ? "" : ": " + text, " (Halide error ", rc, ")");
+  }
+  return {};
+}
+
 Status Execution::allSum(const attn_kernel &kernel) {
   Tensor &result = temps[kernel.args[1]];
   const halide_buffer_t *input = buffers[kernel.args[0]];
   if (result.byteSize() != input->size_in_bytes())
     return makeError("kernel '", kernel.name, "': its operand and result differ in size");
+  if (Status s = toHost(kernel.args[0]); !s)
+    return s;
   std::memcpy(result.data<float>(), input->host, result.byteSize());
+  result.buffer()->set_host_dirty(true);
   if (!communicator || communicator->size() == 1)
     return {};
   ProfileTimer timer(profile ? &profile->kernels[kernel.name] : nullptr);
@@ -673,11 +689,12 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
       ProfileTimer timer(options.profile ? &options.profile->decoders[decoder.name] : nullptr);
       status = runDecoder(ex, decoder);
     }
-    for (int32_t o : finishes[s])
-      if (status) {
-        const Tensor &t = ex.temps[spec.outputs[o].value];
-        status = options.outputReady(spec.outputs[o].name, t);
-      }
+    for (int32_t o : finishes[s]) {
+      if (status)
+        status = ex.toHost(spec.outputs[o].value);
+      if (status)
+        status = options.outputReady(spec.outputs[o].name, ex.temps[spec.outputs[o].value]);
+    }
     if (status && options.communicator)
       status = options.communicator->progress();
     if (!status)
@@ -695,14 +712,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   for (int32_t o = 0; o < spec.num_outputs; ++o) {
     int32_t v = spec.outputs[o].value;
     halide_buffer_t *buffer = ex.buffers[v];
-    if (buffer->device_dirty()) {
-      session.takeError();
-      if (int rc = halide_copy_to_host(nullptr, buffer); rc != 0) {
-        std::string text = session.takeError();
-        return makeError("cannot copy output '", spec.outputs[o].name, "' from the device",
-                         text.empty() ? "" : ": " + text, " (Halide error ", rc, ")");
-      }
-    }
+    if (Status s = ex.toHost(v); !s)
+      return s.takeError();
     // The last output naming a value takes its tensor; any other gets a copy.
     if (--outputUses[v] > 0) {
       Expected<Tensor> copy = ex.temps[v].clone();

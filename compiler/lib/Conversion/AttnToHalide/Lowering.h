@@ -104,11 +104,13 @@ struct MatmulStages {
 
 /// What a default schedule takes from the machine it is for: the f32 lanes of a vector and the vector
 /// registers from the Halide target; the L2 cache size (per core) read from this machine at compile time
-/// when the target is of its architecture, else a typical 1 MiB.
+/// when the target is of its architecture, else a typical 1 MiB; whether kernels run on a GPU (the target
+/// has CUDA or OpenCL).
 struct MachineParams {
   int vectorWidth = 4;
   int vectorRegisters = 16;
   int64_t l2Bytes = 1 << 20;
+  bool gpu = false;
   static MachineParams of(const Halide::Target &target);
 };
 
@@ -218,8 +220,12 @@ void forEachStageSchedule(const LoweredKernel &kernel,
 FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel, const MachineParams &machine,
                                         ScheduleKnobs knobs = ScheduleKnobs());
 
-/// Applies the default schedule for the kernel's pattern, as its machine parameters and knobs say.
+/// Applies the default schedule for the kernel's pattern, as its machine parameters and knobs say: the
+/// GPU one (GpuSchedules.cpp) where the machine is a GPU.
 void applyDefaultSchedule(LoweredKernel &kernel);
+
+/// The default GPU schedule of a kernel: blocks and threads per pattern, a launch per stored stage else.
+void applyGpuSchedule(LoweredKernel &kernel);
 
 /// A pipeline that is not lowered from attn ops, ready to compile: its outputs, arguments and entry point.
 struct OptimizerKernel {

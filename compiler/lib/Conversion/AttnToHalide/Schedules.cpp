@@ -37,6 +37,7 @@ MachineParams MachineParams::of(const Halide::Target &target) {
   m.vectorWidth = target.natural_vector_size<float>();
   bool arm64 = target.arch == Halide::Target::ARM && target.bits == 64;
   m.vectorRegisters = target.has_feature(Halide::Target::AVX512) || arm64 ? 32 : 16;
+  m.gpu = target.has_gpu_feature();
   Halide::Target host = Halide::get_host_target();
   if (target.arch == host.arch && target.bits == host.bits && target.os == host.os)
     if (int64_t l2 = hostCacheBytes(2))
@@ -457,6 +458,8 @@ void scheduleTranspose(Func wT, int vw) {
 } // namespace
 
 void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k) {
+  if (k.machine.gpu)
+    return applyGpuSchedule(k);
   const int vw = k.machine.vectorWidth;
   for (Func wT : k.transposes)
     scheduleTranspose(wT, vw);
