@@ -27,6 +27,8 @@ build: configure
 check: build
 	cd $(BUILD) && $(CTEST) --output-on-failure -j $(JOBS)
 	@echo "== lit summary =="; sed -n '/^Total Discovered Tests/,$$p' $(BUILD)/test/lit.log
+	@echo "== lit summary, numeric suite on OpenCL (PoCL) =="; \
+	  sed -n '/^Total Discovered Tests/,$$p' $(BUILD)/test/lit-opencl.log
 
 # The whole suite built with clang, AddressSanitizer and UndefinedBehaviorSanitizer (and libFuzzer's
 # coverage, so that `fuzz` uses the same build) in $(SANITIZE_BUILD). Not part of `check`: see README.

@@ -34,9 +34,17 @@ if config.attn_mpi and shutil.which("mpirun") and not config.attn_sanitize:
 # need the CPU's say UNSUPPORTED: gpu.
 attn_target = lit_config.params.get("attn_target", "")
 if attn_target:
+    config.test_exec_root = os.path.join(config.attn_obj_root, "test-" + attn_target)
     if any(word in attn_target.split("-") for word in ("cuda", "opencl", "metal", "vulkan")):
         config.available_features.add("gpu")
     config.substitutions.insert(0, (r"(?<![\w./%-])attnc (?!--target)(?!tune)", "attnc --target=" + attn_target + " "))
+# CUDA's assembler checks the PTX of CUDA targets (test/GPU) without a GPU.
+ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK) else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+else:
+    lit_config.note("ptxas not found (no CUDA toolkit in PATH or /usr/local/cuda): the PTX checks are skipped")
 config.substitutions.append(("%mpirun", "mpirun --oversubscribe --allow-run-as-root --mca btl self,vader -np"))
 config.substitutions.append(("%examples", os.path.join(config.attn_src_root, "examples")))
 config.substitutions.append(("%goldens", os.path.join(config.attn_src_root, "test", "Numeric", "goldens")))
