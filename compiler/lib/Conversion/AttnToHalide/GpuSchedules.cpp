@@ -74,6 +74,98 @@ void launchAll(Func f) {
 
 bool contains(const std::set<std::string> &names, const Func &f) { return names.count(f.name()) != 0; }
 
+/// A matrix product result(n, rows...) = acc: a block per tile of `gpu_tile_n` × `gpu_tile_rows` outputs,
+/// a thread per register tile of 4 × 4 of them, whose accumulators stay in registers across the sum (the
+/// operands are read through the cache). Dimensions past the rows are fused into the grid's third.
+void matmulTiles(MatmulStages m, LoweredKernel &k) {
+  constexpr int kRegisterTile = 4;
+  int tileN = k.knobs.get("gpu_tile_n", 64, {32, 64, 128});
+  int tileRows = k.knobs.get("gpu_tile_rows", 32, {16, 32, 64});
+  std::vector<Var> args = m.result.args();
+  Var no("no"), ro("ro"), ni("ni"), ri("ri"), nt("nt"), rt("rt"), nx("nx"), rx("rx");
+  m.result.compute_root()
+      .tile(args[0], args[1], no, ro, ni, ri, tileN, tileRows, Guard)
+      .tile(ni, ri, nt, rt, nx, rx, kRegisterTile, kRegisterTile, TailStrategy::RoundUp)
+      .reorder(nx, rx, nt, rt, no, ro)
+      .unroll(nx)
+      .unroll(rx)
+      .gpu_threads(nt, rt);
+  Var blocks = ro;
+  for (size_t i = 2; i < args.size(); ++i) {
+    Var fused("grid" + std::to_string(i));
+    m.result.fuse(blocks, args[i], fused);
+    blocks = fused;
+  }
+  m.result.gpu_blocks(no, blocks);
+  std::vector<Var> acc = m.acc.args();
+  m.acc.compute_at(m.result, nt)
+      .bound_storage(acc[0], kRegisterTile)
+      .bound_storage(acc[1], kRegisterTile)
+      .unroll(acc[0])
+      .unroll(acc[1]);
+  std::vector<Halide::VarOrRVar> order{acc[0], acc[1]};
+  for (const Halide::RVar &r : m.acc.rvars(0))
+    order.push_back(r);
+  for (size_t i = 2; i < acc.size(); ++i)
+    order.push_back(acc[i]);
+  m.acc.update().reorder(order).unroll(acc[0]).unroll(acc[1]);
+}
+
+/// Row reductions (softmax, layer norm): a thread per row, its statistics in registers, the elements
+/// recomputed where they are read (a row of symbolic length has no fixed-size home in a thread).
+void rows(LoweredKernel &k, std::vector<Func> statistics) {
+  std::vector<Var> args = k.anchor.args();
+  if (args.size() < 2)
+    return launchAll(k.anchor);
+  Var ro("row_block"), ri("row");
+  k.anchor.compute_root().gpu_tile(args[1], ro, ri, kThreadsX * 2, Guard);
+  Var blocks = ro;
+  for (size_t i = 2; i < args.size(); ++i) {
+    Var fused("grid" + std::to_string(i));
+    k.anchor.fuse(blocks, args[i], fused);
+    blocks = fused;
+  }
+  for (Func f : statistics)
+    f.compute_at(k.anchor, ri);
+}
+
+/// Computes `f` at `at` (inside a block), each stage across threads along `v` where it writes along it.
+void threadsAt(Func f, LoopLevel at, Var v) {
+  f.compute_at(at);
+  for (int stage = 0; stage <= f.num_update_definitions(); ++stage) {
+    std::vector<Var> vars = stageVars(f, stage);
+    if (llvm::any_of(vars, [&](const Var &x) { return x.name() == v.name(); }))
+      (stage == 0 ? Halide::Stage(f) : f.update(stage - 1)).gpu_threads(v);
+  }
+}
+
+/// Streaming attention as FlashAttention: a block per tile of queries of one (batch, head), a thread per
+/// query. The tile's state (context accumulator, running maximum and sum) lives in shared memory across
+/// the key blocks; per key block, the block's keys are staged in shared memory, then each thread computes
+/// its query's scores, their maximum, the exponentials and their sum, and its probability-weighted values,
+/// and folds them into its state. Causal tiles stop after the block holding their last query.
+void flashAttention(LoweredKernel &k) {
+  StreamingAttentionStages &s = k.streaming.front();
+  Func out = s.result;
+  if (llvm::none_of(k.outputs, [&](const Func &f) { return f.name() == out.name(); }))
+    out.compute_root();
+  Var h("head"), d("feature"), io("tile"), ii("query"), hb("hb");
+  out.split(s.c, h, d, s.valueHeadSize)
+      .split(s.i, io, ii, s.queryTile, Guard)
+      .reorder(d, ii, io, h, s.b)
+      .fuse(h, s.b, hb)
+      .gpu_blocks(io, hb)
+      .gpu_threads(ii);
+  s.state.compute_at(out, io).gpu_threads(s.ii);
+  Halide::RVar rb(s.state.rvars(0)[0]);
+  s.state.update().reorder(s.d, s.ii, rb).gpu_threads(s.ii);
+  LoopLevel block(s.state, rb);
+  threadsAt(s.keysT, block, s.j);
+  for (Func f : {s.dot, s.laneMax, s.blockMax, s.probs, s.laneSum, s.blockSum, s.pvAcc})
+    threadsAt(f, block, s.i);
+  s.dot.update().reorder(s.jj, Halide::RVar(s.dot.rvars(0)[0]));
+}
+
 } // namespace
 
 void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
@@ -81,6 +173,37 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
   std::set<std::string> outputs;
   for (const Func &f : k.outputs)
     outputs.insert(f.name());
+  auto done = [&](std::initializer_list<Func> funcs) {
+    for (const Func &f : funcs)
+      scheduled.insert(f.name());
+  };
+  bool single = k.pattern.size() >= 1 && llvm::all_of(llvm::drop_begin(k.patternElementwise), [](bool e) { return e; });
+  std::string head = k.pattern.empty() ? "" : k.pattern.front();
+  if (!k.streaming.empty()) {
+    StreamingAttentionStages &st = k.streaming.front();
+    flashAttention(k);
+    done({st.result, st.state, st.keysT, st.dot, st.laneMax, st.blockMax, st.probs, st.laneSum, st.blockSum,
+          st.pvAcc});
+  } else if (single && head == "dense" && !k.dense.front().rows.empty()) {
+    matmulTiles({k.dense.front().acc, k.anchor}, k);
+    done({k.dense.front().acc, k.anchor});
+  } else if (k.pattern == std::vector<std::string>{"dense_grad_weight"}) {
+    matmulTiles(k.matmuls.front(), k);
+    done({k.matmuls.front().acc, k.matmuls.front().result});
+  } else if (single && (head == "softmax" || head == "log_softmax")) {
+    SoftmaxStages &st = k.softmax.front();
+    rows(k, {st.max, st.sum});
+    done({k.anchor, st.max, st.sum});
+  } else if (single && head == "layer_norm") {
+    LayerNormStages &st = k.layerNorm.front();
+    rows(k, {st.mean, st.variance});
+    done({k.anchor, st.mean, st.variance});
+  } else {
+    for (MatmulStages &m : k.matmuls) {
+      matmulTiles(m, k);
+      done({m.acc, m.result});
+    }
+  }
   // The generic rule: what stores is launched, maps are inlined.
   for (auto &[name, function] : pipelineFunctions(k)) {
     Func f(function);

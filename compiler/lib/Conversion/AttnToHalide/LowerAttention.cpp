@@ -187,9 +187,11 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   StreamingAttentionStages s;
   // By default a block of up to 256 keys whose keys, values and scores for a tile take at most a quarter of
   // the L2 cache (larger blocks only pay off for long sequences: the tuner tries them).
-  int queryTile = out.knobs.get("query_tile", 16, {8, 16, 32});
+  // On a GPU, a tile is a block of threads (one per query) and a block of keys sits in its shared memory.
+  int queryTile = out.knobs.get("query_tile", out.machine.gpu ? 32 : 16, {8, 16, 32});
   int fitting = 64;
-  while (fitting < 256 && 4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
+  while (!out.machine.gpu && fitting < 256 &&
+         4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
     fitting *= 2;
   int keyBlock = out.knobs.get("key_block", fitting, {64, 128, 256, 512});
   s.keyBlock = keyBlock, s.queryTile = queryTile, s.keyHeadSize = dk, s.valueHeadSize = dv;
