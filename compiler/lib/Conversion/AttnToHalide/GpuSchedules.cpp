@@ -98,17 +98,18 @@ void matmulTiles(MatmulStages m, LoweredKernel &k) {
   }
   m.result.gpu_blocks(no, blocks);
   std::vector<Var> acc = m.acc.args();
+  // Guarded: the last tile of a small matrix holds fewer than 4 × 4 outputs.
   m.acc.compute_at(m.result, nt)
       .bound_storage(acc[0], kRegisterTile)
       .bound_storage(acc[1], kRegisterTile)
-      .unroll(acc[0])
-      .unroll(acc[1]);
+      .unroll(acc[0], kRegisterTile, Guard)
+      .unroll(acc[1], kRegisterTile, Guard);
   std::vector<Halide::VarOrRVar> order{acc[0], acc[1]};
   for (const Halide::RVar &r : m.acc.rvars(0))
     order.push_back(r);
   for (size_t i = 2; i < acc.size(); ++i)
     order.push_back(acc[i]);
-  m.acc.update().reorder(order).unroll(acc[0]).unroll(acc[1]);
+  m.acc.update().reorder(order).unroll(acc[0], kRegisterTile, Guard).unroll(acc[1], kRegisterTile, Guard);
 }
 
 /// Row reductions (softmax, layer norm): a thread per row, its statistics in registers, the elements
