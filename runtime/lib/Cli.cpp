@@ -7,6 +7,7 @@
 
 #include <malloc.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #ifndef ATTN_VERSION
@@ -46,6 +47,8 @@ commands:
 options:
   -h, --help   show this help
   --version    show the model's and attnc's versions
+  --device N   before the command: the GPU to run on, for a program compiled for CUDA or OpenCL
+               (default 0, or HL_GPU_DEVICE)
 
 example:
   $PROGRAM init --out w.safetensors
@@ -86,6 +89,14 @@ static int run(const attn_model_spec &spec, const std::string &program, const st
   if (args.empty()) {
     std::cerr << mainHelp(context);
     return kUsage;
+  }
+  if (args[0] == "--device") {
+    char *end = nullptr;
+    long device = args.size() > 1 ? std::strtol(args[1].c_str(), &end, 10) : -1;
+    if (args.size() < 2 || args[1].empty() || *end || device < 0 || device > 1024)
+      return context.usageError("--device takes the number of a GPU (0, 1, ...)");
+    halide_set_gpu_device(static_cast<int>(device));
+    return run(spec, program, std::vector<std::string>(args.begin() + 2, args.end()), communicator);
   }
   const std::string &name = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());

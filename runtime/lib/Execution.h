@@ -83,6 +83,9 @@ public:
   /// reads a value on the host calls this first; anything that writes it there marks it host-dirty.
   Status toHost(int32_t value);
 
+  /// For a kernel that failed with Halide error `rc`: what to do when a GPU program finds no GPU, or "".
+  std::string deviceHint(int rc) const;
+
   const attn_model_spec &spec;
   HalideSession &session;
   Profile *profile = nullptr; // RunOptions::profile

@@ -514,6 +514,20 @@ Status Execution::allocate(int32_t value, Shape shape, bool zeroed) {
   return {};
 }
 
+std::string Execution::deviceHint(int rc) const {
+  std::string_view target = spec.target;
+  bool gpu = target.find("cuda") != std::string_view::npos || target.find("opencl") != std::string_view::npos;
+  bool deviceError = rc == halide_error_code_gpu_device_error || rc == halide_error_code_no_device_interface ||
+                     rc == halide_error_code_device_malloc_failed ||
+                     rc == halide_error_code_copy_to_device_failed || rc == halide_error_code_device_run_failed;
+  if (!gpu || !deviceError)
+    return "";
+  return ". This program was compiled for " + std::string(target) +
+         ", which needs a GPU and its driver (libcuda for CUDA, an OpenCL ICD for OpenCL); check that one is "
+         "installed and visible (--device N picks among several), or compile the model for this CPU with "
+         "attnc --target=host";
+}
+
 Status Execution::toHost(int32_t value) {
   halide_buffer_t *buffer = buffers[value];
   if (!buffer || !buffer->device_dirty())
@@ -579,7 +593,7 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
   if (int rc = kernel.entry(argv.data()); rc != 0) {
     std::string text = session.takeError();
     return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ",
-                     rc, ")");
+                     rc, ")", deviceHint(rc));
   }
   return {};
 }

@@ -92,6 +92,18 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_NE(version.out.find(" from toy.attn for host\n"), std::string::npos) << version.out;
 }
 
+TEST(Cli, DeviceComesBeforeTheCommand) {
+  attn::test::halideStub() = {};
+  CliResult version = runCli({"--device", "1", "--version"});
+  EXPECT_EQ(version.rc, 0) << version.err;
+  EXPECT_EQ(attn::test::halideStub().gpuDevice, 1);
+  for (const char *bad : {"x", "-1", ""}) {
+    CliResult r = runCli({"--device", bad, "info"});
+    EXPECT_EQ(r.rc, 2) << bad;
+    EXPECT_NE(r.err.find("--device takes the number of a GPU"), std::string::npos) << r.err;
+  }
+}
+
 TEST(Cli, NoCommandPrintsUsageAndFails) {
   CliResult r = runCli({});
   EXPECT_EQ(r.rc, 2);

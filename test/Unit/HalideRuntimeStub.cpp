@@ -60,6 +60,8 @@ int halide_copy_to_host(void *, halide_buffer_t *buffer) {
   return 0;
 }
 
+void halide_set_gpu_device(int n) { attn::test::halideStub().gpuDevice = n; }
+
 int halide_device_free(void *, halide_buffer_t *buffer) {
   ++attn::test::halideStub().deviceFreeCalls;
   buffer->device = 0;

@@ -48,9 +48,10 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Exe, "exe", "a standalone program (default)")),
     cl::cat(category));
 cl::opt<std::string> target("target",
-                            cl::desc("Halide target: 'host' (default) or a target string such as "
-                                     "x86-64-linux-avx2-fma (for another architecture, such as "
-                                     "arm-64-linux, --emit=object only)"),
+                            cl::desc("Halide target: 'host' (default); 'cuda' or 'opencl' (kernels on "
+                                     "a GPU: host-cuda-cuda_capability_86, host-opencl); or a target "
+                                     "string such as x86-64-linux-avx2-fma (for another architecture, "
+                                     "such as arm-64-linux, --emit=object only)"),
                             cl::init("host"), cl::cat(category));
 cl::opt<bool> keepTemps("keep-temps", cl::desc("Keep the intermediate files (C table, objects) and print "
                                                "where they are"),
