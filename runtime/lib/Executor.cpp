@@ -517,9 +517,11 @@ Status Execution::allocate(int32_t value, Shape shape, bool zeroed) {
 std::string Execution::deviceHint(int rc) const {
   std::string_view target = spec.target;
   bool gpu = target.find("cuda") != std::string_view::npos || target.find("opencl") != std::string_view::npos;
-  bool deviceError = rc == halide_error_code_gpu_device_error || rc == halide_error_code_no_device_interface ||
-                     rc == halide_error_code_device_malloc_failed ||
-                     rc == halide_error_code_copy_to_device_failed || rc == halide_error_code_device_run_failed;
+  // A missing driver library shows as a symbol not found (cuInit), a missing device as a device error.
+  bool deviceError =
+      rc == halide_error_code_gpu_device_error || rc == halide_error_code_no_device_interface ||
+      rc == halide_error_code_symbol_not_found || rc == halide_error_code_device_malloc_failed ||
+      rc == halide_error_code_copy_to_device_failed || rc == halide_error_code_device_run_failed;
   if (!gpu || !deviceError)
     return "";
   return ". This program was compiled for " + std::string(target) +

@@ -178,7 +178,8 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
     for (const Func &f : funcs)
       scheduled.insert(f.name());
   };
-  bool single = k.pattern.size() >= 1 && llvm::all_of(llvm::drop_begin(k.patternElementwise), [](bool e) { return e; });
+  bool single =
+      k.pattern.size() >= 1 && llvm::all_of(llvm::drop_begin(k.patternElementwise), [](bool e) { return e; });
   std::string head = k.pattern.empty() ? "" : k.pattern.front();
   if (!k.streaming.empty()) {
     StreamingAttentionStages &st = k.streaming.front();
