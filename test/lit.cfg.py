@@ -1,5 +1,6 @@
 # lit configuration for every attnc suite: Frontend (.attn through attnc), Dialect/Transforms (.mlir through
 # attn-opt), Conversion (Halide statements), Numeric and Integration (compiled programs against goldens).
+import ctypes.util
 import os
 import shutil
 
@@ -38,6 +39,9 @@ if attn_target:
     if any(word in attn_target.split("-") for word in ("cuda", "opencl", "metal", "vulkan")):
         config.available_features.add("gpu")
     config.substitutions.insert(0, (r"(?<![\w./%-])attnc (?!--target)(?!tune)", "attnc --target=" + attn_target + " "))
+# Where no CUDA driver library is installed, a CUDA program's advice when it finds none is checked.
+if ctypes.util.find_library("cuda") is None:
+    config.available_features.add("no-cuda-driver")
 # CUDA's assembler checks the PTX of CUDA targets (test/GPU) without a GPU.
 ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK) else None)
 if ptxas:

@@ -64,7 +64,8 @@ cl::opt<std::string>
 cl::opt<std::string>
     autoscheduler("autoschedule",
                   cl::desc("Schedule kernels with a Halide autoscheduler: adams2019, li2018 or "
-                           "mullapudi2016 (kernels a --schedule file names keep its schedule)"),
+                           "mullapudi2016, or anderson2021 for a GPU target (kernels a --schedule file "
+                           "names keep its schedule)"),
                   cl::value_desc("name"), cl::cat(category));
 cl::list<std::string> estimates("estimate",
                                 cl::desc("DIM=N: the size the autoscheduler plans for dynamic dimension DIM "

@@ -73,7 +73,8 @@ bool mlir::attn::splitsDecoderRows(StringRef target) { return splitsRows(Halide:
 
 namespace {
 
-const char *const kAutoschedulers[] = {"adams2019", "li2018", "mullapudi2016"};
+const char *const kAutoschedulers[] = {"adams2019", "anderson2021", "li2018", "mullapudi2016"};
+const char *const kAutoschedulerList = "adams2019, anderson2021 (GPU targets), li2018 or mullapudi2016";
 
 /// Loads Halide's plugin for autoscheduler `name` (once) from the directory of libHalide itself.
 void loadAutoscheduler(const std::string &name) {
@@ -175,8 +176,10 @@ void serialize(halide::LoweredKernel &k) {
 /// up, which read outside the inputs when a dimension turns out smaller than the factor (a batch of 3
 /// under a split by 8): the tails are guarded, but for loops with unrolled loops inside, which need a
 /// constant extent. And they may unroll a loop whose extent only the estimate fixed: it runs serially.
-void fitAllSizes(halide::LoweredKernel &k) {
-  halide::forEachStageSchedule(k, [](Halide::Internal::StageSchedule &stage) {
+/// With `guardAll` (GPU schedules, whose unrolled loops only save registers) every tail is guarded and the
+/// unrolled loops inside guarded ones run serially.
+void fitAllSizes(halide::LoweredKernel &k, bool guardAll) {
+  halide::forEachStageSchedule(k, [guardAll](Halide::Internal::StageSchedule &stage) {
     // Only a split's inner loop has a constant extent; an unrolled loop over a Func's own variable (sized
     // by the estimate) runs serially instead.
     std::set<std::string> inner;
@@ -187,13 +190,19 @@ void fitAllSizes(halide::LoweredKernel &k) {
       if (d.for_type == Halide::Internal::ForType::Unrolled && !inner.count(d.var))
         d.for_type = Halide::Internal::ForType::Serial;
     for (Halide::Internal::Split &split : stage.splits()) {
+      if (split.split_type != Halide::Internal::Split::SplitVar)
+        continue;
       // A guarded loop has a varying extent, which an unrolled loop inside it cannot have.
-      bool unrolledInside = llvm::any_of(stage.dims(), [&](const Halide::Internal::Dim &d) {
+      auto unrolledInside = [&](const Halide::Internal::Dim &d) {
         return d.for_type == Halide::Internal::ForType::Unrolled &&
                (d.var == split.inner || llvm::StringRef(d.var).starts_with(split.inner + "."));
-      });
-      if (split.split_type == Halide::Internal::Split::SplitVar && !unrolledInside)
-        split.tail = Halide::TailStrategy::GuardWithIf;
+      };
+      if (!guardAll && llvm::any_of(stage.dims(), unrolledInside))
+        continue;
+      split.tail = Halide::TailStrategy::GuardWithIf;
+      for (Halide::Internal::Dim &d : stage.dims())
+        if (unrolledInside(d))
+          d.for_type = Halide::Internal::ForType::Serial;
     }
   });
 }
@@ -219,6 +228,21 @@ mlir::attn::halide::lowerByHand(KernelOp kernel, const Halide::Target &target, c
 
 namespace {
 
+std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
+  return {k.inputs.begin(), k.inputs.end()};
+}
+
+/// Whether Halide can lower the scheduled kernel for `target`; if not, `error` says why.
+bool lowers(const halide::LoweredKernel &k, const Halide::Target &target, std::string &error) {
+  try {
+    Halide::Pipeline(k.outputs).compile_to_module(arguments(k), k.entry, target);
+    return true;
+  } catch (const Halide::Error &e) {
+    error = llvm::StringRef(e.what()).trim().split('\n').first.str();
+    return false;
+  }
+}
+
 void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &name,
                   const Halide::Target &target, const ScheduleOptions &options) {
   loadAutoscheduler(name);
@@ -226,14 +250,18 @@ void autoschedule(KernelOp kernel, halide::LoweredKernel &k, const std::string &
     param.set_estimates(estimatedRegion(value, options));
   for (auto [func, value] : llvm::zip(k.outputs, kernel.getResults()))
     func.set_estimates(estimatedRegion(value, options));
-  std::string parallelism = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
-  std::string registered = name; // the plugins register "Adams2019", "Li2018", "Mullapudi2016"
+  // On a GPU, the parallelism is its streaming multiprocessors: the GPU is not known at compile time, so
+  // that of a large current one (an A100 has 108, an H100 132).
+  constexpr int kGpuMultiprocessors = 128;
+  std::string parallelism = std::to_string(
+      target.has_gpu_feature() ? kGpuMultiprocessors : std::max(1u, std::thread::hardware_concurrency()));
+  std::string registered = name; // "Adams2019", "Anderson2021", "Li2018", "Mullapudi2016"
   registered[0] = static_cast<char>(std::toupper(registered[0]));
   std::map<std::string, std::string> params{{"parallelism", parallelism}};
-  if (name == "adams2019")
-    params["beam_size"] = "1"; // greedy: its default beam search takes many minutes and gigabytes here
+  if (name == "adams2019" || name == "anderson2021")
+    params["beam_size"] = "1"; // greedy: their default beam search takes many minutes and gigabytes here
   Halide::Pipeline(k.outputs).apply_autoscheduler(target, {registered, params});
-  fitAllSizes(k);
+  fitAllSizes(k, target.has_gpu_feature());
 }
 
 /// Chooses and applies each kernel's schedule: a schedule file's section, else the autoscheduler, else the
@@ -247,7 +275,11 @@ public:
   LogicalResult init() {
     if (!options.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, options.autoscheduler))
       return module.emitError() << "unknown autoscheduler '" << options.autoscheduler
-                                << "': expected adams2019, li2018 or mullapudi2016";
+                                << "': expected " << kAutoschedulerList;
+    if (options.autoscheduler == "anderson2021" && !machine.gpu)
+      return module.emitError() << "autoscheduler 'anderson2021' plans GPU kernels: compile with "
+                                   "--target=cuda or --target=opencl, or use adams2019, li2018 or "
+                                   "mullapudi2016 for this CPU";
     if (!options.tuningDb.empty()) {
       FailureOr<halide::TuningDb> db = halide::TuningDb::load(module.getContext(), options.tuningDb);
       if (failed(db))
@@ -272,8 +304,11 @@ public:
                              llvm::join(names, ", "));
       if (!k.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, k.autoscheduler))
         return fileError(k.line, k.column,
-                         "unknown autoscheduler '" + k.autoscheduler +
-                             "': expected adams2019, li2018 or mullapudi2016");
+                         "unknown autoscheduler '" + k.autoscheduler + "': expected " + kAutoschedulerList);
+      if (k.autoscheduler == "anderson2021" && !machine.gpu)
+        return fileError(k.line, k.column,
+                         "autoscheduler 'anderson2021' plans GPU kernels: compile with --target=cuda or "
+                         "--target=opencl");
       std::string name = k.kernel;
       file.emplace(name, std::move(k));
     }
@@ -295,13 +330,33 @@ public:
       if (scheduler.empty()) {
         if (std::optional<halide::ScheduleError> e = halide::applySchedule(*lowered, entry->second))
           return fileError(e->line, e->column, e->message);
-      } else {
+      } else if (scheduler != "anderson2021") {
         autoschedule(kernel, *lowered, scheduler, target, options);
+      } else if (std::string error = gpuAutoschedule(kernel, *lowered, target); !error.empty()) {
+        // Halide's GPU autoscheduler fails on some kernels (an LSTM cell's step) and nests the loops of
+        // others in a way its own lowering rejects (a loop between GPU block loops, seen on
+        // five-dimensional attention stages): such a kernel keeps its default schedule, and says so.
+        mlir::emitWarning(kernel.getLoc()) << "anderson2021 cannot schedule kernel '" << kernel.getName()
+                                           << "' (" << error << "); it keeps its default schedule";
+        return halide::lowerByHand(kernel, target, machine, options,
+                                   halide::ScheduleKnobs(tunedKnobs(kernel, target)));
       }
       return lowered;
     } catch (const Halide::Error &e) {
       return kernel.emitError() << "cannot schedule kernel '" << kernel.getName() << "': " << e.what();
     }
+  }
+
+  /// Schedules `k` with anderson2021; returns why it could not, or "".
+  std::string gpuAutoschedule(KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &target) {
+    try {
+      autoschedule(kernel, k, "anderson2021", target, options);
+    } catch (const Halide::Error &e) {
+      llvm::StringRef what = llvm::StringRef(e.what()).trim();
+      return "it fails" + (what.empty() || what == "Error:" ? "" : ": " + what.str());
+    }
+    std::string error;
+    return lowers(k, target, error) ? "" : "its schedule does not compile: " + error;
   }
 
   /// How `kernel` (lowered as `k`) was scheduled, for the schedule file's comments.
@@ -340,10 +395,6 @@ private:
   std::map<std::string, halide::KernelSchedule> file;
   halide::TuningDb tuned;
 };
-
-std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
-  return {k.inputs.begin(), k.inputs.end()};
-}
 
 Halide::Pipeline pipelineOf(const halide::LoweredKernel &k) { return Halide::Pipeline(k.outputs); }
 
@@ -459,7 +510,7 @@ LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString
   os << "# attnc schedule, target " << targetString << "\n"
      << "# One section per kernel: 'kernel NAME', then Halide scheduling calls on the kernel's Funcs, one\n"
      << "# statement per Func or update definition (FUNC.update(N)), applied in order to the unscheduled\n"
-     << "# algorithm. 'kernel NAME autoschedule adams2019|li2018|mullapudi2016' hands a kernel to an\n"
+     << "# algorithm. 'kernel NAME autoschedule adams2019|anderson2021|li2018|mullapudi2016' hands a kernel to an\n"
      << "# autoscheduler. Kernels left out get their default schedule. "
         "Read back with attnc --schedule FILE.\n";
   return forEachKernel(

@@ -202,7 +202,7 @@ struct ScheduleError {
 std::variant<std::vector<KernelSchedule>, ScheduleError> parseSchedules(llvm::StringRef text);
 
 /// The statements that give the kernel's Funcs their current schedule. Throws std::runtime_error naming
-/// what a schedule file cannot express (e.g. GPU loops, prefetches, storage folding).
+/// what a schedule file cannot express (e.g. prefetches, storage folding).
 std::string printSchedule(const LoweredKernel &kernel);
 
 /// Applies statements to a kernel whose Funcs have no schedule yet.

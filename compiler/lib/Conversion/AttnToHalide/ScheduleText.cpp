@@ -41,6 +41,15 @@ const std::pair<Halide::MemoryType, const char *> kMemoryTypes[] = {
     {Halide::MemoryType::Heap, "Heap"},
     {Halide::MemoryType::Stack, "Stack"},
     {Halide::MemoryType::Register, "Register"},
+    {Halide::MemoryType::GPUShared, "GPUShared"},
+    {Halide::MemoryType::GPUTexture, "GPUTexture"},
+};
+
+/// The loop kinds a schedule file names, beside serial: `KIND(var)` on the loop.
+const std::pair<ForType, const char *> kLoopKinds[] = {
+    {ForType::Parallel, "parallel"},     {ForType::Vectorized, "vectorize"},
+    {ForType::Unrolled, "unroll"},       {ForType::GPUBlock, "gpu_blocks"},
+    {ForType::GPUThread, "gpu_threads"}, {ForType::GPULane, "gpu_lanes"},
 };
 
 /// The name a user writes for a loop variable: Halide qualifies split results with their parents
@@ -122,22 +131,14 @@ std::string stageCalls(const Definition &def) {
     if (d.var == Halide::Var::outermost().name())
       continue;
     order.push_back(shortName(d.var));
-    switch (d.for_type) {
-    case ForType::Serial:
-      break;
-    case ForType::Parallel:
-      kinds.push_back("parallel(" + shortName(d.var) + ")");
-      break;
-    case ForType::Vectorized:
-      kinds.push_back("vectorize(" + shortName(d.var) + ")");
-      break;
-    case ForType::Unrolled:
-      kinds.push_back("unroll(" + shortName(d.var) + ")");
-      break;
-    default:
-      throw std::runtime_error("a loop kind other than serial, parallel, vectorized or unrolled on '" +
+    if (d.for_type == ForType::Serial)
+      continue;
+    const auto *kind = llvm::find_if(kLoopKinds, [&](auto k) { return k.first == d.for_type; });
+    if (kind == std::end(kLoopKinds))
+      throw std::runtime_error("a loop kind other than serial, parallel, vectorized, unrolled or GPU "
+                               "blocks, threads and lanes on '" +
                                shortName(d.var) + "'");
-    }
+    kinds.push_back(std::string(kind->second) + "(" + shortName(d.var) + ")");
   }
   if (!s.prefetches().empty())
     throw std::runtime_error("prefetches");
@@ -311,7 +312,7 @@ mlir::attn::halide::parseSchedules(llvm::StringRef text) {
                                lineNo, column};
         std::optional<std::string> scheduler = p.word();
         if (!scheduler)
-          return p.error("expected an autoscheduler name (adams2019, li2018 or mullapudi2016)");
+          return p.error("expected an autoscheduler name (adams2019, anderson2021, li2018 or mullapudi2016)");
         k.autoscheduler = *scheduler;
         if (!p.atEnd())
           return p.error("unexpected '" + p.rest() + "' after the autoscheduler name");
@@ -546,7 +547,7 @@ private:
           func.store_in(type);
           return std::nullopt;
         }
-      return "unknown memory type '" + a[0] + "' (Auto, Heap, Stack, Register)";
+      return "unknown memory type '" + a[0] + "' (Auto, Heap, Stack, Register, GPUShared, GPUTexture)";
     }
     if (n == "split") {
       if (auto problem = loopArgs(4, 5, 1))
@@ -609,6 +610,24 @@ private:
         s.parallel(vars[0], *factor, std::get<TailStrategy>(t));
       return std::nullopt;
     }
+    if (n == "gpu_blocks" || n == "gpu_threads") {
+      if (auto problem = loopArgs(1, 3, a.size()))
+        return problem;
+      bool blocks = n == "gpu_blocks";
+      if (vars.size() == 1)
+        blocks ? s.gpu_blocks(vars[0]) : s.gpu_threads(vars[0]);
+      else if (vars.size() == 2)
+        blocks ? s.gpu_blocks(vars[0], vars[1]) : s.gpu_threads(vars[0], vars[1]);
+      else
+        blocks ? s.gpu_blocks(vars[0], vars[1], vars[2]) : s.gpu_threads(vars[0], vars[1], vars[2]);
+      return std::nullopt;
+    }
+    if (n == "gpu_lanes") {
+      if (auto problem = loopArgs(1, 1, 1))
+        return problem;
+      s.gpu_lanes(vars[0]);
+      return std::nullopt;
+    }
     if (n == "allow_race_conditions" || n == "atomic") {
       if (auto problem = arity(0, 0))
         return problem;
@@ -621,7 +640,7 @@ private:
     return "unknown scheduling call '" + n +
            "' (compute_root, compute_at, compute_inline, store_root, store_at, reorder_storage, "
            "bound_storage, store_in, split, fuse, rename, reorder, vectorize, unroll, parallel, serial, "
-           "atomic, allow_race_conditions)";
+           "gpu_blocks, gpu_threads, gpu_lanes, atomic, allow_race_conditions)";
   }
 
   std::map<std::string, Function> env;
