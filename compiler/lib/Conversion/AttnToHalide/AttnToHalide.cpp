@@ -274,8 +274,8 @@ public:
   /// Reads and checks the schedule file, the autoscheduler name and the tuning database.
   LogicalResult init() {
     if (!options.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, options.autoscheduler))
-      return module.emitError() << "unknown autoscheduler '" << options.autoscheduler
-                                << "': expected " << kAutoschedulerList;
+      return module.emitError() << "unknown autoscheduler '" << options.autoscheduler << "': expected "
+                                << kAutoschedulerList;
     if (options.autoscheduler == "anderson2021" && !machine.gpu)
       return module.emitError() << "autoscheduler 'anderson2021' plans GPU kernels: compile with "
                                    "--target=cuda or --target=opencl, or use adams2019, li2018 or "
@@ -510,7 +510,8 @@ LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString
   os << "# attnc schedule, target " << targetString << "\n"
      << "# One section per kernel: 'kernel NAME', then Halide scheduling calls on the kernel's Funcs, one\n"
      << "# statement per Func or update definition (FUNC.update(N)), applied in order to the unscheduled\n"
-     << "# algorithm. 'kernel NAME autoschedule adams2019|anderson2021|li2018|mullapudi2016' hands a kernel to an\n"
+     << "# algorithm. 'kernel NAME autoschedule adams2019|anderson2021|li2018|mullapudi2016' hands a kernel "
+        "to an\n"
      << "# autoscheduler. Kernels left out get their default schedule. "
         "Read back with attnc --schedule FILE.\n";
   return forEachKernel(

@@ -37,19 +37,15 @@ const std::pair<TailStrategy, const char *> kTails[] = {
 };
 
 const std::pair<Halide::MemoryType, const char *> kMemoryTypes[] = {
-    {Halide::MemoryType::Auto, "Auto"},
-    {Halide::MemoryType::Heap, "Heap"},
-    {Halide::MemoryType::Stack, "Stack"},
-    {Halide::MemoryType::Register, "Register"},
-    {Halide::MemoryType::GPUShared, "GPUShared"},
-    {Halide::MemoryType::GPUTexture, "GPUTexture"},
+    {Halide::MemoryType::Auto, "Auto"},           {Halide::MemoryType::Heap, "Heap"},
+    {Halide::MemoryType::Stack, "Stack"},         {Halide::MemoryType::Register, "Register"},
+    {Halide::MemoryType::GPUShared, "GPUShared"}, {Halide::MemoryType::GPUTexture, "GPUTexture"},
 };
 
 /// The loop kinds a schedule file names, beside serial: `KIND(var)` on the loop.
 const std::pair<ForType, const char *> kLoopKinds[] = {
-    {ForType::Parallel, "parallel"},     {ForType::Vectorized, "vectorize"},
-    {ForType::Unrolled, "unroll"},       {ForType::GPUBlock, "gpu_blocks"},
-    {ForType::GPUThread, "gpu_threads"}, {ForType::GPULane, "gpu_lanes"},
+    {ForType::Parallel, "parallel"},   {ForType::Vectorized, "vectorize"},  {ForType::Unrolled, "unroll"},
+    {ForType::GPUBlock, "gpu_blocks"}, {ForType::GPUThread, "gpu_threads"}, {ForType::GPULane, "gpu_lanes"},
 };
 
 /// The name a user writes for a loop variable: Halide qualifies split results with their parents
