@@ -467,7 +467,36 @@ void releaseDevice(halide_buffer_t *buffer) {
     halide_device_free(nullptr, buffer);
 }
 
+/// Copies a tensor back from the device where a GPU kernel left it newer there.
+Status copyBack(const std::string &name, Tensor &tensor) {
+  halide_buffer_t *buffer = tensor.buffer();
+  if (!buffer->device_dirty())
+    return {};
+  if (int rc = halide_copy_to_host(nullptr, buffer); rc != 0)
+    return makeError("cannot copy '", name, "' from the device (Halide error ", rc, ")");
+  return {};
+}
+
 } // namespace
+
+Status copyToHost(TensorMap &tensors) {
+  for (auto &[name, tensor] : tensors)
+    if (Status s = copyBack(name, tensor); !s)
+      return s;
+  return {};
+}
+
+Status releaseDeviceCopies(TensorMap &tensors) {
+  for (auto &[name, tensor] : tensors) {
+    if (Status s = copyBack(name, tensor); !s)
+      return s;
+    if (tensor.buffer()->device) {
+      releaseDevice(tensor.buffer());
+      tensor.buffer()->set_host_dirty(true); // the host data is the only copy again
+    }
+  }
+  return {};
+}
 
 HalideSession::HalideSession(int numThreads)
     : previousHandler_(halide_set_error_handler(captureHalideError)) {
@@ -508,6 +537,10 @@ Status Execution::allocate(int32_t value, Shape shape, bool zeroed) {
   Expected<Tensor> t = Tensor::create(static_cast<DType>(spec.values[value].dtype), shape, zeroed);
   if (!t)
     return makeError("cannot allocate '", spec.values[value].name, "': ", t.message());
+  if (!zeroed)
+    t->buffer()->set_host_dirty(false); // a kernel writes it whole, wherever it runs
+  if (temps[value].buffer() == buffers[value])
+    releaseDevice(buffers[value]); // the value's previous tensor
   shapes[value] = std::move(shape);
   temps[value] = std::move(*t);
   buffers[value] = temps[value].buffer();
@@ -668,10 +701,28 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
         continue; // an input the program does not read (checkInputs allows that only)
       Tensor &t = from.at(v.name);
       ex.shapes[i] = t.shape();
-      ex.buffers[i] = t.buffer();
-      ex.buffers[i]->set_host_dirty(true); // so that a GPU kernel copies it to the device
+      ex.buffers[i] = t.buffer(); // host-dirty where the host data is newer: a GPU kernel uploads it
     }
   }
+  // However the run ends, the caller's tensors leave it with their data on the host and no device copy
+  // (kernels only read them, so the host data is current), but the weights where they are to stay on the
+  // device.
+  struct ReturnBorrowed {
+    Execution &ex;
+    bool weightsStay;
+    ~ReturnBorrowed() {
+      for (size_t i = 0; i < ex.buffers.size(); ++i) {
+        attn_role role = static_cast<attn_role>(ex.spec.values[i].role);
+        if ((role != ATTN_ROLE_INPUT && role != ATTN_ROLE_PARAM) || !ex.buffers[i])
+          continue;
+        if (ex.buffers[i]->device && !(role == ATTN_ROLE_PARAM && weightsStay)) {
+          releaseDevice(ex.buffers[i]);
+          ex.buffers[i]->set_host_dirty(true);
+        }
+        ex.buffers[i] = nullptr; // not the run's to free
+      }
+    }
+  } returnBorrowed{ex, options.weightsStayOnDevice};
 
   std::vector<std::vector<int32_t>> reads(spec.num_steps);
   std::vector<int32_t> lastUse(n, -1);
@@ -728,8 +779,11 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   for (int32_t o = 0; o < spec.num_outputs; ++o) {
     int32_t v = spec.outputs[o].value;
     halide_buffer_t *buffer = ex.buffers[v];
-    if (Status s = ex.toHost(v); !s)
-      return s.takeError();
+    bool stays =
+        options.gradientsStayOnDevice && std::string_view(spec.outputs[o].name).substr(0, 5) == "grad.";
+    if (!stays)
+      if (Status s = ex.toHost(v); !s)
+        return s.takeError();
     // The last output naming a value takes its tensor; any other gets a copy.
     if (--outputUses[v] > 0) {
       Expected<Tensor> copy = ex.temps[v].clone();
@@ -737,7 +791,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
         return makeError("cannot allocate output '", spec.outputs[o].name, "': ", copy.message());
       outputs.emplace(spec.outputs[o].name, std::move(*copy));
     } else {
-      releaseDevice(buffer); // a move rebuilds the Halide view, which would lose the device handle
+      if (!stays)
+        releaseDevice(buffer); // back on the host: a device copy would outlive the run unseen
       ex.buffers[v] = nullptr;
       outputs.emplace(spec.outputs[o].name, std::move(ex.temps[v]));
     }

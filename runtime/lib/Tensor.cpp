@@ -54,6 +54,7 @@ Expected<Tensor> Tensor::create(DType dtype, Shape shape, bool zeroed) {
   t.shape_ = std::move(shape);
   t.numElements_ = n;
   t.resetBuffer();
+  t.buffer_.set_host_dirty(true); // the host holds the data: a GPU kernel that reads it uploads it first
   return t;
 }
 
@@ -68,6 +69,10 @@ Tensor &Tensor::operator=(Tensor &&other) noexcept {
   storage_ = std::move(other.storage_);
   dims_ = std::move(other.dims_);
   resetBuffer();
+  // A device copy moves with the data (whoever frees it later sees it here).
+  buffer_.device = other.buffer_.device;
+  buffer_.device_interface = other.buffer_.device_interface;
+  buffer_.flags = other.buffer_.flags;
   other.shape_.clear();
   other.numElements_ = 0;
   other.dims_.clear();

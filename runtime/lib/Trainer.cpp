@@ -106,10 +106,13 @@ double learningRate(const attn_training &t, int64_t step) {
 
 namespace {
 
-/// A one-dimensional Halide view of a tensor's elements (or a scalar view of one float).
+/// A one-dimensional Halide view of a tensor's elements (or a scalar view of one float). A view of a tensor
+/// shares its device copy, so that an optimizer kernel compiled for a GPU updates the parameters and the
+/// optimizer state where they live; `done` hands what the kernel did to the device copy back to the tensor.
 struct FlatView {
   halide_dimension_t dim;
   halide_buffer_t buffer{};
+  Tensor *tensor = nullptr;
 
   FlatView(void *data, int64_t count, bool scalar = false) {
     dim = {0, static_cast<int32_t>(count), 1, 0};
@@ -117,6 +120,38 @@ struct FlatView {
     buffer.type = halide_type_t(halide_type_float, 32, 1);
     buffer.dimensions = scalar ? 0 : 1;
     buffer.dim = scalar ? nullptr : &dim;
+  }
+  explicit FlatView(Tensor &t) : FlatView(t.data(), t.numElements()) {
+    tensor = &t;
+    buffer.device = t.buffer()->device;
+    buffer.device_interface = t.buffer()->device_interface;
+    buffer.flags = t.buffer()->flags;
+  }
+  void done() {
+    if (!tensor)
+      return;
+    tensor->buffer()->device = buffer.device;
+    tensor->buffer()->device_interface = buffer.device_interface;
+    tensor->buffer()->flags = buffer.flags;
+  }
+};
+
+/// Brings what a kernel wrote into a view of host memory back from the device, if it ran on a GPU.
+Status toHostMemory(FlatView &view, const char *kernel) {
+  if (view.buffer.device_dirty())
+    if (int rc = halide_copy_to_host(nullptr, &view.buffer); rc != 0)
+      return makeError("cannot copy the result of ", kernel, " from the device (Halide error ", rc, ")");
+  if (view.buffer.device)
+    halide_device_free(nullptr, &view.buffer);
+  return {};
+}
+
+/// Frees device copies of parameters and optimizer state however training ends, after copying them back.
+struct DeviceCopies {
+  TensorMap &weights, &moments;
+  ~DeviceCopies() {
+    (void)releaseDeviceCopies(weights);
+    (void)releaseDeviceCopies(moments);
   }
 };
 
@@ -180,9 +215,12 @@ public:
   }
 
   /// Compares a checksum of the parameters and optimizer state across processes: they must be identical.
-  Status checkSame(const TensorMap &weights, const OptimizerState &state) {
+  Status checkSame(TensorMap &weights, OptimizerState &state) {
     if (ranks() == 1)
       return {};
+    for (TensorMap *group : {&weights, &state.moments})
+      if (Status s = copyToHost(*group); !s)
+        return s;
     uLong crc = crc32(0L, Z_NULL, 0);
     for (const TensorMap *group : {&weights, &state.moments})
       for (const auto &[name, t] : *group)
@@ -254,6 +292,7 @@ private:
     for (const Piece &p : pieces) { // every sum has finished (runModel waits for them)
       Tensor &t = result->at(p.name);
       std::memcpy(t.data<float>(), buckets[p.bucket].data() + p.offset, t.byteSize());
+      t.buffer()->set_host_dirty(true);
     }
     return result;
   }
@@ -346,6 +385,11 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
     return s;
   if (Status s = parallel.checkSame(weights, state); !s)
     return s;
+  // On a GPU, parameters and optimizer state stay on the device from step to step, and so do the
+  // gradients from the program that computes them to the optimizer that reads them.
+  DeviceCopies deviceCopies{weights, state.moments};
+  RunOptions evalRun = options.run;
+  evalRun.weightsStayOnDevice = true;
   std::vector<std::vector<int64_t>> batches;
   for (int64_t s = 0; s < options.steps; ++s) {
     if (state.step / perEpoch != epoch) {
@@ -353,8 +397,9 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
       batches = epochBatches(data, batchSize, options.seed, epoch);
     }
     const std::vector<int64_t> &rows = batches[state.step % perEpoch];
-    RunOptions run = options.run; // dropout draws from the seed and the step: a resumed run draws the same
+    RunOptions run = evalRun; // dropout draws from the seed and the step: a resumed run draws the same
     run.dropout = {true, options.seed, state.step, 0};
+    run.gradientsStayOnDevice = true;
     Expected<TensorMap> grads = parallel.gradients(weights, data, rows, run);
     if (!grads)
       return grads.takeError();
@@ -364,10 +409,14 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
       if (name.rfind("grad.", 0) != 0)
         continue;
       float sum = 0;
-      FlatView in(g.data<float>(), g.numElements()), out(&sum, 1, /*scalar=*/true);
+      FlatView in(g), out(&sum, 1, /*scalar=*/true);
       void *args[] = {&in.buffer, &out.buffer};
-      if (int rc = t.sum_squares(args); rc != 0)
+      int rc = t.sum_squares(args);
+      in.done();
+      if (rc != 0)
         return makeError("the optimizer kernel attn_sum_squares failed (", rc, ")");
+      if (Status s = toHostMemory(out, "attn_sum_squares"); !s)
+        return s;
       squares += sum;
     }
     double norm = std::sqrt(squares);
@@ -396,20 +445,22 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
         }
       }
       Tensor &m = state.moments.at("optimizer.m." + param);
-      int64_t n = p.numElements();
-      FlatView pv(p.data<float>(), n), gv(g.data<float>(), n), mv(m.data<float>(), n);
+      FlatView pv(p), gv(g), mv(m);
       int rc;
       if (t.optimizer == ATTN_SGD) {
         void *args[] = {&pv.buffer, &gv.buffer, &mv.buffer, &lr,       &momentum,
                         &decay,     &scale,     &pv.buffer, &mv.buffer};
         rc = t.sgd(args);
       } else {
-        FlatView vv(state.moments.at("optimizer.v." + param).data<float>(), n);
+        FlatView vv(state.moments.at("optimizer.v." + param));
         void *args[] = {&pv.buffer, &gv.buffer, &mv.buffer, &vv.buffer, &lr,    &beta1,
                         &beta2,     &eps,       &decay,     &bias1,     &bias2, &scale,
                         &decoupled, &pv.buffer, &mv.buffer, &vv.buffer};
         rc = t.adam(args);
+        vv.done();
       }
+      for (FlatView *view : {&pv, &gv, &mv})
+        view->done();
       if (rc != 0)
         return makeError("the optimizer kernel failed on parameter '", param, "' (", rc, ")");
     }
@@ -417,8 +468,16 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
     for (auto &[name, value] : *grads)
       if (name.rfind("update.", 0) == 0)
         if (auto it = weights.find(name.substr(7));
-            it != weights.end() && it->second.byteSize() == value.byteSize())
+            it != weights.end() && it->second.byteSize() == value.byteSize()) {
           std::memcpy(it->second.data<float>(), value.data<float>(), value.byteSize());
+          it->second.buffer()->set_host_dirty(true);
+        }
+    // The gradients' device copies go with them (their data is used up).
+    for (auto &[name, value] : *grads)
+      if (value.buffer()->device) {
+        halide_device_free(nullptr, value.buffer());
+        value.buffer()->set_host_dirty(true);
+      }
     if (options.checkEvery > 0 && ((s + 1) % options.checkEvery == 0 || s + 1 == options.steps))
       if (Status c = parallel.checkSame(weights, state); !c)
         return c;
@@ -426,7 +485,7 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
                  static_cast<int64_t>(rows.size()), data.units(rows)};
     r.waitSeconds = parallel.takeWaitSeconds();
     if (options.valid && (s + 1) % options.validEvery == 0) {
-      Expected<double> valid = evaluate(model, weights, *options.valid, options.batch, options.run);
+      Expected<double> valid = evaluate(model, weights, *options.valid, options.batch, evalRun);
       if (!valid)
         return valid.takeError();
       r.validLoss = *valid;

@@ -94,6 +94,9 @@ static std::string formatDuration(double seconds) {
 /// Writes the parameters and the optimizer state (atomically: the file is replaced whole or not at all).
 static Status writeCheckpoint(const attn_model_spec &spec, const std::string &path, TensorMap &weights,
                               OptimizerState &optimizer) {
+  for (TensorMap *group : {&weights, &optimizer.moments}) // a GPU program trains them on the device
+    if (Status s = copyToHost(*group); !s)
+      return s;
   TensorMap all; // the tensors move in and back out, uncopied
   for (TensorMap *group : {&weights, &optimizer.moments})
     for (auto &[name, t] : *group)
@@ -257,13 +260,16 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
       std::printf("step %lld  validation loss %.6f%s%s\n", static_cast<long long>(r.step), *r.validLoss,
                   r.best ? "  (best)" : "",
                   r.stopping ? "  -- no better for --patience validations: stopping" : "");
-      if (r.best && options.get("--best"))
-        if (Status w = writeSafeTensors(*options.get("--best"), l.weights.tensors,
-                                        {{"model", spec.name}, {"step", std::to_string(r.step)}});
-            !w) {
+      if (r.best && options.get("--best")) {
+        Status w = copyToHost(l.weights.tensors); // a GPU program trains them on the device
+        if (w)
+          w = writeSafeTensors(*options.get("--best"), l.weights.tensors,
+                               {{"model", spec.name}, {"step", std::to_string(r.step)}});
+        if (!w) {
           writeFailed = true;
           return w;
         }
+      }
     }
     std::fflush(stdout);
     if (done % int64_t(checkpointEvery) == 0 && r.step != last && !r.stopping)

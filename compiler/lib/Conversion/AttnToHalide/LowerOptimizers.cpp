@@ -8,9 +8,14 @@ using namespace mlir::attn::halide;
 
 namespace {
 
-/// An elementwise output over a flat parameter: chunks of vectors across threads.
+/// An elementwise output over a flat parameter: chunks of vectors across threads, or on a GPU a thread
+/// per element in blocks of 256.
 void scheduleFlatUpdate(Halide::Func f, const Halide::Target &target) {
   Halide::Var i = f.args()[0], outer("outer"), inner("inner");
+  if (target.has_gpu_feature()) {
+    f.gpu_tile(i, outer, inner, 256, Halide::TailStrategy::GuardWithIf);
+    return;
+  }
   int vw = target.natural_vector_size<float>();
   f.split(i, outer, inner, vw * 256, Halide::TailStrategy::GuardWithIf)
       .parallel(outer)
@@ -62,9 +67,17 @@ std::vector<OptimizerKernel> mlir::attn::halide::buildOptimizerKernels(const Hal
   partial(l) += x * x;
   squares() = 0.0f;
   squares() += partial(lanes);
-  int vw = target.natural_vector_size<float>();
-  partial.compute_root().vectorize(l, vw);
-  partial.update().vectorize(l, vw);
+  if (target.has_gpu_feature()) { // a thread per partial sum, then one thread adds them up
+    Halide::Var block("block"), thread("thread");
+    partial.compute_root().gpu_tile(l, block, thread, kSquareLanes);
+    partial.update().gpu_tile(l, block, thread, kSquareLanes);
+    squares.gpu_single_thread();
+    squares.update().gpu_single_thread();
+  } else {
+    int vw = target.natural_vector_size<float>();
+    partial.compute_root().vectorize(l, vw);
+    partial.update().vectorize(l, vw);
+  }
   kernels.push_back({{squares}, {g}, "attn_sum_squares"});
   return kernels;
 }

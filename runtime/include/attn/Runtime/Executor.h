@@ -59,6 +59,11 @@ struct RunOptions {
   // Called with each output as soon as the step that computes it is done (the tensor stays where it is
   // and becomes the output); an error it returns ends the run.
   std::function<Status(const std::string &name, const Tensor &tensor)> outputReady;
+  // For programs whose kernels run on a GPU (no effect on CPU programs): the weights' device copies stay
+  // after the run, for the next one, instead of being freed (the caller frees them: releaseDeviceCopies);
+  // and outputs named "grad.*" stay on the device, device-dirty, for kernels that read them there.
+  bool weightsStayOnDevice = false;
+  bool gradientsStayOnDevice = false;
 };
 
 /// The size a dimension symbol takes in one run, and the input that bound it.
@@ -93,8 +98,18 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
 Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
                     const std::string &weightsFile);
 
+/// Copies back every tensor of `tensors` that a GPU kernel left newer on the device, so that its host
+/// data can be read; a no-op for tensors without a device copy (every tensor of a CPU program).
+Status copyToHost(TensorMap &tensors);
+
+/// copyToHost, then frees the device copies: the host data is again the only one.
+Status releaseDeviceCopies(TensorMap &tensors);
+
 /// Checks everything above, runs every kernel and returns the outputs by name. `weights` and `inputs` are
 /// only read, but Halide takes their buffers as mutable (a GPU kernel records device copies in them).
+/// Device copies of the inputs are freed before it returns, and of the weights too unless
+/// RunOptions::weightsStayOnDevice; outputs come back on the host (RunOptions::gradientsStayOnDevice
+/// aside).
 /// Installs process-wide Halide handlers for the duration of the call: do not run two models at once.
 Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
                              const RunOptions &options = {});

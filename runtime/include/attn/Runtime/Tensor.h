@@ -67,6 +67,9 @@ public:
   }
 
   /// The Halide view of this tensor; it stays valid, and owned by the tensor, until the tensor is moved.
+  /// A GPU kernel may leave a device copy in it (its `device` field), newer than the host data when
+  /// device-dirty; a move carries the copy along. A new tensor is host-dirty: whoever writes its data on
+  /// the host afterwards marks it so again (see Executor.h for who copies and frees device copies).
   halide_buffer_t *buffer() { return &buffer_; }
   const halide_buffer_t *buffer() const { return &buffer_; }
 
