@@ -177,11 +177,19 @@ private:
   /// Moves the next state into the carried state: row j takes row parents[j] (all rows in order if empty).
   Status carry(const std::vector<int64_t> &parents) {
     for (int32_t i = 0; i < d.num_states; ++i) {
-      halide_buffer_t *from = ex.buffers[d.state_out[i]], *to = ex.buffers[d.state_in[i]];
-      if (Status s = ex.toHost(d.state_out[i]); !s)
-        return makeError("decoder '", d.name, "': ", s.message());
+      int32_t out = d.state_out[i], in = d.state_in[i];
+      halide_buffer_t *from = ex.buffers[out], *to = ex.buffers[in];
       if (from == to && parents.empty())
         continue;
+      // All rows in order: the next state becomes the carried one by swapping the two tensors, so it
+      // stays where the step left it (on a GPU, on the device) and nothing is copied.
+      if (parents.empty() && ex.temps[out].buffer() == from && ex.temps[in].buffer() == to &&
+          ex.shapes[out] == ex.shapes[in]) {
+        std::swap(ex.temps[out], ex.temps[in]);
+        continue;
+      }
+      if (Status s = ex.toHost(out); !s)
+        return makeError("decoder '", d.name, "': ", s.message());
       if (parents.empty()) {
         std::memcpy(hostOf(to), hostOf(from), elements(d.state_in[i]) * Tensor::kElementSize);
         to->set_host_dirty(true);
@@ -280,6 +288,8 @@ private:
     }
     setDropoutStep(0);
     for (int32_t i = 0; i < d.num_states; ++i) {
+      if (Status s = ex.toHost(d.state_in[i]); !s)
+        return s;
       if (Status s = ex.allocate(d.results[i], ex.shapes[d.state_init[i]]); !s)
         return s;
       std::memcpy(hostOf(ex.buffers[d.results[i]]), hostOf(ex.buffers[d.state_in[i]]),
