@@ -7,7 +7,7 @@ CTEST   := $(DEPS)/venv/bin/ctest
 HALIDE   = $(firstword $(wildcard $(DEPS)/venv/lib/python3*/site-packages/halide))
 JOBS    ?= $(shell nproc)
 
-.PHONY: all bootstrap configure build check demo data bench tune clean build-sanitize check-sanitize fuzz
+.PHONY: all bootstrap configure build check demo data bench bench-gpu tune clean build-sanitize check-sanitize fuzz
 
 all: build
 
@@ -68,6 +68,20 @@ $(DATA) &: examples/prepare_data.py scripts/data-deps.sh
 bench: build data
 	@bash scripts/bench-deps.sh
 	$(DEPS)/bench-venv/bin/python benchmarks/harness/run.py --build $(BUILD) --out benchmarks/RESULTS.md
+
+# GPU programs of every example and benchmark workload (attnc --target=cuda) with the FMA peak kernel and
+# the G2P data, in build/gpu-bundle; on a machine with an NVIDIA GPU and PyTorch, benchmarks/gpu/run.py then
+# checks them against the goldens and measures them against PyTorch into benchmarks/RESULTS-gpu.md
+# (docs/gpu.md). Runs it here when this machine has a GPU.
+bench-gpu: build data
+	bash benchmarks/gpu/prepare.sh cuda $(BUILD)/gpu-bundle
+	@if command -v nvidia-smi > /dev/null && nvidia-smi > /dev/null 2>&1; then \
+	  bash scripts/bench-deps.sh && \
+	  $(DEPS)/bench-venv/bin/python benchmarks/gpu/run.py --bundle $(BUILD)/gpu-bundle --out benchmarks/RESULTS-gpu.md; \
+	else \
+	  echo "bench-gpu: no GPU here: carry $(BUILD)/gpu-bundle to a GPU machine with PyTorch and run"; \
+	  echo "  python3 benchmarks/gpu/run.py --bundle $(BUILD)/gpu-bundle --out benchmarks/RESULTS-gpu.md"; \
+	fi
 
 # attnc tune on every benchmark workload (and the G2P example) at the sizes `make bench` runs them, into
 # attnc's default tuning database (~/.cache/attnc/tuning.jsonl): `make bench` then measures the tuned

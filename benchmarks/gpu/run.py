@@ -1,0 +1,227 @@
+"""`make bench-gpu`'s measuring half, run on the GPU machine with the folder benchmarks/gpu/prepare.sh made
+(programs compiled for the GPU, the FMA peak kernel, the G2P data) and this repository beside it. It needs
+Python with NumPy and PyTorch (with CUDA), nothing of attnc's build:
+
+    python benchmarks/gpu/run.py --bundle build/gpu-bundle --out benchmarks/RESULTS-gpu.md
+
+1. every example's GPU program against its PyTorch goldens (test/Numeric/goldens), to 1e-4;
+2. the GPU's fp32 FMA peak (no tensor cores);
+3. workloads 1-3 of `make bench` on the GPU against PyTorch on the same GPU: SDPA forward (fp32, PyTorch's
+   scaled_dot_product_attention, which picks its memory-efficient kernel), the Bahdanau step's
+   forward+backward (eager and torch.compile), G2P training tokens/s (eager);
+and writes the table with the GPU, driver, commit and date. `--device cpu` runs the same on the CPU (with
+programs compiled for OpenCL on PoCL: a dry run of the script, not a measurement)."""
+import argparse
+import datetime
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks/harness"))
+
+import bahdanau  # noqa: E402
+import g2p  # noqa: E402
+import sdpa  # noqa: E402
+from common import Program, read_safetensors, reference_models, save_inputs  # noqa: E402
+
+GOLDENS = REPO / "test/Numeric/goldens"
+# (program, golden cases, inputs, outputs), as test/Numeric checks them.
+EXAMPLES = [
+    ("attention_block", ("b1_s5", "b7_s13"), "x valid", "y"),
+    ("cnn_self_attention", ("b1", "b7"), "image", "logits"),
+    ("cnn_spatial_attention", ("b1_8x8", "b7_8x8"), "image", "logits probs attention"),
+    ("seq2seq_bahdanau", ("b1_s5", "b7_s9"), "src src_len", "phonemes attention"),
+    ("seq2seq_luong", ("b1_s5", "b7_s9"), "src src_len", "tokens attention"),
+    ("transformer_encoder", ("b1_s6", "b7_s11"), "x valid", "h2"),
+]
+RTOL, ATOL = 1e-4, 1e-6
+RUNS, WARMUP = 20, 3
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def synchronized(device):
+    return (lambda: torch.cuda.synchronize()) if device == "cuda" else (lambda: None)
+
+
+def median_ms(fn, device, runs=RUNS, warmup=WARMUP):
+    sync = synchronized(device)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def check_examples(bundle, work):
+    """Rows (example, case, worst relative error beyond the absolute tolerance, pass)."""
+    rows = []
+    for name, cases, inputs, outputs in EXAMPLES:
+        program = Program(bundle / name)
+        for case in cases:
+            folder = GOLDENS / name / case
+            out = work / f"{name}-{case}"
+            args = [a for i in inputs.split() for a in ("--in", f"{i}={folder / i}.npy")]
+            program.run("infer", "--weights", folder / "weights.safetensors", *args, "--out", out)
+            worst = 0.0
+            for o in outputs.split():
+                actual, expected = np.load(out / f"{o}.npy"), np.load(folder / f"{o}.npy")
+                if actual.shape != expected.shape:
+                    worst = float("inf")
+                    continue
+                excess = np.abs(actual.astype(np.float64) - expected) - ATOL
+                worst = max(worst, float(np.max(excess / np.maximum(np.abs(expected), 1e-30), initial=0)))
+            rows.append((name, case, worst, worst <= RTOL))
+            log(f"[check] {name} {case}: {'ok' if worst <= RTOL else 'FAILED'} ({worst:.2e})")
+    return rows
+
+
+def fma_peak(bundle):
+    """(GPU name, GFLOP/s) from the bundle's fma_peak, or None."""
+    if not (bundle / "fma_peak").exists():
+        return None
+    out = subprocess.run([str(bundle / "fma_peak")], capture_output=True, text=True)
+    match = re.search(r"(.*): fp32 FMA peak ([0-9.]+) GFLOP/s", out.stdout)
+    return (match.group(1), float(match.group(2))) if match else None
+
+
+def bench_sdpa(bundle, work, device, lengths):
+    rows = []
+    for length in lengths:
+        for causal in (False, True):
+            rng = np.random.default_rng(length)
+            arrays = {n: rng.standard_normal((sdpa.BATCH, length, sdpa.WIDTH), dtype=np.float32) for n in "qkv"}
+            files = save_inputs(work / f"sdpa-{length}", **arrays)
+            program = Program(bundle / ("sdpa_causal" if causal else "sdpa"))
+            weights = program.default_weights()
+            ours = program.bench(weights, files, runs=RUNS, warmup=WARMUP)
+            q, k, v = (torch.from_numpy(arrays[n]).to(device) for n in "qkv")
+            with torch.inference_mode():
+                theirs = median_ms(lambda: sdpa.torch_sdpa(q, k, v, causal), device)
+            rows.append((sdpa.label(length, causal), ours, theirs, sdpa.flops(length, causal) / ours / 1e6))
+            log(f"[sdpa] {rows[-1][0]}: attnc {ours:.3f} ms, PyTorch {theirs:.3f} ms")
+    return rows
+
+
+def bench_bahdanau(bundle, work, device):
+    rng = np.random.default_rng(2)
+    shapes = {"query": (bahdanau.BATCH, bahdanau.HIDDEN), "values": (bahdanau.BATCH, bahdanau.SOURCE, bahdanau.HIDDEN),
+              "target": (bahdanau.BATCH, bahdanau.HIDDEN)}
+    arrays = {n: rng.standard_normal(s, dtype=np.float32) for n, s in shapes.items()}
+    files = save_inputs(work / "bahdanau", **arrays)
+    program = Program(bundle / "bahdanau_step")
+    weights = program.default_weights()
+    ours = program.bench(weights, files, runs=RUNS, warmup=WARMUP, grad=True)
+    module = bahdanau.torch_module(read_safetensors(weights)).to(device)
+    q, v, t = (torch.from_numpy(arrays[n]).to(device) for n in ("query", "values", "target"))
+    (_, eager), (_, compiled) = bahdanau.torch_peers(module, q, v, t)
+    return ours, median_ms(eager, device), median_ms(compiled, device, warmup=10)
+
+
+def bench_g2p(bundle, work, device, warmup_steps, timed_steps):
+    program = Program(bundle / "seq2seq_bahdanau")
+    weight_file = program.init(work / "g2p-init.safetensors", seed=1)
+    total = warmup_steps + timed_steps
+    out = program.run("train", "--weights", weight_file, "--tsv", bundle / "g2p-train.tsv", "--out",
+                      work / "g2p-ckpt.safetensors", "--steps", total, "--batch", g2p.BATCH, "--seed", 1,
+                      "--log-every", total, "--checkpoint-every", 10 * total)
+    ours = float(re.findall(r"([0-9.]+) tokens/s", out)[-1])
+    data = g2p.batches(g2p.read_examples(bundle / "g2p-train.tsv"), total)
+    model = reference_models().Seq2SeqBahdanau(g2p.V_IN, g2p.V_OUT, g2p.EMBED, g2p.ENCODER, g2p.DECODER, g2p.UNITS)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in read_safetensors(weight_file).items()})
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=g2p.LR)
+    sync = synchronized(device)
+
+    def step(batch):
+        src, src_len, tgt = (torch.from_numpy(x) for x in batch)
+        src, tgt = src.to(device), tgt.to(device)  # the packed encoder keeps the lengths on the host
+        optimizer.zero_grad(set_to_none=True)
+        state = model.encode(src, src_len)
+        previous = torch.cat([torch.full_like(tgt[:, :1], g2p.START), tgt[:, :-1]], 1)
+        logits = []
+        for t in range(tgt.shape[1]):
+            state, scores, _ = model.step_rows(previous[:, t], state, slice(None))
+            logits.append(scores)
+        loss = torch.nn.functional.cross_entropy(torch.stack(logits, 1).flatten(0, 1), tgt.flatten().long(),
+                                                 ignore_index=g2p.PAD, label_smoothing=g2p.SMOOTHING)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), g2p.CLIP)
+        optimizer.step()
+        sync()
+
+    theirs, _ = g2p.train_rate(step, data[:warmup_steps], data[warmup_steps:])
+    return ours, theirs
+
+
+def gpu_description(device):
+    if device != "cuda":
+        return "no GPU (dry run on the CPU)"
+    driver = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                            capture_output=True, text=True).stdout.strip()
+    return f"{driver}; CUDA (PyTorch) {torch.version.cuda}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, default=REPO / "build/gpu-bundle")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/RESULTS-gpu.md")
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few steps: a dry run")
+    args = parser.parse_args()
+    bundle = args.bundle.resolve()
+    target = (bundle / "target").read_text().strip()
+    commit = (bundle / "commit").read_text().strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        checks = check_examples(bundle, work)
+        peak = fma_peak(bundle) if args.device == "cuda" else None
+        sdpa_rows = bench_sdpa(bundle, work, args.device, (128,) if args.quick else (512, 2048))
+        bahdanau_times = bench_bahdanau(bundle, work, args.device)
+        g2p_rates = bench_g2p(bundle, work, args.device, *((2, 4) if args.quick else (10, 100)))
+
+    ours, eager, compiled = bahdanau_times
+    lines = [f"# attnc on a GPU: {gpu_description(args.device)}", "",
+             f"Programs compiled with `--target={target}` at commit `{commit}`; measured on "
+             f"{datetime.date.today().isoformat()} by `benchmarks/gpu/run.py`. PyTorch {torch.__version__} on "
+             f"the same device ({args.device}). Medians of {RUNS} runs.", ""]
+    if peak:
+        lines += [f"fp32 FMA peak ({peak[0]}, no tensor cores): {peak[1]:.0f} GFLOP/s.", ""]
+    lines += ["## Goldens", "", "| example | case | largest (\\|Δ\\| − 1e-6) / \\|expected\\| | within 1e-4 |",
+              "|---|---|---|---|"]
+    lines += [f"| {n} | {c} | {w:.2e} | {'yes' if ok else '**no**'} |" for n, c, w, ok in checks]
+    lines += ["", "## SDPA forward (batch 4, 8 heads × 64, fp32)", "",
+              "| shape | attnc ms | attnc GFLOP/s | % of FMA peak | PyTorch ms | PyTorch / attnc |", "|---|---|---|---|---|---|"]
+    for label, a, p, gflops in sdpa_rows:
+        share = f"{100 * gflops / peak[1]:.0f}%" if peak else ""
+        lines.append(f"| {label} | {a:.3f} | {gflops:.0f} | {share} | {p:.3f} | {p / a:.2f}× |")
+    lines += ["", "## Bahdanau step forward+backward (batch 64, source 40, hidden 256, units 256)", "",
+              "| attnc ms | PyTorch eager ms | eager / attnc | torch.compile ms | compile / attnc |", "|---|---|---|---|---|",
+              f"| {ours:.3f} | {eager:.3f} | {eager / ours:.2f}× | {compiled:.3f} | {compiled / ours:.2f}× |", "",
+              "## G2P training (examples/seq2seq_bahdanau.attn, batch 64)", "",
+              "| attnc tokens/s | PyTorch eager tokens/s | attnc / eager |", "|---|---|---|",
+              f"| {g2p_rates[0]:.0f} | {g2p_rates[1]:.0f} | {g2p_rates[0] / g2p_rates[1]:.2f}× |", "",
+              "Goals (docs/gpu.md): SDPA L=2048 non-causal ≥ 40% of the FMA peak; Bahdanau forward+backward ≥ 3× "
+              "PyTorch eager; G2P training ≥ 3× PyTorch eager; every golden within 1e-4."]
+    args.out.write_text("\n".join(lines) + "\n")
+    log(f"wrote {args.out}")
+    return 0 if all(ok for *_, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
