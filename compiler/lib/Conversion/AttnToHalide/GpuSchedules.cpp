@@ -1,6 +1,7 @@
 // The GPU half of the default schedules (docs/gpu.md): for a target with a GPU feature (CUDA, OpenCL) each
 // kernel pattern maps onto blocks and threads. Products and dense layers give each thread a register tile
-// of outputs and each block a tile of threads; streaming attention runs a block per tile of queries with
+// of outputs and each block a tile of threads; convolutions a thread per output pixel and a few output
+// channels; streaming attention runs a block per tile of queries with
 // each block of keys and values staged in shared memory and the online softmax's state per thread; row
 // reductions (softmax, layer norm) run a thread per row; recurrences a thread per batch row, the time
 // loop inside it. Everything else is covered by one rule: every stage that stores (a reduction, an output)
@@ -130,6 +131,37 @@ void rows(LoweredKernel &k, std::vector<Func> statistics) {
     f.compute_at(k.anchor, ri);
 }
 
+/// A convolution (+ elementwise ops), as Halide's conv_layer app runs on GPUs: a block per 8 × 8 tile of
+/// output pixels of `gpu_conv_channels` output channels of one image, a thread per pixel, whose channels'
+/// accumulators stay in registers across the input channels and the window; the zero-bordered input is read
+/// where needed.
+void convTiles(LoweredKernel &k) {
+  constexpr int kTile = 8;
+  Conv2DStages &c = k.conv2d.front();
+  int channels = k.knobs.get("gpu_conv_channels", std::min(8, c.outChannels), {4, 8, 16});
+  Func out = k.anchor;
+  std::vector<Var> args = out.args(); // ow, oh, co, b
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), cot("co_tile"), cin("co_in"), grid("grid");
+  out.compute_root()
+      .split(args[0], xo, xi, kTile, Guard)
+      .split(args[1], yo, yi, kTile, Guard)
+      .split(args[2], cot, cin, channels, Guard)
+      .reorder(cin, xi, yi, xo, yo, cot, args[3])
+      .unroll(cin)
+      .fuse(cot, args[3], grid)
+      .gpu_threads(xi, yi)
+      .gpu_blocks(xo, yo, grid);
+  c.acc.compute_at(out, xi)
+      .bound_storage(c.ow, 1)
+      .bound_storage(c.oh, 1)
+      .bound_storage(c.co, channels)
+      .unroll(c.co, channels, Guard);
+  std::vector<Halide::VarOrRVar> order{c.co};
+  for (const Halide::RVar &r : c.acc.rvars(0))
+    order.push_back(r);
+  c.acc.update().reorder(order).unroll(c.co, channels, Guard);
+}
+
 /// Computes `f` at `at` (inside a block), each stage across threads along `v` where it writes along it.
 void threadsAt(Func f, LoopLevel at, Var v) {
   f.compute_at(at);
@@ -189,6 +221,9 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
   } else if (single && head == "dense" && !k.dense.front().rows.empty()) {
     matmulTiles({k.dense.front().acc, k.anchor}, k);
     done({k.dense.front().acc, k.anchor});
+  } else if (single && head == "conv2d" && k.conv2d.size() == 1 && k.anchor.dimensions() == 4) {
+    convTiles(k);
+    done({k.anchor, k.conv2d.front().acc});
   } else if (k.pattern == std::vector<std::string>{"dense_grad_weight"}) {
     matmulTiles(k.matmuls.front(), k);
     done({k.matmuls.front().acc, k.matmuls.front().result});
