@@ -210,28 +210,25 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
     for (const Func &f : funcs)
       scheduled.insert(f.name());
   };
-  bool single =
-      k.pattern.size() >= 1 && llvm::all_of(llvm::drop_begin(k.patternElementwise), [](bool e) { return e; });
-  std::string head = k.pattern.empty() ? "" : k.pattern.front();
   if (!k.streaming.empty()) {
     StreamingAttentionStages &st = k.streaming.front();
     flashAttention(k);
     done({st.result, st.state, st.keysT, st.dot, st.laneMax, st.blockMax, st.probs, st.laneSum, st.blockSum,
           st.pvAcc});
-  } else if (single && head == "dense" && !k.dense.front().rows.empty()) {
+  } else if (patternIs(k, {"dense"}) && !k.dense.front().rows.empty()) {
     matmulTiles({k.dense.front().acc, k.anchor}, k);
     done({k.dense.front().acc, k.anchor});
-  } else if (single && head == "conv2d" && k.conv2d.size() == 1 && k.anchor.dimensions() == 4) {
+  } else if (patternIs(k, {"conv2d"}) && k.conv2d.size() == 1 && k.anchor.dimensions() == 4) {
     convTiles(k);
     done({k.anchor, k.conv2d.front().acc});
   } else if (k.pattern == std::vector<std::string>{"dense_grad_weight"}) {
     matmulTiles(k.matmuls.front(), k);
     done({k.matmuls.front().acc, k.matmuls.front().result});
-  } else if (single && (head == "softmax" || head == "log_softmax")) {
+  } else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"})) {
     SoftmaxStages &st = k.softmax.front();
     rows(k, {st.max, st.sum});
     done({k.anchor, st.max, st.sum});
-  } else if (single && head == "layer_norm") {
+  } else if (patternIs(k, {"layer_norm"})) {
     LayerNormStages &st = k.layerNorm.front();
     rows(k, {st.mean, st.variance});
     done({k.anchor, st.mean, st.variance});

@@ -220,6 +220,9 @@ void forEachStageSchedule(const LoweredKernel &kernel,
 FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel, const MachineParams &machine,
                                         ScheduleKnobs knobs = ScheduleKnobs());
 
+/// Whether the kernel's computing ops are `head` followed by elementwise ops only.
+bool patternIs(const LoweredKernel &kernel, std::initializer_list<const char *> head);
+
 /// Applies the default schedule for the kernel's pattern, as its machine parameters and knobs say: the
 /// GPU one (GpuSchedules.cpp) where the machine is a GPU.
 void applyDefaultSchedule(LoweredKernel &kernel);

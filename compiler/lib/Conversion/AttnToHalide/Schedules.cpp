@@ -44,17 +44,13 @@ MachineParams MachineParams::of(const Halide::Target &target) {
       m.l2Bytes = l2;
   return m;
 }
+
 using Halide::Func;
 using Halide::LoopLevel;
 using Halide::TailStrategy;
 using Halide::Var;
 
-namespace {
-
-constexpr TailStrategy Guard = TailStrategy::GuardWithIf;
-
-/// Whether the kernel's computing ops are `head` followed by elementwise ops only.
-bool patternIs(const LoweredKernel &k, std::initializer_list<const char *> head) {
+bool mlir::attn::halide::patternIs(const LoweredKernel &k, std::initializer_list<const char *> head) {
   if (k.pattern.size() < head.size())
     return false;
   size_t i = 0;
@@ -66,6 +62,10 @@ bool patternIs(const LoweredKernel &k, std::initializer_list<const char *> head)
       return false;
   return true;
 }
+
+namespace {
+
+constexpr TailStrategy Guard = TailStrategy::GuardWithIf;
 
 /// Vectorize the innermost pure dimension (by `flat_vectors` vectors at a time), parallelize the outermost;
 /// for any Func or update stage.
