@@ -704,9 +704,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
       ex.buffers[i] = t.buffer(); // host-dirty where the host data is newer: a GPU kernel uploads it
     }
   }
-  // However the run ends, the caller's tensors leave it with their data on the host and no device copy
-  // (kernels only read them, so the host data is current), but the weights where they are to stay on the
-  // device.
+  // However the run ends, the caller's tensors leave it with their data on the host and no device copy,
+  // but the weights where they are to stay on the device.
   struct ReturnBorrowed {
     Execution &ex;
     bool weightsStay;
@@ -716,6 +715,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
         if ((role != ATTN_ROLE_INPUT && role != ATTN_ROLE_PARAM) || !ex.buffers[i])
           continue;
         if (ex.buffers[i]->device && !(role == ATTN_ROLE_PARAM && weightsStay)) {
+          if (ex.buffers[i]->device_dirty()) // weights a GPU optimizer updated
+            halide_copy_to_host(nullptr, ex.buffers[i]);
           releaseDevice(ex.buffers[i]);
           ex.buffers[i]->set_host_dirty(true);
         }
@@ -779,8 +780,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   for (int32_t o = 0; o < spec.num_outputs; ++o) {
     int32_t v = spec.outputs[o].value;
     halide_buffer_t *buffer = ex.buffers[v];
-    bool stays =
-        options.gradientsStayOnDevice && std::string_view(spec.outputs[o].name).substr(0, 5) == "grad.";
+    bool stays = options.gradientsStayOnDevice && outputUses[v] == 1 &&
+                 std::string_view(spec.outputs[o].name).substr(0, 5) == "grad.";
     if (!stays)
       if (Status s = ex.toHost(v); !s)
         return s.takeError();
