@@ -8,8 +8,6 @@
 // is a launch over its pure dimensions, and maps are inlined into their readers.
 #include "Lowering.h"
 
-#include <set>
-
 using namespace mlir::attn::halide;
 using Halide::Func;
 using Halide::LoopLevel;
@@ -73,7 +71,12 @@ void launchAll(Func f) {
     launch(f, stage);
 }
 
-bool contains(const std::set<std::string> &names, const Func &f) { return names.count(f.name()) != 0; }
+/// Whether a pattern schedule gave `f` a place or loops already.
+bool scheduled(const Halide::Internal::Function &f) {
+  LoopLevel level = f.schedule().compute_level();
+  level.lock();
+  return !level.is_inlined() || f.definition().schedule().touched();
+}
 
 /// A matrix product result(n, rows...) = acc: a block per tile of `gpu_tile_n` × `gpu_tile_rows` outputs,
 /// a thread per register tile of 4 × 4 of them, whose accumulators stay in registers across the sum (the
@@ -180,7 +183,7 @@ void threadsAt(Func f, LoopLevel at, Var v) {
 void flashAttention(LoweredKernel &k) {
   StreamingAttentionStages &s = k.streaming.front();
   Func out = s.result;
-  if (llvm::none_of(k.outputs, [&](const Func &f) { return f.name() == out.name(); }))
+  if (!isOutput(k, out))
     out.compute_root();
   Var h("head"), d("feature"), io("tile"), ii("query"), hb("hb");
   out.split(s.c, h, d, s.valueHeadSize)
@@ -202,49 +205,27 @@ void flashAttention(LoweredKernel &k) {
 } // namespace
 
 void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
-  std::set<std::string> scheduled;
-  std::set<std::string> outputs;
-  for (const Func &f : k.outputs)
-    outputs.insert(f.name());
-  auto done = [&](std::initializer_list<Func> funcs) {
-    for (const Func &f : funcs)
-      scheduled.insert(f.name());
-  };
   if (!k.streaming.empty()) {
-    StreamingAttentionStages &st = k.streaming.front();
     flashAttention(k);
-    done({st.result, st.state, st.keysT, st.dot, st.laneMax, st.blockMax, st.probs, st.laneSum, st.blockSum,
-          st.pvAcc});
   } else if (patternIs(k, {"dense"}) && !k.dense.front().rows.empty()) {
     matmulTiles({k.dense.front().acc, k.anchor}, k);
-    done({k.dense.front().acc, k.anchor});
   } else if (patternIs(k, {"conv2d"}) && k.conv2d.size() == 1 && k.anchor.dimensions() == 4) {
     convTiles(k);
-    done({k.anchor, k.conv2d.front().acc});
   } else if (k.pattern == std::vector<std::string>{"dense_grad_weight"}) {
     matmulTiles(k.matmuls.front(), k);
-    done({k.matmuls.front().acc, k.matmuls.front().result});
   } else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"})) {
-    SoftmaxStages &st = k.softmax.front();
-    rows(k, {st.max, st.sum});
-    done({k.anchor, st.max, st.sum});
+    rows(k, {k.softmax.front().max, k.softmax.front().sum});
   } else if (patternIs(k, {"layer_norm"})) {
-    LayerNormStages &st = k.layerNorm.front();
-    rows(k, {st.mean, st.variance});
-    done({k.anchor, st.mean, st.variance});
+    rows(k, {k.layerNorm.front().mean, k.layerNorm.front().variance});
   } else {
-    for (MatmulStages &m : k.matmuls) {
+    for (MatmulStages &m : k.matmuls)
       matmulTiles(m, k);
-      done({m.acc, m.result});
-    }
   }
-  // The generic rule: what stores is launched, maps are inlined.
+  // The generic rule for what the pattern left: what stores is launched, maps are inlined.
   for (auto &[name, function] : pipelineFunctions(k)) {
     Func f(function);
-    if (contains(scheduled, f))
-      continue;
-    if (contains(outputs, f) || f.num_update_definitions() > 0 ||
-        (k.anchor.defined() && k.anchor.name() == name))
+    if (!scheduled(function) &&
+        (isOutput(k, f) || f.num_update_definitions() > 0 || (k.anchor.defined() && k.anchor.name() == name)))
       launchAll(f);
   }
 }

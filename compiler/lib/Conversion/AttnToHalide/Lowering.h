@@ -223,6 +223,9 @@ FailureOr<LoweredKernel> buildAlgorithm(KernelOp kernel, const MachineParams &ma
 /// Whether the kernel's computing ops are `head` followed by elementwise ops only.
 bool patternIs(const LoweredKernel &kernel, std::initializer_list<const char *> head);
 
+/// Whether `f` is one of the kernel's outputs.
+bool isOutput(const LoweredKernel &kernel, const Halide::Func &f);
+
 /// Applies the default schedule for the kernel's pattern, as its machine parameters and knobs say: the
 /// GPU one (GpuSchedules.cpp) where the machine is a GPU.
 void applyDefaultSchedule(LoweredKernel &kernel);

@@ -50,6 +50,10 @@ using Halide::LoopLevel;
 using Halide::TailStrategy;
 using Halide::Var;
 
+bool mlir::attn::halide::isOutput(const LoweredKernel &k, const Func &f) {
+  return llvm::any_of(k.outputs, [&](const Func &out) { return out.name() == f.name(); });
+}
+
 bool mlir::attn::halide::patternIs(const LoweredKernel &k, std::initializer_list<const char *> head) {
   if (k.pattern.size() < head.size())
     return false;
@@ -199,10 +203,6 @@ bool isAttention(const LoweredKernel &k) {
     core.erase(core.begin());
   return core.size() == 3 && (core[0] == "score" || core[0] == "additive_score") &&
          core[1] == "masked_softmax" && core[2] == "weighted_sum";
-}
-
-bool isOutput(const LoweredKernel &k, const Func &f) {
-  return llvm::any_of(k.outputs, [&](const Func &out) { return out.name() == f.name(); });
 }
 
 /// Fused attention: for each (batch, head) in parallel, the head's keys are transposed once; then for each
