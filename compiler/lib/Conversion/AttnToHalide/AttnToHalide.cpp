@@ -271,15 +271,21 @@ public:
   Scheduler(ModuleOp module, const Halide::Target &target, const ScheduleOptions &options)
       : module(module), options(options), machine(halide::MachineParams::of(target)) {}
 
+  /// What is wrong with autoscheduler `name` for this target, or "".
+  std::string autoschedulerProblem(const std::string &name) const {
+    if (!llvm::is_contained(kAutoschedulers, name))
+      return "unknown autoscheduler '" + name + "': expected " + kAutoschedulerList;
+    if (name == "anderson2021" && !machine.gpu)
+      return "autoscheduler 'anderson2021' plans GPU kernels: compile with --target=cuda or --target=opencl, "
+             "or use adams2019, li2018 or mullapudi2016 for this CPU";
+    return "";
+  }
+
   /// Reads and checks the schedule file, the autoscheduler name and the tuning database.
   LogicalResult init() {
-    if (!options.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, options.autoscheduler))
-      return module.emitError() << "unknown autoscheduler '" << options.autoscheduler << "': expected "
-                                << kAutoschedulerList;
-    if (options.autoscheduler == "anderson2021" && !machine.gpu)
-      return module.emitError() << "autoscheduler 'anderson2021' plans GPU kernels: compile with "
-                                   "--target=cuda or --target=opencl, or use adams2019, li2018 or "
-                                   "mullapudi2016 for this CPU";
+    if (!options.autoscheduler.empty())
+      if (std::string problem = autoschedulerProblem(options.autoscheduler); !problem.empty())
+        return module.emitError() << problem;
     if (!options.tuningDb.empty()) {
       FailureOr<halide::TuningDb> db = halide::TuningDb::load(module.getContext(), options.tuningDb);
       if (failed(db))
@@ -302,13 +308,9 @@ public:
         return fileError(k.line, k.column,
                          "no kernel '" + k.kernel + "' in this model; its kernels are " +
                              llvm::join(names, ", "));
-      if (!k.autoscheduler.empty() && !llvm::is_contained(kAutoschedulers, k.autoscheduler))
-        return fileError(k.line, k.column,
-                         "unknown autoscheduler '" + k.autoscheduler + "': expected " + kAutoschedulerList);
-      if (k.autoscheduler == "anderson2021" && !machine.gpu)
-        return fileError(k.line, k.column,
-                         "autoscheduler 'anderson2021' plans GPU kernels: compile with --target=cuda or "
-                         "--target=opencl");
+      if (!k.autoscheduler.empty())
+        if (std::string problem = autoschedulerProblem(k.autoscheduler); !problem.empty())
+          return fileError(k.line, k.column, problem);
       std::string name = k.kernel;
       file.emplace(name, std::move(k));
     }
