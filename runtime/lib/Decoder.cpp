@@ -64,8 +64,6 @@ public:
                : d.mode == ATTN_DECODE_REVERSE ? reverse()
                                                : search();
     tearDown();
-    for (int32_t i = 0; s && i < d.num_results; ++i)
-      ex.buffers[d.results[i]]->set_host_dirty(true); // written here, on the host
     return s;
   }
 
@@ -86,7 +84,6 @@ private:
       for (int64_t r = 0; r < rows; ++r)
         std::memcpy(hostOf(ex.buffers[to]) + r * bytes, hostOf(ex.buffers[from]) + (r / width) * bytes,
                     bytes);
-      ex.buffers[to]->set_host_dirty(true);
       return {};
     };
     for (int32_t i = 0; i < d.num_states; ++i) {
@@ -97,7 +94,6 @@ private:
           return s;
         std::memcpy(hostOf(ex.buffers[d.state_in[i]]), hostOf(ex.buffers[d.state_init[i]]),
                     elements(d.state_init[i]) * Tensor::kElementSize);
-        ex.buffers[d.state_in[i]]->set_host_dirty(true);
         continue;
       }
       if (Status s = tiled(d.state_init[i], d.state_in[i]); !s)

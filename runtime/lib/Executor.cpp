@@ -467,34 +467,45 @@ void releaseDevice(halide_buffer_t *buffer) {
     halide_device_free(nullptr, buffer);
 }
 
-/// Copies a tensor back from the device where a GPU kernel left it newer there.
-Status copyBack(const std::string &name, Tensor &tensor) {
-  halide_buffer_t *buffer = tensor.buffer();
-  if (!buffer->device_dirty())
-    return {};
-  if (int rc = halide_copy_to_host(nullptr, buffer); rc != 0)
-    return makeError("cannot copy '", name, "' from the device (Halide error ", rc, ")");
-  return {};
+std::string takeHalideError() {
+  std::lock_guard<std::mutex> lock(halideErrorMutex);
+  return std::exchange(halideErrorText, std::string());
 }
 
 } // namespace
 
+Status copyToHost(halide_buffer_t *buffer, const std::string &what) {
+  if (!buffer || !buffer->device_dirty())
+    return {};
+  takeHalideError();
+  if (int rc = halide_copy_to_host(nullptr, buffer); rc != 0) {
+    std::string text = takeHalideError();
+    return makeError("cannot copy '", what, "' from the device", text.empty() ? "" : ": " + text,
+                     " (Halide error ", rc, ")");
+  }
+  return {};
+}
+
+Status releaseDeviceCopy(halide_buffer_t *buffer, const std::string &what) {
+  Status copied = copyToHost(buffer, what);
+  if (copied && buffer && buffer->device) {
+    releaseDevice(buffer);
+    buffer->set_host_dirty(true); // the host data is the only copy again
+  }
+  return copied;
+}
+
 Status copyToHost(TensorMap &tensors) {
   for (auto &[name, tensor] : tensors)
-    if (Status s = copyBack(name, tensor); !s)
+    if (Status s = copyToHost(tensor.buffer(), name); !s)
       return s;
   return {};
 }
 
 Status releaseDeviceCopies(TensorMap &tensors) {
-  for (auto &[name, tensor] : tensors) {
-    if (Status s = copyBack(name, tensor); !s)
+  for (auto &[name, tensor] : tensors)
+    if (Status s = releaseDeviceCopy(tensor.buffer(), name); !s)
       return s;
-    if (tensor.buffer()->device) {
-      releaseDevice(tensor.buffer());
-      tensor.buffer()->set_host_dirty(true); // the host data is the only copy again
-    }
-  }
   return {};
 }
 
@@ -515,10 +526,7 @@ HalideSession::~HalideSession() {
   halide_set_error_handler(previousHandler_);
 }
 
-std::string HalideSession::takeError() {
-  std::lock_guard<std::mutex> lock(halideErrorMutex);
-  return std::exchange(halideErrorText, std::string());
-}
+std::string HalideSession::takeError() { return takeHalideError(); }
 
 Execution::~Execution() {
   for (halide_buffer_t *buffer : buffers)
@@ -563,18 +571,7 @@ std::string Execution::deviceHint(int rc) const {
          "attnc --target=host";
 }
 
-Status Execution::toHost(int32_t value) {
-  halide_buffer_t *buffer = buffers[value];
-  if (!buffer || !buffer->device_dirty())
-    return {};
-  session.takeError();
-  if (int rc = halide_copy_to_host(nullptr, buffer); rc != 0) {
-    std::string text = session.takeError();
-    return makeError("cannot copy '", spec.values[value].name, "' from the device",
-                     text.empty() ? "" : ": " + text, " (Halide error ", rc, ")");
-  }
-  return {};
-}
+Status Execution::toHost(int32_t value) { return copyToHost(buffers[value], spec.values[value].name); }
 
 Status Execution::allSum(const attn_kernel &kernel) {
   Tensor &result = temps[kernel.args[1]];
@@ -714,12 +711,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
         attn_role role = static_cast<attn_role>(ex.spec.values[i].role);
         if ((role != ATTN_ROLE_INPUT && role != ATTN_ROLE_PARAM) || !ex.buffers[i])
           continue;
-        if (ex.buffers[i]->device && !(role == ATTN_ROLE_PARAM && weightsStay)) {
-          if (ex.buffers[i]->device_dirty()) // weights a GPU optimizer updated
-            halide_copy_to_host(nullptr, ex.buffers[i]);
-          releaseDevice(ex.buffers[i]);
-          ex.buffers[i]->set_host_dirty(true);
-        }
+        if (!(role == ATTN_ROLE_PARAM && weightsStay)) // weights a GPU optimizer updated come back first
+          (void)releaseDeviceCopy(ex.buffers[i], ex.spec.values[i].name);
         ex.buffers[i] = nullptr; // not the run's to free
       }
     }

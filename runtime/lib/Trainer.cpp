@@ -136,25 +136,6 @@ struct FlatView {
   }
 };
 
-/// Brings what a kernel wrote into a view of host memory back from the device, if it ran on a GPU.
-Status toHostMemory(FlatView &view, const char *kernel) {
-  if (view.buffer.device_dirty())
-    if (int rc = halide_copy_to_host(nullptr, &view.buffer); rc != 0)
-      return makeError("cannot copy the result of ", kernel, " from the device (Halide error ", rc, ")");
-  if (view.buffer.device)
-    halide_device_free(nullptr, &view.buffer);
-  return {};
-}
-
-/// Frees device copies of parameters and optimizer state however training ends, after copying them back.
-struct DeviceCopies {
-  TensorMap &weights, &moments;
-  ~DeviceCopies() {
-    (void)releaseDeviceCopies(weights);
-    (void)releaseDeviceCopies(moments);
-  }
-};
-
 Expected<Tensor> zerosLike(const Tensor &t) {
   Expected<Tensor> z = Tensor::create(t.dtype(), t.shape());
   if (z)
@@ -387,7 +368,7 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
     return s;
   // On a GPU, parameters and optimizer state stay on the device from step to step, and so do the
   // gradients from the program that computes them to the optimizer that reads them.
-  DeviceCopies deviceCopies{weights, state.moments};
+  DeviceCopiesReleaser releaser{&weights, &state.moments};
   RunOptions evalRun = options.run;
   evalRun.weightsStayOnDevice = true;
   std::vector<std::vector<int64_t>> batches;
@@ -415,7 +396,7 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
       in.done();
       if (rc != 0)
         return makeError("the optimizer kernel attn_sum_squares failed (", rc, ")");
-      if (Status s = toHostMemory(out, "attn_sum_squares"); !s)
+      if (Status s = releaseDeviceCopy(&out.buffer, "the sum of squares of " + name); !s)
         return s;
       squares += sum;
     }
@@ -474,10 +455,8 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
         }
     // The gradients' device copies go with them (their data is used up).
     for (auto &[name, value] : *grads)
-      if (value.buffer()->device) {
+      if (value.buffer()->device)
         halide_device_free(nullptr, value.buffer());
-        value.buffer()->set_host_dirty(true);
-      }
     if (options.checkEvery > 0 && ((s + 1) % options.checkEvery == 0 || s + 1 == options.steps))
       if (Status c = parallel.checkSame(weights, state); !c)
         return c;

@@ -125,10 +125,7 @@ static int runEval(const Context &context, const ParsedOptions &options) {
   run.communicator = &ranks;
   // Every batch reads the same weights: a GPU program uploads them once (freed when the command ends).
   run.weightsStayOnDevice = true;
-  struct ReleaseWeights {
-    TensorMap &weights;
-    ~ReleaseWeights() { (void)releaseDeviceCopies(weights); }
-  } releaseWeights{l.weights.tensors};
+  DeviceCopiesReleaser releaser{&l.weights.tensors};
   Dataset data;
   if (Exit code = readDataset(context, options, "--tsv", columns, std::move(l.inputs), "input", data))
     return *code;

@@ -16,6 +16,7 @@
 #include "attn/Runtime/Tensor.h"
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -98,12 +99,31 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
 Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
                     const std::string &weightsFile);
 
-/// Copies back every tensor of `tensors` that a GPU kernel left newer on the device, so that its host
-/// data can be read; a no-op for tensors without a device copy (every tensor of a CPU program).
-Status copyToHost(TensorMap &tensors);
+/// Copies `buffer` back (`what` names it in an error) if a GPU kernel left it newer on the device, so that
+/// its host data can be read; a no-op without a device copy (every buffer of a CPU program).
+Status copyToHost(halide_buffer_t *buffer, const std::string &what);
+/// copyToHost, then frees the device copy: the host data is again the only one.
+Status releaseDeviceCopy(halide_buffer_t *buffer, const std::string &what);
 
-/// copyToHost, then frees the device copies: the host data is again the only one.
+/// copyToHost and releaseDeviceCopy for every tensor of a map.
+Status copyToHost(TensorMap &tensors);
 Status releaseDeviceCopies(TensorMap &tensors);
+
+/// Releases the device copies of the tensor maps it names (releaseDeviceCopies) when it goes out of scope,
+/// however the scope ends: for tensors kept on a GPU across runs.
+class DeviceCopiesReleaser {
+public:
+  explicit DeviceCopiesReleaser(std::initializer_list<TensorMap *> maps) : maps_(maps) {}
+  DeviceCopiesReleaser(const DeviceCopiesReleaser &) = delete;
+  DeviceCopiesReleaser &operator=(const DeviceCopiesReleaser &) = delete;
+  ~DeviceCopiesReleaser() {
+    for (TensorMap *map : maps_)
+      (void)releaseDeviceCopies(*map);
+  }
+
+private:
+  std::vector<TensorMap *> maps_;
+};
 
 /// Checks everything above, runs every kernel and returns the outputs by name. `weights` and `inputs` are
 /// only read, but Halide takes their buffers as mutable (a GPU kernel records device copies in them).
