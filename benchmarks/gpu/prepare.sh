@@ -18,7 +18,8 @@ mkdir -p "$bundle"
 echo "$target" > "$bundle/target"
 models=(examples/attention_block examples/cnn_self_attention examples/cnn_spatial_attention
         examples/seq2seq_bahdanau examples/seq2seq_luong examples/transformer_encoder
-        benchmarks/workloads/sdpa benchmarks/workloads/sdpa_causal benchmarks/workloads/bahdanau_step)
+        benchmarks/workloads/sdpa benchmarks/workloads/sdpa_causal benchmarks/workloads/bahdanau_step
+        benchmarks/workloads/cnn_spatial_attention_28)
 for model in "${models[@]}"; do
   name="$(basename "$model")"
   echo "prepare.sh: attnc --target=$target $model.attn"

@@ -6,9 +6,9 @@ Python with NumPy and PyTorch (with CUDA), nothing of attnc's build:
 
 1. every example's GPU program against its PyTorch goldens (test/Numeric/goldens), to 1e-4;
 2. the GPU's fp32 FMA peak (no tensor cores);
-3. workloads 1-3 of `make bench` on the GPU against PyTorch on the same GPU: SDPA forward (fp32, PyTorch's
+3. workloads 1-4 of `make bench` on the GPU against PyTorch on the same GPU: SDPA forward (fp32, PyTorch's
    scaled_dot_product_attention, which picks its memory-efficient kernel), the Bahdanau step's
-   forward+backward (eager and torch.compile), G2P training tokens/s (eager);
+   forward+backward (eager and torch.compile), G2P training tokens/s (eager), the CNN's inference (eager);
 and writes the table with the GPU, driver, commit and date. `--device cpu` runs the same on the CPU (with
 programs compiled for OpenCL on PoCL: a dry run of the script, not a measurement)."""
 import argparse
@@ -28,9 +28,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks/harness"))
 
 import bahdanau  # noqa: E402
+import cnn  # noqa: E402
 import g2p  # noqa: E402
 import sdpa  # noqa: E402
-from common import Program, read_safetensors, reference_models, save_inputs  # noqa: E402
+from common import AttncError, Program, read_safetensors, reference_models, save_inputs, write_safetensors  # noqa: E402
 
 GOLDENS = REPO / "test/Numeric/goldens"
 # (program, golden cases, inputs, outputs), as test/Numeric checks them.
@@ -68,6 +69,17 @@ def median_ms(fn, device, runs=RUNS, warmup=WARMUP):
     return statistics.median(times)
 
 
+PROFILES = None  # `profile` tables of the workloads, with --profile
+
+
+def profile(program, weights, files, grad=False):
+    """Appends the program's `profile` (time per kernel) on these inputs to PROFILES, with --profile."""
+    if PROFILES is not None:
+        inputs = [a for name, path in files.items() for a in ("--in", f"{name}={path}")]
+        PROFILES.append(program.run("profile", "--weights", weights, *inputs, "--runs", 5,
+                                    *(["--grad"] if grad else [])))
+
+
 def check_examples(bundle, work):
     """Rows (example, case, worst relative error beyond the absolute tolerance, pass)."""
     rows = []
@@ -77,7 +89,12 @@ def check_examples(bundle, work):
             folder = GOLDENS / name / case
             out = work / f"{name}-{case}"
             args = [a for i in inputs.split() for a in ("--in", f"{i}={folder / i}.npy")]
-            program.run("infer", "--weights", folder / "weights.safetensors", *args, "--out", out)
+            try:
+                program.run("infer", "--weights", folder / "weights.safetensors", *args, "--out", out)
+            except AttncError as error:
+                rows.append((name, case, float("inf"), False))
+                log(f"[check] {name} {case}: FAILED: {error}")
+                continue
             worst = 0.0
             for o in outputs.split():
                 actual, expected = np.load(out / f"{o}.npy"), np.load(folder / f"{o}.npy")
@@ -110,6 +127,7 @@ def bench_sdpa(bundle, work, device, lengths):
             program = Program(bundle / ("sdpa_causal" if causal else "sdpa"))
             weights = program.default_weights()
             ours = program.bench(weights, files, runs=RUNS, warmup=WARMUP)
+            profile(program, weights, files)
             q, k, v = (torch.from_numpy(arrays[n]).to(device) for n in "qkv")
             with torch.inference_mode():
                 theirs = median_ms(lambda: sdpa.torch_sdpa(q, k, v, causal), device)
@@ -127,10 +145,36 @@ def bench_bahdanau(bundle, work, device):
     program = Program(bundle / "bahdanau_step")
     weights = program.default_weights()
     ours = program.bench(weights, files, runs=RUNS, warmup=WARMUP, grad=True)
+    profile(program, weights, files, grad=True)
     module = bahdanau.torch_module(read_safetensors(weights)).to(device)
     q, v, t = (torch.from_numpy(arrays[n]).to(device) for n in ("query", "values", "target"))
     (_, eager), (_, compiled) = bahdanau.torch_peers(module, q, v, t)
     return ours, median_ms(eager, device), median_ms(compiled, device, warmup=10)
+
+
+def bench_cnn(bundle, work, device):
+    """Rows (batch, attnc ms, PyTorch eager ms) of workload 4's CNN inference; the logits checked first."""
+    module = cnn.torch_module()
+    weight_file = work / "cnn.safetensors"
+    write_safetensors(weight_file, {k: v.numpy() for k, v in reference_models().weights(module).items()})
+    module.to(device)
+    program = Program(bundle / cnn.MODEL.stem)
+    rows = []
+    rng = np.random.default_rng(4)
+    for batch in cnn.BATCHES:
+        image = rng.standard_normal((batch, 1, cnn.SIZE, cnn.SIZE), dtype=np.float32)
+        files = save_inputs(work / f"cnn-{batch}", image=image)
+        logits = program.infer(weight_file, files, work / f"cnn-out-{batch}")["logits"]
+        x = torch.from_numpy(image).to(device)
+        with torch.inference_mode():
+            expected = module(x)["logits"].cpu().numpy()
+            theirs = median_ms(lambda: module(x), device)
+        error = float(np.max(np.abs(logits - expected)))
+        ours = program.bench(weight_file, files, runs=RUNS, warmup=WARMUP)
+        profile(program, weight_file, files)
+        rows.append((batch, ours, theirs, error))
+        log(f"[cnn] batch {batch}: attnc {ours:.3f} ms, PyTorch {theirs:.3f} ms, |Δ logits| ≤ {error:.1e}")
+    return rows
 
 
 def bench_g2p(bundle, work, device, warmup_steps, timed_steps):
@@ -139,7 +183,7 @@ def bench_g2p(bundle, work, device, warmup_steps, timed_steps):
     total = warmup_steps + timed_steps
     out = program.run("train", "--weights", weight_file, "--tsv", bundle / "g2p-train.tsv", "--out",
                       work / "g2p-ckpt.safetensors", "--steps", total, "--batch", g2p.BATCH, "--seed", 1,
-                      "--log-every", total, "--checkpoint-every", 10 * total)
+                      "--log-every", total, "--checkpoint-every", 10 * total, timeout=240)
     ours = float(re.findall(r"([0-9.]+) tokens/s", out)[-1])
     data = g2p.batches(g2p.read_examples(bundle / "g2p-train.tsv"), total)
     model = reference_models().Seq2SeqBahdanau(g2p.V_IN, g2p.V_OUT, g2p.EMBED, g2p.ENCODER, g2p.DECODER, g2p.UNITS)
@@ -177,50 +221,85 @@ def gpu_description(device):
     return f"{driver}; CUDA (PyTorch) {torch.version.cuda}"
 
 
+FAILURES = {}  # section -> why it measured nothing
+
+
+def attempt(section, fn, *args):
+    """fn(*args), or None with the reason kept for the table when it fails: one broken workload leaves the
+    others' numbers (device time is short)."""
+    try:
+        return fn(*args)
+    except Exception as error:  # noqa: BLE001 - any failure of a program or a peer ends only its section
+        FAILURES[section] = f"{type(error).__name__}: {error}".splitlines()[0]
+        log(f"[{section}] FAILED: {FAILURES[section]}")
+        return None
+
+
+def report(args, target, commit, checks, peak, sdpa_rows, bahdanau_times, cnn_rows, g2p_rates):
+    lines = [f"# attnc on a GPU: {gpu_description(args.device)}", "",
+             f"Programs compiled with `--target={target}` at commit `{commit}`; measured on "
+             f"{datetime.date.today().isoformat()} by `benchmarks/gpu/run.py`. PyTorch {torch.__version__} on "
+             f"the same device ({args.device}). Medians of {RUNS} runs; attnc's inputs and weights stay on the "
+             "device across runs and a run ends when its outputs are complete there, as PyTorch's are timed.", ""]
+    if peak:
+        lines += [f"fp32 FMA peak ({peak[0]}, no tensor cores): {peak[1]:.0f} GFLOP/s.", ""]
+
+    def section(title, section_name, header, rows):
+        nonlocal lines
+        lines += [f"## {title}", ""]
+        if section_name in FAILURES:
+            lines += [f"Not measured: {FAILURES[section_name]}", ""]
+            return
+        lines += [header, "|" + "---|" * (header.replace("\\|", "").count("|") - 1), *rows, ""]
+
+    section("Goldens", "check", "| example | case | largest (\\|Δ\\| − 1e-6) / \\|expected\\| | within 1e-4 |",
+            [f"| {n} | {c} | {w:.2e} | {'yes' if ok else '**no**'} |" for n, c, w, ok in checks or []])
+    share = (lambda g: f"{100 * g / peak[1]:.0f}%") if peak else (lambda g: "")
+    section("SDPA forward (batch 4, 8 heads × 64, fp32)", "sdpa",
+            "| shape | attnc ms | attnc GFLOP/s | % of FMA peak | PyTorch ms | PyTorch / attnc |",
+            [f"| {label} | {a:.3f} | {g:.0f} | {share(g)} | {p:.3f} | {p / a:.2f}× |"
+             for label, a, p, g in sdpa_rows or []])
+    section("Bahdanau step forward+backward (batch 64, source 40, hidden 256, units 256)", "bahdanau",
+            "| attnc ms | PyTorch eager ms | eager / attnc | torch.compile ms | compile / attnc |",
+            [f"| {a:.3f} | {e:.3f} | {e / a:.2f}× | {c:.3f} | {c / a:.2f}× |"
+             for a, e, c in [bahdanau_times] if bahdanau_times])
+    section(f"CNN with spatial attention, inference on {cnn.SIZE}×{cnn.SIZE} images", "cnn",
+            "| batch | attnc ms | PyTorch eager ms | PyTorch / attnc | largest \\|Δ logits\\| |",
+            [f"| {b} | {a:.3f} | {p:.3f} | {p / a:.2f}× | {e:.1e} |" for b, a, p, e in cnn_rows or []])
+    section("G2P training (examples/seq2seq_bahdanau.attn, batch 64)", "g2p",
+            "| attnc tokens/s | PyTorch eager tokens/s | attnc / eager |",
+            [f"| {a:.0f} | {p:.0f} | {a / p:.2f}× |" for a, p in [g2p_rates] if g2p_rates])
+    lines += ["Goals (docs/gpu.md): SDPA L=2048 non-causal ≥ 40% of the FMA peak; Bahdanau forward+backward ≥ 3× "
+              "PyTorch eager; G2P training ≥ 3× PyTorch eager; every golden within 1e-4."]
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, default=REPO / "build/gpu-bundle")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/RESULTS-gpu.md")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--quick", action="store_true", help="small sizes and few steps: a dry run")
+    parser.add_argument("--profile", type=Path, help="also write each workload's `profile` (time per kernel) here")
     args = parser.parse_args()
+    global PROFILES
+    PROFILES = [] if args.profile else None
     bundle = args.bundle.resolve()
     target = (bundle / "target").read_text().strip()
     commit = (bundle / "commit").read_text().strip()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        checks = check_examples(bundle, work)
+        checks = attempt("check", check_examples, bundle, work)
         peak = fma_peak(bundle) if args.device == "cuda" else None
-        sdpa_rows = bench_sdpa(bundle, work, args.device, (128,) if args.quick else (512, 2048))
-        bahdanau_times = bench_bahdanau(bundle, work, args.device)
-        g2p_rates = bench_g2p(bundle, work, args.device, *((2, 4) if args.quick else (10, 100)))
-
-    ours, eager, compiled = bahdanau_times
-    lines = [f"# attnc on a GPU: {gpu_description(args.device)}", "",
-             f"Programs compiled with `--target={target}` at commit `{commit}`; measured on "
-             f"{datetime.date.today().isoformat()} by `benchmarks/gpu/run.py`. PyTorch {torch.__version__} on "
-             f"the same device ({args.device}). Medians of {RUNS} runs.", ""]
-    if peak:
-        lines += [f"fp32 FMA peak ({peak[0]}, no tensor cores): {peak[1]:.0f} GFLOP/s.", ""]
-    lines += ["## Goldens", "", "| example | case | largest (\\|Δ\\| − 1e-6) / \\|expected\\| | within 1e-4 |",
-              "|---|---|---|---|"]
-    lines += [f"| {n} | {c} | {w:.2e} | {'yes' if ok else '**no**'} |" for n, c, w, ok in checks]
-    lines += ["", "## SDPA forward (batch 4, 8 heads × 64, fp32)", "",
-              "| shape | attnc ms | attnc GFLOP/s | % of FMA peak | PyTorch ms | PyTorch / attnc |", "|---|---|---|---|---|---|"]
-    for label, a, p, gflops in sdpa_rows:
-        share = f"{100 * gflops / peak[1]:.0f}%" if peak else ""
-        lines.append(f"| {label} | {a:.3f} | {gflops:.0f} | {share} | {p:.3f} | {p / a:.2f}× |")
-    lines += ["", "## Bahdanau step forward+backward (batch 64, source 40, hidden 256, units 256)", "",
-              "| attnc ms | PyTorch eager ms | eager / attnc | torch.compile ms | compile / attnc |", "|---|---|---|---|---|",
-              f"| {ours:.3f} | {eager:.3f} | {eager / ours:.2f}× | {compiled:.3f} | {compiled / ours:.2f}× |", "",
-              "## G2P training (examples/seq2seq_bahdanau.attn, batch 64)", "",
-              "| attnc tokens/s | PyTorch eager tokens/s | attnc / eager |", "|---|---|---|",
-              f"| {g2p_rates[0]:.0f} | {g2p_rates[1]:.0f} | {g2p_rates[0] / g2p_rates[1]:.2f}× |", "",
-              "Goals (docs/gpu.md): SDPA L=2048 non-causal ≥ 40% of the FMA peak; Bahdanau forward+backward ≥ 3× "
-              "PyTorch eager; G2P training ≥ 3× PyTorch eager; every golden within 1e-4."]
-    args.out.write_text("\n".join(lines) + "\n")
+        sdpa_rows = attempt("sdpa", bench_sdpa, bundle, work, args.device, (128,) if args.quick else (512, 2048))
+        bahdanau_times = attempt("bahdanau", bench_bahdanau, bundle, work, args.device)
+        cnn_rows = attempt("cnn", bench_cnn, bundle, work, args.device)
+        g2p_rates = attempt("g2p", bench_g2p, bundle, work, args.device, *((2, 4) if args.quick else (10, 60)))
+    args.out.write_text(report(args, target, commit, checks, peak, sdpa_rows, bahdanau_times, cnn_rows, g2p_rates))
     log(f"wrote {args.out}")
-    return 0 if all(ok for *_, ok in checks) else 1
+    if args.profile:
+        args.profile.write_text("\n".join(PROFILES))
+    return 0 if checks and all(ok for *_, ok in checks) and not FAILURES else 1
 
 
 if __name__ == "__main__":

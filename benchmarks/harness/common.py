@@ -144,8 +144,9 @@ class Program:
         self.compile_seconds = None
         self._bench = {}  # the times measured, so that a later table can reuse one
 
-    def run(self, command, *args):
-        proc = subprocess.run([str(self.path), command, *map(str, args)], capture_output=True, text=True)
+    def run(self, command, *args, timeout=None):
+        proc = subprocess.run([str(self.path), command, *map(str, args)], capture_output=True, text=True,
+                              timeout=timeout)
         if proc.returncode != 0:
             raise AttncError(f"{self.path.name} {command}: {_first_line(proc.stderr or proc.stdout)}")
         return proc.stdout

@@ -486,6 +486,23 @@ Status copyToHost(halide_buffer_t *buffer, const std::string &what) {
   return {};
 }
 
+bool runsOnGpu(const attn_model_spec &spec) {
+  std::string_view target = spec.target;
+  return target.find("cuda") != std::string_view::npos || target.find("opencl") != std::string_view::npos;
+}
+
+Status deviceSync(halide_buffer_t *buffer, const std::string &what) {
+  if (!buffer || !buffer->device)
+    return {};
+  takeHalideError();
+  if (int rc = halide_device_sync(nullptr, buffer); rc != 0) {
+    std::string text = takeHalideError();
+    return makeError("cannot finish '", what, "' on the device", text.empty() ? "" : ": " + text,
+                     " (Halide error ", rc, ")");
+  }
+  return {};
+}
+
 Status releaseDeviceCopy(halide_buffer_t *buffer, const std::string &what) {
   Status copied = copyToHost(buffer, what);
   if (copied && buffer && buffer->device) {
@@ -557,7 +574,7 @@ Status Execution::allocate(int32_t value, Shape shape, bool zeroed) {
 
 std::string Execution::deviceHint(int rc) const {
   std::string_view target = spec.target;
-  bool gpu = target.find("cuda") != std::string_view::npos || target.find("opencl") != std::string_view::npos;
+  bool gpu = runsOnGpu(spec);
   // A missing driver library shows as a symbol not found (cuInit), a missing device as a device error.
   bool deviceError =
       rc == halide_error_code_gpu_device_error || rc == halide_error_code_no_device_interface ||
@@ -627,6 +644,10 @@ Status Execution::call(const attn_kernel &kernel, bool allocateResults) {
     return makeError("kernel '", kernel.name, "' failed", text.empty() ? "" : ": " + text, " (Halide error ",
                      rc, ")", deviceHint(rc));
   }
+  if (entry) // a GPU kernel's launch returns before it is done: its time ends when its results are
+    for (int32_t a = kernel.num_args - kernel.num_results; a < kernel.num_args; ++a)
+      if (Status s = deviceSync(buffers[kernel.args[a]], spec.values[kernel.args[a]].name); !s)
+        return s;
   return {};
 }
 
@@ -705,18 +726,19 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   // but the weights where they are to stay on the device.
   struct ReturnBorrowed {
     Execution &ex;
-    bool weightsStay;
+    const RunOptions &options;
     ~ReturnBorrowed() {
       for (size_t i = 0; i < ex.buffers.size(); ++i) {
         attn_role role = static_cast<attn_role>(ex.spec.values[i].role);
         if ((role != ATTN_ROLE_INPUT && role != ATTN_ROLE_PARAM) || !ex.buffers[i])
           continue;
-        if (!(role == ATTN_ROLE_PARAM && weightsStay)) // weights a GPU optimizer updated come back first
+        bool stays = role == ATTN_ROLE_PARAM ? options.weightsStayOnDevice : options.inputsStayOnDevice;
+        if (!stays) // weights a GPU optimizer updated come back first
           (void)releaseDeviceCopy(ex.buffers[i], ex.spec.values[i].name);
         ex.buffers[i] = nullptr; // not the run's to free
       }
     }
-  } returnBorrowed{ex, options.weightsStayOnDevice};
+  } returnBorrowed{ex, options};
 
   std::vector<std::vector<int32_t>> reads(spec.num_steps);
   std::vector<int32_t> lastUse(n, -1);
@@ -773,11 +795,14 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
   for (int32_t o = 0; o < spec.num_outputs; ++o) {
     int32_t v = spec.outputs[o].value;
     halide_buffer_t *buffer = ex.buffers[v];
-    bool stays = options.gradientsStayOnDevice && outputUses[v] == 1 &&
-                 std::string_view(spec.outputs[o].name).substr(0, 5) == "grad.";
-    if (!stays)
-      if (Status s = ex.toHost(v); !s)
-        return s.takeError();
+    bool stays =
+        options.outputsStayOnDevice || (options.gradientsStayOnDevice && outputUses[v] == 1 &&
+                                        std::string_view(spec.outputs[o].name).substr(0, 5) == "grad.");
+    Status done = !stays                        ? ex.toHost(v)
+                  : options.outputsStayOnDevice ? deviceSync(buffer, spec.outputs[o].name)
+                                                : Status();
+    if (!done)
+      return done.takeError();
     // The last output naming a value takes its tensor; any other gets a copy.
     if (--outputUses[v] > 0) {
       Expected<Tensor> copy = ex.temps[v].clone();

@@ -233,6 +233,29 @@ TEST_F(Executor, CopiesDeviceResultsToTheHostAndFreesThem) {
   EXPECT_TRUE(inputs.at("x").buffer()->host_dirty()); // so a GPU kernel would upload it
 }
 
+TEST_F(Executor, TimedRunsKeepInputsAndOutputsOnTheDevice) {
+  std::vector<attn_kernel> kernels(std::begin(kKernels), std::end(kKernels));
+  kernels[2].entry = deviceKernel;
+  attn_model_spec spec = kModel;
+  spec.kernels = kernels.data();
+  inputs.at("x").buffer()->device = 1; // uploaded by an earlier run
+  RunOptions options;
+  options.weightsStayOnDevice = options.inputsStayOnDevice = options.outputsStayOnDevice = true;
+  Expected<TensorMap> out = runModel(spec, weights, inputs, options);
+  ASSERT_TRUE(out.ok()) << out.message();
+  EXPECT_EQ(halideStub().copyToHostCalls, 0);
+  EXPECT_EQ(halideStub().deviceFreeCalls, 0);
+  EXPECT_EQ(halideStub().deviceSyncCalls, 1); // the run ends when the device is done with its output
+  EXPECT_TRUE(out->at("total").buffer()->device_dirty());
+  EXPECT_EQ(inputs.at("x").buffer()->device, 1u);
+
+  options.inputsStayOnDevice = false;
+  out = runModel(spec, weights, inputs, options);
+  ASSERT_TRUE(out.ok()) << out.message();
+  EXPECT_EQ(inputs.at("x").buffer()->device, 0u);
+  EXPECT_EQ(halideStub().deviceFreeCalls, 1); // the input's copy
+}
+
 TEST_F(Executor, OutputsNamingTheSameValueGetTheirOwnCopies) {
   const attn_output outputs[] = {{"y", 4}, {"y_again", 4}};
   attn_model_spec spec = kModel;

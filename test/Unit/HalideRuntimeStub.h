@@ -8,6 +8,7 @@ struct HalideStubState {
   int numThreads = 8; // what halide_set_num_threads last set
   int copyToHostCalls = 0;
   int deviceFreeCalls = 0;
+  int deviceSyncCalls = 0;
   int gpuDevice = -1; // what halide_set_gpu_device last set
 };
 

@@ -14,7 +14,9 @@ static const char *const kHelp =
 Runs the model --warmup times (default 2), then --runs times (default 10) on the same inputs, and prints
 the median, minimum and maximum time of one run. Files are read once, before the timing. With --grad it
 times the gradient program instead (forward, loss and every parameter's gradient, as one training step
-computes them before the optimizer), which also reads the loss's inputs.
+computes them before the optimizer), which also reads the loss's inputs. A program compiled for a GPU
+uploads the inputs and weights once, in the first run, and keeps them there; a run ends when its outputs
+are complete on the device, which they are not copied back from (as frameworks time GPU work).
 
   --weights FILE    safetensors file with every parameter (see '$PROGRAM info')
   --in NAME=FILE    .npy file for input NAME; one for each input
@@ -34,9 +36,11 @@ Exit readRepeatedRuns(const Context &context, const ParsedOptions &options, Repe
 
 Exit timeRuns(const Context &context, const RepeatedRuns &repeat, Loaded &l, std::vector<double> &seconds,
               Profile *profile) {
+  DeviceCopiesReleaser release{&l.weights.tensors, &l.inputs};
   for (uint64_t run = 0; run < repeat.warmup + repeat.runs; ++run) {
     bool timed = run >= repeat.warmup;
     RunOptions options{l.weightsPath, l.threads, timed ? profile : nullptr};
+    options.weightsStayOnDevice = options.inputsStayOnDevice = options.outputsStayOnDevice = true;
     auto begin = std::chrono::steady_clock::now();
     Expected<TensorMap> outputs =
         repeat.gradient ? runWithParameters(*repeat.gradient, l.weights.tensors, l.inputs, options)

@@ -23,7 +23,9 @@ the time per run of every kernel (a decoder loop's kernels count every step) and
 kernels included), longest first, with its share of the run. Kernels whose floating-point operations the
 model table knows (products count 2 per multiply-add; elementwise ops and softmax 1 per element) show them
 per run, their GFLOP/s and its share of this machine's fp32 peak, measured first on the same threads with
-fused multiply-adds on its widest vectors. The last line is the time outside kernels. With --grad it profiles
+fused multiply-adds on its widest vectors. The last line is the time outside kernels. A program compiled for
+a GPU keeps its inputs and weights on the device across runs, waits for each kernel's results before its
+time ends (which adds a little to the run) and shows no share of peak. With --grad it profiles
 the gradient program (forward, loss and every parameter's gradient); the kernels inside the steps of a
 decoder loop whose rows run on several threads (teacher forcing and its gradient) are timed with their loop
 only.
@@ -50,7 +52,8 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
   std::vector<double> times;
   if (Exit code = timeRuns(context, repeat, prepared.loaded, times, &profile))
     return *code;
-  double peak = fp32Peak(std::max(profile.threads, 1));
+  bool gpu = runsOnGpu(context.spec); // the CPU's peak says nothing of a GPU kernel
+  double peak = gpu ? 0 : fp32Peak(std::max(profile.threads, 1));
   double total = std::accumulate(times.begin(), times.end(), 0.0);
 
   struct Row {
@@ -83,11 +86,11 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
   size_t width = kOutside.size();
   for (const Row &r : rows)
     width = std::max(width, r.name.size());
-  std::cout << fmt::format(
-      "profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run; fp32 peak {:.0f} "
-      "GFLOP/s on {} threads\n",
-      context.spec.name, repeat.gradient ? "gradient program" : "forward", repeat.runs, repeat.warmup,
-      perRun * 1e3, peak, profile.threads);
+  std::cout << fmt::format("profile of {} ({}), {} runs after {} warm-up: {:.3f} ms per run; ",
+                           context.spec.name, repeat.gradient ? "gradient program" : "forward", repeat.runs,
+                           repeat.warmup, perRun * 1e3)
+            << (gpu ? fmt::format("on the GPU ({})\n", context.spec.target)
+                    : fmt::format("fp32 peak {:.0f} GFLOP/s on {} threads\n", peak, profile.threads));
   std::cout << fmt::format("  {:<{}}  {:>9}  {:>10}  {:>6}  {:>10}  {:>8}  {:>7}\n", "kernel", width,
                            "calls/run", "ms/run", "share", "MFLOP/run", "GFLOP/s", "of peak");
   auto line = [&](std::string_view name, const std::string &calls, double seconds, double flops) {
@@ -96,7 +99,8 @@ static int runProfile(const Context &context, const ParsedOptions &options) {
       amount = fmt::format("{:.4g}", flops / n / 1e6);
       if (seconds > 0) {
         rate = fmt::format("{:.1f}", flops / seconds / 1e9);
-        share = fmt::format("{:.1f}%", 100 * flops / seconds / 1e9 / peak);
+        if (peak > 0)
+          share = fmt::format("{:.1f}%", 100 * flops / seconds / 1e9 / peak);
       }
     }
     std::cout << fmt::format("  {:<{}}  {:>9}  {:>10.3f}  {:>5.1f}%  {:>10}  {:>8}  {:>7}\n", name, width,

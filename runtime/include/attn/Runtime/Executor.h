@@ -65,6 +65,11 @@ struct RunOptions {
   // and outputs named "grad.*" stay on the device, device-dirty, for kernels that read them there.
   bool weightsStayOnDevice = false;
   bool gradientsStayOnDevice = false;
+  // For timing GPU programs as frameworks time GPU work (bench, profile): the inputs' device copies stay
+  // like the weights' (the caller frees them), and every output stays on the device, device-dirty, the run
+  // ending once it is complete there (no copy back).
+  bool inputsStayOnDevice = false;
+  bool outputsStayOnDevice = false;
 };
 
 /// The size a dimension symbol takes in one run, and the input that bound it.
@@ -102,6 +107,11 @@ Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
 /// Copies `buffer` back (`what` names it in an error) if a GPU kernel left it newer on the device, so that
 /// its host data can be read; a no-op without a device copy (every buffer of a CPU program).
 Status copyToHost(halide_buffer_t *buffer, const std::string &what);
+/// Whether the program's kernels were compiled for a GPU (CUDA or OpenCL).
+bool runsOnGpu(const attn_model_spec &spec);
+
+/// Waits until the device has finished every kernel writing `buffer`; a no-op without a device copy.
+Status deviceSync(halide_buffer_t *buffer, const std::string &what);
 /// copyToHost, then frees the device copy: the host data is again the only one.
 Status releaseDeviceCopy(halide_buffer_t *buffer, const std::string &what);
 
@@ -127,9 +137,9 @@ private:
 
 /// Checks everything above, runs every kernel and returns the outputs by name. `weights` and `inputs` are
 /// only read, but Halide takes their buffers as mutable (a GPU kernel records device copies in them).
-/// Device copies of the inputs are freed before it returns, and of the weights too unless
-/// RunOptions::weightsStayOnDevice; outputs come back on the host (RunOptions::gradientsStayOnDevice
-/// aside).
+/// Device copies of the inputs and weights are freed before it returns, and outputs come back on the host,
+/// unless RunOptions says otherwise (weightsStayOnDevice, inputsStayOnDevice, gradientsStayOnDevice,
+/// outputsStayOnDevice).
 /// Installs process-wide Halide handlers for the duration of the call: do not run two models at once.
 Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
                              const RunOptions &options = {});
