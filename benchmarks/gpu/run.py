@@ -130,9 +130,11 @@ def bench_sdpa(bundle, work, device, lengths):
             profile(program, weights, files)
             q, k, v = (torch.from_numpy(arrays[n]).to(device) for n in "qkv")
             with torch.inference_mode():
+                expected = sdpa.torch_sdpa(q, k, v, causal).cpu().numpy()
                 theirs = median_ms(lambda: sdpa.torch_sdpa(q, k, v, causal), device)
-            rows.append((sdpa.label(length, causal), ours, theirs, sdpa.flops(length, causal) / ours / 1e6))
-            log(f"[sdpa] {rows[-1][0]}: attnc {ours:.3f} ms, PyTorch {theirs:.3f} ms")
+            error = float(np.max(np.abs(program.infer(weights, files, work / "sdpa-out")["o"] - expected)))
+            rows.append((sdpa.label(length, causal), ours, theirs, sdpa.flops(length, causal) / ours / 1e6, error))
+            log(f"[sdpa] {rows[-1][0]}: attnc {ours:.3f} ms, PyTorch {theirs:.3f} ms, |Δ| ≤ {error:.1e}")
     return rows
 
 
@@ -149,7 +151,13 @@ def bench_bahdanau(bundle, work, device):
     module = bahdanau.torch_module(read_safetensors(weights)).to(device)
     q, v, t = (torch.from_numpy(arrays[n]).to(device) for n in ("query", "values", "target"))
     (_, eager), (_, compiled) = bahdanau.torch_peers(module, q, v, t)
-    return ours, median_ms(eager, device), median_ms(compiled, device, warmup=10)
+    loss, grads = eager()
+    gradients = program.grad(weights, files, work / "bahdanau-grad")
+    expected = {"loss": loss.item(), **{f"grad.context.{n}": g.cpu().numpy()
+                                        for (n, _), g in zip(module.named_parameters(), grads)}}
+    error = max(float(np.max(np.abs(gradients[n] - x) / (np.max(np.abs(x)) + 1e-30))) for n, x in expected.items())
+    log(f"[bahdanau] attnc {ours:.3f} ms; loss and gradients within {error:.1e} of PyTorch's (relative to each's largest)")
+    return ours, median_ms(eager, device), median_ms(compiled, device, warmup=10), error
 
 
 def bench_cnn(bundle, work, device):
@@ -256,19 +264,19 @@ def report(args, target, commit, checks, peak, sdpa_rows, bahdanau_times, cnn_ro
             [f"| {n} | {c} | {w:.2e} | {'yes' if ok else '**no**'} |" for n, c, w, ok in checks or []])
     share = (lambda g: f"{100 * g / peak[1]:.0f}%") if peak else (lambda g: "")
     section("SDPA forward (batch 4, 8 heads × 64, fp32)", "sdpa",
-            "| shape | attnc ms | attnc GFLOP/s | % of FMA peak | PyTorch ms | PyTorch / attnc |",
-            [f"| {label} | {a:.3f} | {g:.0f} | {share(g)} | {p:.3f} | {p / a:.2f}× |"
-             for label, a, p, g in sdpa_rows or []])
+            "| shape | attnc ms | attnc GFLOP/s | % of FMA peak | PyTorch ms | PyTorch / attnc | largest \\|Δ\\| |",
+            [f"| {label} | {a:.3f} | {g:.0f} | {share(g)} | {p:.3f} | {p / a:.2f}× | {e:.1e} |"
+             for label, a, p, g, e in sdpa_rows or []])
     section("Bahdanau step forward+backward (batch 64, source 40, hidden 256, units 256)", "bahdanau",
-            "| attnc ms | PyTorch eager ms | eager / attnc | torch.compile ms | compile / attnc |",
-            [f"| {a:.3f} | {e:.3f} | {e / a:.2f}× | {c:.3f} | {c / a:.2f}× |"
-             for a, e, c in [bahdanau_times] if bahdanau_times])
+            "| attnc ms | PyTorch eager ms | eager / attnc | torch.compile ms | compile / attnc | largest gradient \\|Δ\\| / largest \\|gradient\\| |",
+            [f"| {a:.3f} | {e:.3f} | {e / a:.2f}× | {c:.3f} | {c / a:.2f}× | {r:.1e} |"
+             for a, e, c, r in ([bahdanau_times] if bahdanau_times else [])])
     section(f"CNN with spatial attention, inference on {cnn.SIZE}×{cnn.SIZE} images", "cnn",
             "| batch | attnc ms | PyTorch eager ms | PyTorch / attnc | largest \\|Δ logits\\| |",
             [f"| {b} | {a:.3f} | {p:.3f} | {p / a:.2f}× | {e:.1e} |" for b, a, p, e in cnn_rows or []])
     section("G2P training (examples/seq2seq_bahdanau.attn, batch 64)", "g2p",
             "| attnc tokens/s | PyTorch eager tokens/s | attnc / eager |",
-            [f"| {a:.0f} | {p:.0f} | {a / p:.2f}× |" for a, p in [g2p_rates] if g2p_rates])
+            [f"| {a:.0f} | {p:.0f} | {a / p:.2f}× |" for a, p in ([g2p_rates] if g2p_rates else [])])
     lines += ["Goals (docs/gpu.md): SDPA L=2048 non-causal ≥ 40% of the FMA peak; Bahdanau forward+backward ≥ 3× "
               "PyTorch eager; G2P training ≥ 3× PyTorch eager; every golden within 1e-4."]
     return "\n".join(lines) + "\n"

@@ -126,7 +126,7 @@ def _module(**children):
 
 
 def _masked_softmax(scores, lengths):
-    keep = torch.arange(scores.shape[-1])[None, :] < lengths[:, None]
+    keep = torch.arange(scores.shape[-1], device=scores.device)[None, :] < lengths[:, None]
     return torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1)
 
 
@@ -148,7 +148,7 @@ class Seq2SeqBahdanau(nn.Module):
         packed = nn.utils.rnn.pack_padded_sequence(self.enc.embed0(src.long()), src_len.long(), batch_first=True,
                                                    enforce_sorted=False)
         enc = nn.utils.rnn.pad_packed_sequence(self.enc(packed)[0], batch_first=True, total_length=src.shape[1])[0]
-        self.memory = (enc, self.step.ctx.keys(enc), src_len)
+        self.memory = (enc, self.step.ctx.keys(enc), src_len.to(enc.device))  # packing took them on the host
         zeros = enc.new_zeros(src.shape[0], self.d)
         return (zeros, zeros)
 
@@ -182,7 +182,7 @@ class Seq2SeqLuong(nn.Module):
         packed = nn.utils.rnn.pack_padded_sequence(self.enc.embed0(src.long()), src_len.long(), batch_first=True,
                                                    enforce_sorted=False)
         enc = nn.utils.rnn.pad_packed_sequence(self.enc(packed)[0], batch_first=True, total_length=src.shape[1])[0]
-        self.memory = (enc, src_len)
+        self.memory = (enc, src_len.to(enc.device))  # packing took them on the host
         return (enc.new_zeros(src.shape[0], self.h),)
 
     def step_rows(self, y, state, rows):

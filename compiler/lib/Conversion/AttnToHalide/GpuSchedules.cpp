@@ -165,21 +165,15 @@ void convTiles(LoweredKernel &k) {
   c.acc.update().reorder(order).unroll(c.co, channels, Guard);
 }
 
-/// Computes `f` at `at` (inside a block), each stage across threads along `v` where it writes along it.
-void threadsAt(Func f, LoopLevel at, Var v) {
-  f.compute_at(at);
-  for (int stage = 0; stage <= f.num_update_definitions(); ++stage) {
-    std::vector<Var> vars = stageVars(f, stage);
-    if (llvm::any_of(vars, [&](const Var &x) { return x.name() == v.name(); }))
-      (stage == 0 ? Halide::Stage(f) : f.update(stage - 1)).gpu_threads(v);
-  }
-}
-
-/// Streaming attention as FlashAttention: a block per tile of queries of one (batch, head), a thread per
-/// query. The tile's state (context accumulator, running maximum and sum) lives in shared memory across
-/// the key blocks; per key block, the block's keys are staged in shared memory, then each thread computes
-/// its query's scores, their maximum, the exponentials and their sum, and its probability-weighted values,
-/// and folds them into its state. Causal tiles stop after the block holding their last query.
+/// Streaming attention as FlashAttention with a thread per query: a block per tile of queries of one
+/// (batch, head). Each thread keeps its query's state (context accumulator, running maximum and sum) in
+/// registers across the key blocks and, per key block, computes its scores, their maximum, the
+/// exponentials and their sum, and its probability-weighted values in registers too: every loop over a
+/// key of the block or a feature is unrolled, so the arrays are indexed by constants (the probabilities,
+/// read by the loop over the block's keys that weighs the values, are in the thread's stack). The threads of
+/// a warp read the same key and value rows at once, which the L1 cache serves as one broadcast, so they are
+/// read where they are, with no shared memory and no barrier. A causal query stops after the block holding
+/// it.
 void flashAttention(LoweredKernel &k) {
   StreamingAttentionStages &s = k.streaming.front();
   Func out = s.result;
@@ -192,14 +186,32 @@ void flashAttention(LoweredKernel &k) {
       .fuse(h, s.b, hb)
       .gpu_blocks(io, hb)
       .gpu_threads(ii);
-  s.state.compute_at(out, io).gpu_threads(s.ii);
-  Halide::RVar rb(s.state.rvars(0)[0]);
-  s.state.update().reorder(s.d, s.ii, rb).gpu_threads(s.ii);
+  using Halide::MemoryType;
+  auto rvar = [](Func f, int i) { return Halide::RVar(f.rvars(0)[i]); };
+  Halide::RVar slot = rvar(s.state, 0), rb = rvar(s.state, 1);
+  s.state.compute_at(out, ii).store_in(MemoryType::Register).unroll(s.d);
+  s.state.update().unroll(slot);
   LoopLevel block(s.state, rb);
-  threadsAt(s.keysT, block, s.j);
-  for (Func f : {s.dot, s.laneMax, s.blockMax, s.probs, s.laneSum, s.blockSum, s.pvAcc})
-    threadsAt(f, block, s.i);
-  s.dot.update().reorder(s.jj, Halide::RVar(s.dot.rvars(0)[0]));
+  // A thread's arrays hold one query, block, head and batch (a causal bound on the blocks hides that from
+  // bounds inference): registers need constant sizes.
+  auto perThread = [&](Func f, MemoryType memory) {
+    for (const Var &v : {s.i, s.kb, s.h, s.b})
+      f.bound_extent(v, 1);
+    return f.compute_at(block).store_in(memory); // a handle: its copies schedule the same Func
+  };
+  perThread(s.dot, MemoryType::Register).unroll(s.jj);
+  s.dot.update().reorder(s.jj, rvar(s.dot, 0)).unroll(s.jj);
+  perThread(s.laneMax, MemoryType::Register).unroll(s.lane);
+  s.laneMax.update().reorder(s.lane, rvar(s.laneMax, 0)).unroll(s.lane).unroll(rvar(s.laneMax, 0));
+  perThread(s.blockMax, MemoryType::Register);
+  s.blockMax.update().unroll(rvar(s.blockMax, 0));
+  perThread(s.probs, MemoryType::Stack).unroll(s.jj); // read by a loop over keys
+  perThread(s.laneSum, MemoryType::Register).unroll(s.lane);
+  s.laneSum.update().reorder(s.lane, rvar(s.laneSum, 0)).unroll(s.lane).unroll(rvar(s.laneSum, 0));
+  perThread(s.blockSum, MemoryType::Register);
+  s.blockSum.update().unroll(rvar(s.blockSum, 0));
+  perThread(s.pvAcc, MemoryType::Register).unroll(s.d);
+  s.pvAcc.update().reorder(s.d, rvar(s.pvAcc, 0)).unroll(s.d);
 }
 
 } // namespace

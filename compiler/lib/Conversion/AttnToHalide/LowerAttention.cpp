@@ -187,13 +187,15 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   StreamingAttentionStages s;
   // By default a block of up to 256 keys whose keys, values and scores for a tile take at most a quarter of
   // the L2 cache (larger blocks only pay off for long sequences: the tuner tries them).
-  // On a GPU, a tile is a block of threads (one per query) and a block of keys sits in its shared memory.
-  int queryTile = out.knobs.get("query_tile", out.machine.gpu ? 32 : 16, {8, 16, 32});
+  // On a GPU, a tile is a block of threads (one per query), each holding a block's scores in registers.
+  bool gpu = out.machine.gpu;
+  int queryTile =
+      out.knobs.get("query_tile", gpu ? 32 : 16, gpu ? std::vector{32, 64, 128} : std::vector{8, 16, 32});
   int fitting = 64;
-  while (!out.machine.gpu && fitting < 256 &&
-         4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
+  while (!gpu && fitting < 256 && 4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
     fitting *= 2;
-  int keyBlock = out.knobs.get("key_block", fitting, {64, 128, 256, 512});
+  int keyBlock = out.knobs.get("key_block", gpu ? 32 : fitting,
+                               gpu ? std::vector{16, 32, 64} : std::vector{64, 128, 256, 512});
   s.keyBlock = keyBlock, s.queryTile = queryTile, s.keyHeadSize = dk, s.valueHeadSize = dv;
   for (auto [f, n] : {std::pair{&s.keysT, "keys_t"}, {&s.dot, "dot"}, {&s.scores, "scores"},
                       {&s.laneMax, "lane_max"}, {&s.blockMax, "block_max"}, {&s.probs, "probs"},
@@ -238,25 +240,47 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   s.pv(d, i, kb, h, b) = s.pvAcc(d, i, kb, h, b);
 
   // Fold the blocks in, in order; a causal tile stops after the block holding its last query.
-  Var ii = s.ii, it = s.it;
-  Expr tileQuery = it * queryTile + ii;
-  RDom rb(0, (keys + keyBlock - 1) / keyBlock, "rb");
-  if (softmax.getCausal())
-    rb.where(rb * keyBlock <= it * queryTile + queryTile - 1);
-  s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);
-  Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1],
-       sum = s.state(d, ii, it, h, b)[2];
-  Expr blockMax = s.blockMax(tileQuery, rb, h, b);
-  Expr newMax = Halide::max(max, blockMax);
-  Expr keepOld = Halide::exp((max - newMax) * scale), keepBlock = Halide::exp((blockMax - newMax) * scale);
-  s.state(d, ii, it, h, b) = Halide::Tuple(acc * keepOld + s.pv(d, tileQuery, rb, h, b) * keepBlock, newMax,
-                                           sum * keepOld + s.blockSum(tileQuery, rb, h, b) * keepBlock);
-
-  // A row with no key left is zero rather than NaN.
-  Var c = s.c;
-  Expr hc = c / dv, dc = c % dv, tile = i / queryTile, inTile = i % queryTile;
-  Expr total = s.state(dc, inTile, tile, hc, b)[2];
-  s.result(c, i, b) = Halide::select(total > 0.0f, s.state(dc, inTile, tile, hc, b)[0] / total, 0.0f);
+  Var ii = s.ii, it = s.it, c = s.c;
+  Expr hc = c / dv, dc = c % dv;
+  Expr blocks = (keys + keyBlock - 1) / keyBlock;
+  s.perQuery = gpu;
+  if (s.perQuery) {
+    // On a GPU a thread folds its own query's blocks (a causal query stops after the block holding it),
+    // and the state is one row of slots per query: the accumulator in slots 0 to dv - 1, the running sum
+    // at dv, the running maximum at dv + 1, updated last, after the others have read its old value.
+    RDom r({{0, dv + 2}, {0, blocks}}, "rb");
+    Halide::RVar slot = r.x, rb = r.y;
+    if (softmax.getCausal())
+      r.where(rb * keyBlock <= i);
+    s.state(d, i, h, b) = Halide::select(d == dv + 1, excluded, 0.0f);
+    Expr max = s.state(dv + 1, i, h, b), blockMax = s.blockMax(i, rb, h, b);
+    Expr newMax = Halide::max(max, blockMax);
+    Expr keepOld = Halide::exp((max - newMax) * scale), keepBlock = Halide::exp((blockMax - newMax) * scale);
+    Expr old = s.state(slot, i, h, b);
+    s.state(slot, i, h, b) =
+        Halide::select(slot < dv, old * keepOld + s.pv(Halide::min(slot, dv - 1), i, rb, h, b) * keepBlock,
+                       slot == dv, old * keepOld + s.blockSum(i, rb, h, b) * keepBlock, newMax);
+    // A row with no key left (its maximum never rose) is zero rather than NaN.
+    s.result(c, i, b) = Halide::select(s.state(dv + 1, i, hc, b) > excluded,
+                                       s.state(dc, i, hc, b) / s.state(dv, i, hc, b), 0.0f);
+  } else {
+    RDom rb(0, blocks, "rb");
+    if (softmax.getCausal())
+      rb.where(rb * keyBlock <= it * queryTile + queryTile - 1);
+    Expr tileQuery = it * queryTile + ii;
+    s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);
+    Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1],
+         sum = s.state(d, ii, it, h, b)[2];
+    Expr blockMax = s.blockMax(tileQuery, rb, h, b);
+    Expr newMax = Halide::max(max, blockMax);
+    Expr keepOld = Halide::exp((max - newMax) * scale), keepBlock = Halide::exp((blockMax - newMax) * scale);
+    s.state(d, ii, it, h, b) = Halide::Tuple(acc * keepOld + s.pv(d, tileQuery, rb, h, b) * keepBlock, newMax,
+                                             sum * keepOld + s.blockSum(tileQuery, rb, h, b) * keepBlock);
+    // A row with no key left is zero rather than NaN.
+    Expr inTile = i % queryTile, tile = i / queryTile;
+    Expr total = s.state(dc, inTile, tile, hc, b)[2];
+    s.result(c, i, b) = Halide::select(total > 0.0f, s.state(dc, inTile, tile, hc, b)[0] / total, 0.0f);
+  }
   out.streaming.push_back(s);
   return HTensor{s.result, {q.extent(0), q.extent(1), v.extent(2)}};
 }

@@ -88,12 +88,15 @@ struct WeightedSumStages {
 /// queries: per block, the raw scores (`dot` accumulated, `scores` stored), their maximum (per vector lane,
 /// then per row), the exponentials `probs` relative to it and their sum, and the probability-weighted
 /// values (`pvAcc` accumulated, `pv` stored). `state` (context accumulator, running maximum, running sum;
-/// indexed feature, query in tile, tile, head, batch) folds in the blocks one after another, rescaling
-/// what it holds when the maximum grows, so that no row of scores longer than a block is ever stored.
+/// indexed feature, query in tile, tile, head, batch; where `perQuery`, one row of features, then the sum
+/// and the maximum, per query, head, batch)
+/// folds in the blocks one after another, rescaling what it holds when the maximum grows, so that no row
+/// of scores longer than a block is ever stored.
 struct StreamingAttentionStages {
   Halide::Func keysT, dot, scores, laneMax, blockMax, probs, laneSum, blockSum, pvAcc, pv, state, result;
   Halide::Var j, jj, lane, i, kb, h, b, d, ii, it, c;
   int keyBlock, queryTile, keyHeadSize, valueHeadSize;
+  bool perQuery = false;
 };
 
 /// A matrix product result(n, rows...) = acc(n, rows...), acc summing over k the products of a row operand

@@ -174,12 +174,18 @@ std::string funcCalls(const Function &f) {
   args = f.args();
   if (storage != args)
     calls.push_back("reorder_storage(" + llvm::join(storage, ", ") + ")");
+  for (const Halide::Internal::Bound &b : s.bounds()) {
+    if (b.min.defined() || b.modulus.defined() || b.remainder.defined() ||
+        !b.extent.as<Halide::Internal::IntImm>())
+      throw std::runtime_error("bounds other than a constant extent on '" + f.name() + "'");
+    bounds.push_back("bound_extent(" + b.var + ", " + integer(b.extent) + ")");
+  }
   calls.insert(calls.end(), bounds.begin(), bounds.end());
   for (auto [type, name] : kMemoryTypes)
     if (type == s.memory_type() && type != Halide::MemoryType::Auto)
       calls.push_back(std::string("store_in(") + name + ")");
-  if (!s.bounds().empty() || s.memoized() || s.async() || !s.wrappers().empty())
-    throw std::runtime_error("bounds, memoization, async production or wrappers on '" + f.name() + "'");
+  if (s.memoized() || s.async() || !s.wrappers().empty())
+    throw std::runtime_error("memoization, async production or wrappers on '" + f.name() + "'");
   return calls.empty() ? "" : "." + llvm::join(calls, ".");
 }
 
@@ -472,7 +478,8 @@ private:
     };
     const std::string &n = call.name;
     bool funcLevel = n == "compute_root" || n == "compute_inline" || n == "compute_at" || n == "store_root" ||
-                     n == "store_at" || n == "reorder_storage" || n == "store_in" || n == "bound_storage";
+                     n == "store_at" || n == "reorder_storage" || n == "store_in" || n == "bound_storage" ||
+                     n == "bound_extent";
     if (funcLevel && stage != 0)
       return "'" + n + "' applies to a Func, not to one of its update definitions";
     if (n == "compute_root" || n == "store_root" || n == "compute_inline") {
@@ -524,15 +531,19 @@ private:
       func.reorder_storage(storage);
       return std::nullopt;
     }
-    if (n == "bound_storage") {
+    if (n == "bound_storage" || n == "bound_extent") {
       if (auto problem = arity(2, 2))
         return problem;
       std::optional<int> bound = number(a[1]);
       if (!llvm::is_contained(function.args(), a[0]))
         return "'" + a[0] + "' is not a variable of " + function.name();
       if (!bound || *bound < 1)
-        return "the storage bound must be a positive whole number, not '" + a[1] + "'";
-      func.bound_storage(Halide::Var(a[0]), *bound);
+        return std::string(n == "bound_storage" ? "the storage bound" : "the extent") +
+               " must be a positive whole number, not '" + a[1] + "'";
+      if (n == "bound_storage")
+        func.bound_storage(Halide::Var(a[0]), *bound);
+      else
+        func.bound_extent(Halide::Var(a[0]), *bound);
       return std::nullopt;
     }
     if (n == "store_in") {
@@ -635,7 +646,8 @@ private:
     }
     return "unknown scheduling call '" + n +
            "' (compute_root, compute_at, compute_inline, store_root, store_at, reorder_storage, "
-           "bound_storage, store_in, split, fuse, rename, reorder, vectorize, unroll, parallel, serial, "
+           "bound_storage, bound_extent, store_in, split, fuse, rename, reorder, vectorize, unroll, "
+           "parallel, serial, "
            "gpu_blocks, gpu_threads, gpu_lanes, atomic, allow_race_conditions)";
   }
 
