@@ -194,6 +194,8 @@ def bench_g2p(bundle, work, device, warmup_steps, timed_steps):
                       "--log-every", total, "--checkpoint-every", 10 * total, timeout=240)
     ours = float(re.findall(r"([0-9.]+) tokens/s", out)[-1])
     data = g2p.batches(g2p.read_examples(bundle / "g2p-train.tsv"), total)
+    profile(program, weight_file, save_inputs(work / "g2p-batch", **dict(zip(("src", "src_len", "tgt"), data[0]))),
+            grad=True)
     model = reference_models().Seq2SeqBahdanau(g2p.V_IN, g2p.V_OUT, g2p.EMBED, g2p.ENCODER, g2p.DECODER, g2p.UNITS)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in read_safetensors(weight_file).items()})
     model.to(device)

@@ -1,11 +1,11 @@
 // The GPU half of the default schedules (docs/gpu.md): for a target with a GPU feature (CUDA, OpenCL) each
 // kernel pattern maps onto blocks and threads. Products and dense layers give each thread a register tile
 // of outputs and each block a tile of threads; convolutions a thread per output pixel and a few output
-// channels; streaming attention runs a block per tile of queries with
-// each block of keys and values staged in shared memory and the online softmax's state per thread; row
-// reductions (softmax, layer norm) run a thread per row; recurrences a thread per batch row, the time
-// loop inside it. Everything else is covered by one rule: every stage that stores (a reduction, an output)
-// is a launch over its pure dimensions, and maps are inlined into their readers.
+// channels; streaming attention a thread per query, its online softmax in registers; row reductions (softmax,
+// layer norm) run a thread per row; recurrences a thread per batch row, the time loop inside it, the batch
+// innermost in memory. Everything else is covered by one rule: every stage that stores (a reduction, an
+// output) is a launch over its pure dimensions, and maps are inlined into their readers; a whole-tensor
+// reduction is factored into partial sums.
 #include "Lowering.h"
 
 using namespace mlir::attn::halide;
@@ -36,15 +36,48 @@ std::vector<Var> stageVars(Func f, int stage) {
   return vars;
 }
 
+/// Partial sums of a whole-tensor reduction: threads of the grid each reduce every `kPartials`-th element
+/// along its innermost reduction variable.
+constexpr int kPartials = 1024;
+
+/// A whole-tensor reduction (an update with no pure dimension, such as a loss) as two launches where
+/// Halide can factor it (it is associative): kPartials threads each reduce a strided share of the elements,
+/// reading neighbours together, then one thread reduces their partial results. Anything else (a scan) runs
+/// on one GPU thread.
+void wholeReduction(LoweredKernel &k, Func f, int stage, const std::string &tag) {
+  Halide::Stage s = f.update(stage - 1);
+  std::vector<Halide::RVar> rvars;
+  for (const Halide::Internal::ReductionVariable &r : s.get_schedule().rvars())
+    rvars.emplace_back(r.var);
+  if (!rvars.empty()) {
+    Halide::RVar outer(tag + "_ro"), lane(tag + "_rl");
+    Var u(tag + "_u"), uo(tag + "_uo"), ui(tag + "_ui");
+    try {
+      s.split(rvars.front(), outer, lane, kPartials, Guard);
+      Func partial = s.rfactor(lane, u);
+      partial.compute_root().gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard);
+      partial.update().gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard);
+      s.gpu_single_thread();
+      k.factored.push_back(f.name());
+      return;
+    } catch (const Halide::CompileError &) { // not associative: one thread runs it as written
+    }
+  }
+  s.gpu_single_thread();
+}
+
 /// One stage as a launch: its innermost pure dimension across `kThreadsX` threads, the next across
-/// `kThreadsY`, the rest fused into the third dimension of the grid; a stage with no pure dimension (a
-/// whole-tensor sum, a scan) runs on one GPU thread.
-void launch(Func f, int stage) {
+/// `kThreadsY`, the rest fused into the third dimension of the grid; a stage with no pure dimension is a
+/// whole-tensor reduction (wholeReduction).
+void launch(LoweredKernel &k, Func f, int stage) {
   Halide::Stage s = stage == 0 ? Halide::Stage(f) : f.update(stage - 1);
   std::vector<Var> vars = stageVars(f, stage);
   std::string tag = f.name() + "_s" + std::to_string(stage);
   if (vars.empty()) {
-    s.gpu_single_thread();
+    if (stage == 0)
+      s.gpu_single_thread();
+    else
+      wholeReduction(k, f, stage, tag);
     return;
   }
   Var xo(tag + "_xo"), xi(tag + "_xi"), yo(tag + "_yo"), yi(tag + "_yi");
@@ -65,10 +98,10 @@ void launch(Func f, int stage) {
 }
 
 /// Stores `f` and launches each of its stages.
-void launchAll(Func f) {
+void launchAll(LoweredKernel &k, Func f) {
   f.compute_root();
   for (int stage = 0; stage <= f.num_update_definitions(); ++stage)
-    launch(f, stage);
+    launch(k, f, stage);
 }
 
 /// Whether a pattern schedule gave `f` a place or loops already.
@@ -121,7 +154,7 @@ void matmulTiles(MatmulStages m, LoweredKernel &k) {
 void rows(LoweredKernel &k, std::vector<Func> statistics) {
   std::vector<Var> args = k.anchor.args();
   if (args.size() < 2)
-    return launchAll(k.anchor);
+    return launchAll(k, k.anchor);
   Var ro("row_block"), ri("row");
   k.anchor.compute_root().gpu_tile(args[1], ro, ri, kThreadsX * 2, Guard);
   Var blocks = ro;
@@ -233,11 +266,20 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
     for (MatmulStages &m : k.matmuls)
       matmulTiles(m, k);
   }
+  // A recurrence runs a thread per batch row through its steps: with the batch innermost in memory, the
+  // threads of a warp read and write neighbouring elements at once.
+  for (auto &[f, batch] : k.recurrences) {
+    std::vector<Var> order{batch};
+    for (const Var &v : f.args())
+      if (v.name() != batch.name())
+        order.push_back(v);
+    f.reorder_storage(order);
+  }
   // The generic rule for what the pattern left: what stores is launched, maps are inlined.
   for (auto &[name, function] : pipelineFunctions(k)) {
     Func f(function);
     if (!scheduled(function) &&
         (isOutput(k, f) || f.num_update_definitions() > 0 || (k.anchor.defined() && k.anchor.name() == name)))
-      launchAll(f);
+      launchAll(k, f);
   }
 }

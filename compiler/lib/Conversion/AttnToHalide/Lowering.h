@@ -177,6 +177,8 @@ struct LoweredKernel {
   std::vector<StreamingAttentionStages> streaming;
   MachineParams machine;
   ScheduleKnobs knobs;
+  /// Funcs a schedule factored a reduction of (rfactor), which schedule files cannot spell out.
+  std::vector<std::string> factored;
 };
 
 /// A schedule file (see ScheduleText.cpp): per kernel, an autoscheduler or scheduling statements, each

@@ -364,6 +364,8 @@ void mlir::attn::halide::forEachStageSchedule(
 }
 
 std::string mlir::attn::halide::printSchedule(const LoweredKernel &k) {
+  if (!k.factored.empty())
+    throw std::runtime_error("a factored reduction (rfactor) of '" + k.factored.front() + "'");
   std::map<std::string, Function> env = pipelineFunctions(k);
   std::vector<Function> outputs = outputFunctions(k);
   std::vector<std::string> order = Halide::Internal::realization_order(outputs, env).first;
