@@ -37,8 +37,9 @@ std::vector<Var> stageVars(Func f, int stage) {
 }
 
 /// Partial sums of a whole-tensor reduction: threads of the grid each reduce every `kPartials`-th element
-/// along its innermost reduction variable.
-constexpr int kPartials = 1024;
+/// along its innermost reduction variable. Both loops are unrolled by kInFlight, so that as many loads are
+/// in flight at once.
+constexpr int kPartials = 256, kInFlight = 8;
 
 /// A whole-tensor reduction (an update with no pure dimension, such as a loss) as two launches where
 /// Halide can factor it (it is associative): kPartials threads each reduce a strided share of the elements,
@@ -56,8 +57,8 @@ void wholeReduction(LoweredKernel &k, Func f, int stage, const std::string &tag)
       s.split(rvars.front(), outer, lane, kPartials, Guard);
       Func partial = s.rfactor(lane, u);
       partial.compute_root().gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard);
-      partial.update().gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard);
-      s.gpu_single_thread();
+      partial.update().gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard).unroll(outer, kInFlight, Guard);
+      s.unroll(Halide::RVar(s.get_schedule().rvars().front().var), kInFlight, Guard).gpu_single_thread();
       k.factored.push_back(f.name());
       return;
     } catch (const Halide::CompileError &) { // not associative: one thread runs it as written
