@@ -67,20 +67,9 @@ void wholeReduction(LoweredKernel &k, Func f, int stage, const std::string &tag)
   s.gpu_single_thread();
 }
 
-/// One stage as a launch: its innermost pure dimension across `kThreadsX` threads, the next across
-/// `kThreadsY`, the rest fused into the third dimension of the grid; a stage with no pure dimension is a
-/// whole-tensor reduction (wholeReduction).
-void launch(LoweredKernel &k, Func f, int stage) {
-  Halide::Stage s = stage == 0 ? Halide::Stage(f) : f.update(stage - 1);
-  std::vector<Var> vars = stageVars(f, stage);
-  std::string tag = f.name() + "_s" + std::to_string(stage);
-  if (vars.empty()) {
-    if (stage == 0)
-      s.gpu_single_thread();
-    else
-      wholeReduction(k, f, stage, tag);
-    return;
-  }
+/// A stage as a launch over `vars`: the innermost across `kThreadsX` threads, the next across `kThreadsY`,
+/// the rest fused into the third dimension of the grid.
+void tileLaunch(Halide::Stage s, const std::vector<Var> &vars, const std::string &tag) {
   Var xo(tag + "_xo"), xi(tag + "_xi"), yo(tag + "_yo"), yi(tag + "_yi");
   if (vars.size() == 1) {
     s.gpu_tile(vars[0], xo, xi, kThreadsX * kThreadsY, Guard);
@@ -95,7 +84,53 @@ void launch(LoweredKernel &k, Func f, int stage) {
     s.fuse(z, vars[i], fused);
     z = fused;
   }
-  s.gpu_blocks(z);
+  s.reorder(xi, yi, xo, yo, z).gpu_blocks(z); // outermost, wherever the stage had it
+}
+
+/// A reduction over several dimensions into at most two (a bias gradient summing over batch and positions,
+/// a global pool) has few outputs to share among threads and long sums for each: where Halide can factor
+/// it, its outermost reduction dimension becomes a pure one of partial results computed in parallel, which
+/// one launch over the outputs then adds up (kInFlight loads in flight). Whether it did.
+bool factorOuterReduction(LoweredKernel &k, Func f, int stage, const std::vector<Var> &vars,
+                          const std::string &tag) {
+  Halide::Stage s = f.update(stage - 1);
+  const std::vector<Halide::Internal::ReductionVariable> &rvars = s.get_schedule().rvars();
+  bool recurrence = llvm::any_of(k.recurrences, [&](const auto &r) { return r.first.name() == f.name(); });
+  if (rvars.size() < 2 || vars.size() > 2 || recurrence)
+    return false;
+  Var part(tag + "_part");
+  Func partial;
+  try {
+    partial = s.rfactor(Halide::RVar(rvars.back().var), part);
+  } catch (const Halide::CompileError &) { // not associative
+    return false;
+  }
+  partial.compute_root();
+  std::vector<Var> partialVars = vars;
+  partialVars.push_back(part);
+  tileLaunch(Halide::Stage(partial), partialVars, tag + "_p0");
+  tileLaunch(partial.update(), partialVars, tag + "_p1");
+  tileLaunch(s.unroll(Halide::RVar(s.get_schedule().rvars().front().var), kInFlight, Guard), vars, tag);
+  k.factored.push_back(f.name());
+  return true;
+}
+
+/// One stage as a launch over the pure dimensions it writes along (tileLaunch), a reduction over several
+/// dimensions factored first (factorOuterReduction); a stage with no pure dimension is a whole-tensor
+/// reduction (wholeReduction).
+void launch(LoweredKernel &k, Func f, int stage) {
+  Halide::Stage s = stage == 0 ? Halide::Stage(f) : f.update(stage - 1);
+  std::vector<Var> vars = stageVars(f, stage);
+  std::string tag = f.name() + "_s" + std::to_string(stage);
+  if (vars.empty()) {
+    if (stage == 0)
+      s.gpu_single_thread();
+    else
+      wholeReduction(k, f, stage, tag);
+    return;
+  }
+  if (stage == 0 || !factorOuterReduction(k, f, stage, vars, tag))
+    tileLaunch(s, vars, tag);
 }
 
 /// Stores `f` and launches each of its stages.
