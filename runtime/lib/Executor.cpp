@@ -529,6 +529,10 @@ Status releaseDeviceCopies(TensorMap &tensors) {
 HalideSession::HalideSession(int numThreads)
     : previousHandler_(halide_set_error_handler(captureHalideError)) {
   takeError();
+  // A GPU program allocates and frees a device buffer for almost every kernel result; freeing one through
+  // the driver waits for the device and allocating is slow, so Halide keeps freed buffers for reuse (its
+  // 32 most recent). No effect on a CPU program.
+  halide_reuse_device_allocations(nullptr, true);
   if (numThreads > 0)
     previousThreads_ = halide_set_num_threads(numThreads);
   const char *env = std::getenv("HL_NUM_THREADS");
