@@ -57,7 +57,15 @@ void wholeReduction(LoweredKernel &k, Func f, int stage, const std::string &tag)
       s.split(rvars.front(), outer, lane, kPartials, Guard);
       Func partial = s.rfactor(lane, u);
       partial.compute_root().gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard);
-      partial.update().gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard).unroll(outer, kInFlight, Guard);
+      // Every reduction loop inside the threads (one left outside would be a launch per iteration).
+      std::vector<Halide::VarOrRVar> order;
+      for (const Halide::Internal::ReductionVariable &r : partial.update().get_schedule().rvars())
+        order.emplace_back(Halide::RVar(r.var));
+      order.emplace_back(u);
+      partial.update()
+          .reorder(order)
+          .gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard)
+          .unroll(outer, kInFlight, Guard);
       s.unroll(Halide::RVar(s.get_schedule().rvars().front().var), kInFlight, Guard).gpu_single_thread();
       k.factored.push_back(f.name());
       return;
