@@ -472,18 +472,25 @@ std::string takeHalideError() {
   return std::exchange(halideErrorText, std::string());
 }
 
+/// A Halide device call on `buffer`; its failure says "cannot VERB 'WHAT' PLACE the device" with Halide's
+/// own text.
+Status deviceCall(int (*call)(void *, halide_buffer_t *), halide_buffer_t *buffer, const char *verb,
+                  const std::string &what, const char *place) {
+  takeHalideError();
+  if (int rc = call(nullptr, buffer); rc != 0) {
+    std::string text = takeHalideError();
+    return makeError("cannot ", verb, " '", what, "' ", place, " the device", text.empty() ? "" : ": " + text,
+                     " (Halide error ", rc, ")");
+  }
+  return {};
+}
+
 } // namespace
 
 Status copyToHost(halide_buffer_t *buffer, const std::string &what) {
   if (!buffer || !buffer->device_dirty())
     return {};
-  takeHalideError();
-  if (int rc = halide_copy_to_host(nullptr, buffer); rc != 0) {
-    std::string text = takeHalideError();
-    return makeError("cannot copy '", what, "' from the device", text.empty() ? "" : ": " + text,
-                     " (Halide error ", rc, ")");
-  }
-  return {};
+  return deviceCall(halide_copy_to_host, buffer, "copy", what, "from");
 }
 
 bool runsOnGpu(const attn_model_spec &spec) {
@@ -494,13 +501,7 @@ bool runsOnGpu(const attn_model_spec &spec) {
 Status deviceSync(halide_buffer_t *buffer, const std::string &what) {
   if (!buffer || !buffer->device)
     return {};
-  takeHalideError();
-  if (int rc = halide_device_sync(nullptr, buffer); rc != 0) {
-    std::string text = takeHalideError();
-    return makeError("cannot finish '", what, "' on the device", text.empty() ? "" : ": " + text,
-                     " (Halide error ", rc, ")");
-  }
-  return {};
+  return deviceCall(halide_device_sync, buffer, "finish", what, "on");
 }
 
 Status releaseDeviceCopy(halide_buffer_t *buffer, const std::string &what) {

@@ -36,45 +36,6 @@ std::vector<Var> stageVars(Func f, int stage) {
   return vars;
 }
 
-/// Partial sums of a whole-tensor reduction: threads of the grid each reduce every `kPartials`-th element
-/// along its innermost reduction variable. Both loops are unrolled by kInFlight, so that as many loads are
-/// in flight at once.
-constexpr int kPartials = 256, kInFlight = 8;
-
-/// A whole-tensor reduction (an update with no pure dimension, such as a loss) as two launches where
-/// Halide can factor it (it is associative): kPartials threads each reduce a strided share of the elements,
-/// reading neighbours together, then one thread reduces their partial results. Anything else (a scan) runs
-/// on one GPU thread.
-void wholeReduction(LoweredKernel &k, Func f, int stage, const std::string &tag) {
-  Halide::Stage s = f.update(stage - 1);
-  std::vector<Halide::RVar> rvars;
-  for (const Halide::Internal::ReductionVariable &r : s.get_schedule().rvars())
-    rvars.emplace_back(r.var);
-  if (!rvars.empty()) {
-    Halide::RVar outer(tag + "_ro"), lane(tag + "_rl");
-    Var u(tag + "_u"), uo(tag + "_uo"), ui(tag + "_ui");
-    try {
-      s.split(rvars.front(), outer, lane, kPartials, Guard);
-      Func partial = s.rfactor(lane, u);
-      partial.compute_root().gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard);
-      // Every reduction loop inside the threads (one left outside would be a launch per iteration).
-      std::vector<Halide::VarOrRVar> order;
-      for (const Halide::Internal::ReductionVariable &r : partial.update().get_schedule().rvars())
-        order.emplace_back(Halide::RVar(r.var));
-      order.emplace_back(u);
-      partial.update()
-          .reorder(order)
-          .gpu_tile(u, uo, ui, kThreadsX * kThreadsY, Guard)
-          .unroll(outer, kInFlight, Guard);
-      s.unroll(Halide::RVar(s.get_schedule().rvars().front().var), kInFlight, Guard).gpu_single_thread();
-      k.factored.push_back(f.name());
-      return;
-    } catch (const Halide::CompileError &) { // not associative: one thread runs it as written
-    }
-  }
-  s.gpu_single_thread();
-}
-
 /// A stage as a launch over `vars`: the innermost across `kThreadsX` threads, the next across `kThreadsY`,
 /// the rest fused into the third dimension of the grid.
 void tileLaunch(Halide::Stage s, const std::vector<Var> &vars, const std::string &tag) {
@@ -95,6 +56,51 @@ void tileLaunch(Halide::Stage s, const std::vector<Var> &vars, const std::string
   s.reorder(xi, yi, xo, yo, z).gpu_blocks(z); // outermost, wherever the stage had it
 }
 
+/// Partial sums of a whole-tensor reduction: threads of the grid each reduce every `kPartials`-th element
+/// along its innermost reduction variable. Both loops are unrolled by kInFlight, so that as many loads are
+/// in flight at once.
+constexpr int kPartials = 256, kInFlight = 8;
+
+/// A stage's reduction variables, innermost first.
+std::vector<Halide::RVar> rvarsOf(const Halide::Stage &s) {
+  std::vector<Halide::RVar> rvars;
+  for (const Halide::Internal::ReductionVariable &r : s.get_schedule().rvars())
+    rvars.emplace_back(r.var);
+  return rvars;
+}
+
+/// A whole-tensor reduction (an update with no pure dimension, such as a loss) as two launches where
+/// Halide can factor it (it is associative): kPartials threads each reduce a strided share of the elements,
+/// reading neighbours together, then one thread reduces their partial results. Anything else (a scan) runs
+/// on one GPU thread.
+void wholeReduction(LoweredKernel &k, Func f, int stage, const std::string &tag) {
+  Halide::Stage s = f.update(stage - 1);
+  std::vector<Halide::RVar> rvars = rvarsOf(s);
+  if (!rvars.empty()) {
+    Halide::RVar outer(tag + "_ro"), lane(tag + "_rl");
+    Var u(tag + "_u");
+    try {
+      s.split(rvars.front(), outer, lane, kPartials, Guard);
+      Func partial = s.rfactor(lane, u);
+      partial.compute_root();
+      tileLaunch(Halide::Stage(partial), {u}, tag + "_p0");
+      // Every reduction loop inside the threads (one left outside would be a launch per iteration).
+      Halide::Stage update = partial.update();
+      std::vector<Halide::VarOrRVar> order;
+      for (const Halide::RVar &r : rvarsOf(update))
+        order.emplace_back(r);
+      order.emplace_back(u);
+      update.reorder(order).unroll(outer, kInFlight, Guard);
+      tileLaunch(update, {u}, tag + "_p1");
+      s.unroll(rvarsOf(s).front(), kInFlight, Guard).gpu_single_thread();
+      k.factored.push_back(f.name());
+      return;
+    } catch (const Halide::CompileError &) { // not associative: one thread runs it as written
+    }
+  }
+  s.gpu_single_thread();
+}
+
 /// A reduction over several dimensions into at most two (a bias gradient summing over batch and positions,
 /// a global pool) has few outputs to share among threads and long sums for each: where Halide can factor
 /// it, its outermost reduction dimension becomes a pure one of partial results computed in parallel, which
@@ -102,14 +108,14 @@ void tileLaunch(Halide::Stage s, const std::vector<Var> &vars, const std::string
 bool factorOuterReduction(LoweredKernel &k, Func f, int stage, const std::vector<Var> &vars,
                           const std::string &tag) {
   Halide::Stage s = f.update(stage - 1);
-  const std::vector<Halide::Internal::ReductionVariable> &rvars = s.get_schedule().rvars();
+  std::vector<Halide::RVar> rvars = rvarsOf(s);
   bool recurrence = llvm::any_of(k.recurrences, [&](const auto &r) { return r.first.name() == f.name(); });
   if (rvars.size() < 2 || vars.size() > 2 || recurrence)
     return false;
   Var part(tag + "_part");
   Func partial;
   try {
-    partial = s.rfactor(Halide::RVar(rvars.back().var), part);
+    partial = s.rfactor(rvars.back(), part);
   } catch (const Halide::CompileError &) { // not associative
     return false;
   }
@@ -118,7 +124,7 @@ bool factorOuterReduction(LoweredKernel &k, Func f, int stage, const std::vector
   partialVars.push_back(part);
   tileLaunch(Halide::Stage(partial), partialVars, tag + "_p0");
   tileLaunch(partial.update(), partialVars, tag + "_p1");
-  tileLaunch(s.unroll(Halide::RVar(s.get_schedule().rvars().front().var), kInFlight, Guard), vars, tag);
+  tileLaunch(s.unroll(rvarsOf(s).front(), kInFlight, Guard), vars, tag);
   k.factored.push_back(f.name());
   return true;
 }
