@@ -66,7 +66,7 @@ private:
   template <typename OpT> // LSTMOp or GRUOp
   FailureOr<HTensor> lowerRecurrence(OpT op, bool isLSTM);
   Expr lengthOf(Value lengths, Expr steps, Var b);
-  int slotBlock();
+  std::pair<RDom, Expr> slotDomain(int slots, int hidden, int reduced, Expr first, Expr steps);
   Func recurrenceState(Operation *op, const HTensor &xp, const HTensor &w, const HTensor &bias, Expr length,
                        bool reverse, bool isLSTM, Var b);
   FailureOr<HTensor> lowerRecurrenceGrad(RecurrenceGradOp op);

@@ -297,6 +297,35 @@ void flashAttention(LoweredKernel &k) {
   s.pvAcc.update().reorder(s.d, rvar(s.pvAcc, 0)).unroll(s.d);
 }
 
+/// A recurrence with a thread per unit (UnitRecurrenceStages): a block per batch row runs the steps in
+/// order. At each step its threads first stage what the step starts from in shared memory, then each runs
+/// its unit's slots: the gates summing over the previous step's hidden state (read by all threads at once,
+/// a broadcast), then the unit's states. Halide puts a barrier between the two and after each step, so a
+/// step reads a complete previous one. Each thread writes its own unit's slots only, which Halide cannot
+/// prove of reduction variables (allow_race_conditions). Past kMaxThreads units, a thread runs several
+/// neighbouring units.
+void unitRecurrence(LoweredKernel &k, const UnitRecurrenceStages &stages) {
+  UnitRecurrenceStages r = stages; // Funcs are handles: scheduling a copy schedules them
+  constexpr int kMaxThreads = 256;
+  Func f = r.state;
+  f.compute_root();
+  tileLaunch(Halide::Stage(f), f.args(), f.name() + "_s0");
+  Halide::Stage update = f.update();
+  std::vector<Halide::RVar> rv = rvarsOf(update); // q, k, unit, step: innermost first, then the batch
+  int units = int(*Halide::Internal::as_const_int(update.get_schedule().rvars()[2].extent));
+  int perThread = (units + kMaxThreads - 1) / kMaxThreads, threads = (units + perThread - 1) / perThread;
+  Halide::RVar thread = rv[2];
+  if (perThread > 1) {
+    thread = Halide::RVar(f.name() + "_thread");
+    update.split(rv[2], thread, Halide::RVar(f.name() + "_unit"), perThread, Guard);
+  }
+  update.allow_race_conditions().unroll(rv[0]).gpu_blocks(r.batch).gpu_threads(thread);
+  Var slot = r.stepIn.args()[0], so(f.name() + "_so"), si(f.name() + "_si");
+  r.stepIn.compute_at(LoopLevel(f, rv[3])).split(slot, so, si, threads, Guard).reorder(so, si).gpu_threads(si);
+  if (r.weightT.defined())
+    launchAll(k, r.weightT);
+}
+
 } // namespace
 
 void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
@@ -316,9 +345,15 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
     for (MatmulStages &m : k.matmuls)
       matmulTiles(m, k);
   }
-  // A recurrence runs a thread per batch row through its steps: with the batch innermost in memory, the
-  // threads of a warp read and write neighbouring elements at once.
+  for (const UnitRecurrenceStages &r : k.unitRecurrences)
+    unitRecurrence(k, r);
+  // Any other recurrence that runs a thread per batch row through its steps: with the batch innermost in
+  // memory, the threads of a warp read and write neighbouring elements at once.
   for (auto &[f, batch] : k.recurrences) {
+    bool perUnit =
+        llvm::any_of(k.unitRecurrences, [&](const UnitRecurrenceStages &r) { return r.state.name() == f.name(); });
+    if (perUnit || stageVars(f, 1).size() > 1)
+      continue;
     std::vector<Var> order{batch};
     for (const Var &v : f.args())
       if (v.name() != batch.name())

@@ -48,11 +48,21 @@ Expr AlgorithmBuilder::lengthOf(Value lengths, Expr steps, Var b) {
   return lengths ? Halide::clamp(values[lengths].func(b), 0, steps) : steps;
 }
 
-/// Recurrences (lstm, gru, recurrence_grad) update their slots (gates, states) in blocks of this many,
-/// which accumulate over the recurrent weight's rows together: the first reduction variable, unrolled, one
-/// vector of batch rows per slot of the block; half the vector registers by default.
-int AlgorithmBuilder::slotBlock() {
-  return out.knobs.get("slot_block", std::min(8, out.machine.vectorRegisters / 2), {4, 8, 12, 16});
+/// The update domain of a recurrence (lstm, gru, recurrence_grad) with `slots` slots, `hidden` units and
+/// `reduced` values of k, over `steps` steps from `first`, and the slot each of its points updates. On a
+/// CPU, (x, k, z, step) updates slot z·block + x: blocks of slots that accumulate over the recurrent
+/// weight's rows together, the first reduction variable, unrolled, one vector of batch rows per slot of the
+/// block (half the vector registers by default). On a GPU, (q, k, unit, step) updates slot q·hidden + unit,
+/// so that a thread per unit runs the slots of its unit (UnitRecurrenceStages).
+std::pair<RDom, Expr> AlgorithmBuilder::slotDomain(int slots, int hidden, int reduced, Expr first,
+                                                   Expr steps) {
+  if (out.machine.gpu) {
+    RDom r({{0, slots / hidden}, {0, reduced}, {0, hidden}, {first, steps}}, "r");
+    return {r, r.x * hidden + r.z};
+  }
+  int block = out.knobs.get("slot_block", std::min(8, out.machine.vectorRegisters / 2), {4, 8, 12, 16});
+  RDom r({{0, block}, {0, reduced}, {0, (slots + block - 1) / block}, {first, steps}}, "r");
+  return {r, r.z * block + r.x};
 }
 
 Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const HTensor &w,
@@ -65,16 +75,22 @@ Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const H
   Func state(name(op, "state"));
   Expr g = Halide::clamp(slot, 0, gates - 1);
   Expr xAt = xp.func(g, Halide::clamp(timeAt(t - 1, length, reverse), 0, steps - 1), b);
-  state(slot, t, b) =
-      Halide::select(t > 0 && slot < gates, (isLSTM ? xAt : Expr(0.0f)) + bias.func(g), 0.0f);
-  // Slots in blocks (unrolled by the schedule) that accumulate over k together.
-  int block = slotBlock();
-  int blocks = (slots + block - 1) / block;
-  RDom r({{0, block}, {0, hidden}, {0, blocks}, {1, steps}}, "r");
-  Expr s = r.z * block + r.x, k = r.y, step = r[3];
+  Expr start = (isLSTM ? xAt : Expr(0.0f)) + bias.func(g);
+  state(slot, t, b) = Halide::select(t > 0 && slot < gates, start, 0.0f);
+  auto [r, s] = slotDomain(slots, hidden, hidden, 1, steps);
+  Expr k = r.y, step = r[3];
   r.where(s < gates || (k == hidden - 1 && s < slots)); // the state slots update once, after the gates
   auto at = [&](Expr index, Expr when) { return state(index, when, b); };
-  Expr gate = at(s, step) + w.func(k, Halide::clamp(s, 0, gates - 1)) * at(hSlot + k, step - 1);
+  Expr gs = Halide::clamp(s, 0, gates - 1);
+  Expr gate = at(s, step) + w.func(k, gs) * at(hSlot + k, step - 1);
+  if (out.machine.gpu) {
+    UnitRecurrenceStages unit{state, Func(name(op, "step_in")), Func(name(op, "w_hh_t")), b};
+    unit.stepIn(slot, t, b) = start;
+    Var kv("k");
+    unit.weightT(slot, kv) = w.func(kv, slot);
+    gate = Halide::select(k == 0, unit.stepIn(gs, step, b), at(s, step)) + unit.weightT(gs, k) * at(hSlot + k, step - 1);
+    out.unitRecurrences.push_back(unit);
+  }
   Expr stateValue;
   if (isLSTM) {
     // One slot's new state with three transcendentals (a select evaluates both of its sides):
@@ -168,12 +184,11 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
   Func back(name(op, "back"));
   Expr dyAt = dy.func(Halide::clamp(slot, 0, hidden - 1),
                       Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1), b);
-  back(slot, u, b) = Halide::select(slot < hidden && u >= 1 && u <= length, dyAt, 0.0f);
+  Expr incoming = Halide::select(u >= 1 && u <= length, dyAt, 0.0f);
+  back(slot, u, b) = Halide::select(slot < hidden, incoming, 0.0f);
   int slots = isLSTM ? 6 * hidden : 5 * hidden;
-  int block = slotBlock();
-  int blocks = (slots + block - 1) / block;
-  RDom r({{0, block}, {0, gates}, {0, blocks}, {0, steps}}, "r");
-  Expr s = r.z * block + r.x, k = r.y, step = steps - r[3];
+  auto [r, s] = slotDomain(slots, hidden, gates, 0, steps);
+  Expr k = r.y, step = steps - r[3];
   r.where(s < hidden || (k == gates - 1 && s < slots)); // the gate slots update once, after dh is complete
   auto G = [&](Expr index, Expr when) { return back(index, Halide::clamp(when, 1, steps + 1), b); };
   Expr j = Halide::clamp(s, 0, hidden - 1);
@@ -182,6 +197,12 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
                       ? G(2 * hidden + k, step + 1)
                       : Halide::select(k < 2 * hidden, G(hidden + k, step + 1), G(2 * hidden + k, step + 1));
   Expr dh = G(s, step) + w.func(j, k) * nextGate;
+  if (out.machine.gpu) {
+    UnitRecurrenceStages unit{back, Func(name(op, "step_grad")), Func(), b};
+    unit.stepIn(slot, u, b) = incoming;
+    dh = Halide::select(k == 0, unit.stepIn(j, step, b), G(s, step)) + w.func(j, k) * nextGate;
+    out.unitRecurrences.push_back(unit);
+  }
   if (!isLSTM) {
     dh += Halide::select(k == 0, G(j, step + 1) * A(hidden + j, step + 1), 0.0f);
   }

@@ -99,6 +99,16 @@ struct StreamingAttentionStages {
   bool perQuery = false;
 };
 
+/// A recurrence as GPU targets lower it (recurrenceState, lowerRecurrenceGrad): its update runs over
+/// (q, k, unit, step), writing slot q·H + unit, so that the slots of one unit (its gates, then its states)
+/// belong to one thread. `stepIn` is what each step's first slot of every unit starts from (the gates'
+/// input projection and bias; the hidden state's incoming gradient), staged once per step; `weightT`, when
+/// defined, the recurrent weight with the gates innermost, read by the threads side by side.
+struct UnitRecurrenceStages {
+  Halide::Func state, stepIn, weightT;
+  Halide::Var batch;
+};
+
 /// A matrix product result(n, rows...) = acc(n, rows...), acc summing over k the products of a row operand
 /// and an operand with n innermost; scheduled in register tiles (Schedules.cpp, scheduleMatmulTiles).
 struct MatmulStages {
@@ -164,6 +174,8 @@ struct LoweredKernel {
   /// scatters (an update indexed by data, like an embedding's gradient): computed once, parallel over the
   /// one pure dimension of the update.
   std::vector<std::pair<Halide::Func, Halide::Var>> recurrences;
+  /// The recurrences above that run a thread per unit on GPU targets.
+  std::vector<UnitRecurrenceStages> unitRecurrences;
   std::vector<DenseStages> dense;
   std::vector<Conv2DStages> conv2d;
   std::vector<MatmulStages> matmuls;
