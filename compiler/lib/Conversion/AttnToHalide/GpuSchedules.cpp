@@ -2,10 +2,10 @@
 // kernel pattern maps onto blocks and threads. Products and dense layers give each thread a register tile
 // of outputs and each block a tile of threads; convolutions a thread per output pixel and a few output
 // channels; streaming attention a thread per query, its online softmax in registers; row reductions (softmax,
-// layer norm) run a thread per row; recurrences a thread per batch row, the time loop inside it, the batch
-// innermost in memory. Everything else is covered by one rule: every stage that stores (a reduction, an
-// output) is a launch over its pure dimensions, and maps are inlined into their readers; a whole-tensor
-// reduction is factored into partial sums.
+// layer norm) run a thread per row; recurrences a block per batch row walking the steps, a thread per unit.
+// Everything else is covered by one rule: every stage that stores (a reduction, an output) is a launch over
+// its pure dimensions, and maps are inlined into their readers; a whole-tensor reduction is factored into
+// partial sums.
 #include "Lowering.h"
 
 using namespace mlir::attn::halide;
@@ -321,7 +321,10 @@ void unitRecurrence(LoweredKernel &k, const UnitRecurrenceStages &stages) {
   }
   update.allow_race_conditions().unroll(rv[0]).gpu_blocks(r.batch).gpu_threads(thread);
   Var slot = r.stepIn.args()[0], so(f.name() + "_so"), si(f.name() + "_si");
-  r.stepIn.compute_at(LoopLevel(f, rv[3])).split(slot, so, si, threads, Guard).reorder(so, si).gpu_threads(si);
+  r.stepIn.compute_at(LoopLevel(f, rv[3]))
+      .split(slot, so, si, threads, Guard)
+      .reorder(so, si)
+      .gpu_threads(si);
   if (r.weightT.defined())
     launchAll(k, r.weightT);
 }
@@ -350,8 +353,8 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
   // Any other recurrence that runs a thread per batch row through its steps: with the batch innermost in
   // memory, the threads of a warp read and write neighbouring elements at once.
   for (auto &[f, batch] : k.recurrences) {
-    bool perUnit =
-        llvm::any_of(k.unitRecurrences, [&](const UnitRecurrenceStages &r) { return r.state.name() == f.name(); });
+    bool perUnit = llvm::any_of(k.unitRecurrences,
+                                [&](const UnitRecurrenceStages &r) { return r.state.name() == f.name(); });
     if (perUnit || stageVars(f, 1).size() > 1)
       continue;
     std::vector<Var> order{batch};

@@ -88,7 +88,8 @@ Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const H
     unit.stepIn(slot, t, b) = start;
     Var kv("k");
     unit.weightT(slot, kv) = w.func(kv, slot);
-    gate = Halide::select(k == 0, unit.stepIn(gs, step, b), at(s, step)) + unit.weightT(gs, k) * at(hSlot + k, step - 1);
+    gate = Halide::select(k == 0, unit.stepIn(gs, step, b), at(s, step)) +
+           unit.weightT(gs, k) * at(hSlot + k, step - 1);
     out.unitRecurrences.push_back(unit);
   }
   Expr stateValue;
