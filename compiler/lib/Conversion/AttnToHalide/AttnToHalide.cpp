@@ -228,6 +228,10 @@ mlir::attn::halide::lowerByHand(KernelOp kernel, const Halide::Target &target, c
 
 namespace {
 
+/// A kernel's name in schedule files and diagnostics about its schedule: its C symbol without `attn_`, so
+/// that a kernel of the gradient program is `grad_<name>`, apart from the forward kernel of that name.
+std::string scheduleName(KernelOp kernel) { return StringRef(kernel.getEntryName()).drop_front(5).str(); }
+
 std::vector<Halide::Argument> arguments(const halide::LoweredKernel &k) {
   return {k.inputs.begin(), k.inputs.end()};
 }
@@ -302,7 +306,7 @@ public:
     if (auto *e = std::get_if<halide::ScheduleError>(&parsed))
       return fileError(e->line, e->column, e->message);
     std::vector<std::string> names;
-    module.walk([&](KernelOp kernel) { names.push_back(kernel.getName().str()); });
+    module.walk([&](KernelOp kernel) { names.push_back(scheduleName(kernel)); });
     for (halide::KernelSchedule &k : std::get<0>(parsed)) {
       if (!llvm::is_contained(names, k.kernel))
         return fileError(k.line, k.column,
@@ -319,7 +323,7 @@ public:
 
   /// Builds and schedules one kernel; Halide reports user errors as exceptions, which become diagnostics.
   FailureOr<halide::LoweredKernel> lower(KernelOp kernel, const Halide::Target &target) {
-    auto entry = file.find(kernel.getName().str());
+    auto entry = file.find(scheduleName(kernel));
     std::string scheduler = entry != file.end() ? entry->second.autoscheduler : options.autoscheduler;
     bool byHand = entry == file.end() && scheduler.empty();
     try {
@@ -338,14 +342,14 @@ public:
         // Halide's GPU autoscheduler fails on some kernels (an LSTM cell's step) and nests the loops of
         // others in a way its own lowering rejects (a loop between GPU block loops, seen on
         // five-dimensional attention stages): such a kernel keeps its default schedule, and says so.
-        mlir::emitWarning(kernel.getLoc()) << "anderson2021 cannot schedule kernel '" << kernel.getName()
+        mlir::emitWarning(kernel.getLoc()) << "anderson2021 cannot schedule kernel '" << scheduleName(kernel)
                                            << "' (" << error << "); it keeps its default schedule";
         return halide::lowerByHand(kernel, target, machine, options,
                                    halide::ScheduleKnobs(tunedKnobs(kernel, target)));
       }
       return lowered;
     } catch (const Halide::Error &e) {
-      return kernel.emitError() << "cannot schedule kernel '" << kernel.getName() << "': " << e.what();
+      return kernel.emitError() << "cannot schedule kernel '" << scheduleName(kernel) << "': " << e.what();
     }
   }
 
@@ -363,7 +367,7 @@ public:
 
   /// How `kernel` (lowered as `k`) was scheduled, for the schedule file's comments.
   std::string source(KernelOp kernel, const halide::LoweredKernel &k) const {
-    auto entry = file.find(kernel.getName().str());
+    auto entry = file.find(scheduleName(kernel));
     if (entry != file.end())
       return entry->second.autoscheduler.empty() ? "from " + options.file : entry->second.autoscheduler;
     if (!options.autoscheduler.empty())
@@ -374,7 +378,7 @@ public:
   }
 
   std::string autoscheduler(KernelOp kernel) const {
-    auto entry = file.find(kernel.getName().str());
+    auto entry = file.find(scheduleName(kernel));
     return entry != file.end() ? entry->second.autoscheduler : options.autoscheduler;
   }
 
@@ -520,7 +524,7 @@ LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString
       module, targetString, schedule,
       [&](KernelOp kernel, halide::LoweredKernel &k, const Halide::Target &,
           const Scheduler &s) -> LogicalResult {
-        std::string header = "\nkernel " + kernel.getName().str();
+        std::string header = "\nkernel " + scheduleName(kernel);
         std::string comment =
             "  # " + llvm::join(k.pattern, " + ") + "; schedule " + s.source(kernel, k) + "\n";
         try {
@@ -529,12 +533,12 @@ LogicalResult mlir::attn::printSchedules(ModuleOp module, StringRef targetString
         } catch (const std::runtime_error &e) {
           std::string scheduler = s.autoscheduler(kernel);
           if (!k.factored.empty() && scheduler.empty()) { // left out, it keeps its default schedule
-            os << "\n# kernel " << kernel.getName() << " keeps its default schedule: it uses " << e.what()
+            os << "\n# kernel " << scheduleName(kernel) << " keeps its default schedule: it uses " << e.what()
                << ", which a schedule file cannot spell out\n";
             return success();
           }
           if (scheduler.empty())
-            return kernel.emitError() << "the schedule of kernel '" << kernel.getName()
+            return kernel.emitError() << "the schedule of kernel '" << scheduleName(kernel)
                                       << "' cannot be written as a schedule file: it uses " << e.what();
           os << header << " autoschedule " << scheduler << comment << "  # (its schedule uses " << e.what()
              << ", which a schedule file cannot spell out)\n";

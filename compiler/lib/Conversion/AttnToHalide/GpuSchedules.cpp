@@ -164,7 +164,7 @@ bool scheduled(const Halide::Internal::Function &f) {
 /// A matrix product result(n, rows...) = acc: a block per tile of `gpu_tile_n` × `gpu_tile_rows` outputs,
 /// a thread per register tile of 4 × 4 of them, whose accumulators stay in registers across the sum (the
 /// operands are read through the cache). Dimensions past the rows are fused into the grid's third.
-void matmulTiles(MatmulStages m, LoweredKernel &k) {
+void productTiles(MatmulStages m, LoweredKernel &k) {
   constexpr int kRegisterTile = 4;
   int tileN = k.knobs.get("gpu_tile_n", 64, {32, 64, 128});
   int tileRows = k.knobs.get("gpu_tile_rows", 32, {16, 32, 64});
@@ -197,6 +197,36 @@ void matmulTiles(MatmulStages m, LoweredKernel &k) {
   for (size_t i = 2; i < acc.size(); ++i)
     order.push_back(acc[i]);
   m.acc.update().reorder(order).unroll(acc[0], kRegisterTile, Guard).unroll(acc[1], kRegisterTile, Guard);
+}
+
+/// A product whose sum runs over the data (a reduction variable of symbolic extent: a weight's gradient
+/// sums over batch and positions) has few outputs for its many terms, too few tiles to fill a GPU: its
+/// outermost reduction variable is split into `gpu_split_k` parts, whose partial products (rfactor) are
+/// tiled like any product, side by side in the grid, then added up per output.
+void splitK(MatmulStages m, LoweredKernel &k) {
+  Halide::Stage update = m.acc.update();
+  const std::vector<Halide::Internal::ReductionVariable> &rvars = update.get_schedule().rvars();
+  bool overData = llvm::any_of(rvars, [](const auto &r) { return !Halide::Internal::is_const(r.extent); });
+  int parts = overData ? k.knobs.get("gpu_split_k", 16, {1, 4, 8, 16, 32}) : 1;
+  if (parts == 1)
+    return;
+  Halide::RVar outer(rvars.back().var), part(m.acc.name() + "_part"), rest(m.acc.name() + "_rest");
+  Var partVar(m.acc.name() + "_p");
+  Func partial;
+  try {
+    update.split(outer, part, rest, (rvars.back().extent + parts - 1) / parts, Guard);
+    partial = update.rfactor(part, partVar);
+  } catch (const Halide::CompileError &) { // not associative
+    return;
+  }
+  productTiles({partial, partial.in()}, k);
+  k.factored.push_back(m.acc.name());
+}
+
+/// A product in tiles (productTiles), its sum split first if it runs over the data (splitK).
+void matmulTiles(MatmulStages m, LoweredKernel &k) {
+  splitK(m, k);
+  productTiles(m, k);
 }
 
 /// Row reductions (softmax, layer norm): a thread per row, its statistics in registers, the elements

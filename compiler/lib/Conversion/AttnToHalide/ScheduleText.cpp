@@ -143,10 +143,11 @@ std::string stageCalls(const Definition &def) {
   if (order.size() > 1)
     calls.push_back("reorder(" + llvm::join(order, ", ") + ")");
   calls.insert(calls.end(), kinds.begin(), kinds.end());
-  if (s.allow_race_conditions())
-    calls.push_back("allow_race_conditions()");
+  // First: they let the loop kinds after them parallelize reduction variables.
   if (s.atomic())
-    calls.push_back("atomic()");
+    calls.insert(calls.begin(), "atomic()");
+  if (s.allow_race_conditions())
+    calls.insert(calls.begin(), "allow_race_conditions()");
   return calls.empty() ? "" : "." + llvm::join(calls, ".");
 }
 
