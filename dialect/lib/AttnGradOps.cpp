@@ -58,9 +58,10 @@ LogicalResult ActivationGradOp::verify() {
     return emitOpError() << "expects an input and a gradient of one shape, found "
                          << shapeString(getInput().getType()) << " and " << shapeString(getGrad().getType());
   StringRef kind = getKind();
-  if (kind != "relu" && kind != "tanh" && kind != "sigmoid" && kind != "gelu")
-    return emitOpError() << "expects kind \"relu\", \"tanh\", \"sigmoid\" or \"gelu\", found \"" << kind
-                         << "\"";
+  if (!llvm::is_contained({"relu", "tanh", "sigmoid", "gelu", "exp", "log", "sqrt", "rsqrt", "abs"}, kind))
+    return emitOpError() << "expects kind \"relu\", \"tanh\", \"sigmoid\", \"gelu\", \"exp\", \"log\", "
+                            "\"sqrt\", \"rsqrt\" or \"abs\", found \""
+                         << kind << "\"";
   return verifyResultShape(*this);
 }
 
@@ -277,9 +278,14 @@ LogicalResult ReduceGradOp::verify() {
 SmallVector<DimSource> ReduceGradOp::getResultDimSources() { return identityDims(getInput()); }
 
 LogicalResult BroadcastGradOp::verify() {
-  if (rankOf(getGrad()) != rankOf(getInput()))
-    return emitOpError() << "expects a gradient of the input's rank, found "
-                         << shapeString(getGrad().getType()) << " for " << shapeString(getInput().getType());
+  Value x = getInput(), dy = getGrad();
+  int64_t extra = rankOf(dy) - rankOf(x);
+  bool ok = extra >= 0;
+  for (int64_t d = 0; ok && d < rankOf(x); ++d)
+    ok = dimOf(x, unsigned(d)) == 1 || !conflict(dimOf(x, unsigned(d)), dimOf(dy, unsigned(d + extra)));
+  if (!ok)
+    return emitOpError() << "expects a gradient of a shape the input broadcasts to, found "
+                         << shapeString(dy.getType()) << " for " << shapeString(x.getType());
   return verifyResultShape(*this);
 }
 SmallVector<DimSource> BroadcastGradOp::getResultDimSources() { return identityDims(getInput()); }

@@ -608,6 +608,48 @@ SmallVector<DimSource> WeightedSumOp::getResultDimSources() {
 }
 
 //===----------------------------------------------------------------------===//
+// Broadcasting arithmetic and scalars
+//===----------------------------------------------------------------------===//
+
+RankedTensorType mlir::attn::broadcastType(Type a, Type b) {
+  auto ta = cast<RankedTensorType>(a), tb = cast<RankedTensorType>(b);
+  int64_t rank = std::max(ta.getRank(), tb.getRank());
+  SmallVector<int64_t> shape(rank);
+  for (int64_t i = 0; i < rank; ++i) { // from the last dimension
+    int64_t x = i < ta.getRank() ? ta.getDimSize(ta.getRank() - 1 - i) : 1;
+    int64_t y = i < tb.getRank() ? tb.getDimSize(tb.getRank() - 1 - i) : 1;
+    shape[rank - 1 - i] = x == 1 ? y : y == 1 || ShapedType::isDynamic(y) ? x : y;
+  }
+  return RankedTensorType::get(shape, Float32Type::get(a.getContext()));
+}
+
+/// `: T` where both operands and the result have type T, else `: (A, B) -> R`.
+static ParseResult parseBroadcastTypes(OpAsmParser &parser, Type &lhs, Type &rhs, Type &result) {
+  if (failed(parser.parseOptionalLParen())) {
+    if (parser.parseType(result))
+      return failure();
+    lhs = rhs = result;
+    return success();
+  }
+  return failure(parser.parseType(lhs) || parser.parseComma() || parser.parseType(rhs) ||
+                 parser.parseRParen() || parser.parseArrow() || parser.parseType(result));
+}
+
+static void printBroadcastTypes(OpAsmPrinter &p, Operation *, Type lhs, Type rhs, Type result) {
+  if (lhs == result && rhs == result)
+    p << result;
+  else
+    p << "(" << lhs << ", " << rhs << ") -> " << result;
+}
+
+LogicalResult ConstantOp::verify() {
+  if (cast<RankedTensorType>(getType()).getRank() != 0)
+    return emitOpError() << "expects a rank-0 result, found " << shapeString(getType());
+  return success();
+}
+SmallVector<DimSource> ConstantOp::getResultDimSources() { return {}; }
+
+//===----------------------------------------------------------------------===//
 // ODS-generated definitions of every op, gradient ops included
 //===----------------------------------------------------------------------===//
 

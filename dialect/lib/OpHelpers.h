@@ -31,6 +31,14 @@ LogicalResult expectSameDim(Operation *op, StringRef what, StringRef aName, Valu
 /// The result type must be compatible with the one implied by the operands.
 LogicalResult verifyResultShape(Operation *op);
 
+/// A broadcasting binary op (attn.add and its kin): its operands' shapes broadcast and its result has
+/// their broadcast shape.
+LogicalResult verifyBroadcast(Operation *op);
+
+/// The result dimensions of a broadcasting binary op on `lhs` (operand 0) and `rhs` (operand 1): each from
+/// the operand that does not repeat along it.
+SmallVector<DimSource> broadcastDims(Value lhs, Value rhs);
+
 /// Every dimension of `v`, operand 0, in order.
 SmallVector<DimSource> identityDims(Value v);
 

@@ -11,29 +11,75 @@
 
 namespace attn::gen {
 
-/// `a + b`, `a - b`, `a * b` on two f32 tensors of the same symbolic shape.
+/// An operand of arithmetic: an f32 tensor, or a number (a constant expression) as a scalar.
+std::optional<Tensor> MLIRGenImpl::genOperand(const Expr &e, StringRef opName, StringRef side) {
+  if (isNumber(e)) {
+    std::optional<Number> n = evalNumber(e);
+    if (!n)
+      return std::nullopt;
+    auto scalar = mlir::RankedTensorType::get({}, builder.getF32Type());
+    mlir::Value v = mlir::attn::ConstantOp::create(builder, opLoc(e), scalar,
+                                                   builder.getF32FloatAttr(static_cast<float>(n->value)));
+    return Tensor{v, {}};
+  }
+  std::optional<Tensor> t = genTensor(e, false, ("the " + side + " operand of " + opName).str());
+  if (!t || !expectF32(*t, e, opName, (side + " operand").str()))
+    return std::nullopt;
+  return t;
+}
+
+/// `a + b`, `a - b`, `a * b`, `a / b` on f32 tensors and numbers under NumPy's broadcasting: the shapes
+/// align at their last dimension, and a dimension one operand lacks or has as 1 repeats along the other's.
 std::optional<Tensor> MLIRGenImpl::genArithmetic(const BinaryExpr &e) {
-  if (e.getOp() == '/') {
-    error(e.getLoc()) << "'/' is not defined on tensors; tensor arithmetic is '+', '-' and '*'";
+  std::string opName = std::string("'") + e.getOp() + "'";
+  if (isNumber(e.getLHS()) && isNumber(e.getRHS())) {
+    error(e.getLoc()) << opName << " of two numbers is a number, not a tensor: declare it with 'const'";
     return std::nullopt;
   }
-  std::string opName = std::string("'") + e.getOp() + "'";
-  std::optional<Tensor> lhs = genTensor(e.getLHS(), false, "the left operand of " + opName);
-  std::optional<Tensor> rhs = genTensor(e.getRHS(), false, "the right operand of " + opName);
-  if (!lhs || !rhs || !expectF32(*lhs, e.getLHS(), opName, "left operand") ||
-      !expectF32(*rhs, e.getRHS(), opName, "right operand"))
+  // `-x` is `0 - x` with the 0 at the minus sign (the parser's unary minus): a negation.
+  auto *zero = llvm::dyn_cast<NumberExpr>(&e.getLHS());
+  if (e.getOp() == '-' && zero && zero->getValue() == 0.0 && zero->getLoc().loc == e.getLoc().loc &&
+      !isNumber(e.getRHS())) {
+    std::optional<Tensor> x = genOperand(e.getRHS(), "'-'", "negated");
+    if (!x)
+      return std::nullopt;
+    return Tensor{mlir::attn::NegOp::create(builder, opLoc(e), x->value), x->shape};
+  }
+  std::optional<Tensor> lhs = genOperand(e.getLHS(), opName, "left");
+  std::optional<Tensor> rhs = genOperand(e.getRHS(), opName, "right");
+  if (!lhs || !rhs)
     return std::nullopt;
-  if (lhs->shape != rhs->shape) {
-    error(e.getLoc()) << "the operands of " << opName << " must have the same shape, found "
-                      << str(lhs->shape) << " and " << str(rhs->shape);
-    return std::nullopt;
+  size_t rank = std::max(lhs->shape.size(), rhs->shape.size());
+  SymShape shape(rank);
+  for (size_t i = 0; i < rank; ++i) { // from the last dimension
+    SymDim one{1, ""};
+    const SymDim &a = i < lhs->shape.size() ? lhs->shape[lhs->shape.size() - 1 - i] : one;
+    const SymDim &b = i < rhs->shape.size() ? rhs->shape[rhs->shape.size() - 1 - i] : one;
+    if (!(a == b) && !(a == one) && !(b == one)) {
+      error(e.getLoc()) << "the operands of " << opName << " have shapes " << str(lhs->shape) << " and "
+                        << str(rhs->shape) << ", which do not broadcast: " << a.str() << " meets " << b.str()
+                        << " (sizes must be equal, or one of them 1)";
+      return std::nullopt;
+    }
+    shape[rank - 1 - i] = a == one ? b : a;
   }
   mlir::Location l = opLoc(e);
-  mlir::Value v = e.getOp() == '+' ? mlir::attn::AddOp::create(builder, l, lhs->value, rhs->value).getResult()
-                  : e.getOp() == '-'
-                      ? mlir::attn::SubOp::create(builder, l, lhs->value, rhs->value).getResult()
-                      : mlir::attn::MulOp::create(builder, l, lhs->value, rhs->value).getResult();
-  return Tensor{v, lhs->shape};
+  mlir::Value v;
+  switch (e.getOp()) {
+  case '+':
+    v = mlir::attn::AddOp::create(builder, l, lhs->value, rhs->value);
+    break;
+  case '-':
+    v = mlir::attn::SubOp::create(builder, l, lhs->value, rhs->value);
+    break;
+  case '*':
+    v = mlir::attn::MulOp::create(builder, l, lhs->value, rhs->value);
+    break;
+  default:
+    v = mlir::attn::DivOp::create(builder, l, lhs->value, rhs->value);
+    break;
+  }
+  return Tensor{v, shape};
 }
 
 std::optional<Tensor> MLIRGenImpl::genUnary(const CallExpr &call, const BoundArgs &args, StringRef name) {
@@ -51,6 +97,11 @@ std::optional<Tensor> MLIRGenImpl::genUnary(const CallExpr &call, const BoundArg
           .Case("tanh", [&] { return mlir::attn::TanhOp::create(builder, l, x->value).getResult(); })
           .Case("sigmoid", [&] { return mlir::attn::SigmoidOp::create(builder, l, x->value).getResult(); })
           .Case("gelu", [&] { return mlir::attn::GeluOp::create(builder, l, x->value).getResult(); })
+          .Case("exp", [&] { return mlir::attn::ExpOp::create(builder, l, x->value).getResult(); })
+          .Case("log", [&] { return mlir::attn::LogOp::create(builder, l, x->value).getResult(); })
+          .Case("sqrt", [&] { return mlir::attn::SqrtOp::create(builder, l, x->value).getResult(); })
+          .Case("rsqrt", [&] { return mlir::attn::RsqrtOp::create(builder, l, x->value).getResult(); })
+          .Case("abs", [&] { return mlir::attn::AbsOp::create(builder, l, x->value).getResult(); })
           .Case("log_softmax",
                 [&] { return mlir::attn::LogSoftmaxOp::create(builder, l, x->value).getResult(); })
           .Default([&] { return mlir::attn::SoftmaxOp::create(builder, l, x->value).getResult(); })();

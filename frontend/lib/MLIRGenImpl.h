@@ -155,6 +155,8 @@ private:
   //===--------------------------------------------------------------------===//
 
   std::optional<Number> evalNumber(const Expr &e);
+  /// Whether `e` is a compile-time number (numbers and constants under + - * /), without diagnostics.
+  bool isNumber(const Expr &e) const;
   std::optional<int64_t> evalInt(const Expr &e, StringRef what);
   std::optional<SymDim> evalDim(const Expr &e);
   std::optional<bool> evalBool(const Expr &e, StringRef what);
@@ -238,6 +240,7 @@ private:
   //===--------------------------------------------------------------------===//
 
   std::optional<Tensor> genArithmetic(const BinaryExpr &e);
+  std::optional<Tensor> genOperand(const Expr &e, StringRef opName, StringRef side);
   std::optional<Tensor> genUnary(const CallExpr &call, const BoundArgs &args, StringRef name);
   std::optional<Tensor> genDense(const CallExpr &call, const BoundArgs &args, const std::string &prefix);
   std::optional<Tensor> genLayerNorm(const CallExpr &call, const BoundArgs &args, const std::string &prefix);

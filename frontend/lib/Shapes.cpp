@@ -23,6 +23,16 @@ std::string str(double value) {
   return buffer;
 }
 
+bool MLIRGenImpl::isNumber(const Expr &e) const {
+  if (llvm::isa<NumberExpr>(&e))
+    return true;
+  if (auto *id = llvm::dyn_cast<IdentExpr>(&e))
+    return consts.count(id->getName()) > 0;
+  if (auto *b = llvm::dyn_cast<BinaryExpr>(&e))
+    return isNumber(b->getLHS()) && isNumber(b->getRHS());
+  return false;
+}
+
 std::optional<Number> MLIRGenImpl::evalNumber(const Expr &e) {
   if (auto *n = llvm::dyn_cast<NumberExpr>(&e))
     return Number{n->getValue(), n->isInteger()};

@@ -362,8 +362,24 @@ func.func @log_softmax_scalar(%x: tensor<f32>) {
 // -----
 
 func.func @binary_types(%x: tensor<?x8xf32>, %y: tensor<?x4xf32>) {
-  // expected-error @+1 {{'attn.add' op requires the same type for all operands and results}}
-  %z = "attn.add"(%x, %y) : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  // expected-error @+1 {{'attn.add' op expects operands whose shapes broadcast, found [?, 8] and [?, 4]: sizes 8 and 4 meet at dimension 1 of the result}}
+  %z = attn.add %x, %y : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @broadcast_result(%x: tensor<?x1x8xf32>, %y: tensor<?x5x8xf32>) {
+  // expected-error @+1 {{'attn.mul' op result shape [?, 1, 8] does not match the shape [?, 5, 8] implied by the operands}}
+  %z = attn.mul %x, %y : (tensor<?x1x8xf32>, tensor<?x5x8xf32>) -> tensor<?x1x8xf32>
+  return
+}
+
+// -----
+
+func.func @constant_rank() {
+  // expected-error @+1 {{'attn.constant' op expects a rank-0 result, found [1]}}
+  %c = attn.constant {value = 1.0 : f32} : tensor<1xf32>
   return
 }
 
@@ -865,7 +881,7 @@ func.func @reduce_grad_axis(%x: tensor<?x4x8x8xf32>, %dy: tensor<?x1x8x8xf32>) {
 // -----
 
 func.func @broadcast_grad_rank(%x: tensor<?x4x1x1xf32>, %dy: tensor<?x4x8xf32>) {
-  // expected-error @+1 {{'attn.broadcast_grad' op expects a gradient of the input's rank, found [?, 4, 8] for [?, 4, 1, 1]}}
+  // expected-error @+1 {{'attn.broadcast_grad' op expects a gradient of a shape the input broadcasts to, found [?, 4, 8] for [?, 4, 1, 1]}}
   %d = attn.broadcast_grad %x, %dy : (tensor<?x4x1x1xf32>, tensor<?x4x8xf32>) -> tensor<?x4x1x1xf32>
   return
 }

@@ -239,3 +239,35 @@ func.func @dropout(%x: tensor<?x8xf32>, %s: tensor<6xi32>) -> (tensor<?x8xf32>, 
   %b = attn.dropout %x seed(%s) {rate = 0.5 : f32, stream = 1 : i64} : (tensor<?x8xf32>, tensor<6xi32>) -> tensor<?x8xf32>
   return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
 }
+
+// Broadcasting arithmetic: operands of one type print it once; others print (lhs, rhs) -> result. A
+// scalar constant broadcasts against anything. Elementwise functions, and the gradient that sums a
+// broadcast operand's gradient back to its shape (leading and size-1 dimensions).
+// CHECK-LABEL: func.func @broadcasting
+func.func @broadcasting(%a: tensor<?x1x8xf32>, %b: tensor<?x?x8xf32>, %w: tensor<8xf32>) -> tensor<8xf32> {
+  // CHECK: %[[C:.+]] = attn.constant {value = 5.000000e-01 : f32} : tensor<f32>
+  // CHECK: %[[S:.+]] = attn.add %{{.+}}, %{{.+}} : (tensor<?x1x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  // CHECK: attn.mul %[[S]], %[[S]] : tensor<?x?x8xf32>
+  // CHECK: attn.sub %{{.+}}, %{{.+}} : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  // CHECK: attn.div %{{.+}}, %[[C]] : (tensor<?x?x8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
+  // CHECK: attn.exp
+  // CHECK: attn.log
+  // CHECK: attn.sqrt
+  // CHECK: attn.rsqrt
+  // CHECK: attn.abs
+  // CHECK: attn.neg %{{.+}} : tensor<?x?x8xf32>
+  // CHECK: attn.broadcast_grad %{{.+}}, %{{.+}} : (tensor<8xf32>, tensor<?x?x8xf32>) -> tensor<8xf32>
+  %c = attn.constant {value = 0.5 : f32} : tensor<f32>
+  %s = attn.add %a, %b : (tensor<?x1x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %m = attn.mul %s, %s : tensor<?x?x8xf32>
+  %d = attn.sub %m, %w : (tensor<?x?x8xf32>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  %q = attn.div %d, %c : (tensor<?x?x8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
+  %e = attn.exp %q : tensor<?x?x8xf32>
+  %l = attn.log %e : tensor<?x?x8xf32>
+  %r = attn.sqrt %l : tensor<?x?x8xf32>
+  %i = attn.rsqrt %r : tensor<?x?x8xf32>
+  %v = attn.abs %i : tensor<?x?x8xf32>
+  %n = attn.neg %v : tensor<?x?x8xf32>
+  %g = attn.broadcast_grad %w, %n : (tensor<8xf32>, tensor<?x?x8xf32>) -> tensor<8xf32>
+  return %g : tensor<8xf32>
+}

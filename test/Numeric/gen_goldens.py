@@ -355,6 +355,33 @@ def elementwise(name, seed, batch, length):
     c.save()
 
 
+def primitives(name, seed, batch, length):
+    """test/Numeric/models/primitives.attn: broadcasting arithmetic over size-1, missing leading and symbolic
+    dimensions, numbers as scalars, negation and the elementwise functions, forward and gradients."""
+    c = Case("primitives", name, seed)
+    q, k = c.input("q", batch, 5), c.input("k", batch, length, 5)
+    cin, z = c.input("c", 1, 5), c.input("z", 1, length, 4)
+    tgt = c.input("tgt", batch, length, 4)
+    for prefix, units in (("qe.dense0", 4), ("kp", 4), ("gate", 1), ("bias", 4)):
+        c.weights[prefix + ".weight"] = c.randn(units, 5, scale=5 ** -0.5).requires_grad_()
+        c.weights[prefix + ".bias"] = c.randn(units, scale=0.1).requires_grad_()
+    w = c.weights
+
+    def forward(out=None):
+        dense = lambda prefix, t: F.linear(t, w[prefix + ".weight"], w[prefix + ".bias"])
+        qe = dense("qe.dense0", q).reshape(batch, 1, 4)
+        kp, gate, bias = dense("kp", k), dense("gate", k), dense("bias", cin)
+        s = torch.tanh(qe + kp) * gate - bias / 2 + z
+        e = torch.exp(s * 0.5) + torch.abs(s) - torch.sqrt(kp * kp + 1) / (gate * gate + 1)
+        f = torch.log(torch.sigmoid(s) + 0.5) * torch.rsqrt(s * s + 2) - -e / 3 + (1 - gate) * qe
+        if out is not None:
+            out("s", s.detach()), out("e", e.detach()), out("f", f.detach())
+        return F.mse_loss(f, tgt)
+
+    forward(c.output)
+    gradient_case(c, forward)
+
+
 def transformer_encoder(name, seed, batch, length):
     """Two torch.nn.TransformerEncoderLayer (post-norm, ReLU) as the two calls h1, h2 of the example's
     encoder_layer block; attnc's q/k/v weights are the thirds of PyTorch's in_proj_weight."""
@@ -727,6 +754,8 @@ if __name__ == "__main__":
     streaming_attention("b2_s270_t530", 60, batch=2, s=270, t=530)
     elementwise("b1_s3", 7, batch=1, length=3)
     elementwise("b5_s7", 8, batch=5, length=7)
+    primitives("b1_s1", 61, batch=1, length=1)  # every dimension 1: nothing repeats but what is declared 1
+    primitives("b5_s7", 62, batch=5, length=7)
     transformer_encoder("b1_s6", 9, batch=1, length=6)
     transformer_encoder("b7_s11", 10, batch=7, length=11)
     cnn_layers("b1", 11, batch=1)

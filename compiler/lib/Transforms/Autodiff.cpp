@@ -53,6 +53,19 @@ public:
       it->second = AddOp::create(b, g.getLoc(), g.getType(), it->second, g);
   }
 
+  /// Adds the gradient `make` builds, summed down to `v`'s shape where `v` was broadcast, if `v` depends on
+  /// a parameter.
+  void accumulate(Value v, llvm::function_ref<Value()> make) {
+    if (!needed.contains(v))
+      return;
+    Value g = make();
+    if (g.getType() != v.getType())
+      g = BroadcastGradOp::create(b, g.getLoc(), v.getType(), v, g);
+    accumulate(v, g);
+  }
+
+  Value negated(Value g) { return ScaleOp::create(b, g.getLoc(), g.getType(), g, b.getF32FloatAttr(-1.0f)); }
+
   Value gradOf(Value v) const { return grads.lookup(v); }
 
   /// Applies the gradient rule of `op`, whose results' gradients are known; fails on an op without one.
@@ -209,26 +222,38 @@ public:
                                                      d.getRateAttr(), d.getStreamAttr()));
           return success();
         })
-        .Case<ReluOp, TanhOp, SigmoidOp, GeluOp>([&](Operation *act) {
+        .Case<ReluOp, TanhOp, SigmoidOp, GeluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, AbsOp>([&](Operation *act) {
           StringRef kind = act->getName().stripDialect();
           return inputGradient<ActivationGradOp>(loc, act->getOperand(0), dy, b.getStringAttr(kind));
         })
+        .Case([&](NegOp n) {
+          if (needed.contains(n.getInput()))
+            accumulate(n.getInput(), negated(dy));
+          return success();
+        })
+        .Case([&](ConstantOp) { return success(); })
+        // Broadcasting arithmetic: an operand's gradient is summed over what it was broadcast along.
         .Case([&](AddOp a) {
-          accumulate(a.getLhs(), dy);
-          accumulate(a.getRhs(), dy);
+          accumulate(a.getLhs(), [&] { return dy; });
+          accumulate(a.getRhs(), [&] { return dy; });
           return success();
         })
         .Case([&](SubOp s) {
-          accumulate(s.getLhs(), dy);
-          if (needed.contains(s.getRhs()))
-            accumulate(s.getRhs(), ScaleOp::create(b, loc, typeOf(dy), dy, b.getF32FloatAttr(-1.0f)));
+          accumulate(s.getLhs(), [&] { return dy; });
+          accumulate(s.getRhs(), [&] { return negated(dy); });
           return success();
         })
         .Case([&](MulOp m) {
-          if (needed.contains(m.getLhs()))
-            accumulate(m.getLhs(), MulOp::create(b, loc, typeOf(dy), dy, m.getRhs()));
-          if (needed.contains(m.getRhs()))
-            accumulate(m.getRhs(), MulOp::create(b, loc, typeOf(dy), dy, m.getLhs()));
+          accumulate(m.getLhs(), [&] { return MulOp::create(b, loc, dy, m.getRhs()).getResult(); });
+          accumulate(m.getRhs(), [&] { return MulOp::create(b, loc, dy, m.getLhs()).getResult(); });
+          return success();
+        })
+        .Case([&](DivOp d) { // d(a/b) = da/b − (a/b)·db/b
+          accumulate(d.getLhs(), [&] { return DivOp::create(b, loc, dy, d.getRhs()).getResult(); });
+          accumulate(d.getRhs(), [&] {
+            Value quotient = MulOp::create(b, loc, dy, d.getResult());
+            return negated(DivOp::create(b, loc, quotient, d.getRhs()));
+          });
           return success();
         })
         .Case([&](SoftmaxOp s) {

@@ -58,8 +58,7 @@ private:
   FailureOr<HTensor> lowerDenseGradWeight(DenseGradWeightOp op);
   FailureOr<HTensor> lowerSumLeading(SumLeadingOp op);
   FailureOr<HTensor> lowerUnary(Operation *op, Value input, llvm::function_ref<Expr(Expr)> fn);
-  FailureOr<HTensor> lowerBinary(Operation *op, Value lhs, Value rhs,
-                                 llvm::function_ref<Expr(Expr, Expr)> fn);
+  FailureOr<HTensor> lowerBinary(Operation *op, llvm::function_ref<Expr(Expr, Expr)> fn);
   FailureOr<HTensor> lowerActivationGrad(ActivationGradOp op);
 
   // Recurrences and cells (LowerRecurrence.cpp).

@@ -87,7 +87,9 @@ LogicalResult AlgorithmBuilder::build() {
   for (Operation &op : body.without_terminator()) {
     if (!op.hasTrait<Reindexing>()) {
       out.pattern.push_back(op.getName().stripDialect().str());
-      out.patternElementwise.push_back(op.hasTrait<Elementwise>());
+      // A broadcasting op that grows its first operand's shape does not continue a pattern's tiles.
+      out.patternElementwise.push_back(op.hasTrait<Elementwise>() &&
+                                       op.getResult(0).getType() == op.getOperand(0).getType());
     }
     FailureOr<HTensor> result = lower(&op);
     if (failed(result))
@@ -124,14 +126,22 @@ FailureOr<HTensor> AlgorithmBuilder::lower(Operation *op) {
         return lowerUnary(g, g.getInput(),
                           [](Expr x) { return 0.5f * x * (1.0f + Halide::erf(x * float(M_SQRT1_2))); });
       })
-      .Case([&](AddOp a) {
-        return lowerBinary(a, a.getLhs(), a.getRhs(), [](Expr l, Expr r) { return l + r; });
+      .Case([&](ExpOp u) { return lowerUnary(u, u.getInput(), [](Expr x) { return Halide::exp(x); }); })
+      .Case([&](LogOp u) { return lowerUnary(u, u.getInput(), [](Expr x) { return Halide::log(x); }); })
+      .Case([&](SqrtOp u) { return lowerUnary(u, u.getInput(), [](Expr x) { return Halide::sqrt(x); }); })
+      .Case([&](RsqrtOp u) {
+        return lowerUnary(u, u.getInput(), [](Expr x) { return 1.0f / Halide::sqrt(x); });
       })
-      .Case([&](SubOp a) {
-        return lowerBinary(a, a.getLhs(), a.getRhs(), [](Expr l, Expr r) { return l - r; });
-      })
-      .Case([&](MulOp a) {
-        return lowerBinary(a, a.getLhs(), a.getRhs(), [](Expr l, Expr r) { return l * r; });
+      .Case([&](AbsOp u) { return lowerUnary(u, u.getInput(), [](Expr x) { return Halide::abs(x); }); })
+      .Case([&](NegOp u) { return lowerUnary(u, u.getInput(), [](Expr x) { return -x; }); })
+      .Case([&](AddOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l + r; }); })
+      .Case([&](SubOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l - r; }); })
+      .Case([&](MulOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l * r; }); })
+      .Case([&](DivOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l / r; }); })
+      .Case([&](ConstantOp c) {
+        Func f(name(c, "constant"));
+        f() = Expr(c.getValue().convertToFloat());
+        return HTensor{f, {}};
       })
       .Case([&](SoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/false); })
       .Case([&](LogSoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/true); })

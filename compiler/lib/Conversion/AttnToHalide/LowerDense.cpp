@@ -111,15 +111,28 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDropout(DropoutOp op) {
   return HTensor{f, x.shape};
 }
 
-FailureOr<HTensor> AlgorithmBuilder::lowerBinary(Operation *op, Value lhs, Value rhs,
-                                                 llvm::function_ref<Expr(Expr, Expr)> fn) {
-  const HTensor &a = values[lhs];
-  const HTensor &b = values[rhs];
-  std::vector<Var> vars = makeVars(a.rank(), "e");
+/// A broadcasting binary op (attn.add and its kin): an operand is read at the result's indices, aligned
+/// at the last dimension, at index 0 along its size-1 dimensions where the result's are not.
+FailureOr<HTensor> AlgorithmBuilder::lowerBinary(Operation *op, llvm::function_ref<Expr(Expr, Expr)> fn) {
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  std::vector<Var> vars = makeVars(size_t(resultType.getRank()), "e");
+  auto read = [&](Value v) {
+    auto type = cast<RankedTensorType>(v.getType());
+    int64_t extra = resultType.getRank() - type.getRank();
+    std::vector<Expr> index; // Halide order: innermost first
+    for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+      bool repeats = type.getDimSize(d) == 1 && resultType.getDimSize(d + extra) != 1;
+      index.push_back(repeats ? Expr(0) : Expr(vars[size_t(type.getRank() - 1 - d)]));
+    }
+    return values[v].func(index);
+  };
+  std::vector<Expr> shape;
+  for (DimSource s : cast<ShapedOpInterface>(op).getResultDimSources())
+    shape.push_back(s.isConstant() ? Expr(int(s.size)) : values[op->getOperand(s.operand)].extent(s.dim));
   Func f(name(op, "map"));
-  f(vars) = fn(a.func(vars), b.func(vars));
+  f(vars) = fn(read(op->getOperand(0)), read(op->getOperand(1)));
   out.elementwise.push_back(f);
-  return HTensor{f, a.shape};
+  return HTensor{f, shape};
 }
 
 FailureOr<HTensor> AlgorithmBuilder::lowerActivationGrad(ActivationGradOp op) {
@@ -135,9 +148,19 @@ FailureOr<HTensor> AlgorithmBuilder::lowerActivationGrad(ActivationGradOp op) {
   } else if (kind == "sigmoid") {
     Expr s = 1.0f / (1.0f + Halide::exp(-v));
     slope = s * (1.0f - s);
-  } else { // gelu: Φ(x) + x·φ(x)
+  } else if (kind == "gelu") { // Φ(x) + x·φ(x)
     slope = 0.5f * (1.0f + Halide::erf(v * float(M_SQRT1_2))) +
             v * Halide::exp(-0.5f * v * v) * float(0.5 * M_2_SQRTPI * M_SQRT1_2);
+  } else if (kind == "exp") {
+    slope = Halide::exp(v);
+  } else if (kind == "log") {
+    slope = 1.0f / v;
+  } else if (kind == "sqrt") {
+    slope = 0.5f / Halide::sqrt(v);
+  } else if (kind == "rsqrt") {
+    slope = -0.5f / (v * Halide::sqrt(v));
+  } else { // abs: the sign, 0 at 0
+    slope = Halide::select(v > 0.0f, 1.0f, v < 0.0f, -1.0f, 0.0f);
   }
   Func f(name(op, "activation_grad"));
   f(vars) = g * slope;

@@ -32,26 +32,32 @@ FailureOr<HTensor> AlgorithmBuilder::lowerBroadcast(BroadcastOp op) {
   return HTensor{f, values[op.getLike()].shape};
 }
 
-/// dy summed over the dimensions the broadcast repeated.
+/// dy summed over the dimensions the broadcast repeated: the leading ones the input lacks and the input's
+/// size-1 ones.
 FailureOr<HTensor> AlgorithmBuilder::lowerBroadcastGrad(BroadcastGradOp op) {
   const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
   auto in = cast<RankedTensorType>(op.getInput().getType());
   auto grad = cast<RankedTensorType>(op.getGrad().getType());
+  int64_t extra = grad.getRank() - in.getRank();
   std::vector<Var> vars = makeVars(x.rank(), "e");
   std::vector<Halide::Range> ranges;
-  std::vector<size_t> summed; // Halide dimensions
-  for (int64_t d = in.getRank() - 1; d >= 0; --d)
-    if (in.getDimSize(d) == 1 && grad.getDimSize(d) != 1) {
-      ranges.emplace_back(0, dy.extent(d));
-      summed.push_back(size_t(in.getRank() - 1 - d));
+  std::vector<size_t> summed;         // Halide dimensions of dy
+  std::vector<Expr> index(dy.rank()); // Halide order; dy's dimension h is the input's h where it has one
+  for (int64_t d = grad.getRank() - 1; d >= 0; --d) {
+    size_t h = size_t(grad.getRank() - 1 - d);
+    if (d < extra || (in.getDimSize(d - extra) == 1 && grad.getDimSize(d) != 1)) {
+      ranges.emplace_back(0, dy.extent(size_t(d)));
+      summed.push_back(h);
+    } else {
+      index[h] = vars[h];
     }
+  }
   if (summed.empty()) {
     Func f(name(op, "broadcast_grad"));
-    f(vars) = dy.func(vars);
+    f(vars) = dy.func(index);
     return HTensor{f, x.shape};
   }
   RDom r(ranges, "rb");
-  std::vector<Expr> index(vars.begin(), vars.end());
   for (size_t i = 0; i < summed.size(); ++i)
     index[summed[i]] = r[int(i)];
   Func sum = reduction(op, "broadcast_grad");

@@ -38,8 +38,9 @@ def Attn_SumLeadingOp : Attn_ComputeOp<"sum_leading"> {
 def Attn_ActivationGradOp : Attn_ComputeOp<"activation_grad"> {
   let summary = "dy · f′(x) for an activation f";
   let description = [{
-    `kind` is "relu" (x > 0), "tanh" (1 − tanh²x), "sigmoid" (σ(x)(1 − σ(x))) or "gelu"
-    (Φ(x) + x·φ(x)); the derivative is recomputed from the activation's input x.
+    `kind` is "relu" (x > 0), "tanh" (1 − tanh²x), "sigmoid" (σ(x)(1 − σ(x))), "gelu" (Φ(x) + x·φ(x)),
+    "exp" (eˣ), "log" (1/x), "sqrt" (1/(2√x)), "rsqrt" (−x^(−3/2)/2) or "abs" (sign x, 0 at 0, as
+    PyTorch); the derivative is recomputed from the function's input x.
 
     ```mlir
     %dx = attn.activation_grad %x, %dy {kind = "tanh"} : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
@@ -283,10 +284,11 @@ def Attn_ReduceGradOp : Attn_ComputeOp<"reduce_grad"> {
 }
 
 def Attn_BroadcastGradOp : Attn_ComputeOp<"broadcast_grad"> {
-  let summary = "the input gradient of attn.broadcast: dy summed over the repeated dimensions";
+  let summary = "the input gradient of a broadcast: dy summed over the repeated dimensions";
   let description = [{
-    The result has the shape of `input` (the broadcast's input, of which only the shape is read): each of
-    its size-1 dimensions sums dy along that dimension.
+    The result has the shape of `input` (what was broadcast, of which only the shape is read): dy summed
+    over its leading dimensions that `input` lacks (broadcasting arithmetic aligns shapes at their last
+    dimension) and along each size-1 dimension of `input` where dy's is not 1.
 
     ```mlir
     %dw = attn.broadcast_grad %w, %dy : (tensor<?x16x1x1xf32>, tensor<?x16x8x8xf32>) -> tensor<?x16x1x1xf32>

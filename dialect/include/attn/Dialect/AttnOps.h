@@ -13,9 +13,13 @@ namespace mlir::attn {
 /// Marks ops that only move or select elements (see Attn_Reindexing in AttnOps.td).
 template <typename ConcreteType>
 class Reindexing : public OpTrait::TraitBase<ConcreteType, Reindexing> {};
-/// Marks ops computed element by element from their first operand (see Attn_Elementwise in AttnOps.td).
+/// Marks ops computed element by element (see Attn_Elementwise in AttnOps.td).
 template <typename ConcreteType>
 class Elementwise : public OpTrait::TraitBase<ConcreteType, Elementwise> {};
+
+/// The f32 tensor type of a broadcasting binary op's result for operands of types `a` and `b` (NumPy's
+/// rules, see attn.add); where two static sizes conflict, the first operand's (the verifier reports it).
+RankedTensorType broadcastType(Type a, Type b);
 } // namespace mlir::attn
 
 #define GET_OP_CLASSES

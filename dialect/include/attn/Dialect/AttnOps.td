@@ -25,12 +25,13 @@ def Attn_Reindexing : NativeOpTrait<"Reindexing"> {
   let cppNamespace = "::mlir::attn";
 }
 
-// An op computed element by element from its first operand: the result has that operand's shape, and each
-// result element reads the first operand's element at its position and, of the other operands, that same
-// element (a binary op) or its channel's entry (batch_norm in inference: a per-channel affine map). A chain
-// of such ops costs no pass over memory of its own: attn-outline-kernels fuses it into the kernel of the op
-// that feeds it, and the Halide lowering schedules it with that op. MLIR's own Elementwise trait does not
-// fit: it verifies that all operands have one shape, which batch_norm's [C] parameters do not.
+// An op computed element by element: each result element reads its operands' elements at its position
+// (a broadcasting binary op reads an operand at index 0 along the dimensions it repeats) or its channel's
+// entry (batch_norm in inference: a per-channel affine map). A chain of such ops costs no pass over memory
+// of its own: attn-outline-kernels fuses it into the kernel of the op that feeds it, and the Halide lowering
+// schedules it with that op where the result keeps the first operand's shape. MLIR's own Elementwise trait
+// does not fit: it verifies that all operands have one shape, which broadcasting and batch_norm's [C]
+// parameters do not.
 def Attn_Elementwise : NativeOpTrait<"Elementwise"> {
   let cppNamespace = "::mlir::attn";
 }
@@ -139,19 +140,54 @@ def Attn_TanhOp : Attn_UnaryOp<"tanh", "tanh(x)">;
 def Attn_SigmoidOp : Attn_UnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
 def Attn_GeluOp : Attn_UnaryOp<"gelu", "x·Φ(x) = x/2 · (1 + erf(x/√2)) (the exact GELU)">;
 
-class Attn_BinaryOp<string mnemonic, string formula>
-    : Attn_ComputeOp<mnemonic, [SameOperandsAndResultType, Attn_Elementwise]> {
-  let summary = "elementwise " # formula;
-  let description = "Computes " # formula # " element by element on two tensors of the same shape.\n\n"
-                    "```mlir\n%y = attn." # mnemonic # " %a, %b : tensor<?x?x32xf32>\n```";
+def Attn_ExpOp : Attn_UnaryOp<"exp", "eˣ">;
+def Attn_LogOp : Attn_UnaryOp<"log", "ln x">;
+def Attn_SqrtOp : Attn_UnaryOp<"sqrt", "√x">;
+def Attn_RsqrtOp : Attn_UnaryOp<"rsqrt", "1 / √x">;
+def Attn_AbsOp : Attn_UnaryOp<"abs", "|x|">;
+def Attn_NegOp : Attn_UnaryOp<"neg", "−x">;
+
+class Attn_BinaryOp<string mnemonic, string formula> : Attn_ComputeOp<mnemonic, [Attn_Elementwise]> {
+  let summary = "elementwise "#formula#", broadcasting";
+  let description = "Computes "#formula#" element by element under NumPy's broadcasting: the shapes are "
+                    "aligned at their last dimensions; a dimension an operand lacks (a leading one) or has "
+                    "as a static 1 repeats along the other operand's. A dynamic dimension meets a dynamic "
+                    "one of the same size, a 1, or a static size it must have at run time.\n\n"
+                    "```mlir\n%y = attn."#mnemonic#" %a, %b : tensor<?x?x32xf32>\n"
+                    "%z = attn."#mnemonic#" %a, %w : (tensor<?x1x32xf32>, tensor<?x32xf32>) -> "
+                    "tensor<?x?x32xf32>\n```";
   let arguments = (ins Attn_F32Tensor:$lhs, Attn_F32Tensor:$rhs);
-  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
-  let extraClassDefinition = Attn_ElementwiseDefinitions<"getLhs">.definitions;
+  let assemblyFormat =
+      "$lhs `,` $rhs attr-dict `:` custom<BroadcastTypes>(type($lhs), type($rhs), type($result))";
+  let builders = [OpBuilder<(ins "::mlir::Value":$lhs, "::mlir::Value":$rhs), [{
+    build($_builder, $_state, ::mlir::attn::broadcastType(lhs.getType(), rhs.getType()), lhs, rhs);
+  }]>];
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::verify() { return ::mlir::attn::detail::verifyBroadcast(*this); }
+    ::llvm::SmallVector<::mlir::attn::DimSource> $cppClass::getResultDimSources() {
+      return ::mlir::attn::detail::broadcastDims(getLhs(), getRhs());
+    }
+  }];
 }
 
 def Attn_AddOp : Attn_BinaryOp<"add", "a + b">;
-def Attn_SubOp : Attn_BinaryOp<"sub", "a - b">;
+def Attn_SubOp : Attn_BinaryOp<"sub", "a − b">;
 def Attn_MulOp : Attn_BinaryOp<"mul", "a · b">;
+def Attn_DivOp : Attn_BinaryOp<"div", "a / b">;
+
+def Attn_ConstantOp : Attn_ComputeOp<"constant", [Attn_Reindexing]> {
+  let summary = "a scalar: a rank-0 tensor holding `value`";
+  let description = [{
+    Operands of arithmetic that are numbers in the model file: broadcast against the other operand, it joins
+    the kernel of the op that reads it.
+
+    ```mlir
+    %half = attn.constant {value = 5.0e-1 : f32} : tensor<f32>
+    ```
+  }];
+  let arguments = (ins F32Attr:$value);
+  let assemblyFormat = "attr-dict `:` type($result)";
+}
 
 def Attn_DropoutOp : Attn_ComputeOp<"dropout", [Attn_Elementwise]> {
   let summary = "inverted dropout in training, from a counter-based random stream";
