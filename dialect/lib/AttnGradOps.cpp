@@ -270,7 +270,7 @@ static LogicalResult expectAxisGradient(Operation *op, int64_t axis, Value input
 }
 
 LogicalResult ReduceGradOp::verify() {
-  if (failed(expectOneOf(*this, "kind", getKind(), {"mean", "max"})) ||
+  if (failed(expectOneOf(*this, "kind", getKind(), {"sum", "mean", "max", "min"})) ||
       failed(expectAxisGradient(*this, static_cast<int64_t>(getAxis()), getInput(), getGrad())))
     return failure();
   return verifyResultShape(*this);

@@ -49,19 +49,13 @@ std::optional<Tensor> MLIRGenImpl::genArithmetic(const BinaryExpr &e) {
   std::optional<Tensor> rhs = genOperand(e.getRHS(), opName, "right");
   if (!lhs || !rhs)
     return std::nullopt;
-  size_t rank = std::max(lhs->shape.size(), rhs->shape.size());
-  SymShape shape(rank);
-  for (size_t i = 0; i < rank; ++i) { // from the last dimension
-    SymDim one{1, ""};
-    const SymDim &a = i < lhs->shape.size() ? lhs->shape[lhs->shape.size() - 1 - i] : one;
-    const SymDim &b = i < rhs->shape.size() ? rhs->shape[rhs->shape.size() - 1 - i] : one;
-    if (!(a == b) && !(a == one) && !(b == one)) {
-      error(e.getLoc()) << "the operands of " << opName << " have shapes " << str(lhs->shape) << " and "
-                        << str(rhs->shape) << ", which do not broadcast: " << a.str() << " meets " << b.str()
-                        << " (sizes must be equal, or one of them 1)";
-      return std::nullopt;
-    }
-    shape[rank - 1 - i] = a == one ? b : a;
+  SymDim a, b;
+  std::optional<SymShape> shape = broadcastShapes(lhs->shape, rhs->shape, a, b);
+  if (!shape) {
+    error(e.getLoc()) << "the operands of " << opName << " have shapes " << str(lhs->shape) << " and "
+                      << str(rhs->shape) << ", which do not broadcast: " << a.str() << " meets " << b.str()
+                      << " (sizes must be equal, or one of them 1)";
+    return std::nullopt;
   }
   mlir::Location l = opLoc(e);
   mlir::Value v;
@@ -79,7 +73,66 @@ std::optional<Tensor> MLIRGenImpl::genArithmetic(const BinaryExpr &e) {
     v = mlir::attn::DivOp::create(builder, l, lhs->value, rhs->value);
     break;
   }
-  return Tensor{v, shape};
+  return Tensor{v, *shape};
+}
+
+/// NumPy's broadcast of two shapes, aligned at their last dimension; where two sizes conflict, none, with
+/// `left` and `right` set to them.
+std::optional<SymShape> MLIRGenImpl::broadcastShapes(const SymShape &x, const SymShape &y, SymDim &left,
+                                                     SymDim &right) {
+  size_t rank = std::max(x.size(), y.size());
+  SymShape shape(rank);
+  const SymDim one{1, ""};
+  for (size_t i = 0; i < rank; ++i) { // from the last dimension
+    left = i < x.size() ? x[x.size() - 1 - i] : one;
+    right = i < y.size() ? y[y.size() - 1 - i] : one;
+    if (!(left == right) && !(left == one) && !(right == one))
+      return std::nullopt;
+    shape[rank - 1 - i] = left == one ? right : left;
+  }
+  return shape;
+}
+
+/// matmul(a, b, transpose_b = false): [..., M, K] times [..., K, N] (or [..., N, K] with transpose_b) gives
+/// [..., M, N], the leading dimensions broadcasting as in arithmetic.
+std::optional<Tensor> MLIRGenImpl::genMatmul(const CallExpr &call, const BoundArgs &args) {
+  const Expr &ae = *args.get("a"), &be = *args.get("b");
+  std::optional<Tensor> a = genTensor(ae, false, "'a'"), b = genTensor(be, false, "'b'");
+  if (!a || !b || !expectF32(*a, ae, "matmul", "a") || !expectF32(*b, be, "matmul", "b"))
+    return std::nullopt;
+  bool transposeB = false;
+  if (const Expr *t = args.get("transpose_b")) {
+    std::optional<bool> v = evalBool(*t, "'transpose_b'");
+    if (!v)
+      return std::nullopt;
+    transposeB = *v;
+  }
+  if (a->shape.size() < 2 || b->shape.size() < 2) {
+    error(call.getLoc()) << "matmul expects tensors of rank >= 2, found " << str(a->shape) << " and "
+                         << str(b->shape);
+    return std::nullopt;
+  }
+  const SymDim &k = a->shape.back(), &kb = b->shape[b->shape.size() - (transposeB ? 1 : 2)];
+  if (!(k == kb)) {
+    error(call.getLoc()) << "matmul contracts the last dimension of 'a' " << str(a->shape) << " with the "
+                         << (transposeB ? "last" : "second-to-last") << " of 'b' " << str(b->shape)
+                         << ", but " << k.str() << " and " << kb.str() << " differ";
+    return std::nullopt;
+  }
+  SymDim left, right;
+  std::optional<SymShape> shape =
+      broadcastShapes(SymShape(a->shape.begin(), a->shape.end() - 2),
+                      SymShape(b->shape.begin(), b->shape.end() - 2), left, right);
+  if (!shape) {
+    error(call.getLoc()) << "the batch dimensions of matmul's " << str(a->shape) << " and " << str(b->shape)
+                         << " do not broadcast: " << left.str() << " meets " << right.str();
+    return std::nullopt;
+  }
+  shape->push_back(a->shape[a->shape.size() - 2]);
+  shape->push_back(b->shape[b->shape.size() - (transposeB ? 2 : 1)]);
+  auto op = mlir::attn::MatmulOp::create(builder, opLoc(call), irType(*shape), a->value, b->value,
+                                         transposeB ? builder.getUnitAttr() : mlir::UnitAttr());
+  return Tensor{op.getResult(), *shape};
 }
 
 std::optional<Tensor> MLIRGenImpl::genUnary(const CallExpr &call, const BoundArgs &args, StringRef name) {
@@ -91,6 +144,15 @@ std::optional<Tensor> MLIRGenImpl::genUnary(const CallExpr &call, const BoundArg
     return std::nullopt;
   }
   mlir::Location l = opLoc(call);
+  // softmax and log_softmax along another axis: swapped with the last, which the op normalizes over.
+  std::optional<int64_t> axis = int64_t(x->shape.size()) - 1;
+  if (name == "softmax" || name == "log_softmax")
+    axis = axisArg(call, args, "axis", -1, x->shape.size());
+  if (!axis)
+    return std::nullopt;
+  int64_t last = int64_t(x->shape.size()) - 1;
+  if (*axis != last)
+    x = swapAxes(*x, *axis, last, l);
   mlir::Value v =
       llvm::StringSwitch<std::function<mlir::Value()>>(name)
           .Case("relu", [&] { return mlir::attn::ReluOp::create(builder, l, x->value).getResult(); })
@@ -105,7 +167,112 @@ std::optional<Tensor> MLIRGenImpl::genUnary(const CallExpr &call, const BoundArg
           .Case("log_softmax",
                 [&] { return mlir::attn::LogSoftmaxOp::create(builder, l, x->value).getResult(); })
           .Default([&] { return mlir::attn::SoftmaxOp::create(builder, l, x->value).getResult(); })();
-  return Tensor{v, x->shape};
+  Tensor y{v, x->shape};
+  return *axis == last ? y : swapAxes(y, *axis, last, l);
+}
+
+/// `x` with dimensions `a` and `b` swapped (a transpose, which costs nothing inside a kernel).
+Tensor MLIRGenImpl::swapAxes(const Tensor &x, int64_t a, int64_t b, mlir::Location at) {
+  llvm::SmallVector<int64_t> perm;
+  for (int64_t i = 0; i < static_cast<int64_t>(x.shape.size()); ++i)
+    perm.push_back(i == a ? b : i == b ? a : i);
+  SymShape shape = x.shape;
+  std::swap(shape[a], shape[b]);
+  auto op = mlir::attn::TransposeOp::create(builder, at, irType(shape), x.value,
+                                            builder.getDenseI64ArrayAttr(perm));
+  return Tensor{op.getResult(), shape};
+}
+
+/// sum, mean, max or min of `x` over `axis` (one axis or a list of them, negative from the end; default
+/// the last), keeping the reduced dimensions with size 1 if `keepdims`.
+std::optional<Tensor> MLIRGenImpl::genReduce(const CallExpr &call, const BoundArgs &args, StringRef kind) {
+  const Expr &xe = *args.get("x");
+  std::optional<Tensor> x = genTensor(xe, false, "'x'");
+  if (!x || !expectF32(*x, xe, kind, "x"))
+    return std::nullopt;
+  if (x->shape.empty()) {
+    error(xe.getLoc()) << kind << " expects a tensor of rank >= 1";
+    return std::nullopt;
+  }
+  int64_t rank = static_cast<int64_t>(x->shape.size());
+  std::vector<int64_t> axes;
+  const Expr *axisExpr = args.get("axis");
+  auto *list = axisExpr ? llvm::dyn_cast<ListExpr>(axisExpr) : nullptr;
+  if (list) {
+    if (list->getElements().empty()) {
+      error(list->getLoc()) << kind << " expects at least one axis";
+      return std::nullopt;
+    }
+    for (const ExprPtr &e : list->getElements()) {
+      std::optional<int64_t> a = evalInt(*e, "an axis");
+      if (!a)
+        return std::nullopt;
+      if (*a < -rank || *a >= rank) {
+        error(e->getLoc()) << "expected an axis in [" << -rank << ", " << rank - 1
+                           << "] for a tensor of rank " << rank << ", found " << *a;
+        return std::nullopt;
+      }
+      int64_t axis = *a < 0 ? *a + rank : *a;
+      if (llvm::is_contained(axes, axis)) {
+        error(e->getLoc()) << "axis " << axis << " is listed twice";
+        return std::nullopt;
+      }
+      axes.push_back(axis);
+    }
+  } else {
+    std::optional<int64_t> a = axisArg(call, args, "axis", -1, x->shape.size());
+    if (!a)
+      return std::nullopt;
+    axes.push_back(*a);
+  }
+  bool keep = false;
+  if (const Expr *k = args.get("keepdims")) {
+    std::optional<bool> b = evalBool(*k, "'keepdims'");
+    if (!b)
+      return std::nullopt;
+    keep = *b;
+  }
+  llvm::sort(axes, std::greater<int64_t>());
+  mlir::Location l = opLoc(call);
+  Tensor t = *x;
+  for (int64_t axis : axes) {
+    t.shape[axis] = SymDim{1, ""};
+    t.value = mlir::attn::ReduceOp::create(builder, l, irType(t.shape), t.value,
+                                           builder.getI64IntegerAttr(axis), builder.getStringAttr(kind));
+  }
+  if (!keep)
+    for (int64_t axis : axes) // from the last, so that the others keep their place
+      t = squeeze(t, axis, l);
+  return Tensor{t.value, t.shape};
+}
+
+/// expand_dims(x, axis) inserts a dimension of size 1 before `axis` (in [-rank - 1, rank], negative from the
+/// end); squeeze(x, axis) removes a dimension of size 1.
+std::optional<Tensor> MLIRGenImpl::genExpandOrSqueeze(const CallExpr &call, const BoundArgs &args,
+                                                      StringRef name) {
+  const Expr &xe = *args.get("x");
+  std::optional<Tensor> x = genTensor(xe, false, "'x'");
+  if (!x || !expectF32(*x, xe, name, "x"))
+    return std::nullopt;
+  bool expand = name == "expand_dims";
+  std::optional<int64_t> axis = axisArg(call, args, "axis", 0, x->shape.size() + (expand ? 1 : 0));
+  if (!axis)
+    return std::nullopt;
+  mlir::Location l = opLoc(call);
+  if (!expand) {
+    if (!(x->shape[*axis] == SymDim{1, ""})) {
+      error(call.getLoc()) << "squeeze removes a dimension of size 1, but dimension " << *axis << " of "
+                           << str(x->shape) << " is " << x->shape[*axis].str();
+      return std::nullopt;
+    }
+    Tensor t = squeeze(*x, *axis, l);
+    return Tensor{t.value, t.shape};
+  }
+  SymShape shape = x->shape;
+  shape.insert(shape.begin() + *axis, SymDim{1, ""});
+  auto op =
+      mlir::attn::ExpandDimsOp::create(builder, l, irType(shape), x->value, builder.getI64IntegerAttr(*axis));
+  return Tensor{op.getResult(), shape};
 }
 
 std::optional<Tensor> MLIRGenImpl::genDense(const CallExpr &call, const BoundArgs &args,
@@ -300,14 +467,8 @@ std::optional<Tensor> MLIRGenImpl::genTranspose(const CallExpr &call, const Boun
                          b = axisArg(call, args, "b", 0, x->shape.size());
   if (!a || !b)
     return std::nullopt;
-  llvm::SmallVector<int64_t> perm;
-  for (int64_t i = 0; i < static_cast<int64_t>(x->shape.size()); ++i)
-    perm.push_back(i == *a ? *b : i == *b ? *a : i);
-  SymShape shape = x->shape;
-  std::swap(shape[*a], shape[*b]);
-  auto op = mlir::attn::TransposeOp::create(builder, opLoc(call), irType(shape), x->value,
-                                            builder.getDenseI64ArrayAttr(perm));
-  return Tensor{op.getResult(), shape};
+  Tensor t = swapAxes(*x, *a, *b, opLoc(call));
+  return Tensor{t.value, t.shape};
 }
 
 /// a, b, ... = split(x, parts, axis = -1): equal parts of a constant dimension, one slice each.

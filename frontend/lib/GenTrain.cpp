@@ -37,9 +37,12 @@ void MLIRGenImpl::genTrain(const TrainStmt &s) {
       sawLoss = true;
       auto *id = llvm::dyn_cast<IdentExpr>(setting.value.get());
       auto it = id ? tensors.find(id->getName()) : tensors.end();
-      mlir::Operation *def = it != tensors.end() ? it->second.value.getDefiningOp() : nullptr;
-      if (!llvm::isa_and_nonnull<mlir::attn::CrossEntropyOp, mlir::attn::MseOp>(def))
-        error(setting.value->getLoc()) << "expected the name of a cross_entropy or mse binding for 'loss'";
+      bool scalar =
+          it != tensors.end() && it->second.shape.empty() && !it->second.isI32 && !it->second.isInput;
+      if (!scalar)
+        error(setting.value->getLoc())
+            << "expected the name of a scalar f32 binding for 'loss' (a cross_entropy, "
+               "an mse, or arithmetic and reductions down to a scalar)";
       else
         lossName = id->getName().str();
     } else if (key == "optimizer") {

@@ -454,6 +454,12 @@ std::optional<Tensor> MLIRGenImpl::genCall(const CallExpr &call, bool topLevel) 
     return genLoss(call, *args, name);
   if (name == "transpose")
     return genTranspose(call, *args);
+  if (name == "sum" || name == "mean" || name == "max" || name == "min")
+    return genReduce(call, *args, name);
+  if (name == "matmul")
+    return genMatmul(call, *args);
+  if (name == "expand_dims" || name == "squeeze")
+    return genExpandOrSqueeze(call, *args, name);
   if (name == "split")
     return genSplit(call, *args, topLevel);
   if (name == "channel_attention" || name == "spatial_attention" || name == "self_attention_2d")

@@ -242,6 +242,11 @@ private:
   std::optional<Tensor> genArithmetic(const BinaryExpr &e);
   std::optional<Tensor> genOperand(const Expr &e, StringRef opName, StringRef side);
   std::optional<Tensor> genUnary(const CallExpr &call, const BoundArgs &args, StringRef name);
+  std::optional<Tensor> genReduce(const CallExpr &call, const BoundArgs &args, StringRef kind);
+  std::optional<Tensor> genMatmul(const CallExpr &call, const BoundArgs &args);
+  std::optional<SymShape> broadcastShapes(const SymShape &a, const SymShape &b, SymDim &left, SymDim &right);
+  std::optional<Tensor> genExpandOrSqueeze(const CallExpr &call, const BoundArgs &args, StringRef name);
+  Tensor swapAxes(const Tensor &x, int64_t a, int64_t b, mlir::Location at);
   std::optional<Tensor> genDense(const CallExpr &call, const BoundArgs &args, const std::string &prefix);
   std::optional<Tensor> genLayerNorm(const CallExpr &call, const BoundArgs &args, const std::string &prefix);
   std::optional<Tensor> genDropout(const CallExpr &call, const BoundArgs &args);

@@ -733,16 +733,32 @@ func.func @slice_dynamic(%x: tensor<?x?x6xf32>) {
 // -----
 
 func.func @reduce_kind(%x: tensor<?x8x5xf32>) {
-  // expected-error @+1 {{'attn.reduce' op expects kind "mean" or "max", found "sum"}}
-  %y = attn.reduce %x {axis = 1 : i64, kind = "sum"} : (tensor<?x8x5xf32>) -> tensor<?x1x5xf32>
+  // expected-error @+1 {{'attn.reduce' op expects kind "sum", "mean", "max" or "min", found "prod"}}
+  %y = attn.reduce %x {axis = 1 : i64, kind = "prod"} : (tensor<?x8x5xf32>) -> tensor<?x1x5xf32>
   return
 }
 
 // -----
 
-func.func @reduce_dynamic(%x: tensor<?x?x5xf32>) {
-  // expected-error @+1 {{'attn.reduce' op expects a static dimension 1, found [?, ?, 5]}}
-  %y = attn.reduce %x {axis = 1 : i64, kind = "max"} : (tensor<?x?x5xf32>) -> tensor<?x1x5xf32>
+func.func @reduce_result(%x: tensor<?x?x5xf32>) {
+  // expected-error @+1 {{'attn.reduce' op result shape [?, 3, 5] does not match the shape [?, 1, 5] implied by the operands}}
+  %y = attn.reduce %x {axis = 1 : i64, kind = "max"} : (tensor<?x?x5xf32>) -> tensor<?x3x5xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_contraction(%a: tensor<?x4x8xf32>, %b: tensor<?x6x5xf32>) {
+  // expected-error @+1 {{'attn.matmul' op expects the contracted dimensions of [?, 4, 8] and [?, 6, 5] to agree, found 8 and 6}}
+  %y = attn.matmul %a, %b : (tensor<?x4x8xf32>, tensor<?x6x5xf32>) -> tensor<?x4x5xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_batch(%a: tensor<3x4x8xf32>, %b: tensor<2x8x5xf32>) {
+  // expected-error @+1 {{'attn.matmul' op expects batch dimensions that broadcast, found [3, 4, 8] and [2, 8, 5]}}
+  %y = attn.matmul %a, %b : (tensor<3x4x8xf32>, tensor<2x8x5xf32>) -> tensor<3x4x5xf32>
   return
 }
 

@@ -241,10 +241,11 @@ func.func @dropout(%x: tensor<?x8xf32>, %s: tensor<6xi32>) -> (tensor<?x8xf32>, 
 }
 
 // Broadcasting arithmetic: operands of one type print it once; others print (lhs, rhs) -> result. A
-// scalar constant broadcasts against anything. Elementwise functions, and the gradient that sums a
-// broadcast operand's gradient back to its shape (leading and size-1 dimensions).
+// scalar constant broadcasts against anything. Elementwise functions, the gradient that sums a broadcast
+// operand's gradient back to its shape (leading and size-1 dimensions), batched matrix products and a sum
+// along a dynamic dimension.
 // CHECK-LABEL: func.func @broadcasting
-func.func @broadcasting(%a: tensor<?x1x8xf32>, %b: tensor<?x?x8xf32>, %w: tensor<8xf32>) -> tensor<8xf32> {
+func.func @broadcasting(%a: tensor<?x1x8xf32>, %b: tensor<?x?x8xf32>, %w: tensor<8xf32>, %a2: tensor<?x8xf32>) -> tensor<8xf32> {
   // CHECK: %[[C:.+]] = attn.constant {value = 5.000000e-01 : f32} : tensor<f32>
   // CHECK: %[[S:.+]] = attn.add %{{.+}}, %{{.+}} : (tensor<?x1x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
   // CHECK: attn.mul %[[S]], %[[S]] : tensor<?x?x8xf32>
@@ -257,6 +258,9 @@ func.func @broadcasting(%a: tensor<?x1x8xf32>, %b: tensor<?x?x8xf32>, %w: tensor
   // CHECK: attn.abs
   // CHECK: attn.neg %{{.+}} : tensor<?x?x8xf32>
   // CHECK: attn.broadcast_grad %{{.+}}, %{{.+}} : (tensor<8xf32>, tensor<?x?x8xf32>) -> tensor<8xf32>
+  // CHECK: attn.matmul %{{.+}}, %{{.+}} {transpose_b} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x?xf32>
+  // CHECK: attn.matmul %{{.+}}, %{{.+}} : (tensor<?x?x?xf32>, tensor<?x8xf32>) -> tensor<?x?x8xf32>
+  // CHECK: attn.reduce %{{.+}} {axis = 1 : i64, kind = "sum"} : (tensor<?x?x8xf32>) -> tensor<?x1x8xf32>
   %c = attn.constant {value = 0.5 : f32} : tensor<f32>
   %s = attn.add %a, %b : (tensor<?x1x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
   %m = attn.mul %s, %s : tensor<?x?x8xf32>
@@ -269,5 +273,8 @@ func.func @broadcasting(%a: tensor<?x1x8xf32>, %b: tensor<?x?x8xf32>, %w: tensor
   %v = attn.abs %i : tensor<?x?x8xf32>
   %n = attn.neg %v : tensor<?x?x8xf32>
   %g = attn.broadcast_grad %w, %n : (tensor<8xf32>, tensor<?x?x8xf32>) -> tensor<8xf32>
+  %sc = attn.matmul %n, %n {transpose_b} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x?xf32>
+  %mv = attn.matmul %sc, %a2 : (tensor<?x?x?xf32>, tensor<?x8xf32>) -> tensor<?x?x8xf32>
+  %rs = attn.reduce %mv {axis = 1 : i64, kind = "sum"} : (tensor<?x?x8xf32>) -> tensor<?x1x8xf32>
   return %g : tensor<8xf32>
 }

@@ -357,7 +357,8 @@ def elementwise(name, seed, batch, length):
 
 def primitives(name, seed, batch, length):
     """test/Numeric/models/primitives.attn: broadcasting arithmetic over size-1, missing leading and symbolic
-    dimensions, numbers as scalars, negation and the elementwise functions, forward and gradients."""
+    dimensions, numbers as scalars, negation, the elementwise functions, reductions, softmax along an axis,
+    expand_dims and squeeze, batched matrix products; forward and gradients."""
     c = Case("primitives", name, seed)
     q, k = c.input("q", batch, 5), c.input("k", batch, length, 5)
     cin, z = c.input("c", 1, 5), c.input("z", 1, length, 4)
@@ -374,9 +375,16 @@ def primitives(name, seed, batch, length):
         s = torch.tanh(qe + kp) * gate - bias / 2 + z
         e = torch.exp(s * 0.5) + torch.abs(s) - torch.sqrt(kp * kp + 1) / (gate * gate + 1)
         f = torch.log(torch.sigmoid(s) + 0.5) * torch.rsqrt(s * s + 2) - -e / 3 + (1 - gate) * qe
+        r1, r2 = s.sum(1), e.mean(dim=(0, 2), keepdim=True)
+        r3, r4 = f.amax(-1), (s * e).amin(0, keepdim=True)
+        p, lp = torch.softmax(s, 1), torch.log_softmax(e * r2 + r4, 0)
+        x1 = r3.unsqueeze(1).squeeze(1)
+        mm, mv, mt = s @ kp.transpose(1, 2), s @ bias.T, s.transpose(1, 2) @ p
         if out is not None:
-            out("s", s.detach()), out("e", e.detach()), out("f", f.detach())
-        return F.mse_loss(f, tgt)
+            for key, t in dict(s=s, e=e, f=f, r1=r1, r2=r2, r3=r3, r4=r4, p=p, lp=lp, mm=mm, mv=mv, mt=mt).items():
+                out(key, t.detach())
+        return (F.mse_loss(f, tgt) + (r1 * r1).mean() / 10 + (p * lp).sum() / 100 + x1.mean() + mm.mean() / 10
+                + (mv * mv).sum() / 100 + mt.mean())
 
     forward(c.output)
     gradient_case(c, forward)

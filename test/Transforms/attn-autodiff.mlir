@@ -76,7 +76,7 @@ func.func @no_rule(%x: tensor<?x3xf32>, %y: tensor<3xf32>) -> tensor<f32> attrib
 
 // -----
 
-// expected-error @+1 {{'func.func' op has loss 'y', which is not a cross_entropy or mse: the loss must be one of them}}
+// expected-error @+1 {{'func.func' op has loss 'y' of rank 2: the loss must be a scalar}}
 func.func @not_a_loss(%x: tensor<?x8xf32>) -> tensor<?x8xf32> attributes {attn.outputs = ["y"], attn.loss = "y"} {
   %w = attn.param "w" : tensor<8x8xf32>
   %y = attn.dense %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>

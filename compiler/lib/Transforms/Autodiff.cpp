@@ -64,6 +64,30 @@ public:
     accumulate(v, g);
   }
 
+  /// `g` times the loss gradient `dy`, unless `dy` is the seed of the loss `loss` itself (d(loss) = 1).
+  Value scaledBy(Value dy, Value loss, Value g) {
+    return dy == loss ? g : MulOp::create(b, g.getLoc(), g, dy).getResult();
+  }
+
+  /// a·b (a·bᵀ with `transposeB`) as attn.matmul, its result type inferred.
+  Value matmul(Value a, Value bv, bool transposeB) {
+    auto op = MatmulOp::create(b, a.getLoc(), a.getType(), a, bv, transposeB ? b.getUnitAttr() : UnitAttr());
+    op.getResult().setType(cast<ShapedOpInterface>(op.getOperation()).inferResultType());
+    return op;
+  }
+
+  /// `v` with its last two dimensions swapped.
+  Value lastTwoSwapped(Value v) {
+    auto type = cast<RankedTensorType>(v.getType());
+    int64_t rank = type.getRank();
+    SmallVector<int64_t> perm, shape(type.getShape());
+    for (int64_t i = 0; i < rank; ++i)
+      perm.push_back(i == rank - 1 ? rank - 2 : i == rank - 2 ? rank - 1 : i);
+    std::swap(shape[rank - 1], shape[rank - 2]);
+    return TransposeOp::create(b, v.getLoc(), RankedTensorType::get(shape, type.getElementType()), v,
+                               b.getDenseI64ArrayAttr(perm));
+  }
+
   Value negated(Value g) { return ScaleOp::create(b, g.getLoc(), g.getType(), g, b.getF32FloatAttr(-1.0f)); }
 
   Value gradOf(Value v) const { return grads.lookup(v); }
@@ -78,17 +102,22 @@ public:
     auto typeOf = [](Value v) { return v.getType(); };
     return llvm::TypeSwitch<Operation *, LogicalResult>(op)
         .Case([&](ParamOp) { return success(); })
+        // A loss's gradient op is its gradient for d(loss) = 1, scaled by dy where the loss is a term of
+        // a larger one.
         .Case([&](CrossEntropyOp ce) {
-          accumulate(ce.getLogits(), CrossEntropyGradOp::create(
-                                         b, loc, typeOf(ce.getLogits()), ce.getLogits(), ce.getTargets(),
-                                         ce.getIgnoreIndexAttr(), ce.getLabelSmoothingAttr()));
+          accumulate(ce.getLogits(),
+                     scaledBy(dy, ce.getResult(),
+                              CrossEntropyGradOp::create(b, loc, typeOf(ce.getLogits()), ce.getLogits(),
+                                                         ce.getTargets(), ce.getIgnoreIndexAttr(),
+                                                         ce.getLabelSmoothingAttr())));
           return success();
         })
         .Case([&](MseOp m) {
-          Value da = MseGradOp::create(b, loc, typeOf(m.getLhs()), m.getLhs(), m.getRhs());
+          Value da = scaledBy(dy, m.getResult(),
+                              MseGradOp::create(b, loc, typeOf(m.getLhs()), m.getLhs(), m.getRhs()));
           accumulate(m.getLhs(), da);
           if (needed.contains(m.getRhs()))
-            accumulate(m.getRhs(), ScaleOp::create(b, loc, typeOf(da), da, b.getF32FloatAttr(-1.0f)));
+            accumulate(m.getRhs(), negated(da));
           return success();
         })
         .Case([&](DenseOp d) {
@@ -246,6 +275,15 @@ public:
         .Case([&](MulOp m) {
           accumulate(m.getLhs(), [&] { return MulOp::create(b, loc, dy, m.getRhs()).getResult(); });
           accumulate(m.getRhs(), [&] { return MulOp::create(b, loc, dy, m.getLhs()).getResult(); });
+          return success();
+        })
+        .Case([&](MatmulOp m) { // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC (with transpose_b, B = Bₜᵀ: dBₜ = dCᵀ·A)
+          bool tb = m.getTransposeB();
+          accumulate(m.getLhs(), [&] { return matmul(dy, m.getRhs(), !tb); });
+          accumulate(m.getRhs(), [&] {
+            return tb ? matmul(lastTwoSwapped(dy), m.getLhs(), false)
+                      : matmul(lastTwoSwapped(m.getLhs()), dy, false);
+          });
           return success();
         })
         .Case([&](DivOp d) { // d(a/b) = da/b − (a/b)·db/b
@@ -719,12 +757,16 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     }
 
     GradientBuilder grads(b, needed, saved);
-    Operation *lossOp = loss.getDefiningOp();
-    if (!isa_and_nonnull<CrossEntropyOp, MseOp>(lossOp))
-      return model.emitOpError() << "has loss '" << lossName.getValue()
-                                 << "', which is not a cross_entropy or mse: the loss must be one of them";
-    // The loss is its own seed: the gradient ops of losses are d(loss)/d(operand) for d(loss) = 1.
-    grads.accumulate(loss, loss);
+    auto lossType = cast<RankedTensorType>(loss.getType());
+    if (lossType.getRank() != 0)
+      return model.emitOpError() << "has loss '" << lossName.getValue() << "' of rank " << lossType.getRank()
+                                 << ": the loss must be a scalar";
+    // A cross_entropy or mse loss is its own seed: their gradient ops are d(loss)/d(operand) for
+    // d(loss) = 1. Any other loss starts from the constant 1.
+    if (isa_and_nonnull<CrossEntropyOp, MseOp>(loss.getDefiningOp()))
+      grads.accumulate(loss, loss);
+    else
+      grads.accumulate(loss, ConstantOp::create(b, loss.getLoc(), lossType, b.getF32FloatAttr(1.0f)));
 
     // Backwards over the forward ops that lead to the loss.
     SmallVector<Operation *> forward;

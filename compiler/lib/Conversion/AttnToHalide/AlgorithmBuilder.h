@@ -60,6 +60,7 @@ private:
   FailureOr<HTensor> lowerUnary(Operation *op, Value input, llvm::function_ref<Expr(Expr)> fn);
   FailureOr<HTensor> lowerBinary(Operation *op, llvm::function_ref<Expr(Expr, Expr)> fn);
   FailureOr<HTensor> lowerActivationGrad(ActivationGradOp op);
+  FailureOr<HTensor> lowerMatmul(MatmulOp op);
 
   // Recurrences and cells (LowerRecurrence.cpp).
   template <typename OpT> // LSTMOp or GRUOp
@@ -108,7 +109,7 @@ private:
   // Reductions and losses (LowerReductions.cpp).
   FailureOr<HTensor> lowerSoftmax(Value input, Operation *op, bool log);
   std::pair<Func, Func> softmaxStatistics(Operation *op, const HTensor &x, const std::vector<Var> &rows,
-                                          int width);
+                                          Expr width);
   FailureOr<HTensor> lowerSoftmaxGrad(SoftmaxGradOp op);
   FailureOr<HTensor> lowerLayerNorm(LayerNormOp op);
   FailureOr<HTensor> lowerLayerNormGrad(LayerNormGradOp op);

@@ -138,6 +138,7 @@ FailureOr<HTensor> AlgorithmBuilder::lower(Operation *op) {
       .Case([&](SubOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l - r; }); })
       .Case([&](MulOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l * r; }); })
       .Case([&](DivOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l / r; }); })
+      .Case([&](MatmulOp m) { return lowerMatmul(m); })
       .Case([&](ConstantOp c) {
         Func f(name(c, "constant"));
         f() = Expr(c.getValue().convertToFloat());

@@ -135,6 +135,33 @@ FailureOr<HTensor> AlgorithmBuilder::lowerBinary(Operation *op, llvm::function_r
   return HTensor{f, shape};
 }
 
+/// result[..., m, n] = Σ_k lhs[..., m, k]·rhs[..., k, n] (rhs[..., n, k] with transpose_b): a product that
+/// the matrix-product schedules tile, n innermost. A batch dimension an operand lacks or has as 1 is read at
+/// index 0, as attn.add broadcasts.
+FailureOr<HTensor> AlgorithmBuilder::lowerMatmul(MatmulOp op) {
+  auto resultType = cast<RankedTensorType>(op.getType());
+  size_t rank = size_t(resultType.getRank());
+  std::vector<Var> vars = makeVars(rank, "e"); // Halide order: n, m, then the batch from the innermost
+  Expr k = RDom(0, values[op.getLhs()].extent(values[op.getLhs()].rank() - 1), "rk");
+  auto read = [&](Value v, Expr inner, Expr outer) {
+    auto type = cast<RankedTensorType>(v.getType());
+    std::vector<Expr> index{inner, outer};
+    for (int64_t d = type.getRank() - 3; d >= 0; --d) { // batch dimensions, innermost first
+      int64_t r = d + resultType.getRank() - type.getRank();
+      bool repeats = type.getDimSize(d) == 1 && resultType.getDimSize(r) != 1;
+      index.push_back(repeats ? Expr(0) : Expr(vars[rank - 1 - size_t(r)]));
+    }
+    return values[v].func(index);
+  };
+  Expr a = read(op.getLhs(), k, vars[1]);
+  Expr b = op.getTransposeB() ? read(op.getRhs(), k, vars[0]) : read(op.getRhs(), vars[0], k);
+  Func f = product(op, "matmul", vars, 0.0f, a * b);
+  std::vector<Expr> shape;
+  for (DimSource s : op.getResultDimSources())
+    shape.push_back(s.isConstant() ? Expr(int(s.size)) : values[op->getOperand(s.operand)].extent(s.dim));
+  return HTensor{f, shape};
+}
+
 FailureOr<HTensor> AlgorithmBuilder::lowerActivationGrad(ActivationGradOp op) {
   const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
   std::vector<Var> vars = makeVars(x.rank(), "e");

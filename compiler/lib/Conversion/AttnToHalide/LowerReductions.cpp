@@ -59,7 +59,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerSoftmax(Value input, Operation *op, bo
 /// The row statistics of a softmax over the last dimension of `x`: its maximum and the sum of
 /// exponentials, as Funcs over the rows.
 std::pair<Func, Func> AlgorithmBuilder::softmaxStatistics(Operation *op, const HTensor &x,
-                                                          const std::vector<Var> &rows, int width) {
+                                                          const std::vector<Var> &rows, Expr width) {
   RDom rv(0, width, "rv");
   Func max = reduction(op, "max"), sum = reduction(op, "sum_exp");
   max(rows) = -3.0e38f;
@@ -72,7 +72,7 @@ std::pair<Func, Func> AlgorithmBuilder::softmaxStatistics(Operation *op, const H
 /// softmax: y·(dy − Σ dy·y); log-softmax: dy − y·Σ dy.
 FailureOr<HTensor> AlgorithmBuilder::lowerSoftmaxGrad(SoftmaxGradOp op) {
   const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
-  int width = int(staticDim(op.getInput(), x.rank() - 1));
+  Expr width = x.extent(x.rank() - 1); // dynamic where a softmax along another axis was moved last
   std::vector<Var> rows = makeVars(x.rank() - 1, "r");
   Var c("c");
   auto [max, sum] = softmaxStatistics(op, x, rows, width);
@@ -139,59 +139,62 @@ FailureOr<HTensor> AlgorithmBuilder::lowerLayerNormGrad(LayerNormGradOp op) {
 FailureOr<HTensor> AlgorithmBuilder::lowerReduce(ReduceOp op) {
   const HTensor &x = values[op.getInput()];
   int64_t axis = op.getAxis();
-  int extent = int(staticDim(op.getInput(), axis));
-  bool isMax = op.getKind() == "max";
+  StringRef kind = op.getKind();
+  int64_t extent = cast<RankedTensorType>(op.getInput().getType()).getDimSize(axis);
+  auto combine = [&](Expr a, Expr b) {
+    return kind == "max" ? Halide::max(a, b) : kind == "min" ? Halide::min(a, b) : a + b;
+  };
   std::vector<Var> vars = makeVars(x.rank(), "e");
   std::vector<Expr> index(vars.begin(), vars.end());
-  Func acc(name(op, isMax ? "max" : "sum"));
-  if (extent <= 32 && axis != x.rank() - 1) {
+  Func acc(name(op, kind == "mean" ? "sum" : kind));
+  if (!ShapedType::isDynamic(extent) && extent <= 32 && axis != int64_t(x.rank()) - 1) {
     // A short reduction across rows (channels of a feature map) is one expression: each vector along
     // the row adds up its rows' vectors, with no accumulator in memory.
     Expr total;
-    for (int i = 0; i < extent; ++i) {
-      index[x.rank() - 1 - axis] = i;
-      Expr value = x.func(index);
-      total = !total.defined() ? value : isMax ? Halide::max(total, value) : total + value;
+    for (int64_t i = 0; i < extent; ++i) {
+      index[x.rank() - 1 - axis] = int(i);
+      total = !total.defined() ? x.func(index) : combine(total, x.func(index));
     }
     acc(vars) = total;
   } else {
-    RDom r(0, extent, "ra");
+    RDom r(0, x.extent(size_t(axis)), "ra");
     index[x.rank() - 1 - axis] = r;
     out.reductions.push_back(acc);
-    acc(vars) = isMax ? Expr(-3.0e38f) : Expr(0.0f);
-    acc(vars) = isMax ? Halide::max(acc(vars), x.func(index)) : acc(vars) + x.func(index);
+    acc(vars) = kind == "max" ? Expr(-3.0e38f) : kind == "min" ? Expr(3.0e38f) : Expr(0.0f);
+    acc(vars) = combine(acc(vars), x.func(index));
   }
-  Func f(name(op, isMax ? "reduce_max" : "reduce_mean"));
-  f(vars) = isMax ? acc(vars) : acc(vars) / float(extent);
+  Func f(name(op, ("reduce_" + kind).str()));
+  f(vars) = kind == "mean" ? acc(vars) / Halide::cast<float>(x.extent(size_t(axis))) : acc(vars);
   std::vector<Expr> shape = x.shape;
   shape[axis] = Expr(1);
   return HTensor{f, shape};
 }
 
-/// The input gradient of a mean or maximum along an axis (the maximum's largest elements share it, as
-/// torch.amax).
 FailureOr<HTensor> AlgorithmBuilder::lowerReduceGrad(ReduceGradOp op) {
   const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
   int64_t axis = op.getAxis();
-  int extent = int(staticDim(op.getInput(), axis));
+  StringRef kind = op.getKind();
   size_t at = x.rank() - 1 - axis;
   std::vector<Var> vars = makeVars(x.rank(), "e");
   std::vector<Expr> reduced(vars.begin(), vars.end());
   reduced[at] = 0;
   Func dx(name(op, "reduce_grad"));
-  if (op.getKind() == "mean") {
-    dx(vars) = dy.func(reduced) / float(extent);
+  if (kind == "sum" || kind == "mean") {
+    Expr count = Halide::cast<float>(x.extent(size_t(axis)));
+    dx(vars) = kind == "sum" ? dy.func(reduced) : dy.func(reduced) / count;
     return HTensor{dx, x.shape};
   }
+  // max or min: shared among the elements that reach it.
+  bool isMax = kind == "max";
   std::vector<Expr> along(vars.begin(), vars.end());
-  RDom r(0, extent, "ra");
+  RDom r(0, x.extent(size_t(axis)), "ra");
   along[at] = r;
-  Func max = reduction(op, "max"), ties = reduction(op, "ties");
-  max(vars) = -3.0e38f;
-  max(vars) = Halide::max(max(vars), x.func(along));
+  Func best = reduction(op, kind), ties = reduction(op, "ties");
+  best(vars) = isMax ? -3.0e38f : 3.0e38f;
+  best(vars) = isMax ? Halide::max(best(vars), x.func(along)) : Halide::min(best(vars), x.func(along));
   ties(vars) = 0.0f;
-  ties(vars) += Halide::select(x.func(along) == max(vars), 1.0f, 0.0f);
-  dx(vars) = Halide::select(x.func(vars) == max(reduced), dy.func(reduced) / ties(reduced), 0.0f);
+  ties(vars) += Halide::select(x.func(along) == best(vars), 1.0f, 0.0f);
+  dx(vars) = Halide::select(x.func(vars) == best(reduced), dy.func(reduced) / ties(reduced), 0.0f);
   return HTensor{dx, x.shape};
 }
 

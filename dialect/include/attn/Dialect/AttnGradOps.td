@@ -271,8 +271,9 @@ def Attn_PoolGradOp : Attn_ComputeOp<"pool_grad"> {
 def Attn_ReduceGradOp : Attn_ComputeOp<"reduce_grad"> {
   let summary = "the input gradient of attn.reduce";
   let description = [{
-    For the reduced input x and the gradient dy of the reduction along `axis` (kept with size 1): "mean"
-    spreads dy evenly along the axis, "max" shares it among the largest elements (as torch.amax).
+    For the reduced input x and the gradient dy of the reduction along `axis` (kept with size 1): "sum"
+    repeats dy along the axis, "mean" spreads it evenly, "max" and "min" share it among the largest or
+    smallest elements (as torch.amax and torch.amin).
 
     ```mlir
     %dx = attn.reduce_grad %x, %dy {axis = 1 : i64, kind = "max"}

@@ -223,6 +223,21 @@ def Attn_SoftmaxOp : Attn_ComputeOp<"softmax", [SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
+def Attn_MatmulOp : Attn_ComputeOp<"matmul"> {
+  let summary = "batched matrix product, broadcasting over the leading dimensions";
+  let description = [{
+    `lhs` [..., M, K] times `rhs` [..., K, N] (or [..., N, K] with `transpose_b`) gives [..., M, N]. The
+    dimensions before the last two broadcast as in attn.add; K may be dynamic but must agree.
+
+    ```mlir
+    %s = attn.matmul %q, %k {transpose_b} : (tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x?xf32>
+    %y = attn.matmul %x, %w : (tensor<?x?x64xf32>, tensor<64x32xf32>) -> tensor<?x?x32xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$lhs, Attn_F32Tensor:$rhs, UnitAttr:$transpose_b);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+}
+
 def Attn_ExpandDimsOp : Attn_ComputeOp<"expand_dims", [Attn_Reindexing]> {
   let summary = "inserts a dimension of size 1";
   let description = [{
@@ -291,9 +306,10 @@ def Attn_SliceOp : Attn_ComputeOp<"slice", [Attn_Reindexing]> {
 }
 
 def Attn_ReduceOp : Attn_ComputeOp<"reduce"> {
-  let summary = "mean or maximum along one static dimension, kept with size 1";
+  let summary = "sum, mean, maximum or minimum along one dimension, kept with size 1";
   let description = [{
-    `kind` is "mean" or "max". CBAM's spatial attention reduces over channels:
+    `kind` is "sum", "mean", "max" or "min"; the dimension may be dynamic. CBAM's spatial attention reduces
+    over channels:
 
     ```mlir
     %m = attn.reduce %x {axis = 1 : i64, kind = "max"} : (tensor<?x16x8x8xf32>) -> tensor<?x1x8x8xf32>
