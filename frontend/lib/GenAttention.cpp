@@ -34,9 +34,7 @@ std::optional<Tensor> MLIRGenImpl::genAttention(const CallExpr &call, const Boun
   std::optional<Tensor> k = genTensor(ke, false, "'keys'");
   std::optional<Tensor> v = args.get("values") ? genTensor(ve, false, "'values'") : k;
   std::optional<int64_t> heads = intArg(args, "heads", 1, 1), units = intArg(args, "units", 1, 1);
-  std::optional<bool> causal = false;
-  if (const Expr *c = args.get("causal"))
-    causal = evalBool(*c, "'causal'");
+  std::optional<bool> causal = boolArg(args, "causal", false);
   std::optional<Number> scale;
   if (const Expr *e = args.get("scale")) {
     scale = evalNumber(*e);

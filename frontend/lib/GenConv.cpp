@@ -27,9 +27,7 @@ std::optional<Tensor> MLIRGenImpl::genConv2D(const CallExpr &call, const BoundAr
   std::optional<int64_t> channels = intArg(args, "channels", 0, 1), kernel = intArg(args, "kernel", 0, 1),
                          stride = intArg(args, "stride", 1, 1), padding = intArg(args, "padding", 0, 0),
                          dilation = intArg(args, "dilation", 1, 1), groups = intArg(args, "groups", 1, 1);
-  std::optional<bool> bias = true;
-  if (const Expr *b = args.get("bias"))
-    bias = evalBool(*b, "'bias'");
+  std::optional<bool> bias = boolArg(args, "bias", true);
   if (!x || !channels || !kernel || !stride || !padding || !dilation || !groups || !bias)
     return std::nullopt;
   int64_t cin = x->shape[1].size;

@@ -40,9 +40,7 @@ std::optional<Tensor> MLIRGenImpl::genRecurrent(const CallExpr &call, const Boun
   std::optional<Tensor> x = genTensor(xe, false, "'x'");
   std::optional<int64_t> hidden = intArg(args, "hidden", 0, 1),
                          layers = intArg(args, "layers", 1, 1, kMaxLayers);
-  std::optional<bool> bidirectional = false;
-  if (const Expr *b = args.get("bidirectional"))
-    bidirectional = evalBool(*b, "'bidirectional'");
+  std::optional<bool> bidirectional = boolArg(args, "bidirectional", false);
   std::optional<Tensor> lengths;
   if (const Expr *l = args.get("lengths")) {
     lengths = genTensor(*l, false, "'lengths'");

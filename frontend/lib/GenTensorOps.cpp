@@ -100,22 +100,18 @@ std::optional<Tensor> MLIRGenImpl::genMatmul(const CallExpr &call, const BoundAr
   std::optional<Tensor> a = genTensor(ae, false, "'a'"), b = genTensor(be, false, "'b'");
   if (!a || !b || !expectF32(*a, ae, "matmul", "a") || !expectF32(*b, be, "matmul", "b"))
     return std::nullopt;
-  bool transposeB = false;
-  if (const Expr *t = args.get("transpose_b")) {
-    std::optional<bool> v = evalBool(*t, "'transpose_b'");
-    if (!v)
-      return std::nullopt;
-    transposeB = *v;
-  }
+  std::optional<bool> transposeB = boolArg(args, "transpose_b", false);
+  if (!transposeB)
+    return std::nullopt;
   if (a->shape.size() < 2 || b->shape.size() < 2) {
     error(call.getLoc()) << "matmul expects tensors of rank >= 2, found " << str(a->shape) << " and "
                          << str(b->shape);
     return std::nullopt;
   }
-  const SymDim &k = a->shape.back(), &kb = b->shape[b->shape.size() - (transposeB ? 1 : 2)];
+  const SymDim &k = a->shape.back(), &kb = b->shape[b->shape.size() - (*transposeB ? 1 : 2)];
   if (!(k == kb)) {
     error(call.getLoc()) << "matmul contracts the last dimension of 'a' " << str(a->shape) << " with the "
-                         << (transposeB ? "last" : "second-to-last") << " of 'b' " << str(b->shape)
+                         << (*transposeB ? "last" : "second-to-last") << " of 'b' " << str(b->shape)
                          << ", but " << k.str() << " and " << kb.str() << " differ";
     return std::nullopt;
   }
@@ -129,9 +125,9 @@ std::optional<Tensor> MLIRGenImpl::genMatmul(const CallExpr &call, const BoundAr
     return std::nullopt;
   }
   shape->push_back(a->shape[a->shape.size() - 2]);
-  shape->push_back(b->shape[b->shape.size() - (transposeB ? 2 : 1)]);
+  shape->push_back(b->shape[b->shape.size() - (*transposeB ? 2 : 1)]);
   auto op = mlir::attn::MatmulOp::create(builder, opLoc(call), irType(*shape), a->value, b->value,
-                                         transposeB ? builder.getUnitAttr() : mlir::UnitAttr());
+                                         *transposeB ? builder.getUnitAttr() : mlir::UnitAttr());
   return Tensor{op.getResult(), *shape};
 }
 
@@ -225,13 +221,9 @@ std::optional<Tensor> MLIRGenImpl::genReduce(const CallExpr &call, const BoundAr
       return std::nullopt;
     axes.push_back(*a);
   }
-  bool keep = false;
-  if (const Expr *k = args.get("keepdims")) {
-    std::optional<bool> b = evalBool(*k, "'keepdims'");
-    if (!b)
-      return std::nullopt;
-    keep = *b;
-  }
+  std::optional<bool> keep = boolArg(args, "keepdims", false);
+  if (!keep)
+    return std::nullopt;
   llvm::sort(axes, std::greater<int64_t>());
   mlir::Location l = opLoc(call);
   Tensor t = *x;
@@ -240,7 +232,7 @@ std::optional<Tensor> MLIRGenImpl::genReduce(const CallExpr &call, const BoundAr
     t.value = mlir::attn::ReduceOp::create(builder, l, irType(t.shape), t.value,
                                            builder.getI64IntegerAttr(axis), builder.getStringAttr(kind));
   }
-  if (!keep)
+  if (!*keep)
     for (int64_t axis : axes) // from the last, so that the others keep their place
       t = squeeze(t, axis, l);
   return Tensor{t.value, t.shape};
@@ -279,9 +271,7 @@ std::optional<Tensor> MLIRGenImpl::genDense(const CallExpr &call, const BoundArg
                                             const std::string &prefix) {
   std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
   std::optional<int64_t> units = evalInt(*args.get("units"), "'units'");
-  std::optional<bool> bias = true;
-  if (const Expr *b = args.get("bias"))
-    bias = evalBool(*b, "'bias'");
+  std::optional<bool> bias = boolArg(args, "bias", true);
   if (!x || !units || !bias || !expectF32(*x, *args.get("x"), "dense", "x"))
     return std::nullopt;
   if (*units < 1) {

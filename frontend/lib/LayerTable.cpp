@@ -219,6 +219,12 @@ std::optional<BoundArgs> MLIRGenImpl::bind(const CallExpr &call, const LayerSpec
 }
 
 /// An optional integer argument in [min, max].
+/// A true/false argument, `fallback` when not given.
+std::optional<bool> MLIRGenImpl::boolArg(const BoundArgs &args, StringRef name, bool fallback) {
+  const Expr *e = args.get(name);
+  return e ? evalBool(*e, "'" + name.str() + "'") : fallback;
+}
+
 std::optional<int64_t> MLIRGenImpl::intArg(const BoundArgs &args, StringRef name, int64_t fallback,
                                            int64_t min, int64_t max) {
   const Expr *e = args.get(name);

@@ -175,6 +175,7 @@ private:
   std::optional<BoundArgs> bind(const CallExpr &call, const LayerSpec &spec);
   std::optional<int64_t> intArg(const BoundArgs &args, StringRef name, int64_t fallback, int64_t min,
                                 int64_t max = kMaxSize);
+  std::optional<bool> boolArg(const BoundArgs &args, StringRef name, bool fallback);
   std::optional<int64_t> axisArg(const CallExpr &call, const BoundArgs &args, StringRef name,
                                  int64_t fallback, size_t rank);
   std::set<std::string> bindArguments(const CallExpr &call, llvm::ArrayRef<StringRef> params,

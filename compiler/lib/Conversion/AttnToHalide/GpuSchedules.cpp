@@ -334,8 +334,7 @@ void flashAttention(LoweredKernel &k) {
 /// step reads a complete previous one. Each thread writes its own unit's slots only, which Halide cannot
 /// prove of reduction variables (allow_race_conditions). Past kMaxThreads units, a thread runs several
 /// neighbouring units.
-void unitRecurrence(LoweredKernel &k, const UnitRecurrenceStages &stages) {
-  UnitRecurrenceStages r = stages; // Funcs are handles: scheduling a copy schedules them
+void unitRecurrence(LoweredKernel &k, UnitRecurrenceStages r) {
   constexpr int kMaxThreads = 256;
   Func f = r.state;
   f.compute_root();
