@@ -97,6 +97,10 @@ std::optional<std::vector<FlopTerm>> kernelFlops(KernelOp kernel) {
               t.coefficient = 2;
               return times(t, d.getInput(), -1);
             })
+            .Case([&](MatmulOp m) { // each output sums the products along lhs's last dimension
+              t.coefficient = 2;
+              return times(t, m.getLhs(), -1);
+            })
             .Case([&](Conv2DOp c) {
               auto w = cast<RankedTensorType>(c.getWeight().getType()).getShape();
               t.coefficient = 2.0 * double(w[1] * w[2] * w[3]);
