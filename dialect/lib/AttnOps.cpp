@@ -651,34 +651,17 @@ LogicalResult MatmulOp::verify() {
     return emitOpError() << "expects the contracted dimensions of " << shapeString(a.getType()) << " and "
                          << shapeString(b.getType()) << (getTransposeB() ? " (transposed)" : "")
                          << " to agree, found " << k << " and " << kb;
-  int64_t batch = std::max(rankOf(a), rankOf(b)) - 2;
-  for (int64_t i = 0; i < batch; ++i) { // from the last batch dimension
-    int64_t x = i < rankOf(a) - 2 ? dimOf(a, unsigned(rankOf(a) - 3 - i)) : 1;
-    int64_t y = i < rankOf(b) - 2 ? dimOf(b, unsigned(rankOf(b) - 3 - i)) : 1;
-    if (x != 1 && y != 1 && conflict(x, y))
-      return emitOpError() << "expects batch dimensions that broadcast, found " << shapeString(a.getType())
-                           << " and " << shapeString(b.getType());
-  }
+  int64_t dim = 0;
+  if (broadcastConflict(a, b, 2, dim))
+    return emitOpError() << "expects batch dimensions that broadcast, found " << shapeString(a.getType())
+                         << " and " << shapeString(b.getType());
   return verifyResultShape(*this);
 }
 
 SmallVector<DimSource> MatmulOp::getResultDimSources() {
-  Value a = getLhs(), b = getRhs();
-  int64_t ra = rankOf(a), rb = rankOf(b), batch = std::max(ra, rb) - 2;
-  SmallVector<DimSource> dims;
-  for (int64_t d = 0; d < batch; ++d) {
-    int64_t i = batch - 1 - d; // from the last batch dimension
-    int64_t x = i < ra - 2 ? dimOf(a, unsigned(ra - 3 - i)) : 1;
-    int64_t y = i < rb - 2 ? dimOf(b, unsigned(rb - 3 - i)) : 1;
-    if (x == 1 && y == 1)
-      dims.push_back(DimSource::constant(1));
-    else if (x != 1 && (y == 1 || !ShapedType::isDynamic(x) || ShapedType::isDynamic(y)))
-      dims.push_back(DimSource::of(0, unsigned(ra - 3 - i)));
-    else
-      dims.push_back(DimSource::of(1, unsigned(rb - 3 - i)));
-  }
-  dims.push_back(DimSource::of(0, unsigned(ra - 2)));
-  dims.push_back(DimSource::of(1, unsigned(rb - (getTransposeB() ? 2 : 1))));
+  SmallVector<DimSource> dims = broadcastDims(getLhs(), getRhs(), 2);
+  dims.push_back(DimSource::of(0, unsigned(rankOf(getLhs()) - 2)));
+  dims.push_back(DimSource::of(1, unsigned(rankOf(getRhs()) - (getTransposeB() ? 2 : 1))));
   return dims;
 }
 

@@ -48,20 +48,20 @@ LogicalResult verifyResultShape(Operation *op) {
 
 namespace {
 
-/// Dimension `i` (counted from the last) of an operand of rank `rank`, or 1 where it has none.
-int64_t alignedDim(Value v, int64_t i) {
-  int64_t rank = rankOf(v);
+/// Dimension `i` (counted from the last, after leaving out the last `skip`) of `v`, or 1 where it has none.
+int64_t alignedDim(Value v, int64_t i, int64_t skip) {
+  int64_t rank = rankOf(v) - skip;
   return i < rank ? dimOf(v, unsigned(rank - 1 - i)) : 1;
 }
 
-/// Which operand (0 or 1) a broadcast result's dimension `i` (counted from the last) comes from: the one
+/// Which operand (0 or 1) a broadcast result's dimension `i` (counted as in alignedDim) comes from: the one
 /// that does not repeat along it; of two that do not, a static size over a dynamic one, else the first.
-int broadcastSource(Value lhs, Value rhs, int64_t i) {
-  if (i >= rankOf(lhs))
+int broadcastSource(Value lhs, Value rhs, int64_t i, int64_t skip) {
+  if (i >= rankOf(lhs) - skip)
     return 1;
-  if (i >= rankOf(rhs))
+  if (i >= rankOf(rhs) - skip)
     return 0;
-  int64_t a = alignedDim(lhs, i), b = alignedDim(rhs, i);
+  int64_t a = alignedDim(lhs, i, skip), b = alignedDim(rhs, i, skip);
   if (a == 1 || b == 1)
     return a == 1 ? 1 : 0;
   return ShapedType::isDynamic(a) && !ShapedType::isDynamic(b) ? 1 : 0;
@@ -69,29 +69,40 @@ int broadcastSource(Value lhs, Value rhs, int64_t i) {
 
 } // namespace
 
+std::optional<std::pair<int64_t, int64_t>> broadcastConflict(Value lhs, Value rhs, int64_t skip,
+                                                             int64_t &dim) {
+  int64_t rank = std::max(rankOf(lhs), rankOf(rhs)) - skip;
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t a = alignedDim(lhs, i, skip), b = alignedDim(rhs, i, skip);
+    if (a != 1 && b != 1 && conflict(a, b)) {
+      dim = rank - 1 - i;
+      return std::pair{a, b};
+    }
+  }
+  return std::nullopt;
+}
+
 LogicalResult verifyBroadcast(Operation *op) {
   Value lhs = op->getOperand(0), rhs = op->getOperand(1);
-  int64_t rank = std::max(rankOf(lhs), rankOf(rhs));
-  for (int64_t i = 0; i < rank; ++i) {
-    int64_t a = alignedDim(lhs, i), b = alignedDim(rhs, i);
-    if (a != 1 && b != 1 && conflict(a, b))
-      return op->emitOpError() << "expects operands whose shapes broadcast, found "
-                               << shapeString(lhs.getType()) << " and " << shapeString(rhs.getType())
-                               << ": sizes " << a << " and " << b << " meet at dimension " << (rank - 1 - i)
-                               << " of the result";
-  }
+  int64_t dim = 0;
+  if (auto sizes = broadcastConflict(lhs, rhs, 0, dim))
+    return op->emitOpError() << "expects operands whose shapes broadcast, found "
+                             << shapeString(lhs.getType()) << " and " << shapeString(rhs.getType())
+                             << ": sizes " << sizes->first << " and " << sizes->second
+                             << " meet at dimension " << dim << " of the result";
   return verifyResultShape(op);
 }
 
-SmallVector<DimSource> broadcastDims(Value lhs, Value rhs) {
-  int64_t rank = std::max(rankOf(lhs), rankOf(rhs));
+SmallVector<DimSource> broadcastDims(Value lhs, Value rhs, int64_t skip) {
+  int64_t rank = std::max(rankOf(lhs), rankOf(rhs)) - skip;
   SmallVector<DimSource> dims;
   for (int64_t d = 0; d < rank; ++d) {
     int64_t i = rank - 1 - d;
-    int operand = broadcastSource(lhs, rhs, i);
+    int operand = broadcastSource(lhs, rhs, i, skip);
     Value v = operand == 0 ? lhs : rhs;
-    int64_t size = alignedDim(v, i);
-    dims.push_back(size == 1 ? DimSource::constant(1) : DimSource::of(operand, unsigned(rankOf(v) - 1 - i)));
+    int64_t size = alignedDim(v, i, skip);
+    dims.push_back(size == 1 ? DimSource::constant(1)
+                             : DimSource::of(operand, unsigned(rankOf(v) - skip - 1 - i)));
   }
   return dims;
 }

@@ -7,7 +7,9 @@
 #include "attn/Dialect/AttnInterfaces.h"
 #include "mlir/IR/Operation.h"
 
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace mlir::attn::detail {
 
@@ -35,9 +37,14 @@ LogicalResult verifyResultShape(Operation *op);
 /// their broadcast shape.
 LogicalResult verifyBroadcast(Operation *op);
 
-/// The result dimensions of a broadcasting binary op on `lhs` (operand 0) and `rhs` (operand 1): each from
-/// the operand that does not repeat along it.
-SmallVector<DimSource> broadcastDims(Value lhs, Value rhs);
+/// Where the shapes of `lhs` and `rhs`, without their last `skip` dimensions, do not broadcast: the two
+/// sizes that meet, with `dim` set to the result dimension where they do; none if they broadcast.
+std::optional<std::pair<int64_t, int64_t>> broadcastConflict(Value lhs, Value rhs, int64_t skip,
+                                                             int64_t &dim);
+
+/// The broadcast dimensions of `lhs` (operand 0) and `rhs` (operand 1) without their last `skip` (a binary
+/// op's whole result; a matmul's batch): each from the operand that does not repeat along it.
+SmallVector<DimSource> broadcastDims(Value lhs, Value rhs, int64_t skip = 0);
 
 /// Every dimension of `v`, operand 0, in order.
 SmallVector<DimSource> identityDims(Value v);

@@ -111,55 +111,45 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDropout(DropoutOp op) {
   return HTensor{f, x.shape};
 }
 
-/// A broadcasting binary op (attn.add and its kin): an operand is read at the result's indices, aligned
-/// at the last dimension, at index 0 along its size-1 dimensions where the result's are not.
+/// Where a broadcasting op reads `v` for the result element at `vars` (Halide order, of a result of type
+/// `result`): `inner` for `v`'s last `inner.size()` dimensions, then the result's index aligned at the last
+/// dimension, 0 along a size-1 dimension of `v` where the result's is not 1 (NumPy's broadcasting).
+static std::vector<Expr> broadcastIndex(Value v, RankedTensorType result, const std::vector<Var> &vars,
+                                        std::vector<Expr> inner = {}) {
+  auto type = cast<RankedTensorType>(v.getType());
+  int64_t extra = result.getRank() - type.getRank();
+  std::vector<Expr> index = std::move(inner); // Halide order: innermost first
+  for (int64_t d = type.getRank() - 1 - int64_t(index.size()); d >= 0; --d) {
+    bool repeats = type.getDimSize(d) == 1 && result.getDimSize(d + extra) != 1;
+    index.push_back(repeats ? Expr(0) : Expr(vars[size_t(result.getRank() - 1 - (d + extra))]));
+  }
+  return index;
+}
+
+/// A broadcasting binary op (attn.add and its kin): each operand read at its broadcastIndex.
 FailureOr<HTensor> AlgorithmBuilder::lowerBinary(Operation *op, llvm::function_ref<Expr(Expr, Expr)> fn) {
   auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
   std::vector<Var> vars = makeVars(size_t(resultType.getRank()), "e");
-  auto read = [&](Value v) {
-    auto type = cast<RankedTensorType>(v.getType());
-    int64_t extra = resultType.getRank() - type.getRank();
-    std::vector<Expr> index; // Halide order: innermost first
-    for (int64_t d = type.getRank() - 1; d >= 0; --d) {
-      bool repeats = type.getDimSize(d) == 1 && resultType.getDimSize(d + extra) != 1;
-      index.push_back(repeats ? Expr(0) : Expr(vars[size_t(type.getRank() - 1 - d)]));
-    }
-    return values[v].func(index);
-  };
-  std::vector<Expr> shape;
-  for (DimSource s : cast<ShapedOpInterface>(op).getResultDimSources())
-    shape.push_back(s.isConstant() ? Expr(int(s.size)) : values[op->getOperand(s.operand)].extent(s.dim));
+  auto read = [&](Value v) { return values[v].func(broadcastIndex(v, resultType, vars)); };
   Func f(name(op, "map"));
   f(vars) = fn(read(op->getOperand(0)), read(op->getOperand(1)));
   out.elementwise.push_back(f);
-  return HTensor{f, shape};
+  return HTensor{f, resultShape(op)};
 }
 
 /// result[..., m, n] = Σ_k lhs[..., m, k]·rhs[..., k, n] (rhs[..., n, k] with transpose_b): a product that
-/// the matrix-product schedules tile, n innermost. A batch dimension an operand lacks or has as 1 is read at
-/// index 0, as attn.add broadcasts.
+/// the matrix-product schedules tile, n innermost. The batch dimensions broadcast as in attn.add.
 FailureOr<HTensor> AlgorithmBuilder::lowerMatmul(MatmulOp op) {
   auto resultType = cast<RankedTensorType>(op.getType());
-  size_t rank = size_t(resultType.getRank());
-  std::vector<Var> vars = makeVars(rank, "e"); // Halide order: n, m, then the batch from the innermost
+  std::vector<Var> vars = makeVars(size_t(resultType.getRank()), "e"); // Halide order: n, m, the batch
   Expr k = RDom(0, values[op.getLhs()].extent(values[op.getLhs()].rank() - 1), "rk");
   auto read = [&](Value v, Expr inner, Expr outer) {
-    auto type = cast<RankedTensorType>(v.getType());
-    std::vector<Expr> index{inner, outer};
-    for (int64_t d = type.getRank() - 3; d >= 0; --d) { // batch dimensions, innermost first
-      int64_t r = d + resultType.getRank() - type.getRank();
-      bool repeats = type.getDimSize(d) == 1 && resultType.getDimSize(r) != 1;
-      index.push_back(repeats ? Expr(0) : Expr(vars[rank - 1 - size_t(r)]));
-    }
-    return values[v].func(index);
+    return values[v].func(broadcastIndex(v, resultType, vars, {inner, outer}));
   };
   Expr a = read(op.getLhs(), k, vars[1]);
   Expr b = op.getTransposeB() ? read(op.getRhs(), k, vars[0]) : read(op.getRhs(), vars[0], k);
   Func f = product(op, "matmul", vars, 0.0f, a * b);
-  std::vector<Expr> shape;
-  for (DimSource s : op.getResultDimSources())
-    shape.push_back(s.isConstant() ? Expr(int(s.size)) : values[op->getOperand(s.operand)].extent(s.dim));
-  return HTensor{f, shape};
+  return HTensor{f, resultShape(op)};
 }
 
 FailureOr<HTensor> AlgorithmBuilder::lowerActivationGrad(ActivationGradOp op) {
