@@ -26,6 +26,19 @@ LogicalResult ParamOp::verify() {
   if (!getType().hasStaticShape())
     return emitOpError() << "expects a static shape for parameter '" << getName() << "', found "
                          << shapeString(getType());
+  std::optional<StringRef> init = getInit();
+  bool scaled = init == "normal" || init == "uniform";
+  if (init && !scaled &&
+      !llvm::is_contained(ArrayRef<StringRef>{"uniform_fan_in", "glorot_uniform", "zeros", "ones"}, *init))
+    return emitOpError() << "expects init uniform_fan_in, glorot_uniform, zeros, ones, normal or uniform, "
+                            "found '"
+                         << *init << "'";
+  FloatAttr scale = getInitScaleAttr();
+  if (scaled != bool(scale))
+    return emitOpError() << (scaled ? "expects an init_scale for init '" + init->str() + "'"
+                                    : std::string("expects init_scale only with init normal or uniform"));
+  if (scaled && !(scale.getValueAsDouble() > 0))
+    return emitOpError() << "expects a positive init_scale, found " << scale.getValueAsDouble();
   return success();
 }
 

@@ -50,6 +50,15 @@ private:
         print(*dim, indent + 1);
       if (input->getVocab())
         printVocab(*input->getVocab(), indent + 1);
+    } else if (const auto *param = llvm::dyn_cast<ast::ParamStmt>(&stmt)) {
+      line(indent) << "Param " << param->getName().name << " : " << param->getDType() << " "
+                   << at(param->getName().loc) << "\n";
+      for (const ast::ExprPtr &dim : param->getShape())
+        print(*dim, indent + 1);
+      if (const ast::Expr *init = param->getInit()) {
+        line(indent + 1) << "Init\n";
+        print(*init, indent + 2);
+      }
     } else if (const auto *assign = llvm::dyn_cast<ast::AssignStmt>(&stmt)) {
       line(indent) << "Assign ";
       for (const ast::Name &target : assign->getTargets())
@@ -63,7 +72,8 @@ private:
       os << ") " << at(block->getName().loc) << "\n";
       for (const ast::StmtPtr &inner : block->getBody())
         print(*inner, indent + 1);
-      line(indent + 1) << "Return " << block->getResult().name << " " << at(block->getResult().loc) << "\n";
+      for (const ast::Name &result : block->getResults())
+        line(indent + 1) << "Return " << result.name << " " << at(result.loc) << "\n";
     } else if (const auto *decoder = llvm::dyn_cast<ast::DecoderStmt>(&stmt)) {
       line(indent) << "Decoder " << decoder->getName().name << "(" << decoder->getToken().name << ") "
                    << at(decoder->getName().loc) << "\n";

@@ -181,9 +181,11 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
   for (const StmtPtr &stmt : dec.getBody()) {
     if (auto *assign = llvm::dyn_cast<AssignStmt>(stmt.get()))
       genAssign(*assign);
+    else if (auto *param = llvm::dyn_cast<ParamStmt>(stmt.get()))
+      genParam(*param);
     else
-      error(stmt->getLoc()) << "a decoder step holds only assignments 'NAME = expression' and ends with "
-                            << "'emit NAME, ...'";
+      error(stmt->getLoc()) << "a decoder step holds only parameters 'param NAME : f32[DIMS]' and "
+                               "assignments 'NAME = expression', and ends with 'emit NAME, ...'";
   }
   std::vector<mlir::Value> next, emits;
   std::vector<Tensor> emitted;

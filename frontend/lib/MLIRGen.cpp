@@ -203,6 +203,8 @@ void MLIRGenImpl::genStmt(const Stmt &stmt) {
     }
   } else if (auto *s = llvm::dyn_cast<InputStmt>(&stmt)) {
     genInput(*s);
+  } else if (auto *s = llvm::dyn_cast<ParamStmt>(&stmt)) {
+    genParam(*s);
   } else if (auto *s = llvm::dyn_cast<AssignStmt>(&stmt)) {
     genAssign(*s);
   } else if (auto *s = llvm::dyn_cast<OutputStmt>(&stmt)) {
@@ -296,11 +298,11 @@ std::optional<std::vector<Tensor>> MLIRGenImpl::genResults(const Expr &e, size_t
   static const llvm::StringSet<> multi = {"dot_attention", "additive_attention", "spatial_attention",
                                           "lstm_cell",     "split",              "greedy",
                                           "beam_search",   "teacher"};
-  if (!call || !multi.contains(call->getCallee())) {
+  if (!call || !(multi.contains(call->getCallee()) || blocks.count(call->getCallee()))) {
     error(e.getLoc())
         << "only dot_attention, additive_attention and spatial_attention (output, weights), "
-        << "lstm_cell (h, c), split (its parts) and decoding (greedy, beam_search, teacher) give "
-        << "several results; this expression gives one";
+        << "lstm_cell (h, c), split (its parts), decoding (greedy, beam_search, teacher) and blocks "
+        << "that return several tensors give several results; this expression gives one";
     return std::nullopt;
   }
   StringRef callee = call->getCallee();
@@ -406,7 +408,7 @@ std::optional<Tensor> MLIRGenImpl::genCall(const CallExpr &call, bool topLevel) 
     return genZeros(call);
   auto block = blocks.find(call.getCallee());
   if (block != blocks.end())
-    return genBlockCall(call, *block->second, paramPrefix(call.getCallee(), topLevel));
+    return genBlockCall(call, *block->second, topLevel, paramPrefix(call.getCallee(), topLevel));
   const LayerSpec *spec = findLayer(call.getCallee());
   if (!spec) {
     auto diag = error(call.getLoc()) << "unknown layer '" << call.getCallee() << "'";

@@ -259,10 +259,12 @@ private:
   std::optional<Tensor> genLoss(const CallExpr &call, const BoundArgs &args, StringRef name);
 
   //===--------------------------------------------------------------------===//
-  // Blocks (GenBlocks.cpp)
+  // Blocks and declared parameters (GenBlocks.cpp)
   //===--------------------------------------------------------------------===//
 
-  std::optional<Tensor> genBlockCall(const CallExpr &call, const BlockStmt &block, const std::string &prefix);
+  std::optional<Tensor> genBlockCall(const CallExpr &call, const BlockStmt &block, bool topLevel,
+                                     const std::string &prefix);
+  void genParam(const ParamStmt &s);
 
   //===--------------------------------------------------------------------===//
   // State

@@ -31,7 +31,7 @@ namespace {
 constexpr unsigned kMaxExprDepth = 256;
 
 constexpr const char *kStatementForms =
-    "'dim', 'const', 'input', 'output', 'block', 'decoder', 'train' or 'NAME = expression'";
+    "'dim', 'const', 'input', 'param', 'output', 'block', 'decoder', 'train' or 'NAME = expression'";
 
 struct Note {
   SMLoc loc;
@@ -97,7 +97,10 @@ private:
   ast::StmtPtr parseTrain();
   ast::StmtPtr parseDim();
   ast::StmtPtr parseConst();
+  bool parseTensorType(StringRef what, const ast::Name &name, StringRef form, std::string &dtype,
+                       ast::Location &dtypeLoc, std::vector<ast::ExprPtr> &shape);
   ast::StmtPtr parseInput();
+  ast::StmtPtr parseParam();
   ast::StmtPtr parseOutput();
   ast::StmtPtr parseBlock();
   ast::StmtPtr parseDecoder();
@@ -326,6 +329,8 @@ ast::StmtPtr Parser::parseStatement() {
       return parseAssign();
     if (tok.spelling == "train" && next.is(TokenKind::LBrace)) // `train` is reserved only here
       return parseTrain();
+    if (tok.spelling == "param" && next.is(TokenKind::Identifier)) // and `param` here
+      return parseParam();
     {
       std::string name = tok.spelling.str();
       consume();
@@ -461,18 +466,21 @@ ast::StmtPtr Parser::parseBlock() {
                  open, body))
     return nullptr;
   consume(); // 'return'
-  if (!tok.is(TokenKind::Identifier)) {
-    reportExpected("expected the name of the tensor block '" + quoteForDiagnostic(name.name) + "' returns");
-    return nullptr;
-  }
-  ast::Name result = nameOf(tok);
-  consume();
+  std::vector<ast::Name> results;
+  do {
+    if (!tok.is(TokenKind::Identifier)) {
+      reportExpected("expected the name of a tensor block '" + quoteForDiagnostic(name.name) + "' returns");
+      return nullptr;
+    }
+    results.push_back(nameOf(tok));
+    consume();
+  } while (consumeIf(TokenKind::Comma));
   if (!consumeIf(TokenKind::RBrace)) {
     reportExpected("expected '}' to close block '" + quoteForDiagnostic(name.name) + "' after its return");
     return nullptr;
   }
   return std::make_unique<ast::BlockStmt>(loc, std::move(name), std::move(params), std::move(body),
-                                          std::move(result));
+                                          std::move(results));
 }
 
 ast::StmtPtr Parser::parseDecoder() {
@@ -615,6 +623,50 @@ ast::StmtPtr Parser::parseConst() {
   return std::make_unique<ast::ConstStmt>(loc, std::move(defs));
 }
 
+/// `: DTYPE[DIMS]` after the name of an input or a parameter (`what`); false after reporting an error.
+bool Parser::parseTensorType(StringRef what, const ast::Name &name, StringRef form, std::string &dtype,
+                             ast::Location &dtypeLoc, std::vector<ast::ExprPtr> &shape) {
+  std::string quoted = quoteForDiagnostic(name.name);
+  if (!tok.is(TokenKind::Colon)) {
+    reportExpected(tok, "expected ':' after " + what + " '" + quoted + "'", (" (" + Twine(form) + ")").str());
+    return false;
+  }
+  consume();
+  if (!tok.is(TokenKind::Identifier)) {
+    reportExpected("expected a dtype ('f32' or 'i32') for " + what + " '" + quoted + "'");
+    return false;
+  }
+  dtype = tok.spelling.str();
+  dtypeLoc = tok.loc;
+  // The syntax is intact, so this needs no recovery.
+  if (dtype != "f32" && dtype != "i32")
+    reportExpected("expected a dtype ('f32' or 'i32')");
+  consume();
+  if (!tok.is(TokenKind::LBracket)) {
+    reportExpected("expected '[' after the dtype of " + what + " '" + quoted + "'");
+    return false;
+  }
+  ast::Location open = tok.loc;
+  consume();
+  ++openDelimiters;
+  while (true) {
+    unsigned depth;
+    ast::ExprPtr dim = parseExpr(depth);
+    if (!dim)
+      return false;
+    shape.push_back(std::move(dim));
+    if (consumeIf(TokenKind::Comma))
+      continue;
+    if (tok.is(TokenKind::RBracket))
+      break;
+    reportUnclosed("expected ']' to close the shape of " + what + " '" + quoted + "'", open);
+    return false;
+  }
+  consume();
+  --openDelimiters;
+  return true;
+}
+
 ast::StmtPtr Parser::parseInput() {
   ast::Location loc = tok.loc;
   consume();
@@ -624,48 +676,43 @@ ast::StmtPtr Parser::parseInput() {
   }
   ast::Name name = nameOf(tok);
   consume();
-  if (!tok.is(TokenKind::Colon)) {
-    reportExpected(tok, "expected ':' after input '" + quoteForDiagnostic(name.name) + "'",
-                   " (an input is declared as 'input NAME : DTYPE[DIMS]')");
-    return nullptr;
-  }
-  consume();
-  if (!tok.is(TokenKind::Identifier)) {
-    reportExpected("expected a dtype ('f32' or 'i32') for input '" + quoteForDiagnostic(name.name) + "'");
-    return nullptr;
-  }
-  std::string dtype = tok.spelling.str();
-  ast::Location dtypeLoc = tok.loc;
-  // The syntax is intact, so this needs no recovery.
-  if (dtype != "f32" && dtype != "i32")
-    reportExpected("expected a dtype ('f32' or 'i32')");
-  consume();
-  if (!tok.is(TokenKind::LBracket)) {
-    reportExpected("expected '[' after the dtype of input '" + quoteForDiagnostic(name.name) + "'");
-    return nullptr;
-  }
-  ast::Location open = tok.loc;
-  consume();
-  ++openDelimiters;
+  std::string dtype;
+  ast::Location dtypeLoc;
   std::vector<ast::ExprPtr> shape;
-  while (true) {
-    unsigned depth;
-    ast::ExprPtr dim = parseExpr(depth);
-    if (!dim)
-      return nullptr;
-    shape.push_back(std::move(dim));
-    if (consumeIf(TokenKind::Comma))
-      continue;
-    if (tok.is(TokenKind::RBracket))
-      break;
-    reportUnclosed("expected ']' to close the shape of input '" + quoteForDiagnostic(name.name) + "'", open);
+  if (!parseTensorType("input", name, "an input is declared as 'input NAME : DTYPE[DIMS]'", dtype, dtypeLoc,
+                       shape))
     return nullptr;
-  }
-  consume();
-  --openDelimiters;
   std::optional<ast::VocabRef> vocab = parseVocabClause();
   return std::make_unique<ast::InputStmt>(loc, std::move(name), std::move(dtype), dtypeLoc,
                                           std::move(shape), std::move(vocab));
+}
+
+/// `param NAME : f32[DIMS]`, optionally followed by `init = INITIALIZER`. `param` is not a keyword: it
+/// starts this statement only when a name follows it.
+ast::StmtPtr Parser::parseParam() {
+  ast::Location loc = tok.loc;
+  consume(); // 'param'
+  ast::Name name = nameOf(tok);
+  consume();
+  std::string dtype;
+  ast::Location dtypeLoc;
+  std::vector<ast::ExprPtr> shape;
+  if (!parseTensorType("parameter", name, "a parameter is declared as 'param NAME : f32[DIMS] init = INIT'",
+                       dtype, dtypeLoc, shape))
+    return nullptr;
+  ast::ExprPtr init;
+  if (tok.is(TokenKind::Identifier) && tok.spelling == "init" && !tok.startsLine) {
+    consume();
+    if (!consumeIf(TokenKind::Equal)) {
+      reportExpected("expected '=' and an initializer after 'init'");
+      return nullptr;
+    }
+    unsigned depth;
+    if (!(init = parseExpr(depth)))
+      return nullptr;
+  }
+  return std::make_unique<ast::ParamStmt>(loc, std::move(name), std::move(dtype), dtypeLoc, std::move(shape),
+                                          std::move(init));
 }
 
 ast::StmtPtr Parser::parseAssign() {

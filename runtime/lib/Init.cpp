@@ -29,15 +29,43 @@ int64_t fanIn(const Shape &shape) {
   return product;
 }
 
-void initUniform(Tensor &tensor, const std::string &name, uint64_t seed) {
+namespace {
+
+/// A uniform number in [0, 1) with 24 random bits.
+float unitUniform(uint64_t &state) { return static_cast<float>(splitmix64(state) >> 40) * 0x1p-24f; }
+
+} // namespace
+
+void initParameter(Tensor &tensor, const std::string &name, uint64_t seed, int32_t init, double scale) {
   if (tensor.dtype() != DType::F32)
     return;
-  float bound = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(fanIn(tensor.shape()), 1)));
-  uint64_t state = seed ^ hashName(name);
   float *data = tensor.data<float>();
-  for (int64_t e = 0; e < tensor.numElements(); ++e) {
-    float unit = static_cast<float>(splitmix64(state) >> 40) * 0x1p-24f; // [0, 1), 24 bits
-    data[e] = (2 * unit - 1) * bound;
+  int64_t count = tensor.numElements();
+  if (init == ATTN_INIT_ZEROS || init == ATTN_INIT_ONES) {
+    std::fill(data, data + count, init == ATTN_INIT_ONES ? 1.0f : 0.0f);
+    return;
+  }
+  const Shape &shape = tensor.shape();
+  float bound = static_cast<float>(scale);
+  if (init == ATTN_INIT_UNIFORM_FAN_IN) {
+    bound = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(fanIn(shape), 1)));
+  } else if (init == ATTN_INIT_GLOROT_UNIFORM) {
+    int64_t fanOut = shape.empty() ? 1 : shape.size() == 1 ? shape[0] : shape[0] * (fanIn(shape) / shape[1]);
+    bound = std::sqrt(6.0f / static_cast<float>(std::max<int64_t>(fanIn(shape) + fanOut, 1)));
+  }
+  uint64_t state = seed ^ hashName(name);
+  if (init != ATTN_INIT_NORMAL) {
+    for (int64_t e = 0; e < count; ++e)
+      data[e] = (2 * unitUniform(state) - 1) * bound;
+    return;
+  }
+  // Box–Muller: two uniforms give two independent standard normals.
+  for (int64_t e = 0; e < count; e += 2) {
+    float u1 = 1.0f - unitUniform(state), u2 = unitUniform(state); // u1 in (0, 1]
+    float radius = std::sqrt(-2.0f * std::log(u1)) * bound, angle = 6.2831853f * u2;
+    data[e] = radius * std::cos(angle);
+    if (e + 1 < count)
+      data[e + 1] = radius * std::sin(angle);
   }
 }
 
@@ -51,7 +79,7 @@ Expected<TensorMap> initParameters(const attn_model_spec &spec, uint64_t seed) {
     Expected<Tensor> tensor = Tensor::create(static_cast<DType>(v.dtype), shape);
     if (!tensor)
       return makeError("parameter '", v.name, "': ", tensor.message());
-    initUniform(*tensor, v.name, seed);
+    initParameter(*tensor, v.name, seed, v.init, v.init_scale);
     weights.emplace(v.name, std::move(*tensor));
   }
   return weights;

@@ -39,13 +39,13 @@ TEST(Init, FanInIsEveryDimensionButTheFirst) {
 TEST(Init, FirstValuesForASeed) {
   Expected<Tensor> bias = Tensor::create(DType::F32, {4});
   ASSERT_TRUE(bias.ok()) << bias.message();
-  initUniform(*bias, "bias", 7);
+  initParameter(*bias, "bias", 7, ATTN_INIT_UNIFORM_FAN_IN, 0);
   EXPECT_EQ(valuesOf<float>(*bias),
             (std::vector<float>{-0x1.07ae0cp-2f, -0x1.31c1a4p-2f, -0x1.7fa224p-2f, 0x1.0913d8p-2f}));
 
   Expected<Tensor> w = Tensor::create(DType::F32, {2, 6});
   ASSERT_TRUE(w.ok()) << w.message();
-  initUniform(*w, "w", 0);
+  initParameter(*w, "w", 0, ATTN_INIT_UNIFORM_FAN_IN, 0);
   std::vector<float> values = valuesOf<float>(*w);
   EXPECT_EQ(values[0], 0x1.4bf96p-2f);
   EXPECT_EQ(values[1], 0x1.d2e546p-3f);
@@ -54,10 +54,38 @@ TEST(Init, FirstValuesForASeed) {
     EXPECT_LT(std::fabs(v), 1 / std::sqrt(6.0f)); // the bound of fan_in 6
 }
 
+TEST(Init, DeclaredInitializers) {
+  Expected<Tensor> w = Tensor::create(DType::F32, {40, 60});
+  ASSERT_TRUE(w.ok()) << w.message();
+  initParameter(*w, "w", 3, ATTN_INIT_GLOROT_UNIFORM, 0);
+  float glorot = std::sqrt(6.0f / 100), largest = 0;
+  for (float v : valuesOf<float>(*w))
+    largest = std::max(largest, std::fabs(v));
+  EXPECT_LE(largest, glorot);
+  EXPECT_GT(largest, 0.95f * glorot); // 2400 draws reach near the bound
+
+  initParameter(*w, "w", 3, ATTN_INIT_NORMAL, 0.5);
+  double sum = 0, squares = 0;
+  for (float v : valuesOf<float>(*w)) {
+    sum += v;
+    squares += double(v) * v;
+  }
+  double mean = sum / 2400, std = std::sqrt(squares / 2400 - mean * mean);
+  EXPECT_NEAR(mean, 0, 0.03); // 3 standard errors of 0.5/sqrt(2400)
+  EXPECT_NEAR(std, 0.5, 0.03);
+
+  initParameter(*w, "w", 3, ATTN_INIT_ONES, 0);
+  for (float v : valuesOf<float>(*w))
+    ASSERT_EQ(v, 1.0f);
+  initParameter(*w, "w", 3, ATTN_INIT_ZEROS, 0);
+  for (float v : valuesOf<float>(*w))
+    ASSERT_EQ(v, 0.0f);
+}
+
 TEST(Init, IntegersStayZero) {
   Expected<Tensor> counts = Tensor::create(DType::I32, {3});
   ASSERT_TRUE(counts.ok()) << counts.message();
-  initUniform(*counts, "counts", 1);
+  initParameter(*counts, "counts", 1, ATTN_INIT_NORMAL, 1);
   EXPECT_EQ(valuesOf<int32_t>(*counts), (std::vector<int32_t>{0, 0, 0}));
 }
 

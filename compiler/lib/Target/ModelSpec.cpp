@@ -9,6 +9,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <optional>
@@ -35,6 +36,8 @@ struct ValueEntry {
   std::optional<int64_t> ignoreId;
   int64_t maxLength = 0;
   std::string maxLengthDim;
+  std::string init = "ATTN_INIT_UNIFORM_FAN_IN";
+  double initScale = 0;
 };
 
 /// coefficient × the product of the extents of some dimensions of a kernel's arguments, as (argument
@@ -224,7 +227,8 @@ public:
          << p << "dims" << i << ", " << v.vocabSize << ", " << v.vocab.size() << ", "
          << (v.vocab.empty() ? "0" : p + "vocab" + std::to_string(i)) << ", " << v.classes << ", "
          << v.ignoreId.has_value() << ", " << v.ignoreId.value_or(0) << ", " << v.maxLength << ", "
-         << (v.maxLengthDim.empty() ? "0" : cString(v.maxLengthDim)) << "},\n";
+         << (v.maxLengthDim.empty() ? "0" : cString(v.maxLengthDim)) << ", " << v.init << ", "
+         << llvm::format("%.17g", v.initScale) << "},\n";
     os << "};\n\n";
     for (auto [i, k] : llvm::enumerate(kernels)) {
       os << "static const int32_t " << p << "args" << i << "[] = {";
@@ -347,10 +351,16 @@ private:
   void addParam(ParamOp param) {
     // A parameter read in several places (a decoder step used for training and for search) is one value.
     auto [it, inserted] = paramIndex.try_emplace(param.getName(), static_cast<int>(values.size()));
-    if (inserted)
-      addValue(param.getResult(), {param.getName().str(), "ATTN_ROLE_PARAM", "ATTN_F32", {}});
-    else
+    if (!inserted) {
       index[param.getResult()] = it->second;
+      return;
+    }
+    ValueEntry entry{param.getName().str(), "ATTN_ROLE_PARAM", "ATTN_F32", {}};
+    if (std::optional<StringRef> init = param.getInit())
+      entry.init = "ATTN_INIT_" + init->upper();
+    if (FloatAttr scale = param.getInitScaleAttr())
+      entry.initScale = scale.getValueAsDouble();
+    addValue(param.getResult(), std::move(entry));
   }
 
   /// The index of `v`; inside a decoder step, a batched loop-invariant value is read through its view.

@@ -18,7 +18,8 @@ weights. The same seed gives the same weights on every machine.
 
 Each f32 parameter is drawn uniformly from [-1/sqrt(fan_in), 1/sqrt(fan_in)], where fan_in is the
 product of all its dimensions but the first (its size if it has one dimension, 1 for a scalar):
-PyTorch's default for nn.Linear weights. i32 parameters are zero. The numbers come from splitmix64,
+PyTorch's default for nn.Linear weights. A parameter the model declares with 'param ... init = ...'
+is drawn as that says: glorot_uniform, zeros, ones, normal(std) or uniform(bound). i32 parameters are zero. The numbers come from splitmix64,
 seeded per parameter with the seed xor the FNV-1a hash of the parameter's name.
 )";
 

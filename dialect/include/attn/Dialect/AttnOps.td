@@ -51,14 +51,21 @@ def Attn_ParamOp : Attn_Op<"param", [Pure]> {
   let summary = "a named, trained parameter";
   let description = [{
     A parameter of the model, loaded from the weight file under key `name`. Its shape is static.
+    `init` says how `init` and training from scratch draw it when it is not `uniform_fan_in` (uniform in
+    ±1/√fan_in, fan_in the product of all dimensions but the first): `glorot_uniform` (uniform in
+    ±√(6 / (fan_in + fan_out)), fan_out the first dimension times the receptive field), `zeros`, `ones`,
+    `normal` (mean 0, standard deviation `init_scale`) or `uniform` (in ±`init_scale`).
 
     ```mlir
     %w = attn.param "q.weight" : tensor<32x32xf32>
+    %v = attn.param "attend.v" {init = "normal", init_scale = 0.02 : f64} : tensor<64xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$init, OptionalAttr<F64Attr>:$init_scale);
   let results = (outs Attn_F32Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
+  let builders = [OpBuilder<(ins "Type":$type, "StringAttr":$name),
+                            [{ build($_builder, $_state, type, name, StringAttr(), FloatAttr()); }]>];
   let hasVerifier = 1;
 }
 

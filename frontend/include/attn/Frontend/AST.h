@@ -138,7 +138,7 @@ private:
 
 class Stmt {
 public:
-  enum class Kind { Dim, Const, Input, Assign, Output, Block, Decoder, Train };
+  enum class Kind { Dim, Const, Input, Param, Assign, Output, Block, Decoder, Train };
   Stmt(Kind kind, Location loc) : kind(kind), loc(loc) {}
   virtual ~Stmt() = default;
   Kind getKind() const { return kind; }
@@ -226,6 +226,29 @@ private:
   std::optional<VocabRef> vocab;
 };
 
+/// `param W1 : f32[U, D] init = glorot_uniform`: a trained parameter declared by name, at the top level or
+/// in a block (where each call has its own, `<call>.W1`). `init` is null when the statement has none.
+class ParamStmt : public Stmt {
+public:
+  ParamStmt(Location loc, Name name, std::string dtype, Location dtypeLoc, std::vector<ExprPtr> shape,
+            ExprPtr init)
+      : Stmt(Kind::Param, loc), name(std::move(name)), dtype(std::move(dtype)), dtypeLoc(dtypeLoc),
+        shape(std::move(shape)), init(std::move(init)) {}
+  const Name &getName() const { return name; }
+  llvm::StringRef getDType() const { return dtype; }
+  const Location &getDTypeLoc() const { return dtypeLoc; }
+  const std::vector<ExprPtr> &getShape() const { return shape; }
+  const Expr *getInit() const { return init.get(); }
+  static bool classof(const Stmt *s) { return s->getKind() == Kind::Param; }
+
+private:
+  Name name;
+  std::string dtype;
+  Location dtypeLoc;
+  std::vector<ExprPtr> shape;
+  ExprPtr init;
+};
+
 /// `q = dense(x, D)`, or `ctx, w = dot_attention(...)` for a layer with several results.
 class AssignStmt : public Stmt {
 public:
@@ -256,24 +279,26 @@ private:
   std::vector<std::optional<VocabRef>> vocabs;
 };
 
-/// `block NAME(a, b) { ... return y }`: a reusable sub-network, expanded at each call with its own
-/// parameters.
+/// `block NAME(a, b) { ... return y }` (or `return y, w`): a reusable sub-network, expanded at each call
+/// with its own parameters.
 class BlockStmt : public Stmt {
 public:
-  BlockStmt(Location loc, Name name, std::vector<Name> params, std::vector<StmtPtr> body, Name result)
+  BlockStmt(Location loc, Name name, std::vector<Name> params, std::vector<StmtPtr> body,
+            std::vector<Name> results)
       : Stmt(Kind::Block, loc), name(std::move(name)), params(std::move(params)), body(std::move(body)),
-        result(std::move(result)) {}
+        results(std::move(results)) {}
   const Name &getName() const { return name; }
   const std::vector<Name> &getParams() const { return params; }
   const std::vector<StmtPtr> &getBody() const { return body; }
-  const Name &getResult() const { return result; }
+  /// What `return a, b` names: one tensor or several (then called as `x, y = block(...)`).
+  const std::vector<Name> &getResults() const { return results; }
   static bool classof(const Stmt *s) { return s->getKind() == Kind::Block; }
 
 private:
   Name name;
   std::vector<Name> params;
   std::vector<StmtPtr> body;
-  Name result;
+  std::vector<Name> results;
 };
 
 /// `decoder NAME(y) carries (h = init, ...) { ... emit a, b }`: the step of a decoding loop. `y` is the

@@ -24,12 +24,15 @@ uint64_t hashName(const std::string &name);
 /// The product of all dimensions but the first (the size of a one-dimensional shape, 1 for a scalar).
 int64_t fanIn(const Shape &shape);
 
-/// Fills an f32 `tensor` uniformly from [-1/sqrt(fan_in), 1/sqrt(fan_in)] (PyTorch's default for
-/// nn.Linear weights), with splitmix64 seeded with `seed` xor hashName(`name`); leaves other dtypes as
-/// they are.
-void initUniform(Tensor &tensor, const std::string &name, uint64_t seed);
+/// Fills an f32 `tensor` as initializer `init` (enum attn_init) with `scale` says: uniform in
+/// ±1/sqrt(fan_in) (PyTorch's default for nn.Linear weights), uniform in ±sqrt(6 / (fan_in + fan_out))
+/// (Glorot; fan_out is the first dimension times the receptive field, the dimensions after the second),
+/// zeros, ones, normal with standard deviation `scale` (Box–Muller) or uniform in ±`scale`. The numbers
+/// come from splitmix64 seeded with `seed` xor hashName(`name`). Leaves other dtypes as they are.
+void initParameter(Tensor &tensor, const std::string &name, uint64_t seed, int32_t init, double scale);
 
-/// Every parameter of `spec`, f32 ones drawn by initUniform, i32 ones zero.
+/// Every parameter of `spec`, f32 ones drawn by initParameter with the parameter's initializer, i32 ones
+/// zero.
 Expected<TensorMap> initParameters(const attn_model_spec &spec, uint64_t seed);
 
 } // namespace attn::rt

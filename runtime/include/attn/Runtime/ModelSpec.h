@@ -14,6 +14,16 @@ enum attn_dtype { ATTN_F32 = 0, ATTN_I32 = 1 };
 // STEP values belong to a decoder and are sized by the runtime when the decoder starts (the previous
 // token, the carried state, row views of loop-invariant values) or ends (its results).
 enum attn_role { ATTN_ROLE_INPUT = 0, ATTN_ROLE_PARAM = 1, ATTN_ROLE_TEMP = 2, ATTN_ROLE_STEP = 3 };
+// How `init`, and training without a weight file, draw a parameter (a `param` statement's `init`): see
+// attn/Runtime/Init.h.
+enum attn_init {
+  ATTN_INIT_UNIFORM_FAN_IN = 0,
+  ATTN_INIT_GLOROT_UNIFORM = 1,
+  ATTN_INIT_ZEROS = 2,
+  ATTN_INIT_ONES = 3,
+  ATTN_INIT_NORMAL = 4, // standard deviation init_scale
+  ATTN_INIT_UNIFORM = 5 // in [-init_scale, init_scale]
+};
 enum attn_decode_mode {
   ATTN_DECODE_TEACHER = 0,
   ATTN_DECODE_GREEDY = 1,
@@ -53,6 +63,9 @@ typedef struct attn_value {
   // dimension symbol max_length_dim] where that is not null; max_length 0 and no symbol = unchecked.
   int64_t max_length;
   const char *max_length_dim;
+  // A parameter's initializer (enum attn_init) and its scale, where it takes one.
+  int32_t init;
+  double init_scale;
 } attn_value;
 
 // Part of a kernel's floating-point operations per call: `coefficient` times the extents of `num_factors`
