@@ -14,6 +14,7 @@ from common import (REPO, AttncError, Case, Goal, Result, Table, check, checks_n
                     tuned_note)
 
 MODEL = REPO / "benchmarks/workloads/bahdanau_step.attn"
+PRIMITIVES = REPO / "benchmarks/workloads/bahdanau_primitives.attn"  # the same step written from primitives
 BATCH, SOURCE, HIDDEN, UNITS = 64, 40, 256, 256
 WARMUP = 5
 
@@ -161,6 +162,16 @@ def run(ctx):
         ours[label] = (forward, train)
         log(f"    {label} forward {fmt_ms(forward)}, forward+backward {fmt_ms(train)}")
     ours_forward, ours_train = ours["attnc"]
+    # The same step from primitives, with the same weights (the parameter names are the built-in's).
+    _, primitives = hand_and_tuned(ctx, PRIMITIVES, {"B": BATCH, "S": SOURCE})
+    ours["attnc from primitives"] = (
+        primitives.bench(weight_file, forward_inputs(files), runs=ctx.fast_runs, warmup=WARMUP),
+        primitives.bench(weight_file, files, runs=ctx.fast_runs, warmup=WARMUP, grad=True))
+    log(f"    attnc from primitives forward {fmt_ms(ours['attnc from primitives'][0])}, "
+        f"forward+backward {fmt_ms(ours['attnc from primitives'][1])}")
+    checks.append(check("attnc from primitives context",
+                        primitives.infer(weight_file, forward_inputs(files), ctx.work / "bahdanau-prim-out")["context"],
+                        reference))
 
     query, values, target = (np.load(files[n]) for n in ("query", "values", "target"))
     module = torch_module(weights)
@@ -202,12 +213,19 @@ def run(ctx):
         "attnc time. Forward computes the context and the attention weights; forward+backward the loss "
         "mse(context, target) and the gradients of the five parameters (attnc: `bench --grad`; PyTorch: "
         "torch.autograd.grad over the parameters; Keras: a tf.function with a GradientTape).",
+        "attnc from primitives: the step written with dense, expand_dims, +, tanh, softmax along the source, * and "
+        "sum (benchmarks/workloads/bahdanau_primitives.attn) instead of the built-in additive_attention, fused by "
+        "the generic kernel rules; its goals compare it with the built-in (attnc).",
     ] + notes + [checks_note(checks)]
     versus = lambda peer: speedup(measured[peer][1], ours_train)
     hand_train = ours["attnc hand"][1]
     goals = [Goal("Bahdanau forward+backward ≥ 2× PyTorch eager", versus("PyTorch eager"), 2.0),
              Goal("Bahdanau forward+backward ≥ 1.3× torch.compile", versus("torch.compile"), 1.3),
              Goal("Bahdanau forward+backward ≥ 1.3× Keras", versus("Keras (tf.function)"), 1.3),
+             Goal("Bahdanau from primitives forward ≤ 1.25× built-in",
+                  ours["attnc from primitives"][0] / ours_forward, 1.25, at_most=True),
+             Goal("Bahdanau from primitives forward+backward ≤ 1.25× built-in",
+                  ours["attnc from primitives"][1] / ours_train, 1.25, at_most=True),
              Goal("Bahdanau forward+backward hand ≤ 1.25× tuned time",
                   hand_train / ours_train if hand_train and ours_train else None, 1.25, at_most=True)]
     return Result([table], goals)

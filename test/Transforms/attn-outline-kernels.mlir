@@ -1,22 +1,23 @@
 // RUN: attn-opt %s --attn-outline-kernels | FileCheck %s
 
-// A dense layer and the activations that only it feeds become one kernel, named after the binding of its
-// first op; a second user of an intermediate ends the chain. A binary op joins the kernel of the operand
-// that reaches it first; its other operand becomes a kernel input.
+// A dense layer, the activations that only it feeds and the softmax after them (a reduction ends a stage,
+// not a kernel) become one kernel, named after the binding of its first op; two readers that would both
+// continue it end the chain. A binary op joins the kernel of the operand that reaches it first; its other
+// operand becomes a kernel input.
 // CHECK-LABEL: func.func @chains
 func.func @chains(%x: tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
   // CHECK: %[[W:.+]] = attn.param "w"
   %w = attn.param "w" : tensor<4x8xf32>
-  // CHECK: %[[K0:.+]] = attn.kernel "dense_h"(%{{.+}}, %[[W]])
+  // CHECK: %[[K1:.+]] = attn.kernel "dense_h"(%{{.+}}, %[[W]])
   // CHECK-NEXT: ^bb0
   // CHECK-NEXT: attn.dense
   // CHECK-NEXT: attn.relu
   // CHECK-NEXT: attn.tanh
+  // CHECK-NEXT: attn.softmax
   // CHECK-NEXT: attn.yield
   %d = attn.dense %x, %w : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32> loc("h")
   %r = attn.relu %d : tensor<?x4xf32>
   %h = attn.tanh %r : tensor<?x4xf32>
-  // CHECK: %[[K1:.+]] = attn.kernel "softmax"(%[[K0]])
   // CHECK: %[[K2:.+]] = attn.kernel "sigmoid"(%[[K1]])
   // CHECK: %[[K3:.+]] = attn.kernel "relu"(%[[K1]])
   %p = attn.softmax %h : tensor<?x4xf32>

@@ -14,26 +14,96 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Groups the computing ops of `block` (and of decoder steps inside it) with their elementwise consumers.
-/// Reindexing ops are left out: they join the kernels around them afterwards.
+/// Ops that continue a kernel past the op that produces their input, besides elementwise ones: reductions
+/// along an axis (reduce, softmax, log_softmax) and products one column wide (a row of dot products, such as
+/// an attention score's projection to one unit), which read each element of what the kernel computes once,
+/// as elementwise ops do, and one-operand reindexing ops, which the lowering inlines. A reduction ends a
+/// stage of the kernel, not the kernel.
+bool continuesKernel(Operation *op) {
+  if (op->hasTrait<attn::Elementwise>() || isa<ReduceOp, SoftmaxOp, LogSoftmaxOp>(op))
+    return true;
+  if (isReindexing(op))
+    return op->getNumOperands() == 1;
+  if (isa<DenseOp, MatmulOp>(op)) {
+    auto type = cast<RankedTensorType>(op->getResult(0).getType());
+    return type.getDimSize(type.getRank() - 1) == 1;
+  }
+  return false;
+}
+
+/// Whether every op outside `group` that reads a value of `group` or of `next` (or holds such a reader) comes
+/// after `next`, so that a kernel of the group and `next`, placed where `next` is, precedes them all. A
+/// one-operand reindexing op that does not is moved after `next` when everything reading it follows `next`.
+bool readersFollow(ArrayRef<Operation *> group, Operation *next) {
+  Block *block = next->getBlock();
+  llvm::SmallPtrSet<Operation *, 16> members(group.begin(), group.end());
+  members.insert(next);
+  auto follows = [&](Operation *user) {
+    Operation *owner = block->findAncestorOpInBlock(*user);
+    return owner && (members.contains(owner) || next->isBeforeInBlock(owner));
+  };
+  SmallVector<Operation *> moves;
+  for (Operation *op : members)
+    for (Operation *user : op->getUsers()) {
+      if (follows(user))
+        continue;
+      if (user->getBlock() != block || !isReindexing(user) || user->getNumOperands() != 1 ||
+          !llvm::all_of(user->getUsers(), follows))
+        return false;
+      moves.push_back(user);
+    }
+  for (Operation *user : moves)
+    user->moveAfter(next);
+  return true;
+}
+
+/// The chain of ops that continue a kernel from `op` (continuesKernel): each the one reader of its
+/// predecessor that continues the kernel (else its one reindexing reader). With `shared`, other readers of
+/// a link take it as a kernel result; without, a link read elsewhere ends the chain. A chain does not end in
+/// reindexing ops: they join the kernels that read them.
+SmallVector<Operation *> chainFrom(Operation *op, const llvm::SmallPtrSetImpl<Operation *> &grouped,
+                                   bool shared) {
+  SmallVector<Operation *> group{op};
+  Operation *tail = op;
+  while (tail->getNumResults() == 1 && (shared || tail->hasOneUse())) {
+    SmallVector<Operation *> next, reindexing;
+    for (Operation *user : tail->getUsers())
+      if (user->getBlock() == tail->getBlock() && !grouped.contains(user) && continuesKernel(user) &&
+          !llvm::is_contained(next, user) && !llvm::is_contained(reindexing, user))
+        (isReindexing(user) ? reindexing : next).push_back(user);
+    if (next.empty() && reindexing.size() == 1)
+      next = reindexing;
+    if (next.size() != 1 || !readersFollow(group, next.front()))
+      break;
+    group.push_back(next.front());
+    tail = next.front();
+  }
+  while (group.size() > 1 && isReindexing(group.back()))
+    group.pop_back();
+  return group;
+}
+
+/// Groups the computing ops of `block` (and of decoder steps inside it) into kernels: each op not yet in
+/// one starts a chain (chainFrom). Links read elsewhere are shared, and reindexing ops passed, only by a
+/// chain of several stages (two ops neither elementwise nor reindexing), which the generic schedule takes
+/// with all its outputs; a pattern schedule (a dense layer and its activations) schedules only its anchor,
+/// in the layout of its first op. Reindexing ops that start
+/// nothing are left out: they join the kernels around them afterwards.
 void collectGroups(Block &block, SmallVector<SmallVector<Operation *>> &groups) {
   llvm::SmallPtrSet<Operation *, 16> grouped;
-  for (Operation &op : block) {
+  auto stage = [](Operation *op) { return !op->hasTrait<attn::Elementwise>() && !isReindexing(op); };
+  for (Operation &op : llvm::make_early_inc_range(block)) {
     if (auto decode = dyn_cast<DecodeOp>(op)) {
       collectGroups(decode.getStep().front(), groups);
       continue;
     }
     if (!isa<ShapedOpInterface>(op) || isReindexing(&op) || grouped.contains(&op))
       continue;
-    SmallVector<Operation *> group{&op};
-    Operation *tail = &op;
-    while (tail->hasOneUse()) {
-      Operation *user = *tail->getUsers().begin();
-      if (!user->hasTrait<attn::Elementwise>() || user->getBlock() != tail->getBlock() ||
-          grouped.contains(user))
-        break;
-      group.push_back(user);
-      tail = user;
+    SmallVector<Operation *> group = chainFrom(&op, grouped, /*shared=*/true);
+    if (llvm::count_if(group, stage) < 2) {
+      // A pattern schedule tiles the last op's result as the first op's: no reindexing in between.
+      group = chainFrom(&op, grouped, /*shared=*/false);
+      group.erase(llvm::find_if(group, isReindexing), group.end());
     }
     grouped.insert(group.begin(), group.end());
     groups.push_back(std::move(group));

@@ -101,17 +101,25 @@ def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
 def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
   let summary = "Put every remaining computing op into a kernel, fusing elementwise consumers";
   let description = [{
-    Every attn computing op outside a kernel, in decoder steps too, becomes a kernel of its own, named
-    `<op>_<binding>` (`dense_logits`); a chain of ops with the `Elementwise` trait (relu, tanh, sigmoid, gelu,
-    add, sub, mul, and batch_norm in inference) that is the only user of its producer joins the
-    producer's kernel, so a dense layer, its activation and a residual addition are one pass over memory.
-    A binary op joins the kernel of the operand that reaches it first; its other operand becomes a kernel
-    input. Then ops with the `Reindexing` trait (embedding, concat, expand_dims, squeeze, flatten,
-    reshape, transpose, slice, broadcast), which only move elements, join a neighbouring kernel instead of
-    costing a launch and a copy: the only kernel that reads one takes it in (the lowering inlines it into
-    the reads; a chain folds in last op first), else a one-operand op joins the kernel that produces its
-    operand as an extra result. A reindexing op that neither rule places gets a kernel of its own.
-    Afterwards a function holds only parameters, kernels and its return, and a decoder step only kernels.
+    Every attn computing op outside a kernel, in decoder steps too, becomes part of a kernel, named
+    `<op>_<binding>` after its first op (`dense_logits`). Kernels are formed by one rule: from each op not yet
+    in a kernel, a chain grows through the reader that continues it: an op with the `Elementwise` trait
+    (relu, tanh, sigmoid, gelu, exp, log, the broadcasting arithmetic, batch_norm in inference, ...), a
+    reduction along an axis (reduce, softmax, log_softmax) or a product one column wide (a dense layer of one
+    unit, a matrix times a vector), each of which reads what the kernel computes once per element; a
+    one-operand reindexing op passes the chain on. So a dense layer, its activation and a residual addition
+    are one pass over memory, and a reduction ends a stage of its kernel, not the kernel: an attention
+    written from primitives (projections, +, tanh, a one-unit projection, softmax along an axis, *, sum) is
+    one kernel besides its key projection. A binary op takes its other operand as a kernel input. Where
+    something else also reads a link of the chain (a gradient reading the forward values, a model that also
+    outputs the attention weights), the chain goes on only if it makes a kernel of several stages (two ops
+    neither elementwise nor reindexing), which the generic schedule takes whole, and the link becomes a
+    kernel result; otherwise it ends there. Then ops with the `Reindexing` trait (embedding, concat,
+    expand_dims, squeeze, flatten, reshape, transpose, slice, broadcast), which only move elements, join a
+    neighbouring kernel instead of costing a launch and a copy: the only kernel that reads one takes it in
+    (the lowering inlines it into the reads; a chain folds in last op first), else a one-operand op joins the
+    kernel that produces its operand as an extra result. A reindexing op that neither rule places gets a
+    kernel of its own.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }

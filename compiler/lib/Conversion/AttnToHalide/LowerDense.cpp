@@ -7,6 +7,12 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::halide;
 
+/// The static extent of the last dimension of `type`, 0 if it is dynamic.
+static int64_t staticWidth(Type type) {
+  auto ranked = cast<RankedTensorType>(type);
+  return ranked.isDynamicDim(ranked.getRank() - 1) ? 0 : ranked.getDimSize(ranked.getRank() - 1);
+}
+
 /// y[..., n] = Σ_k x[..., k] · W[n, k] + b[n].
 FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
   const HTensor &x = values[op.getInput()];
@@ -23,7 +29,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
   Expr bias = op.getBias() ? values[op.getBias()].func(s.n) : Expr(0.0f);
   s.result(prepend(s.n, s.rows)) = s.acc(prepend(s.n, s.rows)) + bias;
   if (!s.rows.empty())
-    out.matmuls.push_back({s.acc, s.result});
+    out.matmuls.push_back({s.acc, s.result, staticWidth(op.getType())});
 
   HTensor y{s.result, x.shape};
   y.shape.back() = w.extent(op.getTransposedWeight() ? 1 : 0); // a transposed weight is [in, out]
@@ -149,6 +155,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerMatmul(MatmulOp op) {
   Expr a = read(op.getLhs(), k, vars[1]);
   Expr b = op.getTransposeB() ? read(op.getRhs(), k, vars[0]) : read(op.getRhs(), vars[0], k);
   Func f = product(op, "matmul", vars, 0.0f, a * b);
+  out.matmuls.back().width = staticWidth(resultType);
   return HTensor{f, resultShape(op)};
 }
 

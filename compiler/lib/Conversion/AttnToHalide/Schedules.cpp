@@ -137,6 +137,20 @@ void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, 
       .unroll(acc[1]);
 }
 
+/// A product one column wide: each row's dot product is summed a vector of k at a time (the operands are
+/// contiguous along k, and what feeds them elementwise is computed a vector at a time), the rows in
+/// parallel.
+void scheduleRowDots(MatmulStages m, LoweredKernel &k) {
+  std::vector<Var> args = m.result.args(); // n (extent 1), then rows innermost first
+  m.result.compute_root();
+  if (args.size() > 2)
+    m.result.parallel(args.back());
+  m.acc.compute_at(m.result, args[1]);
+  Halide::RVar rk = m.acc.rvars(0).front();
+  Halide::RVar ko("ko"), ki("ki");
+  m.acc.update().split(rk, ko, ki, k.machine.vectorWidth, Guard).atomic().vectorize(ki);
+}
+
 /// Dense (+ activations): the output is tiled like any matrix product (scheduleMatmulTiles), the
 /// activations applied to each tile as it is written; a dense layer over a single vector is flat.
 void scheduleDense(LoweredKernel &k) {
@@ -407,7 +421,10 @@ void scheduleGeneric(LoweredKernel &k) {
   auto root = [&](Func f) { scheduleFlat(f.compute_root(), k); };
   std::set<std::string> scheduled;
   for (MatmulStages &m : k.matmuls) {
-    scheduleMatmulTiles(m, k);
+    if (m.width == 1)
+      scheduleRowDots(m, k);
+    else
+      scheduleMatmulTiles(m, k);
     scheduled.insert(m.result.name());
   }
   for (DenseStages &d : k.dense)
