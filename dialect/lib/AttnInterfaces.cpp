@@ -20,5 +20,6 @@ RankedTensorType ShapedOpInterface::inferResultType() {
     auto type = cast<RankedTensorType>(op->getOperand(src.operand).getType());
     shape.push_back(type.getDimSize(src.dim));
   }
-  return RankedTensorType::get(shape, Float32Type::get(op->getContext()));
+  // The element type is the op's own (f32 but for argmax's indices).
+  return RankedTensorType::get(shape, cast<ShapedType>(op->getResult(0).getType()).getElementType());
 }

@@ -252,6 +252,36 @@ SmallVector<DimSource> ReduceOp::getResultDimSources() {
   return dims;
 }
 
+LogicalResult SelectOp::verify() {
+  if (failed(verifyBroadcast(*this, /*first=*/1)))
+    return failure();
+  // The condition broadcasts to the result without enlarging it.
+  Value condition = getCondition();
+  auto result = cast<RankedTensorType>(getType());
+  bool ok = rankOf(condition) <= result.getRank();
+  for (int64_t d = 1; ok && d <= rankOf(condition); ++d) {
+    int64_t size = dimOf(condition, unsigned(rankOf(condition) - d));
+    ok = size == 1 || !conflict(size, result.getDimSize(result.getRank() - d));
+  }
+  if (!ok)
+    return emitOpError() << "expects a condition that broadcasts to " << shapeString(result) << ", found "
+                         << shapeString(condition.getType());
+  return success();
+}
+
+LogicalResult ArgmaxOp::verify() {
+  int64_t axis = getAxis(), rank = rankOf(getInput());
+  if (axis < 0 || axis >= rank)
+    return emitOpError() << "expects an axis in [0, " << rank - 1 << "], found " << axis;
+  return verifyResultShape(*this);
+}
+
+SmallVector<DimSource> ArgmaxOp::getResultDimSources() {
+  SmallVector<DimSource> dims = identityDims(getInput());
+  dims.erase(dims.begin() + getAxis());
+  return dims;
+}
+
 LogicalResult BroadcastOp::verify() {
   Value x = getInput(), like = getLike();
   bool ok = rankOf(x) == rankOf(like);

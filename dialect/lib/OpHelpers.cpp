@@ -82,8 +82,8 @@ std::optional<std::pair<int64_t, int64_t>> broadcastConflict(Value lhs, Value rh
   return std::nullopt;
 }
 
-LogicalResult verifyBroadcast(Operation *op) {
-  Value lhs = op->getOperand(0), rhs = op->getOperand(1);
+LogicalResult verifyBroadcast(Operation *op, unsigned first) {
+  Value lhs = op->getOperand(first), rhs = op->getOperand(first + 1);
   int64_t dim = 0;
   if (auto sizes = broadcastConflict(lhs, rhs, 0, dim))
     return op->emitOpError() << "expects operands whose shapes broadcast, found "

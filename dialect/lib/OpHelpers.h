@@ -33,9 +33,9 @@ LogicalResult expectSameDim(Operation *op, StringRef what, StringRef aName, Valu
 /// The result type must be compatible with the one implied by the operands.
 LogicalResult verifyResultShape(Operation *op);
 
-/// A broadcasting binary op (attn.add and its kin): its operands' shapes broadcast and its result has
-/// their broadcast shape.
-LogicalResult verifyBroadcast(Operation *op);
+/// A broadcasting binary op (attn.add and its kin; attn.select's operands from `first`): its operands'
+/// shapes broadcast and its result has their broadcast shape.
+LogicalResult verifyBroadcast(Operation *op, unsigned first = 0);
 
 /// Where the shapes of `lhs` and `rhs`, without their last `skip` dimensions, do not broadcast: the two
 /// sizes that meet, with `dim` set to the result dimension where they do; none if they broadcast.

@@ -28,17 +28,18 @@ std::optional<Tensor> MLIRGenImpl::genOperand(const Expr &e, StringRef opName, S
   return t;
 }
 
-/// `a + b`, `a - b`, `a * b`, `a / b` on f32 tensors and numbers under NumPy's broadcasting: the shapes
-/// align at their last dimension, and a dimension one operand lacks or has as 1 repeats along the other's.
+/// `a + b`, `a - b`, `a * b`, `a / b` and the comparisons (masks of 1 and 0) on f32 tensors and numbers
+/// under NumPy's broadcasting: the shapes align at their last dimension, and a dimension one operand lacks
+/// or has as 1 repeats along the other's.
 std::optional<Tensor> MLIRGenImpl::genArithmetic(const BinaryExpr &e) {
-  std::string opName = std::string("'") + e.getOp() + "'";
+  std::string opName = ("'" + e.getOp() + "'").str();
   if (isNumber(e.getLHS()) && isNumber(e.getRHS())) {
     error(e.getLoc()) << opName << " of two numbers is a number, not a tensor: declare it with 'const'";
     return std::nullopt;
   }
   // `-x` is `0 - x` with the 0 at the minus sign (the parser's unary minus): a negation.
   auto *zero = llvm::dyn_cast<NumberExpr>(&e.getLHS());
-  if (e.getOp() == '-' && zero && zero->getValue() == 0.0 && zero->getLoc().loc == e.getLoc().loc &&
+  if (e.getOp() == "-" && zero && zero->getValue() == 0.0 && zero->getLoc().loc == e.getLoc().loc &&
       !isNumber(e.getRHS())) {
     std::optional<Tensor> x = genOperand(e.getRHS(), "'-'", "negated");
     if (!x)
@@ -49,30 +50,22 @@ std::optional<Tensor> MLIRGenImpl::genArithmetic(const BinaryExpr &e) {
   std::optional<Tensor> rhs = genOperand(e.getRHS(), opName, "right");
   if (!lhs || !rhs)
     return std::nullopt;
-  SymDim a, b;
-  std::optional<SymShape> shape = broadcastShapes(lhs->shape, rhs->shape, a, b);
-  if (!shape) {
-    error(e.getLoc()) << "the operands of " << opName << " have shapes " << str(lhs->shape) << " and "
-                      << str(rhs->shape) << ", which do not broadcast: " << a.str() << " meets " << b.str()
-                      << " (sizes must be equal, or one of them 1)";
+  std::optional<SymShape> shape = broadcastOrError(*lhs, *rhs, e, opName);
+  if (!shape)
     return std::nullopt;
-  }
   mlir::Location l = opLoc(e);
-  mlir::Value v;
-  switch (e.getOp()) {
-  case '+':
-    v = mlir::attn::AddOp::create(builder, l, lhs->value, rhs->value);
-    break;
-  case '-':
-    v = mlir::attn::SubOp::create(builder, l, lhs->value, rhs->value);
-    break;
-  case '*':
-    v = mlir::attn::MulOp::create(builder, l, lhs->value, rhs->value);
-    break;
-  default:
-    v = mlir::attn::DivOp::create(builder, l, lhs->value, rhs->value);
-    break;
-  }
+  mlir::Value a = lhs->value, b = rhs->value;
+  mlir::Value v = llvm::StringSwitch<std::function<mlir::Value()>>(e.getOp())
+                      .Case("+", [&] { return mlir::attn::AddOp::create(builder, l, a, b); })
+                      .Case("-", [&] { return mlir::attn::SubOp::create(builder, l, a, b); })
+                      .Case("*", [&] { return mlir::attn::MulOp::create(builder, l, a, b); })
+                      .Case("/", [&] { return mlir::attn::DivOp::create(builder, l, a, b); })
+                      .Case("<", [&] { return mlir::attn::LessOp::create(builder, l, a, b); })
+                      .Case("<=", [&] { return mlir::attn::LessEqualOp::create(builder, l, a, b); })
+                      .Case(">", [&] { return mlir::attn::GreaterOp::create(builder, l, a, b); })
+                      .Case(">=", [&] { return mlir::attn::GreaterEqualOp::create(builder, l, a, b); })
+                      .Case("==", [&] { return mlir::attn::EqualOp::create(builder, l, a, b); })
+                      .Default([&] { return mlir::attn::NotEqualOp::create(builder, l, a, b); })();
   return Tensor{v, *shape};
 }
 
@@ -444,7 +437,7 @@ bool MLIRGenImpl::isMinusOne(const Expr &e) {
     auto *n = llvm::dyn_cast<NumberExpr>(&x);
     return n && n->isInteger() && n->getValue() == v;
   };
-  return b && b->getOp() == '-' && number(b->getLHS(), 0) && number(b->getRHS(), 1);
+  return b && b->getOp() == "-" && number(b->getLHS(), 0) && number(b->getRHS(), 1);
 }
 
 /// transpose(x, a, b): swaps dimensions a and b.

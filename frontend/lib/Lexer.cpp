@@ -99,6 +99,16 @@ Token Lexer::lex() {
   if (c == '"')
     return lexString(start);
 
+  // Comparisons: `<`, `>`, and with a following `=`, `<=`, `>=`, `==`, `!=`.
+  bool equalFollows = cur + 1 < end && cur[1] == '=';
+  if (c == '<' || c == '>' || (equalFollows && (c == '=' || c == '!'))) {
+    TokenKind kind = c == '<'   ? (equalFollows ? TokenKind::LessEqual : TokenKind::Less)
+                     : c == '>' ? (equalFollows ? TokenKind::GreaterEqual : TokenKind::Greater)
+                     : c == '=' ? TokenKind::EqualEqual
+                                : TokenKind::NotEqual;
+    cur += equalFollows ? 2 : 1;
+    return makeToken(kind, start);
+  }
   TokenKind kind;
   switch (c) {
   case '{': kind = TokenKind::LBrace; break;

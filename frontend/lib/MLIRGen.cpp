@@ -464,6 +464,18 @@ std::optional<Tensor> MLIRGenImpl::genCall(const CallExpr &call, bool topLevel) 
     return genExpandOrSqueeze(call, *args, name);
   if (name == "split")
     return genSplit(call, *args, topLevel);
+  if (name == "pow")
+    return genPow(call, *args);
+  if (name == "maximum" || name == "minimum")
+    return genExtremum(call, *args, name);
+  if (name == "clamp")
+    return genClamp(call, *args);
+  if (name == "where")
+    return genWhere(call, *args);
+  if (name == "argmax")
+    return genArgmax(call, *args);
+  if (name == "slice")
+    return genSlice(call, *args);
   if (name == "channel_attention" || name == "spatial_attention" || name == "self_attention_2d")
     return genFeatureAttention(call, *args, name, prefix, topLevel);
   return genUnary(call, *args, name);

@@ -259,6 +259,18 @@ private:
   std::optional<Tensor> genLoss(const CallExpr &call, const BoundArgs &args, StringRef name);
 
   //===--------------------------------------------------------------------===//
+  // Elementwise choices and selections (GenPrimitives.cpp)
+  //===--------------------------------------------------------------------===//
+
+  std::optional<SymShape> broadcastOrError(const Tensor &a, const Tensor &b, const Expr &at, StringRef what);
+  std::optional<Tensor> genPow(const CallExpr &call, const BoundArgs &args);
+  std::optional<Tensor> genExtremum(const CallExpr &call, const BoundArgs &args, StringRef name);
+  std::optional<Tensor> genClamp(const CallExpr &call, const BoundArgs &args);
+  std::optional<Tensor> genWhere(const CallExpr &call, const BoundArgs &args);
+  std::optional<Tensor> genArgmax(const CallExpr &call, const BoundArgs &args);
+  std::optional<Tensor> genSlice(const CallExpr &call, const BoundArgs &args);
+
+  //===--------------------------------------------------------------------===//
   // Blocks and declared parameters (GenBlocks.cpp)
   //===--------------------------------------------------------------------===//
 

@@ -116,7 +116,8 @@ private:
   // Each returns nullptr after reporting an error that needs recovery, and sets `depth` to the height of the
   // returned tree.
   ast::ExprPtr parseExpr(unsigned &depth);
-  ast::ExprPtr parseBinary(bool additive, unsigned &depth);
+  enum class Precedence { Comparison, Additive, Multiplicative };
+  ast::ExprPtr parseBinary(Precedence level, unsigned &depth);
   ast::ExprPtr parseUnary(unsigned &depth);
   ast::ExprPtr parsePrimary(unsigned &depth);
   ast::ExprPtr parseCall(unsigned &depth);
@@ -752,19 +753,30 @@ bool Parser::checkDepth(unsigned depth, const Token &at) {
   return false;
 }
 
-ast::ExprPtr Parser::parseExpr(unsigned &depth) { return parseBinary(/*additive=*/true, depth); }
+ast::ExprPtr Parser::parseExpr(unsigned &depth) { return parseBinary(Precedence::Comparison, depth); }
 
-/// One precedence level of left-associative binary operators: `+ -` over terms, or `* /` over unary
-/// expressions.
-ast::ExprPtr Parser::parseBinary(bool additive, unsigned &depth) {
-  auto operand = [&](unsigned &d) { return additive ? parseBinary(false, d) : parseUnary(d); };
+/// One precedence level of left-associative binary operators: comparisons (`< <= > >= == !=`) over sums,
+/// `+ -` over terms, or `* /` over unary expressions.
+ast::ExprPtr Parser::parseBinary(Precedence level, unsigned &depth) {
+  auto operand = [&](unsigned &d) {
+    return level == Precedence::Comparison ? parseBinary(Precedence::Additive, d)
+           : level == Precedence::Additive ? parseBinary(Precedence::Multiplicative, d)
+                                           : parseUnary(d);
+  };
   auto isOperator = [&] {
-    return additive ? tok.is(TokenKind::Plus) || tok.is(TokenKind::Minus)
-                    : tok.is(TokenKind::Star) || tok.is(TokenKind::Slash);
+    switch (level) {
+    case Precedence::Comparison:
+      return tok.isAny(TokenKind::Less, TokenKind::LessEqual, TokenKind::Greater, TokenKind::GreaterEqual,
+                       TokenKind::EqualEqual, TokenKind::NotEqual);
+    case Precedence::Additive:
+      return tok.isAny(TokenKind::Plus, TokenKind::Minus);
+    default:
+      return tok.isAny(TokenKind::Star, TokenKind::Slash);
+    }
   };
   ast::ExprPtr lhs = operand(depth);
   while (lhs && isOperator()) {
-    char op = tok.spelling.front();
+    std::string op = tok.spelling.str();
     Token opTok = tok;
     consume();
     unsigned rhsDepth;
@@ -803,7 +815,7 @@ ast::ExprPtr Parser::parseUnary(unsigned &depth) {
     return nullptr;
   // The AST has no unary node: `-x` is `0 - x`, both at the minus sign.
   auto zero = std::make_unique<ast::NumberExpr>(minus.loc, 0.0, /*isInteger=*/true);
-  return std::make_unique<ast::BinaryExpr>(minus.loc, '-', std::move(zero), std::move(operand));
+  return std::make_unique<ast::BinaryExpr>(minus.loc, "-", std::move(zero), std::move(operand));
 }
 
 ast::ExprPtr Parser::parsePrimary(unsigned &depth) {

@@ -29,7 +29,7 @@ bool MLIRGenImpl::isNumber(const Expr &e) const {
   if (auto *id = llvm::dyn_cast<IdentExpr>(&e))
     return consts.count(id->getName()) > 0;
   if (auto *b = llvm::dyn_cast<BinaryExpr>(&e))
-    return isNumber(b->getLHS()) && isNumber(b->getRHS());
+    return !b->isComparison() && isNumber(b->getLHS()) && isNumber(b->getRHS());
   return false;
 }
 
@@ -49,12 +49,16 @@ std::optional<Number> MLIRGenImpl::evalNumber(const Expr &e) {
       error(e.getLoc()) << "unknown name '" << id->getName() << "'; expected a constant or a number";
     return std::nullopt;
   }
+  if (auto *b = llvm::dyn_cast<BinaryExpr>(&e); b && b->isComparison()) {
+    error(e.getLoc()) << "a comparison makes a mask tensor; expected a constant number";
+    return std::nullopt;
+  }
   if (auto *b = llvm::dyn_cast<BinaryExpr>(&e)) {
     std::optional<Number> l = evalNumber(b->getLHS()), r = evalNumber(b->getRHS());
     if (!l || !r)
       return std::nullopt;
     bool ints = l->isInteger && r->isInteger;
-    switch (b->getOp()) {
+    switch (b->getOp().front()) {
     case '+': return Number{l->value + r->value, ints};
     case '-': return Number{l->value - r->value, ints};
     case '*': return Number{l->value * r->value, ints};

@@ -278,3 +278,22 @@ func.func @broadcasting(%a: tensor<?x1x8xf32>, %b: tensor<?x?x8xf32>, %w: tensor
   %rs = attn.reduce %mv {axis = 1 : i64, kind = "sum"} : (tensor<?x?x8xf32>) -> tensor<?x1x8xf32>
   return %g : tensor<8xf32>
 }
+
+// Choices and selections: maximum, minimum, the comparisons, pow, select with broadcasting, argmax (i32).
+// CHECK-LABEL: func.func @selections
+func.func @selections(%a: tensor<?x?x8xf32>, %b: tensor<?x?x1xf32>) -> tensor<?x?xi32> {
+  // CHECK: attn.maximum %{{.+}}, %{{.+}} : (tensor<?x?x8xf32>, tensor<?x?x1xf32>) -> tensor<?x?x8xf32>
+  // CHECK: attn.greater_equal
+  // CHECK: attn.pow %{{.+}} {exponent = 2.000000e+00 : f32} : tensor<?x?x8xf32>
+  // CHECK: attn.select %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x1xf32>, tensor<?x?x8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
+  // CHECK: attn.argmax %{{.+}} {axis = 2 : i64} : (tensor<?x?x8xf32>) -> tensor<?x?xi32>
+  %c = attn.constant {value = 0.0 : f32} : tensor<f32>
+  %mx = attn.maximum %a, %b : (tensor<?x?x8xf32>, tensor<?x?x1xf32>) -> tensor<?x?x8xf32>
+  %mn = attn.minimum %mx, %c : (tensor<?x?x8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
+  %m = attn.greater_equal %b, %c : (tensor<?x?x1xf32>, tensor<f32>) -> tensor<?x?x1xf32>
+  %l = attn.less %mn, %a : tensor<?x?x8xf32>
+  %p = attn.pow %l {exponent = 2.0 : f32} : tensor<?x?x8xf32>
+  %s = attn.select %m, %p, %c : (tensor<?x?x1xf32>, tensor<?x?x8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
+  %i = attn.argmax %s {axis = 2 : i64} : (tensor<?x?x8xf32>) -> tensor<?x?xi32>
+  return %i : tensor<?x?xi32>
+}

@@ -390,6 +390,39 @@ def primitives(name, seed, batch, length):
     gradient_case(c, forward)
 
 
+def selections(name, seed, batch, length):
+    """test/Numeric/models/selections.attn: pow, maximum, minimum, clamp, the comparisons, where, argmax and
+    slice; forward and gradients."""
+    c = Case("selections", name, seed)
+    x, y, tgt = c.input("x", batch, length, 6), c.input("y", batch, length, 1), c.input("tgt", batch, length, 4)
+    for prefix, units in (("h", 4), ("g", 1)):
+        c.weights[prefix + ".weight"] = c.randn(units, 6, scale=6 ** -0.5).requires_grad_()
+        c.weights[prefix + ".bias"] = c.randn(units, scale=0.1).requires_grad_()
+    w = c.weights
+    mask = lambda t: t.to(torch.float64)
+
+    def forward(out=None):
+        h = F.linear(x, w["h.weight"], w["h.bias"])
+        g = F.linear(x, w["g.weight"], w["g.bias"])
+        p2 = h ** 2 + (g.abs() + 1) ** 0.5 + (h.abs() + 1) ** -1.5 + (g.abs() + 0.5) ** 1.7
+        mx, mn = torch.maximum(h, g), torch.minimum(torch.tensor(0.25, dtype=torch.float64), h)
+        cl = torch.minimum(torch.clamp(h, min=-0.5), g)
+        ne = (mask(h <= 0.1) + mask(h >= -0.1) * 2 + mask(h == h) - mask(h != h) + mask(h < g) * 0.5
+              + mask(g > 0) * 4)
+        wh = torch.where(h > 0, h, g * 2)
+        w2 = torch.where(y > 0, torch.tensor(1.0, dtype=torch.float64), h)
+        am, am2 = h.argmax(-1).to(torch.int32), x.argmax(1).to(torch.int32)
+        sl, sl2 = h[..., 1:3], x[..., -2:]
+        if out is not None:
+            for key, t in dict(p2=p2, mx=mx, mn=mn, cl=cl, ne=ne, w=wh, w2=w2, am=am, am2=am2, sl=sl,
+                               sl2=sl2).items():
+                out(key, t.detach())
+        return F.mse_loss(p2 + mx + mn + cl + wh + w2 + ne, tgt) + (sl * sl).mean() + (cl[..., 0:2] * sl).mean()
+
+    forward(c.output)
+    gradient_case(c, forward)
+
+
 def transformer_encoder(name, seed, batch, length):
     """Two torch.nn.TransformerEncoderLayer (post-norm, ReLU) as the two calls h1, h2 of the example's
     encoder_layer block; attnc's q/k/v weights are the thirds of PyTorch's in_proj_weight."""
@@ -764,6 +797,8 @@ if __name__ == "__main__":
     elementwise("b5_s7", 8, batch=5, length=7)
     primitives("b1_s1", 61, batch=1, length=1)  # every dimension 1: nothing repeats but what is declared 1
     primitives("b5_s7", 62, batch=5, length=7)
+    selections("b1_s1", 63, batch=1, length=1)
+    selections("b4_s6", 64, batch=4, length=6)
     transformer_encoder("b1_s6", 9, batch=1, length=6)
     transformer_encoder("b7_s11", 10, batch=7, length=11)
     cnn_layers("b1", 11, batch=1)

@@ -601,7 +601,9 @@ private:
     for (OpResult result : kernel.getResults()) {
       auto type = cast<RankedTensorType>(result.getType());
       ValueEntry value{kernel.getName().str() + "." + std::to_string(result.getResultNumber()),
-                       "ATTN_ROLE_TEMP", "ATTN_F32", {}};
+                       "ATTN_ROLE_TEMP",
+                       dtypeOf(result),
+                       {}};
       for (int64_t d = 0; d < type.getRank(); ++d) {
         DimEntry dim;
         if (!type.isDynamicDim(d)) {

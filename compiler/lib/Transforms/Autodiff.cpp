@@ -286,6 +286,41 @@ public:
           });
           return success();
         })
+        .Case<MaximumOp, MinimumOp>([&](Operation *op) {
+          // dy goes to the operand chosen, halved between equal ones (as PyTorch).
+          Value lhs = op->getOperand(0), rhs = op->getOperand(1);
+          auto share = [&] {
+            Value wins = isa<MaximumOp>(op) ? GreaterOp::create(b, loc, lhs, rhs).getResult()
+                                            : LessOp::create(b, loc, lhs, rhs).getResult();
+            Value ties = EqualOp::create(b, loc, lhs, rhs);
+            Value half = ScaleOp::create(b, loc, ties.getType(), ties, b.getF32FloatAttr(0.5f));
+            return MulOp::create(b, loc, dy, AddOp::create(b, loc, wins, half)).getResult();
+          };
+          Value toLhs = needed.contains(lhs) || needed.contains(rhs) ? share() : Value();
+          accumulate(lhs, [&] { return toLhs; });
+          accumulate(rhs, [&] { return SubOp::create(b, loc, dy, toLhs).getResult(); });
+          return success();
+        })
+        .Case<LessOp, LessEqualOp, GreaterOp, GreaterEqualOp, EqualOp, NotEqualOp, ArgmaxOp>(
+            [&](Operation *) { return success(); }) // piecewise constant: no gradient
+        .Case([&](SelectOp s) {
+          Value zero =
+              ConstantOp::create(b, loc, RankedTensorType::get({}, b.getF32Type()), b.getF32FloatAttr(0));
+          accumulate(s.getLhs(),
+                     [&] { return SelectOp::create(b, loc, dy.getType(), s.getCondition(), dy, zero); });
+          accumulate(s.getRhs(),
+                     [&] { return SelectOp::create(b, loc, dy.getType(), s.getCondition(), zero, dy); });
+          return success();
+        })
+        .Case([&](PowOp p) { // d(xᶜ) = c·xᶜ⁻¹·dx
+          accumulate(p.getInput(), [&] {
+            float c = p.getExponent().convertToFloat();
+            Value slope = PowOp::create(b, loc, p.getInput(), b.getF32FloatAttr(c - 1));
+            slope = ScaleOp::create(b, loc, slope.getType(), slope, b.getF32FloatAttr(c));
+            return MulOp::create(b, loc, dy, slope).getResult();
+          });
+          return success();
+        })
         .Case([&](DivOp d) { // d(a/b) = da/b − (a/b)·db/b
           accumulate(d.getLhs(), [&] { return DivOp::create(b, loc, dy, d.getRhs()).getResult(); });
           accumulate(d.getRhs(), [&] {

@@ -4,6 +4,8 @@
 #include "attn/Transforms/KernelFormation.h"
 #include "attn/Transforms/Passes.h"
 
+#include "llvm/ADT/SmallVectorExtras.h"
+
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNOUTLINEKERNELS
 #include "attn/Transforms/Passes.h.inc"
@@ -87,22 +89,24 @@ SmallVector<Operation *> chainFrom(Operation *op, const llvm::SmallPtrSetImpl<Op
 /// one starts a chain (chainFrom). Links read elsewhere are shared, and reindexing ops passed, only by a
 /// chain of several stages (two ops neither elementwise nor reindexing), which the generic schedule takes
 /// with all its outputs; a pattern schedule (a dense layer and its activations) schedules only its anchor,
-/// in the layout of its first op. Reindexing ops that start
-/// nothing are left out: they join the kernels around them afterwards.
+/// in the layout of its first op. Reindexing ops that start nothing are left out: they join the kernels
+/// around them afterwards.
 void collectGroups(Block &block, SmallVector<SmallVector<Operation *>> &groups) {
   llvm::SmallPtrSet<Operation *, 16> grouped;
   auto stage = [](Operation *op) { return !op->hasTrait<attn::Elementwise>() && !isReindexing(op); };
-  for (Operation &op : llvm::make_early_inc_range(block)) {
+  // In program order as it was: chains move reindexing readers later (readersFollow).
+  SmallVector<Operation *> ops = llvm::map_to_vector(block, [](Operation &op) { return &op; });
+  for (Operation *op : ops) {
     if (auto decode = dyn_cast<DecodeOp>(op)) {
       collectGroups(decode.getStep().front(), groups);
       continue;
     }
-    if (!isa<ShapedOpInterface>(op) || isReindexing(&op) || grouped.contains(&op))
+    if (!isa<ShapedOpInterface>(op) || isReindexing(op) || grouped.contains(op))
       continue;
-    SmallVector<Operation *> group = chainFrom(&op, grouped, /*shared=*/true);
+    SmallVector<Operation *> group = chainFrom(op, grouped, /*shared=*/true);
     if (llvm::count_if(group, stage) < 2) {
       // A pattern schedule tiles the last op's result as the first op's: no reindexing in between.
-      group = chainFrom(&op, grouped, /*shared=*/false);
+      group = chainFrom(op, grouped, /*shared=*/false);
       group.erase(llvm::find_if(group, isReindexing), group.end());
     }
     grouped.insert(group.begin(), group.end());

@@ -59,6 +59,7 @@ private:
   FailureOr<HTensor> lowerSumLeading(SumLeadingOp op);
   FailureOr<HTensor> lowerUnary(Operation *op, Value input, llvm::function_ref<Expr(Expr)> fn);
   FailureOr<HTensor> lowerBinary(Operation *op, llvm::function_ref<Expr(Expr, Expr)> fn);
+  FailureOr<HTensor> lowerSelect(SelectOp op);
   FailureOr<HTensor> lowerActivationGrad(ActivationGradOp op);
   FailureOr<HTensor> lowerMatmul(MatmulOp op);
 
@@ -114,6 +115,7 @@ private:
   FailureOr<HTensor> lowerLayerNorm(LayerNormOp op);
   FailureOr<HTensor> lowerLayerNormGrad(LayerNormGradOp op);
   FailureOr<HTensor> lowerReduce(ReduceOp op);
+  FailureOr<HTensor> lowerArgmax(ArgmaxOp op);
   FailureOr<HTensor> lowerReduceGrad(ReduceGradOp op);
   Func countedPositions(Operation *op, const HTensor &targets, std::optional<int64_t> ignore);
   FailureOr<HTensor> lowerCrossEntropy(CrossEntropyOp op);

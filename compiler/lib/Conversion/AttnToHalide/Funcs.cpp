@@ -9,10 +9,31 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::halide;
+
+namespace {
+
+/// 1 where `holds`, else 0: a comparison's mask.
+Expr mask(Expr holds) { return Halide::select(holds, 1.0f, 0.0f); }
+
+/// xᶜ: small whole exponents as products (exact, and defined for negative x), ½ as a square root.
+Expr power(Expr x, float c) {
+  if (c == 0.5f)
+    return Halide::sqrt(x);
+  if (c == std::round(c) && std::fabs(c) <= 4 && c != 0) {
+    Expr product = x;
+    for (int i = 1; i < int(std::fabs(c)); ++i)
+      product = product * x;
+    return c > 0 ? product : 1.0f / product;
+  }
+  return c == 0 ? Expr(1.0f) : Halide::pow(x, c);
+}
+
+} // namespace
 
 Expr HTensor::at(std::vector<Expr> index) const {
   std::reverse(index.begin(), index.end());
@@ -138,6 +159,20 @@ FailureOr<HTensor> AlgorithmBuilder::lower(Operation *op) {
       .Case([&](SubOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l - r; }); })
       .Case([&](MulOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l * r; }); })
       .Case([&](DivOp a) { return lowerBinary(a, [](Expr l, Expr r) { return l / r; }); })
+      .Case([&](MaximumOp a) { return lowerBinary(a, [](Expr l, Expr r) { return Halide::max(l, r); }); })
+      .Case([&](MinimumOp a) { return lowerBinary(a, [](Expr l, Expr r) { return Halide::min(l, r); }); })
+      .Case([&](LessOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l < r); }); })
+      .Case([&](LessEqualOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l <= r); }); })
+      .Case([&](GreaterOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l > r); }); })
+      .Case([&](GreaterEqualOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l >= r); }); })
+      .Case([&](EqualOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l == r); }); })
+      .Case([&](NotEqualOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l != r); }); })
+      .Case([&](SelectOp s) { return lowerSelect(s); })
+      .Case([&](PowOp p) {
+        float c = p.getExponent().convertToFloat();
+        return lowerUnary(p, p.getInput(), [c](Expr x) { return power(x, c); });
+      })
+      .Case([&](ArgmaxOp a) { return lowerArgmax(a); })
       .Case([&](MatmulOp m) { return lowerMatmul(m); })
       .Case([&](ConstantOp c) {
         Func f(name(c, "constant"));

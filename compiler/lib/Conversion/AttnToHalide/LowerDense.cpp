@@ -132,6 +132,17 @@ static std::vector<Expr> broadcastIndex(Value v, RankedTensorType result, const 
   return index;
 }
 
+/// a where the condition is not 0, else b: each operand read at its broadcastIndex.
+FailureOr<HTensor> AlgorithmBuilder::lowerSelect(SelectOp op) {
+  auto resultType = cast<RankedTensorType>(op.getType());
+  std::vector<Var> vars = makeVars(size_t(resultType.getRank()), "e");
+  auto read = [&](Value v) { return values[v].func(broadcastIndex(v, resultType, vars)); };
+  Func f(name(op, "select"));
+  f(vars) = Halide::select(read(op.getCondition()) != 0.0f, read(op.getLhs()), read(op.getRhs()));
+  out.elementwise.push_back(f);
+  return HTensor{f, resultShape(op)};
+}
+
 /// A broadcasting binary op (attn.add and its kin): each operand read at its broadcastIndex.
 FailureOr<HTensor> AlgorithmBuilder::lowerBinary(Operation *op, llvm::function_ref<Expr(Expr, Expr)> fn) {
   auto resultType = cast<RankedTensorType>(op->getResult(0).getType());

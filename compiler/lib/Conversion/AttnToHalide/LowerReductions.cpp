@@ -170,6 +170,21 @@ FailureOr<HTensor> AlgorithmBuilder::lowerReduce(ReduceOp op) {
   return HTensor{f, shape};
 }
 
+/// The first index of the largest element along the axis, as i32; the axis is removed.
+FailureOr<HTensor> AlgorithmBuilder::lowerArgmax(ArgmaxOp op) {
+  const HTensor &x = values[op.getInput()];
+  size_t axis = size_t(op.getAxis()), at = x.rank() - 1 - axis;
+  std::vector<Var> vars = makeVars(x.rank() - 1, "e");
+  std::vector<Expr> index(vars.begin(), vars.end());
+  Halide::RDom r(0, x.extent(axis), "ra");
+  index.insert(index.begin() + at, r);
+  Func f(name(op, "argmax"));
+  f(vars) = Halide::cast<int32_t>(Halide::argmax(r, x.func(index))[0]);
+  std::vector<Expr> shape = x.shape;
+  shape.erase(shape.begin() + axis);
+  return HTensor{f, shape};
+}
+
 FailureOr<HTensor> AlgorithmBuilder::lowerReduceGrad(ReduceGradOp op) {
   const HTensor &x = values[op.getInput()], &dy = values[op.getGrad()];
   int64_t axis = op.getAxis();

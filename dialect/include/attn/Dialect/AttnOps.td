@@ -18,6 +18,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Attn_F32Tensor : RankedTensorOf<[F32]>;
 def Attn_I32Tensor : RankedTensorOf<[I32]>;
+def Attn_ValueTensor : RankedTensorOf<[F32, I32]>; // what a kernel yields: f32 values, or argmax's indices
 
 // An op that only moves or selects elements: lookups, concatenation, unit dimensions added or removed,
 // reshapes, transposes, slices. Fusion inlines such ops into the kernels that read (or produce) them.
@@ -181,6 +182,69 @@ def Attn_AddOp : Attn_BinaryOp<"add", "a + b">;
 def Attn_SubOp : Attn_BinaryOp<"sub", "a − b">;
 def Attn_MulOp : Attn_BinaryOp<"mul", "a · b">;
 def Attn_DivOp : Attn_BinaryOp<"div", "a / b">;
+
+def Attn_MaximumOp : Attn_BinaryOp<"maximum", "max(a, b)">;
+def Attn_MinimumOp : Attn_BinaryOp<"minimum", "min(a, b)">;
+
+// Comparisons make masks: 1 where the relation holds, else 0 (f32, so that masks multiply and select).
+def Attn_LessOp : Attn_BinaryOp<"less", "a < b (1 or 0)">;
+def Attn_LessEqualOp : Attn_BinaryOp<"less_equal", "a ≤ b (1 or 0)">;
+def Attn_GreaterOp : Attn_BinaryOp<"greater", "a > b (1 or 0)">;
+def Attn_GreaterEqualOp : Attn_BinaryOp<"greater_equal", "a ≥ b (1 or 0)">;
+def Attn_EqualOp : Attn_BinaryOp<"equal", "a = b (1 or 0)">;
+def Attn_NotEqualOp : Attn_BinaryOp<"not_equal", "a ≠ b (1 or 0)">;
+
+def Attn_PowOp : Attn_ComputeOp<"pow", [SameOperandsAndResultType, Attn_Elementwise]> {
+  let summary = "elementwise xᶜ for a constant exponent c";
+  let description = [{
+    ```mlir
+    %y = attn.pow %x {exponent = 2.0 : f32} : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, F32Attr:$exponent);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let extraClassDefinition = Attn_ElementwiseDefinitions<"getInput">.definitions;
+}
+
+def Attn_SelectOp : Attn_ComputeOp<"select", [Attn_Elementwise]> {
+  let summary = "elementwise choice: a where the condition is not 0, else b, broadcasting";
+  let description = [{
+    `a` and `b` broadcast as in attn.add and the result has their broadcast shape; `condition` (a mask from
+    a comparison, or any f32 tensor) broadcasts to that shape without enlarging it. The language's
+    `where(mask, a, b)`.
+
+    ```mlir
+    %y = attn.select %m, %x, %z : (tensor<?x?x1xf32>, tensor<?x?x8xf32>, tensor<f32>) -> tensor<?x?x8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$condition, Attn_F32Tensor:$lhs, Attn_F32Tensor:$rhs);
+  let assemblyFormat = "$condition `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+  let extraClassDefinition = [{
+    ::llvm::SmallVector<::mlir::attn::DimSource> $cppClass::getResultDimSources() {
+      auto dims = ::mlir::attn::detail::broadcastDims(getLhs(), getRhs());
+      for (::mlir::attn::DimSource &d : dims)
+        if (!d.isConstant())
+          ++d.operand; // lhs and rhs are operands 1 and 2
+      return dims;
+    }
+  }];
+}
+
+def Attn_ArgmaxOp : Attn_ComputeOp<"argmax"> {
+  let summary = "the index of the largest element along one dimension (i32), the dimension removed";
+  let description = [{
+    The first index where the maximum is reached, as numpy.argmax and torch.argmax. Not differentiable.
+
+    ```mlir
+    %i = attn.argmax %x {axis = 2 : i64} : (tensor<?x?x40xf32>) -> tensor<?x?xi32>
+    ```
+  }];
+  let arguments = (ins Attn_F32Tensor:$input, I64Attr:$axis);
+  let results = (outs Attn_I32Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
 
 def Attn_ConstantOp : Attn_ComputeOp<"constant", [Attn_Reindexing]> {
   let summary = "a scalar: a rank-0 tensor holding `value`";
@@ -801,7 +865,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [IsolatedFromAbove, SingleBlock]> {
     ```
   }];
   let arguments = (ins StrAttr:$name, Variadic<AnyRankedTensor>:$inputs);
-  let results = (outs Variadic<Attn_F32Tensor>:$results);
+  let results = (outs Variadic<Attn_ValueTensor>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
     $name `(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body
@@ -821,7 +885,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [IsolatedFromAbove, SingleBlock]> {
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {
   let summary = "the results of a kernel";
-  let arguments = (ins Variadic<Attn_F32Tensor>:$values);
+  let arguments = (ins Variadic<Attn_ValueTensor>:$values);
   let assemblyFormat = "attr-dict ($values^ `:` type($values))?";
 }
 

@@ -117,18 +117,20 @@ private:
   std::vector<ExprPtr> elements;
 };
 
-/// A binary operation; `op` is one of + - * / (and `neg` is written as 0 - x by the parser).
+/// A binary operation; `op` is one of + - * / (and `neg` is written as 0 - x by the parser) or a comparison,
+/// < <= > >= == !=.
 class BinaryExpr : public Expr {
 public:
-  BinaryExpr(Location loc, char op, ExprPtr lhs, ExprPtr rhs)
-      : Expr(Kind::Binary, loc), op(op), lhs(std::move(lhs)), rhs(std::move(rhs)) {}
-  char getOp() const { return op; }
+  BinaryExpr(Location loc, std::string op, ExprPtr lhs, ExprPtr rhs)
+      : Expr(Kind::Binary, loc), op(std::move(op)), lhs(std::move(lhs)), rhs(std::move(rhs)) {}
+  llvm::StringRef getOp() const { return op; }
+  bool isComparison() const { return op != "+" && op != "-" && op != "*" && op != "/"; }
   const Expr &getLHS() const { return *lhs; }
   const Expr &getRHS() const { return *rhs; }
   static bool classof(const Expr *e) { return e->getKind() == Kind::Binary; }
 
 private:
-  char op;
+  std::string op;
   ExprPtr lhs, rhs;
 };
 

@@ -47,6 +47,12 @@ enum class TokenKind {
   Minus,
   Star,
   Slash,
+  Less,         // <
+  LessEqual,    // <=
+  Greater,      // >
+  GreaterEqual, // >=
+  EqualEqual,   // ==
+  NotEqual,     // !=
 };
 
 struct Token {
@@ -72,6 +78,7 @@ struct Token {
   bool unterminated = false;
 
   bool is(TokenKind k) const { return kind == k; }
+  template <typename... Kinds> bool isAny(Kinds... kinds) const { return ((kind == kinds) || ...); }
   bool isKeyword() const { return kind >= TokenKind::KwModel && kind <= TokenKind::KwFalse; }
   llvm::SMRange getRange() const {
     return llvm::SMRange(loc.loc, llvm::SMLoc::getFromPointer(spelling.end()));
