@@ -110,14 +110,9 @@ std::optional<Tensor> MLIRGenImpl::genWhere(const CallExpr &call, const BoundArg
 
 /// `argmax(x, axis = -1)`: the first index of the largest element along the axis, as i32.
 std::optional<Tensor> MLIRGenImpl::genArgmax(const CallExpr &call, const BoundArgs &args) {
-  const Expr &xe = *args.get("x");
-  std::optional<Tensor> x = genTensor(xe, false, "'x'");
-  if (!x || !expectF32(*x, xe, "argmax", "x"))
+  std::optional<Tensor> x = rankedInput(args, "argmax");
+  if (!x)
     return std::nullopt;
-  if (x->shape.empty()) {
-    error(xe.getLoc()) << "argmax expects a tensor of rank >= 1";
-    return std::nullopt;
-  }
   std::optional<int64_t> axis = axisArg(call, args, "axis", -1, x->shape.size());
   if (!axis)
     return std::nullopt;
@@ -132,14 +127,9 @@ std::optional<Tensor> MLIRGenImpl::genArgmax(const CallExpr &call, const BoundAr
 /// `slice(x, axis, start, end)`: positions start ≤ i < end of a constant dimension; negative positions
 /// count from its end, as in Python, and `end` defaults to the end.
 std::optional<Tensor> MLIRGenImpl::genSlice(const CallExpr &call, const BoundArgs &args) {
-  const Expr &xe = *args.get("x");
-  std::optional<Tensor> x = genTensor(xe, false, "'x'");
-  if (!x || !expectF32(*x, xe, "slice", "x"))
+  std::optional<Tensor> x = rankedInput(args, "slice");
+  if (!x)
     return std::nullopt;
-  if (x->shape.empty()) {
-    error(xe.getLoc()) << "slice expects a tensor of rank >= 1";
-    return std::nullopt;
-  }
   std::optional<int64_t> axis = axisArg(call, args, "axis", 0, x->shape.size());
   if (!axis)
     return std::nullopt;

@@ -124,14 +124,23 @@ std::optional<Tensor> MLIRGenImpl::genMatmul(const CallExpr &call, const BoundAr
   return Tensor{op.getResult(), *shape};
 }
 
-std::optional<Tensor> MLIRGenImpl::genUnary(const CallExpr &call, const BoundArgs &args, StringRef name) {
-  std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
-  if (!x || !expectF32(*x, *args.get("x"), name, "x"))
+/// The argument `x` of `layer`: an f32 tensor of rank ≥ 1; none after reporting otherwise.
+std::optional<Tensor> MLIRGenImpl::rankedInput(const BoundArgs &args, StringRef layer) {
+  const Expr &xe = *args.get("x");
+  std::optional<Tensor> x = genTensor(xe, false, "'x'");
+  if (!x || !expectF32(*x, xe, layer, "x"))
     return std::nullopt;
   if (x->shape.empty()) {
-    error(args.get("x")->getLoc()) << name << " expects a tensor of rank >= 1";
+    error(xe.getLoc()) << layer << " expects a tensor of rank >= 1";
     return std::nullopt;
   }
+  return x;
+}
+
+std::optional<Tensor> MLIRGenImpl::genUnary(const CallExpr &call, const BoundArgs &args, StringRef name) {
+  std::optional<Tensor> x = rankedInput(args, name);
+  if (!x)
+    return std::nullopt;
   mlir::Location l = opLoc(call);
   // softmax and log_softmax along another axis: swapped with the last, which the op normalizes over.
   std::optional<int64_t> axis = int64_t(x->shape.size()) - 1;
@@ -175,14 +184,9 @@ Tensor MLIRGenImpl::swapAxes(const Tensor &x, int64_t a, int64_t b, mlir::Locati
 /// sum, mean, max or min of `x` over `axis` (one axis or a list of them, negative from the end; default
 /// the last), keeping the reduced dimensions with size 1 if `keepdims`.
 std::optional<Tensor> MLIRGenImpl::genReduce(const CallExpr &call, const BoundArgs &args, StringRef kind) {
-  const Expr &xe = *args.get("x");
-  std::optional<Tensor> x = genTensor(xe, false, "'x'");
-  if (!x || !expectF32(*x, xe, kind, "x"))
+  std::optional<Tensor> x = rankedInput(args, kind);
+  if (!x)
     return std::nullopt;
-  if (x->shape.empty()) {
-    error(xe.getLoc()) << kind << " expects a tensor of rank >= 1";
-    return std::nullopt;
-  }
   int64_t rank = static_cast<int64_t>(x->shape.size());
   std::vector<int64_t> axes;
   const Expr *axisExpr = args.get("axis");

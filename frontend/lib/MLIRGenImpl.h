@@ -242,6 +242,7 @@ private:
 
   std::optional<Tensor> genArithmetic(const BinaryExpr &e);
   std::optional<Tensor> genOperand(const Expr &e, StringRef opName, StringRef side);
+  std::optional<Tensor> rankedInput(const BoundArgs &args, StringRef layer);
   std::optional<Tensor> genUnary(const CallExpr &call, const BoundArgs &args, StringRef name);
   std::optional<Tensor> genReduce(const CallExpr &call, const BoundArgs &args, StringRef kind);
   std::optional<Tensor> genMatmul(const CallExpr &call, const BoundArgs &args);
