@@ -74,3 +74,49 @@ func.func @reindexing(%ids: tensor<?xi32>, %h: tensor<?x4xf32>, %x: tensor<?x1x4
   // CHECK: return %{{.+}}, %{{.+}}, %[[X]]
   return %g, %r, %x2 : tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x1x4xf32>
 }
+
+// A number read in two places is copied for each reader and joins its kernel; a Bahdanau-style chain
+// (projection, +, tanh, a one-unit projection, softmax along the source, the weighted sum) is one kernel of
+// several stages, which also yields the probabilities that are read elsewhere.
+// CHECK-LABEL: func.func @stages
+func.func @stages(%k: tensor<?x?x8xf32>, %q: tensor<?x1x8xf32>)
+    -> (tensor<?x8xf32>, tensor<?x?xf32>, tensor<?x1x8xf32>) {
+  %w = attn.param "w" : tensor<8x8xf32>
+  %v = attn.param "v" : tensor<1x8xf32>
+  // CHECK: %[[K:.+]]:2 = attn.kernel "dense"
+  // CHECK-NEXT: ^bb0
+  // CHECK-NEXT: attn.constant
+  // CHECK-NEXT: attn.dense
+  // CHECK-NEXT: attn.add
+  // CHECK-NEXT: attn.tanh
+  // CHECK-NEXT: attn.dense
+  // CHECK-NEXT: attn.mul
+  // CHECK-NEXT: attn.transpose
+  // CHECK-NEXT: attn.softmax
+  // CHECK-NEXT: attn.transpose
+  // CHECK-NEXT: attn.mul
+  // CHECK-NEXT: attn.reduce
+  // CHECK-NEXT: attn.squeeze
+  // CHECK-NEXT: attn.squeeze
+  // CHECK-NEXT: attn.yield
+  %two = attn.constant {value = 2.0 : f32} : tensor<f32>
+  %p = attn.dense %k, %w : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  %a = attn.add %p, %q : (tensor<?x?x8xf32>, tensor<?x1x8xf32>) -> tensor<?x?x8xf32>
+  %t = attn.tanh %a : tensor<?x?x8xf32>
+  %s = attn.dense %t, %v : (tensor<?x?x8xf32>, tensor<1x8xf32>) -> tensor<?x?x1xf32>
+  %s2 = attn.mul %s, %two : (tensor<?x?x1xf32>, tensor<f32>) -> tensor<?x?x1xf32>
+  %st = attn.transpose %s2 {permutation = array<i64: 0, 2, 1>} : (tensor<?x?x1xf32>) -> tensor<?x1x?xf32>
+  %e = attn.softmax %st : tensor<?x1x?xf32>
+  %pr = attn.transpose %e {permutation = array<i64: 0, 2, 1>} : (tensor<?x1x?xf32>) -> tensor<?x?x1xf32>
+  %weights = attn.squeeze %pr {axis = 2 : i64} : (tensor<?x?x1xf32>) -> tensor<?x?xf32>
+  %wv = attn.mul %pr, %k : (tensor<?x?x1xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %c = attn.reduce %wv {axis = 1 : i64, kind = "sum"} : (tensor<?x?x8xf32>) -> tensor<?x1x8xf32>
+  %ctx = attn.squeeze %c {axis = 1 : i64} : (tensor<?x1x8xf32>) -> tensor<?x8xf32>
+  // CHECK: %[[M:.+]] = attn.kernel "mul"(%{{.+}})
+  // CHECK-NEXT: ^bb0
+  // CHECK-NEXT: attn.constant
+  // CHECK-NEXT: attn.mul
+  %q2 = attn.mul %q, %two : (tensor<?x1x8xf32>, tensor<f32>) -> tensor<?x1x8xf32>
+  // CHECK: return %[[K]]#0, %[[K]]#1, %[[M]]
+  return %ctx, %weights, %q2 : tensor<?x8xf32>, tensor<?x?xf32>, tensor<?x1x8xf32>
+}

@@ -158,11 +158,23 @@ void mergeReindexing(Block &block, KernelNamer &namer) {
   }
 }
 
+/// Gives every reader of a number (attn.constant) its own copy, so that each joins its reader's kernel
+/// instead of one copy costing a kernel of its own.
+void copyConstantsPerReader(func::FuncOp func) {
+  func.walk([](ConstantOp constant) {
+    for (OpOperand &use : llvm::make_early_inc_range(llvm::drop_begin(constant->getUses()))) {
+      OpBuilder b(use.getOwner());
+      use.set(b.clone(*constant)->getResult(0));
+    }
+  });
+}
+
 struct AttnOutlineKernelsPass : mlir::attn::impl::AttnOutlineKernelsBase<AttnOutlineKernelsPass> {
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (func.isExternal())
       return;
+    copyConstantsPerReader(func);
     SmallVector<SmallVector<Operation *>> groups;
     collectGroups(func.getBody().front(), groups);
     KernelNamer namer(func);

@@ -114,7 +114,8 @@ def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
     something else also reads a link of the chain (a gradient reading the forward values, a model that also
     outputs the attention weights), the chain goes on only if it makes a kernel of several stages (two ops
     neither elementwise nor reindexing), which the generic schedule takes whole, and the link becomes a
-    kernel result; otherwise it ends there. Then ops with the `Reindexing` trait (embedding, concat,
+    kernel result; otherwise it ends there. A number (`attn.constant`) read in several places is first
+    copied for each reader. Then ops with the `Reindexing` trait (embedding, concat,
     expand_dims, squeeze, flatten, reshape, transpose, slice, broadcast), which only move elements, join a
     neighbouring kernel instead of costing a launch and a copy: the only kernel that reads one takes it in
     (the lowering inlines it into the reads; a chain folds in last op first), else a one-operand op joins the
