@@ -19,6 +19,13 @@ std::optional<SymShape> MLIRGenImpl::broadcastOrError(const Tensor &a, const Ten
   return shape;
 }
 
+/// attn.maximum (`max`) or attn.minimum of `a` and `b`.
+mlir::Value MLIRGenImpl::extremum(bool max, mlir::Value a, mlir::Value b, mlir::Location l) {
+  if (max)
+    return mlir::attn::MaximumOp::create(builder, l, a, b);
+  return mlir::attn::MinimumOp::create(builder, l, a, b);
+}
+
 /// `pow(x, exponent)` with a constant exponent.
 std::optional<Tensor> MLIRGenImpl::genPow(const CallExpr &call, const BoundArgs &args) {
   std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
@@ -44,11 +51,7 @@ std::optional<Tensor> MLIRGenImpl::genExtremum(const CallExpr &call, const Bound
   std::optional<SymShape> shape = broadcastOrError(*a, *b, call, what);
   if (!shape)
     return std::nullopt;
-  mlir::Location l = opLoc(call);
-  mlir::Value v = name == "maximum"
-                      ? mlir::attn::MaximumOp::create(builder, l, a->value, b->value).getResult()
-                      : mlir::attn::MinimumOp::create(builder, l, a->value, b->value).getResult();
-  return Tensor{v, *shape};
+  return Tensor{extremum(name == "maximum", a->value, b->value, opLoc(call)), *shape};
 }
 
 /// `clamp(x, min = lo, max = hi)`: minimum(maximum(x, lo), hi), as torch.clamp; either bound may be left
@@ -73,10 +76,7 @@ std::optional<Tensor> MLIRGenImpl::genClamp(const CallExpr &call, const BoundArg
     std::optional<SymShape> shape = broadcastOrError(*x, *b, *e, "'clamp'");
     if (!shape)
       return std::nullopt;
-    mlir::Value v = bound == "min"
-                        ? mlir::attn::MaximumOp::create(builder, l, x->value, b->value).getResult()
-                        : mlir::attn::MinimumOp::create(builder, l, x->value, b->value).getResult();
-    x = Tensor{v, *shape};
+    x = Tensor{extremum(/*max=*/bound == "min", x->value, b->value, l), *shape};
   }
   return x;
 }

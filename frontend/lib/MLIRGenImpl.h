@@ -265,6 +265,7 @@ private:
 
   std::optional<SymShape> broadcastOrError(const Tensor &a, const Tensor &b, const Expr &at, StringRef what);
   std::optional<Tensor> genPow(const CallExpr &call, const BoundArgs &args);
+  mlir::Value extremum(bool max, mlir::Value a, mlir::Value b, mlir::Location l);
   std::optional<Tensor> genExtremum(const CallExpr &call, const BoundArgs &args, StringRef name);
   std::optional<Tensor> genClamp(const CallExpr &call, const BoundArgs &args);
   std::optional<Tensor> genWhere(const CallExpr &call, const BoundArgs &args);

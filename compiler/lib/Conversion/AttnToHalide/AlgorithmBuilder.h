@@ -58,8 +58,9 @@ private:
   FailureOr<HTensor> lowerDenseGradWeight(DenseGradWeightOp op);
   FailureOr<HTensor> lowerSumLeading(SumLeadingOp op);
   FailureOr<HTensor> lowerUnary(Operation *op, Value input, llvm::function_ref<Expr(Expr)> fn);
+  FailureOr<HTensor> lowerBroadcasting(Operation *op, StringRef stage,
+                                       llvm::function_ref<Expr(ArrayRef<Expr>)> fn);
   FailureOr<HTensor> lowerBinary(Operation *op, llvm::function_ref<Expr(Expr, Expr)> fn);
-  FailureOr<HTensor> lowerSelect(SelectOp op);
   FailureOr<HTensor> lowerActivationGrad(ActivationGradOp op);
   FailureOr<HTensor> lowerMatmul(MatmulOp op);
 

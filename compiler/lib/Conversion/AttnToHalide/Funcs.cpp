@@ -167,7 +167,10 @@ FailureOr<HTensor> AlgorithmBuilder::lower(Operation *op) {
       .Case([&](GreaterEqualOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l >= r); }); })
       .Case([&](EqualOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l == r); }); })
       .Case([&](NotEqualOp a) { return lowerBinary(a, [](Expr l, Expr r) { return mask(l != r); }); })
-      .Case([&](SelectOp s) { return lowerSelect(s); })
+      .Case([&](SelectOp s) {
+        return lowerBroadcasting(s, "select",
+                                 [](ArrayRef<Expr> x) { return Halide::select(x[0] != 0.0f, x[1], x[2]); });
+      })
       .Case([&](PowOp p) {
         float c = p.getExponent().convertToFloat();
         return lowerUnary(p, p.getInput(), [c](Expr x) { return power(x, c); });

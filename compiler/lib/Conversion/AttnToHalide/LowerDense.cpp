@@ -132,26 +132,23 @@ static std::vector<Expr> broadcastIndex(Value v, RankedTensorType result, const 
   return index;
 }
 
-/// a where the condition is not 0, else b: each operand read at its broadcastIndex.
-FailureOr<HTensor> AlgorithmBuilder::lowerSelect(SelectOp op) {
-  auto resultType = cast<RankedTensorType>(op.getType());
+/// A broadcasting op (attn.add and its kin, attn.select): `fn` of its operands, each read at its
+/// broadcastIndex.
+FailureOr<HTensor> AlgorithmBuilder::lowerBroadcasting(Operation *op, StringRef stage,
+                                                       llvm::function_ref<Expr(ArrayRef<Expr>)> fn) {
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
   std::vector<Var> vars = makeVars(size_t(resultType.getRank()), "e");
-  auto read = [&](Value v) { return values[v].func(broadcastIndex(v, resultType, vars)); };
-  Func f(name(op, "select"));
-  f(vars) = Halide::select(read(op.getCondition()) != 0.0f, read(op.getLhs()), read(op.getRhs()));
+  SmallVector<Expr> operands;
+  for (Value v : op->getOperands())
+    operands.push_back(values[v].func(broadcastIndex(v, resultType, vars)));
+  Func f(name(op, stage));
+  f(vars) = fn(operands);
   out.elementwise.push_back(f);
   return HTensor{f, resultShape(op)};
 }
 
-/// A broadcasting binary op (attn.add and its kin): each operand read at its broadcastIndex.
 FailureOr<HTensor> AlgorithmBuilder::lowerBinary(Operation *op, llvm::function_ref<Expr(Expr, Expr)> fn) {
-  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
-  std::vector<Var> vars = makeVars(size_t(resultType.getRank()), "e");
-  auto read = [&](Value v) { return values[v].func(broadcastIndex(v, resultType, vars)); };
-  Func f(name(op, "map"));
-  f(vars) = fn(read(op->getOperand(0)), read(op->getOperand(1)));
-  out.elementwise.push_back(f);
-  return HTensor{f, resultShape(op)};
+  return lowerBroadcasting(op, "map", [&](ArrayRef<Expr> x) { return fn(x[0], x[1]); });
 }
 
 /// result[..., m, n] = Σ_k lhs[..., m, k]·rhs[..., k, n] (rhs[..., n, k] with transpose_b): a product that
