@@ -12,6 +12,9 @@ namespace {
 /// A score below any finite one, for excluded keys, with no infinities to propagate.
 constexpr float kExcludedScore = -3.0e38f;
 
+/// Where exp stops being a normal float: fast_exp's argument is clamped there.
+constexpr float kLowestExponent = -87.0f;
+
 /// Keys a streaming block holds, queries a tile holds, and the vector lanes the block maxima and sums
 /// are first reduced to (a multiple of every target's float vector width).
 constexpr int kLanes = 16;
@@ -26,6 +29,16 @@ std::pair<ScoreOp, MaskedSoftmaxOp> streamingChain(WeightedSumOp op) {
   if (!score || !score->hasOneUse())
     return {};
   return {score, softmax};
+}
+
+/// Folding a block whose largest score is `blockMax` into a running maximum `max`: the new maximum and
+/// the factors that rescale the running sums and the block's sums to it. One of the two factors is 1, so
+/// one exponential serves both.
+std::tuple<Expr, Expr, Expr> rescaling(Expr max, Expr blockMax, float scale) {
+  Expr oldWins = max >= blockMax;
+  Expr factor = Halide::exp(-Halide::abs(max - blockMax) * scale);
+  return {Halide::max(max, blockMax), Halide::select(oldWins, 1.0f, factor),
+          Halide::select(oldWins, factor, 1.0f)};
 }
 
 } // namespace
@@ -228,8 +241,11 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
                                                                s.scores(laneKey, i, kb, h, b), excluded));
   s.blockMax(i, kb, h, b) = excluded;
   s.blockMax(i, kb, h, b) = Halide::max(s.blockMax(i, kb, h, b), s.laneMax(rlane, i, kb, h, b));
-  s.probs(jj, i, kb, h, b) = Halide::select(
-      keep(key, i, b), Halide::exp((s.scores(jj, i, kb, h, b) - s.blockMax(i, kb, h, b)) * scale), 0.0f);
+  // Halide's fast exponential (the last few bits of the mantissa wrong, as a float sum of many keys has
+  // anyway) takes about a fifth less time than the exact one; its argument must not underflow.
+  Expr shifted = (s.scores(jj, i, kb, h, b) - s.blockMax(i, kb, h, b)) * scale;
+  s.probs(jj, i, kb, h, b) =
+      Halide::select(keep(key, i, b), Halide::fast_exp(Halide::max(shifted, kLowestExponent)), 0.0f);
   s.laneSum(lane, i, kb, h, b) = 0.0f;
   s.laneSum(lane, i, kb, h, b) += s.probs(laneKey, i, kb, h, b);
   s.blockSum(i, kb, h, b) = 0.0f;
@@ -254,8 +270,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
       r.where(rb * keyBlock <= i);
     s.state(d, i, h, b) = Halide::select(d == dv + 1, excluded, 0.0f);
     Expr max = s.state(dv + 1, i, h, b), blockMax = s.blockMax(i, rb, h, b);
-    Expr newMax = Halide::max(max, blockMax);
-    Expr keepOld = Halide::exp((max - newMax) * scale), keepBlock = Halide::exp((blockMax - newMax) * scale);
+    auto [newMax, keepOld, keepBlock] = rescaling(max, blockMax, scale);
     Expr old = s.state(slot, i, h, b);
     s.state(slot, i, h, b) =
         Halide::select(slot < dv, old * keepOld + s.pv(Halide::min(slot, dv - 1), i, rb, h, b) * keepBlock,
@@ -272,8 +287,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
     Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1],
          sum = s.state(d, ii, it, h, b)[2];
     Expr blockMax = s.blockMax(tileQuery, rb, h, b);
-    Expr newMax = Halide::max(max, blockMax);
-    Expr keepOld = Halide::exp((max - newMax) * scale), keepBlock = Halide::exp((blockMax - newMax) * scale);
+    auto [newMax, keepOld, keepBlock] = rescaling(max, blockMax, scale);
     s.state(d, ii, it, h, b) = Halide::Tuple(acc * keepOld + s.pv(d, tileQuery, rb, h, b) * keepBlock, newMax,
                                              sum * keepOld + s.blockSum(tileQuery, rb, h, b) * keepBlock);
     // A row with no key left is zero rather than NaN.

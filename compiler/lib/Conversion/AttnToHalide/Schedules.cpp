@@ -308,7 +308,12 @@ void scheduleStreamingAttention(LoweredKernel &k) {
       .vectorize(ji)
       .unroll(di);
 
-  s.state.compute_at(out, io).vectorize(s.d, lanes, Guard);
+  // Fixed-size state and score blocks live on the stack instead of being allocated per tile and block.
+  s.state.compute_at(out, io)
+      .bound_storage(s.d, s.valueHeadSize)
+      .bound_storage(s.ii, s.queryTile)
+      .store_in(Halide::MemoryType::Stack)
+      .vectorize(s.d, lanes, Guard);
   Halide::RVar rb(s.state.rvars(0)[0]);
   s.state.update().reorder(s.d, s.ii, rb).vectorize(s.d, lanes, Guard);
   LoopLevel block(s.state, rb);
@@ -317,6 +322,9 @@ void scheduleStreamingAttention(LoweredKernel &k) {
   Halide::RVar rd(s.dot.rvars(0)[0]);
   Var io2("io2"), ii2("ii2");
   s.scores.compute_at(block)
+      .bound_storage(s.jj, s.keyBlock)
+      .bound_storage(s.i, s.queryTile)
+      .store_in(Halide::MemoryType::Stack)
       .split(s.jj, jo, jv, scoreVectors * vw)
       .split(s.i, io2, ii2, std::min(scoreRows, s.queryTile))
       .reorder(jv, ii2, jo, io2)
