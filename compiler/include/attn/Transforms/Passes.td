@@ -93,7 +93,9 @@ def AttnFuseAttention : Pass<"attn-fuse-attention", "func::FuncOp"> {
     scores. When nothing else reads the probabilities they never leave the kernel: the lowering computes
     them one query row at a time. When something does (a decoder that emits its attention weights), the
     kernel yields them as a second result. A dense projection of a single query row ([B, 1, D], a decoder
-    step's query) read only by the scores joins the kernel as well.
+    step's query) read only by the scores joins the kernel as well. The gradients of one additive score
+    with respect to its query, keys and v form one kernel, `additive_score_grad_<binding>`, which computes
+    the tanh of each (query, key) pair once for all of them.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }

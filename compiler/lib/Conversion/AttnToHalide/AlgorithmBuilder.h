@@ -142,6 +142,8 @@ private:
   KernelOp kernel;
   LoweredKernel &out;
   llvm::DenseMap<Value, HTensor> values;
+  /// tanh(query + keys) of an additive score, stored for the several gradients of it in this kernel.
+  llvm::DenseMap<std::pair<Value, Value>, Func> additiveTanh;
   unsigned counter = 0;
 };
 

@@ -89,28 +89,54 @@ FailureOr<HTensor> AlgorithmBuilder::lowerAdditiveScore(AdditiveScoreOp op) {
   return HTensor{s.result, {q.extent(0), Expr(1), q.extent(1), k.extent(1)}};
 }
 
-/// The gradients of Σ_u v[u]·tanh(q[b,i,u] + k[b,j,u]) (see AttnGradOps.td).
+/// The gradients of Σ_u v[u]·tanh(q[b,i,u] + k[b,j,u]) (see AttnGradOps.td). The gradients of one score
+/// in one kernel (attn-fuse-attention puts them together) read tanh(q + k) stored once.
 FailureOr<HTensor> AlgorithmBuilder::lowerAdditiveScoreGrad(AdditiveScoreGradOp op) {
   const HTensor &q = values[op.getQuery()], &k = values[op.getKeys()], &v = values[op.getV()];
   const HTensor &ds = values[op.getGrad()];
   Var u("u"), n("n"), b("b");
-  StringRef wrt = op.getWrt();
-  auto slope = [&](Expr i, Expr j, Expr batch) {
-    Expr t = tanhOf(q.func(u, i, batch) + k.func(u, j, batch));
-    return std::pair{t, ds.func(j, i, 0, batch) * v.func(u, 0) * (1.0f - t * t)};
+  auto siblings = llvm::count_if(op->getBlock()->getOps<AdditiveScoreGradOp>(), [&](AdditiveScoreGradOp g) {
+    return g.getQuery() == op.getQuery() && g.getKeys() == op.getKeys();
+  });
+  std::function<Expr(Expr, Expr, Expr, Expr)> tanhAt = [&](Expr unit, Expr i, Expr j, Expr batch) {
+    return tanhOf(q.func(unit, i, batch) + k.func(unit, j, batch));
   };
-  Func f = reduction(op, "d" + wrt.str());
+  if (siblings > 1) {
+    auto [stored, fresh] = additiveTanh.try_emplace({op.getQuery(), op.getKeys()});
+    if (fresh) {
+      Var i("i"), j("j");
+      stored->second = Func(name(op, "tanh"));
+      stored->second(u, i, j, b) = tanhAt(u, i, j, b);
+      out.reductions.push_back(stored->second);
+    }
+    Func t = stored->second;
+    tanhAt = [t](Expr unit, Expr i, Expr j, Expr batch) { return t(unit, i, j, batch); };
+  }
+  StringRef wrt = op.getWrt();
   if (wrt == "v") {
-    RDom r(0, k.extent(1), 0, q.extent(1), 0, q.extent(0), "rv");
-    Expr t = tanhOf(q.func(u, r.y, r.z) + k.func(u, r.x, r.z));
+    // Partial sums per batch row in parallel, then their sum: the result has too few elements to split.
+    Func rows = reduction(op, "dv_rows");
+    RDom r(0, k.extent(1), 0, q.extent(1), "rv"), rb(0, q.extent(0), "rb");
+    rows(u, b) = 0.0f;
+    rows(u, b) += ds.func(r.x, r.y, 0, b) * tanhAt(u, r.y, r.x, b);
+    Func f = reduction(op, "dv");
     f(u, n) = 0.0f;
-    f(u, n) += ds.func(r.x, r.y, 0, r.z) * t;
+    f(u, n) += rows(u, rb);
     return HTensor{f, v.shape};
   }
+  auto slope = [&](Expr i, Expr j, Expr batch) {
+    Expr t = tanhAt(u, i, j, batch);
+    return ds.func(j, i, 0, batch) * v.func(u, 0) * (1.0f - t * t);
+  };
   bool query = wrt == "query";
+  Func f = reduction(op, "d" + wrt.str());
+  if (!query && staticDim(op.getQuery(), 1) == 1) { // one query (a decoder step): nothing to sum
+    f(u, n, b) = slope(0, n, b);
+    return HTensor{f, k.shape};
+  }
   RDom r(0, query ? k.extent(1) : q.extent(1), "rs");
   f(u, n, b) = 0.0f;
-  f(u, n, b) += query ? slope(n, r, b).second : slope(r, n, b).second;
+  f(u, n, b) += query ? slope(n, r, b) : slope(r, n, b);
   return HTensor{f, query ? q.shape : k.shape};
 }
 

@@ -171,7 +171,8 @@ struct LoweredKernel {
   /// squeeze, a transpose) only copy it; then it is stored and the outputs read it.
   Halide::Func anchor;
   std::vector<Halide::Func> elementwise;
-  /// Reductions of ops without a pattern schedule: computed once each, flat-scheduled.
+  /// Reductions of ops without a pattern schedule, and values several ops of the kernel read: computed once
+  /// each, flat-scheduled.
   std::vector<Halide::Func> reductions;
   /// Recurrences over time (one update whose every dimension is a reduction variable but the batch) and
   /// scatters (an update indexed by data, like an embedding's gradient): computed once, parallel over the
