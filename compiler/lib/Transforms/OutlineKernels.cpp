@@ -146,10 +146,31 @@ bool mergeOneReindexing(Block &block) {
   return false;
 }
 
+/// Gives each kernel that reads a reshaping op of `block` (one that keeps the elements in order) read only
+/// by kernels its own copy of it, which mergeOneReindexing then moves into that kernel: such a view costs
+/// nothing inside the kernel reading it, and a launch and a copy as a kernel of its own. Returns whether it
+/// copied one.
+bool copyOneReshapingPerReader(Block &block) {
+  for (Operation &op : block) {
+    if (!isa<ExpandDimsOp, SqueezeOp, ReshapeOp, FlattenOp>(op) || op.hasOneUse() || op.use_empty() ||
+        !llvm::all_of(op.getUsers(),
+                      [&](Operation *user) { return isa<KernelOp>(user) && user->getBlock() == &block; }))
+      continue;
+    for (OpOperand &use : llvm::make_early_inc_range(llvm::drop_begin(op.getUses()))) {
+      OpBuilder b(use.getOwner());
+      use.set(b.clone(op)->getResult(cast<OpResult>(use.get()).getResultNumber()));
+    }
+    return true;
+  }
+  return false;
+}
+
 /// Every reindexing op that no kernel took becomes a kernel of its own.
 void mergeReindexing(Block &block, KernelNamer &namer) {
-  while (mergeOneReindexing(block)) {
-  }
+  do {
+    while (mergeOneReindexing(block)) {
+    }
+  } while (copyOneReshapingPerReader(block));
   for (Operation &op : llvm::make_early_inc_range(block)) {
     if (auto decode = dyn_cast<DecodeOp>(op))
       mergeReindexing(decode.getStep().front(), namer);

@@ -121,8 +121,8 @@ def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
     expand_dims, squeeze, flatten, reshape, transpose, slice, broadcast), which only move elements, join a
     neighbouring kernel instead of costing a launch and a copy: the only kernel that reads one takes it in
     (the lowering inlines it into the reads; a chain folds in last op first), else a one-operand op joins the
-    kernel that produces its operand as an extra result. A reindexing op that neither rule places gets a
-    kernel of its own.
+    kernel that produces its operand as an extra result; a reshaping one (expand_dims, squeeze, reshape,
+    flatten) that only kernels read, several of them, is copied into each. A reindexing op that none of these rules places gets a kernel of its own.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
