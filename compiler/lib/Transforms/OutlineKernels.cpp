@@ -146,10 +146,10 @@ bool mergeOneReindexing(Block &block) {
   return false;
 }
 
-/// Gives each kernel that reads a reshaping op of `block` (one that keeps the elements in order) read only
-/// by kernels its own copy of it, which mergeOneReindexing then moves into that kernel: such a view costs
-/// nothing inside the kernel reading it, and a launch and a copy as a kernel of its own. Returns whether it
-/// copied one.
+/// When a reshaping op of `block` (one that keeps the elements in order) is read by several kernels and
+/// nothing else, gives each reader its own copy, which mergeOneReindexing then moves into it: such a view
+/// costs nothing inside the kernel reading it, and a launch and a copy as a kernel of its own. Returns
+/// whether it copied one.
 bool copyOneReshapingPerReader(Block &block) {
   for (Operation &op : block) {
     if (!isa<ExpandDimsOp, SqueezeOp, ReshapeOp, FlattenOp>(op) || op.hasOneUse() || op.use_empty() ||
