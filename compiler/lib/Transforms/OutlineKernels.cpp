@@ -146,6 +146,14 @@ bool mergeOneReindexing(Block &block) {
   return false;
 }
 
+/// Gives every use of `op`'s results but the first a copy of `op` of its own, made just before the user.
+void copyPerUse(Operation &op) {
+  for (OpOperand &use : llvm::make_early_inc_range(llvm::drop_begin(op.getUses()))) {
+    OpBuilder b(use.getOwner());
+    use.set(b.clone(op)->getResult(cast<OpResult>(use.get()).getResultNumber()));
+  }
+}
+
 /// When a reshaping op of `block` (one that keeps the elements in order) is read by several kernels and
 /// nothing else, gives each reader its own copy, which mergeOneReindexing then moves into it: such a view
 /// costs nothing inside the kernel reading it, and a launch and a copy as a kernel of its own. Returns
@@ -156,10 +164,7 @@ bool copyOneReshapingPerReader(Block &block) {
         !llvm::all_of(op.getUsers(),
                       [&](Operation *user) { return isa<KernelOp>(user) && user->getBlock() == &block; }))
       continue;
-    for (OpOperand &use : llvm::make_early_inc_range(llvm::drop_begin(op.getUses()))) {
-      OpBuilder b(use.getOwner());
-      use.set(b.clone(op)->getResult(cast<OpResult>(use.get()).getResultNumber()));
-    }
+    copyPerUse(op);
     return true;
   }
   return false;
@@ -182,12 +187,7 @@ void mergeReindexing(Block &block, KernelNamer &namer) {
 /// Gives every reader of a number (attn.constant) its own copy, so that each joins its reader's kernel
 /// instead of one copy costing a kernel of its own.
 void copyConstantsPerReader(func::FuncOp func) {
-  func.walk([](ConstantOp constant) {
-    for (OpOperand &use : llvm::make_early_inc_range(llvm::drop_begin(constant->getUses()))) {
-      OpBuilder b(use.getOwner());
-      use.set(b.clone(*constant)->getResult(0));
-    }
-  });
+  func.walk([](ConstantOp constant) { copyPerUse(*constant); });
 }
 
 struct AttnOutlineKernelsPass : mlir::attn::impl::AttnOutlineKernelsBase<AttnOutlineKernelsPass> {
