@@ -367,6 +367,19 @@ LogicalResult DropoutOp::verify() {
 }
 SmallVector<DimSource> DropoutOp::getResultDimSources() { return identityDims(getInput()); }
 
+LogicalResult RandomShiftOp::verify() {
+  if (rankOf(getInput()) < 3)
+    return emitOpError() << "expects images [N, ..., H, W] of rank 3 or more, found "
+                         << shapeString(getInput().getType());
+  if (getPixels() < 1)
+    return emitOpError() << "expects a shift of at least 1 pixel, found " << getPixels();
+  if (Value seed = getSeed(); seed && (rankOf(seed) != 1 || conflict(dimOf(seed, 0), 6)))
+    return emitOpError() << "expects the seed as i32 [6], as attn.dropout's, found "
+                         << shapeString(seed.getType());
+  return verifyResultShape(*this);
+}
+SmallVector<DimSource> RandomShiftOp::getResultDimSources() { return identityDims(getInput()); }
+
 //===----------------------------------------------------------------------===//
 // Recurrent ops
 //===----------------------------------------------------------------------===//

@@ -1,5 +1,5 @@
-// The element-wise and structural layers: tensor arithmetic, activations, dense, layer norm, dropout,
-// concat, reshape, transpose and split, and the losses (cross_entropy, mse) that `train` minimizes.
+// The element-wise and structural layers: tensor arithmetic, activations, dense, layer norm, dropout, random
+// shifts, concat, reshape, transpose and split, and the losses (cross_entropy, mse) that `train` minimizes.
 #include "MLIRGenImpl.h"
 
 #include "attn/Dialect/AttnOps.h"
@@ -339,7 +339,27 @@ std::optional<Tensor> MLIRGenImpl::genDropout(const CallExpr &call, const BoundA
     return std::nullopt;
   auto op = mlir::attn::DropoutOp::create(builder, opLoc(call), irType(x->shape), x->value, mlir::Value(),
                                           builder.getF32FloatAttr(static_cast<float>(rate)),
-                                          builder.getI64IntegerAttr(dropoutStreams++));
+                                          builder.getI64IntegerAttr(randomStreams++));
+  return Tensor{op.getResult(), x->shape};
+}
+
+/// random_shift(x, pixels): data augmentation in training, each example of images [N, ..., H, W] shifted by
+/// up to `pixels` in each direction with zeros filling in (the gradient program draws the offsets); the
+/// identity at inference.
+std::optional<Tensor> MLIRGenImpl::genRandomShift(const CallExpr &call, const BoundArgs &args) {
+  std::optional<Tensor> x = genTensor(*args.get("x"), false, "'x'");
+  std::optional<int64_t> pixels = intArg(args, "pixels", 1, 1);
+  if (!x || !pixels || !expectF32(*x, *args.get("x"), "random_shift", "x"))
+    return std::nullopt;
+  if (x->shape.size() < 3) {
+    error(args.get("x")->getLoc()) << "random_shift expects images [batch, ..., height, width] of rank 3 "
+                                      "or more, found "
+                                   << str(x->shape);
+    return std::nullopt;
+  }
+  auto op = mlir::attn::RandomShiftOp::create(builder, opLoc(call), irType(x->shape), x->value, mlir::Value(),
+                                              builder.getI64IntegerAttr(*pixels),
+                                              builder.getI64IntegerAttr(randomStreams++), nullptr);
   return Tensor{op.getResult(), x->shape};
 }
 

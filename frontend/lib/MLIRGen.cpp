@@ -283,9 +283,9 @@ void MLIRGenImpl::genAssign(const AssignStmt &s) {
       continue;
     }
     Tensor t = (*results)[i];
-    mlir::Value source = t.value; // dropout of an input is that input at inference
-    while (auto dropout = source.getDefiningOp<mlir::attn::DropoutOp>())
-      source = dropout.getInput();
+    mlir::Value source = t.value; // dropout or a random shift of an input is that input at inference
+    while (auto random = source.getDefiningOp<mlir::attn::RandomOpInterface>())
+      source = random.getInput();
     t.isInput = llvm::isa<mlir::BlockArgument>(source);
     t.name = target.name;
     tensors[target.name] = t;
@@ -341,8 +341,9 @@ void MLIRGenImpl::genOutput(const OutputStmt &s) {
     if (it->second.isInput) {
       bool declaredInput = declared.lookup(n.name).first == "an input";
       error(n.loc) << "output '" << n.name << "' is "
-                   << (declaredInput ? "an input"
-                                     : "an input passed through unchanged (dropout is the identity)")
+                   << (declaredInput
+                           ? "an input"
+                           : "an input passed through unchanged (dropout and random_shift are the identity)")
                    << "; outputs must be computed by a layer";
       continue;
     }
@@ -432,6 +433,8 @@ std::optional<Tensor> MLIRGenImpl::genCall(const CallExpr &call, bool topLevel) 
     return genLayerNorm(call, *args, prefix);
   if (name == "dropout")
     return genDropout(call, *args);
+  if (name == "random_shift")
+    return genRandomShift(call, *args);
   if (name == "embed")
     return genEmbed(call, *args, prefix);
   if (name == "concat")

@@ -252,6 +252,7 @@ private:
   std::optional<Tensor> genDense(const CallExpr &call, const BoundArgs &args, const std::string &prefix);
   std::optional<Tensor> genLayerNorm(const CallExpr &call, const BoundArgs &args, const std::string &prefix);
   std::optional<Tensor> genDropout(const CallExpr &call, const BoundArgs &args);
+  std::optional<Tensor> genRandomShift(const CallExpr &call, const BoundArgs &args);
   std::optional<Tensor> genConcat(const CallExpr &call, const BoundArgs &args);
   std::optional<Tensor> genReshape(const CallExpr &call, const BoundArgs &args);
   static bool isMinusOne(const Expr &e);
@@ -327,7 +328,7 @@ private:
   llvm::StringMap<DecoderInfo> decoderInfos;
   bool activeDecoder = false;           // generating a decoder step
   unsigned errors = 0;                  // reported so far
-  int64_t dropoutStreams = 0;           // dropout ops made so far: each draws its own random stream
+  int64_t randomStreams = 0;            // dropout and random_shift ops made so far: each has its own stream
   std::set<std::string> carriedPending; // carried states the step has not assigned yet
   mlir::Value decoderToken, decoderTeacher;
 };

@@ -407,16 +407,27 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
   return bindings;
 }
 
+std::vector<std::pair<const attn_model_spec *, int32_t>> weightFileParameters(const attn_model_spec &spec) {
+  std::vector<std::pair<const attn_model_spec *, int32_t>> params;
+  std::set<std::string_view> names;
+  for (const attn_model_spec *program : {&spec, spec.gradient})
+    if (program)
+      for (int32_t i : valuesWithRole(*program, ATTN_ROLE_PARAM))
+        if (names.insert(program->values[i].name).second)
+          params.emplace_back(program, i);
+  return params;
+}
+
 Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
                     const std::string &weightsFile) {
   std::vector<int32_t> params = valuesWithRole(spec, ATTN_ROLE_PARAM);
   std::vector<std::string> missing, extra;
-  std::set<std::string> paramNames;
-  for (int32_t i : params) {
-    paramNames.insert(spec.values[i].name);
+  for (int32_t i : params)
     if (!weights.count(spec.values[i].name))
       missing.push_back(spec.values[i].name);
-  }
+  std::set<std::string> paramNames;
+  for (auto [program, i] : weightFileParameters(spec))
+    paramNames.insert(program->values[i].name);
   for (const auto &[name, tensor] : weights)
     if (!paramNames.count(name))
       extra.push_back(name);

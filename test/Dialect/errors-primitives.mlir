@@ -1,4 +1,5 @@
-// Verifier errors of the primitive ops (select, argmax) and of declared parameters' initializers.
+// Verifier errors of the primitive ops (select, argmax), of declared parameters' initializers and of random
+// shifts.
 // RUN: attn-opt %s -split-input-file -verify-diagnostics
 
 func.func @select_condition(%m: tensor<?x4x8xf32>, %a: tensor<?x8xf32>) {
@@ -20,5 +21,29 @@ func.func @argmax_axis(%x: tensor<?x8xf32>) {
 func.func @param_init() {
   // expected-error @+1 {{'attn.param' op expects an init_scale for init 'normal'}}
   %w = attn.param "w" {init = "normal"} : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @random_shift_rank(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'attn.random_shift' op expects images [N, ..., H, W] of rank 3 or more, found [?, 8]}}
+  %y = attn.random_shift %x {pixels = 1 : i64, stream = 0 : i64} : (tensor<?x8xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @random_shift_pixels(%x: tensor<?x1x8x8xf32>) {
+  // expected-error @+1 {{'attn.random_shift' op expects a shift of at least 1 pixel, found 0}}
+  %y = attn.random_shift %x {pixels = 0 : i64, stream = 0 : i64} : (tensor<?x1x8x8xf32>) -> tensor<?x1x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @random_shift_seed(%x: tensor<?x1x8x8xf32>, %s: tensor<5xi32>) {
+  // expected-error @+1 {{'attn.random_shift' op expects the seed as i32 [6], as attn.dropout's, found [5]}}
+  %y = attn.random_shift %x seed(%s) {pixels = 1 : i64, stream = 0 : i64} : (tensor<?x1x8x8xf32>, tensor<5xi32>) -> tensor<?x1x8x8xf32>
   return
 }

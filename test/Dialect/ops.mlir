@@ -240,6 +240,16 @@ func.func @dropout(%x: tensor<?x8xf32>, %s: tensor<6xi32>) -> (tensor<?x8xf32>, 
   return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
 }
 
+// Random shifts: the identity without a seed, shifted examples with one; `inverse` shifts back.
+// CHECK-LABEL: func.func @random_shift
+func.func @random_shift(%x: tensor<?x1x8x8xf32>, %s: tensor<6xi32>) -> (tensor<?x1x8x8xf32>, tensor<?x1x8x8xf32>) {
+  // CHECK: attn.random_shift %{{.+}} {pixels = 1 : i64, stream = 0 : i64} : (tensor<?x1x8x8xf32>) -> tensor<?x1x8x8xf32>
+  %a = attn.random_shift %x {pixels = 1 : i64, stream = 0 : i64} : (tensor<?x1x8x8xf32>) -> tensor<?x1x8x8xf32>
+  // CHECK: attn.random_shift %{{.+}} seed(%{{.+}}) {inverse, pixels = 2 : i64, stream = 1 : i64} : (tensor<?x1x8x8xf32>, tensor<6xi32>) -> tensor<?x1x8x8xf32>
+  %b = attn.random_shift %x seed(%s) {inverse, pixels = 2 : i64, stream = 1 : i64} : (tensor<?x1x8x8xf32>, tensor<6xi32>) -> tensor<?x1x8x8xf32>
+  return %a, %b : tensor<?x1x8x8xf32>, tensor<?x1x8x8xf32>
+}
+
 // Broadcasting arithmetic: operands of one type print it once; others print (lhs, rhs) -> result. A
 // scalar constant broadcasts against anything. Elementwise functions, the gradient that sums a broadcast
 // operand's gradient back to its shape (leading and size-1 dimensions), batched matrix products and a sum

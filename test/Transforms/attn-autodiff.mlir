@@ -168,3 +168,22 @@ func.func @dropout(%x: tensor<?x4xf32>, %target: tensor<?x4xf32>) -> tensor<f32>
   %l = attn.mse %d, %target : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// A random shift trains as dropout does, and its gradient shifts back (`inverse`) with the same stream.
+// CHECK-LABEL: func.func @shift(
+// CHECK-NOT:   attn.random_shift
+// CHECK-LABEL: func.func @shift_grad
+// CHECK-SAME:  %[[S:[a-z0-9]+]]: tensor<6xi32> {attn.dims = [6], attn.name = "attn.dropout_seed"}
+// CHECK:       attn.random_shift %{{.+}} seed(%[[S]]) {pixels = 2 : i64, stream = 0 : i64}
+// CHECK:       %[[D:.+]] = attn.mse_grad
+// CHECK:       attn.random_shift %[[D]] seed(%[[S]]) {inverse, pixels = 2 : i64, stream = 0 : i64}
+func.func @shift(%x: tensor<?x1x4x4xf32>, %target: tensor<?x1x4x4xf32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %w = attn.param "w" : tensor<4x4xf32>
+  %a = attn.dense %x, %w : (tensor<?x1x4x4xf32>, tensor<4x4xf32>) -> tensor<?x1x4x4xf32>
+  %d = attn.random_shift %a {pixels = 2 : i64, stream = 0 : i64} : (tensor<?x1x4x4xf32>) -> tensor<?x1x4x4xf32>
+  %l = attn.mse %d, %target : (tensor<?x1x4x4xf32>, tensor<?x1x4x4xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

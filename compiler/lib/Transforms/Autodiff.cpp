@@ -251,6 +251,12 @@ public:
                                                      d.getRateAttr(), d.getStreamAttr()));
           return success();
         })
+        .Case([&](RandomShiftOp r) { // the same offsets, the other way
+          accumulate(r.getInput(),
+                     RandomShiftOp::create(b, loc, typeOf(r.getInput()), dy, r.getSeed(), r.getPixelsAttr(),
+                                           r.getStreamAttr(), r.getInverse() ? nullptr : b.getUnitAttr()));
+          return success();
+        })
         .Case<ReluOp, TanhOp, SigmoidOp, GeluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, AbsOp>([&](Operation *act) {
           StringRef kind = act->getName().stripDialect();
           return inputGradient<ActivationGradOp>(loc, act->getOperand(0), dy, b.getStringAttr(kind));
@@ -687,22 +693,22 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     for (func::FuncOp model : models)
       if (failed(differentiate(model)))
         return signalPassFailure();
-    // Dropout is the identity everywhere but in training.
+    // Dropout and random shifts are the identity everywhere but in training.
     for (auto func : getOperation().getOps<func::FuncOp>())
       if (!func->hasAttr(AttnDialect::kGradOfAttr))
-        func.walk([](DropoutOp dropout) {
-          dropout.replaceAllUsesWith(dropout.getInput());
-          dropout.erase();
+        func.walk([](RandomOpInterface random) {
+          random->replaceAllUsesWith(ValueRange{random.getInput()});
+          random->erase();
         });
   }
 
-  /// Gives the dropout ops of gradient function `grad` their random stream: a new input
-  /// "attn.dropout_seed" that the runtime fills (the seed, the step, the row offset, on or off, and the step
-  /// of a decoder loop, so that each step of a decoder draws its own mask).
+  /// Gives the random ops (dropout, random shifts) of gradient function `grad` their random stream: a new
+  /// input "attn.dropout_seed" that the runtime fills (the seed, the step, the row offset, on or off, and
+  /// the step of a decoder loop, so that each step of a decoder draws its own mask).
   static LogicalResult seedDropout(func::FuncOp grad) {
-    SmallVector<DropoutOp> dropouts;
-    grad.walk([&](DropoutOp dropout) { dropouts.push_back(dropout); });
-    if (dropouts.empty())
+    SmallVector<RandomOpInterface> randoms;
+    grad.walk([&](RandomOpInterface random) { randoms.push_back(random); });
+    if (randoms.empty())
       return success();
     Builder b(grad.getContext());
     auto type = RankedTensorType::get({6}, b.getI32Type());
@@ -712,8 +718,8 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     unsigned index = grad.getNumArguments();
     if (failed(grad.insertArgument(index, type, b.getDictionaryAttr(attrs), grad.getLoc())))
       return failure();
-    for (DropoutOp dropout : dropouts)
-      dropout.getSeedMutable().assign(grad.getArgument(index));
+    for (RandomOpInterface random : randoms)
+      random.getSeedMutable().assign(grad.getArgument(index));
     return success();
   }
 

@@ -15,8 +15,8 @@ DIR/grad.<parameter>.npy, the gradient of the loss with respect to each paramete
   --weights FILE    safetensors file with every parameter (see '$PROGRAM info')
   --in NAME=FILE    .npy file for input NAME; one for each input
   --out DIR         directory for the results, created if missing
-  --dropout SEED    apply the model's dropout with the masks training draws from SEED at step 0
-                    (default: none, as validation)
+  --dropout SEED    apply the model's dropout and random shifts as training draws them from SEED at
+                    step 0 (default: none, as validation)
   --threads N       worker threads (default: HL_NUM_THREADS, else one per core)
 )";
 

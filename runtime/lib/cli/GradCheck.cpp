@@ -23,8 +23,8 @@ of the loss bounds their precision).
   --samples N       elements per parameter (1 to 1000)
   --eps E           step of the differences (default 1e-2)
   --tolerance T     largest error accepted (default 1e-2)
-  --dropout SEED    apply the model's dropout with the masks training draws from SEED at step 0 (the
-                    same masks at every evaluation; default: none)
+  --dropout SEED    apply the model's dropout and random shifts as training draws them from SEED at
+                    step 0 (the same at every evaluation; default: none)
 )";
 
 static int runGradCheck(const Context &context, const ParsedOptions &options) {

@@ -49,10 +49,11 @@ def AttnAutodiff : Pass<"attn-autodiff", "ModuleOp"> {
     (`attn.internal_loss`) then leaves the model function, with the work only it needed. An op without a
     gradient rule is an error. It runs on the module, as it adds functions.
 
-    Dropout trains: the gradient function's `attn.dropout` ops read a new input, "attn.dropout_seed"
-    (i32 [6], filled by the runtime), and the gradient of dropout is dropout of the gradient with the same
-    stream. In every other function dropout is the identity and is removed. Inside a decoder step the
-    runtime sets the loop's step in the seed, so that each step draws its own mask.
+    Dropout and random shifts train: the gradient function's `attn.dropout` and `attn.random_shift` ops
+    read a new input, "attn.dropout_seed" (i32 [6], filled by the runtime); the gradient of dropout is
+    dropout of the gradient with the same stream, that of a random shift the shift back (`inverse`). In
+    every other function both are the identity and are removed. Inside a decoder step the runtime sets the
+    loop's step in the seed, so that each step draws its own mask.
 
     With `distributed`, the gradient function is that of one process of a data-parallel run: batch
     normalization takes its statistics over every process's batch (attn.batch_sums summed by attn.all_sum,

@@ -92,6 +92,7 @@ private:
   Expr localCount(const HTensor &x);
   FailureOr<HTensor> lowerBatchSums(BatchSumsOp op);
   FailureOr<HTensor> lowerDropout(DropoutOp op);
+  FailureOr<HTensor> lowerRandomShift(RandomShiftOp op);
   Func channelSum(Operation *op, const HTensor &x, StringRef stage,
                   const std::function<Expr(std::vector<Expr>)> &f);
   FailureOr<HTensor> lowerBatchNormTrain(BatchNormTrainOp op);

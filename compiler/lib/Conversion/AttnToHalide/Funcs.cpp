@@ -186,6 +186,7 @@ FailureOr<HTensor> AlgorithmBuilder::lower(Operation *op) {
       .Case([&](LogSoftmaxOp s) { return lowerSoftmax(s.getInput(), s, /*log=*/true); })
       .Case([&](LayerNormOp l) { return lowerLayerNorm(l); })
       .Case([&](DropoutOp d) { return lowerDropout(d); })
+      .Case([&](RandomShiftOp r) { return lowerRandomShift(r); })
       .Case([&](LSTMOp l) { return lowerRecurrence(l, /*isLSTM=*/true); })
       .Case([&](GRUOp g) { return lowerRecurrence(g, /*isLSTM=*/false); })
       .Case([&](LSTMCellOp c) { return lowerLSTMCell(c); })

@@ -67,56 +67,6 @@ FailureOr<HTensor> AlgorithmBuilder::lowerUnary(Operation *op, Value input,
   return HTensor{f, x.shape};
 }
 
-/// 32 random bits for each counter: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1,
-/// 2, 3", 2011), keyed by (k0, k1), of the counter (c0, c1, c2, c3); the first of its four words.
-static Expr u32(uint64_t v) { return Halide::Internal::UIntImm::make(Halide::UInt(32), v); }
-
-static Expr philox(Expr c0, Expr c1, Expr c2, Expr c3, Expr k0, Expr k1) {
-  auto mulhilo = [](uint32_t m, Expr a) {
-    Expr product = Halide::cast<uint64_t>(a) * Halide::Internal::UIntImm::make(Halide::UInt(64), m);
-    return std::pair{Halide::cast<uint32_t>(product >> 32), Halide::cast<uint32_t>(product)};
-  };
-  for (int round = 0; round < 10; ++round) {
-    auto [hi0, lo0] = mulhilo(0xD2511F53u, c0);
-    auto [hi1, lo1] = mulhilo(0xCD9E8D57u, c2);
-    Expr n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
-    c0 = n0, c1 = lo1, c2 = n2, c3 = lo0;
-    k0 = k0 + u32(0x9E3779B9u);
-    k1 = k1 + u32(0xBB67AE85u);
-  }
-  return c0;
-}
-
-FailureOr<HTensor> AlgorithmBuilder::lowerDropout(DropoutOp op) {
-  const HTensor &x = values[op.getInput()];
-  if (!op.getSeed()) // inference
-    return x;
-  Func seed = values[op.getSeed()].func;
-  auto word = [&](int i) { return Halide::cast<uint32_t>(seed(i)); };
-  std::vector<Var> vars = makeVars(x.rank(), "e");
-  // The element's index in the whole batch: this process's rows start at the row offset. Static sizes come
-  // from the op's type, so that the index is the same whatever computed x.
-  auto type = cast<RankedTensorType>(op.getType());
-  Expr index = u32(0);
-  for (size_t d = 0; d < x.rank(); ++d) {
-    Expr i = Halide::cast<uint32_t>(vars[x.rank() - 1 - d]);
-    if (d == 0)
-      i = i + word(3);
-    Expr extent = type.isDynamicDim(d) ? Halide::cast<uint32_t>(x.extent(d)) : u32(type.getDimSize(d));
-    index = index * extent + i;
-  }
-  float rate = op.getRate().convertToFloat();
-  // Kept where the random word is at least rate·2^32.
-  auto threshold = static_cast<uint32_t>(std::min(double(rate) * 4294967296.0, 4294967295.0));
-  Expr bits = philox(index, word(2), u32(op.getStream()), word(5), word(0), word(1));
-  Expr keep = bits >= u32(threshold);
-  Func f(name(op, "dropout"));
-  f(vars) = Halide::select(seed(4) == 0, x.func(vars),
-                           Halide::select(keep, x.func(vars) * (1.0f / (1.0f - rate)), 0.0f));
-  out.elementwise.push_back(f);
-  return HTensor{f, x.shape};
-}
-
 /// Where a broadcasting op reads `v` for the result element at `vars` (Halide order, of a result of type
 /// `result`): `inner` for `v`'s last `inner.size()` dimensions, then the result's index aligned at the last
 /// dimension, 0 along a size-1 dimension of `v` where the result's is not 1 (NumPy's broadcasting).

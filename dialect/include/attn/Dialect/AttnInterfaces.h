@@ -1,4 +1,4 @@
-// Shape interfaces of attn ops: where each result dimension comes from.
+// Interfaces of attn ops: where each result dimension comes from; ops that draw random numbers in training.
 #ifndef ATTN_DIALECT_ATTNINTERFACES_H
 #define ATTN_DIALECT_ATTNINTERFACES_H
 

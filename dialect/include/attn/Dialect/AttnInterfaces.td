@@ -1,8 +1,9 @@
-//===- AttnInterfaces.td - shape interfaces of attn ops ----------------*- tablegen -*-===//
+//===- AttnInterfaces.td - interfaces of attn ops ------------------------*- tablegen -*-===//
 //
 // Every computing attn op says where each dimension of its result comes from: a dimension of one of its
 // operands, or a constant. That single fact drives shape inference at compile time and the computation of
-// dynamic shapes at run time, so the two can never disagree.
+// dynamic shapes at run time, so the two can never disagree. Ops that draw random numbers in training say
+// so through a second interface.
 //
 //===----------------------------------------------------------------------------------===//
 
@@ -27,6 +28,20 @@ def Attn_ShapedOpInterface : OpInterface<"ShapedOpInterface"> {
     /// (static or dynamic) or the constant.
     ::mlir::RankedTensorType inferResultType();
   }];
+}
+
+def Attn_RandomOpInterface : OpInterface<"RandomOpInterface"> {
+  let cppNamespace = "::mlir::attn";
+  let description = [{
+    An op that draws random numbers in training and is the identity everywhere else (dropout, random
+    shifts). attn-autodiff gives those of a gradient function its seed input (`attn.dropout_seed`, i32 [6])
+    and removes them from every other function.
+  }];
+  let methods = [InterfaceMethod<"Returns the tensor the op passes through unchanged outside training.",
+                                 "::mlir::Value", "getInput">,
+                 InterfaceMethod<"Returns the seed operand, empty outside a gradient function.",
+                                 "::mlir::MutableOperandRange", "getSeedMutable">,
+  ];
 }
 
 #endif // ATTN_INTERFACES_TD

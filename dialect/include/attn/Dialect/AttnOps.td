@@ -1,7 +1,8 @@
 //===- AttnOps.td - attn dialect operations ----------------------------*- tablegen -*-===//
 //
 // The ops of the attn dialect, in three groups: layer ops (what the model language writes), primitive ops
-// (what layers decompose into) and the kernel region that fusion forms. Verifiers live in dialect/lib:
+// (what layers decompose into) and the kernel region that fusion forms; gradient primitives and the ops
+// that draw random numbers in training are in files of their own. Verifiers live in dialect/lib:
 // AttnOps.cpp, AttnConvOps.cpp (the convolutional layers) and AttnRegionOps.cpp (kernels and decoders).
 //
 //===----------------------------------------------------------------------------------===//
@@ -258,29 +259,6 @@ def Attn_ConstantOp : Attn_ComputeOp<"constant", [Attn_Reindexing]> {
   }];
   let arguments = (ins F32Attr:$value);
   let assemblyFormat = "attr-dict `:` type($result)";
-}
-
-def Attn_DropoutOp : Attn_ComputeOp<"dropout", [Attn_Elementwise]> {
-  let summary = "inverted dropout in training, from a counter-based random stream";
-  let description = [{
-    Without `seed` (a model's function, inference) the identity. With `seed`, an i32 [6] tensor (the run's
-    seed, low and high word, the training step, the row offset of this process's or thread's rows of the
-    batch, whether dropout is on, and the step of the decoder loop it is in), each element is zeroed with
-    probability `rate` and the others are scaled by 1 / (1 − rate). Element i's decision comes from
-    Philox4x32-10 (Salmon et al., 2011) keyed by the seed, with counter (i + offset · the size of a row,
-    step, `stream`, decoder step): it depends on no thread count, each decoder step draws its own mask, the
-    same mask is made again in the backward pass (the gradient of dropout is dropout of the gradient with
-    the same stream), a resumed run draws what the uninterrupted one would, and the ranks of a
-    data-parallel run draw what one process draws for the whole batch. `stream` numbers the model's dropout
-    ops.
-
-    ```mlir
-    %y = attn.dropout %x seed(%s) {rate = 1.000000e-01 : f32, stream = 0 : i64}
-        : (tensor<?x?x64xf32>, tensor<6xi32>) -> tensor<?x?x64xf32>
-    ```
-  }];
-  let arguments = (ins Attn_F32Tensor:$input, Optional<Attn_I32Tensor>:$seed, F32Attr:$rate, I64Attr:$stream);
-  let assemblyFormat = "$input (`seed` `(` $seed^ `)`)? attr-dict `:` functional-type(operands, results)";
 }
 
 def Attn_SoftmaxOp : Attn_ComputeOp<"softmax", [SameOperandsAndResultType]> {
@@ -964,5 +942,6 @@ def Attn_DecodeYieldOp : Attn_Op<"decode_yield", [Pure, Terminator, HasParent<"D
 }
 
 include "attn/Dialect/AttnGradOps.td"
+include "attn/Dialect/AttnRandomOps.td"
 
 #endif // ATTN_OPS_TD

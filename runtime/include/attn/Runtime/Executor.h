@@ -100,7 +100,12 @@ std::vector<bool> valuesRead(const attn_model_spec &spec);
 /// the size it has in the first input, in table order, that uses it; every later use must agree.
 Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMap &inputs);
 
-/// Checks that `weights` holds exactly the model's parameters, with their dtypes and shapes.
+/// The parameters a weights file of the model holds: the program's own, then those of its gradient program
+/// that it lacks (parameters only the loss reads), as indices into their spec's values.
+std::vector<std::pair<const attn_model_spec *, int32_t>> weightFileParameters(const attn_model_spec &spec);
+
+/// Checks that `weights` holds the program's parameters, with their dtypes and shapes, and nothing but a
+/// weights file of the model holds (weightFileParameters).
 Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
                     const std::string &weightsFile);
 

@@ -180,8 +180,9 @@ typedef struct attn_model_spec {
   const int32_t *steps;
   int32_t num_outputs;
   const attn_output *outputs;
-  // The gradient program of a model that trains (attnc's `<model>_grad`): the same inputs and parameters,
-  // and as outputs the loss and `grad.<parameter>` for each parameter the loss depends on; else null.
+  // The gradient program of a model that trains (attnc's `<model>_grad`): the same inputs and parameters
+  // (and those only the loss reads), and as outputs the loss and `grad.<parameter>` for each parameter the
+  // loss depends on; else null.
   const struct attn_model_spec *gradient;
   const attn_training *training; // with `gradient`, how `./model train` updates the parameters
 } attn_model_spec;
