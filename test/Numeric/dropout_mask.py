@@ -3,19 +3,10 @@
 gradient without it: each element is 0 (dropped) or 1/(1 - RATE)^2 times the other (kept, scaled twice, in
 the forward and the backward pass), and the fraction dropped is RATE within 4 standard deviations. Reads
 float32 .npy files without numpy."""
-import ast
 import math
-import struct
 import sys
 
-
-def read(path):
-    raw = open(path, "rb").read()
-    (length,) = struct.unpack("<H", raw[8:10])
-    header = ast.literal_eval(raw[10:10 + length].decode())
-    assert header["descr"] == "<f4", path
-    return struct.unpack("<%df" % ((len(raw) - 10 - length) // 4), raw[10 + length:])
-
+from npy_io import read_f32 as read
 
 dropped, full, rate = read(sys.argv[1]), read(sys.argv[2]), float(sys.argv[3])
 scale = 1 / (1 - rate) ** 2

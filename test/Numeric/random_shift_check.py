@@ -4,34 +4,17 @@ random_shift_check.py offsets GRAD.npy N PIXELS: reads the gradient of p of mode
 those examples (the sum of the shifted images): every 1 must lie within PIXELS of the centre in channel 0,
 and the offsets must be uniform over the (2·PIXELS + 1)² possible ones (a chi-square test at p = 0.001).
 Without numpy."""
-import ast
-import struct
 import sys
 
+from npy_io import read_f32 as read, write
+
 C, S = 2, 7
-
-
-def write(path, shape, values):
-    header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % (tuple(shape),)
-    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        f.write(struct.pack("<%df" % len(values), *values))
-
-
-def read(path):
-    raw = open(path, "rb").read()
-    (length,) = struct.unpack("<H", raw[8:10])
-    header = ast.literal_eval(raw[10:10 + length].decode())
-    assert header["descr"] == "<f4", path
-    return struct.unpack("<%df" % ((len(raw) - 10 - length) // 4), raw[10 + length:])
-
 
 if sys.argv[1] == "image":
     n = int(sys.argv[3])
     one = [0.0] * (C * S * S)
     one[(S // 2) * S + S // 2] = 1.0
-    write(sys.argv[2], [n, C, S, S], one * n)
+    write(sys.argv[2], "f4", [n, C, S, S], one * n)
     sys.exit(0)
 
 grad, n, pixels = read(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
