@@ -407,14 +407,14 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
   return bindings;
 }
 
-std::vector<std::pair<const attn_model_spec *, int32_t>> weightFileParameters(const attn_model_spec &spec) {
-  std::vector<std::pair<const attn_model_spec *, int32_t>> params;
+std::vector<const attn_value *> weightFileParameters(const attn_model_spec &spec) {
+  std::vector<const attn_value *> params;
   std::set<std::string_view> names;
   for (const attn_model_spec *program : {&spec, spec.gradient})
     if (program)
       for (int32_t i : valuesWithRole(*program, ATTN_ROLE_PARAM))
         if (names.insert(program->values[i].name).second)
-          params.emplace_back(program, i);
+          params.push_back(&program->values[i]);
   return params;
 }
 
@@ -426,8 +426,8 @@ Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
     if (!weights.count(spec.values[i].name))
       missing.push_back(spec.values[i].name);
   std::set<std::string> paramNames;
-  for (auto [program, i] : weightFileParameters(spec))
-    paramNames.insert(program->values[i].name);
+  for (const attn_value *v : weightFileParameters(spec))
+    paramNames.insert(v->name);
   for (const auto &[name, tensor] : weights)
     if (!paramNames.count(name))
       extra.push_back(name);

@@ -71,8 +71,8 @@ void initParameter(Tensor &tensor, const std::string &name, uint64_t seed, int32
 
 Expected<TensorMap> initParameters(const attn_model_spec &spec, uint64_t seed) {
   TensorMap weights;
-  for (auto [program, i] : weightFileParameters(spec)) {
-    const attn_value &v = program->values[i];
+  for (const attn_value *param : weightFileParameters(spec)) {
+    const attn_value &v = *param;
     Shape shape;
     for (int32_t d = 0; d < v.rank; ++d)
       shape.push_back(v.dims[d].size);

@@ -705,7 +705,7 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
   /// Gives the random ops (dropout, random shifts) of gradient function `grad` their random stream: a new
   /// input "attn.dropout_seed" that the runtime fills (the seed, the step, the row offset, on or off, and
   /// the step of a decoder loop, so that each step of a decoder draws its own mask).
-  static LogicalResult seedDropout(func::FuncOp grad) {
+  static LogicalResult seedRandomOps(func::FuncOp grad) {
     SmallVector<RandomOpInterface> randoms;
     grad.walk([&](RandomOpInterface random) { randoms.push_back(random); });
     if (randoms.empty())
@@ -749,7 +749,7 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     for (Operation &op : model.getBody().front().without_terminator())
       b.clone(op, mapping);
     Value loss = mapping.lookup(ret.getOperand(*lossIndex));
-    if (failed(seedDropout(grad))) {
+    if (failed(seedRandomOps(grad))) {
       grad.erase();
       return failure();
     }

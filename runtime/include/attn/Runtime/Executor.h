@@ -101,8 +101,8 @@ std::vector<bool> valuesRead(const attn_model_spec &spec);
 Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMap &inputs);
 
 /// The parameters a weights file of the model holds: the program's own, then those of its gradient program
-/// that it lacks (parameters only the loss reads), as indices into their spec's values.
-std::vector<std::pair<const attn_model_spec *, int32_t>> weightFileParameters(const attn_model_spec &spec);
+/// that it lacks (parameters only the loss reads).
+std::vector<const attn_value *> weightFileParameters(const attn_model_spec &spec);
 
 /// Checks that `weights` holds the program's parameters, with their dtypes and shapes, and nothing but a
 /// weights file of the model holds (weightFileParameters).
