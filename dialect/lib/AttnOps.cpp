@@ -521,6 +521,17 @@ static LogicalResult verifyMask(Operation *op, Value mask, Value batchOf, Value 
   return success();
 }
 
+/// The positions [batch] of the first query of each row, which shift causality; only with `causal`.
+static LogicalResult verifyOffset(Operation *op, Value offset, bool causal, Value batchOf) {
+  if (!offset)
+    return success();
+  if (!causal)
+    return op->emitOpError("takes query positions (offset) only with causal");
+  if (failed(expectRank(op, "query positions (offset)", offset, 1, "[batch]")))
+    return failure();
+  return expectSameDim(op, "batch size", "query positions (offset)", offset, 0, "the scores", batchOf, 0);
+}
+
 static LogicalResult verifyScale(Operation *op, std::optional<APFloat> scale) {
   if (scale && !(scale->convertToDouble() > 0 && std::isfinite(scale->convertToDouble())))
     return op->emitOpError() << "expects a positive finite scale, found " << scale->convertToDouble();
@@ -548,7 +559,7 @@ LogicalResult DotAttentionOp::verify() {
       failed(expectStaticDivisible(*this, "the query", q, 2, heads)) ||
       failed(expectStaticDivisible(*this, "the values", v, 2, heads)) ||
       failed(verifyMask(*this, getMask(), q, k, 1)) ||
-      failed(verifyScale(*this, getScale())))
+      failed(verifyOffset(*this, getOffset(), getCausal(), q)) || failed(verifyScale(*this, getScale())))
     return failure();
   return verifyResultShape(*this);
 }
@@ -634,7 +645,8 @@ SmallVector<DimSource> AdditiveAttentionOp::getResultDimSources() {
 
 LogicalResult MaskedSoftmaxOp::verify() {
   if (failed(expectRank(*this, "scores", getScores(), 4, "[batch, heads, queries, keys]")) ||
-      failed(verifyMask(*this, getMask(), getScores(), getScores(), 3)))
+      failed(verifyMask(*this, getMask(), getScores(), getScores(), 3)) ||
+      failed(verifyOffset(*this, getOffset(), getCausal(), getScores())))
     return failure();
   return verifyResultShape(*this);
 }

@@ -48,6 +48,9 @@ LogicalResult DecodeOp::verify() {
                                  : "in mode \"" + mode.str() + "\" expects teacher tokens [batch, steps]");
   if (!getSequences().empty() && !isReverse())
     return emitOpError("takes sequences only in mode \"reverse\"");
+  if (getPositioned() && !isSearch())
+    return emitOpError() << "gives the step its position only in modes \"greedy\" and \"beam\" (a "
+                         << "teacher-forced decoder that reads positions runs its steps at once)";
   if (isReverse())
     return verifyReverse();
   if (getInit().empty())
@@ -74,18 +77,24 @@ LogicalResult DecodeOp::verify() {
       return failure();
 
   Block &body = getStep().front();
-  if (body.getNumArguments() != getInit().size() + 1)
-    return emitOpError() << "expects a step body with " << getInit().size() + 1
-                         << " arguments (the previous token, then one per carried state), found "
-                         << body.getNumArguments();
-  auto token = dyn_cast<RankedTensorType>(body.getArgument(0).getType());
-  if (!token || token.getRank() != 1 || !token.getElementType().isInteger(32))
-    return emitOpError() << "expects the step's first argument to be the previous token, i32 [rows], found "
-                         << body.getArgument(0).getType();
+  unsigned leading = getNumLeadingArguments();
+  if (body.getNumArguments() != getInit().size() + leading)
+    return emitOpError() << "expects a step body with " << getInit().size() + leading
+                         << " arguments (the previous token" << (getPositioned() ? ", the position" : "")
+                         << ", then one per carried state), found " << body.getNumArguments();
+  for (unsigned i = 0; i < leading; ++i) {
+    auto arg = dyn_cast<RankedTensorType>(body.getArgument(i).getType());
+    if (!arg || arg.getRank() != 1 || !arg.getElementType().isInteger(32))
+      return emitOpError() << "expects the step's "
+                           << (i == 0 ? "first argument to be the previous token"
+                                      : "second argument to be its position")
+                           << ", i32 [rows], found " << body.getArgument(i).getType();
+  }
   for (auto [i, init, arg] : llvm::enumerate(getInit(), getStateArguments()))
     if (!compatible(init.getType(), arg.getType()))
-      return emitOpError() << "expects step argument " << i + 1 << " to have the type of carried state " << i
-                           << " " << shapeString(init.getType()) << ", found " << shapeString(arg.getType());
+      return emitOpError() << "expects step argument " << i + leading << " to have the type of carried state "
+                           << i << " " << shapeString(init.getType()) << ", found "
+                           << shapeString(arg.getType());
   auto yield = dyn_cast<DecodeYieldOp>(body.back());
   if (!yield)
     return emitOpError("expects its step to end with attn.decode_yield");
@@ -94,8 +103,9 @@ LogicalResult DecodeOp::verify() {
                          << yield.getStates().size();
   for (auto [i, next, arg] : llvm::enumerate(yield.getStates(), getStateArguments()))
     if (!compatible(next.getType(), arg.getType()))
-      return emitOpError() << "expects next state " << i << " to have the type of step argument " << i + 1
-                           << " " << shapeString(arg.getType()) << ", found " << shapeString(next.getType());
+      return emitOpError() << "expects next state " << i << " to have the type of step argument "
+                           << i + leading << " " << shapeString(arg.getType()) << ", found "
+                           << shapeString(next.getType());
   if (yield.getEmits().empty())
     return emitOpError("expects the step to emit at least one value");
   for (auto [i, emit] : llvm::enumerate(yield.getEmits()))

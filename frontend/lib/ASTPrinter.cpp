@@ -75,7 +75,8 @@ private:
       for (const ast::Name &result : block->getResults())
         line(indent + 1) << "Return " << result.name << " " << at(result.loc) << "\n";
     } else if (const auto *decoder = llvm::dyn_cast<ast::DecoderStmt>(&stmt)) {
-      line(indent) << "Decoder " << decoder->getName().name << "(" << decoder->getToken().name << ") "
+      line(indent) << "Decoder " << decoder->getName().name << "(" << decoder->getToken().name
+                   << (decoder->getPosition() ? ", " + decoder->getPosition()->name : std::string()) << ") "
                    << at(decoder->getName().loc) << "\n";
       for (const ast::DecoderStmt::Carried &state : decoder->getCarries()) {
         line(indent + 1) << "Carries " << state.name.name << " " << at(state.name.loc) << "\n";

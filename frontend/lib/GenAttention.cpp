@@ -31,8 +31,11 @@ std::optional<Tensor> MLIRGenImpl::genAttention(const CallExpr &call, const Boun
   const Expr &qe = *args.get("query"), &ke = *args.get("keys");
   const Expr &ve = args.get("values") ? *args.get("values") : ke;
   std::optional<Tensor> q = genTensor(qe, false, "'query'");
+  allowCache = !additive; // a decoder step attends over its key/value caches
   std::optional<Tensor> k = genTensor(ke, false, "'keys'");
+  allowCache = !additive;
   std::optional<Tensor> v = args.get("values") ? genTensor(ve, false, "'values'") : k;
+  allowCache = false;
   std::optional<int64_t> heads = intArg(args, "heads", 1, 1), units = intArg(args, "units", 1, 1);
   std::optional<bool> causal = boolArg(args, "causal", false);
   std::optional<Number> scale;
@@ -77,6 +80,24 @@ std::optional<Tensor> MLIRGenImpl::genAttention(const CallExpr &call, const Boun
                          << str(t->shape);
       return std::nullopt;
     }
+  // Over caches, the query of a search step sits at the step's position; teacher forcing run at once
+  // attends causally over the rows appended at every step.
+  mlir::Value offset;
+  if (k->isCache || v->isCache) {
+    std::string problem =
+        !(k->isCache && v->isCache) ? "keys and values must both be caches"
+        : !*causal                  ? "attention over a cache is causal: give causal = true"
+        : args.get("mask") ? "attention over a cache takes no mask (causality keeps the rows written)"
+        : !isFilledCache(*k) || !isFilledCache(*v)
+            ? "append this step's row to the cache before attending over it"
+        : stepQuery == parallelTeacher ? "the query over a cache is one row per sequence [batch, features]"
+                                       : "";
+    if (!problem.empty()) {
+      error(call.getLoc()) << layer << " over a key/value cache: " << problem;
+      return std::nullopt;
+    }
+    offset = decoderPosition;
+  }
   mlir::Location at = opLoc(call), l = loc(call.getLoc());
   if (stepQuery) {
     SymShape shape{q->shape[0], SymDim{1, ""}, q->shape[1]};
@@ -145,8 +166,8 @@ std::optional<Tensor> MLIRGenImpl::genAttention(const CallExpr &call, const Boun
       mlir::Value qv = mlir::attn::DenseOp::create(builder, at, irType(qp), q->value, wq, bq);
       mlir::Value kv = mlir::attn::DenseOp::create(builder, at, irType(kp), k->value, wk, bk);
       mlir::Value scores = mlir::attn::AdditiveScoreOp::create(builder, at, irType(probShape), qv, kv, vw);
-      weights =
-          mlir::attn::MaskedSoftmaxOp::create(builder, at, irType(probShape), scores, maskValue, nullptr);
+      weights = mlir::attn::MaskedSoftmaxOp::create(builder, at, irType(probShape), scores, maskValue,
+                                                    mlir::Value(), nullptr);
     } else {
       context = mlir::attn::AdditiveAttentionOp::create(builder, at, irType(ctxShape), q->value, k->value,
                                                         v->value, maskValue, wq, bq, wk, bk, vw);
@@ -155,13 +176,13 @@ std::optional<Tensor> MLIRGenImpl::genAttention(const CallExpr &call, const Boun
     mlir::Value scores = mlir::attn::ScoreOp::create(builder, at, irType(probShape), queryValue, k->value,
                                                      builder.getI64IntegerAttr(numHeads),
                                                      builder.getF32FloatAttr(dotScale));
-    weights = mlir::attn::MaskedSoftmaxOp::create(builder, at, irType(probShape), scores, maskValue,
+    weights = mlir::attn::MaskedSoftmaxOp::create(builder, at, irType(probShape), scores, maskValue, offset,
                                                   *causal ? builder.getUnitAttr() : nullptr);
   } else {
-    context = mlir::attn::DotAttentionOp::create(builder, at, irType(ctxShape), queryValue, k->value,
-                                                 v->value, maskValue, builder.getI64IntegerAttr(numHeads),
-                                                 *causal ? builder.getUnitAttr() : nullptr,
-                                                 builder.getF32FloatAttr(dotScale));
+    context = mlir::attn::DotAttentionOp::create(
+        builder, at, irType(ctxShape), queryValue, k->value, v->value, maskValue, offset,
+        builder.getI64IntegerAttr(numHeads), *causal ? builder.getUnitAttr() : nullptr,
+        builder.getF32FloatAttr(dotScale));
   }
   if (weights)
     context = mlir::attn::WeightedSumOp::create(builder, at, irType(ctxShape), weights, v->value);

@@ -120,6 +120,7 @@ std::optional<Tensor> MLIRGenImpl::genBlockCall(const CallExpr &call, const Bloc
       ok = false;
       continue;
     }
+    allowCache = true; // a block may take a decoder's cache, to attend over it or append to it
     std::optional<Tensor> t = genTensor(*arg.value, false, "an argument of block '" + name.str() + "'");
     ok &= t.has_value();
     if (t)
@@ -148,7 +149,7 @@ std::optional<Tensor> MLIRGenImpl::genBlockCall(const CallExpr &call, const Bloc
   activeBlocks.insert(name);
   for (auto [param, arg] : llvm::zip(params, args))
     if (declare(param, "a block parameter"))
-      tensors[param.name] = Tensor{arg.value, arg.shape, arg.isI32, false, param.name};
+      tensors[param.name] = Tensor{arg.value, arg.shape, arg.isI32, false, param.name, arg.isCache};
   for (const StmtPtr &stmt : block.getBody()) {
     if (auto *assign = llvm::dyn_cast<AssignStmt>(stmt.get()))
       genAssign(*assign);

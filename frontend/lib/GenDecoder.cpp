@@ -13,11 +13,16 @@ void MLIRGenImpl::genDecoderStmt(const DecoderStmt &s) {
   if (!declare(s.getName(), "a decoder"))
     return;
   DecoderInfo info{&s, {}, true, {}};
+  const DecoderStmt::Carried *plain = nullptr, *cache = nullptr;
   for (const DecoderStmt::Carried &state : s.getCarries()) {
     binding = s.getName().name + "." + state.name.name;
     nestedCounts.clear();
+    carriedInit = true;
     std::optional<Tensor> t = genTensor(*state.init, /*topLevel=*/true,
                                         "the initial value of carried state '" + state.name.name + "'");
+    carriedInit = false;
+    if (t)
+      (t->isCache ? cache : plain) = &state;
     if (!t) {
       info.ok = false;
       continue;
@@ -37,6 +42,21 @@ void MLIRGenImpl::genDecoderStmt(const DecoderStmt &s) {
       continue;
     }
     info.init.push_back(*t);
+  }
+  // Teacher forcing runs a decoder of caches over all its steps at once, which other state would forbid.
+  if (cache && plain) {
+    error(plain->name.loc) << "decoder '" << s.getName().name << "' carries key/value caches ('"
+                           << cache->name.name << "'), so every carried state must be one; '"
+                           << plain->name.name << "' is not (teacher forcing runs a decoder of caches over "
+                           << "all its steps at once)";
+    info.ok = false;
+  }
+  info.caches = cache != nullptr;
+  if (s.getPosition() && !cache && info.ok) {
+    error(s.getPosition()->loc) << "decoder '" << s.getName().name << "' names its step's position '"
+                                << s.getPosition()->name << "', which only a decoder that carries "
+                                << "key/value caches has: carries (k = cache(B, L, D), ...)";
+    info.ok = false;
   }
   for (const auto &entry : declared)
     info.visible.insert(entry.getKey().str());
@@ -145,14 +165,27 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
   }
   if (!ok)
     return std::nullopt;
+  if (info.caches && mode == "teacher")
+    return genParallelTeacher(call, info, *teacher, ints["start"]);
+  if (info.caches)
+    for (auto [state, init] : llvm::zip(dec.getCarries(), info.init))
+      if (ints["max_len"] > init.shape[1].size) {
+        auto given = llvm::find_if(args, [](const Argument &a) { return a.name == "max_len"; });
+        error(given != args.end() ? given->value->getLoc() : call.getLoc())
+            << mode << " runs up to max_len = " << ints["max_len"] << " steps, but cache '" << state.name.name
+            << "' of decoder '" << dec.getName().name << "' holds " << init.shape[1].size
+            << "; give max_len <= " << init.shape[1].size << " or a longer cache";
+        return std::nullopt;
+      }
 
-  // The step, generated into a block of its own.
+  // The step, generated into a block of its own; a decoder of caches also reads its position.
   unsigned errorsBefore = errors;
   SymDim batchDim = info.init.front().shape.front();
   auto *body = new mlir::Block();
   mlir::Location l = loc(call.getLoc());
-  mlir::Value token = body->addArgument(
-      mlir::RankedTensorType::get({mlir::ShapedType::kDynamic}, builder.getI32Type()), l);
+  auto rowsI32 = mlir::RankedTensorType::get({mlir::ShapedType::kDynamic}, builder.getI32Type());
+  mlir::Value token = body->addArgument(rowsI32, l);
+  mlir::Value position = info.caches ? body->addArgument(rowsI32, l) : mlir::Value();
   std::vector<mlir::Value> stateArgs, initValues;
   for (const Tensor &t : info.init) {
     auto type = llvm::cast<mlir::RankedTensorType>(t.value.getType());
@@ -170,66 +203,42 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
                 dec.getName().name + ".");
   activeDecoder = true;
   decoderToken = token;
+  decoderPosition = position;
   decoderTeacher = teacher ? teacher->value : mlir::Value();
   if (declare(dec.getToken(), "the previous token of a decoder"))
     tensors[dec.getToken().name] = Tensor{token, {batchDim}, true, false, dec.getToken().name};
+  if (dec.getPosition() && declare(*dec.getPosition(), "the position of a decoder step"))
+    tensors[dec.getPosition()->name] = Tensor{position, {batchDim}, true, false, dec.getPosition()->name};
   for (auto [state, arg, init] : llvm::zip(dec.getCarries(), stateArgs, info.init)) {
     if (declare(state.name, "a carried state"))
-      tensors[state.name.name] = Tensor{arg, init.shape, false, false, state.name.name};
+      tensors[state.name.name] = Tensor{arg, init.shape, false, false, state.name.name, init.isCache};
     carriedPending.insert(state.name.name);
   }
-  for (const StmtPtr &stmt : dec.getBody()) {
-    if (auto *assign = llvm::dyn_cast<AssignStmt>(stmt.get()))
-      genAssign(*assign);
-    else if (auto *param = llvm::dyn_cast<ParamStmt>(stmt.get()))
-      genParam(*param);
-    else
-      error(stmt->getLoc()) << "a decoder step holds only parameters 'param NAME : f32[DIMS]' and "
-                               "assignments 'NAME = expression', and ends with 'emit NAME, ...'";
-  }
+  genStepStatements(dec);
   std::vector<mlir::Value> next, emits;
-  std::vector<Tensor> emitted;
   bool bodyOk = errors == errorsBefore;
   for (auto [state, init] : llvm::zip(dec.getCarries(), info.init)) {
-    if (carriedPending.count(state.name.name)) {
-      error(state.name.loc) << "carried state '" << state.name.name << "' is never assigned in decoder '"
-                            << dec.getName().name << "'; its step must compute the next value";
-      bodyOk = false;
-      continue;
-    }
     auto it = tensors.find(state.name.name);
-    if (it == tensors.end()) {
-      bodyOk = false; // its assignment failed and was reported
+    if (carriedPending.count(state.name.name) || it == tensors.end()) {
+      bodyOk = false; // reported by genStepStatements, or its assignment failed and was reported
       continue;
     }
-    if (!(it->second.shape == init.shape) || it->second.isI32) {
+    if (!(it->second.shape == init.shape) || it->second.isI32 || it->second.isCache != init.isCache) {
       error(state.name.loc) << "decoder '" << dec.getName().name << "' assigns carried state '"
                             << state.name.name << "' a tensor of shape " << str(it->second.shape)
-                            << ", but it starts as " << str(init.shape);
+                            << ", but it starts as " << str(init.shape)
+                            << (init.isCache ? " (a cache, extended by append(" + state.name.name + ", row))"
+                                             : "");
       bodyOk = false;
       continue;
     }
     next.push_back(it->second.value);
   }
-  for (const Name &e : dec.getEmits()) {
-    auto it = tensors.find(e.name);
-    if (it == tensors.end()) {
-      if (!poisoned.count(e.name))
-        error(e.loc) << "decoder '" << dec.getName().name << "' emits '" << e.name
-                     << "', which is not a tensor of its step" << describeName(e.name);
-      bodyOk = false;
-      continue;
-    }
-    if (it->second.shape.empty() || !(it->second.shape.front() == batchDim)) {
-      error(e.loc) << "decoder '" << dec.getName().name << "' emits '" << e.name << "' "
-                   << str(it->second.shape) << ", which is not one row per sequence [" << batchDim.str()
-                   << ", ...]";
-      bodyOk = false;
-      continue;
-    }
-    emits.push_back(it->second.value);
-    emitted.push_back(it->second);
-  }
+  std::optional<std::vector<Tensor>> stepped = stepEmits(dec, batchDim, nullptr);
+  std::vector<Tensor> emitted = stepped ? *stepped : std::vector<Tensor>();
+  bodyOk &= stepped.has_value();
+  for (const Tensor &t : emitted)
+    emits.push_back(t.value);
   if (bodyOk && mode != "teacher") {
     const Tensor &scores = emitted.front();
     if (scores.isI32 || scores.shape.size() != 2 || !scores.shape[1].symbol.empty()) {
@@ -246,7 +255,7 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
   scope.reset();
   carriedPending.clear();
   activeDecoder = false;
-  decoderToken = decoderTeacher = mlir::Value();
+  decoderToken = decoderTeacher = decoderPosition = mlir::Value();
   builder.restoreInsertionPoint(savedPoint);
   if (!bodyOk) {
     body->dropAllDefinedValueUses();
@@ -279,7 +288,8 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
       builder.getStringAttr(mode == "beam_search" ? "beam" : mode), builder.getI64IntegerAttr(ints["start"]),
       builder.getI64IntegerAttr(ints["stop"]), builder.getI64IntegerAttr(ints["pad"]),
       builder.getI64IntegerAttr(ints["max_len"]), builder.getI64IntegerAttr(ints["width"]),
-      builder.getF32FloatAttr(static_cast<float>(lengthPenalty)));
+      builder.getF32FloatAttr(static_cast<float>(lengthPenalty)),
+      info.caches ? builder.getUnitAttr() : nullptr);
   op.getStep().push_back(body);
   for (auto [r, value] : llvm::zip(results, op.getResults()))
     r.value = value;
@@ -287,6 +297,57 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
     tokenCounts[results.front().value] = emitted.front().shape[1].size;
   lastResults = results;
   return results.front();
+}
+
+/// The statements of a decoder step, and a diagnostic for each carried state they leave unassigned.
+void MLIRGenImpl::genStepStatements(const DecoderStmt &dec) {
+  for (const StmtPtr &stmt : dec.getBody()) {
+    if (auto *assign = llvm::dyn_cast<AssignStmt>(stmt.get()))
+      genAssign(*assign);
+    else if (auto *param = llvm::dyn_cast<ParamStmt>(stmt.get()))
+      genParam(*param);
+    else
+      error(stmt->getLoc()) << "a decoder step holds only parameters 'param NAME : f32[DIMS]' and "
+                               "assignments 'NAME = expression', and ends with 'emit NAME, ...'";
+  }
+  for (const DecoderStmt::Carried &state : dec.getCarries())
+    if (carriedPending.count(state.name.name))
+      error(state.name.loc) << "carried state '" << state.name.name << "' is never assigned in decoder '"
+                            << dec.getName().name << "'; its step must compute the next value";
+}
+
+/// What a decoder step emits: one row per sequence [B, ...], or with `steps` one row per sequence and
+/// step [B, T, ...] (all steps at once). None after a diagnostic.
+std::optional<std::vector<Tensor>> MLIRGenImpl::stepEmits(const DecoderStmt &dec, const SymDim &batch,
+                                                          const SymDim *steps) {
+  std::vector<Tensor> emitted;
+  bool ok = true;
+  for (const Name &e : dec.getEmits()) {
+    auto it = tensors.find(e.name);
+    if (it == tensors.end()) {
+      if (!poisoned.count(e.name))
+        error(e.loc) << "decoder '" << dec.getName().name << "' emits '" << e.name
+                     << "', which is not a tensor of its step" << describeName(e.name);
+      ok = false;
+      continue;
+    }
+    const SymShape &shape = it->second.shape;
+    if (shape.empty() || !(shape.front() == batch) ||
+        (steps && (shape.size() < 2 || !(shape[1] == *steps)))) {
+      error(e.loc) << "decoder '" << dec.getName().name << "' emits '" << e.name << "' " << str(shape)
+                   << ", which is not one row per sequence [" << batch.str() << ", ...]"
+                   << (steps ? " and step [" + batch.str() + ", " + steps->str() +
+                                   ", ...] when teacher forcing runs all steps at once (attention weights "
+                                   "over a cache are emitted by searches only)"
+                             : "");
+      ok = false;
+      continue;
+    }
+    emitted.push_back(it->second);
+  }
+  if (!ok)
+    return std::nullopt;
+  return emitted;
 }
 
 /// zeros(B, d1, ...): a zero tensor whose first dimension is a dimension symbol, bound like any other.

@@ -11,6 +11,8 @@
 #include "attn/Dialect/AttnDialect.h"
 #include "attn/Dialect/AttnOps.h"
 
+#include <utility>
+
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -373,10 +375,17 @@ void MLIRGenImpl::genOutput(const OutputStmt &s) {
 }
 
 std::optional<Tensor> MLIRGenImpl::genTensor(const Expr &e, bool topLevel, StringRef what) {
+  bool cacheOk = std::exchange(allowCache, false);
   if (auto *id = llvm::dyn_cast<IdentExpr>(&e)) {
     if (poisoned.count(id->getName()))
       return std::nullopt;
     auto it = tensors.find(id->getName());
+    if (it != tensors.end() && it->second.isCache && !cacheOk) {
+      error(e.getLoc()) << "'" << id->getName() << "' is a key/value cache: only dot_attention(query, "
+                        << id->getName() << ", ..., causal = true) reads it, append(" << id->getName()
+                        << ", row) extends it, and blocks pass it on";
+      return std::nullopt;
+    }
     if (it != tensors.end())
       return it->second;
     error(e.getLoc()) << "expected a tensor for " << what << ", found '" << id->getName() << "'"
@@ -405,8 +414,15 @@ std::optional<Tensor> MLIRGenImpl::genCall(const CallExpr &call, bool topLevel) 
     }
     return genDecode(call, callee);
   }
+  if ((callee == "zeros" || callee == "cache") && parallelTeacher) {
+    error(call.getLoc()) << callee << "(...) cannot be computed inside the step of a decoder that carries "
+                         << "key/value caches: teacher forcing runs its steps at once";
+    return std::nullopt;
+  }
   if (callee == "zeros")
     return genZeros(call);
+  if (callee == "cache")
+    return genCache(call);
   auto block = blocks.find(call.getCallee());
   if (block != blocks.end())
     return genBlockCall(call, *block->second, topLevel, paramPrefix(call.getCallee(), topLevel));
@@ -422,9 +438,15 @@ std::optional<Tensor> MLIRGenImpl::genCall(const CallExpr &call, bool topLevel) 
   }
   std::string prefix = paramPrefix(spec->name, topLevel);
   std::optional<BoundArgs> args = bind(call, *spec);
-  if (!args)
+  if (!args || (parallelTeacher && !checkParallelStep(call, *spec, *args)))
     return std::nullopt;
   StringRef name = spec->name;
+  if (name == "append")
+    return genAppend(call, *args);
+  if (name == "positions")
+    return genPositions(call, *args);
+  if (name == "sinusoid")
+    return genSinusoid(call, *args);
   if (name == "dense")
     return genDense(call, *args, prefix);
   if (name == "dot_attention" || name == "additive_attention")

@@ -55,6 +55,9 @@ struct Tensor {
   bool isI32 = false;
   bool isInput = false;
   std::string name;
+  /// A decoder's key/value cache [B, L, ...] (in a step of a search), or the rows appended to it
+  /// [B, T, ...] (teacher forcing run over all steps at once); only attention, append and blocks read it.
+  bool isCache = false;
 };
 
 /// A number as diagnostics print it (`%g`).
@@ -100,6 +103,15 @@ public:
   mlir::OwningOpRef<mlir::ModuleOp> run();
 
 private:
+  /// A decoder statement, checked: its carried states' initial values, computed once.
+  struct DecoderInfo {
+    const DecoderStmt *stmt;
+    std::vector<Tensor> init; // the carried states' initial values
+    bool ok;
+    std::set<std::string> visible; // names declared before the decoder statement
+    bool caches = false;           // it carries key/value caches (then only those)
+  };
+
   /// Sets one training setting, replacing an earlier value of the same key.
   using SetSetting = llvm::function_ref<void(StringRef key, mlir::Attribute value)>;
 
@@ -202,9 +214,26 @@ private:
 
   void genDecoderStmt(const DecoderStmt &s);
   std::optional<Tensor> genDecode(const CallExpr &call, StringRef mode);
+  void genStepStatements(const DecoderStmt &dec);
+  std::optional<std::vector<Tensor>> stepEmits(const DecoderStmt &dec, const SymDim &batch,
+                                               const SymDim *steps);
   std::optional<Tensor> genZeros(const CallExpr &call);
   std::optional<Tensor> genCell(const CallExpr &call, const BoundArgs &args, StringRef layer,
                                 const std::string &prefix);
+
+  //===--------------------------------------------------------------------===//
+  // Positions and key/value caches (GenCache.cpp)
+  //===--------------------------------------------------------------------===//
+
+  std::optional<Tensor> genCache(const CallExpr &call);
+  std::optional<Tensor> genAppend(const CallExpr &call, const BoundArgs &args);
+  std::optional<Tensor> genPositions(const CallExpr &call, const BoundArgs &args);
+  std::optional<Tensor> genSinusoid(const CallExpr &call, const BoundArgs &args);
+  std::optional<Tensor> genParallelTeacher(const CallExpr &call, const DecoderInfo &info,
+                                           const Tensor &teacher, int64_t start);
+  bool checkParallelStep(const CallExpr &call, const LayerSpec &spec, const BoundArgs &args);
+  std::optional<Tensor> cacheOperand(const Expr &e, StringRef what);
+  bool isFilledCache(const Tensor &t) const;
 
   //===--------------------------------------------------------------------===//
   // Attention layers (GenAttention.cpp)
@@ -319,18 +348,16 @@ private:
   std::vector<Tensor> lastResults; // every result of the last multi-result layer generated
   std::vector<Tensor> inputsInOrder;
 
-  struct DecoderInfo {
-    const DecoderStmt *stmt;
-    std::vector<Tensor> init; // the carried states' initial values
-    bool ok;
-    std::set<std::string> visible; // names declared before the decoder statement
-  };
   llvm::StringMap<DecoderInfo> decoderInfos;
   bool activeDecoder = false;           // generating a decoder step
   unsigned errors = 0;                  // reported so far
   int64_t randomStreams = 0;            // dropout and random_shift ops made so far: each has its own stream
   std::set<std::string> carriedPending; // carried states the step has not assigned yet
   mlir::Value decoderToken, decoderTeacher;
+  mlir::Value decoderPosition;  // the step's position i32 [B] in a search of a decoder with caches
+  bool parallelTeacher = false; // generating a decoder's steps all at once, over [B, T, ...]
+  bool carriedInit = false;     // generating the initial value of a carried state (cache(...) allowed)
+  bool allowCache = false;      // the next name genTensor resolves may be a cache
 };
 
 } // namespace attn::gen

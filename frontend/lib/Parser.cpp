@@ -501,9 +501,19 @@ ast::StmtPtr Parser::parseDecoder() {
   }
   ast::Name token = nameOf(tok);
   consume();
+  std::optional<ast::Name> position;
+  if (consumeIf(TokenKind::Comma)) {
+    if (!tok.is(TokenKind::Identifier)) {
+      reportExpected("expected the name of the step's position after the token of " + quoted +
+                     ", as in 'decoder " + quoteForDiagnostic(name.name) + "(y, t)'");
+      return abandonBlock();
+    }
+    position = nameOf(tok);
+    consume();
+  }
   if (!consumeIf(TokenKind::RParen)) {
     reportExpected("expected ')' after the token name of " + quoted +
-                   " (a decoder reads one token per step)");
+                   " (a decoder reads one token per step, and may name its position: (y, t))");
     return abandonBlock();
   }
   if (!consumeIf(TokenKind::KwCarries) || !consumeIf(TokenKind::LParen)) {
@@ -552,8 +562,8 @@ ast::StmtPtr Parser::parseDecoder() {
     reportExpected("expected '}' to close " + quoted + " after its emit");
     return nullptr;
   }
-  return std::make_unique<ast::DecoderStmt>(loc, std::move(name), std::move(token), std::move(carries),
-                                            std::move(body), std::move(emits));
+  return std::make_unique<ast::DecoderStmt>(loc, std::move(name), std::move(token), std::move(position),
+                                            std::move(carries), std::move(body), std::move(emits));
 }
 
 ast::StmtPtr Parser::parseOutput() {

@@ -73,6 +73,9 @@ private:
   Status setUp() {
     if (Status s = ex.allocate(d.token, {rows}); !s)
       return s;
+    if (d.position >= 0)
+      if (Status s = ex.allocate(d.position, {rows}); !s)
+        return s;
     auto tiled = [&](int32_t from, int32_t to) -> Status {
       Shape shape = ex.shapes[from];
       shape[0] = rows;
@@ -136,6 +139,8 @@ private:
         ex.buffers[v] = nullptr;
     };
     drop(d.token);
+    if (d.position >= 0)
+      drop(d.position);
     for (int32_t i = 0; i < d.num_states; ++i)
       drop(d.state_in[i]);
     for (int32_t i = 0; i < d.num_sequences; ++i)
@@ -157,10 +162,14 @@ private:
     ex.buffers[seed]->set_host_dirty(true);
   }
 
-  /// Runs the step kernels on `tokens` (one per row).
-  Status step(const std::vector<int32_t> &tokens) {
+  /// Runs step t's kernels on `tokens` (one per row).
+  Status step(const std::vector<int32_t> &tokens, int64_t t) {
     std::memcpy(ex.buffers[d.token]->host, tokens.data(), tokens.size() * sizeof(int32_t));
     ex.buffers[d.token]->set_host_dirty(true);
+    if (d.position >= 0) {
+      std::fill_n(reinterpret_cast<int32_t *>(ex.buffers[d.position]->host), rows, static_cast<int32_t>(t));
+      ex.buffers[d.position]->set_host_dirty(true);
+    }
     for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)
       if (Status s = ex.call(ex.spec.kernels[k], /*allocateResults=*/false); !s)
         return makeError("decoder '", d.name, "': ", s.message());
@@ -241,7 +250,7 @@ private:
       for (int64_t b = 0; b < rows; ++b)
         tokens[b] = t == 0 ? d.start : forced[b * steps + t - 1];
       setDropoutStep(t);
-      if (Status s = step(tokens); !s)
+      if (Status s = step(tokens, t); !s)
         return s;
       stackEmits(0, t, steps);
       if (Status s = carry({}); !s)
@@ -276,7 +285,7 @@ private:
         view->set_host_dirty(true);
       }
       setDropoutStep(t); // the forward step's masks again
-      if (Status s = step(tokens); !s)
+      if (Status s = step(tokens, t); !s)
         return s;
       stackEmits(d.num_states, t, steps);
       if (Status s = carry({}); !s)
@@ -327,7 +336,7 @@ private:
     };
     std::vector<Candidate> candidates;
     for (int64_t t = 0; t < maxLen; ++t) {
-      if (Status s = step(tokens); !s)
+      if (Status s = step(tokens, t); !s)
         return s;
       for (int32_t i = 1; i < d.num_emits; ++i) {
         const float *from = emitRow(i, 0);

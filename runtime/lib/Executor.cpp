@@ -179,9 +179,12 @@ Status checkModelSpec(const attn_model_spec &spec) {
              (!mustBeComputed || spec.values[v].role == ATTN_ROLE_INPUT ||
               spec.values[v].role == ATTN_ROLE_PARAM || computed[v]);
     };
-    if (!valid(d.token, ATTN_ROLE_STEP, false) || (d.teacher >= 0 && !valid(d.teacher, -1, true)))
-      return makeError(where, " has a bad token or teacher value");
+    if (!valid(d.token, ATTN_ROLE_STEP, false) || (d.teacher >= 0 && !valid(d.teacher, -1, true)) ||
+        (d.position >= 0 && (!search || !valid(d.position, ATTN_ROLE_STEP, false))))
+      return makeError(where, " has a bad token, position or teacher value");
     computed[d.token] = true;
+    if (d.position >= 0)
+      computed[d.position] = true;
     for (int32_t i = 0; i < d.num_states; ++i) {
       if (!valid(d.state_init[i], -1, true) || !valid(d.state_in[i], ATTN_ROLE_STEP, false))
         return makeError(where, " state ", i, " is not computed before the decoder or is no step value");

@@ -648,6 +648,68 @@ def decoders(name, seed, batch, length, steps):
     c.save()
 
 
+def transformer_names(model, encoder, decoder, feed_forward):
+    """attnc's parameter names for reference_models.TransformerG2P: `encoder[i]` maps encoder layer i's
+    sub-layers (q, k, v, out, norm1, linear1, linear2, norm2) to the .attn bindings, `decoder[i]` is decoder
+    layer i's binding prefix, and `feed_forward(prefix)` names its linear1, linear2."""
+    names = {"embed_in": "letters.embed0", "embed_out": "step.x.embed0", "out": "step.logits"}
+    for i, parts in enumerate(encoder):
+        for key, name in zip(["self_attn.q", "self_attn.k", "self_attn.v", "self_attn.out_proj", "norm1",
+                              "linear1", "linear2", "norm2"], parts):
+            names[f"encoder.{i}.{key}"] = name
+    for i, p in enumerate(decoder):
+        linear1, linear2 = feed_forward(p)
+        for key, name in [("self_attn.q", "s.dense0"), ("self_attn.k", "k.dense0"), ("self_attn.v", "v.dense0"),
+                          ("self_attn.out_proj", "s"), ("norm1", "n1"), ("multihead_attn.q", "c.dense0"),
+                          ("multihead_attn.k", "c.dense1"), ("multihead_attn.v", "c.dense2"),
+                          ("multihead_attn.out_proj", "c"), ("norm2", "n2"), ("linear1", linear1),
+                          ("linear2", linear2), ("norm3", "n3")]:
+            names[f"decoder.{i}.{key}"] = f"{p}.{name}"
+    return names
+
+
+def transformer_decoder(name, seed, batch, length, steps):
+    """test/Numeric/models/transformer_decoder.attn: a Transformer encoder-decoder whose search steps carry
+    key/value caches, against reference_models.TransformerG2P, which recomputes each step's whole prefix:
+    teacher-forced logits and last hidden states, greedy and beam-search tokens with the hidden states along
+    the chosen path, and the gradient of the teacher-forced loss."""
+    c = Case("transformer_decoder", name, seed)
+    R = reference_models
+    model = R.randomize(R.TransformerG2P(v_in=11, v_out=9, d=8, heads=2, ff=12, enc_layers=1, dec_layers=2).double(),
+                        c.gen)
+    with torch.no_grad():  # layer norms near the identity, and clear-cut choices for the searches
+        for norm in (m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)):
+            norm.weight.copy_(1 + c.randn(*norm.weight.shape, scale=0.2))
+        model.out.weight.mul_(3.0)
+        model.out.bias[2] += 3.0
+    names = transformer_names(model, [["a.dense0", "a.dense1", "a.dense2", "a", "n", "enc.dense1", "enc.dense0",
+                                       "enc"]], ["step.h1", "step.h2"], lambda p: (f"n3.dense1", f"n3.dense0"))
+    c.weights.update({k: v.detach().clone() for k, v in model.attn_names(model.state_dict(), names).items()})
+    src, src_len = seq2seq_inputs(c, batch, length, 11)
+    tgt = targets(c, batch, steps, 9)
+    beam_search = lambda m, s, l: R.beam_search(m, s, l, width=3, max_len=8, length_penalty=0.5)
+    with torch.no_grad():
+        greedy = R.greedy(model, src, src_len, max_len=7)
+        beam = beam_search(model, src, src_len)
+        check_float32_agrees(model, beam_search, src, src_len, beam[0])
+        check_float32_agrees(model, lambda m, s, l: R.greedy(m, s, l, max_len=7), src, src_len, greedy[0])
+        hidden = R.teacher(model, src, src_len, tgt)[1]
+    forward = lambda: R.teacher(model, src, src_len, tgt)[0]
+    c.output("logits", forward().detach())
+    for key, t in [("hidden", hidden), ("greedy_tokens", greedy[0]), ("greedy_hidden", greedy[1]),
+                   ("beam_tokens", beam[0]), ("beam_hidden", beam[1])]:
+        c.output(key, t)
+    params = dict(model.named_parameters())
+    loss_fn = lambda: F.cross_entropy(forward().reshape(-1, 9), tgt.reshape(-1).long(), ignore_index=0)
+    loss = loss_fn()
+    loss.backward()
+    check_finite_differences(loss_fn, params)
+    c.output("loss", loss.detach())
+    for key, g in model.attn_names({k: p.grad for k, p in params.items()}, names).items():
+        c.output("grad." + key, g)
+    c.save()
+
+
 def targets(c, batch, steps, vocab):
     """Target ids in [1, vocab), each row padded with 0 after a random length of at least 1."""
     tgt = torch.randint(1, vocab, (batch, steps), generator=c.gen, dtype=torch.int32)
@@ -814,6 +876,8 @@ if __name__ == "__main__":
     tokens("b6_s9", 21, batch=6, length=9)
     recurrent("b1_t4", 22, batch=1, steps=4)
     recurrent("b5_t9", 23, batch=5, steps=9)
+    transformer_decoder("b1_s4_t3", 65, batch=1, length=4, steps=3)
+    transformer_decoder("b5_s7_t6", 66, batch=5, length=7, steps=6)
     decoders("b1_s4_t3", 24, batch=1, length=4, steps=3)
     decoders("b6_s7_t5", 25, batch=6, length=7, steps=5)
     R = reference_models

@@ -1,5 +1,7 @@
 """The example CNNs written as PyTorch modules whose state_dict keys are exactly attnc's weight keys, so
 `model.state_dict()` (less BatchNorm's num_batches_tracked) is a weight file for the compiled program."""
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -211,8 +213,9 @@ def teacher(model, src, src_len, tgt, start=1):
 def _pad_results(hyps, pad, src_len_max):
     """Tokens [B, L] (padded with `pad`) and weights [B, L, S] (zeros) from per-row (tokens, weights)."""
     length = max(1, max(len(t) for t, _ in hyps))
+    size = next((ws[0].shape[-1] for _, ws in hyps if ws), src_len_max)  # what the step emits per row
     tokens = torch.full((len(hyps), length), pad, dtype=torch.int32)
-    weights = torch.zeros(len(hyps), length, src_len_max, dtype=torch.float64)
+    weights = torch.zeros(len(hyps), length, size, dtype=torch.float64)
     for b, (toks, ws) in enumerate(hyps):
         tokens[b, :len(toks)] = torch.tensor(toks, dtype=torch.int32)
         for t, w in enumerate(ws):
@@ -282,3 +285,71 @@ def beam_search(model, src, src_len, width=4, start=1, stop=2, pad=0, max_len=50
                 best = f
         hyps.append((best[1], best[2]))
     return _pad_results(hyps, pad, src.shape[1])
+
+
+#===------------------------------------------------------------------------------------------------------===#
+# Transformer encoder-decoders: examples/g2p_transformer.attn and test/Numeric/models/transformer_decoder.attn.
+# The step recomputes the whole prefix with a causal mask (no cache): the oracle for the compiled caches.
+#===------------------------------------------------------------------------------------------------------===#
+
+
+def sinusoid(positions, d):
+    """Sinusoidal position encodings [..., d] of integer positions: sin and cos of p·10000^(-2i/d) interleaved."""
+    omega = torch.exp(torch.arange(0, d, 2, dtype=torch.float64) * (-math.log(10000.0) / d))
+    angle = positions.double()[..., None] * omega
+    return torch.stack([torch.sin(angle), torch.cos(angle)], -1).flatten(-2)
+
+
+class TransformerG2P(nn.Module):
+    """Post-norm nn.TransformerEncoderLayer / nn.TransformerDecoderLayer stacks (ReLU, no dropout), embeddings
+    scaled by sqrt(d) plus sinusoidal positions, and a linear output layer."""
+
+    def __init__(self, v_in=30, v_out=42, d=128, heads=4, ff=512, enc_layers=3, dec_layers=3):
+        super().__init__()
+        self.embed_in, self.embed_out = nn.Embedding(v_in, d), nn.Embedding(v_out, d)
+        layer = dict(d_model=d, nhead=heads, dim_feedforward=ff, dropout=0.0, batch_first=True)
+        self.encoder = nn.ModuleList(nn.TransformerEncoderLayer(**layer) for _ in range(enc_layers))
+        self.decoder = nn.ModuleList(nn.TransformerDecoderLayer(**layer) for _ in range(dec_layers))
+        self.out = nn.Linear(d, v_out)
+        self.d = d
+
+    def attn_names(self, tensors, names):
+        """`tensors` (the state_dict, or the gradients by parameter name) under the names the .attn model
+        gives them: `names` maps each module path, with in_proj split into q, k and v, to attnc's prefix."""
+        out = {}
+        for key, t in tensors.items():
+            module, _, kind = key.rpartition(".")
+            attn, _, proj = key.rpartition(".in_proj_")
+            parts = zip("qkv", t.chunk(3)) if attn else [(None, t)]
+            for part, chunk in parts:
+                path = f"{attn}.{part}" if part else module
+                out[names[path] + "." + (proj if part else kind)] = chunk
+        return out
+
+    def encode(self, src, src_len):
+        pad = torch.arange(src.shape[1])[None, :] >= src_len[:, None].long()
+        x = self.embed_in(src.long()) * math.sqrt(self.d)
+        x = x + sinusoid(torch.arange(src.shape[1]), self.d).to(x.dtype)
+        for layer in self.encoder:
+            layer.train()  # PyTorch's inference fast path zeroes padded positions; dropout is 0 anyway
+            x = layer(x, src_key_padding_mask=pad)
+        self.memory = (x, pad)
+        return (src.new_zeros(src.shape[0], 0, dtype=torch.long),)
+
+    def decode(self, prefix, rows):
+        """The last layer's output [rows, T, d] at every position of the token prefixes [rows, T] (causal)."""
+        memory, pad = (t[rows] for t in self.memory)
+        steps = prefix.shape[1]
+        x = self.embed_out(prefix) * math.sqrt(self.d)
+        x = x + sinusoid(torch.arange(steps), self.d).to(x.dtype)
+        causal = torch.triu(torch.ones(steps, steps, dtype=torch.bool), 1)
+        for layer in self.decoder:
+            layer.train()
+            x = layer(x, memory, tgt_mask=causal, memory_key_padding_mask=pad)
+        return x
+
+    def step_rows(self, y, state, rows):
+        """The next state, the logits and the last layer's output of the step that reads `y`."""
+        prefix = torch.cat([state[0], y.long()[:, None]], 1)
+        hidden = self.decode(prefix, rows)[:, -1]
+        return (prefix,), self.out(hidden), hidden

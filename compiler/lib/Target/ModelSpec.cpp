@@ -282,13 +282,13 @@ public:
       std::string n = std::to_string(i);
       os << "  {" << cString(d.name) << ", " << d.mode << ", " << d.start << ", " << d.stop << ", " << d.pad
          << ", " << d.maxLen << ", " << d.width << ", " << llvm::formatv("{0:e}", d.lengthPenalty).str()
-         << "f, " << d.firstKernel << ", " << d.numKernels << ", " << d.token << ", " << d.teacher << ",\n   "
-         << d.stateIn.size() << ", " << p << "init" << n << ", " << p << "state_in" << n << ", " << p
-         << "state_out" << n << ", " << d.captures.size() << ", " << p << "captures" << n << ", " << p
-         << "views" << n << ", " << d.emits.size() << ", " << p << "emits" << n << ", " << d.results.size()
-         << ", " << p << "results" << n << ",\n   " << d.sequences.size() << ", " << p << "sequences" << n
-         << ", " << p << "sequence_views" << n << ", " << d.splitRows << ", " << p << "state_rows" << n
-         << "},\n";
+         << "f, " << d.firstKernel << ", " << d.numKernels << ", " << d.token << ", " << d.position << ", "
+         << d.teacher << ",\n   " << d.stateIn.size() << ", " << p << "init" << n << ", " << p << "state_in"
+         << n << ", " << p << "state_out" << n << ", " << d.captures.size() << ", " << p << "captures" << n
+         << ", " << p << "views" << n << ", " << d.emits.size() << ", " << p << "emits" << n << ", "
+         << d.results.size() << ", " << p << "results" << n << ",\n   " << d.sequences.size() << ", " << p
+         << "sequences" << n << ", " << p << "sequence_views" << n << ", " << d.splitRows << ", " << p
+         << "state_rows" << n << "},\n";
     }
     if (decoders.empty())
       os << "  {0},\n";
@@ -342,7 +342,7 @@ private:
     const char *mode;
     int64_t start, stop, pad, maxLen, width;
     float lengthPenalty;
-    int firstKernel = 0, numKernels = 0, token = -1, teacher = -1;
+    int firstKernel = 0, numKernels = 0, token = -1, position = -1, teacher = -1;
     std::vector<int> stateInit, stateIn, stateOut, captures, views, emits, results, sequences, sequenceViews;
     int splitRows = 0;
     std::vector<int> stateRows;
@@ -438,6 +438,8 @@ private:
     Value first = decode.getInit().front();
     std::string batchSymbol = symbolOf(first, 0);
     d.token = addStepValue(decode.getTokenArgument(), d.name + ".token", "rows");
+    if (BlockArgument position = decode.getPositionArgument())
+      d.position = addStepValue(position, d.name + ".position", "rows");
     for (auto [init, arg] : llvm::zip(decode.getInit(), decode.getStateArguments())) {
       d.stateInit.push_back(index.lookup(init));
       std::string name = d.name + ".state" + std::to_string(d.stateIn.size());

@@ -307,7 +307,7 @@ public:
           accumulate(rhs, [&] { return SubOp::create(b, loc, dy, toLhs).getResult(); });
           return success();
         })
-        .Case<LessOp, LessEqualOp, GreaterOp, GreaterEqualOp, EqualOp, NotEqualOp, ArgmaxOp>(
+        .Case<LessOp, LessEqualOp, GreaterOp, GreaterEqualOp, EqualOp, NotEqualOp, ArgmaxOp, SinusoidOp>(
             [&](Operation *) { return success(); }) // piecewise constant: no gradient
         .Case([&](SelectOp s) {
           Value zero =

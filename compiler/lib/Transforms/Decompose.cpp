@@ -36,7 +36,8 @@ struct DecomposeDotAttention : OpRewritePattern<DotAttentionOp> {
     Location loc = op.getLoc();
     Value scores = ScoreOp::create(rewriter, loc, scoreType, op.getQuery(), op.getKeys(),
                                    rewriter.getI64IntegerAttr(heads), rewriter.getF32FloatAttr(scale));
-    Value probs = MaskedSoftmaxOp::create(rewriter, loc, scoreType, scores, op.getMask(), op.getCausalAttr());
+    Value probs = MaskedSoftmaxOp::create(rewriter, loc, scoreType, scores, op.getMask(), op.getOffset(),
+                                          op.getCausalAttr());
     rewriter.replaceOpWithNewOp<WeightedSumOp>(op, op.getType(), probs, op.getValues());
     return success();
   }
@@ -61,7 +62,8 @@ struct DecomposeAdditiveAttention : OpRewritePattern<AdditiveAttentionOp> {
     auto scoreType = RankedTensorType::get({qType.getDimSize(0), 1, qType.getDimSize(1), kType.getDimSize(1)},
                                            rewriter.getF32Type());
     Value scores = AdditiveScoreOp::create(rewriter, loc, scoreType, q, k, op.getV());
-    Value probs = MaskedSoftmaxOp::create(rewriter, loc, scoreType, scores, op.getMask(), UnitAttr());
+    Value probs =
+        MaskedSoftmaxOp::create(rewriter, loc, scoreType, scores, op.getMask(), Value(), UnitAttr());
     rewriter.replaceOpWithNewOp<WeightedSumOp>(op, op.getType(), probs, op.getValues());
     return success();
   }
@@ -163,7 +165,7 @@ struct DecomposeSelfAttention2D : OpRewritePattern<SelfAttention2DOp> {
           g = project(seq, op.getWv(), op.getBv());
     Value scores = build<ScoreOp>(rewriter, loc, theta, theta, phi, rewriter.getI64IntegerAttr(1),
                                    rewriter.getF32FloatAttr(1.0f));
-    Value probs = build<MaskedSoftmaxOp>(rewriter, loc, scores, scores, Value(), UnitAttr());
+    Value probs = build<MaskedSoftmaxOp>(rewriter, loc, scores, scores, Value(), Value(), UnitAttr());
     Value context = build<WeightedSumOp>(rewriter, loc, g, probs, g);
     Value out = build<TransposeOp>(rewriter, loc, flat, project(context, op.getWo(), op.getBo()), swap);
     Value map = ReshapeOp::create(rewriter, loc, type, out);

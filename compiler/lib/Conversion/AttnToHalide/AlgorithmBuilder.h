@@ -93,6 +93,11 @@ private:
   FailureOr<HTensor> lowerBatchSums(BatchSumsOp op);
   FailureOr<HTensor> lowerDropout(DropoutOp op);
   FailureOr<HTensor> lowerRandomShift(RandomShiftOp op);
+  // Positions and key/value caches (LowerSequence.cpp).
+  FailureOr<HTensor> lowerPositions(PositionsOp op);
+  FailureOr<HTensor> lowerSinusoid(SinusoidOp op);
+  FailureOr<HTensor> lowerShiftRight(ShiftRightOp op);
+  FailureOr<HTensor> lowerCacheWrite(CacheWriteOp op);
   Func channelSum(Operation *op, const HTensor &x, StringRef stage,
                   const std::function<Expr(std::vector<Expr>)> &f);
   FailureOr<HTensor> lowerBatchNormTrain(BatchNormTrainOp op);

@@ -20,10 +20,11 @@ constexpr float kLowestExponent = -87.0f;
 constexpr int kLanes = 16;
 
 /// Whether `op` is the end of a dot-product attention chain that nothing else reads into: then it is
-/// lowered as one streaming computation.
+/// lowered as one streaming computation (queries at positions of their own, a decoder step's against its
+/// cache, are not: their keys are few).
 std::pair<ScoreOp, MaskedSoftmaxOp> streamingChain(WeightedSumOp op) {
   auto softmax = op.getWeights().getDefiningOp<MaskedSoftmaxOp>();
-  if (!softmax || !softmax->hasOneUse())
+  if (!softmax || !softmax->hasOneUse() || softmax.getOffset())
     return {};
   auto score = softmax.getScores().getDefiningOp<ScoreOp>();
   if (!score || !score->hasOneUse())
@@ -144,7 +145,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerAdditiveScoreGrad(AdditiveScoreGradOp 
 Expr AlgorithmBuilder::keepsKey(MaskedSoftmaxOp op, Expr j, Expr i, Expr b) {
   Expr ok = Halide::Internal::const_true();
   if (op.getCausal())
-    ok = ok && j <= i;
+    ok = ok && j <= (op.getOffset() ? i + values[op.getOffset()].func(b) : i);
   if (Value mask = op.getMask())
     ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1 ? j < values[mask].func(b)
                                                                       : values[mask].func(j, b) != 0);

@@ -445,13 +445,16 @@ def Attn_LayerNormOp : Attn_ComputeOp<"layer_norm", [AttrSizedOperandSegments]> 
   }];
 }
 
-def Attn_DotAttentionOp : Attn_ComputeOp<"dot_attention"> {
+def Attn_DotAttentionOp : Attn_ComputeOp<"dot_attention", [AttrSizedOperandSegments]> {
   let summary = "scaled dot-product attention, single- or multi-head";
   let description = [{
     For query [B, Sq, D], keys [B, Sk, D] and values [B, Sk, Dv], splits D and Dv into `num_heads` equal
     contiguous heads and computes per head softmax(scale · q·kᵀ) · v, giving [B, Sq, Dv]. `causal` lets query
-    i attend only to keys j ≤ i. `mask` [B, Sk] (i32) lets query positions attend only to keys whose mask is
-    non-zero. A query with no key left gets zero weights. `scale` defaults to 1/sqrt(D / num_heads).
+    i attend only to keys j ≤ i; with `offset` (i32 [B], only with `causal`) the queries of row b sit at
+    positions offset[b] + i, and query i attends to keys j ≤ offset[b] + i: one decoder step's query
+    against a key/value cache whose rows up to its position are filled. `mask` [B, Sk] (i32) lets query
+    positions attend only to keys whose mask is non-zero, and a mask [B] keeps keys j < mask[b]. A query
+    with no key left gets zero weights. `scale` defaults to 1/sqrt(D / num_heads).
 
     ```mlir
     %c = attn.dot_attention %q, %k, %v mask %m {num_heads = 4 : i64, causal}
@@ -459,11 +462,11 @@ def Attn_DotAttentionOp : Attn_ComputeOp<"dot_attention"> {
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$query, Attn_F32Tensor:$keys, Attn_F32Tensor:$values,
-                       Optional<Attn_I32Tensor>:$mask,
-                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads, UnitAttr:$causal,
-                       OptionalAttr<F32Attr>:$scale);
+      Optional<Attn_I32Tensor>:$mask, Optional<Attn_I32Tensor>:$offset,
+      ConfinedAttr<I64Attr, [IntPositive]>:$num_heads, UnitAttr:$causal, OptionalAttr<F32Attr>:$scale);
   let assemblyFormat = [{
-    $query `,` $keys `,` $values (`mask` $mask^)? attr-dict `:` functional-type(operands, results)
+    $query `,` $keys `,` $values (`mask` $mask^)? (`offset` $offset^)? attr-dict `:`
+    functional-type(operands, results)
   }];
 }
 
@@ -793,19 +796,23 @@ def Attn_AdditiveScoreOp : Attn_ComputeOp<"additive_score"> {
   let assemblyFormat = "$query `,` $keys `,` $v attr-dict `:` functional-type(operands, results)";
 }
 
-def Attn_MaskedSoftmaxOp : Attn_ComputeOp<"masked_softmax"> {
+def Attn_MaskedSoftmaxOp : Attn_ComputeOp<"masked_softmax", [AttrSizedOperandSegments]> {
   let summary = "softmax over keys with padding and causal masks";
   let description = [{
     Softmax over the last dimension of scores [B, H, Sq, Sk], where key j takes part for query i only if
-    `mask[b, j]` is non-zero (when given) and j ≤ i (when `causal`). Rows with no key left are all zero.
+    `mask[b, j]` is non-zero (when given; a mask [B] keeps j < mask[b]) and j ≤ i (when `causal`; j ≤
+    offset[b] + i with `offset` [B]). Rows with no key left are all zero.
 
     ```mlir
     %p = attn.masked_softmax %s mask %m {causal}
         : (tensor<?x4x?x?xf32>, tensor<?x?xi32>) -> tensor<?x4x?x?xf32>
     ```
   }];
-  let arguments = (ins Attn_F32Tensor:$scores, Optional<Attn_I32Tensor>:$mask, UnitAttr:$causal);
-  let assemblyFormat = "$scores (`mask` $mask^)? attr-dict `:` functional-type(operands, results)";
+  let arguments = (ins Attn_F32Tensor:$scores, Optional<Attn_I32Tensor>:$mask,
+      Optional<Attn_I32Tensor>:$offset, UnitAttr:$causal);
+  let assemblyFormat = [{
+    $scores (`mask` $mask^)? (`offset` $offset^)? attr-dict `:` functional-type(operands, results)
+  }];
 }
 
 def Attn_WeightedSumOp : Attn_ComputeOp<"weighted_sum"> {
@@ -874,8 +881,9 @@ def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {
 def Attn_DecodeOp : Attn_Op<"decode", [AttrSizedOperandSegments, SingleBlock, RecursiveMemoryEffects]> {
   let summary = "a decoder loop: a step body run once per output token, with carried state";
   let description = [{
-    The body computes one step for N rows at once. Its block arguments are the previous token (i32 [N])
-    and the carried state (one value per `init` operand, [N, ...]); it ends with `attn.decode_yield`,
+    The body computes one step for N rows at once. Its block arguments are the previous token (i32 [N]),
+    with `positioned` the step's position (i32 [N], every row t at step t, from 0), and the carried state
+    (one value per `init` operand, [N, ...]); it ends with `attn.decode_yield`,
     which gives the next state and the step's emitted values. The runtime runs the loop; its trip count
     is known only at run time. Values defined outside the body that it reads are loop-invariant: those
     whose first dimension is the batch are read row by row.
@@ -905,11 +913,10 @@ def Attn_DecodeOp : Attn_Op<"decode", [AttrSizedOperandSegments, SingleBlock, Re
     ```
   }];
   let arguments = (ins Variadic<Attn_F32Tensor>:$init, Optional<Attn_I32Tensor>:$teacher,
-                       Variadic<Attn_F32Tensor>:$sequences, StrAttr:$mode,
-                       DefaultValuedAttr<I64Attr, "1">:$start, DefaultValuedAttr<I64Attr, "2">:$stop,
-                       DefaultValuedAttr<I64Attr, "0">:$pad, DefaultValuedAttr<I64Attr, "50">:$max_len,
-                       DefaultValuedAttr<I64Attr, "1">:$width,
-                       DefaultValuedAttr<F32Attr, "1.0f">:$length_penalty);
+      Variadic<Attn_F32Tensor>:$sequences, StrAttr:$mode, DefaultValuedAttr<I64Attr, "1">:$start,
+      DefaultValuedAttr<I64Attr, "2">:$stop, DefaultValuedAttr<I64Attr, "0">:$pad,
+      DefaultValuedAttr<I64Attr, "50">:$max_len, DefaultValuedAttr<I64Attr, "1">:$width,
+      DefaultValuedAttr<F32Attr, "1.0f">:$length_penalty, UnitAttr:$positioned);
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let regions = (region SizedRegion<1>:$step);
   let assemblyFormat = [{
@@ -921,11 +928,17 @@ def Attn_DecodeOp : Attn_Op<"decode", [AttrSizedOperandSegments, SingleBlock, Re
     bool isSearch() { return getMode() == "greedy" || getMode() == "beam"; }
     bool isReverse() { return getMode() == "reverse"; }
     ::mlir::BlockArgument getTokenArgument() { return getStep().front().getArgument(0); }
+    /// The step's position (i32 [rows]) with `positioned`, else null.
+    ::mlir::BlockArgument getPositionArgument() {
+      return getPositioned() ? getStep().front().getArgument(1) : ::mlir::BlockArgument();
+    }
+    /// The block arguments before the sequence slices and the carried state: the token and the position.
+    unsigned getNumLeadingArguments() { return getPositioned() ? 2 : 1; }
     ::mlir::Block::BlockArgListType getSequenceArguments() {
-      return getStep().front().getArguments().slice(1, getSequences().size());
+      return getStep().front().getArguments().slice(getNumLeadingArguments(), getSequences().size());
     }
     ::mlir::Block::BlockArgListType getStateArguments() {
-      return getStep().front().getArguments().drop_front(1 + getSequences().size());
+      return getStep().front().getArguments().drop_front(getNumLeadingArguments() + getSequences().size());
     }
     DecodeYieldOp getYield();
     ::mlir::LogicalResult verifyReverse();
@@ -943,5 +956,6 @@ def Attn_DecodeYieldOp : Attn_Op<"decode_yield", [Pure, Terminator, HasParent<"D
 
 include "attn/Dialect/AttnGradOps.td"
 include "attn/Dialect/AttnRandomOps.td"
+include "attn/Dialect/AttnSequenceOps.td"
 
 #endif // ATTN_OPS_TD

@@ -312,12 +312,15 @@ public:
     Name name;
     ExprPtr init;
   };
-  DecoderStmt(Location loc, Name name, Name token, std::vector<Carried> carries, std::vector<StmtPtr> body,
-              std::vector<Name> emits)
-      : Stmt(Kind::Decoder, loc), name(std::move(name)), token(std::move(token)), carries(std::move(carries)),
-        body(std::move(body)), emits(std::move(emits)) {}
+  DecoderStmt(Location loc, Name name, Name token, std::optional<Name> position, std::vector<Carried> carries,
+              std::vector<StmtPtr> body, std::vector<Name> emits)
+      : Stmt(Kind::Decoder, loc), name(std::move(name)), token(std::move(token)),
+        position(std::move(position)), carries(std::move(carries)), body(std::move(body)),
+        emits(std::move(emits)) {}
   const Name &getName() const { return name; }
   const Name &getToken() const { return token; }
+  /// The name of the step's position (`decoder step(y, t)`), if it has one.
+  const std::optional<Name> &getPosition() const { return position; }
   const std::vector<Carried> &getCarries() const { return carries; }
   const std::vector<StmtPtr> &getBody() const { return body; }
   const std::vector<Name> &getEmits() const { return emits; }
@@ -325,6 +328,7 @@ public:
 
 private:
   Name name, token;
+  std::optional<Name> position;
   std::vector<Carried> carries;
   std::vector<StmtPtr> body;
   std::vector<Name> emits;

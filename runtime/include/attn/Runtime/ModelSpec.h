@@ -116,7 +116,8 @@ typedef struct attn_decoder {
   float length_penalty;
   int32_t first_kernel, num_kernels;
   int32_t token;
-  int32_t teacher; // i32 [B, T] teacher tokens in ATTN_DECODE_TEACHER mode, else -1
+  int32_t position; // i32 [N], every row t at step t (a decoder with key/value caches), else -1
+  int32_t teacher;  // i32 [B, T] teacher tokens in ATTN_DECODE_TEACHER mode, else -1
   int32_t num_states;
   const int32_t *state_init, *state_in, *state_out;
   int32_t num_captures;
