@@ -1,5 +1,5 @@
-// Verifier errors of the primitive ops (select, argmax), of declared parameters' initializers and of random
-// shifts.
+// Verifier errors of the primitive ops (select, argmax), of declared parameters' initializers, of random
+// shifts, and of positions and key/value caches.
 // RUN: attn-opt %s -split-input-file -verify-diagnostics
 
 func.func @select_condition(%m: tensor<?x4x8xf32>, %a: tensor<?x8xf32>) {
@@ -45,5 +45,30 @@ func.func @random_shift_pixels(%x: tensor<?x1x8x8xf32>) {
 func.func @random_shift_seed(%x: tensor<?x1x8x8xf32>, %s: tensor<5xi32>) {
   // expected-error @+1 {{'attn.random_shift' op expects the seed as i32 [6], as attn.dropout's, found [5]}}
   %y = attn.random_shift %x seed(%s) {pixels = 1 : i64, stream = 0 : i64} : (tensor<?x1x8x8xf32>, tensor<5xi32>) -> tensor<?x1x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @sinusoid_odd(%p: tensor<?x?xi32>) {
+  // expected-error @+1 {{'attn.sinusoid' op expects an even dim (sine and cosine pairs), found 15}}
+  %e = attn.sinusoid %p {dim = 15 : i64} : (tensor<?x?xi32>) -> tensor<?x?x15xf32>
+  return
+}
+
+// -----
+
+func.func @cache_row(%k: tensor<?x8x16xf32>, %r: tensor<?x12xf32>, %t: tensor<?xi32>) {
+  // expected-error @+1 {{'attn.cache_write' op expects the dimension 1 of the row [?, 12] and the cache [?, 8, 16] to agree, found 12 and 16}}
+  %c = attn.cache_write %k, %r, %t : (tensor<?x8x16xf32>, tensor<?x12xf32>, tensor<?xi32>) -> tensor<?x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @offset_without_causal(%q: tensor<?x1x16xf32>, %k: tensor<?x8x16xf32>, %t: tensor<?xi32>) {
+  // expected-error @+1 {{'attn.dot_attention' op takes query positions (offset) only with causal}}
+  %a = attn.dot_attention %q, %k, %k offset %t {num_heads = 1 : i64}
+      : (tensor<?x1x16xf32>, tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<?xi32>) -> tensor<?x1x16xf32>
   return
 }

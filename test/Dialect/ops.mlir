@@ -250,6 +250,28 @@ func.func @random_shift(%x: tensor<?x1x8x8xf32>, %s: tensor<6xi32>) -> (tensor<?
   return %a, %b : tensor<?x1x8x8xf32>, tensor<?x1x8x8xf32>
 }
 
+// Positions, their sinusoidal encodings, teacher tokens shifted right, and a decoder step's key/value cache
+// with attention over its rows up to each row's position.
+// CHECK-LABEL: func.func @sequences
+func.func @sequences(%x: tensor<?x?xi32>, %k: tensor<?x8x16xf32>, %r: tensor<?x16xf32>, %t: tensor<?xi32>,
+                     %q: tensor<?x1x16xf32>) -> (tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<?x1x16xf32>) {
+  // CHECK: %[[P:.+]] = attn.positions %{{.+}} : (tensor<?x?xi32>) -> tensor<?x?xi32>
+  // CHECK: attn.sinusoid %[[P]] {dim = 16 : i64} : (tensor<?x?xi32>) -> tensor<?x?x16xf32>
+  // CHECK: attn.shift_right %{{.+}} {fill = 1 : i64} : (tensor<?x?xi32>) -> tensor<?x?xi32>
+  // CHECK: %[[C:.+]] = attn.cache_write %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x8x16xf32>, tensor<?x16xf32>, tensor<?xi32>) -> tensor<?x8x16xf32>
+  // CHECK: attn.dot_attention %{{.+}}, %[[C]], %[[C]] offset %{{.+}} {causal, num_heads = 2 : i64}
+  // CHECK: attn.masked_softmax %{{.+}} offset %{{.+}} {causal}
+  %p = attn.positions %x : (tensor<?x?xi32>) -> tensor<?x?xi32>
+  %e = attn.sinusoid %p {dim = 16 : i64} : (tensor<?x?xi32>) -> tensor<?x?x16xf32>
+  %y = attn.shift_right %x {fill = 1 : i64} : (tensor<?x?xi32>) -> tensor<?x?xi32>
+  %c = attn.cache_write %k, %r, %t : (tensor<?x8x16xf32>, tensor<?x16xf32>, tensor<?xi32>) -> tensor<?x8x16xf32>
+  %a = attn.dot_attention %q, %c, %c offset %t {causal, num_heads = 2 : i64}
+      : (tensor<?x1x16xf32>, tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<?xi32>) -> tensor<?x1x16xf32>
+  %s = attn.score %q, %c {num_heads = 2 : i64, scale = 2.500000e-01 : f32} : (tensor<?x1x16xf32>, tensor<?x8x16xf32>) -> tensor<?x2x1x8xf32>
+  %m = attn.masked_softmax %s offset %t {causal} : (tensor<?x2x1x8xf32>, tensor<?xi32>) -> tensor<?x2x1x8xf32>
+  return %e, %y, %a : tensor<?x?x16xf32>, tensor<?x?xi32>, tensor<?x1x16xf32>
+}
+
 // Broadcasting arithmetic: operands of one type print it once; others print (lhs, rhs) -> result. A
 // scalar constant broadcasts against anything. Elementwise functions, the gradient that sums a broadcast
 // operand's gradient back to its shape (leading and size-1 dimensions), batched matrix products and a sum

@@ -389,6 +389,14 @@ void scheduleLayerNorm(LoweredKernel &k) {
   s.variance.compute_at(row);
 }
 
+/// Layer norm's gradient: per row, the moments and the means of the incoming gradient (and of its product
+/// with the normalized row), then the row of the input's gradient.
+void scheduleLayerNormGrad(LoweredKernel &k) {
+  LoopLevel row = scheduleRows(k.anchor, k.machine.vectorWidth);
+  for (Func f : k.reductions)
+    f.compute_at(row);
+}
+
 /// A recurrence whose rows along `batch` are independent: stored with `batch` innermost and computed a
 /// vector of rows at a time, each lane running its row's serial loops (the other dimensions of the update
 /// are reduction variables, in order), the vectors in parallel.
@@ -506,6 +514,8 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k) {
     scheduleSoftmax(k);
   else if (patternIs(k, {"layer_norm"}))
     scheduleLayerNorm(k);
+  else if (patternIs(k, {"layer_norm_grad"}))
+    scheduleLayerNormGrad(k);
   else
     return scheduleGeneric(k);
   if (copies)
