@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 import reference_models
+import seeded_weights
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDENS = os.path.join(HERE, "goldens")
@@ -75,10 +76,12 @@ class Case:
     def output(self, name, t):
         self.outputs[name] = t
 
-    def save(self):
+    def save(self, weights=True):
+        """Writes the case; without `weights` the test makes them again (seeded_weights.py)."""
         os.makedirs(self.dir, exist_ok=True)
-        save_safetensors(os.path.join(self.dir, "weights.safetensors"),
-                         {k: v.numpy() for k, v in self.weights.items()})
+        if weights:
+            save_safetensors(os.path.join(self.dir, "weights.safetensors"),
+                             {k: v.numpy() for k, v in self.weights.items()})
         for name, t in self.inputs.items():
             dtype = np.int32 if t.dtype == torch.int32 else np.float32
             np.save(os.path.join(self.dir, name + ".npy"), t.numpy().astype(dtype))
@@ -710,6 +713,40 @@ def transformer_decoder(name, seed, batch, length, steps):
     c.save()
 
 
+def g2p_transformer(name, seed, batch, length, steps, weights_seed):
+    """examples/g2p_transformer.attn at its own size against reference_models.TransformerG2P: beam-search
+    tokens, and the teacher-forced loss with the gradients of a few parameters. Its 1.4M weights are not
+    kept: seeded_weights.py makes them from `weights_seed` here and in the test."""
+    c = Case("g2p_transformer", name, seed)
+    R = reference_models
+    model = R.TransformerG2P().double()
+    encoder = [[f"{b}.q", f"{b}.k", f"{b}.v", f"{b}.a", f"{b}.n", f"{b}.f.dense0", f"{b}.f", f"{b}.h"]
+               for b in ("e1", "e2", "enc")]
+    names = transformer_names(model, encoder, ["step.h1", "step.h2", "step.h3"], lambda p: ("f.dense0", "f"))
+    views = model.attn_names(model.state_dict(), names)
+    generated = seeded_weights.generate(weights_seed, {k: list(v.shape) for k, v in views.items()})
+    with torch.no_grad():
+        for key, view in views.items():
+            view.copy_(torch.tensor(generated[key][1], dtype=torch.float64).reshape(view.shape))
+    src, src_len = seq2seq_inputs(c, batch, length, 30)
+    tgt = targets(c, batch, steps, 42)
+    beam_search = lambda m, s, l: R.beam_search(m, s, l, width=4, max_len=30)
+    with torch.no_grad():
+        tokens = beam_search(model, src, src_len)[0]
+        check_float32_agrees(model, beam_search, src, src_len, tokens)
+    c.output("phonemes", tokens)
+    params = dict(model.named_parameters())
+    loss = F.cross_entropy(R.teacher(model, src, src_len, tgt)[0].reshape(-1, 42), tgt.reshape(-1).long(),
+                           ignore_index=0, label_smoothing=0.1)
+    loss.backward()
+    c.output("loss", loss.detach())
+    grads = model.attn_names({k: p.grad for k, p in params.items()}, names)
+    for key in ["letters.embed0.weight", "e1.q.weight", "enc.h.bias", "step.h1.k.dense0.weight",
+                "step.h2.c.dense1.weight", "step.h3.n3.weight", "step.logits.weight"]:
+        c.output("grad." + key, grads[key])
+    c.save(weights=False)
+
+
 def targets(c, batch, steps, vocab):
     """Target ids in [1, vocab), each row padded with 0 after a random length of at least 1."""
     tgt = torch.randint(1, vocab, (batch, steps), generator=c.gen, dtype=torch.int32)
@@ -878,6 +915,7 @@ if __name__ == "__main__":
     recurrent("b5_t9", 23, batch=5, steps=9)
     transformer_decoder("b1_s4_t3", 65, batch=1, length=4, steps=3)
     transformer_decoder("b5_s7_t6", 66, batch=5, length=7, steps=6)
+    g2p_transformer("b3_s8_t9", 67, batch=3, length=8, steps=9, weights_seed=71)
     decoders("b1_s4_t3", 24, batch=1, length=4, steps=3)
     decoders("b6_s7_t5", 25, batch=6, length=7, steps=5)
     R = reference_models
