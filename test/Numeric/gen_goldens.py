@@ -7,9 +7,7 @@ PyTorch (torch.nn.functional), computed in float64 and stored as float32.
 Each case directory holds weights.safetensors, one <input>.npy per model input and one <output>.npy per
 output. The tests need neither PyTorch nor this script: they compare compiled programs against these files.
 """
-import json
 import os
-import struct
 
 import numpy as np
 import torch
@@ -23,18 +21,9 @@ GOLDENS = os.path.join(HERE, "goldens")
 
 
 def save_safetensors(path, tensors):
-    """Writes float32 tensors in the safetensors format (header JSON, then raw little-endian data)."""
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        data = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    """Writes float32 tensors in the safetensors format."""
+    seeded_weights.write_safetensors(
+        path, {k: (list(t.shape), np.ascontiguousarray(t, dtype="<f4").tobytes()) for k, t in tensors.items()})
 
 
 class Case:

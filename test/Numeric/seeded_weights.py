@@ -49,10 +49,11 @@ def parse_info(text):
 
 
 def write_safetensors(path, tensors):
+    """Writes {name: (shape, little-endian float32 bytes)} in the safetensors format (header JSON, then the
+    raw data)."""
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
-        shape, values = tensors[name]
-        data = struct.pack("<%df" % len(values), *values)
+        shape, data = tensors[name]
         header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
@@ -66,4 +67,5 @@ if __name__ == "__main__":
     shapes = parse_info(sys.stdin.read())
     if not shapes:
         sys.exit("seeded_weights.py: no parameters in the input (expected the output of ./model info)")
-    write_safetensors(sys.argv[2], generate(int(sys.argv[1]), shapes))
+    tensors = generate(int(sys.argv[1]), shapes)
+    write_safetensors(sys.argv[2], {k: (shape, struct.pack("<%df" % len(v), *v)) for k, (shape, v) in tensors.items()})
