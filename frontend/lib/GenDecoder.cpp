@@ -165,6 +165,9 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
   }
   if (!ok)
     return std::nullopt;
+  if (teacher) // its rows end with the stop token: data read from text gets it appended
+    boundInput(teacher->value, mlir::attn::AttnDialect::kTeacherStopAttr,
+               builder.getI64IntegerAttr(ints["stop"]));
   if (info.caches && mode == "teacher")
     return genParallelTeacher(call, info, *teacher, ints["start"]);
   if (info.caches)

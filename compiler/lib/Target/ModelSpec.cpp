@@ -36,6 +36,7 @@ struct ValueEntry {
   std::optional<int64_t> ignoreId;
   int64_t maxLength = 0;
   std::string maxLengthDim;
+  int64_t teacherStop = -1;
   std::string init = "ATTN_INIT_UNIFORM_FAN_IN";
   double initScale = 0;
 };
@@ -227,8 +228,8 @@ public:
          << p << "dims" << i << ", " << v.vocabSize << ", " << v.vocab.size() << ", "
          << (v.vocab.empty() ? "0" : p + "vocab" + std::to_string(i)) << ", " << v.classes << ", "
          << v.ignoreId.has_value() << ", " << v.ignoreId.value_or(0) << ", " << v.maxLength << ", "
-         << (v.maxLengthDim.empty() ? "0" : cString(v.maxLengthDim)) << ", " << v.init << ", "
-         << llvm::format("%.17g", v.initScale) << "},\n";
+         << (v.maxLengthDim.empty() ? "0" : cString(v.maxLengthDim)) << ", " << v.teacherStop << ", "
+         << v.init << ", " << llvm::format("%.17g", v.initScale) << "},\n";
     os << "};\n\n";
     for (auto [i, k] : llvm::enumerate(kernels)) {
       os << "static const int32_t " << p << "args" << i << "[] = {";
@@ -569,6 +570,8 @@ private:
       entry.classes = classes.getInt();
     if (auto ignore = func.getArgAttrOfType<IntegerAttr>(n, AttnDialect::kIgnoreIdAttr))
       entry.ignoreId = ignore.getInt();
+    if (auto stop = func.getArgAttrOfType<IntegerAttr>(n, AttnDialect::kTeacherStopAttr))
+      entry.teacherStop = stop.getInt();
     if (Attribute length = func.getArgAttr(n, AttnDialect::kMaxLengthAttr)) {
       if (auto size = dyn_cast<IntegerAttr>(length))
         entry.maxLength = size.getInt();

@@ -152,8 +152,8 @@ std::pair<int32_t, std::vector<int32_t>> tokenConventions(const attn_model_spec 
 }
 
 /// The columns of a --tsv file: the token inputs with a vocabulary that the gradient program reads, in
-/// the model's order; a teacher-forced decoder's targets get its stop token appended. An i32 [B] input
-/// named after a token input (src_len for src) takes its lengths, an i32 input [B, L] of the same L its
+/// the model's order; the targets a decoder is teacher-forced with get its stop token appended. An i32 [B]
+/// input named after a token input (src_len for src) takes its lengths, an i32 input [B, L] of the same L its
 /// 0/1 mask.
 Exit tokenColumns(const Context &context, const ParsedOptions &options, std::vector<TokenColumn> &columns) {
   std::map<std::string, Vocabulary> vocabs;
@@ -169,9 +169,7 @@ Exit tokenColumns(const Context &context, const ParsedOptions &options, std::vec
       continue;
     TokenColumn column{v.name, vocab->second};
     column.pad = std::max(vocab->second.id("<pad>"), 0);
-    for (int32_t d = 0; d < g.num_decoders; ++d)
-      if (g.decoders[d].mode == ATTN_DECODE_TEACHER && g.decoders[d].teacher == i)
-        column.stop = g.decoders[d].stop;
+    column.stop = v.teacher_stop;
     columns.push_back(std::move(column));
     tokenValues.push_back(i);
   }

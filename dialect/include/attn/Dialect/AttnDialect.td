@@ -37,6 +37,9 @@ def Attn_Dialect : Dialect {
     /// On a model function's i32 arguments used as sequence lengths: the longest length, an integer or
     /// the symbol of the dimension it counts steps of (a string).
     static constexpr ::llvm::StringLiteral kMaxLengthAttr = "attn.max_length";
+    /// On a model function's i32 arguments that a decoder is teacher-forced with: the stop token that
+    /// ends each target sequence (data read from text gets it appended).
+    static constexpr ::llvm::StringLiteral kTeacherStopAttr = "attn.teacher_stop";
     /// On a model function's i32 arguments and results: the vocabulary's tokens, token n for id n.
     static constexpr ::llvm::StringLiteral kVocabAttr = "attn.vocab";
     /// On a model function: the name of the output that training minimizes.

@@ -63,6 +63,9 @@ typedef struct attn_value {
   // dimension symbol max_length_dim] where that is not null; max_length 0 and no symbol = unchecked.
   int64_t max_length;
   const char *max_length_dim;
+  // An i32 input of target tokens that a decoder is teacher-forced with: the stop token that ends each
+  // target sequence (--tsv appends it to each row), or -1.
+  int32_t teacher_stop;
   // A parameter's initializer (enum attn_init) and its scale, where it takes one.
   int32_t init;
   double init_scale;
