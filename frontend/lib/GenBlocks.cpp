@@ -96,6 +96,19 @@ void MLIRGenImpl::genParam(const ParamStmt &s) {
   tensors[name.name] = Tensor{op.getResult(), symShape, false, false, name.name};
 }
 
+/// The statements of a block or decoder step (`holder`): declared parameters and assignments only.
+void MLIRGenImpl::genBodyStatements(const std::vector<StmtPtr> &body, StringRef holder, StringRef end) {
+  for (const StmtPtr &stmt : body) {
+    if (auto *assign = llvm::dyn_cast<AssignStmt>(stmt.get()))
+      genAssign(*assign);
+    else if (auto *param = llvm::dyn_cast<ParamStmt>(stmt.get()))
+      genParam(*param);
+    else
+      error(stmt->getLoc()) << holder << " holds only parameters 'param NAME : f32[DIMS]' and assignments "
+                            << "'NAME = expression', and ends with " << end;
+  }
+}
+
 /// Expands a block at a call: its parameters are bound to the arguments, its statements generated in a
 /// scope of their own (dims, constants and blocks stay visible), and every layer in it names its
 /// parameters `<call prefix>.<inner binding>...`, so each call has its own weights. A block of several
@@ -150,15 +163,7 @@ std::optional<Tensor> MLIRGenImpl::genBlockCall(const CallExpr &call, const Bloc
   for (auto [param, arg] : llvm::zip(params, args))
     if (declare(param, "a block parameter"))
       tensors[param.name] = Tensor{arg.value, arg.shape, arg.isI32, false, param.name, arg.isCache};
-  for (const StmtPtr &stmt : block.getBody()) {
-    if (auto *assign = llvm::dyn_cast<AssignStmt>(stmt.get()))
-      genAssign(*assign);
-    else if (auto *param = llvm::dyn_cast<ParamStmt>(stmt.get()))
-      genParam(*param);
-    else
-      error(stmt->getLoc()) << "a block holds only parameters 'param NAME : f32[DIMS]' and assignments "
-                               "'NAME = expression', and ends with 'return NAME, ...'";
-  }
+  genBodyStatements(block.getBody(), "a block", "'return NAME, ...'");
   std::vector<Tensor> results;
   for (const Name &ret : block.getResults()) {
     if (auto it = tensors.find(ret.name); it != tensors.end()) {

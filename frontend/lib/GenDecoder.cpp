@@ -304,15 +304,7 @@ std::optional<Tensor> MLIRGenImpl::genDecode(const CallExpr &call, StringRef mod
 
 /// The statements of a decoder step, and a diagnostic for each carried state they leave unassigned.
 void MLIRGenImpl::genStepStatements(const DecoderStmt &dec) {
-  for (const StmtPtr &stmt : dec.getBody()) {
-    if (auto *assign = llvm::dyn_cast<AssignStmt>(stmt.get()))
-      genAssign(*assign);
-    else if (auto *param = llvm::dyn_cast<ParamStmt>(stmt.get()))
-      genParam(*param);
-    else
-      error(stmt->getLoc()) << "a decoder step holds only parameters 'param NAME : f32[DIMS]' and "
-                               "assignments 'NAME = expression', and ends with 'emit NAME, ...'";
-  }
+  genBodyStatements(dec.getBody(), "a decoder step", "'emit NAME, ...'");
   for (const DecoderStmt::Carried &state : dec.getCarries())
     if (carriedPending.count(state.name.name))
       error(state.name.loc) << "carried state '" << state.name.name << "' is never assigned in decoder '"

@@ -11,11 +11,11 @@
 #include "attn/Dialect/AttnDialect.h"
 #include "attn/Dialect/AttnOps.h"
 
-#include <utility>
-
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
+
+#include <utility>
 
 namespace attn::gen {
 

@@ -309,6 +309,7 @@ private:
   std::optional<Tensor> genBlockCall(const CallExpr &call, const BlockStmt &block, bool topLevel,
                                      const std::string &prefix);
   void genParam(const ParamStmt &s);
+  void genBodyStatements(const std::vector<StmtPtr> &body, StringRef holder, StringRef end);
 
   //===--------------------------------------------------------------------===//
   // State

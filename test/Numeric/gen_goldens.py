@@ -640,17 +640,17 @@ def decoders(name, seed, batch, length, steps):
     c.save()
 
 
-def transformer_names(model, encoder, decoder, feed_forward):
+def transformer_names(encoder, decoder, feed_forward):
     """attnc's parameter names for reference_models.TransformerG2P: `encoder[i]` maps encoder layer i's
     sub-layers (q, k, v, out, norm1, linear1, linear2, norm2) to the .attn bindings, `decoder[i]` is decoder
-    layer i's binding prefix, and `feed_forward(prefix)` names its linear1, linear2."""
+    layer i's binding prefix, and `feed_forward` names the decoder layers' linear1 and linear2 under it."""
     names = {"embed_in": "letters.embed0", "embed_out": "step.x.embed0", "out": "step.logits"}
     for i, parts in enumerate(encoder):
         for key, name in zip(["self_attn.q", "self_attn.k", "self_attn.v", "self_attn.out_proj", "norm1",
                               "linear1", "linear2", "norm2"], parts):
             names[f"encoder.{i}.{key}"] = name
+    linear1, linear2 = feed_forward
     for i, p in enumerate(decoder):
-        linear1, linear2 = feed_forward(p)
         for key, name in [("self_attn.q", "s.dense0"), ("self_attn.k", "k.dense0"), ("self_attn.v", "v.dense0"),
                           ("self_attn.out_proj", "s"), ("norm1", "n1"), ("multihead_attn.q", "c.dense0"),
                           ("multihead_attn.k", "c.dense1"), ("multihead_attn.v", "c.dense2"),
@@ -674,8 +674,8 @@ def transformer_decoder(name, seed, batch, length, steps):
             norm.weight.copy_(1 + c.randn(*norm.weight.shape, scale=0.2))
         model.out.weight.mul_(3.0)
         model.out.bias[2] += 3.0
-    names = transformer_names(model, [["a.dense0", "a.dense1", "a.dense2", "a", "n", "enc.dense1", "enc.dense0",
-                                       "enc"]], ["step.h1", "step.h2"], lambda p: (f"n3.dense1", f"n3.dense0"))
+    names = transformer_names([["a.dense0", "a.dense1", "a.dense2", "a", "n", "enc.dense1", "enc.dense0", "enc"]],
+                              ["step.h1", "step.h2"], ("n3.dense1", "n3.dense0"))
     c.weights.update({k: v.detach().clone() for k, v in model.attn_names(model.state_dict(), names).items()})
     src, src_len = seq2seq_inputs(c, batch, length, 11)
     tgt = targets(c, batch, steps, 9)
@@ -685,10 +685,9 @@ def transformer_decoder(name, seed, batch, length, steps):
         beam = beam_search(model, src, src_len)
         check_float32_agrees(model, beam_search, src, src_len, beam[0])
         check_float32_agrees(model, lambda m, s, l: R.greedy(m, s, l, max_len=7), src, src_len, greedy[0])
-        hidden = R.teacher(model, src, src_len, tgt)[1]
+        logits, hidden = R.teacher(model, src, src_len, tgt)
     forward = lambda: R.teacher(model, src, src_len, tgt)[0]
-    c.output("logits", forward().detach())
-    for key, t in [("hidden", hidden), ("greedy_tokens", greedy[0]), ("greedy_hidden", greedy[1]),
+    for key, t in [("logits", logits), ("hidden", hidden), ("greedy_tokens", greedy[0]), ("greedy_hidden", greedy[1]),
                    ("beam_tokens", beam[0]), ("beam_hidden", beam[1])]:
         c.output(key, t)
     params = dict(model.named_parameters())
@@ -711,7 +710,7 @@ def g2p_transformer(name, seed, batch, length, steps, weights_seed):
     model = R.TransformerG2P().double()
     encoder = [[f"{b}.q", f"{b}.k", f"{b}.v", f"{b}.a", f"{b}.n", f"{b}.f.dense0", f"{b}.f", f"{b}.h"]
                for b in ("e1", "e2", "enc")]
-    names = transformer_names(model, encoder, ["step.h1", "step.h2", "step.h3"], lambda p: ("f.dense0", "f"))
+    names = transformer_names(encoder, ["step.h1", "step.h2", "step.h3"], ("f.dense0", "f"))
     views = model.attn_names(model.state_dict(), names)
     generated = seeded_weights.generate(weights_seed, {k: list(v.shape) for k, v in views.items()})
     with torch.no_grad():
