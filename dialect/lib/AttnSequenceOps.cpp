@@ -34,8 +34,8 @@ SmallVector<DimSource> SinusoidOp::getResultDimSources() {
 LogicalResult ShiftRightOp::verify() {
   if (failed(expectRank(*this, "tokens", getTokens(), 2, "[batch, steps]")))
     return failure();
-  if (getFill() < 0)
-    return emitOpError() << "expects a non-negative fill token, found " << getFill();
+  if (static_cast<int64_t>(getFill()) < 0)
+    return emitOpError() << "expects a non-negative fill token, found " << static_cast<int64_t>(getFill());
   return verifyResultShape(*this);
 }
 

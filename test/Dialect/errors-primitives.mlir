@@ -72,3 +72,38 @@ func.func @offset_without_causal(%q: tensor<?x1x16xf32>, %k: tensor<?x8x16xf32>,
       : (tensor<?x1x16xf32>, tensor<?x8x16xf32>, tensor<?x8x16xf32>, tensor<?xi32>) -> tensor<?x1x16xf32>
   return
 }
+
+// -----
+
+func.func @positions_rank(%x: tensor<?xi32>) {
+  // expected-error @+1 {{'attn.positions' op expects a sequence [batch, length, ...], found [?]}}
+  %p = attn.positions %x : (tensor<?xi32>) -> tensor<?x?xi32>
+  return
+}
+
+// -----
+
+func.func @shift_right_fill(%t: tensor<?x?xi32>) {
+  // expected-error @+1 {{'attn.shift_right' op expects a non-negative fill token, found -1}}
+  %y = attn.shift_right %t {fill = -1 : i64} : (tensor<?x?xi32>) -> tensor<?x?xi32>
+  return
+}
+
+// -----
+
+func.func @cache_positions(%k: tensor<?x8x16xf32>, %r: tensor<?x16xf32>, %t: tensor<?x2xi32>) {
+  // expected-error @+1 {{'attn.cache_write' op expects positions of rank 1 [rows], found rank 2 [?, 2]}}
+  %c = attn.cache_write %k, %r, %t : (tensor<?x8x16xf32>, tensor<?x16xf32>, tensor<?x2xi32>) -> tensor<?x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @positioned_teacher(%h: tensor<?x4xf32>, %tgt: tensor<?x?xi32>) {
+  // expected-error @+1 {{'attn.decode' op gives the step its position only in modes "greedy" and "beam"}}
+  %l = attn.decode "teacher"(%h) teacher %tgt {positioned} : (tensor<?x4xf32>, tensor<?x?xi32>) -> tensor<?x?x4xf32> {
+  ^bb0(%y: tensor<?xi32>, %t: tensor<?xi32>, %s: tensor<?x4xf32>):
+    attn.decode_yield(%s : tensor<?x4xf32>) emit %s : tensor<?x4xf32>
+  }
+  return
+}
