@@ -6,8 +6,9 @@
 
 namespace attn::gen {
 
-/// `train { loss = NAME, optimizer = adam(...), clip_norm = X }`: NAME, a cross_entropy or mse binding,
-/// is what the gradient program minimizes; the optimizer and clipping drive `./model train`.
+/// `train { loss = NAME, optimizer = adam(...), clip_norm = X, ema = D }`: NAME, a cross_entropy or mse
+/// binding, is what the gradient program minimizes; the optimizer, clipping and the parameters' moving
+/// average drive `./model train`.
 void MLIRGenImpl::genTrain(const TrainStmt &s) {
   if (!scopePrefix.empty()) {
     error(s.getLoc()) << "'train' belongs at the top level of the model, not inside a block or decoder";
@@ -55,9 +56,16 @@ void MLIRGenImpl::genTrain(const TrainStmt &s) {
         error(setting.value->getLoc()) << "expected a positive clip_norm, found " << str(n->value);
       else if (n)
         set("clip_norm", builder.getF32FloatAttr(static_cast<float>(n->value)));
+    } else if (key == "ema") {
+      std::optional<Number> n = evalNumber(*setting.value);
+      if (n && !(n->value > 0 && n->value < 1))
+        error(setting.value->getLoc())
+            << "expected an ema decay between 0 and 1 (such as 0.999), found " << str(n->value);
+      else if (n)
+        set("ema", builder.getF32FloatAttr(static_cast<float>(n->value)));
     } else {
       error(setting.name.loc) << "unknown training setting '" << key
-                              << "'; the settings are: loss, optimizer, schedule, clip_norm";
+                              << "'; the settings are: loss, optimizer, schedule, clip_norm, ema";
     }
   }
   if (!sawLoss)

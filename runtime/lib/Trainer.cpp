@@ -37,13 +37,14 @@ Status checkOptimizerState(const TensorInfoMap &file, const std::string &path) {
     if (!isOptimizerState(name))
       continue;
     std::string param;
-    for (const char *prefix : {"optimizer.m.", "optimizer.v."})
+    for (std::string_view prefix :
+         {std::string_view("optimizer.m."), std::string_view("optimizer.v."), kAveragePrefix})
       if (name.rfind(prefix, 0) == 0)
-        param = name.substr(std::string_view(prefix).size());
+        param = name.substr(prefix.size());
     if (param.empty())
-      return makeError(
-          path, ": tensor '", name,
-          "' is no optimizer state: expected optimizer.m.<parameter> or optimizer.v.<parameter>");
+      return makeError(path, ": tensor '", name,
+                       "' is no optimizer state: expected optimizer.m.<parameter>, optimizer.v.<parameter> "
+                       "or optimizer.average.<parameter>");
     auto p = file.find(param);
     if (p == file.end() || isOptimizerState(param))
       return makeError(path, ": optimizer tensor '", name, "' belongs to no parameter of the file ('", param,
@@ -86,6 +87,13 @@ Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, Optimi
     state.step = static_cast<int64_t>(*value);
   }
   return {};
+}
+
+void swapAverages(TensorMap &weights, OptimizerState &state) {
+  for (auto &[name, average] : state.moments)
+    if (name.rfind(kAveragePrefix, 0) == 0)
+      if (auto p = weights.find(name.substr(kAveragePrefix.size())); p != weights.end())
+        std::swap(p->second, average);
 }
 
 double learningRate(const attn_training &t, int64_t step) {
@@ -369,6 +377,9 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
   // On a GPU, parameters and optimizer state stay on the device from step to step, and so do the
   // gradients from the program that computes them to the optimizer that reads them.
   DeviceCopiesReleaser releaser{&weights, &state.moments};
+  if (t.ema == 0) // a model that does not average: a checkpoint's averages would go stale
+    for (auto it = state.moments.begin(); it != state.moments.end();)
+      it = it->first.rfind(kAveragePrefix, 0) == 0 ? state.moments.erase(it) : std::next(it);
   RunOptions evalRun = options.run;
   evalRun.weightsStayOnDevice = true;
   std::vector<std::vector<int64_t>> batches;
@@ -408,6 +419,8 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
     int decoupled = t.optimizer == ATTN_ADAMW;
     float lr = float(learningRate(t, state.step)), beta1 = t.beta1, beta2 = t.beta2, eps = t.eps,
           decay = t.weight_decay, momentum = t.momentum;
+    // The average's decay ramps up over the first steps, so that it soon forgets the initial parameters.
+    float averageDecay = std::min(t.ema, float(1 + state.step) / float(10 + state.step));
     for (auto &[name, g] : *grads) {
       if (name.rfind("grad.", 0) != 0)
         continue;
@@ -424,6 +437,16 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
             return z.takeError();
           state.moments.emplace(key, std::move(*z));
         }
+      }
+      // The moving average starts from the parameter before its first update.
+      std::string averageKey = std::string(kAveragePrefix) + param;
+      if (t.ema > 0 && !state.moments.count(averageKey)) {
+        if (Status s = copyToHost(p.buffer(), param); !s)
+          return s;
+        Expected<Tensor> copy = p.clone();
+        if (!copy)
+          return copy.takeError();
+        state.moments.emplace(averageKey, std::move(*copy));
       }
       Tensor &m = state.moments.at("optimizer.m." + param);
       FlatView pv(p), gv(g), mv(m);
@@ -444,6 +467,15 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
         view->done();
       if (rc != 0)
         return makeError("the optimizer kernel failed on parameter '", param, "' (", rc, ")");
+      if (t.ema > 0) {
+        FlatView pv(p), av(state.moments.at(averageKey));
+        void *args[] = {&pv.buffer, &av.buffer, &averageDecay, &av.buffer};
+        rc = t.average(args);
+        pv.done();
+        av.done();
+        if (rc != 0)
+          return makeError("the averaging kernel failed on parameter '", param, "' (", rc, ")");
+      }
     }
     // Running statistics the gradient program updates (batch norm's, in training mode).
     for (auto &[name, value] : *grads)
@@ -464,6 +496,7 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
                  static_cast<int64_t>(rows.size()), data.units(rows)};
     r.waitSeconds = parallel.takeWaitSeconds();
     if (options.valid && (s + 1) % options.validEvery == 0) {
+      AveragesSwappedIn averaged(weights, state);
       Expected<double> valid = evaluate(model, weights, *options.valid, options.batch, evalRun);
       if (!valid)
         return valid.takeError();

@@ -191,22 +191,31 @@ def check_finite_differences(loss_fn, params, samples=4, eps=1e-6):
                     f"{key}[{i}]: finite differences {numeric}, autograd {grad[i].item()}"
 
 
-def after_training(c, forward, optimizer, steps=3, clip=None):
+def after_training(c, forward, optimizer, steps=3, clip=None, ema=None):
     """Takes `steps` full-batch optimizer steps (with global-norm clipping) on a copy of the case's weights,
     then writes the loss and gradients at the trained weights to CASE/steps<N>/, as `./model train` then
-    `./model grad` would produce them."""
+    `./model grad` would produce them. With `ema`, they are taken at the parameters' moving average instead
+    (after step t: average = d·average + (1 − d)·parameter, d = min(ema, (1 + t)/(10 + t)), from the initial
+    parameters), in CASE/steps<N>_ema/."""
     params = {k: v.detach().clone().requires_grad_() for k, v in c.weights.items()}
+    average = {k: v.detach().clone() for k, v in params.items()}
     opt = optimizer(list(params.values()))
-    for _ in range(steps):
+    for t in range(1, steps + 1):
         opt.zero_grad()
         forward(params).backward()
         if clip:
             torch.nn.utils.clip_grad_norm_(list(params.values()), clip)
         opt.step()
+        if ema:
+            d = min(ema, (1 + t) / (10 + t))
+            for k, v in params.items():
+                average[k].mul_(d).add_(v.detach(), alpha=1 - d)
     opt.zero_grad()
+    if ema:
+        params = {k: v.requires_grad_() for k, v in average.items()}
     loss = forward(params)
     loss.backward()
-    out = os.path.join(c.dir, f"steps{steps}")
+    out = os.path.join(c.dir, f"steps{steps}" + ("_ema" if ema else ""))
     os.makedirs(out, exist_ok=True)
     np.save(os.path.join(out, "loss.npy"), np.require(loss.detach().numpy().astype(np.float32), requirements="C"))
     for key, w in params.items():
@@ -236,6 +245,7 @@ def grad_classifier(name, seed, batch, length):
     forward(c.weights, c.output)
     gradient_case(c, lambda: forward(c.weights))
     after_training(c, forward, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.1), clip=0.5)
+    after_training(c, forward, lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.1), clip=0.5, ema=0.9)
 
 
 def grad_regression(name, seed, batch):

@@ -1,7 +1,7 @@
 // Taking a checkpoint's optimizer state: moments that do not match their parameter (a smaller tensor made
 // the optimizer kernels write past its buffer) and steps that are not whole numbers in range (a step of
 // 2^63 - 1 wrapped around; "abc" and "-1" were read as 0) are errors that name the file and the tensor or
-// value, and a valid state is moved out of the parameters.
+// value, and a valid state is moved out of the parameters; parameters' moving averages swap in and back.
 #include "attn/Runtime/Trainer.h"
 
 #include <gtest/gtest.h>
@@ -82,6 +82,34 @@ TEST(CheckpointState, UnknownOptimizerTensorIsAnError) {
   extra.emplace_back("optimizer.x.w", tensor(DType::F32, {4}));
   EXPECT_NE(takeError(checkpoint(std::move(extra))).find("'optimizer.x.w' is no optimizer state"),
             std::string::npos);
+}
+
+TEST(CheckpointState, AverageOfAnotherShapeIsAnError) {
+  std::vector<std::pair<std::string, Tensor>> extra;
+  extra.emplace_back("optimizer.average.w", tensor(DType::F32, {3}));
+  EXPECT_NE(takeError(checkpoint(std::move(extra))).find("'optimizer.average.w' is f32"), std::string::npos);
+}
+
+TEST(CheckpointState, AveragesSwapInAndBack) {
+  std::vector<std::pair<std::string, Tensor>> extra;
+  extra.emplace_back("optimizer.average.w", tensor(DType::F32, {4}));
+  extra.emplace_back("optimizer.m.w", tensor(DType::F32, {4}));
+  SafeTensorsFile file = checkpoint(std::move(extra));
+  file.tensors.emplace("u", tensor(DType::F32, {2})); // a parameter without an average stays
+  file.tensors.at("w").data<float>()[0] = 1;
+  OptimizerState state;
+  ASSERT_TRUE(takeOptimizerState(file, "ck.safetensors", state).ok());
+  state.moments.at("optimizer.average.w").data<float>()[0] = 2;
+  state.moments.at("optimizer.m.w").data<float>()[0] = 3;
+  {
+    AveragesSwappedIn averaged(file.tensors, state);
+    EXPECT_EQ(file.tensors.at("w").data<float>()[0], 2);
+    EXPECT_EQ(state.moments.at("optimizer.average.w").data<float>()[0], 1);
+    EXPECT_EQ(state.moments.at("optimizer.m.w").data<float>()[0], 3);
+    EXPECT_EQ(file.tensors.at("u").numElements(), 2);
+  }
+  EXPECT_EQ(file.tensors.at("w").data<float>()[0], 1);
+  EXPECT_EQ(state.moments.at("optimizer.average.w").data<float>()[0], 2);
 }
 
 TEST(CheckpointState, StepsOutOfRangeOrNotWholeNumbersAreErrors) {

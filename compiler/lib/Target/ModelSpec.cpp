@@ -705,9 +705,12 @@ LogicalResult mlir::attn::emitModelSpec(ModuleOp module, const ModelSpecInfo &in
     os << "extern int attn_update_adam_argv(void **args);\n"
        << "extern int attn_update_sgd_argv(void **args);\n"
        << "extern int attn_sum_squares_argv(void **args);\n"
+       << "extern int attn_update_average_argv(void **args);\n"
        << "static const attn_training training = {"
-       << (optimizer == "sgd" ? "ATTN_SGD" : optimizer == "adamw" ? "ATTN_ADAMW" : "ATTN_ADAM");
-    for (StringRef key : {"lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "clip_norm"})
+       << (optimizer == "sgd"     ? "ATTN_SGD"
+           : optimizer == "adamw" ? "ATTN_ADAMW"
+                                  : "ATTN_ADAM");
+    for (StringRef key : {"lr", "beta1", "beta2", "eps", "weight_decay", "momentum", "clip_norm", "ema"})
       os << ", " << number(key);
     auto integer = [&](StringRef key) {
       auto i = settings.getAs<IntegerAttr>(key);
@@ -719,7 +722,8 @@ LogicalResult mlir::attn::emitModelSpec(ModuleOp module, const ModelSpecInfo &in
        << (kindName == "step" ? "ATTN_LR_STEP" : kindName == "cosine" ? "ATTN_LR_COSINE" : "ATTN_LR_CONSTANT")
        << ", " << integer("warmup") << ", " << integer("every") << ", " << integer("total") << ", "
        << number("gamma") << ", " << number("min_lr");
-    os << ", attn_update_adam_argv, attn_update_sgd_argv, attn_sum_squares_argv, " << lossTargets << "};\n\n";
+    os << ", attn_update_adam_argv, attn_update_sgd_argv, attn_sum_squares_argv, attn_update_average_argv, "
+       << lossTargets << "};\n\n";
     training = "training";
   }
   SpecBuilder builder(model, info.splitRows);

@@ -81,6 +81,8 @@ Exit load(const Context &context, const ParsedOptions &options, Loaded &loaded, 
     loaded.weights = std::move(*weights);
     if (Status s = takeOptimizerState(loaded.weights, loaded.weightsPath, loaded.optimizer); !s)
       return context.failure(s.message());
+    if (context.command != "train") // training continues the parameters; the rest use their averages
+      swapAverages(loaded.weights.tensors, loaded.optimizer);
   }
   if (Exit code = readInputs(context, files, loaded.inputs))
     return code;

@@ -33,7 +33,9 @@ sorted by length before they are cut, so that a batch pads little, and the batch
 Results depend only on the data, the seed and the thread count. Prints progress (step, loss, gradient norm,
 learning rate, tokens or examples per second, time left) every --log-every steps, and writes the
 parameters with the optimizer state to CKPT every --checkpoint-every steps and at the end (replaced whole,
-or not at all). A checkpoint given as --weights continues its optimizer state and step count.
+or not at all). A checkpoint given as --weights continues its optimizer state and step count. A model whose
+'train' sets ema also keeps a moving average of every parameter (optimizer.average.NAME in checkpoints):
+validation and --best use the averages, and so do the other commands given such a checkpoint.
 
   --weights FILE    safetensors file with every parameter ('$PROGRAM init' makes one), or a checkpoint
   --tsv FILE        examples as text, one per line: tab-separated fields for the token inputs with a
@@ -261,6 +263,7 @@ static int runTrain(const Context &context, const ParsedOptions &options) {
                   r.best ? "  (best)" : "",
                   r.stopping ? "  -- no better for --patience validations: stopping" : "");
       if (r.best && options.get("--best")) {
+        AveragesSwappedIn averaged(l.weights.tensors, l.optimizer); // what validation measured
         Status w = copyToHost(l.weights.tensors); // a GPU program trains them on the device
         if (w)
           w = writeSafeTensors(*options.get("--best"), l.weights.tensors,

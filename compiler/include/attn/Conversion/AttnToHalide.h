@@ -89,8 +89,9 @@ LogicalResult compileKernels(ModuleOp module, StringRef target, const ScheduleOp
                              StringRef dir, std::vector<CompiledKernel> &kernels, std::string &runtimeObject);
 
 /// Compiles the optimizer kernels a training program calls, into `dir`: `attn_update_sgd` (momentum,
-/// weight decay), `attn_update_adam` (Adam, or AdamW with decoupled weight decay) and `attn_sum_squares`
-/// (for global-norm clipping), each over one flattened parameter.
+/// weight decay), `attn_update_adam` (Adam, or AdamW with decoupled weight decay), `attn_sum_squares`
+/// (for global-norm clipping) and `attn_update_average` (a parameter's moving average), each over one
+/// flattened parameter.
 LogicalResult compileOptimizerKernels(ModuleOp module, StringRef target, StringRef dir,
                                       std::vector<CompiledKernel> &kernels);
 

@@ -1,5 +1,6 @@
 // The optimizer kernels a training program calls, each over one flattened parameter: Adam (or AdamW), SGD
-// with momentum, and the sum of squares of a gradient (for global-norm clipping). They are fixed
+// with momentum, the sum of squares of a gradient (for global-norm clipping), and the exponential moving
+// average of a parameter (`ema` in `train { }`). They are fixed
 // pipelines, not lowered from attn ops, so each comes with its schedule; the driver (AttnToHalide.cpp)
 // compiles them.
 #include "Lowering.h"
@@ -79,5 +80,13 @@ std::vector<OptimizerKernel> mlir::attn::halide::buildOptimizerKernels(const Hal
     partial.update().vectorize(l, vw);
   }
   kernels.push_back({{squares}, {g}, "attn_sum_squares"});
+
+  // The moving average of a parameter: average + (1 − decay)·(param − average).
+  Halide::ImageParam average(Halide::Float(32), 1, "average");
+  Halide::Param<float> averageDecay("decay");
+  Halide::Func ema("ema");
+  ema(i) = average(i) + (1.0f - averageDecay) * (p(i) - average(i));
+  scheduleFlatUpdate(ema, target);
+  kernels.push_back({{ema}, {p, average, averageDecay}, "attn_update_average"});
   return kernels;
 }

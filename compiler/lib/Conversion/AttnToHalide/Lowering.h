@@ -262,7 +262,7 @@ struct OptimizerKernel {
 };
 
 /// The optimizer kernels of training programs, scheduled for `target` (LowerOptimizers.cpp):
-/// `attn_update_adam`, `attn_update_sgd` and `attn_sum_squares`, in that order.
+/// `attn_update_adam`, `attn_update_sgd`, `attn_sum_squares` and `attn_update_average`, in that order.
 std::vector<OptimizerKernel> buildOptimizerKernels(const Halide::Target &target);
 
 } // namespace mlir::attn::halide

@@ -147,18 +147,22 @@ enum attn_lr_schedule { ATTN_LR_CONSTANT = 0, ATTN_LR_STEP = 1, ATTN_LR_COSINE =
 //         param_out, m_out, v_out   (bias1 = 1 − beta1^t, bias2 = 1 − beta2^t, scale multiplies grad)
 //   sgd:  param, grad, buf, &lr, &momentum, &weight_decay, &scale, param_out, buf_out
 //   sum_squares: grad, out (a scalar Σ grad²)
+//   average: param, average, &decay, average_out   (average + (1 − decay)·(param − average))
 // The learning rate at step t (from 1) is lr·t/warmup during the warm-up; then, k steps after it (from 0),
 // lr (constant), lr·gamma^⌊k/every⌋ (step, as torch's StepLR) or
 // min_lr + (lr − min_lr)·(1 + cos(π·k/total))/2 until k = total, then min_lr (cosine, as CosineAnnealingLR).
+// With ema > 0, training also keeps an exponential moving average of each parameter, updated after step t
+// with the decay min(ema, (1 + t)/(10 + t)).
 typedef struct attn_training {
   int32_t optimizer; // enum attn_optimizer
-  float lr, beta1, beta2, eps, weight_decay, momentum, clip_norm;
+  float lr, beta1, beta2, eps, weight_decay, momentum, clip_norm, ema;
   int32_t lr_schedule; // enum attn_lr_schedule
   int64_t warmup, every, total;
   float gamma, min_lr;
   int (*adam)(void **args);
   int (*sgd)(void **args);
   int (*sum_squares)(void **args);
+  int (*average)(void **args);
   // The input of the gradient program holding the loss's targets when the loss is a cross_entropy with
   // an ignored id (its mean is over the targets not ignored), else -1 (a mean over the batch's rows).
   int32_t loss_targets;

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <optional>
+#include <string_view>
 
 namespace attn::rt {
 
@@ -18,19 +19,43 @@ namespace attn::rt {
 Expected<TensorMap> runWithParameters(const attn_model_spec &spec, TensorMap &weights, TensorMap &inputs,
                                       const RunOptions &options);
 
-/// The optimizer's state: `optimizer.m.<parameter>` (Adam's first moment, SGD's momentum buffer) and
-/// `optimizer.v.<parameter>` (Adam's second moment), and the number of steps taken.
+/// The optimizer's state: `optimizer.m.<parameter>` (Adam's first moment, SGD's momentum buffer),
+/// `optimizer.v.<parameter>` (Adam's second moment), `optimizer.average.<parameter>` (the parameter's
+/// moving average, for a model that trains with `ema`), and the number of steps taken.
 struct OptimizerState {
   TensorMap moments;
   int64_t step = 0;
+};
+
+/// The prefix of a parameter's moving average in the optimizer state.
+inline constexpr std::string_view kAveragePrefix = "optimizer.average.";
+
+/// Exchanges every parameter of `weights` that has a moving average in `state` with its average; a second
+/// call undoes the first. Inference, evaluation and validation use the averages where a checkpoint has them.
+void swapAverages(TensorMap &weights, OptimizerState &state);
+
+/// The averages swapped in for as long as it lives (swapAverages at its start and its end).
+class AveragesSwappedIn {
+public:
+  AveragesSwappedIn(TensorMap &weights, OptimizerState &state) : weights_(weights), state_(state) {
+    swapAverages(weights_, state_);
+  }
+  AveragesSwappedIn(const AveragesSwappedIn &) = delete;
+  AveragesSwappedIn &operator=(const AveragesSwappedIn &) = delete;
+  ~AveragesSwappedIn() { swapAverages(weights_, state_); }
+
+private:
+  TensorMap &weights_;
+  OptimizerState &state_;
 };
 
 /// The largest step a checkpoint may record: 2^53, so that steps stay exact in floating point and adding any
 /// number of steps `train` accepts cannot overflow.
 constexpr int64_t kMaxCheckpointStep = int64_t(1) << 53;
 
-/// Checks a checkpoint's optimizer tensors, `optimizer.m.<parameter>` and `optimizer.v.<parameter>`: each
-/// must belong to a parameter of the file and have its shape, as f32. Errors name the file and the tensor.
+/// Checks a checkpoint's optimizer tensors, `optimizer.m.<parameter>`, `optimizer.v.<parameter>` and
+/// `optimizer.average.<parameter>`: each must belong to a parameter of the file and have its shape, as f32.
+/// Errors name the file and the tensor.
 Status checkOptimizerState(const TensorInfoMap &file, const std::string &path);
 
 /// Checks a weight file or checkpoint, as its header describes it, against the model: its optimizer state
@@ -38,7 +63,8 @@ Status checkOptimizerState(const TensorInfoMap &file, const std::string &path);
 Status checkCheckpoint(const attn_model_spec &spec, const TensorInfoMap &file, const std::string &path);
 
 /// Moves a checkpoint's optimizer state out of `file` (read from `path`) into `state`: the tensors named
-/// `optimizer.m.<parameter>` and `optimizer.v.<parameter>`, and the step in the metadata. Each moment must
+/// `optimizer.m.<parameter>`, `optimizer.v.<parameter>` and `optimizer.average.<parameter>`, and the step in
+/// the metadata. Each moment must
 /// belong to a parameter of the file and have its shape, as f32; the step must be a whole number in
 /// [0, kMaxCheckpointStep]. A file without a step is at step 0. Errors name the file and the tensor or value.
 Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, OptimizerState &state);
