@@ -1,8 +1,7 @@
 // The optimizer kernels a training program calls, each over one flattened parameter: Adam (or AdamW), SGD
 // with momentum, the sum of squares of a gradient (for global-norm clipping), and the exponential moving
-// average of a parameter (`ema` in `train { }`). They are fixed
-// pipelines, not lowered from attn ops, so each comes with its schedule; the driver (AttnToHalide.cpp)
-// compiles them.
+// average of a parameter (`ema` in `train { }`). They are fixed pipelines, not lowered from attn ops, so
+// each comes with its schedule; the driver (AttnToHalide.cpp) compiles them.
 #include "Lowering.h"
 
 using namespace mlir::attn::halide;

@@ -64,9 +64,9 @@ Status checkCheckpoint(const attn_model_spec &spec, const TensorInfoMap &file, c
 
 /// Moves a checkpoint's optimizer state out of `file` (read from `path`) into `state`: the tensors named
 /// `optimizer.m.<parameter>`, `optimizer.v.<parameter>` and `optimizer.average.<parameter>`, and the step in
-/// the metadata. Each moment must
-/// belong to a parameter of the file and have its shape, as f32; the step must be a whole number in
-/// [0, kMaxCheckpointStep]. A file without a step is at step 0. Errors name the file and the tensor or value.
+/// the metadata. Each of those tensors must belong to a parameter of the file and have its shape, as f32;
+/// the step must be a whole number in [0, kMaxCheckpointStep]. A file without a step is at step 0. Errors
+/// name the file and the tensor or value.
 Status takeOptimizerState(SafeTensorsFile &file, const std::string &path, OptimizerState &state);
 
 /// The default size of the buckets in which data-parallel training sums gradients.
