@@ -439,14 +439,19 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
         }
       }
       // The moving average starts from the parameter before its first update.
-      std::string averageKey = std::string(kAveragePrefix) + param;
-      if (t.ema > 0 && !state.moments.count(averageKey)) {
-        if (Status s = copyToHost(p.buffer(), param); !s)
-          return s;
-        Expected<Tensor> copy = p.clone();
-        if (!copy)
-          return copy.takeError();
-        state.moments.emplace(averageKey, std::move(*copy));
+      Tensor *average = nullptr;
+      if (t.ema > 0) {
+        std::string key = std::string(kAveragePrefix) + param;
+        auto it = state.moments.find(key);
+        if (it == state.moments.end()) {
+          if (Status s = copyToHost(p.buffer(), param); !s)
+            return s;
+          Expected<Tensor> copy = p.clone();
+          if (!copy)
+            return copy.takeError();
+          it = state.moments.emplace(key, std::move(*copy)).first;
+        }
+        average = &it->second;
       }
       Tensor &m = state.moments.at("optimizer.m." + param);
       FlatView pv(p), gv(g), mv(m);
@@ -467,8 +472,8 @@ Status train(const attn_model_spec &model, TensorMap &weights, const Dataset &da
         view->done();
       if (rc != 0)
         return makeError("the optimizer kernel failed on parameter '", param, "' (", rc, ")");
-      if (t.ema > 0) {
-        FlatView pv(p), av(state.moments.at(averageKey));
+      if (average) {
+        FlatView pv(p), av(*average);
         void *args[] = {&pv.buffer, &av.buffer, &averageDecay, &av.buffer};
         rc = t.average(args);
         pv.done();
