@@ -578,6 +578,32 @@ def recurrent(name, seed, batch, steps):
     c.save()
 
 
+def grad_recurrent_blocks(name, seed, batch, steps):
+    """test/Numeric/models/grad_recurrent_blocks.attn: a two-layer bidirectional LSTM (8 units) and a
+    bidirectional GRU (16 units) over padded sequences, to a mean squared error."""
+    c = Case("grad_recurrent_blocks", name, seed)
+    nn = torch.nn
+    x = c.input("x", batch, steps, 5)
+    lengths = torch.randint(1, steps + 1, (batch,), generator=c.gen, dtype=torch.int32)
+    lengths[0] = steps  # pad_packed_sequence pads to the longest sequence
+    c.inputs["len"] = lengths
+    y = c.input("y", batch, steps, 32)
+    model = reference_models._module(l=nn.LSTM(5, 8, num_layers=2, bidirectional=True, batch_first=True),
+                                     g=nn.GRU(16, 16, bidirectional=True, batch_first=True))
+    model = trainable_case(c, model)
+    pack = lambda t: nn.utils.rnn.pack_padded_sequence(t, lengths.long(), batch_first=True, enforce_sorted=False)
+    unpack = lambda out: nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)[0]
+
+    def forward():
+        l = unpack(model.l(pack(x))[0])
+        return l, unpack(model.g(pack(l))[0])
+
+    l, g = forward()
+    c.output("l", l.detach())
+    c.output("g", g.detach())
+    gradient_case(c, lambda: F.mse_loss(forward()[1], y))
+
+
 def cnn_example(model_name, module, name, seed, batch, size):
     """An example CNN against its reference module (test/Numeric/reference_models.py) in eval mode."""
     c = Case(model_name, name, seed)
@@ -883,6 +909,8 @@ if __name__ == "__main__":
     grad_gru("b1_s2_t3", 52, batch=1, length=2, steps=3)
     grad_gru("b4_s5_t4", 53, batch=4, length=5, steps=4)
     grad_gru("b17_s4_t3", 59, batch=17, length=4, steps=3)  # rows split among threads: 8 + 9
+    grad_recurrent_blocks("b3_t5", 68, batch=3, steps=5)
+    grad_recurrent_blocks("b17_t6", 69, batch=17, steps=6)  # a second vector of rows, one row in it
     grad_cnn("b2", 54, batch=2)
     grad_cnn("b5", 55, batch=5)
     grad_conv("b1", 56, batch=1)

@@ -38,6 +38,49 @@ Expr tanhOf(Expr x);
 std::pair<RDom, std::vector<Expr>> everyElement(const HTensor &t, const std::string &name,
                                                 size_t skipLast = 0);
 
+/// The update domain of a recurrence (see AlgorithmBuilder::slotDomain): `r` with the slot each point
+/// updates. Its second variable runs over chunks of `width` consecutive values of the reduced index k, so
+/// that one update adds `width` products to a slot's accumulator.
+struct SlotDomain {
+  RDom r;
+  Expr slot;
+  int width = 1;
+  int chunks = 1;
+  /// Slots per block (CPU); `aligned`: every region of slots (gates, states) starts at a multiple of it,
+  /// so whatever depends on the region is the same for the whole block and the block can be one vector.
+  int block = 1;
+  bool aligned = false;
+  /// The first k of the point's chunk.
+  Expr firstK() const { return r.y * width; }
+  /// Whether the point's chunk is the last one.
+  Expr lastChunk() const { return r.y == chunks - 1; }
+  /// Σ over the chunk's k of term(k).
+  Expr sum(const std::function<Expr(Expr)> &term) const;
+  /// A slot of the point's block (the first if aligned, else the slot itself), for the tests of the region.
+  Expr regionSlot() const { return aligned ? r.z * block : slot; }
+  /// slot + offset kept within [0, extent): aligned, the clamp is on the block, so the index stays the
+  /// block's first plus its variable and a vector of the block reads consecutive slots.
+  Expr offsetSlot(Expr offset, int extent) const;
+};
+
+/// How a recurrence Func stores its batch rows b. On a GPU, f(slot, step, b). On a CPU,
+/// f(lane, slot, step, vec) with b = vec·lanes + lane: a vector of rows innermost and the slots next, so
+/// that the rows of a block of slots are one dense vector (Schedules.cpp, scheduleRecurrence). Rows past
+/// the batch in the last vector repeat its last row.
+struct RecurrenceRows {
+  Var b, lane{"lane"}, vec{"vec"};
+  int lanes = 0; // 0: f(slot, step, b)
+  Expr batch;
+  /// f's pure variables.
+  std::vector<Var> args(Var slot, Var step) const;
+  /// f at (slot, step) for the rows the definition computes.
+  std::vector<Expr> at(Expr slot, Expr step) const;
+  /// `e`, written with b, for the rows the definition computes.
+  Expr here(Expr e) const;
+  /// f at (slot, step) of batch row `row`, for another Func.
+  Expr read(Func f, Expr slot, Expr step, Expr row) const;
+};
+
 class AlgorithmBuilder {
 public:
   AlgorithmBuilder(KernelOp kernel, LoweredKernel &out) : kernel(kernel), out(out) {}
@@ -67,10 +110,11 @@ private:
   // Recurrences and cells (LowerRecurrence.cpp).
   template <typename OpT> // LSTMOp or GRUOp
   FailureOr<HTensor> lowerRecurrence(OpT op, bool isLSTM);
-  Expr lengthOf(Value lengths, Expr steps, Var b);
-  std::pair<RDom, Expr> slotDomain(int slots, int hidden, int reduced, Expr first, Expr steps);
+  Expr lengthOf(Value lengths, Expr steps, Expr b);
+  RecurrenceRows recurrenceRows(Var b, Expr batch) const;
+  SlotDomain slotDomain(int slots, int hidden, int reduced, Expr first, Expr steps);
   Func recurrenceState(Operation *op, const HTensor &xp, const HTensor &w, const HTensor &bias, Expr length,
-                       bool reverse, bool isLSTM, Var b);
+                       bool reverse, bool isLSTM, const RecurrenceRows &rows);
   FailureOr<HTensor> lowerRecurrenceGrad(RecurrenceGradOp op);
   FailureOr<HTensor> lowerRecurrenceWeightGrad(RecurrenceWeightGradOp op);
   Func gateProjection(Operation *op, StringRef stage, Value x, Value weight, Value bias, bool transposed);

@@ -33,10 +33,13 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrence(OpT op, bool isLSTM) {
   Var t("t"), b("b"), j("j");
   Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
   bool reverse = op.getReverse();
-  Func state = recurrenceState(op, xp, values[op.getWHh()], values[op.getBHh()], length, reverse, isLSTM, b);
+  RecurrenceRows rows = recurrenceRows(b, xp.extent(0));
+  Func state =
+      recurrenceState(op, xp, values[op.getWHh()], values[op.getBHh()], length, reverse, isLSTM, rows);
   int hSlot = isLSTM ? 5 * hidden : 3 * hidden;
   Func result(name(op, isLSTM ? "lstm" : "gru"));
-  result(j, t, b) = Halide::select(t < length, state(hSlot + j, timeAt(t, length, reverse) + 1, b), 0.0f);
+  result(j, t, b) =
+      Halide::select(t < length, rows.read(state, hSlot + j, timeAt(t, length, reverse) + 1, b), 0.0f);
   return HTensor{result, {xp.extent(0), steps, Expr(hidden)}};
 }
 
@@ -44,45 +47,86 @@ template FailureOr<HTensor> AlgorithmBuilder::lowerRecurrence(LSTMOp, bool);
 template FailureOr<HTensor> AlgorithmBuilder::lowerRecurrence(GRUOp, bool);
 
 /// The valid steps of each sequence: `lengths`[b] clamped to the steps, or all of them.
-Expr AlgorithmBuilder::lengthOf(Value lengths, Expr steps, Var b) {
+Expr AlgorithmBuilder::lengthOf(Value lengths, Expr steps, Expr b) {
   return lengths ? Halide::clamp(values[lengths].func(b), 0, steps) : steps;
+}
+
+RecurrenceRows AlgorithmBuilder::recurrenceRows(Var b, Expr batch) const {
+  return RecurrenceRows{b, Var("lane"), Var("vec"), out.machine.gpu ? 0 : out.machine.vectorWidth, batch};
+}
+
+std::vector<Var> RecurrenceRows::args(Var slot, Var step) const {
+  return lanes ? std::vector<Var>{lane, slot, step, vec} : std::vector<Var>{slot, step, b};
+}
+
+std::vector<Expr> RecurrenceRows::at(Expr slot, Expr step) const {
+  return lanes ? std::vector<Expr>{lane, slot, step, vec} : std::vector<Expr>{slot, step, b};
+}
+
+Expr RecurrenceRows::here(Expr e) const {
+  return lanes ? Halide::Internal::substitute(b.name(), Halide::min(vec * lanes + lane, batch - 1), e) : e;
+}
+
+Expr RecurrenceRows::read(Func f, Expr slot, Expr step, Expr row) const {
+  return lanes ? f(row % lanes, slot, step, row / lanes) : f(slot, step, row);
+}
+
+Expr SlotDomain::sum(const std::function<Expr(Expr)> &term) const {
+  Expr total = term(firstK());
+  for (int i = 1; i < width; ++i)
+    total += term(firstK() + i);
+  return total;
+}
+
+Expr SlotDomain::offsetSlot(Expr offset, int extent) const {
+  if (aligned)
+    return Halide::clamp(r.z * block + offset, 0, extent - block) + r.x;
+  return Halide::clamp(slot + offset, 0, extent - 1);
 }
 
 /// The update domain of a recurrence (lstm, gru, recurrence_grad) with `slots` slots, `hidden` units and
 /// `reduced` values of k, over `steps` steps from `first`, and the slot each of its points updates. On a
-/// CPU, (x, k, z, step) updates slot z·block + x: blocks of slots that accumulate over the recurrent
+/// CPU, (x, kc, z, step) updates slot z·block + x: blocks of slots that accumulate over the recurrent
 /// weight's rows together, the first reduction variable, unrolled, one vector of batch rows per slot of the
-/// block (half the vector registers by default). On a GPU, (q, k, unit, step) updates slot q·hidden + unit,
-/// so that a thread per unit runs the slots of its unit (UnitRecurrenceStages).
-std::pair<RDom, Expr> AlgorithmBuilder::slotDomain(int slots, int hidden, int reduced, Expr first,
-                                                   Expr steps) {
+/// block (half the vector registers by default). Each point adds the products of a chunk kc of k_chunk
+/// consecutive k: a Halide update stores its value at every point, so the chunk keeps a slot's running sum
+/// in a register for k_chunk products instead of one. On a GPU, (q, k, unit, step) updates slot
+/// q·hidden + unit, so that a thread per unit runs the slots of its unit (UnitRecurrenceStages).
+SlotDomain AlgorithmBuilder::slotDomain(int slots, int hidden, int reduced, Expr first, Expr steps) {
   if (out.machine.gpu) {
     RDom r({{0, slots / hidden}, {0, reduced}, {0, hidden}, {first, steps}}, "r");
-    return {r, r.x * hidden + r.z};
+    return SlotDomain{r, r.x * hidden + r.z, 1, reduced};
   }
   int block = out.knobs.get("slot_block", std::min(8, out.machine.vectorRegisters / 2), {4, 8, 12, 16});
-  RDom r({{0, block}, {0, reduced}, {0, (slots + block - 1) / block}, {first, steps}}, "r");
-  return {r, r.z * block + r.x};
+  int width = out.knobs.get("k_chunk", 8, {1, 2, 4, 8, 16});
+  while (reduced % width != 0) // the largest width up to the knob's that divides k's range
+    --width;
+  RDom r({{0, block}, {0, reduced / width}, {0, (slots + block - 1) / block}, {first, steps}}, "r");
+  return SlotDomain{r, r.z * block + r.x, width, reduced / width, block, hidden % block == 0};
 }
 
 Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const HTensor &w,
-                                       const HTensor &bias, Expr length, bool reverse, bool isLSTM, Var b) {
+                                       const HTensor &bias, Expr length, bool reverse, bool isLSTM,
+                                       const RecurrenceRows &rows) {
   int hidden = int(staticDim(op->getOperand(1), 1)), gates = (isLSTM ? 4 : 3) * hidden;
   int hSlot = isLSTM ? 5 * hidden : gates; // where the hidden state lives
   int slots = hSlot + hidden;
   Expr steps = xp.extent(1);
-  Var slot("slot"), t("t");
+  Var slot("slot"), t("t"), b = rows.b;
   Func state(name(op, "state"));
   Expr g = Halide::clamp(slot, 0, gates - 1);
   Expr xAt = xp.func(g, Halide::clamp(timeAt(t - 1, length, reverse), 0, steps - 1), b);
   Expr start = (isLSTM ? xAt : Expr(0.0f)) + bias.func(g);
-  state(slot, t, b) = Halide::select(t > 0 && slot < gates, start, 0.0f);
-  auto [r, s] = slotDomain(slots, hidden, hidden, 1, steps);
-  Expr k = r.y, step = r[3];
-  r.where(s < gates || (k == hidden - 1 && s < slots)); // the state slots update once, after the gates
-  auto at = [&](Expr index, Expr when) { return state(index, when, b); };
-  Expr gs = Halide::clamp(s, 0, gates - 1);
-  Expr gate = at(s, step) + w.func(k, gs) * at(hSlot + k, step - 1);
+  state(rows.args(slot, t)) = rows.here(Halide::select(t > 0 && slot < gates, start, 0.0f));
+  SlotDomain d = slotDomain(slots, hidden, hidden, 1, steps);
+  RDom r = d.r;
+  Expr s = d.slot, region = d.regionSlot(), k = r.y, step = r[3], last = d.lastChunk();
+  // The state slots update once, after the gates (likely: the block loop is split where that changes).
+  Expr gateSlot = Halide::likely(region < gates);
+  r.where(gateSlot || (last && region < slots));
+  auto at = [&](Expr index, Expr when) { return state(rows.at(index, when)); };
+  Expr gs = d.offsetSlot(0, gates);
+  Expr gate = at(s, step) + d.sum([&](Expr kk) { return w.func(kk, gs) * at(hSlot + kk, step - 1); });
   if (out.machine.gpu) {
     UnitRecurrenceStages unit{state, Func(name(op, "step_in")), Func(name(op, "w_hh_t")), b};
     unit.stepIn(slot, t, b) = start;
@@ -96,14 +140,14 @@ Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const H
   if (isLSTM) {
     // One slot's new state with three transcendentals (a select evaluates both of its sides):
     // c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
-    Expr isCell = s < 5 * hidden;
-    Expr j = Halide::clamp(Halide::select(isCell, s - 4 * hidden, s - 5 * hidden), 0, hidden - 1);
-    Expr gate = sigmoid(at(Halide::select(isCell, hidden + j, 3 * hidden + j), step));
-    Expr squashed = tanhOf(at(Halide::select(isCell, 2 * hidden + j, 4 * hidden + j), step));
+    Expr isCell = region < 5 * hidden;
+    Expr j = d.offsetSlot(Halide::select(isCell, -4 * hidden, -5 * hidden), hidden);
+    Expr gate = sigmoid(at(Halide::select(isCell, hidden, 3 * hidden) + j, step));
+    Expr squashed = tanhOf(at(Halide::select(isCell, 2 * hidden, 4 * hidden) + j, step));
     stateValue = Halide::select(isCell, gate * at(4 * hidden + j, step - 1) + sigmoid(at(j, step)) * squashed,
                                 gate * squashed);
   } else {
-    Expr h = Halide::clamp(s - gates, 0, hidden - 1);
+    Expr h = d.offsetSlot(-gates, hidden);
     auto x = [&](int gateIndex) {
       return xp.func(gateIndex * hidden + h,
                      Halide::clamp(timeAt(step - 1, length, reverse), 0, steps - 1), b);
@@ -112,9 +156,12 @@ Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const H
     Expr candidate = tanhOf(x(2) + reset * at(2 * hidden + h, step));
     stateValue = (1.0f - update) * candidate + update * at(hSlot + h, step - 1);
   }
-  state(s, step, b) = Halide::select(s < gates, gate,
-                                     Halide::select(k == hidden - 1, stateValue, at(s, step)));
-  out.recurrences.emplace_back(state, b);
+  state(rows.at(s, step)) =
+      rows.here(Halide::select(gateSlot, gate, Halide::select(last, stateValue, at(s, step))));
+  if (rows.lanes)
+    out.laneRecurrences.push_back({state, rows.lane, rows.vec, rows.lanes, d.aligned});
+  else
+    out.recurrences.emplace_back(state, b);
   return state;
 }
 
@@ -131,6 +178,12 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
   int hidden = int(staticDim(op.getWHh(), 1)), gates = (isLSTM ? 4 : 3) * hidden;
   Var slot("slot"), u("u"), b("b"), g("g"), t("t");
   Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
+  RecurrenceRows rows = recurrenceRows(b, xp.extent(0));
+  // Registers a Func stored as `rows` says for its schedule.
+  auto stored = [&](Func f, bool blockVector) {
+    if (rows.lanes)
+      out.laneRecurrences.push_back({f, rows.lane, rows.vec, rows.lanes, blockVector});
+  };
   // The forward pass again, without its recurrence: the hidden state each step read comes from the
   // result h, so every step's gate pre-activations are one matrix product (LSTM: with the input
   // projection; GRU: the hidden side only), and the LSTM cell state an elementwise recurrence.
@@ -153,13 +206,16 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
   Func cellState(name(op, "cell_state"));
   if (isLSTM) {
     Var j2("j2");
-    cellState(j2, u, b) = 0.0f;
+    cellState(rows.args(j2, u)) = 0.0f;
     RDom rt(1, steps, "rt");
-    cellState(j2, rt, b) = sigmoid(P(hidden + j2, rt)) * cellState(j2, rt - 1, b) +
-                           sigmoid(P(j2, rt)) * tanhOf(P(2 * hidden + j2, rt));
-    out.recurrences.emplace_back(cellState, b);
+    cellState(rows.at(j2, rt)) = rows.here(sigmoid(P(hidden + j2, rt)) * cellState(rows.at(j2, rt - 1)) +
+                                           sigmoid(P(j2, rt)) * tanhOf(P(2 * hidden + j2, rt)));
+    if (rows.lanes)
+      stored(cellState, false);
+    else
+      out.recurrences.emplace_back(cellState, b);
   }
-  auto C = [&](Expr i, Expr step) { return cellState(i, Halide::clamp(step, 0, steps), b); };
+  auto C = [&](Expr i, Expr step) { return cellState(rows.at(i, Halide::clamp(step, 0, steps))); };
   // The activations of every step, computed once: LSTM σ(i), σ(f), tanh(g), σ(o) in [0, 4H) and tanh(c)
   // in [4H, 5H); GRU r, z, n.
   Func act(name(op, "activations"));
@@ -169,39 +225,47 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
       Expr x = Halide::select(a < 4 * hidden, P(Halide::min(a, 4 * hidden - 1), u),
                               C(Halide::clamp(a - 4 * hidden, 0, hidden - 1), u));
       Expr isTanh = (a >= 2 * hidden && a < 3 * hidden) || a >= 4 * hidden;
-      act(a, u, b) = Halide::select(isTanh, tanhOf(x), sigmoid(x));
+      act(rows.args(a, u)) = rows.here(Halide::select(isTanh, tanhOf(x), sigmoid(x)));
     } else {
       Expr i = a % hidden;
       Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
       Expr gate = xp.func(Halide::clamp(a, 0, gates - 1), time, b) + P(Halide::clamp(a, 0, gates - 1), u);
       Expr reset = sigmoid(xp.func(i, time, b) + P(i, u));
-      act(a, u, b) = Halide::select(a < 2 * hidden, sigmoid(gate),
-                                    tanhOf(xp.func(2 * hidden + i, time, b) + reset * P(2 * hidden + i, u)));
+      act(rows.args(a, u)) =
+          rows.here(Halide::select(a < 2 * hidden, sigmoid(gate),
+                                   tanhOf(xp.func(2 * hidden + i, time, b) + reset * P(2 * hidden + i, u))));
     }
-    out.reductions.push_back(act);
+    if (rows.lanes)
+      stored(act, false);
+    else
+      out.reductions.push_back(act);
   }
-  auto A = [&](Expr index, Expr step) { return act(index, Halide::clamp(step, 1, steps), b); };
+  auto A = [&](Expr index, Expr step) { return act(rows.at(index, Halide::clamp(step, 1, steps))); };
 
   Func back(name(op, "back"));
   Expr dyAt = dy.func(Halide::clamp(slot, 0, hidden - 1),
                       Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1), b);
   Expr incoming = Halide::select(u >= 1 && u <= length, dyAt, 0.0f);
-  back(slot, u, b) = Halide::select(slot < hidden, incoming, 0.0f);
+  back(rows.args(slot, u)) = rows.here(Halide::select(slot < hidden, incoming, 0.0f));
   int slots = isLSTM ? 6 * hidden : 5 * hidden;
-  auto [r, s] = slotDomain(slots, hidden, gates, 0, steps);
-  Expr k = r.y, step = steps - r[3];
-  r.where(s < hidden || (k == gates - 1 && s < slots)); // the gate slots update once, after dh is complete
-  auto G = [&](Expr index, Expr when) { return back(index, Halide::clamp(when, 1, steps + 1), b); };
-  Expr j = Halide::clamp(s, 0, hidden - 1);
+  SlotDomain d = slotDomain(slots, hidden, gates, 0, steps);
+  RDom r = d.r;
+  Expr s = d.slot, region = d.regionSlot(), k = r.y, step = steps - r[3], last = d.lastChunk();
+  // The gate slots update once, after dh is complete (likely: the block loop is split where that changes).
+  Expr dhSlot = Halide::likely(region < hidden);
+  r.where(dhSlot || (last && region < slots));
+  auto G = [&](Expr index, Expr when) { return back(rows.at(index, Halide::clamp(when, 1, steps + 1))); };
+  Expr j = d.offsetSlot(0, hidden);
   // The hidden-side gradient of gate k at the next step, and dh's sum over the gates.
-  Expr nextGate = isLSTM
-                      ? G(2 * hidden + k, step + 1)
-                      : Halide::select(k < 2 * hidden, G(hidden + k, step + 1), G(2 * hidden + k, step + 1));
-  Expr dh = G(s, step) + w.func(j, k) * nextGate;
+  auto nextGate = [&](Expr kk) {
+    return isLSTM ? G(2 * hidden + kk, step + 1)
+                  : Halide::select(kk < 2 * hidden, G(hidden + kk, step + 1), G(2 * hidden + kk, step + 1));
+  };
+  Expr dh = G(s, step) + d.sum([&](Expr kk) { return w.func(j, kk) * nextGate(kk); });
   if (out.machine.gpu) {
     UnitRecurrenceStages unit{back, Func(name(op, "step_grad")), Func(), b};
     unit.stepIn(slot, u, b) = incoming;
-    dh = Halide::select(k == 0, unit.stepIn(j, step, b), G(s, step)) + w.func(j, k) * nextGate;
+    dh = Halide::select(k == 0, unit.stepIn(j, step, b), G(s, step)) + w.func(j, k) * nextGate(k);
     out.unitRecurrences.push_back(unit);
   }
   if (!isLSTM) {
@@ -209,11 +273,10 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
   }
 
   // After the last k: the gate gradients of this step, for the slot's gate q and unit i.
-  Expr rest = Halide::clamp(s - hidden, 0, slots - hidden - 1);
   Expr finished;
   if (isLSTM) {
-    Expr q = Halide::clamp(rest - hidden, 0, 4 * hidden - 1) / hidden;
-    Expr i = Halide::clamp(Halide::select(s < 2 * hidden, rest, (rest - hidden) % hidden), 0, hidden - 1);
+    Expr q = Halide::clamp(region - 2 * hidden, 0, 4 * hidden - 1) / hidden;
+    Expr i = d.offsetSlot(Halide::select(region < 2 * hidden, -hidden, -2 * hidden - q * hidden), hidden);
     Expr in = A(i, step), forget = A(hidden + i, step), cand = A(2 * hidden + i, step);
     Expr outGate = A(3 * hidden + i, step), tc = A(4 * hidden + i, step);
     Expr cellGrad =
@@ -223,9 +286,10 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
                                    q == 1, dc * C(i, step - 1) * forget * (1.0f - forget),
                                    q == 2, dc * in * (1.0f - cand * cand),
                                    dhi * tc * outGate * (1.0f - outGate));
-    finished = Halide::select(s < 2 * hidden, cellGrad, gateGrad);
+    finished = Halide::select(region < 2 * hidden, cellGrad, gateGrad);
   } else {
-    Expr q = rest / hidden, i = rest % hidden;
+    Expr q = Halide::clamp(region - hidden, 0, 4 * hidden - 1) / hidden;
+    Expr i = d.offsetSlot(-hidden - q * hidden, hidden);
     Expr reset = A(i, step), update = A(hidden + i, step), cand = A(2 * hidden + i, step);
     Expr hn = P(2 * hidden + i, step);
     Expr dhi = G(i, step);
@@ -234,13 +298,17 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
                               q == 1, dhi * (prevHidden(i, step) - cand) * update * (1.0f - update),
                               q == 2, dn, dn * reset);
   }
-  back(s, step, b) = Halide::select(s < hidden, dh, Halide::select(k == gates - 1, finished, G(s, step)));
-  out.recurrences.emplace_back(back, b);
+  back(rows.at(s, step)) = rows.here(Halide::select(dhSlot, dh, Halide::select(last, finished, G(s, step))));
+  if (rows.lanes)
+    stored(back, d.aligned);
+  else
+    out.recurrences.emplace_back(back, b);
 
   int outSlot = isLSTM ? 2 * hidden : hidden;
   Expr stepOf = reverse ? length - t : t + 1;
   Func result(name(op, "gate_grads"));
-  result(g, t, b) = Halide::select(t < length, back(outSlot + g, Halide::clamp(stepOf, 1, steps), b), 0.0f);
+  result(g, t, b) =
+      Halide::select(t < length, rows.read(back, outSlot + g, Halide::clamp(stepOf, 1, steps), b), 0.0f);
   return HTensor{result, {xp.extent(0), steps, Expr(4 * hidden)}};
 }
 

@@ -178,6 +178,16 @@ struct LoweredKernel {
   /// scatters (an update indexed by data, like an embedding's gradient): computed once, parallel over the
   /// one pure dimension of the update.
   std::vector<std::pair<Halide::Func, Halide::Var>> recurrences;
+  /// Recurrences stored f(lane, slot, step, vec) (CPU targets; AlgorithmBuilder.h, RecurrenceRows): the
+  /// vectors of rows in parallel, a vector of `lanes` rows at a time and, where `blockVector`, the slots
+  /// of a block (the update's first reduction variable) with them, as one wider vector.
+  struct LaneRecurrence {
+    Halide::Func f;
+    Halide::Var lane, vec;
+    int lanes = 0;
+    bool blockVector = false;
+  };
+  std::vector<LaneRecurrence> laneRecurrences;
   /// The recurrences above that run a thread per unit on GPU targets.
   std::vector<UnitRecurrenceStages> unitRecurrences;
   std::vector<DenseStages> dense;

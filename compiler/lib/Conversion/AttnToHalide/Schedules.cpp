@@ -430,6 +430,30 @@ void scheduleRecurrence(Func f, Var batch, int vw) {
   }
 }
 
+/// A recurrence stored f(lane, slot, step, vec) (LoweredKernel::LaneRecurrence): a vector of rows at a
+/// time, the vectors in parallel. Its update over (x, kc, z, step) runs a block of slots x together: as
+/// one wider vector where the block is aligned with the regions of slots (then each chunk of k keeps the
+/// block's running sums in registers and reads each hidden value once for the whole block), else
+/// unrolled.
+void scheduleLaneRecurrence(const LoweredKernel::LaneRecurrence &rec) {
+  Func f = rec.f;
+  f.compute_root().bound_extent(rec.lane, rec.lanes).vectorize(rec.lane).parallel(rec.vec);
+  for (int u = 0; u < f.num_update_definitions(); ++u) {
+    std::vector<Halide::VarOrRVar> order{rec.lane};
+    for (const Halide::RVar &r : f.rvars(u))
+      order.push_back(r);
+    order.push_back(rec.vec);
+    Halide::Stage update = f.update(u);
+    update.reorder(order).vectorize(rec.lane).parallel(rec.vec);
+    if (f.rvars(u).size() != 4)
+      continue;
+    if (rec.blockVector) // the block's slots are independent within a step: no two lanes touch one slot
+      update.allow_race_conditions().vectorize(f.rvars(u).front());
+    else
+      update.unroll(f.rvars(u).front());
+  }
+}
+
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
 /// reduction is computed once, flat-scheduled; maps are inlined.
 void scheduleGeneric(LoweredKernel &k) {
@@ -474,6 +498,10 @@ void scheduleGeneric(LoweredKernel &k) {
   for (auto &[f, batch] : k.recurrences) {
     scheduleRecurrence(f, batch, vw);
     scheduled.insert(f.name());
+  }
+  for (const LoweredKernel::LaneRecurrence &rec : k.laneRecurrences) {
+    scheduleLaneRecurrence(rec);
+    scheduled.insert(rec.f.name());
   }
   for (Func out : k.outputs)
     if (!scheduled.count(out.name()))
