@@ -376,22 +376,34 @@ FailureOr<HTensor> AlgorithmBuilder::lowerGRUCell(GRUCellOp op) {
   return HTensor{h, values[op.getHidden()].shape};
 }
 
-/// The gradients of one LSTM or GRU cell step (see attn.cell_grad).
+/// The gradients of one LSTM or GRU cell step (see attn.cell_grad). The activations of each unit (LSTM:
+/// the four gates and tanh of the new cell; GRU: r, z and n) are computed once, as one Func of a Tuple,
+/// and read by the gradients of all its gates.
 FailureOr<HTensor> AlgorithmBuilder::lowerCellGrad(CellGradOp op) {
   const HTensor &xg = values[op.getInputGates()], &hg = values[op.getHiddenGates()];
   const HTensor &state = values[op.getState()], &dy = values[op.getGrad()];
   int hidden = int(staticDim(op.getState(), 1));
-  Var g("g"), n("n");
+  Var g("g"), n("n"), j("j");
   StringRef wrt = op.getWrt();
-  bool onState = wrt == "state";
+  bool onState = wrt == "state", isLSTM = op.getCell() == "lstm";
   Expr i = onState ? Expr(g) : Expr(g % hidden), q = g / hidden;
-  auto pre = [&](int gate) { return xg.func(gate * hidden + i, n) + hg.func(gate * hidden + i, n); };
+  auto pre = [&](int gate) { return xg.func(gate * hidden + j, n) + hg.func(gate * hidden + j, n); };
+  Func act(name(op, "activations"));
+  if (isLSTM) {
+    Expr in = sigmoid(pre(0)), forget = sigmoid(pre(1)), cand = tanhOf(pre(2)), outGate = sigmoid(pre(3));
+    act(j, n) = Halide::Tuple(in, forget, cand, outGate, tanhOf(forget * state.func(j, n) + in * cand));
+  } else {
+    Expr reset = sigmoid(pre(0)), update = sigmoid(pre(1));
+    act(j, n) =
+        Halide::Tuple(reset, update, tanhOf(xg.func(2 * hidden + j, n) + reset * hg.func(2 * hidden + j, n)));
+  }
+  out.reductions.push_back(act);
+  auto A = [&](int index) { return act(i, n)[index]; };
   Expr dh = dy.func(i, n);
   Expr value;
-  if (op.getCell() == "lstm") {
-    Expr in = sigmoid(pre(0)), forget = sigmoid(pre(1)), cand = tanhOf(pre(2)), outGate = sigmoid(pre(3));
+  if (isLSTM) {
+    Expr in = A(0), forget = A(1), cand = A(2), outGate = A(3), tc = A(4);
     Expr c = state.func(i, n);
-    Expr tc = tanhOf(forget * c + in * cand);
     Expr dc = dh * outGate * (1.0f - tc * tc);
     if (Value cellGrad = op.getCellGrad())
       dc += values[cellGrad].func(i, n);
@@ -401,9 +413,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerCellGrad(CellGradOp op) {
                                      q == 2, dc * in * (1.0f - cand * cand),
                                      dh * tc * outGate * (1.0f - outGate));
   } else {
-    Expr reset = sigmoid(pre(0)), update = sigmoid(pre(1));
+    Expr reset = A(0), update = A(1), cand = A(2);
     Expr hn = hg.func(2 * hidden + i, n);
-    Expr cand = tanhOf(xg.func(2 * hidden + i, n) + reset * hn);
     Expr dn = dh * (1.0f - update) * (1.0f - cand * cand);
     Expr gateGrad = Halide::select(q == 0, dn * hn * reset * (1.0f - reset),
                                    q == 1, dh * (state.func(i, n) - cand) * update * (1.0f - update),
