@@ -65,7 +65,7 @@ struct SlotDomain {
 
 /// How a recurrence Func stores its batch rows b. On a GPU, f(slot, step, b). On a CPU,
 /// f(lane, slot, step, vec) with b = vec·lanes + lane: a vector of rows innermost and the slots next, so
-/// that the rows of a block of slots are one dense vector (Schedules.cpp, scheduleRecurrence). Rows past
+/// that the rows of a block of slots are one dense vector (Schedules.cpp, scheduleLaneRecurrence). Rows past
 /// the batch in the last vector repeat its last row.
 struct RecurrenceRows {
   Var b, lane{"lane"}, vec{"vec"};
@@ -112,6 +112,8 @@ private:
   FailureOr<HTensor> lowerRecurrence(OpT op, bool isLSTM);
   Expr lengthOf(Value lengths, Expr steps, Expr b);
   RecurrenceRows recurrenceRows(Var b, Expr batch) const;
+  /// Registers a Func stored as `rows` says for its schedule; `blockVector`: see LaneRecurrence.
+  void addRecurrence(const RecurrenceRows &rows, Func f, bool blockVector);
   SlotDomain slotDomain(int slots, int hidden, int reduced, Expr first, Expr steps);
   Func recurrenceState(Operation *op, const HTensor &xp, const HTensor &w, const HTensor &bias, Expr length,
                        bool reverse, bool isLSTM, const RecurrenceRows &rows);

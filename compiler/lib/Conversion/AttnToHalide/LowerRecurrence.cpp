@@ -18,11 +18,11 @@ Expr sigmoid(Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); }
 
 } // namespace
 
-/// A recurrence (LSTM or GRU) as one Func `state(slot, step, b)`. For each step, the first G·H slots
-/// accumulate the hidden projections W_hh·h_{step−1} + b_hh gate by gate (LSTM: plus the input
-/// projection), then the state slots follow: LSTM [4H, 5H) the cell and [5H, 6H) the hidden state, GRU
-/// [3H, 4H) the hidden state. One update runs over (slot, k, step), innermost first: the gate slots add
-/// W_hh[:, k]·h[k]; after the last k the state slots read the finished gates of their step. Halide
+/// A recurrence (LSTM or GRU) as one Func `state(slot, step, b)` (stored as RecurrenceRows says). For each
+/// step, the first G·H slots accumulate the hidden projections W_hh·h_{step−1} + b_hh gate by gate (LSTM:
+/// plus the input projection), then the state slots follow: LSTM [4H, 5H) the cell and [5H, 6H) the hidden
+/// state, GRU [3H, 4H) the hidden state. One update runs over (slot, k, step), innermost first: the gate
+/// slots add W_hh[:, k]·h[k]; after the last k the state slots read the finished gates of their step. Halide
 /// requires a recursive update to index its own Func with the left-hand side's pure variables, so only the
 /// batch is pure and everything else is a reduction variable: the steps stay in order, the batch runs
 /// in parallel.
@@ -53,6 +53,13 @@ Expr AlgorithmBuilder::lengthOf(Value lengths, Expr steps, Expr b) {
 
 RecurrenceRows AlgorithmBuilder::recurrenceRows(Var b, Expr batch) const {
   return RecurrenceRows{b, Var("lane"), Var("vec"), out.machine.gpu ? 0 : out.machine.vectorWidth, batch};
+}
+
+void AlgorithmBuilder::addRecurrence(const RecurrenceRows &rows, Func f, bool blockVector) {
+  if (rows.lanes)
+    out.laneRecurrences.push_back({f, rows.lane, rows.vec, rows.lanes, blockVector});
+  else
+    out.recurrences.emplace_back(f, rows.b);
 }
 
 std::vector<Var> RecurrenceRows::args(Var slot, Var step) const {
@@ -158,10 +165,7 @@ Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const H
   }
   state(rows.at(s, step)) =
       rows.here(Halide::select(gateSlot, gate, Halide::select(last, stateValue, at(s, step))));
-  if (rows.lanes)
-    out.laneRecurrences.push_back({state, rows.lane, rows.vec, rows.lanes, d.aligned});
-  else
-    out.recurrences.emplace_back(state, b);
+  addRecurrence(rows, state, d.aligned);
   return state;
 }
 
@@ -179,11 +183,6 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
   Var slot("slot"), u("u"), b("b"), g("g"), t("t");
   Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
   RecurrenceRows rows = recurrenceRows(b, xp.extent(0));
-  // Registers a Func stored as `rows` says for its schedule.
-  auto stored = [&](Func f, bool blockVector) {
-    if (rows.lanes)
-      out.laneRecurrences.push_back({f, rows.lane, rows.vec, rows.lanes, blockVector});
-  };
   // The forward pass again, without its recurrence: the hidden state each step read comes from the
   // result h, so every step's gate pre-activations are one matrix product (LSTM: with the input
   // projection; GRU: the hidden side only), and the LSTM cell state an elementwise recurrence.
@@ -210,10 +209,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
     RDom rt(1, steps, "rt");
     cellState(rows.at(j2, rt)) = rows.here(sigmoid(P(hidden + j2, rt)) * cellState(rows.at(j2, rt - 1)) +
                                            sigmoid(P(j2, rt)) * tanhOf(P(2 * hidden + j2, rt)));
-    if (rows.lanes)
-      stored(cellState, false);
-    else
-      out.recurrences.emplace_back(cellState, b);
+    addRecurrence(rows, cellState, false);
   }
   auto C = [&](Expr i, Expr step) { return cellState(rows.at(i, Halide::clamp(step, 0, steps))); };
   // The activations of every step, computed once: LSTM σ(i), σ(f), tanh(g), σ(o) in [0, 4H) and tanh(c)
@@ -236,7 +232,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
                                    tanhOf(xp.func(2 * hidden + i, time, b) + reset * P(2 * hidden + i, u))));
     }
     if (rows.lanes)
-      stored(act, false);
+      addRecurrence(rows, act, false);
     else
       out.reductions.push_back(act);
   }
@@ -299,10 +295,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
                               q == 2, dn, dn * reset);
   }
   back(rows.at(s, step)) = rows.here(Halide::select(dhSlot, dh, Halide::select(last, finished, G(s, step))));
-  if (rows.lanes)
-    stored(back, d.aligned);
-  else
-    out.recurrences.emplace_back(back, b);
+  addRecurrence(rows, back, d.aligned);
 
   int outSlot = isLSTM ? 2 * hidden : hidden;
   Expr stepOf = reverse ? length - t : t + 1;
@@ -377,8 +370,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerGRUCell(GRUCellOp op) {
 }
 
 /// The gradients of one LSTM or GRU cell step (see attn.cell_grad). The activations of each unit (LSTM:
-/// the four gates and tanh of the new cell; GRU: r, z and n) are computed once, as one Func of a Tuple,
-/// and read by the gradients of all its gates.
+/// the four gates and tanh of the new cell; GRU: r, z and n) are computed once, a Func each, and read by
+/// the gradients of all its gates.
 FailureOr<HTensor> AlgorithmBuilder::lowerCellGrad(CellGradOp op) {
   const HTensor &xg = values[op.getInputGates()], &hg = values[op.getHiddenGates()];
   const HTensor &state = values[op.getState()], &dy = values[op.getGrad()];
@@ -388,17 +381,23 @@ FailureOr<HTensor> AlgorithmBuilder::lowerCellGrad(CellGradOp op) {
   bool onState = wrt == "state", isLSTM = op.getCell() == "lstm";
   Expr i = onState ? Expr(g) : Expr(g % hidden), q = g / hidden;
   auto pre = [&](int gate) { return xg.func(gate * hidden + j, n) + hg.func(gate * hidden + j, n); };
-  Func act(name(op, "activations"));
+  std::vector<Func> act;
+  auto stage = [&](Expr value) {
+    act.emplace_back(name(op, "activation" + std::to_string(act.size())));
+    act.back()(j, n) = value;
+    out.reductions.push_back(act.back());
+    return Expr(act.back()(j, n));
+  };
   if (isLSTM) {
-    Expr in = sigmoid(pre(0)), forget = sigmoid(pre(1)), cand = tanhOf(pre(2)), outGate = sigmoid(pre(3));
-    act(j, n) = Halide::Tuple(in, forget, cand, outGate, tanhOf(forget * state.func(j, n) + in * cand));
+    Expr in = stage(sigmoid(pre(0))), forget = stage(sigmoid(pre(1))), cand = stage(tanhOf(pre(2)));
+    stage(sigmoid(pre(3)));
+    stage(tanhOf(forget * state.func(j, n) + in * cand));
   } else {
-    Expr reset = sigmoid(pre(0)), update = sigmoid(pre(1));
-    act(j, n) =
-        Halide::Tuple(reset, update, tanhOf(xg.func(2 * hidden + j, n) + reset * hg.func(2 * hidden + j, n)));
+    Expr reset = stage(sigmoid(pre(0)));
+    stage(sigmoid(pre(1)));
+    stage(tanhOf(xg.func(2 * hidden + j, n) + reset * hg.func(2 * hidden + j, n)));
   }
-  out.reductions.push_back(act);
-  auto A = [&](int index) { return act(i, n)[index]; };
+  auto A = [&](int index) { return act[index](i, n); };
   Expr dh = dy.func(i, n);
   Expr value;
   if (isLSTM) {
