@@ -52,7 +52,10 @@ Expr AlgorithmBuilder::lengthOf(Value lengths, Expr steps, Expr b) {
 }
 
 RecurrenceRows AlgorithmBuilder::recurrenceRows(Var b, Expr batch) const {
-  return RecurrenceRows{b, Var("lane"), Var("vec"), out.machine.gpu ? 0 : out.machine.vectorWidth, batch};
+  RecurrenceRows rows{b};
+  rows.lanes = out.machine.gpu ? 0 : out.machine.vectorWidth;
+  rows.batch = batch;
+  return rows;
 }
 
 void AlgorithmBuilder::addRecurrence(const RecurrenceRows &rows, Func f, bool blockVector) {

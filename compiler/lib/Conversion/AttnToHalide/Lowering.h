@@ -174,9 +174,9 @@ struct LoweredKernel {
   /// Reductions of ops without a pattern schedule, and values several ops of the kernel read: computed once
   /// each, flat-scheduled.
   std::vector<Halide::Func> reductions;
-  /// Recurrences over time (one update whose every dimension is a reduction variable but the batch) and
-  /// scatters (an update indexed by data, like an embedding's gradient): computed once, parallel over the
-  /// one pure dimension of the update.
+  /// Recurrences over time (one update whose every dimension is a reduction variable but the batch; on
+  /// CPU targets these are laneRecurrences instead) and scatters (an update indexed by data, like an
+  /// embedding's gradient): computed once, parallel over the one pure dimension of the update.
   std::vector<std::pair<Halide::Func, Halide::Var>> recurrences;
   /// Recurrences stored f(lane, slot, step, vec) (CPU targets; AlgorithmBuilder.h, RecurrenceRows): the
   /// vectors of rows in parallel, a vector of `lanes` rows at a time and, where `blockVector`, the slots

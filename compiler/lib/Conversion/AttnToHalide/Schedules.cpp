@@ -425,8 +425,6 @@ void scheduleRecurrence(Func f, Var batch, int vw) {
     order.push_back(outer);
     Halide::Stage update = f.update(u);
     update.split(batch, outer, inner, vw, Guard).reorder(order).vectorize(inner).parallel(outer);
-    if (f.rvars(u).size() == 4) // (slot in block, k, block, step): a block's accumulators stay in registers
-      update.unroll(f.rvars(u).front());
   }
 }
 
