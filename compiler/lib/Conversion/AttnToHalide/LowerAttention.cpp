@@ -66,7 +66,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerScore(ScoreOp op) {
   } else {
     RDom rd(0, hs, "rd");
     Var d("d");
-    s.keysT(s.j, d, s.h, s.b) = k.func(s.h * hs + d, s.j, s.b);
+    // Clamped, so that a schedule may compute whole vectors of keys past the last one (short rows).
+    s.keysT(s.j, d, s.h, s.b) = k.func(s.h * hs + d, Halide::clamp(s.j, 0, k.extent(1) - 1), s.b);
     s.dot(s.j, s.i, s.h, s.b) += q.func(s.h * hs + rd, s.i, s.b) * s.keysT(s.j, rd, s.h, s.b);
   }
   s.result(s.j, s.i, s.h, s.b) = s.dot(s.j, s.i, s.h, s.b) * op.getScale().convertToFloat();
@@ -146,9 +147,13 @@ Expr AlgorithmBuilder::keepsKey(MaskedSoftmaxOp op, Expr j, Expr i, Expr b) {
   Expr ok = Halide::Internal::const_true();
   if (op.getCausal())
     ok = ok && j <= (op.getOffset() ? i + values[op.getOffset()].func(b) : i);
-  if (Value mask = op.getMask())
-    ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1 ? j < values[mask].func(b)
-                                                                      : values[mask].func(j, b) != 0);
+  if (Value mask = op.getMask()) {
+    const HTensor &m = values[mask];
+    // A mask per key is read clamped: schedules may compute scores past the last key, never used.
+    ok = ok && (cast<RankedTensorType>(mask.getType()).getRank() == 1
+                    ? j < m.func(b)
+                    : m.func(Halide::clamp(j, 0, m.extent(1) - 1), b) != 0);
+  }
   return ok;
 }
 

@@ -259,15 +259,19 @@ void scheduleAttention(LoweredKernel &k) {
   }
   LoopLevel row(rowOwner, m.escapes ? m.i : w.i);
   LoopLevel headLevel(rowOwner, hb);
+  // A row's scores and exponentials are whole vectors of keys (past the last key they are computed from a
+  // clamped key and never read), so that rows shorter than a vector are not computed a key at a time; their
+  // storage is allocated once per head.
+  TailStrategy keyTail = s.keysT.defined() ? TailStrategy::RoundUp : Guard;
   if (s.keysT.defined())
-    s.keysT.compute_at(headLevel).vectorize(s.j, vw, Guard);
-  s.dot.compute_at(row).vectorize(s.j, vw, Guard);
-  s.dot.update().reorder(s.j, Halide::RVar(s.dot.rvars(0)[0])).vectorize(s.j, vw, Guard);
+    s.keysT.compute_at(headLevel).vectorize(s.j, vw, keyTail);
+  s.dot.compute_at(row).store_at(headLevel).vectorize(s.j, vw, keyTail);
+  s.dot.update().reorder(s.j, Halide::RVar(s.dot.rvars(0)[0])).vectorize(s.j, vw, keyTail);
   m.max.compute_at(row);
-  m.exp.compute_at(row).vectorize(m.j, vw, Guard);
+  m.exp.compute_at(row).store_at(headLevel).vectorize(m.j, vw, keyTail);
   m.sum.compute_at(row);
   if (!m.escapes)
-    m.result.compute_at(row).vectorize(m.j, vw, Guard);
+    m.result.compute_at(row).store_at(headLevel).vectorize(m.j, vw, keyTail);
 
   for (Func f : k.outputs)
     if (f.name() != out.name() && f.name() != m.result.name())
