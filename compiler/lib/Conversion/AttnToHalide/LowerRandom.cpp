@@ -2,15 +2,17 @@
 // counter-based stream (Philox4x32-10) keyed by the run's seed, so that they depend on no thread count.
 #include "AlgorithmBuilder.h"
 
+#include <array>
+
 using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::halide;
 
-/// 32 random bits for each counter: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1,
-/// 2, 3", 2011), keyed by (k0, k1), of the counter (c0, c1, c2, c3); the first of its four words.
 static Expr u32(uint64_t v) { return Halide::Internal::UIntImm::make(Halide::UInt(32), v); }
 
-static Expr philox(Expr c0, Expr c1, Expr c2, Expr c3, Expr k0, Expr k1) {
+/// 128 random bits for each counter: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1,
+/// 2, 3", 2011), keyed by (k0, k1), of the counter (c0, c1, c2, c3); its four words.
+static std::array<Expr, 4> philox(Expr c0, Expr c1, Expr c2, Expr c3, Expr k0, Expr k1) {
   auto mulhilo = [](uint32_t m, Expr a) {
     Expr product = Halide::cast<uint64_t>(a) * Halide::Internal::UIntImm::make(Halide::UInt(64), m);
     return std::pair{Halide::cast<uint32_t>(product >> 32), Halide::cast<uint32_t>(product)};
@@ -23,7 +25,7 @@ static Expr philox(Expr c0, Expr c1, Expr c2, Expr c3, Expr k0, Expr k1) {
     k0 = k0 + u32(0x9E3779B9u);
     k1 = k1 + u32(0xBB67AE85u);
   }
-  return c0;
+  return {c0, c1, c2, c3};
 }
 
 /// Word `i` of the seed input (seed low and high, step, row offset, on, decoder step) as unsigned.
@@ -39,18 +41,34 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDropout(DropoutOp op) {
   // The element's index in the whole batch: this process's rows start at the row offset. Static sizes come
   // from the op's type, so that the index is the same whatever computed x.
   auto type = cast<RankedTensorType>(op.getType());
-  Expr index = u32(0);
+  Expr index = 0;
   for (size_t d = 0; d < x.rank(); ++d) {
-    Expr i = Halide::cast<uint32_t>(vars[x.rank() - 1 - d]);
+    Expr i = vars[x.rank() - 1 - d];
     if (d == 0)
-      i = i + word(3);
-    Expr extent = type.isDynamicDim(d) ? Halide::cast<uint32_t>(x.extent(d)) : u32(type.getDimSize(d));
+      i = i + Halide::cast<int>(seed(3));
+    Expr extent = type.isDynamicDim(d) ? x.extent(d) : Expr(static_cast<int>(type.getDimSize(d)));
     index = index * extent + i;
+  }
+  // Element e takes word e mod 4 of counter e / 4, so that one evaluation of Philox serves four elements.
+  auto words = [&](Expr counter) {
+    return philox(Halide::cast<uint32_t>(counter), word(2), u32(op.getStream()), word(5), word(0), word(1));
+  };
+  auto pick = [](const std::array<Expr, 4> &w, Expr which) {
+    return Halide::select(which == 0, w[0], which == 1, w[1], which == 2, w[2], w[3]);
+  };
+  Expr bits;
+  if (out.machine.gpu) { // a thread per element
+    bits = pick(words(index / 4), index % 4);
+  } else { // stored four planes of words per call, each vector of counters computing Philox once
+    Var c("c"), w("w");
+    Func planes(name(op, "dropout_bits"));
+    planes(c, w) = pick(words(c), w);
+    out.randomBits.push_back({planes, c, w});
+    bits = planes(index / 4, index % 4);
   }
   float rate = op.getRate().convertToFloat();
   // Kept where the random word is at least rate·2^32.
   auto threshold = static_cast<uint32_t>(std::min(double(rate) * 4294967296.0, 4294967295.0));
-  Expr bits = philox(index, word(2), u32(op.getStream()), word(5), word(0), word(1));
   Expr keep = bits >= u32(threshold);
   Func f(name(op, "dropout"));
   f(vars) = Halide::select(seed(4) == 0, x.func(vars),
@@ -69,7 +87,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRandomShift(RandomShiftOp op) {
   std::vector<Var> vars = makeVars(x.rank(), "e");
   Expr row = Halide::cast<uint32_t>(vars.back()) + seedWord(seed, 3);
   Expr bits = philox(row, seedWord(seed, 2), u32(op.getStream()), seedWord(seed, 5), seedWord(seed, 0),
-                     seedWord(seed, 1));
+                     seedWord(seed, 1))[0];
   auto pixels = int(op.getPixels());
   auto offset = [&](Expr half) {
     Expr d = Halide::cast<int>(half % u32(2 * pixels + 1)) - pixels;

@@ -174,6 +174,13 @@ struct LoweredKernel {
   /// Reductions of ops without a pattern schedule, and values several ops of the kernel read: computed once
   /// each, flat-scheduled.
   std::vector<Halide::Func> reductions;
+  /// Random words stored f(counter, word) (CPU targets: dropout's masks), four words per counter from one
+  /// evaluation of the generator: the counters a vector at a time, the words unrolled.
+  struct RandomBits {
+    Halide::Func f;
+    Halide::Var counter, word;
+  };
+  std::vector<RandomBits> randomBits;
   /// Recurrences over time (one update whose every dimension is a reduction variable but the batch; on
   /// CPU targets these are laneRecurrences instead) and scatters (an update indexed by data, like an
   /// embedding's gradient): computed once, parallel over the one pure dimension of the update.

@@ -518,6 +518,21 @@ void scheduleTranspose(Func wT, int vw) {
   wT.vectorize(ni).unroll(ki).parallel(ko);
 }
 
+/// Random words f(counter, word): tasks of 8 vectors of counters; per vector the four words unrolled, so
+/// that the generator's rounds, the same for all four, are computed once.
+void scheduleRandomBits(const LoweredKernel::RandomBits &r, int vw) {
+  Var task("task"), vectors("vectors"), lanes("lanes");
+  Func f = r.f;
+  f.compute_root()
+      .bound(r.word, 0, 4)
+      .split(r.counter, task, vectors, 8 * vw, Guard)
+      .split(vectors, vectors, lanes, vw, Guard)
+      .reorder(r.word, lanes, vectors, task)
+      .unroll(r.word)
+      .vectorize(lanes)
+      .parallel(task);
+}
+
 } // namespace
 
 void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k) {
@@ -526,6 +541,8 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   for (Func wT : k.transposes)
     scheduleTranspose(wT, vw);
+  for (const LoweredKernel::RandomBits &r : k.randomBits)
+    scheduleRandomBits(r, vw);
   if (!k.streaming.empty())
     return scheduleStreamingAttention(k);
   if (isAttention(k))

@@ -15,9 +15,10 @@ def Attn_DropoutOp : Attn_ComputeOp<"dropout", [Attn_Elementwise, Attn_RandomOpI
     Without `seed` (a model's function, inference) the identity. With `seed`, an i32 [6] tensor (the run's
     seed, low and high word, the training step, the row offset of this process's or thread's rows of the
     batch, whether dropout is on, and the step of the decoder loop it is in), each element is zeroed with
-    probability `rate` and the others are scaled by 1 / (1 − rate). Element i's decision comes from
-    Philox4x32-10 (Salmon et al., 2011) keyed by the seed, with counter (i + offset · the size of a row,
-    step, `stream`, decoder step): it depends on no thread count, each decoder step draws its own mask, the
+    probability `rate` and the others are scaled by 1 / (1 − rate). Element i's decision comes from word
+    e mod 4 of Philox4x32-10 (Salmon et al., 2011) keyed by the seed, with counter (e / 4, step, `stream`,
+    decoder step), where e = i + offset · the size of a row (one evaluation of the generator serves four
+    elements): it depends on no thread count, each decoder step draws its own mask, the
     same mask is made again in the backward pass (the gradient of dropout is dropout of the gradient with
     the same stream), a resumed run draws what the uninterrupted one would, and the ranks of a
     data-parallel run draw what one process draws for the whole batch. `stream` numbers the model's dropout
