@@ -385,12 +385,30 @@ void scheduleSoftmax(LoweredKernel &k) {
   s.sum.compute_at(row);
 }
 
+/// A sum along a row computed at `row`: where the row is whole vectors long, as `vw` partial sums (one
+/// vector, rfactor) added up at the end, rather than a chain of scalar additions.
+void scheduleRowSum(Func f, LoopLevel row, int vw) {
+  f.compute_at(row);
+  if (f.num_update_definitions() != 1 || f.rvars(0).size() != 1)
+    return;
+  Halide::RVar r = f.rvars(0).front();
+  const Halide::Internal::ReductionVariable &rv = f.update(0).get_schedule().rvars().front();
+  const auto *extent = rv.extent.as<Halide::Internal::IntImm>();
+  if (!extent || extent->value < vw || extent->value % vw != 0)
+    return;
+  Halide::RVar ro("ro"), ri("ri");
+  Var lane("lane");
+  Func partial = f.update(0).split(r, ro, ri, vw).rfactor(ri, lane);
+  partial.compute_at(row).vectorize(lane);
+  partial.update(0).vectorize(lane);
+}
+
 /// Layer norm: per row, the mean and then the variance, then the normalized row.
 void scheduleLayerNorm(LoweredKernel &k) {
   LayerNormStages &s = k.layerNorm.front();
   LoopLevel row = scheduleRows(k.anchor, k.machine.vectorWidth);
-  s.mean.compute_at(row);
-  s.variance.compute_at(row);
+  scheduleRowSum(s.mean, row, k.machine.vectorWidth);
+  scheduleRowSum(s.variance, row, k.machine.vectorWidth);
 }
 
 /// Layer norm's gradient: per row, the moments and the means of the incoming gradient (and of its product
@@ -398,7 +416,7 @@ void scheduleLayerNorm(LoweredKernel &k) {
 void scheduleLayerNormGrad(LoweredKernel &k) {
   LoopLevel row = scheduleRows(k.anchor, k.machine.vectorWidth);
   for (Func f : k.reductions)
-    f.compute_at(row);
+    scheduleRowSum(f, row, k.machine.vectorWidth);
 }
 
 /// A recurrence whose rows along `batch` are independent: stored with `batch` innermost and computed a
