@@ -392,8 +392,8 @@ void scheduleRowSum(Func f, LoopLevel row, int vw) {
   if (f.num_update_definitions() != 1 || f.rvars(0).size() != 1)
     return;
   Halide::RVar r = f.rvars(0).front();
-  const Halide::Internal::ReductionVariable &rv = f.update(0).get_schedule().rvars().front();
-  const auto *extent = rv.extent.as<Halide::Internal::IntImm>();
+  Halide::Expr length = f.update(0).get_schedule().rvars().front().extent;
+  const auto *extent = length.as<Halide::Internal::IntImm>();
   if (!extent || extent->value < vw || extent->value % vw != 0)
     return;
   Halide::RVar ro("ro"), ri("ri");
