@@ -261,10 +261,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   s.dot(jj, i, kb, h, b) += q.func(h * dk + rd, Halide::min(i, queries - 1), b) * s.keysT(key, rd, h, b);
   s.scores(jj, i, kb, h, b) = s.dot(jj, i, kb, h, b);
 
-  // Keys past the end (the last block's tail) are excluded; the mask is read at a clamped key there.
-  auto keep = [&](Expr j, Expr i, Expr b) {
-    return j < keys && keepsKey(softmax, Halide::min(j, lastKey), i, b);
-  };
+  // Keys past the end (the last block's tail) are excluded (keepsKey reads a per-key mask clamped).
+  auto keep = [&](Expr j, Expr i, Expr b) { return j < keys && keepsKey(softmax, j, i, b); };
   RDom rl(0, keyBlock / kLanes, "rl"), rlane(0, kLanes, "rlane"), rj(0, keyBlock, "rj");
   Expr laneKey = rl * kLanes + lane;
   s.laneMax(lane, i, kb, h, b) = excluded;
