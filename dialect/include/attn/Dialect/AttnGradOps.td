@@ -35,7 +35,7 @@ def Attn_SumLeadingOp : Attn_ComputeOp<"sum_leading"> {
   let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
 }
 
-def Attn_ActivationGradOp : Attn_ComputeOp<"activation_grad"> {
+def Attn_ActivationGradOp : Attn_ComputeOp<"activation_grad", [Attn_Elementwise]> {
   let summary = "dy · f′(x) for an activation f";
   let description = [{
     `kind` is "relu" (x > 0), "tanh" (1 − tanh²x), "sigmoid" (σ(x)(1 − σ(x))), "gelu" (Φ(x) + x·φ(x)),
@@ -50,7 +50,7 @@ def Attn_ActivationGradOp : Attn_ComputeOp<"activation_grad"> {
   let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
 }
 
-def Attn_ScaleOp : Attn_ComputeOp<"scale", [SameOperandsAndResultType]> {
+def Attn_ScaleOp : Attn_ComputeOp<"scale", [SameOperandsAndResultType, Attn_Elementwise]> {
   let summary = "multiplies every element by a constant";
   let arguments = (ins Attn_F32Tensor:$input, F32Attr:$factor);
   let assemblyFormat = "$input attr-dict `:` type($input)";
