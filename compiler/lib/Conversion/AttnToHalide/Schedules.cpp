@@ -392,6 +392,7 @@ void scheduleRowSum(Func f, LoopLevel row, int vw) {
   if (f.num_update_definitions() != 1 || f.rvars(0).size() != 1)
     return;
   Halide::RVar r = f.rvars(0).front();
+  // The extent the update's schedule holds is a constant for a static row; RVar::extent() is not.
   Halide::Expr length = f.update(0).get_schedule().rvars().front().extent;
   const auto *extent = length.as<Halide::Internal::IntImm>();
   if (!extent || extent->value < vw || extent->value % vw != 0)
