@@ -201,11 +201,16 @@ LogicalResult CellGradOp::verify() {
                          << " for cell \"" << cell << "\", found \"" << wrt << "\"";
   if (getCellGrad() && !lstm)
     return emitOpError("takes a cell state gradient only for an LSTM");
+  size_t expected = lstm ? 1 : 2;
+  if (getGates().size() != expected)
+    return emitOpError() << "expects "
+                         << (lstm ? "one gates tensor (the pre-activations)" : "two gates tensors (xg, hg)")
+                         << " for cell \"" << cell << "\", found " << getGates().size();
   Value state = getState();
   int64_t gates = (lstm ? LSTMCellOp::kGates : GRUCellOp::kGates) * dimOf(state, 1);
-  for (Value g : {getInputGates(), getHiddenGates()})
+  for (Value g : getGates())
     if (rankOf(g) != 2 || dimOf(g, 1) != gates || !sameLeading(g, state, 1))
-      return emitOpError() << "expects gate projections [rows, " << gates << "] for a state "
+      return emitOpError() << "expects gates [rows, " << gates << "] for a state "
                            << shapeString(state.getType()) << ", found " << shapeString(g.getType());
   for (Value g : {getGrad(), getCellGrad()})
     if (g && g.getType() != state.getType())
@@ -216,8 +221,9 @@ LogicalResult CellGradOp::verify() {
 
 SmallVector<DimSource> CellGradOp::getResultDimSources() {
   if (getWrt() != "state")
-    return identityDims(getInputGates());
-  return {DimSource::of(2, 0), DimSource::of(2, 1)};
+    return identityDims(getGates().front());
+  int state = int(getGates().size()); // the operand after the gates
+  return {DimSource::of(state, 0), DimSource::of(state, 1)};
 }
 
 /// `wrt` is one of `allowed`.

@@ -459,7 +459,12 @@ LogicalResult LSTMCellOp::verify() {
                          << shapeString(getHidden().getType()) << ", found "
                          << shapeString(getCell().getType());
   if (getNewCell().getType() != getNewHidden().getType())
-    return emitOpError("expects both results to have one type");
+    return emitOpError("expects the new hidden and cell states to have one type");
+  int64_t gates = kGates * dimOf(getHidden(), 1);
+  Value g = getGates();
+  if (rankOf(g) != 2 || dimOf(g, 1) != gates || conflict(dimOf(g, 0), dimOf(getHidden(), 0)))
+    return emitOpError() << "expects gates [rows, " << gates << "] for a hidden state "
+                         << shapeString(getHidden().getType()) << ", found " << shapeString(g.getType());
   return verifyResultShape(*this);
 }
 LogicalResult GRUCellOp::verify() {
@@ -468,7 +473,8 @@ LogicalResult GRUCellOp::verify() {
     return failure();
   return verifyResultShape(*this);
 }
-/// Cells: the results have the hidden state's shape (operand 1).
+/// Cells: the results have the hidden state's shape (operand 1); an LSTM's gates, its rows (the verifier
+/// checks their width; shape inference fills in only the rows).
 SmallVector<DimSource> LSTMCellOp::getResultDimSources() {
   return {DimSource::of(1, 0), DimSource::of(1, 1)};
 }

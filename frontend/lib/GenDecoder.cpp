@@ -414,8 +414,10 @@ std::optional<Tensor> MLIRGenImpl::genCell(const CallExpr &call, const BoundArgs
     lastResults = {Tensor{op.getResult(), h->shape}};
     return lastResults.front();
   }
-  auto op = mlir::attn::LSTMCellOp::create(builder, at, mlir::TypeRange{type, type}, x->value, h->value,
-                                           c->value, wih, bih, whh, bhh);
+  auto hType = mlir::cast<mlir::RankedTensorType>(type);
+  auto gatesType = mlir::RankedTensorType::get({hType.getDimSize(0), g}, hType.getElementType());
+  auto op = mlir::attn::LSTMCellOp::create(builder, at, mlir::TypeRange{type, type, gatesType}, x->value,
+                                           h->value, c->value, wih, bih, whh, bhh);
   lastResults = {Tensor{op.getNewHidden(), h->shape}, Tensor{op.getNewCell(), h->shape}};
   return lastResults.front();
 }

@@ -44,9 +44,9 @@ func.func @dense_transposed_weight(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) {
 func.func @lstm_cell_transposed_weights(%x: tensor<?x3xf32>, %h: tensor<?x2xf32>, %wih: tensor<8x3xf32>,
                                         %b: tensor<8xf32>, %whh: tensor<2x8xf32>) {
   // expected-error @+1 {{'attn.lstm_cell' op expects an input weight [3, 8] for hidden size 2 and input width 3, found [8, 3]}}
-  %h1, %c1 = attn.lstm_cell %x, %h, %h, %wih, %b, %whh, %b {transposed_weights}
+  %h1, %c1, %g = attn.lstm_cell %x, %h, %h, %wih, %b, %whh, %b {transposed_weights}
       : (tensor<?x3xf32>, tensor<?x2xf32>, tensor<?x2xf32>, tensor<8x3xf32>, tensor<8xf32>, tensor<2x8xf32>,
-         tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>)
+         tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>, tensor<?x8xf32>)
   return
 }
 
@@ -668,9 +668,20 @@ func.func @decode_results(%h: tensor<?x4xf32>) {
 func.func @lstm_cell_weights(%x: tensor<?x3xf32>, %h: tensor<?x4xf32>, %w: tensor<12x3xf32>, %b: tensor<16xf32>,
                              %u: tensor<16x4xf32>) {
   // expected-error @+1 {{'attn.lstm_cell' op expects an input weight [16, 3] for hidden size 4 and input width 3, found [12, 3]}}
-  %a, %c = attn.lstm_cell %x, %h, %h, %w, %b, %u, %b
+  %a, %c, %g = attn.lstm_cell %x, %h, %h, %w, %b, %u, %b
       : (tensor<?x3xf32>, tensor<?x4xf32>, tensor<?x4xf32>, tensor<12x3xf32>, tensor<16xf32>, tensor<16x4xf32>, tensor<16xf32>)
-      -> (tensor<?x4xf32>, tensor<?x4xf32>)
+      -> (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x16xf32>)
+  return
+}
+
+// -----
+
+func.func @lstm_cell_gates(%x: tensor<?x3xf32>, %h: tensor<?x4xf32>, %w: tensor<16x3xf32>, %b: tensor<16xf32>,
+                           %u: tensor<16x4xf32>) {
+  // expected-error @+1 {{'attn.lstm_cell' op expects gates [rows, 16] for a hidden state [?, 4], found [?, 12]}}
+  %a, %c, %g = attn.lstm_cell %x, %h, %h, %w, %b, %u, %b
+      : (tensor<?x3xf32>, tensor<?x4xf32>, tensor<?x4xf32>, tensor<16x3xf32>, tensor<16xf32>, tensor<16x4xf32>, tensor<16xf32>)
+      -> (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x12xf32>)
   return
 }
 
@@ -845,17 +856,26 @@ func.func @sequences_outside_reverse(%h: tensor<?x4xf32>, %t: tensor<?x?xi32>, %
 
 func.func @cell_grad_wrt(%g: tensor<?x16xf32>, %s: tensor<?x4xf32>) {
   // expected-error @+1 {{'attn.cell_grad' op expects wrt "gates" or "state" for cell "lstm", found "input_gates"}}
-  %d = attn.cell_grad %g, %g, %s, %s {cell = "lstm", wrt = "input_gates"}
-      : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x16xf32>
+  %d = attn.cell_grad [%g], %s, %s {cell = "lstm", wrt = "input_gates"}
+      : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x16xf32>
   return
 }
 
 // -----
 
 func.func @cell_grad_gates(%g: tensor<?x12xf32>, %s: tensor<?x4xf32>) {
-  // expected-error @+1 {{'attn.cell_grad' op expects gate projections [rows, 16] for a state [?, 4], found [?, 12]}}
-  %d = attn.cell_grad %g, %g, %s, %s {cell = "lstm", wrt = "gates"}
-      : (tensor<?x12xf32>, tensor<?x12xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x12xf32>
+  // expected-error @+1 {{'attn.cell_grad' op expects gates [rows, 16] for a state [?, 4], found [?, 12]}}
+  %d = attn.cell_grad [%g], %s, %s {cell = "lstm", wrt = "gates"}
+      : (tensor<?x12xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @cell_grad_gate_count(%g: tensor<?x16xf32>, %s: tensor<?x4xf32>) {
+  // expected-error @+1 {{'attn.cell_grad' op expects one gates tensor (the pre-activations) for cell "lstm", found 2}}
+  %d = attn.cell_grad [%g, %g], %s, %s {cell = "lstm", wrt = "gates"}
+      : (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x16xf32>
   return
 }
 

@@ -159,10 +159,10 @@ func.func @decoding(%src: tensor<?x?xi32>, %x: tensor<?x12xf32>, %tgt: tensor<?x
   %tokens, %hs = attn.decode "beam"(%h0, %h0) {width = 2 : i64, stop = 3 : i64, max_len = 9 : i64}
       : (tensor<?x16xf32>, tensor<?x16xf32>) -> (tensor<?x?xi32>, tensor<?x?x16xf32>) {
   ^bb0(%y: tensor<?xi32>, %h: tensor<?x16xf32>, %c: tensor<?x16xf32>):
-    // CHECK: attn.lstm_cell %{{.+}}, %[[H]], %[[C]], %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x12xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<64x12xf32>, tensor<64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
-    %h1, %c1 = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
+    // CHECK: attn.lstm_cell %{{.+}}, %[[H]], %[[C]], %{{.+}}, %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x12xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<64x12xf32>, tensor<64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x64xf32>)
+    %h1, %c1, %gates = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
         : (tensor<?x12xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<64x12xf32>, tensor<64xf32>, tensor<64x16xf32>, tensor<64xf32>)
-        -> (tensor<?x16xf32>, tensor<?x16xf32>)
+        -> (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x64xf32>)
     %s = attn.dense %h1, %out : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
     // CHECK: attn.decode_yield(%{{.+}}, %{{.+}} : tensor<?x16xf32>, tensor<?x16xf32>) emit %{{.+}}, %{{.+}} : tensor<?x8xf32>, tensor<?x16xf32>
     attn.decode_yield (%h1, %c1 : tensor<?x16xf32>, tensor<?x16xf32>) emit %s, %h1 : tensor<?x8xf32>, tensor<?x16xf32>

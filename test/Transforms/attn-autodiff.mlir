@@ -139,6 +139,46 @@ func.func @rnn(%xp: tensor<?x?x8xf32>, %len: tensor<?xi32>, %t: tensor<?x?xi32>)
 
 // -----
 
+// An LSTM cell in a decoder step: the forward loop stacks the gates' pre-activations the cell yields, and the
+// reverse loop's cell gradients read them from that stack; the gate projections are not computed again
+// (the step's only products are the output layer's and the recurrent weight's input gradients).
+// CHECK-LABEL: func.func @cell_grad
+// CHECK:      %[[FWD:.+]]:5 = attn.decode "teacher"
+// CHECK:        %{{.+}}, %{{.+}}, %[[GATES:.+]] = attn.lstm_cell
+// CHECK:        attn.decode_yield({{.+}}) emit {{.+}}, %[[GATES]] : {{.+}}, tensor<?x8xf32>
+// CHECK:      attn.decode "reverse"{{.+}} sequences({{.+}}, %[[FWD]]#4)
+// CHECK-NEXT: ^bb0({{.+}}, %[[G:[^:]+]]: tensor<?x8xf32>, {{.+}}):
+// CHECK-NOT:    attn.lstm_cell
+// CHECK:        attn.dense %{{.+}} : (tensor<?x3xf32>, tensor<2x3xf32>) -> tensor<?x2xf32>
+// CHECK:        attn.cell_grad[%[[G]]], {{.+}} {cell = "lstm", wrt = "state"}
+// CHECK-NEXT:   %[[DG:.+]] = attn.cell_grad[%[[G]]], {{.+}} {cell = "lstm", wrt = "gates"}
+// CHECK-NOT:    attn.dense %
+// CHECK:        attn.dense %[[DG]], %{{.+}} : (tensor<?x8xf32>, tensor<2x8xf32>) -> tensor<?x2xf32>
+// CHECK-NOT:    attn.dense %
+// CHECK:        attn.decode_yield
+func.func @cell(%x: tensor<?x3xf32>, %t: tensor<?x?xi32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %wih = attn.param "c.weight_ih" : tensor<8x3xf32>
+  %bih = attn.param "c.bias_ih" : tensor<8xf32>
+  %whh = attn.param "c.weight_hh" : tensor<8x2xf32>
+  %bhh = attn.param "c.bias_hh" : tensor<8xf32>
+  %w = attn.param "d.w" : tensor<3x2xf32>
+  %h0 = attn.zeros %t {dim = 0 : i64} : (tensor<?x?xi32>) -> tensor<?x2xf32>
+  %logits = attn.decode "teacher"(%h0, %h0) teacher %t
+      : (tensor<?x2xf32>, tensor<?x2xf32>, tensor<?x?xi32>) -> tensor<?x?x3xf32> {
+  ^bb0(%y: tensor<?xi32>, %h: tensor<?x2xf32>, %c: tensor<?x2xf32>):
+    %h1, %c1, %gates = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
+        : (tensor<?x3xf32>, tensor<?x2xf32>, tensor<?x2xf32>, tensor<8x3xf32>, tensor<8xf32>, tensor<8x2xf32>,
+           tensor<8xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>, tensor<?x8xf32>)
+    %o = attn.dense %h1, %w : (tensor<?x2xf32>, tensor<3x2xf32>) -> tensor<?x3xf32>
+    attn.decode_yield (%h1, %c1 : tensor<?x2xf32>, tensor<?x2xf32>) emit %o : tensor<?x3xf32>
+  }
+  %l = attn.cross_entropy %logits, %t {label_smoothing = 0.0 : f32} : (tensor<?x?x3xf32>, tensor<?x?xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // Weights read transposed come from attn-transpose-step-weights, which runs after differentiation.
 func.func @transposed(%x: tensor<?x3xf32>, %t: tensor<?xi32>) -> tensor<f32>
     attributes {attn.outputs = ["loss"], attn.loss = "loss"} {

@@ -31,9 +31,9 @@ func.func @step(%x: tensor<?x4xf32>, %h0: tensor<?x6xf32>, %t: tensor<?x?xi32>) 
   ^bb0(%y: tensor<?xi32>, %h: tensor<?x6xf32>, %c: tensor<?x6xf32>):
     %a = attn.dense %h, %q : (tensor<?x6xf32>, tensor<4x6xf32>) -> tensor<?x4xf32>
     %in = attn.concat %a, %h : (tensor<?x4xf32>, tensor<?x6xf32>) -> tensor<?x10xf32>
-    %h1, %c1 = attn.lstm_cell %in, %h, %c, %wih, %bih, %whh, %bhh
+    %h1, %c1, %gates = attn.lstm_cell %in, %h, %c, %wih, %bih, %whh, %bhh
         : (tensor<?x10xf32>, tensor<?x6xf32>, tensor<?x6xf32>, tensor<24x10xf32>, tensor<24xf32>,
-           tensor<24x6xf32>, tensor<24xf32>) -> (tensor<?x6xf32>, tensor<?x6xf32>)
+           tensor<24x6xf32>, tensor<24xf32>) -> (tensor<?x6xf32>, tensor<?x6xf32>, tensor<?x24xf32>)
     %b = attn.dense %a, %ot : (tensor<?x4xf32>, tensor<6x4xf32>) -> tensor<?x6xf32>
     %inner = attn.scale %sq {factor = 2.0 : f32} : tensor<6x6xf32>
     %s = attn.dense %h1, %inner : (tensor<?x6xf32>, tensor<6x6xf32>) -> tensor<?x6xf32>

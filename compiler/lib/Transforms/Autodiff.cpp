@@ -128,16 +128,16 @@ public:
           Value dh = gradOf(c.getNewHidden());
           if (!dh)
             dh = zerosLike(c.getHidden());
-          auto [xg, hg] =
-              gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
-          Value dc = gradOf(c.getNewCell());
+          // The pre-activations are the forward step's (in a decoder's reverse loop, read back from its
+          // stack), not computed again.
+          Value gates = c.getGates(), dc = gradOf(c.getNewCell());
           auto cellGrad = [&](Type type, StringRef wrt) {
-            return CellGradOp::create(b, loc, type, xg, hg, c.getCell(), dh, dc, b.getStringAttr("lstm"),
-                                      b.getStringAttr(wrt));
+            return CellGradOp::create(b, loc, type, ValueRange{gates}, c.getCell(), dh, dc,
+                                      b.getStringAttr("lstm"), b.getStringAttr(wrt));
           };
           if (needed.contains(c.getCell()))
             accumulate(c.getCell(), cellGrad(typeOf(c.getCell()), "state"));
-          Value dg = cellGrad(xg.getType(), "gates");
+          Value dg = cellGrad(gates.getType(), "gates");
           denseRule(c.getInput(), c.getWIh(), c.getBIh(), dg);
           denseRule(c.getHidden(), c.getWHh(), c.getBHh(), dg);
           return success();
@@ -146,7 +146,7 @@ public:
           auto [xg, hg] =
               gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
           auto cellGrad = [&](Type type, StringRef wrt) {
-            return CellGradOp::create(b, loc, type, xg, hg, c.getHidden(), dy, Value(),
+            return CellGradOp::create(b, loc, type, ValueRange{xg, hg}, c.getHidden(), dy, Value(),
                                       b.getStringAttr("gru"), b.getStringAttr(wrt));
           };
           if (needed.contains(c.getHidden()))
@@ -467,7 +467,7 @@ private:
       accumulate(bias, SumLeadingOp::create(b, loc, bias.getType(), dy));
   }
 
-  /// A cell's gate projections x·W_ihᵀ + b_ih and h·W_hhᵀ + b_hh, recomputed for its gradient.
+  /// A GRU cell's gate projections x·W_ihᵀ + b_ih and h·W_hhᵀ + b_hh, recomputed for its gradient.
   std::pair<Value, Value> gateProjections(Value x, Value h, Value wih, Value bih, Value whh, Value bhh) {
     auto type = RankedTensorType::get({cast<RankedTensorType>(x.getType()).getDimSize(0),
                                        cast<RankedTensorType>(wih.getType()).getDimSize(0)},

@@ -342,20 +342,24 @@ std::pair<Func, Func> AlgorithmBuilder::cellGates(CellOpT op) {
   return {xg, hg};
 }
 
-/// One LSTM step (gates i, f, g, o); the cell state is the op's second result.
+/// One LSTM step (gates i, f, g, o); the cell state is the op's second result, the gates' pre-activations
+/// its third (inlined into the states unless the kernel yields them).
 FailureOr<HTensor> AlgorithmBuilder::lowerLSTMCell(LSTMCellOp op) {
   int hidden = int(staticDim(op.getHidden(), 1));
-  std::pair<Func, Func> gates = cellGates(op);
-  Func xg = gates.first, hg = gates.second;
-  Var j("j"), n("n");
-  auto gate = [&](int index) { return xg(index * hidden + j, n) + hg(index * hidden + j, n); };
+  std::pair<Func, Func> projections = cellGates(op);
+  Func xg = projections.first, hg = projections.second;
+  Var j("j"), n("n"), g("g");
+  Func gates(name(op, "gates"));
+  gates(g, n) = xg(g, n) + hg(g, n);
+  auto gate = [&](int index) { return gates(index * hidden + j, n); };
   Func cell(name(op, "cell"));
   cell(j, n) = sigmoid(gate(1)) * values[op.getCell()].func(j, n) + sigmoid(gate(0)) * tanhOf(gate(2));
   Func h(name(op, "hidden"));
   h(j, n) = sigmoid(gate(3)) * tanhOf(cell(j, n));
-  const HTensor &state = values[op.getHidden()];
-  values[op.getNewCell()] = HTensor{cell, state.shape};
-  return HTensor{h, state.shape};
+  std::vector<Expr> shape = values[op.getHidden()].shape; // a copy: the map grows below
+  values[op.getNewCell()] = HTensor{cell, shape};
+  values[op.getGates()] = HTensor{gates, {shape[0], Expr(LSTMCellOp::kGates * hidden)}};
+  return HTensor{h, shape};
 }
 
 /// One GRU step (gates r, z, n).
@@ -376,14 +380,18 @@ FailureOr<HTensor> AlgorithmBuilder::lowerGRUCell(GRUCellOp op) {
 /// the four gates and tanh of the new cell; GRU: r, z and n) are computed once, a Func each, and read by
 /// the gradients of all its gates.
 FailureOr<HTensor> AlgorithmBuilder::lowerCellGrad(CellGradOp op) {
-  const HTensor &xg = values[op.getInputGates()], &hg = values[op.getHiddenGates()];
+  const HTensor &xg = values[op.getGates().front()], &hg = values[op.getGates().back()];
   const HTensor &state = values[op.getState()], &dy = values[op.getGrad()];
   int hidden = int(staticDim(op.getState(), 1));
   Var g("g"), n("n"), j("j");
   StringRef wrt = op.getWrt();
   bool onState = wrt == "state", isLSTM = op.getCell() == "lstm";
   Expr i = onState ? Expr(g) : Expr(g % hidden), q = g / hidden;
-  auto pre = [&](int gate) { return xg.func(gate * hidden + j, n) + hg.func(gate * hidden + j, n); };
+  // An LSTM's gates are its pre-activations, a GRU's the two projections (xg, hg).
+  auto pre = [&](int gate) {
+    Expr x = xg.func(gate * hidden + j, n);
+    return isLSTM ? x : x + hg.func(gate * hidden + j, n);
+  };
   std::vector<Func> act;
   auto stage = [&](Expr value) {
     act.emplace_back(name(op, "activation" + std::to_string(act.size())));

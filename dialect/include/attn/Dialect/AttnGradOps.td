@@ -199,31 +199,34 @@ def Attn_RecurrenceWeightGradOp : Attn_ComputeOp<"recurrence_weight_grad"> {
   let assemblyFormat = "$grad `,` $hidden attr-dict `:` functional-type(operands, results)";
 }
 
-def Attn_CellGradOp : Attn_ComputeOp<"cell_grad"> {
+def Attn_CellGradOp : Attn_ComputeOp<"cell_grad", [AttrSizedOperandSegments]> {
   let summary = "a gradient of one attn.lstm_cell or attn.gru_cell step";
   let description = [{
-    From the step's gate projections xg = x·W_ihᵀ + b_ih and hg = h·W_hhᵀ + b_hh [N, G·H], its carried
-    `state` [N, H] (LSTM: the cell state c; GRU: the hidden state h) and the gradients of its results (dh,
-    and for an LSTM optionally dc of the new cell state):
-    - LSTM, `wrt = "gates"`: the pre-activation gradients of i, f, g, o [N, 4H] (of xg and of hg alike);
-      `"state"`: the gradient of c, dc_total·σ(f) [N, H].
+    From the step's gates, its carried `state` [N, H] (LSTM: the cell state c; GRU: the hidden state h)
+    and the gradients of its results (dh, and for an LSTM optionally dc of the new cell state). The gates
+    are, for an LSTM, the pre-activations the attn.lstm_cell yielded, [N, 4H] (x·W_ihᵀ + b_ih + h·W_hhᵀ +
+    b_hh); for a GRU, the two projections xg = x·W_ihᵀ + b_ih and hg = h·W_hhᵀ + b_hh [N, 3H], which it
+    needs apart (n's hidden side is scaled by r).
+    - LSTM, `wrt = "gates"`: the pre-activation gradients of i, f, g, o [N, 4H] (of x·W_ihᵀ and of h·W_hhᵀ
+      alike); `"state"`: the gradient of c, dc_total·σ(f) [N, H].
     - GRU, `wrt = "input_gates"`: of xg [N, 3H]; `"hidden_gates"`: of hg, where n's part is scaled by r;
       `"state"`: the direct part of h's gradient, dh·z [N, H] (the rest flows through hg).
 
     ```mlir
-    %dg = attn.cell_grad %xg, %hg, %c, %dh cell_grad %dc {cell = "lstm", wrt = "gates"}
-        : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>)
-        -> tensor<?x64xf32>
+    %dg = attn.cell_grad [%gates], %c, %dh cell_grad %dc {cell = "lstm", wrt = "gates"}
+        : (tensor<?x64xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>) -> tensor<?x64xf32>
+    %dxg = attn.cell_grad [%xg, %hg], %h, %dh {cell = "gru", wrt = "input_gates"}
+        : (tensor<?x48xf32>, tensor<?x48xf32>, tensor<?x16xf32>, tensor<?x16xf32>) -> tensor<?x48xf32>
     ```
   }];
-  let arguments = (ins Attn_F32Tensor:$input_gates, Attn_F32Tensor:$hidden_gates, Attn_F32Tensor:$state,
-                       Attn_F32Tensor:$grad, Optional<Attn_F32Tensor>:$cell_grad, StrAttr:$cell,
-                       StrAttr:$wrt);
+  let arguments = (ins Variadic<Attn_F32Tensor>:$gates, Attn_F32Tensor:$state, Attn_F32Tensor:$grad,
+                       Optional<Attn_F32Tensor>:$cell_grad, StrAttr:$cell, StrAttr:$wrt);
   let assemblyFormat = [{
-    $input_gates `,` $hidden_gates `,` $state `,` $grad (`cell_grad` $cell_grad^)? attr-dict `:`
+    `[` $gates `]` `,` $state `,` $grad (`cell_grad` $cell_grad^)? attr-dict `:`
     functional-type(operands, results)
   }];
 }
+
 
 //===----------------------------------------------------------------------===//
 // Convolutional layers

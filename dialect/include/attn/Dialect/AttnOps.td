@@ -542,23 +542,25 @@ def Attn_GRUOp : Attn_RecurrentOp<"gru", "gru"> {
 // One step of a recurrent cell on a batch of rows, with torch.nn.LSTMCell / GRUCell's weights: `w_ih`
 // [G·H, In], `b_ih` [G·H], `w_hh` [G·H, H], `b_hh` [G·H].
 def Attn_LSTMCellOp : Attn_Op<"lstm_cell", [Pure, DeclareOpInterfaceMethods<Attn_ShapedOpInterface>]> {
-  let summary = "one LSTM step: the next hidden and cell state";
+  let summary = "one LSTM step: the next hidden and cell state, and the gates' pre-activations";
   let description = [{
     For inputs x [N, In] and states h, c [N, H], with PyTorch's gate order i, f, g, o:
-    gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'). Both results
-    have the shape of `hidden`. The weights are torch.nn.LSTMCell's: W_ih [4H, In], b_ih [4H], W_hh [4H, H],
-    b_hh [4H]; with `transposed_weights`, W_ih and W_hh are given as [In, 4H] and [H, 4H].
+    gates = x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh, c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c'). The results
+    are h' and c', of the shape of `hidden`, and the pre-activations `gates` [N, 4H], which the step's
+    gradient (attn.cell_grad) reads instead of computing both products again; where nothing reads them they
+    are not stored. The weights are torch.nn.LSTMCell's: W_ih [4H, In], b_ih [4H], W_hh [4H, H], b_hh [4H];
+    with `transposed_weights`, W_ih and W_hh are given as [In, 4H] and [H, 4H].
 
     ```mlir
-    %h1, %c1 = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
+    %h1, %c1, %gates = attn.lstm_cell %x, %h, %c, %wih, %bih, %whh, %bhh
         : (tensor<?x48xf32>, tensor<?x16xf32>, tensor<?x16xf32>, tensor<64x48xf32>, tensor<64xf32>,
-           tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>)
+           tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x64xf32>)
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$input, Attn_F32Tensor:$hidden, Attn_F32Tensor:$cell,
                        Attn_F32Tensor:$w_ih, Attn_F32Tensor:$b_ih, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
                        UnitAttr:$transposed_weights);
-  let results = (outs Attn_F32Tensor:$new_hidden, Attn_F32Tensor:$new_cell);
+  let results = (outs Attn_F32Tensor:$new_hidden, Attn_F32Tensor:$new_cell, Attn_F32Tensor:$gates);
   let assemblyFormat = [{
     $input `,` $hidden `,` $cell `,` $w_ih `,` $b_ih `,` $w_hh `,` $b_hh attr-dict `:`
     functional-type(operands, results)
