@@ -223,8 +223,10 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
     if (isLSTM) {
       Expr x = Halide::select(a < 4 * hidden, P(Halide::min(a, 4 * hidden - 1), u),
                               C(Halide::clamp(a - 4 * hidden, 0, hidden - 1), u));
+      // tanh(x) = 2·σ(2x) − 1, so each slot takes one exponential, not both sides of a select.
       Expr isTanh = (a >= 2 * hidden && a < 3 * hidden) || a >= 4 * hidden;
-      act(rows.args(a, u)) = rows.here(Halide::select(isTanh, tanhOf(x), sigmoid(x)));
+      Expr scale = Halide::select(isTanh, 2.0f, 1.0f);
+      act(rows.args(a, u)) = rows.here(scale * sigmoid(scale * x) - (scale - 1.0f));
     } else {
       Expr i = a % hidden;
       Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);

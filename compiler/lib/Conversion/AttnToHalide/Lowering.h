@@ -119,13 +119,14 @@ struct MatmulStages {
 };
 
 /// What a default schedule takes from the machine it is for: the f32 lanes of a vector and the vector
-/// registers from the Halide target; the L2 cache size (per core) read from this machine at compile time
-/// when the target is of its architecture, else a typical 1 MiB; whether kernels run on a GPU (the target
-/// has CUDA or OpenCL).
+/// registers from the Halide target; the L2 cache size (per core) and the number of cores read from this
+/// machine at compile time when the target is of its architecture, else a typical 1 MiB and 0 (not
+/// known); whether kernels run on a GPU (the target has CUDA or OpenCL).
 struct MachineParams {
   int vectorWidth = 4;
   int vectorRegisters = 16;
   int64_t l2Bytes = 1 << 20;
+  int cores = 0;
   bool gpu = false;
   static MachineParams of(const Halide::Target &target);
 };
