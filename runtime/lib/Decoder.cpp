@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <string_view>
 
 namespace attn::rt {
@@ -47,6 +48,36 @@ struct Finished {
   int64_t step;   // the step that chose its last token
   int64_t row;    // the row whose scores gave that token
   int32_t token;  // that token
+};
+
+/// Step t of a stack [rows, steps, ...] as a tensor [rows, ...] in the stack's own memory (its rows `steps`
+/// rows apart), so that a step's kernels read or write their slice of the stack in place. Only for stacks
+/// of rank 3 or more, whose innermost dimension stays contiguous, as kernels require.
+struct StepView {
+  explicit StepView(const halide_buffer_t &stack)
+      : buffer(stack), dims(stack.dim, stack.dim + stack.dimensions), base(stack.host) {
+    size_t stepDim = dims.size() - 2; // Halide's order: innermost first, so the rows are last
+    stepBytes = dims[stepDim].stride * int64_t(stack.type.bytes());
+    dims.erase(dims.begin() + stepDim);
+    buffer.dimensions = int32_t(dims.size());
+    buffer.dim = dims.data();
+    buffer.device = 0;
+    buffer.device_interface = nullptr;
+    buffer.flags = 0;
+  }
+  StepView(const StepView &) = delete;
+  StepView &operator=(const StepView &) = delete;
+
+  static bool fits(const halide_buffer_t &stack) { return stack.host && stack.dimensions >= 3; }
+  halide_buffer_t *at(int64_t t) {
+    buffer.host = base + t * stepBytes;
+    return &buffer;
+  }
+
+  halide_buffer_t buffer;
+  std::vector<halide_dimension_t> dims;
+  uint8_t *base;
+  int64_t stepBytes = 0;
 };
 
 class Decoder {
@@ -216,24 +247,66 @@ private:
   }
 
   /// Allocates result `index`: [batch, steps, ...rest of emitted value `emit`], or tokens [batch, steps].
+  /// Teacher forcing and its reverse write every step of every row, so their stacks start uninitialized;
+  /// a search's rows stop at different steps, so its results start as zeros.
   Status allocateResult(int32_t index, int32_t emit, int64_t steps) {
     Shape shape{batch, steps};
     if (emit >= 0) {
       const Shape &e = ex.shapes[d.emits[emit]];
       shape.insert(shape.end(), e.begin() + 1, e.end());
     }
-    return ex.allocate(d.results[index], shape);
+    bool whole = d.mode == ATTN_DECODE_TEACHER || d.mode == ATTN_DECODE_REVERSE; // not a search's
+    return ex.allocate(d.results[index], shape, /*zeroed=*/!whole);
   }
 
   float *resultRow(int32_t index, int32_t emit, int64_t b, int64_t t, int64_t steps) {
     return reinterpret_cast<float *>(hostOf(ex.buffers[d.results[index]])) + (b * steps + t) * emitSize[emit];
   }
 
-  /// Copies step t's emitted values into slice t of their results, which start at result `first`.
+  /// Copies step t's emitted values into slice t of their results, which start at result `first` (but for
+  /// those the step wrote there in place).
   void stackEmits(int32_t first, int64_t t, int64_t steps) {
     for (int32_t i = 0; i < d.num_emits; ++i)
-      for (int64_t b = 0; b < rows; ++b)
-        std::memcpy(resultRow(first + i, i, b, t, steps), emitRow(i, b), emitSize[i] * sizeof(float));
+      if (!emitViews[i])
+        for (int64_t b = 0; b < rows; ++b)
+          std::memcpy(resultRow(first + i, i, b, t, steps), emitRow(i, b), emitSize[i] * sizeof(float));
+  }
+
+  /// On a CPU, the emitted values that a step kernel computes (not a carried state, not emitted twice) are
+  /// written by the kernel straight into their results, which start at result `first`, instead of being
+  /// copied there after each step.
+  void emitInPlace(int32_t first) {
+    emitViews.clear();
+    emitViews.resize(d.num_emits);
+    if (runsOnGpu(ex.spec))
+      return;
+    std::set<int32_t> computed, taken(d.state_out, d.state_out + d.num_states);
+    for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k) {
+      const attn_kernel &kernel = ex.spec.kernels[k];
+      computed.insert(kernel.args + kernel.num_args - kernel.num_results, kernel.args + kernel.num_args);
+    }
+    for (int32_t i = 0; i < d.num_emits; ++i) {
+      int32_t v = d.emits[i];
+      const halide_buffer_t *stack = ex.buffers[d.results[first + i]];
+      if (computed.count(v) && taken.insert(v).second && StepView::fits(*stack) &&
+          ex.temps[v].buffer() == ex.buffers[v])
+        emitViews[i] = std::make_unique<StepView>(*stack);
+    }
+  }
+
+  /// Points the in-place emitted values at step t of their results.
+  void emitAt(int64_t t) {
+    for (int32_t i = 0; i < d.num_emits; ++i)
+      if (emitViews[i])
+        ex.buffers[d.emits[i]] = emitViews[i]->at(t);
+  }
+
+  /// Gives the in-place emitted values back their own tensors.
+  void emitDone() {
+    for (int32_t i = 0; i < d.num_emits; ++i)
+      if (emitViews[i])
+        ex.buffers[d.emits[i]] = ex.temps[d.emits[i]].buffer();
+    emitViews.clear();
   }
 
   Status teacher() {
@@ -246,16 +319,19 @@ private:
       if (Status s = allocateResult(i, i, steps); !s)
         return s;
     std::vector<int32_t> tokens(rows);
+    emitInPlace(0);
     for (int64_t t = 0; t < steps; ++t) {
       for (int64_t b = 0; b < rows; ++b)
         tokens[b] = t == 0 ? d.start : forced[b * steps + t - 1];
       setDropoutStep(t);
+      emitAt(t);
       if (Status s = step(tokens, t); !s)
         return s;
       stackEmits(0, t, steps);
       if (Status s = carry({}); !s)
         return s;
     }
+    emitDone();
     setDropoutStep(0);
     return {};
   }
@@ -272,25 +348,42 @@ private:
       if (Status s = allocateResult(d.num_states + i, i, steps); !s)
         return s;
     std::vector<int32_t> tokens(rows);
+    // On a CPU, the step reads its slice of each sequence in place; elsewhere (or a sequence of one value
+    // per row) a copy.
+    std::vector<std::unique_ptr<StepView>> sequenceViews(d.num_sequences);
+    for (int32_t i = 0; i < d.num_sequences; ++i) {
+      if (Status s = ex.toHost(d.sequences[i]); !s)
+        return s;
+      if (!runsOnGpu(ex.spec) && StepView::fits(*ex.buffers[d.sequences[i]]))
+        sequenceViews[i] = std::make_unique<StepView>(*ex.buffers[d.sequences[i]]);
+    }
+    emitInPlace(d.num_states);
     for (int64_t t = steps - 1; t >= 0; --t) {
       for (int64_t b = 0; b < rows; ++b)
         tokens[b] = t == 0 ? d.start : forced[b * steps + t - 1];
       for (int32_t i = 0; i < d.num_sequences; ++i) {
+        if (sequenceViews[i]) {
+          ex.buffers[d.sequence_views[i]] = sequenceViews[i]->at(t);
+          continue;
+        }
         halide_buffer_t *seq = ex.buffers[d.sequences[i]], *view = ex.buffers[d.sequence_views[i]];
-        if (Status s = ex.toHost(d.sequences[i]); !s)
-          return s;
         int64_t bytes = rowSize(ex.shapes[d.sequence_views[i]]) * Tensor::kElementSize;
         for (int64_t b = 0; b < rows; ++b)
           std::memcpy(hostOf(view) + b * bytes, hostOf(seq) + (b * steps + t) * bytes, bytes);
         view->set_host_dirty(true);
       }
       setDropoutStep(t); // the forward step's masks again
+      emitAt(t);
       if (Status s = step(tokens, t); !s)
         return s;
       stackEmits(d.num_states, t, steps);
       if (Status s = carry({}); !s)
         return s;
     }
+    emitDone();
+    for (int32_t i = 0; i < d.num_sequences; ++i)
+      if (sequenceViews[i])
+        ex.buffers[d.sequence_views[i]] = ex.temps[d.sequence_views[i]].buffer();
     setDropoutStep(0);
     for (int32_t i = 0; i < d.num_states; ++i) {
       if (Status s = ex.toHost(d.state_in[i]); !s)
@@ -453,6 +546,7 @@ private:
   int32_t seed = dropoutSeed(ex.spec, d);
   int64_t batch = 0, width = 1, rows = 0;
   std::vector<int64_t> emitSize;
+  std::vector<std::unique_ptr<StepView>> emitViews; // per emitted value: its result's view, if in place
   std::vector<char> scratch;
 };
 
