@@ -256,7 +256,10 @@ private:
       shape.insert(shape.end(), e.begin() + 1, e.end());
     }
     bool whole = d.mode == ATTN_DECODE_TEACHER || d.mode == ATTN_DECODE_REVERSE; // not a search's
-    return ex.allocate(d.results[index], shape, /*zeroed=*/!whole);
+    if (Status s = ex.allocate(d.results[index], shape, /*zeroed=*/!whole); !s)
+      return s;
+    ex.buffers[d.results[index]]->set_host_dirty(true); // filled on the host: a GPU kernel must upload it
+    return {};
   }
 
   float *resultRow(int32_t index, int32_t emit, int64_t b, int64_t t, int64_t steps) {
