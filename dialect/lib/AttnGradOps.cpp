@@ -161,7 +161,7 @@ LogicalResult RecurrenceGradOp::verify() {
     return emitOpError() << "expects cell \"lstm\" or \"gru\", found \"" << cell << "\"";
   int64_t gates = cell == "lstm" ? LSTMOp::kGates : GRUOp::kGates;
   Value xp = getProjected();
-  if (failed(verifyRecurrence(*this, xp, getWHh(), getBHh(), getLengths(), gates)))
+  if (failed(verifyRecurrence(*this, xp, getWHh(), getBHh(), getLengths(), getSteps(), gates)))
     return failure();
   for (auto [what, v] : {std::pair{"result", getHidden()}, {"result's gradient", getGrad()}})
     if (rankOf(v) != 3 || !sameLeading(v, xp, 1) || dimOf(v, 2) != dimOf(getWHh(), 1))

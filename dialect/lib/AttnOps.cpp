@@ -385,7 +385,7 @@ SmallVector<DimSource> RandomShiftOp::getResultDimSources() { return identityDim
 //===----------------------------------------------------------------------===//
 
 LogicalResult mlir::attn::detail::verifyRecurrence(Operation *op, Value xp, Value w, Value b, Value lengths,
-                                                   int64_t gates) {
+                                                   Value steps, int64_t gates) {
   if (failed(expectRank(op, "projected inputs", xp, 3, "[batch, steps, gates × hidden]")) ||
       failed(expectRank(op, "a recurrent weight", w, 2, "[gates × hidden, hidden]")) ||
       failed(expectRank(op, "a recurrent bias", b, 1, "[gates × hidden]")))
@@ -402,14 +402,20 @@ LogicalResult mlir::attn::detail::verifyRecurrence(Operation *op, Value xp, Valu
     if (failed(expectRank(op, "lengths", lengths, 1, "[batch]")) ||
         failed(expectSameDim(op, "batch size", "lengths", lengths, 0, "the inputs", xp, 0)))
       return failure();
+  // What the forward pass keeps of each step: LSTM the gates and the cell state, GRU the gates' hidden side.
+  int64_t slots = (gates == LSTMOp::kGates ? gates + 1 : gates) * hidden;
+  if (rankOf(steps) != 3 || dimOf(steps, 2) != slots || conflict(dimOf(steps, 0), dimOf(xp, 0)) ||
+      conflict(dimOf(steps, 1), dimOf(xp, 1)))
+    return op->emitOpError() << "expects the steps [batch, steps, " << slots << "], found "
+                             << shapeString(steps.getType());
   return verifyResultShape(op);
 }
 
 LogicalResult LSTMOp::verify() {
-  return verifyRecurrence(*this, getProjected(), getWHh(), getBHh(), getLengths(), kGates);
+  return verifyRecurrence(*this, getProjected(), getWHh(), getBHh(), getLengths(), getSteps(), kGates);
 }
 LogicalResult GRUOp::verify() {
-  return verifyRecurrence(*this, getProjected(), getWHh(), getBHh(), getLengths(), kGates);
+  return verifyRecurrence(*this, getProjected(), getWHh(), getBHh(), getLengths(), getSteps(), kGates);
 }
 
 static SmallVector<DimSource> recurrenceDims() {

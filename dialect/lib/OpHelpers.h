@@ -51,7 +51,8 @@ SmallVector<DimSource> identityDims(Value v);
 
 /// Checks a recurrence with `gates` blocks of the hidden size in its weights: attn.lstm, attn.gru and the
 /// operands they hand on to attn.recurrence_grad.
-LogicalResult verifyRecurrence(Operation *op, Value xp, Value w, Value b, Value lengths, int64_t gates);
+LogicalResult verifyRecurrence(Operation *op, Value xp, Value w, Value b, Value lengths, Value steps,
+                               int64_t gates);
 
 } // namespace mlir::attn::detail
 

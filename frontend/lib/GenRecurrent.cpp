@@ -83,10 +83,12 @@ std::optional<Tensor> MLIRGenImpl::genRecurrent(const CallExpr &call, const Boun
       mlir::Value bhh = param(prefix + ".bias_hh" + suffix, {g}, l);
       mlir::Value len = lengths ? lengths->value : mlir::Value();
       mlir::UnitAttr rev = reverse ? builder.getUnitAttr() : nullptr;
+      // The second result, what a gradient reads of each step, is typed here and read only there.
+      SymShape stepsShape{input.shape[0], input.shape[1], SymDim{(isLSTM ? 5 : 3) * h, ""}};
+      llvm::SmallVector<mlir::Type, 2> types{irType(outShape), irType(stepsShape)};
       mlir::Value y =
-          isLSTM
-              ? mlir::Value(mlir::attn::LSTMOp::create(builder, at, irType(outShape), xp, whh, bhh, len, rev))
-              : mlir::Value(mlir::attn::GRUOp::create(builder, at, irType(outShape), xp, whh, bhh, len, rev));
+          isLSTM ? mlir::attn::LSTMOp::create(builder, at, types, xp, whh, bhh, len, rev).getResult()
+                 : mlir::attn::GRUOp::create(builder, at, types, xp, whh, bhh, len, rev).getResult();
       directions.push_back(Tensor{y, outShape});
     }
     if (directions.size() == 1) {

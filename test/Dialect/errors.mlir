@@ -555,7 +555,7 @@ func.func @additive_features(%q: tensor<?x?x12xf32>, %k: tensor<?x?x20xf32>, %wq
 
 func.func @lstm_weight(%xp: tensor<?x?x64xf32>, %w: tensor<60x16xf32>, %b: tensor<64xf32>) {
   // expected-error @+1 {{'attn.lstm' op expects a recurrent weight [4 × hidden, hidden], found [60, 16]}}
-  %h = attn.lstm %xp, %w, %b : (tensor<?x?x64xf32>, tensor<60x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
+  %h, %s = attn.lstm %xp, %w, %b : (tensor<?x?x64xf32>, tensor<60x16xf32>, tensor<64xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x80xf32>)
   return
 }
 
@@ -563,7 +563,7 @@ func.func @lstm_weight(%xp: tensor<?x?x64xf32>, %w: tensor<60x16xf32>, %b: tenso
 
 func.func @lstm_projection(%xp: tensor<?x?x32xf32>, %w: tensor<64x16xf32>, %b: tensor<64xf32>) {
   // expected-error @+1 {{'attn.lstm' op expects projected inputs [batch, steps, 64] and a bias [64], found [?, ?, 32] and [64]}}
-  %h = attn.lstm %xp, %w, %b : (tensor<?x?x32xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
+  %h, %s = attn.lstm %xp, %w, %b : (tensor<?x?x32xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x80xf32>)
   return
 }
 
@@ -571,7 +571,15 @@ func.func @lstm_projection(%xp: tensor<?x?x32xf32>, %w: tensor<64x16xf32>, %b: t
 
 func.func @lstm_lengths(%xp: tensor<2x?x64xf32>, %w: tensor<64x16xf32>, %b: tensor<64xf32>, %l: tensor<3xi32>) {
   // expected-error @+1 {{'attn.lstm' op expects the batch size of lengths [3] and the inputs [2, ?, 64] to agree, found 3 and 2}}
-  %h = attn.lstm %xp, %w, %b lengths %l : (tensor<2x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<3xi32>) -> tensor<2x?x16xf32>
+  %h, %s = attn.lstm %xp, %w, %b lengths %l : (tensor<2x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<3xi32>) -> (tensor<2x?x16xf32>, tensor<2x?x80xf32>)
+  return
+}
+
+// -----
+
+func.func @lstm_steps(%xp: tensor<?x?x64xf32>, %w: tensor<64x16xf32>, %b: tensor<64xf32>) {
+  // expected-error @+1 {{'attn.lstm' op expects the steps [batch, steps, 80], found [?, ?, 64]}}
+  %h, %s = attn.lstm %xp, %w, %b : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x64xf32>)
   return
 }
 
@@ -579,7 +587,7 @@ func.func @lstm_lengths(%xp: tensor<2x?x64xf32>, %w: tensor<64x16xf32>, %b: tens
 
 func.func @gru_weight(%xp: tensor<?x?x48xf32>, %w: tensor<64x16xf32>, %b: tensor<48xf32>) {
   // expected-error @+1 {{'attn.gru' op expects a recurrent weight [3 × hidden, hidden], found [64, 16]}}
-  %h = attn.gru %xp, %w, %b : (tensor<?x?x48xf32>, tensor<64x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+  %h, %s = attn.gru %xp, %w, %b : (tensor<?x?x48xf32>, tensor<64x16xf32>, tensor<48xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x48xf32>)
   return
 }
 
@@ -881,10 +889,10 @@ func.func @cell_grad_gate_count(%g: tensor<?x16xf32>, %s: tensor<?x4xf32>) {
 
 // -----
 
-func.func @recurrence_grad_dy(%xp: tensor<?x?x16xf32>, %w: tensor<16x4xf32>, %b: tensor<16xf32>, %h: tensor<?x?x4xf32>, %dy: tensor<?x?x5xf32>) {
+func.func @recurrence_grad_dy(%xp: tensor<?x?x16xf32>, %w: tensor<16x4xf32>, %b: tensor<16xf32>, %h: tensor<?x?x4xf32>, %s: tensor<?x?x20xf32>, %dy: tensor<?x?x5xf32>) {
   // expected-error @+1 {{'attn.recurrence_grad' op expects the result's gradient [batch, steps, 4], found [?, ?, 5]}}
-  %d = attn.recurrence_grad %xp, %w, %b, %h, %dy {cell = "lstm"}
-      : (tensor<?x?x16xf32>, tensor<16x4xf32>, tensor<16xf32>, tensor<?x?x4xf32>, tensor<?x?x5xf32>) -> tensor<?x?x16xf32>
+  %d = attn.recurrence_grad %xp, %w, %b, %h, %s, %dy {cell = "lstm"}
+      : (tensor<?x?x16xf32>, tensor<16x4xf32>, tensor<16xf32>, tensor<?x?x4xf32>, tensor<?x?x20xf32>, tensor<?x?x5xf32>) -> tensor<?x?x16xf32>
   return
 }
 

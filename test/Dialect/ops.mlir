@@ -127,15 +127,15 @@ func.func @additive(%q: tensor<?x12xf32>, %k: tensor<?x?x20xf32>, %m: tensor<?x?
 func.func @recurrent(%xp: tensor<?x?x64xf32>, %len: tensor<?xi32>) -> tensor<?x?x16xf32> {
   %w = attn.param "l.weight_hh_l0" : tensor<64x16xf32>
   %b = attn.param "l.bias_hh_l0" : tensor<64xf32>
-  // CHECK: attn.lstm %{{.+}}, %{{.+}}, %{{.+}} lengths %{{.+}} {reverse} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> tensor<?x?x16xf32>
-  %h = attn.lstm %xp, %w, %b lengths %len {reverse} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> tensor<?x?x16xf32>
-  // CHECK: attn.lstm %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
-  %g = attn.lstm %xp, %w, %b : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x16xf32>
+  // CHECK: attn.lstm %{{.+}}, %{{.+}}, %{{.+}} lengths %{{.+}} {reverse} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> (tensor<?x?x16xf32>, tensor<?x?x80xf32>)
+  %h, %hs = attn.lstm %xp, %w, %b lengths %len {reverse} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> (tensor<?x?x16xf32>, tensor<?x?x80xf32>)
+  // CHECK: attn.lstm %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x80xf32>)
+  %g, %gs = attn.lstm %xp, %w, %b : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x80xf32>)
   %gw = attn.param "r.weight_hh_l0" : tensor<48x16xf32>
   %gb = attn.param "r.bias_hh_l0" : tensor<48xf32>
   %gxp = attn.dense %g, %gw : (tensor<?x?x16xf32>, tensor<48x16xf32>) -> tensor<?x?x48xf32>
-  // CHECK: attn.gru %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
-  %r = attn.gru %gxp, %gw, %gb : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+  // CHECK: attn.gru %{{.+}}, %{{.+}}, %{{.+}} : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x48xf32>)
+  %r, %rs = attn.gru %gxp, %gw, %gb : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x48xf32>)
   return %r : tensor<?x?x16xf32>
 }
 

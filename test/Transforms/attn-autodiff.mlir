@@ -85,15 +85,16 @@ func.func @not_a_loss(%x: tensor<?x8xf32>) -> tensor<?x8xf32> attributes {attn.o
 
 // -----
 
-// Recurrences: the gradient of a (reversed, length-masked) LSTM is its backpropagation through time, whose
-// gate gradients give the recurrent weight and bias gradients. A teacher-forced decoder also emits the state
+// Recurrences: the gradient of a (reversed, length-masked) LSTM is its backpropagation through time, from
+// what the forward pass kept of each step (its second result), whose gate gradients give the recurrent
+// weight and bias gradients. A teacher-forced decoder also emits the state
 // each step read and the values its ops computed (those the gradient reads stay: the tanh); its gradient is a
 // reverse loop over the same teacher that reads them and the emitted values' gradients step by step instead
 // of recomputing the step, and carries the state's gradient back. Weight and bias gradients, sums over
 // rows, are taken after the loop over all steps at once: from the stacks of their operands (the loop emits
 // the state gradient each step received for u.w's).
 // CHECK-LABEL: func.func @rnn_grad
-// CHECK:      %[[H:.+]] = attn.lstm %[[XP:[^,]+]], %[[WHH:[^,]+]], %[[BHH:[^ ]+]] lengths %[[LEN:[^ ]+]] {reverse}
+// CHECK:      %[[H:[^,]+]], %[[STEPS:.+]] = attn.lstm %[[XP:[^,]+]], %[[WHH:[^,]+]], %[[BHH:[^ ]+]] lengths %[[LEN:[^ ]+]] {reverse}
 // CHECK:      %[[FWD:.+]]:3 = attn.decode "teacher"(%[[H0:.+]]) teacher %[[T:[^ ]+]]
 // CHECK-NEXT: ^bb0(%{{.+}}: tensor<?xi32>, %[[S:.+]]: tensor<?x2xf32>):
 // CHECK-NEXT:   %[[N:.+]] = attn.tanh %[[S]]
@@ -111,7 +112,7 @@ func.func @not_a_loss(%x: tensor<?x8xf32>) -> tensor<?x8xf32> attributes {attn.o
 // CHECK-NEXT: %[[DW:.+]] = attn.dense_grad_weight %[[GL]], %[[FWD]]#2 : (tensor<?x?x3xf32>, tensor<?x?x2xf32>) -> tensor<3x2xf32>
 // CHECK-NEXT: %[[DB:.+]] = attn.sum_leading %[[GL]] : (tensor<?x?x3xf32>) -> tensor<3xf32>
 // CHECK-NEXT: %[[DU:.+]] = attn.dense_grad_weight %[[REV]]#1, %[[FWD]]#2 : (tensor<?x?x2xf32>, tensor<?x?x2xf32>) -> tensor<2x2xf32>
-// CHECK-NEXT: %[[DG:.+]] = attn.recurrence_grad %[[XP]], %[[WHH]], %[[BHH]], %[[H]], %[[GH]] lengths %[[LEN]] {cell = "lstm", reverse}
+// CHECK-NEXT: %[[DG:.+]] = attn.recurrence_grad %[[XP]], %[[WHH]], %[[BHH]], %[[H]], %[[STEPS]], %[[GH]] lengths %[[LEN]] {cell = "lstm", reverse}
 // CHECK-NEXT: %[[DWHH:.+]] = attn.recurrence_weight_grad %[[DG]], %[[H]] {reverse}
 // CHECK-NEXT: %[[DBHH:.+]] = attn.sum_leading %[[DG]]
 // CHECK-NEXT: return %{{.+}}, %[[DWHH]], %[[DBHH]], %[[DW]], %[[DB]], %[[DU]]
@@ -119,8 +120,8 @@ func.func @rnn(%xp: tensor<?x?x8xf32>, %len: tensor<?xi32>, %t: tensor<?x?xi32>)
     attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
   %whh = attn.param "r.w" : tensor<8x2xf32>
   %bhh = attn.param "r.b" : tensor<8xf32>
-  %h = attn.lstm %xp, %whh, %bhh lengths %len {reverse}
-      : (tensor<?x?x8xf32>, tensor<8x2xf32>, tensor<8xf32>, tensor<?xi32>) -> tensor<?x?x2xf32>
+  %h, %steps = attn.lstm %xp, %whh, %bhh lengths %len {reverse}
+      : (tensor<?x?x8xf32>, tensor<8x2xf32>, tensor<8xf32>, tensor<?xi32>) -> (tensor<?x?x2xf32>, tensor<?x?x10xf32>)
   %w = attn.param "d.w" : tensor<3x2xf32>
   %b = attn.param "d.b" : tensor<3xf32>
   %u = attn.param "u.w" : tensor<2x2xf32>

@@ -164,7 +164,8 @@ public:
           int64_t hidden = cast<RankedTensorType>(w.getType()).getDimSize(1);
           auto gradType = RankedTensorType::get({xpType.getDimSize(0), xpType.getDimSize(1), 4 * hidden},
                                                 xpType.getElementType());
-          Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, op->getResult(0), dy, lengths,
+          Value h = op->getResult(0), dh = gradOf(h); // the steps result only serves the gradient
+          Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, h, op->getResult(1), dh, lengths,
                                               b.getStringAttr(lstm ? "lstm" : "gru"), reverse);
           // GRU: [0, 3H) are the projected inputs' gradients, r and z with n's hidden side the
           // recurrent ones.
@@ -174,7 +175,7 @@ public:
                                                   slice(dg, 3 * hidden, hidden)).getResult();
           accumulate(xp, dProjected);
           accumulate(w,
-                     RecurrenceWeightGradOp::create(b, loc, typeOf(w), dHidden, op->getResult(0), reverse));
+                     RecurrenceWeightGradOp::create(b, loc, typeOf(w), dHidden, h, reverse));
           accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dHidden));
           return success();
         })

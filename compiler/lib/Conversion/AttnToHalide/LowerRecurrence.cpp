@@ -40,6 +40,14 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrence(OpT op, bool isLSTM) {
   Func result(name(op, isLSTM ? "lstm" : "gru"));
   result(j, t, b) =
       Halide::select(t < length, rows.read(state, hSlot + j, timeAt(t, length, reverse) + 1, b), 0.0f);
+  // What the gradient reads of each step, in the order the steps ran (stored only where it is read): the
+  // state's slots before the hidden state's.
+  Func ran(name(op, "steps"));
+  Var s("s");
+  ran(s, t, b) = rows.read(state, s, t + 1, b);
+  if (rows.lanes)
+    out.laneCopies.push_back({ran, s, b, rows.lanes});
+  values[op.getSteps()] = HTensor{ran, {xp.extent(0), steps, Expr(hSlot)}};
   return HTensor{result, {xp.extent(0), steps, Expr(hidden)}};
 }
 
@@ -172,13 +180,13 @@ Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const H
   return state;
 }
 
-/// Backpropagation through time as one Func `back(slot, step, b)`, from the last step down (the forward
-/// states are recomputed by recurrenceState). Slots [0, H) hold dh, the gradient of the step's hidden
-/// state: dy at its time plus, accumulated over the gates k, W_hh[k, j]·(hidden-side gate gradient k of
-/// the next step) (GRU: plus dh·z of the next step). After the last k the other slots read the finished
-/// dh: LSTM [H, 2H) the cell gradient, [2H, 6H) the gate gradients; GRU [H, 4H) the projected inputs'
-/// gradients for r, z, n and [4H, 5H) n's hidden-side gradient. Steps past a sequence's length get dy = 0,
-/// so they and their gradients stay 0.
+/// Backpropagation through time as one Func `back(slot, step, b)`, from the last step down, from the
+/// forward pass's gate pre-activations and cell states (its `steps` result). Slots [0, H) hold dh, the
+/// gradient of the step's hidden state: dy at its time plus, accumulated over the gates k,
+/// W_hh[k, j]·(hidden-side gate gradient k of the next step) (GRU: plus dh·z of the next step). After the
+/// last k the other slots read the finished dh: LSTM [H, 2H) the cell gradient, [2H, 6H) the gate
+/// gradients; GRU [H, 4H) the projected inputs' gradients for r, z, n and [4H, 5H) n's hidden-side
+/// gradient. Steps past a sequence's length get dy = 0, so they and their gradients stay 0.
 FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
   bool isLSTM = op.getCell() == "lstm", reverse = op.getReverse();
   const HTensor &xp = values[op.getProjected()], &w = values[op.getWHh()], &dy = values[op.getGrad()];
@@ -186,47 +194,28 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
   Var slot("slot"), u("u"), b("b"), g("g"), t("t");
   Expr steps = xp.extent(1), length = lengthOf(op.getLengths(), steps, b);
   RecurrenceRows rows = recurrenceRows(b, xp.extent(0));
-  // The forward pass again, without its recurrence: the hidden state each step read comes from the
-  // result h, so every step's gate pre-activations are one matrix product (LSTM: with the input
-  // projection; GRU: the hidden side only), and the LSTM cell state an elementwise recurrence.
   const HTensor &h = values[op.getHidden()];
   auto prevHidden = [&](Expr i, Expr step) {
     Expr time = Halide::clamp(timeAt(step - 2, length, reverse), 0, steps - 1);
     return Halide::select(step >= 2, h.func(i, time, b), 0.0f);
   };
-  Func pre(name(op, "preactivations"));
-  {
-    Var gv("gv");
-    Func wT = weightTransposed(op, "w_hh_t", w, /*given=*/false, gv, Var("k"));
-    RDom rk(0, hidden, "rk");
-    Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
-    product(op, "preactivations", {gv, u, b},
-            values[op.getBHh()].func(gv) + (isLSTM ? xp.func(gv, time, b) : Expr(0.0f)),
-            wT(gv, rk) * prevHidden(rk, u), pre);
-  }
-  auto P = [&](Expr index, Expr step) { return pre(index, Halide::clamp(step, 1, steps), b); };
-  Func cellState(name(op, "cell_state"));
-  if (isLSTM) {
-    Var j2("j2");
-    cellState(rows.args(j2, u)) = 0.0f;
-    RDom rt(1, steps, "rt");
-    cellState(rows.at(j2, rt)) = rows.here(sigmoid(P(hidden + j2, rt)) * cellState(rows.at(j2, rt - 1)) +
-                                           sigmoid(P(j2, rt)) * tanhOf(P(2 * hidden + j2, rt)));
-    addRecurrence(rows, cellState, false);
-  }
-  auto C = [&](Expr i, Expr step) { return cellState(rows.at(i, Halide::clamp(step, 0, steps))); };
-  // The activations of every step, computed once: LSTM σ(i), σ(f), tanh(g), σ(o) in [0, 4H) and tanh(c)
-  // in [4H, 5H); GRU r, z, n.
+  // The forward pass's slots of step `step` (1 to steps, in the order the steps ran): LSTM the gate
+  // pre-activations [0, 4H) and the cell state [4H, 5H); GRU the hidden side of the gates.
+  const HTensor &ran = values[op.getSteps()];
+  auto P = [&](Expr index, Expr step) { return ran.func(index, Halide::clamp(step, 1, steps) - 1, b); };
+  // The activations of every step, computed once and stored a vector of rows at a time (the one place
+  // that reads the forward pass's slots across rows): LSTM σ(i), σ(f), tanh(g), σ(o) in [0, 4H), tanh(c)
+  // in [4H, 5H) and c itself in [5H, 6H); GRU r, z, n.
   Func act(name(op, "activations"));
   {
     Var a("a");
     if (isLSTM) {
-      Expr x = Halide::select(a < 4 * hidden, P(Halide::min(a, 4 * hidden - 1), u),
-                              C(Halide::clamp(a - 4 * hidden, 0, hidden - 1), u));
+      Expr x = P(Halide::clamp(Halide::select(a < 5 * hidden, a, a - hidden), 0, 5 * hidden - 1), u);
       // tanh(x) = 2·σ(2x) − 1, so each slot takes one exponential, not both sides of a select.
       Expr isTanh = (a >= 2 * hidden && a < 3 * hidden) || a >= 4 * hidden;
       Expr scale = Halide::select(isTanh, 2.0f, 1.0f);
-      act(rows.args(a, u)) = rows.here(scale * sigmoid(scale * x) - (scale - 1.0f));
+      act(rows.args(a, u)) =
+          rows.here(Halide::select(a < 5 * hidden, scale * sigmoid(scale * x) - (scale - 1.0f), x));
     } else {
       Expr i = a % hidden;
       Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
@@ -280,11 +269,12 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
     Expr i = d.offsetSlot(Halide::select(region < 2 * hidden, -hidden, -2 * hidden - q * hidden), hidden);
     Expr in = A(i, step), forget = A(hidden + i, step), cand = A(2 * hidden + i, step);
     Expr outGate = A(3 * hidden + i, step), tc = A(4 * hidden + i, step);
+    Expr prevCell = Halide::select(step >= 2, A(5 * hidden + i, step - 1), 0.0f); // 0 before the first
     Expr cellGrad =
         G(hidden + i, step + 1) * A(hidden + i, step + 1) + G(i, step) * outGate * (1.0f - tc * tc);
     Expr dc = G(hidden + i, step), dhi = G(i, step);
     Expr gateGrad = Halide::select(q == 0, dc * cand * in * (1.0f - in),
-                                   q == 1, dc * C(i, step - 1) * forget * (1.0f - forget),
+                                   q == 1, dc * prevCell * forget * (1.0f - forget),
                                    q == 2, dc * in * (1.0f - cand * cand),
                                    dhi * tc * outGate * (1.0f - outGate));
     finished = Halide::select(region < 2 * hidden, cellGrad, gateGrad);

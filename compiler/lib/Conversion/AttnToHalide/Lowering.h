@@ -196,6 +196,14 @@ struct LoweredKernel {
     bool blockVector = false;
   };
   std::vector<LaneRecurrence> laneRecurrences;
+  /// Row-major copies f(slot, step, row) of such a recurrence, read `lanes` rows at a time: a transposition
+  /// of a vector of slots by `lanes` rows in registers.
+  struct LaneCopy {
+    Halide::Func f;
+    Halide::Var slot, row;
+    int lanes = 0;
+  };
+  std::vector<LaneCopy> laneCopies;
   /// The recurrences above that run a thread per unit on GPU targets.
   std::vector<UnitRecurrenceStages> unitRecurrences;
   std::vector<DenseStages> dense;

@@ -531,6 +531,25 @@ void scheduleGeneric(LoweredKernel &k) {
     scheduleLaneRecurrence(rec);
     scheduled.insert(rec.f.name());
   }
+  for (const LoweredKernel::LaneCopy &copy : k.laneCopies) {
+    // A vector of slots for each of a vector's rows, unrolled: the loads of the rows' lanes are strided,
+    // and Halide turns a group of them into whole vectors and shuffles.
+    Var so("so"), si("si"), ro("ro"), ri("ri");
+    std::vector<Halide::VarOrRVar> order{si, ri, so};
+    for (const Var &v : copy.f.args())
+      if (v.name() != copy.slot.name() && v.name() != copy.row.name())
+        order.push_back(v);
+    order.push_back(ro);
+    Func f = copy.f;
+    f.compute_root()
+        .split(copy.slot, so, si, vw, Guard)
+        .split(copy.row, ro, ri, copy.lanes, Guard)
+        .reorder(order)
+        .vectorize(si)
+        .unroll(ri)
+        .parallel(ro);
+    scheduled.insert(copy.f.name());
+  }
   for (Func out : k.outputs)
     if (!scheduled.count(out.name()))
       scheduleFlat(out, k);

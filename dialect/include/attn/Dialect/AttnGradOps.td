@@ -160,25 +160,25 @@ def Attn_AdditiveScoreGradOp : Attn_ComputeOp<"additive_score_grad"> {
 def Attn_RecurrenceGradOp : Attn_ComputeOp<"recurrence_grad"> {
   let summary = "backpropagation through time of attn.lstm or attn.gru: the gate gradients of every step";
   let description = [{
-    For the operands of a recurrence (`cell` "lstm" or "gru", with its `lengths` and `reverse`), its result
-    h [B, T, H] and that result's gradient dy, recomputes every step's gates from h (one matrix product:
-    the state each step read is known, so only the LSTM cell state is a recurrence), runs backwards in
-    time, and gives the gradient of every gate's pre-activation at every time step, [B, T, 4H], zero past each
-    sequence's length. LSTM: gates i, f, g, o, which are both the projected inputs' gradient and that of
-    W_hh·h + b_hh. GRU: the projected inputs' gradient for r, z, n in [0, 3H), and in [3H, 4H) the gradient
-    of the hidden side of n (W_hn·h + b_hn), which the reset gate scales.
+    For the operands of a recurrence (`cell` "lstm" or "gru", with its `lengths` and `reverse`), its
+    results h [B, T, H] and `steps` (what the forward pass stored of each step: the gates' pre-activations
+    and, for an LSTM, the cell state) and h's gradient dy, runs backwards in time and gives the gradient of
+    every gate's pre-activation at every time step, [B, T, 4H], zero past each sequence's length. LSTM:
+    gates i, f, g, o, which are both the projected inputs' gradient and that of W_hh·h + b_hh. GRU: the
+    projected inputs' gradient for r, z, n in [0, 3H), and in [3H, 4H) the gradient of the hidden side of
+    n (W_hn·h + b_hn), which the reset gate scales.
 
     ```mlir
-    %dg = attn.recurrence_grad %xp, %whh, %bhh, %h, %dy lengths %len {cell = "lstm", reverse}
-        : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>,
-           tensor<?xi32>) -> tensor<?x?x64xf32>
+    %dg = attn.recurrence_grad %xp, %whh, %bhh, %h, %steps, %dy lengths %len {cell = "lstm", reverse}
+        : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?x?x16xf32>, tensor<?x?x80xf32>,
+           tensor<?x?x16xf32>, tensor<?xi32>) -> tensor<?x?x64xf32>
     ```
   }];
   let arguments = (ins Attn_F32Tensor:$projected, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
-                       Attn_F32Tensor:$hidden, Attn_F32Tensor:$grad, Optional<Attn_I32Tensor>:$lengths,
-                       StrAttr:$cell, UnitAttr:$reverse);
+                       Attn_F32Tensor:$hidden, Attn_F32Tensor:$steps, Attn_F32Tensor:$grad,
+                       Optional<Attn_I32Tensor>:$lengths, StrAttr:$cell, UnitAttr:$reverse);
   let assemblyFormat = [{
-    $projected `,` $w_hh `,` $b_hh `,` $hidden `,` $grad (`lengths` $lengths^)? attr-dict `:`
+    $projected `,` $w_hh `,` $b_hh `,` $hidden `,` $steps `,` $grad (`lengths` $lengths^)? attr-dict `:`
     functional-type(operands, results)
   }];
 }

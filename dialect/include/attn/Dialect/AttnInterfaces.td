@@ -15,9 +15,10 @@ include "mlir/IR/OpBase.td"
 def Attn_ShapedOpInterface : OpInterface<"ShapedOpInterface"> {
   let cppNamespace = "::mlir::attn";
   let description = [{
-    An op whose ranked-tensor results (one, or several of one shape, as an LSTM cell's hidden and cell
-    state) have dimensions that are each either a dimension of an operand or a constant.
-    `getResultDimSources` lists one `DimSource` per result dimension, outermost first.
+    An op whose ranked-tensor results have dimensions that are each either a dimension of an operand or a
+    constant. `getResultDimSources` lists one `DimSource` per dimension of the first result, outermost
+    first; further results (an LSTM cell's cell state and gates, a recurrence's `steps`) have its rank and
+    take their dynamic dimensions from the same sources, their static ones from their types.
   }];
   let methods = [
     InterfaceMethod<"Returns where each dimension of the result comes from, outermost first.",

@@ -499,6 +499,7 @@ def Attn_AdditiveAttentionOp : Attn_ComputeOp<"additive_attention", [AttrSizedOp
 class Attn_RecurrentOp<string mnemonic, string cell> : Attn_ComputeOp<mnemonic> {
   let arguments = (ins Attn_F32Tensor:$projected, Attn_F32Tensor:$w_hh, Attn_F32Tensor:$b_hh,
                        Optional<Attn_I32Tensor>:$lengths, UnitAttr:$reverse);
+  let results = (outs Attn_F32Tensor:$result, Attn_F32Tensor:$steps);
   let assemblyFormat = [{
     $projected `,` $w_hh `,` $b_hh (`lengths` $lengths^)? attr-dict `:` functional-type(operands, results)
   }];
@@ -515,11 +516,15 @@ def Attn_LSTMOp : Attn_RecurrentOp<"lstm", "lstm"> {
     With PyTorch's gate order i, f, g, o and zero initial states: c_t = σ(f)·c_{t−1} + σ(i)·tanh(g) and
     h_t = σ(o)·tanh(c_t); the result is h for every step, [B, T, H]. With `lengths` [B] (i32), sequence b
     has lengths[b] steps and its later outputs are 0; with `reverse` it is read from its last valid step to
-    its first (the backward half of a bidirectional LSTM).
+    its first (the backward half of a bidirectional LSTM). The second result, `steps` [B, T, 5H], is what
+    attn.recurrence_grad reads of each step, in the order the steps ran: the gate pre-activations [0, 4H)
+    and the cell state [4H, 5H) (past a sequence's length, whatever the loop computed there); where
+    nothing reads it, it is not stored.
 
     ```mlir
-    %h = attn.lstm %xp, %whh, %bhh lengths %len {reverse}
-        : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>) -> tensor<?x?x16xf32>
+    %h, %steps = attn.lstm %xp, %whh, %bhh lengths %len {reverse}
+        : (tensor<?x?x64xf32>, tensor<64x16xf32>, tensor<64xf32>, tensor<?xi32>)
+        -> (tensor<?x?x16xf32>, tensor<?x?x80xf32>)
     ```
   }];
 }
@@ -530,11 +535,12 @@ def Attn_GRUOp : Attn_RecurrentOp<"gru", "gru"> {
     `projected` [B, T, 3H] holds W_ih·x_t + b_ih for every step, `w_hh` is [3H, H] and `b_hh` [3H].
     With PyTorch's gate order r, z, n and a zero initial state: r = σ(x_r + W_hr·h + b_hr),
     z = σ(x_z + W_hz·h + b_hz), n = tanh(x_n + r·(W_hn·h + b_hn)), h_t = (1 − z)·n + z·h_{t−1}. Lengths
-    and `reverse` as for attn.lstm.
+    and `reverse` as for attn.lstm. `steps` [B, T, 3H] holds the hidden side of each step's gates,
+    W_hh·h + b_hh, in the order the steps ran.
 
     ```mlir
-    %h = attn.gru %xp, %whh, %bhh
-        : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> tensor<?x?x16xf32>
+    %h, %steps = attn.gru %xp, %whh, %bhh
+        : (tensor<?x?x48xf32>, tensor<48x16xf32>, tensor<48xf32>) -> (tensor<?x?x16xf32>, tensor<?x?x48xf32>)
     ```
   }];
 }
