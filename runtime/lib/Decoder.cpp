@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string_view>
 
@@ -80,9 +81,39 @@ struct StepView {
   int64_t stepBytes = 0;
 };
 
+/// Rows [first, first + count) of a host buffer's outermost dimension, as a buffer of their own.
+struct RowRange {
+  RowRange(const halide_buffer_t &of, int64_t first, int64_t count)
+      : buffer(of), dims(of.dim, of.dim + of.dimensions) {
+    halide_dimension_t &rows = dims.back();
+    buffer.host = of.host + first * rows.stride * of.type.bytes();
+    rows.min = 0;
+    rows.extent = static_cast<int32_t>(count);
+    buffer.dim = dims.data();
+    buffer.device = 0;
+    buffer.device_interface = nullptr;
+    buffer.flags = 0;
+  }
+  RowRange(const RowRange &) = delete;
+  RowRange &operator=(const RowRange &) = delete;
+
+  halide_buffer_t buffer;
+  std::vector<halide_dimension_t> dims;
+};
+
+/// Where the parts of a decoder split by rows (runSplit) put the stacks they emit: row ranges of one
+/// tensor of the whole batch, allocated by the first part to need it, so that nothing is joined after.
+struct SharedStacks {
+  Execution &whole;
+  int64_t batch;
+  std::mutex lock;
+  std::set<int32_t> allocated; // the results allocated so far
+};
+
 class Decoder {
 public:
-  Decoder(Execution &ex, const attn_decoder &d) : ex(ex), d(d) {}
+  Decoder(Execution &ex, const attn_decoder &d, SharedStacks *shared = nullptr, int64_t firstRow = 0)
+      : ex(ex), d(d), shared(shared), firstRow(firstRow) {}
 
   Status run() {
     const Shape &init = ex.shapes[d.mode == ATTN_DECODE_REVERSE ? d.teacher : d.state_init[0]];
@@ -256,9 +287,23 @@ private:
       shape.insert(shape.end(), e.begin() + 1, e.end());
     }
     bool whole = d.mode == ATTN_DECODE_TEACHER || d.mode == ATTN_DECODE_REVERSE; // not a search's
-    if (Status s = ex.allocate(d.results[index], shape, /*zeroed=*/!whole); !s)
+    int32_t v = d.results[index];
+    if (shared && emit >= 0) { // this part's rows of the whole batch's stack
+      std::lock_guard<std::mutex> guard(shared->lock);
+      if (shared->allocated.insert(v).second) {
+        Shape all = shape;
+        all[0] = shared->batch;
+        if (Status s = shared->whole.allocate(v, all, /*zeroed=*/false); !s)
+          return s;
+      }
+      stackRows.emplace_back(*shared->whole.buffers[v], firstRow, batch);
+      ex.buffers[v] = &stackRows.back().buffer;
+      ex.shapes[v] = std::move(shape);
+      return {};
+    }
+    if (Status s = ex.allocate(v, shape, /*zeroed=*/!whole); !s)
       return s;
-    ex.buffers[d.results[index]]->set_host_dirty(true); // filled on the host: a GPU kernel must upload it
+    ex.buffers[v]->set_host_dirty(true); // filled on the host: a GPU kernel must upload it
     return {};
   }
 
@@ -550,28 +595,12 @@ private:
   int64_t batch = 0, width = 1, rows = 0;
   std::vector<int64_t> emitSize;
   std::vector<std::unique_ptr<StepView>> emitViews; // per emitted value: its result's view, if in place
+  SharedStacks *shared;
+  int64_t firstRow;
+  std::deque<RowRange> stackRows; // this part's rows of the shared stacks
   std::vector<char> scratch;
 };
 
-/// Rows [first, first + count) of a host buffer's outermost dimension, as a buffer of their own.
-struct RowRange {
-  RowRange(const halide_buffer_t &of, int64_t first, int64_t count)
-      : buffer(of), dims(of.dim, of.dim + of.dimensions) {
-    halide_dimension_t &rows = dims.back();
-    buffer.host = of.host + first * rows.stride * of.type.bytes();
-    rows.min = 0;
-    rows.extent = static_cast<int32_t>(count);
-    buffer.dim = dims.data();
-    buffer.device = 0;
-    buffer.device_interface = nullptr;
-    buffer.flags = 0;
-  }
-  RowRange(const RowRange &) = delete;
-  RowRange &operator=(const RowRange &) = delete;
-
-  halide_buffer_t buffer;
-  std::vector<halide_dimension_t> dims;
-};
 
 /// One range of a split decoder's rows: its own view of the run, where the values the loop reads are
 /// narrowed to the range's rows (or, for an accumulator after the first range, start from zeros).
@@ -650,14 +679,18 @@ Status runSplit(Execution &ex, const attn_decoder &d, int64_t batch, int parts) 
     split.push_back(std::move(part));
   }
 
+  SharedStacks stacks{ex, batch, {}, {}};
   struct Closure {
     std::vector<std::unique_ptr<RowPart>> *split;
     const attn_decoder *d;
-  } closure{&split, &d};
+    SharedStacks *stacks;
+    int64_t batch;
+    int parts;
+  } closure{&split, &d, &stacks, batch, parts};
   auto task = [](void *, int index, uint8_t *data) -> int {
     auto *c = reinterpret_cast<Closure *>(data);
     RowPart &part = *(*c->split)[index];
-    part.status = Decoder(part.ex, *c->d).run();
+    part.status = Decoder(part.ex, *c->d, c->stacks, c->batch * index / c->parts).run();
     return 0;
   };
   halide_do_par_for(nullptr, task, 0, parts, reinterpret_cast<uint8_t *>(&closure));
@@ -667,6 +700,8 @@ Status runSplit(Execution &ex, const attn_decoder &d, int64_t batch, int parts) 
 
   for (int32_t i = 0; i < d.num_results; ++i) {
     int32_t v = d.results[i];
+    if (stacks.allocated.count(v)) // the parts wrote their rows of it
+      continue;
     bool rows = !reverse || i >= d.num_states || d.state_rows[i];
     Shape shape = split.front()->ex.shapes[v];
     if (rows)
