@@ -51,23 +51,37 @@ struct Finished {
   int32_t token;  // that token
 };
 
-/// Step t of a stack [rows, steps, ...] as a tensor [rows, ...] in the stack's own memory (its rows `steps`
-/// rows apart), so that a step's kernels read or write their slice of the stack in place. Only for stacks
-/// of rank 3 or more, whose innermost dimension stays contiguous, as kernels require.
-struct StepView {
-  explicit StepView(const halide_buffer_t &stack)
-      : buffer(stack), dims(stack.dim, stack.dim + stack.dimensions), base(stack.host) {
-    size_t stepDim = dims.size() - 2; // Halide's order: innermost first, so the rows are last
-    stepBytes = dims[stepDim].stride * int64_t(stack.type.bytes());
-    dims.erase(dims.begin() + stepDim);
-    buffer.dimensions = int32_t(dims.size());
-    buffer.dim = dims.data();
+/// A buffer over part of another's host memory, with dimensions of its own (a copy of the other's, to
+/// narrow or drop).
+struct HostView {
+  explicit HostView(const halide_buffer_t &of) : buffer(of), dims(of.dim, of.dim + of.dimensions) {
     buffer.device = 0;
     buffer.device_interface = nullptr;
     buffer.flags = 0;
   }
-  StepView(const StepView &) = delete;
-  StepView &operator=(const StepView &) = delete;
+  HostView(const HostView &) = delete;
+  HostView &operator=(const HostView &) = delete;
+
+  /// Takes the dimensions as they are now.
+  void setDims() {
+    buffer.dimensions = int32_t(dims.size());
+    buffer.dim = dims.data();
+  }
+
+  halide_buffer_t buffer;
+  std::vector<halide_dimension_t> dims;
+};
+
+/// Step t of a stack [rows, steps, ...] as a tensor [rows, ...] in the stack's own memory (its rows `steps`
+/// rows apart), so that a step's kernels read or write their slice of the stack in place. Only for stacks
+/// of rank 3 or more, whose innermost dimension stays contiguous, as kernels require.
+struct StepView : HostView {
+  explicit StepView(const halide_buffer_t &stack) : HostView(stack), base(stack.host) {
+    size_t stepDim = dims.size() - 2; // Halide's order: innermost first, so the rows are last
+    stepBytes = dims[stepDim].stride * int64_t(stack.type.bytes());
+    dims.erase(dims.begin() + stepDim);
+    setDims();
+  }
 
   static bool fits(const halide_buffer_t &stack) { return stack.host && stack.dimensions >= 3; }
   halide_buffer_t *at(int64_t t) {
@@ -75,30 +89,19 @@ struct StepView {
     return &buffer;
   }
 
-  halide_buffer_t buffer;
-  std::vector<halide_dimension_t> dims;
   uint8_t *base;
   int64_t stepBytes = 0;
 };
 
 /// Rows [first, first + count) of a host buffer's outermost dimension, as a buffer of their own.
-struct RowRange {
-  RowRange(const halide_buffer_t &of, int64_t first, int64_t count)
-      : buffer(of), dims(of.dim, of.dim + of.dimensions) {
+struct RowRange : HostView {
+  RowRange(const halide_buffer_t &of, int64_t first, int64_t count) : HostView(of) {
     halide_dimension_t &rows = dims.back();
     buffer.host = of.host + first * rows.stride * of.type.bytes();
     rows.min = 0;
     rows.extent = static_cast<int32_t>(count);
-    buffer.dim = dims.data();
-    buffer.device = 0;
-    buffer.device_interface = nullptr;
-    buffer.flags = 0;
+    setDims();
   }
-  RowRange(const RowRange &) = delete;
-  RowRange &operator=(const RowRange &) = delete;
-
-  halide_buffer_t buffer;
-  std::vector<halide_dimension_t> dims;
 };
 
 /// Where the parts of a decoder split by rows (runSplit) put the stacks they emit: row ranges of one
