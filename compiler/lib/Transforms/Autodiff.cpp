@@ -164,7 +164,8 @@ public:
           int64_t hidden = cast<RankedTensorType>(w.getType()).getDimSize(1);
           auto gradType = RankedTensorType::get({xpType.getDimSize(0), xpType.getDimSize(1), 4 * hidden},
                                                 xpType.getElementType());
-          Value h = op->getResult(0), dh = gradOf(h); // the steps result only serves the gradient
+          // Only h has a gradient: the second result, steps, exists for this rule to read.
+          Value h = op->getResult(0), dh = gradOf(h);
           Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, h, op->getResult(1), dh, lengths,
                                               b.getStringAttr(lstm ? "lstm" : "gru"), reverse);
           // GRU: [0, 3H) are the projected inputs' gradients, r and z with n's hidden side the
