@@ -329,8 +329,6 @@ private:
   void emitInPlace(int32_t first) {
     emitViews.clear();
     emitViews.resize(d.num_emits);
-    if (runsOnGpu(ex.spec))
-      return;
     std::set<int32_t> computed, taken(d.state_out, d.state_out + d.num_states);
     for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k) {
       const attn_kernel &kernel = ex.spec.kernels[k];
@@ -339,11 +337,15 @@ private:
     for (int32_t i = 0; i < d.num_emits; ++i) {
       int32_t v = d.emits[i];
       const halide_buffer_t *stack = ex.buffers[d.results[first + i]];
-      if (computed.count(v) && taken.insert(v).second && StepView::fits(*stack) &&
+      if (computed.count(v) && taken.insert(v).second && inPlace(*stack) &&
           ex.temps[v].buffer() == ex.buffers[v])
         emitViews[i] = std::make_unique<StepView>(*stack);
     }
   }
+
+  /// Whether the step's kernels can read or write their steps of `stack` in place: on a CPU, through a
+  /// StepView.
+  bool inPlace(const halide_buffer_t &stack) const { return !onGpu && StepView::fits(stack); }
 
   /// Points the in-place emitted values at step t of their results.
   void emitAt(int64_t t) {
@@ -405,7 +407,7 @@ private:
     for (int32_t i = 0; i < d.num_sequences; ++i) {
       if (Status s = ex.toHost(d.sequences[i]); !s)
         return s;
-      if (!runsOnGpu(ex.spec) && StepView::fits(*ex.buffers[d.sequences[i]]))
+      if (inPlace(*ex.buffers[d.sequences[i]]))
         sequenceViews[i] = std::make_unique<StepView>(*ex.buffers[d.sequences[i]]);
     }
     emitInPlace(d.num_states);
@@ -595,6 +597,7 @@ private:
   Execution &ex;
   const attn_decoder &d;
   int32_t seed = dropoutSeed(ex.spec, d);
+  bool onGpu = runsOnGpu(ex.spec);
   int64_t batch = 0, width = 1, rows = 0;
   std::vector<int64_t> emitSize;
   std::vector<std::unique_ptr<StepView>> emitViews; // per emitted value: its result's view, if in place
