@@ -180,6 +180,43 @@ func.func @cell(%x: tensor<?x3xf32>, %t: tensor<?x?xi32>) -> tensor<f32>
 
 // -----
 
+// A decoder step's dense layer reading a join of forward values (a computed one and a reshaped state): after
+// the loop, its weight gradient is one product per part, each reading its stack where it lies, joined; the
+// reshapes are redone once on the whole stack (their axes one further out, past the steps), not per step.
+// CHECK-LABEL: func.func @joined_grad
+// CHECK:      %[[FWD:.+]]:3 = attn.decode "teacher"
+// CHECK:      %[[G:.+]] = attn.cross_entropy_grad
+// CHECK:      attn.decode "reverse"
+// CHECK-NOT:    attn.concat
+// CHECK:        attn.decode_yield
+// CHECK-NEXT: }
+// CHECK-NEXT: %[[E:.+]] = attn.expand_dims %[[FWD]]#1 {axis = 2 : i64} : (tensor<?x?x2xf32>) -> tensor<?x?x1x2xf32>
+// CHECK-NEXT: %[[Q:.+]] = attn.squeeze %[[E]] {axis = 2 : i64} : (tensor<?x?x1x2xf32>) -> tensor<?x?x2xf32>
+// CHECK-NEXT: %[[DN:.+]] = attn.dense_grad_weight %[[G]], %[[FWD]]#2 : (tensor<?x?x3xf32>, tensor<?x?x2xf32>) -> tensor<3x2xf32>
+// CHECK-NEXT: %[[DQ:.+]] = attn.dense_grad_weight %[[G]], %[[Q]] : (tensor<?x?x3xf32>, tensor<?x?x2xf32>) -> tensor<3x2xf32>
+// CHECK-NEXT: %[[DW:.+]] = attn.concat %[[DN]], %[[DQ]] : (tensor<3x2xf32>, tensor<3x2xf32>) -> tensor<3x4xf32>
+// CHECK:      return %{{.+}}, %[[DW]], %{{.+}}
+func.func @joined(%t: tensor<?x?xi32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %w = attn.param "d.w" : tensor<3x4xf32>
+  %u = attn.param "u.w" : tensor<2x2xf32>
+  %h0 = attn.zeros %t {dim = 0 : i64} : (tensor<?x?xi32>) -> tensor<?x2xf32>
+  %logits = attn.decode "teacher"(%h0) teacher %t : (tensor<?x2xf32>, tensor<?x?xi32>) -> tensor<?x?x3xf32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x2xf32>):
+    %n = attn.tanh %s : tensor<?x2xf32>
+    %e = attn.expand_dims %s {axis = 1 : i64} : (tensor<?x2xf32>) -> tensor<?x1x2xf32>
+    %q = attn.squeeze %e {axis = 1 : i64} : (tensor<?x1x2xf32>) -> tensor<?x2xf32>
+    %cat = attn.concat %n, %q : (tensor<?x2xf32>, tensor<?x2xf32>) -> tensor<?x4xf32>
+    %o = attn.dense %cat, %w : (tensor<?x4xf32>, tensor<3x4xf32>) -> tensor<?x3xf32>
+    %m = attn.dense %n, %u : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
+    attn.decode_yield (%m : tensor<?x2xf32>) emit %o : tensor<?x3xf32>
+  }
+  %l = attn.cross_entropy %logits, %t {label_smoothing = 0.0 : f32} : (tensor<?x?x3xf32>, tensor<?x?xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // Weights read transposed come from attn-transpose-step-weights, which runs after differentiation.
 func.func @transposed(%x: tensor<?x3xf32>, %t: tensor<?xi32>) -> tensor<f32>
     attributes {attn.outputs = ["loss"], attn.loss = "loss"} {

@@ -13,6 +13,8 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <functional>
+
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNAUTODIFF
 #include "attn/Transforms/Passes.h.inc"
@@ -594,6 +596,17 @@ private:
       return stacks.count(v) || llvm::is_contained(ArrayRef(carried).take_front(numStates), v) ||
              (v.getDefiningOp() && v.getDefiningOp()->getBlock() == body);
     };
+    // A value the step only reindexes from forward stacks (a dense layer's concatenated input) is
+    // reindexed once after the loop, from the whole stacks, rather than redone and stacked every step.
+    std::function<bool(Value)> fromStacks = [&](Value v) {
+      if (stacks.lookup(v))
+        return true;
+      Operation *op = v.getDefiningOp();
+      auto axis = op ? op->getAttrOfType<IntegerAttr>("axis") : IntegerAttr();
+      return op && op->getBlock() == body && isa<ConcatOp, ExpandDimsOp, SqueezeOp, SliceOp>(op) &&
+             (!axis || axis.getInt() > 0) && llvm::all_of(op->getOperands(), fromStacks);
+    };
+    SmallVector<Value> reindexed; // such values, in the order they are first read
     SmallVector<SmallVector<Operation *>> afterLoop(captures.size());
     SmallVector<Value> next, carriedInit;
     for (unsigned i = 0; i < numStates; ++i) {
@@ -616,9 +629,14 @@ private:
         if (isa_and_nonnull<DenseGradWeightOp, SumLeadingOp>(term) &&
             llvm::all_of(term->getOperands(), fromStep)) {
           afterLoop[j].push_back(term);
-          for (Value operand : term->getOperands())
-            if (stacks.try_emplace(operand, Value()).second)
+          for (Value operand : term->getOperands()) {
+            if (stacks.lookup(operand) || llvm::is_contained(reindexed, operand))
+              continue;
+            if (fromStacks(operand))
+              reindexed.push_back(operand);
+            else if (stacks.try_emplace(operand, Value()).second)
               emits.push_back(operand);
+          }
         } else {
           terms.push_back(v);
         }
@@ -652,6 +670,21 @@ private:
       stacks[e] = loop.getResult(carriedInit.size() + k);
 
     b.setInsertionPointAfter(loop);
+    std::function<Value(Value)> restack = [&](Value v) { // v (fromStacks) over every step
+      if (Value stacked = stacks.lookup(v))
+        return stacked;
+      Operation *op = v.getDefiningOp();
+      IRMapping operands;
+      for (Value operand : op->getOperands())
+        operands.map(operand, restack(operand));
+      Operation *whole = b.clone(*op, operands);
+      if (auto axis = op->getAttrOfType<IntegerAttr>("axis")) // the steps' axis comes after the rows'
+        whole->setAttr("axis", b.getI64IntegerAttr(axis.getInt() + 1));
+      whole->getResult(0).setType(stackedType(v.getType(), teacher.getDimSize(0), teacher.getDimSize(1)));
+      return stacks[v] = whole->getResult(0);
+    };
+    for (Value v : reindexed)
+      restack(v);
     for (unsigned i = 0; i < numStates; ++i)
       accumulate(d.getInit()[i], loop.getResult(i));
     for (auto [j, c] : llvm::enumerate(captures)) {
@@ -660,13 +693,28 @@ private:
         IRMapping stacked;
         for (Value operand : term->getOperands())
           stacked.map(operand, stacks.lookup(operand));
-        Value sum = b.clone(*term, stacked)->getResult(0);
+        Value sum = isa<DenseGradWeightOp>(term)
+                        ? weightGrad(stacked.lookup(term->getOperand(0)), stacked.lookup(term->getOperand(1)),
+                                     term->getLoc())
+                        : b.clone(*term, stacked)->getResult(0);
         total = total ? AddOp::create(b, loc, total.getType(), total, sum).getResult() : sum;
       }
       if (total)
         accumulate(c, total);
     }
     return success();
+  }
+
+  /// Σ over rows of dyᵀ·x. For x = concat(a, c), the gradients of a's and c's columns joined, so that each
+  /// product reads its operand where it lies rather than through the join.
+  Value weightGrad(Value dy, Value x, Location loc) {
+    auto last = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape().back(); };
+    auto type = RankedTensorType::get({last(dy), last(x)}, b.getF32Type());
+    if (auto concat = x.getDefiningOp<ConcatOp>()) {
+      Value lhs = weightGrad(dy, concat.getLhs(), loc);
+      return ConcatOp::create(b, loc, type, lhs, weightGrad(dy, concat.getRhs(), loc));
+    }
+    return DenseGradWeightOp::create(b, loc, type, dy, x);
   }
 
   /// [B, H, S, T] → [B, H, T, S]: attention probabilities or scores seen from the keys.
