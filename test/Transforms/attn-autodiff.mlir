@@ -217,6 +217,47 @@ func.func @joined(%t: tensor<?x?xi32>) -> tensor<f32>
 
 // -----
 
+// Attention in a decoder step, seen from its keys and values (a weighted sum over the step's one query): like
+// weight gradients, these sum over the steps, so they are taken after the loop as one weighted sum each whose
+// keys are the steps, from the stacks of the probabilities (or their gradient) and of the query (or the
+// context's gradient); the loop carries no accumulator of the encoder's size.
+// CHECK-LABEL: func.func @attend_grad
+// CHECK:      %[[FWD:.+]]:6 = attn.decode "teacher"
+// CHECK:      %[[REV:.+]]:3 = attn.decode "reverse"(%{{[^,]+}}) teacher
+// CHECK-NOT:    attn.weighted_sum %{{.+}} -> tensor<?x?x2xf32>
+// CHECK:        attn.decode_yield(%{{.+}} : tensor<?x2xf32>) emit
+// CHECK-NEXT: }
+// CHECK:      %[[P:.+]] = attn.transpose %[[FWD]]#3 {permutation = array<i64: 0, 1, 2, 4, 3>}
+// CHECK:      %[[DK:.+]] = attn.weighted_sum %{{.+}}, %{{.+}} : (tensor<?x1x?x?xf32>, tensor<?x?x2xf32>) -> tensor<?x?x2xf32>
+// CHECK:      %[[PS:.+]] = attn.squeeze %[[P]] {axis = 4 : i64} : (tensor<?x?x1x?x1xf32>) -> tensor<?x?x1x?xf32>
+// CHECK-NEXT: %[[PT:.+]] = attn.transpose %[[PS]] {permutation = array<i64: 0, 2, 3, 1>} : (tensor<?x?x1x?xf32>) -> tensor<?x1x?x?xf32>
+// CHECK-NEXT: %[[DC:.+]] = attn.squeeze %[[REV]]#2 {axis = 2 : i64} : (tensor<?x?x1x2xf32>) -> tensor<?x?x2xf32>
+// CHECK-NEXT: %[[DV:.+]] = attn.weighted_sum %[[PT]], %[[DC]] : (tensor<?x1x?x?xf32>, tensor<?x?x2xf32>) -> tensor<?x?x2xf32>
+// CHECK-NEXT: %[[DENC:.+]] = attn.add %[[DK]], %[[DV]]
+// CHECK:      attn.dense_grad_weight %[[DENC]], %arg0
+func.func @attend(%x: tensor<?x?x3xf32>, %t: tensor<?x?xi32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %e = attn.param "e.w" : tensor<2x3xf32>
+  %w = attn.param "d.w" : tensor<3x2xf32>
+  %enc = attn.dense %x, %e : (tensor<?x?x3xf32>, tensor<2x3xf32>) -> tensor<?x?x2xf32>
+  %h0 = attn.zeros %t {dim = 0 : i64} : (tensor<?x?xi32>) -> tensor<?x2xf32>
+  %logits = attn.decode "teacher"(%h0) teacher %t : (tensor<?x2xf32>, tensor<?x?xi32>) -> tensor<?x?x3xf32> {
+  ^bb0(%y: tensor<?xi32>, %s: tensor<?x2xf32>):
+    %q = attn.expand_dims %s {axis = 1 : i64} : (tensor<?x2xf32>) -> tensor<?x1x2xf32>
+    %sc = attn.score %q, %enc {num_heads = 1 : i64, scale = 1.0 : f32} : (tensor<?x1x2xf32>, tensor<?x?x2xf32>) -> tensor<?x1x1x?xf32>
+    %p = attn.softmax %sc : tensor<?x1x1x?xf32>
+    %c = attn.weighted_sum %p, %enc : (tensor<?x1x1x?xf32>, tensor<?x?x2xf32>) -> tensor<?x1x2xf32>
+    %n = attn.squeeze %c {axis = 1 : i64} : (tensor<?x1x2xf32>) -> tensor<?x2xf32>
+    %m = attn.tanh %n : tensor<?x2xf32>
+    %o = attn.dense %m, %w : (tensor<?x2xf32>, tensor<3x2xf32>) -> tensor<?x3xf32>
+    attn.decode_yield (%m : tensor<?x2xf32>) emit %o : tensor<?x3xf32>
+  }
+  %l = attn.cross_entropy %logits, %t {label_smoothing = 0.0 : f32} : (tensor<?x?x3xf32>, tensor<?x?xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // Weights read transposed come from attn-transpose-step-weights, which runs after differentiation.
 func.func @transposed(%x: tensor<?x3xf32>, %t: tensor<?xi32>) -> tensor<f32>
     attributes {attn.outputs = ["loss"], attn.loss = "loss"} {

@@ -603,8 +603,10 @@ private:
         return true;
       Operation *op = v.getDefiningOp();
       auto axis = op ? op->getAttrOfType<IntegerAttr>("axis") : IntegerAttr();
-      return op && op->getBlock() == body && isa<ConcatOp, ExpandDimsOp, SqueezeOp, SliceOp>(op) &&
-             (!axis || axis.getInt() > 0) && llvm::all_of(op->getOperands(), fromStacks);
+      auto transpose = dyn_cast_or_null<TransposeOp>(op);
+      bool rowsStay = transpose ? transpose.getPermutation().front() == 0 : (!axis || axis.getInt() > 0);
+      return op && op->getBlock() == body && isa<ConcatOp, ExpandDimsOp, SqueezeOp, SliceOp, TransposeOp>(op) &&
+             rowsStay && llvm::all_of(op->getOperands(), fromStacks);
     };
     SmallVector<Value> reindexed; // such values, in the order they are first read
     SmallVector<SmallVector<Operation *>> afterLoop(captures.size());
@@ -626,7 +628,7 @@ private:
           continue;
         }
         Operation *term = v.getDefiningOp();
-        if (isa_and_nonnull<DenseGradWeightOp, SumLeadingOp>(term) &&
+        if ((isa_and_nonnull<DenseGradWeightOp, SumLeadingOp>(term) || overOneKey(term)) &&
             llvm::all_of(term->getOperands(), fromStep)) {
           afterLoop[j].push_back(term);
           for (Value operand : term->getOperands()) {
@@ -680,6 +682,12 @@ private:
       Operation *whole = b.clone(*op, operands);
       if (auto axis = op->getAttrOfType<IntegerAttr>("axis")) // the steps' axis comes after the rows'
         whole->setAttr("axis", b.getI64IntegerAttr(axis.getInt() + 1));
+      if (auto transpose = dyn_cast<TransposeOp>(whole)) {
+        SmallVector<int64_t> order{0, 1};
+        for (int64_t axis : transpose.getPermutation().drop_front())
+          order.push_back(axis + 1);
+        transpose.setPermutation(order);
+      }
       whole->getResult(0).setType(stackedType(v.getType(), teacher.getDimSize(0), teacher.getDimSize(1)));
       return stacks[v] = whole->getResult(0);
     };
@@ -693,16 +701,43 @@ private:
         IRMapping stacked;
         for (Value operand : term->getOperands())
           stacked.map(operand, stacks.lookup(operand));
-        Value sum = isa<DenseGradWeightOp>(term)
-                        ? weightGrad(stacked.lookup(term->getOperand(0)), stacked.lookup(term->getOperand(1)),
-                                     term->getLoc())
-                        : b.clone(*term, stacked)->getResult(0);
+        Value sum = overAllSteps(term, stacked);
         total = total ? AddOp::create(b, loc, total.getType(), total, sum).getResult() : sum;
       }
       if (total)
         accumulate(c, total);
     }
     return success();
+  }
+
+  /// A weighted sum over one key: a decoder step's attention seen from its values ([B, H, Sq, 1] weights of
+  /// [B, 1, Dv] values), which sums over the steps like a weight gradient over rows.
+  static bool overOneKey(Operation *op) {
+    auto sum = dyn_cast_or_null<WeightedSumOp>(op);
+    return sum && cast<RankedTensorType>(sum.getWeights().getType()).getShape().back() == 1;
+  }
+
+  /// `term`, a gradient a reverse loop sums over its steps, taken once over every step from the stacks of its
+  /// operands (`stacked`).
+  Value overAllSteps(Operation *term, IRMapping &stacked) {
+    Location loc = term->getLoc();
+    if (auto dw = dyn_cast<DenseGradWeightOp>(term))
+      return weightGrad(stacked.lookup(dw.getGrad()), stacked.lookup(dw.getInput()), loc);
+    if (auto sum = dyn_cast<WeightedSumOp>(term)) {
+      // The steps become the keys: [B, T, H, Sq, 1] weights → [B, H, Sq, T], [B, T, 1, Dv] values → [B, T, Dv].
+      Value weights = stacked.lookup(sum.getWeights()), values = stacked.lookup(sum.getValues());
+      ArrayRef<int64_t> w = cast<RankedTensorType>(weights.getType()).getShape();
+      ArrayRef<int64_t> v = cast<RankedTensorType>(values.getType()).getShape();
+      Type f32 = b.getF32Type();
+      weights = SqueezeOp::create(b, loc, RankedTensorType::get(w.drop_back(), f32), weights,
+                                  b.getI64IntegerAttr(4));
+      weights = TransposeOp::create(b, loc, RankedTensorType::get({w[0], w[2], w[3], w[1]}, f32), weights,
+                                    b.getDenseI64ArrayAttr({0, 2, 3, 1}));
+      values = SqueezeOp::create(b, loc, RankedTensorType::get({v[0], v[1], v[3]}, f32), values,
+                                 b.getI64IntegerAttr(2));
+      return WeightedSumOp::create(b, loc, sum.getType(), weights, values);
+    }
+    return b.clone(*term, stacked)->getResult(0);
   }
 
   /// Σ over rows of dyᵀ·x. For x = concat(a, c), the gradients of a's and c's columns joined, so that each
