@@ -392,18 +392,24 @@ void scheduleSoftmax(LoweredKernel &k) {
   s.sum.compute_at(row);
 }
 
+/// The length of the one static range `f` reduces over (a row of a softmax, say), or 0.
+int64_t staticRowLength(Func f) {
+  if (f.num_update_definitions() != 1 || f.rvars(0).size() != 1)
+    return 0;
+  // The extent the update's schedule holds is a constant for a static row; RVar::extent() is not.
+  Halide::Expr length = f.update(0).get_schedule().rvars().front().extent;
+  const auto *extent = length.as<Halide::Internal::IntImm>();
+  return extent ? extent->value : 0;
+}
+
 /// A sum along a row computed at `row`: where the row is whole vectors long, as `vw` partial sums (one
 /// vector, rfactor) added up at the end, rather than a chain of scalar additions.
 void scheduleRowSum(Func f, LoopLevel row, int vw) {
   f.compute_at(row);
-  if (f.num_update_definitions() != 1 || f.rvars(0).size() != 1)
+  int64_t length = staticRowLength(f);
+  if (length < vw || length % vw != 0)
     return;
   Halide::RVar r = f.rvars(0).front();
-  // The extent the update's schedule holds is a constant for a static row; RVar::extent() is not.
-  Halide::Expr length = f.update(0).get_schedule().rvars().front().extent;
-  const auto *extent = length.as<Halide::Internal::IntImm>();
-  if (!extent || extent->value < vw || extent->value % vw != 0)
-    return;
   Halide::RVar ro("ro"), ri("ri");
   Var lane("lane");
   Func partial = f.update(0).split(r, ro, ri, vw).rfactor(ri, lane);
@@ -425,6 +431,40 @@ void scheduleLayerNormGrad(LoweredKernel &k) {
   LoopLevel row = scheduleRows(k.anchor, k.machine.vectorWidth);
   for (Func f : k.reductions)
     scheduleRowSum(f, row, k.machine.vectorWidth);
+}
+
+/// Cross-entropy and its gradient over a few classes (a vocabulary of phonemes or characters; the row of one
+/// position is at most four vectors long): each row statistic (max, Σ exp, Σ logits) is computed a vector of
+/// classes at a time into partial results (rfactor), which one vector reduction adds up; the gradient is
+/// vectorized along the classes. The whole is tens of microseconds of work, less than waking the other
+/// cores costs, so it runs on one. Returns false, leaving the kernel unscheduled, for more classes and for
+/// any other kernel.
+bool scheduleCrossEntropy(LoweredKernel &k) {
+  if (k.pattern != std::vector<std::string>{"cross_entropy"} &&
+      k.pattern != std::vector<std::string>{"cross_entropy_grad"})
+    return false;
+  const int vw = k.machine.vectorWidth;
+  int64_t classes = 0;
+  for (Func f : k.reductions)
+    if (f.dimensions() > 0)
+      classes = std::max(classes, staticRowLength(f));
+  if (classes == 0 || classes > 4 * vw)
+    return false;
+  for (Func f : k.reductions) {
+    f.compute_root(); // the loss's total and the count of positions: one serial sum each
+    if (f.dimensions() == 0)
+      continue;
+    Halide::RVar r = f.rvars(0).front(), ro("ro"), ri("ri");
+    Var lane("lane");
+    Func partial = f.update(0).split(r, ro, ri, vw, Guard).rfactor(ri, lane);
+    partial.compute_at(f, f.args().front()).store_in(Halide::MemoryType::Register).vectorize(lane);
+    partial.update(0).vectorize(lane);
+    f.update(0).atomic().vectorize(f.rvars(0).front()); // the lanes added as one vector reduction
+    k.factored.push_back(f.name());
+  }
+  if (k.anchor.dimensions() > 0 && classes >= vw) // the gradient, [..., classes]
+    k.anchor.vectorize(k.anchor.args().front(), vw, TailStrategy::ShiftInwards);
+  return true;
 }
 
 /// A recurrence whose rows along `batch` are independent: stored with `batch` innermost and computed a
@@ -608,7 +648,7 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k) {
     scheduleLayerNorm(k);
   else if (patternIs(k, {"layer_norm_grad"}))
     scheduleLayerNormGrad(k);
-  else
+  else if (!scheduleCrossEntropy(k))
     return scheduleGeneric(k);
   if (copies)
     for (Func f : k.outputs)
