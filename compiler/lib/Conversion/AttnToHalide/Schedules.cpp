@@ -273,7 +273,19 @@ void scheduleAttention(LoweredKernel &k) {
   if (s.keysT.defined())
     s.keysT.compute_at(headLevel).vectorize(s.j, vw, keyTail);
   s.dot.compute_at(row).store_at(headLevel).vectorize(s.j, vw, keyTail);
-  s.dot.update().reorder(s.j, Halide::RVar(s.dot.rvars(0)[0])).vectorize(s.j, vw, keyTail);
+  Halide::RVar sumOver(s.dot.rvars(0)[0]);
+  if (s.keysT.defined()) {
+    s.dot.update().reorder(s.j, sumOver).vectorize(s.j, vw, keyTail);
+  } else if (s.lanes.defined()) {
+    // Additive scores: a key's lanes of units accumulate as one vector, then one vector reduction adds
+    // them up; no key past the last is computed.
+    s.dot.update().reorder(sumOver, s.j).atomic().vectorize(sumOver);
+    s.lanes.compute_at(s.dot, s.j).vectorize(s.l);
+    s.lanes.update(0).vectorize(s.l);
+  } else {
+    Halide::RVar uo("uo"), ui("ui");
+    s.dot.update().split(sumOver, uo, ui, vw, Guard).reorder(ui, uo, s.j).atomic().vectorize(ui);
+  }
   m.max.compute_at(row);
   m.exp.compute_at(row).store_at(headLevel).vectorize(m.j, vw, keyTail);
   m.sum.compute_at(row);
