@@ -538,8 +538,11 @@ void scheduleLaneRecurrence(const LoweredKernel::LaneRecurrence &rec) {
 /// reduction is computed once, flat-scheduled; maps are inlined.
 void scheduleGeneric(LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
-  auto root = [&](Func f) { scheduleFlat(f.compute_root(), k); };
-  std::set<std::string> scheduled;
+  std::set<std::string> scheduled; // not scheduled again as outputs
+  auto root = [&](Func f) {
+    scheduleFlat(f.compute_root(), k);
+    scheduled.insert(f.name());
+  };
   for (MatmulStages &m : k.matmuls) {
     if (m.width == 1)
       scheduleRowDots(m, k);
