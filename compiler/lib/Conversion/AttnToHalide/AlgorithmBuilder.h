@@ -31,8 +31,9 @@ std::vector<Expr> prependExpr(Expr first, const std::vector<Expr> &rest);
 
 int64_t staticDim(Value v, unsigned i);
 
-/// tanh through exp, which Halide vectorizes.
+/// tanh and the logistic sigmoid through exp, which Halide vectorizes.
 Expr tanhOf(Expr x);
+Expr sigmoidOf(Expr x);
 
 /// An RDom over every element of `t` but its last `skipLast` dimensions, and its points.
 std::pair<RDom, std::vector<Expr>> everyElement(const HTensor &t, const std::string &name,

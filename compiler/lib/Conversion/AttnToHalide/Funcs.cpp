@@ -69,6 +69,8 @@ int64_t staticDim(Value v, unsigned i) { return cast<RankedTensorType>(v.getType
 /// 1 − 2/(exp(2x) + 1), exact at ±∞ and within 1e-7 absolute elsewhere.
 Expr tanhOf(Expr x) { return 1.0f - 2.0f / (Halide::exp(2.0f * x) + 1.0f); }
 
+Expr sigmoidOf(Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); }
+
 /// An RDom over every element of `t` but its last `skipLast` dimensions (Halide order: innermost
 /// first), and its points as index expressions.
 std::pair<RDom, std::vector<Expr>> everyElement(const HTensor &t, const std::string &name, size_t skipLast) {
@@ -141,7 +143,7 @@ FailureOr<HTensor> AlgorithmBuilder::lower(Operation *op) {
           [&](ReluOp r) { return lowerUnary(r, r.getInput(), [](Expr x) { return Halide::max(x, 0.0f); }); })
       .Case([&](TanhOp t) { return lowerUnary(t, t.getInput(), [](Expr x) { return tanhOf(x); }); })
       .Case([&](SigmoidOp s) {
-        return lowerUnary(s, s.getInput(), [](Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); });
+        return lowerUnary(s, s.getInput(), sigmoidOf);
       })
       .Case([&](GeluOp g) {
         return lowerUnary(g, g.getInput(),

@@ -129,7 +129,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerActivationGrad(ActivationGradOp op) {
     Expr t = tanhOf(v);
     slope = 1.0f - t * t;
   } else if (kind == "sigmoid") {
-    Expr s = 1.0f / (1.0f + Halide::exp(-v));
+    Expr s = sigmoidOf(v);
     slope = s * (1.0f - s);
   } else if (kind == "gelu") { // Φ(x) + x·φ(x)
     slope = 0.5f * (1.0f + Halide::erf(v * float(M_SQRT1_2))) +

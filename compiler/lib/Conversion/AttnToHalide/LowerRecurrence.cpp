@@ -14,8 +14,6 @@ Expr timeAt(Expr step, Expr length, bool reverse) {
   return reverse ? Halide::select(step < length, length - 1 - step, step) : step;
 }
 
-Expr sigmoid(Expr x) { return 1.0f / (1.0f + Halide::exp(-x)); }
-
 } // namespace
 
 /// A recurrence (LSTM or GRU) as one Func `state(slot, step, b)` (stored as RecurrenceRows says). For each
@@ -160,17 +158,17 @@ Func AlgorithmBuilder::recurrenceState(Operation *op, const HTensor &xp, const H
     // c = σ(f)·c_prev + σ(i)·tanh(g), h = σ(o)·tanh(c).
     Expr isCell = region < 5 * hidden;
     Expr j = d.offsetSlot(Halide::select(isCell, -4 * hidden, -5 * hidden), hidden);
-    Expr gate = sigmoid(at(Halide::select(isCell, hidden, 3 * hidden) + j, step));
+    Expr gate = sigmoidOf(at(Halide::select(isCell, hidden, 3 * hidden) + j, step));
     Expr squashed = tanhOf(at(Halide::select(isCell, 2 * hidden, 4 * hidden) + j, step));
-    stateValue = Halide::select(isCell, gate * at(4 * hidden + j, step - 1) + sigmoid(at(j, step)) * squashed,
-                                gate * squashed);
+    stateValue = Halide::select(
+        isCell, gate * at(4 * hidden + j, step - 1) + sigmoidOf(at(j, step)) * squashed, gate * squashed);
   } else {
     Expr h = d.offsetSlot(-gates, hidden);
     auto x = [&](int gateIndex) {
       return xp.func(gateIndex * hidden + h,
                      Halide::clamp(timeAt(step - 1, length, reverse), 0, steps - 1), b);
     };
-    Expr reset = sigmoid(x(0) + at(h, step)), update = sigmoid(x(1) + at(hidden + h, step));
+    Expr reset = sigmoidOf(x(0) + at(h, step)), update = sigmoidOf(x(1) + at(hidden + h, step));
     Expr candidate = tanhOf(x(2) + reset * at(2 * hidden + h, step));
     stateValue = (1.0f - update) * candidate + update * at(hSlot + h, step - 1);
   }
@@ -215,14 +213,14 @@ FailureOr<HTensor> AlgorithmBuilder::lowerRecurrenceGrad(RecurrenceGradOp op) {
       Expr isTanh = (a >= 2 * hidden && a < 3 * hidden) || a >= 4 * hidden;
       Expr scale = Halide::select(isTanh, 2.0f, 1.0f);
       act(rows.args(a, u)) =
-          rows.here(Halide::select(a < 5 * hidden, scale * sigmoid(scale * x) - (scale - 1.0f), x));
+          rows.here(Halide::select(a < 5 * hidden, scale * sigmoidOf(scale * x) - (scale - 1.0f), x));
     } else {
       Expr i = a % hidden;
       Expr time = Halide::clamp(timeAt(u - 1, length, reverse), 0, steps - 1);
       Expr gate = xp.func(Halide::clamp(a, 0, gates - 1), time, b) + P(Halide::clamp(a, 0, gates - 1), u);
-      Expr reset = sigmoid(xp.func(i, time, b) + P(i, u));
+      Expr reset = sigmoidOf(xp.func(i, time, b) + P(i, u));
       act(rows.args(a, u)) =
-          rows.here(Halide::select(a < 2 * hidden, sigmoid(gate),
+          rows.here(Halide::select(a < 2 * hidden, sigmoidOf(gate),
                                    tanhOf(xp.func(2 * hidden + i, time, b) + reset * P(2 * hidden + i, u))));
     }
     if (rows.lanes)
@@ -345,9 +343,9 @@ FailureOr<HTensor> AlgorithmBuilder::lowerLSTMCell(LSTMCellOp op) {
   gates(g, n) = xg(g, n) + hg(g, n);
   auto gate = [&](int index) { return gates(index * hidden + j, n); };
   Func cell(name(op, "cell"));
-  cell(j, n) = sigmoid(gate(1)) * values[op.getCell()].func(j, n) + sigmoid(gate(0)) * tanhOf(gate(2));
+  cell(j, n) = sigmoidOf(gate(1)) * values[op.getCell()].func(j, n) + sigmoidOf(gate(0)) * tanhOf(gate(2));
   Func h(name(op, "hidden"));
-  h(j, n) = sigmoid(gate(3)) * tanhOf(cell(j, n));
+  h(j, n) = sigmoidOf(gate(3)) * tanhOf(cell(j, n));
   std::vector<Expr> shape = values[op.getHidden()].shape; // a copy: the map grows below
   values[op.getNewCell()] = HTensor{cell, shape};
   values[op.getGates()] = HTensor{gates, {shape[0], Expr(LSTMCellOp::kGates * hidden)}};
@@ -360,8 +358,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerGRUCell(GRUCellOp op) {
   std::pair<Func, Func> gates = cellGates(op);
   Func xg = gates.first, hg = gates.second;
   Var j("j"), n("n");
-  Expr reset = sigmoid(xg(j, n) + hg(j, n));
-  Expr update = sigmoid(xg(hidden + j, n) + hg(hidden + j, n));
+  Expr reset = sigmoidOf(xg(j, n) + hg(j, n));
+  Expr update = sigmoidOf(xg(hidden + j, n) + hg(hidden + j, n));
   Expr candidate = tanhOf(xg(2 * hidden + j, n) + reset * hg(2 * hidden + j, n));
   Func h(name(op, "gru_cell"));
   h(j, n) = (1.0f - update) * candidate + update * values[op.getHidden()].func(j, n);
@@ -392,12 +390,12 @@ FailureOr<HTensor> AlgorithmBuilder::lowerCellGrad(CellGradOp op) {
     return Expr(act.back()(j, n));
   };
   if (isLSTM) {
-    Expr in = stage(sigmoid(pre(0))), forget = stage(sigmoid(pre(1))), cand = stage(tanhOf(pre(2)));
-    stage(sigmoid(pre(3)));
+    Expr in = stage(sigmoidOf(pre(0))), forget = stage(sigmoidOf(pre(1))), cand = stage(tanhOf(pre(2)));
+    stage(sigmoidOf(pre(3)));
     stage(tanhOf(forget * state.func(j, n) + in * cand));
   } else {
-    Expr reset = stage(sigmoid(pre(0)));
-    stage(sigmoid(pre(1)));
+    Expr reset = stage(sigmoidOf(pre(0)));
+    stage(sigmoidOf(pre(1)));
     stage(tanhOf(xg.func(2 * hidden + j, n) + reset * hg.func(2 * hidden + j, n)));
   }
   auto A = [&](int index) { return act[index](i, n); };
