@@ -3,7 +3,7 @@
 // loss with respect to every parameter that reaches it. Gradients are expressed with forward primitives
 // (a dense layer's input gradient is a dense layer through the transposed weight) and the gradient
 // primitives of AttnGradOps.td, so the backward graph is fused and lowered like the forward one.
-#include "attn/Dialect/AttnOps.h"
+#include "GradientBuilder.h"
 #include "attn/Transforms/KernelFormation.h"
 #include "attn/Transforms/Passes.h"
 
@@ -13,8 +13,6 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
-#include <functional>
-
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNAUTODIFF
 #include "attn/Transforms/Passes.h.inc"
@@ -22,750 +20,396 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+using namespace mlir::attn::autodiff;
 
-namespace {
-
-/// What a teacher-forced decoder of the gradient function stacks over its steps for its reverse loop,
-/// after its own emitted values: the state each step reads, and the value of each computing op of the step.
-struct SavedSteps {
-  unsigned numEmits = 0;                  // the decoder's own emitted values
-  llvm::DenseMap<Value, unsigned> result; // step value → the decoder result stacking it
-};
-using SavedDecoders = llvm::DenseMap<Operation *, SavedSteps>;
-
-/// A step value's type [N, ...] stacked over the steps: [batch, steps, ...].
-RankedTensorType stackedType(Type step, int64_t batch, int64_t steps) {
-  auto type = cast<RankedTensorType>(step);
-  SmallVector<int64_t> shape{batch, steps};
-  shape.append(type.getShape().begin() + 1, type.getShape().end());
-  return RankedTensorType::get(shape, type.getElementType());
+LogicalResult GradientBuilder::propagate(Operation *op) {
+  if (op->hasAttr("transposed_weight") || op->hasAttr("transposed_weights"))
+    return op->emitOpError("reads its weights transposed, which attn-transpose-step-weights does after "
+                           "attn-autodiff: the gradient rules take them as [out, in]");
+  Value dy = op->getNumResults() == 1 ? gradOf(op->getResult(0)) : Value();
+  Location loc = op->getLoc();
+  auto typeOf = [](Value v) { return v.getType(); };
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](ParamOp) { return success(); })
+      // A loss's gradient op is its gradient for d(loss) = 1, scaled by dy where the loss is a term of
+      // a larger one.
+      .Case([&](CrossEntropyOp ce) {
+        accumulate(ce.getLogits(),
+                   scaledBy(dy, ce.getResult(),
+                            CrossEntropyGradOp::create(b, loc, typeOf(ce.getLogits()), ce.getLogits(),
+                                                       ce.getTargets(), ce.getIgnoreIndexAttr(),
+                                                       ce.getLabelSmoothingAttr())));
+        return success();
+      })
+      .Case([&](MseOp m) {
+        Value da = scaledBy(dy, m.getResult(),
+                            MseGradOp::create(b, loc, typeOf(m.getLhs()), m.getLhs(), m.getRhs()));
+        accumulate(m.getLhs(), da);
+        if (needed.contains(m.getRhs()))
+          accumulate(m.getRhs(), negated(da));
+        return success();
+      })
+      .Case([&](DenseOp d) {
+        denseRule(d.getInput(), d.getWeight(), d.getBias(), dy);
+        return success();
+      })
+      .Case([&](LSTMCellOp c) {
+        Value dh = gradOf(c.getNewHidden());
+        if (!dh)
+          dh = zerosLike(c.getHidden());
+        // The pre-activations are the forward step's (in a decoder's reverse loop, read back from its
+        // stack), not computed again.
+        Value gates = c.getGates(), dc = gradOf(c.getNewCell());
+        auto cellGrad = [&](Type type, StringRef wrt) {
+          return CellGradOp::create(b, loc, type, ValueRange{gates}, c.getCell(), dh, dc,
+                                    b.getStringAttr("lstm"), b.getStringAttr(wrt));
+        };
+        if (needed.contains(c.getCell()))
+          accumulate(c.getCell(), cellGrad(typeOf(c.getCell()), "state"));
+        Value dg = cellGrad(gates.getType(), "gates");
+        denseRule(c.getInput(), c.getWIh(), c.getBIh(), dg);
+        denseRule(c.getHidden(), c.getWHh(), c.getBHh(), dg);
+        return success();
+      })
+      .Case([&](GRUCellOp c) {
+        auto [xg, hg] =
+            gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
+        auto cellGrad = [&](Type type, StringRef wrt) {
+          return CellGradOp::create(b, loc, type, ValueRange{xg, hg}, c.getHidden(), dy, Value(),
+                                    b.getStringAttr("gru"), b.getStringAttr(wrt));
+        };
+        if (needed.contains(c.getHidden()))
+          accumulate(c.getHidden(), cellGrad(typeOf(c.getHidden()), "state"));
+        denseRule(c.getInput(), c.getWIh(), c.getBIh(), cellGrad(xg.getType(), "input_gates"));
+        denseRule(c.getHidden(), c.getWHh(), c.getBHh(), cellGrad(hg.getType(), "hidden_gates"));
+        return success();
+      })
+      .Case<LSTMOp, GRUOp>([&](Operation *op) {
+        bool lstm = isa<LSTMOp>(op);
+        Value xp = op->getOperand(0), w = op->getOperand(1), bias = op->getOperand(2);
+        Value lengths = op->getNumOperands() > 3 ? op->getOperand(3) : Value();
+        UnitAttr reverse = op->getAttrOfType<UnitAttr>("reverse");
+        auto xpType = cast<RankedTensorType>(xp.getType());
+        int64_t hidden = cast<RankedTensorType>(w.getType()).getDimSize(1);
+        auto gradType = RankedTensorType::get({xpType.getDimSize(0), xpType.getDimSize(1), 4 * hidden},
+                                              xpType.getElementType());
+        // Only h has a gradient: the second result, steps, exists for this rule to read.
+        Value h = op->getResult(0), dh = gradOf(h);
+        Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, h, op->getResult(1), dh, lengths,
+                                            b.getStringAttr(lstm ? "lstm" : "gru"), reverse);
+        // GRU: [0, 3H) are the projected inputs' gradients, r and z with n's hidden side the
+        // recurrent ones.
+        Value dProjected = lstm ? dg : slice(dg, 0, 3 * hidden);
+        Value dHidden = lstm ? dg
+                             : ConcatOp::create(b, loc, typeOf(xp), slice(dg, 0, 2 * hidden),
+                                                slice(dg, 3 * hidden, hidden)).getResult();
+        accumulate(xp, dProjected);
+        accumulate(w,
+                   RecurrenceWeightGradOp::create(b, loc, typeOf(w), dHidden, h, reverse));
+        accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dHidden));
+        return success();
+      })
+      .Case([&](DecodeOp d) { return decodeRule(d); })
+      .Case([&](Conv2DOp c) {
+        // Batch normalization in training subtracts each channel's mean, so a bias before it has no
+        // effect: its gradient is zero, exactly (summed, the normalization's input gradient is only
+        // rounding noise, which Adam would turn into steps of the full learning rate). The users are
+        // the normalization's ops and the gradient ops already made from them.
+        bool normalized = llvm::all_of(c->getUsers(), [&](Operation *user) {
+          return isa<BatchNormTrainOp, BatchSumsOp, BatchNormGradOp>(user) &&
+                 user->getOperand(0) == c.getResult();
+        });
+        for (auto [operand, wrt] :
+             {std::pair{c.getInput(), "input"}, {c.getWeight(), "weight"}, {c.getBias(), "bias"}})
+          if (operand && needed.contains(operand) && normalized && operand == c.getBias())
+            accumulate(operand, zerosLike(operand));
+          else if (operand && needed.contains(operand))
+            accumulate(operand,
+                       Conv2DGradOp::create(b, loc, typeOf(operand), c.getInput(), c.getWeight(), dy,
+                                            b.getStringAttr(wrt), c.getStrideAttr(), c.getPaddingAttr(),
+                                            c.getDilationAttr(), c.getGroupsAttr()));
+        return success();
+      })
+      .Case([&](Pool2DOp p) {
+        return inputGradient<PoolGradOp>(loc, p.getInput(), dy, p.getKindAttr(), p.getKernelAttr(),
+                                         p.getStrideAttr(), p.getPaddingAttr());
+      })
+      .Case([&](GlobalPoolOp p) {
+        // One window over the whole map; its maximum's gradient is shared among ties, as torch.amax.
+        auto type = cast<RankedTensorType>(p.getInput().getType());
+        auto dyType = cast<RankedTensorType>(dy.getType());
+        auto one = RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1}, b.getF32Type());
+        auto two =
+            RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1, 1}, b.getF32Type());
+        Value windows =
+            ExpandDimsOp::create(b, loc, two, ExpandDimsOp::create(b, loc, one, dy, b.getI64IntegerAttr(2)),
+                                 b.getI64IntegerAttr(3));
+        auto size = b.getDenseI64ArrayAttr({type.getDimSize(2), type.getDimSize(3)});
+        accumulate(p.getInput(),
+                   PoolGradOp::create(b, loc, type, p.getInput(), windows,
+                                      b.getStringAttr(p.getKind() == "max" ? "amax" : "avg"), size, size,
+                                      b.getDenseI64ArrayAttr({0, 0})));
+        return success();
+      })
+      .Case([&](ReduceOp r) {
+        return inputGradient<ReduceGradOp>(loc, r.getInput(), dy, r.getAxisAttr(), r.getKindAttr());
+      })
+      .Case([&](BroadcastOp br) { return inputGradient<BroadcastGradOp>(loc, br.getInput(), dy); })
+      .Case([&](SliceOp sl) {
+        return inputGradient<SliceGradOp>(loc, sl.getInput(), dy, sl.getAxisAttr(), sl.getStartAttr());
+      })
+      .Case([&](BatchNormTrainOp bn) {
+        // With statistics over every process, dx needs the gradient's sums over every process too.
+        SmallVector<Value> global(bn.getStats());
+        if (!global.empty())
+          global.push_back(
+              AllSumOp::create(b, loc,
+                               BatchSumsOp::create(b, loc, global[0].getType(), bn.getInput(),
+                                                   ValueRange{dy, global[0], global[1]},
+                                                   b.getStringAttr("grad"), bn.getEpsilonAttr()),
+                               /*cotangent=*/true));
+        for (auto [operand, wrt, stats] : {std::tuple{bn.getInput(), "input", ValueRange(global)},
+                                           {bn.getWeight(), "weight", ValueRange(global).take_front(2)},
+                                           {bn.getBias(), "bias", ValueRange()}})
+          if (needed.contains(operand))
+            accumulate(operand,
+                       BatchNormGradOp::create(b, loc, typeOf(operand), bn.getInput(), bn.getWeight(), dy,
+                                               stats, b.getStringAttr(wrt), bn.getEpsilonAttr()));
+        return success();
+      })
+      .Case([&](DropoutOp d) { // the same mask, drawn again
+        accumulate(d.getInput(), DropoutOp::create(b, loc, typeOf(d.getInput()), dy, d.getSeed(),
+                                                   d.getRateAttr(), d.getStreamAttr()));
+        return success();
+      })
+      .Case([&](RandomShiftOp r) { // the same offsets, the other way
+        accumulate(r.getInput(),
+                   RandomShiftOp::create(b, loc, typeOf(r.getInput()), dy, r.getSeed(), r.getPixelsAttr(),
+                                         r.getStreamAttr(), r.getInverse() ? nullptr : b.getUnitAttr()));
+        return success();
+      })
+      .Case<ReluOp, TanhOp, SigmoidOp, GeluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, AbsOp>([&](Operation *act) {
+        StringRef kind = act->getName().stripDialect();
+        return inputGradient<ActivationGradOp>(loc, act->getOperand(0), dy, b.getStringAttr(kind));
+      })
+      .Case([&](NegOp n) {
+        if (needed.contains(n.getInput()))
+          accumulate(n.getInput(), negated(dy));
+        return success();
+      })
+      .Case([&](ConstantOp) { return success(); })
+      // Broadcasting arithmetic: an operand's gradient is summed over what it was broadcast along.
+      .Case([&](AddOp a) {
+        accumulate(a.getLhs(), [&] { return dy; });
+        accumulate(a.getRhs(), [&] { return dy; });
+        return success();
+      })
+      .Case([&](SubOp s) {
+        accumulate(s.getLhs(), [&] { return dy; });
+        accumulate(s.getRhs(), [&] { return negated(dy); });
+        return success();
+      })
+      .Case([&](MulOp m) {
+        accumulate(m.getLhs(), [&] { return MulOp::create(b, loc, dy, m.getRhs()).getResult(); });
+        accumulate(m.getRhs(), [&] { return MulOp::create(b, loc, dy, m.getLhs()).getResult(); });
+        return success();
+      })
+      .Case([&](MatmulOp m) { // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC (with transpose_b, B = Bₜᵀ: dBₜ = dCᵀ·A)
+        bool tb = m.getTransposeB();
+        accumulate(m.getLhs(), [&] { return matmul(dy, m.getRhs(), !tb); });
+        accumulate(m.getRhs(), [&] {
+          return tb ? matmul(lastTwoSwapped(dy), m.getLhs(), false)
+                    : matmul(lastTwoSwapped(m.getLhs()), dy, false);
+        });
+        return success();
+      })
+      .Case<MaximumOp, MinimumOp>([&](Operation *op) {
+        // dy goes to the operand chosen, halved between equal ones (as PyTorch).
+        Value lhs = op->getOperand(0), rhs = op->getOperand(1);
+        auto share = [&] {
+          Value wins = isa<MaximumOp>(op) ? GreaterOp::create(b, loc, lhs, rhs).getResult()
+                                          : LessOp::create(b, loc, lhs, rhs).getResult();
+          Value ties = EqualOp::create(b, loc, lhs, rhs);
+          Value half = ScaleOp::create(b, loc, ties.getType(), ties, b.getF32FloatAttr(0.5f));
+          return MulOp::create(b, loc, dy, AddOp::create(b, loc, wins, half)).getResult();
+        };
+        Value toLhs = needed.contains(lhs) || needed.contains(rhs) ? share() : Value();
+        accumulate(lhs, [&] { return toLhs; });
+        accumulate(rhs, [&] { return SubOp::create(b, loc, dy, toLhs).getResult(); });
+        return success();
+      })
+      .Case<LessOp, LessEqualOp, GreaterOp, GreaterEqualOp, EqualOp, NotEqualOp, ArgmaxOp, SinusoidOp>(
+          [&](Operation *) { return success(); }) // piecewise constant: no gradient
+      .Case([&](SelectOp s) {
+        Value zero =
+            ConstantOp::create(b, loc, RankedTensorType::get({}, b.getF32Type()), b.getF32FloatAttr(0));
+        accumulate(s.getLhs(),
+                   [&] { return SelectOp::create(b, loc, dy.getType(), s.getCondition(), dy, zero); });
+        accumulate(s.getRhs(),
+                   [&] { return SelectOp::create(b, loc, dy.getType(), s.getCondition(), zero, dy); });
+        return success();
+      })
+      .Case([&](PowOp p) { // d(xᶜ) = c·xᶜ⁻¹·dx
+        accumulate(p.getInput(), [&] {
+          float c = p.getExponent().convertToFloat();
+          Value slope = PowOp::create(b, loc, p.getInput(), b.getF32FloatAttr(c - 1));
+          slope = ScaleOp::create(b, loc, slope.getType(), slope, b.getF32FloatAttr(c));
+          return MulOp::create(b, loc, dy, slope).getResult();
+        });
+        return success();
+      })
+      .Case([&](DivOp d) { // d(a/b) = da/b − (a/b)·db/b
+        accumulate(d.getLhs(), [&] { return DivOp::create(b, loc, dy, d.getRhs()).getResult(); });
+        accumulate(d.getRhs(), [&] {
+          Value quotient = MulOp::create(b, loc, dy, d.getResult());
+          return negated(DivOp::create(b, loc, quotient, d.getRhs()));
+        });
+        return success();
+      })
+      .Case([&](SoftmaxOp s) {
+        accumulate(s.getInput(), SoftmaxGradOp::create(b, loc, typeOf(dy), s.getInput(), dy, UnitAttr()));
+        return success();
+      })
+      .Case([&](LogSoftmaxOp s) {
+        accumulate(s.getInput(),
+                   SoftmaxGradOp::create(b, loc, typeOf(dy), s.getInput(), dy, b.getUnitAttr()));
+        return success();
+      })
+      .Case([&](ExpandDimsOp e) {
+        accumulate(e.getInput(), SqueezeOp::create(b, loc, typeOf(e.getInput()), dy, e.getAxisAttr()));
+        return success();
+      })
+      .Case([&](SqueezeOp s) {
+        accumulate(s.getInput(), ExpandDimsOp::create(b, loc, typeOf(s.getInput()), dy, s.getAxisAttr()));
+        return success();
+      })
+      .Case<ReshapeOp, FlattenOp>([&](Operation *r) {
+        Value x = r->getOperand(0);
+        accumulate(x, ReshapeOp::create(b, loc, typeOf(x), dy));
+        return success();
+      })
+      .Case([&](TransposeOp t) {
+        ArrayRef<int64_t> perm = t.getPermutation();
+        SmallVector<int64_t> inverse(perm.size());
+        for (auto [i, p] : llvm::enumerate(perm))
+          inverse[p] = i;
+        accumulate(t.getInput(), TransposeOp::create(b, loc, typeOf(t.getInput()), dy,
+                                                     b.getDenseI64ArrayAttr(inverse)));
+        return success();
+      })
+      .Case([&](ConcatOp c) {
+        auto type = cast<RankedTensorType>(c.getLhs().getType());
+        int64_t axis = type.getRank() - 1, split = type.getDimSize(axis);
+        auto part = [&](Value v, int64_t start) {
+          int64_t size = cast<RankedTensorType>(v.getType()).getDimSize(axis);
+          accumulate(v, SliceOp::create(b, loc, typeOf(v), dy, b.getI64IntegerAttr(axis),
+                                        b.getI64IntegerAttr(start), b.getI64IntegerAttr(size)));
+        };
+        part(c.getLhs(), 0);
+        part(c.getRhs(), split);
+        return success();
+      })
+      .Case([&](EmbeddingOp e) {
+        accumulate(e.getTable(), EmbeddingGradOp::create(b, loc, typeOf(e.getTable()), e.getTokens(), dy));
+        return success();
+      })
+      .Case([&](LayerNormOp l) {
+        Value x = l.getInput();
+        if (needed.contains(x))
+          accumulate(x,
+                     LayerNormGradOp::create(b, loc, typeOf(x), x, dy, l.getWeight(), l.getEpsilonAttr()));
+        if (Value w = l.getWeight()) {
+          Value normalized =
+              LayerNormOp::create(b, loc, typeOf(x), x, Value(), Value(), l.getEpsilonAttr());
+          Value scaled = MulOp::create(b, loc, typeOf(dy), dy, normalized);
+          accumulate(w, SumLeadingOp::create(b, loc, typeOf(w), scaled));
+        }
+        if (Value bias = l.getBias())
+          accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dy));
+        return success();
+      })
+      .Case([&](MaskedSoftmaxOp m) {
+        accumulate(m.getScores(), ProbsGradOp::create(b, loc, typeOf(dy), m.getResult(), dy));
+        return success();
+      })
+      .Case([&](WeightedSumOp w) {
+        Value p = w.getWeights(), v = w.getValues();
+        int64_t heads = cast<RankedTensorType>(p.getType()).getDimSize(1);
+        if (needed.contains(p))
+          accumulate(p, ScoreOp::create(b, loc, typeOf(p), dy, v, b.getI64IntegerAttr(heads),
+                                        b.getF32FloatAttr(1.0f)));
+        if (needed.contains(v))
+          accumulate(v, WeightedSumOp::create(b, loc, typeOf(v), swapLast(p), dy));
+        return success();
+      })
+      .Case([&](ScoreOp s) {
+        Value q = s.getQuery(), k = s.getKeys();
+        float scale = s.getScale().convertToFloat();
+        auto scaled = [&](Value v) {
+          return scale == 1.0f
+                     ? v
+                     : ScaleOp::create(b, loc, v.getType(), v, b.getF32FloatAttr(scale)).getResult();
+        };
+        if (needed.contains(q))
+          accumulate(q, scaled(WeightedSumOp::create(b, loc, typeOf(q), dy, k)));
+        if (needed.contains(k))
+          accumulate(k, scaled(WeightedSumOp::create(b, loc, typeOf(k), swapLast(dy), q)));
+        return success();
+      })
+      .Case([&](AdditiveScoreOp a) {
+        for (auto [operand, wrt] :
+             {std::pair{a.getQuery(), "query"}, {a.getKeys(), "keys"}, {a.getV(), "v"}})
+          if (needed.contains(operand))
+            accumulate(operand,
+                       AdditiveScoreGradOp::create(b, loc, typeOf(operand), a.getQuery(), a.getKeys(),
+                                                   a.getV(), dy, b.getStringAttr(wrt)));
+        return success();
+      })
+      .Default([&](Operation *other) {
+        return other->emitOpError()
+               << "has no gradient rule yet: see docs/training.md for the ops that have one";
+      });
 }
 
-class GradientBuilder {
-public:
-  GradientBuilder(OpBuilder &builder, llvm::SetVector<Value> &needed, const SavedDecoders &saved)
-      : b(builder), needed(needed), saved(saved) {}
-
-  /// Adds `g` to the gradient of `v`, if `v` depends on a parameter.
-  void accumulate(Value v, Value g) {
-    if (!needed.contains(v))
-      return;
-    auto [it, inserted] = grads.try_emplace(v, g);
-    if (!inserted)
-      it->second = AddOp::create(b, g.getLoc(), g.getType(), it->second, g);
+void GradientBuilder::denseRule(Value x, Value w, Value bias, Value dy) {
+  Location loc = dy.getLoc();
+  if (needed.contains(x)) {
+    auto wType = cast<RankedTensorType>(w.getType());
+    auto wT = RankedTensorType::get({wType.getDimSize(1), wType.getDimSize(0)}, wType.getElementType());
+    Value transposed = TransposeOp::create(b, loc, wT, w, b.getDenseI64ArrayAttr({1, 0}));
+    accumulate(x, DenseOp::create(b, loc, x.getType(), dy, transposed, Value()));
   }
+  if (needed.contains(w))
+    accumulate(w, DenseGradWeightOp::create(b, loc, w.getType(), dy, x));
+  if (bias && needed.contains(bias))
+    accumulate(bias, SumLeadingOp::create(b, loc, bias.getType(), dy));
+}
 
-  /// Adds the gradient `make` builds, summed down to `v`'s shape where `v` was broadcast, if `v` depends on
-  /// a parameter.
-  void accumulate(Value v, llvm::function_ref<Value()> make) {
-    if (!needed.contains(v))
-      return;
-    Value g = make();
-    if (g.getType() != v.getType())
-      g = BroadcastGradOp::create(b, g.getLoc(), v.getType(), v, g);
-    accumulate(v, g);
-  }
+std::pair<Value, Value> GradientBuilder::gateProjections(Value x, Value h, Value wih, Value bih, Value whh,
+                                                         Value bhh) {
+  auto type = RankedTensorType::get({cast<RankedTensorType>(x.getType()).getDimSize(0),
+                                     cast<RankedTensorType>(wih.getType()).getDimSize(0)},
+                                    b.getF32Type());
+  return {DenseOp::create(b, x.getLoc(), type, x, wih, bih),
+          DenseOp::create(b, h.getLoc(), type, h, whh, bhh)};
+}
 
-  /// `g` times the loss gradient `dy`, unless `dy` is the seed of the loss `loss` itself (d(loss) = 1).
-  Value scaledBy(Value dy, Value loss, Value g) {
-    return dy == loss ? g : MulOp::create(b, g.getLoc(), g, dy).getResult();
-  }
+Value GradientBuilder::slice(Value v, int64_t start, int64_t size) {
+  auto type = cast<RankedTensorType>(v.getType());
+  auto part = RankedTensorType::get({type.getDimSize(0), type.getDimSize(1), size}, type.getElementType());
+  return SliceOp::create(b, v.getLoc(), part, v, b.getI64IntegerAttr(2), b.getI64IntegerAttr(start),
+                         b.getI64IntegerAttr(size));
+}
 
-  /// a·b (a·bᵀ with `transposeB`) as attn.matmul, its result type inferred.
-  Value matmul(Value a, Value bv, bool transposeB) {
-    auto op = MatmulOp::create(b, a.getLoc(), a.getType(), a, bv, transposeB ? b.getUnitAttr() : UnitAttr());
-    op.getResult().setType(cast<ShapedOpInterface>(op.getOperation()).inferResultType());
-    return op;
-  }
+Value GradientBuilder::swapLast(Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  std::swap(shape[2], shape[3]);
+  return TransposeOp::create(b, v.getLoc(), RankedTensorType::get(shape, type.getElementType()), v,
+                             b.getDenseI64ArrayAttr({0, 1, 3, 2}));
+}
 
-  /// `v` with its last two dimensions swapped.
-  Value lastTwoSwapped(Value v) {
-    auto type = cast<RankedTensorType>(v.getType());
-    int64_t rank = type.getRank();
-    SmallVector<int64_t> perm, shape(type.getShape());
-    for (int64_t i = 0; i < rank; ++i)
-      perm.push_back(i == rank - 1 ? rank - 2 : i == rank - 2 ? rank - 1 : i);
-    std::swap(shape[rank - 1], shape[rank - 2]);
-    return TransposeOp::create(b, v.getLoc(), RankedTensorType::get(shape, type.getElementType()), v,
-                               b.getDenseI64ArrayAttr(perm));
-  }
-
-  Value negated(Value g) { return ScaleOp::create(b, g.getLoc(), g.getType(), g, b.getF32FloatAttr(-1.0f)); }
-
-  Value gradOf(Value v) const { return grads.lookup(v); }
-
-  /// Applies the gradient rule of `op`, whose results' gradients are known; fails on an op without one.
-  LogicalResult propagate(Operation *op) {
-    if (op->hasAttr("transposed_weight") || op->hasAttr("transposed_weights"))
-      return op->emitOpError("reads its weights transposed, which attn-transpose-step-weights does after "
-                             "attn-autodiff: the gradient rules take them as [out, in]");
-    Value dy = op->getNumResults() == 1 ? gradOf(op->getResult(0)) : Value();
-    Location loc = op->getLoc();
-    auto typeOf = [](Value v) { return v.getType(); };
-    return llvm::TypeSwitch<Operation *, LogicalResult>(op)
-        .Case([&](ParamOp) { return success(); })
-        // A loss's gradient op is its gradient for d(loss) = 1, scaled by dy where the loss is a term of
-        // a larger one.
-        .Case([&](CrossEntropyOp ce) {
-          accumulate(ce.getLogits(),
-                     scaledBy(dy, ce.getResult(),
-                              CrossEntropyGradOp::create(b, loc, typeOf(ce.getLogits()), ce.getLogits(),
-                                                         ce.getTargets(), ce.getIgnoreIndexAttr(),
-                                                         ce.getLabelSmoothingAttr())));
-          return success();
-        })
-        .Case([&](MseOp m) {
-          Value da = scaledBy(dy, m.getResult(),
-                              MseGradOp::create(b, loc, typeOf(m.getLhs()), m.getLhs(), m.getRhs()));
-          accumulate(m.getLhs(), da);
-          if (needed.contains(m.getRhs()))
-            accumulate(m.getRhs(), negated(da));
-          return success();
-        })
-        .Case([&](DenseOp d) {
-          denseRule(d.getInput(), d.getWeight(), d.getBias(), dy);
-          return success();
-        })
-        .Case([&](LSTMCellOp c) {
-          Value dh = gradOf(c.getNewHidden());
-          if (!dh)
-            dh = zerosLike(c.getHidden());
-          // The pre-activations are the forward step's (in a decoder's reverse loop, read back from its
-          // stack), not computed again.
-          Value gates = c.getGates(), dc = gradOf(c.getNewCell());
-          auto cellGrad = [&](Type type, StringRef wrt) {
-            return CellGradOp::create(b, loc, type, ValueRange{gates}, c.getCell(), dh, dc,
-                                      b.getStringAttr("lstm"), b.getStringAttr(wrt));
-          };
-          if (needed.contains(c.getCell()))
-            accumulate(c.getCell(), cellGrad(typeOf(c.getCell()), "state"));
-          Value dg = cellGrad(gates.getType(), "gates");
-          denseRule(c.getInput(), c.getWIh(), c.getBIh(), dg);
-          denseRule(c.getHidden(), c.getWHh(), c.getBHh(), dg);
-          return success();
-        })
-        .Case([&](GRUCellOp c) {
-          auto [xg, hg] =
-              gateProjections(c.getInput(), c.getHidden(), c.getWIh(), c.getBIh(), c.getWHh(), c.getBHh());
-          auto cellGrad = [&](Type type, StringRef wrt) {
-            return CellGradOp::create(b, loc, type, ValueRange{xg, hg}, c.getHidden(), dy, Value(),
-                                      b.getStringAttr("gru"), b.getStringAttr(wrt));
-          };
-          if (needed.contains(c.getHidden()))
-            accumulate(c.getHidden(), cellGrad(typeOf(c.getHidden()), "state"));
-          denseRule(c.getInput(), c.getWIh(), c.getBIh(), cellGrad(xg.getType(), "input_gates"));
-          denseRule(c.getHidden(), c.getWHh(), c.getBHh(), cellGrad(hg.getType(), "hidden_gates"));
-          return success();
-        })
-        .Case<LSTMOp, GRUOp>([&](Operation *op) {
-          bool lstm = isa<LSTMOp>(op);
-          Value xp = op->getOperand(0), w = op->getOperand(1), bias = op->getOperand(2);
-          Value lengths = op->getNumOperands() > 3 ? op->getOperand(3) : Value();
-          UnitAttr reverse = op->getAttrOfType<UnitAttr>("reverse");
-          auto xpType = cast<RankedTensorType>(xp.getType());
-          int64_t hidden = cast<RankedTensorType>(w.getType()).getDimSize(1);
-          auto gradType = RankedTensorType::get({xpType.getDimSize(0), xpType.getDimSize(1), 4 * hidden},
-                                                xpType.getElementType());
-          // Only h has a gradient: the second result, steps, exists for this rule to read.
-          Value h = op->getResult(0), dh = gradOf(h);
-          Value dg = RecurrenceGradOp::create(b, loc, gradType, xp, w, bias, h, op->getResult(1), dh, lengths,
-                                              b.getStringAttr(lstm ? "lstm" : "gru"), reverse);
-          // GRU: [0, 3H) are the projected inputs' gradients, r and z with n's hidden side the
-          // recurrent ones.
-          Value dProjected = lstm ? dg : slice(dg, 0, 3 * hidden);
-          Value dHidden = lstm ? dg
-                               : ConcatOp::create(b, loc, typeOf(xp), slice(dg, 0, 2 * hidden),
-                                                  slice(dg, 3 * hidden, hidden)).getResult();
-          accumulate(xp, dProjected);
-          accumulate(w,
-                     RecurrenceWeightGradOp::create(b, loc, typeOf(w), dHidden, h, reverse));
-          accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dHidden));
-          return success();
-        })
-        .Case([&](DecodeOp d) { return decodeRule(d); })
-        .Case([&](Conv2DOp c) {
-          // Batch normalization in training subtracts each channel's mean, so a bias before it has no
-          // effect: its gradient is zero, exactly (summed, the normalization's input gradient is only
-          // rounding noise, which Adam would turn into steps of the full learning rate). The users are
-          // the normalization's ops and the gradient ops already made from them.
-          bool normalized = llvm::all_of(c->getUsers(), [&](Operation *user) {
-            return isa<BatchNormTrainOp, BatchSumsOp, BatchNormGradOp>(user) &&
-                   user->getOperand(0) == c.getResult();
-          });
-          for (auto [operand, wrt] :
-               {std::pair{c.getInput(), "input"}, {c.getWeight(), "weight"}, {c.getBias(), "bias"}})
-            if (operand && needed.contains(operand) && normalized && operand == c.getBias())
-              accumulate(operand, zerosLike(operand));
-            else if (operand && needed.contains(operand))
-              accumulate(operand,
-                         Conv2DGradOp::create(b, loc, typeOf(operand), c.getInput(), c.getWeight(), dy,
-                                              b.getStringAttr(wrt), c.getStrideAttr(), c.getPaddingAttr(),
-                                              c.getDilationAttr(), c.getGroupsAttr()));
-          return success();
-        })
-        .Case([&](Pool2DOp p) {
-          return inputGradient<PoolGradOp>(loc, p.getInput(), dy, p.getKindAttr(), p.getKernelAttr(),
-                                           p.getStrideAttr(), p.getPaddingAttr());
-        })
-        .Case([&](GlobalPoolOp p) {
-          // One window over the whole map; its maximum's gradient is shared among ties, as torch.amax.
-          auto type = cast<RankedTensorType>(p.getInput().getType());
-          auto dyType = cast<RankedTensorType>(dy.getType());
-          auto one = RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1}, b.getF32Type());
-          auto two =
-              RankedTensorType::get({dyType.getDimSize(0), dyType.getDimSize(1), 1, 1}, b.getF32Type());
-          Value windows =
-              ExpandDimsOp::create(b, loc, two, ExpandDimsOp::create(b, loc, one, dy, b.getI64IntegerAttr(2)),
-                                   b.getI64IntegerAttr(3));
-          auto size = b.getDenseI64ArrayAttr({type.getDimSize(2), type.getDimSize(3)});
-          accumulate(p.getInput(),
-                     PoolGradOp::create(b, loc, type, p.getInput(), windows,
-                                        b.getStringAttr(p.getKind() == "max" ? "amax" : "avg"), size, size,
-                                        b.getDenseI64ArrayAttr({0, 0})));
-          return success();
-        })
-        .Case([&](ReduceOp r) {
-          return inputGradient<ReduceGradOp>(loc, r.getInput(), dy, r.getAxisAttr(), r.getKindAttr());
-        })
-        .Case([&](BroadcastOp br) { return inputGradient<BroadcastGradOp>(loc, br.getInput(), dy); })
-        .Case([&](SliceOp sl) {
-          return inputGradient<SliceGradOp>(loc, sl.getInput(), dy, sl.getAxisAttr(), sl.getStartAttr());
-        })
-        .Case([&](BatchNormTrainOp bn) {
-          // With statistics over every process, dx needs the gradient's sums over every process too.
-          SmallVector<Value> global(bn.getStats());
-          if (!global.empty())
-            global.push_back(
-                AllSumOp::create(b, loc,
-                                 BatchSumsOp::create(b, loc, global[0].getType(), bn.getInput(),
-                                                     ValueRange{dy, global[0], global[1]},
-                                                     b.getStringAttr("grad"), bn.getEpsilonAttr()),
-                                 /*cotangent=*/true));
-          for (auto [operand, wrt, stats] : {std::tuple{bn.getInput(), "input", ValueRange(global)},
-                                             {bn.getWeight(), "weight", ValueRange(global).take_front(2)},
-                                             {bn.getBias(), "bias", ValueRange()}})
-            if (needed.contains(operand))
-              accumulate(operand,
-                         BatchNormGradOp::create(b, loc, typeOf(operand), bn.getInput(), bn.getWeight(), dy,
-                                                 stats, b.getStringAttr(wrt), bn.getEpsilonAttr()));
-          return success();
-        })
-        .Case([&](DropoutOp d) { // the same mask, drawn again
-          accumulate(d.getInput(), DropoutOp::create(b, loc, typeOf(d.getInput()), dy, d.getSeed(),
-                                                     d.getRateAttr(), d.getStreamAttr()));
-          return success();
-        })
-        .Case([&](RandomShiftOp r) { // the same offsets, the other way
-          accumulate(r.getInput(),
-                     RandomShiftOp::create(b, loc, typeOf(r.getInput()), dy, r.getSeed(), r.getPixelsAttr(),
-                                           r.getStreamAttr(), r.getInverse() ? nullptr : b.getUnitAttr()));
-          return success();
-        })
-        .Case<ReluOp, TanhOp, SigmoidOp, GeluOp, ExpOp, LogOp, SqrtOp, RsqrtOp, AbsOp>([&](Operation *act) {
-          StringRef kind = act->getName().stripDialect();
-          return inputGradient<ActivationGradOp>(loc, act->getOperand(0), dy, b.getStringAttr(kind));
-        })
-        .Case([&](NegOp n) {
-          if (needed.contains(n.getInput()))
-            accumulate(n.getInput(), negated(dy));
-          return success();
-        })
-        .Case([&](ConstantOp) { return success(); })
-        // Broadcasting arithmetic: an operand's gradient is summed over what it was broadcast along.
-        .Case([&](AddOp a) {
-          accumulate(a.getLhs(), [&] { return dy; });
-          accumulate(a.getRhs(), [&] { return dy; });
-          return success();
-        })
-        .Case([&](SubOp s) {
-          accumulate(s.getLhs(), [&] { return dy; });
-          accumulate(s.getRhs(), [&] { return negated(dy); });
-          return success();
-        })
-        .Case([&](MulOp m) {
-          accumulate(m.getLhs(), [&] { return MulOp::create(b, loc, dy, m.getRhs()).getResult(); });
-          accumulate(m.getRhs(), [&] { return MulOp::create(b, loc, dy, m.getLhs()).getResult(); });
-          return success();
-        })
-        .Case([&](MatmulOp m) { // C = A·B: dA = dC·Bᵀ, dB = Aᵀ·dC (with transpose_b, B = Bₜᵀ: dBₜ = dCᵀ·A)
-          bool tb = m.getTransposeB();
-          accumulate(m.getLhs(), [&] { return matmul(dy, m.getRhs(), !tb); });
-          accumulate(m.getRhs(), [&] {
-            return tb ? matmul(lastTwoSwapped(dy), m.getLhs(), false)
-                      : matmul(lastTwoSwapped(m.getLhs()), dy, false);
-          });
-          return success();
-        })
-        .Case<MaximumOp, MinimumOp>([&](Operation *op) {
-          // dy goes to the operand chosen, halved between equal ones (as PyTorch).
-          Value lhs = op->getOperand(0), rhs = op->getOperand(1);
-          auto share = [&] {
-            Value wins = isa<MaximumOp>(op) ? GreaterOp::create(b, loc, lhs, rhs).getResult()
-                                            : LessOp::create(b, loc, lhs, rhs).getResult();
-            Value ties = EqualOp::create(b, loc, lhs, rhs);
-            Value half = ScaleOp::create(b, loc, ties.getType(), ties, b.getF32FloatAttr(0.5f));
-            return MulOp::create(b, loc, dy, AddOp::create(b, loc, wins, half)).getResult();
-          };
-          Value toLhs = needed.contains(lhs) || needed.contains(rhs) ? share() : Value();
-          accumulate(lhs, [&] { return toLhs; });
-          accumulate(rhs, [&] { return SubOp::create(b, loc, dy, toLhs).getResult(); });
-          return success();
-        })
-        .Case<LessOp, LessEqualOp, GreaterOp, GreaterEqualOp, EqualOp, NotEqualOp, ArgmaxOp, SinusoidOp>(
-            [&](Operation *) { return success(); }) // piecewise constant: no gradient
-        .Case([&](SelectOp s) {
-          Value zero =
-              ConstantOp::create(b, loc, RankedTensorType::get({}, b.getF32Type()), b.getF32FloatAttr(0));
-          accumulate(s.getLhs(),
-                     [&] { return SelectOp::create(b, loc, dy.getType(), s.getCondition(), dy, zero); });
-          accumulate(s.getRhs(),
-                     [&] { return SelectOp::create(b, loc, dy.getType(), s.getCondition(), zero, dy); });
-          return success();
-        })
-        .Case([&](PowOp p) { // d(xᶜ) = c·xᶜ⁻¹·dx
-          accumulate(p.getInput(), [&] {
-            float c = p.getExponent().convertToFloat();
-            Value slope = PowOp::create(b, loc, p.getInput(), b.getF32FloatAttr(c - 1));
-            slope = ScaleOp::create(b, loc, slope.getType(), slope, b.getF32FloatAttr(c));
-            return MulOp::create(b, loc, dy, slope).getResult();
-          });
-          return success();
-        })
-        .Case([&](DivOp d) { // d(a/b) = da/b − (a/b)·db/b
-          accumulate(d.getLhs(), [&] { return DivOp::create(b, loc, dy, d.getRhs()).getResult(); });
-          accumulate(d.getRhs(), [&] {
-            Value quotient = MulOp::create(b, loc, dy, d.getResult());
-            return negated(DivOp::create(b, loc, quotient, d.getRhs()));
-          });
-          return success();
-        })
-        .Case([&](SoftmaxOp s) {
-          accumulate(s.getInput(), SoftmaxGradOp::create(b, loc, typeOf(dy), s.getInput(), dy, UnitAttr()));
-          return success();
-        })
-        .Case([&](LogSoftmaxOp s) {
-          accumulate(s.getInput(),
-                     SoftmaxGradOp::create(b, loc, typeOf(dy), s.getInput(), dy, b.getUnitAttr()));
-          return success();
-        })
-        .Case([&](ExpandDimsOp e) {
-          accumulate(e.getInput(), SqueezeOp::create(b, loc, typeOf(e.getInput()), dy, e.getAxisAttr()));
-          return success();
-        })
-        .Case([&](SqueezeOp s) {
-          accumulate(s.getInput(), ExpandDimsOp::create(b, loc, typeOf(s.getInput()), dy, s.getAxisAttr()));
-          return success();
-        })
-        .Case<ReshapeOp, FlattenOp>([&](Operation *r) {
-          Value x = r->getOperand(0);
-          accumulate(x, ReshapeOp::create(b, loc, typeOf(x), dy));
-          return success();
-        })
-        .Case([&](TransposeOp t) {
-          ArrayRef<int64_t> perm = t.getPermutation();
-          SmallVector<int64_t> inverse(perm.size());
-          for (auto [i, p] : llvm::enumerate(perm))
-            inverse[p] = i;
-          accumulate(t.getInput(), TransposeOp::create(b, loc, typeOf(t.getInput()), dy,
-                                                       b.getDenseI64ArrayAttr(inverse)));
-          return success();
-        })
-        .Case([&](ConcatOp c) {
-          auto type = cast<RankedTensorType>(c.getLhs().getType());
-          int64_t axis = type.getRank() - 1, split = type.getDimSize(axis);
-          auto part = [&](Value v, int64_t start) {
-            int64_t size = cast<RankedTensorType>(v.getType()).getDimSize(axis);
-            accumulate(v, SliceOp::create(b, loc, typeOf(v), dy, b.getI64IntegerAttr(axis),
-                                          b.getI64IntegerAttr(start), b.getI64IntegerAttr(size)));
-          };
-          part(c.getLhs(), 0);
-          part(c.getRhs(), split);
-          return success();
-        })
-        .Case([&](EmbeddingOp e) {
-          accumulate(e.getTable(), EmbeddingGradOp::create(b, loc, typeOf(e.getTable()), e.getTokens(), dy));
-          return success();
-        })
-        .Case([&](LayerNormOp l) {
-          Value x = l.getInput();
-          if (needed.contains(x))
-            accumulate(x,
-                       LayerNormGradOp::create(b, loc, typeOf(x), x, dy, l.getWeight(), l.getEpsilonAttr()));
-          if (Value w = l.getWeight()) {
-            Value normalized =
-                LayerNormOp::create(b, loc, typeOf(x), x, Value(), Value(), l.getEpsilonAttr());
-            Value scaled = MulOp::create(b, loc, typeOf(dy), dy, normalized);
-            accumulate(w, SumLeadingOp::create(b, loc, typeOf(w), scaled));
-          }
-          if (Value bias = l.getBias())
-            accumulate(bias, SumLeadingOp::create(b, loc, typeOf(bias), dy));
-          return success();
-        })
-        .Case([&](MaskedSoftmaxOp m) {
-          accumulate(m.getScores(), ProbsGradOp::create(b, loc, typeOf(dy), m.getResult(), dy));
-          return success();
-        })
-        .Case([&](WeightedSumOp w) {
-          Value p = w.getWeights(), v = w.getValues();
-          int64_t heads = cast<RankedTensorType>(p.getType()).getDimSize(1);
-          if (needed.contains(p))
-            accumulate(p, ScoreOp::create(b, loc, typeOf(p), dy, v, b.getI64IntegerAttr(heads),
-                                          b.getF32FloatAttr(1.0f)));
-          if (needed.contains(v))
-            accumulate(v, WeightedSumOp::create(b, loc, typeOf(v), swapLast(p), dy));
-          return success();
-        })
-        .Case([&](ScoreOp s) {
-          Value q = s.getQuery(), k = s.getKeys();
-          float scale = s.getScale().convertToFloat();
-          auto scaled = [&](Value v) {
-            return scale == 1.0f
-                       ? v
-                       : ScaleOp::create(b, loc, v.getType(), v, b.getF32FloatAttr(scale)).getResult();
-          };
-          if (needed.contains(q))
-            accumulate(q, scaled(WeightedSumOp::create(b, loc, typeOf(q), dy, k)));
-          if (needed.contains(k))
-            accumulate(k, scaled(WeightedSumOp::create(b, loc, typeOf(k), swapLast(dy), q)));
-          return success();
-        })
-        .Case([&](AdditiveScoreOp a) {
-          for (auto [operand, wrt] :
-               {std::pair{a.getQuery(), "query"}, {a.getKeys(), "keys"}, {a.getV(), "v"}})
-            if (needed.contains(operand))
-              accumulate(operand,
-                         AdditiveScoreGradOp::create(b, loc, typeOf(operand), a.getQuery(), a.getKeys(),
-                                                     a.getV(), dy, b.getStringAttr(wrt)));
-          return success();
-        })
-        .Default([&](Operation *other) {
-          return other->emitOpError()
-                 << "has no gradient rule yet: see docs/training.md for the ops that have one";
-        });
-  }
-
-  /// The rule of an op whose input gradient is one gradient primitive of that input and the output
-  /// gradient `dy` (and the op's attributes), of the input's type: adds `GradOp(x, dy, attrs...)` to x's.
-  template <typename GradOp, typename... Attrs>
-  LogicalResult inputGradient(Location loc, Value x, Value dy, Attrs... attrs) {
-    accumulate(x, GradOp::create(b, loc, x.getType(), x, dy, attrs...));
-    return success();
-  }
-
-  /// Zeros of `v`'s type (the start of a gradient accumulator).
-  Value zerosLike(Value v) { return ScaleOp::create(b, v.getLoc(), v.getType(), v, b.getF32FloatAttr(0.0f)); }
-
-private:
-  /// y = x·Wᵀ + bias with output gradient dy: the gradients of x, W and the bias.
-  void denseRule(Value x, Value w, Value bias, Value dy) {
-    Location loc = dy.getLoc();
-    if (needed.contains(x)) {
-      auto wType = cast<RankedTensorType>(w.getType());
-      auto wT = RankedTensorType::get({wType.getDimSize(1), wType.getDimSize(0)}, wType.getElementType());
-      Value transposed = TransposeOp::create(b, loc, wT, w, b.getDenseI64ArrayAttr({1, 0}));
-      accumulate(x, DenseOp::create(b, loc, x.getType(), dy, transposed, Value()));
-    }
-    if (needed.contains(w))
-      accumulate(w, DenseGradWeightOp::create(b, loc, w.getType(), dy, x));
-    if (bias && needed.contains(bias))
-      accumulate(bias, SumLeadingOp::create(b, loc, bias.getType(), dy));
-  }
-
-  /// A GRU cell's gate projections x·W_ihᵀ + b_ih and h·W_hhᵀ + b_hh, recomputed for its gradient.
-  std::pair<Value, Value> gateProjections(Value x, Value h, Value wih, Value bih, Value whh, Value bhh) {
-    auto type = RankedTensorType::get({cast<RankedTensorType>(x.getType()).getDimSize(0),
-                                       cast<RankedTensorType>(wih.getType()).getDimSize(0)},
-                                      b.getF32Type());
-    return {DenseOp::create(b, x.getLoc(), type, x, wih, bih),
-            DenseOp::create(b, h.getLoc(), type, h, whh, bhh)};
-  }
-
-  /// `size` entries of the last dimension of a [B, T, G] gradient from `start`.
-  Value slice(Value v, int64_t start, int64_t size) {
-    auto type = cast<RankedTensorType>(v.getType());
-    auto part = RankedTensorType::get({type.getDimSize(0), type.getDimSize(1), size}, type.getElementType());
-    return SliceOp::create(b, v.getLoc(), part, v, b.getI64IntegerAttr(2), b.getI64IntegerAttr(start),
-                           b.getI64IntegerAttr(size));
-  }
-
-  /// A teacher-forced decoder (which, in the gradient function, also stacks the state each step read and
-  /// the values its ops computed: SavedSteps) is differentiated by a reverse loop over the same steps: the
-  /// step's gradient rules, carrying the state's gradient back a step and summing the gradients of the
-  /// loop-invariant values it reads (encoder outputs, parameters). The values the rules read are the
-  /// forward pass's, read back from its stacks; only reindexings of them are redone.
-  LogicalResult decodeRule(DecodeOp d) {
-    if (d.getMode() != "teacher")
-      return d.emitOpError() << "in mode \"" << d.getMode()
-                             << "\" is a search, which has no gradient: train with teacher(...) decoding";
-    Location loc = d.getLoc();
-    const SavedSteps &steps = saved.at(d);
-    unsigned numStates = d.getInit().size(), numEmits = steps.numEmits;
-    Region &step = d.getStep();
-    llvm::SetVector<Value> captures;
-    step.walk([&](Operation *op) {
-      for (Value v : op->getOperands())
-        if (!step.isAncestor(v.getParentRegion()) && needed.contains(v))
-          captures.insert(v);
-    });
-
-    SmallVector<Value> init, sequences;
-    for (Value s : d.getInit())
-      init.push_back(zerosLike(s));
-    for (Value c : captures)
-      init.push_back(zerosLike(c));
-    for (BlockArgument state : d.getStateArguments())
-      sequences.push_back(d.getResult(steps.result.at(state)));
-    SmallVector<unsigned> emitted; // the emitted values that have a gradient
-    for (unsigned i = 0; i < numEmits; ++i)
-      if (Value g = gradOf(d.getResult(i))) {
-        sequences.push_back(g);
-        emitted.push_back(i);
-      }
-    auto reverse =
-        DecodeOp::create(b, loc, ValueRange(init).getTypes(), init, d.getTeacher(), sequences,
-                         b.getStringAttr("reverse"), d.getStartAttr(), d.getStopAttr(), d.getPadAttr(),
-                         d.getMaxLenAttr(), d.getWidthAttr(), d.getLengthPenaltyAttr());
-    Block *body = new Block();
-    reverse.getStep().push_back(body);
-    Block &forward = step.front();
-    Value token = body->addArgument(d.getTokenArgument().getType(), loc);
-    SmallVector<Value> slices, carried;
-    for (Value seq : sequences) {
-      auto type = cast<RankedTensorType>(seq.getType());
-      SmallVector<int64_t> shape{type.getDimSize(0)};
-      shape.append(type.getShape().begin() + 2, type.getShape().end());
-      slices.push_back(body->addArgument(RankedTensorType::get(shape, type.getElementType()), loc));
-    }
-    for (Value v : init)
-      carried.push_back(body->addArgument(v.getType(), loc));
-
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(body);
-    IRMapping mapping;
-    mapping.map(d.getTokenArgument(), token);
-    mapping.map(d.getStateArguments(), ArrayRef(slices).take_front(numStates));
-    for (Operation &op : forward.without_terminator())
-      b.clone(op, mapping);
-
-    llvm::SetVector<Value> inner(needed.begin(), needed.end());
-    inner.insert(slices.begin(), slices.begin() + numStates);
-    for (Operation &op : body->getOperations())
-      if (llvm::any_of(op.getOperands(), [&](Value v) { return inner.contains(v); }))
-        inner.insert(op.result_begin(), op.result_end());
-    GradientBuilder grads(b, inner, saved);
-    auto yield = cast<DecodeYieldOp>(forward.getTerminator());
-    for (unsigned i = 0; i < numStates; ++i)
-      grads.accumulate(mapping.lookup(yield.getStates()[i]), carried[i]);
-    for (auto [k, i] : llvm::enumerate(emitted))
-      grads.accumulate(mapping.lookup(yield.getEmits()[i]), slices[numStates + k]);
-    SmallVector<Operation *> ops;
-    for (Operation &op : body->getOperations())
-      ops.push_back(&op);
-    for (Operation *op : llvm::reverse(ops))
-      if (llvm::any_of(op->getResults(), [&](Value r) { return grads.gradOf(r); }))
-        if (failed(grads.propagate(op)))
-          return failure();
-
-    // The forward values the rules read come from the forward pass: last op first, so that a value only
-    // the recomputation of a later one read is not saved.
-    for (Operation &op : llvm::reverse(forward.without_terminator())) {
-      if (op.getNumResults() == 0)
-        continue;
-      Operation *clone = mapping.lookup(op.getResult(0)).getDefiningOp();
-      if (!isReindexing(&op))
-        for (auto [value, recomputed] : llvm::zip(op.getResults(), clone->getResults())) {
-          auto at = steps.result.find(value);
-          if (recomputed.use_empty() || at == steps.result.end())
-            continue;
-          Value stacked = d.getResult(at->second);
-          unsigned position = 1 + reverse.getSequences().size();
-          reverse.getSequencesMutable().append(stacked);
-          recomputed.replaceAllUsesWith(body->insertArgument(position, recomputed.getType(), loc));
-        }
-      if (clone->use_empty())
-        clone->erase();
-    }
-
-    // Gradients of loop invariants that sum over rows (a dense layer's weight and bias) are taken once
-    // after the loop, over every step's rows, from stacks of their operands, not step by step.
-    SmallVector<Value> sequenceList(reverse.getSequences()), emits;
-    llvm::DenseMap<Value, Value> stacks; // step value → its stack over the steps (an emitted one: null)
-    for (auto [k, seq] : llvm::enumerate(sequenceList))
-      stacks[body->getArgument(1 + k)] = seq;
-    auto fromStep = [&](Value v) { // a value of the step's rows
-      return stacks.count(v) || llvm::is_contained(ArrayRef(carried).take_front(numStates), v) ||
-             (v.getDefiningOp() && v.getDefiningOp()->getBlock() == body);
-    };
-    // A value the step only reindexes from forward stacks (a dense layer's concatenated input) is
-    // reindexed once after the loop, from the whole stacks, rather than redone and stacked every step.
-    std::function<bool(Value)> fromStacks = [&](Value v) {
-      if (stacks.lookup(v))
-        return true;
-      Operation *op = v.getDefiningOp();
-      auto axis = op ? op->getAttrOfType<IntegerAttr>("axis") : IntegerAttr();
-      auto transpose = dyn_cast_or_null<TransposeOp>(op);
-      bool rowsStay = transpose ? transpose.getPermutation().front() == 0 : (!axis || axis.getInt() > 0);
-      return op && op->getBlock() == body && isa<ConcatOp, ExpandDimsOp, SqueezeOp, SliceOp, TransposeOp>(op) &&
-             rowsStay && llvm::all_of(op->getOperands(), fromStacks);
-    };
-    SmallVector<Value> reindexed; // such values, in the order they are first read
-    SmallVector<SmallVector<Operation *>> afterLoop(captures.size());
-    SmallVector<Value> next, carriedInit;
-    for (unsigned i = 0; i < numStates; ++i) {
-      Value g = grads.gradOf(slices[i]);
-      next.push_back(g ? g : zerosLike(carried[i]));
-      carriedInit.push_back(init[i]);
-    }
-    SmallVector<int> resultOf(captures.size(), -1); // the loop result accumulating capture j, if any
-    for (auto [j, c] : llvm::enumerate(captures)) {
-      SmallVector<Value> terms, pending;
-      if (Value g = grads.gradOf(c))
-        pending.push_back(g);
-      while (!pending.empty()) { // the sum's terms
-        Value v = pending.pop_back_val();
-        if (auto add = v.getDefiningOp<AddOp>(); add && add->getBlock() == body) {
-          pending.append({add.getLhs(), add.getRhs()});
-          continue;
-        }
-        Operation *term = v.getDefiningOp();
-        if ((isa_and_nonnull<DenseGradWeightOp, SumLeadingOp>(term) || overOneKey(term)) &&
-            llvm::all_of(term->getOperands(), fromStep)) {
-          afterLoop[j].push_back(term);
-          for (Value operand : term->getOperands()) {
-            if (stacks.lookup(operand) || llvm::is_contained(reindexed, operand))
-              continue;
-            if (fromStacks(operand))
-              reindexed.push_back(operand);
-            else if (stacks.try_emplace(operand, Value()).second)
-              emits.push_back(operand);
-          }
-        } else {
-          terms.push_back(v);
-        }
-      }
-      if (terms.empty())
-        continue; // nothing to carry
-      Value acc = carried[numStates + j];
-      for (Value term : terms)
-        acc = AddOp::create(b, loc, acc.getType(), acc, term);
-      resultOf[j] = next.size();
-      next.push_back(acc);
-      carriedInit.push_back(init[numStates + j]);
-    }
-    DecodeYieldOp::create(b, loc, next, emits);
-    for (unsigned j = captures.size(); j-- > 0;)
-      if (resultOf[j] < 0)
-        body->eraseArgument(cast<BlockArgument>(carried[numStates + j]).getArgNumber());
-
-    // The loop again, carrying only what it adds to and giving the emitted values' stacks.
-    SmallVector<Type> types(ValueRange(carriedInit).getTypes());
-    auto teacher = cast<RankedTensorType>(d.getTeacher().getType());
-    for (Value e : emits)
-      types.push_back(stackedType(e.getType(), teacher.getDimSize(0), teacher.getDimSize(1)));
-    b.setInsertionPoint(reverse);
-    auto loop = DecodeOp::create(b, loc, types, carriedInit, d.getTeacher(), sequenceList,
-                                 reverse.getModeAttr(), d.getStartAttr(), d.getStopAttr(), d.getPadAttr(),
-                                 d.getMaxLenAttr(), d.getWidthAttr(), d.getLengthPenaltyAttr());
-    loop.getStep().takeBody(reverse.getStep());
-    reverse.erase();
-    for (auto [k, e] : llvm::enumerate(emits))
-      stacks[e] = loop.getResult(carriedInit.size() + k);
-
-    b.setInsertionPointAfter(loop);
-    std::function<Value(Value)> restack = [&](Value v) { // v (fromStacks) over every step
-      if (Value stacked = stacks.lookup(v))
-        return stacked;
-      Operation *op = v.getDefiningOp();
-      IRMapping operands;
-      for (Value operand : op->getOperands())
-        operands.map(operand, restack(operand));
-      Operation *whole = b.clone(*op, operands);
-      if (auto axis = op->getAttrOfType<IntegerAttr>("axis")) // the steps' axis comes after the rows'
-        whole->setAttr("axis", b.getI64IntegerAttr(axis.getInt() + 1));
-      if (auto transpose = dyn_cast<TransposeOp>(whole)) {
-        SmallVector<int64_t> order{0, 1};
-        for (int64_t axis : transpose.getPermutation().drop_front())
-          order.push_back(axis + 1);
-        transpose.setPermutation(order);
-      }
-      whole->getResult(0).setType(stackedType(v.getType(), teacher.getDimSize(0), teacher.getDimSize(1)));
-      return stacks[v] = whole->getResult(0);
-    };
-    for (Value v : reindexed)
-      restack(v);
-    for (unsigned i = 0; i < numStates; ++i)
-      accumulate(d.getInit()[i], loop.getResult(i));
-    for (auto [j, c] : llvm::enumerate(captures)) {
-      Value total = resultOf[j] >= 0 ? loop.getResult(resultOf[j]) : Value();
-      for (Operation *term : afterLoop[j]) {
-        IRMapping stacked;
-        for (Value operand : term->getOperands())
-          stacked.map(operand, stacks.lookup(operand));
-        Value sum = overAllSteps(term, stacked);
-        total = total ? AddOp::create(b, loc, total.getType(), total, sum).getResult() : sum;
-      }
-      if (total)
-        accumulate(c, total);
-    }
-    return success();
-  }
-
-  /// A weighted sum over one key: a decoder step's attention seen from its values ([B, H, Sq, 1] weights of
-  /// [B, 1, Dv] values), which sums over the steps like a weight gradient over rows.
-  static bool overOneKey(Operation *op) {
-    auto sum = dyn_cast_or_null<WeightedSumOp>(op);
-    return sum && cast<RankedTensorType>(sum.getWeights().getType()).getShape().back() == 1;
-  }
-
-  /// `term`, a gradient a reverse loop sums over its steps, taken once over every step from the stacks of its
-  /// operands (`stacked`).
-  Value overAllSteps(Operation *term, IRMapping &stacked) {
-    Location loc = term->getLoc();
-    if (auto dw = dyn_cast<DenseGradWeightOp>(term))
-      return weightGrad(stacked.lookup(dw.getGrad()), stacked.lookup(dw.getInput()), loc);
-    if (auto sum = dyn_cast<WeightedSumOp>(term)) {
-      // The steps become the keys: [B, T, H, Sq, 1] weights → [B, H, Sq, T], [B, T, 1, Dv] values → [B, T, Dv].
-      Value weights = stacked.lookup(sum.getWeights()), values = stacked.lookup(sum.getValues());
-      ArrayRef<int64_t> w = cast<RankedTensorType>(weights.getType()).getShape();
-      ArrayRef<int64_t> v = cast<RankedTensorType>(values.getType()).getShape();
-      Type f32 = b.getF32Type();
-      weights = SqueezeOp::create(b, loc, RankedTensorType::get(w.drop_back(), f32), weights,
-                                  b.getI64IntegerAttr(4));
-      weights = TransposeOp::create(b, loc, RankedTensorType::get({w[0], w[2], w[3], w[1]}, f32), weights,
-                                    b.getDenseI64ArrayAttr({0, 2, 3, 1}));
-      values = SqueezeOp::create(b, loc, RankedTensorType::get({v[0], v[1], v[3]}, f32), values,
-                                 b.getI64IntegerAttr(2));
-      return WeightedSumOp::create(b, loc, sum.getType(), weights, values);
-    }
-    return b.clone(*term, stacked)->getResult(0);
-  }
-
-  /// Σ over rows of dyᵀ·x. For x = concat(a, c), the gradients of a's and c's columns joined, so that each
-  /// product reads its operand where it lies rather than through the join.
-  Value weightGrad(Value dy, Value x, Location loc) {
-    auto last = [](Value v) { return cast<RankedTensorType>(v.getType()).getShape().back(); };
-    auto type = RankedTensorType::get({last(dy), last(x)}, b.getF32Type());
-    if (auto concat = x.getDefiningOp<ConcatOp>()) {
-      Value lhs = weightGrad(dy, concat.getLhs(), loc);
-      return ConcatOp::create(b, loc, type, lhs, weightGrad(dy, concat.getRhs(), loc));
-    }
-    return DenseGradWeightOp::create(b, loc, type, dy, x);
-  }
-
-  /// [B, H, S, T] → [B, H, T, S]: attention probabilities or scores seen from the keys.
-  Value swapLast(Value v) {
-    auto type = cast<RankedTensorType>(v.getType());
-    SmallVector<int64_t> shape(type.getShape());
-    std::swap(shape[2], shape[3]);
-    return TransposeOp::create(b, v.getLoc(), RankedTensorType::get(shape, type.getElementType()), v,
-                               b.getDenseI64ArrayAttr({0, 1, 3, 2}));
-  }
-
-  OpBuilder &b;
-  llvm::SetVector<Value> &needed;
-  const SavedDecoders &saved;
-  llvm::DenseMap<Value, Value> grads;
-};
+namespace {
 
 struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
   using AttnAutodiffBase::AttnAutodiffBase;
@@ -968,64 +612,6 @@ struct AttnAutodiffPass : mlir::attn::impl::AttnAutodiffBase<AttnAutodiffPass> {
     }
   }
 
-  /// A decoder of the same steps emitting `emits` (stacked into results of `types`), replacing `decode`.
-  static DecodeOp reemit(DecodeOp decode, ArrayRef<Type> types, ArrayRef<Value> emits) {
-    OpBuilder b(decode);
-    auto replacement = DecodeOp::create(b, decode.getLoc(), types, decode.getInit(), decode.getTeacher(),
-                                        ValueRange(), decode.getModeAttr(), decode.getStartAttr(),
-                                        decode.getStopAttr(), decode.getPadAttr(), decode.getMaxLenAttr(),
-                                        decode.getWidthAttr(), decode.getLengthPenaltyAttr());
-    replacement.getStep().takeBody(decode.getStep());
-    replacement.getYield().getEmitsMutable().assign(emits);
-    return replacement;
-  }
-
-  /// Makes a teacher-forced decoder also emit, stacked over the steps, the carried state each step reads
-  /// and the value of each computing op of its step (reindexings excepted), for its reverse loop.
-  static void saveSteps(DecodeOp decode, SavedDecoders &saved) {
-    SmallVector<Type> types(decode.getResultTypes());
-    SmallVector<Value> emits(decode.getYield().getEmits());
-    int64_t batch = cast<RankedTensorType>(decode.getInit().front().getType()).getDimSize(0);
-    int64_t steps = cast<RankedTensorType>(decode.getTeacher().getType()).getDimSize(1);
-    SavedSteps saving;
-    saving.numEmits = emits.size();
-    auto save = [&](Value v) {
-      auto type = dyn_cast<RankedTensorType>(v.getType());
-      if (!type || type.getRank() < 1)
-        return;
-      saving.result[v] = types.size();
-      types.push_back(stackedType(type, batch, steps));
-      emits.push_back(v);
-    };
-    for (BlockArgument state : decode.getStateArguments())
-      save(state);
-    for (Operation &op : decode.getStep().front().without_terminator())
-      if (!isReindexing(&op))
-        for (Value v : op.getResults())
-          save(v);
-    DecodeOp stacking = reemit(decode, types, emits);
-    decode.replaceAllUsesWith(stacking.getResults().take_front(decode.getNumResults()));
-    decode.erase();
-    saved[stacking] = std::move(saving);
-  }
-
-  /// Drops the stacked values of a teacher-forced decoder that nothing reads (one emitted value stays).
-  static void dropUnread(DecodeOp decode) {
-    SmallVector<Type> types;
-    SmallVector<Value> emits, kept;
-    for (auto [result, emit] : llvm::zip(decode.getResults(), decode.getYield().getEmits()))
-      if (!result.use_empty() || (emits.empty() && result == decode.getResults().back())) {
-        types.push_back(result.getType());
-        emits.push_back(emit);
-        kept.push_back(result);
-      }
-    if (kept.size() == decode.getNumResults())
-      return;
-    DecodeOp pruned = reemit(decode, types, emits);
-    for (auto [old, result] : llvm::zip(kept, pruned.getResults()))
-      old.replaceAllUsesWith(result);
-    decode.erase();
-  }
 };
 
 } // namespace
