@@ -83,11 +83,14 @@ FailureOr<HTensor> AlgorithmBuilder::lowerAdditiveScore(AdditiveScoreOp op) {
   int units = int(staticDim(op.getV(), 1));
   ScoreStages s{
       Func(name(op, "dot")), Func(name(op, "score")), Func(), Var("j"), Var("i"), Var("h"), Var("b")};
-  auto term = [&](Expr unit) { return v.func(unit, 0) * tanhOf(q.func(unit, s.i, s.b) + k.func(unit, s.j, s.b)); };
+  auto term = [&](Expr unit) {
+    return v.func(unit, 0) * tanhOf(q.func(unit, s.i, s.b) + k.func(unit, s.j, s.b));
+  };
   s.dot(s.j, s.i, s.h, s.b) = 0.0f;
-  if (int width = units % 16 == 0 ? 16 : units % 8 == 0 ? 8 : 0) {
-    // A key's terms summed a vector of units at a time (the keys are contiguous along the units), the
-    // lanes added once at the end.
+  int width = out.machine.gpu ? 0 : units % 16 == 0 ? 16 : units % 8 == 0 ? 8 : 0;
+  if (width) {
+    // On a CPU, a key's terms summed a vector of units at a time (the keys are contiguous along the
+    // units), the lanes added once at the end; a GPU thread sums a key's terms itself.
     RDom ro(0, units / width, "ro"), rl(0, width, "rl");
     s.lanes = Func(name(op, "lanes"));
     s.lanes(s.l, s.j, s.i, s.h, s.b) = 0.0f;
