@@ -469,7 +469,7 @@ bool scheduleCrossEntropy(LoweredKernel &k) {
     Halide::RVar r = f.rvars(0).front(), ro("ro"), ri("ri");
     Var lane("lane");
     Func partial = f.update(0).split(r, ro, ri, vw, Guard).rfactor(ri, lane);
-    partial.compute_at(f, f.args().front()).store_in(Halide::MemoryType::Register).vectorize(lane);
+    partial.compute_at(f, f.args().front()).vectorize(lane);
     partial.update(0).vectorize(lane);
     f.update(0).atomic().vectorize(f.rvars(0).front()); // the lanes added as one vector reduction
     k.factored.push_back(f.name());
