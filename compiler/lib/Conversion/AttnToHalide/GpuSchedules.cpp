@@ -1,8 +1,9 @@
 // The GPU half of the default schedules (docs/gpu.md): for a target with a GPU feature (CUDA, OpenCL) each
 // kernel pattern maps onto blocks and threads. Products and dense layers give each thread a register tile
 // of outputs and each block a tile of threads; convolutions a thread per output pixel and a few output
-// channels; streaming attention a thread per query, its online softmax in registers; row reductions (softmax,
-// layer norm) run a thread per row; recurrences a block per batch row walking the steps, a thread per unit.
+// channels; streaming attention a block of threads per tile of queries, keys and values staged in shared
+// memory, register tiles of products per thread; row reductions (softmax, layer norm) run a thread per row;
+// recurrences a block per batch row walking the steps, a thread per unit.
 // Everything else is covered by one rule: every stage that stores (a reduction, an output) is a launch over
 // its pure dimensions, and maps are inlined into their readers; a whole-tensor reduction is factored into
 // partial sums.
@@ -278,53 +279,101 @@ void convTiles(LoweredKernel &k) {
   c.acc.update().reorder(order).unroll(c.co, channels, Guard);
 }
 
-/// Streaming attention as FlashAttention with a thread per query: a block per tile of queries of one
-/// (batch, head). Each thread keeps its query's state (context accumulator, running maximum and sum) in
-/// registers across the key blocks and, per key block, computes its scores, their maximum, the
-/// exponentials and their sum, and its probability-weighted values in registers too: every loop over a
-/// key of the block or a feature is unrolled, so the arrays are indexed by constants (the probabilities,
-/// read by the loop over the block's keys that weighs the values, are in the thread's stack). The threads of
-/// a warp read the same key and value rows at once, which the L1 cache serves as one broadcast, so they are
-/// read where they are, with no shared memory and no barrier. A causal query stops after the block holding
-/// it.
+/// A loop split off `v`, named `name`: a reduction variable if `v` is one.
+Halide::VarOrRVar partOf(const Halide::VarOrRVar &v, const std::string &name) {
+  return v.is_rvar ? Halide::VarOrRVar(Halide::RVar(name)) : Halide::VarOrRVar(Var(name));
+}
+
+/// Spreads a stage computed inside a block over its threads: `x` (innermost) over up to kThreadsX of them,
+/// `y` (if given) over up to kThreadsY, each thread running the rest of both serially.
+void spread(Halide::Stage s, Halide::VarOrRVar x, int xExtent, std::optional<Halide::VarOrRVar> y,
+            int yExtent, const std::string &tag) {
+  Halide::VarOrRVar xo = partOf(x, tag + "_xo"), xi = partOf(x, tag + "_xi");
+  s.split(x, xo, xi, std::min(xExtent, kThreadsX), Guard);
+  if (!y) {
+    s.reorder(xo, xi).gpu_threads(xi);
+    return;
+  }
+  Halide::VarOrRVar yo = partOf(*y, tag + "_yo"), yi = partOf(*y, tag + "_yi");
+  s.split(*y, yo, yi, std::min(yExtent, kThreadsY), Guard).reorder(xo, yo, xi, yi).gpu_threads(xi, yi);
+}
+
+/// A register tile of 4 × 4 (x, y) of a stage per thread, its loops unrolled, the threads over the tiles,
+/// `outside` (if given) outside the threads. Returns the thread loop over x, where what the tile reads is
+/// computed.
+Halide::VarOrRVar registerTiles(Halide::Stage s, Halide::VarOrRVar x, Halide::VarOrRVar y,
+                                const std::string &tag, std::optional<Halide::VarOrRVar> outside = {}) {
+  constexpr int kTile = 4;
+  Halide::VarOrRVar xt = partOf(x, tag + "_xt"), xr = partOf(x, tag + "_xr"), yt = partOf(y, tag + "_yt"),
+                    yr = partOf(y, tag + "_yr");
+  std::vector<Halide::VarOrRVar> order{xr, yr, xt, yt};
+  if (outside)
+    order.push_back(*outside);
+  s.split(x, xt, xr, kTile, Guard).split(y, yt, yr, kTile, Guard).reorder(order).unroll(xr).unroll(yr);
+  s.gpu_threads(xt, yt);
+  return xt;
+}
+
+/// Streaming attention as FlashAttention: a block of threads per tile of queries of one (batch, head),
+/// which walks the blocks of keys in order. Per block it stages the tile's queries and the block's keys and
+/// values in shared memory; computes the tile's scores for them, a thread per 4 × 4 of them in registers;
+/// takes their maximum, a thread per query, and turns them into probabilities in place; and folds the block
+/// into the tile's state (in shared memory), a thread per 4 slots of 4 queries, whose probability-weighted
+/// values (and, through the values' column of ones, the probabilities' sum) are summed in registers.
+/// Halide puts a barrier after each of these steps.
 void flashAttention(LoweredKernel &k) {
   StreamingAttentionStages &s = k.streaming.front();
+  using Halide::MemoryType;
+  const int tile = s.queryTile, block = s.keyBlock, dk = s.keyHeadSize, dv = s.valueHeadSize;
   Func out = s.result;
   if (!isOutput(k, out))
     out.compute_root();
   Var h("head"), d("feature"), io("tile"), ii("query"), hb("hb");
-  out.split(s.c, h, d, s.valueHeadSize)
-      .split(s.i, io, ii, s.queryTile, Guard)
-      .reorder(d, ii, io, h, s.b)
-      .fuse(h, s.b, hb)
-      .gpu_blocks(io, hb)
-      .gpu_threads(ii);
-  using Halide::MemoryType;
-  auto rvar = [](Func f, int i) { return Halide::RVar(f.rvars(0)[i]); };
-  Halide::RVar slot = rvar(s.state, 0), rb = rvar(s.state, 1);
-  s.state.compute_at(out, ii).store_in(MemoryType::Register).unroll(s.d);
-  s.state.update().unroll(slot);
-  LoopLevel block(s.state, rb);
-  // A thread's arrays hold one query, block, head and batch (a causal bound on the blocks hides that from
-  // bounds inference): registers need constant sizes.
-  auto perThread = [&](Func f, MemoryType memory) {
-    for (const Var &v : {s.i, s.kb, s.h, s.b})
-      f.bound_extent(v, 1);
-    return f.compute_at(block).store_in(memory); // a handle: its copies schedule the same Func
+  out.split(s.c, h, d, dv).split(s.i, io, ii, tile, Guard).reorder(d, ii, io, h, s.b).fuse(h, s.b, hb);
+  out.gpu_blocks(io, hb);
+  spread(Halide::Stage(out), d, dv, ii, tile, "context");
+  // The state's slots (the accumulator's dv and the sum) rounded up to whole register tiles: no thread
+  // tests whether its slots exist.
+  int slots = (dv + 1 + 3) / 4 * 4;
+  s.state.compute_at(out, io).store_in(MemoryType::GPUShared).bound(s.d, 0, slots).bound(s.ii, 0, tile);
+  spread(Halide::Stage(s.state), s.d, slots, s.ii, tile, "state");
+
+  auto rvar = [](Func f, int stage, int i) { return Halide::RVar(f.rvars(stage)[i]); };
+  // The fold: a thread per 4 slots of 4 queries, the blocks of keys outside the threads.
+  Halide::RVar rb = rvar(s.state, 0, 0);
+  Halide::VarOrRVar foldThread = registerTiles(s.state.update(), s.d, s.ii, "fold", rb);
+  LoopLevel blockLevel(s.state, rb);
+  // The queries are staged again for each block of keys: Halide lets shared memory that is last read
+  // early in a loop's body be reused by what the body stores later, so what the tile stored before the
+  // loop and read at its start would be overwritten.
+  s.queriesT.compute_at(blockLevel).store_in(MemoryType::GPUShared);
+  spread(Halide::Stage(s.queriesT), s.i, tile, s.d, dk, "queries");
+  s.keysT.compute_at(blockLevel).store_in(MemoryType::GPUShared);
+  spread(Halide::Stage(s.keysT), s.j, block, s.d, dk, "keys");
+  s.valuesT.compute_at(blockLevel).store_in(MemoryType::GPUShared);
+  spread(Halide::Stage(s.valuesT), s.d, slots, s.j, block, "values");
+
+  // The scores: set up, products, maximum, probabilities. Stored with the queries innermost, so that the
+  // fold reads the probabilities of a thread's 4 queries at once, and the threads of a warp side by side.
+  s.scores.compute_at(blockLevel).store_in(MemoryType::GPUShared).reorder_storage(s.i, s.jj);
+  spread(Halide::Stage(s.scores), s.i, tile, s.jj, block + 1, "scores");
+  Halide::RVar key = rvar(s.scores, 0, 0);
+  Halide::VarOrRVar scoreThread = registerTiles(s.scores.update(0), key, s.i, "products");
+  spread(s.scores.update(1), s.i, tile, std::nullopt, 0, "maximum");
+  spread(s.scores.update(2), s.i, tile, rvar(s.scores, 2, 0), block, "probabilities");
+
+  // What a thread's register tiles sum: 4 × 4 products of queries and keys, of probabilities and values.
+  auto accumulate = [](Func acc, LoopLevel at, Var x, Var y) {
+    acc.compute_at(at)
+        .store_in(MemoryType::Register)
+        .bound_storage(x, 4)
+        .bound_storage(y, 4)
+        .unroll(x, 4, Guard)
+        .unroll(y, 4, Guard);
+    acc.update().reorder(x, y, Halide::RVar(acc.rvars(0)[0])).unroll(x, 4, Guard).unroll(y, 4, Guard);
   };
-  perThread(s.dot, MemoryType::Register).unroll(s.jj);
-  s.dot.update().reorder(s.jj, rvar(s.dot, 0)).unroll(s.jj);
-  perThread(s.laneMax, MemoryType::Register).unroll(s.lane);
-  s.laneMax.update().reorder(s.lane, rvar(s.laneMax, 0)).unroll(s.lane).unroll(rvar(s.laneMax, 0));
-  perThread(s.blockMax, MemoryType::Register);
-  s.blockMax.update().unroll(rvar(s.blockMax, 0));
-  perThread(s.probs, MemoryType::Stack).unroll(s.jj); // read by a loop over keys
-  perThread(s.laneSum, MemoryType::Register).unroll(s.lane);
-  s.laneSum.update().reorder(s.lane, rvar(s.laneSum, 0)).unroll(s.lane).unroll(rvar(s.laneSum, 0));
-  perThread(s.blockSum, MemoryType::Register);
-  s.blockSum.update().unroll(rvar(s.blockSum, 0));
-  perThread(s.pvAcc, MemoryType::Register).unroll(s.d);
-  s.pvAcc.update().reorder(s.d, rvar(s.pvAcc, 0)).unroll(s.d);
+  accumulate(s.dot, LoopLevel(s.scores, scoreThread.rvar), s.jj, s.i);
+  accumulate(s.pvAcc, LoopLevel(s.state, foldThread.var), s.d, s.i);
 }
 
 /// A recurrence with a thread per unit (UnitRecurrenceStages): a block per batch row runs the steps in

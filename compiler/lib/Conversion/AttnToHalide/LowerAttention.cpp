@@ -19,6 +19,18 @@ constexpr float kLowestExponent = -87.0f;
 /// are first reduced to (a multiple of every target's float vector width).
 constexpr int kLanes = 16;
 
+/// The shared memory a CUDA kernel gets without opting in to more, which GPU streaming attention keeps to.
+constexpr int64_t kGpuSharedBytes = 48 * 1024;
+
+/// The shared memory of one block of threads of GPU streaming attention: a tile of queries, a block's keys
+/// and values (with the column of ones, rounded up to whole register tiles of 4), the tile's scores for
+/// them (with a row for their maximum) and the tile's state (as many slots per query as the values, each
+/// with the running maximum).
+int64_t gpuSharedBytes(int64_t queryTile, int64_t keyBlock, int64_t dk, int64_t dv) {
+  return 4 *
+         (queryTile * dk + keyBlock * (dk + dv + 4) + (keyBlock + 1) * queryTile + 2 * (dv + 4) * queryTile);
+}
+
 /// Whether `op` is the end of a dot-product attention chain that nothing else reads into: then it is
 /// lowered as one streaming computation (queries at positions of their own, a decoder step's against its
 /// cache, are not: their keys are few).
@@ -244,39 +256,112 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   int dv = static_cast<int>(staticDim(op.getValues(), 2)) / heads;
   float scale = score.getScale().convertToFloat();
   StreamingAttentionStages s;
-  // By default a block of up to 256 keys whose keys, values and scores for a tile take at most a quarter of
-  // the L2 cache (larger blocks only pay off for long sequences: the tuner tries them).
-  // On a GPU, a tile is a block of threads (one per query), each holding a block's scores in registers.
   bool gpu = out.machine.gpu;
-  int queryTile =
-      out.knobs.get("query_tile", gpu ? 32 : 16, gpu ? std::vector{32, 64, 128} : std::vector{8, 16, 32});
-  int fitting = 64;
-  while (!gpu && fitting < 256 && 4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
-    fitting *= 2;
-  int keyBlock = out.knobs.get("key_block", gpu ? 32 : fitting,
-                               gpu ? std::vector{16, 32, 64} : std::vector{64, 128, 256, 512});
+  int queryTile, keyBlock;
+  if (gpu) {
+    // A tile is a block of threads, which holds in shared memory the tile's queries, a block's keys,
+    // values and scores, and the tile's state.
+    queryTile = out.knobs.get("query_tile", 32, {16, 32, 64});
+    keyBlock = out.knobs.get("key_block", 32, {16, 32, 64});
+    while (gpuSharedBytes(queryTile, keyBlock, dk, dv) > kGpuSharedBytes && std::max(queryTile, keyBlock) > 8)
+      (keyBlock >= queryTile ? keyBlock : queryTile) /= 2;
+    if (int64_t bytes = gpuSharedBytes(queryTile, keyBlock, dk, dv); bytes > kGpuSharedBytes)
+      return op.emitError() << "attention heads of " << dk << " and " << dv << " features need "
+                            << bytes / 1024 << " KiB of GPU shared memory per block of "
+                            << "threads, more than the " << kGpuSharedBytes / 1024
+                            << " KiB a kernel gets; compile for the CPU (--target=host)";
+  } else {
+    // By default a block of up to 256 keys whose keys, values and scores for a tile take at most a quarter
+    // of the L2 cache (larger blocks only pay off for long sequences: the tuner tries them).
+    queryTile = out.knobs.get("query_tile", 16, {8, 16, 32});
+    int fitting = 64;
+    while (fitting < 256 && 4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
+      fitting *= 2;
+    keyBlock = out.knobs.get("key_block", fitting, {64, 128, 256, 512});
+  }
   s.keyBlock = keyBlock, s.queryTile = queryTile, s.keyHeadSize = dk, s.valueHeadSize = dv;
-  for (auto [f, n] : {std::pair{&s.keysT, "keys_t"}, {&s.dot, "dot"}, {&s.scores, "scores"},
-                      {&s.laneMax, "lane_max"}, {&s.blockMax, "block_max"}, {&s.probs, "probs"},
-                      {&s.laneSum, "lane_sum"}, {&s.blockSum, "block_sum"}, {&s.pvAcc, "pv_acc"},
-                      {&s.pv, "pv"}, {&s.state, "state"}, {&s.result, "context"}})
+  for (auto [f, n] : {std::pair{&s.keysT, "keys_t"},
+                      {&s.queriesT, "queries_t"},
+                      {&s.valuesT, "values_t"},
+                      {&s.dot, "dot"},
+                      {&s.scores, "scores"},
+                      {&s.laneMax, "lane_max"},
+                      {&s.blockMax, "block_max"},
+                      {&s.probs, "probs"},
+                      {&s.laneSum, "lane_sum"},
+                      {&s.blockSum, "block_sum"},
+                      {&s.pvAcc, "pv_acc"},
+                      {&s.pv, "pv"},
+                      {&s.state, "state"},
+                      {&s.result, "context"}})
     *f = Func(name(op, n));
   s.j = Var("j"), s.jj = Var("jj"), s.lane = Var("lane"), s.i = Var("i"), s.kb = Var("kb"), s.h = Var("h");
   s.b = Var("b"), s.d = Var("d"), s.ii = Var("ii"), s.it = Var("it"), s.c = Var("c");
   Var j = s.j, jj = s.jj, lane = s.lane, i = s.i, kb = s.kb, h = s.h, b = s.b, d = s.d;
+  Var ii = s.ii, it = s.it, c = s.c;
   Expr keys = k.extent(1), queries = q.extent(1);
   Expr lastKey = keys - 1;
+  Expr hc = c / dv, dc = c % dv;
+  Expr blocks = (keys + keyBlock - 1) / keyBlock;
   const float excluded = kExcludedScore;
 
   s.keysT(j, d, h, b) = k.func(h * dk + d, Halide::clamp(j, 0, lastKey), b);
   RDom rd(0, dk, "rd");
   Expr key = kb * keyBlock + jj;
+  Expr query = q.func(h * dk + rd, Halide::min(i, queries - 1), b);
+  if (gpu) {
+    s.queriesT(i, d, h, b) = q.func(h * dk + d, Halide::min(i, queries - 1), b);
+    query = s.queriesT(i, rd, h, b);
+  }
   s.dot(jj, i, kb, h, b) = 0.0f;
-  s.dot(jj, i, kb, h, b) += q.func(h * dk + rd, Halide::min(i, queries - 1), b) * s.keysT(key, rd, h, b);
-  s.scores(jj, i, kb, h, b) = s.dot(jj, i, kb, h, b);
-
+  s.dot(jj, i, kb, h, b) += query * s.keysT(key, rd, h, b);
   // Keys past the end (the last block's tail) are excluded (keepsKey reads a per-key mask clamped).
   auto keep = [&](Expr j, Expr i, Expr b) { return j < keys && keepsKey(softmax, j, i, b); };
+  // Halide's fast exponential (the last few bits of the mantissa wrong, as a float sum of many keys has
+  // anyway) takes about a fifth less time than the exact one; its argument must not underflow.
+  auto probability = [&](Expr j, Expr i, Expr score, Expr max) {
+    return Halide::select(keep(j, i, b),
+                          Halide::fast_exp(Halide::max((score - max) * scale, kLowestExponent)), 0.0f);
+  };
+  // The blocks are folded in in order.
+  Expr tileQuery = it * queryTile + ii;
+  if (gpu) {
+    // A block's scores become its probabilities in place: `scores` holds per query the block's keys, then
+    // their maximum (row keyBlock). The values have a column of ones after the last feature (dv), so that
+    // the probability-weighted values end with the probabilities' sum.
+    RDom rk(0, keyBlock, "rk");
+    Expr maxRow = keyBlock;
+    s.valuesT(d, j, h, b) = Halide::select(
+        d < dv, v.func(h * dv + Halide::min(d, dv - 1), Halide::clamp(j, 0, lastKey), b), 1.0f);
+    s.scores(jj, i, kb, h, b) = Halide::select(jj == maxRow, excluded, 0.0f);
+    s.scores(rk, i, kb, h, b) = s.dot(rk, i, kb, h, b);
+    s.scores(maxRow, i, kb, h, b) =
+        Halide::max(s.scores(maxRow, i, kb, h, b),
+                    Halide::select(keep(kb * keyBlock + rk, i, b), s.scores(rk, i, kb, h, b), excluded));
+    s.scores(rk, i, kb, h, b) =
+        probability(kb * keyBlock + rk, i, s.scores(rk, i, kb, h, b), s.scores(maxRow, i, kb, h, b));
+    s.pvAcc(d, i, kb, h, b) = 0.0f;
+    s.pvAcc(d, i, kb, h, b) += s.scores(rk, i, kb, h, b) * s.valuesT(d, kb * keyBlock + rk, h, b);
+    // Per query, slots 0 to dv - 1 of the state accumulate the weighted values and slot dv the sum; each slot
+    // keeps its own copy of the running maximum, so that the threads updating a query's slots side by side
+    // share nothing. A causal tile folds every block, the keys after each query masked: a condition on the
+    // blocks would enclose the barriers between a block's steps, which PoCL, which tests these kernels,
+    // does not run correctly.
+    RDom rb(0, blocks, "rb");
+    s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded);
+    Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1];
+    auto [newMax, keepOld, keepBlock] = rescaling(max, s.scores(maxRow, tileQuery, rb, h, b), scale);
+    s.state(d, ii, it, h, b) =
+        Halide::Tuple(acc * keepOld + s.pvAcc(d, tileQuery, rb, h, b) * keepBlock, newMax);
+    // A row with no key left is zero rather than NaN.
+    Expr inTile = i % queryTile, tile = i / queryTile;
+    Expr total = s.state(dv, inTile, tile, hc, b)[0];
+    s.result(c, i, b) = Halide::select(total > 0.0f, s.state(dc, inTile, tile, hc, b)[0] / total, 0.0f);
+    out.streaming.push_back(s);
+    return HTensor{s.result, {q.extent(0), q.extent(1), v.extent(2)}};
+  }
+
+  s.scores(jj, i, kb, h, b) = s.dot(jj, i, kb, h, b);
   RDom rl(0, keyBlock / kLanes, "rl"), rlane(0, kLanes, "rlane"), rj(0, keyBlock, "rj");
   Expr laneKey = rl * kLanes + lane;
   s.laneMax(lane, i, kb, h, b) = excluded;
@@ -285,11 +370,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
                                                                s.scores(laneKey, i, kb, h, b), excluded));
   s.blockMax(i, kb, h, b) = excluded;
   s.blockMax(i, kb, h, b) = Halide::max(s.blockMax(i, kb, h, b), s.laneMax(rlane, i, kb, h, b));
-  // Halide's fast exponential (the last few bits of the mantissa wrong, as a float sum of many keys has
-  // anyway) takes about a fifth less time than the exact one; its argument must not underflow.
-  Expr shifted = (s.scores(jj, i, kb, h, b) - s.blockMax(i, kb, h, b)) * scale;
-  s.probs(jj, i, kb, h, b) =
-      Halide::select(keep(key, i, b), Halide::fast_exp(Halide::max(shifted, kLowestExponent)), 0.0f);
+  s.probs(jj, i, kb, h, b) = probability(key, i, s.scores(jj, i, kb, h, b), s.blockMax(i, kb, h, b));
   s.laneSum(lane, i, kb, h, b) = 0.0f;
   s.laneSum(lane, i, kb, h, b) += s.probs(laneKey, i, kb, h, b);
   s.blockSum(i, kb, h, b) = 0.0f;
@@ -299,46 +380,21 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
       s.probs(rj, i, kb, h, b) * v.func(h * dv + d, Halide::min(kb * keyBlock + rj, lastKey), b);
   s.pv(d, i, kb, h, b) = s.pvAcc(d, i, kb, h, b);
 
-  // Fold the blocks in, in order; a causal tile stops after the block holding its last query.
-  Var ii = s.ii, it = s.it, c = s.c;
-  Expr hc = c / dv, dc = c % dv;
-  Expr blocks = (keys + keyBlock - 1) / keyBlock;
-  s.perQuery = gpu;
-  if (s.perQuery) {
-    // On a GPU a thread folds its own query's blocks (a causal query stops after the block holding it),
-    // and the state is one row of slots per query: the accumulator in slots 0 to dv - 1, the running sum
-    // at dv, the running maximum at dv + 1, updated last, after the others have read its old value.
-    RDom r({{0, dv + 2}, {0, blocks}}, "rb");
-    Halide::RVar slot = r.x, rb = r.y;
-    if (softmax.getCausal())
-      r.where(rb * keyBlock <= i);
-    s.state(d, i, h, b) = Halide::select(d == dv + 1, excluded, 0.0f);
-    Expr max = s.state(dv + 1, i, h, b), blockMax = s.blockMax(i, rb, h, b);
-    auto [newMax, keepOld, keepBlock] = rescaling(max, blockMax, scale);
-    Expr old = s.state(slot, i, h, b);
-    s.state(slot, i, h, b) =
-        Halide::select(slot < dv, old * keepOld + s.pv(Halide::min(slot, dv - 1), i, rb, h, b) * keepBlock,
-                       slot == dv, old * keepOld + s.blockSum(i, rb, h, b) * keepBlock, newMax);
-    // A row with no key left (its maximum never rose) is zero rather than NaN.
-    s.result(c, i, b) = Halide::select(s.state(dv + 1, i, hc, b) > excluded,
-                                       s.state(dc, i, hc, b) / s.state(dv, i, hc, b), 0.0f);
-  } else {
-    RDom rb(0, blocks, "rb");
-    if (softmax.getCausal())
-      rb.where(rb * keyBlock <= it * queryTile + queryTile - 1);
-    Expr tileQuery = it * queryTile + ii;
-    s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);
-    Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1],
-         sum = s.state(d, ii, it, h, b)[2];
-    Expr blockMax = s.blockMax(tileQuery, rb, h, b);
-    auto [newMax, keepOld, keepBlock] = rescaling(max, blockMax, scale);
-    s.state(d, ii, it, h, b) = Halide::Tuple(acc * keepOld + s.pv(d, tileQuery, rb, h, b) * keepBlock, newMax,
-                                             sum * keepOld + s.blockSum(tileQuery, rb, h, b) * keepBlock);
-    // A row with no key left is zero rather than NaN.
-    Expr inTile = i % queryTile, tile = i / queryTile;
-    Expr total = s.state(dc, inTile, tile, hc, b)[2];
-    s.result(c, i, b) = Halide::select(total > 0.0f, s.state(dc, inTile, tile, hc, b)[0] / total, 0.0f);
-  }
+  // A causal tile stops after the block holding its last query.
+  RDom rb(0, blocks, "rb");
+  if (softmax.getCausal())
+    rb.where(rb * keyBlock <= it * queryTile + queryTile - 1);
+  s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);
+  Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1],
+       sum = s.state(d, ii, it, h, b)[2];
+  Expr blockMax = s.blockMax(tileQuery, rb, h, b);
+  auto [newMax, keepOld, keepBlock] = rescaling(max, blockMax, scale);
+  s.state(d, ii, it, h, b) = Halide::Tuple(acc * keepOld + s.pv(d, tileQuery, rb, h, b) * keepBlock, newMax,
+                                           sum * keepOld + s.blockSum(tileQuery, rb, h, b) * keepBlock);
+  // A row with no key left is zero rather than NaN.
+  Expr inTile = i % queryTile, tile = i / queryTile;
+  Expr total = s.state(dc, inTile, tile, hc, b)[2];
+  s.result(c, i, b) = Halide::select(total > 0.0f, s.state(dc, inTile, tile, hc, b)[0] / total, 0.0f);
   out.streaming.push_back(s);
   return HTensor{s.result, {q.extent(0), q.extent(1), v.extent(2)}};
 }

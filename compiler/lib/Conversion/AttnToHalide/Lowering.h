@@ -88,15 +88,18 @@ struct WeightedSumStages {
 /// queries: per block, the raw scores (`dot` accumulated, `scores` stored), their maximum (per vector lane,
 /// then per row), the exponentials `probs` relative to it and their sum, and the probability-weighted
 /// values (`pvAcc` accumulated, `pv` stored). `state` (context accumulator, running maximum, running sum;
-/// indexed feature, query in tile, tile, head, batch; where `perQuery`, one row of features, then the sum
-/// and the maximum, per query, head, batch)
-/// folds in the blocks one after another, rescaling what it holds when the maximum grows, so that no row
-/// of scores longer than a block is ever stored.
+/// indexed feature, query in tile, tile, head, batch) folds in the blocks one after another, rescaling what
+/// it holds when the maximum grows, so that no row of scores longer than a block is ever stored.
+/// GPU targets stage the tile's queries (`queriesT`), a block's keys (`keysT`) and values (`valuesT`, with
+/// a column of ones after the last feature, so that `pvAcc` ends with the probabilities' sum); `scores`
+/// turns into the probabilities in place, with one more row per query for their maximum; `state` holds
+/// (accumulator, running maximum) per slot, slot dv accumulating the sum; there are no lane, probability,
+/// block or `pv` stages.
 struct StreamingAttentionStages {
-  Halide::Func keysT, dot, scores, laneMax, blockMax, probs, laneSum, blockSum, pvAcc, pv, state, result;
+  Halide::Func keysT, queriesT, valuesT, dot, scores, laneMax, blockMax, probs, laneSum, blockSum, pvAcc, pv,
+      state, result;
   Halide::Var j, jj, lane, i, kb, h, b, d, ii, it, c;
   int keyBlock, queryTile, keyHeadSize, valueHeadSize;
-  bool perQuery = false;
 };
 
 /// A recurrence as GPU targets lower it (recurrenceState, lowerRecurrenceGrad): its update runs over

@@ -176,10 +176,13 @@ std::string funcCalls(const Function &f) {
   if (storage != args)
     calls.push_back("reorder_storage(" + llvm::join(storage, ", ") + ")");
   for (const Halide::Internal::Bound &b : s.bounds()) {
-    if (b.min.defined() || b.modulus.defined() || b.remainder.defined() ||
-        !b.extent.as<Halide::Internal::IntImm>())
-      throw std::runtime_error("bounds other than a constant extent on '" + f.name() + "'");
-    bounds.push_back("bound_extent(" + b.var + ", " + integer(b.extent) + ")");
+    if (b.modulus.defined() || b.remainder.defined() || !b.extent.as<Halide::Internal::IntImm>() ||
+        (b.min.defined() && !b.min.as<Halide::Internal::IntImm>()))
+      throw std::runtime_error("bounds other than a constant extent or range on '" + f.name() + "'");
+    if (b.min.defined())
+      bounds.push_back("bound(" + b.var + ", " + integer(b.min) + ", " + integer(b.extent) + ")");
+    else
+      bounds.push_back("bound_extent(" + b.var + ", " + integer(b.extent) + ")");
   }
   calls.insert(calls.end(), bounds.begin(), bounds.end());
   for (auto [type, name] : kMemoryTypes)
@@ -482,7 +485,7 @@ private:
     const std::string &n = call.name;
     bool funcLevel = n == "compute_root" || n == "compute_inline" || n == "compute_at" || n == "store_root" ||
                      n == "store_at" || n == "reorder_storage" || n == "store_in" || n == "bound_storage" ||
-                     n == "bound_extent";
+                     n == "bound_extent" || n == "bound";
     if (funcLevel && stage != 0)
       return "'" + n + "' applies to a Func, not to one of its update definitions";
     if (n == "compute_root" || n == "store_root" || n == "compute_inline") {
@@ -547,6 +550,18 @@ private:
         func.bound_storage(Halide::Var(a[0]), *bound);
       else
         func.bound_extent(Halide::Var(a[0]), *bound);
+      return std::nullopt;
+    }
+    if (n == "bound") {
+      if (auto problem = arity(3, 3))
+        return problem;
+      std::optional<int> min = number(a[1]), extent = number(a[2]);
+      if (!llvm::is_contained(function.args(), a[0]))
+        return "'" + a[0] + "' is not a variable of " + function.name();
+      if (!min || !extent || *extent < 1)
+        return "bound takes a whole number and a positive whole number, not '" + a[1] + "' and '" + a[2] +
+               "'";
+      func.bound(Halide::Var(a[0]), *min, *extent);
       return std::nullopt;
     }
     if (n == "store_in") {
@@ -649,7 +664,7 @@ private:
     }
     return "unknown scheduling call '" + n +
            "' (compute_root, compute_at, compute_inline, store_root, store_at, reorder_storage, "
-           "bound_storage, bound_extent, store_in, split, fuse, rename, reorder, vectorize, unroll, "
+           "bound_storage, bound_extent, bound, store_in, split, fuse, rename, reorder, vectorize, unroll, "
            "parallel, serial, "
            "gpu_blocks, gpu_threads, gpu_lanes, atomic, allow_race_conditions)";
   }
