@@ -337,6 +337,17 @@ def streaming_attention(name, seed, batch, s, t):
     c.save()
 
 
+def streaming_heads(name, seed, batch, s):
+    """test/Numeric/models/streaming_heads.attn: heads of 64 features over several blocks of keys, the
+    shape of the SDPA benchmark's heads (the GPU kernel's register tiles and rounded slots)."""
+    c = Case("streaming_heads", name, seed)
+    x = c.input("x", batch, s, 128)
+    y = c.input("y", batch, s, 128)
+    c.output("full", attention(x, y, y, heads=2))
+    c.output("causal", attention(x, x, x, heads=2, causal=True))
+    c.save()
+
+
 def elementwise(name, seed, batch, length):
     c = Case("elementwise", name, seed)
     x = c.input("x", batch, length, 24)
@@ -918,6 +929,7 @@ if __name__ == "__main__":
     attention_variants("b1_s5_t7", 5, batch=1, s=5, t=7)
     attention_variants("b3_s11_t4", 6, batch=3, s=11, t=4)
     streaming_attention("b2_s270_t530", 60, batch=2, s=270, t=530)
+    streaming_heads("b1_s40", 80, batch=1, s=40)
     elementwise("b1_s3", 7, batch=1, length=3)
     elementwise("b5_s7", 8, batch=5, length=7)
     primitives("b1_s1", 61, batch=1, length=1)  # every dimension 1: nothing repeats but what is declared 1
