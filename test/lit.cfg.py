@@ -22,10 +22,6 @@ path = [
 config.environment["PATH"] = os.pathsep.join(path)
 # attnc reads the default tuning database under the cache directory: tests see none that a user made.
 config.environment["XDG_CACHE_HOME"] = os.path.join(config.attn_obj_root, "test", "cache")
-# PoCL runs an OpenCL work-group's items as loops between its barriers: its default method (loopvec)
-# computes wrong results for GPU streaming attention, whose blocks of threads stage keys and values in
-# shared memory inside a loop.
-config.environment["POCL_WORK_GROUP_METHOD"] = "loops"
 # A sanitizer build (make check-sanitize): AddressSanitizer reserves terabytes of address space, so tests
 # that cap a program's memory with `ulimit -v` run it without the cap there.
 if config.attn_sanitize:

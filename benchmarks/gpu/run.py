@@ -13,7 +13,6 @@ and writes the table with the GPU, driver, commit and date. `--device cpu` runs 
 programs compiled for OpenCL on PoCL: a dry run of the script, not a measurement)."""
 import argparse
 import datetime
-import os
 import re
 import statistics
 import subprocess
@@ -305,8 +304,6 @@ def main():
         ONLY.intersection_update(args.only.split(","))
     global PROFILES
     PROFILES = [] if args.profile else None
-    if args.device == "cpu":  # PoCL: its default work-group method computes streaming attention wrongly
-        os.environ.setdefault("POCL_WORK_GROUP_METHOD", "loops")
     bundle = args.bundle.resolve()
     target = (bundle / "target").read_text().strip()
     commit = (bundle / "commit").read_text().strip()

@@ -324,7 +324,8 @@ Halide::VarOrRVar registerTiles(Halide::Stage s, Halide::VarOrRVar x, Halide::Va
 void flashAttention(LoweredKernel &k) {
   StreamingAttentionStages &s = k.streaming.front();
   using Halide::MemoryType;
-  const int tile = s.queryTile, block = s.keyBlock, dk = s.keyHeadSize, dv = s.valueHeadSize;
+  const int tile = s.queryTile, block = s.keyBlock, dk = s.keyHeadSize, dv = s.valueHeadSize,
+            slots = s.gpuSlots;
   Func out = s.result;
   if (!isOutput(k, out))
     out.compute_root();
@@ -332,9 +333,6 @@ void flashAttention(LoweredKernel &k) {
   out.split(s.c, h, d, dv).split(s.i, io, ii, tile, Guard).reorder(d, ii, io, h, s.b).fuse(h, s.b, hb);
   out.gpu_blocks(io, hb);
   spread(Halide::Stage(out), d, dv, ii, tile, "context");
-  // The state's slots (the accumulator's dv and the sum) rounded up to whole register tiles: no thread
-  // tests whether its slots exist.
-  int slots = (dv + 1 + 3) / 4 * 4;
   s.state.compute_at(out, io).store_in(MemoryType::GPUShared).bound(s.d, 0, slots).bound(s.ii, 0, tile);
   spread(Halide::Stage(s.state), s.d, slots, s.ii, tile, "state");
 

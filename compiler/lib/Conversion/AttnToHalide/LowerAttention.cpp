@@ -22,13 +22,15 @@ constexpr int kLanes = 16;
 /// The shared memory a CUDA kernel gets without opting in to more, which GPU streaming attention keeps to.
 constexpr int64_t kGpuSharedBytes = 48 * 1024;
 
+/// The slots of a value row and of a query's state in GPU streaming attention (StreamingAttentionStages).
+int gpuSlots(int dv) { return (dv + 1 + 3) / 4 * 4; }
+
 /// The shared memory of one block of threads of GPU streaming attention: a tile of queries, a block's keys
-/// and values (with the column of ones, rounded up to whole register tiles of 4), the tile's scores for
-/// them (with a row for their maximum) and the tile's state (as many slots per query as the values, each
-/// with the running maximum).
-int64_t gpuSharedBytes(int64_t queryTile, int64_t keyBlock, int64_t dk, int64_t dv) {
-  return 4 *
-         (queryTile * dk + keyBlock * (dk + dv + 4) + (keyBlock + 1) * queryTile + 2 * (dv + 4) * queryTile);
+/// and values (in gpuSlots), the tile's scores for them (with a row for their maximum) and the tile's state
+/// (gpuSlots per query, each with the running maximum).
+int64_t gpuSharedBytes(int64_t queryTile, int64_t keyBlock, int64_t dk, int dv) {
+  int64_t slots = gpuSlots(dv);
+  return 4 * (queryTile * dk + keyBlock * (dk + slots) + (keyBlock + 1) * queryTile + 2 * slots * queryTile);
 }
 
 /// Whether `op` is the end of a dot-product attention chain that nothing else reads into: then it is
@@ -280,6 +282,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
     keyBlock = out.knobs.get("key_block", fitting, {64, 128, 256, 512});
   }
   s.keyBlock = keyBlock, s.queryTile = queryTile, s.keyHeadSize = dk, s.valueHeadSize = dv;
+  s.gpuSlots = gpu ? gpuSlots(dv) : 0;
   for (auto [f, n] : {std::pair{&s.keysT, "keys_t"},
                       {&s.queriesT, "queries_t"},
                       {&s.valuesT, "values_t"},

@@ -100,6 +100,9 @@ struct StreamingAttentionStages {
       state, result;
   Halide::Var j, jj, lane, i, kb, h, b, d, ii, it, c;
   int keyBlock, queryTile, keyHeadSize, valueHeadSize;
+  /// GPU targets: the slots of a value row staged and of a query's state, the features and the column of
+  /// ones rounded up to whole register tiles of 4, so that no thread tests whether its slots exist.
+  int gpuSlots = 0;
 };
 
 /// A recurrence as GPU targets lower it (recurrenceState, lowerRecurrenceGrad): its update runs over
