@@ -9,9 +9,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (REPO, AttncError, Case, Goal, Result, Table, check, checks_note, fmt_ms, fmt_ratio,
-                    hand_and_tuned, log, median_ms, read_safetensors, save_inputs, speedup, tensorflow, timed,
-                    tuned_note)
+from common import (REPO, ROUNDS, AttncError, Case, bench_in_turn, Goal, Result, Table, check, checks_note, fmt_ms,
+                    fmt_ratio, hand_and_tuned, log, median_ms, read_safetensors, save_inputs, speedup, tensorflow,
+                    timed, tuned_note)
 
 MODEL = REPO / "benchmarks/workloads/bahdanau_step.attn"
 PRIMITIVES = REPO / "benchmarks/workloads/bahdanau_primitives.attn"  # the same step written from primitives
@@ -151,14 +151,15 @@ def run(ctx):
     weights = read_safetensors(weight_file)
     reference = program.infer(weight_file, forward_inputs(files), ctx.work / "bahdanau-out")["context"]
     notes, checks, ours = [], [], {}
-    for label, each in (("attnc", program), ("attnc hand", hand_program)):
-        forward = each.bench(weight_file, forward_inputs(files), runs=ctx.fast_runs, warmup=WARMUP)
-        try:
-            train = each.bench(weight_file, files, runs=ctx.fast_runs, warmup=WARMUP, grad=True)
-        except AttncError as error:
-            log(f"    {error}")
-            notes.append(f"{label}'s forward+backward is missing: {error}")
-            train = None
+    labels, programs = ("attnc", "attnc hand"), [program, hand_program]
+    forwards = bench_in_turn(programs, weight_file, forward_inputs(files), runs=ctx.fast_runs, warmup=WARMUP)
+    try:
+        trains = bench_in_turn(programs, weight_file, files, runs=ctx.fast_runs, warmup=WARMUP, grad=True)
+    except AttncError as error:
+        log(f"    {error}")
+        notes.append(f"the forward+backward is missing: {error}")
+        trains = [None, None]
+    for label, forward, train in zip(labels, forwards, trains):
         ours[label] = (forward, train)
         log(f"    {label} forward {fmt_ms(forward)}, forward+backward {fmt_ms(train)}")
     ours_forward, ours_train = ours["attnc"]
@@ -209,7 +210,8 @@ def run(ctx):
                            fmt_ms(train_ms), fmt_ratio(speedup(train_ms, ours_train))])
     table.notes += [
         tuned_note(ctx),
-        f"Median of {ctx.fast_runs} runs after {WARMUP} warm-ups, {ctx.threads} threads; speed-up = peer time / "
+        f"Median of {ctx.fast_runs} runs after {WARMUP} warm-ups, {ctx.threads} threads (attnc and attnc hand: "
+        f"the median of {ROUNDS} such medians, the two programs measured in turn); speed-up = peer time / "
         "attnc time. Forward computes the context and the attention weights; forward+backward the loss "
         "mse(context, target) and the gradients of the five parameters (attnc: `bench --grad`; PyTorch: "
         "torch.autograd.grad over the parameters; Keras: a tf.function with a GradientTape).",

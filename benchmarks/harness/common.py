@@ -177,10 +177,13 @@ class Program:
 
     def bench(self, weights, inputs, runs, warmup, grad=False):
         """The median time of one run in milliseconds, as `bench` measures it (once per set of arguments)."""
-        key = (str(weights), tuple(sorted((k, str(v)) for k, v in inputs.items())), runs, warmup, grad)
+        key = self._key(weights, inputs, runs, warmup, grad)
         if key not in self._bench:
             self._bench[key] = self._measure(weights, inputs, runs, warmup, grad)
         return self._bench[key]
+
+    def _key(self, weights, inputs, runs, warmup, grad):
+        return (str(weights), tuple(sorted((k, str(v)) for k, v in inputs.items())), runs, warmup, grad)
 
     def _measure(self, weights, inputs, runs, warmup, grad):
         time.sleep(0.5)  # the peers' worker threads (OpenMP, ONNX Runtime) stop spinning after their runs
@@ -190,6 +193,25 @@ class Program:
         if not match:
             raise AttncError(f"{self.path.name} bench: no median in its output: {_first_line(out)}")
         return float(match.group(1))
+
+
+ROUNDS = 5  # of bench_in_turn
+
+
+def bench_in_turn(programs, weights, inputs, runs, warmup, grad=False):
+    """The median time of one run in milliseconds of each of `programs` on the same weights and inputs: each
+    program's `bench` in turn, ROUNDS times over, and per program the median of its rounds, so that a slow
+    spell of a shared machine falls on every program alike rather than on whichever ran during it (hand and
+    tuned schedules are compared this way). A program listed twice is measured once; `Program.bench` with the
+    same arguments returns these figures later."""
+    unique = list({id(p): p for p in programs}.values())
+    rounds = {id(p): [] for p in unique}
+    for _ in range(ROUNDS):
+        for p in unique:
+            rounds[id(p)].append(p._measure(weights, inputs, runs, warmup, grad))
+    for p in unique:
+        p._bench[p._key(weights, inputs, runs, warmup, grad)] = statistics.median(rounds[id(p)])
+    return [statistics.median(rounds[id(p)]) for p in programs]
 
 
 @dataclass

@@ -6,9 +6,8 @@ is causal through its `unidirectional` attribute."""
 import numpy as np
 import torch
 
-from common import (REPO, Case, Goal, Result, Table, check, checks_note, fmt_ms, fmt_ratio, hand_and_tuned, log,
-                    median_ms, tuned_note,
-                    ort_session, save_inputs, speedup)
+from common import (REPO, ROUNDS, Case, Goal, Result, Table, bench_in_turn, check, checks_note, fmt_ms, fmt_ratio,
+                    hand_and_tuned, log, median_ms, tuned_note, ort_session, save_inputs, speedup)
 
 BATCH, HEADS, HEAD_DIM = 4, 8, 64
 WIDTH = HEADS * HEAD_DIM
@@ -92,8 +91,7 @@ def run(ctx):
         hand_program, program = hand_and_tuned(ctx, MODELS[causal], {"B": BATCH, "L": length})
         weights = program.default_weights()
         reference = program.infer(weights, files, ctx.work / f"sdpa-out-{length}-{int(causal)}")["o"]
-        ours = program.bench(weights, files, runs=ctx.runs, warmup=WARMUP)
-        hand = hand_program.bench(weights, files, runs=ctx.runs, warmup=WARMUP)
+        ours, hand = bench_in_turn([program, hand_program], weights, files, runs=ctx.runs, warmup=WARMUP)
         log(f"    attnc {fmt_ms(ours)} (hand {fmt_ms(hand)})")
 
         tq, tk, tv = (torch.from_numpy(x) for x in (q, k, v))
@@ -121,7 +119,8 @@ def run(ctx):
                                  60, unit="%"))
     table.notes += [
         tuned_note(ctx),
-        f"Median of {ctx.runs} runs after {WARMUP} warm-ups, {ctx.threads} threads. attnc reads q, k, v "
+        f"Median of {ctx.runs} runs after {WARMUP} warm-ups, {ctx.threads} threads (attnc and attnc hand: the "
+        f"median of {ROUNDS} such medians, the two programs measured in turn). attnc reads q, k, v "
         "[B, L, 512] and writes [B, L, 512]; PyTorch is timed with the views and the transposes/reshape to and "
         "from [B, 8, L, 64].",
         f"FLOPs 4·B·H·L²·d (halved when causal); peak {ctx.peak_gflops:.0f} GFLOP/s (fma_peak, {ctx.threads} "
