@@ -31,10 +31,11 @@ struct ScheduleOptions {
   std::map<std::string, int64_t> estimates;
   static constexpr int64_t kDefaultEstimate = 64;
   /// Latency mode (`--mode=latency`): schedules for one example at a time. Kernels estimated at fewer than
-  /// kSerialWork multiply-adds run on one thread (waking the others would cost more than it saves); the
-  /// others spread their work over every thread as in throughput mode.
+  /// kSerialWorkPerLane multiply-adds per f32 lane of the target's vectors run on one thread (waking the
+  /// others would cost more than it saves: a few microseconds, in which one core does about that many
+  /// vector multiply-adds); the others spread their work over every thread as in throughput mode.
   bool latency = false;
-  static constexpr int64_t kSerialWork = 1 << 22;
+  static constexpr int64_t kSerialWorkPerLane = 8192;
   /// A tuning database (`attnc --tuning-db`, written by `attnc tune`): kernels with the hand-written
   /// schedule take the knobs it records for their structure, target, this CPU and the nearest sizes.
   /// Empty: none.

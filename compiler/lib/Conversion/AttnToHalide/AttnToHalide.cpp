@@ -219,7 +219,8 @@ mlir::attn::halide::lowerByHand(KernelOp kernel, const Halide::Target &target, c
   if (inSplitDecoder(kernel, target)) {
     serialize(*lowered);
   } else {
-    bool small = options.latency && estimatedWork(kernel, options) < ScheduleOptions::kSerialWork;
+    bool small = options.latency && estimatedWork(kernel, options) <
+                                        ScheduleOptions::kSerialWorkPerLane * machine.vectorWidth;
     if (!lowered->knobs.get("parallel", !small, {0, 1}))
       serialize(*lowered);
   }
