@@ -2,7 +2,8 @@
 // kernel pattern maps onto blocks and threads. Products and dense layers give each thread a register tile
 // of outputs and each block a tile of threads; convolutions a thread per output pixel and a few output
 // channels; streaming attention a block of threads per tile of queries, keys and values staged in shared
-// memory, register tiles of products per thread; row reductions (softmax, layer norm) run a thread per row;
+// memory, register tiles of products per thread; row reductions (softmax, layer norm) a warp per row, its
+// statistics reduced by the warp's threads together in shared memory;
 // recurrences a block per batch row walking the steps, a thread per unit.
 // Everything else is covered by one rule: every stage that stores (a reduction, an output) is a launch over
 // its pure dimensions, and maps are inlined into their readers; a whole-tensor reduction is factored into
@@ -230,22 +231,46 @@ void matmulTiles(MatmulStages m, LoweredKernel &k) {
   productTiles(m, k);
 }
 
-/// Row reductions (softmax, layer norm): a thread per row, its statistics in registers, the elements
-/// recomputed where they are read (a row of symbolic length has no fixed-size home in a thread).
-void rows(LoweredKernel &k, std::vector<Func> statistics) {
-  std::vector<Var> args = k.anchor.args();
-  if (args.size() < 2)
-    return launchAll(k, k.anchor);
-  Var ro("row_block"), ri("row");
-  k.anchor.compute_root().gpu_tile(args[1], ro, ri, kThreadsX * 2, Guard);
+/// Row reductions (softmax, layer norm) as block reductions: a block of kThreadsY rows, a warp of kThreadsX
+/// threads along each. Each statistic of a row (a maximum, a sum: one reduction along the row) is computed
+/// in shared memory in two steps: every thread reduces every kThreadsX-th element of its row from its own
+/// (neighbouring threads read neighbouring elements), then a thread per row reduces the row's kThreadsX
+/// partial results. The threads then write the row's elements side by side, reading the statistics from
+/// shared memory; elements the statistics read (a softmax's exponentials) are recomputed where they are
+/// read. Halide puts a barrier after each step.
+void blockRows(LoweredKernel &k, const std::vector<Func> &statistics) {
+  Func out = k.anchor;
+  std::vector<Var> args = out.args();
+  bool rowReductions = llvm::all_of(statistics, [](Func f) {
+    return f.num_update_definitions() == 1 && f.rvars(0).size() == 1 && !f.args().empty();
+  });
+  if (args.size() < 2 || !rowReductions)
+    return launchAll(k, out);
+  Var xo("x_outer"), lane("lane"), ro("row_block"), ri("row");
+  out.compute_root()
+      .split(args[0], xo, lane, kThreadsX, Guard)
+      .split(args[1], ro, ri, kThreadsY, Guard)
+      .reorder(xo, lane, ri, ro);
   Var blocks = ro;
   for (size_t i = 2; i < args.size(); ++i) {
     Var fused("grid" + std::to_string(i));
-    k.anchor.fuse(blocks, args[i], fused);
+    out.fuse(blocks, args[i], fused);
     blocks = fused;
   }
-  for (Func f : statistics)
-    f.compute_at(k.anchor, ri);
+  out.gpu_threads(lane, ri).gpu_blocks(blocks);
+  for (Func f : statistics) {
+    Var row = f.args().front();
+    std::string tag = f.name();
+    f.compute_at(out, blocks).gpu_threads(row);
+    Halide::Stage update = f.update();
+    Halide::RVar along = rvarsOf(update).front(), outer(tag + "_ro"), inner(tag + "_ri");
+    Var part(tag + "_lane");
+    update.split(along, outer, inner, kThreadsX, Guard);
+    Func partial = update.rfactor(inner, part);
+    partial.compute_at(out, blocks).reorder(part, row).gpu_threads(part, row);
+    partial.update().reorder(outer, part, row).gpu_threads(part, row);
+    update.reorder(rvarsOf(update).front(), row).gpu_threads(row);
+  }
 }
 
 /// A convolution (+ elementwise ops), as Halide's conv_layer app runs on GPUs: a block per 8 × 8 tile of
@@ -417,9 +442,9 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
   } else if (k.pattern == std::vector<std::string>{"dense_grad_weight"}) {
     matmulTiles(k.matmuls.front(), k);
   } else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"})) {
-    rows(k, {k.softmax.front().max, k.softmax.front().sum});
+    blockRows(k, {k.softmax.front().max, k.softmax.front().sum});
   } else if (patternIs(k, {"layer_norm"})) {
-    rows(k, {k.layerNorm.front().mean, k.layerNorm.front().variance});
+    blockRows(k, {k.layerNorm.front().mean, k.layerNorm.front().variance});
   } else {
     for (MatmulStages &m : k.matmuls)
       matmulTiles(m, k);

@@ -43,7 +43,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerSoftmax(Value input, Operation *op, bo
   s.rows = makeVars(x.rank() - 1, "r");
   RDom r(0, x.extent(x.rank() - 1), "rx");
   s.max = Func(name(op, "max"));
-  s.max(s.rows) = Halide::maximum(x.func(prepend(r, s.rows)));
+  s.max(s.rows) = Halide::Float(32).min();
+  s.max(s.rows) = Halide::max(s.max(s.rows), x.func(prepend(r, s.rows)));
   s.exp = Func(name(op, "exp"));
   s.exp(prepend(s.x, s.rows)) = Halide::exp(x.func(prepend(s.x, s.rows)) - s.max(s.rows));
   s.sum = Func(name(op, "sum"));
