@@ -326,8 +326,13 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
     return Halide::select(keep(j, i, b),
                           Halide::fast_exp(Halide::max((score - max) * scale, kLowestExponent)), 0.0f);
   };
-  // The blocks are folded in in order.
+  // The blocks are folded in in order. A causal tile stops after the block holding its last query (on a
+  // GPU the condition is the same for every thread of a block of threads, so all of them reach the
+  // barriers between a block's steps).
   Expr tileQuery = it * queryTile + ii;
+  RDom rb(0, blocks, "rb");
+  if (softmax.getCausal())
+    rb.where(rb * keyBlock <= it * queryTile + queryTile - 1);
   if (gpu) {
     // A block's scores become its probabilities in place: `scores` holds per query the block's keys, then
     // their maximum (row keyBlock). The values have a column of ones after the last feature (dv), so that
@@ -347,10 +352,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
     s.pvAcc(d, i, kb, h, b) += s.scores(rk, i, kb, h, b) * s.valuesT(d, kb * keyBlock + rk, h, b);
     // Per query, slots 0 to dv - 1 of the state accumulate the weighted values and slot dv the sum; each slot
     // keeps its own copy of the running maximum, so that the threads updating a query's slots side by side
-    // share nothing. A causal tile folds every block, the keys after each query masked: a condition on the
-    // blocks would enclose the barriers between a block's steps, which PoCL, which tests these kernels,
-    // does not run correctly.
-    RDom rb(0, blocks, "rb");
+    // share nothing.
     s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded);
     Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1];
     auto [newMax, keepOld, keepBlock] = rescaling(max, s.scores(maxRow, tileQuery, rb, h, b), scale);
@@ -383,10 +385,6 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
       s.probs(rj, i, kb, h, b) * v.func(h * dv + d, Halide::min(kb * keyBlock + rj, lastKey), b);
   s.pv(d, i, kb, h, b) = s.pvAcc(d, i, kb, h, b);
 
-  // A causal tile stops after the block holding its last query.
-  RDom rb(0, blocks, "rb");
-  if (softmax.getCausal())
-    rb.where(rb * keyBlock <= it * queryTile + queryTile - 1);
   s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);
   Expr acc = s.state(d, ii, it, h, b)[0], max = s.state(d, ii, it, h, b)[1],
        sum = s.state(d, ii, it, h, b)[2];
