@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import (REPO, ROUNDS, AttncError, Case, bench_in_turn, Goal, Result, Table, check, checks_note, fmt_ms,
+from common import (REPO, ROUNDS, AttncError, Case, Goal, Result, Table, bench_in_turn, check, checks_note, fmt_ms,
                     fmt_ratio, hand_and_tuned, log, median_ms, read_safetensors, save_inputs, speedup, tensorflow,
                     timed, tuned_note)
 

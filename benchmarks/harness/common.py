@@ -209,9 +209,10 @@ def bench_in_turn(programs, weights, inputs, runs, warmup, grad=False):
     for _ in range(ROUNDS):
         for p in unique:
             rounds[id(p)].append(p._measure(weights, inputs, runs, warmup, grad))
+    medians = {key: statistics.median(times) for key, times in rounds.items()}
     for p in unique:
-        p._bench[p._key(weights, inputs, runs, warmup, grad)] = statistics.median(rounds[id(p)])
-    return [statistics.median(rounds[id(p)]) for p in programs]
+        p._bench[p._key(weights, inputs, runs, warmup, grad)] = medians[id(p)]
+    return [medians[id(p)] for p in programs]
 
 
 @dataclass

@@ -20,6 +20,14 @@ void defineRowMoments(const HTensor &x, int width, const std::vector<Var> &rows,
   variance(rows) += centered * centered * inv;
 }
 
+/// max(rows): the maximum of `x` over its last dimension, `width` wide, as an update that GPU schedules can
+/// factor.
+void defineRowMaximum(const HTensor &x, Expr width, const std::vector<Var> &rows, Func max) {
+  RDom r(0, width, "rx");
+  max(rows) = Halide::Float(32).min();
+  max(rows) = Halide::max(max(rows), x.func(prepend(r, rows)));
+}
+
 /// Whether a position with target id `target` counts in a cross-entropy that ignores `ignore`.
 Expr isCounted(Expr target, std::optional<int64_t> ignore) {
   return ignore ? target != int(*ignore) : Halide::Internal::const_true();
@@ -43,8 +51,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerSoftmax(Value input, Operation *op, bo
   s.rows = makeVars(x.rank() - 1, "r");
   RDom r(0, x.extent(x.rank() - 1), "rx");
   s.max = Func(name(op, "max"));
-  s.max(s.rows) = Halide::Float(32).min();
-  s.max(s.rows) = Halide::max(s.max(s.rows), x.func(prepend(r, s.rows)));
+  defineRowMaximum(x, x.extent(x.rank() - 1), s.rows, s.max);
   s.exp = Func(name(op, "exp"));
   s.exp(prepend(s.x, s.rows)) = Halide::exp(x.func(prepend(s.x, s.rows)) - s.max(s.rows));
   s.sum = Func(name(op, "sum"));
@@ -63,8 +70,7 @@ std::pair<Func, Func> AlgorithmBuilder::softmaxStatistics(Operation *op, const H
                                                           const std::vector<Var> &rows, Expr width) {
   RDom rv(0, width, "rv");
   Func max = reduction(op, "max"), sum = reduction(op, "sum_exp");
-  max(rows) = -3.0e38f;
-  max(rows) = Halide::max(max(rows), x.func(prepend(rv, rows)));
+  defineRowMaximum(x, width, rows, max);
   sum(rows) = 0.0f;
   sum(rows) += Halide::exp(x.func(prepend(rv, rows)) - max(rows));
   return {max, sum};
