@@ -267,6 +267,27 @@ def grad_regression(name, seed, batch):
     after_training(c, forward, lambda p: torch.optim.SGD(p, lr=0.5, momentum=0.9, weight_decay=0.01))
 
 
+def grad_additive_primitives(name, seed, batch, length):
+    """test/Numeric/models/grad_additive_primitives.attn: Bahdanau attention from primitives."""
+    c = Case("grad_additive_primitives", name, seed)
+    query, values, target = c.input("query", batch, 32), c.input("values", batch, length, 32), c.input(
+        "target", batch, 32)
+    c.dense("q", query, 32, trainable=True)
+    c.dense("k", values, 32, trainable=True)
+    c.weights["v.weight"] = c.randn(1, 32, scale=32 ** -0.5).requires_grad_()
+    w = c.weights
+
+    def forward():
+        q = F.linear(query, w["q.weight"], w["q.bias"])
+        k = F.linear(values, w["k.weight"], w["k.bias"])
+        p = torch.softmax(F.linear(torch.tanh(q[:, None, :] + k), w["v.weight"]), dim=1)
+        context = (p * values).sum(1)
+        c.output("context", context.detach())
+        return F.mse_loss(context, target)
+
+    gradient_case(c, forward)
+
+
 def grad_attention(name, seed, batch, length):
     """test/Numeric/models/grad_attention.attn: gradients through an embedding, masked causal multi-head
     attention, layer norm and masked additive attention."""
@@ -912,6 +933,8 @@ if __name__ == "__main__":
     grad_classifier("b6_t7", 45, batch=6, length=7)
     grad_regression("b1", 46, batch=1)
     grad_regression("b5", 47, batch=5)
+    grad_additive_primitives("b1_s1", 72, batch=1, length=1)
+    grad_additive_primitives("b5_s9", 73, batch=5, length=9)
     grad_attention("b1_s3", 48, batch=1, length=3)
     grad_attention("b4_s7", 49, batch=4, length=7)
     grad_seq2seq("b1_s3_t2", 50, batch=1, length=3, steps=2)

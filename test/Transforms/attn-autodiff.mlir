@@ -306,3 +306,31 @@ func.func @shift(%x: tensor<?x1x4x4xf32>, %target: tensor<?x1x4x4xf32>) -> tenso
   %l = attn.mse %d, %target : (tensor<?x1x4x4xf32>, tensor<?x1x4x4xf32>) -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// A layer of one output (a score's projection): its input's gradient is the broadcast product dy · W, not a
+// dense layer summing one term. A sum's gradient takes its shape from the function's input that the summed
+// product is computed from elementwise, so the product itself need not be kept for it.
+// CHECK-LABEL: func.func @score_grad
+// CHECK-SAME: (%[[X:[^:]+]]: tensor<?x5x4xf32>, %[[V:[^:]+]]: tensor<?x5x4xf32>,
+// CHECK:      %[[W:.+]] = attn.param "v.weight"
+// CHECK:      %[[P:.+]] = attn.mul %{{.+}}, %[[V]] : (tensor<?x5x1xf32>, tensor<?x5x4xf32>) -> tensor<?x5x4xf32>
+// CHECK:      attn.reduce_grad %[[V]], %{{.+}} {axis = 1 : i64, kind = "sum"}
+// CHECK-NOT:  attn.reduce_grad %[[P]]
+// CHECK:      attn.broadcast_grad %{{.+}}, %{{.+}} : (tensor<?x5x1xf32>, tensor<?x5x4xf32>) -> tensor<?x5x1xf32>
+// CHECK:      attn.mul %{{.+}}, %[[W]] : (tensor<?x5x1xf32>, tensor<1x4xf32>) -> tensor<?x5x4xf32>
+// CHECK-NOT:  attn.transpose %[[W]]
+func.func @score(%x: tensor<?x5x4xf32>, %v: tensor<?x5x4xf32>, %t: tensor<?x4xf32>) -> tensor<f32>
+    attributes {attn.outputs = ["loss"], attn.loss = "loss"} {
+  %wk = attn.param "keys.weight" : tensor<4x4xf32>
+  %k = attn.dense %x, %wk : (tensor<?x5x4xf32>, tensor<4x4xf32>) -> tensor<?x5x4xf32>
+  %h = attn.tanh %k : tensor<?x5x4xf32>
+  %w = attn.param "v.weight" : tensor<1x4xf32>
+  %s = attn.dense %h, %w : (tensor<?x5x4xf32>, tensor<1x4xf32>) -> tensor<?x5x1xf32>
+  %p = attn.mul %s, %v : (tensor<?x5x1xf32>, tensor<?x5x4xf32>) -> tensor<?x5x4xf32>
+  %c = attn.reduce %p {axis = 1 : i64, kind = "sum"} : (tensor<?x5x4xf32>) -> tensor<?x1x4xf32>
+  %q = attn.squeeze %c {axis = 1 : i64} : (tensor<?x1x4xf32>) -> tensor<?x4xf32>
+  %l = attn.mse %q, %t : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}

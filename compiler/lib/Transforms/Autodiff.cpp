@@ -152,9 +152,16 @@ LogicalResult GradientBuilder::propagate(Operation *op) {
         return success();
       })
       .Case([&](ReduceOp r) {
-        return inputGradient<ReduceGradOp>(loc, r.getInput(), dy, r.getAxisAttr(), r.getKindAttr());
+        // A sum's or a mean's gradient reads its input only for the shape.
+        Value x = r.getInput(), shape = r.getKind() == "sum" || r.getKind() == "mean" ? shapeSource(x) : x;
+        accumulate(x, ReduceGradOp::create(b, loc, x.getType(), shape, dy, r.getAxisAttr(), r.getKindAttr()));
+        return success();
       })
-      .Case([&](BroadcastOp br) { return inputGradient<BroadcastGradOp>(loc, br.getInput(), dy); })
+      .Case([&](BroadcastOp br) {
+        Value x = br.getInput();
+        accumulate(x, BroadcastGradOp::create(b, loc, x.getType(), shapeSource(x), dy));
+        return success();
+      })
       .Case([&](SliceOp sl) {
         return inputGradient<SliceGradOp>(loc, sl.getInput(), dy, sl.getAxisAttr(), sl.getStartAttr());
       })
@@ -373,8 +380,12 @@ LogicalResult GradientBuilder::propagate(Operation *op) {
 
 void GradientBuilder::denseRule(Value x, Value w, Value bias, Value dy) {
   Location loc = dy.getLoc();
-  if (needed.contains(x)) {
-    auto wType = cast<RankedTensorType>(w.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  if (needed.contains(x) && wType.getDimSize(0) == 1 && cast<RankedTensorType>(x.getType()).getRank() > 1) {
+    // A layer of one output (a score's projection): dx[..., k] = dy[..., 0] · W[0, k] is a broadcast
+    // product, elementwise, not a sum of one term.
+    accumulate(x, MulOp::create(b, loc, x.getType(), dy, w).getResult());
+  } else if (needed.contains(x)) {
     auto wT = RankedTensorType::get({wType.getDimSize(1), wType.getDimSize(0)}, wType.getElementType());
     Value transposed = TransposeOp::create(b, loc, wT, w, b.getDenseI64ArrayAttr({1, 0}));
     accumulate(x, DenseOp::create(b, loc, x.getType(), dy, transposed, Value()));

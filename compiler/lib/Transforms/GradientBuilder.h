@@ -50,7 +50,7 @@ public:
       return;
     Value g = make();
     if (g.getType() != v.getType())
-      g = BroadcastGradOp::create(b, g.getLoc(), v.getType(), v, g);
+      g = BroadcastGradOp::create(b, g.getLoc(), v.getType(), shapeSource(v), g);
     accumulate(v, g);
   }
 
@@ -91,6 +91,24 @@ public:
   LogicalResult inputGradient(Location loc, Value x, Value dy, Attrs... attrs) {
     accumulate(x, GradOp::create(b, loc, x.getType(), x, dy, attrs...));
     return success();
+  }
+
+  /// A value of `v`'s shape for a gradient op that reads only the shape (a sum's, a broadcast's): the
+  /// function's input or parameter that `v` is computed from elementwise, keeping its type, where there is
+  /// one, so that `v` itself need not be stored for the gradient; else `v`.
+  static Value shapeSource(Value v) {
+    Value at = v;
+    while (Operation *def = at.getDefiningOp()) {
+      if (isa<ParamOp>(def))
+        return at;
+      if (!def->hasTrait<Elementwise>())
+        return v;
+      auto same = llvm::find_if(def->getOperands(), [&](Value x) { return x.getType() == at.getType(); });
+      if (same == def->operand_end())
+        return v;
+      at = *same;
+    }
+    return at;
   }
 
   /// Zeros of `v`'s type (the start of a gradient accumulator).

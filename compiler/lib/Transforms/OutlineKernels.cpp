@@ -16,14 +16,16 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Ops that continue a kernel past the op that produces their input, besides elementwise ones: reductions
-/// along an axis (reduce, softmax, log_softmax) and products one column wide (a row of dot products, such as
-/// an attention score's projection to one unit), which read each element of what the kernel computes once,
-/// as elementwise ops do, and one-operand reindexing ops, which the lowering inlines. A reduction ends a
-/// stage of the kernel, not the kernel.
-bool continuesKernel(Operation *op) {
+/// Ops that continue a kernel past the op that produces their input `from`, besides elementwise ones:
+/// reductions along an axis (reduce, softmax, log_softmax, a broadcast's gradient summing `from`) and
+/// products one column wide (a row of dot products, such as an attention score's projection to one unit),
+/// which read each element of what the kernel computes once, as elementwise ops do, and one-operand
+/// reindexing ops, which the lowering inlines. A reduction ends a stage of the kernel, not the kernel.
+bool continuesKernel(Operation *op, Value from) {
   if (op->hasTrait<attn::Elementwise>() || isa<ReduceOp, SoftmaxOp, LogSoftmaxOp>(op))
     return true;
+  if (auto sum = dyn_cast<BroadcastGradOp>(op))
+    return sum.getGrad() == from; // its other operand gives only the shape
   if (isReindexing(op))
     return op->getNumOperands() == 1;
   if (isa<DenseOp, MatmulOp>(op)) {
@@ -70,7 +72,7 @@ SmallVector<Operation *> chainFrom(Operation *op, const llvm::SmallPtrSetImpl<Op
   while (tail->getNumResults() == 1 && (shared || tail->hasOneUse())) {
     SmallVector<Operation *> next, reindexing;
     for (Operation *user : tail->getUsers())
-      if (user->getBlock() == tail->getBlock() && !grouped.contains(user) && continuesKernel(user) &&
+      if (user->getBlock() == tail->getBlock() && !grouped.contains(user) && continuesKernel(user, tail->getResult(0)) &&
           !llvm::is_contained(next, user) && !llvm::is_contained(reindexing, user))
         (isReindexing(user) ? reindexing : next).push_back(user);
     if (next.empty() && reindexing.size() == 1)

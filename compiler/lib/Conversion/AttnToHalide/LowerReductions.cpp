@@ -167,6 +167,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerReduce(ReduceOp op) {
     RDom r(0, x.extent(size_t(axis)), "ra");
     index[x.rank() - 1 - axis] = r;
     out.reductions.push_back(acc);
+    if (axis == int64_t(x.rank()) - 1)
+      out.rowSums.push_back(acc);
     acc(vars) = kind == "max" ? Expr(-3.0e38f) : kind == "min" ? Expr(3.0e38f) : Expr(0.0f);
     acc(vars) = combine(acc(vars), x.func(index));
   }

@@ -63,6 +63,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerBroadcastGrad(BroadcastGradOp op) {
   Func sum = reduction(op, "broadcast_grad");
   sum(vars) = 0.0f;
   sum(vars) += dy.func(index);
+  if (summed == std::vector<size_t>{0})
+    out.rowSums.push_back(sum);
   return HTensor{sum, x.shape};
 }
 

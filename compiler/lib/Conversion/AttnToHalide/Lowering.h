@@ -181,6 +181,9 @@ struct LoweredKernel {
   /// Reductions of ops without a pattern schedule, and values several ops of the kernel read: computed once
   /// each, flat-scheduled.
   std::vector<Halide::Func> reductions;
+  /// Those of `reductions` along the innermost dimension of what they read, one value per row (a sum over
+  /// the last axis, a broadcast's gradient over a row).
+  std::vector<Halide::Func> rowSums;
   /// Random words stored f(counter, word) (CPU targets: dropout's masks), four words per counter from one
   /// evaluation of the generator: the counters a vector at a time, the words unrolled.
   struct RandomBits {

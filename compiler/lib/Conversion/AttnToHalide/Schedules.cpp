@@ -53,9 +53,12 @@ using Halide::LoopLevel;
 using Halide::TailStrategy;
 using Halide::Var;
 
-bool mlir::attn::halide::isOutput(const LoweredKernel &k, const Func &f) {
-  return llvm::any_of(k.outputs, [&](const Func &out) { return out.name() == f.name(); });
+/// Whether `f` is one of `funcs` (by name: a Func handle copied is the same Func).
+static bool isAmong(const std::vector<Func> &funcs, const Func &f) {
+  return llvm::any_of(funcs, [&](const Func &g) { return g.name() == f.name(); });
 }
+
+bool mlir::attn::halide::isOutput(const LoweredKernel &k, const Func &f) { return isAmong(k.outputs, f); }
 
 bool mlir::attn::halide::patternIs(const LoweredKernel &k, std::initializer_list<const char *> head) {
   if (k.pattern.size() < head.size())
@@ -414,19 +417,39 @@ int64_t staticRowLength(Func f) {
   return extent ? extent->value : 0;
 }
 
-/// A sum along a row computed at `row`: where the row is whole vectors long, as `vw` partial sums (one
-/// vector, rfactor) added up at the end, rather than a chain of scalar additions.
-void scheduleRowSum(Func f, LoopLevel row, int vw) {
-  f.compute_at(row);
+/// A reduction along a row of static length, where the row is whole vectors long, as `vw` partial results
+/// (one vector, rfactor) combined at the end rather than a chain of scalar operations: the Func of the
+/// partial results, vectorized, to be placed by the caller; undefined for any other row.
+Func rowPartials(Func f, int vw) {
   int64_t length = staticRowLength(f);
   if (length < vw || length % vw != 0)
-    return;
+    return Func();
   Halide::RVar r = f.rvars(0).front();
   Halide::RVar ro("ro"), ri("ri");
   Var lane("lane");
   Func partial = f.update(0).split(r, ro, ri, vw).rfactor(ri, lane);
-  partial.compute_at(row).vectorize(lane);
+  partial.vectorize(lane);
   partial.update(0).vectorize(lane);
+  return partial;
+}
+
+/// A sum along a row computed at `row` (rowPartials).
+void scheduleRowSum(Func f, LoopLevel row, int vw) {
+  f.compute_at(row);
+  if (Func partial = rowPartials(f, vw); partial.defined())
+    partial.compute_at(row);
+}
+
+/// A reduction along rows stored for all of them (LoweredKernel::rowSums): the rows in parallel, each
+/// reduced as partial results (rowPartials) where its length is whole vectors, else flat.
+void scheduleRowSumsAtRoot(Func f, LoweredKernel &k) {
+  std::vector<Var> args = f.args();
+  Func partial = args.size() > 1 ? rowPartials(f, k.machine.vectorWidth) : Func();
+  if (!partial.defined())
+    return scheduleFlat(f.compute_root(), k);
+  partial.compute_at(f, args.front());
+  f.compute_root().parallel(args.back());
+  f.update(0).parallel(args.back());
 }
 
 /// Layer norm: per row, the mean and then the variance, then the normalized row.
@@ -577,7 +600,10 @@ void scheduleGeneric(LoweredKernel &k) {
     root(m.sum);
   }
   for (Func f : k.reductions)
-    root(f);
+    if (isAmong(k.rowSums, f))
+      scheduleRowSumsAtRoot(f, k);
+    else
+      root(f);
   for (auto &[f, batch] : k.recurrences) {
     scheduleRecurrence(f, batch, vw);
     scheduled.insert(f.name());
