@@ -273,6 +273,42 @@ void blockRows(LoweredKernel &k, const std::vector<Func> &statistics) {
   }
 }
 
+/// A reduction along rows stored for all of them (LoweredKernel::rowSums: its innermost dimension, the one
+/// reduced, has extent 1) as a block reduction, as blockRows computes a statistic: a block of kThreadsY
+/// rows, whose warps each reduce every kThreadsX-th element of their row in shared memory (rfactor), then a
+/// thread per row combines its warp's partial results.
+void rowSumBlocks(LoweredKernel &k, Func f) {
+  std::vector<Var> vars = stageVars(f, 1);
+  if (vars.size() < 2 || vars.size() != f.args().size() || rvarsOf(f.update()).size() != 1)
+    return launchAll(k, f);
+  std::string tag = f.name();
+  f.compute_root();
+  launch(k, f, 0); // the initial values
+  Halide::Stage update = f.update();
+  Halide::RVar along = rvarsOf(update).front(), outer(tag + "_ro"), inner(tag + "_ri");
+  Var part(tag + "_lane"), ro(tag + "_row_block"), ri(tag + "_row");
+  update.split(along, outer, inner, kThreadsX, Guard);
+  Func partial = update.rfactor(inner, part);
+  update.split(vars[1], ro, ri, kThreadsY, Guard);
+  Var blocks = ro;
+  for (size_t i = 2; i < vars.size(); ++i) {
+    Var fused(tag + "_grid" + std::to_string(i));
+    update.fuse(blocks, vars[i], fused);
+    blocks = fused;
+  }
+  update.reorder(rvarsOf(update).front(), vars[0], ri, blocks).gpu_threads(ri).gpu_blocks(blocks);
+  partial.compute_at(f, blocks).reorder(part, vars[1]).gpu_threads(part, vars[1]);
+  partial.update().reorder(outer, part, vars[1]).gpu_threads(part, vars[1]);
+}
+
+/// Whether the last op of the kernel that is not elementwise is `name`.
+bool lastStageIs(const LoweredKernel &k, const char *name) {
+  for (size_t i = k.pattern.size(); i-- > 0;)
+    if (!k.patternElementwise[i])
+      return k.pattern[i] == name;
+  return false;
+}
+
 /// A convolution (+ elementwise ops), as Halide's conv_layer app runs on GPUs: a block per 8 × 8 tile of
 /// output pixels of `gpu_conv_channels` output channels of one image, a thread per pixel, whose channels'
 /// accumulators stay in registers across the input channels and the window; the zero-bordered input is read
@@ -448,6 +484,11 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
   } else {
     for (MatmulStages &m : k.matmuls)
       matmulTiles(m, k);
+    // A softmax after a product (a classifier's probabilities): the product stored, the rows reduced.
+    if (k.softmax.size() == 1 && (lastStageIs(k, "softmax") || lastStageIs(k, "log_softmax")))
+      blockRows(k, {k.softmax.front().max, k.softmax.front().sum});
+    for (Func f : k.rowSums)
+      rowSumBlocks(k, f);
   }
   for (const UnitRecurrenceStages &r : k.unitRecurrences)
     unitRecurrence(k, r);
