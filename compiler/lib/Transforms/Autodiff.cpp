@@ -153,7 +153,8 @@ LogicalResult GradientBuilder::propagate(Operation *op) {
       })
       .Case([&](ReduceOp r) {
         // A sum's or a mean's gradient reads its input only for the shape.
-        Value x = r.getInput(), shape = r.getKind() == "sum" || r.getKind() == "mean" ? shapeSource(x) : x;
+        Value x = r.getInput();
+        Value shape = r.getKind() == "sum" || r.getKind() == "mean" ? shapeSource(x) : x;
         accumulate(x, ReduceGradOp::create(b, loc, x.getType(), shape, dy, r.getAxisAttr(), r.getKindAttr()));
         return success();
       })

@@ -72,8 +72,9 @@ SmallVector<Operation *> chainFrom(Operation *op, const llvm::SmallPtrSetImpl<Op
   while (tail->getNumResults() == 1 && (shared || tail->hasOneUse())) {
     SmallVector<Operation *> next, reindexing;
     for (Operation *user : tail->getUsers())
-      if (user->getBlock() == tail->getBlock() && !grouped.contains(user) && continuesKernel(user, tail->getResult(0)) &&
-          !llvm::is_contained(next, user) && !llvm::is_contained(reindexing, user))
+      if (user->getBlock() == tail->getBlock() && !grouped.contains(user) &&
+          continuesKernel(user, tail->getResult(0)) && !llvm::is_contained(next, user) &&
+          !llvm::is_contained(reindexing, user))
         (isReindexing(user) ? reindexing : next).push_back(user);
     if (next.empty() && reindexing.size() == 1)
       next = reindexing;
