@@ -273,13 +273,13 @@ void blockRows(LoweredKernel &k, const std::vector<Func> &statistics) {
   }
 }
 
-/// A reduction along rows stored for all of them (LoweredKernel::rowSums: its innermost dimension, the one
-/// reduced, has extent 1) as a block reduction, as blockRows computes a statistic: a block of kThreadsY
-/// rows, whose warps each reduce every kThreadsX-th element of their row in shared memory (rfactor), then a
-/// thread per row combines its warp's partial results.
-void rowSumBlocks(LoweredKernel &k, Func f) {
+/// A reduction along rows stored for all of them, its dimension `row` indexing the rows (those before it
+/// have extent 1: LoweredKernel::rowSums keep the reduced dimension), as a block reduction, as blockRows
+/// computes a statistic: a block of kThreadsY rows, whose warps each reduce every kThreadsX-th element of
+/// their row in shared memory (rfactor), then a thread per row combines its warp's partial results.
+void rowReductionBlocks(LoweredKernel &k, Func f, size_t row) {
   std::vector<Var> vars = stageVars(f, 1);
-  if (vars.size() < 2 || vars.size() != f.args().size() || rvarsOf(f.update()).size() != 1)
+  if (vars.size() <= row || vars.size() != f.args().size() || rvarsOf(f.update()).size() != 1)
     return launchAll(k, f);
   std::string tag = f.name();
   f.compute_root();
@@ -289,16 +289,20 @@ void rowSumBlocks(LoweredKernel &k, Func f) {
   Var part(tag + "_lane"), ro(tag + "_row_block"), ri(tag + "_row");
   update.split(along, outer, inner, kThreadsX, Guard);
   Func partial = update.rfactor(inner, part);
-  update.split(vars[1], ro, ri, kThreadsY, Guard);
+  update.split(vars[row], ro, ri, kThreadsY, Guard);
   Var blocks = ro;
-  for (size_t i = 2; i < vars.size(); ++i) {
+  for (size_t i = row + 1; i < vars.size(); ++i) {
     Var fused(tag + "_grid" + std::to_string(i));
     update.fuse(blocks, vars[i], fused);
     blocks = fused;
   }
-  update.reorder(rvarsOf(update).front(), vars[0], ri, blocks).gpu_threads(ri).gpu_blocks(blocks);
-  partial.compute_at(f, blocks).reorder(part, vars[1]).gpu_threads(part, vars[1]);
-  partial.update().reorder(outer, part, vars[1]).gpu_threads(part, vars[1]);
+  std::vector<Halide::VarOrRVar> order{rvarsOf(update).front()};
+  order.insert(order.end(), vars.begin(), vars.begin() + row);
+  order.push_back(ri);
+  order.push_back(blocks);
+  update.reorder(order).gpu_threads(ri).gpu_blocks(blocks);
+  partial.compute_at(f, blocks).reorder(part, vars[row]).gpu_threads(part, vars[row]);
+  partial.update().reorder(outer, part, vars[row]).gpu_threads(part, vars[row]);
 }
 
 /// Whether the last op of the kernel that is not elementwise is `name`.
@@ -488,7 +492,12 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
     if (k.softmax.size() == 1 && (lastStageIs(k, "softmax") || lastStageIs(k, "log_softmax")))
       blockRows(k, {k.softmax.front().max, k.softmax.front().sum});
     for (Func f : k.rowSums)
-      rowSumBlocks(k, f);
+      rowReductionBlocks(k, f, 1);
+    // The row-wise attention's statistics, per (query, head, batch) over the keys.
+    for (MaskedSoftmaxStages &m : k.maskedSoftmax) {
+      rowReductionBlocks(k, m.max, 0);
+      rowReductionBlocks(k, m.sum, 0);
+    }
   }
   for (const UnitRecurrenceStages &r : k.unitRecurrences)
     unitRecurrence(k, r);
