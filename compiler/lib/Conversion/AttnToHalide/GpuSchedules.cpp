@@ -267,6 +267,7 @@ void blockRows(LoweredKernel &k, const std::vector<Func> &statistics) {
     Var part(tag + "_lane");
     update.split(along, outer, inner, kThreadsX, Guard);
     Func partial = update.rfactor(inner, part);
+    k.factored.push_back(f.name());
     partial.compute_at(out, blocks).reorder(part, row).gpu_threads(part, row);
     partial.update().reorder(outer, part, row).gpu_threads(part, row);
     update.reorder(rvarsOf(update).front(), row).gpu_threads(row);
@@ -289,6 +290,7 @@ void rowReductionBlocks(LoweredKernel &k, Func f, size_t row) {
   Var part(tag + "_lane"), ro(tag + "_row_block"), ri(tag + "_row");
   update.split(along, outer, inner, kThreadsX, Guard);
   Func partial = update.rfactor(inner, part);
+  k.factored.push_back(f.name());
   update.split(vars[row], ro, ri, kThreadsY, Guard);
   Var blocks = ro;
   for (size_t i = row + 1; i < vars.size(); ++i) {

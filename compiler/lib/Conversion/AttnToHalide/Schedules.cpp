@@ -419,8 +419,10 @@ int64_t staticRowLength(Func f) {
 
 /// A reduction along a row of static length, where the row is whole vectors long, as `vw` partial results
 /// (one vector, rfactor) combined at the end rather than a chain of scalar operations: the Func of the
-/// partial results, vectorized, to be placed by the caller; undefined for any other row.
-Func rowPartials(Func f, int vw) {
+/// partial results, vectorized, to be placed by the caller; undefined for any other row. The kernel records
+/// the factored reduction (a schedule file cannot spell it out).
+Func rowPartials(Func f, LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
   int64_t length = staticRowLength(f);
   if (length < vw || length % vw != 0)
     return Func();
@@ -428,15 +430,16 @@ Func rowPartials(Func f, int vw) {
   Halide::RVar ro("ro"), ri("ri");
   Var lane("lane");
   Func partial = f.update(0).split(r, ro, ri, vw).rfactor(ri, lane);
+  k.factored.push_back(f.name());
   partial.vectorize(lane);
   partial.update(0).vectorize(lane);
   return partial;
 }
 
 /// A sum along a row computed at `row` (rowPartials).
-void scheduleRowSum(Func f, LoopLevel row, int vw) {
+void scheduleRowSum(Func f, LoopLevel row, LoweredKernel &k) {
   f.compute_at(row);
-  if (Func partial = rowPartials(f, vw); partial.defined())
+  if (Func partial = rowPartials(f, k); partial.defined())
     partial.compute_at(row);
 }
 
@@ -444,7 +447,7 @@ void scheduleRowSum(Func f, LoopLevel row, int vw) {
 /// reduced as partial results (rowPartials) where its length is whole vectors, else flat.
 void scheduleRowSumsAtRoot(Func f, LoweredKernel &k) {
   std::vector<Var> args = f.args();
-  Func partial = args.size() > 1 ? rowPartials(f, k.machine.vectorWidth) : Func();
+  Func partial = args.size() > 1 ? rowPartials(f, k) : Func();
   if (!partial.defined())
     return scheduleFlat(f.compute_root(), k);
   partial.compute_at(f, args.front());
@@ -456,8 +459,8 @@ void scheduleRowSumsAtRoot(Func f, LoweredKernel &k) {
 void scheduleLayerNorm(LoweredKernel &k) {
   LayerNormStages &s = k.layerNorm.front();
   LoopLevel row = scheduleRows(k.anchor, k.machine.vectorWidth);
-  scheduleRowSum(s.mean, row, k.machine.vectorWidth);
-  scheduleRowSum(s.variance, row, k.machine.vectorWidth);
+  scheduleRowSum(s.mean, row, k);
+  scheduleRowSum(s.variance, row, k);
 }
 
 /// Layer norm's gradient: per row, the moments and the means of the incoming gradient (and of its product
@@ -465,7 +468,7 @@ void scheduleLayerNorm(LoweredKernel &k) {
 void scheduleLayerNormGrad(LoweredKernel &k) {
   LoopLevel row = scheduleRows(k.anchor, k.machine.vectorWidth);
   for (Func f : k.reductions)
-    scheduleRowSum(f, row, k.machine.vectorWidth);
+    scheduleRowSum(f, row, k);
 }
 
 /// Cross-entropy and its gradient over a few classes (a vocabulary of phonemes or characters; the row of one
