@@ -419,17 +419,18 @@ int64_t staticRowLength(Func f) {
 
 /// A reduction along a row of static length, where the row is whole vectors long, as `vw` partial results
 /// (one vector, rfactor) combined at the end rather than a chain of scalar operations: the Func of the
-/// partial results, vectorized, to be placed by the caller; undefined for any other row. The kernel records
-/// the factored reduction (a schedule file cannot spell it out).
-Func rowPartials(Func f, LoweredKernel &k) {
+/// partial results, vectorized, to be placed by the caller; undefined for any other row. With `tail`
+/// Guard, a row of any length is factored, its last vector guarded. The kernel records the factored
+/// reduction (a schedule file cannot spell it out).
+Func rowPartials(Func f, LoweredKernel &k, TailStrategy tail = TailStrategy::Auto) {
   const int vw = k.machine.vectorWidth;
   int64_t length = staticRowLength(f);
-  if (length < vw || length % vw != 0)
+  if (tail != Guard && (length < vw || length % vw != 0))
     return Func();
   Halide::RVar r = f.rvars(0).front();
   Halide::RVar ro("ro"), ri("ri");
   Var lane("lane");
-  Func partial = f.update(0).split(r, ro, ri, vw).rfactor(ri, lane);
+  Func partial = f.update(0).split(r, ro, ri, vw, tail).rfactor(ri, lane);
   k.factored.push_back(f.name());
   partial.vectorize(lane);
   partial.update(0).vectorize(lane);
@@ -473,7 +474,7 @@ void scheduleLayerNormGrad(LoweredKernel &k) {
 
 /// Cross-entropy and its gradient over a few classes (a vocabulary of phonemes or characters; the row of one
 /// position is at most four vectors long): each row statistic (max, Σ exp, Σ logits) is computed a vector of
-/// classes at a time into partial results (rfactor), which one vector reduction adds up; the gradient is
+/// classes at a time into partial results (rowPartials), which one vector reduction adds up; the gradient is
 /// vectorized along the classes. The whole is tens of microseconds of work, less than waking the other
 /// cores costs, so it runs on one. Returns false, leaving the kernel unscheduled, for more classes and for
 /// any other kernel.
@@ -492,13 +493,8 @@ bool scheduleCrossEntropy(LoweredKernel &k) {
     f.compute_root(); // the loss's total and the count of positions: one serial sum each
     if (f.dimensions() == 0)
       continue;
-    Halide::RVar r = f.rvars(0).front(), ro("ro"), ri("ri");
-    Var lane("lane");
-    Func partial = f.update(0).split(r, ro, ri, vw, Guard).rfactor(ri, lane);
-    partial.compute_at(f, f.args().front()).vectorize(lane);
-    partial.update(0).vectorize(lane);
+    rowPartials(f, k, Guard).compute_at(f, f.args().front());
     f.update(0).atomic().vectorize(f.rvars(0).front()); // the lanes added as one vector reduction
-    k.factored.push_back(f.name());
   }
   if (k.anchor.dimensions() > 0 && classes >= vw) // the gradient, [..., classes]
     k.anchor.vectorize(k.anchor.args().front(), vw, TailStrategy::ShiftInwards);
