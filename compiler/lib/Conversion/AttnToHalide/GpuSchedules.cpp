@@ -231,13 +231,31 @@ void matmulTiles(MatmulStages m, LoweredKernel &k) {
   productTiles(m, k);
 }
 
+/// The first step of a block reduction along a row: the reduction `f` (one reduction variable, along the
+/// row that its dimension `row` indexes) split into kThreadsX partial results per row (rfactor), each
+/// summing every kThreadsX-th element, so that neighbouring threads read neighbouring elements, a thread
+/// per (partial result, row): the Func of the partial results, to be placed by the caller in shared memory.
+/// What is left of `f` combines a row's partial results. The kernel records the factored reduction (a
+/// schedule file cannot spell it out).
+Func warpPartials(LoweredKernel &k, Func f, Var row) {
+  std::string tag = f.name();
+  Halide::Stage update = f.update();
+  Halide::RVar along = rvarsOf(update).front(), outer(tag + "_ro"), inner(tag + "_ri");
+  Var part(tag + "_lane");
+  update.split(along, outer, inner, kThreadsX, Guard);
+  Func partial = update.rfactor(inner, part);
+  k.factored.push_back(f.name());
+  partial.reorder(part, row).gpu_threads(part, row);
+  partial.update().reorder(outer, part, row).gpu_threads(part, row);
+  return partial;
+}
+
 /// Row reductions (softmax, layer norm) as block reductions: a block of kThreadsY rows, a warp of kThreadsX
 /// threads along each. Each statistic of a row (a maximum, a sum: one reduction along the row) is computed
-/// in shared memory in two steps: every thread reduces every kThreadsX-th element of its row from its own
-/// (neighbouring threads read neighbouring elements), then a thread per row reduces the row's kThreadsX
-/// partial results. The threads then write the row's elements side by side, reading the statistics from
-/// shared memory; elements the statistics read (a softmax's exponentials) are recomputed where they are
-/// read. Halide puts a barrier after each step.
+/// in shared memory in two steps: the warp's partial results (warpPartials), then a thread per row reduces
+/// the row's kThreadsX partial results. The threads then write the row's elements side by side, reading the
+/// statistics from shared memory; elements the statistics read (a softmax's exponentials) are recomputed
+/// where they are read. Halide puts a barrier after each step.
 void blockRows(LoweredKernel &k, const std::vector<Func> &statistics) {
   Func out = k.anchor;
   std::vector<Var> args = out.args();
@@ -260,16 +278,9 @@ void blockRows(LoweredKernel &k, const std::vector<Func> &statistics) {
   out.gpu_threads(lane, ri).gpu_blocks(blocks);
   for (Func f : statistics) {
     Var row = f.args().front();
-    std::string tag = f.name();
     f.compute_at(out, blocks).gpu_threads(row);
+    warpPartials(k, f, row).compute_at(out, blocks);
     Halide::Stage update = f.update();
-    Halide::RVar along = rvarsOf(update).front(), outer(tag + "_ro"), inner(tag + "_ri");
-    Var part(tag + "_lane");
-    update.split(along, outer, inner, kThreadsX, Guard);
-    Func partial = update.rfactor(inner, part);
-    k.factored.push_back(f.name());
-    partial.compute_at(out, blocks).reorder(part, row).gpu_threads(part, row);
-    partial.update().reorder(outer, part, row).gpu_threads(part, row);
     update.reorder(rvarsOf(update).front(), row).gpu_threads(row);
   }
 }
@@ -277,7 +288,7 @@ void blockRows(LoweredKernel &k, const std::vector<Func> &statistics) {
 /// A reduction along rows stored for all of them, its dimension `row` indexing the rows (those before it
 /// have extent 1: LoweredKernel::rowSums keep the reduced dimension), as a block reduction, as blockRows
 /// computes a statistic: a block of kThreadsY rows, whose warps each reduce every kThreadsX-th element of
-/// their row in shared memory (rfactor), then a thread per row combines its warp's partial results.
+/// their row in shared memory (warpPartials), then a thread per row combines its warp's partial results.
 void rowReductionBlocks(LoweredKernel &k, Func f, size_t row) {
   std::vector<Var> vars = stageVars(f, 1);
   if (vars.size() <= row || vars.size() != f.args().size() || rvarsOf(f.update()).size() != 1)
@@ -285,12 +296,9 @@ void rowReductionBlocks(LoweredKernel &k, Func f, size_t row) {
   std::string tag = f.name();
   f.compute_root();
   launch(k, f, 0); // the initial values
+  Func partial = warpPartials(k, f, vars[row]);
   Halide::Stage update = f.update();
-  Halide::RVar along = rvarsOf(update).front(), outer(tag + "_ro"), inner(tag + "_ri");
-  Var part(tag + "_lane"), ro(tag + "_row_block"), ri(tag + "_row");
-  update.split(along, outer, inner, kThreadsX, Guard);
-  Func partial = update.rfactor(inner, part);
-  k.factored.push_back(f.name());
+  Var ro(tag + "_row_block"), ri(tag + "_row");
   update.split(vars[row], ro, ri, kThreadsY, Guard);
   Var blocks = ro;
   for (size_t i = row + 1; i < vars.size(); ++i) {
@@ -303,8 +311,7 @@ void rowReductionBlocks(LoweredKernel &k, Func f, size_t row) {
   order.push_back(ri);
   order.push_back(blocks);
   update.reorder(order).gpu_threads(ri).gpu_blocks(blocks);
-  partial.compute_at(f, blocks).reorder(part, vars[row]).gpu_threads(part, vars[row]);
-  partial.update().reorder(outer, part, vars[row]).gpu_threads(part, vars[row]);
+  partial.compute_at(f, blocks);
 }
 
 /// Whether the last op of the kernel that is not elementwise is `name`.
