@@ -490,16 +490,15 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
     convTiles(k);
   } else if (k.pattern == std::vector<std::string>{"dense_grad_weight"}) {
     matmulTiles(k.matmuls.front(), k);
-  } else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"})) {
-    blockRows(k, {k.softmax.front().max, k.softmax.front().sum});
-  } else if (patternIs(k, {"layer_norm"})) {
-    blockRows(k, {k.layerNorm.front().mean, k.layerNorm.front().variance});
   } else {
     for (MatmulStages &m : k.matmuls)
       matmulTiles(m, k);
-    // A softmax after a product (a classifier's probabilities): the product stored, the rows reduced.
+    // A row-wise last stage (a softmax or a layer norm alone, a classifier's probabilities after their
+    // product): any product before it stored, its rows reduced per block.
     if (k.softmax.size() == 1 && (lastStageIs(k, "softmax") || lastStageIs(k, "log_softmax")))
       blockRows(k, {k.softmax.front().max, k.softmax.front().sum});
+    else if (k.layerNorm.size() == 1 && lastStageIs(k, "layer_norm"))
+      blockRows(k, {k.layerNorm.front().mean, k.layerNorm.front().variance});
     for (Func f : k.rowSums)
       rowReductionBlocks(k, f, 1);
     // The row-wise attention's statistics, per (query, head, batch) over the keys.
