@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <map>
+#include <set>
 #include <sstream>
 
 using namespace mlir::attn::halide;
@@ -97,21 +98,36 @@ std::string levelCall(const char *what, LoopLevel level) {
   return std::string(what) + "_at(" + args + ")";
 }
 
+/// How a schedule file names a split's tail strategy.
+std::string tailName(TailStrategy tail) {
+  for (auto [strategy, name] : kTails)
+    if (strategy == tail)
+      return name;
+  return "Auto";
+}
+
 /// One stage's splits, loop order and loop kinds as a chain of calls; empty if it has the default schedule.
+/// Halide reorders no loop once the outermost one is split (as gpu_single_thread does): such splits come
+/// after the reorder, which leaves their loops where they are, outermost.
 std::string stageCalls(const Definition &def) {
   const Halide::Internal::StageSchedule &s = def.schedule();
-  std::vector<std::string> calls;
+  const std::string outermost = Halide::Var::outermost().name();
+  std::set<std::string> fromOutermost; // the loops split off the outermost one, qualified
+  std::vector<std::string> calls, outermostSplits;
   for (const Split &split : s.splits()) {
-    switch (split.split_type) {
-    case Split::SplitVar: {
-      std::string tail = "Auto";
-      for (auto [strategy, name] : kTails)
-        if (strategy == split.tail)
-          tail = name;
-      calls.push_back("split(" + shortName(split.old_var) + ", " + shortName(split.outer) + ", " +
-                      shortName(split.inner) + ", " + integer(split.factor) + ", " + tail + ")");
-      break;
+    bool ofOutermost = shortName(split.old_var) == outermost || fromOutermost.count(split.old_var);
+    if (ofOutermost && split.split_type == Split::SplitVar) {
+      fromOutermost.insert({split.inner, split.outer});
+      outermostSplits.push_back("split(" + shortName(split.old_var) + ", " + shortName(split.outer) + ", " +
+                                shortName(split.inner) + ", " + integer(split.factor) + ", " +
+                                tailName(split.tail) + ")");
+      continue;
     }
+    switch (split.split_type) {
+    case Split::SplitVar:
+      calls.push_back("split(" + shortName(split.old_var) + ", " + shortName(split.outer) + ", " +
+                      shortName(split.inner) + ", " + integer(split.factor) + ", " + tailName(split.tail) + ")");
+      break;
     case Split::FuseVars:
       calls.push_back("fuse(" + shortName(split.inner) + ", " + shortName(split.outer) + ", " +
                       shortName(split.old_var) + ")");
@@ -124,9 +140,10 @@ std::string stageCalls(const Definition &def) {
   std::vector<std::string> order;
   std::vector<std::string> kinds;
   for (const Dim &d : s.dims()) {
-    if (d.var == Halide::Var::outermost().name())
+    if (shortName(d.var) == outermost)
       continue;
-    order.push_back(shortName(d.var));
+    if (!fromOutermost.count(d.var))
+      order.push_back(shortName(d.var));
     if (d.for_type == ForType::Serial)
       continue;
     const auto *kind = llvm::find_if(kLoopKinds, [&](auto k) { return k.first == d.for_type; });
@@ -142,6 +159,7 @@ std::string stageCalls(const Definition &def) {
     return "";
   if (order.size() > 1)
     calls.push_back("reorder(" + llvm::join(order, ", ") + ")");
+  calls.insert(calls.end(), outermostSplits.begin(), outermostSplits.end());
   calls.insert(calls.end(), kinds.begin(), kinds.end());
   // First: they let the loop kinds after them parallelize reduction variables.
   if (s.atomic())
