@@ -355,7 +355,8 @@ void scheduleStreamingAttention(LoweredKernel &k) {
       .split(s.i, io2, ii2, std::min(scoreRows, s.queryTile))
       .reorder(jv, ii2, jo, io2)
       .vectorize(jv, vw)
-      .unroll(jv);
+      .unroll(jv)
+      .unroll(ii2);
   s.dot.compute_at(s.scores, jo).vectorize(s.jj, vw).unroll(s.jj).unroll(s.i);
   s.dot.update().split(s.jj, jo2, jv, vw).reorder(jv, jo2, s.i, rd).vectorize(jv).unroll(jo2).unroll(s.i);
 
@@ -368,10 +369,14 @@ void scheduleStreamingAttention(LoweredKernel &k) {
   s.probs.compute_at(block).vectorize(s.jj, vw, Guard);
 
   Halide::RVar rj(s.pvAcc.rvars(0)[0]);
+  Var pd("pd"), pdv("pdv");
   s.pv.compute_at(block)
       .split(s.i, po, pi, std::min(pvRows, s.queryTile))
-      .reorder(s.d, pi, po)
-      .vectorize(s.d, lanes, Guard);
+      .split(s.d, pd, pdv, lanes, Guard)
+      .reorder(pdv, pd, pi, po)
+      .vectorize(pdv)
+      .unroll(pd)
+      .unroll(pi);
   s.pvAcc.compute_at(s.pv, po).vectorize(s.d, lanes, Guard).unroll(s.i);
   s.pvAcc.update()
       .split(s.d, dOuter, dInner, lanes, Guard)
