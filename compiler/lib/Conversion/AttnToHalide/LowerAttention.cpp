@@ -403,9 +403,11 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   s.laneSum(lane, i, kb, h, b) += s.probs(laneKey, i, kb, h, b);
   s.blockSum(i, kb, h, b) = 0.0f;
   s.blockSum(i, kb, h, b) += s.laneSum(rlane, i, kb, h, b);
+  // Each head's values are copied once into rows of their own, so that the blocks read them contiguously;
+  // the copy reads the last key's row for the keys past it.
+  s.valuesT(d, j, h, b) = v.func(h * dv + d, Halide::clamp(j, 0, lastKey), b);
   s.pvAcc(d, i, kb, h, b) = 0.0f;
-  s.pvAcc(d, i, kb, h, b) +=
-      s.probs(rj, i, kb, h, b) * v.func(h * dv + d, Halide::min(kb * keyBlock + rj, lastKey), b);
+  s.pvAcc(d, i, kb, h, b) += s.probs(rj, i, kb, h, b) * s.valuesT(d, kb * keyBlock + rj, h, b);
   s.pv(d, i, kb, h, b) = s.pvAcc(d, i, kb, h, b);
 
   s.state(d, ii, it, h, b) = Halide::Tuple(0.0f, excluded, 0.0f);

@@ -89,12 +89,13 @@ struct WeightedSumStages {
 /// then per row), the exponentials `probs` relative to it and their sum, and the probability-weighted
 /// values (`pvAcc` accumulated, `pv` stored). `state` (context accumulator, running maximum, running sum;
 /// indexed feature, query in tile, tile, head, batch) folds in the blocks one after another, rescaling what
-/// it holds when the maximum grows, so that no row of scores longer than a block is ever stored.
-/// GPU targets stage the tile's queries (`queriesT`), a block's keys (`keysT`) and values (`valuesT`, with
-/// a column of ones after the last feature, so that `pvAcc` ends with the probabilities' sum); `scores`
-/// turns into the probabilities in place, with one more row per query for their maximum; `state` holds
-/// (accumulator, running maximum) per slot, slot dv accumulating the sum; there are no lane, probability,
-/// block or `pv` stages.
+/// it holds when the maximum grows, so that no row of scores longer than a block is ever stored. A CPU
+/// copies each head's keys transposed (`keysT`) and its values (`valuesT`) once. GPU targets stage the
+/// tile's queries (`queriesT`), a block's keys (`keysT`) and values (`valuesT`, with a column of ones after
+/// the last feature, so that `pvAcc` ends with the probabilities' sum); `scores` turns into the
+/// probabilities in place, with one more row per query for their maximum; `state` holds (accumulator,
+/// running maximum) per slot, slot dv accumulating the sum; there are no lane, probability, block or `pv`
+/// stages.
 struct StreamingAttentionStages {
   Halide::Func keysT, queriesT, valuesT, dot, scores, laneMax, blockMax, probs, laneSum, blockSum, pvAcc, pv,
       state, result;

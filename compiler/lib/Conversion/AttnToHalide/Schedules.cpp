@@ -304,8 +304,8 @@ void scheduleAttention(LoweredKernel &k) {
 /// the key blocks, and each block's stages are computed inside the loop over blocks. The two products are
 /// register-blocked: the scores as `score_vectors` vectors of keys × `score_rows` queries, accumulated over
 /// the head's features (keys transposed once per head); the weighted values as the head's features ×
-/// `pv_rows` queries, accumulated over the block's keys. Block maxima and sums are reduced a vector of keys
-/// at a time.
+/// `pv_rows` queries, accumulated over the block's keys (the head's values copied once into contiguous
+/// rows). Block maxima and sums are reduced a vector of keys at a time.
 void scheduleStreamingAttention(LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   StreamingAttentionStages &s = k.streaming.front();
@@ -333,6 +333,7 @@ void scheduleStreamingAttention(LoweredKernel &k) {
       .reorder(ji, di, jt, dt)
       .vectorize(ji)
       .unroll(di);
+  s.valuesT.compute_at(out, hb).vectorize(s.d, lanes, Guard);
 
   // Fixed-size state and score blocks live on the stack instead of being allocated per tile and block.
   s.state.compute_at(out, io)
