@@ -365,8 +365,11 @@ void scheduleStreamingAttention(LoweredKernel &k) {
     f.compute_at(block).vectorize(s.lane);
     f.update().reorder(s.lane, Halide::RVar(f.rvars(0)[0]), s.i).vectorize(s.lane);
   }
-  s.blockMax.compute_at(block);
-  s.blockSum.compute_at(block);
+  // Each row's lanes reduced as one vector (a few shuffles) rather than a chain of scalar operations.
+  for (Func f : {s.blockMax, s.blockSum}) {
+    f.compute_at(block);
+    f.update().atomic().vectorize(Halide::RVar(f.rvars(0)[0]));
+  }
   s.probs.compute_at(block).vectorize(s.jj, vw, Guard);
 
   Halide::RVar rj(s.pvAcc.rvars(0)[0]);
