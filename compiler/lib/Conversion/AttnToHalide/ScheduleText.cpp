@@ -98,12 +98,14 @@ std::string levelCall(const char *what, LoopLevel level) {
   return std::string(what) + "_at(" + args + ")";
 }
 
-/// How a schedule file names a split's tail strategy.
-std::string tailName(TailStrategy tail) {
+/// A split as a schedule file writes it: `split(OLD, OUTER, INNER, FACTOR, TAIL)`.
+std::string splitCall(const Split &split) {
+  std::string tail = "Auto";
   for (auto [strategy, name] : kTails)
-    if (strategy == tail)
-      return name;
-  return "Auto";
+    if (strategy == split.tail)
+      tail = name;
+  return "split(" + shortName(split.old_var) + ", " + shortName(split.outer) + ", " + shortName(split.inner) +
+         ", " + integer(split.factor) + ", " + tail + ")";
 }
 
 /// One stage's splits, loop order and loop kinds as a chain of calls; empty if it has the default schedule.
@@ -118,15 +120,12 @@ std::string stageCalls(const Definition &def) {
     bool ofOutermost = shortName(split.old_var) == outermost || fromOutermost.count(split.old_var);
     if (ofOutermost && split.split_type == Split::SplitVar) {
       fromOutermost.insert({split.inner, split.outer});
-      outermostSplits.push_back("split(" + shortName(split.old_var) + ", " + shortName(split.outer) + ", " +
-                                shortName(split.inner) + ", " + integer(split.factor) + ", " +
-                                tailName(split.tail) + ")");
+      outermostSplits.push_back(splitCall(split));
       continue;
     }
     switch (split.split_type) {
     case Split::SplitVar:
-      calls.push_back("split(" + shortName(split.old_var) + ", " + shortName(split.outer) + ", " +
-                      shortName(split.inner) + ", " + integer(split.factor) + ", " + tailName(split.tail) + ")");
+      calls.push_back(splitCall(split));
       break;
     case Split::FuseVars:
       calls.push_back("fuse(" + shortName(split.inner) + ", " + shortName(split.outer) + ", " +
