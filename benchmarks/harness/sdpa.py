@@ -11,7 +11,10 @@ from common import (REPO, ROUNDS, Case, Goal, Result, Table, bench_in_turn, chec
 
 BATCH, HEADS, HEAD_DIM = 4, 8, 64
 WIDTH = HEADS * HEAD_DIM
-WARMUP = 2
+# Warm-up runs before the timed ones, for every peer. A fresh attnc program (each round starts one, while
+# PyTorch and ONNX Runtime run in this warm process) grows its heap to its steady size over its first runs:
+# at L=512, about 1,000 page faults a run for the first 8, which made 5 runs after 2 warm-ups 10-20% slower.
+WARMUP = 8
 MODELS = {False: REPO / "benchmarks/workloads/sdpa.attn", True: REPO / "benchmarks/workloads/sdpa_causal.attn"}
 
 
