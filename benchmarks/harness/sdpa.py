@@ -13,7 +13,8 @@ BATCH, HEADS, HEAD_DIM = 4, 8, 64
 WIDTH = HEADS * HEAD_DIM
 # Warm-up runs before the timed ones, for every peer. A fresh attnc program (each round starts one, while
 # PyTorch and ONNX Runtime run in this warm process) grows its heap to its steady size over its first runs:
-# at L=512, about 1,000 page faults a run for the first 8, which made 5 runs after 2 warm-ups 10-20% slower.
+# at L=512 on the AMD EPYC (Zen 4), about 1,000 page faults a run for the first 8, which made 5 runs after
+# 2 warm-ups 10-20% slower.
 WARMUP = 8
 MODELS = {False: REPO / "benchmarks/workloads/sdpa.attn", True: REPO / "benchmarks/workloads/sdpa_causal.attn"}
 
