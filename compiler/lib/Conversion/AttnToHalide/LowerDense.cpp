@@ -44,6 +44,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDenseGradWeight(DenseGradWeightOp op) 
   Var k("k"), n("n");
   Func dw = product(op, "dw", {k, n}, 0.0f, dy.func(prependExpr(n, at)) * x.func(prependExpr(k, at)));
   out.matmuls.back().width = staticWidth(op.getType());
+  out.matmuls.back().height = staticWidth(op.getGrad().getType());
   return HTensor{dw, {dy.extent(dy.rank() - 1), x.extent(x.rank() - 1)}};
 }
 

@@ -94,25 +94,30 @@ void scheduleFlat(Func f, LoweredKernel &k) {
   }
 }
 
-/// A matrix product: its result (or what it feeds elementwise) is stored, computed in tiles of
-/// `tile_vectors` vectors along n × `tile_rows` rows whose accumulators stay in registers across the sum
-/// (by default 2 × 6 = 12, enough independent chains to fill two FMA pipes of latency 4 and more; fewer
-/// rows where the registers would not hold the accumulators, one row of operand vectors and a broadcast;
-/// storage bounded to the tile, so the guarded last tile keeps them in registers too). Tiles of all rows
-/// run in parallel; with `by_column` a thread takes a column of tiles instead (every row), so that the n
-/// operand's block stays in its cache while the other streams past (the default for weight gradients,
-/// whose rows are outputs summed over every example, where the columns share evenly among the cores: 5
-/// columns on 2 cores would leave one idle a fifth of the time, 4 on 16 cores twelve idle throughout).
-void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, bool columns = false) {
-  const int vw = k.machine.vectorWidth;
+/// A register tile of a matrix product: `tile_vectors` vectors along n × `tile_rows` rows of accumulators
+/// (by default 2 × `defaultRows`, enough independent chains to fill two FMA pipes of latency 4 and more;
+/// fewer rows where the registers would not hold the accumulators, one row of operand vectors and a
+/// broadcast).
+struct RegisterTile {
+  int vectors, rows, outputs; // outputs: the tile's extent along n
+};
+
+RegisterTile registerTile(LoweredKernel &k, int defaultRows) {
   int vectors = k.knobs.get("tile_vectors", 2, {1, 2, 3, 4});
   int fitting = std::max(1, (k.machine.vectorRegisters - vectors - 2) / vectors);
   int rows = k.knobs.get("tile_rows", std::min(defaultRows, fitting), {2, 3, 4, 6, 8, 12});
-  const int outputs = vectors * vw;
-  int64_t tileColumns = (m.width + outputs - 1) / outputs, cores = k.machine.cores;
-  if (columns && m.width > 0 && cores > 1)
-    columns = tileColumns % cores == 0 || tileColumns >= 8 * cores;
-  bool byColumn = k.knobs.get("by_column", columns, {0, 1});
+  return {vectors, rows, vectors * k.machine.vectorWidth};
+}
+
+/// A matrix product: its result (or what it feeds elementwise) is stored, computed in register tiles
+/// (registerTile, 2 × 6 by default) whose accumulators stay in registers across the sum (storage bounded
+/// to the tile, so the guarded last tile keeps them in registers too). Tiles of all rows run in parallel;
+/// with `by_column` a thread takes a column of tiles instead (every row), so that the n operand's block
+/// stays in its cache while the other streams past.
+void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
+  auto [vectors, rows, outputs] = registerTile(k, 6);
+  bool byColumn = k.knobs.get("by_column", false, {0, 1});
   std::vector<Var> args = m.result.args(); // n, then rows innermost first
   Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
   m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[1], ro, ri, rows, Guard);
@@ -145,6 +150,66 @@ void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, 
       .vectorize(nv)
       .unroll(acc[0])
       .unroll(acc[1]);
+}
+
+/// A weight gradient dw(k, n) = Σ_rows dy(n, row) · x(k, row) sums over every row of the batch, whose
+/// operands are far larger than a cache: tiles that each ran through all the rows (scheduleMatmulTiles)
+/// would stream them from memory once per tile. Instead each core takes a slab of the result (its share of
+/// the column tiles, or of the row tiles where the columns do not share evenly; one tile where the cores
+/// are not known), summed in storage of its own, and the rows are taken in blocks of `row_block` whose
+/// slices of x and dy fit half the L2 cache together; the block splits the outermost row dimension,
+/// counting an inner one of dynamic extent as 32 rows. Within a block the register tiles of
+/// scheduleMatmulTiles sum into the slab: their sums are loaded and stored once per block, and kept in
+/// registers across its rows. The columns share evenly among the cores where they can: 5 tiles of columns
+/// on 2 cores would leave one idle a fifth of the time, 4 on 16 cores twelve idle throughout.
+void scheduleWeightGradient(MatmulStages m, LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
+  auto [vectors, rows, outputs] = registerTile(k, 8);
+  auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+  const int64_t cores = std::max(1, k.machine.cores);
+  const int64_t tileColumns = ceilDiv(m.width, outputs), tileRows = ceilDiv(m.height, rows);
+  bool columns = m.height == 0 || (m.width > 0 && (tileColumns % cores == 0 || tileColumns >= 8 * cores));
+  bool byColumn = k.knobs.get("by_column", columns, {0, 1});
+  const int64_t tiles = byColumn ? tileColumns : tileRows, tileExtent = byColumn ? outputs : rows;
+  const int slabExtent = int(k.machine.cores > 0 && tiles > 0 ? ceilDiv(tiles, cores) : 1) * int(tileExtent);
+
+  std::vector<Var> args = m.result.args(); // k (columns), n (rows)
+  Var slab("slab"), within("within");
+  m.result.compute_root();
+  if (byColumn)
+    m.result.split(args[0], slab, within, slabExtent, Guard).reorder(within, args[1], slab);
+  else
+    m.result.split(args[1], slab, within, slabExtent, Guard);
+  m.result.vectorize(byColumn ? within : args[0], vw, Guard).parallel(slab);
+
+  // The slices of one row of a block: the slab's columns of x and all of dy's, or the reverse (an extent
+  // that is not static counted as 256).
+  int64_t other = byColumn ? m.height : m.width;
+  int64_t rowBytes = int64_t(sizeof(float)) * (slabExtent + (other > 0 ? other : 256));
+  int rowBlock = k.knobs.get("row_block", int(std::max<int64_t>(vw, k.machine.l2Bytes / 2 / rowBytes)),
+                             {64, 128, 256, 512, 1024});
+  std::vector<Halide::RVar> r = m.acc.rvars(0); // innermost first
+  int64_t innerRows = 1;
+  for (size_t i = 0; i + 1 < r.size(); ++i) {
+    std::optional<int64_t> extent = Halide::Internal::as_const_int(r[i].extent());
+    innerRows *= extent ? *extent : 32;
+  }
+  std::vector<Var> acc = m.acc.args();
+  m.acc.compute_at(m.result, slab).vectorize(acc[0], vw, Guard);
+  Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
+  Halide::RVar blocks("blocks"), block("block");
+  std::vector<Halide::VarOrRVar> order{nv, ni, ri};
+  order.insert(order.end(), r.begin(), r.end() - 1);
+  order.insert(order.end(), {block, no, ro, blocks});
+  m.acc.update()
+      .split(acc[0], no, ni, outputs, Guard)
+      .split(ni, ni, nv, vw, Guard)
+      .split(acc[1], ro, ri, rows, Guard)
+      .split(r.back(), blocks, block, int(std::max<int64_t>(1, rowBlock / innerRows)), Guard)
+      .reorder(order)
+      .vectorize(nv)
+      .unroll(ni)
+      .unroll(ri);
 }
 
 /// A product one column wide: each row's dot product is summed a vector of k at a time (the operands are
@@ -690,7 +755,7 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k) {
   else if (patternIs(k, {"conv2d"}) && k.conv2d.size() == 1 && k.anchor.dimensions() == 4)
     scheduleConv(k); // elementwise ops after it keep the convolution's shape
   else if (k.pattern == std::vector<std::string>{"dense_grad_weight"})
-    scheduleMatmulTiles(k.matmuls.front(), k, /*defaultRows=*/8, /*columns=*/true);
+    scheduleWeightGradient(k.matmuls.front(), k);
   else if (patternIs(k, {"softmax"}) || patternIs(k, {"log_softmax"}))
     scheduleSoftmax(k);
   else if (patternIs(k, {"layer_norm"}))
