@@ -77,8 +77,15 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConcat(ConcatOp op) {
   Var c("c");
   std::vector<Var> rows = makeVars(a.rank() - 1, "r");
   Func f(name(op, "concat"));
-  f(prepend(c, rows)) = Halide::select(c < split, a.func(prepend(Halide::min(c, split - 1), rows)),
-                                       b.func(prepend(Halide::max(c - split, 0), rows)));
+  // The larger part is marked likely: Halide partitions a loop over c (a product's sum, a vector loop)
+  // at the seam, so that each side reads its part alone, without a select between two clamped loads.
+  Expr fromA = a.func(prepend(Halide::min(c, split - 1), rows));
+  Expr fromB = b.func(prepend(Halide::max(c - split, 0), rows));
+  if (2 * split >= total)
+    fromA = Halide::likely(fromA);
+  else
+    fromB = Halide::likely(fromB);
+  f(prepend(c, rows)) = Halide::select(c < split, fromA, fromB);
   std::vector<Expr> shape = a.shape;
   shape.back() = Expr(total);
   out.elementwise.push_back(f);
