@@ -215,6 +215,14 @@ mlir::attn::halide::lowerByHand(KernelOp kernel, const Halide::Target &target, c
   FailureOr<LoweredKernel> lowered = buildAlgorithm(kernel, machine, std::move(knobs));
   if (failed(lowered))
     return failure();
+  // A weight gradient's schedule depends on how many rows it sums: the estimated extents of its operand's
+  // leading dimensions.
+  if (lowered->pattern == std::vector<std::string>{"dense_grad_weight"})
+    kernel.walk([&](DenseGradWeightOp op) {
+      std::vector<int64_t> &rows = lowered->matmuls.front().summedRows;
+      for (int64_t d = cast<RankedTensorType>(op.getGrad().getType()).getRank() - 2; d >= 0; --d)
+        rows.push_back(estimatedExtent(op.getGrad(), d, options));
+    });
   applyDefaultSchedule(*lowered);
   if (inSplitDecoder(kernel, target)) {
     serialize(*lowered);

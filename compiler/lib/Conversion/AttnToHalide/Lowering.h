@@ -119,11 +119,13 @@ struct UnitRecurrenceStages {
 /// A matrix product result(n, rows...) = acc(n, rows...), acc summing over k the products of a row operand
 /// and an operand with n innermost; scheduled in register tiles (Schedules.cpp, scheduleMatmulTiles).
 /// `width`: the static extent of n (0 if it is not static); a product one column wide (a dense layer of one
-/// unit, a matrix times a vector) is a row of dot products, scheduled as such. `height`: the static extent
-/// of the first row dimension, where it is known (weight gradients record it; 0 otherwise).
+/// unit, a matrix times a vector) is a row of dot products, scheduled as such. A weight gradient also
+/// records `height`, the static extent of its first row dimension (0 if it is not static), and
+/// `summedRows`, the estimated extent of each dimension its sum runs over, innermost first.
 struct MatmulStages {
   Halide::Func acc, result;
   int64_t width = 0, height = 0;
+  std::vector<int64_t> summedRows;
 };
 
 /// What a default schedule takes from the machine it is for: the f32 lanes of a vector and the vector

@@ -110,14 +110,14 @@ RegisterTile registerTile(LoweredKernel &k, int defaultRows) {
 }
 
 /// A matrix product: its result (or what it feeds elementwise) is stored, computed in register tiles
-/// (registerTile, 2 × 6 by default) whose accumulators stay in registers across the sum (storage bounded
+/// (registerTile, 2 × `defaultRows`) whose accumulators stay in registers across the sum (storage bounded
 /// to the tile, so the guarded last tile keeps them in registers too). Tiles of all rows run in parallel;
 /// with `by_column` a thread takes a column of tiles instead (every row), so that the n operand's block
 /// stays in its cache while the other streams past.
-void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k) {
+void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, bool columns = false) {
   const int vw = k.machine.vectorWidth;
-  auto [vectors, rows, outputs] = registerTile(k, 6);
-  bool byColumn = k.knobs.get("by_column", false, {0, 1});
+  auto [vectors, rows, outputs] = registerTile(k, defaultRows);
+  bool byColumn = k.knobs.get("by_column", columns, {0, 1});
   std::vector<Var> args = m.result.args(); // n, then rows innermost first
   Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
   m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[1], ro, ri, rows, Guard);
@@ -152,16 +152,17 @@ void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k) {
       .unroll(acc[1]);
 }
 
-/// A weight gradient dw(k, n) = Σ_rows dy(n, row) · x(k, row) sums over every row of the batch, whose
-/// operands are far larger than a cache: tiles that each ran through all the rows (scheduleMatmulTiles)
-/// would stream them from memory once per tile. Instead each core takes a slab of the result (its share of
-/// the column tiles, or of the row tiles where the columns do not share evenly; one tile where the cores
-/// are not known), summed in storage of its own, and the rows are taken in blocks of `row_block` whose
-/// slices of x and dy fit half the L2 cache together; the block splits the outermost row dimension,
-/// counting an inner one of dynamic extent as 32 rows. Within a block the register tiles of
-/// scheduleMatmulTiles sum into the slab: their sums are loaded and stored once per block, and kept in
-/// registers across its rows. The columns share evenly among the cores where they can: 5 tiles of columns
-/// on 2 cores would leave one idle a fifth of the time, 4 on 16 cores twelve idle throughout.
+/// A weight gradient dw(k, n) = Σ_rows dy(n, row) · x(k, row) sums over every row of the batch. Where the
+/// rows' slices of x and dy fit half the L2 cache together (at the estimated sizes), it is a product of
+/// register tiles as any other (scheduleMatmulTiles). Beyond that, tiles that each ran through all the rows
+/// would stream the operands from memory once per tile. Instead each core takes a slab of the result (its
+/// share of the column tiles, or of the row tiles where the columns do not share evenly; one tile where
+/// the cores are not known), summed in storage of its own, and the rows are taken in blocks of
+/// `row_block` that fit half the L2 cache (0: no blocks); a block splits the outermost row dimension.
+/// Within a block the register tiles sum into the slab: their sums are loaded and stored once per block,
+/// and kept in registers across its rows. The columns share evenly among the cores where they can: 5
+/// tiles of columns on 2 cores would leave one idle a fifth of the time, 4 on 16 cores twelve idle
+/// throughout.
 void scheduleWeightGradient(MatmulStages m, LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   auto [vectors, rows, outputs] = registerTile(k, 8);
@@ -172,6 +173,16 @@ void scheduleWeightGradient(MatmulStages m, LoweredKernel &k) {
   bool byColumn = k.knobs.get("by_column", columns, {0, 1});
   const int64_t tiles = byColumn ? tileColumns : tileRows, tileExtent = byColumn ? outputs : rows;
   const int slabExtent = int(k.machine.cores > 0 && tiles > 0 ? ceilDiv(tiles, cores) : 1) * int(tileExtent);
+  // The slices of one row of a block: the slab's columns of x and all of dy's, or the reverse (an extent
+  // that is not static counted as 256).
+  int64_t other = byColumn ? m.height : m.width;
+  int64_t rowBytes = int64_t(sizeof(float)) * (slabExtent + (other > 0 ? other : 256));
+  int64_t fitting = std::max<int64_t>(vw, k.machine.l2Bytes / 2 / rowBytes), summed = 1;
+  for (int64_t extent : m.summedRows)
+    summed *= extent;
+  int rowBlock = k.knobs.get("row_block", summed <= fitting ? 0 : int(fitting), {0, 64, 128, 256, 512, 1024});
+  if (rowBlock == 0)
+    return scheduleMatmulTiles(m, k, 8, byColumn);
 
   std::vector<Var> args = m.result.args(); // k (columns), n (rows)
   Var slab("slab"), within("within");
@@ -182,18 +193,10 @@ void scheduleWeightGradient(MatmulStages m, LoweredKernel &k) {
     m.result.split(args[1], slab, within, slabExtent, Guard);
   m.result.vectorize(byColumn ? within : args[0], vw, Guard).parallel(slab);
 
-  // The slices of one row of a block: the slab's columns of x and all of dy's, or the reverse (an extent
-  // that is not static counted as 256).
-  int64_t other = byColumn ? m.height : m.width;
-  int64_t rowBytes = int64_t(sizeof(float)) * (slabExtent + (other > 0 ? other : 256));
-  int rowBlock = k.knobs.get("row_block", int(std::max<int64_t>(vw, k.machine.l2Bytes / 2 / rowBytes)),
-                             {64, 128, 256, 512, 1024});
-  std::vector<Halide::RVar> r = m.acc.rvars(0); // innermost first
+  std::vector<Halide::RVar> r = m.acc.rvars(0); // innermost first, as summedRows
   int64_t innerRows = 1;
-  for (size_t i = 0; i + 1 < r.size(); ++i) {
-    std::optional<int64_t> extent = Halide::Internal::as_const_int(r[i].extent());
-    innerRows *= extent ? *extent : 32;
-  }
+  for (size_t i = 0; i + 1 < r.size() && i < m.summedRows.size(); ++i)
+    innerRows *= m.summedRows[i];
   std::vector<Var> acc = m.acc.args();
   m.acc.compute_at(m.result, slab).vectorize(acc[0], vw, Guard);
   Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
