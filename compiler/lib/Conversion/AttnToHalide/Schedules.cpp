@@ -4,6 +4,8 @@
 // stages are vectorized across the innermost tensor dimension and parallel across the outermost.
 #include "Lowering.h"
 
+#include "llvm/Support/MathExtras.h"
+
 #include <fstream>
 #include <set>
 #include <thread>
@@ -166,13 +168,14 @@ void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, 
 void scheduleWeightGradient(MatmulStages m, LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   auto [vectors, rows, outputs] = registerTile(k, 8);
-  auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
   const int64_t cores = std::max(1, k.machine.cores);
-  const int64_t tileColumns = ceilDiv(m.width, outputs), tileRows = ceilDiv(m.height, rows);
+  const int64_t tileColumns = llvm::divideCeilSigned(m.width, outputs);
+  const int64_t tileRows = llvm::divideCeilSigned(m.height, rows);
   bool columns = m.height == 0 || (m.width > 0 && (tileColumns % cores == 0 || tileColumns >= 8 * cores));
   bool byColumn = k.knobs.get("by_column", columns, {0, 1});
   const int64_t tiles = byColumn ? tileColumns : tileRows, tileExtent = byColumn ? outputs : rows;
-  const int slabExtent = int(k.machine.cores > 0 && tiles > 0 ? ceilDiv(tiles, cores) : 1) * int(tileExtent);
+  const int64_t slabTiles = k.machine.cores > 0 && tiles > 0 ? llvm::divideCeilSigned(tiles, cores) : 1;
+  const int slabExtent = int(slabTiles * tileExtent);
   // The slices of one row of a block: the slab's columns of x and all of dy's, or the reverse (an extent
   // that is not static counted as 256).
   int64_t other = byColumn ? m.height : m.width;
