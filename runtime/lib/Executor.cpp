@@ -322,26 +322,28 @@ std::vector<int32_t> stepWrites(const attn_model_spec &spec, int32_t step) {
   return std::vector<int32_t>(d.results, d.results + d.num_results);
 }
 
-/// The values a top-level step reads from outside itself.
-std::vector<int32_t> stepReads(const attn_model_spec &spec, int32_t step) {
-  std::vector<int32_t> reads;
+/// Calls `visit` with each value a top-level step reads from outside itself (a value may come more than
+/// once). A visitor instead of a list: runs ask this of every step, and a list costs an allocation each.
+template <typename Visit>
+void forEachStepRead(const attn_model_spec &spec, int32_t step, Visit &&visit) {
   auto kernelReads = [&](const attn_kernel &k) {
     for (int32_t a = 0; a < k.num_args - k.num_results; ++a)
-      reads.push_back(k.args[a]);
+      visit(k.args[a]);
   };
   if (step >= 0) {
     kernelReads(spec.kernels[step]);
-    return reads;
+    return;
   }
   const attn_decoder &d = spec.decoders[-1 - step];
-  reads.insert(reads.end(), d.state_init, d.state_init + d.num_states);
-  reads.insert(reads.end(), d.captures, d.captures + d.num_captures);
-  reads.insert(reads.end(), d.sequences, d.sequences + d.num_sequences);
+  for (const auto &[values, count] : {std::pair{d.state_init, d.num_states},
+                                      std::pair{d.captures, d.num_captures},
+                                      std::pair{d.sequences, d.num_sequences}})
+    for (int32_t i = 0; i < count; ++i)
+      visit(values[i]);
   if (d.teacher >= 0)
-    reads.push_back(d.teacher);
+    visit(d.teacher);
   for (int32_t k = d.first_kernel; k < d.first_kernel + d.num_kernels; ++k)
     kernelReads(spec.kernels[k]);
-  return reads;
 }
 
 } // namespace
@@ -349,57 +351,64 @@ std::vector<int32_t> stepReads(const attn_model_spec &spec, int32_t step) {
 std::vector<bool> valuesRead(const attn_model_spec &spec) {
   std::vector<bool> read(spec.num_values, false);
   for (int32_t s = 0; s < spec.num_steps; ++s)
-    for (int32_t v : stepReads(spec, spec.steps[s]))
-      read[v] = true;
+    forEachStepRead(spec, spec.steps[s], [&](int32_t v) { read[v] = true; });
   return read;
 }
 
 Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMap &inputs) {
   std::vector<int32_t> modelInputs = valuesWithRole(spec, ATTN_ROLE_INPUT);
-  std::string expected;
-  for (int32_t i : modelInputs)
-    expected += (expected.empty() ? "" : ", ") + std::string(spec.values[i].name);
-  std::string theInputs =
-      modelInputs.empty() ? "the model has no inputs" : "the model's inputs are " + expected;
+  // The messages are made only for an error: a program checks the inputs of every run.
+  auto theInputs = [&] {
+    std::string expected;
+    for (int32_t i : modelInputs)
+      expected += (expected.empty() ? "" : ", ") + std::string(spec.values[i].name);
+    return modelInputs.empty() ? "the model has no inputs" : "the model's inputs are " + expected;
+  };
   for (const auto &[name, tensor] : inputs) {
     bool known = false;
     for (int32_t i : modelInputs)
       known = known || name == spec.values[i].name;
     if (!known)
-      return makeError("unknown input '", name, "'; ", theInputs);
+      return makeError("unknown input '", name, "'; ", theInputs());
   }
-  std::vector<bool> read = valuesRead(spec);
+  std::vector<bool> read;
   for (int32_t i : modelInputs)
-    if (!inputs.count(spec.values[i].name) && read[i])
-      return makeError("missing input '", spec.values[i].name, "'; ", theInputs);
+    if (!inputs.count(spec.values[i].name)) {
+      if (read.empty())
+        read = valuesRead(spec);
+      if (read[i])
+        return makeError("missing input '", spec.values[i].name, "'; ", theInputs());
+    }
 
   SymbolBindings bindings;
   for (int32_t i : modelInputs) {
     const attn_value &v = spec.values[i];
-    if (!inputs.count(v.name))
+    auto found = inputs.find(v.name);
+    if (found == inputs.end())
       continue; // an input only training reads (the targets of the loss)
-    const Tensor &t = inputs.at(v.name);
-    std::string expects = symbolicShape(spec, i);
+    const Tensor &t = found->second;
     if (t.dtype() != static_cast<DType>(v.dtype))
       return makeError("input '", v.name, "' has dtype ", dtypeName(t.dtype()), ", but the model expects ",
-                       dtypeName(static_cast<DType>(v.dtype)), expects);
-    std::string mismatch = std::string("input '") + v.name + "' has shape " + formatShape(t.shape()) +
-                           ", but the model expects " + expects;
+                       dtypeName(static_cast<DType>(v.dtype)), symbolicShape(spec, i));
+    auto mismatch = [&] {
+      return std::string("input '") + v.name + "' has shape " + formatShape(t.shape()) +
+             ", but the model expects " + symbolicShape(spec, i);
+    };
     if (t.rank() != v.rank)
-      return Error{mismatch};
+      return Error{mismatch()};
     for (int32_t d = 0; d < v.rank; ++d) {
       const attn_dim &dim = v.dims[d];
       int64_t size = t.shape()[d];
       if (dim.size >= 0) {
         if (size != dim.size)
-          return Error{mismatch};
+          return Error{mismatch()};
         continue;
       }
       if (size < 1)
-        return makeError(mismatch, " with ", dim.symbol, " >= 1");
+        return makeError(mismatch(), " with ", dim.symbol, " >= 1");
       auto [it, inserted] = bindings.try_emplace(dim.symbol, SymbolBinding{size, v.name});
       if (!inserted && it->second.size != size)
-        return makeError(mismatch, " with ", dim.symbol, " = ", it->second.size, " (bound by input '",
+        return makeError(mismatch(), " with ", dim.symbol, " = ", it->second.size, " (bound by input '",
                          it->second.input, "' ", formatShape(inputs.at(it->second.input).shape()), ")");
     }
   }
@@ -463,6 +472,28 @@ Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
 }
 
 namespace {
+
+/// Whether `weights` holds the program's parameters with their dtypes and shapes and nothing else: the
+/// usual case, which checkWeights accepts, found without the sets and messages it builds.
+bool holdsExactlyTheParameters(const attn_model_spec &spec, const TensorMap &weights) {
+  size_t params = 0;
+  for (int32_t i = 0; i < spec.num_values; ++i) {
+    const attn_value &v = spec.values[i];
+    if (v.role != ATTN_ROLE_PARAM)
+      continue;
+    ++params;
+    auto found = weights.find(v.name);
+    if (found == weights.end())
+      return false;
+    const Tensor &t = found->second;
+    if (t.dtype() != static_cast<DType>(v.dtype) || t.rank() != v.rank)
+      return false;
+    for (int32_t d = 0; d < v.rank; ++d)
+      if (t.shape()[d] != v.dims[d].size)
+        return false;
+  }
+  return params == weights.size();
+}
 
 std::mutex halideErrorMutex;
 std::string halideErrorText;
@@ -719,8 +750,9 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
     }
   if (Expected<SymbolBindings> bound = checkInputs(spec, inputs); !bound)
     return bound.takeError();
-  if (Status s = checkWeights(spec, describe(weights), options.weightsFile); !s)
-    return s.takeError();
+  if (!holdsExactlyTheParameters(spec, weights))
+    if (Status s = checkWeights(spec, describe(weights), options.weightsFile); !s)
+      return s.takeError();
 
   HalideSession session(options.numThreads);
   Execution ex(spec, session);
@@ -759,13 +791,9 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
     }
   } returnBorrowed{ex, options};
 
-  std::vector<std::vector<int32_t>> reads(spec.num_steps);
   std::vector<int32_t> lastUse(n, -1);
-  for (int32_t s = 0; s < spec.num_steps; ++s) {
-    reads[s] = stepReads(spec, spec.steps[s]);
-    for (int32_t v : reads[s])
-      lastUse[v] = s;
-  }
+  for (int32_t s = 0; s < spec.num_steps; ++s)
+    forEachStepRead(spec, spec.steps[s], [&](int32_t v) { lastUse[v] = s; });
   std::vector<int> outputUses(n, 0);
   for (int32_t o = 0; o < spec.num_outputs; ++o)
     ++outputUses[spec.outputs[o].value];
@@ -801,10 +829,11 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
       status = options.communicator->progress();
     if (!status)
       return status.takeError();
-    for (int32_t v : reads[s])
+    forEachStepRead(spec, step, [&](int32_t v) {
       if (spec.values[v].role == ATTN_ROLE_TEMP || spec.values[v].role == ATTN_ROLE_STEP)
         if (lastUse[v] == s && !outputUses[v] && ex.buffers[v])
           ex.release(v);
+    });
   }
 
   if (options.communicator)

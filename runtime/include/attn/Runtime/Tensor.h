@@ -91,8 +91,9 @@ private:
   halide_buffer_t buffer_ = {};
 };
 
-/// Tensors by name: a model's inputs, outputs or weights. Ordered, so files list them reproducibly.
-using TensorMap = std::map<std::string, Tensor>;
+/// Tensors by name: a model's inputs, outputs or weights. Ordered, so files list them reproducibly; found
+/// by a name of any string type without a copy of it (a model table's names are C strings).
+using TensorMap = std::map<std::string, Tensor, std::less<>>;
 
 /// What a tensor is without its data: its element type (as read into memory) and its shape. A file's
 /// header is checked as these before any data is read.
@@ -100,7 +101,7 @@ struct TensorInfo {
   DType dtype;
   Shape shape;
 };
-using TensorInfoMap = std::map<std::string, TensorInfo>;
+using TensorInfoMap = std::map<std::string, TensorInfo, std::less<>>;
 
 /// The dtypes and shapes of `tensors`.
 TensorInfoMap describe(const TensorMap &tensors);
