@@ -766,9 +766,10 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
     const attn_value &v = spec.values[i];
     if (v.role == ATTN_ROLE_INPUT || v.role == ATTN_ROLE_PARAM) {
       TensorMap &from = v.role == ATTN_ROLE_INPUT ? inputs : weights;
-      if (!from.count(v.name))
+      auto found = from.find(v.name);
+      if (found == from.end())
         continue; // an input the program does not read (checkInputs allows that only)
-      Tensor &t = from.at(v.name);
+      Tensor &t = found->second;
       ex.shapes[i] = t.shape();
       ex.buffers[i] = t.buffer(); // host-dirty where the host data is newer: a GPU kernel uploads it
     }
