@@ -155,6 +155,31 @@ TEST_F(Executor, RunModelValidatesBeforeRunning) {
   EXPECT_EQ(out.message(), "weight 'bias' is missing from the weight file");
 }
 
+// A run compares the weights with the parameters itself and leaves the messages to checkWeights: a weight
+// of the right count but the wrong name, shape or dtype is reported as checkWeights reports it.
+TEST_F(Executor, RunModelChecksEveryWeight) {
+  auto runError = [&] {
+    Expected<TensorMap> out = runModel(kModel, weights, inputs, {"w.safetensors", 0});
+    return out.ok() ? std::string("no error") : out.message();
+  };
+  weights.insert_or_assign("bias", makeTensor<float>({2, 2}, std::vector<float>(4)));
+  EXPECT_EQ(runError(), weightError());
+  EXPECT_EQ(runError(), "weight 'bias' in w.safetensors has shape [2, 2], but the model expects [4]");
+  weights.insert_or_assign("bias", makeTensor<int32_t>({4}, std::vector<int32_t>(4)));
+  EXPECT_EQ(runError(), "weight 'bias' in w.safetensors has dtype i32, but the model expects f32");
+  weights.clear();
+  weights.emplace("bias.typo", makeTensor<float>({4}, std::vector<float>(4)));
+  EXPECT_EQ(runError(), "weight 'bias' is missing from w.safetensors; it has tensors the model does not use: "
+                        "'bias.typo'");
+  weights.clear();
+  weights.emplace("bias", makeTensor<float>({4}, std::vector<float>(4)));
+  weights.emplace("extra", makeTensor<float>({1}, {0}));
+  EXPECT_EQ(runError(), "w.safetensors has tensors the model does not use: 'extra' (is it the weight file of "
+                        "another model?)");
+  weights.erase("extra");
+  EXPECT_EQ(runError(), "no error");
+}
+
 // A kernel that fails the way a Halide pipeline does: it reports through halide_error, then returns a code.
 int failingKernel(void **) {
   halide_error(nullptr, "Input buffer x is accessed at 9, which is beyond the max (3) in dimension 0\n");
