@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from common import (REPO, ROUNDS, AttncError, Case, Goal, Result, Table, bench_in_turn, check, checks_note, fmt_ms,
-                    fmt_ratio, hand_and_tuned, log, median_ms, read_safetensors, save_inputs, speedup, tensorflow,
+                    fmt_ratio, hand_and_tuned, log, read_safetensors, save_inputs, speedup, tensorflow,
                     timed, tuned_note)
 
 MODEL = REPO / "benchmarks/workloads/bahdanau_step.attn"
@@ -150,26 +150,9 @@ def run(ctx):
     weight_file = program.default_weights()
     weights = read_safetensors(weight_file)
     reference = program.infer(weight_file, forward_inputs(files), ctx.work / "bahdanau-out")["context"]
-    notes, checks, ours = [], [], {}
-    labels, programs = ("attnc", "attnc hand"), [program, hand_program]
-    forwards = bench_in_turn(programs, weight_file, forward_inputs(files), runs=ctx.fast_runs, warmup=WARMUP)
-    try:
-        trains = bench_in_turn(programs, weight_file, files, runs=ctx.fast_runs, warmup=WARMUP, grad=True)
-    except AttncError as error:
-        log(f"    {error}")
-        notes.append(f"the forward+backward is missing: {error}")
-        trains = [None, None]
-    for label, forward, train in zip(labels, forwards, trains):
-        ours[label] = (forward, train)
-        log(f"    {label} forward {fmt_ms(forward)}, forward+backward {fmt_ms(train)}")
-    ours_forward, ours_train = ours["attnc"]
+    notes, checks = [], []
     # The same step from primitives, with the same weights (the parameter names are the built-in's).
     _, primitives = hand_and_tuned(ctx, PRIMITIVES, {"B": BATCH, "S": SOURCE})
-    ours["attnc from primitives"] = (
-        primitives.bench(weight_file, forward_inputs(files), runs=ctx.fast_runs, warmup=WARMUP),
-        primitives.bench(weight_file, files, runs=ctx.fast_runs, warmup=WARMUP, grad=True))
-    log(f"    attnc from primitives forward {fmt_ms(ours['attnc from primitives'][0])}, "
-        f"forward+backward {fmt_ms(ours['attnc from primitives'][1])}")
     checks.append(check("attnc from primitives context",
                         primitives.infer(weight_file, forward_inputs(files), ctx.work / "bahdanau-prim-out")["context"],
                         reference))
@@ -186,20 +169,39 @@ def run(ctx):
                             np.append(np.concatenate([gradients[f"grad.context.{n}"].ravel() for n in names]),
                                       gradients["loss"])))
 
-    peers = [("PyTorch eager", lambda: eager, None), ("torch.compile", lambda: compiled, "torch.compile compiling"),
-             ("Keras (tf.function)", lambda: keras_peer(weights, query, values, target), "Keras tracing")]
-    measured = {}
-    for name, make, first_calls in peers:
-        log(f"[bahdanau] {name}")
-        forward, forward_backward = make()
+    peers = {}  # name: (forward(), forward_backward())
+    for name, make, first_calls in [
+            ("PyTorch eager", lambda: eager, None), ("torch.compile", lambda: compiled, "torch.compile compiling"),
+            ("Keras (tf.function)", lambda: keras_peer(weights, query, values, target), "Keras tracing")]:
+        log(f"[bahdanau] {name}: first calls")
+        peers[name] = forward, forward_backward = make()
         (context, _), first_forward = timed(forward)
         _, first_backward = timed(forward_backward)
         checks.append(check(f"{name} context", context.numpy(), reference))
         if first_calls:
             notes.append(f"The first calls ({first_calls}), not timed: forward {first_forward:.1f} s, "
                          f"forward+backward {first_backward:.1f} s.")
-        measured[name] = (median_ms(forward, ctx.fast_runs, WARMUP), median_ms(forward_backward, ctx.fast_runs, WARMUP))
-        log(f"    forward {fmt_ms(measured[name][0])}, forward+backward {fmt_ms(measured[name][1])}")
+
+    # attnc's programs and every peer in turn, for the forward and then for forward+backward.
+    log("[bahdanau] measuring in turn")
+    labels = ("attnc", "attnc hand", "attnc from primitives")
+    programs = [program, hand_program, primitives]
+    forwards = bench_in_turn(programs, weight_file, forward_inputs(files), runs=ctx.fast_runs, warmup=WARMUP,
+                             peers=[forward for forward, _ in peers.values()])
+    train_peers = [forward_backward for _, forward_backward in peers.values()]
+    try:
+        trains = bench_in_turn(programs, weight_file, files, runs=ctx.fast_runs, warmup=WARMUP, grad=True,
+                               peers=train_peers)
+    except AttncError as error:
+        log(f"    {error}")
+        notes.append(f"attnc's forward+backward is missing: {error}")
+        trains = [None] * len(programs) + bench_in_turn([], weight_file, files, runs=ctx.fast_runs, warmup=WARMUP,
+                                                        peers=train_peers)
+    ours = dict(zip(labels, zip(forwards, trains)))
+    measured = dict(zip(peers, zip(forwards[len(programs):], trains[len(programs):])))
+    for name, (forward_ms, train_ms) in {**ours, **measured}.items():
+        log(f"    {name} forward {fmt_ms(forward_ms)}, forward+backward {fmt_ms(train_ms)}")
+    ours_forward, ours_train = ours["attnc"]
 
     table = Table(f"2. Bahdanau attention step (batch {BATCH}, source {SOURCE}, hidden {HIDDEN}, units {UNITS}, fp32)",
                   ["implementation", "forward", "attnc speed-up", "forward+backward", "attnc speed-up"])
@@ -210,9 +212,8 @@ def run(ctx):
                            fmt_ms(train_ms), fmt_ratio(speedup(train_ms, ours_train))])
     table.notes += [
         tuned_note(ctx),
-        f"Median of {ctx.fast_runs} runs after {WARMUP} warm-ups, {ctx.threads} threads (attnc and attnc hand: "
-        f"the median of {ROUNDS} such medians, the two programs measured in turn); speed-up = peer time / "
-        "attnc time. Forward computes the context and the attention weights; forward+backward the loss "
+        f"Median of {ROUNDS} medians of {ctx.fast_runs} runs after {WARMUP} warm-ups, {ctx.threads} threads: "
+        "every implementation measured in turn, a round of each at a time; speed-up = peer time / attnc time. Forward computes the context and the attention weights; forward+backward the loss "
         "mse(context, target) and the gradients of the five parameters (attnc: `bench --grad`; PyTorch: "
         "torch.autograd.grad over the parameters; Keras: a tf.function with a GradientTape).",
         "attnc from primitives: the step written with dense, expand_dims, +, tanh, softmax along the source, * and "

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from common import (REPO, ROUNDS, Goal, Result, Table, bench_in_turn, check, checks_note, fmt_ms, fmt_ratio,
-                    hand_and_tuned, log, median_ms, ort_session, reference_models, save_inputs, speedup,
+                    hand_and_tuned, log, ort_session, reference_models, save_inputs, speedup,
                     tuned_note, write_safetensors)
 
 MODEL = REPO / "benchmarks/workloads/cnn_spatial_attention_28.attn"
@@ -60,19 +60,16 @@ def run(ctx):
         files = save_inputs(ctx.work / f"cnn-inputs-{batch}", image=image)
         hand_program, program = programs[batch]
         expected = program.infer(weight_file, files, ctx.work / f"cnn-out-{batch}")["logits"]
-        ours, hand = bench_in_turn([program, hand_program], weight_file, files, runs=ctx.fast_runs, warmup=WARMUP)
-        log(f"    attnc {fmt_ms(ours)} (hand {fmt_ms(hand)})")
-
         x = torch.from_numpy(image)
+        feeds = {"image": image}
         with torch.inference_mode():
             checks.append(check(f"PyTorch logits (batch {batch})", module(x)["logits"].numpy(), expected))
-            pytorch = median_ms(lambda: module(x), ctx.fast_runs, WARMUP)
-        log(f"    PyTorch eager {fmt_ms(pytorch)}")
-
-        feeds = {"image": image}
-        checks.append(check(f"ORT logits (batch {batch})", session.run(["logits"], feeds)[0], expected))
-        onnxruntime = median_ms(lambda: session.run(None, feeds), ctx.fast_runs, WARMUP)
-        log(f"    ONNX Runtime {fmt_ms(onnxruntime)}")
+            checks.append(check(f"ORT logits (batch {batch})", session.run(["logits"], feeds)[0], expected))
+            ours, hand, pytorch, onnxruntime = bench_in_turn(
+                [program, hand_program], weight_file, files, runs=ctx.fast_runs, warmup=WARMUP,
+                peers=[lambda: module(x), lambda: session.run(None, feeds)])
+        log(f"    attnc {fmt_ms(ours)} (hand {fmt_ms(hand)}), PyTorch eager {fmt_ms(pytorch)}, "
+            f"ONNX Runtime {fmt_ms(onnxruntime)}")
 
         table.rows.append([batch, fmt_ms(ours), fmt_ms(hand), fmt_ms(pytorch), fmt_ratio(speedup(pytorch, ours)),
                            fmt_ms(onnxruntime), fmt_ratio(speedup(onnxruntime, ours))])
@@ -80,8 +77,9 @@ def run(ctx):
                   Goal(f"CNN batch {batch} hand ≤ 1.25× tuned time", hand / ours, 1.25, at_most=True)]
     table.notes += [
         tuned_note(ctx),
-        f"Median of {ctx.fast_runs} runs after {WARMUP} warm-ups, {ctx.threads} threads (attnc and attnc hand: "
-        f"the median of {ROUNDS} such medians, the two programs measured in turn). attnc: batch 1 compiled "
+        f"Median of {ROUNDS} medians of {ctx.fast_runs} runs after {WARMUP} warm-ups, {ctx.threads} threads: "
+        "attnc, attnc hand, PyTorch and ONNX Runtime measured in turn, a round of each at a time. attnc: batch 1 "
+        "compiled "
         "with --mode=latency (kernels with little work run on one thread), batch 64 with the default "
         "throughput mode. Random weights and "
         "batch-norm statistics (reference_models.randomize, seed 1) written to safetensors for attnc; random "

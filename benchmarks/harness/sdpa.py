@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from common import (REPO, ROUNDS, Case, Goal, Result, Table, bench_in_turn, check, checks_note, fmt_ms, fmt_ratio,
-                    hand_and_tuned, log, median_ms, tuned_note, ort_session, save_inputs, speedup)
+                    hand_and_tuned, log, tuned_note, ort_session, save_inputs, speedup)
 
 BATCH, HEADS, HEAD_DIM = 4, 8, 64
 WIDTH = HEADS * HEAD_DIM
@@ -96,20 +96,17 @@ def run(ctx):
         hand_program, program = hand_and_tuned(ctx, MODELS[causal], {"B": BATCH, "L": length})
         weights = program.default_weights()
         reference = program.infer(weights, files, ctx.work / f"sdpa-out-{length}-{int(causal)}")["o"]
-        ours, hand = bench_in_turn([program, hand_program], weights, files, runs=ctx.runs, warmup=WARMUP)
-        log(f"    attnc {fmt_ms(ours)} (hand {fmt_ms(hand)})")
-
         tq, tk, tv = (torch.from_numpy(x) for x in (q, k, v))
-        with torch.inference_mode():
-            checks.append(check(f"PyTorch ({name})", torch_sdpa(tq, tk, tv, causal).numpy(), reference))
-            pytorch = median_ms(lambda: torch_sdpa(tq, tk, tv, causal), ctx.runs, WARMUP)
-        log(f"    PyTorch SDPA {fmt_ms(pytorch)}")
-
         session = ort_mha(causal)
         feeds = {"q": q, "k": k, "v": v}
-        checks.append(check(f"ORT ({name})", session.run(None, feeds)[0], reference))
-        onnxruntime = median_ms(lambda: session.run(None, feeds), ctx.runs, WARMUP)
-        log(f"    ORT MultiHeadAttention {fmt_ms(onnxruntime)}")
+        with torch.inference_mode():
+            checks.append(check(f"PyTorch ({name})", torch_sdpa(tq, tk, tv, causal).numpy(), reference))
+            checks.append(check(f"ORT ({name})", session.run(None, feeds)[0], reference))
+            ours, hand, pytorch, onnxruntime = bench_in_turn(
+                [program, hand_program], weights, files, runs=ctx.runs, warmup=WARMUP,
+                peers=[lambda: torch_sdpa(tq, tk, tv, causal), lambda: session.run(None, feeds)])
+        log(f"    attnc {fmt_ms(ours)} (hand {fmt_ms(hand)}), PyTorch SDPA {fmt_ms(pytorch)}, "
+            f"ORT MultiHeadAttention {fmt_ms(onnxruntime)}")
 
         gflops = flops(length, causal) / (ours * 1e-3) / 1e9
         share = gflops / ctx.peak_gflops if ctx.peak_gflops else None
@@ -127,8 +124,8 @@ def run(ctx):
                                  60, unit="%"))
     table.notes += [
         tuned_note(ctx),
-        f"Median of {ctx.runs} runs after {WARMUP} warm-ups, {ctx.threads} threads (attnc and attnc hand: the "
-        f"median of {ROUNDS} such medians, the two programs measured in turn). attnc reads q, k, v "
+        f"Median of {ROUNDS} medians of {ctx.runs} runs after {WARMUP} warm-ups, {ctx.threads} threads: attnc, "
+        "attnc hand, PyTorch and ONNX Runtime measured in turn, a round of each at a time. attnc reads q, k, v "
         "[B, L, 512] and writes [B, L, 512]; PyTorch is timed with the views and the transposes/reshape to and "
         "from [B, 8, L, 64].",
         f"FLOPs 4·B·H·L²·d (halved when causal); peak {ctx.peak_gflops:.0f} GFLOP/s (fma_peak, {ctx.threads} "
