@@ -161,16 +161,25 @@ FailureOr<HTensor> AlgorithmBuilder::lowerPoolGrad(PoolGradOp op) {
   return HTensor{dx, x.shape};
 }
 
-/// Average and maximum of each channel over all positions: Funcs (c, b).
+/// Average and maximum of each channel over all positions: Funcs (c, b). The columns of positions are
+/// reduced over the rows first, then each channel's columns (LoweredKernel::ChannelPool), so that a
+/// schedule can read the rows as vectors along the contiguous x.
 std::pair<Func, Func> AlgorithmBuilder::channelStatistics(Operation *op, const HTensor &x, Value v) {
   int h = int(staticDim(v, 2)), w = int(staticDim(v, 3));
-  Var c("c"), b("b");
-  RDom r(0, w, 0, h, "rp");
+  Var px("px"), c("c"), b("b");
+  RDom ry(0, h, "ry"), rx(0, w, "rx");
+  Func columnSum = reduction(op, "column_sum"), columnMax = reduction(op, "column_max");
+  columnSum(px, c, b) = 0.0f;
+  columnSum(px, c, b) += x.func(px, ry, c, b);
+  columnMax(px, c, b) = -3.0e38f;
+  columnMax(px, c, b) = Halide::max(columnMax(px, c, b), x.func(px, ry, c, b));
   Func sum = reduction(op, "sum"), max = reduction(op, "max");
   sum(c, b) = 0.0f;
-  sum(c, b) += x.func(r.x, r.y, c, b);
+  sum(c, b) += columnSum(rx, c, b);
   max(c, b) = -3.0e38f;
-  max(c, b) = Halide::max(max(c, b), x.func(r.x, r.y, c, b));
+  max(c, b) = Halide::max(max(c, b), columnMax(rx, c, b));
+  out.channelPools.push_back({columnSum, sum, w});
+  out.channelPools.push_back({columnMax, max, w});
   Func avg(name(op, "avg"));
   avg(c, b) = sum(c, b) / float(h * w);
   return {avg, max};

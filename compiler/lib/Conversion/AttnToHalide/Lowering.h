@@ -188,6 +188,13 @@ struct LoweredKernel {
   /// Those of `reductions` along the innermost dimension of what they read, one value per row (a sum over
   /// the last axis, a broadcast's gradient over a row).
   std::vector<Halide::Func> rowSums;
+  /// A global pool's two stages, both among `reductions`: `columns`(px, c, b) reduces each column of a
+  /// channel's positions over the rows, `channels`(c, b) the `width` columns of each channel.
+  struct ChannelPool {
+    Halide::Func columns, channels;
+    int width;
+  };
+  std::vector<ChannelPool> channelPools;
   /// Random words stored f(counter, word) (CPU targets: dropout's masks), four words per counter from one
   /// evaluation of the generator: the counters a vector at a time, the words unrolled.
   struct RandomBits {

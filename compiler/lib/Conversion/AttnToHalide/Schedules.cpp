@@ -636,6 +636,20 @@ void scheduleLaneRecurrence(const LoweredKernel::LaneRecurrence &rec) {
   }
 }
 
+/// A global pool (LoweredKernel::ChannelPool): the images in parallel, a channel at a time. Its columns
+/// are one vector of the rows' width, without a tail: LLVM splits a width such as 28 into whole vectors
+/// (16 + 8 + 4), where a guarded tail would be masked, and a masked store does not forward to the next
+/// row's load, so the running sums would stay in memory. The columns are then folded by one vector
+/// reduction per channel.
+void scheduleChannelPool(const LoweredKernel::ChannelPool &pool) {
+  Var c = pool.channels.args()[0], b = pool.channels.args()[1], px = pool.columns.args()[0];
+  Func channels = pool.channels, columns = pool.columns;
+  channels.compute_root().parallel(b);
+  channels.update(0).atomic().vectorize(channels.rvars(0).front()).parallel(b);
+  columns.compute_at(channels, c).bound(px, 0, pool.width).vectorize(px);
+  columns.update(0).vectorize(px);
+}
+
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
 /// reduction is computed once, flat-scheduled; maps are inlined.
 void scheduleGeneric(LoweredKernel &k) {
@@ -678,10 +692,14 @@ void scheduleGeneric(LoweredKernel &k) {
     root(m.max);
     root(m.sum);
   }
+  for (const LoweredKernel::ChannelPool &pool : k.channelPools)
+    scheduleChannelPool(pool);
   for (Func f : k.reductions)
     if (isAmong(k.rowSums, f))
       scheduleRowSumsAtRoot(f, k);
-    else
+    else if (llvm::none_of(k.channelPools, [&](const LoweredKernel::ChannelPool &pool) {
+               return pool.columns.name() == f.name() || pool.channels.name() == f.name();
+             }))
       root(f);
   for (auto &[f, batch] : k.recurrences) {
     scheduleRecurrence(f, batch, vw);
