@@ -640,14 +640,17 @@ void scheduleLaneRecurrence(const LoweredKernel::LaneRecurrence &rec) {
 /// are one vector of the rows' width, without a tail: LLVM splits a width such as 28 into whole vectors
 /// (16 + 8 + 4), where a guarded tail would be masked, and a masked store does not forward to the next
 /// row's load, so the running sums would stay in memory. The columns are then folded by one vector
-/// reduction per channel.
-void scheduleChannelPool(const LoweredKernel::ChannelPool &pool) {
+/// reduction per channel. Rows wider than 8 vectors, whose sums would not fit the registers, are taken a
+/// vector at a time.
+void scheduleChannelPool(const LoweredKernel::ChannelPool &pool, int vw) {
   Var c = pool.channels.args()[0], b = pool.channels.args()[1], px = pool.columns.args()[0];
   Func channels = pool.channels, columns = pool.columns;
   channels.compute_root().parallel(b);
   channels.update(0).atomic().vectorize(channels.rvars(0).front()).parallel(b);
-  columns.compute_at(channels, c).bound(px, 0, pool.width).vectorize(px);
-  columns.update(0).vectorize(px);
+  columns.compute_at(channels, c).bound(px, 0, pool.width);
+  int lanes = pool.width <= 8 * vw ? pool.width : vw;
+  columns.vectorize(px, lanes, Guard);
+  columns.update(0).vectorize(px, lanes, Guard);
 }
 
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
@@ -693,7 +696,7 @@ void scheduleGeneric(LoweredKernel &k) {
     root(m.sum);
   }
   for (const LoweredKernel::ChannelPool &pool : k.channelPools)
-    scheduleChannelPool(pool);
+    scheduleChannelPool(pool, vw);
   for (Func f : k.reductions)
     if (isAmong(k.rowSums, f))
       scheduleRowSumsAtRoot(f, k);
