@@ -430,19 +430,31 @@ std::vector<const attn_value *> weightFileParameters(const attn_model_spec &spec
   return params;
 }
 
-Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
-                    const std::string &weightsFile) {
+namespace {
+
+DType dtypeOf(const Tensor &t) { return t.dtype(); }
+DType dtypeOf(const TensorInfo &t) { return t.dtype; }
+const Shape &shapeOf(const Tensor &t) { return t.shape(); }
+const Shape &shapeOf(const TensorInfo &t) { return t.shape; }
+
+/// checkWeights on a map of tensors or of a file's descriptions of them. Every run checks its weights, so
+/// where they are right this builds neither sets nor messages: the names a weights file may hold are
+/// gathered only where there are more tensors than the program reads, and messages only for an error.
+template <typename Map>
+Status checkWeightsIn(const attn_model_spec &spec, const Map &weights, const std::string &weightsFile) {
   std::vector<int32_t> params = valuesWithRole(spec, ATTN_ROLE_PARAM);
   std::vector<std::string> missing, extra;
   for (int32_t i : params)
     if (!weights.count(spec.values[i].name))
       missing.push_back(spec.values[i].name);
-  std::set<std::string> paramNames;
-  for (const attn_value *v : weightFileParameters(spec))
-    paramNames.insert(v->name);
-  for (const auto &[name, tensor] : weights)
-    if (!paramNames.count(name))
-      extra.push_back(name);
+  if (params.size() - missing.size() < weights.size()) { // tensors besides the program's own parameters
+    std::set<std::string_view> paramNames;
+    for (const attn_value *v : weightFileParameters(spec))
+      paramNames.insert(v->name);
+    for (const auto &[name, tensor] : weights)
+      if (!paramNames.count(name))
+        extra.push_back(name);
+  }
   if (!missing.empty()) {
     std::string message = missing.size() == 1
                               ? "weight '" + missing[0] + "' is missing from " + weightsFile
@@ -457,43 +469,37 @@ Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
                      " (is it the weight file of another model?)");
   for (int32_t i : params) {
     const attn_value &v = spec.values[i];
-    const TensorInfo &t = weights.at(v.name);
-    if (t.dtype != static_cast<DType>(v.dtype))
-      return makeError("weight '", v.name, "' in ", weightsFile, " has dtype ", dtypeName(t.dtype),
+    const auto &t = weights.find(v.name)->second;
+    if (dtypeOf(t) != static_cast<DType>(v.dtype))
+      return makeError("weight '", v.name, "' in ", weightsFile, " has dtype ", dtypeName(dtypeOf(t)),
                        ", but the model expects ", dtypeName(static_cast<DType>(v.dtype)));
-    Shape expected;
-    for (int32_t d = 0; d < v.rank; ++d)
-      expected.push_back(v.dims[d].size);
-    if (t.shape != expected)
-      return makeError("weight '", v.name, "' in ", weightsFile, " has shape ", formatShape(t.shape),
+    const Shape &shape = shapeOf(t);
+    bool same = int32_t(shape.size()) == v.rank;
+    for (int32_t d = 0; same && d < v.rank; ++d)
+      same = shape[d] == v.dims[d].size;
+    if (!same) {
+      Shape expected;
+      for (int32_t d = 0; d < v.rank; ++d)
+        expected.push_back(v.dims[d].size);
+      return makeError("weight '", v.name, "' in ", weightsFile, " has shape ", formatShape(shape),
                        ", but the model expects ", formatShape(expected));
+    }
   }
   return {};
 }
 
-namespace {
+} // namespace
 
-/// Whether `weights` holds the program's parameters with their dtypes and shapes and nothing else: the
-/// usual case, which checkWeights accepts, found without the sets and messages it builds.
-bool holdsExactlyTheParameters(const attn_model_spec &spec, const TensorMap &weights) {
-  size_t params = 0;
-  for (int32_t i = 0; i < spec.num_values; ++i) {
-    const attn_value &v = spec.values[i];
-    if (v.role != ATTN_ROLE_PARAM)
-      continue;
-    ++params;
-    auto found = weights.find(v.name);
-    if (found == weights.end())
-      return false;
-    const Tensor &t = found->second;
-    if (t.dtype() != static_cast<DType>(v.dtype) || t.rank() != v.rank)
-      return false;
-    for (int32_t d = 0; d < v.rank; ++d)
-      if (t.shape()[d] != v.dims[d].size)
-        return false;
-  }
-  return params == weights.size();
+Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
+                    const std::string &weightsFile) {
+  return checkWeightsIn(spec, weights, weightsFile);
 }
+
+Status checkWeights(const attn_model_spec &spec, const TensorMap &weights, const std::string &weightsFile) {
+  return checkWeightsIn(spec, weights, weightsFile);
+}
+
+namespace {
 
 std::mutex halideErrorMutex;
 std::string halideErrorText;
@@ -750,9 +756,8 @@ Expected<TensorMap> runModel(const attn_model_spec &spec, TensorMap &weights, Te
     }
   if (Expected<SymbolBindings> bound = checkInputs(spec, inputs); !bound)
     return bound.takeError();
-  if (!holdsExactlyTheParameters(spec, weights))
-    if (Status s = checkWeights(spec, describe(weights), options.weightsFile); !s)
-      return s.takeError();
+  if (Status s = checkWeights(spec, weights, options.weightsFile); !s)
+    return s.takeError();
 
   HalideSession session(options.numThreads);
   Execution ex(spec, session);

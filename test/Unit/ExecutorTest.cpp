@@ -155,8 +155,8 @@ TEST_F(Executor, RunModelValidatesBeforeRunning) {
   EXPECT_EQ(out.message(), "weight 'bias' is missing from the weight file");
 }
 
-// A run compares the weights with the parameters itself and leaves the messages to checkWeights: a weight
-// of the right count but the wrong name, shape or dtype is reported as checkWeights reports it.
+// A run checks the tensors it reads, as checkWeights checks a file's header: a weight of the right count but
+// the wrong name, shape or dtype, or one too many, is reported as checkWeights reports it.
 TEST_F(Executor, RunModelChecksEveryWeight) {
   auto runError = [&] {
     Expected<TensorMap> out = runModel(kModel, weights, inputs, {"w.safetensors", 0});

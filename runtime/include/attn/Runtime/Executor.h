@@ -105,9 +105,10 @@ Expected<SymbolBindings> checkInputs(const attn_model_spec &spec, const TensorMa
 std::vector<const attn_value *> weightFileParameters(const attn_model_spec &spec);
 
 /// Checks that `weights` holds the program's parameters, with their dtypes and shapes, and nothing but a
-/// weights file of the model holds (weightFileParameters).
+/// weights file of the model holds (weightFileParameters): a file's header, or the tensors a run reads.
 Status checkWeights(const attn_model_spec &spec, const TensorInfoMap &weights,
                     const std::string &weightsFile);
+Status checkWeights(const attn_model_spec &spec, const TensorMap &weights, const std::string &weightsFile);
 
 /// Copies `buffer` back (`what` names it in an error) if a GPU kernel left it newer on the device, so that
 /// its host data can be read; a no-op without a device copy (every buffer of a CPU program).
