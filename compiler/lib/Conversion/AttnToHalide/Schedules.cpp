@@ -695,14 +695,14 @@ void scheduleGeneric(LoweredKernel &k) {
     root(m.max);
     root(m.sum);
   }
-  for (const LoweredKernel::ChannelPool &pool : k.channelPools)
+  for (const LoweredKernel::ChannelPool &pool : k.channelPools) {
     scheduleChannelPool(pool, vw);
+    scheduled.insert({pool.columns.name(), pool.channels.name()});
+  }
   for (Func f : k.reductions)
     if (isAmong(k.rowSums, f))
       scheduleRowSumsAtRoot(f, k);
-    else if (llvm::none_of(k.channelPools, [&](const LoweredKernel::ChannelPool &pool) {
-               return pool.columns.name() == f.name() || pool.channels.name() == f.name();
-             }))
+    else if (!scheduled.count(f.name()))
       root(f);
   for (auto &[f, batch] : k.recurrences) {
     scheduleRecurrence(f, batch, vw);
