@@ -213,7 +213,8 @@ def run(ctx):
     table.notes += [
         tuned_note(ctx),
         f"Median of {ROUNDS} medians of {ctx.fast_runs} runs after {WARMUP} warm-ups, {ctx.threads} threads: "
-        "every implementation measured in turn, a round of each at a time; speed-up = peer time / attnc time. Forward computes the context and the attention weights; forward+backward the loss "
+        "every implementation measured in turn, a round of each at a time; speed-up = peer time / attnc time. "
+        "Forward computes the context and the attention weights; forward+backward the loss "
         "mse(context, target) and the gradients of the five parameters (attnc: `bench --grad`; PyTorch: "
         "torch.autograd.grad over the parameters; Keras: a tf.function with a GradientTape).",
         "attnc from primitives: the step written with dense, expand_dims, +, tanh, softmax along the source, * and "

@@ -87,10 +87,9 @@ def run(ctx):
     table.notes += [
         tuned_note(ctx),
         f"Median of {ROUNDS} medians of {ctx.fast_runs} runs after {WARMUP} warm-ups ({BATCH1_RUNS} times as "
-        f"many at batch 1), {ctx.threads} threads: "
-        "attnc, attnc hand, PyTorch and ONNX Runtime measured in turn, a round of each at a time. attnc: batch 1 "
-        "compiled "
-        "with --mode=latency (kernels with little work run on one thread), batch 64 with the default "
+        f"many at batch 1), {ctx.threads} threads: attnc, attnc hand, PyTorch and ONNX Runtime measured in turn, "
+        "a round of each at a time. attnc: batch 1 compiled with --mode=latency (kernels with little work run on "
+        "one thread), batch 64 with the default "
         "throughput mode. Random weights and "
         "batch-norm statistics (reference_models.randomize, seed 1) written to safetensors for attnc; random "
         "normal images. ONNX Runtime runs the module exported by torch.onnx.export (TorchScript exporter, "
