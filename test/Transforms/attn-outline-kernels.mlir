@@ -120,3 +120,52 @@ func.func @stages(%k: tensor<?x?x8xf32>, %q: tensor<?x1x8xf32>)
   // CHECK: return %[[K]]#0, %[[K]]#1, %[[M]]
   return %ctx, %weights, %q2 : tensor<?x8xf32>, tensor<?x?xf32>, tensor<?x1x8xf32>
 }
+
+// A kernel of elementwise ops whose readers read each of its elements once (a reduction along an axis, a
+// pool whose windows do not overlap) is computed inside each of them instead of written and read back.
+// CHECK-LABEL: func.func @inlined
+func.func @inlined(%x: tensor<?x4x8x8xf32>, %s: tensor<?x4xf32>)
+    -> (tensor<?x1x8x8xf32>, tensor<?x4x4x4xf32>) {
+  // CHECK-NOT: attn.kernel "mul
+  // CHECK: attn.kernel "reduce"(%{{.+}}, %{{.+}})
+  // CHECK-NEXT: ^bb0
+  // CHECK-NEXT: attn.expand_dims
+  // CHECK-NEXT: attn.expand_dims
+  // CHECK-NEXT: attn.broadcast
+  // CHECK-NEXT: attn.mul
+  // CHECK-NEXT: attn.reduce
+  // CHECK-NEXT: attn.yield
+  // CHECK: attn.kernel "pool2d"(%{{.+}}, %{{.+}})
+  // CHECK-NEXT: ^bb0
+  // CHECK-NEXT: attn.expand_dims
+  // CHECK-NEXT: attn.expand_dims
+  // CHECK-NEXT: attn.broadcast
+  // CHECK-NEXT: attn.mul
+  // CHECK-NEXT: attn.pool2d
+  // CHECK-NEXT: attn.yield
+  %e1 = attn.expand_dims %s {axis = 2 : i64} : (tensor<?x4xf32>) -> tensor<?x4x1xf32>
+  %e2 = attn.expand_dims %e1 {axis = 3 : i64} : (tensor<?x4x1xf32>) -> tensor<?x4x1x1xf32>
+  %b = attn.broadcast %e2, %x : (tensor<?x4x1x1xf32>, tensor<?x4x8x8xf32>) -> tensor<?x4x8x8xf32>
+  %m = attn.mul %x, %b : tensor<?x4x8x8xf32> loc("m")
+  %r = attn.reduce %m {axis = 1 : i64, kind = "mean"} : (tensor<?x4x8x8xf32>) -> tensor<?x1x8x8xf32>
+  %p = attn.pool2d %m {kind = "max", kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>,
+                       padding = array<i64: 0, 0>} : (tensor<?x4x8x8xf32>) -> tensor<?x4x4x4xf32>
+  // CHECK-NOT: attn.kernel
+  return %r, %p : tensor<?x1x8x8xf32>, tensor<?x4x4x4xf32>
+}
+
+// A convolution reads each element of its input several times: the elementwise kernel it reads stays,
+// and its other reader reads it from memory too.
+// CHECK-LABEL: func.func @stored
+func.func @stored(%x: tensor<?x1x8x8xf32>, %y: tensor<?x1x8x8xf32>, %w: tensor<1x1x3x3xf32>)
+    -> (tensor<?x1x1x8xf32>, tensor<?x1x8x8xf32>) {
+  // CHECK: %[[M:.+]] = attn.kernel "mul_m"
+  // CHECK: attn.kernel "reduce"(%[[M]])
+  // CHECK: attn.kernel "conv2d"(%[[M]], %{{.+}})
+  %m = attn.mul %x, %y : tensor<?x1x8x8xf32> loc("m")
+  %r = attn.reduce %m {axis = 2 : i64, kind = "max"} : (tensor<?x1x8x8xf32>) -> tensor<?x1x1x8xf32>
+  %c = attn.conv2d %m, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1>,
+                           stride = array<i64: 1, 1>}
+      : (tensor<?x1x8x8xf32>, tensor<1x1x3x3xf32>) -> tensor<?x1x8x8xf32>
+  return %r, %c : tensor<?x1x1x8xf32>, tensor<?x1x8x8xf32>
+}

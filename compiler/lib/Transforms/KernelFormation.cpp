@@ -4,6 +4,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallVectorExtras.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -70,24 +71,51 @@ KernelOp mlir::attn::formKernel(ArrayRef<Operation *> ops, StringRef name) {
   return kernel;
 }
 
+/// Clones the ops of `kernel`'s body at `builder`'s point, reading `inputs` for its block arguments, onto
+/// `ops`; returns the clones of what it yields.
+static SmallVector<Value> cloneBody(KernelOp kernel, ValueRange inputs, OpBuilder &builder,
+                                    SmallVectorImpl<Operation *> &ops) {
+  Block &body = kernel.getBody().front();
+  IRMapping mapping;
+  mapping.map(body.getArguments(), inputs);
+  for (Operation &inner : body.without_terminator())
+    ops.push_back(builder.clone(inner, mapping));
+  return llvm::map_to_vector(body.getTerminator()->getOperands(),
+                             [&](Value yielded) { return mapping.lookup(yielded); });
+}
+
+/// Replaces `kernel`, whose body `ops` now compute outside it (its results are `yielded`), by a kernel of
+/// `ops` under its name.
+static KernelOp reform(KernelOp kernel, ArrayRef<Operation *> ops, ValueRange yielded) {
+  for (auto [result, value] : llvm::zip(kernel.getResults(), yielded))
+    result.replaceAllUsesWith(value);
+  std::string name = kernel.getName().str();
+  kernel.erase();
+  return formKernel(ops, name);
+}
+
 KernelOp mlir::attn::mergeIntoKernel(KernelOp kernel, Operation *op) {
   bool producer = op->isBeforeInBlock(kernel);
   if (!producer)
     op->moveAfter(kernel);
   OpBuilder builder(kernel);
-  IRMapping mapping;
-  Block &body = kernel.getBody().front();
-  mapping.map(body.getArguments(), kernel.getInputs());
   SmallVector<Operation *> ops;
   if (producer)
     ops.push_back(op);
-  for (Operation &inner : body.without_terminator())
-    ops.push_back(builder.clone(inner, mapping));
+  SmallVector<Value> yielded = cloneBody(kernel, kernel.getInputs(), builder, ops);
   if (!producer)
     ops.push_back(op);
-  for (auto [result, yielded] : llvm::zip(kernel.getResults(), body.getTerminator()->getOperands()))
-    result.replaceAllUsesWith(mapping.lookup(yielded));
-  std::string name = kernel.getName().str();
-  kernel.erase();
-  return formKernel(ops, name);
+  return reform(kernel, ops, yielded);
+}
+
+KernelOp mlir::attn::inlineProducer(KernelOp producer, KernelOp reader) {
+  OpBuilder builder(reader);
+  SmallVector<Operation *> ops;
+  SmallVector<Value> produced = cloneBody(producer, producer.getInputs(), builder, ops);
+  SmallVector<Value> inputs = llvm::map_to_vector(reader.getInputs(), [&](Value input) -> Value {
+    auto result = dyn_cast<OpResult>(input);
+    return result && result.getOwner() == producer ? produced[result.getResultNumber()] : input;
+  });
+  SmallVector<Value> yielded = cloneBody(reader, inputs, builder, ops);
+  return reform(reader, ops, yielded);
 }

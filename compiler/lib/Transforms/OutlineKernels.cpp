@@ -4,7 +4,10 @@
 #include "attn/Transforms/KernelFormation.h"
 #include "attn/Transforms/Passes.h"
 
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallVectorExtras.h"
+
+#include <optional>
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNOUTLINEKERNELS
@@ -187,6 +190,93 @@ void mergeReindexing(Block &block, KernelNamer &namer) {
   }
 }
 
+/// Whether `op` reads each element of its operands at most once, so that an elementwise producer inlined
+/// into it costs its arithmetic once more instead of a pass over memory: elementwise ops, reductions along
+/// axes (reduce, global_pool, a broadcast's gradient) and pools whose windows do not overlap.
+bool readsEachElementOnce(Operation *op) {
+  if (op->hasTrait<attn::Elementwise>() || isa<ReduceOp, GlobalPoolOp, BroadcastGradOp>(op))
+    return true;
+  if (auto pool = dyn_cast<Pool2DOp>(op))
+    return llvm::all_of(llvm::zip(pool.getStride(), pool.getKernel()),
+                        [](auto window) { return std::get<0>(window) >= std::get<1>(window); });
+  return false;
+}
+
+/// Whether `value`, inside a kernel, is read once per element: by the kernel's yield, by ops that read each
+/// element once (readsEachElementOnce), an elementwise one at its own shape and with a result read once
+/// per element in turn, or as the shape a broadcast takes.
+bool readOncePerElement(Value value) {
+  return llvm::all_of(value.getUses(), [&](OpOperand &use) {
+    Operation *user = use.getOwner();
+    if (isa<YieldOp>(user))
+      return true;
+    if (auto broadcast = dyn_cast<BroadcastOp>(user); broadcast && broadcast.getInput() != value)
+      return true; // `value` gives only the shape
+    if (!user->hasTrait<attn::Elementwise>())
+      return readsEachElementOnce(user);
+    return user->getNumResults() == 1 && value.getType() == user->getResult(0).getType() &&
+           readOncePerElement(user->getResult(0));
+  });
+}
+
+/// Whether `kernel` computes only elementwise ops (and reindexing), none drawing random numbers (a copy
+/// would draw them again), and how many.
+std::optional<unsigned> elementwiseOps(KernelOp kernel) {
+  unsigned count = 0;
+  for (Operation &op : kernel.getBody().front().without_terminator()) {
+    if (isa<RandomOpInterface>(op))
+      return std::nullopt;
+    if (isReindexing(&op))
+      continue;
+    if (!op.hasTrait<attn::Elementwise>())
+      return std::nullopt;
+    ++count;
+  }
+  return count;
+}
+
+/// Inlines one kernel of elementwise ops of `block` into the kernels that read it, and removes it, where
+/// all its readers are kernels of ops that read each element once (no pattern schedule: the ops go in
+/// front of theirs) and read its results so: its elements are then computed where they are read instead of
+/// written and read back. With several readers, only a kernel of one op, whose copies cost one operation per
+/// element each. Returns whether it inlined one.
+bool inlineOneElementwiseKernel(Block &block) {
+  for (auto producer : block.getOps<KernelOp>()) {
+    std::optional<unsigned> ops = elementwiseOps(producer);
+    if (!ops || producer->use_empty())
+      continue;
+    llvm::SetVector<KernelOp> readers;
+    bool fits = llvm::all_of(producer->getUsers(), [&](Operation *user) {
+      auto reader = dyn_cast<KernelOp>(user);
+      if (!reader || reader->getBlock() != &block)
+        return false;
+      readers.insert(reader);
+      Block &body = reader.getBody().front();
+      return llvm::all_of(body.without_terminator(),
+                          [](Operation &op) { return isReindexing(&op) || readsEachElementOnce(&op); }) &&
+             llvm::all_of(llvm::zip(reader.getInputs(), body.getArguments()), [&](auto inputAndArgument) {
+               auto [input, argument] = inputAndArgument;
+               return input.getDefiningOp() != producer || readOncePerElement(argument);
+             });
+    });
+    if (!fits || (readers.size() > 1 && *ops > 1))
+      continue;
+    for (KernelOp reader : readers)
+      inlineProducer(producer, reader);
+    producer->erase();
+    return true;
+  }
+  return false;
+}
+
+/// inlineOneElementwiseKernel until none is left, in `block` and its decoder steps.
+void inlineElementwiseKernels(Block &block) {
+  while (inlineOneElementwiseKernel(block)) {
+  }
+  for (auto decode : block.getOps<DecodeOp>())
+    inlineElementwiseKernels(decode.getStep().front());
+}
+
 /// Gives every reader of a number (attn.constant) its own copy, so that each joins its reader's kernel
 /// instead of one copy costing a kernel of its own.
 void copyConstantsPerReader(func::FuncOp func) {
@@ -205,6 +295,7 @@ struct AttnOutlineKernelsPass : mlir::attn::impl::AttnOutlineKernelsBase<AttnOut
     for (auto &group : groups)
       formKernel(group, namer.name(group.front()->getName().stripDialect(), group.front()));
     mergeReindexing(func.getBody().front(), namer);
+    inlineElementwiseKernels(func.getBody().front());
   }
 };
 

@@ -33,6 +33,11 @@ inline bool isReindexing(Operation *op) { return op->hasTrait<Reindexing>(); }
 /// to just after the kernel).
 KernelOp mergeIntoKernel(KernelOp kernel, Operation *op);
 
+/// Rebuilds `reader`, a kernel after `producer` that reads its results, under the same name with a copy of
+/// `producer`'s ops in front of its own, which read the copies' values instead of `producer`'s results.
+/// `producer` stays as it is for its other readers.
+KernelOp inlineProducer(KernelOp producer, KernelOp reader);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TRANSFORMS_KERNELFORMATION_H

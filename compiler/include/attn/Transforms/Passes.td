@@ -124,6 +124,12 @@ def AttnOutlineKernels : Pass<"attn-outline-kernels", "func::FuncOp"> {
     (the lowering inlines it into the reads; a chain folds in last op first), else a one-operand op joins the
     kernel that produces its operand as an extra result; a reshaping one (expand_dims, squeeze, reshape,
     flatten) that only kernels read, several of them, is copied into each. A reindexing op that none of these rules places gets a kernel of its own.
+    Last, a kernel of elementwise ops (the scaling of a feature map by its channel attention) whose readers
+    are all kernels of ops that read each element once (elementwise ops at their own shape, reductions along
+    an axis, global pools, a broadcast's gradient, pools whose windows do not overlap) is computed inside
+    each of them, in front of their own ops, instead of written and read back: a pass over memory and a
+    launch fewer. With several readers only a kernel of one such op is, so that each copy costs one
+    operation per element.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
