@@ -79,6 +79,15 @@ namespace {
 
 constexpr TailStrategy Guard = TailStrategy::GuardWithIf;
 
+/// The innermost extent of `f`'s results where the kernel fixes it (an output of static shape), else 0.
+int staticRowWidth(Func f) {
+  if (f.outputs() != 1)
+    return 0;
+  Halide::Expr extent = f.output_buffer().parameter().extent_constraint(0);
+  std::optional<int64_t> width = extent.defined() ? Halide::Internal::as_const_int(extent) : std::nullopt;
+  return width ? static_cast<int>(*width) : 0;
+}
+
 /// Vectorize the innermost pure dimension (by `flat_vectors` vectors at a time), parallelize the outermost;
 /// for any Func or update stage.
 void scheduleFlat(Func f, LoweredKernel &k) {
@@ -86,6 +95,11 @@ void scheduleFlat(Func f, LoweredKernel &k) {
   if (args.empty()) // a scalar: nothing to spread
     return;
   int vectorWidth = k.machine.vectorWidth * k.knobs.get("flat_vectors", 1, {1, 2, 4});
+  // A row of a few vectors' width, fixed by the kernel, is one vector of exactly that width, which LLVM
+  // splits into whole and part vectors: no lane is masked (a masked strided load, as a pool's, is a gather).
+  int width = staticRowWidth(f);
+  if (width > 0 && width % vectorWidth != 0 && width <= 4 * k.machine.vectorWidth)
+    vectorWidth = width;
   f.vectorize(args.front(), vectorWidth, Guard);
   if (args.size() > 1)
     f.parallel(args.back());
