@@ -144,15 +144,20 @@ FailureOr<HTensor> AlgorithmBuilder::lowerPoolGrad(PoolGradOp op) {
     ties(wx, wy, c, b) = 0.0f;
     ties(wx, wy, c, b) += Halide::select(sample == max(wx, wy, c, b), 1.0f, 0.0f);
   }
+  // Each input position sums over the windows that hold it: at most ceil(k / stride) along each axis, the
+  // one starting at or before it and those before that (one for windows that do not overlap, such as a
+  // global pool's), not over all k positions of a window.
   Var ix("ix"), iy("iy");
-  RDom r(0, k0, 0, k1, "rk");
-  Expr ny = iy + int(pad[0]) - r.x, nx = ix + int(pad[1]) - r.y;
-  Expr oy = Halide::clamp(ny / int(stride[0]), 0, oh - 1), ox = Halide::clamp(nx / int(stride[1]), 0, ow - 1);
-  Expr valid = ny >= 0 && nx >= 0 && ny % int(stride[0]) == 0 && nx % int(stride[1]) == 0 &&
-               ny / int(stride[0]) < oh && nx / int(stride[1]) < ow;
+  int s0 = int(stride[0]), s1 = int(stride[1]);
+  RDom r(0, (k0 + s0 - 1) / s0, 0, (k1 + s1 - 1) / s1, "rk");
+  Expr ny = iy + int(pad[0]), nx = ix + int(pad[1]);     // positions in the padded map, never negative
+  Expr holderY = ny / s0 - r.x, holderX = nx / s1 - r.y; // a window holding it, if in range
+  Expr ky = ny - holderY * s0, kx = nx - holderX * s1;     // its offset in that window
+  Expr valid = holderY >= 0 && holderX >= 0 && holderY < oh && holderX < ow && ky < k0 && kx < k1;
+  Expr oy = Halide::clamp(holderY, 0, oh - 1), ox = Halide::clamp(holderX, 0, ow - 1);
   Expr g = dy.func(ox, oy, c, b);
   Expr share = kind == "avg"   ? g / float(k0 * k1)
-               : kind == "max" ? Halide::select(first(ox, oy, c, b) == r.x * k1 + r.y, g, 0.0f)
+               : kind == "max" ? Halide::select(first(ox, oy, c, b) == ky * k1 + kx, g, 0.0f)
                                : Halide::select(x.func(ix, iy, c, b) == max(ox, oy, c, b),
                                                 g / ties(ox, oy, c, b), 0.0f);
   Func dx = reduction(op, "dx");
