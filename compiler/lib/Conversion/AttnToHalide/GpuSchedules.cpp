@@ -486,7 +486,8 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
     flashAttention(k);
   } else if (patternIs(k, {"dense"}) && !k.dense.front().rows.empty()) {
     matmulTiles({k.dense.front().acc, k.anchor}, k);
-  } else if (patternIs(k, {"conv2d"}) && k.conv2d.size() == 1 && k.anchor.dimensions() == 4) {
+  } else if ((patternIs(k, {"conv2d"}) || patternIs(k, {"conv2d_grad"})) && k.conv2d.size() == 1 &&
+             k.anchor.dimensions() == 4) {
     convTiles(k);
   } else if (k.pattern == std::vector<std::string>{"dense_grad_weight"}) {
     matmulTiles(k.matmuls.front(), k);

@@ -44,7 +44,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2D(Conv2DOp op) {
 }
 
 /// The gradients of a convolution (see attn.conv2d_grad). The input's gradient gathers, for each input
-/// position, the output positions whose windows read it.
+/// position, the output positions whose windows read it: with stride 1, a convolution.
 FailureOr<HTensor> AlgorithmBuilder::lowerConv2DGrad(Conv2DGradOp op) {
   const HTensor &x = values[op.getInput()], &w = values[op.getWeight()], &dy = values[op.getGrad()];
   auto wType = cast<RankedTensorType>(op.getWeight().getType());
@@ -55,25 +55,52 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2DGrad(Conv2DGradOp op) {
   auto stride = op.getStride(), pad = op.getPadding(), dil = op.getDilation();
   StringRef wrt = op.getWrt();
   if (wrt == "bias" || wrt == "weight") {
-    RDom r(0, ow, 0, oh, 0, dy.extent(0), "ro");
     Var co("co"), kx("kx"), ky("ky"), cig("cig");
     if (wrt == "bias") {
+      RDom r(0, ow, 0, oh, 0, dy.extent(0), "ro");
       Func db = reduction(op, "db");
       db(co) = 0.0f;
       db(co) += dy.func(r.x, r.y, co, r.z);
       return HTensor{db, {Expr(cout)}};
     }
-    Func in = padded(x, op.getInput(), 0.0f);
-    Expr ix = r.x * int(stride[1]) + kx * int(dil[1]) - int(pad[1]);
-    Expr iy = r.y * int(stride[0]) + ky * int(dil[0]) - int(pad[0]);
+    // Summed over the images and output rows at each position u of a row first, then along the row, so
+    // that a schedule can keep a row's sums for several kernel columns and output channels in registers.
+    Func in = padded(x, op.getInput(), 0.0f), inPadded = reduction(op, "padded");
+    std::vector<Var> inVars = makeVars(4, "p");
+    inPadded(inVars) = in(inVars);
+    Var u("u");
+    RDom images(0, oh, 0, dy.extent(0), "rr");
+    Expr ix = u * int(stride[1]) + kx * int(dil[1]) - int(pad[1]);
+    Expr iy = images.x * int(stride[0]) + ky * int(dil[0]) - int(pad[0]);
+    Func rows = reduction(op, "dw_rows");
+    rows(u, kx, ky, cig, co) = 0.0f;
+    rows(u, kx, ky, cig, co) +=
+        dy.func(u, images.x, co, images.y) * inPadded(ix, iy, (co / coutGroup) * cinGroup + cig, images.y);
+    RDom along(0, ow, "ru");
     Func dw = reduction(op, "dw");
     dw(kx, ky, cig, co) = 0.0f;
-    dw(kx, ky, cig, co) += dy.func(r.x, r.y, co, r.z) * in(ix, iy, (co / coutGroup) * cinGroup + cig, r.z);
+    dw(kx, ky, cig, co) += rows(along, kx, ky, cig, co);
+    out.convWeightGrads.push_back({inPadded, rows, dw, ow, kw});
     return HTensor{dw, w.shape};
   }
   Var ix("ix"), iy("iy"), ci("ci"), b("b");
   RDom r(0, coutGroup, 0, kh, 0, kw, "rk");
   Expr co = (ci / cinGroup) * coutGroup + r.x;
+  if (stride[0] == 1 && stride[1] == 1) {
+    // A convolution of the gradient, zero-bordered, with the kernel flipped: scheduled as one.
+    auto type = cast<RankedTensorType>(op.getType());
+    Conv2DStages c{Func(name(op, "padded")), reduction(op, "dx"), Func(name(op, "dx_result")), ix, iy, ci, b,
+                   static_cast<int>(type.getDimSize(1))};
+    std::vector<Var> vars = makeVars(4, "p");
+    c.padded(vars) = padded(dy, op.getGrad(), 0.0f)(vars);
+    c.acc(ix, iy, ci, b) = 0.0f;
+    c.acc(ix, iy, ci, b) +=
+        c.padded(ix + int(pad[1]) - r.z * int(dil[1]), iy + int(pad[0]) - r.y * int(dil[0]), co, b) *
+        w.func(r.z, r.y, ci % cinGroup, co);
+    c.result(ix, iy, ci, b) = c.acc(ix, iy, ci, b);
+    out.conv2d.push_back(c);
+    return HTensor{c.result, x.shape};
+  }
   Expr ny = iy + int(pad[0]) - r.y * int(dil[0]), nx = ix + int(pad[1]) - r.z * int(dil[1]);
   Expr oy = ny / int(stride[0]), ox = nx / int(stride[1]);
   Expr valid =

@@ -195,6 +195,14 @@ struct LoweredKernel {
     int width;
   };
   std::vector<ChannelPool> channelPools;
+  /// A convolution's weight gradient, all among `reductions`: the input with its zero border (`padded`),
+  /// `rows`(u, kx, ky, cig, co) summing over the images and output rows at each position u of a row, and
+  /// `dw`(kx, ky, cig, co) adding the `width` positions of the rows.
+  struct ConvWeightGrad {
+    Halide::Func padded, rows, dw;
+    int width, kernelWidth;
+  };
+  std::vector<ConvWeightGrad> convWeightGrads;
   /// Random words stored f(counter, word) (CPU targets: dropout's masks), four words per counter from one
   /// evaluation of the generator: the counters a vector at a time, the words unrolled.
   struct RandomBits {

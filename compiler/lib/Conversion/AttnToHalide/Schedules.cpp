@@ -667,6 +667,45 @@ void scheduleChannelPool(const LoweredKernel::ChannelPool &pool, int vw) {
   columns.update(0).vectorize(px, lanes, Guard);
 }
 
+/// A convolution's weight gradient (LoweredKernel::ConvWeightGrad): the input's zero-bordered copy once;
+/// a thread takes a tile of output channels (`wgrad_channels`); per input channel, kernel row and chunk of
+/// the output rows (the whole row where it is at most 4 vectors wide, else a vector), the sums at each
+/// position of the chunk for every kernel column × the tile's channels stay in registers across all rows
+/// of all images; each weight then adds its chunk's positions.
+void scheduleConvWeightGrad(const LoweredKernel::ConvWeightGrad &g, LoweredKernel &k) {
+  const int vw = k.machine.vectorWidth;
+  int lanes = g.width <= 4 * vw ? g.width : vw;
+  int vectors = (lanes + vw - 1) / vw;
+  int fitting = std::max(1, (k.machine.vectorRegisters - g.kernelWidth * vectors - 2) / (g.kernelWidth * vectors));
+  int channels = k.knobs.get("wgrad_channels", std::min(8, fitting), {1, 2, 4, 8, 16});
+  Func padded = g.padded, rows = g.rows, dw = g.dw;
+  std::vector<Var> p = padded.args();
+  padded.compute_root().vectorize(p[0], vw, Guard).parallel(p[3]);
+  std::vector<Var> w = dw.args(); // kx, ky, cig, co
+  Var tile("co_tile"), inTile("co_in");
+  Halide::RVar along = dw.rvars(0)[0], chunk("chunk"), lane("lane");
+  dw.compute_root().split(w[3], tile, inTile, channels, Guard).parallel(tile);
+  dw.update(0)
+      .split(w[3], tile, inTile, channels, Guard)
+      .split(along, chunk, lane, lanes, Guard)
+      .reorder(lane, w[0], inTile, chunk, w[1], w[2], tile)
+      .parallel(tile);
+  std::vector<Var> r = rows.args(); // u, kx, ky, cig, co
+  std::vector<Halide::RVar> sums = rows.rvars(0); // output row, image
+  rows.compute_at(dw, chunk)
+      .bound_storage(r[0], lanes)
+      .bound_storage(r[1], g.kernelWidth)
+      .bound_storage(r[4], channels)
+      .vectorize(r[0], lanes, Guard)
+      .unroll(r[1])
+      .unroll(r[4]);
+  rows.update(0)
+      .reorder(r[0], r[1], r[4], sums[0], sums[1], r[2], r[3])
+      .vectorize(r[0], lanes, Guard)
+      .unroll(r[1])
+      .unroll(r[4]);
+}
+
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
 /// reduction is computed once, flat-scheduled; maps are inlined.
 void scheduleGeneric(LoweredKernel &k) {
@@ -712,6 +751,10 @@ void scheduleGeneric(LoweredKernel &k) {
   for (const LoweredKernel::ChannelPool &pool : k.channelPools) {
     scheduleChannelPool(pool, vw);
     scheduled.insert({pool.columns.name(), pool.channels.name()});
+  }
+  for (const LoweredKernel::ConvWeightGrad &g : k.convWeightGrads) {
+    scheduleConvWeightGrad(g, k);
+    scheduled.insert({g.padded.name(), g.rows.name(), g.dw.name()});
   }
   for (Func f : k.reductions)
     if (isAmong(k.rowSums, f))
@@ -793,7 +836,8 @@ void mlir::attn::halide::applyDefaultSchedule(LoweredKernel &k) {
     k.anchor.compute_root();
   if (patternIs(k, {"dense"}))
     scheduleDense(k);
-  else if (patternIs(k, {"conv2d"}) && k.conv2d.size() == 1 && k.anchor.dimensions() == 4)
+  else if ((patternIs(k, {"conv2d"}) || patternIs(k, {"conv2d_grad"})) && k.conv2d.size() == 1 &&
+             k.anchor.dimensions() == 4)
     scheduleConv(k); // elementwise ops after it keep the convolution's shape
   else if (k.pattern == std::vector<std::string>{"dense_grad_weight"})
     scheduleWeightGradient(k.matmuls.front(), k);
