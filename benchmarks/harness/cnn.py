@@ -2,18 +2,21 @@
 attention) on 28×28 images: benchmarks/workloads/cnn_spatial_attention_28.attn against its PyTorch module
 (test/Numeric/reference_models.py CNNSpatialAttention, eval mode, whose keys are attnc's) and against that
 module exported to ONNX and run by ONNX Runtime; batch 1 (latency) and batch 64 (throughput). All three
-compute the logits, the probabilities and the first stage's attention map."""
+compute the logits, the probabilities and the first stage's attention map. Then a training step at batch 64
+against the module's forward and backward passes in PyTorch."""
 import io
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from common import (REPO, ROUNDS, Goal, Result, Table, bench_in_turn, check, checks_note, fmt_ms, fmt_ratio,
                     hand_and_tuned, log, ort_session, reference_models, save_inputs, speedup,
                     tuned_note, write_safetensors)
 
 MODEL = REPO / "benchmarks/workloads/cnn_spatial_attention_28.attn"
-SIZE, BATCHES, WARMUP = 28, (1, 64), 5
+SIZE, BATCHES, WARMUP, CLASSES = 28, (1, 64), 5, 10
+TRAIN_BATCH = 64
 # Batch 1 runs 20 times as many: a run takes about 0.05 ms, so 50 runs of a fresh attnc program would
 # last 3 ms and fall within its start (page faults, the thread pool's first wake-ups); 1,000 last 50 ms.
 BATCH1_RUNS = 20
@@ -95,4 +98,41 @@ def run(ctx):
         "normal images. ONNX Runtime runs the module exported by torch.onnx.export (TorchScript exporter, "
         "opset 17, dynamic batch) with every graph optimization.",
     ] + [checks_note(checks)]
-    return Result([table], goals)
+    train_table, train_goal = training_step(ctx, programs[TRAIN_BATCH][1], weight_file, rng)
+    return Result([table, train_table], goals + [train_goal])
+
+
+def training_step(ctx, program, weight_file, rng):
+    """attnc's gradient program (the forward pass in training mode, the loss and every parameter's gradient)
+    against the PyTorch module's forward pass, cross-entropy and backward pass, in turn: (table, goal)."""
+    log(f"[cnn] training step, batch {TRAIN_BATCH}")
+    image = rng.standard_normal((TRAIN_BATCH, 1, SIZE, SIZE), dtype=np.float32)
+    label = rng.integers(0, CLASSES, TRAIN_BATCH, dtype=np.int32)
+    files = save_inputs(ctx.work / "cnn-train-inputs", image=image, label=label)
+    module = torch_module().train()
+    x, y = torch.from_numpy(image), torch.from_numpy(label).long()
+
+    def step():
+        module.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(module(x)["logits"], y)
+        loss.backward()
+        return loss
+
+    expected = program.grad(weight_file, files, ctx.work / "cnn-grad")
+    checks = [check("PyTorch loss (training step)", step().detach().numpy(), expected["loss"])]
+    for name in ("c1.conv2d0.weight", "c2.conv2d0.weight", "a1.conv.weight"):
+        checks.append(check(f"PyTorch gradient of {name}", module.get_parameter(name).grad.numpy(),
+                            expected[f"grad.{name}"]))
+    runs = 4 * ctx.runs
+    ours, pytorch = bench_in_turn([program], weight_file, files, runs, WARMUP, grad=True, peers=[step])
+    log(f"    attnc {fmt_ms(ours)}, PyTorch eager {fmt_ms(pytorch)}")
+    table = Table(f"4b. CNN with spatial attention, training step on {SIZE}×{SIZE} images (fp32)",
+                  ["batch", "attnc", "PyTorch eager", "PyTorch / attnc"])
+    table.rows.append([TRAIN_BATCH, fmt_ms(ours), fmt_ms(pytorch), fmt_ratio(speedup(pytorch, ours))])
+    table.notes += [
+        f"The forward pass in training mode (batch norm by the batch's statistics), the cross-entropy loss and "
+        f"every parameter's gradient: attnc's gradient program (`bench --grad`; its kernels keep their hand "
+        f"schedules, as `make tune` tunes inference) against the module's forward and backward passes. Median of "
+        f"{ROUNDS} medians of {runs} runs after {WARMUP} warm-ups, {ctx.threads} threads, in turn.",
+        checks_note(checks)]
+    return table, Goal(f"CNN training step batch {TRAIN_BATCH} ≥ 1.2× PyTorch eager", speedup(pytorch, ours), 1.2)
