@@ -675,8 +675,8 @@ void scheduleChannelPool(const LoweredKernel::ChannelPool &pool, int vw) {
 void scheduleConvWeightGrad(const LoweredKernel::ConvWeightGrad &g, LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   int lanes = g.width <= 4 * vw ? g.width : vw;
-  int vectors = (lanes + vw - 1) / vw;
-  int fitting = std::max(1, (k.machine.vectorRegisters - g.kernelWidth * vectors - 2) / (g.kernelWidth * vectors));
+  int perChannel = g.kernelWidth * ((lanes + vw - 1) / vw); // accumulators of one output channel
+  int fitting = std::max(1, (k.machine.vectorRegisters - perChannel - 2) / perChannel);
   int channels = k.knobs.get("wgrad_channels", std::min(8, fitting), {1, 2, 4, 8, 16});
   Func padded = g.padded, rows = g.rows, dw = g.dw;
   std::vector<Var> p = padded.args();
