@@ -130,9 +130,9 @@ def training_step(ctx, program, weight_file, rng):
                   ["batch", "attnc", "PyTorch eager", "PyTorch / attnc"])
     table.rows.append([TRAIN_BATCH, fmt_ms(ours), fmt_ms(pytorch), fmt_ratio(speedup(pytorch, ours))])
     table.notes += [
-        f"The forward pass in training mode (batch norm by the batch's statistics), the cross-entropy loss and "
-        f"every parameter's gradient: attnc's gradient program (`bench --grad`; its kernels keep their hand "
-        f"schedules, as `make tune` tunes inference) against the module's forward and backward passes. Median of "
+        "The forward pass in training mode (batch norm by the batch's statistics), the cross-entropy loss and "
+        "every parameter's gradient: attnc's gradient program (`bench --grad`; its kernels keep their hand "
+        "schedules, as `make tune` tunes inference) against the module's forward and backward passes. Median of "
         f"{ROUNDS} medians of {runs} runs after {WARMUP} warm-ups, {ctx.threads} threads, in turn.",
         checks_note(checks)]
     return table, Goal(f"CNN training step batch {TRAIN_BATCH} ≥ 1.2× PyTorch eager", speedup(pytorch, ours), 1.2)
