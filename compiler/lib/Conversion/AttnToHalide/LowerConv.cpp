@@ -15,6 +15,15 @@ Func padded(const HTensor &x, Value v, float outside) {
   return Halide::BoundaryConditions::constant_exterior(x.func, outside, {{0, w}, {0, h}});
 }
 
+/// `x` with a zero border, as a Func named `name` of its own, which a schedule can store (what a
+/// convolution reads).
+Func zeroBordered(const HTensor &x, Value v, const std::string &name) {
+  Func copy(name);
+  std::vector<Var> vars = makeVars(4, "p");
+  copy(vars) = padded(x, v, 0.0f)(vars);
+  return copy;
+}
+
 } // namespace
 
 FailureOr<HTensor> AlgorithmBuilder::lowerConv2D(Conv2DOp op) {
@@ -25,12 +34,9 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2D(Conv2DOp op) {
   int coutGroup = wType.getDimSize(0) / op.getGroups();
   auto stride = op.getStride(), pad = op.getPadding(), dil = op.getDilation();
   auto type = cast<RankedTensorType>(op.getType());
-  Conv2DStages c{Func(name(op, "padded")), Func(), Func(name(op, "conv")), Var("ow"), Var("oh"), Var("co"),
-                 Var("b"), static_cast<int>(type.getDimSize(1))};
+  Conv2DStages c{zeroBordered(x, op.getInput(), name(op, "padded")), Func(), Func(name(op, "conv")), Var("ow"),
+                 Var("oh"), Var("co"), Var("b"), static_cast<int>(type.getDimSize(1))};
   Var ow = c.ow, oh = c.oh, co = c.co, b = c.b;
-  Func in = padded(x, op.getInput(), 0.0f);
-  std::vector<Var> inVars = makeVars(4, "p");
-  c.padded(inVars) = in(inVars);
   RDom r(0, cinGroup, 0, kh, 0, kw, "rc");
   c.acc = reduction(op, "acc");
   c.acc(ow, oh, co, b) = op.getBias() ? values[op.getBias()].func(co) : Expr(0.0f);
@@ -65,9 +71,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2DGrad(Conv2DGradOp op) {
     }
     // Summed over the images and output rows at each position u of a row first, then along the row, so
     // that a schedule can keep a row's sums for several kernel columns and output channels in registers.
-    Func in = padded(x, op.getInput(), 0.0f), inPadded = reduction(op, "padded");
-    std::vector<Var> inVars = makeVars(4, "p");
-    inPadded(inVars) = in(inVars);
+    Func inPadded = zeroBordered(x, op.getInput(), name(op, "padded"));
     Var u("u");
     RDom images(0, oh, 0, dy.extent(0), "rr");
     Expr ix = u * int(stride[1]) + kx * int(dil[1]) - int(pad[1]);
@@ -89,10 +93,8 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2DGrad(Conv2DGradOp op) {
   if (stride[0] == 1 && stride[1] == 1) {
     // A convolution of the gradient, zero-bordered, with the kernel flipped: scheduled as one.
     auto type = cast<RankedTensorType>(op.getType());
-    Conv2DStages c{Func(name(op, "padded")), reduction(op, "dx"), Func(name(op, "dx_result")), ix, iy, ci, b,
-                   static_cast<int>(type.getDimSize(1))};
-    std::vector<Var> vars = makeVars(4, "p");
-    c.padded(vars) = padded(dy, op.getGrad(), 0.0f)(vars);
+    Conv2DStages c{zeroBordered(dy, op.getGrad(), name(op, "padded")), reduction(op, "dx"),
+                   Func(name(op, "dx_result")), ix, iy, ci, b, static_cast<int>(type.getDimSize(1))};
     c.acc(ix, iy, ci, b) = 0.0f;
     c.acc(ix, iy, ci, b) +=
         c.padded(ix + int(pad[1]) - r.z * int(dil[1]), iy + int(pad[0]) - r.y * int(dil[0]), co, b) *

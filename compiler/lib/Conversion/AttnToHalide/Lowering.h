@@ -195,7 +195,7 @@ struct LoweredKernel {
     int width;
   };
   std::vector<ChannelPool> channelPools;
-  /// A convolution's weight gradient, all among `reductions`: the input with its zero border (`padded`),
+  /// A convolution's weight gradient: the input with its zero border (`padded`); among `reductions`,
   /// `rows`(u, kx, ky, cig, co) summing over the images and output rows at each position u of a row, and
   /// `dw`(kx, ky, cig, co) adding the `width` positions of the rows.
   struct ConvWeightGrad {

@@ -650,6 +650,10 @@ void scheduleLaneRecurrence(const LoweredKernel::LaneRecurrence &rec) {
   }
 }
 
+/// Lanes of the vectors along a row `width` wide: the whole row where it is at most `maxVectors` vectors
+/// (LLVM splits it into whole and part vectors, none masked), else one vector.
+int rowLanes(int width, int vw, int maxVectors) { return width <= maxVectors * vw ? width : vw; }
+
 /// A global pool (LoweredKernel::ChannelPool): the images in parallel, a channel at a time. Its columns
 /// are one vector of the rows' width, without a tail: LLVM splits a width such as 28 into whole vectors
 /// (16 + 8 + 4), where a guarded tail would be masked, and a masked store does not forward to the next
@@ -662,7 +666,7 @@ void scheduleChannelPool(const LoweredKernel::ChannelPool &pool, int vw) {
   channels.compute_root().parallel(b);
   channels.update(0).atomic().vectorize(channels.rvars(0).front()).parallel(b);
   columns.compute_at(channels, c).bound(px, 0, pool.width);
-  int lanes = pool.width <= 8 * vw ? pool.width : vw;
+  int lanes = rowLanes(pool.width, vw, 8);
   columns.vectorize(px, lanes, Guard);
   columns.update(0).vectorize(px, lanes, Guard);
 }
@@ -674,7 +678,7 @@ void scheduleChannelPool(const LoweredKernel::ChannelPool &pool, int vw) {
 /// of all images; each weight then adds its chunk's positions.
 void scheduleConvWeightGrad(const LoweredKernel::ConvWeightGrad &g, LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
-  int lanes = g.width <= 4 * vw ? g.width : vw;
+  int lanes = rowLanes(g.width, vw, 4);
   int perChannel = g.kernelWidth * ((lanes + vw - 1) / vw); // accumulators of one output channel
   int fitting = std::max(1, (k.machine.vectorRegisters - perChannel - 2) / perChannel);
   int channels = k.knobs.get("wgrad_channels", std::min(8, fitting), {1, 2, 4, 8, 16});
@@ -754,7 +758,7 @@ void scheduleGeneric(LoweredKernel &k) {
   }
   for (const LoweredKernel::ConvWeightGrad &g : k.convWeightGrads) {
     scheduleConvWeightGrad(g, k);
-    scheduled.insert({g.padded.name(), g.rows.name(), g.dw.name()});
+    scheduled.insert({g.rows.name(), g.dw.name()});
   }
   for (Func f : k.reductions)
     if (isAmong(k.rowSums, f))
