@@ -31,7 +31,7 @@ std::vector<Expr> prependExpr(Expr first, const std::vector<Expr> &rest);
 
 int64_t staticDim(Value v, unsigned i);
 
-/// tanh and the logistic sigmoid through exp, which Halide vectorizes.
+/// tanh and the logistic sigmoid as a rational function, which Halide vectorizes.
 Expr tanhOf(Expr x);
 Expr sigmoidOf(Expr x);
 
