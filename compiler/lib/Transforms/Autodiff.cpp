@@ -379,6 +379,23 @@ LogicalResult GradientBuilder::propagate(Operation *op) {
       });
 }
 
+/// A smaller tensor whose sum over every dimension but the last equals `dy`'s, else `dy`. The gradient of an
+/// additive score with respect to its keys and the one with respect to its query both sum to the sum of
+/// v·(1 − tanh²)·ds over every query-key pair, so the keys' projection's bias gradient is read from the
+/// query's gradient ([B, queries, U]) when it is computed anyway, not from the keys' ([B, keys, U]).
+static Value sameLeadingSum(Value dy) {
+  auto keys = dy.getDefiningOp<AdditiveScoreGradOp>();
+  if (!keys || keys.getWrt() != "keys")
+    return dy;
+  for (Operation *user : keys.getQuery().getUsers()) {
+    auto query = dyn_cast<AdditiveScoreGradOp>(user);
+    if (query && query.getWrt() == "query" && query.getKeys() == keys.getKeys() &&
+        query.getV() == keys.getV() && query.getGrad() == keys.getGrad() && query.getQuery() == keys.getQuery())
+      return query.getResult();
+  }
+  return dy;
+}
+
 void GradientBuilder::denseRule(Value x, Value w, Value bias, Value dy) {
   Location loc = dy.getLoc();
   auto wType = cast<RankedTensorType>(w.getType());
@@ -394,7 +411,7 @@ void GradientBuilder::denseRule(Value x, Value w, Value bias, Value dy) {
   if (needed.contains(w))
     accumulate(w, DenseGradWeightOp::create(b, loc, w.getType(), dy, x));
   if (bias && needed.contains(bias))
-    accumulate(bias, SumLeadingOp::create(b, loc, bias.getType(), dy));
+    accumulate(bias, SumLeadingOp::create(b, loc, bias.getType(), sameLeadingSum(dy)));
 }
 
 std::pair<Value, Value> GradientBuilder::gateProjections(Value x, Value h, Value wih, Value bih, Value whh,

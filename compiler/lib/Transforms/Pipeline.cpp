@@ -13,6 +13,7 @@ void mlir::attn::buildKernelPipeline(OpPassManager &pm, bool distributed) {
       createAttnAutodiff(AttnAutodiffOptions{distributed})); // a model with a loss gets its gradient function
   OpPassManager &kernels = pm.nest<func::FuncOp>();
   kernels.addPass(createAttnInferShapes());
+  kernels.addPass(createCSEPass()); // gradients that rules build twice (two biases summing one tensor)
   kernels.addPass(createAttnHoistStepInvariants()); // and the invariant work of gradient steps
   kernels.addPass(createAttnTransposeStepWeights());
   kernels.addPass(createAttnFuseAttention());
