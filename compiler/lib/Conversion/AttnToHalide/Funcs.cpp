@@ -68,7 +68,7 @@ int64_t staticDim(Value v, unsigned i) { return cast<RankedTensorType>(v.getType
 /// tanh as x·P(x²)/Q(x²), P and Q of degree 4 (fitted to tanh on [0, 9] by reweighted least squares,
 /// P(0) = Q(0) = 1), with x clamped to ±8, where the fraction is within 2e-7 of 1 and never above it:
 /// within 3.3e-7 of tanh everywhere, 2e-7 relative near 0, and |tanh| < 1. Halide's tanh calls the C
-/// library lane by lane; 1 − 2/(e^2x + 1) through its exp takes twice the instructions (see
+/// library lane by lane; 1 − 2/(e^2x + 1) through its exp takes 1.5 times the instructions (see
 /// docs/performance.md, "tanh and the sigmoid").
 Expr tanhOf(Expr x) {
   static constexpr float kNumerator[] = {1.0f, 0.13380314f, 0.0034947549f, 2.0596022e-05f, 1.3337967e-08f};
