@@ -389,8 +389,8 @@ static Value sameLeadingSum(Value dy) {
     return dy;
   for (Operation *user : keys.getQuery().getUsers()) {
     auto query = dyn_cast<AdditiveScoreGradOp>(user);
-    if (query && query.getWrt() == "query" && query.getKeys() == keys.getKeys() &&
-        query.getV() == keys.getV() && query.getGrad() == keys.getGrad() && query.getQuery() == keys.getQuery())
+    if (query && query.getWrt() == "query" && query.getQuery() == keys.getQuery() &&
+        query.getKeys() == keys.getKeys() && query.getV() == keys.getV() && query.getGrad() == keys.getGrad())
       return query.getResult();
   }
   return dy;
