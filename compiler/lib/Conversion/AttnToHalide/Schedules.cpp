@@ -304,6 +304,15 @@ void scheduleConv(LoweredKernel &k) {
       .unroll(window[2]);
 }
 
+/// The query projection in front of an attention kernel, computed once per call: in register tiles as a
+/// dense kernel's (the query's rows of a decoder step or a batch), flat over a single vector.
+void scheduleProjection(DenseStages &d, LoweredKernel &k) {
+  if (d.rows.empty())
+    scheduleFlat(d.acc.compute_root(), k);
+  else
+    scheduleMatmulTiles({d.acc, d.result}, k);
+}
+
 /// Whether the kernel is an attention chain — (additive_)score, masked_softmax, weighted_sum — possibly
 /// behind a query projection.
 bool isAttention(const LoweredKernel &k) {
@@ -319,7 +328,8 @@ bool isAttention(const LoweredKernel &k) {
 /// over keys, contiguous loads), and the context row is accumulated vectorized over the head's features.
 /// Nothing larger than one row of scores and one head of keys is stored, unless the kernel yields the
 /// probabilities: then they are computed row by row first, and the context rows read them. A query
-/// projection in front is computed once; reindexed results are copies of the stored context or weights.
+/// projection in front is computed once (scheduleProjection); reindexed results are copies of the stored
+/// context or weights.
 void scheduleAttention(LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   ScoreStages &s = k.score.front();
@@ -331,7 +341,7 @@ void scheduleAttention(LoweredKernel &k) {
   Var h("h"), d("d"), hb("hb");
 
   for (DenseStages &projection : k.dense)
-    scheduleFlat(projection.acc.compute_root(), k);
+    scheduleProjection(projection, k);
   if (!isOutput(k, out))
     out.compute_root();
   out.split(w.c, h, d, headSize)
@@ -398,7 +408,7 @@ void scheduleStreamingAttention(LoweredKernel &k) {
   int scoreRows = k.knobs.get("score_rows", std::min(8, s.queryTile), {2, 4, 8});
   int pvRows = k.knobs.get("pv_rows", 4, {2, 4, 8});
   for (DenseStages &projection : k.dense)
-    scheduleFlat(projection.acc.compute_root(), k);
+    scheduleProjection(projection, k);
   Func out = s.result;
   if (!isOutput(k, out))
     out.compute_root();
