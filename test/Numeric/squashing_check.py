@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """squashing_check.py make X.npy | check X.npy T.npy S.npy: the inputs of test/Numeric/squashing.test (every
-float32 from -20 to 20 in steps of 2^-10, the neighbourhood of 0 and of the clamp at ±16, and ±∞), then the
-compiled tanh and sigmoid of them against math.tanh and 1/(1 + e^-x) in double precision. Prints the largest
-absolute errors and exits 1 when one is above 3.5e-7, |tanh| exceeds 1 or a sigmoid leaves [0, 1]."""
+float32 from -20 to 20 in steps of 2^-10, the neighbourhood of 0 and of ±16, where the sigmoid's tanh reaches
+its clamp, ±1e30 and ±∞), then the compiled tanh and sigmoid of them against math.tanh and 1/(1 + e^-x) in
+double precision. Prints the largest absolute errors and exits 1 when one is above 3.5e-7, |tanh| exceeds 1
+or a sigmoid leaves [0, 1]."""
 import math
 import struct
 import sys
