@@ -246,16 +246,22 @@ void scheduleRowDots(MatmulStages m, LoweredKernel &k) {
   m.acc.update().split(rk, ko, ki, k.machine.vectorWidth, Guard).atomic().vectorize(ki);
 }
 
-/// Dense (+ activations): the output is tiled like any matrix product (scheduleMatmulTiles), the
-/// activations applied to each tile as it is written; a dense layer over a single vector is flat.
+/// A dense layer's sum: in register tiles like any matrix product (scheduleMatmulTiles) that write `result`
+/// (the layer's, or what it feeds elementwise); flat over a single vector.
+void scheduleDenseStages(DenseStages &d, Func result, LoweredKernel &k) {
+  if (d.rows.empty())
+    scheduleFlat(d.acc.compute_root(), k);
+  else
+    scheduleMatmulTiles({d.acc, result}, k);
+}
+
+/// Dense (+ activations): the output is tiled like any matrix product, the activations applied to each
+/// tile as it is written; a dense layer over a single vector is flat.
 void scheduleDense(LoweredKernel &k) {
   DenseStages &d = k.dense.front();
-  if (d.rows.empty()) {
+  if (d.rows.empty())
     k.anchor.vectorize(d.n, k.machine.vectorWidth, Guard);
-    scheduleFlat(d.acc.compute_root(), k);
-    return;
-  }
-  scheduleMatmulTiles({d.acc, k.anchor}, k);
+  scheduleDenseStages(d, k.anchor, k);
 }
 
 /// A convolution (+ elementwise ops): output tiles of one vector along a row × `conv_rows` rows ×
@@ -304,15 +310,6 @@ void scheduleConv(LoweredKernel &k) {
       .unroll(window[2]);
 }
 
-/// The query projection in front of an attention kernel, computed once per call: in register tiles as a
-/// dense kernel's (the query's rows of a decoder step or a batch), flat over a single vector.
-void scheduleProjection(DenseStages &d, LoweredKernel &k) {
-  if (d.rows.empty())
-    scheduleFlat(d.acc.compute_root(), k);
-  else
-    scheduleMatmulTiles({d.acc, d.result}, k);
-}
-
 /// Whether the kernel is an attention chain — (additive_)score, masked_softmax, weighted_sum — possibly
 /// behind a query projection.
 bool isAttention(const LoweredKernel &k) {
@@ -328,8 +325,8 @@ bool isAttention(const LoweredKernel &k) {
 /// over keys, contiguous loads), and the context row is accumulated vectorized over the head's features.
 /// Nothing larger than one row of scores and one head of keys is stored, unless the kernel yields the
 /// probabilities: then they are computed row by row first, and the context rows read them. A query
-/// projection in front is computed once (scheduleProjection); reindexed results are copies of the stored
-/// context or weights.
+/// projection in front is computed once, as a dense kernel's (scheduleDenseStages); reindexed results are
+/// copies of the stored context or weights.
 void scheduleAttention(LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   ScoreStages &s = k.score.front();
@@ -341,7 +338,7 @@ void scheduleAttention(LoweredKernel &k) {
   Var h("h"), d("d"), hb("hb");
 
   for (DenseStages &projection : k.dense)
-    scheduleProjection(projection, k);
+    scheduleDenseStages(projection, projection.result, k);
   if (!isOutput(k, out))
     out.compute_root();
   out.split(w.c, h, d, headSize)
@@ -408,7 +405,7 @@ void scheduleStreamingAttention(LoweredKernel &k) {
   int scoreRows = k.knobs.get("score_rows", std::min(8, s.queryTile), {2, 4, 8});
   int pvRows = k.knobs.get("pv_rows", 4, {2, 4, 8});
   for (DenseStages &projection : k.dense)
-    scheduleProjection(projection, k);
+    scheduleDenseStages(projection, projection.result, k);
   Func out = s.result;
   if (!isOutput(k, out))
     out.compute_root();
