@@ -163,25 +163,29 @@ bool scheduled(const Halide::Internal::Function &f) {
   return !level.is_inlined() || f.definition().schedule().touched();
 }
 
-/// A matrix product result(n, rows...) = acc: a block per tile of `gpu_tile_n` × `gpu_tile_rows` outputs,
-/// a thread per register tile of 4 × 4 of them, whose accumulators stay in registers across the sum (the
-/// operands are read through the cache). Dimensions past the rows are fused into the grid's third.
+/// A matrix product result(n, rows...) = acc: a block per tile of `gpu_tile_n` × `gpu_tile_rows` outputs
+/// (rows of the dimension MatmulStages::tiledRow), a thread per register tile of 4 × 4 of them, whose
+/// accumulators stay in registers across the sum (the operands are read through the cache). The other row
+/// dimensions are fused into the grid's third.
 void productTiles(MatmulStages m, LoweredKernel &k) {
   constexpr int kRegisterTile = 4;
   int tileN = k.knobs.get("gpu_tile_n", 64, {32, 64, 128});
   int tileRows = k.knobs.get("gpu_tile_rows", 32, {16, 32, 64});
   std::vector<Var> args = m.result.args();
+  const size_t tiled = std::min<size_t>(m.tiledRow, args.size() - 1);
   Var no("no"), ro("ro"), ni("ni"), ri("ri"), nt("nt"), rt("rt"), nx("nx"), rx("rx");
   m.result.compute_root()
-      .tile(args[0], args[1], no, ro, ni, ri, tileN, tileRows, Guard)
+      .tile(args[0], args[tiled], no, ro, ni, ri, tileN, tileRows, Guard)
       .tile(ni, ri, nt, rt, nx, rx, kRegisterTile, kRegisterTile, TailStrategy::RoundUp)
       .reorder(nx, rx, nt, rt, no, ro)
       .unroll(nx)
       .unroll(rx)
       .gpu_threads(nt, rt);
   Var blocks = ro;
-  for (size_t i = 2; i < args.size(); ++i) {
-    Var fused("grid" + std::to_string(i));
+  for (size_t i = 1, fusedCount = 0; i < args.size(); ++i) {
+    if (i == tiled)
+      continue;
+    Var fused("grid" + std::to_string(2 + fusedCount++));
     m.result.fuse(blocks, args[i], fused);
     blocks = fused;
   }
@@ -190,15 +194,19 @@ void productTiles(MatmulStages m, LoweredKernel &k) {
   // Guarded: the last tile of a small matrix holds fewer than 4 × 4 outputs.
   m.acc.compute_at(m.result, nt)
       .bound_storage(acc[0], kRegisterTile)
-      .bound_storage(acc[1], kRegisterTile)
+      .bound_storage(acc[tiled], kRegisterTile)
       .unroll(acc[0], kRegisterTile, Guard)
-      .unroll(acc[1], kRegisterTile, Guard);
-  std::vector<Halide::VarOrRVar> order{acc[0], acc[1]};
+      .unroll(acc[tiled], kRegisterTile, Guard);
+  std::vector<Halide::VarOrRVar> order{acc[0], acc[tiled]};
   for (const Halide::RVar &r : m.acc.rvars(0))
     order.push_back(r);
-  for (size_t i = 2; i < acc.size(); ++i)
-    order.push_back(acc[i]);
-  m.acc.update().reorder(order).unroll(acc[0], kRegisterTile, Guard).unroll(acc[1], kRegisterTile, Guard);
+  for (size_t i = 1; i < acc.size(); ++i)
+    if (i != tiled)
+      order.push_back(acc[i]);
+  m.acc.update()
+      .reorder(order)
+      .unroll(acc[0], kRegisterTile, Guard)
+      .unroll(acc[tiled], kRegisterTile, Guard);
 }
 
 /// A product whose sum runs over the data (a reduction variable of symbolic extent: a weight's gradient
@@ -221,7 +229,7 @@ void splitK(MatmulStages m, LoweredKernel &k) {
   } catch (const Halide::CompileError &) { // not associative
     return;
   }
-  productTiles({partial, partial.in()}, k);
+  productTiles({partial, partial.in(), 0, 0, {}, m.tiledRow}, k);
   k.factored.push_back(m.acc.name());
 }
 
@@ -485,7 +493,7 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
   if (!k.streaming.empty()) {
     flashAttention(k);
   } else if (patternIs(k, {"dense"}) && !k.dense.front().rows.empty()) {
-    matmulTiles({k.dense.front().acc, k.anchor}, k);
+    matmulTiles({k.dense.front().acc, k.anchor, 0, 0, {}, k.dense.front().tiledRow}, k);
   } else if ((patternIs(k, {"conv2d"}) || patternIs(k, {"conv2d_grad"})) && k.conv2d.size() == 1 &&
              k.anchor.dimensions() == 4) {
     convTiles(k);

@@ -13,6 +13,16 @@ static int64_t staticWidth(Type type) {
   return ranked.isDynamicDim(ranked.getRank() - 1) ? 0 : ranked.getDimSize(ranked.getRank() - 1);
 }
 
+/// The dimension of a product's result of type `type` that its register tiles span rows of
+/// (MatmulStages::tiledRow): in Halide's order, the innermost but one not of static extent 1, else 1.
+static int tiledRow(Type type) {
+  auto ranked = cast<RankedTensorType>(type);
+  for (int64_t i = 1; i < ranked.getRank(); ++i)
+    if (ranked.getDimSize(ranked.getRank() - 1 - i) != 1)
+      return int(i);
+  return 1;
+}
+
 /// y[..., n] = Σ_k x[..., k] · W[n, k] + b[n].
 FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
   const HTensor &x = values[op.getInput()];
@@ -28,8 +38,9 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
   s.result = Func(name(op, "dense"));
   Expr bias = op.getBias() ? values[op.getBias()].func(s.n) : Expr(0.0f);
   s.result(prepend(s.n, s.rows)) = s.acc(prepend(s.n, s.rows)) + bias;
+  s.tiledRow = tiledRow(op.getType());
   if (!s.rows.empty())
-    out.matmuls.push_back({s.acc, s.result, staticWidth(op.getType())});
+    out.matmuls.push_back({s.acc, s.result, staticWidth(op.getType()), 0, {}, s.tiledRow});
 
   HTensor y{s.result, x.shape};
   y.shape.back() = w.extent(op.getTransposedWeight() ? 1 : 0); // a transposed weight is [in, out]
@@ -116,6 +127,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerMatmul(MatmulOp op) {
   Expr b = op.getTransposeB() ? read(op.getRhs(), k, vars[0]) : read(op.getRhs(), vars[0], k);
   Func f = product(op, "matmul", vars, 0.0f, a * b);
   out.matmuls.back().width = staticWidth(resultType);
+  out.matmuls.back().tiledRow = tiledRow(resultType);
   return HTensor{f, resultShape(op)};
 }
 

@@ -34,6 +34,7 @@ struct DenseStages {
   Halide::Func weightT, acc, result;
   Halide::Var n;
   std::vector<Halide::Var> rows; // innermost first
+  int tiledRow = 1;              // as MatmulStages::tiledRow
 };
 
 /// A 2-D convolution: the input with its zero border (`padded`), the reduction `acc` over input channels
@@ -121,11 +122,15 @@ struct UnitRecurrenceStages {
 /// `width`: the static extent of n (0 if it is not static); a product one column wide (a dense layer of one
 /// unit, a matrix times a vector) is a row of dot products, scheduled as such. A weight gradient also
 /// records `height`, the static extent of its first row dimension (0 if it is not static), and
-/// `summedRows`, the estimated extent of each dimension its sum runs over, innermost first.
+/// `summedRows`, the estimated extent of each dimension its sum runs over, innermost first. `tiledRow`: the
+/// dimension of the result (in Halide's order, n being 0) that register tiles span several rows of, the
+/// innermost row dimension not of static extent 1 (a decoder step's projection of its single query,
+/// [B, 1, H], tiles the batch).
 struct MatmulStages {
   Halide::Func acc, result;
   int64_t width = 0, height = 0;
   std::vector<int64_t> summedRows;
+  int tiledRow = 1;
 };
 
 /// What a default schedule takes from the machine it is for: the f32 lanes of a vector and the vector

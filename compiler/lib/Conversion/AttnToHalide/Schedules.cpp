@@ -127,45 +127,51 @@ RegisterTile registerTile(LoweredKernel &k, int defaultRows) {
 
 /// A matrix product: its result (or what it feeds elementwise) is stored, computed in register tiles
 /// (registerTile, 2 × `defaultRows`) whose accumulators stay in registers across the sum (storage bounded
-/// to the tile, so the guarded last tile keeps them in registers too). Tiles of all rows run in parallel;
-/// with `by_column` a thread takes a column of tiles instead (every row), so that the n operand's block
-/// stays in its cache while the other streams past.
+/// to the tile, so the guarded last tile keeps them in registers too). A tile spans rows of the result's
+/// dimension `tiledRow` (not one of extent 1, whose tile would hold a single row). Tiles of all rows run in
+/// parallel; with `by_column` a thread takes a column of tiles instead (every row), so that the n
+/// operand's block stays in its cache while the other streams past.
 void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, bool columns = false) {
   const int vw = k.machine.vectorWidth;
   auto [vectors, rows, outputs] = registerTile(k, defaultRows);
   bool byColumn = k.knobs.get("by_column", columns, {0, 1});
   std::vector<Var> args = m.result.args(); // n, then rows innermost first
+  const size_t tiled = std::min<size_t>(m.tiledRow, args.size() - 1);
+  std::vector<Var> outer; // the row dimensions outside the tiles, innermost first
+  for (size_t i = 1; i < args.size(); ++i)
+    if (i != tiled)
+      outer.push_back(args[i]);
   Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
-  m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[1], ro, ri, rows, Guard);
+  m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[tiled], ro, ri, rows, Guard);
   Var tileInner = byColumn ? ro : no, tile = byColumn ? no : ro;
   std::vector<Halide::VarOrRVar> order{ni, ri, tileInner, tile};
-  for (size_t i = 2; i < args.size(); ++i)
-    order.push_back(args[i]);
+  order.insert(order.end(), outer.begin(), outer.end());
   m.result.reorder(order).vectorize(ni, vw).unroll(ni).unroll(ri);
-  for (size_t i = 2; i < args.size(); ++i) {
-    Var fused("tile" + std::to_string(i));
-    m.result.fuse(tile, args[i], fused);
+  for (size_t i = 0; i < outer.size(); ++i) {
+    Var fused("tile" + std::to_string(i + 2));
+    m.result.fuse(tile, outer[i], fused);
     tile = fused;
   }
   m.result.parallel(tile);
   std::vector<Var> acc = m.acc.args(); // the same dimensions, maybe named otherwise
   m.acc.compute_at(m.result, tileInner)
       .bound_storage(acc[0], outputs)
-      .bound_storage(acc[1], rows)
+      .bound_storage(acc[tiled], rows)
       .vectorize(acc[0], vw, Guard)
       .unroll(acc[0])
-      .unroll(acc[1]);
-  std::vector<Halide::VarOrRVar> accOrder{nv, acc[0], acc[1]};
+      .unroll(acc[tiled]);
+  std::vector<Halide::VarOrRVar> accOrder{nv, acc[0], acc[tiled]};
   for (const Halide::RVar &r : m.acc.rvars(0))
     accOrder.push_back(r);
-  for (size_t i = 2; i < acc.size(); ++i)
-    accOrder.push_back(acc[i]);
+  for (size_t i = 1; i < acc.size(); ++i)
+    if (i != tiled)
+      accOrder.push_back(acc[i]);
   m.acc.update()
       .split(acc[0], acc[0], nv, vw, Guard)
       .reorder(accOrder)
       .vectorize(nv)
       .unroll(acc[0])
-      .unroll(acc[1]);
+      .unroll(acc[tiled]);
 }
 
 /// A weight gradient dw(k, n) = Σ_rows dy(n, row) · x(k, row) sums over every row of the batch. Where the
@@ -252,7 +258,7 @@ void scheduleDenseStages(DenseStages &d, Func result, LoweredKernel &k) {
   if (d.rows.empty())
     scheduleFlat(d.acc.compute_root(), k);
   else
-    scheduleMatmulTiles({d.acc, result}, k);
+    scheduleMatmulTiles({d.acc, result, 0, 0, {}, d.tiledRow}, k);
 }
 
 /// Dense (+ activations): the output is tiled like any matrix product, the activations applied to each
