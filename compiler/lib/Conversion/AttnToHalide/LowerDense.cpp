@@ -38,9 +38,10 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
   s.result = Func(name(op, "dense"));
   Expr bias = op.getBias() ? values[op.getBias()].func(s.n) : Expr(0.0f);
   s.result(prepend(s.n, s.rows)) = s.acc(prepend(s.n, s.rows)) + bias;
+  s.width = staticWidth(op.getType());
   s.tiledRow = tiledRow(op.getType());
   if (!s.rows.empty())
-    out.matmuls.push_back({s.acc, s.result, staticWidth(op.getType()), 0, {}, s.tiledRow});
+    out.matmuls.push_back({s.acc, s.result, s.width, 0, {}, s.tiledRow});
 
   HTensor y{s.result, x.shape};
   y.shape.back() = w.extent(op.getTransposedWeight() ? 1 : 0); // a transposed weight is [in, out]

@@ -34,6 +34,7 @@ struct DenseStages {
   Halide::Func weightT, acc, result;
   Halide::Var n;
   std::vector<Halide::Var> rows; // innermost first
+  int64_t width = 0;             // as MatmulStages::width
   int tiledRow = 1;              // as MatmulStages::tiledRow
 };
 

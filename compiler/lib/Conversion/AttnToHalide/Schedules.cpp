@@ -113,16 +113,24 @@ void scheduleFlat(Func f, LoweredKernel &k) {
 /// A register tile of a matrix product: `tile_vectors` vectors along n × `tile_rows` rows of accumulators
 /// (by default 2 × `defaultRows`, enough independent chains to fill two FMA pipes of latency 4 and more;
 /// fewer rows where the registers would not hold the accumulators, one row of operand vectors and a
-/// broadcast).
+/// broadcast). Where n has a static extent (`width`) that tiles of 2 vectors would leave lanes of unused,
+/// the default is the number of vectors that leaves the fewest (42 outputs in vectors of 16: one tile of 3
+/// vectors, not two of 2 whose second computes 22 lanes for nothing).
 struct RegisterTile {
   int vectors, rows, outputs; // outputs: the tile's extent along n
 };
 
-RegisterTile registerTile(LoweredKernel &k, int defaultRows) {
-  int vectors = k.knobs.get("tile_vectors", 2, {1, 2, 3, 4});
+RegisterTile registerTile(LoweredKernel &k, int defaultRows, int64_t width) {
+  const int vw = k.machine.vectorWidth;
+  int fewestUnused = 2;
+  auto unused = [&](int vectors) { return llvm::alignTo(width, int64_t(vectors) * vw) - width; };
+  for (int vectors : {3, 4, 1})
+    if (width > 0 && unused(vectors) < unused(fewestUnused))
+      fewestUnused = vectors;
+  int vectors = k.knobs.get("tile_vectors", fewestUnused, {1, 2, 3, 4});
   int fitting = std::max(1, (k.machine.vectorRegisters - vectors - 2) / vectors);
   int rows = k.knobs.get("tile_rows", std::min(defaultRows, fitting), {2, 3, 4, 6, 8, 12});
-  return {vectors, rows, vectors * k.machine.vectorWidth};
+  return {vectors, rows, vectors * vw};
 }
 
 /// A matrix product: its result (or what it feeds elementwise) is stored, computed in register tiles
@@ -133,7 +141,7 @@ RegisterTile registerTile(LoweredKernel &k, int defaultRows) {
 /// operand's block stays in its cache while the other streams past.
 void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, bool columns = false) {
   const int vw = k.machine.vectorWidth;
-  auto [vectors, rows, outputs] = registerTile(k, defaultRows);
+  auto [vectors, rows, outputs] = registerTile(k, defaultRows, m.width);
   bool byColumn = k.knobs.get("by_column", columns, {0, 1});
   std::vector<Var> args = m.result.args(); // n, then rows innermost first
   const size_t tiled = std::min<size_t>(m.tiledRow, args.size() - 1);
@@ -187,7 +195,7 @@ void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, 
 /// throughout.
 void scheduleWeightGradient(MatmulStages m, LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
-  auto [vectors, rows, outputs] = registerTile(k, 8);
+  auto [vectors, rows, outputs] = registerTile(k, 8, m.width);
   const int64_t cores = std::max(1, k.machine.cores);
   const int64_t tileColumns = llvm::divideCeilSigned(m.width, outputs);
   const int64_t tileRows = llvm::divideCeilSigned(m.height, rows);
@@ -258,7 +266,7 @@ void scheduleDenseStages(DenseStages &d, Func result, LoweredKernel &k) {
   if (d.rows.empty())
     scheduleFlat(d.acc.compute_root(), k);
   else
-    scheduleMatmulTiles({d.acc, result, 0, 0, {}, d.tiledRow}, k);
+    scheduleMatmulTiles({d.acc, result, d.width, 0, {}, d.tiledRow}, k);
 }
 
 /// Dense (+ activations): the output is tiled like any matrix product, the activations applied to each
