@@ -172,7 +172,7 @@ void productTiles(MatmulStages m, LoweredKernel &k) {
   int tileN = k.knobs.get("gpu_tile_n", 64, {32, 64, 128});
   int tileRows = k.knobs.get("gpu_tile_rows", 32, {16, 32, 64});
   std::vector<Var> args = m.result.args();
-  const size_t tiled = std::min<size_t>(m.tiledRow, args.size() - 1);
+  const size_t tiled = m.tiled(args);
   Var no("no"), ro("ro"), ni("ni"), ri("ri"), nt("nt"), rt("rt"), nx("nx"), rx("rx");
   m.result.compute_root()
       .tile(args[0], args[tiled], no, ro, ni, ri, tileN, tileRows, Guard)
@@ -182,11 +182,10 @@ void productTiles(MatmulStages m, LoweredKernel &k) {
       .unroll(rx)
       .gpu_threads(nt, rt);
   Var blocks = ro;
-  for (size_t i = 1, fusedCount = 0; i < args.size(); ++i) {
-    if (i == tiled)
-      continue;
-    Var fused("grid" + std::to_string(2 + fusedCount++));
-    m.result.fuse(blocks, args[i], fused);
+  std::vector<Var> outer = m.untiledRows(args);
+  for (size_t i = 0; i < outer.size(); ++i) {
+    Var fused("grid" + std::to_string(i + 2));
+    m.result.fuse(blocks, outer[i], fused);
     blocks = fused;
   }
   m.result.gpu_blocks(no, blocks);
@@ -200,9 +199,8 @@ void productTiles(MatmulStages m, LoweredKernel &k) {
   std::vector<Halide::VarOrRVar> order{acc[0], acc[tiled]};
   for (const Halide::RVar &r : m.acc.rvars(0))
     order.push_back(r);
-  for (size_t i = 1; i < acc.size(); ++i)
-    if (i != tiled)
-      order.push_back(acc[i]);
+  for (const Var &v : m.untiledRows(acc))
+    order.push_back(v);
   m.acc.update()
       .reorder(order)
       .unroll(acc[0], kRegisterTile, Guard)
@@ -229,7 +227,10 @@ void splitK(MatmulStages m, LoweredKernel &k) {
   } catch (const Halide::CompileError &) { // not associative
     return;
   }
-  productTiles({partial, partial.in(), 0, 0, {}, m.tiledRow}, k);
+  MatmulStages partialProduct = m;
+  partialProduct.acc = partial;
+  partialProduct.result = partial.in();
+  productTiles(partialProduct, k);
   k.factored.push_back(m.acc.name());
 }
 
@@ -493,7 +494,7 @@ void mlir::attn::halide::applyGpuSchedule(LoweredKernel &k) {
   if (!k.streaming.empty()) {
     flashAttention(k);
   } else if (patternIs(k, {"dense"}) && !k.dense.front().rows.empty()) {
-    matmulTiles({k.dense.front().acc, k.anchor, 0, 0, {}, k.dense.front().tiledRow}, k);
+    matmulTiles(k.dense.front().product(k.anchor), k);
   } else if ((patternIs(k, {"conv2d"}) || patternIs(k, {"conv2d_grad"})) && k.conv2d.size() == 1 &&
              k.anchor.dimensions() == 4) {
     convTiles(k);

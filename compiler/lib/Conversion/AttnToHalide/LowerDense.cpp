@@ -23,6 +23,20 @@ static int tiledRow(Type type) {
   return 1;
 }
 
+MatmulStages DenseStages::product(Func result) const { return {acc, result, width, 0, {}, tiledRow}; }
+
+size_t MatmulStages::tiled(const std::vector<Var> &args) const {
+  return std::min<size_t>(tiledRow, args.size() - 1);
+}
+
+std::vector<Var> MatmulStages::untiledRows(const std::vector<Var> &args) const {
+  std::vector<Var> rows;
+  for (size_t i = 1; i < args.size(); ++i)
+    if (i != tiled(args))
+      rows.push_back(args[i]);
+  return rows;
+}
+
 /// y[..., n] = Σ_k x[..., k] · W[n, k] + b[n].
 FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
   const HTensor &x = values[op.getInput()];
@@ -41,7 +55,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerDense(DenseOp op) {
   s.width = staticWidth(op.getType());
   s.tiledRow = tiledRow(op.getType());
   if (!s.rows.empty())
-    out.matmuls.push_back({s.acc, s.result, s.width, 0, {}, s.tiledRow});
+    out.matmuls.push_back(s.product(s.result));
 
   HTensor y{s.result, x.shape};
   y.shape.back() = w.extent(op.getTransposedWeight() ? 1 : 0); // a transposed weight is [in, out]

@@ -30,12 +30,16 @@ struct HTensor {
 };
 
 /// y = x·Wᵀ + b: `weightT` is W transposed so the output dimension is innermost, `acc` the reduction.
+struct MatmulStages;
 struct DenseStages {
   Halide::Func weightT, acc, result;
   Halide::Var n;
   std::vector<Halide::Var> rows; // innermost first
   int64_t width = 0;             // as MatmulStages::width
   int tiledRow = 1;              // as MatmulStages::tiledRow
+
+  /// The layer's sum as a matrix product that writes `result` (the layer's, or what it feeds elementwise).
+  MatmulStages product(Halide::Func result) const;
 };
 
 /// A 2-D convolution: the input with its zero border (`padded`), the reduction `acc` over input channels
@@ -132,6 +136,11 @@ struct MatmulStages {
   int64_t width = 0, height = 0;
   std::vector<int64_t> summedRows;
   int tiledRow = 1;
+
+  /// The dimension tiledRow of `args` (the result's or the accumulator's variables).
+  size_t tiled(const std::vector<Halide::Var> &args) const;
+  /// The row dimensions of `args` other than the tiled one, innermost first.
+  std::vector<Halide::Var> untiledRows(const std::vector<Halide::Var> &args) const;
 };
 
 /// What a default schedule takes from the machine it is for: the f32 lanes of a vector and the vector

@@ -144,11 +144,8 @@ void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, 
   auto [vectors, rows, outputs] = registerTile(k, defaultRows, m.width);
   bool byColumn = k.knobs.get("by_column", columns, {0, 1});
   std::vector<Var> args = m.result.args(); // n, then rows innermost first
-  const size_t tiled = std::min<size_t>(m.tiledRow, args.size() - 1);
-  std::vector<Var> outer; // the row dimensions outside the tiles, innermost first
-  for (size_t i = 1; i < args.size(); ++i)
-    if (i != tiled)
-      outer.push_back(args[i]);
+  const size_t tiled = m.tiled(args);
+  std::vector<Var> outer = m.untiledRows(args);
   Var no("no"), ni("ni"), ro("ro"), ri("ri"), nv("nv");
   m.result.compute_root().split(args[0], no, ni, outputs, Guard).split(args[tiled], ro, ri, rows, Guard);
   Var tileInner = byColumn ? ro : no, tile = byColumn ? no : ro;
@@ -171,9 +168,8 @@ void scheduleMatmulTiles(MatmulStages m, LoweredKernel &k, int defaultRows = 6, 
   std::vector<Halide::VarOrRVar> accOrder{nv, acc[0], acc[tiled]};
   for (const Halide::RVar &r : m.acc.rvars(0))
     accOrder.push_back(r);
-  for (size_t i = 1; i < acc.size(); ++i)
-    if (i != tiled)
-      accOrder.push_back(acc[i]);
+  for (const Var &v : m.untiledRows(acc))
+    accOrder.push_back(v);
   m.acc.update()
       .split(acc[0], acc[0], nv, vw, Guard)
       .reorder(accOrder)
@@ -266,7 +262,7 @@ void scheduleDenseStages(DenseStages &d, Func result, LoweredKernel &k) {
   if (d.rows.empty())
     scheduleFlat(d.acc.compute_root(), k);
   else
-    scheduleMatmulTiles({d.acc, result, d.width, 0, {}, d.tiledRow}, k);
+    scheduleMatmulTiles(d.product(result), k);
 }
 
 /// Dense (+ activations): the output is tiled like any matrix product, the activations applied to each
