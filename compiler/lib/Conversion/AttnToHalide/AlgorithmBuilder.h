@@ -195,8 +195,9 @@ private:
   KernelOp kernel;
   LoweredKernel &out;
   llvm::DenseMap<Value, HTensor> values;
-  /// tanh(query + keys) of an additive score, stored for the several gradients of it in this kernel.
-  llvm::DenseMap<std::pair<Value, Value>, Func> additiveTanh;
+  /// The tanh(query + keys) of an additive score, stored for the several gradients of it in this kernel:
+  /// its index in `out.additiveScoreGrads`.
+  llvm::DenseMap<std::pair<Value, Value>, size_t> additiveTanh;
   unsigned counter = 0;
 };
 

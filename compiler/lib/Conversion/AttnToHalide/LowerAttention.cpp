@@ -152,21 +152,29 @@ FailureOr<HTensor> AlgorithmBuilder::lowerAdditiveScoreGrad(AdditiveScoreGradOp 
   std::function<Expr(Expr, Expr, Expr, Expr)> tanhAt = [&](Expr unit, Expr i, Expr j, Expr batch) {
     return tanhOf(q.func(unit, i, batch) + k.func(unit, j, batch));
   };
+  LoweredKernel::AdditiveScoreGrad *stored = nullptr; // where the tanh is stored for the siblings
   if (siblings > 1) {
-    auto [stored, fresh] = additiveTanh.try_emplace({op.getQuery(), op.getKeys()});
+    auto [index, fresh] =
+        additiveTanh.try_emplace({op.getQuery(), op.getKeys()}, out.additiveScoreGrads.size());
     if (fresh) {
       Var i("i"), j("j");
-      stored->second = Func(name(op, "tanh"));
-      stored->second(u, i, j, b) = tanhAt(u, i, j, b);
-      out.reductions.push_back(stored->second);
+      Func t(name(op, "tanh"));
+      t(u, i, j, b) = tanhAt(u, i, j, b);
+      out.reductions.push_back(t);
+      out.additiveScoreGrads.push_back({t, {}});
     }
-    Func t = stored->second;
-    tanhAt = [t](Expr unit, Expr i, Expr j, Expr batch) { return t(unit, i, j, batch); };
+    stored = &out.additiveScoreGrads[index->second];
+    tanhAt = [t = stored->tanh](Expr unit, Expr i, Expr j, Expr batch) { return t(unit, i, j, batch); };
   }
+  auto perRow = [&](Func f) {
+    if (stored)
+      stored->perRow.push_back(f);
+    return f;
+  };
   StringRef wrt = op.getWrt();
   if (wrt == "v") {
     // Partial sums per batch row in parallel, then their sum: the result has too few elements to split.
-    Func rows = reduction(op, "dv_rows");
+    Func rows = perRow(reduction(op, "dv_rows"));
     RDom r(0, k.extent(1), 0, q.extent(1), "rv"), rb(0, q.extent(0), "rb");
     rows(u, b) = 0.0f;
     rows(u, b) += ds.func(r.x, r.y, 0, b) * tanhAt(u, r.y, r.x, b);
@@ -180,7 +188,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerAdditiveScoreGrad(AdditiveScoreGradOp 
     return ds.func(j, i, 0, batch) * v.func(u, 0) * (1.0f - t * t);
   };
   bool query = wrt == "query";
-  Func f = reduction(op, "d" + wrt.str());
+  Func f = perRow(reduction(op, "d" + wrt.str()));
   if (!query && staticDim(op.getQuery(), 1) == 1) { // one query (a decoder step): nothing to sum
     f(u, n, b) = slope(0, n, b);
     return HTensor{f, k.shape};

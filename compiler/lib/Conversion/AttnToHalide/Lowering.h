@@ -259,6 +259,14 @@ struct LoweredKernel {
   std::vector<ScoreStages> score;
   std::vector<MaskedSoftmaxStages> maskedSoftmax;
   std::vector<WeightedSumStages> weightedSum;
+  /// The gradients of one additive score that read its tanh(q + k), stored once: `tanh`(u, i, j, b) and
+  /// the Funcs computed per batch row b, their last dimension (the queries' and keys' gradients, and v's
+  /// partial sums per row).
+  struct AdditiveScoreGrad {
+    Halide::Func tanh;
+    std::vector<Halide::Func> perRow;
+  };
+  std::vector<AdditiveScoreGrad> additiveScoreGrads;
   std::vector<StreamingAttentionStages> streaming;
   MachineParams machine;
   ScheduleKnobs knobs;

@@ -82,10 +82,9 @@ std::string integer(const Halide::Expr &e) {
   }() + ")");
 }
 
-std::string levelCall(const char *what, LoopLevel level) {
+/// The arguments naming a loop level other than the root: `FUNC, VAR` or `FUNC, VAR, STAGE`.
+std::string levelArgs(LoopLevel level) {
   level.lock();
-  if (level.is_root())
-    return std::string(what) + "_root()";
   // "func.var" or "func.sN.var" (stage N); the accessors of the parts assert on some loop levels.
   std::string func = level.func(), rest = level.to_string().substr(func.size() + 1), stage;
   if (size_t dot = rest.find('.');
@@ -94,8 +93,12 @@ std::string levelCall(const char *what, LoopLevel level) {
     stage = rest.substr(1, dot - 1);
     rest = rest.substr(dot + 1);
   }
-  std::string args = func + ", " + shortName(rest) + (stage.empty() ? "" : ", " + stage);
-  return std::string(what) + "_at(" + args + ")";
+  return func + ", " + shortName(rest) + (stage.empty() ? "" : ", " + stage);
+}
+
+std::string levelCall(const char *what, LoopLevel level) {
+  level.lock();
+  return std::string(what) + (level.is_root() ? "_root()" : "_at(" + levelArgs(level) + ")");
 }
 
 /// A split as a schedule file writes it: `split(OLD, OUTER, INNER, FACTOR, TAIL)`.
@@ -154,6 +157,15 @@ std::string stageCalls(const Definition &def) {
   }
   if (!s.prefetches().empty())
     throw std::runtime_error("prefetches");
+  // The loop this stage is computed in with another stage's (Halide's compute_with), after that stage.
+  LoopLevel fused = s.fuse_level().level;
+  fused.lock();
+  if (!fused.is_inlined()) {
+    for (const auto &[dim, strategy] : s.fuse_level().align)
+      if (strategy != Halide::LoopAlignStrategy::Auto)
+        throw std::runtime_error("alignment strategies of compute_with other than Auto");
+    kinds.push_back("compute_with(" + levelArgs(fused) + ")");
+  }
   if (!s.touched() && s.splits().empty() && kinds.empty())
     return "";
   if (order.size() > 1)
@@ -436,7 +448,7 @@ public:
                                " update definition(s), so no update(" + std::to_string(st.stage - 1) + ")",
                            st.line, st.column};
     for (const ScheduleCall &call : st.calls) {
-      if ((call.name == "compute_at" || call.name == "store_at") != levels)
+      if ((call.name == "compute_at" || call.name == "store_at" || call.name == "compute_with") != levels)
         continue;
       try {
         if (std::optional<std::string> problem = applyCall(function, st.stage, call))
@@ -516,7 +528,7 @@ private:
         func.compute_inline();
       return std::nullopt;
     }
-    if (n == "compute_at" || n == "store_at") {
+    if (n == "compute_at" || n == "store_at" || n == "compute_with") {
       if (auto problem = arity(2, 3))
         return problem;
       auto at = env.find(a[0]);
@@ -536,7 +548,9 @@ private:
       if (!reduction)
         return "'" + a[1] + "' is not a loop of " + a[0];
       LoopLevel level(Func(at->second), VarOrRVar(a[1], *reduction), atStage);
-      if (n == "compute_at")
+      if (n == "compute_with")
+        s.compute_with(level);
+      else if (n == "compute_at")
         func.compute_at(level);
       else
         func.store_at(level);
@@ -680,10 +694,10 @@ private:
       return std::nullopt;
     }
     return "unknown scheduling call '" + n +
-           "' (compute_root, compute_at, compute_inline, store_root, store_at, reorder_storage, "
-           "bound_storage, bound_extent, bound, store_in, split, fuse, rename, reorder, vectorize, unroll, "
-           "parallel, serial, "
-           "gpu_blocks, gpu_threads, gpu_lanes, atomic, allow_race_conditions)";
+           "' (compute_root, compute_at, compute_inline, store_root, store_at, compute_with, "
+           "reorder_storage, bound_storage, bound_extent, bound, store_in, split, fuse, rename, reorder, "
+           "vectorize, unroll, parallel, serial, gpu_blocks, gpu_threads, gpu_lanes, atomic, "
+           "allow_race_conditions)";
   }
 
   std::map<std::string, Function> env;

@@ -727,11 +727,41 @@ void scheduleConvWeightGrad(const LoweredKernel::ConvWeightGrad &g, LoweredKerne
       .unroll(r[4]);
 }
 
+/// The gradients of one additive score (LoweredKernel::AdditiveScoreGrad), flat-scheduled with the batch
+/// rows in parallel, share one loop over the rows (Halide's compute_with): a row's tanh(q + k) is computed
+/// into a buffer that stays in cache while each gradient reads it, rather than stored for the whole batch
+/// and read back by each: a third of the memory traffic. In the Bahdanau step's gradient (one query, 40
+/// keys, 256 units, batch 64: 2.6 MB of keys and as much of their gradient), 0.26–1.10 ms as separate
+/// loops, 0.23–0.47 ms fused (AMD EPYC Zen 4, 2 threads, 8 rounds; the upper ends when other tenants load
+/// the memory). On one thread, where the arithmetic sets the pace, both take 0.44–0.56 ms.
+/// The loop is that of the last stage of the Func with the fewest (the keys' gradient of a single query has
+/// one); every stage of the others is computed in it. Halide fuses no stage with another of its own Func,
+/// so the parent's earlier stages, if any, run before it on their own: an initial value, no tanh.
+void fuseAdditiveScoreGrad(const LoweredKernel::AdditiveScoreGrad &g, int vw) {
+  Func parent = *llvm::min_element(g.perRow, [](Func a, Func b) {
+    return a.num_update_definitions() < b.num_update_definitions();
+  });
+  int last = parent.num_update_definitions();
+  Halide::Stage loop = last ? parent.update(last - 1) : Halide::Stage(parent);
+  Var row = parent.args().back();
+  for (Func f : g.perRow) {
+    if (f.name() == parent.name())
+      continue;
+    f.compute_with(loop, row);
+    for (int u = 0; u < f.num_update_definitions(); ++u)
+      f.update(u).compute_with(loop, row);
+  }
+  Func tanh = g.tanh;
+  tanh.compute_at(parent, row).vectorize(tanh.args().front(), vw, Guard);
+}
+
 /// Any other kernel (convolutions, pooling, CNN attention, unfused primitives): every stage with a
 /// reduction is computed once, flat-scheduled; maps are inlined.
 void scheduleGeneric(LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   std::set<std::string> scheduled; // not scheduled again as outputs
+  for (const LoweredKernel::AdditiveScoreGrad &g : k.additiveScoreGrads)
+    scheduled.insert(g.tanh.name()); // computed per batch row (fuseAdditiveScoreGrad)
   auto root = [&](Func f) {
     scheduleFlat(f.compute_root(), k);
     scheduled.insert(f.name());
@@ -812,6 +842,8 @@ void scheduleGeneric(LoweredKernel &k) {
   for (Func out : k.outputs)
     if (!scheduled.count(out.name()))
       scheduleFlat(out, k);
+  for (const LoweredKernel::AdditiveScoreGrad &g : k.additiveScoreGrads)
+    fuseAdditiveScoreGrad(g, vw);
 }
 
 /// wT(n, k) = w(k, n), stored once per call: square blocks of one vector along n × vw along k, so that rows
