@@ -88,12 +88,35 @@ int staticRowWidth(Func f) {
   return width ? static_cast<int>(*width) : 0;
 }
 
+/// A scalar that sums terms (f() += ..., a loss's total over every element): the terms a vector at a time
+/// into 4 vectors of partial sums (rfactor; 4 chains of additions, not one), which are added at the end.
+/// In the Bahdanau step's mean squared error (16,384 terms) a chain of scalar additions took 18 µs.
+/// Other scalars are left as they are: there is nothing to spread.
+void scheduleScalarSum(Func f, LoweredKernel &k) {
+  if (f.num_update_definitions() != 1 || f.rvars(0).empty())
+    return;
+  Halide::Expr value = f.update_value(0);
+  while (const auto *let = value.as<Halide::Internal::Let>())
+    value = let->body;
+  const auto *add = value.as<Halide::Internal::Add>();
+  const auto *self = add ? add->a.as<Halide::Internal::Call>() : nullptr;
+  if (!self || self->name != f.name())
+    return;
+  Halide::RVar r = f.rvars(0).front(), ro("ro"), ri("ri");
+  Var lane("lane");
+  Func partial = f.update(0).split(r, ro, ri, 4 * k.machine.vectorWidth, Guard).rfactor(ri, lane);
+  k.factored.push_back(f.name());
+  partial.compute_root().vectorize(lane);
+  partial.update(0).vectorize(lane);
+  f.update(0).atomic().vectorize(f.rvars(0).front());
+}
+
 /// Vectorize the innermost pure dimension (by `flat_vectors` vectors at a time), parallelize the outermost;
 /// for any Func or update stage.
 void scheduleFlat(Func f, LoweredKernel &k) {
   std::vector<Var> args = f.args();
-  if (args.empty()) // a scalar: nothing to spread
-    return;
+  if (args.empty())
+    return scheduleScalarSum(f, k);
   int vectorWidth = k.machine.vectorWidth * k.knobs.get("flat_vectors", 1, {1, 2, 4});
   // A row of a few vectors' width, fixed by the kernel, is one vector of exactly that width, which LLVM
   // splits into whole and part vectors: no lane is masked (a masked strided load, as a pool's, is a gather).
