@@ -785,6 +785,8 @@ void scheduleGeneric(LoweredKernel &k) {
   std::set<std::string> scheduled; // not scheduled again as outputs
   for (const LoweredKernel::AdditiveScoreGrad &g : k.additiveScoreGrads)
     scheduled.insert(g.tanh.name()); // computed per batch row (fuseAdditiveScoreGrad)
+  for (Func wT : k.transposes)
+    scheduled.insert(wT.name()); // scheduleTranspose
   auto root = [&](Func f) {
     scheduleFlat(f.compute_root(), k);
     scheduled.insert(f.name());
