@@ -164,11 +164,11 @@ FailureOr<HTensor> AlgorithmBuilder::lowerTranspose(TransposeOp op) {
     index[rank - 1 - perm[k]] = vars[rank - 1 - k];
   Func f(name(op, "transpose"));
   f(vars) = x.func(index);
-  // A matrix transposed as a kernel's result (a decoder's weights, transposed once before its loop) is
-  // stored in blocks transposed in registers, as the weights inside a dense kernel are; elsewhere it is
+  // A kernel of matrix transposes only (a decoder's weights, transposed once before its loops) stores each
+  // in blocks transposed in registers, as the weights inside a dense kernel are; elsewhere a transpose is
   // read in place by what consumes it.
-  auto yielded = [](Operation *user) { return isa<YieldOp>(user); };
-  if (rank == 2 && perm[0] == 1 && llvm::any_of(op->getUsers(), yielded))
+  auto notTranspose = [](Operation &other) { return !isa<TransposeOp>(other); };
+  if (rank == 2 && perm[0] == 1 && llvm::none_of(kernel.getBody().front().without_terminator(), notTranspose))
     out.transposes.push_back(f);
   return HTensor{f, resultShape(op)};
 }
