@@ -56,6 +56,11 @@ std::string shortName(const std::string &qualified) {
   return dot == std::string::npos ? qualified : qualified.substr(dot + 1);
 }
 
+/// Whether a scheduling call names a loop level (of another Func, which other statements may create).
+bool namesLoopLevel(const std::string &call) {
+  return call == "compute_at" || call == "store_at" || call == "compute_with";
+}
+
 bool namesDim(const std::string &dim, const std::string &name) {
   return dim == name || (dim.size() > name.size() && llvm::StringRef(dim).ends_with("." + name));
 }
@@ -430,8 +435,8 @@ class Applier {
 public:
   explicit Applier(const LoweredKernel &k) : env(pipelineFunctions(k)) {}
 
-  /// Applies the statement's calls of one kind: loop levels (compute_at, store_at) name loops that other
-  /// statements may create, so they go in a second pass.
+  /// Applies the statement's calls of one kind: loop levels (namesLoopLevel) name loops that other statements
+  /// may create, so they go in a second pass.
   std::optional<ScheduleError> apply(const ScheduleStatement &st, bool levels) {
     auto found = env.find(st.func);
     if (found == env.end()) {
@@ -448,7 +453,7 @@ public:
                                " update definition(s), so no update(" + std::to_string(st.stage - 1) + ")",
                            st.line, st.column};
     for (const ScheduleCall &call : st.calls) {
-      if ((call.name == "compute_at" || call.name == "store_at" || call.name == "compute_with") != levels)
+      if (namesLoopLevel(call.name) != levels)
         continue;
       try {
         if (std::optional<std::string> problem = applyCall(function, st.stage, call))
@@ -528,7 +533,7 @@ private:
         func.compute_inline();
       return std::nullopt;
     }
-    if (n == "compute_at" || n == "store_at" || n == "compute_with") {
+    if (namesLoopLevel(n)) {
       if (auto problem = arity(2, 3))
         return problem;
       auto at = env.find(a[0]);
