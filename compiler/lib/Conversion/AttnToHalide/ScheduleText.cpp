@@ -56,6 +56,12 @@ std::string shortName(const std::string &qualified) {
   return dot == std::string::npos ? qualified : qualified.substr(dot + 1);
 }
 
+/// How a schedule file names a Func. Halide makes the name of each Func unique in the process, appending
+/// `$N` to a name used before, so N depends on what the process compiled earlier (which kernels, whether an
+/// autoscheduler ran); within a kernel the names are unique without it. Files are read the same way, so
+/// that a file written with the suffixes still applies.
+std::string fileName(const std::string &func) { return func.substr(0, func.find('$')); }
+
 /// Whether a scheduling call names a loop level (of another Func, which other statements may create).
 bool namesLoopLevel(const std::string &call) {
   return call == "compute_at" || call == "store_at" || call == "compute_with";
@@ -98,7 +104,7 @@ std::string levelArgs(LoopLevel level) {
     stage = rest.substr(1, dot - 1);
     rest = rest.substr(dot + 1);
   }
-  return func + ", " + shortName(rest) + (stage.empty() ? "" : ", " + stage);
+  return fileName(func) + ", " + shortName(rest) + (stage.empty() ? "" : ", " + stage);
 }
 
 std::string levelCall(const char *what, LoopLevel level) {
@@ -394,6 +400,19 @@ std::map<std::string, Function> mlir::attn::halide::pipelineFunctions(const Lowe
   return Halide::Internal::build_environment(outputFunctions(k));
 }
 
+namespace {
+
+/// The kernel's Funcs by the names schedule files give them (fileName).
+std::map<std::string, Function> functionsByFileName(const LoweredKernel &k) {
+  std::map<std::string, Function> byName;
+  for (auto &[name, function] : pipelineFunctions(k))
+    if (!byName.emplace(fileName(name), function).second)
+      throw Halide::InternalError("two Funcs named " + fileName(name) + " in kernel " + k.entry);
+  return byName;
+}
+
+} // namespace
+
 void mlir::attn::halide::forEachStageSchedule(
     const LoweredKernel &k, llvm::function_ref<void(Halide::Internal::StageSchedule &)> fn) {
   for (auto &[name, function] : pipelineFunctions(k))
@@ -407,10 +426,12 @@ std::string mlir::attn::halide::printSchedule(const LoweredKernel &k) {
   std::map<std::string, Function> env = pipelineFunctions(k);
   std::vector<Function> outputs = outputFunctions(k);
   std::vector<std::string> order = Halide::Internal::realization_order(outputs, env).first;
+  functionsByFileName(k); // the names below are unique
   std::string text;
   std::vector<std::string> inlined;
-  for (const std::string &name : llvm::reverse(order)) { // consumers first, as schedules are usually read
-    const Function &f = env.at(name);
+  for (const std::string &fullName : llvm::reverse(order)) { // consumers first, as schedules are usually read
+    const Function &f = env.at(fullName);
+    std::string name = fileName(fullName);
     std::string statements;
     if (std::string calls = funcCalls(f); !calls.empty())
       statements += "  " + name + calls + "\n";
@@ -433,12 +454,12 @@ namespace {
 /// Applies one kernel's statements to its freshly built (unscheduled) Funcs.
 class Applier {
 public:
-  explicit Applier(const LoweredKernel &k) : env(pipelineFunctions(k)) {}
+  explicit Applier(const LoweredKernel &k) : env(functionsByFileName(k)) {}
 
   /// Applies the statement's calls of one kind: loop levels (namesLoopLevel) name loops that other statements
   /// may create, so they go in a second pass.
   std::optional<ScheduleError> apply(const ScheduleStatement &st, bool levels) {
-    auto found = env.find(st.func);
+    auto found = env.find(fileName(st.func));
     if (found == env.end()) {
       std::vector<std::string> names;
       for (const auto &[name, f] : env)
@@ -536,7 +557,7 @@ private:
     if (namesLoopLevel(n)) {
       if (auto problem = arity(2, 3))
         return problem;
-      auto at = env.find(a[0]);
+      auto at = env.find(fileName(a[0]));
       if (at == env.end())
         return "no Func '" + a[0] + "' in this kernel";
       int atStage = -1;
