@@ -207,7 +207,7 @@ std::string funcCalls(const Function &f) {
   std::vector<std::string> bounds;
   for (const Halide::Internal::StorageDim &d : s.storage_dims()) {
     if (d.fold_factor.defined() || d.alignment.defined())
-      throw std::runtime_error("folded or aligned storage of '" + f.name() + "'");
+      throw std::runtime_error("folded or aligned storage of '" + fileName(f.name()) + "'");
     if (d.bound.defined())
       bounds.push_back("bound_storage(" + d.var + ", " + integer(d.bound) + ")");
     storage.push_back(d.var);
@@ -218,7 +218,7 @@ std::string funcCalls(const Function &f) {
   for (const Halide::Internal::Bound &b : s.bounds()) {
     if (b.modulus.defined() || b.remainder.defined() || !b.extent.as<Halide::Internal::IntImm>() ||
         (b.min.defined() && !b.min.as<Halide::Internal::IntImm>()))
-      throw std::runtime_error("bounds other than a constant extent or range on '" + f.name() + "'");
+      throw std::runtime_error("bounds other than a constant extent or range on '" + fileName(f.name()) + "'");
     if (b.min.defined())
       bounds.push_back("bound(" + b.var + ", " + integer(b.min) + ", " + integer(b.extent) + ")");
     else
@@ -229,7 +229,7 @@ std::string funcCalls(const Function &f) {
     if (type == s.memory_type() && type != Halide::MemoryType::Auto)
       calls.push_back(std::string("store_in(") + name + ")");
   if (s.memoized() || s.async() || !s.wrappers().empty())
-    throw std::runtime_error("memoization, async production or wrappers on '" + f.name() + "'");
+    throw std::runtime_error("memoization, async production or wrappers on '" + fileName(f.name()) + "'");
   return calls.empty() ? "" : "." + llvm::join(calls, ".");
 }
 
@@ -492,7 +492,7 @@ private:
   std::variant<VarOrRVar, std::string> variable(const Function &f, int stage, const std::string &name) {
     std::optional<bool> reduction = isReductionVar(f, stage, name);
     if (!reduction)
-      return "'" + name + "' is not a loop of " + f.name() + stageSuffix(stage);
+      return "'" + name + "' is not a loop of " + fileName(f.name()) + stageSuffix(stage);
     return VarOrRVar(name, *reduction);
   }
 
@@ -588,7 +588,7 @@ private:
       std::vector<Halide::Var> storage;
       for (const std::string &name : a) {
         if (!llvm::is_contained(function.args(), name))
-          return "'" + name + "' is not a variable of " + function.name();
+          return "'" + name + "' is not a variable of " + fileName(function.name());
         storage.emplace_back(name);
       }
       func.reorder_storage(storage);
@@ -599,7 +599,7 @@ private:
         return problem;
       std::optional<int> bound = number(a[1]);
       if (!llvm::is_contained(function.args(), a[0]))
-        return "'" + a[0] + "' is not a variable of " + function.name();
+        return "'" + a[0] + "' is not a variable of " + fileName(function.name());
       if (!bound || *bound < 1)
         return std::string(n == "bound_storage" ? "the storage bound" : "the extent") +
                " must be a positive whole number, not '" + a[1] + "'";
@@ -614,7 +614,7 @@ private:
         return problem;
       std::optional<int> min = number(a[1]), extent = number(a[2]);
       if (!llvm::is_contained(function.args(), a[0]))
-        return "'" + a[0] + "' is not a variable of " + function.name();
+        return "'" + a[0] + "' is not a variable of " + fileName(function.name());
       if (!min || !extent || *extent < 1)
         return "bound takes a whole number and a positive whole number, not '" + a[1] + "' and '" + a[2] +
                "'";
