@@ -20,6 +20,11 @@ TRAIN_BATCH = 64
 # Batch 1 runs 20 times as many: a run takes about 0.05 ms, so 50 runs of a fresh attnc program would
 # last 3 ms and fall within its start (page faults, the thread pool's first wake-ups); 1,000 last 50 ms.
 BATCH1_RUNS = 20
+# Rounds at batch 1. A run takes about 50 µs there, and on the AMD EPYC (Zen 4) VM the same program's
+# median over 1,000 runs in one process came out at 0.053 ms or at 0.062-0.079 ms from one process to the
+# next (on 2 threads; 0.053 ms every time on one), so 5 rounds could put either program in the slow mode
+# three times; 15 fresh processes each cost under 0.2 s.
+BATCH1_ROUNDS = 15
 
 
 def runs_and_warmup(ctx, batch):
@@ -79,7 +84,8 @@ def run(ctx):
             checks.append(check(f"ORT logits (batch {batch})", session.run(["logits"], feeds)[0], expected))
             ours, hand, pytorch, onnxruntime = bench_in_turn(
                 [program, hand_program], weight_file, files, *runs_and_warmup(ctx, batch),
-                peers=[lambda: module(x), lambda: session.run(None, feeds)])
+                peers=[lambda: module(x), lambda: session.run(None, feeds)],
+                rounds=BATCH1_ROUNDS if batch == 1 else ROUNDS)
         log(f"    attnc {fmt_ms(ours)} (hand {fmt_ms(hand)}), PyTorch eager {fmt_ms(pytorch)}, "
             f"ONNX Runtime {fmt_ms(onnxruntime)}")
 
@@ -90,7 +96,7 @@ def run(ctx):
     table.notes += [
         tuned_note(ctx),
         f"Median of {ROUNDS} medians of {ctx.fast_runs} runs after {WARMUP} warm-ups ({BATCH1_RUNS} times as "
-        f"many at batch 1), {ctx.threads} threads: attnc, attnc hand, PyTorch and ONNX Runtime measured in turn, "
+        f"many runs and {BATCH1_ROUNDS} rounds at batch 1), {ctx.threads} threads: attnc, attnc hand, PyTorch and ONNX Runtime measured in turn, "
         "a round of each at a time. attnc: batch 1 compiled with --mode=latency (kernels with little work run on "
         "one thread), batch 64 with the default "
         "throughput mode. Random weights and "

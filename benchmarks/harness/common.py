@@ -199,24 +199,24 @@ ROUNDS = 5  # of bench_in_turn
 PAUSE = 0.5  # seconds before each measurement: the peers' worker threads (OpenMP, ONNX Runtime) stop spinning
 
 
-def bench_in_turn(programs, weights, inputs, runs, warmup, grad=False, peers=()):
+def bench_in_turn(programs, weights, inputs, runs, warmup, grad=False, peers=(), rounds=ROUNDS):
     """The median time of one run in milliseconds of each of `programs` on the same weights and inputs, then of
-    each of `peers`: each program's `bench` and each peer's timing in turn, ROUNDS times over, and per program
+    each of `peers`: each program's `bench` and each peer's timing in turn, `rounds` times over, and per program
     or peer the median of its rounds, so that a slow spell of a shared machine falls on every one alike rather
     than on whichever ran during it (attnc's speed-ups over its peers and hand against tuned schedules are
     measured this way). A peer is a callable that runs it once; a round of it is median_ms(peer, runs, warmup),
     after a pause for the worker threads of whatever ran before to stop spinning. A program listed twice is
     measured once; `Program.bench` with the same arguments returns these figures later."""
     unique = list({id(p): p for p in programs}.values())
-    rounds = {id(p): [] for p in unique}
+    times_of = {id(p): [] for p in unique}
     peer_rounds = [[] for _ in peers]
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for p in unique:
-            rounds[id(p)].append(p._measure(weights, inputs, runs, warmup, grad))
+            times_of[id(p)].append(p._measure(weights, inputs, runs, warmup, grad))
         for times, peer in zip(peer_rounds, peers):
             time.sleep(PAUSE)
             times.append(median_ms(peer, runs, warmup))
-    medians = {key: statistics.median(times) for key, times in rounds.items()}
+    medians = {key: statistics.median(times) for key, times in times_of.items()}
     for p in unique:
         p._bench[p._key(weights, inputs, runs, warmup, grad)] = medians[id(p)]
     return [medians[id(p)] for p in programs] + [statistics.median(times) for times in peer_rounds]
