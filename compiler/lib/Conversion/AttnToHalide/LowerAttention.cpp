@@ -303,10 +303,12 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
                             << " KiB a kernel gets; compile for the CPU (--target=host)";
   } else {
     // By default a block of up to 256 keys whose keys, values and scores for a tile take at most a quarter
-    // of the L2 cache (larger blocks only pay off for long sequences: the tuner tries them).
+    // of the L2 cache (larger blocks only pay off for long sequences: the tuner tries them). Causal blocks
+    // hold up to 128: a tile computes the whole block that holds its diagonal, whose later keys it drops.
     queryTile = out.knobs.get("query_tile", 16, {8, 16, 32});
     int fitting = 64;
-    while (fitting < 256 && 4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
+    int most = softmax.getCausal() ? 128 : 256;
+    while (fitting < most && 4 * int64_t(2 * fitting) * (dk + dv + queryTile) <= out.machine.l2Bytes / 4)
       fitting *= 2;
     keyBlock = out.knobs.get("key_block", fitting, {64, 128, 256, 512});
   }
