@@ -350,10 +350,11 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   s.dot(jj, i, kb, h, b) = 0.0f;
   s.dot(jj, i, kb, h, b) += query * s.keysT(key, rd, h, b);
   // Keys past the end (the last block's tail) are excluded (keepsKey reads a per-key mask clamped): `value`
-  // where key j of block kb is kept for query i, else `excluded`. On a CPU, without a mask or causality,
+  // where key `at` of block kb is kept for query i, else `excluded`. On a CPU, without a mask or causality,
   // a block that ends within the keys takes `value` as `likely`: Halide then splits the loop over blocks,
   // and every block but a partial last one tests no key.
-  auto keepOr = [&](Expr kb, Expr j, Expr i, Expr value, Expr excluded) {
+  auto keepOr = [&](Expr kb, Expr at, Expr i, Expr value, Expr excluded) {
+    Expr j = kb * keyBlock + at;
     Expr kept = Halide::select(j < keys && keepsKey(softmax, j, i, b), value, excluded);
     if (gpu || softmax.getMask() || softmax.getCausal())
       return kept;
@@ -361,10 +362,10 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   };
   // On a GPU Halide's fast exponential (the last few bits of the mantissa wrong, as a float sum of many
   // keys has anyway), its argument kept from underflowing; on a CPU exp2NonPositive.
-  auto probability = [&](Expr kb, Expr j, Expr i, Expr score, Expr max) {
+  auto probability = [&](Expr kb, Expr at, Expr i, Expr score, Expr max) {
     Expr p = gpu ? Halide::fast_exp(Halide::max((score - max) * scale, kLowestExponent))
                  : exp2NonPositive((score - max) * (scale * kLog2E));
-    return keepOr(kb, j, i, p, 0.0f);
+    return keepOr(kb, at, i, p, 0.0f);
   };
   // The blocks are folded in in order. A causal tile stops after the block holding its last query (on a
   // GPU the condition is the same for every thread of a block of threads, so all of them reach the
@@ -385,9 +386,9 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
     s.scores(rk, i, kb, h, b) = s.dot(rk, i, kb, h, b);
     s.scores(maxRow, i, kb, h, b) =
         Halide::max(s.scores(maxRow, i, kb, h, b),
-                    keepOr(kb, kb * keyBlock + rk, i, s.scores(rk, i, kb, h, b), excluded));
+                    keepOr(kb, rk, i, s.scores(rk, i, kb, h, b), excluded));
     s.scores(rk, i, kb, h, b) =
-        probability(kb, kb * keyBlock + rk, i, s.scores(rk, i, kb, h, b), s.scores(maxRow, i, kb, h, b));
+        probability(kb, rk, i, s.scores(rk, i, kb, h, b), s.scores(maxRow, i, kb, h, b));
     s.pvAcc(d, i, kb, h, b) = 0.0f;
     s.pvAcc(d, i, kb, h, b) += s.scores(rk, i, kb, h, b) * s.valuesT(d, kb * keyBlock + rk, h, b);
     // Per query, slots 0 to dv - 1 of the state accumulate the weighted values and slot dv the sum; each slot
@@ -412,10 +413,10 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   s.laneMax(lane, i, kb, h, b) = excluded;
   s.laneMax(lane, i, kb, h, b) =
       Halide::max(s.laneMax(lane, i, kb, h, b),
-                  keepOr(kb, kb * keyBlock + laneKey, i, s.scores(laneKey, i, kb, h, b), excluded));
+                  keepOr(kb, laneKey, i, s.scores(laneKey, i, kb, h, b), excluded));
   s.blockMax(i, kb, h, b) = excluded;
   s.blockMax(i, kb, h, b) = Halide::max(s.blockMax(i, kb, h, b), s.laneMax(rlane, i, kb, h, b));
-  s.probs(jj, i, kb, h, b) = probability(kb, key, i, s.scores(jj, i, kb, h, b), s.blockMax(i, kb, h, b));
+  s.probs(jj, i, kb, h, b) = probability(kb, jj, i, s.scores(jj, i, kb, h, b), s.blockMax(i, kb, h, b));
   s.laneSum(lane, i, kb, h, b) = 0.0f;
   s.laneSum(lane, i, kb, h, b) += s.probs(laneKey, i, kb, h, b);
   s.blockSum(i, kb, h, b) = 0.0f;

@@ -426,12 +426,12 @@ std::string mlir::attn::halide::printSchedule(const LoweredKernel &k) {
   std::map<std::string, Function> env = pipelineFunctions(k);
   std::vector<Function> outputs = outputFunctions(k);
   std::vector<std::string> order = Halide::Internal::realization_order(outputs, env).first;
-  functionsByFileName(k); // the names below are unique
+  std::map<std::string, Function> byName = functionsByFileName(k);
   std::string text;
   std::vector<std::string> inlined;
   for (const std::string &fullName : llvm::reverse(order)) { // consumers first, as schedules are usually read
-    const Function &f = env.at(fullName);
     std::string name = fileName(fullName);
+    const Function &f = byName.at(name);
     std::string statements;
     if (std::string calls = funcCalls(f); !calls.empty())
       statements += "  " + name + calls + "\n";
