@@ -4,6 +4,7 @@
 #define ATTN_RUNTIME_EXECUTION_H
 
 #include "attn/Runtime/Executor.h"
+#include "attn/Runtime/ThreadPool.h"
 
 #include <chrono>
 #include <mutex>
@@ -13,7 +14,8 @@
 
 namespace attn::rt {
 
-/// Halide's process-wide settings for one run (error handler, thread count), restored when it ends.
+/// Halide's process-wide settings for one run (error handler, thread count, the runtime's thread pool for
+/// parallel loops), restored when it ends.
 class HalideSession {
 public:
   explicit HalideSession(int numThreads);
@@ -24,13 +26,15 @@ public:
   /// What Halide reported since the last call, or "".
   std::string takeError();
 
-  /// The threads Halide's pool runs: the run's setting, else HL_NUM_THREADS, else one per core.
+  /// The threads parallel loops run on: the run's setting, else HL_NUM_THREADS, else one per core.
   int threads() const { return threads_; }
 
 private:
   halide_error_handler_t previousHandler_;
   int previousThreads_ = 0;
-  int threads_ = 1;
+  int threads_;
+  halide_do_par_for_t previousParFor_;
+  int previousPoolThreads_;
 };
 
 /// Adds the time from its construction to its destruction, and one call, to `entry`: how a profiled run

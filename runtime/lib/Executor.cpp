@@ -8,12 +8,10 @@
 #include "Execution.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
 #include <string_view>
-#include <thread>
 
 namespace attn::rt {
 
@@ -579,21 +577,23 @@ Status releaseDeviceCopies(TensorMap &tensors) {
 }
 
 HalideSession::HalideSession(int numThreads)
-    : previousHandler_(halide_set_error_handler(captureHalideError)) {
+    : previousHandler_(halide_set_error_handler(captureHalideError)),
+      threads_(numThreads > 0 ? numThreads : defaultPoolThreads()),
+      previousParFor_(halide_set_custom_do_par_for(poolParallelFor)),
+      previousPoolThreads_(setPoolThreads(threads_)) {
   takeError();
   // A GPU program allocates and frees a device buffer for almost every kernel result; freeing one through
   // the driver waits for the device and allocating is slow, so Halide keeps freed buffers for reuse (its
   // 32 most recent). No effect on a CPU program.
   halide_reuse_device_allocations(nullptr, true);
+  // Halide's own pool still serves what the runtime's does not (loops with asynchronous producers).
   if (numThreads > 0)
     previousThreads_ = halide_set_num_threads(numThreads);
-  const char *env = std::getenv("HL_NUM_THREADS");
-  threads_ = numThreads > 0              ? numThreads
-             : env && std::atoi(env) > 0 ? std::atoi(env)
-                                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 HalideSession::~HalideSession() {
+  setPoolThreads(previousPoolThreads_);
+  halide_set_custom_do_par_for(previousParFor_);
   if (previousThreads_ > 0)
     halide_set_num_threads(previousThreads_);
   halide_set_error_handler(previousHandler_);

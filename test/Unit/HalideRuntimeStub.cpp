@@ -47,11 +47,24 @@ int halide_set_num_threads(int n) {
   return previous;
 }
 
-int halide_do_par_for(void *user_context, halide_task_t task, int min, int size, uint8_t *closure) {
+namespace {
+int serialParFor(void *user_context, halide_task_t task, int min, int size, uint8_t *closure) {
   for (int i = min; i < min + size; ++i)
     if (int rc = task(user_context, i, closure); rc != 0)
       return rc;
   return 0;
+}
+halide_do_par_for_t customParFor = serialParFor;
+} // namespace
+
+halide_do_par_for_t halide_set_custom_do_par_for(halide_do_par_for_t do_par_for) {
+  halide_do_par_for_t previous = customParFor;
+  customParFor = do_par_for ? do_par_for : serialParFor;
+  return previous;
+}
+
+int halide_do_par_for(void *user_context, halide_task_t task, int min, int size, uint8_t *closure) {
+  return customParFor(user_context, task, min, size, closure);
 }
 
 int halide_copy_to_host(void *, halide_buffer_t *buffer) {

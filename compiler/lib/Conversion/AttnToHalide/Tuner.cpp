@@ -5,6 +5,8 @@
 // database, where compilation (AttnToHalide.cpp) finds them.
 #include "Tuning.h"
 
+#include "attn/Runtime/ThreadPool.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -59,6 +61,25 @@ Workload makeWorkload(KernelOp kernel, const LoweredKernel &k, const ScheduleOpt
   return w;
 }
 
+/// A JIT-compiled loop body, run as a task of the runtime's thread pool.
+struct JitTask {
+  int (*body)(Halide::JITUserContext *, int, uint8_t *);
+  Halide::JITUserContext *context;
+};
+
+int runJitTask(void *task, int index, uint8_t *closure) {
+  auto *t = static_cast<JitTask *>(task);
+  return t->body(t->context, index, closure);
+}
+
+/// Candidates run their parallel loops on the thread pool compiled programs use (ThreadPool.h), so that
+/// what is timed here is what a program will do (Tuner::run gives it a program's default threads).
+int jitParallelFor(Halide::JITUserContext *context, int (*body)(Halide::JITUserContext *, int, uint8_t *),
+                   int min, int size, uint8_t *closure) {
+  JitTask task{body, context};
+  return ::attn::rt::poolParallelFor(&task, runJitTask, min, size, closure);
+}
+
 /// A schedule compiled and run on the workload: its results, and its time (`seconds`, the fastest of
 /// several runs after a warm-up), which `time` measures again.
 class Measurement {
@@ -70,6 +91,7 @@ public:
       param.set(buffer);
     for (auto [func, region] : llvm::zip(k.outputs, w.outputs))
       outputs.emplace_back(func.type(), extents(region));
+    pipeline.jit_handlers().custom_do_par_for = jitParallelFor;
     pipeline.compile_jit(target);
     Halide::Realization realization(outputs);
     pipeline.realize(realization, target); // warm-up: caches, thread pool
@@ -167,6 +189,7 @@ public:
     if (failed(loaded))
       return failure();
     db = std::move(*loaded);
+    ::attn::rt::setPoolThreads(::attn::rt::defaultPoolThreads());
     start = Clock::now();
     collect();
     log << "attnc tune: " << groups.size() << " distinct kernels on " << hostCpu() << ", budget "
