@@ -5,9 +5,9 @@
 // [B, S] ...") rather than as a bounds error from deep inside a kernel.
 //
 // The Halide runtime functions called here (halide_set_error_handler, halide_set_num_threads,
-// halide_set_custom_do_par_for,
-// halide_copy_to_host, halide_device_free, and the command line's halide_set_gpu_device) are not defined by
-// this library: a compiled model gets them from the Halide runtime object attnc links into it.
+// halide_set_custom_do_par_for, halide_copy_to_host, halide_device_free, and the command line's
+// halide_set_gpu_device) are not defined by this library: a compiled model gets them from the Halide runtime
+// object attnc links into it.
 #ifndef ATTN_RUNTIME_EXECUTOR_H
 #define ATTN_RUNTIME_EXECUTOR_H
 
