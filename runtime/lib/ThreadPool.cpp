@@ -86,7 +86,7 @@ public:
     while (static_cast<int>(workers_.size()) < wanted - 1) {
       // The worker waits for the job after the last one published: it may start after the next.
       int k = static_cast<int>(workers_.size()) + 1;
-      uint64_t seen = generation_.load(std::memory_order_acquire);
+      uint64_t seen = job_.load(std::memory_order_acquire);
       workers_.emplace_back([this, k, seen] { work(k, seen); });
       workers_.back().detach();
     }
@@ -106,9 +106,9 @@ public:
     result_.store(0, std::memory_order_relaxed);
     for (int k = 0; k < n; ++k)
       shares_[k].set(uint32_t(int64_t(size) * k / n), uint32_t(int64_t(size) * (k + 1) / n));
-    active_ = n;
     pending_.store(n - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_seq_cst); // publishes the job
+    job_.store(((job_.load(std::memory_order_relaxed) >> 16) + 1) << 16 | uint64_t(n), // publishes the job
+               std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       jobReady_.notify_all();
@@ -149,14 +149,16 @@ private:
 
   void work(int k, uint64_t seen) {
     for (;;) {
-      if (!spinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; })) {
+      if (!spinUntil([&] { return job_.load(std::memory_order_acquire) != seen; })) {
         std::unique_lock<std::mutex> lock(mutex_);
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
-        jobReady_.wait(lock, [&] { return generation_.load(std::memory_order_seq_cst) != seen; });
+        jobReady_.wait(lock, [&] { return job_.load(std::memory_order_seq_cst) != seen; });
         sleepers_.fetch_sub(1, std::memory_order_relaxed);
       }
-      seen = generation_.load(std::memory_order_acquire);
-      int n = active_;
+      // A worker outside one job (k >= n) may next see a later one, never an earlier: the loop's thread
+      // waits for every worker inside a job before it publishes another.
+      seen = job_.load(std::memory_order_acquire);
+      int n = int(seen & 0xffff);
       if (k >= n)
         continue;
       inside_ = true;
@@ -179,10 +181,10 @@ private:
   halide_task_t task_ = nullptr;
   int min_ = 0;
   uint8_t *closure_ = nullptr;
-  int active_ = 0;
   Share shares_[kMaxThreads];
 
-  alignas(64) std::atomic<uint64_t> generation_{0};
+  // The job's number (above bit 16) and how many threads take part in it (the low 16 bits), read together.
+  alignas(64) std::atomic<uint64_t> job_{0};
   alignas(64) std::atomic<int> pending_{0};
   std::atomic<int> result_{0};
   alignas(64) std::atomic<bool> busy_{false};

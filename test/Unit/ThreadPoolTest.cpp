@@ -117,18 +117,22 @@ TEST_F(ThreadPool, ReturnsAFailureAndStartsNoMoreIterations) {
   EXPECT_EQ(started.load(), 4);
 }
 
+// Loops of 1 to 5 iterations: with 3 threads, jobs alternate between 2 and 3 threads taking part.
 TEST_F(ThreadPool, ManyLoopsInARow) {
-  std::atomic<int64_t> sum{0};
   auto add = [](void *, int i, uint8_t *closure) {
     reinterpret_cast<std::atomic<int64_t> *>(closure)->fetch_add(i);
     return 0;
   };
-  for (int loop = 0; loop < 20000; ++loop)
-    ASSERT_EQ(poolParallelFor(nullptr, add, 0, 1 + loop % 5, reinterpret_cast<uint8_t *>(&sum)), 0);
-  int64_t expected = 0;
-  for (int loop = 0; loop < 20000; ++loop)
-    expected += int64_t(loop % 5) * (loop % 5 + 1) / 2;
-  EXPECT_EQ(sum.load(), expected);
+  for (int threads : {2, 3}) {
+    setPoolThreads(threads);
+    std::atomic<int64_t> sum{0};
+    int64_t expected = 0;
+    for (int loop = 0; loop < 20000; ++loop) {
+      ASSERT_EQ(poolParallelFor(nullptr, add, 0, 1 + loop % 5, reinterpret_cast<uint8_t *>(&sum)), 0);
+      expected += int64_t(loop % 5) * (loop % 5 + 1) / 2;
+    }
+    EXPECT_EQ(sum.load(), expected) << threads << " threads";
+  }
 }
 
 TEST_F(ThreadPool, SetThreadsReturnsThePrevious) {
