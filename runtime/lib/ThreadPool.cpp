@@ -38,7 +38,9 @@ void relax() {
 #endif
 }
 
-/// Spins until done() holds or kSpin passes; returns done().
+/// Spins until done() holds or kSpin passes; returns done(). Between rounds of checks it yields the core:
+/// with more threads than cores (a container's CPU quota below its core count, or --threads above it) the
+/// thread it waits for may be waiting for this core.
 template <typename Done> bool spinUntil(Done done) {
   auto until = std::chrono::steady_clock::now() + kSpin;
   for (;;) {
@@ -47,6 +49,7 @@ template <typename Done> bool spinUntil(Done done) {
         return true;
       relax();
     }
+    std::this_thread::yield();
     if (std::chrono::steady_clock::now() > until)
       return done();
   }
