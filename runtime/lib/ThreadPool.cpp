@@ -115,9 +115,7 @@ public:
       std::lock_guard<std::mutex> lock(mutex_);
       jobReady_.notify_all();
     }
-    inside_ = true;
     runShares(0, n);
-    inside_ = false;
     if (!spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
       std::unique_lock<std::mutex> lock(mutex_);
       mainWaiting_.store(true, std::memory_order_seq_cst);
@@ -138,8 +136,9 @@ private:
   }
 
   /// Thread k's share, then iterations taken from the back of the others' shares, until the job is done
-  /// or an iteration failed.
+  /// or an iteration failed. Loops the iterations start run on this thread alone (inside_).
   void runShares(int k, int n) {
+    inside_ = true;
     for (int o = 0; o < n; ++o) {
       Share &share = shares_[(k + o) % n];
       uint32_t i;
@@ -147,6 +146,7 @@ private:
         if (int rc = task_(userContext_, min_ + int(i), closure_); rc != 0)
           result_.store(rc, std::memory_order_relaxed);
     }
+    inside_ = false;
   }
 
   void work(int k, uint64_t seen) {
@@ -163,9 +163,7 @@ private:
       int n = int(seen & 0xffff);
       if (k >= n)
         continue;
-      inside_ = true;
       runShares(k, n);
-      inside_ = false;
       if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
           mainWaiting_.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> lock(mutex_);
