@@ -80,13 +80,44 @@ int jitParallelFor(Halide::JITUserContext *context, int (*body)(Halide::JITUserC
   return ::attn::rt::poolParallelFor(&task, runJitTask, min, size, closure);
 }
 
+/// One input's rows (its outermost dimension), each rewritten in place by the thread that runs it.
+struct InputRows {
+  uint8_t *data;
+  size_t rowBytes;
+};
+
+int rewriteRow(void *input, int row, uint8_t *) {
+  auto *rows = static_cast<InputRows *>(input);
+  volatile uint8_t *bytes = rows->data + size_t(row) * rows->rowBytes;
+  for (size_t offset = 0; offset < rows->rowBytes; offset += 64)
+    bytes[offset] = bytes[offset];
+  return 0;
+}
+
+/// Leaves the inputs where the kernels that produce them in a program leave them: each thread's share of
+/// the outermost dimension written last by that thread, in its own core's cache (the pool gives a thread
+/// the same share of every loop). On inputs the main thread wrote once, timed runs found them in whichever
+/// cache the last run read them into, and a weight gradient that reads all of one operand looked faster
+/// by columns than by rows, which in the program it was not (docs/performance.md).
+void placeInputs(const std::vector<Halide::Buffer<>> &inputs) {
+  for (const Halide::Buffer<> &buffer : inputs) {
+    int outer = buffer.dimensions() - 1;
+    if (outer < 0 || buffer.dim(outer).extent() < 2)
+      continue;
+    InputRows rows{static_cast<uint8_t *>(buffer.data()),
+                   buffer.size_in_bytes() / size_t(buffer.dim(outer).extent())};
+    ::attn::rt::poolParallelFor(&rows, rewriteRow, 0, buffer.dim(outer).extent(), nullptr);
+  }
+}
+
 /// A schedule compiled and run on the workload: its results, and its time (`seconds`, the fastest of
-/// several runs after a warm-up), which `time` measures again.
+/// several runs after a warm-up, each on inputs placed as a program leaves them: placeInputs), which
+/// `time` measures again.
 class Measurement {
 public:
   Measurement() = default;
   Measurement(LoweredKernel &k, const Workload &w, const Halide::Target &target)
-      : pipeline(k.outputs), target(target) {
+      : pipeline(k.outputs), target(target), inputs(w.inputs) {
     for (auto [param, buffer] : llvm::zip(k.inputs, w.inputs))
       param.set(buffer);
     for (auto [func, region] : llvm::zip(k.outputs, w.outputs))
@@ -104,6 +135,7 @@ public:
     Clock::time_point start = Clock::now();
     double fastest = INFINITY;
     for (int run = 0; run < 100 && (run < 3 || secondsSince(start) < 0.2); ++run) {
+      placeInputs(inputs);
       Clock::time_point t = Clock::now();
       pipeline.realize(realization, target);
       fastest = std::min(fastest, secondsSince(t));
@@ -117,6 +149,7 @@ public:
 private:
   Halide::Pipeline pipeline;
   Halide::Target target;
+  std::vector<Halide::Buffer<>> inputs; // shared with the workload
 };
 
 /// Whether `candidate` computed what `reference` did: within 1e-4 of the largest magnitude of each float
