@@ -1,7 +1,7 @@
 """The benchmark harness behind `make bench`: runs each workload with attnc and with its peers (PyTorch eager
 and torch.compile, ONNX Runtime, TensorFlow/Keras) on identical shapes, weights and thread counts, and
 writes RESULTS.md: the machine, the commit, the date, the library versions, a table per workload and the
-acceptance goals with pass or miss.
+acceptance goals with pass or miss, followed by the latest run on each other CPU the file was written on.
 
     python run.py --build build --out benchmarks/RESULTS.md [--runs 5] [--only sdpa,bahdanau,...] [--quick]
     python run.py --build build --tune     # `make tune`: attnc tune at each workload's sizes, nothing measured
@@ -14,6 +14,7 @@ import importlib.metadata
 import multiprocessing
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -240,14 +241,50 @@ def versions(attnc):
 #===------------------------------------------------------------------------------------------------------===#
 
 
-def write_results(path, header, results, failures):
+TITLE = "# Benchmark results\n\n"
+OTHER_CPUS = "## Other CPUs"
+OTHER_CPUS_INTRO = ("The latest run on each other CPU this file has been written on, as that run wrote it (headings "
+                    "two levels down), so that every CPU measured keeps its numbers when a run on another rewrites "
+                    "the file.")
+
+
+def machine_key(run_text):
+    """The machine a run was measured on: its `- Machine:` line up to the measured peak, or None."""
+    match = re.search(r"^- Machine: (.*?)(?:; fp32 peak.*)?$", run_text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def other_cpu_runs(path, machine):
+    """{machine: run text with headings two levels down} for every CPU but `machine` that the results file
+    at `path` holds: its own run and those it carried."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return {}
+    latest, _, carried = text.removeprefix(TITLE).partition("\n" + OTHER_CPUS + "\n")
+    runs = {}
+    for section in re.split(r"^### ", carried, flags=re.MULTILINE)[1:]:
+        name, _, body = section.partition("\n")
+        runs[name.strip()] = body.strip("\n")
+    key = machine_key(latest)
+    if key:
+        runs[key] = re.sub(r"^#", "###", latest.strip("\n"), flags=re.MULTILINE)
+    runs.pop(machine, None)
+    return runs
+
+
+def write_results(path, header, results, failures, machine):
     goals = [goal for result in results.values() for goal in result.goals]
     summary = Table("Acceptance goals", ["goal", "measured", "target", "result"], [goal.row() for goal in goals])
     passed = sum(goal.verdict == "pass" for goal in goals)
     summary.notes.append(f"{passed} of {len(goals)} goals pass.")
     summary.notes += [f"Workload `{name}` failed: {error}" for name, error in failures.items()]
-    text = "# Benchmark results\n\n" + header + "\n" + summary.markdown(level=2) + "\n## Workloads\n\n"
+    others = other_cpu_runs(path, machine)
+    text = TITLE + header + "\n" + summary.markdown(level=2) + "\n## Workloads\n\n"
     text += "\n".join(table.markdown() for result in results.values() for table in result.tables)
+    if others:
+        text += f"\n{OTHER_CPUS}\n\n{OTHER_CPUS_INTRO}\n"
+        text += "".join(f"\n### {name}\n\n{body}\n" for name, body in sorted(others.items()))
     Path(path).write_text(text)
 
 
@@ -340,7 +377,7 @@ def main():
         f"- {others.note('the run') or 'Other processes took under 5% of the CPU time during the run.'}",
         "",
     ])
-    write_results(args.out, header, results, failures)
+    write_results(args.out, header, results, failures, machine)
     log(f"wrote {args.out} ({minutes:.1f} minutes)")
     if args.keep:
         log(f"programs, weights and inputs are in {work}")
