@@ -137,16 +137,24 @@ void scheduleScalarSum(Func f, LoweredKernel &k) {
 }
 
 /// Vectorize the innermost pure dimension (by `flat_vectors` vectors at a time), parallelize the outermost;
-/// for any Func or update stage.
+/// for any Func or update stage. A reduction over rows (a bias's gradient summed over the batch) keeps its
+/// sum innermost, so each vector of the result is one chain of dependent additions; where the result's
+/// width is static and a multiple of 4 (or 2) vectors, that many vectors at a time make as many chains.
+/// In the G2P gradient program, a bias gradient (sum_leading_step_h) took 0.852 ms one vector at a time and
+/// 0.306 ms four at a time (Intel Xeon, family 6, model 167; 0.276 and 0.109 ms on the AMD EPYC Zen 4).
 void scheduleFlat(Func f, LoweredKernel &k) {
   std::vector<Var> args = f.args();
   if (args.empty())
     return scheduleScalarSum(f, k);
-  int vectorWidth = k.machine.vectorWidth * k.knobs.get("flat_vectors", 1, {1, 2, 4});
+  const int vw = k.machine.vectorWidth;
+  int width = staticRowWidth(f);
+  int chains = 1;
+  if (f.num_update_definitions() > 0 && !f.rvars(0).empty() && width > 0)
+    chains = width % (4 * vw) == 0 ? 4 : width % (2 * vw) == 0 ? 2 : 1;
+  int vectorWidth = vw * k.knobs.get("flat_vectors", chains, {1, 2, 4});
   // A row of a few vectors' width, fixed by the kernel, is one vector of exactly that width, which LLVM
   // splits into whole and part vectors: no lane is masked (a masked strided load, as a pool's, is a gather).
-  int width = staticRowWidth(f);
-  if (width > 0 && width % vectorWidth != 0 && width <= 4 * k.machine.vectorWidth)
+  if (width > 0 && width % vectorWidth != 0 && width <= 4 * vw)
     vectorWidth = width;
   f.vectorize(args.front(), vectorWidth, Guard);
   if (args.size() > 1)
