@@ -100,40 +100,41 @@ int64_t staticSize(Value v, int64_t d) {
 /// Where dimension `dim` of `v`, a result or step-body argument of a teacher-forced decoder loop or of its
 /// reverse, comes from: a result [B, T, ...] has the rows and steps of the teacher [B, T] and the rest of
 /// its emitted value's (a reverse loop's result, the shape of its carried state); the token is one per
-/// row, a sequence's slice drops its steps, the carried state is its `init`'s. Null elsewhere (a search's
+/// row, a sequence's slice drops its steps, the carried state is its `init`'s. None elsewhere (a search's
 /// results and body, whose rows are hypotheses and whose steps are data).
-std::pair<Value, unsigned> throughDecoder(Value v, unsigned dim) {
+std::optional<std::pair<Value, unsigned>> throughDecoder(Value v, unsigned dim) {
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     auto decode = dyn_cast<DecodeOp>(arg.getOwner()->getParentOp());
     if (!decode || decode.isSearch())
-      return {};
+      return std::nullopt;
     unsigned n = arg.getArgNumber();
     if (n == 0 && decode.getTeacher())
-      return {decode.getTeacher(), 0};
+      return std::pair{decode.getTeacher(), 0};
     if (n < decode.getNumLeadingArguments())
-      return {};
+      return std::nullopt;
     n -= decode.getNumLeadingArguments();
     if (n < decode.getSequences().size())
-      return {decode.getSequences()[n], dim == 0 ? 0 : dim + 1};
-    return {decode.getInit()[n - decode.getSequences().size()], dim};
+      return std::pair{decode.getSequences()[n], dim == 0 ? 0 : dim + 1};
+    return std::pair{decode.getInit()[n - decode.getSequences().size()], dim};
   }
   auto decode = v.getDefiningOp<DecodeOp>();
   if (!decode || decode.isSearch())
-    return {};
+    return std::nullopt;
   unsigned n = cast<OpResult>(v).getResultNumber();
   if (decode.isReverse())
-    return {decode.getInit()[n], dim};
+    return std::pair{decode.getInit()[n], dim};
   if (dim < 2)
-    return {decode.getTeacher(), dim};
-  return {decode.getYield().getEmits()[n], dim - 1};
+    return std::pair{decode.getTeacher(), dim};
+  return std::pair{decode.getYield().getEmits()[n], dim - 1};
 }
 
 /// The name of dynamic dimension `dim` of `v` in the model (`B`, `L`), if it traces back to an input's,
 /// through decoder loops as throughDecoder follows them.
 std::optional<std::string> dimensionName(Value v, unsigned dim) {
-  auto [source, sourceDim] = traceDimension(v, dim, [](Value) { return false; });
-  for (auto next = throughDecoder(source, sourceDim); next.first; next = throughDecoder(source, sourceDim))
-    std::tie(source, sourceDim) = traceDimension(next.first, next.second, [](Value) { return false; });
+  auto anywhere = [](Value) { return false; };
+  auto [source, sourceDim] = traceDimension(v, dim, anywhere);
+  while (auto next = throughDecoder(source, sourceDim))
+    std::tie(source, sourceDim) = traceDimension(next->first, next->second, anywhere);
   auto arg = dyn_cast<BlockArgument>(source);
   auto func = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp()) : nullptr;
   if (!func)
