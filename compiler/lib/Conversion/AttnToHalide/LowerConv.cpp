@@ -36,6 +36,9 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2D(Conv2DOp op) {
   auto type = cast<RankedTensorType>(op.getType());
   Conv2DStages c{zeroBordered(x, op.getInput(), name(op, "padded")), Func(), Func(name(op, "conv")), Var("ow"),
                  Var("oh"), Var("co"), Var("b"), static_cast<int>(type.getDimSize(1))};
+  c.outWidth = static_cast<int>(type.getDimSize(3));
+  c.columnStride = static_cast<int>(stride[1]), c.columnMin = -static_cast<int>(pad[1]);
+  c.columnSpan = (kw - 1) * static_cast<int>(dil[1]) + 1;
   Var ow = c.ow, oh = c.oh, co = c.co, b = c.b;
   RDom r(0, cinGroup, 0, kh, 0, kw, "rc");
   c.acc = reduction(op, "acc");
@@ -95,6 +98,9 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2DGrad(Conv2DGradOp op) {
     auto type = cast<RankedTensorType>(op.getType());
     Conv2DStages c{zeroBordered(dy, op.getGrad(), name(op, "padded")), reduction(op, "dx"),
                    Func(name(op, "dx_result")), ix, iy, ci, b, static_cast<int>(type.getDimSize(1))};
+    c.outWidth = static_cast<int>(type.getDimSize(3));
+    c.columnSpan = (kw - 1) * static_cast<int>(dil[1]) + 1;
+    c.columnMin = static_cast<int>(pad[1]) - c.columnSpan + 1;
     c.acc(ix, iy, ci, b) = 0.0f;
     c.acc(ix, iy, ci, b) +=
         c.padded(ix + int(pad[1]) - r.z * int(dil[1]), iy + int(pad[0]) - r.y * int(dil[0]), co, b) *

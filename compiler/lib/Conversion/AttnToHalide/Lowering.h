@@ -49,6 +49,10 @@ struct Conv2DStages {
   Halide::Func padded, acc, result;
   Halide::Var ow, oh, co, b;
   int outChannels;
+  /// Along a row: the output's width, and the columns of `padded` that output column ow's window reads,
+  /// ow · columnStride + columnMin onwards, columnSpan of them (a schedule that computes whole vectors past
+  /// the row's end has `padded` computed as far as they read: zeros, not whatever memory held).
+  int outWidth = 0, columnStride = 1, columnMin = 0, columnSpan = 1;
 };
 
 /// softmax and log_softmax: the row maximum, exponentials and their sum.

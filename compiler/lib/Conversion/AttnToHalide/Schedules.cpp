@@ -352,7 +352,13 @@ void scheduleConv(LoweredKernel &k) {
       .unroll(cin)
       .fuse(cout, args[3], task)
       .parallel(task);
-  c.padded.compute_at(out, task).vectorize(c.padded.args()[0], vw, Guard);
+  // The accumulators cover whole vectors past the row's end: the border is computed as far as they read,
+  // so those lanes multiply zeros rather than stale memory (denormal garbage there cost Intel cores a
+  // microcode assist per instruction; docs/performance.md).
+  int columns = (c.outWidth + vw - 1) / vw * vw;
+  c.padded.compute_at(out, task)
+      .bound(c.padded.args()[0], c.columnMin, (columns - 1) * c.columnStride + c.columnSpan)
+      .vectorize(c.padded.args()[0], vw, Guard);
   c.acc.compute_at(out, xo)
       .bound_storage(c.ow, vw)
       .bound_storage(c.oh, rows)
