@@ -116,8 +116,11 @@ std::optional<Tensor> MLIRGenImpl::genBatchNorm(const CallExpr &call, const Boun
   }
   int64_t c = x->shape[1].size;
   mlir::Location l = loc(call.getLoc());
+  // The running statistics start as PyTorch's, at mean 0 and variance 1 (drawn like weights, a variance
+  // could be negative, and a model evaluated before training would take square roots of it).
   mlir::Value w = param(prefix + ".weight", {c}, l), b = param(prefix + ".bias", {c}, l),
-              mean = param(prefix + ".running_mean", {c}, l), var = param(prefix + ".running_var", {c}, l);
+              mean = param(prefix + ".running_mean", {c}, l, "zeros"),
+              var = param(prefix + ".running_var", {c}, l, "ones");
   auto op = mlir::attn::BatchNormOp::create(builder, opLoc(call), irType(x->shape), x->value, w, b, mean, var,
                                             builder.getF32FloatAttr(static_cast<float>(eps->value)));
   return finish(op, *x);

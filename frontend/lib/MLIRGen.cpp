@@ -520,9 +520,15 @@ mlir::Location MLIRGenImpl::opLoc(const Expr &e) {
   return mlir::NameLoc::get(builder.getStringAttr(binding), loc(e.getLoc()));
 }
 
-mlir::Value MLIRGenImpl::param(const std::string &name, std::vector<int64_t> shape, mlir::Location l) {
+/// A layer's parameter `name`; `init` names its initializer (as a `param` statement's `init`) where the
+/// default (uniform_fan_in) does not fit it: batch norm's running statistics.
+mlir::Value MLIRGenImpl::param(const std::string &name, std::vector<int64_t> shape, mlir::Location l,
+                               llvm::StringRef init) {
   auto type = mlir::RankedTensorType::get(shape, builder.getF32Type());
-  return mlir::attn::ParamOp::create(builder, l, type, builder.getStringAttr(name));
+  auto op = mlir::attn::ParamOp::create(builder, l, type, builder.getStringAttr(name));
+  if (!init.empty())
+    op.setInitAttr(builder.getStringAttr(init));
+  return op;
 }
 
 } // namespace attn::gen

@@ -160,7 +160,8 @@ private:
   std::optional<Tensor> genCall(const CallExpr &call, bool topLevel);
   std::string paramPrefix(StringRef layer, bool topLevel);
   mlir::Location opLoc(const Expr &e);
-  mlir::Value param(const std::string &name, std::vector<int64_t> shape, mlir::Location l);
+  mlir::Value param(const std::string &name, std::vector<int64_t> shape, mlir::Location l,
+                    llvm::StringRef init = {});
 
   //===--------------------------------------------------------------------===//
   // Compile-time values and symbolic shapes (Shapes.cpp)
