@@ -24,6 +24,16 @@ Func zeroBordered(const HTensor &x, Value v, const std::string &name) {
   return copy;
 }
 
+/// Records in `c` the columns of its bordered input that output column ow's window reads: from
+/// ow · stride + first, a kernel of `kernel` columns `dilation` apart.
+void recordColumns(Conv2DStages &c, int64_t outWidth, int64_t stride, int64_t first, int64_t kernel,
+                   int64_t dilation) {
+  c.outWidth = static_cast<int>(outWidth);
+  c.columnStride = static_cast<int>(stride);
+  c.columnMin = static_cast<int>(first);
+  c.columnSpan = static_cast<int>((kernel - 1) * dilation + 1);
+}
+
 } // namespace
 
 FailureOr<HTensor> AlgorithmBuilder::lowerConv2D(Conv2DOp op) {
@@ -36,9 +46,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2D(Conv2DOp op) {
   auto type = cast<RankedTensorType>(op.getType());
   Conv2DStages c{zeroBordered(x, op.getInput(), name(op, "padded")), Func(), Func(name(op, "conv")), Var("ow"),
                  Var("oh"), Var("co"), Var("b"), static_cast<int>(type.getDimSize(1))};
-  c.outWidth = static_cast<int>(type.getDimSize(3));
-  c.columnStride = static_cast<int>(stride[1]), c.columnMin = -static_cast<int>(pad[1]);
-  c.columnSpan = (kw - 1) * static_cast<int>(dil[1]) + 1;
+  recordColumns(c, type.getDimSize(3), stride[1], -pad[1], kw, dil[1]);
   Var ow = c.ow, oh = c.oh, co = c.co, b = c.b;
   RDom r(0, cinGroup, 0, kh, 0, kw, "rc");
   c.acc = reduction(op, "acc");
@@ -98,9 +106,7 @@ FailureOr<HTensor> AlgorithmBuilder::lowerConv2DGrad(Conv2DGradOp op) {
     auto type = cast<RankedTensorType>(op.getType());
     Conv2DStages c{zeroBordered(dy, op.getGrad(), name(op, "padded")), reduction(op, "dx"),
                    Func(name(op, "dx_result")), ix, iy, ci, b, static_cast<int>(type.getDimSize(1))};
-    c.outWidth = static_cast<int>(type.getDimSize(3));
-    c.columnSpan = (kw - 1) * static_cast<int>(dil[1]) + 1;
-    c.columnMin = static_cast<int>(pad[1]) - c.columnSpan + 1;
+    recordColumns(c, type.getDimSize(3), 1, pad[1] - (kw - 1) * dil[1], kw, dil[1]);
     c.acc(ix, iy, ci, b) = 0.0f;
     c.acc(ix, iy, ci, b) +=
         c.padded(ix + int(pad[1]) - r.z * int(dil[1]), iy + int(pad[0]) - r.y * int(dil[0]), co, b) *
