@@ -339,16 +339,21 @@ FailureOr<HTensor> AlgorithmBuilder::lowerStreamingAttention(WeightedSumOp op, S
   Expr blocks = (keys + keyBlock - 1) / keyBlock;
   const float excluded = kExcludedScore;
 
-  s.keysT(j, d, h, b) = k.func(h * dk + d, Halide::clamp(j, 0, lastKey), b);
   RDom rd(0, dk, "rd");
   Expr key = kb * keyBlock + jj;
   Expr query = q.func(h * dk + rd, Halide::min(i, queries - 1), b);
+  Expr keyFeature;
   if (gpu) {
+    s.keysT(j, d, h, b) = k.func(h * dk + d, Halide::clamp(j, 0, lastKey), b);
+    keyFeature = s.keysT(key, rd, h, b);
     s.queriesT(i, d, h, b) = q.func(h * dk + d, Halide::min(i, queries - 1), b);
     query = s.queriesT(i, rd, h, b);
+  } else {
+    s.keysT(jj, d, kb, h, b) = k.func(h * dk + d, Halide::clamp(key, 0, lastKey), b);
+    keyFeature = s.keysT(jj, rd, kb, h, b);
   }
   s.dot(jj, i, kb, h, b) = 0.0f;
-  s.dot(jj, i, kb, h, b) += query * s.keysT(key, rd, h, b);
+  s.dot(jj, i, kb, h, b) += query * keyFeature;
   // Keys past the end (the last block's tail) are excluded (keepsKey reads a per-key mask clamped): `value`
   // where key `at` of block kb is kept for query i, else `excluded`. On a CPU, without a mask or causality,
   // a block that ends within the keys takes `value` as `likely`: Halide then splits the loop over blocks,

@@ -466,22 +466,28 @@ void scheduleAttention(LoweredKernel &k) {
 
 /// Streaming attention: tiles of queries of each (batch, head) in parallel; per tile the state lives across
 /// the key blocks, and each block's stages are computed inside the loop over blocks. The two products are
-/// register-blocked: the scores as `score_vectors` vectors of keys × `score_rows` queries, accumulated over
-/// the head's features (keys transposed once per head); the weighted values as the head's features ×
-/// `pv_rows` queries, accumulated over the block's keys (the head's values copied once into contiguous
-/// rows). Block maxima and sums are reduced a vector of keys at a time.
+/// register-blocked, half the vector registers in accumulators by default: the scores as `score_vectors`
+/// vectors of keys × `score_rows` queries, accumulated over the head's features (keys transposed once per
+/// head); the weighted values as `pv_vectors` vectors of the head's features × `pv_rows` queries,
+/// accumulated over the block's keys (the head's values copied once into contiguous rows). Taking the
+/// features a slice at a time, every query of the tile reuses the slice of the block's values from the L1
+/// cache. Block maxima and sums are reduced a vector of keys at a time, for every query of the tile in
+/// turn (independent operations rather than one chain per query).
 void scheduleStreamingAttention(LoweredKernel &k) {
   const int vw = k.machine.vectorWidth;
   StreamingAttentionStages &s = k.streaming.front();
+  int lanes = std::min(vw, s.valueHeadSize);
+  int accumulators = k.machine.vectorRegisters / 2;
+  auto rowsFor = [&](int vectors) { return std::clamp(accumulators / vectors, 2, std::min(8, s.queryTile)); };
   int scoreVectors = k.knobs.get("score_vectors", 2, {1, 2, 4});
-  int scoreRows = k.knobs.get("score_rows", std::min(8, s.queryTile), {2, 4, 8});
-  int pvRows = k.knobs.get("pv_rows", 4, {2, 4, 8});
+  int scoreRows = k.knobs.get("score_rows", rowsFor(scoreVectors), {2, 4, 8});
+  int pvVectors = k.knobs.get("pv_vectors", std::min(2, (s.valueHeadSize + lanes - 1) / lanes), {1, 2, 4});
+  int pvRows = k.knobs.get("pv_rows", rowsFor(pvVectors), {2, 4, 8});
   for (DenseStages &projection : k.dense)
     scheduleDenseStages(projection, projection.result, k);
   Func out = s.result;
   if (!isOutput(k, out))
     out.compute_root();
-  int lanes = std::min(vw, s.valueHeadSize);
   Var h("head"), d("feature"), hb("hb"), io("tile"), ii("query");
   out.split(s.c, h, d, s.valueHeadSize)
       .split(s.i, io, ii, s.queryTile, Guard)
@@ -490,10 +496,13 @@ void scheduleStreamingAttention(LoweredKernel &k) {
       .parallel(hb)
       .vectorize(d, lanes, Guard);
   // The head's keys transposed in square blocks of one vector of keys × one vector of features, so that
-  // each key's features are read as a vector and the block is transposed in registers.
+  // each key's features are read as a vector and the block is transposed in registers. A block's rows of
+  // keys (one per feature) are a vector longer than the block, so that they do not all fall in the same
+  // sets of the L1 cache.
   Var jt("jt"), ji("ji"), dt("dt"), di("di");
   s.keysT.compute_at(out, hb)
-      .tile(s.j, s.d, jt, dt, ji, di, vw, std::min(vw, s.keyHeadSize), Guard)
+      .bound_storage(s.jj, s.keyBlock + vw)
+      .tile(s.jj, s.d, jt, dt, ji, di, vw, std::min(vw, s.keyHeadSize), Guard)
       .reorder(ji, di, jt, dt)
       .vectorize(ji)
       .unroll(di);
@@ -523,11 +532,18 @@ void scheduleStreamingAttention(LoweredKernel &k) {
       .unroll(jv)
       .unroll(ii2);
   s.dot.compute_at(s.scores, jo).vectorize(s.jj, vw).unroll(s.jj).unroll(s.i);
-  s.dot.update().split(s.jj, jo2, jv, vw).reorder(jv, jo2, s.i, rd).vectorize(jv).unroll(jo2).unroll(s.i);
+  // The sum over a head's few features unrolled by 4: fewer loop branches per register block.
+  s.dot.update()
+      .split(s.jj, jo2, jv, vw)
+      .reorder(jv, jo2, s.i, rd)
+      .vectorize(jv)
+      .unroll(jo2)
+      .unroll(s.i)
+      .unroll(rd, 4, TailStrategy::GuardWithIf);
 
   for (Func f : {s.laneMax, s.laneSum}) {
     f.compute_at(block).vectorize(s.lane);
-    f.update().reorder(s.lane, Halide::RVar(f.rvars(0)[0]), s.i).vectorize(s.lane);
+    f.update().reorder(s.lane, s.i, Halide::RVar(f.rvars(0)[0])).vectorize(s.lane).unroll(s.i, s.queryTile);
   }
   // Each row's lanes reduced as one vector (a few shuffles) rather than a chain of scalar operations.
   for (Func f : {s.blockMax, s.blockSum}) {
@@ -537,11 +553,12 @@ void scheduleStreamingAttention(LoweredKernel &k) {
   s.probs.compute_at(block).vectorize(s.jj, vw, Guard);
 
   Halide::RVar rj(s.pvAcc.rvars(0)[0]);
-  Var pd("pd"), pdv("pdv");
+  Var pd("pd"), pdv("pdv"), slice("slice"), ps("ps");
   s.pv.compute_at(block)
       .split(s.i, po, pi, std::min(pvRows, s.queryTile))
-      .split(s.d, pd, pdv, lanes, Guard)
-      .reorder(pdv, pd, pi, po)
+      .split(s.d, slice, ps, pvVectors * lanes, Guard)
+      .split(ps, pd, pdv, lanes, Guard)
+      .reorder(pdv, pd, pi, po, slice)
       .vectorize(pdv)
       .unroll(pd)
       .unroll(pi);
