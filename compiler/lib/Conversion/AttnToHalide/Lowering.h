@@ -101,12 +101,11 @@ struct WeightedSumStages {
 /// indexed feature, query in tile, tile, head, batch) folds in the blocks one after another, rescaling what
 /// it holds when the maximum grows, so that no row of scores longer than a block is ever stored. A CPU
 /// copies each head's keys transposed a block at a time (`keysT`, indexed key in block, feature, block,
-/// head, batch) and its values (`valuesT`) once. GPU targets stage the
-/// tile's queries (`queriesT`), a block's keys (`keysT`) and values (`valuesT`, with a column of ones after
-/// the last feature, so that `pvAcc` ends with the probabilities' sum); `scores` turns into the
-/// probabilities in place, with one more row per query for their maximum; `state` holds (accumulator,
-/// running maximum) per slot, slot dv accumulating the sum; there are no lane, probability, block or `pv`
-/// stages.
+/// head, batch) and its values (`valuesT`) once. GPU targets stage the tile's queries (`queriesT`), a
+/// block's keys (`keysT`) and values (`valuesT`, with a column of ones after the last feature, so that
+/// `pvAcc` ends with the probabilities' sum); `scores` turns into the probabilities in place, with one
+/// more row per query for their maximum; `state` holds (accumulator, running maximum) per slot, slot dv
+/// accumulating the sum; there are no lane, probability, block or `pv` stages.
 struct StreamingAttentionStages {
   Halide::Func keysT, queriesT, valuesT, dot, scores, laneMax, blockMax, probs, laneSum, blockSum, pvAcc, pv,
       state, result;
