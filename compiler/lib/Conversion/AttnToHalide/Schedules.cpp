@@ -481,7 +481,8 @@ void scheduleStreamingAttention(LoweredKernel &k) {
   auto rowsFor = [&](int vectors) { return std::clamp(accumulators / vectors, 2, std::min(8, s.queryTile)); };
   int scoreVectors = k.knobs.get("score_vectors", 2, {1, 2, 4});
   int scoreRows = k.knobs.get("score_rows", rowsFor(scoreVectors), {2, 4, 8});
-  int pvVectors = k.knobs.get("pv_vectors", std::min(2, (s.valueHeadSize + lanes - 1) / lanes), {1, 2, 4});
+  int headVectors = static_cast<int>(llvm::divideCeil(s.valueHeadSize, lanes));
+  int pvVectors = k.knobs.get("pv_vectors", std::min(2, headVectors), {1, 2, 4});
   int pvRows = k.knobs.get("pv_rows", rowsFor(pvVectors), {2, 4, 8});
   for (DenseStages &projection : k.dense)
     scheduleDenseStages(projection, projection.result, k);
@@ -539,7 +540,7 @@ void scheduleStreamingAttention(LoweredKernel &k) {
       .vectorize(jv)
       .unroll(jo2)
       .unroll(s.i)
-      .unroll(rd, 4, TailStrategy::GuardWithIf);
+      .unroll(rd, 4, Guard);
 
   for (Func f : {s.laneMax, s.laneSum}) {
     f.compute_at(block).vectorize(s.lane);
